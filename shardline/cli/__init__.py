@@ -1,0 +1,55 @@
+"""The ``shardline`` command line.
+
+Each subcommand lives in its own module of this package and is registered here:
+``stack`` (local servers), ``produce`` (the KPL-like producer), ``run`` (a pipeline
+worker), ``deliver`` (a delivery worker), ``status`` and ``demo``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from shardline.errors import ShardlineError
+from shardline.settings import Settings
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Turns every ShardlineError into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ShardlineError as exc:
+            click.echo(f"shardline: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.version_option(package_name="shardline")
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
+    """Kinesis Streams, Analytics and Firehose, re-created on Kafka, Faust and connectors."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = Settings.from_env()
+    except ShardlineError as exc:
+        click.echo(f"shardline: error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _register() -> None:
+    from shardline.cli import demo, deliver, produce, run, stack
+
+    for module in (stack, produce, run, deliver, demo):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,7 @@
+"""`shardline demo` (placeholder: registered commands)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

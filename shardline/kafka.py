@@ -1,0 +1,97 @@
+"""Small Kafka admin helpers shared by the stack, the producer, the workers and the tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
+
+from shardline.errors import BrokerUnavailableError, ConfigError
+
+__all__ = ["admin_client", "ensure_topics", "partition_count", "wait_for_broker"]
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "logger": _quiet})
+
+
+class _QuietLogger:
+    def log(self, *_args: object, **_kwargs: object) -> None:  # librdkafka chatter
+        pass
+
+
+_quiet = _QuietLogger()
+
+
+def wait_for_broker(bootstrap: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> ClusterMetadata:
+    """Return cluster metadata, or raise BrokerUnavailableError after ``timeout_s``."""
+    admin = admin_client(bootstrap)
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            md = admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
+            if md.brokers:
+                return md
+        except KafkaException as exc:
+            last = exc
+        time.sleep(0.2)
+    raise BrokerUnavailableError(
+        f"no Kafka broker answered at {bootstrap} within {timeout_s:.0f}s"
+        + (f" ({last})" if last else "")
+        + "; start one with `shardline stack up` or set SHARDLINE_KAFKA_BOOTSTRAP"
+    )
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int,
+    *,
+    config: dict[str, str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Create the topics that do not exist yet. Existing topics are left as they are."""
+    if partitions < 1:
+        raise ConfigError("partitions", f"must be at least 1, got {partitions}")
+    md = wait_for_broker(bootstrap, timeout_s)
+    missing = [t for t in dict.fromkeys(topics) if t not in md.topics]
+    if not missing:
+        return
+    admin = admin_client(bootstrap)
+    futures = admin.create_topics(
+        [NewTopic(t, partitions, 1, config=dict(config or {})) for t in missing],
+        operation_timeout=timeout_s,
+    )
+    for topic, fut in futures.items():
+        try:
+            fut.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if exc.args and getattr(exc.args[0], "name", lambda: "")() == "TOPIC_ALREADY_EXISTS":
+                continue
+            raise BrokerUnavailableError(f"could not create topic {topic!r}: {exc}") from exc
+    # Wait until metadata shows every partition with a leader.
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        md = admin.list_topics(timeout=2.0)
+        if all(
+            t in md.topics
+            and len(md.topics[t].partitions) >= partitions
+            and all(p.leader >= 0 for p in md.topics[t].partitions.values())
+            for t in missing
+        ):
+            return
+        time.sleep(0.1)
+    raise BrokerUnavailableError(f"topics {missing} have no leader after {timeout_s:.0f}s")
+
+
+def partition_count(bootstrap: str, topic: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
+    """Number of partitions of ``topic``; ConfigError naming the topic if it does not exist."""
+    md = wait_for_broker(bootstrap, timeout_s)
+    if topic not in md.topics or md.topics[topic].error is not None:
+        raise ConfigError("topic", f"topic {topic!r} does not exist on {bootstrap}")
+    return len(md.topics[topic].partitions)
