@@ -1,7 +1,56 @@
-"""`shardline run` (placeholder: registered commands)."""
+"""``shardline run PIPELINE_DIR``: run a pipeline in a Faust worker."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from shardline.settings import Settings
+
 COMMANDS: list[click.Command] = []
+
+
+@click.command("run")
+@click.argument("pipeline_dir", type=click.Path(exists=True, path_type=Path))
+@click.option("--app-id", help="Override app_id (also the consumer group).")
+@click.option("--input-topic", help="Override input_topic.")
+@click.option("--output-topic", help="Override output_topic.")
+@click.option("--error-topic", help="Override error_topic.")
+@click.option("--idle-timeout-ms", type=int, help="Override idle_timeout_ms.")
+@click.option("--grace-ms", type=int, help="Override grace_ms.")
+@click.option(
+    "--until-idle",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Exit once every window is emitted and the input was quiet this long.",
+)
+@click.option(
+    "--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn"
+)
+@click.pass_obj
+def run_command(
+    settings: Settings,
+    pipeline_dir: Path,
+    until_idle: float | None,
+    loglevel: str,
+    **overrides: object,
+) -> None:
+    """Run the pipeline in PIPELINE_DIR (its pipeline.yaml) until stopped."""
+    from pipelines import load_pipeline_config, run_pipeline
+    from pipelines.decoding import decoder_for
+    from shardline.kafka import wait_for_broker
+
+    config = load_pipeline_config(pipeline_dir, overrides)
+    wait_for_broker(settings.kafka_bootstrap)
+    run_pipeline(
+        config,
+        settings.kafka_bootstrap,
+        decoder_for(config.input_format, config.schema),
+        until_idle_s=until_idle,
+        loglevel=loglevel,
+    )
+
+
+COMMANDS.append(run_command)
