@@ -1,0 +1,252 @@
+"""The end-to-end demo: local stack → producer → Faust pipeline → MinIO and Elasticsearch,
+then an independent recomputation of every window and a summary of what landed.
+
+Every run gets its own topics, consumer groups, S3 prefix and index (named by a run id),
+so runs never see each other's data. The pipeline and the two deliveries run as real
+worker processes (``shardline run`` / ``shardline deliver``), exactly as a user runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pipelines import load_pipeline_config
+from shardline.errors import ShardlineError
+from shardline.producer import DataSpec, ProduceConfig, produce
+from shardline.settings import Settings
+from shardline.verify import (
+    WindowComparison,
+    compare_windows,
+    expected_ticker_windows,
+    read_s3_jsonl,
+    read_search_index,
+    read_topic,
+)
+
+__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+
+PIPELINE_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "ticker_stats"
+DEMO_BUCKET = "shardline-demo"
+WORKER_TIMEOUT_S = 300
+
+
+class DemoFailed(ShardlineError):
+    """A step of the demo failed; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoConfig:
+    records: int = 20_000
+    partitions: int = 4
+    seed: int = 42
+    malformed: int = 5
+    format: str = "json"
+    mean_step_ms: int = 25
+    run_id: str = ""
+    start_stack: bool = True
+
+
+@dataclass(slots=True)
+class DemoResult:
+    run_id: str
+    produced: int = 0
+    malformed_sent: int = 0
+    error_records: int = 0
+    windows_expected: int = 0
+    windows_output: int = 0
+    s3_objects: int = 0
+    s3_rows: int = 0
+    search_docs: int = 0
+    checks: dict[str, WindowComparison] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            bool(self.checks)
+            and all(c.ok for c in self.checks.values())
+            and self.error_records == self.malformed_sent
+            and self.windows_expected > 0
+        )
+
+
+def _shardline(*args: str) -> list[str]:
+    return [sys.executable, "-m", "shardline", *args]
+
+
+def _run_workers(console: Console, commands: dict[str, Sequence[str]]) -> None:
+    """Run worker processes side by side; each must exit 0 within the timeout."""
+    procs = {
+        name: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for name, cmd in commands.items()
+    }
+    failed = []
+    for name, proc in procs.items():
+        try:
+            out, _ = proc.communicate(timeout=WORKER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # a process this demo started, by its own handle
+            out, _ = proc.communicate(timeout=30)
+            failed.append(f"{name} did not finish within {WORKER_TIMEOUT_S}s")
+        if proc.returncode != 0:
+            tail = "\n".join(out.strip().splitlines()[-15:])
+            failed.append(f"{name} exited with {proc.returncode}:\n{tail}")
+    if failed:
+        raise DemoFailed("; ".join(failed))
+
+
+def run_demo(settings: Settings, config: DemoConfig, console: Console | None = None) -> DemoResult:
+    console = console or Console()
+    run_id = config.run_id or time.strftime("demo-%Y%m%d-%H%M%S", time.gmtime())
+    result = DemoResult(run_id)
+    input_topic, output_topic, error_topic = (
+        f"{run_id}.ticker",
+        f"{run_id}.ticker-stats",
+        f"{run_id}.errors",
+    )
+    prefix, index = f"{run_id}/", f"shardline-{run_id}"
+    pipeline = load_pipeline_config(PIPELINE_DIR)
+
+    def step(name: str, started: float) -> None:
+        result.timings_s[name] = round(time.monotonic() - started, 1)
+        console.print(f"[green]✓[/green] {name} ({result.timings_s[name]} s)")
+
+    if config.start_stack:
+        from shardline.stack import Stack
+
+        t0 = time.monotonic()
+        console.print("[bold]1/5[/bold] local stack: Kafka, MinIO, Elasticsearch")
+        Stack(settings).up()
+        step("stack up", t0)
+
+    t0 = time.monotonic()
+    span_ms = config.records * config.mean_step_ms
+    start_ms = (time.time_ns() // 1_000_000 - span_ms) // 1000 * 1000
+    console.print(f"[bold]2/5[/bold] producing {config.records:,} ticker records to {input_topic}")
+    report = produce(
+        settings,
+        ProduceConfig(
+            topic=input_topic,
+            data=DataSpec(
+                start_ms=start_ms,
+                kind="ticker",
+                seed=config.seed,
+                format=config.format,
+                mean_step_ms=config.mean_step_ms,
+                malformed=config.malformed,
+            ),
+            count=config.records,
+            partitions=config.partitions,
+        ),
+    )
+    if not report.ok:
+        raise DemoFailed(
+            f"producer: {report.failed} of {report.produced} records failed: {dict(report.errors)}"
+        )
+    result.produced, result.malformed_sent = report.delivered, len(report.malformed)
+    step("produce", t0)
+
+    t0 = time.monotonic()
+    console.print("[bold]3/5[/bold] pipeline: per ticker, 60 s tumbling windows in event time")
+    _run_workers(
+        console,
+        {
+            "pipeline": _shardline(
+                "run", str(PIPELINE_DIR),
+                "--app-id", f"{run_id}.ticker-stats",
+                "--input-topic", input_topic,
+                "--output-topic", output_topic,
+                "--error-topic", error_topic,
+                "--idle-timeout-ms", "2000",
+                "--until-idle", "3",
+            )
+        },
+    )  # fmt: skip
+    step("pipeline", t0)
+
+    t0 = time.monotonic()
+    console.print("[bold]4/5[/bold] delivery: gzip JSON Lines to MinIO, documents to Elasticsearch")
+    _run_workers(
+        console,
+        {
+            "delivery-s3": _shardline(
+                "deliver", "--name", f"{run_id}-s3", "--topic", output_topic,
+                "--s3-bucket", DEMO_BUCKET, "--s3-prefix", prefix, "--create-bucket",
+                "--until-idle", "3",
+            ),
+            "delivery-search": _shardline(
+                "deliver", "--name", f"{run_id}-search", "--topic", output_topic,
+                "--es-index", index, "--es-id", "record_key",
+                "--until-idle", "3",
+            ),
+        },
+    )  # fmt: skip
+    step("delivery", t0)
+
+    t0 = time.monotonic()
+    console.print("[bold]5/5[/bold] checking against an independent recomputation (DuckDB)")
+    inputs = read_topic(settings.kafka_bootstrap, input_topic)
+    expected, malformed = expected_ticker_windows((r.value for r in inputs), pipeline.window_ms)
+    outputs = [json.loads(r.value) for r in read_topic(settings.kafka_bootstrap, output_topic)]
+    result.error_records = len(read_topic(settings.kafka_bootstrap, error_topic))
+    if malformed != result.malformed_sent:
+        raise DemoFailed(
+            f"the oracle found {malformed} malformed records, "
+            f"the producer sent {result.malformed_sent}"
+        )
+    result.windows_expected, result.windows_output = len(expected), len(outputs)
+    result.s3_objects, s3_rows = asyncio.run(read_s3_jsonl(settings, DEMO_BUCKET, prefix))
+    result.s3_rows = len(s3_rows)
+    docs = asyncio.run(read_search_index(settings, index))
+    result.search_docs = len(docs)
+    result.checks = {
+        "output topic": compare_windows(expected, outputs),
+        "MinIO": compare_windows(expected, s3_rows),
+        "Elasticsearch": compare_windows(expected, docs),
+    }
+    step("verify", t0)
+    _print_summary(console, result, settings, prefix, index)
+    return result
+
+
+def _print_summary(
+    console: Console, r: DemoResult, settings: Settings, prefix: str, index: str
+) -> None:
+    table = Table(title=f"Shardline demo {r.run_id}", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("check")
+    ok = "[green]match[/green]"
+    table.add_row("records produced", f"{r.produced:,}", "")
+    table.add_row(
+        "malformed → error topic",
+        f"{r.error_records}",
+        ok if r.error_records == r.malformed_sent else f"[red]expected {r.malformed_sent}[/red]",
+    )
+    table.add_row("windows expected (DuckDB)", f"{r.windows_expected}", "")
+    labels = {
+        "output topic": ("windows computed", r.windows_output),
+        "MinIO": (f"rows in {r.s3_objects} MinIO objects", r.s3_rows),
+        "Elasticsearch": ("documents in Elasticsearch", r.search_docs),
+    }
+    for name, (label, count) in labels.items():
+        cmp = r.checks[name]
+        table.add_row(label, f"{count}", ok if cmp.ok else f"[red]{cmp.describe()}[/red]")
+    console.print(table)
+    console.print(f"MinIO: s3://{DEMO_BUCKET}/{prefix}  ({settings.s3_endpoint})")
+    console.print(f"Elasticsearch: {settings.search_url}/{index}/_search")
+    console.print(
+        "[bold green]RESULT: all results match the independent recomputation[/bold green]"
+        if r.ok
+        else "[bold red]RESULT: MISMATCH[/bold red]"
+    )

@@ -1,0 +1,253 @@
+"""Independent checks of what a pipeline and its deliveries produced.
+
+The expected window results are recomputed with DuckDB from the records that actually
+landed in the input topic (not from the producer's memory, nor with the pipeline's code),
+then compared, record for record, with what the output topic, MinIO and Elasticsearch hold.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import duckdb
+from confluent_kafka import Consumer, TopicPartition
+
+from schemas import decode_any
+from shardline.errors import BrokerUnavailableError, CodecError
+from shardline.settings import Settings
+
+__all__ = [
+    "TopicRecord",
+    "WindowComparison",
+    "compare_windows",
+    "expected_ticker_windows",
+    "read_s3_jsonl",
+    "read_search_index",
+    "read_topic",
+]
+
+WINDOW_KEY = ("ticker_symbol", "window_start_ms")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRecord:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[TopicRecord]:
+    """Every record of ``topic`` from the beginning to the end offsets read at the start."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"shardline-verify-{time.time_ns()}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        md = consumer.list_topics(topic, timeout=10)
+        if topic not in md.topics or md.topics[topic].error is not None:
+            raise BrokerUnavailableError(f"topic {topic!r} not found on {bootstrap}")
+        parts = sorted(md.topics[topic].partitions)
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in parts
+        }
+        pending = {p for p in parts if ends[p] > 0}
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        out: list[TopicRecord] = []
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            if time.monotonic() > deadline:
+                raise BrokerUnavailableError(
+                    f"reading {topic!r} timed out; partitions left: {sorted(pending)}"
+                )
+            for m in consumer.consume(1000, 1.0):
+                if m.error():
+                    continue
+                p, off = m.partition(), m.offset()
+                if off < ends[p]:
+                    out.append(TopicRecord(p, off, m.key(), m.value() or b"", m.timestamp()[1]))
+                if off + 1 >= ends[p]:
+                    pending.discard(p)
+        return out
+    finally:
+        consumer.close()
+
+
+def expected_ticker_windows(
+    values: Iterable[bytes], window_ms: int, *, exclude: Iterable[int] = ()
+) -> tuple[list[dict[str, Any]], int]:
+    """Per ticker and tumbling window: count, min, max, avg price, computed by DuckDB.
+
+    Returns the rows (sorted by ticker, window start) and the number of records that could
+    not be read as ticker records. ``exclude`` holds indexes into ``values`` to leave out
+    (records the pipeline reported late)."""
+    skip = set(exclude)
+    rows, malformed = [], 0
+    for i, raw in enumerate(values):
+        try:
+            rec = decode_any(raw, json_schema="ticker")
+            sym, price, ts = rec["ticker_symbol"], rec["price"], rec["event_time_ms"]
+            if not isinstance(sym, str) or not sym or isinstance(price, bool):
+                raise CodecError("bad fields", raw)
+            if not isinstance(ts, int) or isinstance(ts, bool) or not math.isfinite(float(price)):
+                raise CodecError("bad fields", raw)
+        except (CodecError, KeyError, TypeError, ValueError):
+            malformed += 1
+            continue
+        if i not in skip:
+            rows.append((sym, float(price), ts))
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE t (ticker_symbol VARCHAR, price DOUBLE, event_time_ms BIGINT)")
+        if rows:
+            con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+        result = con.execute(
+            """
+            SELECT ticker_symbol,
+                   floor(event_time_ms / $w)::BIGINT * $w AS window_start_ms,
+                   count(*) AS count, min(price), max(price), avg(price)
+            FROM t GROUP BY ALL ORDER BY 1, 2
+            """,
+            {"w": window_ms},
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        {
+            "ticker_symbol": sym,
+            "window_start_ms": ws,
+            "window_end_ms": ws + window_ms,
+            "count": n,
+            "min_price": lo,
+            "max_price": hi,
+            "avg_price": avg,
+        }
+        for sym, ws, n, lo, hi, avg in result
+    ], malformed
+
+
+@dataclass(slots=True)
+class WindowComparison:
+    expected: int
+    actual: int
+    matched: int = 0
+    duplicates: int = 0
+    missing: list[tuple[Any, ...]] = field(default_factory=list)
+    unexpected: list[tuple[Any, ...]] = field(default_factory=list)
+    different: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.different or self.duplicates)
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"{self.matched} of {self.expected} windows match"
+        parts = [f"{self.matched} of {self.expected} match"]
+        if self.missing:
+            parts.append(f"{len(self.missing)} missing (e.g. {self.missing[0]})")
+        if self.unexpected:
+            parts.append(f"{len(self.unexpected)} unexpected (e.g. {self.unexpected[0]})")
+        if self.different:
+            parts.append(f"{len(self.different)} differ (e.g. {self.different[0]})")
+        if self.duplicates:
+            parts.append(f"{self.duplicates} duplicates")
+        return ", ".join(parts)
+
+
+def compare_windows(
+    expected: Iterable[Mapping[str, Any]],
+    actual: Iterable[Mapping[str, Any]],
+    *,
+    rel_tol: float = 1e-9,
+) -> WindowComparison:
+    """Record-for-record comparison; counts, min and max exactly, the average within ``rel_tol``
+    (DuckDB may sum in another order)."""
+    exp = {tuple(r[k] for k in WINDOW_KEY): dict(r) for r in expected}
+    act_list = [dict(r) for r in actual]
+    seen = Counter(tuple(r.get(k) for k in WINDOW_KEY) for r in act_list)
+    act = {tuple(r.get(k) for k in WINDOW_KEY): r for r in act_list}
+    cmp = WindowComparison(expected=len(exp), actual=len(act_list))
+    cmp.duplicates = sum(n - 1 for n in seen.values() if n > 1)
+    cmp.missing = sorted(exp.keys() - act.keys())
+    cmp.unexpected = sorted(act.keys() - exp.keys(), key=str)
+    for key in exp.keys() & act.keys():
+        e, a = exp[key], act[key]
+        same = all(e[f] == a.get(f) for f in ("count", "min_price", "max_price", "window_end_ms"))
+        avg = a.get("avg_price")
+        same = (
+            same
+            and isinstance(avg, int | float)
+            and math.isclose(e["avg_price"], avg, rel_tol=rel_tol)
+        )
+        if same:
+            cmp.matched += 1
+        else:
+            cmp.different.append((e, a))
+    return cmp
+
+
+async def read_s3_jsonl(
+    settings: Settings, bucket: str, prefix: str
+) -> tuple[int, list[dict[str, Any]]]:
+    """(number of objects, every JSON line in them) under ``prefix``; gzip is detected."""
+    from connectors.s3.client import S3Client
+
+    async with S3Client(
+        settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
+    ) as client:
+        keys = await client.list_keys(bucket, prefix)
+        rows: list[dict[str, Any]] = []
+        for key in keys:
+            resp = await client.get_object(bucket, key)
+            if not resp.ok:
+                raise BrokerUnavailableError(
+                    f"GET s3://{bucket}/{key}: {resp.status} {resp.message}"
+                )
+            body = resp.body
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+            rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
+    return len(keys), rows
+
+
+async def read_search_index(settings: Settings, index: str) -> list[dict[str, Any]]:
+    """Every document (``_source`` plus ``_id``) of ``index``, after a refresh."""
+    base = settings.search_url
+    docs: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        async with http.post(f"{base}/{index}/_refresh") as resp:
+            if resp.status == 404:
+                return []
+        search_after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": 5000,
+                "sort": [{"_doc": "asc"}],
+                "query": {"match_all": {}},
+            }
+            if search_after is not None:
+                body["search_after"] = search_after
+            async with http.post(f"{base}/{index}/_search", json=body) as resp:
+                data = await resp.json()
+                if resp.status != 200:
+                    raise BrokerUnavailableError(f"search {index}: {resp.status} {data}")
+            hits = data["hits"]["hits"]
+            if not hits:
+                return docs
+            docs.extend({**h["_source"], "_id": h["_id"]} for h in hits)
+            search_after = hits[-1]["sort"]
