@@ -1,7 +1,147 @@
-"""`shardline deliver` (placeholder: registered commands)."""
+"""`shardline deliver`: run Firehose-style delivery workers (Kafka topic → S3 / Elasticsearch)."""
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from connectors import DeliveryConfig, LoggingMetrics, build_worker, load_deliveries, preflight
+from connectors.core import FlushReport
+from shardline.errors import ConfigError, ShardlineError
+from shardline.settings import Settings
+
+__all__ = ["COMMANDS", "deliver"]
+
+
+class _EchoMetrics(LoggingMetrics):
+    """Logs like LoggingMetrics and prints one line per flush (unless quiet)."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__()
+        self.quiet = quiet
+        self._lock = threading.Lock()
+
+    def on_flush(self, report: FlushReport) -> None:
+        with self._lock:
+            super().on_flush(report)
+        if not self.quiet:
+            click.echo(
+                f"{report.delivery}: {report.topic}[{report.partition}] "
+                f"{report.start_offset}..{report.end_offset} → {report.destination}: "
+                f"{report.delivered} records, {report.bytes} bytes, "
+                f"{report.backed_up} backed up, {report.retries} retries, "
+                f"{report.duration_ms} ms",
+                err=True,
+            )
+
+
+def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
+    topic = opts["topic"]
+    if not topic:
+        raise ConfigError("--topic", "give a CONFIG file or --topic with --s3-bucket/--es-index")
+    buffering: dict[str, int] = {}
+    if opts["max_records"]:
+        buffering["max_records"] = opts["max_records"]
+    if opts["interval_ms"] is not None:
+        buffering["interval_ms"] = opts["interval_ms"]
+    configs: list[DeliveryConfig] = []
+    base = opts["name"] or topic
+    if opts["s3_bucket"]:
+        s3: dict[str, Any] = {"bucket": opts["s3_bucket"], "prefix": opts["s3_prefix"] or "",
+                              "buffering": buffering, "ensure_bucket": opts["ensure_bucket"]}
+        if opts["error_prefix"]:
+            s3["error_output_prefix"] = opts["error_prefix"]
+        configs.append(DeliveryConfig.from_mapping(
+            {"name": f"{base}-s3", "topic": topic, "group": opts["group"] or None, "s3": s3}))
+    if opts["es_index"]:
+        es: dict[str, Any] = {"index": opts["es_index"], "document_id": opts["document_id"],
+                              "buffering": buffering}
+        backup_bucket = opts["es_backup_bucket"] or opts["s3_bucket"]
+        if backup_bucket:
+            es["s3_backup"] = {"bucket": backup_bucket, "ensure_bucket": opts["ensure_bucket"]}
+        group = f"{opts['group']}-es" if opts["group"] and opts["s3_bucket"] else opts["group"]
+        configs.append(DeliveryConfig.from_mapping(
+            {"name": f"{base}-es", "topic": topic, "group": group or None, "elasticsearch": es}))
+    if not configs:
+        raise ConfigError("--s3-bucket", "give --s3-bucket and/or --es-index")
+    return configs
+
+
+@click.command("deliver")
+@click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--topic", help="Source topic (without CONFIG).")
+@click.option("--name", help="Delivery stream name (default: the topic).")
+@click.option("--group", help="Consumer group (default: shardline-deliver-<name>).")
+@click.option("--s3-bucket", help="Deliver to this S3/MinIO bucket.")
+@click.option("--s3-prefix", help="Object key prefix.")
+@click.option("--error-prefix", help="S3 prefix for records S3 refused for good.")
+@click.option("--es-index", help="Deliver to this Elasticsearch/OpenSearch index.")
+@click.option("--es-backup-bucket", help="Bucket for failed documents (default: --s3-bucket).")
+@click.option("--document-id", type=click.Choice(["offset", "record_key"]), default="offset")
+@click.option("--max-records", type=int, help="Flush a partition's buffer at this many records.")
+@click.option("--interval-ms", type=int, help="Flush a partition's buffer after this long.")
+@click.option("--ensure-bucket", is_flag=True, help="Create missing buckets.")
+@click.option("--until-idle", type=float, metavar="SECONDS",
+              help="Exit once the topic was idle this long and everything is delivered.")
+@click.option("-q", "--quiet", is_flag=True, help="No per-flush lines.")
+@click.pass_obj
+def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
+    """Deliver a topic to S3/MinIO and/or Elasticsearch until SIGINT/SIGTERM or idle.
+
+    CONFIG is a YAML file with one delivery or a `deliveries:` list; endpoints and
+    credentials come from the SHARDLINE_* environment. Offsets are committed only after the
+    destination confirmed the write.
+    """
+    configs = load_deliveries(config) if config is not None else _from_flags(opts)
+    for cfg in configs:
+        preflight(cfg, settings)
+    metrics = _EchoMetrics(opts["quiet"])
+    workers = [build_worker(cfg, settings, metrics=metrics) for cfg in configs]
+    until_idle_ms = int(opts["until_idle"] * 1000) if opts["until_idle"] is not None else None
+    errors: list[BaseException] = []
+
+    def run(worker: Any) -> None:
+        try:
+            worker.run(until_idle_ms=until_idle_ms)
+        except BaseException as exc:  # reported below; stop the others
+            errors.append(exc)
+            for w in workers:
+                w.stop()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        click.echo(f"shardline: {signal.Signals(signum).name}: flushing and committing…", err=True)
+        for w in workers:
+            w.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second ^C aborts
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    try:
+        threads = [threading.Thread(target=run, args=(w,), name=w.core.name) for w in workers]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(timeout=0.2)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    elapsed = time.monotonic() - started
+    click.echo(
+        f"delivered {metrics.records} records ({metrics.bytes} bytes) in {metrics.flushes} "
+        f"flushes, {metrics.backed_up} backed up, {metrics.retries} retries, {elapsed:.1f}s",
+        err=True,
+    )
+    if errors:
+        err = errors[0]
+        if isinstance(err, ShardlineError):
+            raise err
+        raise ShardlineError(f"delivery worker failed: {type(err).__name__}: {err}") from err
+
+
+COMMANDS: list[click.Command] = [deliver]

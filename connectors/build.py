@@ -1,0 +1,140 @@
+"""From a :class:`DeliveryConfig` and the environment's :class:`Settings` to a running worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+from confluent_kafka import Consumer
+
+from connectors.config import DeliveryConfig, ElasticsearchConfig, S3Config
+from connectors.core.delivery import DeliveryCore
+from connectors.core.failures import format_failure
+from connectors.core.metrics import MetricsHook
+from connectors.core.retry import RetryOptions
+from connectors.core.worker import DeliveryWorker, consumer_config
+from connectors.elasticsearch.destination import ElasticsearchDestination
+from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_formatter
+from connectors.s3.client import S3Client
+from connectors.s3.destination import S3Destination
+from shardline.errors import DeliveryError
+from shardline.kafka import partition_count
+from shardline.settings import Settings
+
+__all__ = ["S3_ERROR_OUTPUT_TYPE", "build_core", "build_worker", "preflight"]
+
+S3_ERROR_OUTPUT_TYPE = "s3-failed"
+MIN_MAX_POLL_INTERVAL_MS = 300_000
+MAX_POLL_INTERVAL_SLACK_MS = 60_000
+
+
+def _s3_client(settings: Settings) -> S3Client:
+    return S3Client(
+        settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
+    )
+
+
+def build_core(
+    config: DeliveryConfig, settings: Settings, *, metrics: MetricsHook | None = None
+) -> DeliveryCore:
+    """The destination, its backup and the core, without Kafka."""
+    dest_config = config.destination
+    if isinstance(dest_config, S3Config):
+        destination = S3Destination(
+            _s3_client(settings), dest_config.bucket, prefix=dest_config.prefix,
+            stream=config.name, compression=dest_config.compression, name=f"s3://{dest_config.bucket}",
+        )
+        backup = None
+        if dest_config.error_output_prefix is not None:
+            backup = S3Destination(
+                _s3_client(settings), dest_config.bucket,
+                prefix=f"{dest_config.error_output_prefix}{S3_ERROR_OUTPUT_TYPE}/",
+                stream=config.name, compression=dest_config.compression,
+                name=f"s3://{dest_config.bucket}/{dest_config.error_output_prefix}",
+            )
+        return DeliveryCore(
+            config.name, destination, hints=dest_config.buffering, retry=dest_config.retry,
+            backup=backup, format_failure=format_failure, metrics=metrics,
+        )
+    assert isinstance(dest_config, ElasticsearchConfig)
+    es = ElasticsearchDestination(
+        settings.search_url, dest_config.index, document_id=dest_config.document_id,
+        name=f"{settings.search_engine}/{dest_config.index}",
+    )
+    es_backup = None
+    if dest_config.s3_backup is not None:
+        b = dest_config.s3_backup
+        es_backup = S3Destination(
+            _s3_client(settings), b.bucket, prefix=f"{b.prefix}{ERROR_OUTPUT_TYPE}/",
+            stream=config.name, compression=b.compression, name=f"s3://{b.bucket}/{b.prefix}",
+        )
+    return DeliveryCore(
+        config.name, es, hints=dest_config.buffering, retry=dest_config.retry,
+        backup=es_backup, format_failure=es_failure_formatter(es), metrics=metrics,
+    )
+
+
+def _retry_budget_ms(retry: RetryOptions) -> int:
+    return retry.duration_ms + retry.max_backoff_ms
+
+
+def build_worker(
+    config: DeliveryConfig,
+    settings: Settings,
+    *,
+    metrics: MetricsHook | None = None,
+    consume_batch: int | None = None,
+) -> DeliveryWorker:
+    """A ready-to-run worker: ``build_worker(cfg, settings).run(until_idle_ms=5000)``."""
+    core = build_core(config, settings, metrics=metrics)
+    # A flush (retries of the destination, then of the backup) happens between two polls.
+    budget = 2 * _retry_budget_ms(config.destination.retry) + MAX_POLL_INTERVAL_SLACK_MS
+    consumer = Consumer(consumer_config(
+        settings.kafka_bootstrap, config.group_id,
+        max_poll_interval_ms=max(MIN_MAX_POLL_INTERVAL_MS, budget),
+        auto_offset_reset=config.auto_offset_reset,
+    ))
+    kwargs = {"consume_batch": consume_batch} if consume_batch else {}
+    return DeliveryWorker(core, consumer, config.topic, **kwargs)
+
+
+def preflight(config: DeliveryConfig, settings: Settings, *, timeout_s: float = 10.0) -> None:
+    """Fail fast with a clear error if the broker, the topic or a destination is unreachable.
+
+    Creates the buckets marked ``ensure_bucket``.
+    """
+    partition_count(settings.kafka_bootstrap, config.topic, timeout_s)  # broker + topic
+    asyncio.run(_check_destinations(config, settings))
+
+
+async def _check_destinations(config: DeliveryConfig, settings: Settings) -> None:
+    dest = config.destination
+    buckets: list[tuple[str, bool, str]] = []
+    if isinstance(dest, S3Config):
+        buckets.append((dest.bucket, dest.ensure_bucket, "s3.bucket"))
+    else:
+        if dest.s3_backup is not None:
+            buckets.append((dest.s3_backup.bucket, dest.s3_backup.ensure_bucket,
+                            "elasticsearch.s3_backup.bucket"))
+        es = ElasticsearchDestination(settings.search_url, dest.index, timeout_ms=5_000)
+        try:
+            await es.open()
+            assert es._session is not None
+            async with es._session.get(settings.search_url + "/_cluster/health") as resp:
+                if resp.status >= 400:
+                    raise DeliveryError(f"{settings.search_url} answered HTTP {resp.status}",
+                                        destination=settings.search_engine)
+        except OSError as exc:
+            raise DeliveryError(f"cannot reach {settings.search_url}: {exc}",
+                                destination=settings.search_engine) from None
+        finally:
+            await es.close()
+    async with _s3_client(settings) as s3:
+        for bucket, ensure, field in buckets:
+            resp = await (s3.ensure_bucket(bucket) if ensure else s3.head_bucket(bucket))
+            if not resp.ok:
+                why = resp.error or f"HTTP {resp.status} {resp.error_code}"
+                raise DeliveryError(
+                    f"{field} {bucket!r} at {settings.s3_endpoint} is not usable: {why}"
+                    + ("" if ensure else " (set ensure_bucket: true to create it)"),
+                    destination="s3",
+                )

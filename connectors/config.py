@@ -1,0 +1,324 @@
+"""Delivery configuration: frozen, typed, validated at start-up, loadable from YAML.
+
+One delivery = one topic → one destination, with its own consumer group. S3 and
+Elasticsearch fed from the same topic are two deliveries (two groups, independent offsets),
+which a YAML file may list together under ``deliveries:``. Connection settings (endpoints,
+credentials) come from :class:`shardline.settings.Settings`, never from this file.
+
+Every error names the exact field, e.g. ``s3.buffering.size_mb: must be between 1 and 128``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connectors.core.buffer import MIB, BufferingHints
+from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, RetryOptions
+from connectors.elasticsearch.destination import DocumentIdStrategy
+from connectors.s3.destination import Compression
+from shardline.errors import ConfigError
+
+__all__ = [
+    "DeliveryConfig",
+    "ElasticsearchConfig",
+    "S3BackupConfig",
+    "S3Config",
+    "load_deliveries",
+]
+
+S3_SIZE_MB = (1, 128, 5)  # Firehose SizeInMBs: min, max, default
+ES_SIZE_MB = (1, 100, 5)
+INTERVAL_S = (0, 900, 300)  # Firehose IntervalInSeconds
+RETRY_DURATION_S = (0, 7200, 300)  # Firehose RetryOptions.DurationInSeconds
+MAX_INTERVAL_MS = INTERVAL_S[1] * 1000
+GROUP_PREFIX = "shardline-deliver-"
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9_.-]{1,249}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class _Section:
+    """Reads one mapping, tracking its path for error messages and rejecting unknown keys."""
+
+    def __init__(self, data: object, path: str) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(path or "<root>", f"expected a mapping, got {type(data).__name__}")
+        self.data: Mapping[str, Any] = data
+        self.path = path
+        self.seen: set[str] = set()
+
+    def name(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str) -> Any:
+        self.seen.add(key)
+        return self.data.get(key)
+
+    def str(self, key: str, default: str | None = None) -> str:
+        value = self.raw(key)
+        if value is None:
+            if default is None:
+                raise ConfigError(self.name(key), "is required")
+            return default
+        if not isinstance(value, str):
+            raise ConfigError(self.name(key), f"expected a string, got {value!r}")
+        return value
+
+    def int(self, key: str, lo: int, hi: int | None, default: int | None = None) -> int | None:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(self.name(key), f"expected an integer, got {value!r}")
+        if value < lo or (hi is not None and value > hi):
+            bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+            raise ConfigError(self.name(key), f"must be {bound}, got {value}")
+        return value
+
+    def alias(self, *keys: str) -> str | None:
+        """The one of ``keys`` that is set (Shardline's name or Firehose's), or None."""
+        present = [k for k in keys if k in self.data]
+        if len(present) > 1:
+            raise ConfigError(self.name(present[1]), f"set only one of {', '.join(present)}")
+        return present[0] if present else None
+
+    def section(self, key: str) -> _Section:
+        return _Section(self.raw(key), self.name(key))
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ConfigError(self.name(unknown[0]), "unknown setting")
+
+
+def _buffering(s: _Section, size_mb: tuple[int, int, int]) -> BufferingHints:
+    lo, hi, default = size_mb
+    size_key = s.alias("size_mb", "SizeInMBs", "size_bytes")
+    if size_key == "size_bytes":
+        size_bytes = s.int("size_bytes", 1, hi * MIB)
+    elif size_key is not None:
+        size_bytes = s.int(size_key, lo, hi) * MIB  # type: ignore[operator]
+    else:
+        size_bytes = default * MIB
+    interval_key = s.alias("interval_seconds", "IntervalInSeconds", "interval_ms")
+    if interval_key == "interval_ms":
+        interval_ms = s.int("interval_ms", 0, MAX_INTERVAL_MS)
+    elif interval_key is not None:
+        interval_ms = s.int(interval_key, INTERVAL_S[0], INTERVAL_S[1]) * 1000  # type: ignore[operator]
+    else:
+        interval_ms = INTERVAL_S[2] * 1000
+    max_records = s.int("max_records", 1, None)
+    s.done()
+    assert size_bytes is not None and interval_ms is not None
+    return BufferingHints(size_bytes=size_bytes, max_records=max_records, interval_ms=interval_ms)
+
+
+def _retry(s: _Section) -> RetryOptions:
+    key = s.alias("duration_seconds", "DurationInSeconds", "duration_ms")
+    if key == "duration_ms":
+        duration_ms = s.int(key, 0, RETRY_DURATION_S[1] * 1000)
+    elif key is not None:
+        duration_ms = s.int(key, RETRY_DURATION_S[0], RETRY_DURATION_S[1]) * 1000  # type: ignore[operator]
+    else:
+        duration_ms = RETRY_DURATION_S[2] * 1000
+    options = RetryOptions(
+        duration_ms=duration_ms,  # type: ignore[arg-type]
+        max_attempts=s.int("max_attempts", 1, None),
+        initial_backoff_ms=s.int("initial_backoff_ms", 1, 60_000, DEFAULT_INITIAL_BACKOFF_MS),  # type: ignore[arg-type]
+        max_backoff_ms=s.int("max_backoff_ms", 1, 600_000, DEFAULT_MAX_BACKOFF_MS),  # type: ignore[arg-type]
+    )
+    s.done()
+    return options
+
+
+def _bucket(s: _Section, key: str) -> str:
+    bucket = s.str(key)
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise ConfigError(s.name(key), f"not a valid S3 bucket name: {bucket!r}")
+    return bucket
+
+
+def _prefix(s: _Section, key: str, default: str = "") -> str:
+    prefix = s.str(key, default)
+    if prefix.startswith("/"):
+        raise ConfigError(s.name(key), "must not start with '/'")
+    return prefix
+
+
+def _compression(s: _Section, default: Compression) -> Compression:
+    value = s.str("compression", default.value).upper()
+    try:
+        return Compression(value)
+    except ValueError:
+        choices = ", ".join(c.value for c in Compression)
+        raise ConfigError(s.name("compression"), f"one of {choices}, got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class S3Config:
+    bucket: str
+    prefix: str = ""
+    compression: Compression = Compression.GZIP
+    error_output_prefix: str | None = None  # permanent failures go here (same bucket)
+    ensure_bucket: bool = False
+    buffering: BufferingHints = field(default_factory=BufferingHints)
+    retry: RetryOptions = field(default_factory=RetryOptions)
+
+    @classmethod
+    def from_section(cls, s: _Section) -> S3Config:
+        config = cls(
+            bucket=_bucket(s, "bucket"),
+            prefix=_prefix(s, "prefix"),
+            compression=_compression(s, Compression.GZIP),
+            error_output_prefix=_prefix(s, "error_output_prefix") if s.has(
+                "error_output_prefix") else None,
+            ensure_bucket=bool(s.raw("ensure_bucket")),
+            buffering=_buffering(s.section("buffering"), S3_SIZE_MB),
+            retry=_retry(s.section("retry")),
+        )
+        s.done()
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class S3BackupConfig:
+    """Where Elasticsearch's failed documents go (Firehose's S3BackupMode=FailedDocumentsOnly)."""
+
+    bucket: str
+    prefix: str = "es-failed/"
+    compression: Compression = Compression.GZIP
+    ensure_bucket: bool = False
+
+    @classmethod
+    def from_section(cls, s: _Section) -> S3BackupConfig:
+        mode = s.str("mode", "FailedDocumentsOnly")
+        if mode != "FailedDocumentsOnly":
+            raise ConfigError(
+                s.name("mode"), f"only FailedDocumentsOnly is supported, got {mode!r}"
+            )
+        config = cls(
+            bucket=_bucket(s, "bucket"),
+            prefix=_prefix(s, "prefix", "es-failed/"),
+            compression=_compression(s, Compression.GZIP),
+            ensure_bucket=bool(s.raw("ensure_bucket")),
+        )
+        s.done()
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class ElasticsearchConfig:
+    index: str
+    document_id: DocumentIdStrategy = DocumentIdStrategy.OFFSET
+    buffering: BufferingHints = field(default_factory=BufferingHints)
+    retry: RetryOptions = field(default_factory=RetryOptions)
+    s3_backup: S3BackupConfig | None = None
+
+    @classmethod
+    def from_section(cls, s: _Section) -> ElasticsearchConfig:
+        index = s.str("index")
+        if not index or index != index.lower() or index.startswith(("-", "_", "+")) or any(
+            c in index for c in ' "*\\<|,>/?#:'
+        ):
+            raise ConfigError(s.name("index"), f"not a valid index name: {index!r}")
+        strategy = s.str("document_id", DocumentIdStrategy.OFFSET.value)
+        try:
+            document_id = DocumentIdStrategy(strategy)
+        except ValueError:
+            choices = ", ".join(d.value for d in DocumentIdStrategy)
+            raise ConfigError(
+                s.name("document_id"), f"one of {choices}, got {strategy!r}"
+            ) from None
+        config = cls(
+            index=index,
+            document_id=document_id,
+            buffering=_buffering(s.section("buffering"), ES_SIZE_MB),
+            retry=_retry(s.section("retry")),
+            s3_backup=S3BackupConfig.from_section(s.section("s3_backup")) if s.has(
+                "s3_backup") else None,
+        )
+        s.done()
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """One delivery stream: ``topic`` → exactly one of ``s3`` / ``elasticsearch``."""
+
+    name: str
+    topic: str
+    destination: S3Config | ElasticsearchConfig
+    group: str = ""
+    auto_offset_reset: str = "earliest"
+
+    @property
+    def group_id(self) -> str:
+        return self.group or GROUP_PREFIX + self.name
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], path: str = "") -> DeliveryConfig:
+        s = _Section(data, path)
+        name = s.str("name")
+        if not _NAME.match(name):
+            raise ConfigError(s.name("name"), f"1-64 of [A-Za-z0-9_.-], got {name!r}")
+        topic = s.str("topic")
+        if not _TOPIC.match(topic):
+            raise ConfigError(s.name("topic"), f"not a valid topic name: {topic!r}")
+        reset = s.str("auto_offset_reset", "earliest")
+        if reset not in ("earliest", "latest"):
+            raise ConfigError(s.name("auto_offset_reset"), f"earliest or latest, got {reset!r}")
+        kinds = [k for k in ("s3", "elasticsearch") if s.has(k)]
+        if len(kinds) != 1:
+            raise ConfigError(s.name("s3"), "set exactly one destination: s3 or elasticsearch")
+        destination: S3Config | ElasticsearchConfig
+        if kinds[0] == "s3":
+            destination = S3Config.from_section(s.section("s3"))
+        else:
+            destination = ElasticsearchConfig.from_section(s.section("elasticsearch"))
+        config = cls(name=name, topic=topic, destination=destination,
+                     group=s.str("group", ""), auto_offset_reset=reset)
+        s.done()
+        return config
+
+
+def load_deliveries(source: Path | str | Mapping[str, Any]) -> list[DeliveryConfig]:
+    """Deliveries from a YAML file (or an already-parsed mapping).
+
+    The document is either one delivery, or ``deliveries:`` with a list of them.
+    """
+    if isinstance(source, Mapping):
+        data: Any = source
+    else:
+        path = Path(source)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(str(path), f"not valid YAML: {exc}") from None
+    if isinstance(data, Mapping) and "deliveries" in data:
+        if set(data) != {"deliveries"}:
+            extra = sorted(set(data) - {"deliveries"})[0]
+            raise ConfigError(extra, "unknown setting next to 'deliveries'")
+        items = data["deliveries"]
+        if not isinstance(items, list) or not items:
+            raise ConfigError("deliveries", "expected a non-empty list")
+        configs = [DeliveryConfig.from_mapping(item, f"deliveries[{i}]")
+                   for i, item in enumerate(items)]
+        names = [c.name for c in configs]
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                raise ConfigError(f"deliveries[{i}].name", f"duplicate delivery name {n!r}")
+        return configs
+    return [DeliveryConfig.from_mapping(data)]

@@ -1,0 +1,244 @@
+"""The delivery core without Kafka: buffers per partition, flushes, backs up, tracks offsets.
+
+:class:`DeliveryCore` is driven by the worker (or a test): ``add`` records as they are
+consumed, flush what ``due`` returns, then ``committable`` names the offsets that may be
+committed — only the contiguous prefix the destination (or the backup) confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from connectors.core.buffer import BufferingHints, PartitionBuffer
+from connectors.core.failures import FailureFormatter, format_failure, to_backup_record
+from connectors.core.metrics import FlushReport, LoggingMetrics, MetricsHook
+from connectors.core.offsets import OffsetTracker
+from connectors.core.outcome import Destination
+from connectors.core.records import Batch, Record
+from connectors.core.retry import RetryOptions, Sleep, deliver_batch
+from shardline.errors import PermanentDeliveryError
+
+__all__ = ["Clock", "DeliveryCore", "monotonic_ms"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], int]
+TopicPartition = tuple[str, int]
+
+
+def monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _cut(buffer: PartitionBuffer) -> Batch:
+    arrival = buffer.first_arrival_ms
+    return Batch.of(buffer.take(), arrival)
+
+
+@dataclass(slots=True)
+class _Partition:
+    """Everything the core keeps for one assigned partition."""
+
+    buffer: PartitionBuffer
+    offsets: OffsetTracker = field(default_factory=OffsetTracker)
+    ready: list[Batch] = field(default_factory=list)  # cut by size/count, not yet flushed
+    committed: int | None = None
+
+
+class DeliveryCore:
+    """Buffer → encode → send → classify → retry → ack, for one destination."""
+
+    def __init__(
+        self,
+        name: str,
+        destination: Destination,
+        *,
+        hints: BufferingHints,
+        retry: RetryOptions,
+        backup: Destination | None = None,
+        backup_retry: RetryOptions | None = None,
+        format_failure: FailureFormatter = format_failure,
+        clock: Clock = monotonic_ms,
+        wall_clock: Clock = wall_ms,
+        sleep: Sleep = asyncio.sleep,
+        metrics: MetricsHook | None = None,
+    ) -> None:
+        self.name = name
+        self.destination = destination
+        self.hints = hints
+        self.retry = retry
+        self.backup = backup
+        self.backup_retry = backup_retry or retry
+        self.format_failure = format_failure
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.sleep = sleep
+        self.metrics: MetricsHook = metrics if metrics is not None else LoggingMetrics()
+        self._partitions: dict[TopicPartition, _Partition] = {}
+
+    # -- buffering -----------------------------------------------------------------------
+
+    def _state(self, tp: TopicPartition) -> _Partition:
+        state = self._partitions.get(tp)
+        if state is None:
+            state = self._partitions[tp] = _Partition(PartitionBuffer(self.hints))
+        return state
+
+    def add(self, record: Record, now_ms: int | None = None) -> None:
+        """Buffer one consumed record (in offset order per partition)."""
+        now = self.clock() if now_ms is None else now_ms
+        state = self._state((record.topic, record.partition))
+        state.offsets.track(record.offset)
+        if not state.buffer.fits(record):
+            state.ready.append(_cut(state.buffer))
+        state.buffer.add(record, now)
+        if state.buffer.full():
+            state.ready.append(_cut(state.buffer))
+
+    def due(self, now_ms: int | None = None) -> list[Batch]:
+        """Batches to flush now: cut by size/count, or whose oldest record waited interval_ms."""
+        now = self.clock() if now_ms is None else now_ms
+        out: list[Batch] = []
+        for state in self._partitions.values():
+            if state.buffer.expired(now):
+                state.ready.append(_cut(state.buffer))
+            out.extend(state.ready)
+            state.ready.clear()
+        return out
+
+    def drain(self, partitions: Iterable[TopicPartition] | None = None) -> list[Batch]:
+        """Everything buffered (for the given partitions), regardless of the hints."""
+        keys = list(self._partitions) if partitions is None else list(partitions)
+        out: list[Batch] = []
+        for tp in keys:
+            state = self._partitions.get(tp)
+            if state is None:
+                continue
+            if len(state.buffer):
+                state.ready.append(_cut(state.buffer))
+            out.extend(state.ready)
+            state.ready.clear()
+        return out
+
+    def next_due_ms(self, now_ms: int) -> int | None:
+        waits = [s.buffer.due_in_ms(now_ms) for s in self._partitions.values()]
+        known = [w for w in waits if w is not None]
+        return min(known) if known else None
+
+    @property
+    def buffered(self) -> int:
+        return sum(len(s.buffer) + sum(len(b) for b in s.ready) for s in self._partitions.values())
+
+    # -- flushing ------------------------------------------------------------------------
+
+    async def flush(self, batches: Iterable[Batch]) -> None:
+        """Deliver ``batches``: partitions concurrently, each partition's batches in order.
+
+        Raises the first PermanentDeliveryError after every partition has finished, so the
+        offsets of partitions that did succeed can still be committed.
+        """
+        by_partition: dict[TopicPartition, list[Batch]] = {}
+        for batch in batches:
+            by_partition.setdefault((batch.topic, batch.partition), []).append(batch)
+        results = await asyncio.gather(
+            *(self._flush_partition(tp, bs) for tp, bs in by_partition.items()),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _flush_partition(self, tp: TopicPartition, batches: list[Batch]) -> None:
+        for batch in batches:
+            await self._flush_batch(batch)
+            state = self._partitions.get(tp)
+            if state is not None:  # revoked meanwhile: nothing to ack
+                state.offsets.ack(r.offset for r in batch.records)
+
+    async def _flush_batch(self, batch: Batch) -> None:
+        started = self.clock()
+        arrival = batch.arrival_ms
+        result = await deliver_batch(self.destination, batch, self.retry, sleep=self.sleep)
+        backed_up = 0
+        if result.rejected:
+            first = result.rejected[0]
+            where = (
+                f"{self.name}: {len(result.rejected)} record(s) of {batch.topic}[{batch.partition}]"
+                f" offsets {batch.start_offset}..{batch.end_offset} failed permanently"
+                f" (first: offset {first.record.offset}: {first.error_code}: {first.error_message})"
+            )
+            if self.backup is None:
+                raise PermanentDeliveryError(
+                    where + "; no backup is configured, offsets are not committed",
+                    destination=self.destination.name,
+                )
+            now = self.wall_clock()
+            backup_batch = Batch.of(
+                [to_backup_record(r, result.attempts, now, self.format_failure)
+                 for r in result.rejected]
+            )
+            backup_result = await deliver_batch(
+                self.backup, backup_batch, self.backup_retry, sleep=self.sleep
+            )
+            if backup_result.rejected:
+                failed = backup_result.rejected[0]
+                raise PermanentDeliveryError(
+                    where + f"; the backup to {self.backup.name} failed too"
+                    f" ({failed.error_code}: {failed.error_message}); offsets are not committed",
+                    destination=self.destination.name,
+                )
+            backed_up = len(result.rejected)
+            log.warning("%s; backed up to %s", where, self.backup.name)
+        finished = self.clock()
+        self.metrics.on_flush(
+            FlushReport(
+                delivery=self.name,
+                destination=self.destination.name,
+                topic=batch.topic,
+                partition=batch.partition,
+                start_offset=batch.start_offset,
+                end_offset=batch.end_offset,
+                records=len(batch),
+                bytes=batch.size_bytes,
+                delivered=result.delivered,
+                backed_up=backed_up,
+                attempts=result.attempts,
+                duration_ms=finished - started,
+                freshness_ms=finished - arrival if arrival is not None else 0,
+            )
+        )
+
+    # -- offsets -------------------------------------------------------------------------
+
+    def committable(self) -> dict[TopicPartition, int]:
+        """Offsets that may be committed now and were not committed yet."""
+        out: dict[TopicPartition, int] = {}
+        for tp, state in self._partitions.items():
+            offset = state.offsets.committable()
+            if offset is not None and offset != state.committed:
+                out[tp] = offset
+        return out
+
+    def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            state = self._partitions.get(tp)
+            if state is not None:
+                state.committed = offset
+                self.metrics.on_commit(self.name, tp[0], tp[1], offset)
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> int:
+        """Drop the state of revoked/lost partitions; returns how many records were dropped."""
+        dropped = 0
+        for tp in partitions:
+            state = self._partitions.pop(tp, None)
+            if state is not None:
+                dropped += len(state.buffer) + sum(len(b) for b in state.ready)
+        return dropped

@@ -1,0 +1,66 @@
+"""The values the delivery core moves around: a consumed record, a batch, a rejection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["Batch", "Record", "Rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record as the delivery core sees it. ``timestamp_ms`` is the Kafka timestamp."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes counted against the buffering hints (the value, as consumed)."""
+        return len(self.value) if self.value is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Records of one topic-partition, in offset order, flushed together."""
+
+    topic: str
+    partition: int
+    records: tuple[Record, ...]
+    arrival_ms: int | None = None  # when the oldest record was buffered (for freshness)
+
+    @classmethod
+    def of(cls, records: Sequence[Record], arrival_ms: int | None = None) -> Batch:
+        if not records:
+            raise ValueError("a batch needs at least one record")
+        first = records[0]
+        return cls(first.topic, first.partition, tuple(records), arrival_ms)
+
+    @property
+    def start_offset(self) -> int:
+        return self.records[0].offset
+
+    @property
+    def end_offset(self) -> int:
+        return self.records[-1].offset
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(r.size_bytes for r in self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record a destination refused for good (or whose retries ran out), with the reason."""
+
+    record: Record
+    error_code: str
+    error_message: str

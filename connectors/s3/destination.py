@@ -1,0 +1,115 @@
+"""S3/MinIO destination: one JSON Lines object per batch, GZIP or uncompressed.
+
+Each record's value is written as it is (records are JSON objects already) followed by a
+newline; records with a null value (tombstones) are skipped. Classification: 2xx written;
+throttling, 5xx, timeouts and connection errors retried; anything else (403 AccessDenied,
+404 NoSuchBucket, 400) permanent.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from enum import StrEnum
+
+from connectors.core.outcome import DontRetry, Outcome, Retry, Successful
+from connectors.core.records import Batch, Rejected
+from connectors.s3.client import S3Client, S3Response
+from connectors.s3.keys import object_key
+
+__all__ = ["Compression", "S3Destination", "S3PutRequest"]
+
+RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+RETRIABLE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable"})
+GZIP_LEVEL = 6
+
+
+class Compression(StrEnum):
+    UNCOMPRESSED = "UNCOMPRESSED"
+    GZIP = "GZIP"
+
+    @property
+    def extension(self) -> str:
+        return ".jsonl.gz" if self is Compression.GZIP else ".jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class S3PutRequest:
+    bucket: str
+    key: str
+    body: bytes
+    records: int
+
+
+_SKIPPED = S3Response(204)
+
+
+class S3Destination:
+    """Writes batches as objects under ``bucket``/``prefix`` through an :class:`S3Client`."""
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        *,
+        prefix: str = "",
+        stream: str,
+        compression: Compression = Compression.GZIP,
+        name: str = "s3",
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.stream = stream
+        self.compression = compression
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"S3Destination({self.bucket!r}, prefix={self.prefix!r})"
+
+    async def open(self) -> None:
+        await self.client.open()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def key_for(self, batch: Batch) -> str:
+        return object_key(self.prefix, self.stream, batch, self.compression.extension)
+
+    def encode(self, batch: Batch) -> S3PutRequest:
+        lines = [r.value + b"\n" for r in batch.records if r.value is not None]
+        body = b"".join(lines)
+        if lines and self.compression is Compression.GZIP:
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        return S3PutRequest(self.bucket, self.key_for(batch), body, len(lines))
+
+    async def send(self, request: S3PutRequest) -> S3Response:
+        if request.records == 0:
+            return _SKIPPED
+        return await self.client.put_object(
+            request.bucket,
+            request.key,
+            request.body,
+            # A .gz file, not a Content-Encoding: readers get the gzip bytes, like Firehose's.
+            content_type=(
+                "application/gzip"
+                if self.compression is Compression.GZIP
+                else "application/x-ndjson"
+            ),
+        )
+
+    def classify(self, batch: Batch, request: S3PutRequest, response: S3Response) -> Outcome:
+        if response.ok:
+            return Successful()
+        code = response.error_code
+        where = f"PUT s3://{request.bucket}/{request.key}"
+        if (
+            response.status is None
+            or response.status in RETRIABLE_STATUS
+            or code in RETRIABLE_CODES
+        ):
+            return Retry(f"{where}: {code}: {response.message}")
+        return DontRetry(
+            tuple(Rejected(r, code, response.message) for r in batch.records),
+            f"{where}: HTTP {response.status} {code}: {response.message}",
+        )
