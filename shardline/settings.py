@@ -108,12 +108,15 @@ class Settings:
             host, sep, port = hostport.rpartition(":")
             if not sep or not host:
                 raise ConfigError(
-                    ENV_PREFIX + "KAFKA_BOOTSTRAP", f"expected host:port[,host:port], got {bootstrap!r}"
+                    ENV_PREFIX + "KAFKA_BOOTSTRAP",
+                    f"expected host:port[,host:port], got {bootstrap!r}",
                 )
             _port("KAFKA_BOOTSTRAP", port)
         engine = get("SEARCH_ENGINE").lower()
         if engine not in SEARCH_ENGINES:
-            raise ConfigError(ENV_PREFIX + "SEARCH_ENGINE", f"one of {SEARCH_ENGINES}, got {engine!r}")
+            raise ConfigError(
+                ENV_PREFIX + "SEARCH_ENGINE", f"one of {SEARCH_ENGINES}, got {engine!r}"
+            )
         access, secret = get("S3_ACCESS_KEY"), get("S3_SECRET_KEY")
         if not access:
             raise ConfigError(ENV_PREFIX + "S3_ACCESS_KEY", "must not be empty")

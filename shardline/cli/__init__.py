@@ -45,7 +45,7 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from shardline.cli import demo, deliver, produce, run, stack
+    from shardline.cli import deliver, demo, produce, run, stack
 
     for module in (stack, produce, run, deliver, demo):
         for command in module.COMMANDS:

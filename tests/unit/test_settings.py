@@ -13,7 +13,9 @@ def test_defaults_bind_loopback() -> None:
 
 
 def test_env_overrides() -> None:
-    s = Settings.from_env({"SHARDLINE_KAFKA_BOOTSTRAP": "k1:9092,k2:9092", "SHARDLINE_SEARCH_ENGINE": "OpenSearch"})
+    s = Settings.from_env(
+        {"SHARDLINE_KAFKA_BOOTSTRAP": "k1:9092,k2:9092", "SHARDLINE_SEARCH_ENGINE": "OpenSearch"}
+    )
     assert s.kafka_bootstrap == "k1:9092,k2:9092"
     assert s.kafka_port == 9092
     assert s.search_engine == "opensearch"

@@ -17,7 +17,8 @@ def test_bundled_ticker_stats_config_loads() -> None:
 
 def test_overrides_apply_and_none_is_ignored() -> None:
     cfg = load_pipeline_config(
-        REPO / "pipelines" / "ticker_stats", {"input_topic": "x", "grace_ms": None, "idle_timeout_ms": 10}
+        REPO / "pipelines" / "ticker_stats",
+        {"input_topic": "x", "grace_ms": None, "idle_timeout_ms": 10},
     )
     assert (cfg.input_topic, cfg.grace_ms, cfg.idle_timeout_ms) == ("x", 5_000, 10)
 

@@ -7,7 +7,13 @@ from pipelines.ticker import parse_ticker
 from schemas import codec_for
 from shardline.errors import CodecError
 
-GOOD = {"ticker_symbol": "AMZN", "sector": "TECHNOLOGY", "change": -0.5, "price": 101.25, "event_time_ms": 1_700_000_000_123}
+GOOD = {
+    "ticker_symbol": "AMZN",
+    "sector": "TECHNOLOGY",
+    "change": -0.5,
+    "price": 101.25,
+    "event_time_ms": 1_700_000_000_123,
+}
 
 
 @pytest.mark.parametrize("fmt", ["json", "avro"])
@@ -19,7 +25,13 @@ def test_auto_decodes_both_formats(fmt: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"not json{", b"[1,2]", json.dumps({**GOOD, "price": "12"}).encode(), b"\x00\x00\x00\x00\x63abc", b""],
+    [
+        b"not json{",
+        b"[1,2]",
+        json.dumps({**GOOD, "price": "12"}).encode(),
+        b"\x00\x00\x00\x00\x63abc",
+        b"",
+    ],
 )
 def test_malformed_records_raise_codec_error_with_raw_bytes(raw: bytes) -> None:
     with pytest.raises(CodecError) as info:

@@ -10,4 +10,8 @@ def test_error_row_keeps_original_bytes_and_kda_columns() -> None:
     assert ErrorRow.original_bytes(decoded) == raw
     assert decoded["ERROR_NAME"] == MALFORMED_RECORD
     assert {"ERROR_TIME", "ERROR_LEVEL", "MESSAGE", "DATA_ROWTIME", "PUMP_NAME"} <= decoded.keys()
-    assert (decoded["SOURCE_TOPIC"], decoded["SOURCE_PARTITION"], decoded["SOURCE_OFFSET"]) == ("t", 3, 99)
+    assert (decoded["SOURCE_TOPIC"], decoded["SOURCE_PARTITION"], decoded["SOURCE_OFFSET"]) == (
+        "t",
+        3,
+        99,
+    )

@@ -5,7 +5,13 @@ from pipelines.windows import Window, tumbling_window
 
 @pytest.mark.parametrize(
     ("ts", "size", "start"),
-    [(0, 60_000, 0), (59_999, 60_000, 0), (60_000, 60_000, 60_000), (-1, 60_000, -60_000), (23, 5, 20)],
+    [
+        (0, 60_000, 0),
+        (59_999, 60_000, 0),
+        (60_000, 60_000, 60_000),
+        (-1, 60_000, -60_000),
+        (23, 5, 20),
+    ],
 )
 def test_tumbling_window_floor_aligned(ts: int, size: int, start: int) -> None:
     w = tumbling_window(ts, size)

@@ -1,0 +1,33 @@
+# The two commands of the README:
+#   make demo   sets everything up (venv, local Kafka/MinIO/Elasticsearch) and runs the demo
+#   make test   sets everything up and runs the whole test suite (unit + integration)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.shardline-installed
+
+.PHONY: demo test unit lint stack-down clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shardline demo
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+stack-down: $(STAMP)
+	$(BIN)/shardline stack down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
