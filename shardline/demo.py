@@ -181,12 +181,13 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
         {
             "delivery-s3": _shardline(
                 "deliver", "--name", f"{run_id}-s3", "--topic", output_topic,
-                "--s3-bucket", DEMO_BUCKET, "--s3-prefix", prefix, "--create-bucket",
+                "--s3-bucket", DEMO_BUCKET, "--s3-prefix", prefix, "--ensure-bucket", "--interval-ms", "1000",
                 "--until-idle", "3",
             ),
             "delivery-search": _shardline(
                 "deliver", "--name", f"{run_id}-search", "--topic", output_topic,
-                "--es-index", index, "--es-id", "record_key",
+                "--es-index", index, "--document-id", "record_key", "--interval-ms", "1000",
+                "--es-backup-bucket", DEMO_BUCKET, "--error-prefix", f"{prefix}errors/",
                 "--until-idle", "3",
             ),
         },
