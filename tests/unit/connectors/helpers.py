@@ -1,0 +1,50 @@
+"""Test seams: an in-memory destination speaking the tiny contract, a manual clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from connectors.core import Batch, Outcome, Record, Successful
+
+
+def rec(offset: int, value: bytes | None = b'{"a":1}', *, partition: int = 0, topic: str = "t",
+        key: bytes | None = None, ts: int = 1_700_000_000_000) -> Record:
+    return Record(topic, partition, offset, key, value, ts)
+
+
+@dataclass
+class ManualClock:
+    now: int = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@dataclass
+class MemoryDestination:
+    """Records every batch it is sent; ``script`` decides each outcome (default: success)."""
+
+    name: str = "memory"
+    script: list[Callable[[Batch], Outcome]] = field(default_factory=list)
+    sent: list[Batch] = field(default_factory=list)
+
+    def encode(self, batch: Batch) -> Batch:
+        return batch
+
+    async def send(self, request: Batch) -> Batch:
+        self.sent.append(request)
+        return request
+
+    def classify(self, batch: Batch, request: Batch, response: Batch) -> Outcome:
+        if self.script:
+            return self.script.pop(0)(batch)
+        return Successful()
+
+    @property
+    def offsets(self) -> list[int]:
+        return [r.offset for b in self.sent for r in b.records]
+
+
+async def no_sleep(_seconds: float) -> None:
+    return None
