@@ -1,0 +1,152 @@
+"""The ticker pipeline on the real stack, checked against DuckDB over the same input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from pipelines import LATE_RECORD, MALFORMED_RECORD, ErrorRow
+from shardline.demo import DemoConfig, run_demo
+from shardline.producer import DataSpec, ProduceConfig, produce
+from shardline.settings import Settings
+from shardline.verify import compare_windows, expected_ticker_windows, read_topic
+
+pytestmark = pytest.mark.integration
+
+PIPELINE = Path(__file__).resolve().parents[2] / "pipelines" / "ticker_stats"
+
+
+def _run_pipeline(app_id: str, src: str, out: str, err: str, *extra: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "shardline", "run", str(PIPELINE), "--app-id", app_id,
+         "--input-topic", src, "--output-topic", out, "--error-topic", err,
+         "--idle-timeout-ms", "1500", "--until-idle", "2.5", *extra],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def _committed_equals_end(settings: Settings, group: str, topic: str, partitions: int) -> None:
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        committed = {tp.partition: tp.offset for tp in c.committed(tps, timeout=10)}
+        for p in range(partitions):
+            end = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            if end > 0:
+                assert committed[p] == end, f"partition {p}: committed {committed[p]}, end {end}"
+    finally:
+        c.close()
+
+
+def test_demo_end_to_end_matches_duckdb(stack_settings: Settings) -> None:
+    """Producer → Kafka → Faust pipeline → MinIO + Elasticsearch, record for record."""
+    run_id = f"it-{uuid.uuid4().hex[:8]}"
+    result = run_demo(
+        stack_settings,
+        DemoConfig(
+            records=6_000, partitions=3, seed=11, malformed=4, run_id=run_id, start_stack=False
+        ),
+    )
+    assert result.windows_expected > 20
+    for name, cmp in result.checks.items():
+        assert cmp.ok, f"{name}: {cmp.describe()}"
+        assert cmp.matched == result.windows_expected
+    assert result.s3_objects >= 1
+    assert result.search_docs == result.windows_expected
+    assert result.error_records == 4
+    _committed_equals_end(stack_settings, f"{run_id}.ticker-stats", f"{run_id}.ticker", 3)
+
+
+def test_late_and_malformed_records_reach_the_error_topic(
+    stack_settings: Settings, topic_factory
+) -> None:
+    """With disorder beyond the grace period some records are late. Every record is either
+    counted in exactly one window or in the error topic, with its original bytes."""
+    src, out, err = (
+        topic_factory(partitions=2),
+        topic_factory(partitions=2),
+        topic_factory(partitions=2),
+    )
+    report = produce(
+        stack_settings,
+        ProduceConfig(
+            topic=src,
+            data=DataSpec(
+                start_ms=1_790_000_000_000, seed=5, disorder_ms=4_000, mean_step_ms=40, malformed=6
+            ),
+            count=4_000,
+        ),
+    )
+    assert report.ok
+    app_id = f"late-{uuid.uuid4().hex[:8]}"
+    _run_pipeline(app_id, src, out, err, "--grace-ms", "500")
+
+    inputs = read_topic(stack_settings.kafka_bootstrap, src)
+    errors = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, err)]
+    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, out)]
+    index = {(r.partition, r.offset): i for i, r in enumerate(inputs)}
+
+    malformed = [e for e in errors if e["ERROR_NAME"] == MALFORMED_RECORD]
+    late = [e for e in errors if e["ERROR_NAME"] == LATE_RECORD]
+    assert sorted(ErrorRow.original_bytes(e) for e in malformed) == sorted(
+        r.value for r in report.malformed
+    )
+    assert late, "a disorder of 4 s with 0.5 s grace must produce late records"
+    for e in late:
+        i = index[(e["SOURCE_PARTITION"], e["SOURCE_OFFSET"])]
+        assert ErrorRow.original_bytes(e) == inputs[i].value
+        assert "watermark" in e["MESSAGE"]
+
+    late_idx = [index[(e["SOURCE_PARTITION"], e["SOURCE_OFFSET"])] for e in late]
+    expected, n_bad = expected_ticker_windows((r.value for r in inputs), 60_000, exclude=late_idx)
+    assert n_bad == len(malformed)
+    cmp = compare_windows(expected, outputs)
+    assert cmp.ok, cmp.describe()
+    assert sum(o["count"] for o in outputs) + len(late) + len(malformed) == len(inputs)
+    _committed_equals_end(stack_settings, app_id, src, 2)
+
+
+def test_restart_resumes_without_duplicates(stack_settings: Settings, topic_factory) -> None:
+    """Two runs of the same app over one topic, with more data in between: the second run
+    resumes from committed offsets and the progress table, emitting each window once."""
+    src, out, err = (
+        topic_factory(partitions=2),
+        topic_factory(partitions=2),
+        topic_factory(partitions=2),
+    )
+    spec = DataSpec(start_ms=1_790_100_000_000, seed=9, mean_step_ms=30, disorder_ms=300)
+    first = produce(stack_settings, ProduceConfig(topic=src, data=spec, count=3_000))
+    assert first.ok
+    app_id = f"restart-{uuid.uuid4().hex[:8]}"
+    _run_pipeline(app_id, src, out, err)
+    n_first = len(read_topic(stack_settings.kafka_bootstrap, out))
+    later = DataSpec(start_ms=1_790_100_000_000 + 3_000 * 30 + 120_000, seed=10, mean_step_ms=30)
+    assert produce(stack_settings, ProduceConfig(topic=src, data=later, count=2_000)).ok
+    time.sleep(0.5)
+    _run_pipeline(app_id, src, out, err)
+
+    inputs = read_topic(stack_settings.kafka_bootstrap, src)
+    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, out)]
+    assert len(outputs) > n_first
+    expected, _ = expected_ticker_windows((r.value for r in inputs), 60_000)
+    cmp = compare_windows(expected, outputs)
+    assert cmp.ok, cmp.describe()
+
+
+def test_missing_input_topic_is_a_clear_error(stack_settings: Settings) -> None:
+    missing = f"no-such-topic-{uuid.uuid4().hex[:8]}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "shardline", "run", str(PIPELINE), "--input-topic", missing],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert missing in proc.stderr and "does not exist" in proc.stderr
