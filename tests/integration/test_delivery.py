@@ -1,0 +1,156 @@
+"""End to end on the real stack: Kafka topic → S3 (MinIO) and Elasticsearch, exactly once.
+
+The expectation is computed independently: the records this test produced, read back with
+botocore's S3 client and Elasticsearch's HTTP API (not with ``connectors``).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from connectors import DeliveryConfig, build_worker, preflight
+from shardline.kafka import ensure_topics
+from shardline.settings import Settings
+from tests.integration.fixtures_sinks import es_request, s3_client
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 3
+N = 900
+BAD_VALUE = b"not json \xff{"
+
+
+def _produce(settings: Settings, topic: str) -> list[tuple[bytes, bytes, int]]:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    sent: list[tuple[bytes, bytes, int]] = []
+    for i in range(N):
+        key = f"TICK{i % 7}|{1_700_000_000_000 + i}".encode()
+        value = json.dumps({"ticker": f"TICK{i % 7}", "i": i, "price": i / 4}).encode()
+        producer.produce(topic, key=key, value=value, partition=i % PARTITIONS)
+        sent.append((key, value, i % PARTITIONS))
+    producer.produce(topic, key=b"BAD|0", value=BAD_VALUE, partition=1)
+    sent.append((b"BAD|0", BAD_VALUE, 1))
+    assert producer.flush(30) == 0
+    return sent
+
+
+def _objects(settings: Settings, bucket: str, prefix: str) -> dict[str, list[bytes]]:
+    client = s3_client(settings)
+    out: dict[str, list[bytes]] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            if obj["Key"].endswith(".gz"):
+                body = gzip.decompress(body)
+            out[obj["Key"]] = body.splitlines()
+    client.close()
+    return out
+
+
+def _committed_equals_end(settings: Settings, group: str, topic: str) -> None:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+        end = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+               for p in range(PARTITIONS)}
+    finally:
+        consumer.close()
+    assert committed == end
+
+
+def _run(config: DeliveryConfig, settings: Settings) -> Any:
+    preflight(config, settings)
+    return build_worker(config, settings).run(until_idle_ms=3_000)
+
+
+def test_s3_and_elasticsearch_deliver_every_record_exactly_once(
+    stack_settings: Settings, bucket_factory, index_factory
+) -> None:
+    settings = stack_settings
+    topic = f"delivery-{uuid.uuid4().hex[:10]}"
+    ensure_topics(settings.kafka_bootstrap, [topic], PARTITIONS)
+    sent = _produce(settings, topic)
+    bucket, index = bucket_factory("delivery"), index_factory("delivery")
+
+    s3_config = DeliveryConfig.from_mapping({
+        "name": "it-s3", "topic": topic, "group": f"{topic}-s3",
+        "s3": {"bucket": bucket, "prefix": "out/",
+               "buffering": {"max_records": 100, "interval_ms": 60_000}},
+    })
+    es_config = DeliveryConfig.from_mapping({
+        "name": "it-es", "topic": topic, "group": f"{topic}-es",
+        "elasticsearch": {"index": index, "document_id": "offset",
+                          "buffering": {"max_records": 250, "interval_ms": 60_000},
+                          "s3_backup": {"bucket": bucket, "prefix": "es-failed/"}},
+    })
+    s3_summary = _run(s3_config, settings)
+    es_summary = _run(es_config, settings)
+    assert s3_summary.records == es_summary.records == N + 1
+
+    # S3: every produced value exactly once (S3 passes values through, the bad one too).
+    objects = _objects(settings, bucket, "out/")
+    assert Counter(line for lines in objects.values() for line in lines) == Counter(
+        v for _k, v, _p in sent)
+    assert all(key.startswith("out/") and "/it-s3-" + topic + "+" in key for key in objects)
+    first_objects = {k: v for k, v in objects.items()}
+
+    # Elasticsearch: every JSON record exactly once, with its offset id.
+    es_request(settings, "POST", f"/{index}/_refresh")
+    assert es_request(settings, "GET", f"/{index}/_count")["count"] == N
+    hits = es_request(settings, "POST", f"/{index}/_search",
+                      {"size": 10_000, "query": {"match_all": {}}})["hits"]["hits"]
+    assert Counter(json.dumps(h["_source"], sort_keys=True) for h in hits) == Counter(
+        json.dumps(json.loads(v), sort_keys=True) for _k, v, _p in sent if v != BAD_VALUE)
+    assert all(h["_id"].startswith(topic + "+") for h in hits)
+
+    # The non-JSON record is in the ES failure backup, raw bytes intact.
+    backup = _objects(settings, bucket, "es-failed/AmazonOpenSearchService-failed/")
+    failures = [json.loads(line) for lines in backup.values() for line in lines]
+    assert len(failures) == 1
+    assert base64.b64decode(failures[0]["rawData"]) == BAD_VALUE
+    assert failures[0]["errorCode"] == "invalid_json"
+    assert failures[0]["esIndexName"] == index and failures[0]["esDocumentId"].startswith(topic)
+    assert {"attemptsMade", "arrivalTimestamp", "errorMessage"} <= set(failures[0])
+
+    # Offsets: committed = end offsets, for both groups.
+    _committed_equals_end(settings, f"{topic}-s3", topic)
+    _committed_equals_end(settings, f"{topic}-es", topic)
+
+    # A second run delivers nothing new.
+    assert _run(s3_config, settings).records == 0
+    assert _run(es_config, settings).records == 0
+    assert _objects(settings, bucket, "out/") == first_objects
+    es_request(settings, "POST", f"/{index}/_refresh")
+    assert es_request(settings, "GET", f"/{index}/_count")["count"] == N
+
+    # A replay from scratch (new group, same rotation rule) rewrites the same keys: no duplicates.
+    replay = DeliveryConfig.from_mapping({
+        "name": "it-s3", "topic": topic, "group": f"{topic}-s3-replay",
+        "s3": {"bucket": bucket, "prefix": "out/",
+               "buffering": {"max_records": 100, "interval_ms": 60_000}},
+    })
+    assert _run(replay, settings).records == N + 1
+    assert _objects(settings, bucket, "out/") == first_objects
+
+
+def test_unreachable_destination_is_a_clear_error(stack_settings: Settings) -> None:
+    from dataclasses import replace
+
+    from shardline.errors import DeliveryError
+
+    topic = f"delivery-{uuid.uuid4().hex[:10]}"
+    ensure_topics(stack_settings.kafka_bootstrap, [topic], 1)
+    broken = replace(stack_settings, search_url="http://127.0.0.1:9")
+    config = DeliveryConfig.from_mapping(
+        {"name": "it", "topic": topic, "elasticsearch": {"index": "x"}})
+    with pytest.raises(DeliveryError, match="cannot reach http://127.0.0.1:9"):
+        preflight(config, broken)
