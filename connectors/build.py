@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from confluent_kafka import Consumer
 
@@ -11,7 +12,7 @@ from connectors.core.delivery import DeliveryCore
 from connectors.core.failures import format_failure
 from connectors.core.metrics import MetricsHook
 from connectors.core.retry import RetryOptions
-from connectors.core.worker import DeliveryWorker, consumer_config
+from connectors.core.worker import ConsumerLike, DeliveryWorker, consumer_config
 from connectors.elasticsearch.destination import ElasticsearchDestination
 from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_formatter
 from connectors.s3.client import S3Client
@@ -94,7 +95,7 @@ def build_worker(
         auto_offset_reset=config.auto_offset_reset,
     ))
     kwargs = {"consume_batch": consume_batch} if consume_batch else {}
-    return DeliveryWorker(core, consumer, config.topic, **kwargs)
+    return DeliveryWorker(core, cast(ConsumerLike, consumer), config.topic, **kwargs)
 
 
 def preflight(config: DeliveryConfig, settings: Settings, *, timeout_s: float = 10.0) -> None:
@@ -119,9 +120,9 @@ async def _check_destinations(config: DeliveryConfig, settings: Settings) -> Non
         try:
             await es.open()
             assert es._session is not None
-            async with es._session.get(settings.search_url + "/_cluster/health") as resp:
-                if resp.status >= 400:
-                    raise DeliveryError(f"{settings.search_url} answered HTTP {resp.status}",
+            async with es._session.get(settings.search_url + "/_cluster/health") as health:
+                if health.status >= 400:
+                    raise DeliveryError(f"{settings.search_url} answered HTTP {health.status}",
                                         destination=settings.search_engine)
         except OSError as exc:
             raise DeliveryError(f"cannot reach {settings.search_url}: {exc}",

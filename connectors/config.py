@@ -65,7 +65,7 @@ class _Section:
         self.seen.add(key)
         return self.data.get(key)
 
-    def str(self, key: str, default: str | None = None) -> str:
+    def string(self, key: str, default: str | None = None) -> str:
         value = self.raw(key)
         if value is None:
             if default is None:
@@ -75,7 +75,7 @@ class _Section:
             raise ConfigError(self.name(key), f"expected a string, got {value!r}")
         return value
 
-    def int(self, key: str, lo: int, hi: int | None, default: int | None = None) -> int | None:
+    def integer(self, key: str, lo: int, hi: int | None, default: int | None = None) -> int | None:
         value = self.raw(key)
         if value is None:
             return default
@@ -106,19 +106,19 @@ def _buffering(s: _Section, size_mb: tuple[int, int, int]) -> BufferingHints:
     lo, hi, default = size_mb
     size_key = s.alias("size_mb", "SizeInMBs", "size_bytes")
     if size_key == "size_bytes":
-        size_bytes = s.int("size_bytes", 1, hi * MIB)
+        size_bytes = s.integer("size_bytes", 1, hi * MIB)
     elif size_key is not None:
-        size_bytes = s.int(size_key, lo, hi) * MIB  # type: ignore[operator]
+        size_bytes = s.integer(size_key, lo, hi) * MIB  # type: ignore[operator]
     else:
         size_bytes = default * MIB
     interval_key = s.alias("interval_seconds", "IntervalInSeconds", "interval_ms")
     if interval_key == "interval_ms":
-        interval_ms = s.int("interval_ms", 0, MAX_INTERVAL_MS)
+        interval_ms = s.integer("interval_ms", 0, MAX_INTERVAL_MS)
     elif interval_key is not None:
-        interval_ms = s.int(interval_key, INTERVAL_S[0], INTERVAL_S[1]) * 1000  # type: ignore[operator]
+        interval_ms = s.integer(interval_key, INTERVAL_S[0], INTERVAL_S[1]) * 1000  # type: ignore[operator]
     else:
         interval_ms = INTERVAL_S[2] * 1000
-    max_records = s.int("max_records", 1, None)
+    max_records = s.integer("max_records", 1, None)
     s.done()
     assert size_bytes is not None and interval_ms is not None
     return BufferingHints(size_bytes=size_bytes, max_records=max_records, interval_ms=interval_ms)
@@ -127,37 +127,37 @@ def _buffering(s: _Section, size_mb: tuple[int, int, int]) -> BufferingHints:
 def _retry(s: _Section) -> RetryOptions:
     key = s.alias("duration_seconds", "DurationInSeconds", "duration_ms")
     if key == "duration_ms":
-        duration_ms = s.int(key, 0, RETRY_DURATION_S[1] * 1000)
+        duration_ms = s.integer(key, 0, RETRY_DURATION_S[1] * 1000)
     elif key is not None:
-        duration_ms = s.int(key, RETRY_DURATION_S[0], RETRY_DURATION_S[1]) * 1000  # type: ignore[operator]
+        duration_ms = s.integer(key, RETRY_DURATION_S[0], RETRY_DURATION_S[1]) * 1000  # type: ignore[operator]
     else:
         duration_ms = RETRY_DURATION_S[2] * 1000
     options = RetryOptions(
         duration_ms=duration_ms,  # type: ignore[arg-type]
-        max_attempts=s.int("max_attempts", 1, None),
-        initial_backoff_ms=s.int("initial_backoff_ms", 1, 60_000, DEFAULT_INITIAL_BACKOFF_MS),  # type: ignore[arg-type]
-        max_backoff_ms=s.int("max_backoff_ms", 1, 600_000, DEFAULT_MAX_BACKOFF_MS),  # type: ignore[arg-type]
+        max_attempts=s.integer("max_attempts", 1, None),
+        initial_backoff_ms=s.integer("initial_backoff_ms", 1, 60_000, DEFAULT_INITIAL_BACKOFF_MS),  # type: ignore[arg-type]
+        max_backoff_ms=s.integer("max_backoff_ms", 1, 600_000, DEFAULT_MAX_BACKOFF_MS),  # type: ignore[arg-type]
     )
     s.done()
     return options
 
 
 def _bucket(s: _Section, key: str) -> str:
-    bucket = s.str(key)
+    bucket = s.string(key)
     if not _BUCKET.match(bucket) or ".." in bucket:
         raise ConfigError(s.name(key), f"not a valid S3 bucket name: {bucket!r}")
     return bucket
 
 
 def _prefix(s: _Section, key: str, default: str = "") -> str:
-    prefix = s.str(key, default)
+    prefix = s.string(key, default)
     if prefix.startswith("/"):
         raise ConfigError(s.name(key), "must not start with '/'")
     return prefix
 
 
 def _compression(s: _Section, default: Compression) -> Compression:
-    value = s.str("compression", default.value).upper()
+    value = s.string("compression", default.value).upper()
     try:
         return Compression(value)
     except ValueError:
@@ -202,7 +202,7 @@ class S3BackupConfig:
 
     @classmethod
     def from_section(cls, s: _Section) -> S3BackupConfig:
-        mode = s.str("mode", "FailedDocumentsOnly")
+        mode = s.string("mode", "FailedDocumentsOnly")
         if mode != "FailedDocumentsOnly":
             raise ConfigError(
                 s.name("mode"), f"only FailedDocumentsOnly is supported, got {mode!r}"
@@ -227,12 +227,12 @@ class ElasticsearchConfig:
 
     @classmethod
     def from_section(cls, s: _Section) -> ElasticsearchConfig:
-        index = s.str("index")
+        index = s.string("index")
         if not index or index != index.lower() or index.startswith(("-", "_", "+")) or any(
             c in index for c in ' "*\\<|,>/?#:'
         ):
             raise ConfigError(s.name("index"), f"not a valid index name: {index!r}")
-        strategy = s.str("document_id", DocumentIdStrategy.OFFSET.value)
+        strategy = s.string("document_id", DocumentIdStrategy.OFFSET.value)
         try:
             document_id = DocumentIdStrategy(strategy)
         except ValueError:
@@ -269,13 +269,13 @@ class DeliveryConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], path: str = "") -> DeliveryConfig:
         s = _Section(data, path)
-        name = s.str("name")
+        name = s.string("name")
         if not _NAME.match(name):
             raise ConfigError(s.name("name"), f"1-64 of [A-Za-z0-9_.-], got {name!r}")
-        topic = s.str("topic")
+        topic = s.string("topic")
         if not _TOPIC.match(topic):
             raise ConfigError(s.name("topic"), f"not a valid topic name: {topic!r}")
-        reset = s.str("auto_offset_reset", "earliest")
+        reset = s.string("auto_offset_reset", "earliest")
         if reset not in ("earliest", "latest"):
             raise ConfigError(s.name("auto_offset_reset"), f"earliest or latest, got {reset!r}")
         kinds = [k for k in ("s3", "elasticsearch") if s.has(k)]
@@ -287,7 +287,7 @@ class DeliveryConfig:
         else:
             destination = ElasticsearchConfig.from_section(s.section("elasticsearch"))
         config = cls(name=name, topic=topic, destination=destination,
-                     group=s.str("group", ""), auto_offset_reset=reset)
+                     group=s.string("group", ""), auto_offset_reset=reset)
         s.done()
         return config
 

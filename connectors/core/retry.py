@@ -20,6 +20,7 @@ from tenacity import (
     stop_before_delay,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from connectors.core.outcome import Destination, DontRetry, Retry, RetryPartial, Successful
 from connectors.core.records import Batch, Record, Rejected
@@ -103,7 +104,7 @@ async def deliver_batch(
                 result.rejected.extend(rejected)
         return state
 
-    stop = stop_before_delay(options.duration_ms / 1000)
+    stop: stop_base = stop_before_delay(options.duration_ms / 1000)
     if options.max_attempts is not None:
         stop = stop | stop_after_attempt(options.max_attempts)
 

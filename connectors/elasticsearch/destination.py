@@ -166,8 +166,8 @@ class ElasticsearchDestination:
             return Retry(reason)
         if not 200 <= response.status < 300:
             code, message = _error(response.body)
-            rejected = tuple(Rejected(r, code, message) for r in request.items)
-            return DontRetry(invalid + rejected, f"HTTP {response.status}: {code}: {message}")
+            refused = tuple(Rejected(r, code, message) for r in request.items)
+            return DontRetry(invalid + refused, f"HTTP {response.status}: {code}: {message}")
         body = response.body or {}
         results = body.get("items", [])
         if not body.get("errors") and len(results) == len(request.items):
@@ -182,7 +182,9 @@ class ElasticsearchDestination:
         rejected = list(invalid)
         reason = ""
         for record, item in zip(request.items, results, strict=True):
-            result = next(iter(item.values()), {}) if isinstance(item, dict) else {}
+            result: dict[str, Any] = (
+                next(iter(item.values()), {}) if isinstance(item, dict) else {}
+            )
             status = int(result.get("status", 500))
             if 200 <= status < 300:
                 continue
