@@ -40,7 +40,8 @@ class Stack:
     """The local servers of one home folder (``settings.home``).
 
     ``env`` is the environment tools are looked up in (PATH, JAVA_HOME) and that servers
-    inherit; it defaults to this process's environment, read once here.
+    inherit; it defaults to this process's environment, read once here. ``components``
+    replaces Kafka/MinIO/search (tests run the manager on tiny fake servers).
     """
 
     def __init__(
@@ -50,19 +51,19 @@ class Stack:
         env: Mapping[str, str] | None = None,
         reporter: Reporter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        components: Iterable[Component] | None = None,
     ) -> None:
         self.settings = settings
         self.env = dict(os.environ if env is None else env)
         self.reporter: Reporter = reporter or LogReporter()
         self._clock = clock
-        self.components: dict[str, Component] = {
-            c.name: c
-            for c in (
+        if components is None:
+            components = (
                 KafkaComponent(settings, self.env),
                 MinioComponent(settings, self.env),
                 SearchComponent(settings, self.env),
             )
-        }
+        self.components: dict[str, Component] = {c.name: c for c in components}
 
     # -- selection -------------------------------------------------------------------------
 
@@ -72,7 +73,8 @@ class Stack:
         unknown = [n for n in wanted if n not in self.components]
         if unknown:
             raise ConfigError(
-                "component", f"unknown {unknown[0]!r}; expected one of {', '.join(COMPONENTS)}"
+                "component",
+                f"unknown {unknown[0]!r}; expected one of {', '.join(self.components)}",
             )
         return [c for name, c in self.components.items() if not wanted or name in wanted]
 

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,7 +43,7 @@ class Launch:
     """How to start one server: argv, extra environment, working dir, and an optional user."""
 
     argv: tuple[str, ...]
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # may hold secrets (MinIO root password)
     cwd: Path
     user: str | None = None
 

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shardline.errors import StackError
+from shardline.settings import Settings
+from shardline.stack.preflight import Java
+from shardline.stack.search import (
+    ENGINES,
+    SearchComponent,
+    check_reachable,
+    search_config,
+    unpack_zip,
+)
+
+
+def config(engine: str, tmp_path: Path) -> dict[str, object]:
+    text = search_config(
+        ENGINES[engine],
+        host="127.0.0.1",
+        http_port=29200,
+        transport_port=29300,
+        data=tmp_path / "data dir",
+        logs=tmp_path / "logs",
+    )
+    return yaml.safe_load(text)
+
+
+def test_elasticsearch_config(tmp_path: Path) -> None:
+    cfg = config("elasticsearch", tmp_path)
+    assert cfg["discovery.type"] == "single-node"
+    assert cfg["network.host"] == "127.0.0.1"
+    assert cfg["http.port"] == 29200
+    assert cfg["transport.port"] == 29300
+    assert cfg["path.data"] == str(tmp_path / "data dir")
+    assert cfg["xpack.security.enabled"] is False
+
+
+def test_opensearch_config_has_no_xpack(tmp_path: Path) -> None:
+    cfg = config("opensearch", tmp_path)
+    assert cfg["http.port"] == 29200
+    assert not any(str(k).startswith("xpack") for k in cfg)
+
+
+@pytest.mark.parametrize(
+    ("engine", "prefix", "script"),
+    [("elasticsearch", "ES_", "elasticsearch"), ("opensearch", "OPENSEARCH_", "opensearch")],
+)
+def test_launch_uses_engine_env(
+    settings: Settings, tmp_path: Path, engine: str, prefix: str, script: str
+) -> None:
+    from dataclasses import replace
+
+    comp = SearchComponent(replace(settings, search_engine=engine), {})
+    comp._java = Java(home=tmp_path / "jdk", major=17)
+    launch = comp.launch()
+    assert launch.argv == (str(comp.dist / "bin" / script),)
+    assert launch.env[f"{prefix}JAVA_HOME"] == str(tmp_path / "jdk")
+    assert launch.env[f"{prefix}JAVA_OPTS"] == "-Xms512m -Xmx512m"
+    assert comp.dist == settings.home / "search" / f"{engine}-{ENGINES[engine].version}"
+    expected_user = settings.search_user if os.geteuid() == 0 else None
+    assert launch.user == expected_user
+
+
+def test_unpack_zip_keeps_executable_bits(tmp_path: Path) -> None:
+    archive = tmp_path / "dist.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        info = zipfile.ZipInfo("dist-1/bin/run")
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        zf.writestr(info, "#!/bin/sh\n")
+        plain = zipfile.ZipInfo("dist-1/config/app.yml")
+        plain.external_attr = (stat.S_IFREG | 0o644) << 16
+        zf.writestr(plain, "a: 1\n")
+    unpack_zip(archive, tmp_path / "out")
+    assert stat.S_IMODE((tmp_path / "out/dist-1/bin/run").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "out/dist-1/config/app.yml").stat().st_mode) == 0o644
+
+
+def test_unreachable_home_is_reported() -> None:
+    base = Path(tempfile.mkdtemp(prefix="shardline-reach-"))  # under /tmp: traversable parents
+    try:
+        base.chmod(0o755)
+        locked = base / "locked"
+        (locked / "home").mkdir(parents=True)
+        locked.chmod(0o700)
+        with pytest.raises(StackError, match=r"cannot enter .*locked .*SHARDLINE_HOME"):
+            check_reachable(locked / "home" / "search", "nobody")
+        locked.chmod(0o755)
+        check_reachable(locked / "home" / "search", "nobody")  # now traversable: no error
+    finally:
+        shutil.rmtree(base)
