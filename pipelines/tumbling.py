@@ -15,6 +15,11 @@ crash the open windows are rebuilt by replaying the partition from the committed
 ``closed_through_ms`` was emitted, and every record below ``next_offset`` was seen when it
 was. On replay, a record below ``next_offset`` whose window is closed is ``REPLAYED`` —
 already counted, skipped without a second result — instead of late.
+
+A consumer may deliver an offset twice (Faust seeks to the committed offsets after its
+first fetch has started). An offset this instance has already admitted is a ``DUPLICATE``:
+not counted again, but if its window is still open its token is held with the window, so
+acknowledging the second copy can never let the committed offset pass the open window.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class Admission(enum.Enum):
     ACCEPTED = "accepted"
     LATE = "late"
     REPLAYED = "replayed"
+    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,7 @@ class PartitionWindows(Generic[S]):
         self._restored = progress
         self.closed_through_ms = progress.closed_through_ms if progress else NO_TIME
         self.next_offset = progress.next_offset if progress else 0
+        self._admitted_below = -1  # offsets below this were admitted by this instance
 
     @property
     def watermark_ms(self) -> int:
@@ -102,8 +109,17 @@ class PartitionWindows(Generic[S]):
         self, key: Hashable, ts_ms: int, offset: int, token: object
     ) -> tuple[Admission, S | None]:
         """Admit one record. Returns the admission and, when accepted, the window state to
-        update. The record's event time advances the watermark after its own admission."""
+        update (for a duplicate whose window is open, the state it already counts in: hold
+        its token, don't update). The record's event time advances the watermark after its
+        own admission."""
         window = tumbling_window(ts_ms, self.size_ms)
+        if offset < self._admitted_below:
+            dup = self._open.get((key, window))
+            if dup is None:
+                return Admission.DUPLICATE, None
+            dup.tokens.append(token)
+            return Admission.DUPLICATE, dup.state
+        self._admitted_below = offset + 1
         self.next_offset = max(self.next_offset, offset + 1)
         if window.end_ms <= self.watermark_ms:
             restored = self._restored

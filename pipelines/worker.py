@@ -54,6 +54,7 @@ class _Stats:
     malformed: int = 0
     late: int = 0
     replayed: int = 0
+    duplicates: int = 0
     windows_emitted: int = 0
 
 
@@ -79,6 +80,7 @@ class PipelineRuntime:
         self.partitions: dict[int, PartitionWindows[PriceStats]] = {}
         self.last_arrival: dict[int, float] = {}
         self.last_any_arrival = clock()
+        self.assigned = False
         self.stats = _Stats()
         self.request_stop: Callable[[], None] = lambda: None
 
@@ -125,6 +127,10 @@ class PipelineRuntime:
                 assert state is not None
                 state.add(rec.price)
                 msg.incref()  # held until the window's result is written
+            elif admission is Admission.DUPLICATE:
+                self.stats.duplicates += 1
+                if state is not None:
+                    msg.incref()  # acked with its window, like the first copy
             elif admission is Admission.LATE:
                 self.stats.late += 1
                 wm = self.partitions[p].watermark_ms
@@ -153,8 +159,13 @@ class PipelineRuntime:
                 )
                 await self._emit(p, pw, pw.close_all())
 
+    def on_assigned(self) -> None:
+        self.assigned = True
+        self.last_any_arrival = self.clock()
+
     def quiet_for(self) -> float:
-        return self.clock() - self.last_any_arrival
+        """Seconds since the last record arrived or partitions were assigned (0 before)."""
+        return self.clock() - self.last_any_arrival if self.assigned else 0.0
 
     def open_windows(self) -> int:
         return sum(pw.open_count for pw in self.partitions.values())
@@ -268,12 +279,17 @@ def build_app(
             and runtime.quiet_for() >= until_idle_s
             and runtime.open_windows() == 0
         ):
+            await app.consumer.commit()  # the last acks, before the worker stops
             log.warning(
                 "input quiet for %.1fs and all windows emitted: stopping (%s)",
                 until_idle_s,
                 runtime.stats,
             )
             runtime.request_stop()
+
+    @app.on_partitions_assigned.connect
+    def _assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        runtime.on_assigned()
 
     @app.on_partitions_revoked.connect
     def _revoked(sender: Any, revoked: Any, **_: Any) -> None:

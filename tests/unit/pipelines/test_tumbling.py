@@ -166,3 +166,20 @@ def test_rejects_bad_parameters() -> None:
         PartitionWindows(0, 0, PriceStats)
     with pytest.raises(ValueError):
         PartitionWindows(1_000, -1, PriceStats)
+
+
+def test_redelivered_offsets_are_not_counted_twice_and_stay_held() -> None:
+    """Faust may deliver an offset twice after its start-up seek."""
+    pw = PartitionWindows(SIZE, 0, PriceStats)
+    adm, state = pw.add("A", 100, 0, "first-0")
+    state.add(1.0)
+    pw.add("A", 200, 1, "first-1")[1].add(2.0)
+    adm, state = pw.add("A", 100, 0, "second-0")
+    assert adm is Admission.DUPLICATE
+    assert state is not None  # window open: the second copy is held with it
+    pw.add("A", 1_000, 2, "next")
+    (closed,) = pw.close_due()
+    assert closed.state.count == 2
+    assert sorted(closed.tokens) == ["first-0", "first-1", "second-0"]
+    # once the window is closed, a late redelivery is neither counted nor held
+    assert pw.add("A", 200, 1, "third-1") == (Admission.DUPLICATE, None)
