@@ -25,7 +25,14 @@ _STATE_STYLE = {
 
 def _stack(ctx: click.Context) -> Stack:
     settings: Settings = ctx.find_object(Settings) or Settings.from_env()
-    return Stack(settings, reporter=ConsoleReporter(Console(stderr=True)))
+    return Stack(settings, reporter=ConsoleReporter(_console(stderr=True)))
+
+
+def _console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal:  # CI logs: do not wrap lines at 80 columns
+        console = Console(stderr=stderr, width=160)
+    return console
 
 
 @click.group()
@@ -80,10 +87,7 @@ def _print_status(st: Stack, components: tuple[str, ...]) -> bool:
             s.endpoint,
             s.health,
         )
-    console = Console()
-    if not console.is_terminal:  # CI logs: do not squeeze the table into 80 columns
-        console = Console(width=160)
-    console.print(table)
+    _console().print(table)
     return all(s.healthy for s in rows)
 
 

@@ -71,7 +71,7 @@ def log4j2_properties() -> str:
 
 class KafkaComponent(Component):
     name = "kafka"
-    health_timeout_s = 60.0
+    health_timeout_s = 120.0
 
     _java: Java | None = None
 

@@ -16,7 +16,7 @@ __all__ = ["MinioComponent"]
 
 class MinioComponent(Component):
     name = "minio"
-    health_timeout_s = 30.0
+    health_timeout_s = 60.0
 
     @property
     def description(self) -> str:

@@ -108,7 +108,8 @@ def unpack_zip(archive: Path, target_parent: Path) -> None:
 
 class SearchComponent(Component):
     name = "search"
-    health_timeout_s = 120.0
+    # ~20s on an idle 2-core machine; minutes when the machine is busy.
+    health_timeout_s = 300.0
 
     _java: Java | None = None
 
@@ -205,7 +206,6 @@ class SearchComponent(Component):
         env = {
             f"{prefix}JAVA_HOME": str(java.home),
             f"{prefix}JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
-            "JAVA_HOME": str(java.home),
         }
         if self.run_as is not None:
             env["HOME"] = str(self.dist)  # the server user cannot read /root
