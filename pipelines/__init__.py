@@ -5,7 +5,7 @@ from pipelines.error_rows import LATE_RECORD, MALFORMED_RECORD, ErrorRow
 from pipelines.stats import PriceStats
 from pipelines.tumbling import Admission, ClosedWindow, PartitionWindows, Progress
 from pipelines.windows import Window, tumbling_window
-from pipelines.worker import PipelineRuntime, build_app, run_pipeline
+from pipelines.worker import PipelineRuntime, PipelineStats, build_app, run_pipeline
 
 __all__ = [
     "CONFIG_FILE",
@@ -17,6 +17,7 @@ __all__ = [
     "PartitionWindows",
     "PipelineConfig",
     "PipelineRuntime",
+    "PipelineStats",
     "PriceStats",
     "Progress",
     "Window",

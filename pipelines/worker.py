@@ -36,7 +36,7 @@ from pipelines.tumbling import Admission, ClosedWindow, PartitionWindows, Progre
 from shardline.errors import CodecError
 from shardline.kafka import ensure_topics, partition_count
 
-__all__ = ["PipelineRuntime", "build_app", "run_pipeline"]
+__all__ = ["PipelineRuntime", "PipelineStats", "build_app", "run_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,25 @@ def _seconds(ms: int) -> float:
 
 
 @dataclass(slots=True)
-class _Stats:
+class PipelineStats:
+    """Counters of one worker run; ``busy_s`` is time spent processing batches and emitting,
+    ``first_s``/``last_s`` the monotonic times of the first and last batch."""
+
     records: int = 0
     malformed: int = 0
     late: int = 0
     replayed: int = 0
     duplicates: int = 0
     windows_emitted: int = 0
+    batches: int = 0
+    busy_s: float = 0.0
+    first_s: float = 0.0
+    last_s: float = 0.0
+
+    @property
+    def records_per_s(self) -> float:
+        span = self.last_s - self.first_s
+        return self.records / span if span > 0 else 0.0
 
 
 class PipelineRuntime:
@@ -81,7 +93,7 @@ class PipelineRuntime:
         self.last_arrival: dict[int, float] = {}
         self.last_any_arrival = clock()
         self.assigned = False
-        self.stats = _Stats()
+        self.stats = PipelineStats()
         self.request_stop: Callable[[], None] = lambda: None
 
     # -- partitions ---------------------------------------------------------------
@@ -107,6 +119,9 @@ class PipelineRuntime:
         errors: list[tuple[EventT, ErrorRow]] = []
         touched: set[int] = set()
         now = self.clock()
+        if not self.stats.batches:
+            self.stats.first_s = now
+        self.stats.batches += 1
         for event in events:
             msg = event.message
             p = msg.partition
@@ -148,6 +163,8 @@ class PipelineRuntime:
             pw = self.partitions.get(p)
             if pw is not None:
                 await self._emit(p, pw, pw.close_due())
+        self.stats.last_s = self.clock()
+        self.stats.busy_s += self.stats.last_s - now
 
     async def close_idle(self) -> None:
         now = self.clock()
@@ -305,7 +322,7 @@ def run_pipeline(
     *,
     until_idle_s: float | None = None,
     loglevel: str = "warn",
-) -> None:
+) -> PipelineStats:
     """Run the pipeline in this process until stopped (SIGINT/SIGTERM) or, with
     ``until_idle_s``, until the input has been quiet that long and every window is out."""
     app, runtime = build_app(config, bootstrap, decode, until_idle_s)
@@ -324,3 +341,4 @@ def run_pipeline(
             raise
     finally:
         log.warning("pipeline %s stopped: %s", config.app_id, runtime.stats)
+    return runtime.stats
