@@ -40,9 +40,8 @@ def main() -> None:
             linger_ms=20,
         ),
     )
-    print(
-        f"produce: {report.delivered} records in {report.elapsed_s:.1f}s ({report.records_per_s:,.0f}/s)"
-    )
+    rate = report.records_per_s
+    print(f"produce: {report.delivered} records in {report.elapsed_s:.1f}s ({rate:,.0f}/s)")
     cfg = PipelineConfig(
         app_id=f"{run}.stats",
         input_topic=f"{run}.ticker",
