@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
+from typing import TextIO
 
 import click
 from rich.console import Console
@@ -117,24 +119,23 @@ def logs(ctx: click.Context, component: str | None, lines: int, follow: bool) ->
         _follow(paths)
 
 
-def _follow(paths: list) -> None:  # type: ignore[type-arg]
-    handles = {}
+def _follow(paths: list[Path]) -> None:
+    handles: dict[Path, TextIO] = {}
     for path in paths:
         if path.exists():
-            fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
-            fh.seek(0, 2)
-            handles[path] = fh
+            handles[path] = open(path, encoding="utf-8", errors="replace")
+            handles[path].seek(0, 2)
     try:
         while True:
-            for fh in handles.values():
-                for line in fh:
+            for handle in handles.values():
+                for line in handle:
                     click.echo(line, nl=False)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for fh in handles.values():
-            fh.close()
+        for handle in handles.values():
+            handle.close()
 
 
 COMMANDS: list[click.Command] = [stack]

@@ -154,7 +154,7 @@ def spawn(launch: Launch, log_path: Path, base_env: Mapping[str, str]) -> subpro
         out.flush()
         log.debug("spawning %s (cwd %s, log %s)", " ".join(launch.argv), launch.cwd, log_path)
         try:
-            return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+            return subprocess.Popen(  # type: ignore[call-overload]
                 list(launch.argv),
                 cwd=launch.cwd,
                 env=env,

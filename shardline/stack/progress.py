@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 __all__ = ["ConsoleReporter", "LogReporter", "Reporter"]
 
@@ -81,7 +81,7 @@ class ConsoleReporter:
     def note(self, component: str, message: str) -> None:
         self._print(f"[green]✓[/] [bold]{component}[/]: {message}")
 
-    def _begin(self, label: str) -> int | None:
+    def _begin(self, label: str) -> TaskID | None:
         with self._lock:
             if not self.console.is_terminal:
                 self.console.print(f"→ {label} ...", highlight=False)
@@ -98,7 +98,7 @@ class ConsoleReporter:
             self._active += 1
             return self._progress.add_task(label, total=None)
 
-    def _end(self, task: int | None, line: str) -> None:
+    def _end(self, task: TaskID | None, line: str) -> None:
         with self._lock:
             if task is not None and self._progress is not None:
                 self._progress.remove_task(task)
