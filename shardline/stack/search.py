@@ -7,6 +7,7 @@ root the server runs as ``settings.search_user`` from a copy unpacked under the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -33,6 +34,9 @@ from shardline.stack.versions import (
 __all__ = ["ENGINES", "Engine", "SearchComponent", "search_config", "unpack_zip"]
 
 HEAP = "512m"
+#: Where the server's files go when the unprivileged user cannot enter the home folder
+#: (a checkout under /root, say): one folder per home, named by a hash of its path.
+FALLBACK_ROOT = Path("/var/tmp/shardline")
 CLUSTER_NAME = "shardline"
 
 
@@ -134,16 +138,26 @@ class SearchComponent(Component):
         return self.cache / f"{self.engine.dist_name}.zip"
 
     @property
+    def runtime_dir(self) -> Path:
+        """Where the distribution, data and logs live: the component folder, or — when the
+        server's user cannot enter it — a folder of its own under :data:`FALLBACK_ROOT`."""
+        user = self.run_as
+        if user is None or blocking_parent(self.dir, user) is None:
+            return self.dir
+        digest = hashlib.sha1(str(self.dir.resolve()).encode()).hexdigest()[:12]
+        return FALLBACK_ROOT / digest
+
+    @property
     def dist(self) -> Path:
-        return self.dir / self.engine.dist_name
+        return self.runtime_dir / self.engine.dist_name
 
     @property
     def data(self) -> Path:
-        return self.dir / f"{self.engine.name}-data"
+        return self.runtime_dir / f"{self.engine.name}-data"
 
     @property
     def logs(self) -> Path:
-        return self.dir / f"{self.engine.name}-logs"
+        return self.runtime_dir / f"{self.engine.name}-logs"
 
     @property
     def run_as(self) -> str | None:
@@ -168,6 +182,12 @@ class SearchComponent(Component):
 
     def provision(self, reporter: Reporter) -> None:
         engine = self.engine
+        runtime = self.runtime_dir
+        if runtime != self.dir:
+            reporter.note(self.name, f"{self.dir} is closed to {self.run_as!r}: using {runtime}")
+            for folder in (FALLBACK_ROOT, runtime):
+                folder.mkdir(parents=True, exist_ok=True)
+                folder.chmod(0o755)
         if not self.dist.is_dir():
             if not self.archive.is_file():
                 with reporter.step(self.name, f"downloading {engine.title} {engine.version}"):
@@ -175,7 +195,7 @@ class SearchComponent(Component):
                     self.cache.mkdir(parents=True, exist_ok=True)
                     copy_artifact(mvn, engine.artifact, self.archive, self.env)
             with reporter.step(self.name, f"unpacking {self.archive.name}"):
-                partial = self.dir / f".{engine.dist_name}.partial"
+                partial = runtime / f".{engine.dist_name}.partial"
                 shutil.rmtree(partial, ignore_errors=True)
                 partial.mkdir(parents=True)
                 unpack_zip(self.archive, partial)
@@ -196,7 +216,7 @@ class SearchComponent(Component):
         user = self.run_as
         if user is not None:
             ensure_user(user)
-            check_reachable(self.dir, user)
+            check_reachable(runtime, user)
             for path in (self.dist, self.data, self.logs):
                 chown_tree(path, user)
 
@@ -253,23 +273,39 @@ def ensure_user(user: str) -> None:
         )
 
 
-def check_reachable(path: Path, user: str) -> None:
-    """StackError if ``user`` cannot traverse every folder above ``path`` (e.g. ``/root``)."""
-    entry = pwd.getpwnam(user)
-    groups = {entry.pw_gid}
-    for parent in path.resolve().parents:
-        st = parent.stat()
-        if st.st_uid == entry.pw_uid:
+def blocking_parent(path: Path, user: str) -> Path | None:
+    """The first folder above ``path`` that ``user`` cannot traverse, or None. A user that
+    does not exist yet (it is created on first start) is judged by the "other" bits."""
+    try:
+        entry = pwd.getpwnam(user)
+        uid, groups = entry.pw_uid, {entry.pw_gid}
+    except KeyError:
+        uid, groups = -1, set()
+    for parent in reversed(path.resolve().parents):
+        try:
+            st = parent.stat()
+        except FileNotFoundError:
+            return None  # not created yet: we create it, with our umask
+        if st.st_uid == uid:
             ok = bool(st.st_mode & stat.S_IXUSR)
         elif st.st_gid in groups:
             ok = bool(st.st_mode & stat.S_IXGRP)
         else:
             ok = bool(st.st_mode & stat.S_IXOTH)
         if not ok:
-            raise StackError(
-                f"the search engine runs as user {user!r}, which cannot enter {parent} "
-                f"(mode {stat.filemode(st.st_mode)}): set SHARDLINE_HOME to a folder outside it"
-            )
+            return parent
+    return None
+
+
+def check_reachable(path: Path, user: str) -> None:
+    """StackError if ``user`` cannot traverse every folder above ``path`` (e.g. ``/root``)."""
+    parent = blocking_parent(path, user)
+    if parent is not None:
+        mode = stat.filemode(parent.stat().st_mode)
+        raise StackError(
+            f"the search engine runs as user {user!r}, which cannot enter {parent} "
+            f"(mode {mode}): set SHARDLINE_HOME to a folder outside it"
+        )
 
 
 def chown_tree(root: Path, user: str) -> None:

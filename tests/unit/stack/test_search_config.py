@@ -65,7 +65,8 @@ def test_launch_uses_engine_env(
     assert launch.argv == (str(comp.dist / "bin" / script),)
     assert launch.env[f"{prefix}JAVA_HOME"] == str(tmp_path / "jdk")
     assert launch.env[f"{prefix}JAVA_OPTS"] == "-Xms512m -Xmx512m"
-    assert comp.dist == settings.home / "search" / f"{engine}-{ENGINES[engine].version}"
+    assert comp.dist == comp.runtime_dir / f"{engine}-{ENGINES[engine].version}"
+    assert comp.dir == settings.home / "search"
     expected_user = settings.search_user if os.geteuid() == 0 else None
     assert launch.user == expected_user
 
@@ -96,4 +97,31 @@ def test_unreachable_home_is_reported() -> None:
         locked.chmod(0o755)
         check_reachable(locked / "home" / "search", "nobody")  # now traversable: no error
     finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the fallback applies when running as root")
+def test_home_closed_to_the_server_user_falls_back_to_var_tmp(settings: Settings) -> None:
+    from dataclasses import replace
+
+    from shardline.stack.search import FALLBACK_ROOT, blocking_parent
+
+    base = Path(tempfile.mkdtemp(prefix="shardline-fallback-"))
+    try:
+        base.chmod(0o755)
+        locked = base / "locked"
+        (locked / "home").mkdir(parents=True)
+        locked.chmod(0o700)
+        comp = SearchComponent(replace(settings, home=locked / "home", search_user="nobody"), {})
+        assert blocking_parent(comp.dir, "nobody") == locked
+        assert comp.runtime_dir.parent == FALLBACK_ROOT
+        assert comp.dist.parent == comp.runtime_dir
+        other = SearchComponent(replace(settings, home=locked / "other", search_user="nobody"), {})
+        assert other.runtime_dir != comp.runtime_dir  # one folder per home
+        locked.chmod(0o755)
+        assert comp.runtime_dir == comp.dir
+        # a user that does not exist yet is judged by the "other" bits
+        assert blocking_parent(comp.dir, "no-such-user-xyz") is None
+    finally:
+        (base / "locked").chmod(0o755)
         shutil.rmtree(base)
