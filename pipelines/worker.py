@@ -281,7 +281,7 @@ def build_app(
 
     @app.agent(source, name=f"{config.app_id}.windows")
     async def windows(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(
+        async for events in stream.take_events(  # type: ignore[attr-defined]
             config.batch_max_records, within=config.batch_within_ms / 1000
         ):
             async with runtime.lock:
@@ -304,11 +304,11 @@ def build_app(
             )
             runtime.request_stop()
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     def _assigned(sender: Any, assigned: Any, **_: Any) -> None:
         runtime.on_assigned()
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     def _revoked(sender: Any, revoked: Any, **_: Any) -> None:
         runtime.forget(tp.partition for tp in revoked if tp.topic == config.input_topic)
 

@@ -181,7 +181,8 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
         {
             "delivery-s3": _shardline(
                 "deliver", "--name", f"{run_id}-s3", "--topic", output_topic,
-                "--s3-bucket", DEMO_BUCKET, "--s3-prefix", prefix, "--ensure-bucket", "--interval-ms", "1000",
+                "--s3-bucket", DEMO_BUCKET, "--s3-prefix", prefix, "--ensure-bucket",
+                "--interval-ms", "1000",
                 "--until-idle", "3",
             ),
             "delivery-search": _shardline(

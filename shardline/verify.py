@@ -78,6 +78,8 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Topi
                 if m.error():
                     continue
                 p, off = m.partition(), m.offset()
+                if p is None or off is None:
+                    continue
                 if off < ends[p]:
                     out.append(TopicRecord(p, off, m.key(), m.value() or b"", m.timestamp()[1]))
                 if off + 1 >= ends[p]:
