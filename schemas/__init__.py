@@ -20,8 +20,8 @@ from schemas._registry import load_schema, schema_id, schema_name_for_id, schema
 
 __all__ = [
     "AVRO_MAGIC",
-    "FORMATS",
     "Codec",
+    "FORMATS",
     "Format",
     "codec_for",
     "decode_any",

@@ -65,8 +65,13 @@ class Codec:
         except Mismatch as exc:
             raise CodecError(f"cannot encode {self.schema_name}: {exc}") from None
         if self.format == "json":
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
-                              allow_nan=False).encode("utf-8")
+            try:
+                text = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                                  allow_nan=False)
+            except ValueError:
+                raise CodecError(f"cannot encode {self.schema_name}: NaN or Infinity "
+                                 "is not valid JSON") from None
+            return text.encode("utf-8")
         buf = io.BytesIO()
         buf.write(_HEADER.pack(AVRO_MAGIC, self.schema_id))
         fastavro.schemaless_writer(buf, self.schema, value)

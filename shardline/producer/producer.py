@@ -20,7 +20,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from shardline.errors import ConfigError, ProduceError
 from shardline.kafka import ensure_topics, partition_count, wait_for_broker
-from shardline.producer.generators import DataSpec, Record
+from shardline.producer.generators import MALFORMED_HORIZON, DataSpec, Record
 from shardline.producer.partitioner import partition_for
 from shardline.producer.ratelimit import TokenBucket
 from shardline.settings import Settings
@@ -78,6 +78,10 @@ class ProduceConfig:
             raise ConfigError("count", "give a record count or a duration")
         if self.count is not None and self.count < 0:
             raise ConfigError("count", f"must be >= 0, got {self.count}")
+        horizon = self.count if self.count is not None else MALFORMED_HORIZON
+        if self.data.malformed > horizon:
+            raise ConfigError("malformed", f"{self.data.malformed} malformed records do not fit "
+                              f"in the first {horizon} records")
         if self.duration_ms is not None and self.duration_ms <= 0:
             raise ConfigError("duration", f"must be positive, got {self.duration_ms} ms")
         if self.partitions is not None and self.partitions < 1:

@@ -9,6 +9,8 @@ from shardline.errors import ConfigError
 
 __all__ = ["TokenBucket"]
 
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     """Tokens refill continuously at ``rate_per_s`` up to ``burst``; each record takes one.
@@ -44,8 +46,8 @@ class TokenBucket:
     def try_acquire(self, n: float = 1.0) -> float:
         """Take ``n`` tokens if there are enough and return 0, else return seconds to wait."""
         self._refill()
-        if self._tokens >= n:
-            self._tokens -= n
+        if self._tokens + _EPSILON >= n:  # clock arithmetic in floats loses a few ulps
+            self._tokens = max(0.0, self._tokens - n)
             return 0.0
         return (n - self._tokens) / self.rate_per_s
 
