@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from shardline.errors import ConfigError, ProduceError
 from shardline.kafka import ensure_topics, partition_count, wait_for_broker
@@ -96,9 +96,9 @@ class ProduceConfig:
             raise ConfigError("rate", f"must be positive, got {self.rate_per_s}")
         if self.timestamp not in TIMESTAMPS:
             raise ConfigError("timestamp", f"one of {TIMESTAMPS}, got {self.timestamp!r}")
-        if self.delivery_timeout_ms < 1:
-            raise ConfigError("delivery_timeout_ms",
-                              f"must be >= 1, got {self.delivery_timeout_ms}")
+        if self.delivery_timeout_ms <= self.linger_ms:
+            raise ConfigError("delivery_timeout_ms", f"must be more than linger_ms "
+                              f"({self.linger_ms}), got {self.delivery_timeout_ms}")
 
 
 @dataclass(slots=True)
@@ -211,7 +211,10 @@ def produce(
         else:
             log.warning("kafka: %s", err.str())
 
-    producer = Producer({**_producer_config(settings, config), "error_cb": on_error})
+    try:
+        producer = Producer({**_producer_config(settings, config), "error_cb": on_error})
+    except KafkaException as exc:
+        raise ConfigError("producer", str(exc)) from exc
     bucket = TokenBucket(config.rate_per_s, clock=clock) if config.rate_per_s else None
     use_event_time = config.timestamp == "event"
     started = clock()
