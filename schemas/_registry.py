@@ -67,4 +67,7 @@ def load_schema(name: str) -> dict[str, Any]:
         text = path.read_text("utf-8")
     except FileNotFoundError:
         raise ConfigError("schema", f"schema {name!r} has an id but no {name}.avsc") from None
-    return fastavro.parse_schema(json.loads(text))
+    parsed = fastavro.parse_schema(json.loads(text))
+    if not isinstance(parsed, dict):
+        raise ConfigError("schema", f"{name}.avsc is not a record schema")
+    return parsed

@@ -196,7 +196,7 @@ def produce(
     fatal: list[KafkaError] = []
 
     def on_delivery(err: KafkaError | None, msg: Message) -> None:
-        stats = report.by_partition.setdefault(msg.partition(), PartitionStats())
+        stats = report.by_partition.setdefault(msg.partition() or 0, PartitionStats())
         if err is None:
             report.delivered += 1
             stats.delivered += 1
@@ -228,14 +228,14 @@ def produce(
             if bucket is not None:
                 bucket.acquire()
             p = partition_for(record.key, n)
-            kwargs: dict[str, object] = {}
+            ts = 0  # 0: librdkafka stamps the produce time
             if use_event_time and record.data is not None:
-                kwargs["timestamp"] = record.data["event_time_ms"]
+                ts = record.data["event_time_ms"]
             while True:
                 try:
                     producer.produce(config.topic, value=record.value,
                                      key=record.key.encode("utf-8"), partition=p,
-                                     on_delivery=on_delivery, **kwargs)
+                                     on_delivery=on_delivery, timestamp=ts)
                     break
                 except BufferError:  # local queue full: serve callbacks, then retry
                     producer.poll(0.05)
