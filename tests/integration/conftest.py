@@ -4,8 +4,8 @@ The stack is brought up once per test session (``stack_settings``) and stopped a
 only if this session started it. Factories make uniquely named topics, buckets and indices.
 """
 
-pytest_plugins = [
-    "tests.integration.fixtures_stack",
-    "tests.integration.fixtures_kafka",
-    "tests.integration.fixtures_sinks",
-]
+from tests.integration.fixtures_kafka import topic_factory
+from tests.integration.fixtures_sinks import bucket_factory, index_factory
+from tests.integration.fixtures_stack import stack_settings
+
+__all__ = ["bucket_factory", "index_factory", "stack_settings", "topic_factory"]
