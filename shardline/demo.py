@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from pipelines import load_pipeline_config
 from shardline.errors import ShardlineError
-from shardline.producer import DataSpec, ProduceConfig, produce
+from shardline.producer import DataSpec, ProduceConfig, ProduceReport, produce
 from shardline.settings import Settings
 from shardline.verify import (
     WindowComparison,
@@ -105,6 +106,33 @@ def _run_workers(console: Console, commands: dict[str, Sequence[str]]) -> None:
         raise DemoFailed("; ".join(failed))
 
 
+def _produce(
+    settings: Settings,
+    config: DemoConfig,
+    topic: str,
+    start_ms: int,
+    bar: Progress,
+    task: TaskID,
+) -> ProduceReport:
+    return produce(
+        settings,
+        ProduceConfig(
+            topic=topic,
+            data=DataSpec(
+                start_ms=start_ms,
+                kind="ticker",
+                seed=config.seed,
+                format=config.format,
+                mean_step_ms=config.mean_step_ms,
+                malformed=config.malformed,
+            ),
+            count=config.records,
+            partitions=config.partitions,
+        ),
+        on_progress=lambda done: bar.update(task, completed=done),
+    )
+
+
 def run_demo(settings: Settings, config: DemoConfig, console: Console | None = None) -> DemoResult:
     console = console or Console()
     run_id = config.run_id or time.strftime("demo-%Y%m%d-%H%M%S", time.gmtime())
@@ -126,29 +154,24 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
 
         t0 = time.monotonic()
         console.print("[bold]1/5[/bold] local stack: Kafka, MinIO, Elasticsearch")
-        Stack(settings).up()
+        from shardline.stack import ComponentState, ConsoleReporter
+
+        stack = Stack(settings, reporter=ConsoleReporter(console))
+        statuses = stack.status()
+        if all(st.state is ComponentState.EXTERNAL for st in statuses):
+            endpoints = ", ".join(st.endpoint for st in statuses)
+            console.print(f"  using the servers already running at {endpoints}")
+        else:
+            stack.up()
         step("stack up", t0)
 
     t0 = time.monotonic()
     span_ms = config.records * config.mean_step_ms
     start_ms = (time.time_ns() // 1_000_000 - span_ms) // 1000 * 1000
     console.print(f"[bold]2/5[/bold] producing {config.records:,} ticker records to {input_topic}")
-    report = produce(
-        settings,
-        ProduceConfig(
-            topic=input_topic,
-            data=DataSpec(
-                start_ms=start_ms,
-                kind="ticker",
-                seed=config.seed,
-                format=config.format,
-                mean_step_ms=config.mean_step_ms,
-                malformed=config.malformed,
-            ),
-            count=config.records,
-            partitions=config.partitions,
-        ),
-    )
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("producing", total=config.records)
+        report = _produce(settings, config, input_topic, start_ms, bar, task)
     if not report.ok:
         raise DemoFailed(
             f"producer: {report.failed} of {report.produced} records failed: {dict(report.errors)}"

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LINGER_MS = 100  # the KPL's RecordMaxBufferedTime
 DEFAULT_BATCH_SIZE = 1_000_000  # bytes per partition batch (librdkafka's default)
+
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_DELIVERY_TIMEOUT_MS = 30_000
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
@@ -46,6 +47,21 @@ TIMESTAMPS = ("produce", "event")
 _PROGRESS_EVERY = 1000
 _FLUSH_GRACE_S = 5.0
 _MAX_ERRORS_KEPT = 20
+
+
+class _TransientRetries(logging.Filter):
+    """librdkafka warns while a fresh broker's coordinator loads ("…: retrying") and then
+    recovers by itself: those lines are INFO, not WARNING. Real failures still warn."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and record.getMessage().rstrip().endswith("retrying"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
+_LIBRDKAFKA_LOG = logging.getLogger("shardline.producer.librdkafka")
+_LIBRDKAFKA_LOG.addFilter(_TransientRetries())
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +96,11 @@ class ProduceConfig:
             raise ConfigError("count", f"must be >= 0, got {self.count}")
         horizon = self.count if self.count is not None else MALFORMED_HORIZON
         if self.data.malformed > horizon:
-            raise ConfigError("malformed", f"{self.data.malformed} malformed records do not fit "
-                              f"in the first {horizon} records")
+            raise ConfigError(
+                "malformed",
+                f"{self.data.malformed} malformed records do not fit "
+                f"in the first {horizon} records",
+            )
         if self.duration_ms is not None and self.duration_ms <= 0:
             raise ConfigError("duration", f"must be positive, got {self.duration_ms} ms")
         if self.partitions is not None and self.partitions < 1:
@@ -97,8 +116,10 @@ class ProduceConfig:
         if self.timestamp not in TIMESTAMPS:
             raise ConfigError("timestamp", f"one of {TIMESTAMPS}, got {self.timestamp!r}")
         if self.delivery_timeout_ms <= self.linger_ms:
-            raise ConfigError("delivery_timeout_ms", f"must be more than linger_ms "
-                              f"({self.linger_ms}), got {self.delivery_timeout_ms}")
+            raise ConfigError(
+                "delivery_timeout_ms",
+                f"must be more than linger_ms ({self.linger_ms}), got {self.delivery_timeout_ms}",
+            )
 
 
 @dataclass(slots=True)
@@ -145,11 +166,15 @@ class ProduceReport:
         ]
         for p in sorted(self.by_partition):
             s = self.by_partition[p]
-            lines.append(f"  partition {p}: produced {s.produced}, "
-                         f"delivered {s.delivered}, failed {s.failed}")
+            lines.append(
+                f"  partition {p}: produced {s.produced}, "
+                f"delivered {s.delivered}, failed {s.failed}"
+            )
         if self.malformed:
-            lines.append(f"  malformed records injected: {len(self.malformed)} at "
-                         f"{[r.index for r in self.malformed][:20]}")
+            lines.append(
+                f"  malformed records injected: {len(self.malformed)} at "
+                f"{[r.index for r in self.malformed][:20]}"
+            )
         for reason, n in self.errors.most_common(_MAX_ERRORS_KEPT):
             lines.append(f"  error x{n}: {reason}")
         return "\n".join(lines)
@@ -165,7 +190,7 @@ def _producer_config(settings: Settings, config: ProduceConfig) -> dict[str, obj
         "compression.type": config.compression,
         "message.timeout.ms": config.delivery_timeout_ms,
         "client.id": "shardline-producer",
-        "logger": logging.getLogger("shardline.producer.librdkafka"),
+        "logger": _LIBRDKAFKA_LOG,
     }
 
 
@@ -185,14 +210,24 @@ def produce(
     bootstrap = settings.kafka_bootstrap
     wait_for_broker(bootstrap, config.connect_timeout_s)
     if config.partitions is not None:
-        ensure_topics(bootstrap, [config.topic], config.partitions,
-                      timeout_s=config.connect_timeout_s)
+        ensure_topics(
+            bootstrap, [config.topic], config.partitions, timeout_s=config.connect_timeout_s
+        )
     n = partition_count(bootstrap, config.topic, config.connect_timeout_s)
     if config.partitions is not None and n != config.partitions:
-        log.warning("topic %s exists with %d partitions (asked for %d); keys map to %d ranges",
-                    config.topic, n, config.partitions, n)
-    report = ProduceReport(topic=config.topic, partitions=n, data=config.data,
-                           by_partition={p: PartitionStats() for p in range(n)})
+        log.warning(
+            "topic %s exists with %d partitions (asked for %d); keys map to %d ranges",
+            config.topic,
+            n,
+            config.partitions,
+            n,
+        )
+    report = ProduceReport(
+        topic=config.topic,
+        partitions=n,
+        data=config.data,
+        by_partition={p: PartitionStats() for p in range(n)},
+    )
     fatal: list[KafkaError] = []
 
     def on_delivery(err: KafkaError | None, msg: Message) -> None:
@@ -233,9 +268,14 @@ def produce(
                 ts = record.data["event_time_ms"]
             while True:
                 try:
-                    producer.produce(config.topic, value=record.value,
-                                     key=record.key.encode("utf-8"), partition=p,
-                                     on_delivery=on_delivery, timestamp=ts)
+                    producer.produce(
+                        config.topic,
+                        value=record.value,
+                        key=record.key.encode("utf-8"),
+                        partition=p,
+                        on_delivery=on_delivery,
+                        timestamp=ts,
+                    )
                     break
                 except BufferError:  # local queue full: serve callbacks, then retry
                     producer.poll(0.05)
