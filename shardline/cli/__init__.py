@@ -45,9 +45,9 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from shardline.cli import deliver, demo, produce, run, stack
+    from shardline.cli import deliver, demo, produce, run, stack, status
 
-    for module in (stack, produce, run, deliver, demo):
+    for module in (stack, produce, run, deliver, status, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 
