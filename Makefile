@@ -25,6 +25,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 stack-down: $(STAMP)
 	$(BIN)/shardline stack down
