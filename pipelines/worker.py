@@ -274,6 +274,8 @@ def build_app(
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        broker_max_poll_records=config.batch_max_records,
+        stream_buffer_maxsize=max(4 * config.batch_max_records, 4096),
     )
     source = app.topic(config.input_topic, key_serializer="raw", value_serializer="raw")
     table = app.Table("progress", default=None, partitions=partitions)  # JSON keys and values
