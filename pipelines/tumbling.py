@@ -16,8 +16,10 @@ crash the open windows are rebuilt by replaying the partition from the committed
 was. On replay, a record below ``next_offset`` whose window is closed is ``REPLAYED`` —
 already counted, skipped without a second result — instead of late.
 
-A consumer may deliver an offset twice (Faust seeks to the committed offsets after its
-first fetch has started). An offset this instance has already admitted is a ``DUPLICATE``:
+A consumer may deliver an offset twice, and not always in order: Faust seeks to the
+committed offsets after its first fetch has started, and a batch fetched before a rebalance
+can be followed by the replay from an earlier committed offset. An offset this instance has
+already admitted (kept exactly, as intervals) is a ``DUPLICATE``:
 not counted again, but if its window is still open its token is held with the window, so
 acknowledging the second copy can never let the committed offset pass the open window.
 """
@@ -29,6 +31,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from pipelines.offsets import OffsetSet
 from pipelines.windows import Window, tumbling_window
 
 __all__ = ["Admission", "ClosedWindow", "PartitionWindows", "Progress"]
@@ -93,7 +96,7 @@ class PartitionWindows(Generic[S]):
         self._restored = progress
         self.closed_through_ms = progress.closed_through_ms if progress else NO_TIME
         self.next_offset = progress.next_offset if progress else 0
-        self._admitted_below = -1  # offsets below this were admitted by this instance
+        self._admitted = OffsetSet()  # offsets this instance has admitted
 
     @property
     def watermark_ms(self) -> int:
@@ -113,13 +116,12 @@ class PartitionWindows(Generic[S]):
         its token, don't update). The record's event time advances the watermark after its
         own admission."""
         window = tumbling_window(ts_ms, self.size_ms)
-        if offset < self._admitted_below:
+        if not self._admitted.add(offset):
             dup = self._open.get((key, window))
             if dup is None:
                 return Admission.DUPLICATE, None
             dup.tokens.append(token)
             return Admission.DUPLICATE, dup.state
-        self._admitted_below = offset + 1
         self.next_offset = max(self.next_offset, offset + 1)
         if window.end_ms <= self.watermark_ms:
             restored = self._restored

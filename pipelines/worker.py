@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from pipelines.config import PipelineConfig
 from pipelines.error_rows import LATE_RECORD, MALFORMED_RECORD, ErrorRow
@@ -43,11 +43,6 @@ log = logging.getLogger(__name__)
 Decoder = Callable[[bytes], dict[str, Any]]
 
 
-def _seconds(ms: int) -> float:
-    # aiokafka turns seconds back into int(ts * 1000): the half millisecond survives that.
-    return (ms + 0.5) / 1000.0
-
-
 @dataclass(slots=True)
 class PipelineStats:
     """Counters of one worker run; ``busy_s`` is time spent processing batches and emitting,
@@ -58,6 +53,7 @@ class PipelineStats:
     late: int = 0
     replayed: int = 0
     duplicates: int = 0
+    not_owned: int = 0
     windows_emitted: int = 0
     batches: int = 0
     busy_s: float = 0.0
@@ -93,6 +89,7 @@ class PipelineRuntime:
         self.last_arrival: dict[int, float] = {}
         self.last_any_arrival = clock()
         self.assigned = False
+        self.owned: set[int] = set()  # input partitions assigned to this worker now
         self.stats = PipelineStats()
         self.request_stop: Callable[[], None] = lambda: None
 
@@ -111,6 +108,7 @@ class PipelineRuntime:
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked: drop their open windows (the new owner replays them)."""
         for p in partitions:
+            self.owned.discard(p)
             self.partitions.pop(p, None)
             self.last_arrival.pop(p, None)
 
@@ -125,6 +123,15 @@ class PipelineRuntime:
         for event in events:
             msg = event.message
             p = msg.partition
+            if p not in self.owned:
+                # Fetched before a rebalance moved the partition to another worker, and
+                # already in the take buffer. The new owner replays it from the committed
+                # offset; counting it here would emit a partial window, and acking it could
+                # let a later owner's commit pass records that are still held. The extra
+                # reference keeps the batch's automatic ack from reaching the consumer.
+                msg.incref()
+                self.stats.not_owned += 1
+                continue
             touched.add(p)
             self.last_arrival[p] = now
             raw = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
@@ -167,16 +174,33 @@ class PipelineRuntime:
         self.stats.busy_s += self.stats.last_s - now
 
     async def close_idle(self) -> None:
+        """Close the windows of partitions that are caught up and quiet.
+
+        Quiet alone is not enough: while the group rebalances, or while the consumer is
+        behind, no records arrive although more exist. A partition counts as idle only when
+        no record arrived for ``idle_timeout_ms``, everything up to Kafka's high watermark
+        was processed, and no rebalance is under way."""
+        if getattr(self.app, "rebalancing", False):
+            return
         now = self.clock()
         idle_s = self.config.idle_timeout_ms / 1000.0
         for p, pw in list(self.partitions.items()):
-            if pw.open_count and now - self.last_arrival.get(p, now) >= idle_s:
-                log.info(
-                    "partition %d idle for %.1fs: closing %d windows", p, idle_s, pw.open_count
-                )
-                await self._emit(p, pw, pw.close_all())
+            if not pw.open_count or now - self.last_arrival.get(p, now) < idle_s:
+                continue
+            if not self._caught_up(p, pw):
+                continue
+            log.info("partition %d idle for %.1fs: closing %d windows", p, idle_s, pw.open_count)
+            await self._emit(p, pw, pw.close_all())
 
-    def on_assigned(self) -> None:
+    def _caught_up(self, partition: int, pw: PartitionWindows[PriceStats]) -> bool:
+        try:
+            highwater = self.app.consumer.highwater(TP(self.config.input_topic, partition))
+        except Exception:  # no consumer yet, or the partition just moved
+            return False
+        return highwater is not None and pw.next_offset >= highwater
+
+    def on_assigned(self, partitions: Iterable[int]) -> None:
+        self.owned.update(partitions)
         self.assigned = True
         self.last_any_arrival = self.clock()
 
@@ -238,7 +262,7 @@ class PipelineRuntime:
                     result_key(symbol, cw.window),
                     render_result(symbol, cw.window, cw.state),
                     None,
-                    _seconds(cw.window.end_ms),
+                    None,  # produce time: an old event time would fall to retention at once
                     None,
                 )
             )
@@ -308,7 +332,7 @@ def build_app(
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     def _assigned(sender: Any, assigned: Any, **_: Any) -> None:
-        runtime.on_assigned()
+        runtime.on_assigned(tp.partition for tp in assigned if tp.topic == config.input_topic)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     def _revoked(sender: Any, revoked: Any, **_: Any) -> None:

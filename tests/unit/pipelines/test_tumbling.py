@@ -183,3 +183,23 @@ def test_redelivered_offsets_are_not_counted_twice_and_stay_held() -> None:
     assert sorted(closed.tokens) == ["first-0", "first-1", "second-0"]
     # once the window is closed, a late redelivery is neither counted nor held
     assert pw.add("A", 200, 1, "third-1") == (Admission.DUPLICATE, None)
+
+
+def test_stale_batch_then_replay_from_an_earlier_offset_counts_each_record_once() -> None:
+    """After a rebalance, records fetched before it (offsets 10-19) can be followed by the
+    replay from the committed offset (5). Offsets 5-9 are new; 10-19 are duplicates."""
+    pw = PartitionWindows(SIZE, 0, PriceStats)
+    for off in range(10, 20):
+        adm, state = pw.add("A", 100 + off, off, f"stale-{off}")
+        assert adm is Admission.ACCEPTED
+        state.add(1.0)
+    for off in range(5, 20):
+        adm, state = pw.add("A", 100 + off, off, f"replay-{off}")
+        if off < 10:
+            assert adm is Admission.ACCEPTED
+            state.add(1.0)
+        else:
+            assert adm is Admission.DUPLICATE
+    pw.add("B", 5_000, 20, "next")
+    (closed,) = [c for c in pw.close_due() if c.key == "A"]
+    assert closed.state.count == 15
