@@ -140,7 +140,7 @@ class PipelineRuntime:
                 rec = parse_ticker(self.decode(raw), raw)
             except CodecError as exc:
                 self.stats.malformed += 1
-                errors.append((event, self._error(event, MALFORMED_RECORD, exc.reason, None)))
+                errors.append((event, self._error(event, raw, MALFORMED_RECORD, exc.reason, None)))
                 continue
             admission, state = self._windows(p).add(
                 rec.ticker_symbol, rec.event_time_ms, msg.offset, event
@@ -159,7 +159,9 @@ class PipelineRuntime:
                 reason = (
                     f"event time {rec.event_time_ms} is behind the watermark {wm}: window closed"
                 )
-                errors.append((event, self._error(event, LATE_RECORD, reason, rec.event_time_ms)))
+                errors.append(
+                    (event, self._error(event, raw, LATE_RECORD, reason, rec.event_time_ms))
+                )
             else:
                 self.stats.replayed += 1
         if touched:
@@ -212,9 +214,8 @@ class PipelineRuntime:
         return sum(pw.open_count for pw in self.partitions.values())
 
     # -- output ---------------------------------------------------------------------
-    def _error(self, event: EventT, name: str, reason: str, ts: int | None) -> ErrorRow:
+    def _error(self, event: EventT, raw: bytes, name: str, reason: str, ts: int | None) -> ErrorRow:
         msg = event.message
-        raw = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
         return ErrorRow(
             error_time_ms=self.wall_ms(),
             error_name=name,
