@@ -40,10 +40,8 @@ def run_command(
     """Run the pipeline in PIPELINE_DIR (its pipeline.yaml) until stopped."""
     from pipelines import load_pipeline_config, run_pipeline
     from pipelines.decoding import decoder_for
-    from shardline.kafka import wait_for_broker
 
     config = load_pipeline_config(pipeline_dir, overrides)
-    wait_for_broker(settings.kafka_bootstrap)
     run_pipeline(
         config,
         settings.kafka_bootstrap,
