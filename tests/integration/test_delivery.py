@@ -14,12 +14,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from connectors import DeliveryConfig, build_worker, preflight
 from shardline.kafka import ensure_topics
 from shardline.settings import Settings
 from tests.integration.fixtures_sinks import es_request, s3_client
+from tests.integration.offsets import committed_and_end
 
 pytestmark = pytest.mark.integration
 
@@ -56,14 +57,7 @@ def _objects(settings: Settings, bucket: str, prefix: str) -> dict[str, list[byt
 
 
 def _committed_equals_end(settings: Settings, group: str, topic: str) -> None:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
-    try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
-        end = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-               for p in range(PARTITIONS)}
-    finally:
-        consumer.close()
+    committed, end = committed_and_end(settings, group, topic, PARTITIONS)
     assert committed == end
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 import schemas
 from shardline.errors import CodecError
 from shardline.producer import DataSpec, ProduceConfig, partition_for, produce
 from shardline.settings import Settings
+from shardline.verify import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -24,29 +24,10 @@ START = 1_700_000_000_000
 SHARDLINE = [str(Path(sys.executable).with_name("shardline"))]
 
 
-def read_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout_s: float = 30):
-    """Every message of ``topic`` as (partition, key, value, timestamp), from the beginning."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"it-read-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "enable.partition.eof": False,
-    })
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    out: list[tuple[Any, Any, Any, int]] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(out) < expected and time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=10_000, timeout=0.5):
-                assert msg.error() is None, msg.error()
-                out.append((msg.partition(), msg.key(), msg.value(), msg.timestamp()[1]))
-        # Linger a moment: anything beyond ``expected`` would be a duplicate.
-        for msg in consumer.consume(num_messages=10_000, timeout=1.0):
-            out.append((msg.partition(), msg.key(), msg.value(), msg.timestamp()[1]))
-    finally:
-        consumer.close()
-    return out
+def read_all(bootstrap: str, topic: str) -> list[tuple[int, Any, bytes, int]]:
+    """Every message of ``topic`` as (partition, key, value, timestamp), from the beginning to
+    its end offsets (a duplicate would be read too)."""
+    return [(r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(bootstrap, topic)]
 
 
 @pytest.mark.parametrize(("kind", "fmt"), [("ticker", "json"), ("clickstream", "avro")])
@@ -65,7 +46,7 @@ def test_every_record_once_in_its_md5_partition(stack_settings: Settings, kind, 
         expected = Counter(
             (partition_for(r.key, 4), r.key.encode(), r.value) for r in data.records(5000)
         )
-        got = read_all(stack_settings.kafka_bootstrap, topic, 4, 5000)
+        got = read_all(stack_settings.kafka_bootstrap, topic)
         assert len(got) == 5000
         assert Counter((p, k, v) for p, k, v, _ in got) == expected
         assert {p: n for p, n in Counter(p for p, *_ in got).items()} == {
@@ -93,7 +74,7 @@ def test_event_timestamps(stack_settings: Settings, topic_factory):
     report = produce(stack_settings, ProduceConfig(topic=topic, data=data, count=300,
                                                    timestamp="event", linger_ms=5))
     assert report.ok and report.partitions == 2
-    got = read_all(stack_settings.kafka_bootstrap, topic, 2, 300)
+    got = read_all(stack_settings.kafka_bootstrap, topic)
     times = {v: ts for _, _, v, ts in got}
     assert all(times[r.value] == (r.data or {})["event_time_ms"] for r in data.records(300))
 
@@ -135,7 +116,7 @@ def test_duration_mode(stack_settings: Settings, topic_factory):
                            duration_ms=700, rate_per_s=200, linger_ms=5)
     report = produce(stack_settings, config)
     assert report.ok and 60 < report.produced < 300
-    got = read_all(stack_settings.kafka_bootstrap, topic, 2, report.produced)
+    got = read_all(stack_settings.kafka_bootstrap, topic)
     assert Counter(v for _, _, v, _ in got) == Counter(r.value for r in report.records())
 
 
@@ -149,7 +130,7 @@ def test_cli_produces_and_summarises(stack_settings: Settings, topic_factory):
     assert result.returncode == 0, result.stderr
     assert "produced 400, delivered 400, failed 0" in result.stdout
     data = DataSpec(start_ms=START, seed=9, format="avro", malformed=2)
-    got = read_all(stack_settings.kafka_bootstrap, topic, 3, 400)
+    got = read_all(stack_settings.kafka_bootstrap, topic)
     assert Counter((p, v) for p, _, v, _ in got) == Counter(
         (partition_for(r.key, 3), r.value) for r in data.records(400))
 
