@@ -10,9 +10,15 @@
     ├── BrokerUnavailableError(ConnectionError)   Kafka did not answer
     ├── CodecError(ValueError)             a record could not be decoded; keeps the raw bytes
     ├── ProduceError                       the producer could not deliver records
-    └── DeliveryError                      a destination refused or failed a write
-        ├── RetriableDeliveryError         worth another try (throttling, 5xx, timeouts)
-        └── PermanentDeliveryError         will not succeed on retry (4xx, mapping errors)
+    ├── DeliveryError                      a destination refused or failed a write
+    │   ├── RetriableDeliveryError         worth another try (throttling, 5xx, timeouts)
+    │   └── PermanentDeliveryError         will not succeed on retry (4xx, mapping errors)
+    ├── SqlError(ValueError)               a SQL application cannot run; line and column
+    │   ├── SqlSyntaxError                 the text does not parse
+    │   ├── SqlUnsupportedError            parses, but uses a construct not supported yet
+    │   └── SqlPlanError                   unknown stream/column, type mismatch, bad window
+    └── RowError(ValueError)               one row failed (coercion, divide by zero, …):
+                                           it goes to the error stream, the pipeline goes on
 """
 
 from __future__ import annotations
@@ -26,7 +32,12 @@ __all__ = [
     "PortInUseError",
     "ProduceError",
     "RetriableDeliveryError",
+    "RowError",
     "ShardlineError",
+    "SqlError",
+    "SqlPlanError",
+    "SqlSyntaxError",
+    "SqlUnsupportedError",
     "StackError",
     "ToolMissingError",
 ]
@@ -87,3 +98,42 @@ class RetriableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """The write will not succeed on retry (rejected document, access denied, bad request)."""
+
+
+class SqlError(ShardlineError, ValueError):
+    """A SQL application cannot run. ``line``/``column`` are 1-based, 0 when unknown."""
+
+    def __init__(self, message: str, *, line: int = 0, column: int = 0) -> None:
+        where = f"line {line}, column {column}: " if line else ""
+        super().__init__(f"{where}{message}")
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class SqlSyntaxError(SqlError):
+    """The application code does not parse."""
+
+
+class SqlUnsupportedError(SqlError):
+    """The code parses but uses a construct Shardline does not run yet. ``construct`` names it."""
+
+    def __init__(self, construct: str, *, line: int = 0, column: int = 0) -> None:
+        super().__init__(f"not supported yet: {construct}", line=line, column=column)
+        self.construct = construct
+
+
+class SqlPlanError(SqlError):
+    """Unknown stream or column, a type mismatch, a window that cannot be planned."""
+
+
+class RowError(ShardlineError, ValueError):
+    """One row failed while being decoded or evaluated; it goes to the error stream.
+
+    ``name`` is the KDA ``ERROR_NAME`` (e.g. ``Type_Coercion_Error``, ``Divide_By_Zero``).
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message

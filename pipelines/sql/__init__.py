@@ -1,0 +1,1 @@
+"""KDA SQL applications: parse → plan → compile → run on the Shardline runtime."""

@@ -1,0 +1,391 @@
+"""SQL types and values of the KDA dialect.
+
+Values are plain Python objects, chosen for speed on the hot path:
+
+=================  ==========================================================
+SQL type           Python value
+=================  ==========================================================
+NULL               ``None``
+BOOLEAN            ``bool``
+TINYINT … BIGINT   ``int``
+REAL, DOUBLE       ``float``
+DECIMAL(p, s)      ``decimal.Decimal``
+CHAR, VARCHAR      ``str``
+BINARY, VARBINARY  ``bytes``
+TIMESTAMP          :class:`Timestamp` — ``int`` milliseconds since the epoch, UTC
+DATE               :class:`Date` — ``int`` milliseconds of that day's midnight, UTC
+TIME               :class:`Time` — ``int`` milliseconds since midnight
+INTERVAL (day-time) :class:`Interval` — ``int`` milliseconds
+=================  ==========================================================
+
+The temporal classes subclass ``int`` so that comparisons, hashing and ordering are free;
+arithmetic on them returns plain ``int``, so the expression compiler re-wraps results.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from shardline.errors import RowError
+
+__all__ = [
+    "COERCION_ERROR",
+    "Date",
+    "Interval",
+    "SqlType",
+    "Time",
+    "Timestamp",
+    "TypeKind",
+    "coerce",
+    "format_value",
+    "parse_type",
+    "parse_timestamp",
+]
+
+#: ``ERROR_NAME`` of a value that cannot be converted to its column's type.
+COERCION_ERROR = "Type_Coercion_Error"
+
+_MS_PER_DAY = 86_400_000
+
+
+class TypeKind(StrEnum):
+    NULL = "NULL"
+    BOOLEAN = "BOOLEAN"
+    TINYINT = "TINYINT"
+    SMALLINT = "SMALLINT"
+    INTEGER = "INTEGER"
+    BIGINT = "BIGINT"
+    REAL = "REAL"
+    DOUBLE = "DOUBLE"
+    DECIMAL = "DECIMAL"
+    CHAR = "CHAR"
+    VARCHAR = "VARCHAR"
+    BINARY = "BINARY"
+    VARBINARY = "VARBINARY"
+    DATE = "DATE"
+    TIME = "TIME"
+    TIMESTAMP = "TIMESTAMP"
+    INTERVAL = "INTERVAL"
+
+
+_INTEGERS = {TypeKind.TINYINT, TypeKind.SMALLINT, TypeKind.INTEGER, TypeKind.BIGINT}
+_APPROX = {TypeKind.REAL, TypeKind.DOUBLE}
+_STRINGS = {TypeKind.CHAR, TypeKind.VARCHAR}
+_BINARIES = {TypeKind.BINARY, TypeKind.VARBINARY}
+_TEMPORAL = {TypeKind.DATE, TypeKind.TIME, TypeKind.TIMESTAMP}
+_INT_RANGE = {
+    TypeKind.TINYINT: (-(2**7), 2**7 - 1),
+    TypeKind.SMALLINT: (-(2**15), 2**15 - 1),
+    TypeKind.INTEGER: (-(2**31), 2**31 - 1),
+    TypeKind.BIGINT: (-(2**63), 2**63 - 1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SqlType:
+    """A column or expression type. ``length`` for strings and binaries, ``precision`` and
+    ``scale`` for DECIMAL."""
+
+    kind: TypeKind
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+    @property
+    def is_integer(self) -> bool:
+        return self.kind in _INTEGERS
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in _INTEGERS or self.kind in _APPROX or self.kind is TypeKind.DECIMAL
+
+    @property
+    def is_string(self) -> bool:
+        return self.kind in _STRINGS
+
+    @property
+    def is_temporal(self) -> bool:
+        return self.kind in _TEMPORAL
+
+    def __str__(self) -> str:
+        if self.kind is TypeKind.DECIMAL and self.precision is not None:
+            if self.scale is not None:
+                return f"DECIMAL({self.precision},{self.scale})"
+            return f"DECIMAL({self.precision})"
+        if self.length is not None:
+            return f"{self.kind.value}({self.length})"
+        return self.kind.value
+
+
+_ALIASES = {
+    "INT": TypeKind.INTEGER,
+    "INTEGER": TypeKind.INTEGER,
+    "TINYINT": TypeKind.TINYINT,
+    "SMALLINT": TypeKind.SMALLINT,
+    "BIGINT": TypeKind.BIGINT,
+    "REAL": TypeKind.REAL,
+    "FLOAT": TypeKind.DOUBLE,
+    "DOUBLE": TypeKind.DOUBLE,
+    "DOUBLE PRECISION": TypeKind.DOUBLE,
+    "DECIMAL": TypeKind.DECIMAL,
+    "NUMERIC": TypeKind.DECIMAL,
+    "DEC": TypeKind.DECIMAL,
+    "CHAR": TypeKind.CHAR,
+    "CHARACTER": TypeKind.CHAR,
+    "VARCHAR": TypeKind.VARCHAR,
+    "CHARACTER VARYING": TypeKind.VARCHAR,
+    "CHAR VARYING": TypeKind.VARCHAR,
+    "BINARY": TypeKind.BINARY,
+    "VARBINARY": TypeKind.VARBINARY,
+    "BINARY VARYING": TypeKind.VARBINARY,
+    "BOOLEAN": TypeKind.BOOLEAN,
+    "BOOL": TypeKind.BOOLEAN,
+    "DATE": TypeKind.DATE,
+    "TIME": TypeKind.TIME,
+    "TIMESTAMP": TypeKind.TIMESTAMP,
+    "INTERVAL": TypeKind.INTERVAL,
+}
+_TYPE_TEXT = re.compile(
+    r"^\s*([A-Za-z]+(?:\s+[A-Za-z]+)?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$"
+)
+
+
+def parse_type(text: str) -> SqlType:
+    """``'VARCHAR(4)'``, ``'REAL'``, ``'DECIMAL(10,2)'``, ``'DOUBLE PRECISION'`` → :class:`SqlType`.
+
+    Raises ``ValueError`` naming the text when it is not a KDA type.
+    """
+    match = _TYPE_TEXT.match(text)
+    if not match:
+        raise ValueError(f"not a SQL type: {text!r}")
+    name = " ".join(match.group(1).upper().split())
+    kind = _ALIASES.get(name)
+    if kind is None:
+        raise ValueError(f"unknown SQL type {match.group(1)!r}")
+    first = int(match.group(2)) if match.group(2) else None
+    second = int(match.group(3)) if match.group(3) else None
+    if kind is TypeKind.DECIMAL:
+        return SqlType(kind, precision=first, scale=second)
+    if second is not None:
+        raise ValueError(f"{name} takes one size, got {text!r}")
+    if first is not None and kind not in _STRINGS and kind not in _BINARIES:
+        raise ValueError(f"{name} takes no size, got {text!r}")
+    return SqlType(kind, length=first)
+
+
+class Timestamp(int):
+    """A TIMESTAMP: integer milliseconds since the epoch, UTC."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"TIMESTAMP '{self.text()}'"
+
+    def text(self) -> str:
+        """``YYYY-MM-DD HH:MM:SS.fff`` — the form KDA writes."""
+        moment = _EPOCH + _dt.timedelta(milliseconds=int(self))
+        return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+class Date(int):
+    """A DATE: integer milliseconds of the day's midnight, UTC."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"DATE '{self.text()}'"
+
+    def text(self) -> str:
+        return (_EPOCH + _dt.timedelta(milliseconds=int(self))).strftime("%Y-%m-%d")
+
+
+class Time(int):
+    """A TIME of day: integer milliseconds since midnight."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"TIME '{self.text()}'"
+
+    def text(self) -> str:
+        ms = int(self) % _MS_PER_DAY
+        seconds, millis = divmod(ms, 1000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        return f"{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}"
+
+
+class Interval(int):
+    """A day-time INTERVAL: integer milliseconds."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"INTERVAL {int(self)} ms"
+
+
+_EPOCH = _dt.datetime(1970, 1, 1)
+_TS_TEXT = re.compile(
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+)
+
+
+def parse_timestamp(text: str) -> Timestamp:
+    """``'2026-11-22 10:15:00.123'`` (also ``T``, ``Z`` or ``±hh:mm``) → :class:`Timestamp`."""
+    match = _TS_TEXT.match(text)
+    if not match:
+        raise ValueError(f"not a timestamp: {text!r}")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = _dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+        )
+    except ValueError as exc:
+        raise ValueError(f"not a timestamp: {text!r} ({exc})") from None
+    ms = (moment - _EPOCH) // _dt.timedelta(milliseconds=1)
+    if fraction:
+        ms += int((fraction + "00")[:3])
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        ms -= sign * (int(digits[:2]) * 3_600_000 + int(digits[2:]) * 60_000)
+    return Timestamp(ms)
+
+
+def _fail(value: Any, target: SqlType) -> RowError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return RowError(COERCION_ERROR, f"cannot convert {shown} to {target}")
+
+
+def coerce(value: Any, target: SqlType) -> Any:
+    """Convert a decoded value (JSON, CSV text, Avro) to ``target``, as KDA's input mapping does.
+
+    ``None`` stays ``None``. Numbers become TIMESTAMPs as epoch milliseconds; strings are parsed.
+    Strings longer than a VARCHAR's length are an error, not silently cut. Raises
+    :class:`~shardline.errors.RowError` (``Type_Coercion_Error``) when the value does not fit.
+    """
+    if value is None:
+        return None
+    kind = target.kind
+    try:
+        if kind in _INTEGERS:
+            if isinstance(value, bool):
+                raise _fail(value, target)
+            if isinstance(value, int):
+                number = value
+            elif isinstance(value, float):
+                if not value.is_integer():
+                    raise _fail(value, target)
+                number = int(value)
+            elif isinstance(value, str):
+                number = int(value.strip())
+            elif isinstance(value, Decimal):
+                if value != value.to_integral_value():
+                    raise _fail(value, target)
+                number = int(value)
+            else:
+                raise _fail(value, target)
+            low, high = _INT_RANGE[kind]
+            if not low <= number <= high:
+                raise _fail(value, target)
+            return number
+        if kind in _APPROX:
+            if isinstance(value, bool):
+                raise _fail(value, target)
+            if isinstance(value, int | float | Decimal):
+                return float(value)
+            if isinstance(value, str):
+                return float(value.strip())
+            raise _fail(value, target)
+        if kind is TypeKind.DECIMAL:
+            if isinstance(value, bool):
+                raise _fail(value, target)
+            if isinstance(value, float | int | str | Decimal):
+                number_d = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+                if target.scale is not None:
+                    number_d = number_d.quantize(Decimal(1).scaleb(-target.scale))
+                return number_d
+            raise _fail(value, target)
+        if kind in _STRINGS:
+            if isinstance(value, bool):
+                text = "TRUE" if value else "FALSE"
+            elif isinstance(value, str):
+                text = value
+            elif isinstance(value, int | float | Decimal):
+                text = str(value)
+            elif isinstance(value, Timestamp | Date | Time):
+                text = value.text()
+            else:
+                raise _fail(value, target)
+            if target.length is not None and len(text) > target.length:
+                raise RowError(
+                    COERCION_ERROR,
+                    f"value of {len(text)} characters does not fit {target}",
+                )
+            return text
+        if kind is TypeKind.BOOLEAN:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().upper() in ("TRUE", "FALSE"):
+                return value.strip().upper() == "TRUE"
+            raise _fail(value, target)
+        if kind is TypeKind.TIMESTAMP:
+            if isinstance(value, bool):
+                raise _fail(value, target)
+            if isinstance(value, int):
+                return Timestamp(value)
+            if isinstance(value, float) and value.is_integer():
+                return Timestamp(int(value))
+            if isinstance(value, str):
+                return parse_timestamp(value)
+            raise _fail(value, target)
+        if kind is TypeKind.DATE:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return Date(value - value % _MS_PER_DAY)
+            if isinstance(value, str):
+                ts = parse_timestamp(value)
+                return Date(ts - ts % _MS_PER_DAY)
+            raise _fail(value, target)
+        if kind is TypeKind.TIME:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return Time(value % _MS_PER_DAY)
+            if isinstance(value, str):
+                return Time(parse_timestamp("1970-01-01 " + value.strip()))
+            raise _fail(value, target)
+        if kind in _BINARIES:
+            if isinstance(value, bytes):
+                return value
+            if isinstance(value, str):
+                return bytes.fromhex(value)
+            raise _fail(value, target)
+        if kind is TypeKind.INTERVAL:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return Interval(value)
+            raise _fail(value, target)
+    except RowError:
+        raise
+    except (ValueError, InvalidOperation, OverflowError):
+        raise _fail(value, target) from None
+    raise _fail(value, target)
+
+
+def format_value(value: Any) -> Any:
+    """A value as it appears in a JSON output row: temporal values as KDA's text forms,
+    DECIMAL as a number (float), everything else unchanged."""
+    if isinstance(value, Timestamp | Date | Time):
+        return value.text()
+    if isinstance(value, Interval):
+        return int(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
