@@ -1,0 +1,119 @@
+"""What every pump operator shares: the per-partition context, keyed result rows, errors.
+
+An operator is the running form of one pump in one partition. ``process(rows)`` takes rows of
+its input stream — tuples whose element 0 is ROWTIME — in stream order and returns rows for
+the target stream, also ROWTIME first. Operators with windows also implement ``advance``
+(ROWTIME or the idle timeout moved time forward: close what is due) and keep their state in a
+:class:`StateStore`, whose changes the runtime writes to the changelog in the same Kafka
+transaction as the outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pipelines.sql import state as codec
+
+__all__ = [
+    "LATE_ROW",
+    "Context",
+    "KeyedRow",
+    "Operator",
+    "RowFailure",
+    "StateStore",
+]
+
+#: ``ERROR_NAME`` of a row whose event-time window had already been closed.
+LATE_ROW = "Late_Row"
+
+Row = tuple[Any, ...]
+
+
+class KeyedRow(tuple):  # type: ignore[type-arg]
+    """A result row that carries a deterministic record key (window results)."""
+
+    key: bytes
+
+    def __new__(cls, values: Iterable[Any], key: bytes) -> KeyedRow:
+        row = super().__new__(cls, values)
+        row.key = key
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class RowFailure:
+    """A row that failed in a pump: goes to the error stream."""
+
+    pump: str
+    name: str
+    message: str
+    row: Row
+
+
+@dataclass(slots=True)
+class Context:
+    """Per-partition facts an operator reads and the failures it reports."""
+
+    application: str
+    partition: int
+    allowed_lateness_ms: int
+    failures: list[RowFailure] = field(default_factory=list)
+    #: The partition's current ROWTIME (monotonic).
+    rowtime: int = 0
+
+    def fail(self, pump: str, name: str, message: str, row: Row) -> None:
+        self.failures.append(RowFailure(pump, name, message, row))
+
+
+class StateStore:
+    """The changed keys of one operator's state since the last ``take``.
+
+    Operators ``mark`` a key when its state changes and ``delete`` it when it goes away; at
+    commit time ``take(snapshot)`` encodes each changed key with ``snapshot(key)`` (the state
+    then, however often it changed in between). Keys are tuples of SQL values; ``None`` as an
+    encoded value is a changelog tombstone.
+    """
+
+    __slots__ = ("_prefix", "_dirty")
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._dirty: dict[Any, bool] = {}
+
+    def mark(self, key: Any) -> None:
+        self._dirty[key] = True
+
+    def delete(self, key: Any) -> None:
+        self._dirty[key] = False
+
+    def take(self, snapshot: Callable[[Any], Any]) -> list[tuple[bytes, bytes | None]]:
+        out: list[tuple[bytes, bytes | None]] = []
+        for key, alive in self._dirty.items():
+            encoded_key = codec.dumps([self._prefix, key])
+            out.append((encoded_key, codec.dumps(snapshot(key)) if alive else None))
+        self._dirty.clear()
+        return out
+
+    def decode_key(self, encoded_key: bytes) -> tuple[bool, Any]:
+        """``(True, key)`` if ``encoded_key`` belongs to this store."""
+        decoded = codec.loads(encoded_key)
+        if isinstance(decoded, tuple) and len(decoded) == 2 and decoded[0] == self._prefix:
+            return True, decoded[1]
+        return False, None
+
+
+class Operator(Protocol):
+    pump: str
+    store: StateStore | None
+
+    def process(self, rows: list[Row], ctx: Context) -> list[Row]: ...
+
+    def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
+        """Close what is due; ``idle``: the partition is caught up and quiet, close all."""
+        ...
+
+    def snapshot(self, key: Any) -> Any: ...
+
+    def restore(self, key: Any, value: Any) -> None: ...
