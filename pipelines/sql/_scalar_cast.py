@@ -83,16 +83,6 @@ def _shortest(x: float) -> tuple[str, int]:
     return digits, d.adjusted()
 
 
-def interval_text(ms: int) -> str:
-    sign = "-" if ms < 0 else ""
-    a = abs(ms)
-    days, rest = divmod(a, _MS_PER_DAY)
-    hours, rest = divmod(rest, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{sign}{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
-
-
 def to_text(value: Any) -> str:
     """A non-NULL value as CAST(… AS VARCHAR) writes it."""
     t = type(value)
@@ -106,10 +96,8 @@ def to_text(value: Any) -> str:
         return java_double_text(value)
     if t is Decimal:
         return format(value, "f")
-    if t is Timestamp or t is Date or t is Time:
+    if t is Timestamp or t is Date or t is Time or t is Interval:
         return value.text()
-    if t is Interval:
-        return interval_text(int(value))
     raise RowError(COERCION_ERROR, f"cannot convert {value!r} to a character string")
 
 
