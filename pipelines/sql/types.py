@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -188,8 +188,11 @@ class Timestamp(int):
 
     def text(self) -> str:
         """``YYYY-MM-DD HH:MM:SS.fff`` — the form KDA writes."""
-        moment = _EPOCH + _dt.timedelta(milliseconds=int(self))
-        return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+        m = _EPOCH + _dt.timedelta(milliseconds=int(self))
+        return (
+            f"{m.year:04d}-{m.month:02d}-{m.day:02d} "
+            f"{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond // 1000:03d}"
+        )
 
 
 class Date(int):
@@ -201,7 +204,8 @@ class Date(int):
         return f"DATE '{self.text()}'"
 
     def text(self) -> str:
-        return (_EPOCH + _dt.timedelta(milliseconds=int(self))).strftime("%Y-%m-%d")
+        d = _EPOCH + _dt.timedelta(milliseconds=int(self))
+        return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
 
 
 class Time(int):
@@ -227,6 +231,16 @@ class Interval(int):
 
     def __repr__(self) -> str:
         return f"INTERVAL {int(self)} ms"
+
+    def text(self) -> str:
+        """``[-]D HH:MM:SS.fff`` (days, then the time of the remainder)."""
+        ms = int(self)
+        days, rest = divmod(abs(ms), _MS_PER_DAY)
+        seconds, millis = divmod(rest, 1000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        sign = "-" if ms < 0 else ""
+        return f"{sign}{days} {hour:02d}:{minute:02d}:{second:02d}.{millis:03d}"
 
 
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -310,8 +324,19 @@ def coerce(value: Any, target: SqlType) -> Any:
                 raise _fail(value, target)
             if isinstance(value, float | int | str | Decimal):
                 number_d = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+                if not number_d.is_finite():
+                    raise _fail(value, target)
                 if target.scale is not None:
-                    number_d = number_d.quantize(Decimal(1).scaleb(-target.scale))
+                    number_d = number_d.quantize(
+                        Decimal(1).scaleb(-target.scale), rounding=ROUND_HALF_UP
+                    )
+                if (
+                    target.precision is not None
+                    and number_d != 0
+                    and number_d.adjusted() + 1 + max(-number_d.as_tuple().exponent, 0)  # type: ignore[operator]
+                    > target.precision
+                ):
+                    raise _fail(value, target)
                 return number_d
             raise _fail(value, target)
         if kind in _STRINGS:
@@ -319,10 +344,10 @@ def coerce(value: Any, target: SqlType) -> Any:
                 text = "TRUE" if value else "FALSE"
             elif isinstance(value, str):
                 text = value
+            elif isinstance(value, Timestamp | Date | Time | Interval):
+                text = value.text()  # before int: these are int subclasses
             elif isinstance(value, int | float | Decimal):
                 text = str(value)
-            elif isinstance(value, Timestamp | Date | Time):
-                text = value.text()
             else:
                 raise _fail(value, target)
             if target.length is not None and len(text) > target.length:

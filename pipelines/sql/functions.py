@@ -1,0 +1,260 @@
+"""Scalar functions and operators of the KDA SQL dialect, for the expression compiler.
+
+Every function takes already-evaluated Python values (see :mod:`pipelines.sql.types`) and
+returns one. NULL in gives NULL out unless SQL says otherwise (``IS NULL``, ``COALESCE``,
+three-valued ``AND``/``OR``, ``TIMESTAMP_TO_CHAR``). A row-level failure raises
+:class:`~shardline.errors.RowError` with a KDA ``ERROR_NAME``: :data:`DIVIDE_BY_ZERO`,
+:data:`~pipelines.sql.types.COERCION_ERROR` or :data:`INVALID_ARGUMENT`.
+
+Special-syntax forms are called directly by the compiler: :func:`floor_to` (``FLOOR … TO``),
+:func:`ceil_to`, :func:`step` (``STEP … BY``), :func:`extract` (``EXTRACT … FROM``),
+:func:`substring` (``SUBSTRING … FROM … FOR``), :func:`position` (``POSITION … IN``),
+:func:`trim` (``TRIM … FROM``), :func:`overlay` (``OVERLAY … PLACING``), :func:`cast`, the
+operators (:func:`add` … :func:`ge`, :func:`and_`, :func:`like` …). Plain calls
+``NAME(args…)`` go through :data:`SCALARS`.
+
+Semantic choices, with the KDA reference page each follows, are in the docstrings of the
+functions and of the private modules ``_scalar_numeric`` (operator typing), ``_scalar_cast``,
+``_scalar_time`` and ``_scalar_format``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from pipelines.sql._scalar_cast import cast, to_text
+from pipelines.sql._scalar_format import char_to_timestamp, timestamp_to_char
+from pipelines.sql._scalar_numeric import (
+    DIVIDE_BY_ZERO,
+    INVALID_ARGUMENT,
+    abs_,
+    add,
+    and_,
+    between,
+    ceil,
+    coalesce,
+    div,
+    eq,
+    exp,
+    floor_number,
+    ge,
+    gt,
+    in_,
+    is_not_null,
+    is_null,
+    le,
+    ln,
+    log10,
+    lt,
+    mod,
+    mul,
+    ne,
+    neg,
+    not_,
+    nullif,
+    or_,
+    power,
+    round_,
+    sqrt,
+    sub,
+)
+from pipelines.sql._scalar_text import (
+    char_length,
+    concat,
+    initcap,
+    like,
+    lower,
+    overlay,
+    position,
+    regex_replace,
+    similar_to,
+    substring,
+    trim,
+    upper,
+)
+from pipelines.sql._scalar_time import (
+    EXTRACT_UNITS,
+    FLOOR_UNITS,
+    ceil_to,
+    extract,
+    floor_to,
+    step,
+    tsdiff,
+)
+from pipelines.sql.types import COERCION_ERROR, SqlType, TypeKind
+
+__all__ = [
+    "COERCION_ERROR",
+    "DIVIDE_BY_ZERO",
+    "EXTRACT_UNITS",
+    "FLOOR_UNITS",
+    "INVALID_ARGUMENT",
+    "SCALARS",
+    "Scalar",
+    "abs",
+    "abs_",
+    "add",
+    "and_",
+    "between",
+    "cast",
+    "ceil",
+    "ceil_to",
+    "char_length",
+    "char_to_timestamp",
+    "character_length",
+    "coalesce",
+    "concat",
+    "div",
+    "eq",
+    "exp",
+    "extract",
+    "floor_number",
+    "floor_to",
+    "ge",
+    "gt",
+    "in_",
+    "initcap",
+    "is_not_null",
+    "is_null",
+    "le",
+    "like",
+    "ln",
+    "log10",
+    "lower",
+    "lt",
+    "mod",
+    "mul",
+    "ne",
+    "neg",
+    "not_",
+    "nullif",
+    "or_",
+    "overlay",
+    "position",
+    "power",
+    "regex_replace",
+    "round",
+    "round_",
+    "similar_to",
+    "sqrt",
+    "step",
+    "sub",
+    "substring",
+    "timestamp_to_char",
+    "to_text",
+    "trim",
+    "tsdiff",
+    "upper",
+]
+
+character_length = char_length
+#: The brief's names; ``abs_``/``round_`` are the same functions without shadowing builtins.
+abs = abs_  # noqa: A001
+round = round_  # noqa: A001
+
+ReturnRule = Callable[[Sequence[SqlType | None]], SqlType | None]
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A function callable as ``NAME(arg, …)``: ``fn(*values)`` evaluates it; ``returns`` gives
+    the result type from the argument types (``None`` = unknown)."""
+
+    name: str
+    fn: Callable[..., Any]
+    min_args: int
+    max_args: int | None
+    returns: ReturnRule
+
+
+BIGINT = SqlType(TypeKind.BIGINT)
+DOUBLE = SqlType(TypeKind.DOUBLE)
+VARCHAR = SqlType(TypeKind.VARCHAR)
+TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
+_STRING_MAX = SqlType(TypeKind.VARCHAR, length=65535)
+
+
+def _fixed(t: SqlType) -> ReturnRule:
+    return lambda args: t
+
+
+def _first(args: Sequence[SqlType | None]) -> SqlType | None:
+    return args[0] if args else None
+
+
+def _first_known(args: Sequence[SqlType | None]) -> SqlType | None:
+    return next((a for a in args if a is not None), None)
+
+
+def _string_like_first(args: Sequence[SqlType | None]) -> SqlType | None:
+    first = args[0] if args else None
+    if first is not None and first.is_string:
+        return SqlType(TypeKind.VARCHAR, length=first.length)
+    return VARCHAR
+
+
+_NUMERIC_ORDER = (
+    TypeKind.TINYINT,
+    TypeKind.SMALLINT,
+    TypeKind.INTEGER,
+    TypeKind.BIGINT,
+    TypeKind.DECIMAL,
+    TypeKind.REAL,
+    TypeKind.DOUBLE,
+)
+
+
+def _numeric_common(args: Sequence[SqlType | None]) -> SqlType | None:
+    """Result of a binary numeric operation: the wider operand (DOUBLE beats DECIMAL beats the
+    integers), as the operators in ``_scalar_numeric`` compute it."""
+    known = [a for a in args if a is not None and a.is_numeric]
+    if not known:
+        return None
+    return max(known, key=lambda t: _NUMERIC_ORDER.index(t.kind))
+
+
+def _same_numeric(args: Sequence[SqlType | None]) -> SqlType | None:
+    first = args[0] if args else None
+    return first if first is not None and first.is_numeric else None
+
+
+def _scalar(
+    name: str, fn: Callable[..., Any], min_args: int, max_args: int | None, returns: ReturnRule
+) -> tuple[str, Scalar]:
+    return name, Scalar(name, fn, min_args, max_args, returns)
+
+
+SCALARS: Mapping[str, Scalar] = MappingProxyType(
+    dict(
+        [
+            _scalar("UPPER", upper, 1, 1, _string_like_first),
+            _scalar("LOWER", lower, 1, 1, _string_like_first),
+            _scalar("INITCAP", initcap, 1, 1, _string_like_first),
+            _scalar("CHAR_LENGTH", char_length, 1, 1, _fixed(BIGINT)),
+            _scalar("CHARACTER_LENGTH", char_length, 1, 1, _fixed(BIGINT)),
+            _scalar("SUBSTRING", substring, 2, 3, _string_like_first),
+            _scalar("POSITION", position, 2, 2, _fixed(BIGINT)),
+            _scalar("OVERLAY", overlay, 3, 4, _fixed(VARCHAR)),
+            _scalar("REGEX_REPLACE", regex_replace, 3, 5, _fixed(_STRING_MAX)),
+            _scalar("ABS", abs_, 1, 1, _first),
+            _scalar("CEIL", ceil, 1, 1, _same_numeric),
+            _scalar("CEILING", ceil, 1, 1, _same_numeric),
+            _scalar("FLOOR", floor_number, 1, 1, _same_numeric),
+            _scalar("POWER", power, 2, 2, _fixed(DOUBLE)),
+            _scalar("SQRT", sqrt, 1, 1, _fixed(DOUBLE)),
+            _scalar("LN", ln, 1, 1, _fixed(DOUBLE)),
+            _scalar("LOG10", log10, 1, 1, _fixed(DOUBLE)),
+            _scalar("EXP", exp, 1, 1, _fixed(DOUBLE)),
+            _scalar("ROUND", round_, 1, 2, _same_numeric),
+            _scalar("MOD", mod, 2, 2, _numeric_common),
+            _scalar("COALESCE", coalesce, 1, None, _first_known),
+            _scalar("NULLIF", nullif, 2, 2, _first),
+            _scalar("TSDIFF", tsdiff, 2, 2, _fixed(BIGINT)),
+            _scalar("CHAR_TO_TIMESTAMP", char_to_timestamp, 2, 2, _fixed(TIMESTAMP)),
+            _scalar("TIMESTAMP_TO_CHAR", timestamp_to_char, 2, 2, _fixed(VARCHAR)),
+        ]
+    )
+)
