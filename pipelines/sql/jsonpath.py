@@ -56,6 +56,8 @@ class JsonPath:
     flatten: tuple[str, Getter, Getter] | None = None
     #: True when evaluated with jsonpath_ng rather than compiled lookups.
     general: bool = False
+    #: The member name when the path is one member of the top level (``$.a``, ``$['a b']``).
+    member: str | None = None
 
 
 def compile_path(text: str) -> JsonPath:
@@ -70,7 +72,8 @@ def compile_path(text: str) -> JsonPath:
         return _general(text)
     markers = [i for i, s in enumerate(steps) if s is _ALL]
     if not markers:
-        return JsonPath(text, _getter(steps))
+        member = steps[0] if len(steps) == 1 and isinstance(steps[0], str) else None
+        return JsonPath(text, _getter(steps), member=member)
     if len(markers) > 1:
         raise ValueError(
             f"{text}: only one array expression [0:] per path is supported (as in KDA)"
