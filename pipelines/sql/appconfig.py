@@ -219,6 +219,8 @@ class ReferenceDataSource:
     file_key: str
     reference_schema: InputSchema
     path: str = field(default="", compare=False)
+    #: ``BucketARN`` or ``Bucket``: the field the bucket came from, for errors.
+    bucket_field: str = field(default="Bucket", compare=False)
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -563,7 +565,7 @@ def _parse_reference(r: _Reader) -> ReferenceDataSource:
         raise ConfigError(s3.name("FileKey"), "expected an object key of 1-1024 bytes")
     s3.string("ReferenceRoleARN", "")  # accepted for migration, not used
     schema = _parse_schema(r.section("ReferenceSchema", required=True), reference=True)
-    return ReferenceDataSource(table, bucket, key, schema, path=r.path)
+    return ReferenceDataSource(table, bucket, key, schema, path=r.path, bucket_field=bucket_field)
 
 
 def _parse_output(r: _Reader) -> Output:

@@ -378,7 +378,7 @@ class CsvDecoder(RowDecoder):
             text = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RowError(MALFORMED_RECORD, f"not UTF-8 text: {exc}") from None
-        return [self._row(fields) for fields in self.split(text)]
+        return [self.row(fields) for fields in self.split(text)]
 
     def split(self, text: str) -> list[list[str]]:
         """The field lists of ``text``, header lines and empty lines left out."""
@@ -407,7 +407,8 @@ class CsvDecoder(RowDecoder):
         except csv.Error as exc:
             raise RowError(MALFORMED_RECORD, f"invalid CSV: {exc}") from None
 
-    def _row(self, fields: list[str]) -> Row:
+    def row(self, fields: list[str]) -> Row:
+        """The row of one line's fields."""
         if len(fields) < self._n:
             raise RowError(
                 SCHEMA_MISMATCH, f"{len(fields)} fields where {self._n} columns are expected"
