@@ -1,0 +1,223 @@
+"""A minimal S3 client on aiohttp, signed with botocore's SigV4, path-style addressing.
+
+Shared by the delivery side (``connectors.s3`` re-exports it) and the analytics side
+(reference data of SQL applications): PUT/GET/HEAD object, create/head bucket, list keys.
+Transport failures come back as an :class:`S3Response` with ``status=None`` so callers
+classify them like any other answer. A GET may cap the body size (``max_bytes``): a larger
+object is refused from its ``Content-Length`` before the body is read, with the error code
+``EntityTooLarge``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode
+
+import aiohttp
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from yarl import URL
+
+from shardline.settings import Secret
+
+__all__ = ["ENTITY_TOO_LARGE", "S3Client", "S3Response"]
+
+DEFAULT_TIMEOUT_MS = 30_000
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+#: ``error_code`` of a GET refused because the object is larger than ``max_bytes``.
+ENTITY_TOO_LARGE = "EntityTooLarge"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class S3Response:
+    """An S3 answer. ``status`` is None when no HTTP answer came (``error`` says why)."""
+
+    status: int | None
+    body: bytes = b""
+    error: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def error_code(self) -> str:
+        """The S3 error code (``NoSuchBucket``, ``AccessDenied``, ...) from the XML body."""
+        if self.status is None:
+            return type(self).__name__ if not self.error else self.error.split(":", 1)[0]
+        try:
+            root = ET.fromstring(self.body)
+        except ET.ParseError:
+            return f"HTTP{self.status}"
+        code = root.findtext("Code")
+        return code or f"HTTP{self.status}"
+
+    @property
+    def message(self) -> str:
+        if self.status is None:
+            return self.error
+        try:
+            text = ET.fromstring(self.body).findtext("Message")
+        except ET.ParseError:
+            text = None
+        return text or self.body[:200].decode("utf-8", "replace") or f"HTTP {self.status}"
+
+
+class S3Client:
+    """Signs each request with SigV4 (botocore) and sends it with one aiohttp session."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        region: str,
+        access_key: Secret,
+        secret_key: Secret,
+        *,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.region = region
+        self._credentials = Credentials(access_key.reveal(), secret_key.reveal())
+        self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:  # never show the credentials
+        return f"S3Client({self.endpoint!r}, region={self.region!r})"
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> S3Client:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def request(
+        self,
+        method: str,
+        bucket: str,
+        key: str = "",
+        *,
+        body: bytes = b"",
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> S3Response:
+        """Send one signed request. With ``max_bytes``, a successful answer whose body is
+        larger is not read: it comes back with ``status=None`` and ``EntityTooLarge``."""
+        path = "/" + quote(bucket, safe="")
+        if key:
+            path += "/" + quote(key, safe="/~")
+        url = self.endpoint + path
+        if query:
+            url += "?" + urlencode(sorted(query.items()), quote_via=quote)
+        all_headers = dict(headers or {})
+        if body:
+            all_headers["Content-MD5"] = _content_md5(body)
+        aws = AWSRequest(method=method, url=url, data=body, headers=all_headers)
+        S3SigV4Auth(self._credentials, "s3", self.region).add_auth(aws)
+        if self._session is None:
+            await self.open()
+        assert self._session is not None
+        try:
+            async with self._session.request(
+                method, URL(url, encoded=True), data=body or None, headers=dict(aws.headers.items())
+            ) as resp:
+                answer_headers = {k: v for k, v in resp.headers.items()}
+                if max_bytes is not None and 200 <= resp.status < 300:
+                    return await _read_capped(resp, max_bytes, answer_headers)
+                return S3Response(resp.status, await resp.read(), headers=answer_headers)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return S3Response(None, error=f"{type(exc).__name__}: {exc}")
+
+    # -- conveniences ----------------------------------------------------------------------
+
+    async def put_object(
+        self, bucket: str, key: str, body: bytes, *, content_type: str = "", encoding: str = ""
+    ) -> S3Response:
+        headers = {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        return await self.request("PUT", bucket, key, body=body, headers=headers)
+
+    async def get_object(
+        self, bucket: str, key: str, *, max_bytes: int | None = None
+    ) -> S3Response:
+        return await self.request("GET", bucket, key, max_bytes=max_bytes)
+
+    async def head_object(self, bucket: str, key: str) -> S3Response:
+        return await self.request("HEAD", bucket, key)
+
+    async def head_bucket(self, bucket: str) -> S3Response:
+        return await self.request("HEAD", bucket)
+
+    async def create_bucket(self, bucket: str) -> S3Response:
+        return await self.request("PUT", bucket)
+
+    async def ensure_bucket(self, bucket: str) -> S3Response:
+        """Create ``bucket`` unless it exists. Returns the last answer (ok if it exists now)."""
+        head = await self.head_bucket(bucket)
+        if head.ok or head.status != 404:
+            return head
+        created = await self.create_bucket(bucket)
+        if created.status == 409:  # BucketAlreadyOwnedByYou: created meanwhile
+            return await self.head_bucket(bucket)
+        return created
+
+    async def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """All keys under ``prefix`` (ListObjectsV2, following continuation tokens)."""
+        keys: list[str] = []
+        token = ""
+        while True:
+            query = {"list-type": "2", "prefix": prefix}
+            if token:
+                query["continuation-token"] = token
+            resp = await self.request("GET", bucket, query=query)
+            if not resp.ok:
+                raise OSError(f"list {bucket}/{prefix}: {resp.error_code}: {resp.message}")
+            root = ET.fromstring(resp.body)
+            keys.extend(k.text or "" for k in root.iter(_NS + "Key"))
+            if root.findtext(_NS + "IsTruncated") != "true":
+                return keys
+            token = root.findtext(_NS + "NextContinuationToken") or ""
+
+
+async def _read_capped(
+    resp: aiohttp.ClientResponse, max_bytes: int, headers: dict[str, str]
+) -> S3Response:
+    declared = resp.content_length
+    if declared is not None and declared > max_bytes:
+        return S3Response(None, error=_too_large(declared, max_bytes), headers=headers)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            return S3Response(None, error=_too_large(size, max_bytes), headers=headers)
+        chunks.append(chunk)
+    return S3Response(resp.status, b"".join(chunks), headers=headers)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"{ENTITY_TOO_LARGE}: the object has {size} bytes or more, over the limit of {limit}"
+
+
+def _content_md5(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode("ascii")

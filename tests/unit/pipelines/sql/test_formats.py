@@ -1,0 +1,376 @@
+import json
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
+from pipelines.sql.appconfig import Column, InputSchema, RecordFormat, RecordFormatType
+from pipelines.sql.formats import (
+    MALFORMED_RECORD,
+    SCHEMA_MISMATCH,
+    build_decoder,
+    build_encoder,
+    timestamp_text,
+)
+from pipelines.sql.types import COERCION_ERROR, Timestamp, parse_timestamp, parse_type
+from schemas import codec_for
+from shardline.errors import RowError
+
+
+def schema(kind: str, *columns: tuple[str, str] | tuple[str, str, str], **fmt: Any) -> InputSchema:
+    cols = tuple(Column(c[0], parse_type(c[1]), c[2] if len(c) > 2 else None) for c in columns)
+    return InputSchema(RecordFormat(RecordFormatType(kind), **fmt), cols)
+
+
+def error_name(decoder: Any, raw: Any) -> str:
+    with pytest.raises(RowError) as err:
+        decoder.decode_rows(raw)
+    return err.value.name
+
+
+TICKER = schema(
+    "JSON",
+    ("TICKER_SYMBOL", "VARCHAR(4)", "$.ticker_symbol"),
+    ("PRICE", "REAL", "$.price"),
+    ("EVENT_TIME", "TIMESTAMP", "$.event_time_ms"),
+)
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def test_json_columns_in_record_columns_order_and_typed() -> None:
+    d = build_decoder(TICKER)
+    row = d.decode(b'{"price": 12, "event_time_ms": 1700000000123, "ticker_symbol": "AMZN"}')
+    assert row == ("AMZN", 12.0, Timestamp(1_700_000_000_123))
+    assert isinstance(row[1], float) and isinstance(row[2], Timestamp)
+    assert d.decode(b'{"ticker_symbol":"A","price":"1.5","event_time_ms":"2024-01-02 03:04:05.6"}'
+                    ) == ("A", 1.5, parse_timestamp("2024-01-02 03:04:05.600"))
+
+
+def test_json_missing_elements_and_nulls_are_null_as_in_kda() -> None:
+    d = build_decoder(TICKER)
+    assert d.decode(b'{"ticker_symbol": null}') == (None, None, None)
+    assert d.decode(b"{}") == (None, None, None)
+
+
+def test_nested_paths() -> None:
+    d = build_decoder(schema(
+        "JSON",
+        ("CITY", "VARCHAR(16)", "$.address.city"),
+        ("FIRST", "INTEGER", "$.nums[0]"),
+        ("LAST", "INTEGER", "$.nums[-1]"),
+        ("SPACED", "VARCHAR(8)", "$['a b']"),
+        ("DEEP", "DOUBLE", '$["x"].y[1].z'),
+        ("ANY", "INTEGER", "$..only"),
+        ("GONE", "VARCHAR(4)", "$.address.street.number"),
+    ))
+    raw = orjson.dumps({
+        "address": {"city": "Anytown", "street": "Main"}, "nums": [1, 2, 3], "a b": "yes",
+        "x": {"y": [{}, {"z": 2.5}]}, "deep": {"only": 7},
+    })
+    assert d.decode(raw) == ("Anytown", 1, 3, "yes", 2.5, 7, None)
+
+
+def test_json_conversions_follow_kda() -> None:
+    d = build_decoder(schema(
+        "JSON",
+        ("OBJ", "VARCHAR(64)", "$.obj"),
+        ("ARR", "VARCHAR(64)", "$.arr[0:]"),
+        ("FLAG", "INTEGER", "$.flag"),
+        ("TRUTH", "BOOLEAN", "$.num"),
+        ("NUMTEXT", "VARCHAR(8)", "$.n"),
+        ("DEC", "DECIMAL(5,2)", "$.d"),
+    ))
+    row = d.decode(b'{"obj":{"a":1},"arr":[1,"x"],"flag":true,"num":0,"n":12.5,"d":1.5}')
+    assert row == ('{"a":1}', '[1,"x"]', 1, False, "12.5", Decimal("1.50"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        (b'{"ticker_symbol": "TOOLONG"}', COERCION_ERROR),
+        (b'{"price": "abc"}', COERCION_ERROR),
+        (b'{"price": {"a": 1}}', COERCION_ERROR),
+        (b'{"event_time_ms": "yesterday"}', COERCION_ERROR),
+        (b'{"event_time_ms": true}', COERCION_ERROR),
+        (b"not json", MALFORMED_RECORD),
+        (b"", MALFORMED_RECORD),
+        (b'{"ticker_symbol": "\xff\xfe"}', MALFORMED_RECORD),
+        (b"\xff\xfe{}", MALFORMED_RECORD),
+        (b'{"price": NaN}', MALFORMED_RECORD),
+        (None, MALFORMED_RECORD),
+        (b"42", SCHEMA_MISMATCH),
+        (b"[1, 2]", SCHEMA_MISMATCH),
+    ],
+)
+def test_json_failures_are_row_errors_with_kda_names(raw: bytes, name: str) -> None:
+    assert error_name(build_decoder(TICKER), raw) == name
+
+
+def test_record_row_path_gives_zero_to_n_rows() -> None:
+    cols = (("ID", "INTEGER", "$.id"),)
+    d = build_decoder(schema("JSON", *cols, record_row_path="$.records[0:]"))
+    assert d.decode_rows(b'{"records": [{"id": 1}, {"id": 2}, {}]}') == [(1,), (2,), (None,)]
+    assert d.decode_rows(b'{"records": []}') == []
+    assert d.decode_rows(b'{"records": {"id": 5}}') == [(5,)]
+    assert error_name(d, b'{"other": 1}') == SCHEMA_MISMATCH
+    assert error_name(d, b'{"records": [1]}') == SCHEMA_MISMATCH
+    with pytest.raises(RowError) as err:
+        d.decode(b'{"records": [{"id": 1}, {"id": 2}]}')
+    assert err.value.name == SCHEMA_MISMATCH
+    whole = build_decoder(schema("JSON", *cols))
+    assert whole.decode_rows(b'[{"id": 1}, {"id": 2}]') == [(1,), (2,)]
+
+
+ORDERS = orjson.dumps({
+    "customerName": "John Doe",
+    "orders": [
+        {"orderId": "23284", "itemPrice": "33.99"},
+        {"orderId": "63122", "itemPrice": "22.50"},
+        {"orderId": "77284"},
+    ],
+})
+
+
+def test_flattening_one_array_repeats_the_other_columns() -> None:
+    d = build_decoder(schema(
+        "JSON",
+        ("NAME", "VARCHAR(16)", "$.customerName"),
+        ("ORDER_ID", "INTEGER", "$.orders[0:].orderId"),
+        ("PRICE", "DOUBLE", "$.orders[0:].itemPrice"),
+    ))
+    assert d.decode_rows(ORDERS) == [
+        ("John Doe", 23284, 33.99), ("John Doe", 63122, 22.5), ("John Doe", 77284, None),
+    ]
+    # an empty or missing array still gives one row, of NULLs for the flattened columns
+    assert d.decode_rows(b'{"customerName": "X", "orders": []}') == [("X", None, None)]
+    assert d.decode_rows(b'{"customerName": "X"}') == [("X", None, None)]
+
+
+def test_whole_array_is_one_value() -> None:
+    d = build_decoder(schema("JSON", ("ORDERS", "VARCHAR(256)", "$.orders[0:]")))
+    (row,) = d.decode_rows(ORDERS)
+    assert json.loads(row[0]) == orjson.loads(ORDERS)["orders"]
+
+
+def test_decode_many_keeps_going_and_says_where_rows_came_from() -> None:
+    d = build_decoder(schema("JSON", ("ID", "INTEGER", "$.id"), record_row_path="$.r"))
+    batch = d.decode_many([b'{"r": {"id": 1}}', b"garbage", b'{"r": [{"id": 2}, {"id": 3}]}',
+                           b'{"r": []}', b'{"r": {"id": "x"}}'])
+    assert batch.rows == [(1,), (2,), (3,)]
+    assert batch.sources == [0, 2, 2]
+    assert [(i, e.name) for i, e in batch.errors] == [(1, MALFORMED_RECORD), (4, COERCION_ERROR)]
+    rows, sources, errors = batch  # a NamedTuple: unpacks
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+CSV = schema("CSV", ("SYM", "VARCHAR(4)"), ("PRICE", "REAL"), ("QTY", "INTEGER"),
+             ("T", "TIMESTAMP"))
+
+
+def test_csv_rows_are_positional_and_a_record_may_hold_several() -> None:
+    d = build_decoder(CSV)
+    assert d.decode_rows(b"AMZN,1.5,3,1700000000000\r\nXYZ,2,,2024-01-02 03:04:05.006\n\n") == [
+        ("AMZN", 1.5, 3, Timestamp(1_700_000_000_000)),
+        ("XYZ", 2.0, None, parse_timestamp("2024-01-02 03:04:05.006")),
+    ]
+    assert d.decode(b"A,1,2,0,extra,fields") == ("A", 1.0, 2, Timestamp(0))
+    assert d.decode(b",1,2,0") == ("", 1.0, 2, Timestamp(0))
+
+
+def test_csv_quoting_follows_python_csv() -> None:
+    d = build_decoder(schema("CSV", ("NAME", "VARCHAR(32)"), ("N", "INTEGER")))
+    assert d.decode_rows(b'"Doe, John",1\n"say ""hi""\nthere",2\n') == [
+        ("Doe, John", 1), ('say "hi"\nthere', 2),
+    ]
+
+
+def test_csv_custom_delimiters_and_header() -> None:
+    d = build_decoder(schema("CSV", ("A", "VARCHAR(8)"), ("B", "INTEGER"),
+                             record_row_delimiter=";", record_column_delimiter="||",
+                             skip_header_lines=1))
+    assert d.decode_rows(b"a||b;x||1;y||2;") == [("x", 1), ("y", 2)]
+    pipes = build_decoder(schema("CSV", ("A", "VARCHAR(8)"), ("B", "INTEGER"),
+                                 record_row_delimiter="|", record_column_delimiter="\t"))
+    assert pipes.decode_rows(b'"x\ty"\t1|z\t2') == [("x\ty", 1), ("z", 2)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        (b"AMZN,1.5", SCHEMA_MISMATCH),
+        (b"AMZN,abc,1,0", COERCION_ERROR),
+        (b"TOOLONG,1,1,0", COERCION_ERROR),
+        (b"A,1,1.5,0", COERCION_ERROR),
+        (b"\xff,1,1,0", MALFORMED_RECORD),
+        (None, MALFORMED_RECORD),
+    ],
+)
+def test_csv_failures(raw: bytes, name: str) -> None:
+    assert error_name(build_decoder(CSV), raw) == name
+
+
+# -- AVRO ------------------------------------------------------------------------------------
+
+TICKER_AVRO = schema(
+    "AVRO",
+    ("TICKER_SYMBOL", "VARCHAR(4)", "$['ticker_symbol']"),
+    ("SECTOR", "VARCHAR(16)", "$.sector"),
+    ("PRICE", "REAL", "$.price"),
+    ("EVENT_TIME", "TIMESTAMP", "$.event_time_ms"),
+    avro_schema="ticker",
+)
+TICK = {"ticker_symbol": "AMZN", "sector": "TECHNOLOGY", "change": 0.5, "price": 100.25,
+        "event_time_ms": 1_700_000_000_000}
+
+
+def test_avro_records_map_fields() -> None:
+    raw = codec_for("avro", "ticker").encode(TICK)
+    assert build_decoder(TICKER_AVRO).decode(raw) == (
+        "AMZN", "TECHNOLOGY", 100.25, Timestamp(1_700_000_000_000))
+
+
+def test_avro_failures() -> None:
+    d = build_decoder(TICKER_AVRO)
+    raw = codec_for("avro", "ticker").encode(TICK)
+    other = codec_for("avro", "clickstream")
+    assert error_name(d, raw[:-3]) == MALFORMED_RECORD
+    assert error_name(d, raw + b"\x00") == MALFORMED_RECORD
+    assert error_name(d, orjson.dumps(TICK)) == MALFORMED_RECORD
+    assert error_name(d, b"\x00\x00\x00\x00" + other.schema_id.to_bytes(1, "big")) == (
+        SCHEMA_MISMATCH)
+    long = codec_for("avro", "ticker").encode({**TICK, "ticker_symbol": "TOOLONG"})
+    assert error_name(d, long) == COERCION_ERROR
+
+
+# -- never anything but RowError -------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False,
+                                                                           allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["id", "ticker_symbol", "price", "event_time_ms", "orders", "r", "x"]),
+        inner, max_size=5),
+    max_leaves=20,
+)
+DECODERS = [
+    build_decoder(TICKER),
+    build_decoder(schema("JSON", ("N", "VARCHAR(3)", "$.customerName"),
+                         ("O", "BIGINT", "$.orders[0:].x"), record_row_path="$.r")),
+    build_decoder(schema("JSON", ("N", "BOOLEAN", "$..x"), ("D", "DATE", "$.id"),
+                         ("T", "TIME", "$.price"), ("B", "VARBINARY(4)", "$.r"))),
+    build_decoder(CSV),
+    build_decoder(schema("CSV", ("A", "DECIMAL(4,2)"), ("B", "BOOLEAN"),
+                         record_column_delimiter="|")),
+    build_decoder(TICKER_AVRO),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_arbitrary_bytes_only_ever_raise_row_errors(raw: bytes) -> None:
+    for d in DECODERS:
+        try:
+            d.decode_rows(raw)
+        except RowError:
+            pass
+        batch = d.decode_many([raw, raw])
+        assert len(batch.errors) in (0, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_arbitrary_json_only_ever_raises_row_errors(value: Any) -> None:
+    raw = orjson.dumps(value)
+    for d in DECODERS:
+        try:
+            d.decode_rows(raw)
+        except RowError:
+            pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=40))
+def test_avro_framed_garbage_only_raises_row_errors(body: bytes) -> None:
+    raw = b"\x00" + codec_for("avro", "ticker").schema_id.to_bytes(4, "big") + body
+    try:
+        build_decoder(TICKER_AVRO).decode_rows(raw)
+    except RowError:
+        pass
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+OUT = (
+    Column("SYM", parse_type("VARCHAR(8)")),
+    Column("N", parse_type("INTEGER")),
+    Column("BIG", parse_type("BIGINT")),
+    Column("X", parse_type("DOUBLE")),
+    Column("OK", parse_type("BOOLEAN")),
+    Column("T", parse_type("TIMESTAMP")),
+    Column("D", parse_type("DECIMAL(6,2)")),
+)
+ROW = ("a,\"b\"", 7, 2**40, 0.1, True, Timestamp(1_700_000_000_005), Decimal("12.50"))
+
+
+def test_json_encoding_uses_column_names_and_kda_timestamps() -> None:
+    out = build_encoder(OUT, "JSON").encode(ROW)
+    assert json.loads(out) == {
+        "SYM": 'a,"b"', "N": 7, "BIG": 2**40, "X": 0.1, "OK": True,
+        "T": "2023-11-14 22:13:20.005", "D": 12.5,
+    }
+    assert build_encoder(OUT, "json").encode((None,) * 7) == (
+        b'{"SYM":null,"N":null,"BIG":null,"X":null,"OK":null,"T":null,"D":null}')
+
+
+def test_json_round_trip() -> None:
+    encoder = build_encoder(OUT, "JSON")
+    decoder = build_decoder(InputSchema(
+        RecordFormat(RecordFormatType.JSON),
+        tuple(Column(c.name, c.sql_type, f"$.{c.name}") for c in OUT),
+    ))
+    assert decoder.decode(encoder.encode(ROW)) == ROW
+    rows = [ROW, (None,) * 7, ("", -1, 0, -2.5, False, Timestamp(0), Decimal("0.00"))]
+    assert [decoder.decode(r) for r in encoder.encode_many(rows)] == rows
+
+
+def test_csv_encoding_is_one_line_without_delimiter() -> None:
+    encoder = build_encoder(OUT, "CSV")
+    line = encoder.encode(ROW)
+    assert line == b'"a,""b""",7,1099511627776,0.1,TRUE,2023-11-14 22:13:20.005,12.50'
+    assert encoder.encode(("", None, None, None, None, None, None)) == b'"",,,,,,'
+    decoder = build_decoder(InputSchema(RecordFormat(RecordFormatType.CSV), OUT))
+    assert decoder.decode(line) == ROW
+
+
+def test_encoders_check_the_row_length_and_format() -> None:
+    with pytest.raises(ValueError):
+        build_encoder(OUT, "JSON").encode((1,))
+    with pytest.raises(ValueError):
+        build_encoder(OUT, "AVRO")
+
+
+def test_timestamp_text_matches_the_type() -> None:
+    for ms in (0, 1, 999, 1_700_000_000_123, -1, -86_400_001, 253_402_300_799_999):
+        assert timestamp_text(ms) == Timestamp(ms).text()
+
+
+def test_error_rows_as_kda_error_stream_rows() -> None:
+    error = RowError(COERCION_ERROR, "cannot convert 'x' to INTEGER")
+    row = ErrorRow.from_row_error(
+        error, b"\x00raw", error_time_ms=1_700_000_000_000, data_rowtime_ms=None,
+        pump_name="SOURCE_SQL_STREAM_001", source_topic="t", source_partition=1,
+        source_offset=42,
+    )
+    out = json.loads(build_encoder(ERROR_STREAM_COLUMNS, "JSON").encode(row.as_sql_row()))
+    assert out["ERROR_TIME"] == "2023-11-14 22:13:20.000"
+    assert out["ERROR_NAME"] == COERCION_ERROR and out["ERROR_LEVEL"] == "ERROR"
+    assert out["DATA_ROWTIME"] is None and out["PUMP_NAME"] == "SOURCE_SQL_STREAM_001"
+    assert ErrorRow.original_bytes(out) == b"\x00raw"
+    assert (out["SOURCE_TOPIC"], out["SOURCE_PARTITION"], out["SOURCE_OFFSET"]) == ("t", 1, 42)
