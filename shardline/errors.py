@@ -17,8 +17,12 @@
     │   ├── SqlSyntaxError                 the text does not parse
     │   ├── SqlUnsupportedError            parses, but uses a construct not supported yet
     │   └── SqlPlanError                   unknown stream/column, type mismatch, bad window
-    └── RowError(ValueError)               one row failed (coercion, divide by zero, …):
-                                           it goes to the error stream, the pipeline goes on
+    ├── RowError(ValueError)               one row failed (coercion, divide by zero, …):
+    │                                      it goes to the error stream, the pipeline goes on
+    └── RuntimeFailure(RuntimeError)       the stream runtime stopped; nothing uncommitted kept
+        ├── TransactionError               a Kafka transaction failed for good (fenced, fatal)
+        ├── ProcessorError                 a processor raised (a bug, not a row error)
+        └── RestoreError                   state could not be read back from its changelog
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ __all__ = [
     "PermanentDeliveryError",
     "PortInUseError",
     "ProduceError",
+    "ProcessorError",
+    "RestoreError",
     "RetriableDeliveryError",
     "RowError",
+    "RuntimeFailure",
     "ShardlineError",
     "SqlError",
     "SqlPlanError",
@@ -40,6 +47,7 @@ __all__ = [
     "SqlUnsupportedError",
     "StackError",
     "ToolMissingError",
+    "TransactionError",
 ]
 
 
@@ -137,3 +145,36 @@ class RowError(ShardlineError, ValueError):
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
+
+
+class RuntimeFailure(ShardlineError, RuntimeError):
+    """The exactly-once stream runtime stopped. Nothing after the last commit was kept.
+
+    ``topic``/``partition``/``offset`` say where, when known (empty, -1 otherwise).
+    """
+
+    def __init__(
+        self, message: str, *, topic: str = "", partition: int = -1, offset: int = -1
+    ) -> None:
+        where = ""
+        if topic:
+            where = f"{topic}[{partition}]" if partition >= 0 else topic
+            where += f"@{offset}" if offset >= 0 else ""
+            where += ": "
+        super().__init__(where + message)
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+
+
+class TransactionError(RuntimeFailure):
+    """A Kafka transaction failed in a way a retry or an abort cannot fix: the producer was
+    fenced by another worker with the same ``transactional.id``, or hit a fatal error."""
+
+
+class ProcessorError(RuntimeFailure):
+    """A partition processor raised. Its batch was aborted, nothing of it was committed."""
+
+
+class RestoreError(RuntimeFailure):
+    """A partition's state could not be read back from its changelog within the timeout."""

@@ -1,0 +1,54 @@
+"""The exactly-once stream runtime: consume → process → produce in Kafka transactions.
+
+Processors (one per source partition, see :class:`PartitionProcessor`) get batches of
+:class:`SourceRecord` and return :class:`OutRecord`; their state changes go to a compacted
+changelog topic in the same transaction as the outputs and the input offsets, and come
+back through ``restore`` when a partition is assigned. :func:`run` is the blocking loop;
+:class:`StreamService` hosts it in a Faust worker (:func:`run_worker`).
+"""
+
+from pipelines.runtime.changelog import ChangelogReader, latest_values
+from pipelines.runtime.config import (
+    LAST_STOPPED_POINT,
+    NOW,
+    STARTING_POSITIONS,
+    TRIM_HORIZON,
+    RuntimeConfig,
+    changelog_topic,
+)
+from pipelines.runtime.idle import IdleTracker
+from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
+from pipelines.runtime.loop import Clock, RunStats, StreamRuntime, run, wall_ms
+from pipelines.runtime.records import (
+    OutRecord,
+    PartitionProcessor,
+    ProcessorFactory,
+    SourceRecord,
+)
+from pipelines.runtime.service import StreamService, run_worker
+
+__all__ = [
+    "LAST_STOPPED_POINT",
+    "NOW",
+    "STARTING_POSITIONS",
+    "TRIM_HORIZON",
+    "ChangelogReader",
+    "Clock",
+    "IdleTracker",
+    "InstanceSlot",
+    "OutRecord",
+    "PartitionProcessor",
+    "ProcessorFactory",
+    "RunStats",
+    "RuntimeConfig",
+    "SourceRecord",
+    "StreamRuntime",
+    "StreamService",
+    "changelog_topic",
+    "claim_instance",
+    "latest_values",
+    "run",
+    "run_worker",
+    "transactional_id",
+    "wall_ms",
+]

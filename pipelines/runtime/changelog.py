@@ -1,0 +1,137 @@
+"""Reading a partition's state back from its compacted changelog topic.
+
+The changelog partition of a source partition is written only by the worker that owns the
+source partition, inside the same transactions as its outputs and input offsets. A new
+owner reads it from the beginning with a read_committed consumer up to the *high
+watermark* taken when the restore starts — not just to the last stable offset: a previous
+owner that died mid-transaction holds the last stable offset back until the broker aborts
+its transaction, and committed entries of a later owner may sit behind it. End of
+partition events (``enable.partition.eof``) carry the offset the fetcher reached; the read
+is complete when that offset is at or past the target.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from shardline.errors import RestoreError
+
+__all__ = ["ChangelogReader", "latest_values"]
+
+log = logging.getLogger(__name__)
+
+
+def latest_values(
+    entries: Iterable[tuple[bytes | None, bytes | None]],
+    into: dict[bytes, bytes] | None = None,
+) -> dict[bytes, bytes]:
+    """Fold changelog entries in log order into the latest value per key.
+
+    A ``None`` value (a tombstone) deletes the key; entries without a key are ignored.
+    """
+    state: dict[bytes, bytes] = {} if into is None else into
+    for key, value in entries:
+        if key is None:
+            continue
+        if value is None:
+            state.pop(key, None)
+        else:
+            state[key] = value
+    return state
+
+
+class ChangelogReader:
+    """Reads changelog partitions to their end; one per worker, reused for every restore."""
+
+    def __init__(self, bootstrap: str, application_id: str, timeout_ms: int) -> None:
+        common: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{application_id}-restore-{uuid.uuid4().hex[:8]}",  # never joins
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+        }
+        self._reader = Consumer(
+            {
+                **common,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        # The high watermark (read_uncommitted): a read_committed query returns the LSO.
+        self._probe = Consumer({**common, "isolation.level": "read_uncommitted"})
+        self.timeout_ms = timeout_ms
+
+    def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        return {
+            p: self._probe.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=self.timeout_ms / 1000
+            )[1]
+            for p in partitions
+        }
+
+    def read(self, topic: str, partitions: Iterable[int]) -> dict[int, dict[bytes, bytes]]:
+        """``{partition: {key: latest value}}`` for each of ``partitions`` of ``topic``."""
+        parts = sorted(set(partitions))
+        states: dict[int, dict[bytes, bytes]] = {p: {} for p in parts}
+        if not parts:
+            return states
+        try:
+            targets = self.end_offsets(topic, parts)
+        except Exception as exc:
+            raise RestoreError(f"cannot read end offsets: {exc}", topic=topic) from exc
+        pending = {p for p in parts if targets[p] > 0}
+        if not pending:
+            return states
+        self._reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])
+        reached: dict[int, int] = {p: -1 for p in pending}
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        try:
+            while pending:
+                if time.monotonic() > deadline:
+                    q = min(pending)
+                    raise RestoreError(
+                        f"changelog not read to its end offset {targets[q]} within "
+                        f"{self.timeout_ms} ms (reached {reached[q]}); an open transaction "
+                        f"of a dead worker holds it until the broker aborts it",
+                        topic=topic,
+                        partition=q,
+                        offset=reached[q],
+                    )
+                for m in self._reader.consume(10_000, 0.5):
+                    err = m.error()
+                    p = m.partition() or 0
+                    if err is None:
+                        if p in pending:
+                            key, value = m.key(), m.value()
+                            if key is not None:
+                                if value is None:
+                                    states[p].pop(key, None)
+                                else:
+                                    states[p][key] = value
+                    elif err.code() == KafkaError._PARTITION_EOF:
+                        reached[p] = m.offset() or 0
+                        if reached[p] >= targets[p]:
+                            pending.discard(p)
+                    elif err.fatal() or not err.retriable():
+                        if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART,):
+                            raise RestoreError(
+                                f"changelog read failed: {err}", topic=topic, partition=p
+                            )
+                        log.warning("changelog %s[%s] read: %s", topic, p, err)
+        finally:
+            self._reader.unassign()
+        return states
+
+    def close(self) -> None:
+        for c in (self._reader, self._probe):
+            try:
+                c.close()
+            except Exception as exc:  # closing is best effort
+                log.debug("closing changelog reader: %s", exc)

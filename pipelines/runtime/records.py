@@ -1,0 +1,62 @@
+"""What flows through the runtime: source records in, output records out, and the
+processor protocol that turns one into the other for one source partition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple, Protocol
+
+__all__ = ["OutRecord", "PartitionProcessor", "ProcessorFactory", "SourceRecord"]
+
+
+class SourceRecord(NamedTuple):
+    """One consumed record. ``timestamp_ms`` is the Kafka record timestamp."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+
+class OutRecord(NamedTuple):
+    """One record to write in the current transaction. ``partition=None`` lets the producer's
+    partitioner (murmur2 on the key, as the Java clients do) choose; ``timestamp_ms=None``
+    stamps the produce time."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int | None = None
+    partition: int | None = None
+
+
+class PartitionProcessor(Protocol):
+    """The stateful logic of one source partition. The runtime calls it from one thread.
+
+    Its state must be a function of the records it processed and of what it restored: the
+    runtime rebuilds it (a fresh instance, ``restore`` from the changelog, replay from the
+    last committed offset) whenever a transaction is aborted or the partition moves.
+    """
+
+    def process(self, batch: Sequence[SourceRecord]) -> list[OutRecord]:
+        """Records of this one partition, in offset order; the outputs they cause."""
+        ...
+
+    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+        """The partition is caught up and got no record for ``idle_ms`` (≥ the idle timeout).
+        Called at most once per idle check interval while that lasts."""
+        ...
+
+    def take_changes(self) -> list[tuple[bytes, bytes | None]]:
+        """State changelog entries since the last call, ``(key, value)``; ``None`` deletes."""
+        ...
+
+    def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
+        """The latest value of every live key; called once, before any ``process``."""
+        ...
+
+
+#: ``(source topic, partition) -> a fresh processor``
+ProcessorFactory = Callable[[str, int], PartitionProcessor]
