@@ -90,7 +90,9 @@ def node_position(node: exp.Expression | None) -> tuple[int, int]:
     for candidate in node.walk():
         meta = getattr(candidate, "meta", None) or {}
         if "line" in meta:
-            return int(meta["line"]), int(meta.get("col", 0))
+            # sqlglot records the column of a token's last character; report its first.
+            width = int(meta.get("end", 0)) - int(meta.get("start", 0))
+            return int(meta["line"]), max(1, int(meta.get("col", 0)) - width)
     return 0, 0
 
 

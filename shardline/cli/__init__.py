@@ -2,7 +2,7 @@
 
 Each subcommand lives in its own module of this package and is registered here:
 ``stack`` (local servers), ``produce`` (the KPL-like producer), ``run`` (a pipeline
-worker), ``deliver`` (a delivery worker), ``status`` and ``demo``.
+worker), ``sql`` (check/explain KDA applications), ``deliver`` (a delivery worker), ``status`` and ``demo``.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from shardline.cli import deliver, demo, produce, run, stack, status
+    from shardline.cli import deliver, demo, produce, run, sql, stack, status
 
-    for module in (stack, produce, run, deliver, status, demo):
+    for module in (stack, produce, run, sql, deliver, status, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -26,6 +26,7 @@ COMMANDS: list[click.Command] = []
     metavar="SECONDS",
     help="Exit once every window is emitted and the input was quiet this long.",
 )
+@click.option("--instance-id", help="SQL applications: a stable worker id (transactional id).")
 @click.option(
     "--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn"
 )
@@ -34,10 +35,22 @@ def run_command(
     settings: Settings,
     pipeline_dir: Path,
     until_idle: float | None,
+    instance_id: str | None,
     loglevel: str,
     **overrides: object,
 ) -> None:
-    """Run the pipeline in PIPELINE_DIR (its pipeline.yaml) until stopped."""
+    """Run the pipeline in PIPELINE_DIR until stopped.
+
+    A KDA SQL application (application.yaml + app.sql) runs on the exactly-once runtime in a
+    Faust worker; a windowed pipeline (pipeline.yaml) on the older Faust agent.
+    """
+    if any((pipeline_dir / n).is_file() for n in ("application.yaml", "application.yml", "application.json")):
+        from pipelines.runtime import run_worker
+        from pipelines.sql.application import load_sql_application
+
+        app = load_sql_application(pipeline_dir, settings)
+        run_worker(app.runtime_config(instance_id=instance_id), settings, app.processor, loglevel=loglevel)
+        return
     from pipelines import load_pipeline_config, run_pipeline
     from pipelines.decoding import decoder_for
 

@@ -1,0 +1,16 @@
+-- Per symbol and minute of event time: count, min, max and average price (a KDA tumbling
+-- window on an event-time column), plus a one-minute sliding average per symbol.
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    TICKER_SYMBOL VARCHAR(4),
+    WINDOW_START  TIMESTAMP,
+    TRADES        BIGINT,
+    MIN_PRICE     REAL,
+    MAX_PRICE     REAL,
+    AVG_PRICE     DOUBLE);
+
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM TICKER_SYMBOL,
+       STEP(EVENT_TIME BY INTERVAL '60' SECOND),
+       COUNT(*), MIN(PRICE), MAX(PRICE), AVG(PRICE)
+FROM "SOURCE_SQL_STREAM_001"
+GROUP BY TICKER_SYMBOL, STEP(EVENT_TIME BY INTERVAL '60' SECOND);

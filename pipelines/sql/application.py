@@ -1,0 +1,219 @@
+"""A configured KDA application: config + SQL + reference data → runtime processors.
+
+:func:`check_application` parses and plans without touching Kafka or S3 (``shardline sql
+check`` / ``explain``). :func:`load_sql_application` also loads the reference tables and gives
+a :class:`SqlApplication`, whose :meth:`~SqlApplication.processor` is the runtime's processor
+factory: one :class:`SqlPartitionProcessor` per input partition, which decodes records into
+rows, runs the pumps, and encodes the rows of the output streams and of ``error_stream``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
+from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
+from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
+from pipelines.sql.engine import PartitionEngine
+from pipelines.sql.formats import RowEncoder, build_decoder, build_encoder
+from pipelines.sql.operators.base import KeyedRow, RowFailure
+from pipelines.sql.plan import ERROR_STREAM, ApplicationPlan, StreamColumn, TableInfo, plan_application
+from pipelines.sql.reference import load_reference_tables
+from pipelines.sql.state import tag
+from pipelines.sql.types import Timestamp
+from shardline.errors import RowError, SqlPlanError
+from shardline.settings import Settings
+
+__all__ = [
+    "SqlApplication",
+    "SqlPartitionProcessor",
+    "check_application",
+    "load_sql_application",
+]
+
+
+def _stream_columns(columns: Sequence[Column]) -> list[StreamColumn]:
+    return [StreamColumn(c.name, c.sql_type) for c in columns]
+
+
+def _plan(config: ApplicationConfig, tables: dict[str, list[tuple[Any, ...]]] | None) -> ApplicationPlan:
+    inputs = {i.stream_name: _stream_columns(i.columns) for i in config.inputs}
+    table_infos = {
+        r.table_name: TableInfo(
+            r.table_name,
+            tuple(_stream_columns(r.columns)),
+            tuple((tables or {}).get(r.table_name, ())),
+        )
+        for r in config.reference_data_sources
+    }
+    plan = plan_application(
+        config.read_code(),
+        application=config.application_name,
+        inputs=inputs,
+        tables=table_infos,
+        allowed_lateness_ms=config.event_time.allowed_lateness_ms,
+    )
+    for output in config.outputs:
+        if output.name != ERROR_STREAM and output.name not in plan.streams:
+            raise SqlPlanError(
+                f"Outputs: stream {output.name} is not created by the application code"
+            )
+    return plan
+
+
+def check_application(path: Path | str, **overrides: Any) -> tuple[ApplicationConfig, ApplicationPlan]:
+    """Validate config and SQL; nothing is contacted. Raises ConfigError or SqlError."""
+    config = load_application(path, **overrides)
+    return config, _plan(config, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    stream: str
+    topic: str
+    encoder: RowEncoder
+
+
+class SqlApplication:
+    def __init__(self, config: ApplicationConfig, plan: ApplicationPlan, settings: Settings) -> None:
+        self.config = config
+        self.plan = plan
+        self.settings = settings
+        self._decoders = {i.topic: (i, build_decoder(i.input_schema)) for i in config.inputs}
+        self._outputs: dict[str, list[_Output]] = {}
+        for output in config.outputs:
+            if output.name == ERROR_STREAM:
+                continue
+            columns = [Column(c.name, c.sql_type) for c in plan.streams[output.name].columns]
+            self._outputs.setdefault(output.name, []).append(
+                _Output(output.name, output.topic, build_encoder(columns, output.record_format_type.value))
+            )
+        self.error_topic = config.error_output.topic
+        self._error_encoder = build_encoder(ERROR_STREAM_COLUMNS, config.error_output.record_format_type.value)
+
+    def runtime_config(self, *, instance_id: str | None = None) -> RuntimeConfig:
+        topics = [o.topic for outs in self._outputs.values() for o in outs] + [self.error_topic]
+        runtime = self.config.runtime
+        return RuntimeConfig(
+            application_id=self.config.application_name,
+            source_topics=tuple(i.topic for i in self.config.inputs),
+            starting_position=str(self.config.inputs[0].starting_position.value),
+            commit_interval_ms=runtime.commit_interval_ms,
+            batch_max_records=runtime.batch_max_records,
+            idle_timeout_ms=self.config.event_time.idle_timeout_ms,
+            instance_id=instance_id,
+            output_topics=tuple(dict.fromkeys(topics)),
+        )
+
+    def processor(self, topic: str, partition: int) -> SqlPartitionProcessor:
+        spec, decoder = self._decoders[topic]
+        return SqlPartitionProcessor(self, spec.stream_name, decoder, topic, partition)
+
+    # used by the processors
+    def outputs(self) -> dict[str, list[_Output]]:
+        return self._outputs
+
+    def encode_error(self, row: ErrorRow) -> bytes:
+        return self._error_encoder.encode(row.as_sql_row())
+
+
+class SqlPartitionProcessor:
+    """The runtime's processor for one input partition (see ``pipelines.runtime``)."""
+
+    def __init__(self, app: SqlApplication, stream: str, decoder: Any, topic: str, partition: int) -> None:
+        self._app = app
+        self._stream = stream
+        self._decoder = decoder
+        self._topic = topic
+        self._partition = partition
+        self._engine = PartitionEngine(
+            app.plan,
+            partition=partition,
+            allowed_lateness_ms=app.config.event_time.allowed_lateness_ms,
+        )
+        self._outputs = app.outputs()
+        self._prefix = f"{app.config.application_name}/"
+
+    def process(self, batch: Sequence[SourceRecord]) -> list[OutRecord]:
+        engine = self._engine
+        decode_rows = self._decoder.decode_rows
+        rows: list[tuple[Any, ...]] = []
+        out: list[OutRecord] = []
+        for record in batch:
+            rowtime = engine.next_rowtime(record.timestamp_ms)
+            raw = record.value or b""
+            try:
+                decoded = decode_rows(raw)
+            except RowError as exc:
+                out.append(self._error(exc.name, exc.message, rowtime, raw, self._stream, record))
+                continue
+            arrival = Timestamp(record.timestamp_ms)
+            for values in decoded:
+                rows.append((rowtime, arrival, *values))
+        if rows:
+            self._emit(engine.push(self._stream, rows), out)
+        return out
+
+    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+        out: list[OutRecord] = []
+        self._emit(self._engine.advance(idle=True), out)
+        return out
+
+    def take_changes(self) -> list[tuple[bytes, bytes | None]]:
+        return self._engine.take_changes()
+
+    def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
+        self._engine.restore(entries)
+
+    # -- encoding -----------------------------------------------------------------------------
+    def _emit(self, streams: dict[str, list[tuple[Any, ...]]], out: list[OutRecord]) -> None:
+        for stream, rows in streams.items():
+            for output in self._outputs.get(stream, ()):
+                encode = output.encoder.encode
+                for row in rows:
+                    key = row.key if isinstance(row, KeyedRow) else None
+                    out.append(
+                        OutRecord(output.topic, key, encode(row[1:]), int(row[0]), self._partition)
+                    )
+        for failure in self._engine.take_failures():
+            out.append(self._failure(failure))
+
+    def _failure(self, failure: RowFailure) -> OutRecord:
+        data = orjson.dumps(tag(list(failure.row)))
+        rowtime = failure.row[0] if failure.row and isinstance(failure.row[0], int) else None
+        row = ErrorRow(
+            int(self._engine.rowtime),
+            failure.name,
+            failure.message,
+            rowtime,
+            data,
+            failure.pump,
+            self._topic,
+            self._partition,
+            -1,
+        )
+        return OutRecord(self._app.error_topic, None, self._app.encode_error(row), int(self._engine.rowtime), self._partition)
+
+    def _error(
+        self, name: str, message: str, rowtime: int, raw: bytes, pump: str, record: SourceRecord
+    ) -> OutRecord:
+        row = ErrorRow(
+            int(rowtime), name, message, int(rowtime), raw, pump,
+            record.topic, record.partition, record.offset,
+        )
+        return OutRecord(self._app.error_topic, None, self._app.encode_error(row), int(rowtime), self._partition)
+
+
+def load_sql_application(path: Path | str, settings: Settings, **overrides: Any) -> SqlApplication:
+    """Config + SQL + reference tables (read from S3/MinIO once, at start-up)."""
+    config = load_application(path, **overrides)
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    if config.reference_data_sources:
+        tables = asyncio.run(load_reference_tables(config, settings))
+    return SqlApplication(config, _plan(config, tables), settings)
