@@ -104,21 +104,26 @@ class Count:
 
 
 class Sum:
-    """SUM(x): exact for integers and DECIMAL, compensated for DOUBLE."""
+    """SUM(x): exact for integers and DECIMAL, compensated for DOUBLE. Infinities and NaN are
+    counted aside, so removing them restores a finite sum."""
 
-    __slots__ = ("n", "s", "c", "interval")
+    __slots__ = ("n", "s", "c", "interval", "odd")
 
     def __init__(self) -> None:
         self.n = 0
         self.s: Any = 0
         self.c = 0.0  # Neumaier compensation, floats only
         self.interval = False
+        self.odd: list[int] | None = None  # counts of +inf, -inf, NaN
 
     def add(self, value: Any) -> None:
         if value is None:
             return
         self.n += 1
         if type(value) is float:
+            if value - value != 0.0:
+                self._odd(value, 1)
+                return
             s = self.s
             t = s + value
             if abs(s) >= abs(value):
@@ -132,14 +137,24 @@ class Sum:
         else:
             self.s += value
 
+    def _odd(self, value: float, delta: int) -> None:
+        if self.odd is None:
+            self.odd = [0, 0, 0]
+        self.odd[0 if value > 0 else 1 if value < 0 else 2] += delta
+        if type(self.s) is int:
+            self.s = float(self.s)
+
     def remove(self, value: Any) -> None:
         if value is None:
             return
         self.n -= 1
         if self.n == 0:  # forget any rounding residue with the last value
-            self.s, self.c = 0, 0.0
+            self.s, self.c, self.odd = 0, 0.0, None
             return
         if type(value) is float:
+            if value - value != 0.0:
+                self._odd(value, -1)
+                return
             s = self.s
             t = s - value
             if abs(s) >= abs(value):
@@ -153,6 +168,11 @@ class Sum:
     def _total(self) -> Any:
         s = self.s
         if type(s) is float:
+            odd = self.odd
+            if odd is not None and any(odd):
+                if odd[2] or (odd[0] and odd[1]):
+                    return math.nan
+                return math.inf if odd[0] else -math.inf
             return s + self.c
         if self.interval:
             return Interval(s)
@@ -162,13 +182,19 @@ class Sum:
         return None if self.n == 0 else self._total()
 
     def state(self) -> Any:
-        return [self.n, encode_value(self.s), encode_value(self.c), self.interval]
+        return [self.n, encode_value(self.s), encode_value(self.c), self.interval, self.odd]
 
     @classmethod
     def restore(cls, state: Any) -> Any:
         acc = cls()
-        n, s, c, interval = state
-        acc.n, acc.s, acc.c, acc.interval = n, decode_value(s), decode_value(c), interval
+        n, s, c, interval, odd = state
+        acc.n, acc.s, acc.c, acc.interval, acc.odd = (
+            n,
+            decode_value(s),
+            decode_value(c),
+            interval,
+            odd,
+        )
         return acc
 
 
@@ -369,7 +395,7 @@ class VarPop:
         d = x - self.mean
         self.mean -= d / n
         self.m2 -= d * (x - self.mean)
-        if self.m2 < 0.0:
+        if n == 1 or self.m2 < 0.0:  # one value has no spread; never let residue go negative
             self.m2 = 0.0
 
     def _var(self, ddof: int) -> float | None:
@@ -381,12 +407,13 @@ class VarPop:
         return self._var(0)
 
     def state(self) -> Any:
-        return [self.n, self.mean, self.m2]
+        return [self.n, encode_value(self.mean), encode_value(self.m2)]
 
     @classmethod
     def restore(cls, state: Any) -> Any:
         acc = cls()
-        acc.n, acc.mean, acc.m2 = state
+        n, mean, m2 = state
+        acc.n, acc.mean, acc.m2 = n, decode_value(mean), decode_value(m2)
         return acc
 
 

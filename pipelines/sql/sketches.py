@@ -33,12 +33,12 @@ from pipelines.sql._state_codec import decode_value, encode_value
 
 __all__ = [
     "COUNT_DISTINCT_COLUMNS",
+    "CountDistinctItems",
     "EXACT_DISTINCT_LIMIT",
     "HLL_PRECISION",
     "HLL_STANDARD_ERROR",
     "TOP_K_COLUMNS",
     "TOP_K_MAX",
-    "CountDistinctItems",
     "TopKItems",
 ]
 
