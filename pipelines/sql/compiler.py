@@ -125,7 +125,9 @@ class Scope:
             candidates = [c for c in self.columns if c.name.upper() == name.upper()]
         if qualifier:
             qualified = [
-                c for c in candidates if c.qualifier == qualifier or c.qualifier.upper() == qualifier.upper()
+                c
+                for c in candidates
+                if c.qualifier == qualifier or c.qualifier.upper() == qualifier.upper()
             ]
             candidates = qualified
         line, column = node_position(node)
@@ -169,7 +171,10 @@ _UNIT_MS = {
     "DAY": 86_400_000,
     "DAYS": 86_400_000,
 }
-_SPAN = re.compile(r"^\s*(-)?\s*(\d+(?:\.\d+)?)(?:[ :](\d+(?:\.\d+)?))?(?::(\d+(?:\.\d+)?))?(?::(\d+(?:\.\d+)?))?\s*$")
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_SPAN = re.compile(
+    rf"^\s*(-)?\s*{_NUMBER}(?:[ :]{_NUMBER})?(?::{_NUMBER})?(?::{_NUMBER})?\s*$"
+)
 _SPAN_ORDER = ["DAY", "HOUR", "MINUTE", "SECOND"]
 
 
@@ -269,7 +274,9 @@ def _numeric_result(a: SqlType | None, b: SqlType | None) -> SqlType | None:
     if a is None or b is None:
         return a or b
     if a.kind is TypeKind.TIMESTAMP or b.kind is TypeKind.TIMESTAMP:
-        return TIMESTAMP if (a.kind is TypeKind.INTERVAL or b.kind is TypeKind.INTERVAL) else INTERVAL
+        return (
+            TIMESTAMP if (a.kind is TypeKind.INTERVAL or b.kind is TypeKind.INTERVAL) else INTERVAL
+        )
     if a.kind is TypeKind.INTERVAL and b.kind is TypeKind.INTERVAL:
         return INTERVAL
     if a.kind in (TypeKind.DOUBLE, TypeKind.REAL) or b.kind in (TypeKind.DOUBLE, TypeKind.REAL):
@@ -303,14 +310,14 @@ def _call(func: Callable[..., Any], args: Sequence[Expr], sql_type: SqlType | No
     return Expr(lambda row: func(*[f(row) for f in fns]), sql_type)
 
 
-_BINARY = {
+_BINARY: dict[type, Callable[..., Any]] = {
     exp.Add: fn.add,
     exp.Sub: fn.sub,
     exp.Mul: fn.mul,
     exp.Div: fn.div,
     exp.Mod: fn.mod,
 }
-_COMPARE = {
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
     exp.EQ: operator.eq,
     exp.NEQ: operator.ne,
     exp.GT: operator.gt,
@@ -318,13 +325,13 @@ _COMPARE = {
     exp.LT: operator.lt,
     exp.LTE: operator.le,
 }
-_UNARY_STRING = {
+_UNARY_STRING: dict[type, Callable[..., Any]] = {
     exp.Upper: fn.upper,
     exp.Lower: fn.lower,
     exp.Initcap: fn.initcap,
     exp.Length: fn.char_length,
 }
-_MATH = {
+_MATH: dict[type, Callable[..., Any]] = {
     exp.Abs: fn.abs,
     exp.Sqrt: fn.sqrt,
     exp.Ln: fn.ln,
@@ -345,7 +352,9 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
             return _call(op, [left, right], _numeric_result(left.sql_type, right.sql_type))
     for klass, cmp in _COMPARE.items():
         if isinstance(node, klass):
-            return _compare(cmp, compile_expr(node.this, scope), compile_expr(node.expression, scope))
+            return _compare(
+                cmp, compile_expr(node.this, scope), compile_expr(node.expression, scope)
+            )
     for klass, func in _UNARY_STRING.items():
         if isinstance(node, klass):
             arg = compile_expr(node.this, scope)
@@ -688,7 +697,9 @@ def _log(node: exp.Expression, scope: Scope) -> Expr:
     if isinstance(base, exp.Literal) and base.this == "10" and node.expression is not None:
         return _call(fn.log10, [compile_expr(node.expression, scope)], DOUBLE)
     line, column = node_position(node)
-    raise SqlUnsupportedError("LOG with a base other than 10 (use LN or LOG10)", line=line, column=column)
+    raise SqlUnsupportedError(
+        "LOG with a base other than 10 (use LN or LOG10)", line=line, column=column
+    )
 
 
 def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
@@ -699,7 +710,9 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
         value_expr = compile_expr(value, scope)
         by_expr = compile_expr(by, scope)
         if not by_expr.is_constant:
-            raise SqlPlanError("STEP … BY needs a constant interval or integer", line=line, column=column)
+            raise SqlPlanError(
+                "STEP … BY needs a constant interval or integer", line=line, column=column
+            )
         step_by = by_expr.constant
         return _call(lambda v: fn.step(v, step_by), [value_expr], value_expr.sql_type)
     scalar = fn.SCALARS.get(name)

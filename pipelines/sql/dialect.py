@@ -151,9 +151,7 @@ class _KdaParser(Parser):
             if not self._match_text_seq("BY", "STAGGER"):
                 self.raise_error("expected WINDOWED BY STAGGER (PARTITION BY … RANGE INTERVAL …)")
             self._match_l_paren()
-            if not (
-                self._match(TokenType.PARTITION_BY) or self._match_text_seq("PARTITION", "BY")
-            ):
+            if not (self._match(TokenType.PARTITION_BY) or self._match_text_seq("PARTITION", "BY")):
                 self.raise_error("STAGGER needs PARTITION BY")
             keys = self._parse_csv(self._parse_bitwise)
             if not self._match(TokenType.RANGE):
@@ -168,9 +166,9 @@ class _KdaParser(Parser):
 class KdaDialect(Dialect):
     """Unquoted identifiers are case-insensitive (upper-cased); quoted ones keep their case."""
 
-    NORMALIZATION_STRATEGY = Dialect.NORMALIZATION_STRATEGY.UPPERCASE  # type: ignore[attr-defined]
+    NORMALIZATION_STRATEGY = Dialect.NORMALIZATION_STRATEGY.UPPERCASE
     tokenizer_class = _KdaTokenizer
-    parser_class = _KdaParser
+    parser_class = _KdaParser  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +271,15 @@ def _parse_chunk(code: str, chunk: list[Token]) -> Statement:
             line=first.line,
             column=first.col,
         )
-    _unmark(tree)
+    _unmark(tree)  # type: ignore[arg-type]
     text = code[first.start : chunk[-1].end + 1]
     start_column = first.col - len(first.text) + 1 if first.col >= len(first.text) else first.col
-    return Statement(tree=tree, line=first.line, column=start_column, text=text)
+    return Statement(
+        tree=tree,  # type: ignore[arg-type]
+        line=first.line,
+        column=start_column,
+        text=text,
+    )
 
 
 def parse_expression(text: str) -> exp.Expression:
@@ -292,5 +295,5 @@ def parse_expression(text: str) -> exp.Expression:
         raise  # pragma: no cover
     if tree is None:
         raise SqlSyntaxError("empty expression")
-    _unmark(tree)
-    return tree
+    _unmark(tree)  # type: ignore[arg-type]
+    return tree  # type: ignore[return-value]

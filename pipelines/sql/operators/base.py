@@ -31,7 +31,7 @@ LATE_ROW = "Late_Row"
 Row = tuple[Any, ...]
 
 
-class KeyedRow(tuple):  # type: ignore[type-arg]
+class KeyedRow(tuple[Any, ...]):
     """A result row that carries a deterministic record key (window results)."""
 
     key: bytes
@@ -105,8 +105,11 @@ class StateStore:
 
 
 class Operator(Protocol):
-    pump: str
-    store: StateStore | None
+    @property
+    def pump(self) -> str: ...
+
+    @property
+    def store(self) -> StateStore | None: ...
 
     def process(self, rows: list[Row], ctx: Context) -> list[Row]: ...
 

@@ -84,9 +84,7 @@ class SlidingOperator:
                 staged = []
                 for w_index, window in enumerate(self._windows):
                     key = tuple(f(row) for f in window.partition_by)
-                    values = tuple(
-                        True if a.arg is None else a.arg(row) for a in window.aggs
-                    )
+                    values = tuple(True if a.arg is None else a.arg(row) for a in window.aggs)
                     staged.append((w_index, window, key, values))
                 for w_index, window, key, values in staged:
                     part = self._parts[w_index].get(key)
@@ -103,7 +101,9 @@ class SlidingOperator:
                     for a_index, agg in enumerate(window.aggs):
                         if agg.lag:
                             position = len(part.rows) - 1 - agg.lag
-                            results.append(part.rows[position][2][a_index] if position >= 0 else None)
+                            results.append(
+                                part.rows[position][2][a_index] if position >= 0 else None
+                            )
                         else:
                             results.append(part.accs[a_index].result())
                 extended = (*row, *results)

@@ -44,9 +44,7 @@ def ticker_records(
         delay = rng.randrange(0, 4000)
         if rng.random() < 0.01:
             delay = rng.randrange(60_000, 180_000)
-        records.append(
-            (ts, (name, sector[name], change, price[name], Timestamp(ts - delay)))
-        )
+        records.append((ts, (name, sector[name], change, price[name], Timestamp(ts - delay))))
     # a little disorder in arrival: swap neighbours (Kafka timestamps stay as produced)
     for i in range(0, len(records) - 1, 7):
         records[i], records[i + 1] = records[i + 1], records[i]
