@@ -21,6 +21,7 @@ statement (and every error) knows its line and column.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -196,6 +197,7 @@ def _raise_parse_error(exc: ParseError, first: Token) -> None:
     line = int(detail.get("line") or first.line)
     column = int(detail.get("col") or first.col)
     message = str(detail.get("description") or exc).split("\n")[0]
+    message = re.sub(r"<Token token_type: TokenType\.(\w+)[^>]*>", r"\1", message)
     highlight = detail.get("highlight")
     if highlight:
         message = f"{message} (near {highlight!r})"

@@ -1,0 +1,127 @@
+"""The SQL front end: KDA statements parse, and every error names its line and column."""
+
+from __future__ import annotations
+
+import pytest
+from sqlglot import exp
+
+from pipelines.sql.dialect import parse_statements
+from pipelines.sql.plan import plan_application
+from shardline.errors import SqlPlanError, SqlSyntaxError, SqlUnsupportedError
+from tests.unit.pipelines.sql.corpus import TICKER_COLUMNS
+
+INPUTS = {"SOURCE_SQL_STREAM_001": TICKER_COLUMNS}
+HEADER = 'CREATE OR REPLACE STREAM "D" (t VARCHAR(4), n BIGINT);\n'
+
+
+def _plan(body: str):
+    return plan_application(HEADER + body, application="t", inputs=INPUTS)
+
+
+def test_statements_carry_their_line_and_kda_shapes() -> None:
+    code = (
+        "-- comment\n"
+        + HEADER
+        + 'CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"\n'
+        + 'SELECT STREAM ticker_symbol, COUNT(*) FROM "SOURCE_SQL_STREAM_001"\n'
+        + "GROUP BY ticker_symbol, STEP(ROWTIME BY INTERVAL '1' MINUTE);\n"
+    )
+    first, second = parse_statements(code)
+    assert (first.line, second.line) == (2, 3)
+    assert first.tree.args["kind"] == "STREAM"
+    select = second.tree.args["expression"].expression
+    assert isinstance(select, exp.Select) and select.args["stream"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "line", "column", "text"),
+    [
+        (
+            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM FROM;",
+            SqlSyntaxError,
+            3,
+            0,
+            "FROM",
+        ),
+        (
+            'CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM nope, 1 FROM "SOURCE_SQL_STREAM_001";',
+            SqlPlanError,
+            3,
+            15,
+            "unknown column 'NOPE'",
+        ),
+        (
+            'CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM ticker_symbol FROM "SOURCE_SQL_STREAM_001";',
+            SqlPlanError,
+            0,
+            0,
+            "selects 1 columns but D has 2",
+        ),
+        (
+            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM ticker_symbol, COUNT(*)\n"
+            'FROM "SOURCE_SQL_STREAM_001";',
+            SqlPlanError,
+            0,
+            0,
+            "needs a window",
+        ),
+        (
+            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM sector, COUNT(*)\n"
+            "FROM \"SOURCE_SQL_STREAM_001\" GROUP BY ticker_symbol, STEP(ROWTIME BY INTERVAL '1' MINUTE);",
+            SqlPlanError,
+            3,
+            15,
+            "must appear in GROUP BY",
+        ),
+        (
+            'CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";',
+            SqlPlanError,
+            0,
+            0,
+            "SELECT STREAM",
+        ),
+        (
+            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM ticker_symbol, "
+            'RANDOM_CUT_FOREST(price) FROM "SOURCE_SQL_STREAM_001";',
+            SqlUnsupportedError,
+            0,
+            0,
+            "RANDOM_CUT_FOREST",
+        ),
+        (
+            'CREATE OR REPLACE PUMP P AS INSERT INTO NOWHERE\nSELECT STREAM ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";',
+            SqlPlanError,
+            0,
+            0,
+            "unknown stream NOWHERE",
+        ),
+        (
+            "CREATE TABLE x (a INT);",
+            SqlUnsupportedError,
+            2,
+            1,
+            "only CREATE STREAM and CREATE PUMP",
+        ),
+    ],
+)
+def test_errors_name_line_column_and_construct(body, kind, line, column, text) -> None:
+    with pytest.raises(kind) as caught:
+        _plan(body)
+    error = caught.value
+    assert text in str(error)
+    if line:
+        assert error.line == line
+    else:
+        assert error.line >= 2  # somewhere in the pump, never unknown
+    if column:
+        assert error.column == column
+
+
+def test_unsupported_names_the_construct() -> None:
+    with pytest.raises(SqlUnsupportedError) as caught:
+        _plan(
+            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM o.ticker_symbol, 1 FROM "
+            '"SOURCE_SQL_STREAM_001" AS o JOIN "SOURCE_SQL_STREAM_001" OVER '
+            "(RANGE INTERVAL '1' MINUTE PRECEDING) AS t ON o.ticker_symbol = t.ticker_symbol;"
+        )
+    assert caught.value.construct == "stream-to-stream JOIN … OVER"
