@@ -12,6 +12,8 @@ from tests.unit.pipelines.sql.corpus import TICKER_COLUMNS
 
 INPUTS = {"SOURCE_SQL_STREAM_001": TICKER_COLUMNS}
 HEADER = 'CREATE OR REPLACE STREAM "D" (t VARCHAR(4), n BIGINT);\n'
+SRC = '"SOURCE_SQL_STREAM_001"'
+PUMP = "CREATE OR REPLACE PUMP P AS INSERT INTO D\n"
 
 
 def _plan(body: str):
@@ -23,7 +25,9 @@ def test_statements_carry_their_line_and_kda_shapes() -> None:
         "-- comment\n"
         + HEADER
         + 'CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"\n'
-        + 'SELECT STREAM ticker_symbol, COUNT(*) FROM "SOURCE_SQL_STREAM_001"\n'
+        + "SELECT STREAM ticker_symbol, COUNT(*) FROM "
+        + SRC
+        + "\n"
         + "GROUP BY ticker_symbol, STEP(ROWTIME BY INTERVAL '1' MINUTE);\n"
     )
     first, second = parse_statements(code)
@@ -37,59 +41,60 @@ def test_statements_carry_their_line_and_kda_shapes() -> None:
     ("body", "kind", "line", "column", "text"),
     [
         (
-            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM FROM;",
+            PUMP + "SELECT STREAM FROM;",
             SqlSyntaxError,
             3,
             0,
             "FROM",
         ),
         (
-            'CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM nope, 1 FROM "SOURCE_SQL_STREAM_001";',
+            PUMP + "SELECT STREAM nope, 1 FROM " + SRC + ";",
             SqlPlanError,
             3,
             15,
             "unknown column 'NOPE'",
         ),
         (
-            'CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM ticker_symbol FROM "SOURCE_SQL_STREAM_001";',
+            PUMP + "SELECT STREAM ticker_symbol FROM " + SRC + ";",
             SqlPlanError,
             0,
             0,
             "selects 1 columns but D has 2",
         ),
         (
-            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM ticker_symbol, COUNT(*)\n"
-            'FROM "SOURCE_SQL_STREAM_001";',
+            PUMP + "SELECT STREAM ticker_symbol, COUNT(*)\nFROM " + SRC + ";",
             SqlPlanError,
             0,
             0,
             "needs a window",
         ),
         (
-            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM sector, COUNT(*)\n"
-            "FROM \"SOURCE_SQL_STREAM_001\" GROUP BY ticker_symbol, STEP(ROWTIME BY INTERVAL '1' MINUTE);",
+            PUMP + "SELECT STREAM sector, COUNT(*)\n"
+            "FROM \"SOURCE_SQL_STREAM_001\" "
+            "GROUP BY ticker_symbol, STEP(ROWTIME BY INTERVAL '1' MINUTE);",
             SqlPlanError,
             3,
             15,
             "must appear in GROUP BY",
         ),
         (
-            'CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";',
+            PUMP + "SELECT ticker_symbol, 1 FROM " + SRC + ";",
             SqlPlanError,
             0,
             0,
             "SELECT STREAM",
         ),
         (
-            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM ticker_symbol, "
-            'RANDOM_CUT_FOREST(price) FROM "SOURCE_SQL_STREAM_001";',
+            PUMP + "SELECT STREAM ticker_symbol, RANDOM_CUT_FOREST(price) FROM " + SRC + ";",
             SqlUnsupportedError,
             0,
             0,
             "RANDOM_CUT_FOREST",
         ),
         (
-            'CREATE OR REPLACE PUMP P AS INSERT INTO NOWHERE\nSELECT STREAM ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";',
+            "CREATE OR REPLACE PUMP P AS INSERT INTO NOWHERE\nSELECT STREAM ticker_symbol, 1 FROM "
+            + SRC
+            + ";",
             SqlPlanError,
             0,
             0,
@@ -120,7 +125,7 @@ def test_errors_name_line_column_and_construct(body, kind, line, column, text) -
 def test_unsupported_names_the_construct() -> None:
     with pytest.raises(SqlUnsupportedError) as caught:
         _plan(
-            "CREATE OR REPLACE PUMP P AS INSERT INTO D\nSELECT STREAM o.ticker_symbol, 1 FROM "
+            PUMP + "SELECT STREAM o.ticker_symbol, 1 FROM "
             '"SOURCE_SQL_STREAM_001" AS o JOIN "SOURCE_SQL_STREAM_001" OVER '
             "(RANGE INTERVAL '1' MINUTE PRECEDING) AS t ON o.ticker_symbol = t.ticker_symbol;"
         )
