@@ -33,7 +33,8 @@ from pipelines.sql.plan import (
 from pipelines.sql.reference import load_reference_tables
 from pipelines.sql.state import tag
 from pipelines.sql.types import Timestamp
-from shardline.errors import RowError, SqlPlanError
+from shardline.errors import ConfigError, RowError, SqlPlanError
+from shardline.kafka import partition_count
 from shardline.settings import Settings
 
 __all__ = [
@@ -128,6 +129,34 @@ class SqlApplication:
             instance_id=instance_id,
             output_topics=tuple(dict.fromkeys(topics)),
         )
+
+    def unaligned_pumps(self) -> list[str]:
+        """Stateful pumps whose groups may span input partitions (see :meth:`preflight`)."""
+        keys = {k for i in self.config.inputs for k in i.partition_key}
+        return [p.name for p in self.plan.pumps if not p.aligned_with(sorted(keys))]
+
+    def preflight(self) -> None:
+        """Refuse to start what would give per-partition results where KDA gives global ones.
+
+        Window state is kept per input partition. A pump whose GROUP BY / PARTITION BY keys
+        do not include the input's ``PartitionKey`` (or a global TOP_K, or a window without
+        PARTITION BY) is only correct on a one-partition topic.
+        """
+        unaligned = self.unaligned_pumps()
+        if not unaligned:
+            return
+        for index, spec in enumerate(self.config.inputs):
+            partitions = partition_count(self.settings.kafka_bootstrap, spec.topic)
+            if partitions > 1:
+                raise ConfigError(
+                    f"Inputs[{index}].PartitionKey",
+                    f"pump(s) {', '.join(unaligned)} group rows by keys that do not include "
+                    f"the partition key {list(spec.partition_key) or '(none declared)'} of "
+                    f"topic {spec.topic!r}, which has {partitions} partitions; their windows "
+                    "would be computed per partition. Key the topic by the grouping columns "
+                    "and declare them as PartitionKey, or use a one-partition topic "
+                    "(repartitioning is not supported yet).",
+                )
 
     def processor(self, topic: str, partition: int) -> SqlPartitionProcessor:
         spec, decoder = self._decoders[topic]

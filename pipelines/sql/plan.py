@@ -114,6 +114,16 @@ class PlannedPump:
     details: list[str]
     build: Callable[[], Operator]
     line: int = 0
+    #: Stateful pumps: the plain columns among their GROUP BY / PARTITION BY keys (empty:
+    #: one group for the whole stream). ``None`` for stateless pumps.
+    key_columns: tuple[str, ...] | None = None
+
+    def aligned_with(self, partition_key: Sequence[str]) -> bool:
+        """True when every group of this pump lives in one input partition: its keys include
+        all the columns the input topic is partitioned by."""
+        if self.key_columns is None:
+            return True
+        return bool(partition_key) and set(partition_key) <= set(self.key_columns)
 
 
 @dataclass(slots=True)
@@ -669,6 +679,7 @@ class _PumpBuilder:
                 allowed_lateness_ms=lateness,
             ),
             self.statement.line,
+            _key_columns(group_nodes),
         )
 
     def build_stagger(
@@ -726,6 +737,7 @@ class _PumpBuilder:
                 where=where,
             ),
             self.statement.line,
+            _key_columns(key_nodes),
         )
 
     def build_sliding(
@@ -808,6 +820,13 @@ class _PumpBuilder:
             details,
             lambda: SlidingOperator(pump=pump, windows=windows, select=outputs, where=where),
             self.statement.line,
+            tuple(
+                set.intersection(
+                    *[set(_key_columns(d.args.get("partition_by") or [])) for d in window_defs]
+                )
+            )
+            if window_defs
+            else (),
         )
 
     def _window_agg(self, func: exp.Expression, scope: Scope) -> WindowAgg:
@@ -959,7 +978,12 @@ class _PumpBuilder:
                 having=outer_where,
             ),
             self.statement.line,
+            (),
         )
+
+
+def _key_columns(nodes: Sequence[exp.Expression]) -> tuple[str, ...]:
+    return tuple(identifier_name(n.this) for n in nodes if isinstance(n, exp.Column))
 
 
 def _window_key(definition: exp.Expression) -> str:

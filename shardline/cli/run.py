@@ -52,6 +52,7 @@ def run_command(
         from pipelines.sql.application import load_sql_application
 
         app = load_sql_application(pipeline_dir, settings)
+        app.preflight()
         run_worker(
             app.runtime_config(instance_id=instance_id), settings, app.processor, loglevel=loglevel
         )

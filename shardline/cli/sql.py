@@ -74,6 +74,13 @@ def explain_command(settings: Settings, path: Path) -> None:
     for o in config.outputs:
         click.echo(f"  output {o.name} → topic {o.topic} ({o.record_format_type.value})")
     click.echo(f"  error_stream → topic {config.error_output.topic}")
+    keys = sorted({k for i in config.inputs for k in i.partition_key})
+    for pump in plan.pumps:
+        if not pump.aligned_with(keys):
+            click.echo(
+                f"  note: pump {pump.name} groups by {list(pump.key_columns or ())}, not by the "
+                f"input PartitionKey {keys or '(none declared)'}: it needs a one-partition input"
+            )
 
 
 COMMANDS.append(sql_group)

@@ -130,3 +130,24 @@ def test_unsupported_names_the_construct() -> None:
             "(RANGE INTERVAL '1' MINUTE PRECEDING) AS t ON o.ticker_symbol = t.ticker_symbol;"
         )
     assert caught.value.construct == "stream-to-stream JOIN … OVER"
+
+
+def test_window_state_alignment_with_the_partition_key() -> None:
+    plan = plan_application(
+        'CREATE OR REPLACE STREAM "A" (t VARCHAR(4), n BIGINT);\n'
+        'CREATE OR REPLACE STREAM "B" (s VARCHAR(16), n BIGINT);\n'
+        'CREATE OR REPLACE STREAM "C" (t VARCHAR(4), p REAL);\n'
+        "CREATE OR REPLACE PUMP PA AS INSERT INTO A SELECT STREAM ticker_symbol, COUNT(*)\n"
+        f"FROM {SRC} GROUP BY ticker_symbol, STEP(ROWTIME BY INTERVAL '1' MINUTE);\n"
+        "CREATE OR REPLACE PUMP PB AS INSERT INTO B SELECT STREAM sector, COUNT(*)\n"
+        f"FROM {SRC} GROUP BY sector, STEP(ROWTIME BY INTERVAL '1' MINUTE);\n"
+        "CREATE OR REPLACE PUMP PC AS INSERT INTO C SELECT STREAM ticker_symbol, price\n"
+        f"FROM {SRC} WHERE price > 1;\n",
+        application="t",
+        inputs=INPUTS,
+    )
+    by_name = {p.name: p for p in plan.pumps}
+    assert by_name["PA"].aligned_with(["TICKER_SYMBOL"])
+    assert not by_name["PB"].aligned_with(["TICKER_SYMBOL"])
+    assert not by_name["PA"].aligned_with([])  # nothing declared: cannot know
+    assert by_name["PC"].aligned_with([])  # stateless: always fine
