@@ -36,6 +36,7 @@ class PartitionEngine:
         self._ops: list[tuple[str, str, Operator]] = [
             (p.source, p.target, p.build()) for p in plan.pumps
         ]
+        self._right = [p.right_source for p in plan.pumps]
         self._store = StateStore(_ENGINE)
         self._rowtime_marked = False
 
@@ -64,9 +65,13 @@ class PartitionEngine:
 
     def _run(self, pending: dict[str, list[Row]], *, idle: bool, advance: bool) -> None:
         ctx = self.ctx
-        for source, target, op in self._ops:
+        for (source, target, op), right_source in zip(self._ops, self._right, strict=True):
             rows = pending.get(source)
-            out = op.process(rows, ctx) if rows else []
+            if right_source is not None:
+                right = pending.get(right_source)
+                out = op.process_join(rows or [], right or [], ctx) if rows or right else []  # type: ignore[attr-defined]
+            else:
+                out = op.process(rows, ctx) if rows else []
             if advance:
                 out.extend(op.advance(ctx, idle=idle))
             if out:

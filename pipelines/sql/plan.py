@@ -32,6 +32,7 @@ from pipelines.sql.operators.base import Operator, Row
 from pipelines.sql.operators.project import ProjectOperator, ReferenceJoin
 from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, WindowAgg
 from pipelines.sql.operators.stagger import StaggerOperator
+from pipelines.sql.operators.stream_join import StreamJoinOperator
 from pipelines.sql.operators.topk import ItemsTumblingOperator
 from pipelines.sql.operators.tumbling import AggCall, TumblingOperator
 from pipelines.sql.types import SqlType, TypeKind
@@ -117,6 +118,12 @@ class PlannedPump:
     #: Stateful pumps: the plain columns among their GROUP BY / PARTITION BY keys (empty:
     #: one group for the whole stream). ``None`` for stateless pumps.
     key_columns: tuple[str, ...] | None = None
+    #: A stream-to-stream join's second (windowed) input stream.
+    right_source: str | None = None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,) if self.right_source is None else (self.source, self.right_source)
 
     def aligned_with(self, partition_key: Sequence[str]) -> bool:
         """True when every group of this pump lives in one input partition: its keys include
@@ -134,7 +141,7 @@ class ApplicationPlan:
     tables: dict[str, TableInfo] = field(default_factory=dict)
 
     def readers(self, stream: str) -> list[PlannedPump]:
-        return [p for p in self.pumps if p.source == stream]
+        return [p for p in self.pumps if stream in p.sources]
 
     def explain(self) -> str:
         lines = [f"application {self.application}"]
@@ -146,7 +153,8 @@ class ApplicationPlan:
             cols = ", ".join(f"{c.name} {c.sql_type}" for c in table.columns)
             lines.append(f"  reference table {table.name} ({cols})")
         for pump in self.pumps:
-            lines.append(f"  pump {pump.name}: {pump.source} → {pump.target} [{pump.kind}]")
+            sources = " ⋈ ".join(pump.sources)
+            lines.append(f"  pump {pump.name}: {sources} → {pump.target} [{pump.kind}]")
             lines.extend(f"    {d}" for d in pump.details)
         return "\n".join(lines)
 
@@ -215,10 +223,8 @@ def _topological(pumps: list[PlannedPump], streams: Mapping[str, StreamInfo]) ->
     while pending:
         progressed = False
         for pump in list(pending):
-            writers_left = [p for p in pending if p.target == pump.source and p is not pump]
-            if pump.source in ready or not writers_left:
-                if writers_left:
-                    continue
+            writers_left = [p for p in pending if p.target in pump.sources and p is not pump]
+            if not writers_left:
                 ordered.append(pump)
                 pending.remove(pump)
                 if not [p for p in pending if p.target == pump.target]:
@@ -349,6 +355,12 @@ class _PumpBuilder:
         if len(joins) > 1:
             raise self.error(SqlUnsupportedError, "more than one JOIN in a pump", joins[1])
         if joins:
+            joined = joins[0].this
+            if isinstance(joined, exp.Table) and (
+                joined.args.get("over") is not None
+                or identifier_name(joined.this) in self.plan.streams
+            ):
+                raise _StreamJoin(joins[0])
             join = self.reference_join(joins[0], stream, scope, alias)
         return stream, alias, scope, join, table
 
@@ -472,6 +484,12 @@ class _PumpBuilder:
 
     # -- the pump -----------------------------------------------------------------------------
     def build(self, select: exp.Select) -> PlannedPump:
+        try:
+            return self._build(select)
+        except _StreamJoin as found:
+            return self.build_stream_join(select, found.join)
+
+    def _build(self, select: exp.Select) -> PlannedPump:
         from_ = select.args.get("from_")
         if (
             from_ is not None
@@ -883,6 +901,107 @@ class _PumpBuilder:
             return SlidingWindow(tuple(partition), None, count, tuple(aggs))
         raise self.error(SqlUnsupportedError, f"{kind} windows", spec)
 
+    # -- stream-to-stream join ----------------------------------------------------------------
+    def build_stream_join(self, select: exp.Select, join: exp.Join) -> PlannedPump:
+        from_table = select.args["from_"].this
+        left_name = identifier_name(from_table.this)
+        left = self.plan.streams.get(left_name)
+        if left is None:
+            raise self.error(SqlPlanError, f"unknown stream {left_name}", from_table)
+        if from_table.args.get("over") is not None:
+            raise self.error(SqlUnsupportedError, "a window on the left side of a JOIN", from_table)
+        right_table = join.this
+        right_name = identifier_name(right_table.this)
+        right = self.plan.streams.get(right_name)
+        if right is None:
+            raise self.error(SqlPlanError, f"unknown stream {right_name}", right_table)
+        over = right_table.args.get("over")
+        if over is None:
+            raise self.error(
+                SqlPlanError,
+                "a stream-to-stream JOIN needs OVER (RANGE INTERVAL … PRECEDING) on the right",
+                right_table,
+            )
+        spec = over.args.get("spec")
+        start = spec.args.get("start") if spec is not None else None
+        if (
+            spec is None
+            or str(spec.args.get("kind")).upper() != "RANGE"
+            or not isinstance(start, exp.Interval)
+        ):
+            raise self.error(SqlUnsupportedError, "JOIN windows other than RANGE INTERVAL", over)
+        range_ms = int(interval_ms(start))
+        side = str(join.args.get("side") or "").upper()
+        kind = str(join.args.get("kind") or "").upper()
+        if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
+            raise self.error(SqlUnsupportedError, f"{side or kind} stream-to-stream JOIN", join)
+        left_alias = (
+            identifier_name(from_table.args["alias"].this)
+            if from_table.args.get("alias")
+            else left_name
+        )
+        right_alias = (
+            identifier_name(right_table.args["alias"].this)
+            if right_table.args.get("alias")
+            else right_name
+        )
+        scope = left.scope(left_alias)
+        right.add_to(scope, right_alias, base=left.width)
+        left_only = left.scope(left_alias)
+        right_only = right.scope(right_alias)
+        condition = join.args.get("on")
+        if condition is None:
+            raise self.error(SqlPlanError, "a stream-to-stream JOIN needs ON", join)
+        conjuncts = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+        left_keys: list[Fn] = []
+        right_keys: list[Fn] = []
+        residual: list[Any] = []
+        for part in conjuncts:
+            if isinstance(part, exp.EQ):
+                sides = self._split_eq(part, left_only, right_only)
+                if sides is not None:
+                    left_keys.append(sides[0].fn)
+                    right_keys.append(sides[1].fn)
+                    continue
+            residual.append(part)
+        residual_fn = None
+        if residual:
+            node: Any = exp.and_(*residual) if len(residual) > 1 else residual[0]
+            residual_fn = compile_expr(node, scope).fn
+        where_node = select.args.get("where")
+        where = compile_expr(where_node.this, scope).fn if where_node is not None else None
+        items = self.items(select, left)
+        outputs = self.outputs(items, scope)
+        pump = self.name
+        right_width = right.width
+        details = [
+            f"{'LEFT ' if side == 'LEFT' else ''}JOIN {right_name} OVER RANGE {range_ms} ms "
+            f"PRECEDING on {len(left_keys)} key columns; each {left_name} row is matched once "
+            "its ROWTIME has passed",
+            "state: right rows in range (changelog, chunked per commit), waiting left rows",
+        ]
+        return PlannedPump(
+            self.name,
+            left.name,
+            self.target.name,
+            "stream join",
+            details,
+            lambda: StreamJoinOperator(
+                pump=pump,
+                range_ms=range_ms,
+                left_keys=left_keys,
+                right_keys=right_keys,
+                residual=residual_fn,
+                outer=side == "LEFT",
+                right_width=right_width,
+                select=outputs,
+                where=where,
+            ),
+            self.statement.line,
+            (),
+            right.name,
+        )
+
     # -- TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING -------------------------------
     def build_items_tumbling(self, select: exp.Select, call: exp.Anonymous) -> PlannedPump:
         outer = str(call.this).upper()
@@ -980,6 +1099,14 @@ class _PumpBuilder:
             self.statement.line,
             (),
         )
+
+
+class _StreamJoin(Exception):
+    """Raised while resolving FROM when the JOIN is stream-to-stream (planned separately)."""
+
+    def __init__(self, join: exp.Join) -> None:
+        super().__init__("stream join")
+        self.join = join
 
 
 def _key_columns(nodes: Sequence[exp.Expression]) -> tuple[str, ...]:

@@ -72,7 +72,7 @@ def reference(data: dict[str, Any], **s3: Any) -> dict[str, Any]:
 def app_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "ticker-analytics"
     shutil.copytree(EXAMPLE, folder)
-    (folder / "app.sql").write_text("SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\";\n")
+    (folder / "app.sql").write_text('SELECT STREAM * FROM "SOURCE_SQL_STREAM_001";\n')
     return folder
 
 
@@ -85,8 +85,11 @@ def test_example_loads_with_kda_names(app_dir: Path) -> None:
     assert inp.partition_key == ("TICKER_SYMBOL",)
     assert inp.input_schema.format_type is RecordFormatType.AVRO
     assert [(c.name, str(c.sql_type)) for c in inp.columns] == [
-        ("TICKER_SYMBOL", "VARCHAR(4)"), ("SECTOR", "VARCHAR(16)"), ("CHANGE", "REAL"),
-        ("PRICE", "REAL"), ("EVENT_TIME", "TIMESTAMP"),
+        ("TICKER_SYMBOL", "VARCHAR(4)"),
+        ("SECTOR", "VARCHAR(16)"),
+        ("CHANGE", "REAL"),
+        ("PRICE", "REAL"),
+        ("EVENT_TIME", "TIMESTAMP"),
     ]
     assert config.outputs[0].name == "DESTINATION_SQL_STREAM"
     assert config.outputs[0].record_format_type is OutputFormat.JSON
@@ -222,14 +225,21 @@ INVALID = [
     (_set("Inputs/0/StartingPosition", "LATEST"), "Inputs[0].StartingPosition"),
     (_set("Inputs/0/PartitionKey", ["Z"]), "Inputs[0].PartitionKey"),
     (_set("Inputs/0/InputSchema", _DELETE), "Inputs[0].InputSchema"),
-    (_set("Inputs/0/InputSchema/RecordEncoding", "UTF-16"),
-     "Inputs[0].InputSchema.RecordEncoding"),
-    (_set(f"{_FMT}/RecordFormatType", "XML"),
-     "Inputs[0].InputSchema.RecordFormat.RecordFormatType"),
-    (_set(f"{_FMT}/MappingParameters", {"CSVMappingParameters": {"RecordRowDelimiter": "\n"}}),
-     "Inputs[0].InputSchema.RecordFormat.MappingParameters.CSVMappingParameters"),
-    (_set(f"{_FMT}/MappingParameters", {"JSONMappingParameters": {"RecordRowPath": "$.r[0:].x"}}),
-     "Inputs[0].InputSchema.RecordFormat.MappingParameters.JSONMappingParameters.RecordRowPath"),
+    (_set("Inputs/0/InputSchema/RecordEncoding", "UTF-16"), "Inputs[0].InputSchema.RecordEncoding"),
+    (
+        _set(f"{_FMT}/RecordFormatType", "XML"),
+        "Inputs[0].InputSchema.RecordFormat.RecordFormatType",
+    ),
+    (
+        _set(f"{_FMT}/MappingParameters", {"CSVMappingParameters": {"RecordRowDelimiter": "\n"}}),
+        "Inputs[0].InputSchema.RecordFormat.MappingParameters.CSVMappingParameters",
+    ),
+    (
+        _set(
+            f"{_FMT}/MappingParameters", {"JSONMappingParameters": {"RecordRowPath": "$.r[0:].x"}}
+        ),
+        "Inputs[0].InputSchema.RecordFormat.MappingParameters.JSONMappingParameters.RecordRowPath",
+    ),
     (_set(f"{_FMT}/AvroSchema", "ticker"), "Inputs[0].InputSchema.RecordFormat.AvroSchema"),
     (_set(f"{_COLS}/2/SqlType", "VARCHAR2(3)"), f"{_COLS_FIELD}[2].SqlType"),
     (_set(f"{_COLS}/2/SqlType", "INTEGER(3)"), f"{_COLS_FIELD}[2].SqlType"),
@@ -243,17 +253,27 @@ INVALID = [
     (_set(_COLS, []), _COLS_FIELD),
     (_two_flattened, f"{_COLS_FIELD}[1].Mapping"),
     (lambda d: (_csv(d), cols(d)[1].update(Mapping="$.b")), f"{_COLS_FIELD}[1].Mapping"),
-    (lambda d: (_csv(d), fmt(d).update(MappingParameters={"CSVMappingParameters": {
-        "RecordColumnDelimiter": ""}})),
-     "Inputs[0].InputSchema.RecordFormat.MappingParameters.CSVMappingParameters"
-     ".RecordColumnDelimiter"),
+    (
+        lambda d: (
+            _csv(d),
+            fmt(d).update(
+                MappingParameters={"CSVMappingParameters": {"RecordColumnDelimiter": ""}}
+            ),
+        ),
+        "Inputs[0].InputSchema.RecordFormat.MappingParameters.CSVMappingParameters"
+        ".RecordColumnDelimiter",
+    ),
     (_avro(None), f"{_COLS_FIELD}[0].Mapping"),
     (_avro("$.nope"), f"{_COLS_FIELD}[0].Mapping"),
-    (lambda d: (_avro(None)(d), fmt(d).update(AvroSchema="nope")),
-     "Inputs[0].InputSchema.RecordFormat.AvroSchema"),
+    (
+        lambda d: (_avro(None)(d), fmt(d).update(AvroSchema="nope")),
+        "Inputs[0].InputSchema.RecordFormat.AvroSchema",
+    ),
     (_set("Outputs/0/Topic", "in"), "Outputs[0].Topic"),
-    (_set("Outputs/0/DestinationSchema", {"RecordFormatType": "AVRO"}),
-     "Outputs[0].DestinationSchema.RecordFormatType"),
+    (
+        _set("Outputs/0/DestinationSchema", {"RecordFormatType": "AVRO"}),
+        "Outputs[0].DestinationSchema.RecordFormatType",
+    ),
     (_set("Outputs/0/Name", _DELETE), "Outputs[0].Name"),
     (_set("ErrorOutput", {"Topic": "out"}), "ErrorOutput.Topic"),
     (_set("ErrorOutput", {"Topic": "e", "Bogus": 1}), "ErrorOutput.Bogus"),
@@ -261,16 +281,24 @@ INVALID = [
     (_set("EventTime", {"IdleTimeoutMs": "5s"}), "EventTime.IdleTimeoutMs"),
     (_set("Runtime", {"ProcessingGuarantee": "MAYBE"}), "Runtime.ProcessingGuarantee"),
     (_set("Runtime", {"BatchMaxRecords": True}), "Runtime.BatchMaxRecords"),
-    (_ref(BucketARN="arn:aws:iam::1:role/x", FileKey="k"),
-     "ReferenceDataSources[0].S3ReferenceDataSource.BucketARN"),
-    (_ref(Bucket="b", BucketARN="arn:aws:s3:::b", FileKey="k"),
-     "ReferenceDataSources[0].S3ReferenceDataSource.Bucket"),
-    (_ref(Bucket="Not_A_Bucket", FileKey="k"),
-     "ReferenceDataSources[0].S3ReferenceDataSource.Bucket"),
+    (
+        _ref(BucketARN="arn:aws:iam::1:role/x", FileKey="k"),
+        "ReferenceDataSources[0].S3ReferenceDataSource.BucketARN",
+    ),
+    (
+        _ref(Bucket="b", BucketARN="arn:aws:s3:::b", FileKey="k"),
+        "ReferenceDataSources[0].S3ReferenceDataSource.Bucket",
+    ),
+    (
+        _ref(Bucket="Not_A_Bucket", FileKey="k"),
+        "ReferenceDataSources[0].S3ReferenceDataSource.Bucket",
+    ),
     (_ref(Bucket="refdata"), "ReferenceDataSources[0].S3ReferenceDataSource.FileKey"),
     (_ref_avro, "ReferenceDataSources[0].ReferenceSchema.RecordFormat.RecordFormatType"),
-    (lambda d: reference(d).update(TableName="SOURCE_SQL_STREAM_001"),
-     "ReferenceDataSources[0].TableName"),
+    (
+        lambda d: reference(d).update(TableName="SOURCE_SQL_STREAM_001"),
+        "ReferenceDataSources[0].TableName",
+    ),
 ]
 
 
@@ -324,8 +352,11 @@ DESCRIPTION: dict[str, Any] = {
                     },
                     "RecordEncoding": "UTF-8",
                     "RecordColumns": [
-                        {"Name": "TICKER_SYMBOL", "Mapping": "$.TICKER_SYMBOL",
-                         "SqlType": "VARCHAR(4)"},
+                        {
+                            "Name": "TICKER_SYMBOL",
+                            "Mapping": "$.TICKER_SYMBOL",
+                            "SqlType": "VARCHAR(4)",
+                        },
                         {"Name": "PRICE", "Mapping": "$.PRICE", "SqlType": "DECIMAL(5,2)"},
                     ],
                 },
@@ -364,8 +395,12 @@ DESCRIPTION: dict[str, Any] = {
                 "ReferenceSchema": {
                     "RecordFormat": {
                         "RecordFormatType": "CSV",
-                        "MappingParameters": {"CSVMappingParameters": {
-                            "RecordRowDelimiter": "\n", "RecordColumnDelimiter": ","}},
+                        "MappingParameters": {
+                            "CSVMappingParameters": {
+                                "RecordRowDelimiter": "\n",
+                                "RecordColumnDelimiter": ",",
+                            }
+                        },
                     },
                     "RecordEncoding": "UTF-8",
                     "RecordColumns": [
@@ -390,11 +425,17 @@ def test_import_of_describe_application() -> None:
     assert [c.name for c in inp.columns] == ["TICKER_SYMBOL", "PRICE"]
     (out,) = config.outputs
     assert (out.name, out.topic, out.record_format_type) == (
-        "DESTINATION_SQL_STREAM", "ticker-out", OutputFormat.CSV)
+        "DESTINATION_SQL_STREAM",
+        "ticker-out",
+        OutputFormat.CSV,
+    )
     assert config.error_output.topic == "ticker-err"
     ref = config.reference_data_sources[0]
     assert (ref.table_name, ref.bucket, ref.file_key) == (
-        "CompanyName", "kda-reference", "TickerReference.csv")
+        "CompanyName",
+        "kda-reference",
+        "TickerReference.csv",
+    )
     assert config.read_code().startswith("CREATE OR REPLACE STREAM")
     assert import_kda_description(DESCRIPTION["ApplicationDetail"], TOPICS) == config
 
@@ -423,7 +464,8 @@ def test_import_rejects_preprocessing_and_parallelism() -> None:
     assert err.value.field == "InputDescriptions[0].InputParallelism.Count"
     data = copy.deepcopy(DESCRIPTION)
     data["ApplicationDetail"]["InputDescriptions"][0]["InputProcessingConfigurationDescription"] = {
-        "InputLambdaProcessorDescription": {"ResourceARN": "arn:aws:lambda:x"}}
+        "InputLambdaProcessorDescription": {"ResourceARN": "arn:aws:lambda:x"}
+    }
     with pytest.raises(ConfigError) as err:
         import_kda_description(data, TOPICS)
     assert err.value.field == "InputDescriptions[0].InputProcessingConfigurationDescription"

@@ -257,3 +257,48 @@ def test_top_k_and_count_distinct_equal_duckdb() -> None:
         w: 0 for w, n in with_price.items() if not n and w in got_distinct
     }
     assert len(distinct) > 3
+
+
+CHAIN_AND_JOIN = """
+CREATE OR REPLACE STREAM "BUYS" (ticker VARCHAR(4), price REAL, label VARCHAR(32));
+CREATE OR REPLACE STREAM "SELLS" (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    ticker VARCHAR(4), label VARCHAR(32), buy_price REAL, sell_price REAL);
+CREATE OR REPLACE PUMP "BUY_PUMP" AS INSERT INTO "BUYS"
+SELECT STREAM ticker_symbol, price,
+       LOWER(SUBSTRING(sector FROM 1 FOR 3)) || '-' ||
+       CASE WHEN price >= 100 THEN 'HIGH' ELSE 'LOW' END
+FROM "SOURCE_SQL_STREAM_001" WHERE change > 0;
+CREATE OR REPLACE PUMP "SELL_PUMP" AS INSERT INTO "SELLS"
+SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001" WHERE change <= 0;
+CREATE OR REPLACE PUMP "JOIN_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM b.ticker, b.label, b.price, s.price
+FROM "BUYS" AS b
+LEFT JOIN "SELLS" OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS s
+  ON b.ticker = s.ticker;
+"""
+
+
+def test_pump_chain_and_stream_join_equal_duckdb() -> None:
+    streams, failures = _run(CHAIN_AND_JOIN, RECORDS, batch_size=211)
+    assert failures == []
+    con = _input_table(RECORDS)
+    con.execute(
+        "CREATE TABLE buys AS SELECT seq, rowtime, ticker, price, lower(substring(sector, 1, 3)) "
+        "|| '-' || CASE WHEN price >= 100 THEN 'HIGH' ELSE 'LOW' END AS label "
+        "FROM s WHERE change > 0"
+    )
+    con.execute("CREATE TABLE sells AS SELECT rowtime, ticker, price FROM s WHERE change <= 0")
+    expected = con.execute(
+        "SELECT b.ticker, b.label, b.price, x.price FROM buys b LEFT JOIN sells x "
+        "ON b.ticker = x.ticker AND x.rowtime BETWEEN b.rowtime - 2000 AND b.rowtime"
+    ).fetchall()
+    buys = con.execute("SELECT ticker, price, label FROM buys ORDER BY seq").fetchall()
+    got_buys = [(r[1], r[2], r[3]) for r in streams["BUYS"]]
+    assert [(t, round(p, 4), lbl) for t, p, lbl in got_buys] == [
+        (t, round(p, 4), lbl) for t, p, lbl in buys
+    ]
+    got = [r[1:] for r in streams["DESTINATION_SQL_STREAM"]]
+    assert _rows(got) == _rows(expected)
+    assert sum(1 for r in got if r[3] is not None) > 100
+    assert sum(1 for r in got if r[3] is None) > 10

@@ -17,6 +17,7 @@ from pipelines.sql.plan import plan_application
 from pipelines.sql.types import Timestamp
 from tests.unit.pipelines.sql.corpus import TICKER_COLUMNS, ticker_records
 from tests.unit.pipelines.sql.test_corpus_offline import (
+    CHAIN_AND_JOIN,
     SLIDING,
     STAGGER,
     TOP_K,
@@ -68,8 +69,8 @@ def _run(plan, batches, *, crash_after: set[int]) -> tuple[list, list]:
 
 @pytest.mark.parametrize(
     "code",
-    [TUMBLING_ROWTIME, TUMBLING_EVENT_TIME, SLIDING, STAGGER, TOP_K],
-    ids=["tumbling-rowtime", "tumbling-event-time", "sliding", "stagger", "top-k"],
+    [TUMBLING_ROWTIME, TUMBLING_EVENT_TIME, SLIDING, STAGGER, TOP_K, CHAIN_AND_JOIN],
+    ids=["tumbling-rowtime", "tumbling-event-time", "sliding", "stagger", "top-k", "join"],
 )
 def test_restore_anywhere_continues_identically(code: str) -> None:
     plan = plan_application(

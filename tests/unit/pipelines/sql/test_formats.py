@@ -47,8 +47,9 @@ def test_json_columns_in_record_columns_order_and_typed() -> None:
     row = d.decode(b'{"price": 12, "event_time_ms": 1700000000123, "ticker_symbol": "AMZN"}')
     assert row == ("AMZN", 12.0, Timestamp(1_700_000_000_123))
     assert isinstance(row[1], float) and isinstance(row[2], Timestamp)
-    assert d.decode(b'{"ticker_symbol":"A","price":"1.5","event_time_ms":"2024-01-02 03:04:05.6"}'
-                    ) == ("A", 1.5, parse_timestamp("2024-01-02 03:04:05.600"))
+    assert d.decode(
+        b'{"ticker_symbol":"A","price":"1.5","event_time_ms":"2024-01-02 03:04:05.6"}'
+    ) == ("A", 1.5, parse_timestamp("2024-01-02 03:04:05.600"))
 
 
 def test_json_missing_elements_and_nulls_are_null_as_in_kda() -> None:
@@ -58,33 +59,42 @@ def test_json_missing_elements_and_nulls_are_null_as_in_kda() -> None:
 
 
 def test_nested_paths() -> None:
-    d = build_decoder(schema(
-        "JSON",
-        ("CITY", "VARCHAR(16)", "$.address.city"),
-        ("FIRST", "INTEGER", "$.nums[0]"),
-        ("LAST", "INTEGER", "$.nums[-1]"),
-        ("SPACED", "VARCHAR(8)", "$['a b']"),
-        ("DEEP", "DOUBLE", '$["x"].y[1].z'),
-        ("ANY", "INTEGER", "$..only"),
-        ("GONE", "VARCHAR(4)", "$.address.street.number"),
-    ))
-    raw = orjson.dumps({
-        "address": {"city": "Anytown", "street": "Main"}, "nums": [1, 2, 3], "a b": "yes",
-        "x": {"y": [{}, {"z": 2.5}]}, "deep": {"only": 7},
-    })
+    d = build_decoder(
+        schema(
+            "JSON",
+            ("CITY", "VARCHAR(16)", "$.address.city"),
+            ("FIRST", "INTEGER", "$.nums[0]"),
+            ("LAST", "INTEGER", "$.nums[-1]"),
+            ("SPACED", "VARCHAR(8)", "$['a b']"),
+            ("DEEP", "DOUBLE", '$["x"].y[1].z'),
+            ("ANY", "INTEGER", "$..only"),
+            ("GONE", "VARCHAR(4)", "$.address.street.number"),
+        )
+    )
+    raw = orjson.dumps(
+        {
+            "address": {"city": "Anytown", "street": "Main"},
+            "nums": [1, 2, 3],
+            "a b": "yes",
+            "x": {"y": [{}, {"z": 2.5}]},
+            "deep": {"only": 7},
+        }
+    )
     assert d.decode(raw) == ("Anytown", 1, 3, "yes", 2.5, 7, None)
 
 
 def test_json_conversions_follow_kda() -> None:
-    d = build_decoder(schema(
-        "JSON",
-        ("OBJ", "VARCHAR(64)", "$.obj"),
-        ("ARR", "VARCHAR(64)", "$.arr[0:]"),
-        ("FLAG", "INTEGER", "$.flag"),
-        ("TRUTH", "BOOLEAN", "$.num"),
-        ("NUMTEXT", "VARCHAR(8)", "$.n"),
-        ("DEC", "DECIMAL(5,2)", "$.d"),
-    ))
+    d = build_decoder(
+        schema(
+            "JSON",
+            ("OBJ", "VARCHAR(64)", "$.obj"),
+            ("ARR", "VARCHAR(64)", "$.arr[0:]"),
+            ("FLAG", "INTEGER", "$.flag"),
+            ("TRUTH", "BOOLEAN", "$.num"),
+            ("NUMTEXT", "VARCHAR(8)", "$.n"),
+            ("DEC", "DECIMAL(5,2)", "$.d"),
+        )
+    )
     row = d.decode(b'{"obj":{"a":1},"arr":[1,"x"],"flag":true,"num":0,"n":12.5,"d":1.5}')
     assert row == ('{"a":1}', '[1,"x"]', 1, False, "12.5", Decimal("1.50"))
 
@@ -126,25 +136,31 @@ def test_record_row_path_gives_zero_to_n_rows() -> None:
     assert whole.decode_rows(b'[{"id": 1}, {"id": 2}]') == [(1,), (2,)]
 
 
-ORDERS = orjson.dumps({
-    "customerName": "John Doe",
-    "orders": [
-        {"orderId": "23284", "itemPrice": "33.99"},
-        {"orderId": "63122", "itemPrice": "22.50"},
-        {"orderId": "77284"},
-    ],
-})
+ORDERS = orjson.dumps(
+    {
+        "customerName": "John Doe",
+        "orders": [
+            {"orderId": "23284", "itemPrice": "33.99"},
+            {"orderId": "63122", "itemPrice": "22.50"},
+            {"orderId": "77284"},
+        ],
+    }
+)
 
 
 def test_flattening_one_array_repeats_the_other_columns() -> None:
-    d = build_decoder(schema(
-        "JSON",
-        ("NAME", "VARCHAR(16)", "$.customerName"),
-        ("ORDER_ID", "INTEGER", "$.orders[0:].orderId"),
-        ("PRICE", "DOUBLE", "$.orders[0:].itemPrice"),
-    ))
+    d = build_decoder(
+        schema(
+            "JSON",
+            ("NAME", "VARCHAR(16)", "$.customerName"),
+            ("ORDER_ID", "INTEGER", "$.orders[0:].orderId"),
+            ("PRICE", "DOUBLE", "$.orders[0:].itemPrice"),
+        )
+    )
     assert d.decode_rows(ORDERS) == [
-        ("John Doe", 23284, 33.99), ("John Doe", 63122, 22.5), ("John Doe", 77284, None),
+        ("John Doe", 23284, 33.99),
+        ("John Doe", 63122, 22.5),
+        ("John Doe", 77284, None),
     ]
     # an empty or missing array still gives one row, of NULLs for the flattened columns
     assert d.decode_rows(b'{"customerName": "X", "orders": []}') == [("X", None, None)]
@@ -159,8 +175,15 @@ def test_whole_array_is_one_value() -> None:
 
 def test_decode_many_keeps_going_and_says_where_rows_came_from() -> None:
     d = build_decoder(schema("JSON", ("ID", "INTEGER", "$.id"), record_row_path="$.r"))
-    batch = d.decode_many([b'{"r": {"id": 1}}', b"garbage", b'{"r": [{"id": 2}, {"id": 3}]}',
-                           b'{"r": []}', b'{"r": {"id": "x"}}'])
+    batch = d.decode_many(
+        [
+            b'{"r": {"id": 1}}',
+            b"garbage",
+            b'{"r": [{"id": 2}, {"id": 3}]}',
+            b'{"r": []}',
+            b'{"r": {"id": "x"}}',
+        ]
+    )
     assert batch.rows == [(1,), (2,), (3,)]
     assert batch.sources == [0, 2, 2]
     assert [(i, e.name) for i, e in batch.errors] == [(1, MALFORMED_RECORD), (4, COERCION_ERROR)]
@@ -169,8 +192,9 @@ def test_decode_many_keeps_going_and_says_where_rows_came_from() -> None:
 
 # -- CSV -------------------------------------------------------------------------------------
 
-CSV = schema("CSV", ("SYM", "VARCHAR(4)"), ("PRICE", "REAL"), ("QTY", "INTEGER"),
-             ("T", "TIMESTAMP"))
+CSV = schema(
+    "CSV", ("SYM", "VARCHAR(4)"), ("PRICE", "REAL"), ("QTY", "INTEGER"), ("T", "TIMESTAMP")
+)
 
 
 def test_csv_rows_are_positional_and_a_record_may_hold_several() -> None:
@@ -186,17 +210,32 @@ def test_csv_rows_are_positional_and_a_record_may_hold_several() -> None:
 def test_csv_quoting_follows_python_csv() -> None:
     d = build_decoder(schema("CSV", ("NAME", "VARCHAR(32)"), ("N", "INTEGER")))
     assert d.decode_rows(b'"Doe, John",1\n"say ""hi""\nthere",2\n') == [
-        ("Doe, John", 1), ('say "hi"\nthere', 2),
+        ("Doe, John", 1),
+        ('say "hi"\nthere', 2),
     ]
 
 
 def test_csv_custom_delimiters_and_header() -> None:
-    d = build_decoder(schema("CSV", ("A", "VARCHAR(8)"), ("B", "INTEGER"),
-                             record_row_delimiter=";", record_column_delimiter="||",
-                             skip_header_lines=1))
+    d = build_decoder(
+        schema(
+            "CSV",
+            ("A", "VARCHAR(8)"),
+            ("B", "INTEGER"),
+            record_row_delimiter=";",
+            record_column_delimiter="||",
+            skip_header_lines=1,
+        )
+    )
     assert d.decode_rows(b"a||b;x||1;y||2;") == [("x", 1), ("y", 2)]
-    pipes = build_decoder(schema("CSV", ("A", "VARCHAR(8)"), ("B", "INTEGER"),
-                                 record_row_delimiter="|", record_column_delimiter="\t"))
+    pipes = build_decoder(
+        schema(
+            "CSV",
+            ("A", "VARCHAR(8)"),
+            ("B", "INTEGER"),
+            record_row_delimiter="|",
+            record_column_delimiter="\t",
+        )
+    )
     assert pipes.decode_rows(b'"x\ty"\t1|z\t2') == [("x\ty", 1), ("z", 2)]
 
 
@@ -225,14 +264,23 @@ TICKER_AVRO = schema(
     ("EVENT_TIME", "TIMESTAMP", "$.event_time_ms"),
     avro_schema="ticker",
 )
-TICK = {"ticker_symbol": "AMZN", "sector": "TECHNOLOGY", "change": 0.5, "price": 100.25,
-        "event_time_ms": 1_700_000_000_000}
+TICK = {
+    "ticker_symbol": "AMZN",
+    "sector": "TECHNOLOGY",
+    "change": 0.5,
+    "price": 100.25,
+    "event_time_ms": 1_700_000_000_000,
+}
 
 
 def test_avro_records_map_fields() -> None:
     raw = codec_for("avro", "ticker").encode(TICK)
     assert build_decoder(TICKER_AVRO).decode(raw) == (
-        "AMZN", "TECHNOLOGY", 100.25, Timestamp(1_700_000_000_000))
+        "AMZN",
+        "TECHNOLOGY",
+        100.25,
+        Timestamp(1_700_000_000_000),
+    )
 
 
 def test_avro_failures() -> None:
@@ -243,7 +291,8 @@ def test_avro_failures() -> None:
     assert error_name(d, raw + b"\x00") == MALFORMED_RECORD
     assert error_name(d, orjson.dumps(TICK)) == MALFORMED_RECORD
     assert error_name(d, b"\x00\x00\x00\x00" + other.schema_id.to_bytes(1, "big")) == (
-        SCHEMA_MISMATCH)
+        SCHEMA_MISMATCH
+    )
     long = codec_for("avro", "ticker").encode({**TICK, "ticker_symbol": "TOOLONG"})
     assert error_name(d, long) == COERCION_ERROR
 
@@ -251,23 +300,44 @@ def test_avro_failures() -> None:
 # -- never anything but RowError -------------------------------------------------------------
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False,
-                                                                           allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["id", "ticker_symbol", "price", "event_time_ms", "orders", "r", "x"]),
-        inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["id", "ticker_symbol", "price", "event_time_ms", "orders", "r", "x"]),
+            inner,
+            max_size=5,
+        )
+    ),
     max_leaves=20,
 )
 DECODERS = [
     build_decoder(TICKER),
-    build_decoder(schema("JSON", ("N", "VARCHAR(3)", "$.customerName"),
-                         ("O", "BIGINT", "$.orders[0:].x"), record_row_path="$.r")),
-    build_decoder(schema("JSON", ("N", "BOOLEAN", "$..x"), ("D", "DATE", "$.id"),
-                         ("T", "TIME", "$.price"), ("B", "VARBINARY(4)", "$.r"))),
+    build_decoder(
+        schema(
+            "JSON",
+            ("N", "VARCHAR(3)", "$.customerName"),
+            ("O", "BIGINT", "$.orders[0:].x"),
+            record_row_path="$.r",
+        )
+    ),
+    build_decoder(
+        schema(
+            "JSON",
+            ("N", "BOOLEAN", "$..x"),
+            ("D", "DATE", "$.id"),
+            ("T", "TIME", "$.price"),
+            ("B", "VARBINARY(4)", "$.r"),
+        )
+    ),
     build_decoder(CSV),
-    build_decoder(schema("CSV", ("A", "DECIMAL(4,2)"), ("B", "BOOLEAN"),
-                         record_column_delimiter="|")),
+    build_decoder(
+        schema("CSV", ("A", "DECIMAL(4,2)"), ("B", "BOOLEAN"), record_column_delimiter="|")
+    ),
     build_decoder(TICKER_AVRO),
 ]
 
@@ -316,25 +386,33 @@ OUT = (
     Column("T", parse_type("TIMESTAMP")),
     Column("D", parse_type("DECIMAL(6,2)")),
 )
-ROW = ("a,\"b\"", 7, 2**40, 0.1, True, Timestamp(1_700_000_000_005), Decimal("12.50"))
+ROW = ('a,"b"', 7, 2**40, 0.1, True, Timestamp(1_700_000_000_005), Decimal("12.50"))
 
 
 def test_json_encoding_uses_column_names_and_kda_timestamps() -> None:
     out = build_encoder(OUT, "JSON").encode(ROW)
     assert json.loads(out) == {
-        "SYM": 'a,"b"', "N": 7, "BIG": 2**40, "X": 0.1, "OK": True,
-        "T": "2023-11-14 22:13:20.005", "D": 12.5,
+        "SYM": 'a,"b"',
+        "N": 7,
+        "BIG": 2**40,
+        "X": 0.1,
+        "OK": True,
+        "T": "2023-11-14 22:13:20.005",
+        "D": 12.5,
     }
     assert build_encoder(OUT, "json").encode((None,) * 7) == (
-        b'{"SYM":null,"N":null,"BIG":null,"X":null,"OK":null,"T":null,"D":null}')
+        b'{"SYM":null,"N":null,"BIG":null,"X":null,"OK":null,"T":null,"D":null}'
+    )
 
 
 def test_json_round_trip() -> None:
     encoder = build_encoder(OUT, "JSON")
-    decoder = build_decoder(InputSchema(
-        RecordFormat(RecordFormatType.JSON),
-        tuple(Column(c.name, c.sql_type, f"$.{c.name}") for c in OUT),
-    ))
+    decoder = build_decoder(
+        InputSchema(
+            RecordFormat(RecordFormatType.JSON),
+            tuple(Column(c.name, c.sql_type, f"$.{c.name}") for c in OUT),
+        )
+    )
     assert decoder.decode(encoder.encode(ROW)) == ROW
     rows = [ROW, (None,) * 7, ("", -1, 0, -2.5, False, Timestamp(0), Decimal("0.00"))]
     assert [decoder.decode(r) for r in encoder.encode_many(rows)] == rows
@@ -364,8 +442,13 @@ def test_timestamp_text_matches_the_type() -> None:
 def test_error_rows_as_kda_error_stream_rows() -> None:
     error = RowError(COERCION_ERROR, "cannot convert 'x' to INTEGER")
     row = ErrorRow.from_row_error(
-        error, b"\x00raw", error_time_ms=1_700_000_000_000, data_rowtime_ms=None,
-        pump_name="SOURCE_SQL_STREAM_001", source_topic="t", source_partition=1,
+        error,
+        b"\x00raw",
+        error_time_ms=1_700_000_000_000,
+        data_rowtime_ms=None,
+        pump_name="SOURCE_SQL_STREAM_001",
+        source_topic="t",
+        source_partition=1,
         source_offset=42,
     )
     out = json.loads(build_encoder(ERROR_STREAM_COLUMNS, "JSON").encode(row.as_sql_row()))
