@@ -250,6 +250,7 @@ SLOW = ("--batch-max-records", "200", "--delay-ms", "25", "--commit-interval-ms"
 def test_kill9_and_restart_is_exactly_once(
     stack_settings: Settings, topic_factory, tmp_path, workers
 ):
+    """Three kill -9s at different points of the stream, each followed by a restart."""
     bootstrap = stack_settings.kafka_bootstrap
     source, output = topic_factory(partitions=3), f"it-out-{uuid.uuid4().hex[:8]}"
     app = f"it-rt-{uuid.uuid4().hex[:8]}"
@@ -257,26 +258,28 @@ def test_kill9_and_restart_is_exactly_once(
     produce_input(bootstrap, source, n, 3, seed=2)
     home = tmp_path / "home"
     args = worker_args(app, source, output, *SLOW)
-    first = Worker(home, tmp_path / "w1.log", *args)
-    workers.append(first)
-    wait_for(stack_settings, app, source, 3, n // 4, 45, [first])
-    first.kill9()  # mid-stream, most likely mid-transaction
-    done, total = progress(stack_settings, app, source, 3)
-    assert done < total, "the first worker finished before it was killed"
+    for i, share in enumerate((0.15, 0.4, 0.65)):
+        w = Worker(home, tmp_path / f"w{i}.log", *args)  # same host and slot: same txn id
+        workers.append(w)
+        wait_for(stack_settings, app, source, 3, int(n * share), 45, [w])
+        w.kill9()  # mid-stream, most likely mid-transaction
+        done, total = progress(stack_settings, app, source, 3)
+        assert done < total, "the worker finished before it was killed"
     t0 = time.monotonic()
-    second = Worker(home, tmp_path / "w2.log", *args)  # same host, same slot, same txn id
-    workers.append(second)
-    wait_for(stack_settings, app, source, 3, n, 45, [second])
-    assert second.stop() == 0, second.tail()
+    last = Worker(home, tmp_path / "last.log", *args)
+    workers.append(last)
+    wait_for(stack_settings, app, source, 3, n, 45, [last])
+    assert last.stop() == 0, last.tail()
     # init_transactions of the same transactional.id aborted the dead one's transaction:
-    # the restart did not wait for the transaction timeout.
-    assert time.monotonic() - t0 < 30
-    assert "transactional.id " + app + "-" in second.tail()
+    # the restart did not wait for the transaction timeout (30 s) to expire.
+    assert time.monotonic() - t0 < 25
+    assert f"transactional.id {app}-" in last.tail()
     assert assert_exactly_once(bootstrap, source, output) == n
 
 
+@pytest.mark.parametrize("assignment", ["cooperative-sticky", "range"])
 def test_two_workers_one_killed_then_a_third_joins(
-    stack_settings: Settings, topic_factory, tmp_path, workers
+    stack_settings: Settings, topic_factory, tmp_path, workers, assignment: str
 ):
     bootstrap = stack_settings.kafka_bootstrap
     source, output = topic_factory(partitions=4), f"it-out-{uuid.uuid4().hex[:8]}"
@@ -287,16 +290,18 @@ def test_two_workers_one_killed_then_a_third_joins(
     args = worker_args(
         app, source, output, *SLOW,
         "--session-timeout-ms", "6000", "--transaction-timeout-ms", "10000",
+        "--assignment", assignment,
     )  # fmt: skip
     a = Worker(home, tmp_path / "a.log", *args)
     b = Worker(home, tmp_path / "b.log", *args)
     workers.extend([a, b])
     wait_log([a, b], "assigned ", 30)  # both own partitions
     wait_for(stack_settings, app, source, 4, n // 5, 45, [a, b])
+    before = b.log.read_text(errors="replace").count("assigned ")
     a.kill9()
     # The survivor takes over a's partitions once a's session expired (and, restoring them,
     # waits for the broker to abort a's open transaction).
-    wait_log([b], "assigned ", 45, times=2)
+    wait_log([b], "assigned ", 45, times=before + 1)
     done, total = progress(stack_settings, app, source, 4)
     assert done < total, "nothing left for the third worker"
     c = Worker(home, tmp_path / "c.log", *args)  # a rebalance while b is busy
