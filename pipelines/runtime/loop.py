@@ -133,6 +133,13 @@ class _Abortable(Exception):
     """A transactional call failed in a way that an abort (and replay) fixes."""
 
 
+def _classify(exc: KafkaException, what: str) -> Exception:
+    err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+    if err is None or err.fatal():
+        return TransactionError(f"{what} failed fatally: {exc}")
+    return _Abortable(f"{what}: {err}")
+
+
 @dataclass(slots=True)
 class _Txn:
     open: bool = False
@@ -317,12 +324,15 @@ class StreamRuntime:
             abortable=False,
         )
 
-    def _abort_and_rewind(self, reason: str, exclude: set[TP]) -> None:
+    def _abort_and_rewind(self, reason: str, exclude: set[TP], *, every: bool = False) -> None:
+        """Abort, then seek back and rebuild the partitions the transaction changed — or,
+        with ``every`` (a failure in the middle of a batch, when records of untouched
+        partitions may have been consumed but not processed), every owned partition."""
         self._abort(reason)
         rewind = [
             o
             for tp, o in self._owned.items()
-            if tp not in exclude and (o.touched or o.position != o.committed)
+            if tp not in exclude and (every or o.touched or o.position != o.committed)
         ]
         if not rewind:
             return
@@ -485,6 +495,8 @@ class StreamRuntime:
                 )
             except BufferError:
                 self._produce_when_room(topic, key, value, ts, partition)
+            except KafkaException as exc:
+                raise _classify(exc, f"produce to {topic}") from exc
         self.stats.outputs += len(outs)
         self._txn.pending += len(outs)
 
@@ -495,6 +507,8 @@ class StreamRuntime:
                 produce(topic, value, key, p)
             except BufferError:
                 self._produce_when_room(topic, key, value, None, p)
+            except KafkaException as exc:
+                raise _classify(exc, f"produce to {topic}") from exc
         self.stats.changes += len(changes)
 
     def _produce_when_room(
@@ -508,6 +522,8 @@ class StreamRuntime:
                     topic, value, key, -1 if part is None else part, None, None, ts or 0
                 )
                 return
+            except KafkaException as exc:
+                raise _classify(exc, f"produce to {topic}") from exc
             except BufferError:
                 if time.monotonic() > deadline:
                     raise _Abortable(f"producer queue full for {self._timeout_s}s") from None
@@ -635,11 +651,15 @@ class StreamRuntime:
                 msgs = consumer.consume(cfg.batch_max_records, wait_s)
                 self._raise_callback_error()
                 now = self.clock()
-                if msgs:
-                    self._handle(msgs, now)
-                if now >= next_idle_check:
-                    next_idle_check = now + cfg.idle_check_interval_ms
-                    self._check_idle(now)
+                try:
+                    if msgs:
+                        self._handle(msgs, now)
+                    if now >= next_idle_check:
+                        next_idle_check = now + cfg.idle_check_interval_ms
+                        self._check_idle(now)
+                except _Abortable as exc:
+                    self._abort_and_rewind(str(exc), exclude=set(), every=True)
+                    continue
                 txn = self._txn
                 if txn.open:
                     if (
@@ -653,11 +673,9 @@ class StreamRuntime:
                     self._begin(now)
                     self._commit()
                 producer.poll(0)
-            self._commit()
+            # Stopping: commit; if that aborts there is nothing to rebuild for.
+            self._commit(exclude_on_abort=list(self._owned))
             self._raise_callback_error()
-        except _Abortable as exc:  # outside a commit: e.g. the producer queue stayed full
-            self._fail(str(exc))
-            raise RuntimeFailure(str(exc)) from exc
         except BaseException as exc:
             self._fail(repr(exc))
             raise

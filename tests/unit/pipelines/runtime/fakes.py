@@ -20,7 +20,7 @@ class FakeProducer:
         self.committed: list[tuple[list[Produced], list[tuple[str, int, int]]]] = []
         self.aborted: list[list[Produced]] = []
         self.fail_next_commit: KafkaError | None = None
-        self.fail_next_produce: type[BaseException] | None = None
+        self.fail_next_produce: BaseException | type[BaseException] | None = None
         self.polls = 0
 
     def begin_transaction(self) -> None:
@@ -32,7 +32,7 @@ class FakeProducer:
         assert self.open is not None, "produce outside a transaction"
         if self.fail_next_produce is not None:
             exc, self.fail_next_produce = self.fail_next_produce, None
-            raise exc()
+            raise exc
         self.open.append((topic, key, value, partition, timestamp))
 
     def send_offsets_to_transaction(
@@ -79,6 +79,15 @@ class FakeConsumer:
         self.seeks: list[tuple[str, int, int]] = []
         self.assigned: list[tuple[str, int, int]] = []
         self.end_offset = 0
+        self.script: list[list[Message]] = []  # what consume() returns, call by call
+        self.on_empty: Any = None  # called when the script ran out
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
+        if self.script:
+            return self.script.pop(0)
+        if self.on_empty is not None:
+            self.on_empty()
+        return []
 
     def consumer_group_metadata(self) -> str:
         return "group-metadata"

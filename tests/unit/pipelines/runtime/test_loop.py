@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 
 import pytest
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord, StreamRuntime
 from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
@@ -216,3 +216,23 @@ def test_a_full_producer_queue_is_waited_out() -> None:
     assert producer.polls >= 1
     assert rt._commit()
     assert len(committed_outputs(producer)) == 1
+
+
+def test_a_produce_failure_mid_batch_rewinds_every_partition_and_the_run_goes_on() -> None:
+    rt, producer, consumer, clock, calls = make()
+    rt._prepare_topics = lambda: None  # type: ignore[method-assign]
+    rt._open_clients = lambda: None  # type: ignore[method-assign]
+    assign(rt, consumer, 0, 1)
+    data = inputs(10)
+    # Partition 0's outputs fail to enqueue; partition 1's records were consumed but not
+    # processed yet. The broker then re-delivers from the committed offsets.
+    producer.fail_next_produce = KafkaException(KafkaError(KafkaError._STATE, "txn error"))
+    consumer.script = [data, data]
+    consumer.on_empty = rt.stop.set
+    stats = rt.run()
+    assert stats.aborts == 1 and stats.commits == 1
+    assert sorted(consumer.seeks) == [(SRC, 0, 0), (SRC, 1, 0)]
+    rows = committed_outputs(producer)
+    assert len(rows) == len({(p, o) for p, o, _ in rows}) == 10
+    assert {(p, o): r for p, o, r in rows} == expected(data)
+    assert producer.committed[-1][1] == [(SRC, 0, 5), (SRC, 1, 5)]
