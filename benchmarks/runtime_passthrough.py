@@ -28,9 +28,16 @@ from collections.abc import Iterable, Sequence
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from pipelines.runtime import OutRecord, RunStats, RuntimeConfig, SourceRecord, run
+from pipelines.runtime import (
+    OutRecord,
+    RunStats,
+    RuntimeConfig,
+    SourceRecord,
+    changelog_topic,
+    run,
+)
 from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
-from shardline.kafka import ensure_topics
+from shardline.kafka import admin_client, ensure_topics
 from shardline.settings import Settings
 
 
@@ -107,11 +114,13 @@ class _PassThrough(_Counting):
 
 
 def run_runtime(
-    settings: Settings, topic: str, n: int, batch: int, out: str | None
+    settings: Settings, topic: str, n: int, batch: int, out: str | None, made: list[str]
 ) -> tuple[RunStats, float]:
     done, stop, counter = threading.Event(), threading.Event(), [0]
+    app = f"bench-{uuid.uuid4().hex[:8]}"
+    made.append(changelog_topic(app, topic))
     config = RuntimeConfig(
-        application_id=f"bench-{uuid.uuid4().hex[:8]}",
+        application_id=app,
         source_topics=(topic,),
         output_topics=(out,) if out else (),
         batch_max_records=batch,
@@ -145,17 +154,32 @@ def main() -> None:
     bootstrap = base.kafka_bootstrap
     run_id = uuid.uuid4().hex[:8]
     topic, out = f"bench-{run_id}.in", f"bench-{run_id}.out"
-    ensure_topics(bootstrap, [topic], args.partitions)
-    n = args.records
-    elapsed = produce(bootstrap, topic, n, args.partitions)
-    print(f"input: {n:,} records of ~100 bytes, {args.partitions} partitions "
+    made = [topic, out]
+    try:
+        measure(settings, topic, out, args.records, args.partitions, args.batch, made)
+    finally:
+        admin = admin_client(bootstrap)  # keep the handle alive until the futures resolve
+        for fut in admin.delete_topics(made, operation_timeout=30).values():
+            try:
+                fut.result(60)
+            except Exception as exc:  # best effort
+                print(f"could not delete a topic: {exc}")
+
+
+def measure(
+    settings: Settings, topic: str, out: str, n: int, partitions: int, batch: int, made: list[str]
+) -> None:
+    bootstrap = settings.kafka_bootstrap
+    ensure_topics(bootstrap, [topic], partitions)
+    elapsed = produce(bootstrap, topic, n, partitions)
+    print(f"input: {n:,} records of ~100 bytes, {partitions} partitions "
           f"(produced in {elapsed:.1f}s)")  # fmt: skip
-    raw = raw_consume(bootstrap, topic, n, args.partitions, args.batch)
-    print(f"raw consume({args.batch}) loop:     {raw:>12,.0f} records/s")
-    noop, _ = run_runtime(settings, topic, n, args.batch, None)
+    raw = raw_consume(bootstrap, topic, n, partitions, batch)
+    print(f"raw consume({batch}) loop:     {raw:>12,.0f} records/s")
+    noop, _ = run_runtime(settings, topic, n, batch, None, made)
     print(f"runtime, no-output processor: {noop.records_per_s:>12,.0f} records/s "
           f"({noop.commits} commits)")  # fmt: skip
-    passthrough, until_committed = run_runtime(settings, topic, n, args.batch, out)
+    passthrough, until_committed = run_runtime(settings, topic, n, batch, out, made)
     print(f"runtime, pass-through:        {passthrough.records_per_s:>12,.0f} records/s "
           f"({passthrough.commits} commits; {n / until_committed:,.0f} records/s "
           f"until the last commit)")  # fmt: skip
