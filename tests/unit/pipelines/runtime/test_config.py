@@ -21,6 +21,7 @@ def test_defaults_are_valid_and_changelogs_are_named_per_source() -> None:
         ("source_topics", {"source_topics": ("a", "a")}),
         ("source_topics", {"source_topics": ("bad/name",)}),
         ("output_topics", {"output_topics": ("in",)}),
+        ("application_id", {"application_id": "a" * 200, "source_topics": ("t" * 60,)}),
         ("output_topics", {"output_topics": ("o", "o")}),
         ("starting_position", {"starting_position": "LATEST"}),
         ("assignment_strategy", {"assignment_strategy": "sticky"}),
@@ -51,3 +52,16 @@ def test_config_is_frozen() -> None:
     cfg = RuntimeConfig("app", ("in",))
     with pytest.raises(AttributeError):
         cfg.application_id = "other"  # type: ignore[misc]
+
+
+def test_public_names_are_pinned() -> None:
+    import pipelines.runtime as runtime
+
+    assert runtime.__all__ == sorted(runtime.__all__, key=lambda n: (not n.isupper(), n))
+    assert set(runtime.__all__) == {
+        "LAST_STOPPED_POINT", "NOW", "STARTING_POSITIONS", "TRIM_HORIZON", "ChangelogReader",
+        "Clock", "IdleTracker", "InstanceSlot", "OutRecord", "PartitionProcessor",
+        "ProcessorFactory", "RunStats", "RuntimeConfig", "SourceRecord", "StreamRuntime",
+        "StreamService", "changelog_topic", "claim_instance", "latest_values", "run",
+        "run_worker", "transactional_id", "wall_ms",
+    }  # fmt: skip
