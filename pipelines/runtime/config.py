@@ -90,6 +90,12 @@ class RuntimeConfig:
                 raise ConfigError(name, f"duplicate topics in {topics}")
         if clash := set(self.source_topics) & set(self.output_topics):
             raise ConfigError("output_topics", f"also source topics: {sorted(clash)}")
+        for t in self.source_topics:
+            if len(changelog_topic(self.application_id, t)) > 249:
+                raise ConfigError(
+                    "application_id",
+                    f"changelog topic of {t!r} would exceed Kafka's 249 characters",
+                )
         if self.starting_position not in STARTING_POSITIONS:
             raise ConfigError(
                 "starting_position", f"one of {STARTING_POSITIONS}, got {self.starting_position!r}"

@@ -77,6 +77,7 @@ class CounterProcessor:
 
 def main(argv: Sequence[str] | None = None) -> None:
     from pipelines.runtime.service import run_worker
+    from shardline.errors import ShardlineError
     from shardline.settings import Settings
 
     ap = argparse.ArgumentParser(prog="python -m pipelines.runtime.demo_counter")
@@ -110,12 +111,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         assignment_strategy=args.assignment,
     )
     output, delay = args.output, args.delay_ms
-    stats = run_worker(
-        config,
-        Settings.from_env(),
-        lambda _topic, p: CounterProcessor(p, output, delay),
-        loglevel=args.loglevel,
-    )
+    try:
+        stats = run_worker(
+            config,
+            Settings.from_env(),
+            lambda _topic, p: CounterProcessor(p, output, delay),
+            loglevel=args.loglevel,
+        )
+    except ShardlineError as exc:
+        logging.getLogger(__name__).error("worker stopped", exc_info=exc)
+        raise SystemExit(f"error: {exc}") from None
     print(f"stopped: {stats}", flush=True)
 
 

@@ -53,12 +53,22 @@ from shardline.errors import (
 from shardline.kafka import ensure_topics, partition_count
 from shardline.settings import Settings
 
-__all__ = ["Clock", "RunStats", "StreamRuntime", "run", "wall_ms"]
+__all__ = ["CONSUMER_FETCH_CONFIG", "Clock", "RunStats", "StreamRuntime", "run", "wall_ms"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 TP = tuple[str, int]
+
+#: Fetch settings for throughput: librdkafka's default prefetch (``queued.min.messages``
+#: 100k, 1 MB per partition per fetch) stalls a batch consumer at ~200k records/s of 100 B
+#: on a local broker; these let it fetch ahead (memory stays capped by
+#: ``queued.max.messages.kbytes``, 64 MB by default).
+CONSUMER_FETCH_CONFIG: dict[str, int] = {
+    "max.partition.fetch.bytes": 10_485_760,
+    "fetch.max.bytes": 104_857_600,
+    "queued.min.messages": 1_000_000,
+}
 
 #: Longest wait in ``consume`` so a stop request or a due commit is never kept waiting.
 MAX_POLL_WAIT_MS = 100
@@ -121,6 +131,13 @@ class _Owned:
 
 class _Abortable(Exception):
     """A transactional call failed in a way that an abort (and replay) fixes."""
+
+
+def _classify(exc: KafkaException, what: str) -> Exception:
+    err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+    if err is None or err.fatal():
+        return TransactionError(f"{what} failed fatally: {exc}")
+    return _Abortable(f"{what}: {err}")
 
 
 @dataclass(slots=True)
@@ -230,6 +247,7 @@ class StreamRuntime:
                 "session.timeout.ms": cfg.session_timeout_ms,
                 "heartbeat.interval.ms": max(100, cfg.session_timeout_ms // 4),
                 "logger": librdkafka_log,
+                **CONSUMER_FETCH_CONFIG,
             }
         )
         self._consumer.subscribe(
@@ -306,12 +324,15 @@ class StreamRuntime:
             abortable=False,
         )
 
-    def _abort_and_rewind(self, reason: str, exclude: set[TP]) -> None:
+    def _abort_and_rewind(self, reason: str, exclude: set[TP], *, every: bool = False) -> None:
+        """Abort, then seek back and rebuild the partitions the transaction changed — or,
+        with ``every`` (a failure in the middle of a batch, when records of untouched
+        partitions may have been consumed but not processed), every owned partition."""
         self._abort(reason)
         rewind = [
             o
             for tp, o in self._owned.items()
-            if tp not in exclude and (o.touched or o.position != o.committed)
+            if tp not in exclude and (every or o.touched or o.position != o.committed)
         ]
         if not rewind:
             return
@@ -474,6 +495,8 @@ class StreamRuntime:
                 )
             except BufferError:
                 self._produce_when_room(topic, key, value, ts, partition)
+            except KafkaException as exc:
+                raise _classify(exc, f"produce to {topic}") from exc
         self.stats.outputs += len(outs)
         self._txn.pending += len(outs)
 
@@ -484,6 +507,8 @@ class StreamRuntime:
                 produce(topic, value, key, p)
             except BufferError:
                 self._produce_when_room(topic, key, value, None, p)
+            except KafkaException as exc:
+                raise _classify(exc, f"produce to {topic}") from exc
         self.stats.changes += len(changes)
 
     def _produce_when_room(
@@ -497,6 +522,8 @@ class StreamRuntime:
                     topic, value, key, -1 if part is None else part, None, None, ts or 0
                 )
                 return
+            except KafkaException as exc:
+                raise _classify(exc, f"produce to {topic}") from exc
             except BufferError:
                 if time.monotonic() > deadline:
                     raise _Abortable(f"producer queue full for {self._timeout_s}s") from None
@@ -506,9 +533,10 @@ class StreamRuntime:
         cur: list[SourceRecord] = []
         cur_t, cur_p = "", -1
         new = SourceRecord
+        events: list[Any] = []
         for m in msgs:
             if m.error() is not None:
-                self._on_event(m)
+                events.append(m)  # after the records: an end event follows its partition's
                 continue
             t = m.topic()
             p = m.partition()
@@ -519,8 +547,6 @@ class StreamRuntime:
                     got = groups[(t, p)] = []
                 cur = got
             cur.append(new(t, p, m.offset(), m.timestamp()[1], m.key(), m.value()))
-        if not groups:
-            return
         for tp, batch in groups.items():
             o = self._owned.get(tp)
             if o is None:
@@ -553,6 +579,10 @@ class StreamRuntime:
             self._txn.pending += len(batch)
             self.stats.records += len(batch)
             self._idle.record(tp, now_ms)
+        for m in events:
+            self._on_event(m)
+        if not groups:
+            return
         self.stats.batches += 1
         t = time.monotonic()
         if not self.stats.first_record_s:
@@ -621,11 +651,15 @@ class StreamRuntime:
                 msgs = consumer.consume(cfg.batch_max_records, wait_s)
                 self._raise_callback_error()
                 now = self.clock()
-                if msgs:
-                    self._handle(msgs, now)
-                if now >= next_idle_check:
-                    next_idle_check = now + cfg.idle_check_interval_ms
-                    self._check_idle(now)
+                try:
+                    if msgs:
+                        self._handle(msgs, now)
+                    if now >= next_idle_check:
+                        next_idle_check = now + cfg.idle_check_interval_ms
+                        self._check_idle(now)
+                except _Abortable as exc:
+                    self._abort_and_rewind(str(exc), exclude=set(), every=True)
+                    continue
                 txn = self._txn
                 if txn.open:
                     if (
@@ -639,11 +673,9 @@ class StreamRuntime:
                     self._begin(now)
                     self._commit()
                 producer.poll(0)
-            self._commit()
+            # Stopping: commit; if that aborts there is nothing to rebuild for.
+            self._commit(exclude_on_abort=list(self._owned))
             self._raise_callback_error()
-        except _Abortable as exc:  # outside a commit: e.g. the producer queue stayed full
-            self._fail(str(exc))
-            raise RuntimeFailure(str(exc)) from exc
         except BaseException as exc:
             self._fail(repr(exc))
             raise

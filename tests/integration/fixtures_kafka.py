@@ -43,7 +43,8 @@ def topic_factory(
 
     if created:
         try:
-            futures = admin_client(bootstrap).delete_topics(created, operation_timeout=10)
+            admin = admin_client(bootstrap)  # kept alive until the futures resolve
+            futures = admin.delete_topics(created, operation_timeout=10)
             for topic, fut in futures.items():
                 try:
                     fut.result(timeout=15)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -26,10 +26,12 @@ from pipelines.runtime import (
     OutRecord,
     RunStats,
     RuntimeConfig,
+    changelog_topic,
     run,
 )
 from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
 from shardline.errors import ProcessorError
+from shardline.kafka import admin_client
 from shardline.settings import Settings
 from tests.integration.offsets import committed_and_end
 
@@ -183,6 +185,26 @@ class Worker:
 
 
 @pytest.fixture
+def new_app(stack_settings: Settings) -> Iterator[Callable[[str], tuple[str, str]]]:
+    """``new_app(source) -> (application id, output topic)``; the output and changelog
+    topics the runtime creates are deleted when the test ends (best effort)."""
+    made: list[str] = []
+
+    def make(source: str) -> tuple[str, str]:
+        app, output = f"it-rt-{uuid.uuid4().hex[:8]}", f"it-out-{uuid.uuid4().hex[:8]}"
+        made.extend([output, changelog_topic(app, source)])
+        return app, output
+
+    yield make
+    admin = admin_client(stack_settings.kafka_bootstrap)  # alive until the futures resolve
+    for fut in admin.delete_topics(made, operation_timeout=10).values():
+        try:
+            fut.result(timeout=15)
+        except Exception:  # best effort: the topic may not exist
+            pass
+
+
+@pytest.fixture
 def workers() -> Iterator[list[Worker]]:
     started: list[Worker] = []
     yield started
@@ -217,9 +239,9 @@ def wait_for(
         time.sleep(0.3)
 
 
-def wait_log(ws: Sequence[Worker], text: str, timeout_s: float) -> None:
+def wait_log(ws: Sequence[Worker], text: str, timeout_s: float, times: int = 1) -> None:
     deadline = time.monotonic() + timeout_s
-    while not all(text in w.log.read_text(errors="replace") for w in ws):
+    while not all(w.log.read_text(errors="replace").count(text) >= times for w in ws):
         for w in ws:
             assert w.alive(), f"worker died:\n{w.tail()}"
         assert time.monotonic() < deadline, f"no {text!r} in every log"
@@ -231,10 +253,12 @@ def worker_args(app: str, source: str, output: str, *extra: str) -> list[str]:
 
 
 # -- tests ---------------------------------------------------------------------------------------
-def test_plain_run_matches_oracle(stack_settings: Settings, topic_factory, tmp_path, workers):
+def test_plain_run_matches_oracle(
+    stack_settings: Settings, topic_factory, new_app, tmp_path, workers
+):
     bootstrap = stack_settings.kafka_bootstrap
-    source, output = topic_factory(partitions=3), f"it-out-{uuid.uuid4().hex[:8]}"
-    app = f"it-rt-{uuid.uuid4().hex[:8]}"
+    source = topic_factory(partitions=3)
+    app, output = new_app(source)
     produce_input(bootstrap, source, 20_000, 3, seed=1)
     w = Worker(tmp_path / "home", tmp_path / "w.log", *worker_args(app, source, output))
     workers.append(w)
@@ -248,55 +272,65 @@ SLOW = ("--batch-max-records", "200", "--delay-ms", "25", "--commit-interval-ms"
 
 
 def test_kill9_and_restart_is_exactly_once(
-    stack_settings: Settings, topic_factory, tmp_path, workers
+    stack_settings: Settings, topic_factory, new_app, tmp_path, workers
 ):
+    """Three kill -9s at different points of the stream, each followed by a restart."""
     bootstrap = stack_settings.kafka_bootstrap
-    source, output = topic_factory(partitions=3), f"it-out-{uuid.uuid4().hex[:8]}"
-    app = f"it-rt-{uuid.uuid4().hex[:8]}"
+    source = topic_factory(partitions=3)
+    app, output = new_app(source)
     n = 30_000
     produce_input(bootstrap, source, n, 3, seed=2)
     home = tmp_path / "home"
     args = worker_args(app, source, output, *SLOW)
-    first = Worker(home, tmp_path / "w1.log", *args)
-    workers.append(first)
-    wait_for(stack_settings, app, source, 3, n // 4, 45, [first])
-    first.kill9()  # mid-stream, most likely mid-transaction
-    done, total = progress(stack_settings, app, source, 3)
-    assert done < total, "the first worker finished before it was killed"
+    for i, share in enumerate((0.15, 0.4, 0.65)):
+        w = Worker(home, tmp_path / f"w{i}.log", *args)  # same host and slot: same txn id
+        workers.append(w)
+        wait_for(stack_settings, app, source, 3, int(n * share), 45, [w])
+        w.kill9()  # mid-stream, most likely mid-transaction
+        done, total = progress(stack_settings, app, source, 3)
+        assert done < total, "the worker finished before it was killed"
     t0 = time.monotonic()
-    second = Worker(home, tmp_path / "w2.log", *args)  # same host, same slot, same txn id
-    workers.append(second)
-    wait_for(stack_settings, app, source, 3, n, 45, [second])
-    assert second.stop() == 0, second.tail()
+    last = Worker(home, tmp_path / "last.log", *args)
+    workers.append(last)
+    wait_for(stack_settings, app, source, 3, n, 45, [last])
+    assert last.stop() == 0, last.tail()
     # init_transactions of the same transactional.id aborted the dead one's transaction:
-    # the restart did not wait for the transaction timeout.
-    assert time.monotonic() - t0 < 30
-    assert "transactional.id " + app + "-" in second.tail()
+    # the restart did not wait for the transaction timeout (30 s) to expire.
+    assert time.monotonic() - t0 < 25
+    assert f"transactional.id {app}-" in last.tail()
     assert assert_exactly_once(bootstrap, source, output) == n
 
 
+@pytest.mark.parametrize("assignment", ["cooperative-sticky", "range"])
 def test_two_workers_one_killed_then_a_third_joins(
-    stack_settings: Settings, topic_factory, tmp_path, workers
+    stack_settings: Settings, topic_factory, new_app, tmp_path, workers, assignment: str
 ):
     bootstrap = stack_settings.kafka_bootstrap
-    source, output = topic_factory(partitions=4), f"it-out-{uuid.uuid4().hex[:8]}"
-    app = f"it-rt-{uuid.uuid4().hex[:8]}"
-    n = 40_000
+    source = topic_factory(partitions=4)
+    app, output = new_app(source)
+    n = 60_000
     produce_input(bootstrap, source, n, 4, seed=3)
     home = tmp_path / "home"
     args = worker_args(
         app, source, output, *SLOW,
         "--session-timeout-ms", "6000", "--transaction-timeout-ms", "10000",
+        "--assignment", assignment,
     )  # fmt: skip
     a = Worker(home, tmp_path / "a.log", *args)
     b = Worker(home, tmp_path / "b.log", *args)
     workers.extend([a, b])
     wait_log([a, b], "assigned ", 30)  # both own partitions
     wait_for(stack_settings, app, source, 4, n // 5, 45, [a, b])
+    before = b.log.read_text(errors="replace").count("assigned ")
     a.kill9()
-    wait_for(stack_settings, app, source, 4, n // 2, 60, [b])  # b took over a's partitions
+    # The survivor takes over a's partitions once a's session expired (and, restoring them,
+    # waits for the broker to abort a's open transaction).
+    wait_log([b], "assigned ", 45, times=before + 1)
+    done, total = progress(stack_settings, app, source, 4)
+    assert done < total, "nothing left for the third worker"
     c = Worker(home, tmp_path / "c.log", *args)  # a rebalance while b is busy
     workers.append(c)
+    wait_log([c], "assigned ", 30)
     wait_for(stack_settings, app, source, 4, n, 60, [b, c])
     assert b.stop() == 0, b.tail()
     assert c.stop() == 0, c.tail()
@@ -332,12 +366,15 @@ def _run_in_thread(
     return thread, stop, result
 
 
-def test_idle_partition_triggers_on_idle(stack_settings: Settings, topic_factory, tmp_path):
+def test_idle_partition_triggers_on_idle(
+    stack_settings: Settings, topic_factory, new_app, tmp_path
+):
     bootstrap = stack_settings.kafka_bootstrap
-    source, output = topic_factory(partitions=2), f"it-out-{uuid.uuid4().hex[:8]}"
+    source = topic_factory(partitions=2)
+    app, output = new_app(source)
     calls: list[tuple[int, int, int]] = []
     config = RuntimeConfig(
-        application_id=f"it-rt-{uuid.uuid4().hex[:8]}",
+        application_id=app,
         source_topics=(source,),
         output_topics=(output,),
         idle_timeout_ms=1_500,
@@ -373,10 +410,12 @@ def test_idle_partition_triggers_on_idle(stack_settings: Settings, topic_factory
     assert len(idle_out) == len(calls)
 
 
-def test_processor_exception_commits_nothing(stack_settings: Settings, topic_factory, tmp_path):
+def test_processor_exception_commits_nothing(
+    stack_settings: Settings, topic_factory, new_app, tmp_path
+):
     bootstrap = stack_settings.kafka_bootstrap
-    source, output = topic_factory(partitions=1), f"it-out-{uuid.uuid4().hex[:8]}"
-    app = f"it-rt-{uuid.uuid4().hex[:8]}"
+    source = topic_factory(partitions=1)
+    app, output = new_app(source)
     producer = Producer({"bootstrap.servers": bootstrap})
     for i in range(1_000):
         producer.produce(source, b"boom" if i == 700 else b"2", b"k", 0)
