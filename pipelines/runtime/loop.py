@@ -10,8 +10,10 @@ outputs, state and input offsets become visible together or not at all.
 * An abortable failure aborts the transaction, seeks every owned partition back to its
   last committed offset and rebuilds its processor from the changelog.
 * A revoke (rebalance, close) commits the open transaction first; a lost assignment aborts
-  it. An assignment resolves start offsets (committed, else the starting position) and
-  restores each new partition's processor from its changelog before it is fetched.
+  it. An assignment of new partitions commits it too (their restore may wait for a dead
+  owner's transaction to time out, longer than ours may stay open), then resolves their
+  start offsets (committed, else the starting position) and restores each new partition's
+  processor from its changelog before it is fetched.
 * Fatal errors (fenced producer) and processor exceptions stop the worker; nothing after
   the last commit is kept.
 """
@@ -402,6 +404,10 @@ class StreamRuntime:
             new = [tp for tp in partitions if (tp.topic, tp.partition) not in self._owned]
             assign: list[TopicPartition] = []
             if new:
+                # Resolving and restoring the new partitions can wait for a dead owner's
+                # transaction to time out. Commit ours first: left open that long, it would
+                # time out too, and the broker would fence this worker.
+                self._commit()
                 starts = self._start_offsets(new)
                 procs = self._build_processors([(tp.topic, tp.partition) for tp in new])
                 now = self.clock()
@@ -503,12 +509,13 @@ class StreamRuntime:
 
     def _handle(self, msgs: list[Any], now_ms: int) -> None:
         groups: dict[TP, list[SourceRecord]] = {}
+        events: list[Any] = []
         cur: list[SourceRecord] = []
         cur_t, cur_p = "", -1
         new = SourceRecord
         for m in msgs:
             if m.error() is not None:
-                self._on_event(m)
+                events.append(m)
                 continue
             t = m.topic()
             p = m.partition()
@@ -519,8 +526,15 @@ class StreamRuntime:
                     got = groups[(t, p)] = []
                 cur = got
             cur.append(new(t, p, m.offset(), m.timestamp()[1], m.key(), m.value()))
-        if not groups:
-            return
+        if groups:
+            self._process(groups, now_ms)
+        # End-of-partition events after the records of the same poll: an EOF that arrived
+        # with a partition's last records must not be undone by recording those records
+        # (librdkafka reports EOF once; the partition would never count as idle).
+        for m in events:
+            self._on_event(m)
+
+    def _process(self, groups: dict[TP, list[SourceRecord]], now_ms: int) -> None:
         for tp, batch in groups.items():
             o = self._owned.get(tp)
             if o is None:
