@@ -64,6 +64,9 @@ TP = tuple[str, int]
 
 #: Longest wait in ``consume`` so a stop request or a due commit is never kept waiting.
 MAX_POLL_WAIT_MS = 100
+#: A ``consume`` call that takes this long ran a slow rebalance callback: see
+#: :meth:`IdleTracker.stalled`.
+STALL_S = 0.5
 
 
 def wall_ms() -> int:
@@ -161,6 +164,8 @@ class StreamRuntime:
         self._timeout_s = config.operation_timeout_ms / 1000
         self._callback_error: BaseException | None = None
         self._failed = False
+        #: Partitions sought back since the last consume(): see :meth:`_drop_stale`.
+        self._rewound: set[TP] = set()
         self._producer: Any = None
         self._consumer: Any = None
         self._reader: ChangelogReader | None = None
@@ -333,6 +338,7 @@ class StreamRuntime:
             o.position = o.committed
             o.touched = False
             self._idle.rewound((o.topic, o.partition))
+            self._rewound.add((o.topic, o.partition))
         fresh = self._build_processors([(o.topic, o.partition) for o in rewind])
         for o in rewind:
             o.processor = fresh[(o.topic, o.partition)]
@@ -507,6 +513,33 @@ class StreamRuntime:
                 if time.monotonic() > deadline:
                     raise _Abortable(f"producer queue full for {self._timeout_s}s") from None
 
+    def _drop_stale(self, msgs: list[Any]) -> list[Any]:
+        """Forget what one consume() returned for partitions rewound meanwhile, and seek them
+        again. A rewind inside a rebalance callback runs in the middle of consume(): records
+        fetched before its seek can still come back in that batch, past the rewound position,
+        and would be processed with a gap (the skipped records, re-delivered later, would then
+        look like duplicates). Offsets alone cannot tell: read_committed and compaction leave
+        gaps of their own."""
+        rewound, self._rewound = self._rewound, set()
+        kept = [m for m in msgs if (m.topic(), m.partition()) not in rewound]
+        for tp in rewound:
+            o = self._owned.get(tp)
+            if o is None:
+                continue
+            try:
+                self._consumer.seek(TopicPartition(o.topic, o.partition, o.position))
+            except KafkaException as exc:
+                raise RuntimeFailure(
+                    f"cannot seek back to the committed offset: {exc}",
+                    topic=o.topic,
+                    partition=o.partition,
+                    offset=o.position,
+                ) from exc
+            self._idle.rewound(tp)
+        if len(kept) < len(msgs):
+            log.info("dropped %d records fetched before a rewind", len(msgs) - len(kept))
+        return kept
+
     def _handle(self, msgs: list[Any], now_ms: int) -> None:
         groups: dict[TP, list[SourceRecord]] = {}
         events: list[Any] = []
@@ -632,9 +665,15 @@ class StreamRuntime:
             next_idle_check = self.clock() + cfg.idle_check_interval_ms
             log.info("worker %s (%s) running", cfg.application_id, self.stats.instance_id)
             while not self.stop.is_set():
+                started = time.monotonic()
                 msgs = consumer.consume(cfg.batch_max_records, wait_s)
+                stalled = time.monotonic() - started > STALL_S
                 self._raise_callback_error()
+                if self._rewound:
+                    msgs = self._drop_stale(msgs)
                 now = self.clock()
+                if stalled:
+                    self._idle.stalled(now)
                 if msgs:
                     self._handle(msgs, now)
                 if now >= next_idle_check:

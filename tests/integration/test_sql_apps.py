@@ -723,12 +723,15 @@ def test_two_workers_one_killed(stack_settings, topic_factory, tmp_path, workers
         "tumbling_event_time", tmp_path, topic_factory, data,
         runtime={**SLOW, "SessionTimeoutMs": 6_000, "TransactionTimeoutMs": 10_000},
     )  # fmt: skip
-    records = ticker_records(data.records, seed=15, start_ms=start_ms())
-    produce(bootstrap, topic, records[:300], partitions)  # every partition has some input
+    # The input keeps arriving from before the workers start until after the kill: no
+    # partition is quiet for the idle timeout (that would close its windows early).
+    producer = produce_in_background(
+        bootstrap, topic, ticker_records(data.records, seed=15, start_ms=start_ms()),
+        partitions, per_second=250,
+    )  # fmt: skip
     a = app.worker("a", tmp_path / "a.log", workers)
     b = app.worker("b", tmp_path / "b.log", workers)
     wait_log([a, b], "assigned ", 45)  # both own partitions
-    producer = produce_in_background(bootstrap, topic, records[300:], partitions, per_second=300)
     wait_for(stack_settings, app.name, topic, partitions, 900, 60, [a, b])
     a.kill9()
     assert producer.is_alive(), "the input was complete before the kill"

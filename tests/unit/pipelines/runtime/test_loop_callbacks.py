@@ -148,3 +148,44 @@ def test_new_partitions_commit_the_open_transaction_before_restoring() -> None:
     assert rt._callback_error is None, rt._callback_error
     assert calls == ["commit", "committed", "restore", "assign"]
     assert not rt._txn.open and rt._owned[("in", 2)].position == 5
+
+
+class _FailingProducer(_TxnProducer):
+    """send_offsets_to_transaction fails as during a cooperative rebalance."""
+
+    def send_offsets_to_transaction(self, *args: Any) -> None:
+        from confluent_kafka import KafkaException
+
+        raise KafkaException(KafkaError(KafkaError.ILLEGAL_GENERATION, "generation moved on"))
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.append("abort")
+
+
+class _SeekingConsumer(_Consumer):
+    def seek(self, tp: Any) -> None:
+        self.calls.append(f"seek {tp.partition}@{tp.offset}")
+
+
+def test_a_rewind_inside_consume_drops_records_fetched_before_it() -> None:
+    from confluent_kafka import TopicPartition
+
+    rt = _runtime()
+    calls: list[str] = []
+    consumer = _SeekingConsumer(calls)
+    rt._producer, rt._consumer, rt._reader = _FailingProducer(calls), consumer, _Reader(calls)
+    rt._handle([_Msg(0, 0), _Msg(0, 1), _Msg(0, 2)], now_ms=10)
+    # a rebalance callback (inside consume) cannot commit: abort, rewind partition 0 to 0
+    rt._on_assign(consumer, [TopicPartition("in", 2)])
+    assert rt._callback_error is None, rt._callback_error
+    assert "abort" in calls and "seek 0@0" in calls and rt._owned[("in", 0)].position == 0
+    # that consume() still returns records fetched before the seek: dropped, sought again
+    calls.clear()
+    kept = rt._drop_stale([_Msg(0, 3), _Msg(0, 4), _Msg(2, 5)])
+    assert [(m.partition(), m.offset()) for m in kept] == [(2, 5)]
+    assert calls == ["seek 0@0"]
+    rt._handle(kept, now_ms=20)
+    assert rt._owned[("in", 0)].position == 0  # not 5: records 0..2 come again
+    rt._handle([_Msg(0, 0), _Msg(0, 1), _Msg(0, 2), _Msg(0, 3), _Msg(0, 4)], now_ms=30)
+    assert rt._owned[("in", 0)].position == 5
+    assert rt._drop_stale([_Msg(0, 5)]) != []  # only once
