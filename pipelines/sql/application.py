@@ -23,7 +23,13 @@ from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
 from pipelines.sql.engine import PartitionEngine
 from pipelines.sql.formats import RowEncoder, build_decoder, build_encoder
 from pipelines.sql.operators.base import KeyedRow, RowFailure
-from pipelines.sql.plan import ERROR_STREAM, ApplicationPlan, StreamColumn, TableInfo, plan_application
+from pipelines.sql.plan import (
+    ERROR_STREAM,
+    ApplicationPlan,
+    StreamColumn,
+    TableInfo,
+    plan_application,
+)
 from pipelines.sql.reference import load_reference_tables
 from pipelines.sql.state import tag
 from pipelines.sql.types import Timestamp
@@ -42,7 +48,9 @@ def _stream_columns(columns: Sequence[Column]) -> list[StreamColumn]:
     return [StreamColumn(c.name, c.sql_type) for c in columns]
 
 
-def _plan(config: ApplicationConfig, tables: dict[str, list[tuple[Any, ...]]] | None) -> ApplicationPlan:
+def _plan(
+    config: ApplicationConfig, tables: dict[str, list[tuple[Any, ...]]] | None
+) -> ApplicationPlan:
     inputs = {i.stream_name: _stream_columns(i.columns) for i in config.inputs}
     table_infos = {
         r.table_name: TableInfo(
@@ -67,7 +75,9 @@ def _plan(config: ApplicationConfig, tables: dict[str, list[tuple[Any, ...]]] | 
     return plan
 
 
-def check_application(path: Path | str, **overrides: Any) -> tuple[ApplicationConfig, ApplicationPlan]:
+def check_application(
+    path: Path | str, **overrides: Any
+) -> tuple[ApplicationConfig, ApplicationPlan]:
     """Validate config and SQL; nothing is contacted. Raises ConfigError or SqlError."""
     config = load_application(path, **overrides)
     return config, _plan(config, None)
@@ -81,7 +91,9 @@ class _Output:
 
 
 class SqlApplication:
-    def __init__(self, config: ApplicationConfig, plan: ApplicationPlan, settings: Settings) -> None:
+    def __init__(
+        self, config: ApplicationConfig, plan: ApplicationPlan, settings: Settings
+    ) -> None:
         self.config = config
         self.plan = plan
         self.settings = settings
@@ -92,10 +104,16 @@ class SqlApplication:
                 continue
             columns = [Column(c.name, c.sql_type) for c in plan.streams[output.name].columns]
             self._outputs.setdefault(output.name, []).append(
-                _Output(output.name, output.topic, build_encoder(columns, output.record_format_type.value))
+                _Output(
+                    output.name,
+                    output.topic,
+                    build_encoder(columns, output.record_format_type.value),
+                )
             )
         self.error_topic = config.error_output.topic
-        self._error_encoder = build_encoder(ERROR_STREAM_COLUMNS, config.error_output.record_format_type.value)
+        self._error_encoder = build_encoder(
+            ERROR_STREAM_COLUMNS, config.error_output.record_format_type.value
+        )
 
     def runtime_config(self, *, instance_id: str | None = None) -> RuntimeConfig:
         topics = [o.topic for outs in self._outputs.values() for o in outs] + [self.error_topic]
@@ -128,7 +146,9 @@ class SqlApplication:
 class SqlPartitionProcessor:
     """The runtime's processor for one input partition (see ``pipelines.runtime``)."""
 
-    def __init__(self, app: SqlApplication, stream: str, decoder: Any, topic: str, partition: int) -> None:
+    def __init__(
+        self, app: SqlApplication, stream: str, decoder: Any, topic: str, partition: int
+    ) -> None:
         self._app = app
         self._stream = stream
         self._decoder = decoder
@@ -200,16 +220,31 @@ class SqlPartitionProcessor:
             self._partition,
             -1,
         )
-        return OutRecord(self._app.error_topic, None, self._app.encode_error(row), int(self._engine.rowtime), self._partition)
+        return OutRecord(
+            self._app.error_topic,
+            None,
+            self._app.encode_error(row),
+            int(self._engine.rowtime),
+            self._partition,
+        )
 
     def _error(
         self, name: str, message: str, rowtime: int, raw: bytes, pump: str, record: SourceRecord
     ) -> OutRecord:
         row = ErrorRow(
-            int(rowtime), name, message, int(rowtime), raw, pump,
-            record.topic, record.partition, record.offset,
+            int(rowtime),
+            name,
+            message,
+            int(rowtime),
+            raw,
+            pump,
+            record.topic,
+            record.partition,
+            record.offset,
         )
-        return OutRecord(self._app.error_topic, None, self._app.encode_error(row), int(rowtime), self._partition)
+        return OutRecord(
+            self._app.error_topic, None, self._app.encode_error(row), int(rowtime), self._partition
+        )
 
 
 def load_sql_application(path: Path | str, settings: Settings, **overrides: Any) -> SqlApplication:

@@ -125,7 +125,9 @@ class Scope:
             candidates = [c for c in self.columns if c.name.upper() == name.upper()]
         if qualifier:
             qualified = [
-                c for c in candidates if c.qualifier == qualifier or c.qualifier.upper() == qualifier.upper()
+                c
+                for c in candidates
+                if c.qualifier == qualifier or c.qualifier.upper() == qualifier.upper()
             ]
             candidates = qualified
         line, column = node_position(node)
@@ -169,7 +171,8 @@ _UNIT_MS = {
     "DAY": 86_400_000,
     "DAYS": 86_400_000,
 }
-_SPAN = re.compile(r"^\s*(-)?\s*(\d+(?:\.\d+)?)(?:[ :](\d+(?:\.\d+)?))?(?::(\d+(?:\.\d+)?))?(?::(\d+(?:\.\d+)?))?\s*$")
+_NUM = r"(\d+(?:\.\d+)?)"
+_SPAN = re.compile(rf"^\s*(-)?\s*{_NUM}(?:[ :]{_NUM})?(?::{_NUM})?(?::{_NUM})?\s*$")
 _SPAN_ORDER = ["DAY", "HOUR", "MINUTE", "SECOND"]
 
 
@@ -269,7 +272,9 @@ def _numeric_result(a: SqlType | None, b: SqlType | None) -> SqlType | None:
     if a is None or b is None:
         return a or b
     if a.kind is TypeKind.TIMESTAMP or b.kind is TypeKind.TIMESTAMP:
-        return TIMESTAMP if (a.kind is TypeKind.INTERVAL or b.kind is TypeKind.INTERVAL) else INTERVAL
+        return (
+            TIMESTAMP if (a.kind is TypeKind.INTERVAL or b.kind is TypeKind.INTERVAL) else INTERVAL
+        )
     if a.kind is TypeKind.INTERVAL and b.kind is TypeKind.INTERVAL:
         return INTERVAL
     if a.kind in (TypeKind.DOUBLE, TypeKind.REAL) or b.kind in (TypeKind.DOUBLE, TypeKind.REAL):
@@ -345,16 +350,18 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
             return _call(op, [left, right], _numeric_result(left.sql_type, right.sql_type))
     for klass, cmp in _COMPARE.items():
         if isinstance(node, klass):
-            return _compare(cmp, compile_expr(node.this, scope), compile_expr(node.expression, scope))
-    for klass, func in _UNARY_STRING.items():
-        if isinstance(node, klass):
+            return _compare(
+                cmp, compile_expr(node.this, scope), compile_expr(node.expression, scope)
+            )
+    for text_node, text_func in _UNARY_STRING.items():
+        if isinstance(node, text_node):
             arg = compile_expr(node.this, scope)
-            returns = BIGINT if klass is exp.Length else (arg.sql_type or VARCHAR)
-            return _call(func, [arg], returns)
-    for klass, func in _MATH.items():
-        if isinstance(node, klass):
+            returns = BIGINT if text_node is exp.Length else (arg.sql_type or VARCHAR)
+            return _call(text_func, [arg], returns)
+    for math_node, math_func in _MATH.items():
+        if isinstance(node, math_node):
             arg = compile_expr(node.this, scope)
-            return _call(func, [arg], arg.sql_type if klass is exp.Abs else DOUBLE)
+            return _call(math_func, [arg], arg.sql_type if math_node is exp.Abs else DOUBLE)
     if isinstance(node, tuple(AGGREGATE_NODES)):
         line, column = node_position(node)
         raise SqlPlanError(
@@ -688,7 +695,9 @@ def _log(node: exp.Expression, scope: Scope) -> Expr:
     if isinstance(base, exp.Literal) and base.this == "10" and node.expression is not None:
         return _call(fn.log10, [compile_expr(node.expression, scope)], DOUBLE)
     line, column = node_position(node)
-    raise SqlUnsupportedError("LOG with a base other than 10 (use LN or LOG10)", line=line, column=column)
+    raise SqlUnsupportedError(
+        "LOG with a base other than 10 (use LN or LOG10)", line=line, column=column
+    )
 
 
 def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
@@ -699,7 +708,9 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
         value_expr = compile_expr(value, scope)
         by_expr = compile_expr(by, scope)
         if not by_expr.is_constant:
-            raise SqlPlanError("STEP … BY needs a constant interval or integer", line=line, column=column)
+            raise SqlPlanError(
+                "STEP … BY needs a constant interval or integer", line=line, column=column
+            )
         step_by = by_expr.constant
         return _call(lambda v: fn.step(v, step_by), [value_expr], value_expr.sql_type)
     scalar = fn.SCALARS.get(name)

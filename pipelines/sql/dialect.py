@@ -22,7 +22,7 @@ statement (and every error) knows its line and column.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -168,9 +168,9 @@ class _KdaParser(Parser):
 class KdaDialect(Dialect):
     """Unquoted identifiers are case-insensitive (upper-cased); quoted ones keep their case."""
 
-    NORMALIZATION_STRATEGY = Dialect.NORMALIZATION_STRATEGY.UPPERCASE  # type: ignore[attr-defined]
+    NORMALIZATION_STRATEGY = Dialect.NORMALIZATION_STRATEGY.UPPERCASE
     tokenizer_class = _KdaTokenizer
-    parser_class = _KdaParser
+    parser_class = _KdaParser  # type: ignore[assignment]  # sqlglot types it as BaseParser
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +266,7 @@ def _parse_chunk(code: str, chunk: list[Token]) -> Statement:
     except ParseError as exc:
         _raise_parse_error(exc, first)
         raise  # pragma: no cover - _raise_parse_error always raises
-    tree = trees[0] if trees else None
+    tree = cast(exp.Expression | None, trees[0] if trees else None)
     if tree is None or isinstance(tree, exp.Command):
         raise SqlSyntaxError(
             f"cannot parse statement starting with {first.text!r}",
@@ -286,7 +286,10 @@ def parse_expression(text: str) -> exp.Expression:
         raise SqlSyntaxError("empty expression")
     parser = _DIALECT.parser(error_level=None)
     try:
-        tree = parser.parse_into(exp.Condition, _mark_select_stream(tokens), text)[0]
+        tree = cast(
+            exp.Expression | None,
+            parser.parse_into(exp.Condition, _mark_select_stream(tokens), text)[0],
+        )
     except ParseError as exc:
         _raise_parse_error(exc, tokens[0])
         raise  # pragma: no cover

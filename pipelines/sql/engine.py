@@ -28,7 +28,9 @@ _ENGINE = "__engine"
 
 
 class PartitionEngine:
-    def __init__(self, plan: ApplicationPlan, *, partition: int = 0, allowed_lateness_ms: int = 0) -> None:
+    def __init__(
+        self, plan: ApplicationPlan, *, partition: int = 0, allowed_lateness_ms: int = 0
+    ) -> None:
         self.plan = plan
         self.ctx = Context(plan.application, partition, allowed_lateness_ms)
         self._ops: list[tuple[str, str, Operator]] = [

@@ -49,7 +49,13 @@ __all__ = [
 Fn = Callable[[Row], Any]
 TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
 ERROR_STREAM = "error_stream"
-_FLOOR_UNITS = {"MILLISECOND": 1, "SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
+_FLOOR_UNITS = {
+    "MILLISECOND": 1,
+    "SECOND": 1000,
+    "MINUTE": 60_000,
+    "HOUR": 3_600_000,
+    "DAY": 86_400_000,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +186,7 @@ def plan_application(
             )
             streams[name] = StreamInfo(name, columns, line=statement.line)
         elif isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "PUMP":
-            pumps.append(
-                _plan_pump(plan, statement, allowed_lateness_ms=allowed_lateness_ms)
-            )
+            pumps.append(_plan_pump(plan, statement, allowed_lateness_ms=allowed_lateness_ms))
         else:
             raise _err(
                 SqlUnsupportedError,
@@ -217,7 +221,9 @@ def _topological(pumps: list[PlannedPump], streams: Mapping[str, StreamInfo]) ->
 
 
 # -- one pump ---------------------------------------------------------------------------------
-def _plan_pump(plan: ApplicationPlan, statement: Statement, *, allowed_lateness_ms: int) -> PlannedPump:
+def _plan_pump(
+    plan: ApplicationPlan, statement: Statement, *, allowed_lateness_ms: int
+) -> PlannedPump:
     tree = statement.tree
     name = identifier_name(tree.this)
     insert = tree.args["expression"]
@@ -229,27 +235,54 @@ def _plan_pump(plan: ApplicationPlan, statement: Statement, *, allowed_lateness_
     target_name = identifier_name(target_node)
     target = plan.streams.get(target_name)
     if target is None:
-        raise _err(SqlPlanError, f"pump {name} inserts into unknown stream {target_name}", target_node, statement)
+        raise _err(
+            SqlPlanError,
+            f"pump {name} inserts into unknown stream {target_name}",
+            target_node,
+            statement,
+        )
     if target.source:
-        raise _err(SqlPlanError, f"pump {name} cannot insert into the input stream {target_name}", target_node, statement)
+        raise _err(
+            SqlPlanError,
+            f"pump {name} cannot insert into the input stream {target_name}",
+            target_node,
+            statement,
+        )
     select = insert.expression
     if not isinstance(select, exp.Select):
-        raise _err(SqlUnsupportedError, f"{type(select).__name__} as a pump query", select, statement)
+        raise _err(
+            SqlUnsupportedError, f"{type(select).__name__} as a pump query", select, statement
+        )
     if not select.args.get("stream"):
         raise _err(SqlPlanError, "a pump query must be SELECT STREAM", select, statement)
     for unsupported in ("order", "limit", "distinct", "with_", "qualify"):
         if select.args.get(unsupported):
-            raise _err(SqlUnsupportedError, f"{unsupported.upper()} in a streaming query", select, statement)
+            raise _err(
+                SqlUnsupportedError,
+                f"{unsupported.upper()} in a streaming query",
+                select,
+                statement,
+            )
 
     if target_columns_node is not None:
         wanted = [identifier_name(c) for c in target_columns_node]
         by_name = {c.name: c for c in target.columns}
         missing = [w for w in wanted if w not in by_name]
         if missing:
-            raise _err(SqlPlanError, f"{target_name} has no column {missing[0]}", target_columns_node[0], statement)
+            raise _err(
+                SqlPlanError,
+                f"{target_name} has no column {missing[0]}",
+                target_columns_node[0],
+                statement,
+            )
         target_cols = [by_name[w] for w in wanted]
         if len(target_cols) != len(target.columns):
-            raise _err(SqlUnsupportedError, "INSERT into a subset of the stream's columns", target_node, statement)
+            raise _err(
+                SqlUnsupportedError,
+                "INSERT into a subset of the stream's columns",
+                target_node,
+                statement,
+            )
         order = [wanted.index(c.name) for c in target.columns]
     else:
         target_cols = list(target.columns)
@@ -282,7 +315,9 @@ class _PumpBuilder:
         return _err(kind, message, node, self.statement)
 
     # -- FROM ---------------------------------------------------------------------------------
-    def source(self, select: exp.Select) -> tuple[StreamInfo, str, Scope, ReferenceJoin | None, exp.Expression]:
+    def source(
+        self, select: exp.Select
+    ) -> tuple[StreamInfo, str, Scope, ReferenceJoin | None, exp.Expression]:
         from_ = select.args.get("from_")
         if from_ is None:
             raise self.error(SqlPlanError, "SELECT STREAM needs FROM", select)
@@ -295,7 +330,9 @@ class _PumpBuilder:
         stream = self.plan.streams.get(stream_name)
         if stream is None:
             raise self.error(SqlPlanError, f"unknown stream {stream_name}", table)
-        alias = identifier_name(table.args["alias"].this) if table.args.get("alias") else stream_name
+        alias = (
+            identifier_name(table.args["alias"].this) if table.args.get("alias") else stream_name
+        )
         scope = stream.scope(alias)
         join = None
         joins = select.args.get("joins") or []
@@ -320,8 +357,12 @@ class _PumpBuilder:
         side = str(join.args.get("side") or "").upper()
         kind = str(join.args.get("kind") or "").upper()
         if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
-            raise self.error(SqlUnsupportedError, f"{side or kind} JOIN with a reference table", join)
-        alias = identifier_name(table_node.args["alias"].this) if table_node.args.get("alias") else name
+            raise self.error(
+                SqlUnsupportedError, f"{side or kind} JOIN with a reference table", join
+            )
+        alias = (
+            identifier_name(table_node.args["alias"].this) if table_node.args.get("alias") else name
+        )
         base = stream.width
         table_scope = Scope()
         for i, column in enumerate(table.columns):
@@ -336,7 +377,7 @@ class _PumpBuilder:
         conjuncts = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
         stream_keys: list[Fn] = []
         table_keys: list[Fn] = []
-        residual: list[exp.Expression] = []
+        residual: list[Any] = []
         for part in conjuncts:
             if isinstance(part, exp.EQ):
                 sides = self._split_eq(part, stream_only, table_scope)
@@ -352,13 +393,16 @@ class _PumpBuilder:
                 index.setdefault(key, []).append(row)
         residual_fn = None
         if residual:
-            residual_fn = compile_expr(exp.and_(*residual) if len(residual) > 1 else residual[0], scope).fn
+            residual_node: Any = exp.and_(*residual) if len(residual) > 1 else residual[0]
+            residual_fn = compile_expr(residual_node, scope).fn
         return ReferenceJoin(
             tuple(stream_keys), index, residual_fn, side == "LEFT", len(table.columns)
         )
 
     @staticmethod
-    def _split_eq(part: exp.EQ, stream_scope: Scope, table_scope: Scope) -> tuple[Expr, Expr] | None:
+    def _split_eq(
+        part: exp.EQ, stream_scope: Scope, table_scope: Scope
+    ) -> tuple[Expr, Expr] | None:
         for left, right in ((part.this, part.expression), (part.expression, part.this)):
             try:
                 stream_side = compile_expr(left, stream_scope)
@@ -374,7 +418,8 @@ class _PumpBuilder:
         for item in select.expressions:
             if isinstance(item, exp.Star):
                 items.extend(
-                    exp.Column(this=exp.Identifier(this=c.name, quoted=True)) for c in stream.columns
+                    exp.Column(this=exp.Identifier(this=c.name, quoted=True))
+                    for c in stream.columns
                 )
                 continue
             inner = item.this if isinstance(item, exp.Alias) else item
@@ -397,8 +442,10 @@ class _PumpBuilder:
         f = compiled.fn
         target = column.sql_type
         source = compiled.sql_type
-        if source is not None and _same_family(source, target) and not (
-            target.is_string and target.length is not None
+        if (
+            source is not None
+            and _same_family(source, target)
+            and not (target.is_string and target.length is not None)
         ):
             return f
 
@@ -416,22 +463,35 @@ class _PumpBuilder:
     # -- the pump -----------------------------------------------------------------------------
     def build(self, select: exp.Select) -> PlannedPump:
         from_ = select.args.get("from_")
-        if from_ is not None and isinstance(from_.this, exp.Table) and isinstance(from_.this.this, exp.Anonymous):
+        if (
+            from_ is not None
+            and isinstance(from_.this, exp.Table)
+            and isinstance(from_.this.this, exp.Anonymous)
+        ):
             return self.build_items_tumbling(select, from_.this.this)
         stream, alias, scope, join, _ = self.source(select)
         where_node = select.args.get("where")
         where = compile_expr(where_node.this, scope).fn if where_node is not None else None
         has_window_items = any(isinstance(n, exp.Window) for n in select.find_all(exp.Window))
-        aggregates = [n for n in select.expressions for n in n.find_all(*AGGREGATE_NODES) if not n.find_ancestor(exp.Window)]
+        aggregates = [
+            n
+            for n in select.expressions
+            for n in n.find_all(*AGGREGATE_NODES)
+            if not n.find_ancestor(exp.Window)
+        ]
         if select.args.get("stagger") is not None:
             return self.build_stagger(select, stream, scope, where, join)
         if select.args.get("group") is not None:
             if join is not None:
-                raise self.error(SqlUnsupportedError, "GROUP BY over a reference-table join", select)
+                raise self.error(
+                    SqlUnsupportedError, "GROUP BY over a reference-table join", select
+                )
             return self.build_tumbling(select, stream, scope, where)
         if has_window_items or select.args.get("windows"):
             if join is not None:
-                raise self.error(SqlUnsupportedError, "OVER windows over a reference-table join", select)
+                raise self.error(
+                    SqlUnsupportedError, "OVER windows over a reference-table join", select
+                )
             return self.build_sliding(select, stream, scope, where)
         if aggregates:
             raise self.error(
@@ -472,12 +532,16 @@ class _PumpBuilder:
             def visit(n: exp.Expression) -> exp.Expression:
                 text = _canonical(n) if not isinstance(n, exp.Literal | exp.Star) else None
                 if text is not None and text in key_texts:
-                    return exp.Column(this=exp.Identifier(this=f"__K{key_texts.index(text)}", quoted=True))
+                    return exp.Column(
+                        this=exp.Identifier(this=f"__K{key_texts.index(text)}", quoted=True)
+                    )
                 if isinstance(n, tuple(AGGREGATE_NODES)):
                     if text not in agg_texts:
                         agg_texts.append(text or "")
                         aggs.append(self._agg_call(n, scope))
-                    return exp.Column(this=exp.Identifier(this=f"__A{agg_texts.index(text or '')}", quoted=True))
+                    return exp.Column(
+                        this=exp.Identifier(this=f"__A{agg_texts.index(text or '')}", quoted=True)
+                    )
                 if isinstance(n, exp.Column) and identifier_name(n.this) == "ROWTIME":
                     return exp.Column(this=exp.Identifier(this="__ROWTIME", quoted=True))
                 return n
@@ -540,10 +604,12 @@ class _PumpBuilder:
         rowtime = isinstance(time_node, exp.Column) and identifier_name(time_node.this) == "ROWTIME"
         return time.fn, size, not rowtime
 
-    def build_tumbling(self, select: exp.Select, stream: StreamInfo, scope: Scope, where: Fn | None) -> PlannedPump:
+    def build_tumbling(
+        self, select: exp.Select, stream: StreamInfo, scope: Scope, where: Fn | None
+    ) -> PlannedPump:
         group_nodes = list(select.args["group"].expressions)
-        windows = [(i, self._window_of(k, scope)) for i, k in enumerate(group_nodes)]
-        windows = [(i, w) for i, w in windows if w is not None]
+        candidates = [(i, self._window_of(k, scope)) for i, k in enumerate(group_nodes)]
+        windows = [(i, w) for i, w in candidates if w is not None]
         if not windows:
             raise self.error(
                 SqlPlanError,
@@ -564,7 +630,9 @@ class _PumpBuilder:
             self._check_grouped(node)
         self._finish_agg_scope(agg_scope, keys, aggs)
         outputs = self.outputs(rewritten, agg_scope)
-        having = compile_expr(having_rewritten, agg_scope).fn if having_rewritten is not None else None
+        having = (
+            compile_expr(having_rewritten, agg_scope).fn if having_rewritten is not None else None
+        )
         pump, app, target = self.name, self.plan.application, self.target.name
         lateness = self.lateness
         key_fns = [k.fn for k in keys]
@@ -601,17 +669,26 @@ class _PumpBuilder:
         )
 
     def build_stagger(
-        self, select: exp.Select, stream: StreamInfo, scope: Scope, where: Fn | None, join: ReferenceJoin | None
+        self,
+        select: exp.Select,
+        stream: StreamInfo,
+        scope: Scope,
+        where: Fn | None,
+        join: ReferenceJoin | None,
     ) -> PlannedPump:
         if join is not None:
-            raise self.error(SqlUnsupportedError, "stagger windows over a reference-table join", select)
+            raise self.error(
+                SqlUnsupportedError, "stagger windows over a reference-table join", select
+            )
         keys_tuple, length_node = select.args["stagger"].expressions
         key_nodes = list(keys_tuple.expressions)
         if select.args.get("group") is not None:
             raise self.error(SqlPlanError, "WINDOWED BY STAGGER replaces GROUP BY; use one", select)
         length = compile_expr(length_node, scope)
         if not length.is_constant or not length.constant or int(length.constant) <= 0:
-            raise self.error(SqlPlanError, "STAGGER needs RANGE INTERVAL with a positive length", length_node)
+            raise self.error(
+                SqlPlanError, "STAGGER needs RANGE INTERVAL with a positive length", length_node
+            )
         keys = [compile_expr(k, scope) for k in key_nodes]
         agg_scope, aggs, rewrite = self._aggregate_scope(select, scope, key_nodes)
         items = self.items(select, stream)
@@ -648,7 +725,9 @@ class _PumpBuilder:
             self.statement.line,
         )
 
-    def build_sliding(self, select: exp.Select, stream: StreamInfo, scope: Scope, where: Fn | None) -> PlannedPump:
+    def build_sliding(
+        self, select: exp.Select, stream: StreamInfo, scope: Scope, where: Fn | None
+    ) -> PlannedPump:
         named = {identifier_name(w.this): w for w in select.args.get("windows") or []}
         specs: list[tuple[str, exp.Expression]] = []  # (canonical spec, definition)
         calls: list[tuple[int, int]] = []  # per window item: (window index, agg index)
@@ -658,10 +737,16 @@ class _PumpBuilder:
 
         def spec_of(window_node: exp.Window) -> exp.Expression:
             alias = window_node.args.get("alias")
-            if alias is not None and window_node.args.get("spec") is None and not window_node.args.get("partition_by"):
+            if (
+                alias is not None
+                and window_node.args.get("spec") is None
+                and not window_node.args.get("partition_by")
+            ):
                 definition = named.get(identifier_name(alias))
                 if definition is None:
-                    raise self.error(SqlPlanError, f"unknown window {identifier_name(alias)}", window_node)
+                    raise self.error(
+                        SqlPlanError, f"unknown window {identifier_name(alias)}", window_node
+                    )
                 return definition
             return window_node
 
@@ -698,11 +783,17 @@ class _PumpBuilder:
         extended = Scope(list(scope.columns), dict(scope.specials))
         width = stream.width
         for p_index, (w_index, a_index) in enumerate(calls):
-            extended.specials[f"__W{p_index}"] = ScopeColumn(f"__W{p_index}", width + slot_of[(w_index, a_index)], None)
+            extended.specials[f"__W{p_index}"] = ScopeColumn(
+                f"__W{p_index}", width + slot_of[(w_index, a_index)], None
+            )
         outputs = self.outputs(rewritten, extended)
         details = []
         for window, definition in zip(windows, window_defs, strict=True):
-            extent = f"RANGE {window.range_ms} ms" if window.range_ms is not None else f"ROWS {window.rows}"
+            extent = (
+                f"RANGE {window.range_ms} ms"
+                if window.range_ms is not None
+                else f"ROWS {window.rows}"
+            )
             details.append(f"sliding window {extent} PRECEDING over {definition.sql()}")
         details.append("state: rows in each window per key (changelog, chunked per commit)")
         pump = self.name
@@ -730,20 +821,34 @@ class _PumpBuilder:
             raise self.error(SqlUnsupportedError, f"{call.name} over a sliding window", func)
         return WindowAgg(call.spec, call.arg)
 
-    def _sliding_window(self, definition: exp.Expression, aggs: list[WindowAgg], scope: Scope) -> SlidingWindow:
+    def _sliding_window(
+        self, definition: exp.Expression, aggs: list[WindowAgg], scope: Scope
+    ) -> SlidingWindow:
         spec = definition.args.get("spec")
         partition = [compile_expr(p, scope).fn for p in definition.args.get("partition_by") or []]
         order = definition.args.get("order")
         if order is not None:
-            ordered = [identifier_name(o.this.this) for o in order.expressions if isinstance(o.this, exp.Column)]
+            ordered = [
+                identifier_name(o.this.this)
+                for o in order.expressions
+                if isinstance(o.this, exp.Column)
+            ]
             if ordered != ["ROWTIME"]:
-                raise self.error(SqlUnsupportedError, "sliding windows ordered by anything but ROWTIME", order)
+                raise self.error(
+                    SqlUnsupportedError, "sliding windows ordered by anything but ROWTIME", order
+                )
         if spec is None:
-            raise self.error(SqlPlanError, "a sliding window needs RANGE … PRECEDING or ROWS … PRECEDING", definition)
+            raise self.error(
+                SqlPlanError,
+                "a sliding window needs RANGE … PRECEDING or ROWS … PRECEDING",
+                definition,
+            )
         kind = str(spec.args.get("kind")).upper()
         start = spec.args.get("start")
-        if str(spec.args.get("start_side") or "").upper() != "PRECEDING" or spec.args.get("end") not in (None, "CURRENT ROW"):
-            if not (str(spec.args.get("end") or "").upper() in ("", "CURRENT ROW")):
+        if str(spec.args.get("start_side") or "").upper() != "PRECEDING" or spec.args.get(
+            "end"
+        ) not in (None, "CURRENT ROW"):
+            if str(spec.args.get("end") or "").upper() not in ("", "CURRENT ROW"):
                 raise self.error(SqlUnsupportedError, "window frames other than … PRECEDING", spec)
         if kind == "RANGE":
             if isinstance(start, exp.Interval):
@@ -768,23 +873,39 @@ class _PumpBuilder:
         if not args or not is_cursor(args[0]):
             raise self.error(SqlPlanError, f"{name} takes CURSOR(SELECT STREAM …) first", call)
         cursor_select = args[0].expressions[0]
-        sub = _PumpBuilder(self.plan, self.statement, self.name, self.target, self.target_cols, self.order, self.lateness)
+        sub = _PumpBuilder(
+            self.plan,
+            self.statement,
+            self.name,
+            self.target,
+            self.target_cols,
+            self.order,
+            self.lateness,
+        )
         stream, alias, scope, join, _ = sub.source(cursor_select)
         cursor_where = cursor_select.args.get("where")
         where = compile_expr(cursor_where.this, scope).fn if cursor_where is not None else None
         constants = [compile_expr(a, scope) for a in args[1:]]
         if not all(c.is_constant for c in constants):
-            raise self.error(SqlPlanError, f"{name}'s arguments after the cursor are constants", call)
+            raise self.error(
+                SqlPlanError, f"{name}'s arguments after the cursor are constants", call
+            )
         values = [c.constant for c in constants]
         if name == "TOP_K_ITEMS_TUMBLING":
             if len(values) != 3:
-                raise self.error(SqlPlanError, "TOP_K_ITEMS_TUMBLING(cursor, 'column', k, windowSeconds)", call)
+                raise self.error(
+                    SqlPlanError, "TOP_K_ITEMS_TUMBLING(cursor, 'column', k, windowSeconds)", call
+                )
             column, k, seconds = values
             if not 1 <= int(k) <= 100_000:
                 raise self.error(SqlPlanError, "K must be 1–100000", call)
         else:
             if len(values) != 2:
-                raise self.error(SqlPlanError, "COUNT_DISTINCT_ITEMS_TUMBLING(cursor, 'column', windowSeconds)", call)
+                raise self.error(
+                    SqlPlanError,
+                    "COUNT_DISTINCT_ITEMS_TUMBLING(cursor, 'column', windowSeconds)",
+                    call,
+                )
             column, seconds = values
             k = 0
         if not 1 <= int(seconds) <= 3600:
@@ -796,16 +917,25 @@ class _PumpBuilder:
         result_scope = Scope()
         result_scope.add("ROWTIME", 0, TIMESTAMP)
         for i, out_name in enumerate(out_names):
-            result_scope.add(out_name, 1 + i, item.sql_type if i == 0 and k else SqlType(TypeKind.BIGINT))
-        pseudo = StreamInfo("__ITEMS", tuple(StreamColumn(n, SqlType(TypeKind.VARCHAR)) for n in out_names))
+            result_scope.add(
+                out_name, 1 + i, item.sql_type if i == 0 and k else SqlType(TypeKind.BIGINT)
+            )
+        pseudo = StreamInfo(
+            "__ITEMS", tuple(StreamColumn(n, SqlType(TypeKind.VARCHAR)) for n in out_names)
+        )
         items = self.items(select, pseudo)
         outputs = self.outputs(items, result_scope)
         outer_where_node = select.args.get("where")
-        outer_where = compile_expr(outer_where_node.this, result_scope).fn if outer_where_node is not None else None
+        outer_where = (
+            compile_expr(outer_where_node.this, result_scope).fn
+            if outer_where_node is not None
+            else None
+        )
         pump, app, target = self.name, self.plan.application, self.target.name
         size = int(seconds) * 1000
         details = [
-            f"{name}: tumbling {size} ms on ROWTIME over column {column}" + (f", K={k}" if k else ""),
+            f"{name}: tumbling {size} ms on ROWTIME over column {column}"
+            + (f", K={k}" if k else ""),
             "state: one sketch per open window per partition (changelog)",
         ]
         return PlannedPump(

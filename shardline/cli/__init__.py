@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module of this package and is registered here:
 ``stack`` (local servers), ``produce`` (the KPL-like producer), ``run`` (a pipeline
-worker), ``sql`` (check/explain KDA applications), ``deliver`` (a delivery worker), ``status`` and ``demo``.
+worker), ``sql`` (check/explain KDA applications), ``deliver`` (a delivery worker),
+``status`` and ``demo``.
 """
 
 from __future__ import annotations

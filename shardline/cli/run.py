@@ -44,12 +44,17 @@ def run_command(
     A KDA SQL application (application.yaml + app.sql) runs on the exactly-once runtime in a
     Faust worker; a windowed pipeline (pipeline.yaml) on the older Faust agent.
     """
-    if any((pipeline_dir / n).is_file() for n in ("application.yaml", "application.yml", "application.json")):
+    if any(
+        (pipeline_dir / n).is_file()
+        for n in ("application.yaml", "application.yml", "application.json")
+    ):
         from pipelines.runtime import run_worker
         from pipelines.sql.application import load_sql_application
 
         app = load_sql_application(pipeline_dir, settings)
-        run_worker(app.runtime_config(instance_id=instance_id), settings, app.processor, loglevel=loglevel)
+        run_worker(
+            app.runtime_config(instance_id=instance_id), settings, app.processor, loglevel=loglevel
+        )
         return
     from pipelines import load_pipeline_config, run_pipeline
     from pipelines.decoding import decoder_for

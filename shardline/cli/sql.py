@@ -67,8 +67,10 @@ def explain_command(settings: Settings, path: Path) -> None:
     config, plan = check_application(config_path)
     click.echo(plan.explain())
     for i in config.inputs:
-        click.echo(f"  source {i.stream_name} ← topic {i.topic} ({i.input_schema.format_type.value}, "
-                   f"{i.starting_position.value})")
+        click.echo(
+            f"  source {i.stream_name} ← topic {i.topic} ({i.input_schema.format_type.value}, "
+            f"{i.starting_position.value})"
+        )
     for o in config.outputs:
         click.echo(f"  output {o.name} → topic {o.topic} ({o.record_format_type.value})")
     click.echo(f"  error_stream → topic {config.error_output.topic}")

@@ -31,7 +31,7 @@ LATE_ROW = "Late_Row"
 Row = tuple[Any, ...]
 
 
-class KeyedRow(tuple):  # type: ignore[type-arg]
+class KeyedRow(tuple):
     """A result row that carries a deterministic record key (window results)."""
 
     key: bytes
@@ -106,7 +106,9 @@ class StateStore:
 
 class Operator(Protocol):
     pump: str
-    store: StateStore | None
+
+    @property
+    def store(self) -> StateStore | None: ...
 
     def process(self, rows: list[Row], ctx: Context) -> list[Row]: ...
 

@@ -103,7 +103,8 @@ class SlidingOperator:
                     for a_index, agg in enumerate(window.aggs):
                         if agg.lag:
                             position = len(part.rows) - 1 - agg.lag
-                            results.append(part.rows[position][2][a_index] if position >= 0 else None)
+                            lagged = part.rows[position][2][a_index] if position >= 0 else None
+                            results.append(lagged)
                         else:
                             results.append(part.accs[a_index].result())
                 extended = (*row, *results)
