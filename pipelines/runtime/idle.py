@@ -58,6 +58,14 @@ class IdleTracker:
         if p is not None:
             p.caught_up = False
 
+    def stalled(self, now_ms: int) -> None:
+        """The loop stopped consuming for a while (a long rebalance callback: a restore, a
+        commit): records that arrived meanwhile are not fetched yet, so an end-of-partition
+        seen before says nothing now. Quiet time starts again for every partition."""
+        for p in self._parts.values():
+            p.last_record_ms = max(p.last_record_ms, now_ms)
+            p.last_call_ms = None
+
     def caught_up(self, tp: tuple[str, int]) -> bool:
         p = self._parts.get(tp)
         return p is not None and p.caught_up

@@ -10,8 +10,10 @@ outputs, state and input offsets become visible together or not at all.
 * An abortable failure aborts the transaction, seeks every owned partition back to its
   last committed offset and rebuilds its processor from the changelog.
 * A revoke (rebalance, close) commits the open transaction first; a lost assignment aborts
-  it. An assignment resolves start offsets (committed, else the starting position) and
-  restores each new partition's processor from its changelog before it is fetched.
+  it. An assignment of new partitions commits it too (their restore may wait for a dead
+  owner's transaction to time out, longer than ours may stay open), then resolves their
+  start offsets (committed, else the starting position) and restores each new partition's
+  processor from its changelog before it is fetched.
 * Fatal errors (fenced producer) and processor exceptions stop the worker; nothing after
   the last commit is kept.
 """
@@ -72,6 +74,9 @@ CONSUMER_FETCH_CONFIG: dict[str, int] = {
 
 #: Longest wait in ``consume`` so a stop request or a due commit is never kept waiting.
 MAX_POLL_WAIT_MS = 100
+#: A ``consume`` call that takes this long ran a slow rebalance callback: see
+#: :meth:`IdleTracker.stalled`.
+STALL_S = 0.5
 
 
 def wall_ms() -> int:
@@ -176,6 +181,9 @@ class StreamRuntime:
         self._timeout_s = config.operation_timeout_ms / 1000
         self._callback_error: BaseException | None = None
         self._failed = False
+        #: Partitions sought back since the last consume(): see :meth:`_drop_stale`.
+        self._rewound: set[TP] = set()
+        self._consuming = False  # inside consume(): rebalance callbacks run there
         self._producer: Any = None
         self._consumer: Any = None
         self._reader: ChangelogReader | None = None
@@ -352,6 +360,8 @@ class StreamRuntime:
             o.position = o.committed
             o.touched = False
             self._idle.rewound((o.topic, o.partition))
+            if self._consuming:  # the batch consume() returns may hold stale records
+                self._rewound.add((o.topic, o.partition))
         fresh = self._build_processors([(o.topic, o.partition) for o in rewind])
         for o in rewind:
             o.processor = fresh[(o.topic, o.partition)]
@@ -423,6 +433,10 @@ class StreamRuntime:
             new = [tp for tp in partitions if (tp.topic, tp.partition) not in self._owned]
             assign: list[TopicPartition] = []
             if new:
+                # Resolving and restoring the new partitions can wait for a dead owner's
+                # transaction to time out. Commit ours first: left open that long, it would
+                # time out too, and the broker would fence this worker.
+                self._commit()
                 starts = self._start_offsets(new)
                 procs = self._build_processors([(tp.topic, tp.partition) for tp in new])
                 now = self.clock()
@@ -528,12 +542,39 @@ class StreamRuntime:
                 if time.monotonic() > deadline:
                     raise _Abortable(f"producer queue full for {self._timeout_s}s") from None
 
+    def _drop_stale(self, msgs: list[Any]) -> list[Any]:
+        """Forget what one consume() returned for partitions rewound meanwhile, and seek them
+        again. A rewind inside a rebalance callback runs in the middle of consume(): records
+        fetched before its seek can still come back in that batch, past the rewound position,
+        and would be processed with a gap (the skipped records, re-delivered later, would then
+        look like duplicates). Offsets alone cannot tell: read_committed and compaction leave
+        gaps of their own."""
+        rewound, self._rewound = self._rewound, set()
+        kept = [m for m in msgs if (m.topic(), m.partition()) not in rewound]
+        for tp in rewound:
+            o = self._owned.get(tp)
+            if o is None:
+                continue
+            try:
+                self._consumer.seek(TopicPartition(o.topic, o.partition, o.position))
+            except KafkaException as exc:
+                raise RuntimeFailure(
+                    f"cannot seek back to the committed offset: {exc}",
+                    topic=o.topic,
+                    partition=o.partition,
+                    offset=o.position,
+                ) from exc
+            self._idle.rewound(tp)
+        if len(kept) < len(msgs):
+            log.info("dropped %d records fetched before a rewind", len(msgs) - len(kept))
+        return kept
+
     def _handle(self, msgs: list[Any], now_ms: int) -> None:
         groups: dict[TP, list[SourceRecord]] = {}
+        events: list[Any] = []
         cur: list[SourceRecord] = []
         cur_t, cur_p = "", -1
         new = SourceRecord
-        events: list[Any] = []
         for m in msgs:
             if m.error() is not None:
                 events.append(m)  # after the records: an end event follows its partition's
@@ -648,9 +689,19 @@ class StreamRuntime:
             next_idle_check = self.clock() + cfg.idle_check_interval_ms
             log.info("worker %s (%s) running", cfg.application_id, self.stats.instance_id)
             while not self.stop.is_set():
-                msgs = consumer.consume(cfg.batch_max_records, wait_s)
+                started = time.monotonic()
+                self._consuming = True
+                try:
+                    msgs = consumer.consume(cfg.batch_max_records, wait_s)
+                finally:
+                    self._consuming = False
+                stalled = time.monotonic() - started > STALL_S
                 self._raise_callback_error()
+                if self._rewound:
+                    msgs = self._drop_stale(msgs)
                 now = self.clock()
+                if stalled:
+                    self._idle.stalled(now)
                 try:
                     if msgs:
                         self._handle(msgs, now)

@@ -33,7 +33,8 @@ A SQL application lives in a folder ``pipelines/<app>/``: ``app.sql`` (the code)
         DestinationSchema: {RecordFormatType: JSON}                   # JSON | CSV
     ErrorOutput: {Topic: ticker-analytics-errors, RecordFormatType: JSON}  # default <app>-errors
     EventTime: {AllowedLatenessMs: 5000, IdleTimeoutMs: 65000}         # Shardline additions
-    Runtime: {CommitIntervalMs: 200, BatchMaxRecords: 1000, ProcessingGuarantee: EXACTLY_ONCE}
+    Runtime: {CommitIntervalMs: 200, BatchMaxRecords: 1000, ProcessingGuarantee: EXACTLY_ONCE,
+              TransactionTimeoutMs: 30000, SessionTimeoutMs: 10000}
 
 Rules, and where Shardline differs from KDA:
 
@@ -106,6 +107,12 @@ DEFAULT_ALLOWED_LATENESS_MS = 5_000
 DEFAULT_IDLE_TIMEOUT_MS = 65_000
 DEFAULT_COMMIT_INTERVAL_MS = 200
 DEFAULT_BATCH_MAX_RECORDS = 1_000
+#: How long the broker keeps a dead worker's transaction open (it holds back readers and the
+#: restore of the partitions it owned), and how long the group waits for a silent worker.
+DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000
+DEFAULT_SESSION_TIMEOUT_MS = 10_000
+TRANSACTION_TIMEOUT_RANGE_MS = (1_000, 900_000)
+SESSION_TIMEOUT_RANGE_MS = (1_000, 300_000)
 DEFAULT_ROW_DELIMITER = "\n"
 DEFAULT_COLUMN_DELIMITER = ","
 DEFAULT_ROW_PATH = "$"
@@ -253,6 +260,8 @@ class RuntimeConfig:
     commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS
     batch_max_records: int = DEFAULT_BATCH_MAX_RECORDS
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
+    transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS
+    session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,12 +472,23 @@ def _parse_application(r: _Reader, base_dir: Path, *, check_code: bool) -> Appli
         et.integer("IdleTimeoutMs", DEFAULT_IDLE_TIMEOUT_MS, minimum=1),
     )
     rt = r.section("Runtime")
-    rt.check_keys(("CommitIntervalMs", "BatchMaxRecords", "ProcessingGuarantee"))
+    rt.check_keys((
+        "CommitIntervalMs", "BatchMaxRecords", "ProcessingGuarantee", "TransactionTimeoutMs",
+        "SessionTimeoutMs",
+    ))  # fmt: skip
     runtime = RuntimeConfig(
         rt.integer("CommitIntervalMs", DEFAULT_COMMIT_INTERVAL_MS, minimum=1),
         rt.integer("BatchMaxRecords", DEFAULT_BATCH_MAX_RECORDS, minimum=1),
         rt.choice("ProcessingGuarantee", ProcessingGuarantee, ProcessingGuarantee.EXACTLY_ONCE),
-    )
+        _bounded(rt, "TransactionTimeoutMs", DEFAULT_TRANSACTION_TIMEOUT_MS,
+                 TRANSACTION_TIMEOUT_RANGE_MS),
+        _bounded(rt, "SessionTimeoutMs", DEFAULT_SESSION_TIMEOUT_MS, SESSION_TIMEOUT_RANGE_MS),
+    )  # fmt: skip
+    if runtime.commit_interval_ms * 4 > runtime.transaction_timeout_ms:
+        raise ConfigError(
+            rt.name("CommitIntervalMs"),
+            f"at most a quarter of TransactionTimeoutMs ({runtime.transaction_timeout_ms})",
+        )
     _check_names_and_topics(inputs, references, outputs, error_output)
     return ApplicationConfig(
         application_name=name,
@@ -482,6 +502,13 @@ def _parse_application(r: _Reader, base_dir: Path, *, check_code: bool) -> Appli
         code_path=code_path,
         base_dir=base_dir,
     )
+
+
+def _bounded(r: _Reader, key: str, default: int, bounds: tuple[int, int]) -> int:
+    value = r.integer(key, default, minimum=bounds[0])
+    if value > bounds[1]:
+        raise ConfigError(r.name(key), f"must be at most {bounds[1]}, got {value}")
+    return value
 
 
 def _check_names_and_topics(

@@ -126,6 +126,8 @@ class SqlApplication:
             commit_interval_ms=runtime.commit_interval_ms,
             batch_max_records=runtime.batch_max_records,
             idle_timeout_ms=self.config.event_time.idle_timeout_ms,
+            transaction_timeout_ms=runtime.transaction_timeout_ms,
+            session_timeout_ms=runtime.session_timeout_ms,
             instance_id=instance_id,
             output_topics=tuple(dict.fromkeys(topics)),
         )

@@ -355,15 +355,15 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
             return _compare(
                 cmp, compile_expr(node.this, scope), compile_expr(node.expression, scope)
             )
-    for klass, func in _UNARY_STRING.items():
-        if isinstance(node, klass):
+    for text_node, text_func in _UNARY_STRING.items():
+        if isinstance(node, text_node):
             arg = compile_expr(node.this, scope)
-            returns = BIGINT if klass is exp.Length else (arg.sql_type or VARCHAR)
-            return _call(func, [arg], returns)
-    for klass, func in _MATH.items():
-        if isinstance(node, klass):
+            returns = BIGINT if text_node is exp.Length else (arg.sql_type or VARCHAR)
+            return _call(text_func, [arg], returns)
+    for math_node, math_func in _MATH.items():
+        if isinstance(node, math_node):
             arg = compile_expr(node.this, scope)
-            return _call(func, [arg], arg.sql_type if klass is exp.Abs else DOUBLE)
+            return _call(math_func, [arg], arg.sql_type if math_node is exp.Abs else DOUBLE)
     if isinstance(node, tuple(AGGREGATE_NODES)):
         line, column = node_position(node)
         raise SqlPlanError(

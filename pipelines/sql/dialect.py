@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -266,18 +266,18 @@ def _parse_chunk(code: str, chunk: list[Token]) -> Statement:
     except ParseError as exc:
         _raise_parse_error(exc, first)
         raise  # pragma: no cover - _raise_parse_error always raises
-    tree = trees[0] if trees else None
+    tree = cast(exp.Expression | None, trees[0] if trees else None)
     if tree is None or isinstance(tree, exp.Command):
         raise SqlSyntaxError(
             f"cannot parse statement starting with {first.text!r}",
             line=first.line,
             column=first.col,
         )
-    _unmark(tree)  # type: ignore[arg-type]
+    _unmark(tree)
     text = code[first.start : chunk[-1].end + 1]
     start_column = first.col - len(first.text) + 1 if first.col >= len(first.text) else first.col
     return Statement(
-        tree=tree,  # type: ignore[arg-type]
+        tree=tree,
         line=first.line,
         column=start_column,
         text=text,
@@ -291,11 +291,14 @@ def parse_expression(text: str) -> exp.Expression:
         raise SqlSyntaxError("empty expression")
     parser = _DIALECT.parser(error_level=None)
     try:
-        tree = parser.parse_into(exp.Condition, _mark_select_stream(tokens), text)[0]
+        tree = cast(
+            exp.Expression | None,
+            parser.parse_into(exp.Condition, _mark_select_stream(tokens), text)[0],
+        )
     except ParseError as exc:
         _raise_parse_error(exc, tokens[0])
         raise  # pragma: no cover
     if tree is None:
         raise SqlSyntaxError("empty expression")
-    _unmark(tree)  # type: ignore[arg-type]
-    return tree  # type: ignore[return-value]
+    _unmark(tree)
+    return tree

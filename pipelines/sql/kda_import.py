@@ -222,6 +222,8 @@ def to_mapping(c: ApplicationConfig) -> dict[str, Any]:
         "CommitIntervalMs": c.runtime.commit_interval_ms,
         "BatchMaxRecords": c.runtime.batch_max_records,
         "ProcessingGuarantee": c.runtime.processing_guarantee.value,
+        "TransactionTimeoutMs": c.runtime.transaction_timeout_ms,
+        "SessionTimeoutMs": c.runtime.session_timeout_ms,
     }
     return out
 

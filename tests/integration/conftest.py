@@ -4,8 +4,16 @@ The stack is brought up once per test session (``stack_settings``) and stopped a
 only if this session started it. Factories make uniquely named topics, buckets and indices.
 """
 
-from tests.integration.fixtures_kafka import topic_factory
+from tests.integration.fixtures_kafka import module_topic_factory, topic_factory
 from tests.integration.fixtures_sinks import bucket_factory, index_factory
 from tests.integration.fixtures_stack import stack_settings
+from tests.integration.workers import workers
 
-__all__ = ["bucket_factory", "index_factory", "stack_settings", "topic_factory"]
+__all__ = [
+    "bucket_factory",
+    "index_factory",
+    "module_topic_factory",
+    "stack_settings",
+    "topic_factory",
+    "workers",
+]

@@ -1,8 +1,10 @@
 """Pytest plugin: uniquely named Kafka topics for integration tests.
 
 ``topic_factory(partitions=N, prefix="it") -> name`` creates a fresh topic on the stack of
-``stack_settings`` and waits until every partition has a leader. The topics a test made are
-deleted when it ends (best effort: a failed delete is logged, never a test failure).
+``stack_settings`` and waits until every partition has a leader; ``name=`` takes an exact
+name instead (a topic some component will look for, e.g. a changelog). The topics a test
+made are deleted when it ends (best effort: a failed delete is logged, never a test
+failure). ``module_topic_factory`` is the same for topics a whole test module shares.
 """
 
 from __future__ import annotations
@@ -16,25 +18,25 @@ import pytest
 from shardline.kafka import admin_client, ensure_topics
 from shardline.settings import Settings
 
-__all__ = ["topic_factory"]
+__all__ = ["module_topic_factory", "topic_factory"]
 
 log = logging.getLogger(__name__)
 
 TopicFactory = Callable[..., str]
 
 
-@pytest.fixture
-def topic_factory(
-    stack_settings: Settings, request: pytest.FixtureRequest
-) -> Iterator[TopicFactory]:
-    bootstrap = stack_settings.kafka_bootstrap
+def _factory(bootstrap: str, stem: str) -> Iterator[TopicFactory]:
     created: list[str] = []
-    test_name = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40].strip("-")
+    stem = "".join(c if c.isalnum() else "-" for c in stem)[:40].strip("-")
 
     def make(
-        partitions: int = 1, *, prefix: str = "it", config: dict[str, str] | None = None
+        partitions: int = 1,
+        *,
+        prefix: str = "it",
+        config: dict[str, str] | None = None,
+        name: str | None = None,
     ) -> str:
-        name = f"{prefix}-{test_name}-{uuid.uuid4().hex[:8]}"
+        name = name or f"{prefix}-{stem}-{uuid.uuid4().hex[:8]}"
         ensure_topics(bootstrap, [name], partitions, config=config)
         created.append(name)
         return name
@@ -52,3 +54,17 @@ def topic_factory(
                     log.warning("could not delete topic %s: %s", topic, exc)
         except Exception as exc:  # best effort
             log.warning("could not delete topics %s: %s", created, exc)
+
+
+@pytest.fixture
+def topic_factory(
+    stack_settings: Settings, request: pytest.FixtureRequest
+) -> Iterator[TopicFactory]:
+    yield from _factory(stack_settings.kafka_bootstrap, request.node.name)
+
+
+@pytest.fixture(scope="module")
+def module_topic_factory(
+    stack_settings: Settings, request: pytest.FixtureRequest
+) -> Iterator[TopicFactory]:
+    yield from _factory(stack_settings.kafka_bootstrap, request.module.__name__.rpartition(".")[2])

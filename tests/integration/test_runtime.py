@@ -10,17 +10,14 @@ no duplicate, no gap — whatever was killed along the way.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from pipelines.runtime import (
     OutRecord,
@@ -34,10 +31,10 @@ from shardline.errors import ProcessorError
 from shardline.kafka import admin_client
 from shardline.settings import Settings
 from tests.integration.offsets import committed_and_end
+from tests.integration.workers import Worker, progress, read_all, wait_for, wait_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-ROOT = Path(__file__).resolve().parents[2]
 Row = tuple[bytes, int, int]  # key, count, sum
 Position = tuple[int, int]  # partition, offset
 
@@ -58,56 +55,11 @@ def produce_input(
     assert producer.flush(30) == 0
 
 
-def read_all(
-    bootstrap: str, topic: str, *, committed_only: bool, timeout_s: float = 60
-) -> list[tuple[int, int, bytes | None, bytes | None]]:
-    """``[(partition, offset, key, value)]`` up to the end of every partition. With
-    ``committed_only`` (read_committed) this waits until no transaction is open on it."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"it-read-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed" if committed_only else "read_uncommitted",
-        }
-    )
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-probe"})
-    try:
-        parts = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        deadline = time.monotonic() + timeout_s
-        # Wait until nothing is pending: the last stable offset reached the high watermark.
-        while True:
-            high = {p: probe.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in parts}
-            stable = {
-                p: consumer.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in parts
-            }
-            if stable == high:
-                break
-            assert time.monotonic() < deadline, f"{topic}: open transactions {stable} < {high}"
-            time.sleep(0.5)
-        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
-        out: list[tuple[int, int, bytes | None, bytes | None]] = []
-        pending = set(parts)
-        while pending:
-            assert time.monotonic() < deadline, f"reading {topic} timed out"
-            for m in consumer.consume(10_000, 0.5):
-                err = m.error()
-                if err is None:
-                    out.append((m.partition(), m.offset(), m.key(), m.value()))
-                elif err.code() == KafkaError._PARTITION_EOF and m.offset() >= high[m.partition()]:
-                    pending.discard(m.partition())
-        return out
-    finally:
-        consumer.close()
-        probe.close()
-
-
 def oracle(bootstrap: str, topic: str) -> dict[Position, Row]:
     """Running count and sum per key, recomputed from the input as it is in Kafka."""
     state: dict[bytes, tuple[int, int]] = {}
     expected: dict[Position, Row] = {}
-    for p, offset, key, value in sorted(read_all(bootstrap, topic, committed_only=False)):
+    for p, offset, key, value, _ in sorted(read_all(bootstrap, topic, committed_only=False)):
         assert key is not None and value is not None
         count, total = state.get(key, (0, 0))
         count, total = count + 1, total + int(value)
@@ -120,7 +72,7 @@ def outputs(bootstrap: str, topic: str) -> tuple[list[Position], dict[Position, 
     """Every committed data output: the input positions in output order, and their rows."""
     seen: list[Position] = []
     rows: dict[Position, Row] = {}
-    for out_p, _, key, value in read_all(bootstrap, topic, committed_only=True):
+    for out_p, _, key, value, _ts in read_all(bootstrap, topic, committed_only=True):
         if key == IDLE_KEY:
             continue
         assert key is not None and value is not None
@@ -148,42 +100,6 @@ def assert_exactly_once(bootstrap: str, source: str, output: str) -> int:
 
 
 # -- workers as subprocesses -------------------------------------------------------------------
-class Worker:
-    """One ``python -m pipelines.runtime.demo_counter`` process; killed only by its pid."""
-
-    def __init__(self, home: Path, log: Path, *args: str) -> None:
-        env = dict(os.environ, SHARDLINE_HOME=str(home), PYTHONPATH=str(ROOT))
-        self.log = log
-        self._out = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.runtime.demo_counter", "--loglevel", "info", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill9(self) -> None:
-        assert self.alive(), self.tail()
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self._out.close()
-
-    def stop(self, timeout_s: float = 45) -> int:
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout_s)
-        finally:
-            self._out.close()
-
-    def tail(self, n: int = 4000) -> str:
-        return self.log.read_bytes()[-n:].decode(errors="replace")
-
-
 @pytest.fixture
 def new_app(stack_settings: Settings) -> Iterator[Callable[[str], tuple[str, str]]]:
     """``new_app(source) -> (application id, output topic)``; the output and changelog
@@ -204,48 +120,9 @@ def new_app(stack_settings: Settings) -> Iterator[Callable[[str], tuple[str, str
             pass
 
 
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for w in started:
-        if w.alive():
-            os.kill(w.proc.pid, signal.SIGKILL)
-            w.proc.wait(10)
-
-
-def progress(settings: Settings, group: str, topic: str, partitions: int) -> tuple[int, int]:
-    committed, end = committed_and_end(settings, group, topic, partitions)
-    return sum(max(0, committed[p]) for p in committed), sum(end.values())
-
-
-def wait_for(
-    settings: Settings,
-    group: str,
-    topic: str,
-    partitions: int,
-    at_least: int,
-    timeout_s: float,
-    alive: Sequence[Worker] = (),
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        done, total = progress(settings, group, topic, partitions)
-        if done >= min(at_least, total):
-            return
-        for w in alive:
-            assert w.alive(), f"worker died:\n{w.tail()}"
-        assert time.monotonic() < deadline, f"committed {done} of {total} after {timeout_s}s"
-        time.sleep(0.3)
-
-
-def wait_log(ws: Sequence[Worker], text: str, timeout_s: float, times: int = 1) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not all(w.log.read_text(errors="replace").count(text) >= times for w in ws):
-        for w in ws:
-            assert w.alive(), f"worker died:\n{w.tail()}"
-        assert time.monotonic() < deadline, f"no {text!r} in every log"
-        time.sleep(0.2)
+def counter_worker(home: Path, log: Path, *args: str) -> Worker:
+    """One ``python -m pipelines.runtime.demo_counter`` process."""
+    return Worker(home, log, "pipelines.runtime.demo_counter", "--loglevel", "info", *args)
 
 
 def worker_args(app: str, source: str, output: str, *extra: str) -> list[str]:
@@ -260,7 +137,7 @@ def test_plain_run_matches_oracle(
     source = topic_factory(partitions=3)
     app, output = new_app(source)
     produce_input(bootstrap, source, 20_000, 3, seed=1)
-    w = Worker(tmp_path / "home", tmp_path / "w.log", *worker_args(app, source, output))
+    w = counter_worker(tmp_path / "home", tmp_path / "w.log", *worker_args(app, source, output))
     workers.append(w)
     wait_for(stack_settings, app, source, 3, 20_000, 45, [w])
     assert w.stop() == 0, w.tail()
@@ -283,14 +160,14 @@ def test_kill9_and_restart_is_exactly_once(
     home = tmp_path / "home"
     args = worker_args(app, source, output, *SLOW)
     for i, share in enumerate((0.15, 0.4, 0.65)):
-        w = Worker(home, tmp_path / f"w{i}.log", *args)  # same host and slot: same txn id
+        w = counter_worker(home, tmp_path / f"w{i}.log", *args)  # same host and slot: same txn id
         workers.append(w)
         wait_for(stack_settings, app, source, 3, int(n * share), 45, [w])
         w.kill9()  # mid-stream, most likely mid-transaction
         done, total = progress(stack_settings, app, source, 3)
         assert done < total, "the worker finished before it was killed"
     t0 = time.monotonic()
-    last = Worker(home, tmp_path / "last.log", *args)
+    last = counter_worker(home, tmp_path / "last.log", *args)
     workers.append(last)
     wait_for(stack_settings, app, source, 3, n, 45, [last])
     assert last.stop() == 0, last.tail()
@@ -316,8 +193,8 @@ def test_two_workers_one_killed_then_a_third_joins(
         "--session-timeout-ms", "6000", "--transaction-timeout-ms", "10000",
         "--assignment", assignment,
     )  # fmt: skip
-    a = Worker(home, tmp_path / "a.log", *args)
-    b = Worker(home, tmp_path / "b.log", *args)
+    a = counter_worker(home, tmp_path / "a.log", *args)
+    b = counter_worker(home, tmp_path / "b.log", *args)
     workers.extend([a, b])
     wait_log([a, b], "assigned ", 30)  # both own partitions
     wait_for(stack_settings, app, source, 4, n // 5, 45, [a, b])
@@ -328,7 +205,7 @@ def test_two_workers_one_killed_then_a_third_joins(
     wait_log([b], "assigned ", 45, times=before + 1)
     done, total = progress(stack_settings, app, source, 4)
     assert done < total, "nothing left for the third worker"
-    c = Worker(home, tmp_path / "c.log", *args)  # a rebalance while b is busy
+    c = counter_worker(home, tmp_path / "c.log", *args)  # a rebalance while b is busy
     workers.append(c)
     wait_log([c], "assigned ", 30)
     wait_for(stack_settings, app, source, 4, n, 60, [b, c])

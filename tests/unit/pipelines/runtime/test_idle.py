@@ -1,3 +1,5 @@
+"""Idle bookkeeping: caught up and quiet, and what a stalled loop does to it."""
+
 from pipelines.runtime import IdleTracker
 
 A, B = ("t", 0), ("t", 1)
@@ -62,3 +64,14 @@ def test_independent_simulation_with_a_fake_clock() -> None:
             calls.append(now)
     assert calls[0] == 800 and 2_050 + 700 in calls
     assert not [c for c in calls if 2_000 <= c < 2_750]
+
+
+def test_a_stall_restarts_the_quiet_time() -> None:
+    idle = IdleTracker(idle_timeout_ms=1_000, check_interval_ms=100)
+    idle.add(("t", 0), 0)
+    idle.reached_end(("t", 0))
+    # the loop was blocked from 100 to 9_000 (a restore in a rebalance callback): records
+    # that arrived meanwhile are not fetched yet, the old end-of-partition proves nothing
+    idle.stalled(9_000)
+    assert idle.due(9_500) == []
+    assert idle.due(10_000) == [(("t", 0), 1_000)]  # still nothing came: idle after all

@@ -281,18 +281,16 @@ INVALID = [
     (_set("EventTime", {"IdleTimeoutMs": "5s"}), "EventTime.IdleTimeoutMs"),
     (_set("Runtime", {"ProcessingGuarantee": "MAYBE"}), "Runtime.ProcessingGuarantee"),
     (_set("Runtime", {"BatchMaxRecords": True}), "Runtime.BatchMaxRecords"),
-    (
-        _ref(BucketARN="arn:aws:iam::1:role/x", FileKey="k"),
-        "ReferenceDataSources[0].S3ReferenceDataSource.BucketARN",
-    ),
-    (
-        _ref(Bucket="b", BucketARN="arn:aws:s3:::b", FileKey="k"),
-        "ReferenceDataSources[0].S3ReferenceDataSource.Bucket",
-    ),
-    (
-        _ref(Bucket="Not_A_Bucket", FileKey="k"),
-        "ReferenceDataSources[0].S3ReferenceDataSource.Bucket",
-    ),
+    (_set("Runtime", {"TransactionTimeoutMs": 999}), "Runtime.TransactionTimeoutMs"),
+    (_set("Runtime", {"SessionTimeoutMs": 300_001}), "Runtime.SessionTimeoutMs"),
+    (_set("Runtime", {"CommitIntervalMs": 3_000, "TransactionTimeoutMs": 10_000}),
+     "Runtime.CommitIntervalMs"),
+    (_ref(BucketARN="arn:aws:iam::1:role/x", FileKey="k"),
+     "ReferenceDataSources[0].S3ReferenceDataSource.BucketARN"),
+    (_ref(Bucket="b", BucketARN="arn:aws:s3:::b", FileKey="k"),
+     "ReferenceDataSources[0].S3ReferenceDataSource.Bucket"),
+    (_ref(Bucket="Not_A_Bucket", FileKey="k"),
+     "ReferenceDataSources[0].S3ReferenceDataSource.Bucket"),
     (_ref(Bucket="refdata"), "ReferenceDataSources[0].S3ReferenceDataSource.FileKey"),
     (_ref_avro, "ReferenceDataSources[0].ReferenceSchema.RecordFormat.RecordFormatType"),
     (
@@ -309,6 +307,22 @@ def test_every_error_names_its_field(change: Any, field: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse(data)
     assert err.value.field == field, str(err.value)
+
+
+def test_runtime_timeouts_reach_the_runtime() -> None:
+    from pipelines.sql.application import SqlApplication, _plan
+    from shardline.settings import Settings
+
+    data = base()
+    data["Runtime"] = {"TransactionTimeoutMs": 12_000, "SessionTimeoutMs": 6_000}
+    config = ApplicationConfig.from_mapping(data, ".", check_code=False)
+    config = ApplicationConfig(**{
+        **{f: getattr(config, f) for f in config.__dataclass_fields__},
+        "code_text": 'CREATE STREAM "DESTINATION_SQL_STREAM" (A VARCHAR(4));',
+    })  # fmt: skip
+    runtime = SqlApplication(config, _plan(config, None), Settings.from_env({})).runtime_config()
+    assert (runtime.transaction_timeout_ms, runtime.session_timeout_ms) == (12_000, 6_000)
+    assert parse(base()).runtime.transaction_timeout_ms == 30_000
 
 
 def test_unknown_keys_list_the_known_ones() -> None:
