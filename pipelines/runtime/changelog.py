@@ -62,6 +62,7 @@ class ChangelogReader:
                 "isolation.level": "read_committed",
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": 10,  # reading to the end: do not linger there
             }
         )
         # The high watermark (read_uncommitted): a read_committed query returns the LSO.
@@ -104,7 +105,7 @@ class ChangelogReader:
                         partition=q,
                         offset=reached[q],
                     )
-                for m in self._reader.consume(10_000, 0.5):
+                for m in self._reader.consume(10_000, 0.05):
                     err = m.error()
                     p = m.partition() or 0
                     if err is None:

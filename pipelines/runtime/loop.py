@@ -506,9 +506,10 @@ class StreamRuntime:
         cur: list[SourceRecord] = []
         cur_t, cur_p = "", -1
         new = SourceRecord
+        events: list[Any] = []
         for m in msgs:
             if m.error() is not None:
-                self._on_event(m)
+                events.append(m)  # after the records: an end event follows its partition's
                 continue
             t = m.topic()
             p = m.partition()
@@ -519,8 +520,6 @@ class StreamRuntime:
                     got = groups[(t, p)] = []
                 cur = got
             cur.append(new(t, p, m.offset(), m.timestamp()[1], m.key(), m.value()))
-        if not groups:
-            return
         for tp, batch in groups.items():
             o = self._owned.get(tp)
             if o is None:
@@ -553,6 +552,10 @@ class StreamRuntime:
             self._txn.pending += len(batch)
             self.stats.records += len(batch)
             self._idle.record(tp, now_ms)
+        for m in events:
+            self._on_event(m)
+        if not groups:
+            return
         self.stats.batches += 1
         t = time.monotonic()
         if not self.stats.first_record_s:
