@@ -43,7 +43,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import uuid
@@ -88,6 +87,7 @@ Inputs:
   - NamePrefix: SOURCE_SQL_STREAM
     Topic: {topic}
     StartingPosition: TRIM_HORIZON
+    PartitionKey: [TICKER_SYMBOL]
     InputSchema:
       RecordFormat:
         RecordFormatType: JSON
@@ -152,7 +152,9 @@ def partition_of(symbol: str, partitions: int) -> int:
     return zlib.crc32(symbol.encode()) % partitions
 
 
-def produce_all(bootstrap: str, topic: str, partitions: int, data: list[tuple[str, int, bytes]]) -> float:
+def produce_all(
+    bootstrap: str, topic: str, partitions: int, data: list[tuple[str, int, bytes]]
+) -> float:
     from shardline.kafka import ensure_topics
 
     ensure_topics(bootstrap, [topic], partitions)
@@ -171,7 +173,9 @@ def produce_all(bootstrap: str, topic: str, partitions: int, data: list[tuple[st
     for symbol, ts, value in data:
         while True:
             try:
-                produce(topic, value, symbol.encode(), partition_of(symbol, partitions), timestamp=ts)
+                produce(
+                    topic, value, symbol.encode(), partition_of(symbol, partitions), timestamp=ts
+                )
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -197,11 +201,12 @@ def write_app(folder: Path, name: str, topic: str, batch: int) -> Path:
 # -- offline numbers ---------------------------------------------------------------------------
 
 
-def offline(app_dir: Path, data: list[tuple[str, int, bytes]], partitions: int, batch: int) -> dict[str, float]:
+def offline(
+    app_dir: Path, data: list[tuple[str, int, bytes]], partitions: int, batch: int
+) -> dict[str, float]:
     from pipelines.runtime import SourceRecord
-    from pipelines.sql.application import SqlApplication
     from pipelines.sql.appconfig import load_application
-    from pipelines.sql.application import _plan
+    from pipelines.sql.application import SqlApplication, _plan
     from pipelines.sql.engine import PartitionEngine
     from pipelines.sql.formats import build_decoder
     from pipelines.sql.types import Timestamp
@@ -228,7 +233,11 @@ def offline(app_dir: Path, data: list[tuple[str, int, bytes]], partitions: int, 
     for p, rows in by_part.items():
         engine = engines[p]
         for i in range(0, len(rows), batch):
-            results += sum(len(r) for s, r in engine.push("SOURCE_SQL_STREAM_001", rows[i : i + batch]).items() if s != "SOURCE_SQL_STREAM_001")
+            results += sum(
+                len(r)
+                for s, r in engine.push("SOURCE_SQL_STREAM_001", rows[i : i + batch]).items()
+                if s != "SOURCE_SQL_STREAM_001"
+            )
             engine.take_changes()
         results += sum(len(r) for s, r in engine.advance(idle=True).items())
     out["engine"] = n / (time.perf_counter() - t0)
@@ -272,11 +281,23 @@ def child_sql(args: argparse.Namespace) -> None:
         profiler.start()
         stats = runtime.run()
         profiler.stop()
-        Path(args.profile).write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+        Path(args.profile).write_text(
+            profiler.output_text(unicode=True, color=False, show_all=False)
+        )
     else:
         stats = runtime.run()
-    print(json.dumps({"records": stats.records, "outputs": stats.outputs, "commits": stats.commits,
-                      "changes": stats.changes, "aborts": stats.aborts}), flush=True)
+    print(
+        json.dumps(
+            {
+                "records": stats.records,
+                "outputs": stats.outputs,
+                "commits": stats.commits,
+                "changes": stats.changes,
+                "aborts": stats.aborts,
+            }
+        ),
+        flush=True,
+    )
 
 
 def child_ceiling(args: argparse.Namespace) -> None:
@@ -357,14 +378,22 @@ def child_faust(args: argparse.Namespace) -> None:
         emitted[0] += 1
         results.send_soon(
             key=symbol.encode(),
-            value={"ticker_symbol": symbol, "window_start": start, "trades": count,
-                   "sum_price": total, "min_price": low, "max_price": high,
-                   "avg_price": total / count},
+            value={
+                "ticker_symbol": symbol,
+                "window_start": start,
+                "trades": count,
+                "sum_price": total,
+                "min_price": low,
+                "max_price": high,
+                "avg_price": total / count,
+            },
         )
 
-    stats = app.Table(
-        "stats", default=list, partitions=args.partitions, on_window_close=on_close
-    ).tumbling(WINDOW_MS / 1000, expires=timedelta(minutes=2)).relative_to_stream()
+    stats = (
+        app.Table("stats", default=list, partitions=args.partitions, on_window_close=on_close)
+        .tumbling(WINDOW_MS / 1000, expires=timedelta(minutes=2))
+        .relative_to_stream()
+    )
 
     @app.agent(source)
     async def aggregate(stream: Any) -> None:
@@ -385,7 +414,7 @@ def child_faust(args: argparse.Namespace) -> None:
     print(json.dumps({"windows_closed": emitted[0]}), flush=True)
 
 
-# -- measuring a child from outside --------------------------------------------------------------------
+# -- measuring a child from outside ----------------------------------------------------------
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -406,8 +435,9 @@ class GroupWatch:
     """Committed offsets of one consumer group over the input topic's partitions."""
 
     def __init__(self, bootstrap: str, group: str, topic: str, partitions: int) -> None:
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                                   "enable.auto.commit": False})
+        self._consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+        )
         self._tps = [TopicPartition(topic, p) for p in range(partitions)]
 
     def committed(self) -> int:
@@ -433,8 +463,20 @@ def measure(
     limit_s: float,
     after: Any = None,
 ) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--group", group,
-           "--topic", topic, "--app-dir", str(app_dir), "--partitions", str(args.partitions)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        mode,
+        "--group",
+        group,
+        "--topic",
+        topic,
+        "--app-dir",
+        str(app_dir),
+        "--partitions",
+        str(args.partitions),
+    ]
     if mode == "sql" and args.profile:
         cmd += ["--profile", args.profile]
     watch = GroupWatch(bootstrap, group, topic, args.partitions)
@@ -492,9 +534,15 @@ def measure(
 
 def read_results(bootstrap: str, topic: str, want: int, timeout_s: float) -> list[dict[str, Any]]:
     """The committed records of ``topic`` once there are ``want`` of them (or at timeout)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
-                         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     got: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
@@ -506,7 +554,7 @@ def read_results(bootstrap: str, topic: str, want: int, timeout_s: float) -> lis
     return got
 
 
-# -- main -----------------------------------------------------------------------------------------------
+# -- main ------------------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -517,8 +565,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5_000, help="the SQL app's BatchMaxRecords")
     ap.add_argument("--smoke", action="store_true", help="20,000 records, quick; for CI")
     ap.add_argument("--only", default="ceiling,sql,faust", help="which runs, comma-separated")
-    ap.add_argument("--faust-limit-s", type=float, default=90.0,
-                    help="measure the Faust agent over at most this long")
+    ap.add_argument(
+        "--faust-limit-s",
+        type=float,
+        default=90.0,
+        help="measure the Faust agent over at most this long",
+    )
     ap.add_argument("--no-offline", action="store_true")
     ap.add_argument("--profile", help="write a pyinstrument profile of the SQL worker here")
     ap.add_argument("--seed", type=int, default=7)
@@ -579,27 +631,48 @@ def main() -> None:
                 return {"results": rows}
 
         limit = args.faust_limit_s if mode == "faust" else 600.0
-        result = measure(mode, args, group=group, topic=topic, app_dir=app_dir,
-                         total=len(data), bootstrap=bootstrap, limit_s=limit, after=after)
+        result = measure(
+            mode,
+            args,
+            group=group,
+            topic=topic,
+            app_dir=app_dir,
+            total=len(data),
+            bootstrap=bootstrap,
+            limit_s=limit,
+            after=after,
+        )
         runs.append(result)
         print(f"  {mode}: {result['rate']:,.0f} records/s", flush=True)
 
     report(args, runs, offline_numbers, expected, len(data))
 
 
-def report(args: argparse.Namespace, runs: list[dict[str, Any]], offline_numbers: dict[str, float],
-           expected: dict[tuple[str, int], int], total: int) -> None:
+def report(
+    args: argparse.Namespace,
+    runs: list[dict[str, Any]],
+    offline_numbers: dict[str, float],
+    expected: dict[tuple[str, int], int],
+    total: int,
+) -> None:
     by = {r["mode"]: r for r in runs}
-    names = {"sql": "Shardline SQL (exactly-once)", "faust": "plain Faust agent + windowed table",
-             "ceiling": "ceiling: consume(n) + decode"}
+    names = {
+        "sql": "Shardline SQL (exactly-once)",
+        "faust": "plain Faust agent + windowed table",
+        "ceiling": "ceiling: consume(n) + decode",
+    }
     print()
-    print(f"{'run (1 worker process each)':38} {'records':>10} {'seconds':>8} {'records/s':>11} "
-          f"{'CPU s':>7} {'rec/CPU-s':>10} {'peak RSS':>9}")
+    print(
+        f"{'run (1 worker process each)':38} {'records':>10} {'seconds':>8} {'records/s':>11} "
+        f"{'CPU s':>7} {'rec/CPU-s':>10} {'peak RSS':>9}"
+    )
     for r in runs:
         cpu_rate = r["records"] / r["cpu_s"] if r["cpu_s"] else 0.0
         note = "" if r["complete"] else "  (time limit: partial)"
-        print(f"{names[r['mode']]:38} {r['records']:>10,} {r['span_s']:>8.1f} {r['rate']:>11,.0f} "
-              f"{r['cpu_s']:>7.1f} {cpu_rate:>10,.0f} {r['rss_mb']:>7.0f}MB{note}")
+        print(
+            f"{names[r['mode']]:38} {r['records']:>10,} {r['span_s']:>8.1f} {r['rate']:>11,.0f} "
+            f"{r['cpu_s']:>7.1f} {cpu_rate:>10,.0f} {r['rss_mb']:>7.0f}MB{note}"
+        )
     if "sql" in by:
         sql = by["sql"]["rate"]
         if "faust" in by and by["faust"]["rate"]:
@@ -618,8 +691,10 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], offline_numbers
         trades = sum(r["TRADES"] for r in rows)
         keys = {(r["TICKER_SYMBOL"], r["WINDOW_START"]) for r in rows}
         ok = len(rows) == len(expected) == len(keys) and trades == total
-        print(f"SQL results: {len(rows):,} rows for {len(expected):,} (key, window) pairs, "
-              f"TRADES sum {trades:,} of {total:,} records: {'OK' if ok else 'MISMATCH'}")
+        print(
+            f"SQL results: {len(rows):,} rows for {len(expected):,} (key, window) pairs, "
+            f"TRADES sum {trades:,} of {total:,} records: {'OK' if ok else 'MISMATCH'}"
+        )
         if not ok:
             raise SystemExit(1)
 
