@@ -205,6 +205,7 @@ def offline(
     app_dir: Path, data: list[tuple[str, int, bytes]], partitions: int, batch: int
 ) -> dict[str, float]:
     from pipelines.runtime import SourceRecord
+    from pipelines.runtime.loop import tune_gc
     from pipelines.sql.appconfig import load_application
     from pipelines.sql.application import SqlApplication, _plan
     from pipelines.sql.engine import PartitionEngine
@@ -212,6 +213,7 @@ def offline(
     from pipelines.sql.types import Timestamp
     from shardline.settings import Settings
 
+    tune_gc()  # as a worker does: without it, collections of this big heap dominate
     config = load_application(app_dir)
     plan = _plan(config, None)
     decoder = build_decoder(config.inputs[0].input_schema)
@@ -317,6 +319,7 @@ def child_ceiling(args: argparse.Namespace) -> None:
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
+            "fetch.queue.backoff.ms": 20,  # as the runtime: the default 1 s throttles fetching
         }
     )
     consumer.subscribe([args.topic])
@@ -499,7 +502,7 @@ def measure(
                 break
             if now - started > limit_s + 120:
                 raise SystemExit(f"{mode}: nothing committed after {now - started:.0f}s")
-            time.sleep(0.05)
+            time.sleep(0.02)
         hwm = proc_hwm_mb(proc.pid)
         extra = after() if after is not None else {}
         hwm = max(hwm, proc_hwm_mb(proc.pid))

@@ -331,6 +331,25 @@ class JsonDecoder(RowDecoder):
         self._row_path = compile_path(schema.record_format.record_row_path)
         self._whole = self._row_path.text == "$"
         self.multi_row = True  # a top-level array is several rows
+        self._members = self._objects._members if self._whole else None
+
+    def decode_rows(self, raw: bytes) -> list[Row]:
+        # The common record — one JSON object, columns that are its members — in one frame;
+        # the same rows and errors as the general path (``_decode`` under ``decode_rows``).
+        members = self._members
+        if members is None or raw is None:
+            return super().decode_rows(raw)
+        try:
+            doc = orjson.loads(raw)
+            if type(doc) is dict:
+                return members(doc)
+            return self.rows_of(doc)
+        except RowError:
+            raise
+        except orjson.JSONDecodeError as exc:
+            raise RowError(MALFORMED_RECORD, f"invalid JSON: {exc}") from None
+        except Exception as exc:
+            raise _unexpected(exc) from exc
 
     def _decode(self, raw: bytes) -> list[Row]:
         if raw is None:
