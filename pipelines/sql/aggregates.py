@@ -39,8 +39,11 @@ from pipelines.sql._state_codec import decode_value, encode_value
 from pipelines.sql.types import Interval, SqlType, TypeKind
 
 __all__ = [
+    "ADD_ONLY",
     "AGGREGATES",
     "Accumulator",
+    "AddOnlyMax",
+    "AddOnlyMin",
     "AggregateSpec",
     "Avg",
     "Count",
@@ -313,6 +316,50 @@ class Max(Min):
         return entry[1]
 
 
+class AddOnlyMin:
+    """MIN(x) for windows that only grow (tumbling, stagger): the smallest value so far.
+
+    ``state()`` has :class:`Min`'s form (``[[value, count]]``, here one entry), so the two
+    restore each other's snapshots. A value replaces the current one only if it is smaller,
+    which for totally ordered values gives :class:`Min`'s result (with NaN, neither order is
+    meaningful)."""
+
+    __slots__ = ("v",)
+
+    def __init__(self) -> None:
+        self.v: Any = None
+
+    def add(self, value: Any) -> None:
+        if value is not None and (self.v is None or value < self.v):
+            self.v = value
+
+    def remove(self, value: Any) -> None:
+        raise TypeError("an add-only MIN cannot remove values")
+
+    def result(self) -> Any:
+        return self.v
+
+    def state(self) -> Any:
+        return [] if self.v is None else [[encode_value(self.v), 1]]
+
+    @classmethod
+    def restore(cls, state: Any) -> Any:
+        acc = cls()
+        for v, _n in state:
+            acc.add(decode_value(v))
+        return acc
+
+
+class AddOnlyMax(AddOnlyMin):
+    """MAX(x) for windows that only grow; see :class:`AddOnlyMin`."""
+
+    __slots__ = ()
+
+    def add(self, value: Any) -> None:
+        if value is not None and (self.v is None or value > self.v):
+            self.v = value
+
+
 # ---------------------------------------------------------------- FIRST_VALUE / LAST_VALUE
 
 
@@ -571,4 +618,13 @@ AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
             _spec("SUM_DISTINCT", SumDistinct, _sum_type),
         ]
     )
+)
+
+#: Cheaper accumulators for windows that never remove values (tumbling): same results and
+#: snapshot forms as the :data:`AGGREGATES` entry of the same name.
+ADD_ONLY: Mapping[str, AggregateSpec] = MappingProxyType(
+    {
+        "MIN": AggregateSpec("MIN", AddOnlyMin, AddOnlyMin.restore, False, _same),
+        "MAX": AggregateSpec("MAX", AddOnlyMax, AddOnlyMax.restore, False, _same),
+    }
 )

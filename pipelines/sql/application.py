@@ -195,18 +195,25 @@ class SqlPartitionProcessor:
         engine = self._engine
         decode_rows = self._decoder.decode_rows
         rows: list[tuple[Any, ...]] = []
+        append = rows.append
         out: list[OutRecord] = []
+        last_ms: int | None = None
+        rowtime = arrival = Timestamp(0)
         for record in batch:
-            rowtime = engine.next_rowtime(record.timestamp_ms)
+            timestamp_ms = record.timestamp_ms
+            if timestamp_ms != last_ms:  # records of a batch often share their timestamp
+                rowtime = engine.next_rowtime(timestamp_ms)
+                arrival = Timestamp(timestamp_ms)
+                last_ms = timestamp_ms
             raw = record.value or b""
             try:
                 decoded = decode_rows(raw)
             except RowError as exc:
                 out.append(self._error(exc.name, exc.message, rowtime, raw, self._stream, record))
                 continue
-            arrival = Timestamp(record.timestamp_ms)
+            times = (rowtime, arrival)
             for values in decoded:
-                rows.append((rowtime, arrival, *values))
+                append(times + values)
         if rows:
             self._emit(engine.push(self._stream, rows), out)
         return out

@@ -153,6 +153,8 @@ class Expr:
     #: The constant value when the expression does not depend on the row.
     constant: Any = None
     is_constant: bool = False
+    #: The row position when the expression is a plain column reference (fast paths).
+    column: int | None = None
 
 
 def _const(value: Any, sql_type: SqlType | None) -> Expr:
@@ -383,7 +385,7 @@ def _column(node: exp.Expression, scope: Scope) -> Expr:
         # The row's ROWTIME: the time it entered the application (deterministic on replay).
         node = exp.Column(this=exp.Identifier(this="ROWTIME"), table=node.args.get("table"))
     column = scope.resolve(node)
-    return Expr(operator.itemgetter(column.index), column.sql_type)
+    return Expr(operator.itemgetter(column.index), column.sql_type, column=column.index)
 
 
 def _literal(node: exp.Expression, scope: Scope) -> Expr:

@@ -257,15 +257,16 @@ class _ObjectRows:
         # the common case: every column is one top-level member
         members = [p.member for p in paths]
         self.key_pairs: list[tuple[str, Converter]] | None = None
+        self._members: Callable[[dict[str, Any]], list[Row]] | None = None
         if all(m is not None for m in members):
             self.key_pairs = [
                 (m or "", conv) for m, conv in zip(members, self.converters, strict=True)
             ]
+            self._members = _member_rows(self.key_pairs, [c.sql_type for c in columns])
 
     def rows(self, obj: dict[str, Any]) -> list[Row]:
-        if self.key_pairs is not None:
-            get = obj.get
-            return [tuple([conv(get(k)) for k, conv in self.key_pairs])]
+        if self._members is not None:
+            return self._members(obj)
         if not self.flat:
             return [tuple([conv(g(obj)) for g, conv in self.pairs])]
         assert self.array is not None
@@ -282,6 +283,47 @@ class _ObjectRows:
         return out
 
 
+def _member_rows(
+    pairs: Sequence[tuple[str, Converter]], types: Sequence[SqlType]
+) -> Callable[[dict[str, Any]], list[Row]]:
+    """``obj -> [row]`` for columns that are top-level members: one generated function that
+    tests each value for its column's common exact type inline and calls the column's
+    converter otherwise (which gives the same value for those types: see
+    :func:`value_converter`)."""
+    env: dict[str, Any] = {"Timestamp": Timestamp}
+    lines = ["def rows(obj):", "    get = obj.get"]
+    for i, ((member, conv), t) in enumerate(zip(pairs, types, strict=True)):
+        env[f"k{i}"], env[f"c{i}"] = member, conv
+        v = f"v{i}"
+        lines.append(f"    {v} = get(k{i})")
+        kind = t.kind
+        if kind in _STRINGS:
+            check = f"type({v}) is not str"
+            if t.length is not None:
+                check += f" or len({v}) > {int(t.length)}"
+            lines.append(f"    if {check}:")
+            lines.append(f"        {v} = c{i}({v})")
+        elif kind in (TypeKind.REAL, TypeKind.DOUBLE):
+            lines.append(f"    if type({v}) is not float:")
+            lines.append(f"        {v} = c{i}({v})")
+        elif kind in _INT_RANGE:
+            low, high = _INT_RANGE[kind]
+            lines.append(f"    if type({v}) is not int or {v} < {low} or {v} > {high}:")
+            lines.append(f"        {v} = c{i}({v})")
+        elif kind is TypeKind.TIMESTAMP:
+            lines.append(f"    {v} = Timestamp({v}) if type({v}) is int else c{i}({v})")
+        elif kind is TypeKind.BOOLEAN:
+            lines.append(f"    if type({v}) is not bool:")
+            lines.append(f"        {v} = c{i}({v})")
+        else:
+            lines.append(f"    {v} = c{i}({v})")
+    values = "".join(f"v{i}, " for i in range(len(pairs)))
+    lines.append(f"    return [({values})]")
+    exec(compile("\n".join(lines) + "\n", "<member rows>", "exec"), env)
+    rows: Callable[[dict[str, Any]], list[Row]] = env["rows"]
+    return rows
+
+
 class JsonDecoder(RowDecoder):
     def __init__(self, schema: InputSchema) -> None:
         super().__init__(schema)
@@ -289,6 +331,25 @@ class JsonDecoder(RowDecoder):
         self._row_path = compile_path(schema.record_format.record_row_path)
         self._whole = self._row_path.text == "$"
         self.multi_row = True  # a top-level array is several rows
+        self._members = self._objects._members if self._whole else None
+
+    def decode_rows(self, raw: bytes) -> list[Row]:
+        # The common record — one JSON object, columns that are its members — in one frame;
+        # the same rows and errors as the general path (``_decode`` under ``decode_rows``).
+        members = self._members
+        if members is None or raw is None:
+            return super().decode_rows(raw)
+        try:
+            doc = orjson.loads(raw)
+            if type(doc) is dict:
+                return members(doc)
+            return self.rows_of(doc)
+        except RowError:
+            raise
+        except orjson.JSONDecodeError as exc:
+            raise RowError(MALFORMED_RECORD, f"invalid JSON: {exc}") from None
+        except Exception as exc:
+            raise _unexpected(exc) from exc
 
     def _decode(self, raw: bytes) -> list[Row]:
         if raw is None:

@@ -34,8 +34,8 @@ from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, Wind
 from pipelines.sql.operators.stagger import StaggerOperator
 from pipelines.sql.operators.stream_join import StreamJoinOperator
 from pipelines.sql.operators.topk import ItemsTumblingOperator
-from pipelines.sql.operators.tumbling import AggCall, TumblingOperator
-from pipelines.sql.types import SqlType, TypeKind
+from pipelines.sql.operators.tumbling import AggCall, TumblingLayout, TumblingOperator
+from pipelines.sql.types import Interval, SqlType, TypeKind
 from shardline.errors import SqlPlanError, SqlUnsupportedError
 
 __all__ = [
@@ -592,7 +592,8 @@ class _PumpBuilder:
         spec = AGGREGATES.get(name)
         if spec is None:
             raise self.error(SqlUnsupportedError, f"aggregate {name}", node)
-        return AggCall(f"{name}({arg.sql()})", spec, compile_expr(arg, scope).fn)
+        compiled = compile_expr(arg, scope)
+        return AggCall(f"{name}({arg.sql()})", spec, compiled.fn, compiled.column)
 
     def _finish_agg_scope(self, agg_scope: Scope, keys: list[Expr], aggs: list[AggCall]) -> None:
         agg_scope.specials["__ROWTIME"] = ScopeColumn("__ROWTIME", 0, TIMESTAMP)
@@ -652,6 +653,7 @@ class _PumpBuilder:
         rowtime_windows = [(i, w) for i, w in windows if not w[2]]
         window_index, (time_fn, size, event_time) = (rowtime_windows or windows)[0]
         keys = [compile_expr(k, scope) for k in group_nodes]
+        layout = self._tumbling_layout(group_nodes[window_index], window_index, keys, scope)
         agg_scope, aggs, rewrite = self._aggregate_scope(select, scope, group_nodes)
         items = self.items(select, stream)
         rewritten = [rewrite(i) for i in items]
@@ -695,9 +697,32 @@ class _PumpBuilder:
                 having=having,
                 where=where,
                 allowed_lateness_ms=lateness,
+                layout=layout,
             ),
             self.statement.line,
             _key_columns(group_nodes),
+        )
+
+    def _tumbling_layout(
+        self, window: exp.Expression, window_index: int, keys: list[Expr], scope: Scope
+    ) -> TumblingLayout | None:
+        """The tumbling operator's fast path applies when the window is ``STEP(column BY
+        INTERVAL …)`` or ``FLOOR(column TO unit)``: its start is then ``t - t % size`` for a
+        TIMESTAMP ``t``, as those functions compute it."""
+        if is_step(window):
+            time_node, by = window.expressions
+            by_expr = compile_expr(by, scope)
+            if not by_expr.is_constant or type(by_expr.constant) is not Interval:
+                return None  # STEP of a TIMESTAMP by an integer is an error per row
+        elif isinstance(window, exp.Floor):
+            time_node = window.this
+        else:
+            return None
+        time_column = compile_expr(time_node, scope).column
+        if time_column is None:
+            return None
+        return TumblingLayout(
+            time_column, tuple(None if i == window_index else k.column for i, k in enumerate(keys))
         )
 
     def build_stagger(

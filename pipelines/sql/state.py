@@ -57,8 +57,26 @@ def untag(value: Any) -> Any:
     return value
 
 
+def _tag_default(value: Any) -> Any:
+    """orjson's hook for what it does not write itself (with ``OPT_PASSTHROUGH_SUBCLASS``,
+    the temporal ``int`` subclasses too): the tagged form, as :func:`tag` gives it."""
+    name = _TAGS.get(type(value))
+    if name is not None:
+        return [name, int(value)]
+    if type(value) is Decimal:
+        return ["$dec", str(value)]
+    if type(value) is bytes:
+        return ["$b", value.hex()]
+    raise TypeError  # anything else: let tag() decide
+
+
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(tag(value))
+    # The same bytes as ``orjson.dumps(tag(value))``, without walking ``value`` in Python
+    # when orjson can (nested tuples, lists and str-keyed dicts of plain and tagged values).
+    try:
+        return orjson.dumps(value, default=_tag_default, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except TypeError:
+        return orjson.dumps(tag(value))
 
 
 def loads(data: bytes) -> Any:

@@ -18,12 +18,21 @@ from typing import Any
 import orjson
 
 from pipelines.sql import state as codec
-from pipelines.sql.aggregates import AggregateSpec
+from pipelines.sql.aggregates import (
+    ADD_ONLY,
+    AGGREGATES,
+    AddOnlyMax,
+    AddOnlyMin,
+    AggregateSpec,
+    Avg,
+    Count,
+    Sum,
+)
 from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, Row, StateStore
 from pipelines.sql.types import Timestamp
 from shardline.errors import RowError
 
-__all__ = ["AggCall", "TumblingOperator", "group_accumulators"]
+__all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators"]
 
 Fn = Callable[[Row], Any]
 _NEVER = -(2**62)
@@ -36,6 +45,18 @@ class AggCall:
     name: str
     spec: AggregateSpec
     arg: Fn | None
+    #: The row position of ``arg`` when it is a plain column.
+    column: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TumblingLayout:
+    """Enables the fast path: the window start is ``t - t % size`` for the TIMESTAMP in
+    column ``time`` (``STEP(col BY INTERVAL …)``, ``FLOOR(col TO unit)``); ``keys`` gives
+    the column of each group key that is a plain column (``None``: computed, or the window)."""
+
+    time: int
+    keys: tuple[int | None, ...]
 
 
 def group_accumulators(aggs: Sequence[AggCall]) -> list[Any]:
@@ -59,6 +80,8 @@ class TumblingOperator:
         having: Fn | None,
         where: Fn | None,
         allowed_lateness_ms: int,
+        layout: TumblingLayout | None = None,
+        fast: bool = True,
     ) -> None:
         self.pump = pump
         self.store = StateStore(pump)
@@ -69,6 +92,8 @@ class TumblingOperator:
         self._size = size
         self._event_time = event_time
         self._aggs = tuple(aggs)
+        # A tumbling window only grows: MIN/MAX keep one value instead of a removable set.
+        self._specs = tuple(_add_only(a.spec) for a in aggs)
         self._args = tuple(a.arg for a in aggs)
         self._select = tuple(select)
         self._having = having
@@ -79,60 +104,61 @@ class TumblingOperator:
         self._max_time: Any = _NEVER
         self._watermark: Any = _NEVER
         self._next_close: Any = None
+        self._fast = _compile_fast(self, layout) if fast and layout is not None else None
 
     # -- input --------------------------------------------------------------------------------
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
+        if self._fast is not None:
+            return self._fast(rows, ctx)
         out: list[Row] = []
-        where = self._where
-        keys_fns = self._keys
-        args = self._args
-        size = self._size
-        windows = self._windows
-        mark = self.store.mark
-        window_key = self._window_key
-        time_fn = self._time
+        one = self._row
         for row in rows:
-            try:
-                if where is not None and where(row) is not True:
-                    continue
-                t = time_fn(row)
-                if t is None:
-                    raise RowError("Null_Window_Time", "the window's time expression is NULL")
-                key = tuple(f(row) for f in keys_fns)
-                start = key[window_key]
-                values = [None if f is None else f(row) for f in args]
-            except RowError as exc:
-                ctx.fail(self.pump, exc.name, exc.message, row)
-                continue
-            if start + size <= self._watermark:
-                ctx.fail(
-                    self.pump,
-                    LATE_ROW,
-                    f"window starting {_show(start)} closed at watermark {_show(self._watermark)}",
-                    row,
-                )
-                continue
-            groups = windows.get(start)
-            if groups is None:
-                groups = windows[start] = {}
-                if self._next_close is None or start + size < self._next_close:
-                    self._next_close = start + size
-            accs = groups.get(key)
-            if accs is None:
-                accs = groups[key] = [a.spec.create() for a in self._aggs]
-            for acc, value, fn in zip(accs, values, args, strict=True):
-                if fn is None:
-                    acc.add(True)
-                elif value is not None:
-                    acc.add(value)
-            mark(("g", start, key))
-            if self._event_time:
-                if t > self._max_time:
-                    self._max_time = t
-                    self._advance_to(t - self._lateness, row[0], ctx, out)
-            else:
-                self._advance_to(t, row[0], ctx, out)
+            one(row, ctx, out)
         return out
+
+    def _row(self, row: Row, ctx: Context, out: list[Row]) -> None:
+        """One row, in general (the fast path's reference and its fallback)."""
+        try:
+            if self._where is not None and self._where(row) is not True:
+                return
+            t = self._time(row)
+            if t is None:
+                raise RowError("Null_Window_Time", "the window's time expression is NULL")
+            key = tuple([f(row) for f in self._keys])
+            start = key[self._window_key]
+            values = [None if f is None else f(row) for f in self._args]
+        except RowError as exc:
+            ctx.fail(self.pump, exc.name, exc.message, row)
+            return
+        size = self._size
+        if start + size <= self._watermark:
+            ctx.fail(
+                self.pump,
+                LATE_ROW,
+                f"window starting {_show(start)} closed at watermark {_show(self._watermark)}",
+                row,
+            )
+            return
+        groups = self._windows.get(start)
+        if groups is None:
+            groups = self._windows[start] = {}
+            if self._next_close is None or start + size < self._next_close:
+                self._next_close = start + size
+        accs = groups.get(key)
+        if accs is None:
+            accs = groups[key] = [spec.create() for spec in self._specs]
+        for acc, value, fn in zip(accs, values, self._args, strict=True):
+            if fn is None:
+                acc.add(True)
+            elif value is not None:
+                acc.add(value)
+        self.store.mark(("g", start, key))
+        if self._event_time:
+            if t > self._max_time:
+                self._max_time = t
+                self._advance_to(t - self._lateness, row[0], ctx, out)
+        else:
+            self._advance_to(t, row[0], ctx, out)
 
     def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
         out: list[Row] = []
@@ -149,6 +175,9 @@ class TumblingOperator:
         self.store.mark(("m",))
         if self._next_close is None or watermark < self._next_close:
             return
+        self._close_due(watermark, rowtime, ctx, out)
+
+    def _close_due(self, watermark: Any, rowtime: int, ctx: Context, out: list[Row]) -> None:
         size = self._size
         for start in sorted(s for s in self._windows if s + size <= watermark):
             self._emit(start, self._windows.pop(start), rowtime, ctx, out)
@@ -192,7 +221,7 @@ class TumblingOperator:
             self._max_time, self._watermark = value
             return
         _, start, group = key
-        accs = [a.spec.restore(s) for a, s in zip(self._aggs, value, strict=True)]
+        accs = [spec.restore(s) for spec, s in zip(self._specs, value, strict=True)]
         self._windows.setdefault(start, {})[tuple(group)] = accs
         end = start + self._size
         if self._next_close is None or end < self._next_close:
@@ -205,3 +234,174 @@ def _show(value: Any) -> str:
     if value == _NEVER:
         return "-inf"
     return str(value)
+
+
+def _add_only(spec: AggregateSpec) -> AggregateSpec:
+    if AGGREGATES.get(spec.name) is spec and spec.name in ADD_ONLY:
+        return ADD_ONLY[spec.name]
+    return spec
+
+
+# -- the fast path ----------------------------------------------------------------------------
+#
+# For the common window — STEP(column BY INTERVAL …) or FLOOR(column TO unit) — the operator's
+# per-row work is generated as one Python function specialised to the query: column
+# positions inlined, the window start computed as ``t - t % size``, the group's accumulators
+# unpacked once and COUNT/SUM/AVG/MIN/MAX updated inline (the same arithmetic as their
+# ``add``), watermark and window bookkeeping in locals. Rows whose window time is not a
+# TIMESTAMP (NULL, …) go through ``_row``, the general code, as do aggregates without an
+# inline form (through their ``add``). Results, failures and changelog marks are the same,
+# in the same order, as ``_row`` row by row.
+
+_INLINE_SUM = """\
+            if type({v}) is float and {v} - {v} == 0.0:
+                {a}.n += 1
+                s = {a}.s
+                r = s + {v}
+                if abs(s) >= abs({v}):
+                    {a}.c += (s - r) + {v}
+                else:
+                    {a}.c += ({v} - r) + s
+                {a}.s = r
+            else:
+                {a}.add({v})"""
+
+
+def _compile_fast(
+    op: TumblingOperator, layout: TumblingLayout
+) -> Callable[[list[Row], Context], list[Row]]:
+    env: dict[str, Any] = {
+        "op": op,
+        "pump": op.pump,
+        "where": op._where,
+        "Timestamp": Timestamp,
+        "RowError": RowError,
+        "LATE_ROW": LATE_ROW,
+        "_show": _show,
+    }
+    body: list[str] = []
+    add = body.append
+    # values that may raise RowError: computed keys and aggregate arguments, in _row's order
+    computed: list[str] = []
+    key_parts: list[str] = []
+    for i, column in enumerate(layout.keys):
+        if i == op._window_key:
+            key_parts.append("start_ts")
+        elif column is not None:
+            key_parts.append(f"row[{column}]")
+        else:
+            env[f"kf{i}"] = op._keys[i]
+            computed.append(f"k{i} = kf{i}(row)")
+            key_parts.append(f"k{i}")
+    values: list[str | None] = []
+    for j, agg in enumerate(op._aggs):
+        if agg.arg is None:
+            values.append(None)
+        elif agg.column is not None:
+            values.append(f"row[{agg.column}]")
+        else:
+            env[f"af{j}"] = agg.arg
+            computed.append(f"x{j} = af{j}(row)")
+            values.append(f"x{j}")
+
+    add("def process(rows, ctx):")
+    add("    out = []")
+    add("    windows = op._windows")
+    add("    dirty = op.store._dirty")
+    add(f"    size = {op._size!r}")
+    add("    watermark = op._watermark")
+    add("    max_time = op._max_time")
+    add("    next_close = op._next_close")
+    add("    cur = groups = start_ts = None")
+    add("    for row in rows:")
+    if op._where is not None:
+        add("        try:")
+        add("            if where(row) is not True:")
+        add("                continue")
+        add("        except RowError as exc:")
+        add("            ctx.fail(pump, exc.name, exc.message, row)")
+        add("            continue")
+    add(f"        t = row[{layout.time}]")
+    add("        if type(t) is not Timestamp:")
+    add("            op._watermark, op._max_time, op._next_close = watermark, max_time, next_close")
+    add("            op._row(row, ctx, out)")
+    add("            watermark, max_time, next_close = op._watermark, op._max_time, op._next_close")
+    add("            cur = None")
+    add("            continue")
+    if computed:
+        add("        try:")
+        for line in computed:
+            add(f"            {line}")
+        add("        except RowError as exc:")
+        add("            ctx.fail(pump, exc.name, exc.message, row)")
+        add("            continue")
+    add("        start = t - t % size")
+    add("        if start + size <= watermark:")
+    add("            ctx.fail(pump, LATE_ROW, 'window starting ' + _show(Timestamp(start))")
+    add("                     + ' closed at watermark ' + _show(watermark), row)")
+    add("            continue")
+    add("        if start != cur:")
+    add("            start_ts = Timestamp(start)")
+    add("            groups = windows.get(start_ts)")
+    add("            if groups is None:")
+    add("                groups = windows[start_ts] = {}")
+    add("                if next_close is None or start + size < next_close:")
+    add("                    next_close = start + size")
+    add("            cur = start")
+    add(f"        key = ({', '.join(key_parts)},)")
+    add("        accs = groups.get(key)")
+    add("        if accs is None:")
+    creates = []
+    for j, spec in enumerate(op._specs):
+        env[f"c{j}"] = spec.create
+        creates.append(f"c{j}()")
+    add(f"            accs = groups[key] = [{', '.join(creates)}]")
+    if op._aggs:
+        names = [f"a{j}" for j in range(len(op._aggs))]
+        add(f"        {', '.join(names)}, = accs")
+    loaded: dict[str, str] = {}
+    for j, (spec, value) in enumerate(zip(op._specs, values, strict=True)):
+        a = f"a{j}"
+        kind = spec.create
+        if value is None:
+            add(f"        {a}.n += 1" if kind is Count else f"        {a}.add(True)")
+            continue
+        v = loaded.get(value)
+        if v is None:
+            v = loaded[value] = f"v{len(loaded)}"
+            add(f"        {v} = {value}")
+        add(f"        if {v} is not None:")
+        if kind is Count:
+            add(f"            {a}.n += 1")
+        elif kind is Sum or kind is Avg:
+            add(_INLINE_SUM.format(a=a, v=v))
+        elif kind is AddOnlyMin or kind is AddOnlyMax:
+            cmp = "<" if kind is AddOnlyMin else ">"
+            add(f"            m = {a}.v")
+            add(f"            if m is None or {v} {cmp} m:")
+            add(f"                {a}.v = {v}")
+        else:
+            add(f"            {a}.add({v})")
+    add("        dirty[('g', start_ts, key)] = True")
+    if op._event_time:
+        add("        if t > max_time:")
+        add("            max_time = t")
+        add(f"            w = t - {op._lateness!r}")
+    else:
+        add("        if True:")
+        add("            w = t")
+    add("            if w > watermark:")
+    add("                watermark = w")
+    add("                dirty[('m',)] = True")
+    add("                if next_close is not None and w >= next_close:")
+    add("                    op._watermark, op._max_time = watermark, max_time")
+    add("                    op._close_due(w, row[0], ctx, out)")
+    add("                    next_close = op._next_close")
+    add("                    cur = None")
+    add("    op._watermark, op._max_time, op._next_close = watermark, max_time, next_close")
+    add("    return out")
+    source = "\n".join(body) + "\n"
+    exec(compile(source, f"<tumbling fast path of {op.pump}>", "exec"), env)
+    process: Callable[[list[Row], Context], list[Row]] = env["process"]
+    process.source = source  # type: ignore[attr-defined]
+    return process
