@@ -303,6 +303,7 @@ def child_sql(args: argparse.Namespace) -> None:
 
 
 def child_ceiling(args: argparse.Namespace) -> None:
+    from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
     from pipelines.sql.appconfig import load_application
     from pipelines.sql.formats import build_decoder
     from shardline.settings import Settings
@@ -319,7 +320,7 @@ def child_ceiling(args: argparse.Namespace) -> None:
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
-            "fetch.queue.backoff.ms": 20,  # as the runtime: the default 1 s throttles fetching
+            **CONSUMER_FETCH_CONFIG,  # as the runtime: the default 1 s backoff throttles
         }
     )
     consumer.subscribe([args.topic])
@@ -620,35 +621,53 @@ def main() -> None:
         assert offline_numbers["engine_results"] == len(expected), offline_numbers
         assert offline_numbers["processor_outputs"] == len(expected), offline_numbers
 
-    runs: list[dict[str, Any]] = []
-    only = args.only.split(",")
-    for mode in ("ceiling", "sql", "faust"):
-        if mode not in only:
-            continue
-        group = sql_name if mode == "sql" else f"{run}-{mode}"
-        after = None
-        if mode == "sql":
+    try:
+        runs: list[dict[str, Any]] = []
+        only = args.only.split(",")
+        for mode in ("ceiling", "sql", "faust"):
+            if mode not in only:
+                continue
+            group = sql_name if mode == "sql" else f"{run}-{mode}"
+            after = None
+            if mode == "sql":
 
-            def after() -> dict[str, Any]:
-                rows = read_results(bootstrap, f"{sql_name}-out", len(expected), 60)
-                return {"results": rows}
+                def after() -> dict[str, Any]:
+                    rows = read_results(bootstrap, f"{sql_name}-out", len(expected), 60)
+                    return {"results": rows}
 
-        limit = args.faust_limit_s if mode == "faust" else 600.0
-        result = measure(
-            mode,
-            args,
-            group=group,
-            topic=topic,
-            app_dir=app_dir,
-            total=len(data),
-            bootstrap=bootstrap,
-            limit_s=limit,
-            after=after,
-        )
-        runs.append(result)
-        print(f"  {mode}: {result['rate']:,.0f} records/s", flush=True)
+            limit = args.faust_limit_s if mode == "faust" else 600.0
+            result = measure(
+                mode,
+                args,
+                group=group,
+                topic=topic,
+                app_dir=app_dir,
+                total=len(data),
+                bootstrap=bootstrap,
+                limit_s=limit,
+                after=after,
+            )
+            runs.append(result)
+            print(f"  {mode}: {result['rate']:,.0f} records/s", flush=True)
 
-    report(args, runs, offline_numbers, expected, len(data))
+        report(args, runs, offline_numbers, expected, len(data))
+    finally:
+        drop_topics(bootstrap, run)
+
+
+def drop_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic this run made (input, outputs, changelogs, Faust's internals)."""
+    from shardline.kafka import admin_client
+
+    admin = admin_client(bootstrap)  # keep the handle alive until the futures resolve
+    made = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+    if not made:
+        return
+    for fut in admin.delete_topics(made, operation_timeout=30).values():
+        try:
+            fut.result(timeout=60)
+        except Exception:  # best effort: already gone
+            pass
 
 
 def report(
