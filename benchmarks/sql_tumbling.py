@@ -652,22 +652,9 @@ def main() -> None:
 
         report(args, runs, offline_numbers, expected, len(data))
     finally:
-        drop_topics(bootstrap, run)
+        from shardline.kafka import delete_topics_with_prefix
 
-
-def drop_topics(bootstrap: str, prefix: str) -> None:
-    """Delete every topic this run made (input, outputs, changelogs, Faust's internals)."""
-    from shardline.kafka import admin_client
-
-    admin = admin_client(bootstrap)  # keep the handle alive until the futures resolve
-    made = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
-    if not made:
-        return
-    for fut in admin.delete_topics(made, operation_timeout=30).values():
-        try:
-            fut.result(timeout=60)
-        except Exception:  # best effort: already gone
-            pass
+        delete_topics_with_prefix(bootstrap, run)
 
 
 def report(

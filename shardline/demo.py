@@ -1,9 +1,12 @@
-"""The end-to-end demo: local stack → producer → Faust pipeline → MinIO and Elasticsearch,
-then an independent recomputation of every window and a summary of what landed.
+"""The end-to-end demo: local stack → producer → the ticker-analytics KDA SQL application on
+a Faust worker → MinIO and Elasticsearch, then an independent recomputation of every window
+(DuckDB) and a summary of what landed.
 
 Every run gets its own topics, consumer groups, S3 prefix and index (named by a run id),
-so runs never see each other's data. The pipeline and the two deliveries run as real
-worker processes (``shardline run`` / ``shardline deliver``), exactly as a user runs them.
+so runs never see each other's data: the application's ``application.yaml`` is deployed
+into ``<home>/demo/<run id>/`` with the run's topic names, its SQL unchanged. The
+application and the two deliveries run as real worker processes (``shardline run`` /
+``shardline deliver``), exactly as a user runs them.
 """
 
 from __future__ import annotations
@@ -13,32 +16,39 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from pipelines import load_pipeline_config
+from pipelines.sql.application import check_application
 from shardline.errors import ShardlineError
 from shardline.producer import DataSpec, ProduceConfig, ProduceReport, produce
 from shardline.settings import Settings
 from shardline.verify import (
     WindowComparison,
     compare_windows,
-    expected_ticker_windows,
+    expected_sql_ticker_windows,
     read_s3_jsonl,
     read_search_index,
     read_topic,
+    sql_window_rows,
 )
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
-PIPELINE_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "ticker_stats"
+APP_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "ticker_analytics"
 DEMO_BUCKET = "shardline-demo"
 WORKER_TIMEOUT_S = 300
+#: The application's windows (app.sql: STEP(EVENT_TIME BY INTERVAL '60' SECOND)).
+WINDOW_MS = 60_000
+#: The demo closes the last windows after 2 s of silence instead of the app's 65 s.
+DEMO_IDLE_TIMEOUT_MS = 2_000
 
 
 class DemoFailed(ShardlineError):
@@ -51,8 +61,10 @@ class DemoConfig:
     partitions: int = 4
     seed: int = 42
     malformed: int = 5
-    format: str = "json"
     mean_step_ms: int = 25
+    #: Event times up to this far behind the newest; beyond the application's allowed
+    #: lateness (5 s) a record whose window has closed is late: an error row.
+    disorder_ms: int = 8_000
     run_id: str = ""
     start_stack: bool = True
 
@@ -62,7 +74,9 @@ class DemoResult:
     run_id: str
     produced: int = 0
     malformed_sent: int = 0
+    late_expected: int = 0
     error_records: int = 0
+    error_names: dict[str, int] = field(default_factory=dict)
     windows_expected: int = 0
     windows_output: int = 0
     s3_objects: int = 0
@@ -76,7 +90,8 @@ class DemoResult:
         return (
             bool(self.checks)
             and all(c.ok for c in self.checks.values())
-            and self.error_records == self.malformed_sent
+            and self.error_records == self.malformed_sent + self.late_expected
+            and self.error_names.get("Late_Row", 0) == self.late_expected
             and self.windows_expected > 0
         )
 
@@ -122,8 +137,9 @@ def _produce(
                 start_ms=start_ms,
                 kind="ticker",
                 seed=config.seed,
-                format=config.format,
+                format="avro",  # the application reads Avro (application.yaml)
                 mean_step_ms=config.mean_step_ms,
+                disorder_ms=config.disorder_ms,
                 malformed=config.malformed,
             ),
             count=config.records,
@@ -133,17 +149,52 @@ def _produce(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    folder: Path
+    application: str
+    input_topic: str
+    output_topic: str
+    error_topic: str
+    allowed_lateness_ms: int
+
+
+def deploy_application(settings: Settings, run_id: str) -> Deployment:
+    """Write the application's config with this run's names into ``<home>/demo/<run id>/``;
+    the SQL stays where it is (``ApplicationCode`` points at it)."""
+    config = yaml.safe_load((APP_DIR / "application.yaml").read_text("utf-8"))
+    name = f"{run_id}.{config['ApplicationName']}"
+    (source,) = config["Inputs"]
+    (output,) = config["Outputs"]
+    deployment = Deployment(
+        folder=settings.home / "demo" / run_id,
+        application=name,
+        input_topic=f"{run_id}.{source['Topic']}",
+        output_topic=f"{run_id}.{output['Topic']}",
+        error_topic=f"{run_id}.{config['ErrorOutput']['Topic']}",
+        allowed_lateness_ms=int(config["EventTime"]["AllowedLatenessMs"]),
+    )
+    config["ApplicationName"] = name
+    config["ApplicationCode"] = str((APP_DIR / config["ApplicationCode"]).resolve())
+    source["Topic"] = deployment.input_topic
+    output["Topic"] = deployment.output_topic
+    config["ErrorOutput"]["Topic"] = deployment.error_topic
+    config["EventTime"]["IdleTimeoutMs"] = DEMO_IDLE_TIMEOUT_MS
+    deployment.folder.mkdir(parents=True, exist_ok=True)
+    (deployment.folder / "application.yaml").write_text(
+        yaml.safe_dump(config, sort_keys=False), "utf-8"
+    )
+    check_application(deployment.folder)
+    return deployment
+
+
 def run_demo(settings: Settings, config: DemoConfig, console: Console | None = None) -> DemoResult:
     console = console or Console()
     run_id = config.run_id or time.strftime("demo-%Y%m%d-%H%M%S", time.gmtime())
     result = DemoResult(run_id)
-    input_topic, output_topic, error_topic = (
-        f"{run_id}.ticker",
-        f"{run_id}.ticker-stats",
-        f"{run_id}.errors",
-    )
+    app = deploy_application(settings, run_id)
+    input_topic, output_topic, error_topic = app.input_topic, app.output_topic, app.error_topic
     prefix, index = f"{run_id}/", f"shardline-{run_id}"
-    pipeline = load_pipeline_config(PIPELINE_DIR)
 
     def step(name: str, started: float) -> None:
         result.timings_s[name] = round(time.monotonic() - started, 1)
@@ -180,21 +231,15 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
     step("produce", t0)
 
     t0 = time.monotonic()
-    console.print("[bold]3/5[/bold] pipeline: per ticker, 60 s tumbling windows in event time")
+    console.print(
+        "[bold]3/5[/bold] KDA SQL application pipelines/ticker_analytics: per ticker, "
+        "60 s tumbling windows in event time"
+    )
+    console.print(f"  deployed as {app.folder / 'application.yaml'}")
     _run_workers(
         console,
-        {
-            "pipeline": _shardline(
-                "run", str(PIPELINE_DIR),
-                "--app-id", f"{run_id}.ticker-stats",
-                "--input-topic", input_topic,
-                "--output-topic", output_topic,
-                "--error-topic", error_topic,
-                "--idle-timeout-ms", "2000",
-                "--until-idle", "3",
-            )
-        },
-    )  # fmt: skip
+        {"sql-worker": _shardline("run", str(app.folder), "--until-idle", "3")},
+    )
     step("pipeline", t0)
 
     t0 = time.monotonic()
@@ -221,12 +266,19 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
     t0 = time.monotonic()
     console.print("[bold]5/5[/bold] checking against an independent recomputation (DuckDB)")
     inputs = read_topic(settings.kafka_bootstrap, input_topic)
-    expected, malformed = expected_ticker_windows((r.value for r in inputs), pipeline.window_ms)
-    outputs = [json.loads(r.value) for r in read_topic(settings.kafka_bootstrap, output_topic)]
-    result.error_records = len(read_topic(settings.kafka_bootstrap, error_topic))
-    if malformed != result.malformed_sent:
+    oracle = expected_sql_ticker_windows(inputs, WINDOW_MS, app.allowed_lateness_ms)
+    expected = oracle.windows
+    outputs = sql_window_rows(
+        (json.loads(r.value) for r in read_topic(settings.kafka_bootstrap, output_topic)),
+        WINDOW_MS,
+    )
+    errors = [json.loads(r.value) for r in read_topic(settings.kafka_bootstrap, error_topic)]
+    result.error_records = len(errors)
+    result.error_names = dict(Counter(str(e.get("ERROR_NAME")) for e in errors))
+    result.late_expected = oracle.late
+    if oracle.malformed != result.malformed_sent:
         raise DemoFailed(
-            f"the oracle found {malformed} malformed records, "
+            f"the oracle found {oracle.malformed} malformed records, "
             f"the producer sent {result.malformed_sent}"
         )
     result.windows_expected, result.windows_output = len(expected), len(outputs)
@@ -234,6 +286,8 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
     result.s3_rows = len(s3_rows)
     docs = asyncio.run(read_search_index(settings, index))
     result.search_docs = len(docs)
+    s3_rows = sql_window_rows(s3_rows, WINDOW_MS)
+    docs = sql_window_rows(docs, WINDOW_MS)
     result.checks = {
         "output topic": compare_windows(expected, outputs),
         "MinIO": compare_windows(expected, s3_rows),
@@ -253,10 +307,17 @@ def _print_summary(
     table.add_column("check")
     ok = "[green]match[/green]"
     table.add_row("records produced", f"{r.produced:,}", "")
+    late = r.error_names.get("Late_Row", 0)
     table.add_row(
-        "malformed → error topic",
-        f"{r.error_records}",
-        ok if r.error_records == r.malformed_sent else f"[red]expected {r.malformed_sent}[/red]",
+        "late rows → error_stream (Late_Row)",
+        f"{late}",
+        ok if late == r.late_expected else f"[red]expected {r.late_expected}[/red]",
+    )
+    bad = r.error_records - late
+    table.add_row(
+        "malformed → error_stream",
+        f"{bad}",
+        ok if bad == r.malformed_sent else f"[red]expected {r.malformed_sent}[/red]",
     )
     table.add_row("windows expected (DuckDB)", f"{r.windows_expected}", "")
     labels = {

@@ -11,7 +11,13 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from shardline.errors import BrokerUnavailableError, ConfigError
 
-__all__ = ["admin_client", "ensure_topics", "partition_count", "wait_for_broker"]
+__all__ = [
+    "admin_client",
+    "delete_topics_with_prefix",
+    "ensure_topics",
+    "partition_count",
+    "wait_for_broker",
+]
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -97,3 +103,20 @@ def partition_count(bootstrap: str, topic: str, timeout_s: float = DEFAULT_TIMEO
     if topic not in md.topics or md.topics[topic].error is not None:
         raise ConfigError("topic", f"topic {topic!r} does not exist on {bootstrap}")
     return len(md.topics[topic].partitions)
+
+
+def delete_topics_with_prefix(bootstrap: str, prefix: str, timeout_s: float = 60.0) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (a run's inputs, outputs,
+    changelogs and Faust's internal topics); returns their names. Best effort: a topic
+    already gone is not an error."""
+    if not prefix:
+        raise ConfigError("prefix", "an empty prefix would delete every topic")
+    admin = admin_client(bootstrap)  # keep the handle alive until the futures resolve
+    made = sorted(t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix))
+    if made:
+        for fut in admin.delete_topics(made, operation_timeout=30).values():
+            try:
+                fut.result(timeout=timeout_s)
+            except KafkaException:
+                pass
+    return made

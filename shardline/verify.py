@@ -7,20 +7,24 @@ then compared, record for record, with what the output topic, MinIO and Elastics
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import math
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import duckdb
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from schemas import decode_any
+from schemas import codec_for, decode_any
 from shardline.errors import BrokerUnavailableError, CodecError
 from shardline.settings import Settings
 
@@ -28,7 +32,10 @@ __all__ = [
     "TopicRecord",
     "WindowComparison",
     "compare_windows",
+    "SqlTickerOracle",
     "expected_ticker_windows",
+    "expected_sql_ticker_windows",
+    "sql_window_rows",
     "read_s3_jsonl",
     "read_search_index",
     "read_topic",
@@ -47,13 +54,17 @@ class TopicRecord:
 
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[TopicRecord]:
-    """Every record of ``topic`` from the beginning to the end offsets read at the start."""
+    """Every committed record of ``topic`` from the beginning to the end offsets read at the
+    start (read_committed: records of aborted transactions are skipped, and a partition
+    whose log ends with a transaction marker is done at its end-of-partition event)."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"shardline-verify-{time.time_ns()}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
         }
     )
     try:
@@ -76,6 +87,10 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Topi
                 )
             for m in consumer.consume(1000, 1.0):
                 if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        end = m.offset()
+                        if end is not None and end >= ends.get(m.partition() or 0, 0):
+                            pending.discard(m.partition())
                     continue
                 p, off = m.partition(), m.offset()
                 if p is None or off is None:
@@ -87,6 +102,21 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Topi
         return out
     finally:
         consumer.close()
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, table: str, columns: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """``CREATE TABLE table (columns)`` holding ``rows``, through a CSV file (DuckDB's
+    ``executemany`` takes about a millisecond per row)."""
+    con.execute(f"CREATE TABLE {table} ({columns})")
+    if not rows:
+        return
+    with tempfile.TemporaryDirectory(prefix="shardline-verify-") as tmp:
+        path = Path(tmp) / "rows.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+        con.execute(f"COPY {table} FROM '{path}' (FORMAT csv, HEADER false)")
 
 
 def expected_ticker_windows(
@@ -114,9 +144,7 @@ def expected_ticker_windows(
             rows.append((sym, float(price), ts))
     con = duckdb.connect()
     try:
-        con.execute("CREATE TABLE t (ticker_symbol VARCHAR, price DOUBLE, event_time_ms BIGINT)")
-        if rows:
-            con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+        _load(con, "t", "ticker_symbol VARCHAR, price DOUBLE, event_time_ms BIGINT", rows)
         result = con.execute(
             """
             SELECT ticker_symbol,
@@ -140,6 +168,100 @@ def expected_ticker_windows(
         }
         for sym, ws, n, lo, hi, avg in result
     ], malformed
+
+
+@dataclass(frozen=True, slots=True)
+class SqlTickerOracle:
+    """What the ticker-analytics SQL application must produce from a topic's records."""
+
+    windows: list[dict[str, Any]]  # in :func:`compare_windows`'s form
+    late: int  # rows whose window had closed: error_stream, Late_Row
+    malformed: int  # records that are not ticker Avro: error_stream
+
+
+def expected_sql_ticker_windows(
+    records: Iterable[TopicRecord], window_ms: int, lateness_ms: int, *, format: str = "avro"
+) -> SqlTickerOracle:
+    """DuckDB's answer to ``pipelines/ticker_analytics/app.sql`` (per ticker and event-time
+    window: count, min, max and average price) over the records as they are in Kafka.
+
+    A record is late — an error row, not part of any window — when its window ended at or
+    before the watermark of its partition: the largest event time of the records before it
+    in that partition, minus ``lateness_ms``."""
+    codec = codec_for(format, "ticker")
+    rows, malformed = [], 0
+    for r in records:
+        try:
+            rec = codec.decode(r.value)
+        except CodecError:
+            malformed += 1
+            continue
+        rows.append(
+            (r.partition, r.offset, rec["ticker_symbol"], rec["price"], rec["event_time_ms"])
+        )
+    con = duckdb.connect()
+    try:
+        _load(con, "t", "part INTEGER, off BIGINT, sym VARCHAR, price DOUBLE, ts BIGINT", rows)
+        con.execute(
+            """CREATE TABLE judged AS
+               SELECT *, ts - ts % $w AS ws,
+                      max(ts) OVER (PARTITION BY part ORDER BY off ROWS BETWEEN
+                                    UNBOUNDED PRECEDING AND 1 PRECEDING) - $late AS wm
+               FROM t""",
+            {"w": window_ms, "late": lateness_ms},
+        )
+        windows = con.execute(
+            """SELECT sym, ws, count(*), min(price), max(price), avg(price) FROM judged
+               WHERE wm IS NULL OR ws + $w > wm GROUP BY ALL ORDER BY 1, 2""",
+            {"w": window_ms},
+        ).fetchall()
+        (late,) = con.execute(
+            "SELECT count(*) FROM judged WHERE ws + $w <= wm", {"w": window_ms}
+        ).fetchone() or (0,)
+    finally:
+        con.close()
+    return SqlTickerOracle(
+        [
+            {
+                "ticker_symbol": sym,
+                "window_start_ms": ws,
+                "window_end_ms": ws + window_ms,
+                "count": n,
+                "min_price": lo,
+                "max_price": hi,
+                "avg_price": avg,
+            }
+            for sym, ws, n, lo, hi, avg in windows
+        ],
+        int(late),
+        malformed,
+    )
+
+
+def _sql_timestamp_ms(text: str) -> int:
+    """``'2026-11-22 20:15:00.000'`` (a SQL TIMESTAMP as the JSON encoder writes it, UTC)."""
+    parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def sql_window_rows(rows: Iterable[Mapping[str, Any]], window_ms: int) -> list[dict[str, Any]]:
+    """Rows of the ticker-analytics DESTINATION_SQL_STREAM (``TICKER_SYMBOL, WINDOW_START,
+    TRADES, MIN_PRICE, MAX_PRICE, AVG_PRICE``) in :func:`compare_windows`'s form."""
+    out = []
+    for r in rows:
+        start = _sql_timestamp_ms(r["WINDOW_START"])
+        out.append(
+            {
+                "ticker_symbol": r["TICKER_SYMBOL"],
+                "window_start_ms": start,
+                "window_end_ms": start + window_ms,
+                "count": r["TRADES"],
+                "min_price": r["MIN_PRICE"],
+                "max_price": r["MAX_PRICE"],
+                "avg_price": r["AVG_PRICE"],
+            }
+        )
+    return out
 
 
 @dataclass(slots=True)

@@ -70,6 +70,14 @@ class IdleTracker:
         p = self._parts.get(tp)
         return p is not None and p.caught_up
 
+    def all_quiet(self, now_ms: int, quiet_ms: int) -> bool:
+        """Every partition is caught up, had ``on_idle`` since its last record and got
+        nothing for ``quiet_ms``: all open windows have been flushed. False with none."""
+        return bool(self._parts) and all(
+            p.caught_up and p.last_call_ms is not None and now_ms - p.last_record_ms >= quiet_ms
+            for p in self._parts.values()
+        )
+
     def due(self, now_ms: int) -> list[tuple[tuple[str, int], int]]:
         """``[(partition, idle_ms)]`` to call ``on_idle`` for now; marks them as called."""
         out: list[tuple[tuple[str, int], int]] = []

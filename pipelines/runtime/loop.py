@@ -165,8 +165,12 @@ class StreamRuntime:
         stop: threading.Event,
         clock: Clock = wall_ms,
         instance: InstanceSlot | None = None,
+        until_idle_ms: int | None = None,
     ) -> None:
         self.config = config
+        #: Stop by itself once every owned partition is caught up, flushed by ``on_idle``
+        #: and quiet this long (batch-style runs: the demo, tests).
+        self.until_idle_ms = until_idle_ms
         self.settings = settings
         self.factory = factory
         self.stop = stop
@@ -710,6 +714,11 @@ class StreamRuntime:
                     if now >= next_idle_check:
                         next_idle_check = now + cfg.idle_check_interval_ms
                         self._check_idle(now)
+                        if self.until_idle_ms is not None and self._idle.all_quiet(
+                            now, self.until_idle_ms
+                        ):
+                            log.info("worker %s: input quiet, stopping", cfg.application_id)
+                            self.stop.set()
                 except _Abortable as exc:
                     self._abort_and_rewind(str(exc), exclude=set(), every=True)
                     continue
@@ -771,10 +780,16 @@ def run(
     stop: threading.Event,
     clock: Clock = wall_ms,
     instance: InstanceSlot | None = None,
+    until_idle_ms: int | None = None,
 ) -> RunStats:
-    """Run one worker until ``stop`` is set; commit, leave the group and return the stats.
+    """Run one worker until ``stop`` is set (or, with ``until_idle_ms``, until its input is
+    drained and quiet); commit, leave the group and return the stats.
     Raises a :class:`~shardline.errors.RuntimeFailure` when it cannot go on."""
-    return StreamRuntime(config, settings, factory, stop=stop, clock=clock, instance=instance).run()
+    runtime = StreamRuntime(
+        config, settings, factory, stop=stop, clock=clock, instance=instance,
+        until_idle_ms=until_idle_ms,
+    )  # fmt: skip
+    return runtime.run()
 
 
 #: Young-generation threshold of the cyclic garbage collector while a worker runs.

@@ -43,17 +43,22 @@ class StreamService(faust.Service):
         *,
         clock: Clock = wall_ms,
         on_finished: Callable[[], Any] | None = None,
+        until_idle_ms: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.runtime_config = config
         self.stop_event = threading.Event()
-        self.runtime = StreamRuntime(config, settings, factory, stop=self.stop_event, clock=clock)
+        self.runtime = StreamRuntime(
+            config, settings, factory, stop=self.stop_event, clock=clock,
+            until_idle_ms=until_idle_ms,
+        )  # fmt: skip
         self.on_finished = on_finished
         self.error: BaseException | None = None
         self.run_stats: RunStats | None = None
         self._thread: threading.Thread | None = None
         self._done: asyncio.Event | None = None
+        self._stop_requested = False
         # Commit + close take at most a few operation timeouts; never hang the shutdown.
         self.shutdown_timeout_s = 3 * config.operation_timeout_ms / 1000 + 5
 
@@ -80,8 +85,8 @@ class StreamService(faust.Service):
     async def _supervise(self) -> None:
         assert self._done is not None
         await self._done.wait()
-        if self.stop_event.is_set():
-            return  # a requested stop: on_stop is handling it
+        if self._stop_requested:
+            return  # on_stop is handling it
         if self.error is not None:
             log.error("stream runtime failed: %s", self.error)
         if self.on_finished is not None:
@@ -90,6 +95,7 @@ class StreamService(faust.Service):
                 await result
 
     async def on_stop(self) -> None:
+        self._stop_requested = True
         self.stop_event.set()
         if self._done is None:
             return
@@ -118,22 +124,28 @@ def run_worker(
     *,
     loglevel: str = "warn",
     clock: Clock = wall_ms,
+    until_idle_ms: int | None = None,
 ) -> RunStats:
     """Run one worker in this process under a Faust worker until SIGTERM/SIGINT; return its
     stats, or raise the :class:`~shardline.errors.RuntimeFailure` that stopped it."""
+    datadir = settings.home / "faust" / config.application_id  # not <app id>-data in the cwd
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = _HostApp(
         config.application_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         autodiscover=False,
         web_enabled=False,
         store="memory://",
+        datadir=str(datadir),
     )
     worker: faust.Worker
 
     def finished() -> None:
         asyncio.ensure_future(worker.stop())
 
-    service = StreamService(config, settings, factory, clock=clock, on_finished=finished)
+    service = StreamService(
+        config, settings, factory, clock=clock, on_finished=finished, until_idle_ms=until_idle_ms
+    )
     worker = faust.Worker(app, service, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

@@ -23,7 +23,11 @@ COMMANDS: list[click.Command] = []
     "--malformed", type=int, default=5, show_default=True, help="Malformed records to mix in."
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["json", "avro"]), default="json", show_default=True
+    "--disorder-ms",
+    type=int,
+    default=8_000,
+    show_default=True,
+    help="How far event times run behind (beyond the app's 5 s lateness: late rows).",
 )
 @click.option(
     "--no-stack", is_flag=True, help="Use running servers (SHARDLINE_* settings) instead."
@@ -35,10 +39,10 @@ def demo_command(
     partitions: int,
     seed: int,
     malformed: int,
-    fmt: str,
+    disorder_ms: int,
     no_stack: bool,
 ) -> None:
-    """Produce, process, deliver, and check everything against DuckDB."""
+    """Produce, run the ticker-analytics SQL application, deliver, check against DuckDB."""
     from shardline.demo import DemoConfig, run_demo
 
     result = run_demo(
@@ -48,7 +52,7 @@ def demo_command(
             partitions=partitions,
             seed=seed,
             malformed=malformed,
-            format=fmt,
+            disorder_ms=disorder_ms,
             start_stack=not no_stack,
         ),
     )

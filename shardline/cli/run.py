@@ -42,7 +42,8 @@ def run_command(
     """Run the pipeline in PIPELINE_DIR until stopped.
 
     A KDA SQL application (application.yaml + app.sql) runs on the exactly-once runtime in a
-    Faust worker; a windowed pipeline (pipeline.yaml) on the older Faust agent.
+    Faust worker; a windowed pipeline (pipeline.yaml) on the older Faust agent. For a SQL
+    application --app-id sets ApplicationName, --grace-ms EventTime.AllowedLatenessMs.
     """
     if any(
         (pipeline_dir / n).is_file()
@@ -51,10 +52,27 @@ def run_command(
         from pipelines.runtime import run_worker
         from pipelines.sql.application import load_sql_application
 
-        app = load_sql_application(pipeline_dir, settings)
+        for flag, name in (("--input-topic", "input_topic"), ("--output-topic", "output_topic")):
+            if overrides.get(name) is not None:
+                raise click.UsageError(
+                    f"{flag} applies to pipeline.yaml pipelines; a SQL application names its "
+                    "topics under Inputs and Outputs in application.yaml"
+                )
+        app = load_sql_application(
+            pipeline_dir,
+            settings,
+            application_name=overrides.get("app_id"),
+            error_topic=overrides.get("error_topic"),
+            idle_timeout_ms=overrides.get("idle_timeout_ms"),
+            allowed_lateness_ms=overrides.get("grace_ms"),
+        )
         app.preflight()
         run_worker(
-            app.runtime_config(instance_id=instance_id), settings, app.processor, loglevel=loglevel
+            app.runtime_config(instance_id=instance_id),
+            settings,
+            app.processor,
+            loglevel=loglevel,
+            until_idle_ms=None if until_idle is None else int(until_idle * 1000),
         )
         return
     from pipelines import load_pipeline_config, run_pipeline

@@ -338,7 +338,7 @@ def _compile_fast(
     add("        start = t - t % size")
     add("        if start + size <= watermark:")
     add("            ctx.fail(pump, LATE_ROW, 'window starting ' + _show(Timestamp(start))")
-    add("                     + ' closed at watermark ' + _show(watermark), row)")
+    add("                     + ' closed at watermark ' + _show(Timestamp(watermark)), row)")
     add("            continue")
     add("        if start != cur:")
     add("            start_ts = Timestamp(start)")

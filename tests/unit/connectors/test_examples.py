@@ -14,6 +14,8 @@ def test_examples_exist() -> None:
         "ticker-stats.yaml",
         "ticker-stats-s3.yaml",
         "ticker-stats-es.yaml",
+        "ticker-analytics-s3.yaml",
+        "ticker-analytics-es.yaml",
     }
 
 
@@ -22,4 +24,5 @@ def test_example_loads(path: Path) -> None:
     configs = load_deliveries(path)
     assert configs
     for cfg in configs:
-        assert cfg.topic == "ticker-stats"
+        # each delivers the output topic of a bundled pipeline
+        assert cfg.topic == ("ticker-analytics-out" if "analytics" in path.name else "ticker-stats")

@@ -75,3 +75,25 @@ def test_a_stall_restarts_the_quiet_time() -> None:
     idle.stalled(9_000)
     assert idle.due(9_500) == []
     assert idle.due(10_000) == [(("t", 0), 1_000)]  # still nothing came: idle after all
+
+
+def test_all_quiet_needs_every_partition_flushed_by_on_idle() -> None:
+    idle = IdleTracker(idle_timeout_ms=1_000, check_interval_ms=100)
+    assert not idle.all_quiet(10_000, 0)  # nothing assigned: not done, just not started
+    idle.add(A, 0)
+    idle.add(B, 0)
+    idle.reached_end(A)
+    idle.reached_end(B)
+    assert not idle.all_quiet(5_000, 2_000)  # quiet, but on_idle has not run yet
+    assert idle.due(1_000) == [(A, 1_000), (B, 1_000)]
+    assert not idle.all_quiet(1_999, 2_000)
+    assert idle.all_quiet(2_000, 2_000)
+    idle.record(B, 2_100)  # a late arrival: B is behind and unflushed again
+    assert not idle.all_quiet(9_000, 2_000)
+    idle.reached_end(B)
+    assert not idle.all_quiet(9_000, 2_000)
+    assert idle.due(9_000) == [(A, 9_000), (B, 6_900)]
+    assert idle.all_quiet(9_000, 2_000)
+    idle.remove(A)
+    idle.remove(B)
+    assert not idle.all_quiet(9_000, 2_000)

@@ -19,7 +19,7 @@ from pipelines.sql.appconfig import (
 from pipelines.sql.types import SqlType, TypeKind, parse_type
 from shardline.errors import ConfigError
 
-EXAMPLE = Path(__file__).parents[4] / "pipelines" / "examples" / "ticker-analytics"
+EXAMPLE = Path(__file__).parents[4] / "pipelines" / "ticker_analytics"
 
 
 def base() -> dict[str, Any]:
