@@ -86,8 +86,9 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Topi
                     f"reading {topic!r} timed out; partitions left: {sorted(pending)}"
                 )
             for m in consumer.consume(1000, 1.0):
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
                         end = m.offset()
                         if end is not None and end >= ends.get(m.partition() or 0, 0):
                             pending.discard(m.partition())
