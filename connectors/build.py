@@ -59,6 +59,7 @@ def build_core(
     assert isinstance(dest_config, ElasticsearchConfig)
     es = ElasticsearchDestination(
         settings.search_url, dest_config.index, document_id=dest_config.document_id,
+        rotation=dest_config.index_rotation_period,
         name=f"{settings.search_engine}/{dest_config.index}",
     )
     es_backup = None

@@ -21,6 +21,7 @@ import yaml
 from connectors.core.buffer import MIB, BufferingHints
 from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, RetryOptions
 from connectors.elasticsearch.destination import DocumentIdStrategy
+from connectors.elasticsearch.rotation import IndexRotationPeriod
 from connectors.s3.destination import Compression
 from shardline.errors import ConfigError
 
@@ -36,6 +37,9 @@ S3_SIZE_MB = (1, 128, 5)  # Firehose SizeInMBs: min, max, default
 ES_SIZE_MB = (1, 100, 5)
 INTERVAL_S = (0, 900, 300)  # Firehose IntervalInSeconds
 RETRY_DURATION_S = (0, 7200, 300)  # Firehose RetryOptions.DurationInSeconds
+INDEX_NAME_LENGTH = (1, 80)  # Firehose IndexName (its pattern is ``.*``)
+# Firehose's default is OneDay; Shardline keeps a fixed index unless asked, as before.
+DEFAULT_INDEX_ROTATION = IndexRotationPeriod.NO_ROTATION
 MAX_INTERVAL_MS = INTERVAL_S[1] * 1000
 GROUP_PREFIX = "shardline-deliver-"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -142,6 +146,18 @@ def _retry(s: _Section) -> RetryOptions:
     return options
 
 
+def _rotation(s: _Section) -> IndexRotationPeriod:
+    key = s.alias("index_rotation_period", "IndexRotationPeriod")
+    if key is None:
+        return DEFAULT_INDEX_ROTATION
+    value = s.string(key)
+    try:
+        return IndexRotationPeriod(value)
+    except ValueError:
+        choices = ", ".join(p.value for p in IndexRotationPeriod)
+        raise ConfigError(s.name(key), f"one of {choices}, got {value!r}") from None
+
+
 def _bucket(s: _Section, key: str) -> str:
     bucket = s.string(key)
     if not _BUCKET.match(bucket) or ".." in bucket:
@@ -221,17 +237,25 @@ class S3BackupConfig:
 class ElasticsearchConfig:
     index: str
     document_id: DocumentIdStrategy = DocumentIdStrategy.OFFSET
+    index_rotation_period: IndexRotationPeriod = DEFAULT_INDEX_ROTATION
     buffering: BufferingHints = field(default_factory=BufferingHints)
     retry: RetryOptions = field(default_factory=RetryOptions)
     s3_backup: S3BackupConfig | None = None
 
     @classmethod
     def from_section(cls, s: _Section) -> ElasticsearchConfig:
-        index = s.string("index")
-        if not index or index != index.lower() or index.startswith(("-", "_", "+")) or any(
+        index_key = s.alias("index", "IndexName") or "index"
+        index = s.string(index_key)
+        lo, hi = INDEX_NAME_LENGTH
+        if not lo <= len(index) <= hi:
+            raise ConfigError(
+                s.name(index_key), f"must be {lo} to {hi} characters, got {len(index)}"
+            )
+        if index != index.lower() or index.startswith(("-", "_", "+")) or any(
             c in index for c in ' "*\\<|,>/?#:'
         ):
-            raise ConfigError(s.name("index"), f"not a valid index name: {index!r}")
+            raise ConfigError(s.name(index_key), f"not a valid index name: {index!r}")
+        rotation = _rotation(s)
         strategy = s.string("document_id", DocumentIdStrategy.OFFSET.value)
         try:
             document_id = DocumentIdStrategy(strategy)
@@ -243,6 +267,7 @@ class ElasticsearchConfig:
         config = cls(
             index=index,
             document_id=document_id,
+            index_rotation_period=rotation,
             buffering=_buffering(s.section("buffering"), ES_SIZE_MB),
             retry=_retry(s.section("retry")),
             s3_backup=S3BackupConfig.from_section(s.section("s3_backup")) if s.has(

@@ -59,8 +59,12 @@ class Batch:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A record a destination refused for good (or whose retries ran out), with the reason."""
+    """A record a destination refused for good (or whose retries ran out), with the reason.
+
+    ``status`` is the destination's HTTP status for this record when it answered one.
+    """
 
     record: Record
     error_code: str
     error_message: str
+    status: int | None = None

@@ -1,5 +1,9 @@
 """Elasticsearch/OpenSearch destination: one ``_bulk`` request of ``index`` actions per batch.
 
+Each document's ``_index`` is ``index`` with Firehose's ``IndexRotationPeriod`` suffix taken
+from that record's Kafka timestamp (see :mod:`connectors.elasticsearch.rotation`), so one
+batch may write to two indexes when it straddles a rotation boundary.
+
 Document ids are deterministic, so a retry or a replay overwrites instead of duplicating:
 ``offset`` (``<topic>+<partition>+<offset>``, Kafka Connect style, the default) or
 ``record_key`` (the Kafka key, e.g. ``AMZN|1700000000000``: one document per key).
@@ -22,6 +26,7 @@ import aiohttp
 
 from connectors.core.outcome import DontRetry, Outcome, Retry, RetryPartial, Successful
 from connectors.core.records import Batch, Record, Rejected
+from connectors.elasticsearch.rotation import IndexRotationPeriod, index_for
 
 __all__ = [
     "BulkRequest",
@@ -70,6 +75,7 @@ class ElasticsearchDestination:
         index: str,
         *,
         document_id: DocumentIdStrategy = DocumentIdStrategy.OFFSET,
+        rotation: IndexRotationPeriod = IndexRotationPeriod.NO_ROTATION,
         index_for: Callable[[Record], str] | None = None,
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
         name: str = "elasticsearch",
@@ -77,14 +83,16 @@ class ElasticsearchDestination:
         self.url = url.rstrip("/")
         self.index = index
         self.document_id_strategy = document_id
-        # Hook for index rotation (OneHour/OneDay/... suffixes from the record time).
+        self.rotation = rotation
+        # Overrides ``rotation`` entirely when given (any record → index rule).
         self._index_for = index_for
         self.name = name
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
-        return f"ElasticsearchDestination({self.url!r}, index={self.index!r})"
+        return (f"ElasticsearchDestination({self.url!r}, index={self.index!r}, "
+                f"rotation={self.rotation.value})")
 
     async def open(self) -> None:
         if self._session is None:
@@ -98,7 +106,10 @@ class ElasticsearchDestination:
     # -- naming --------------------------------------------------------------------------
 
     def index_name(self, record: Record) -> str:
-        return self._index_for(record) if self._index_for is not None else self.index
+        """The ``_index`` for ``record``: the rotated name from its Kafka timestamp."""
+        if self._index_for is not None:
+            return self._index_for(record)
+        return index_for(self.index, self.rotation, record.timestamp_ms)
 
     def document_id(self, record: Record) -> str | None:
         """The ``_id`` for ``record``; None when the strategy cannot name one."""
@@ -166,7 +177,8 @@ class ElasticsearchDestination:
             return Retry(reason)
         if not 200 <= response.status < 300:
             code, message = _error(response.body)
-            refused = tuple(Rejected(r, code, message) for r in request.items)
+            refused = tuple(
+                Rejected(r, code, message, response.status) for r in request.items)
             return DontRetry(invalid + refused, f"HTTP {response.status}: {code}: {message}")
         body = response.body or {}
         results = body.get("items", [])
@@ -193,7 +205,7 @@ class ElasticsearchDestination:
                 retry.append(record)
                 reason = reason or f"item status {status}: {code}: {message}"
             else:
-                rejected.append(Rejected(record, code, message))
+                rejected.append(Rejected(record, code, message, status))
         if retry:
             return RetryPartial(tuple(retry), reason, tuple(rejected))
         if rejected:
