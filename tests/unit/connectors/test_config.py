@@ -86,3 +86,58 @@ def test_unreadable_yaml(tmp_path) -> None:
     path.write_text("a: [")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_deliveries(path)
+
+
+def es(**over) -> dict:
+    return {"name": "x", "topic": "t", "elasticsearch": {"index": "ticks", **over}}
+
+
+def test_index_rotation_period_default_and_both_spellings() -> None:
+    from connectors.elasticsearch import IndexRotationPeriod
+
+    default = DeliveryConfig.from_mapping(es()).destination
+    assert isinstance(default, ElasticsearchConfig)
+    assert default.index_rotation_period is IndexRotationPeriod.NO_ROTATION
+    ours = DeliveryConfig.from_mapping(es(index_rotation_period="OneHour")).destination
+    firehose = DeliveryConfig.from_mapping(es(IndexRotationPeriod="OneHour")).destination
+    assert ours == firehose
+    assert isinstance(ours, ElasticsearchConfig)
+    assert ours.index_rotation_period is IndexRotationPeriod.ONE_HOUR
+    named = DeliveryConfig.from_mapping(
+        {"name": "x", "topic": "t", "elasticsearch": {"IndexName": "ticks"}}).destination
+    assert named == default
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (es(index_rotation_period="Hourly"), "elasticsearch.index_rotation_period",
+         "NoRotation, OneHour, OneDay, OneWeek, OneMonth, got 'Hourly'"),
+        (es(IndexRotationPeriod="oneday"), "elasticsearch.IndexRotationPeriod", "got 'oneday'"),
+        (es(IndexRotationPeriod=7), "elasticsearch.IndexRotationPeriod", "expected a string"),
+        (es(index_rotation_period="OneDay", IndexRotationPeriod="OneDay"),
+         "elasticsearch.IndexRotationPeriod", "only one"),
+        (es(index="a" * 81), "elasticsearch.index", "1 to 80 characters, got 81"),
+        (es(index=""), "elasticsearch.index", "1 to 80 characters, got 0"),
+        ({"name": "x", "topic": "t", "elasticsearch": {"IndexName": "a" * 81}},
+         "elasticsearch.IndexName", "1 to 80"),
+        ({"name": "x", "topic": "t", "elasticsearch": {"IndexName": "Ticks"}},
+         "elasticsearch.IndexName", "index name"),
+        (es(retry={"DurationInSeconds": 7201}), "elasticsearch.retry.DurationInSeconds",
+         "between 0 and 7200, got 7201"),
+        (es(retry={"duration_seconds": -1}), "elasticsearch.retry.duration_seconds",
+         "between 0 and 7200"),
+    ],
+)
+def test_elasticsearch_errors_name_the_field(data: dict, field: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        DeliveryConfig.from_mapping(data)
+    assert info.value.field == field
+
+
+def test_elasticsearch_retry_duration_bounds_are_accepted() -> None:
+    for seconds in (0, 7200):
+        config = DeliveryConfig.from_mapping(es(retry={"DurationInSeconds": seconds}))
+        assert config.destination.retry.duration_ms == seconds * 1000
+    assert DeliveryConfig.from_mapping(es()).destination.retry.duration_ms == 300_000
+    assert DeliveryConfig.from_mapping(es(index="a" * 80)).destination.index == "a" * 80  # type: ignore[union-attr]
