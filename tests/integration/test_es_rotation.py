@@ -1,0 +1,56 @@
+"""Index rotation on the real stack: records either side of an hour boundary land in two
+indexes named from their Kafka timestamps, read back with Elasticsearch's HTTP API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from confluent_kafka import Producer
+
+from connectors import DeliveryConfig, build_worker, preflight
+from shardline.kafka import ensure_topics
+from shardline.settings import Settings
+from tests.integration.fixtures_sinks import es_request
+
+pytestmark = pytest.mark.integration
+
+BEFORE = 1_772_359_199_000  # 2026-03-01T09:59:59Z
+AFTER = 1_772_359_200_000  # 2026-03-01T10:00:00Z
+
+
+def test_documents_across_an_hour_boundary_go_to_two_indexes(
+    stack_settings: Settings, index_factory
+) -> None:
+    settings = stack_settings
+    topic = f"rotation-{uuid.uuid4().hex[:10]}"
+    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    base = index_factory("rotation")
+    indexes = {BEFORE: f"{base}-2026-03-01-09", AFTER: f"{base}-2026-03-01-10"}
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    sent = [(i, BEFORE if i < 30 else AFTER) for i in range(50)]
+    for i, ts in sent:
+        producer.produce(topic, value=json.dumps({"i": i}).encode(), partition=0, timestamp=ts)
+    assert producer.flush(30) == 0
+
+    config = DeliveryConfig.from_mapping({
+        "name": "it-rotation", "topic": topic, "group": f"{topic}-es",
+        "elasticsearch": {"IndexName": base, "IndexRotationPeriod": "OneHour",
+                          "buffering": {"max_records": 500, "interval_ms": 60_000}},
+    })
+    try:
+        preflight(config, settings)
+        summary = build_worker(config, settings).run(until_idle_ms=3_000)
+        assert summary.records == 50
+        for ts, index in indexes.items():
+            es_request(settings, "POST", f"/{index}/_refresh")
+            hits = es_request(settings, "POST", f"/{index}/_search",
+                              {"size": 100, "query": {"match_all": {}}})["hits"]["hits"]
+            assert sorted(h["_source"]["i"] for h in hits) == [i for i, t in sent if t == ts]
+            assert all(h["_id"] == f"{topic}+0+{h['_source']['i']}" for h in hits)
+        exists = es_request(settings, "GET", f"/{base}/_count")
+        assert "error" in exists  # nothing went to the unrotated name
+    finally:
+        for index in indexes.values():
+            es_request(settings, "DELETE", f"/{index}?ignore_unavailable=true")
