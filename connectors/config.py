@@ -22,6 +22,7 @@ from connectors.core.buffer import MIB, BufferingHints
 from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, RetryOptions
 from connectors.elasticsearch.destination import DocumentIdStrategy
 from connectors.s3.destination import Compression
+from connectors.s3.prefix import compile_prefixes
 from shardline.errors import ConfigError
 
 __all__ = [
@@ -188,6 +189,11 @@ class S3Config:
             retry=_retry(s.section("retry")),
         )
         s.done()
+        try:  # Firehose's prefix rules, checked now rather than at the first delivery
+            compile_prefixes(config.prefix, config.error_output_prefix)
+        except ConfigError as exc:
+            key = "prefix" if exc.field == "Prefix" else "error_output_prefix"
+            raise ConfigError(s.name(key), str(exc)) from None
         return config
 
 
