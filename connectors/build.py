@@ -17,6 +17,7 @@ from connectors.elasticsearch.destination import ElasticsearchDestination
 from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_formatter
 from connectors.s3.client import S3Client
 from connectors.s3.destination import S3Destination
+from connectors.s3.prefix import compile_prefixes
 from shardline.errors import DeliveryError
 from shardline.kafka import partition_count
 from shardline.settings import Settings
@@ -40,15 +41,16 @@ def build_core(
     """The destination, its backup and the core, without Kafka."""
     dest_config = config.destination
     if isinstance(dest_config, S3Config):
+        prefixes = compile_prefixes(dest_config.prefix, dest_config.error_output_prefix)
         destination = S3Destination(
-            _s3_client(settings), dest_config.bucket, prefix=dest_config.prefix,
+            _s3_client(settings), dest_config.bucket, prefix=prefixes.prefix,
             stream=config.name, compression=dest_config.compression, name=f"s3://{dest_config.bucket}",
         )
         backup = None
         if dest_config.error_output_prefix is not None:
             backup = S3Destination(
                 _s3_client(settings), dest_config.bucket,
-                prefix=f"{dest_config.error_output_prefix}{S3_ERROR_OUTPUT_TYPE}/",
+                prefix=prefixes.error_output_prefix, error_output_type=S3_ERROR_OUTPUT_TYPE,
                 stream=config.name, compression=dest_config.compression,
                 name=f"s3://{dest_config.bucket}/{dest_config.error_output_prefix}",
             )

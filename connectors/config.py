@@ -23,6 +23,7 @@ from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOF
 from connectors.elasticsearch.destination import DocumentIdStrategy
 from connectors.elasticsearch.rotation import IndexRotationPeriod
 from connectors.s3.destination import Compression
+from connectors.s3.prefix import compile_prefixes
 from shardline.errors import ConfigError
 
 __all__ = [
@@ -204,6 +205,11 @@ class S3Config:
             retry=_retry(s.section("retry")),
         )
         s.done()
+        try:  # Firehose's prefix rules, checked now rather than at the first delivery
+            compile_prefixes(config.prefix, config.error_output_prefix)
+        except ConfigError as exc:
+            key = "prefix" if exc.field == "Prefix" else "error_output_prefix"
+            raise ConfigError(s.name(key), str(exc)) from None
         return config
 
 

@@ -16,6 +16,7 @@ from connectors.core.outcome import DontRetry, Outcome, Retry, Successful
 from connectors.core.records import Batch, Rejected
 from connectors.s3.client import S3Client, S3Response
 from connectors.s3.keys import object_key
+from connectors.s3.prefix import Prefix, compile_prefix
 
 __all__ = ["Compression", "S3Destination", "S3PutRequest"]
 
@@ -45,27 +46,34 @@ _SKIPPED = S3Response(204)
 
 
 class S3Destination:
-    """Writes batches as objects under ``bucket``/``prefix`` through an :class:`S3Client`."""
+    """Writes batches as objects under ``bucket``/``prefix`` through an :class:`S3Client`.
+
+    ``prefix`` is a Firehose prefix (a ``str`` is compiled as ``Prefix``); a backup destination
+    passes its compiled ``ErrorOutputPrefix`` and the ``error_output_type`` it evaluates to.
+    """
 
     def __init__(
         self,
         client: S3Client,
         bucket: str,
         *,
-        prefix: str = "",
+        prefix: str | Prefix = "",
         stream: str,
+        error_output_type: str | None = None,
         compression: Compression = Compression.GZIP,
         name: str = "s3",
     ) -> None:
         self.client = client
         self.bucket = bucket
-        self.prefix = prefix
+        # Compiled here, so a bad expression fails at start-up, not at the first delivery.
+        self.prefix = compile_prefix(prefix) if isinstance(prefix, str) else prefix
+        self.error_output_type = error_output_type
         self.stream = stream
         self.compression = compression
         self.name = name
 
     def __repr__(self) -> str:
-        return f"S3Destination({self.bucket!r}, prefix={self.prefix!r})"
+        return f"S3Destination({self.bucket!r}, prefix={self.prefix.text!r})"
 
     async def open(self) -> None:
         await self.client.open()
@@ -74,7 +82,10 @@ class S3Destination:
         await self.client.close()
 
     def key_for(self, batch: Batch) -> str:
-        return object_key(self.prefix, self.stream, batch, self.compression.extension)
+        return object_key(
+            self.prefix, self.stream, batch, self.compression.extension,
+            error_output_type=self.error_output_type,
+        )
 
     def encode(self, batch: Batch) -> S3PutRequest:
         lines = [r.value + b"\n" for r in batch.records if r.value is not None]

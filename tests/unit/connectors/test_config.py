@@ -48,6 +48,13 @@ def test_firehose_and_shardline_names() -> None:
          "elasticsearch.document_id", "offset, record_key"),
         ({"name": "x", "topic": "t"}, "s3", "exactly one"),
         ({"topic": "t", "s3": {"bucket": "abc"}}, "name", "required"),
+        (s3(prefix="d/!{timestamp:yyyy}/"), "s3.error_output_prefix",
+         "can't be empty when Prefix contains expressions"),
+        (s3(prefix="d/!{firehose:error-output-type}/", error_output_prefix="e/"), "s3.prefix",
+         "only allowed in ErrorOutputPrefix"),
+        (s3(prefix="d/!{timestamp:yyyy", error_output_prefix="e/"), "s3.prefix", "no closing"),
+        (s3(error_output_prefix="e/!{timestamp:yyyy}/"), "s3.error_output_prefix",
+         "must contain"),
     ],
 )
 def test_errors_name_the_field(data: dict, field: str, message: str) -> None:

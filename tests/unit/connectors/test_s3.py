@@ -3,9 +3,12 @@ import gzip
 
 import pytest
 
+from connectors.build import build_core
+from connectors.config import DeliveryConfig
 from connectors.core import Batch, DontRetry, Retry, Successful
 from connectors.s3 import Compression, S3Client, S3Destination, S3Response, date_path, object_key
-from shardline.settings import Secret
+from shardline.errors import ConfigError
+from shardline.settings import Secret, Settings
 from tests.unit.connectors.helpers import rec
 
 NO_SUCH_BUCKET = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -86,3 +89,35 @@ def test_connection_refused_is_a_response_not_an_exception() -> None:
 def test_client_repr_hides_credentials() -> None:
     client = S3Client("http://h:1", "us-east-1", Secret("AKIA"), Secret("super-secret"))
     assert "super-secret" not in repr(client) and "AKIA" not in repr(client)
+
+
+def test_destination_compiles_its_prefix_at_construction() -> None:
+    client = S3Client("http://127.0.0.1:9", "us-east-1", Secret("k"), Secret("secret-key"))
+    with pytest.raises(ConfigError) as info:
+        S3Destination(client, "bucket", prefix="raw/!{timestamp:yyyy", stream="ticks")
+    assert info.value.field == "Prefix"
+
+
+def test_build_core_writes_failures_under_the_error_output_prefix() -> None:
+    settings = Settings.from_env({})
+    plain = DeliveryConfig.from_mapping(
+        {"name": "ticks", "topic": "t", "s3": {"bucket": "out", "prefix": "raw/",
+                                               "error_output_prefix": "errors/"}})
+    core = build_core(plain, settings)
+    assert isinstance(core.destination, S3Destination)
+    assert isinstance(core.backup, S3Destination)
+    assert core.destination.key_for(BATCH) == (
+        "raw/2023/11/14/22/ticks-t+2+00000000000000001234.jsonl.gz")
+    assert core.backup.key_for(BATCH) == (  # as before the prefix engine
+        "errors/s3-failed/2023/11/14/22/ticks-t+2+00000000000000001234.jsonl.gz")
+    expr = DeliveryConfig.from_mapping(
+        {"name": "ticks", "topic": "t", "s3": {
+            "bucket": "out", "prefix": "raw/!{timestamp:yyyy-MM-dd}/",
+            "error_output_prefix": "errors/!{firehose:error-output-type}/!{timestamp:yyyy}/"}})
+    core = build_core(expr, settings)
+    assert isinstance(core.destination, S3Destination)
+    assert isinstance(core.backup, S3Destination)
+    assert core.destination.key_for(BATCH) == (
+        "raw/2023-11-14/ticks-t+2+00000000000000001234.jsonl.gz")
+    assert core.backup.key_for(BATCH) == (
+        "errors/s3-failed/2023/ticks-t+2+00000000000000001234.jsonl.gz")
