@@ -108,14 +108,10 @@ class DeliveryCore:
     def backup_name(self) -> str | None:
         return self.backup.name if self.backup is not None else None
 
-    def oldest_pending_ms(self) -> dict[TopicPartition, int]:
-        """Per partition: Kafka timestamp of the oldest record consumed but not yet delivered."""
-        out: dict[TopicPartition, int] = {}
-        for tp, state in tuple(self._partitions.items()):
-            oldest = state.oldest_pending_ms()
-            if oldest is not None:
-                out[tp] = oldest
-        return out
+    def oldest_pending_ms(self) -> dict[TopicPartition, int | None]:
+        """Per partition held: Kafka timestamp of the oldest record consumed but not yet
+        delivered, or None when everything consumed was delivered."""
+        return {tp: state.oldest_pending_ms() for tp, state in tuple(self._partitions.items())}
 
     def partition_count(self) -> int:
         """Partitions the core holds state for (Firehose's active partitions)."""

@@ -70,8 +70,8 @@ class PendingSource(Protocol):
     @property
     def backup_name(self) -> str | None: ...
 
-    def oldest_pending_ms(self) -> Mapping[tuple[str, int], int]:
-        """Per partition with undelivered records: the oldest one's Kafka timestamp (ms)."""
+    def oldest_pending_ms(self) -> Mapping[tuple[str, int], int | None]:
+        """Per partition held: the oldest undelivered record's Kafka timestamp (ms), or None."""
         ...
 
     def partition_count(self) -> int: ...
