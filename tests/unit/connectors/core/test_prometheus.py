@@ -9,6 +9,7 @@ import pytest
 from connectors.core import (
     BufferingHints,
     DeliveryCore,
+    DeliveryWorker,
     DontRetry,
     FanoutMetrics,
     LoggingMetrics,
@@ -21,6 +22,7 @@ from connectors.core import (
 from connectors.core.records import Batch
 from shardline.errors import PermanentDeliveryError
 from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
+from tests.unit.connectors.test_worker import FakeConsumer, msgs
 
 HINTS = BufferingHints(size_bytes=10**6, max_records=4, interval_ms=1_000)
 RETRY = RetryOptions(duration_ms=10_000, max_attempts=3)
@@ -183,3 +185,28 @@ def test_registries_are_per_instance_and_logging_keeps_its_totals() -> None:
     assert value(a, "firehose_delivery_records_total", **labels) == 4
     assert value(b, "firehose_delivery_records_total", **labels) is None
     assert (logging_metrics.records, logging_metrics.bytes, logging_metrics.flushes) == (4, 12, 1)
+
+
+def test_the_worker_reports_incoming_once_per_poll_and_partition() -> None:
+    clock = ManualClock()
+    calls: list[tuple[str, int, int, int]] = []
+
+    class Recording(PrometheusMetrics):
+        def on_incoming(self, delivery: str, topic: str, partition: int, records: int,
+                        bytes_: int) -> None:
+            calls.append((topic, partition, records, bytes_))
+            super().on_incoming(delivery, topic, partition, records, bytes_)
+
+    metrics = Recording(clock=ManualClock(T0))
+    core = DeliveryCore("d", MemoryDestination(), hints=HINTS, retry=RETRY, clock=clock,
+                        sleep=no_sleep, metrics=metrics)
+    polls = [msgs(0, range(0, 3)) + msgs(1, range(0, 2)), msgs(0, range(3, 5))]
+    expected_bytes = {p: sum(len(m.value()) for poll in polls for m in poll if m.partition() == p)
+                      for p in (0, 1)}
+    DeliveryWorker(core, FakeConsumer(clock, polls), "t").run(until_idle_ms=300)
+    assert [c[:3] for c in calls] == [("t", 0, 3), ("t", 1, 2), ("t", 0, 2)]
+    for p in (0, 1):
+        base = {"delivery_stream": "d", "topic": "t", "partition": str(p)}
+        assert value(metrics, "firehose_incoming_bytes_total", **base) == expected_bytes[p]
+        assert value(metrics, "firehose_delivery_records_total", destination="memory",
+                     **base) == (5 if p == 0 else 2)
