@@ -148,6 +148,8 @@ def test_an_undeliverable_batch_keeps_ageing() -> None:
     assert value(metrics, "firehose_delivery_data_freshness_seconds", **labels) == 60.0
     wall.now += 1_000
     assert value(metrics, "firehose_delivery_data_freshness_seconds", **labels) == 61.0
+    core.add(rec(4, ts=T0 + 30_000))  # newer records buffered behind it: still the oldest
+    assert value(metrics, "firehose_delivery_data_freshness_seconds", **labels) == 61.0
 
 
 def test_encode_duration_and_failure_from_an_injected_timer() -> None:
