@@ -110,14 +110,14 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
     credentials come from the SHARDLINE_* environment. Offsets are committed only after the
     destination confirmed the write.
     """
+    if not 0 <= opts["metrics_port"] <= 65535:
+        raise ConfigError("--metrics-port", "give a TCP port, or 0 for no metrics endpoint")
     configs = load_deliveries(config) if config is not None else _from_flags(opts)
     for cfg in configs:
         preflight(cfg, settings)
     metrics = _EchoMetrics(opts["quiet"])
     hook: MetricsHook = metrics
     server: MetricsServer | None = None
-    if opts["metrics_port"] < 0 or opts["metrics_port"] > 65535:
-        raise ConfigError("--metrics-port", "give a TCP port, or 0 for no metrics endpoint")
     if opts["metrics_port"]:
         prometheus = PrometheusMetrics()
         hook = FanoutMetrics(metrics, prometheus)
