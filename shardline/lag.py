@@ -6,7 +6,7 @@ consumer group, per topic, the committed offsets against the end offsets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
@@ -14,9 +14,20 @@ from confluent_kafka.admin import OffsetSpec
 from shardline.errors import BrokerUnavailableError
 from shardline.kafka import admin_client, wait_for_broker
 
-__all__ = ["GroupLag", "group_lag"]
+__all__ = ["GroupLag", "PartitionLag", "group_lag"]
 
 INTERNAL_PREFIXES = ("_", "shardline-verify-")
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    partition: int
+    committed: int | None  # None: the group never committed this partition
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return self.end - (self.committed or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +38,7 @@ class GroupLag:
     committed: int  # sum of committed offsets (partitions without a commit count as 0)
     end: int  # sum of end offsets
     uncommitted_partitions: int
+    by_partition: tuple[PartitionLag, ...] = field(default=())
 
     @property
     def lag(self) -> int:
@@ -79,6 +91,9 @@ def group_lag(bootstrap: str, timeout_s: float = 10.0) -> list[GroupLag]:
                 committed=sum(offsets.get(p, 0) for p in parts),
                 end=sum(ends[(topic, p)] for p in parts),
                 uncommitted_partitions=sum(1 for p in parts if p not in offsets),
+                by_partition=tuple(
+                    PartitionLag(p, offsets.get(p), ends[(topic, p)]) for p in parts
+                ),
             )
         )
     return out

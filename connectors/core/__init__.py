@@ -8,7 +8,14 @@ contiguous offset commits, rebalances — lives here, once.
 from connectors.core.buffer import BufferingHints, PartitionBuffer
 from connectors.core.delivery import Clock, DeliveryCore, monotonic_ms
 from connectors.core.failures import FailureFormatter, format_failure, to_backup_record
-from connectors.core.metrics import FlushReport, LoggingMetrics, MetricsHook
+from connectors.core.metrics import (
+    FanoutMetrics,
+    FlushReport,
+    LoggingMetrics,
+    MetricsHook,
+    PendingSource,
+)
+from connectors.core.metrics_server import DEFAULT_METRICS_HOST, MetricsServer
 from connectors.core.offsets import OffsetTracker
 from connectors.core.outcome import (
     Destination,
@@ -18,6 +25,7 @@ from connectors.core.outcome import (
     RetryPartial,
     Successful,
 )
+from connectors.core.prometheus import PrometheusMetrics
 from connectors.core.records import Batch, Record, Rejected
 from connectors.core.retry import DeliveryResult, RetryOptions, deliver_batch
 from connectors.core.worker import ConsumerLike, DeliveryWorker, RunSummary, consumer_config
@@ -27,18 +35,23 @@ __all__ = [
     "BufferingHints",
     "Clock",
     "ConsumerLike",
+    "DEFAULT_METRICS_HOST",
     "DeliveryCore",
     "DeliveryResult",
     "DeliveryWorker",
     "Destination",
     "DontRetry",
     "FailureFormatter",
+    "FanoutMetrics",
     "FlushReport",
     "LoggingMetrics",
     "MetricsHook",
+    "MetricsServer",
     "OffsetTracker",
     "Outcome",
     "PartitionBuffer",
+    "PendingSource",
+    "PrometheusMetrics",
     "Record",
     "Rejected",
     "Retry",

@@ -32,13 +32,14 @@ class BufferingHints:
 class PartitionBuffer:
     """Records of one partition waiting to be flushed."""
 
-    __slots__ = ("_records", "first_arrival_ms", "hints", "size_bytes")
+    __slots__ = ("_records", "first_arrival_ms", "hints", "oldest_timestamp_ms", "size_bytes")
 
     def __init__(self, hints: BufferingHints) -> None:
         self.hints = hints
         self._records: list[Record] = []
         self.size_bytes = 0
         self.first_arrival_ms: int | None = None
+        self.oldest_timestamp_ms: int | None = None  # smallest Kafka timestamp buffered
 
     def __len__(self) -> int:
         return len(self._records)
@@ -54,6 +55,9 @@ class PartitionBuffer:
     def add(self, record: Record, now_ms: int) -> None:
         if not self._records:
             self.first_arrival_ms = now_ms
+            self.oldest_timestamp_ms = record.timestamp_ms
+        elif record.timestamp_ms < self.oldest_timestamp_ms:  # type: ignore[operator]
+            self.oldest_timestamp_ms = record.timestamp_ms
         self._records.append(record)
         self.size_bytes += record.size_bytes
 
@@ -82,4 +86,5 @@ class PartitionBuffer:
         records, self._records = self._records, []
         self.size_bytes = 0
         self.first_arrival_ms = None
+        self.oldest_timestamp_ms = None
         return records

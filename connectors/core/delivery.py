@@ -19,7 +19,7 @@ from connectors.core.metrics import FlushReport, LoggingMetrics, MetricsHook
 from connectors.core.offsets import OffsetTracker
 from connectors.core.outcome import Destination
 from connectors.core.records import Batch, Record
-from connectors.core.retry import RetryOptions, Sleep, deliver_batch
+from connectors.core.retry import DeliveryResult, RetryOptions, Sleep, deliver_batch
 from shardline.errors import PermanentDeliveryError
 
 __all__ = ["Clock", "DeliveryCore", "monotonic_ms"]
@@ -38,11 +38,6 @@ def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _cut(buffer: PartitionBuffer) -> Batch:
-    arrival = buffer.first_arrival_ms
-    return Batch.of(buffer.take(), arrival)
-
-
 @dataclass(slots=True)
 class _Partition:
     """Everything the core keeps for one assigned partition."""
@@ -51,6 +46,24 @@ class _Partition:
     offsets: OffsetTracker = field(default_factory=OffsetTracker)
     ready: list[Batch] = field(default_factory=list)  # cut by size/count, not yet flushed
     committed: int | None = None
+    # cut batches not yet delivered: start offset → their oldest Kafka timestamp
+    pending_ts: dict[int, int] = field(default_factory=dict)
+    incoming_records: int = 0  # consumed since last reported to the metrics hook
+    incoming_bytes: int = 0
+
+    def cut(self) -> None:
+        buffer = self.buffer
+        oldest, arrival = buffer.oldest_timestamp_ms, buffer.first_arrival_ms
+        batch = Batch.of(buffer.take(), arrival)
+        if oldest is not None:
+            self.pending_ts[batch.start_offset] = oldest
+        self.ready.append(batch)
+
+    def oldest_pending_ms(self) -> int | None:
+        times = list(self.pending_ts.values())
+        if self.buffer.oldest_timestamp_ms is not None:
+            times.append(self.buffer.oldest_timestamp_ms)
+        return min(times) if times else None
 
 
 class DeliveryCore:
@@ -83,6 +96,26 @@ class DeliveryCore:
         self.sleep = sleep
         self.metrics: MetricsHook = metrics if metrics is not None else LoggingMetrics()
         self._partitions: dict[TopicPartition, _Partition] = {}
+        self.metrics.track(self)
+
+    # -- what a metrics hook reads (possibly from another thread) -------------------------
+
+    @property
+    def destination_name(self) -> str:
+        return self.destination.name
+
+    @property
+    def backup_name(self) -> str | None:
+        return self.backup.name if self.backup is not None else None
+
+    def oldest_pending_ms(self) -> dict[TopicPartition, int | None]:
+        """Per partition held: Kafka timestamp of the oldest record consumed but not yet
+        delivered, or None when everything consumed was delivered."""
+        return {tp: state.oldest_pending_ms() for tp, state in tuple(self._partitions.items())}
+
+    def partition_count(self) -> int:
+        """Partitions the core holds state for (Firehose's active partitions)."""
+        return len(self._partitions)
 
     # -- buffering -----------------------------------------------------------------------
 
@@ -97,19 +130,34 @@ class DeliveryCore:
         now = self.clock() if now_ms is None else now_ms
         state = self._state((record.topic, record.partition))
         state.offsets.track(record.offset)
+        state.incoming_records += 1
+        state.incoming_bytes += record.size_bytes
         if not state.buffer.fits(record):
-            state.ready.append(_cut(state.buffer))
+            state.cut()
         state.buffer.add(record, now)
         if state.buffer.full():
-            state.ready.append(_cut(state.buffer))
+            state.cut()
+
+    def _report_incoming(self) -> None:
+        """Hands the records consumed since the last call to the hook, one call per partition."""
+        for (topic, partition), state in self._partitions.items():
+            if state.incoming_records:
+                self.metrics.on_incoming(
+                    self.name, topic, partition, state.incoming_records, state.incoming_bytes
+                )
+                state.incoming_records = state.incoming_bytes = 0
 
     def due(self, now_ms: int | None = None) -> list[Batch]:
-        """Batches to flush now: cut by size/count, or whose oldest record waited interval_ms."""
+        """Batches to flush now: cut by size/count, or whose oldest record waited interval_ms.
+
+        Also reports the records consumed since the last ``due``/``drain`` to the hook.
+        """
         now = self.clock() if now_ms is None else now_ms
+        self._report_incoming()
         out: list[Batch] = []
         for state in self._partitions.values():
             if state.buffer.expired(now):
-                state.ready.append(_cut(state.buffer))
+                state.cut()
             out.extend(state.ready)
             state.ready.clear()
         return out
@@ -117,13 +165,14 @@ class DeliveryCore:
     def drain(self, partitions: Iterable[TopicPartition] | None = None) -> list[Batch]:
         """Everything buffered (for the given partitions), regardless of the hints."""
         keys = list(self._partitions) if partitions is None else list(partitions)
+        self._report_incoming()
         out: list[Batch] = []
         for tp in keys:
             state = self._partitions.get(tp)
             if state is None:
                 continue
             if len(state.buffer):
-                state.ready.append(_cut(state.buffer))
+                state.cut()
             out.extend(state.ready)
             state.ready.clear()
         return out
@@ -162,12 +211,20 @@ class DeliveryCore:
             state = self._partitions.get(tp)
             if state is not None:  # revoked meanwhile: nothing to ack
                 state.offsets.ack(r.offset for r in batch.records)
+                state.pending_ts.pop(batch.start_offset, None)
+
+    def _on_encode(self, destination: Destination) -> Callable[[float, bool], None]:
+        def report(seconds: float, succeeded: bool) -> None:
+            self.metrics.on_processing(self.name, destination.name, seconds, succeeded)
+        return report
 
     async def _flush_batch(self, batch: Batch) -> None:
         started = self.clock()
         arrival = batch.arrival_ms
-        result = await deliver_batch(self.destination, batch, self.retry, sleep=self.sleep)
-        backed_up = 0
+        result = await deliver_batch(self.destination, batch, self.retry, sleep=self.sleep,
+                                     on_encode=self._on_encode(self.destination))
+        backup_result: DeliveryResult | None = None
+        error: PermanentDeliveryError | None = None
         if result.rejected:
             first = result.rejected[0]
             where = (
@@ -176,28 +233,35 @@ class DeliveryCore:
                 f" (first: offset {first.record.offset}: {first.error_code}: {first.error_message})"
             )
             if self.backup is None:
-                raise PermanentDeliveryError(
+                error = PermanentDeliveryError(
                     where + "; no backup is configured, offsets are not committed",
                     destination=self.destination.name,
                 )
-            now = self.wall_clock()
-            backup_batch = Batch.of(
-                [to_backup_record(r, result.attempts, now, self.format_failure)
-                 for r in result.rejected]
-            )
-            backup_result = await deliver_batch(
-                self.backup, backup_batch, self.backup_retry, sleep=self.sleep
-            )
-            if backup_result.rejected:
-                failed = backup_result.rejected[0]
-                raise PermanentDeliveryError(
-                    where + f"; the backup to {self.backup.name} failed too"
-                    f" ({failed.error_code}: {failed.error_message}); offsets are not committed",
-                    destination=self.destination.name,
+            else:
+                now = self.wall_clock()
+                backup_batch = Batch.of(
+                    [to_backup_record(r, result.attempts, now, self.format_failure)
+                     for r in result.rejected]
                 )
-            backed_up = len(result.rejected)
-            log.warning("%s; backed up to %s", where, self.backup.name)
+                backup_result = await deliver_batch(
+                    self.backup, backup_batch, self.backup_retry, sleep=self.sleep,
+                    on_encode=self._on_encode(self.backup),
+                )
+                if backup_result.rejected:
+                    failed = backup_result.rejected[0]
+                    error = PermanentDeliveryError(
+                        where + f"; the backup to {self.backup.name} failed too"
+                        f" ({failed.error_code}: {failed.error_message}); offsets are not"
+                        " committed",
+                        destination=self.destination.name,
+                    )
+                else:
+                    log.warning("%s; backed up to %s", where, self.backup.name)
         finished = self.clock()
+        # What the backup wrote (the failure documents, not the raw records), even when it
+        # failed part-way: those objects exist.
+        backed_up = 0 if backup_result is None else backup_result.delivered
+        backed_up_bytes = 0 if backup_result is None else backup_result.delivered_bytes
         self.metrics.on_flush(
             FlushReport(
                 delivery=self.name,
@@ -213,8 +277,18 @@ class DeliveryCore:
                 attempts=result.attempts,
                 duration_ms=finished - started,
                 freshness_ms=finished - arrival if arrival is not None else 0,
+                delivered_bytes=result.delivered_bytes,
+                writes=result.writes,
+                attempted_records=result.attempted_records,
+                backup_destination=self.backup_name if backup_result is not None else None,
+                backed_up_bytes=backed_up_bytes,
+                backup_attempts=0 if backup_result is None else backup_result.attempts,
+                backup_writes=0 if backup_result is None else backup_result.writes,
+                failed=len(batch) - result.delivered - backed_up,
             )
         )
+        if error is not None:
+            raise error
 
     # -- offsets -------------------------------------------------------------------------
 

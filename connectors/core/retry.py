@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,8 @@ DEFAULT_MAX_BACKOFF_MS = 10_000
 RETRIES_EXHAUSTED = "RetriesExhausted"
 
 Sleep = Callable[[float], Awaitable[None]]
+Timer = Callable[[], float]  # seconds, monotonic
+OnEncode = Callable[[float, bool], None]  # (seconds, succeeded) per encode call
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +52,18 @@ class RetryOptions:
 
 @dataclass(slots=True)
 class DeliveryResult:
-    """What became of a batch: ``rejected`` records need a backup; the rest were written."""
+    """What became of a batch: ``rejected`` records need a backup; the rest were written.
+
+    ``attempts``: requests sent (retries included); ``writes``: those that wrote at least one
+    record (an object for S3, a bulk request with indexed documents for Elasticsearch);
+    ``attempted_records``: records sent over all attempts (a retried record counts again).
+    """
 
     batch: Batch
     rejected: list[Rejected] = field(default_factory=list)
     attempts: int = 0
+    writes: int = 0
+    attempted_records: int = 0
 
     @property
     def retries(self) -> int:
@@ -62,6 +72,10 @@ class DeliveryResult:
     @property
     def delivered(self) -> int:
         return len(self.batch) - len(self.rejected)
+
+    @property
+    def delivered_bytes(self) -> int:
+        return self.batch.size_bytes - sum(r.record.size_bytes for r in self.rejected)
 
 
 @dataclass(slots=True)
@@ -76,11 +90,14 @@ async def deliver_batch(
     options: RetryOptions,
     *,
     sleep: Sleep = asyncio.sleep,
+    on_encode: OnEncode | None = None,
+    timer: Timer = time.perf_counter,
 ) -> DeliveryResult:
     """Encode, send and classify ``batch``, retrying what ``classify`` says is worth retrying.
 
     Records still failing when the retries run out are returned as rejected with
-    ``error_code="RetriesExhausted"``; nothing is silently dropped.
+    ``error_code="RetriesExhausted"``; nothing is silently dropped. ``on_encode`` is told
+    how long each ``encode`` call took (by ``timer``) and whether it returned.
     """
     result = DeliveryResult(batch)
     state = _State(pending=batch.records)
@@ -88,20 +105,28 @@ async def deliver_batch(
     async def attempt() -> _State:
         result.attempts += 1
         current = Batch.of(state.pending)
-        request = destination.encode(current)
+        sent = len(current)
+        result.attempted_records += sent
+        request = _encode(destination, current, on_encode, timer)
         response = await destination.send(request)
         outcome = destination.classify(current, request, response)
+        written = 0
         match outcome:
             case Successful():
                 state.pending = ()
+                written = sent
             case Retry(reason=reason):
                 state.reason = reason
             case RetryPartial(records=records, reason=reason, rejected=rejected):
                 state.pending, state.reason = records, reason
                 result.rejected.extend(rejected)
+                written = sent - len(records) - len(rejected)
             case DontRetry(rejected=rejected):
                 state.pending = ()
                 result.rejected.extend(rejected)
+                written = sent - len(rejected)
+        if written > 0:
+            result.writes += 1
         return state
 
     stop: stop_base = stop_before_delay(options.duration_ms / 1000)
@@ -130,3 +155,17 @@ async def deliver_batch(
         Rejected(r, RETRIES_EXHAUSTED, state.reason or "retries exhausted") for r in state.pending
     )
     return result
+
+
+def _encode(destination: Destination, batch: Batch, on_encode: OnEncode | None,
+            timer: Timer) -> object:
+    if on_encode is None:
+        return destination.encode(batch)
+    started = timer()
+    try:
+        request = destination.encode(batch)
+    except BaseException:
+        on_encode(timer() - started, False)
+        raise
+    on_encode(timer() - started, True)
+    return request

@@ -10,8 +10,16 @@ from typing import Any
 
 import click
 
-from connectors import DeliveryConfig, LoggingMetrics, build_worker, load_deliveries, preflight
-from connectors.core import FlushReport
+from connectors import (
+    DeliveryConfig,
+    LoggingMetrics,
+    MetricsServer,
+    PrometheusMetrics,
+    build_worker,
+    load_deliveries,
+    preflight,
+)
+from connectors.core import DEFAULT_METRICS_HOST, FanoutMetrics, FlushReport, MetricsHook
 from shardline.errors import ConfigError, ShardlineError
 from shardline.settings import Settings
 
@@ -88,6 +96,11 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
 @click.option("--ensure-bucket", is_flag=True, help="Create missing buckets.")
 @click.option("--until-idle", type=float, metavar="SECONDS",
               help="Exit once the topic was idle this long and everything is delivered.")
+@click.option("--metrics-port", type=int, default=0, show_default=True,
+              help="Serve Firehose-style delivery metrics for Prometheus at "
+                   "http://HOST:PORT/metrics (0: off).")
+@click.option("--metrics-host", default=DEFAULT_METRICS_HOST, show_default=True,
+              help="Address the metrics endpoint binds to.")
 @click.option("-q", "--quiet", is_flag=True, help="No per-flush lines.")
 @click.pass_obj
 def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
@@ -97,11 +110,26 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
     credentials come from the SHARDLINE_* environment. Offsets are committed only after the
     destination confirmed the write.
     """
+    if not 0 <= opts["metrics_port"] <= 65535:
+        raise ConfigError("--metrics-port", "give a TCP port, or 0 for no metrics endpoint")
     configs = load_deliveries(config) if config is not None else _from_flags(opts)
     for cfg in configs:
         preflight(cfg, settings)
     metrics = _EchoMetrics(opts["quiet"])
-    workers = [build_worker(cfg, settings, metrics=metrics) for cfg in configs]
+    hook: MetricsHook = metrics
+    server: MetricsServer | None = None
+    if opts["metrics_port"]:
+        prometheus = PrometheusMetrics()
+        hook = FanoutMetrics(metrics, prometheus)
+        server = MetricsServer(prometheus.registry, host=opts["metrics_host"],
+                               port=opts["metrics_port"])
+        try:
+            server.start_in_thread()
+        except OSError as exc:
+            raise ConfigError("--metrics-port", f"cannot serve metrics on {server.url}: {exc}"
+                              ) from None
+        click.echo(f"metrics at {server.url}", err=True)
+    workers = [build_worker(cfg, settings, metrics=hook) for cfg in configs]
     until_idle_ms = int(opts["until_idle"] * 1000) if opts["until_idle"] is not None else None
     errors: list[BaseException] = []
 
@@ -131,6 +159,8 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if server is not None:
+            server.stop_thread()
     elapsed = time.monotonic() - started
     click.echo(
         f"delivered {metrics.records} records ({metrics.bytes} bytes) in {metrics.flushes} "
