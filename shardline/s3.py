@@ -93,7 +93,9 @@ class S3Client:
 
     async def open(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            # An object's bytes as stored: Firehose-style objects carry Content-Encoding: gzip,
+            # which aiohttp would otherwise undo on GET (S3 SDKs never do).
+            self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False)
 
     async def close(self) -> None:
         if self._session is not None:
