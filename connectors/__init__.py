@@ -35,12 +35,13 @@ from connectors.core import (
     Successful,
 )
 from connectors.elasticsearch import DocumentIdStrategy, ElasticsearchDestination
-from connectors.s3 import Compression, S3Client, S3Destination
+from connectors.s3 import Compression, CompressionFormat, S3Client, S3Destination
 
 __all__ = [
     "Batch",
     "BufferingHints",
     "Compression",
+    "CompressionFormat",
     "DeliveryConfig",
     "DeliveryCore",
     "DeliveryWorker",

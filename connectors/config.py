@@ -22,7 +22,7 @@ from connectors.core.buffer import MIB, BufferingHints
 from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, RetryOptions
 from connectors.elasticsearch.destination import DocumentIdStrategy
 from connectors.elasticsearch.rotation import IndexRotationPeriod
-from connectors.s3.destination import Compression
+from connectors.s3.compression import CompressionFormat
 from connectors.s3.prefix import compile_prefixes
 from shardline.errors import ConfigError
 
@@ -173,12 +173,13 @@ def _prefix(s: _Section, key: str, default: str = "") -> str:
     return prefix
 
 
-def _compression(s: _Section, default: Compression) -> Compression:
-    value = s.string("compression", default.value).upper()
+def _compression(s: _Section, default: CompressionFormat) -> CompressionFormat:
+    # Firehose's spellings (Snappy, HADOOP_SNAPPY, ...); any case is accepted.
+    value = s.string("compression", default.value)
     try:
-        return Compression(value)
+        return CompressionFormat(value)
     except ValueError:
-        choices = ", ".join(c.value for c in Compression)
+        choices = ", ".join(c.value for c in CompressionFormat)
         raise ConfigError(s.name("compression"), f"one of {choices}, got {value!r}") from None
 
 
@@ -186,7 +187,7 @@ def _compression(s: _Section, default: Compression) -> Compression:
 class S3Config:
     bucket: str
     prefix: str = ""
-    compression: Compression = Compression.GZIP
+    compression: CompressionFormat = CompressionFormat.GZIP
     error_output_prefix: str | None = None  # permanent failures go here (same bucket)
     ensure_bucket: bool = False
     buffering: BufferingHints = field(default_factory=BufferingHints)
@@ -197,7 +198,7 @@ class S3Config:
         config = cls(
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix"),
-            compression=_compression(s, Compression.GZIP),
+            compression=_compression(s, CompressionFormat.GZIP),
             error_output_prefix=_prefix(s, "error_output_prefix") if s.has(
                 "error_output_prefix") else None,
             ensure_bucket=bool(s.raw("ensure_bucket")),
@@ -219,7 +220,7 @@ class S3BackupConfig:
 
     bucket: str
     prefix: str = "es-failed/"
-    compression: Compression = Compression.GZIP
+    compression: CompressionFormat = CompressionFormat.GZIP
     ensure_bucket: bool = False
 
     @classmethod
@@ -232,7 +233,7 @@ class S3BackupConfig:
         config = cls(
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix", "es-failed/"),
-            compression=_compression(s, Compression.GZIP),
+            compression=_compression(s, CompressionFormat.GZIP),
             ensure_bucket=bool(s.raw("ensure_bucket")),
         )
         s.done()

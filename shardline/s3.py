@@ -93,7 +93,9 @@ class S3Client:
 
     async def open(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            # An object's bytes as stored: Firehose-style objects carry Content-Encoding: gzip,
+            # which aiohttp would otherwise undo on GET (S3 SDKs never do).
+            self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -127,6 +129,9 @@ class S3Client:
         if query:
             url += "?" + urlencode(sorted(query.items()), quote_via=quote)
         all_headers = dict(headers or {})
+        # Bytes as stored: no compressed listings (the session does not decompress, so an
+        # object written with Content-Encoding: gzip reads back as its .gz bytes).
+        all_headers.setdefault("Accept-Encoding", "identity")
         if body:
             all_headers["Content-MD5"] = _content_md5(body)
         aws = AWSRequest(method=method, url=url, data=body, headers=all_headers)

@@ -8,7 +8,6 @@ then compared, record for record, with what the output topic, MinIO and Elastics
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import math
 import tempfile
@@ -329,8 +328,10 @@ def compare_windows(
 async def read_s3_jsonl(
     settings: Settings, bucket: str, prefix: str
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(number of objects, every JSON line in them) under ``prefix``; gzip is detected."""
+    """(number of objects, every JSON line in them) under ``prefix``; the compression format
+    is taken from each key's extension (``.gz``, ``.zip``, ``.snappy``, ``.hsnappy``)."""
     from connectors.s3.client import S3Client
+    from connectors.s3.compression import format_for_key
 
     async with S3Client(
         settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
@@ -343,9 +344,7 @@ async def read_s3_jsonl(
                 raise BrokerUnavailableError(
                     f"GET s3://{bucket}/{key}: {resp.status} {resp.message}"
                 )
-            body = resp.body
-            if body[:2] == b"\x1f\x8b":
-                body = gzip.decompress(body)
+            body = format_for_key(key).decompress(resp.body)
             rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
     return len(keys), rows
 

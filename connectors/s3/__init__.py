@@ -1,6 +1,7 @@
 """The S3/MinIO destination, the small SigV4 client it sends with, and Firehose prefixes."""
 
 from connectors.s3.client import S3Client, S3Response
+from connectors.s3.compression import CompressionFormat, format_for_key
 from connectors.s3.destination import Compression, S3Destination, S3PutRequest
 from connectors.s3.keys import date_path, object_key
 from connectors.s3.prefix import (
@@ -18,6 +19,7 @@ from connectors.s3.prefix import (
 
 __all__ = [
     "Compression",
+    "CompressionFormat",
     "DEFAULT_TIMESTAMP_PATTERN",
     "ERROR_OUTPUT_TYPES",
     "MAX_PREFIX_CHARS",
@@ -31,6 +33,7 @@ __all__ = [
     "compile_prefix",
     "compile_prefixes",
     "date_path",
+    "format_for_key",
     "java_to_strftime",
     "object_key",
     "random_seed",

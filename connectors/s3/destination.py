@@ -1,20 +1,23 @@
-"""S3/MinIO destination: one JSON Lines object per batch, GZIP or uncompressed.
+"""S3/MinIO destination: one JSON Lines object per batch, in any of Firehose's compression
+formats (:mod:`connectors.s3.compression`).
 
 Each record's value is written as it is (records are JSON objects already) followed by a
-newline; records with a null value (tombstones) are skipped. Classification: 2xx written;
-throttling, 5xx, timeouts and connection errors retried; anything else (403 AccessDenied,
-404 NoSuchBucket, 400) permanent.
+newline; records with a null value (tombstones) are skipped. Keys end in ``.jsonl`` plus
+Firehose's extension for the format (``.jsonl.gz``, ``.jsonl.zip``, ``.jsonl.snappy``,
+``.jsonl.hsnappy``); objects carry Firehose's Content-Type and Content-Encoding.
+
+Classification: 2xx written; throttling, 5xx, timeouts and connection errors retried;
+anything else (403 AccessDenied, 404 NoSuchBucket, 400) permanent.
 """
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
-from enum import StrEnum
 
 from connectors.core.outcome import DontRetry, Outcome, Retry, Successful
 from connectors.core.records import Batch, Rejected
 from connectors.s3.client import S3Client, S3Response
+from connectors.s3.compression import CompressionFormat
 from connectors.s3.keys import object_key
 from connectors.s3.prefix import Prefix, compile_prefix
 
@@ -22,16 +25,10 @@ __all__ = ["Compression", "S3Destination", "S3PutRequest"]
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 RETRIABLE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable"})
-GZIP_LEVEL = 6
+JSON_LINES = ".jsonl"
 
-
-class Compression(StrEnum):
-    UNCOMPRESSED = "UNCOMPRESSED"
-    GZIP = "GZIP"
-
-    @property
-    def extension(self) -> str:
-        return ".jsonl.gz" if self is Compression.GZIP else ".jsonl"
+# The old name: configs and code written for UNCOMPRESSED/GZIP keep working unchanged.
+Compression = CompressionFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +80,15 @@ class S3Destination:
 
     def key_for(self, batch: Batch) -> str:
         return object_key(
-            self.prefix, self.stream, batch, self.compression.extension,
+            self.prefix, self.stream, batch, JSON_LINES + self.compression.extension,
             error_output_type=self.error_output_type,
         )
 
     def encode(self, batch: Batch) -> S3PutRequest:
         lines = [r.value + b"\n" for r in batch.records if r.value is not None]
         body = b"".join(lines)
-        if lines and self.compression is Compression.GZIP:
-            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        if lines:
+            body = self.compression.compress(body)
         return S3PutRequest(self.bucket, self.key_for(batch), body, len(lines))
 
     async def send(self, request: S3PutRequest) -> S3Response:
@@ -101,12 +98,8 @@ class S3Destination:
             request.bucket,
             request.key,
             request.body,
-            # A .gz file, not a Content-Encoding: readers get the gzip bytes, like Firehose's.
-            content_type=(
-                "application/gzip"
-                if self.compression is Compression.GZIP
-                else "application/x-ndjson"
-            ),
+            content_type=self.compression.content_type,
+            encoding=self.compression.content_encoding,
         )
 
     def classify(self, batch: Batch, request: S3PutRequest, response: S3Response) -> Outcome:
