@@ -119,6 +119,21 @@ def _load(
         con.execute(f"COPY {table} FROM '{path}' (FORMAT csv, HEADER false)")
 
 
+def _window(
+    symbol: str, start_ms: int, window_ms: int, count: int, low: Any, high: Any, avg: Any
+) -> dict[str, Any]:
+    """One window result in :func:`compare_windows`'s form."""
+    return {
+        "ticker_symbol": symbol,
+        "window_start_ms": start_ms,
+        "window_end_ms": start_ms + window_ms,
+        "count": count,
+        "min_price": low,
+        "max_price": high,
+        "avg_price": avg,
+    }
+
+
 def expected_ticker_windows(
     values: Iterable[bytes], window_ms: int, *, exclude: Iterable[int] = ()
 ) -> tuple[list[dict[str, Any]], int]:
@@ -156,18 +171,8 @@ def expected_ticker_windows(
         ).fetchall()
     finally:
         con.close()
-    return [
-        {
-            "ticker_symbol": sym,
-            "window_start_ms": ws,
-            "window_end_ms": ws + window_ms,
-            "count": n,
-            "min_price": lo,
-            "max_price": hi,
-            "avg_price": avg,
-        }
-        for sym, ws, n, lo, hi, avg in result
-    ], malformed
+    windows = [_window(sym, ws, window_ms, n, lo, hi, avg) for sym, ws, n, lo, hi, avg in result]
+    return windows, malformed
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,18 +226,7 @@ def expected_sql_ticker_windows(
     finally:
         con.close()
     return SqlTickerOracle(
-        [
-            {
-                "ticker_symbol": sym,
-                "window_start_ms": ws,
-                "window_end_ms": ws + window_ms,
-                "count": n,
-                "min_price": lo,
-                "max_price": hi,
-                "avg_price": avg,
-            }
-            for sym, ws, n, lo, hi, avg in windows
-        ],
+        [_window(sym, ws, window_ms, n, lo, hi, avg) for sym, ws, n, lo, hi, avg in windows],
         int(late),
         malformed,
     )
@@ -247,21 +241,18 @@ def _sql_timestamp_ms(text: str) -> int:
 def sql_window_rows(rows: Iterable[Mapping[str, Any]], window_ms: int) -> list[dict[str, Any]]:
     """Rows of the ticker-analytics DESTINATION_SQL_STREAM (``TICKER_SYMBOL, WINDOW_START,
     TRADES, MIN_PRICE, MAX_PRICE, AVG_PRICE``) in :func:`compare_windows`'s form."""
-    out = []
-    for r in rows:
-        start = _sql_timestamp_ms(r["WINDOW_START"])
-        out.append(
-            {
-                "ticker_symbol": r["TICKER_SYMBOL"],
-                "window_start_ms": start,
-                "window_end_ms": start + window_ms,
-                "count": r["TRADES"],
-                "min_price": r["MIN_PRICE"],
-                "max_price": r["MAX_PRICE"],
-                "avg_price": r["AVG_PRICE"],
-            }
+    return [
+        _window(
+            r["TICKER_SYMBOL"],
+            _sql_timestamp_ms(r["WINDOW_START"]),
+            window_ms,
+            r["TRADES"],
+            r["MIN_PRICE"],
+            r["MAX_PRICE"],
+            r["AVG_PRICE"],
         )
-    return out
+        for r in rows
+    ]
 
 
 @dataclass(slots=True)

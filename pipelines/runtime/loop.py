@@ -353,15 +353,7 @@ class StreamRuntime:
             log.warning(
                 "rewinding %s[%d] from %d to %d", o.topic, o.partition, o.position, o.committed
             )
-            try:
-                self._consumer.seek(TopicPartition(o.topic, o.partition, o.committed))
-            except KafkaException as exc:
-                raise RuntimeFailure(
-                    f"cannot seek back to the committed offset: {exc}",
-                    topic=o.topic,
-                    partition=o.partition,
-                    offset=o.committed,
-                ) from exc
+            self._seek(o, o.committed)
             o.position = o.committed
             o.touched = False
             self._idle.rewound((o.topic, o.partition))
@@ -547,6 +539,17 @@ class StreamRuntime:
                 if time.monotonic() > deadline:
                     raise _Abortable(f"producer queue full for {self._timeout_s}s") from None
 
+    def _seek(self, o: _Owned, offset: int) -> None:
+        try:
+            self._consumer.seek(TopicPartition(o.topic, o.partition, offset))
+        except KafkaException as exc:
+            raise RuntimeFailure(
+                f"cannot seek back to the committed offset: {exc}",
+                topic=o.topic,
+                partition=o.partition,
+                offset=offset,
+            ) from exc
+
     def _drop_stale(self, msgs: list[Any]) -> list[Any]:
         """Forget what one consume() returned for partitions rewound meanwhile, and seek them
         again. A rewind inside a rebalance callback runs in the middle of consume(): records
@@ -560,15 +563,7 @@ class StreamRuntime:
             o = self._owned.get(tp)
             if o is None:
                 continue
-            try:
-                self._consumer.seek(TopicPartition(o.topic, o.partition, o.position))
-            except KafkaException as exc:
-                raise RuntimeFailure(
-                    f"cannot seek back to the committed offset: {exc}",
-                    topic=o.topic,
-                    partition=o.partition,
-                    offset=o.position,
-                ) from exc
+            self._seek(o, o.position)
             self._idle.rewound(tp)
         if len(kept) < len(msgs):
             log.info("dropped %d records fetched before a rewind", len(msgs) - len(kept))
