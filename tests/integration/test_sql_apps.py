@@ -373,8 +373,10 @@ def test_tumbling_on_rowtime(stack_settings, tickers, topic_factory, tmp_path, w
 
 
 # -- 2. tumbling window on event time, with late rows ----------------------------------------
-def check_event_time_results(settings: Settings, app: App, con: duckdb.DuckDBPyConnection) -> None:
-    expected, late = event_time_oracle(con, window_ms=10_000, lateness_ms=LATENESS_MS)
+def check_event_time_results(
+    settings: Settings, app: App, expected: list[tuple[Any, ...]], late: list[tuple[Any, ...]]
+) -> None:
+    """The application's windows and Late_Row errors equal the oracle's, row for row."""
     records = output(settings, app.outputs["DESTINATION_SQL_STREAM"])
     assert_keys_unique(records)
     got = [
@@ -398,6 +400,22 @@ def check_event_time_results(settings: Settings, app: App, con: duckdb.DuckDBPyC
     assert len(late) > app.input.records // 200 and len(expected) > app.input.records // 20
 
 
+def finish_event_time_app(
+    settings: Settings, app: App, producer: threading.Thread, survivors: Sequence[Worker]
+) -> None:
+    """Wait for the background producer; then the survivors must emit exactly what the
+    oracle computes over the whole input."""
+    join_producer(producer)
+    con = input_table(settings.kafka_bootstrap, app.input.topic)
+    expected, late = event_time_oracle(con, window_ms=10_000, lateness_ms=LATENESS_MS)
+    finish(
+        settings, app,
+        {app.outputs["DESTINATION_SQL_STREAM"]: len(expected), app.errors: len(late)},
+        survivors,
+    )  # fmt: skip
+    check_event_time_results(settings, app, expected, late)
+
+
 def test_tumbling_on_event_time_with_late_rows(
     stack_settings, tickers, topic_factory, tmp_path, workers
 ):
@@ -408,7 +426,7 @@ def test_tumbling_on_event_time_with_late_rows(
         stack_settings, app, workers,
         {app.outputs["DESTINATION_SQL_STREAM"]: len(expected), app.errors: len(late)},
     )  # fmt: skip
-    check_event_time_results(stack_settings, app, con)
+    check_event_time_results(stack_settings, app, expected, late)
 
 
 # -- 3. sliding window ---------------------------------------------------------------------
@@ -701,16 +719,8 @@ def test_event_time_app_survives_kill9_and_restart(
     # the killed worker's open transaction is aborted by the restart (same instance id)
     assert producer.is_alive(), "the input was complete before the kill"
     second = app.worker("w1", tmp_path / "w2.log", workers)
-    join_producer(producer)
-    con = input_table(bootstrap, topic)
-    expected, late = event_time_oracle(con, window_ms=10_000, lateness_ms=LATENESS_MS)
-    finish(
-        stack_settings, app,
-        {app.outputs["DESTINATION_SQL_STREAM"]: len(expected), app.errors: len(late)},
-        [second],
-    )  # fmt: skip
+    finish_event_time_app(stack_settings, app, producer, [second])
     assert "restored" in second.tail(20_000)
-    check_event_time_results(stack_settings, app, con)
 
 
 # -- 10. two workers, one killed -------------------------------------------------------------
@@ -735,12 +745,4 @@ def test_two_workers_one_killed(stack_settings, topic_factory, tmp_path, workers
     wait_for(stack_settings, app.name, topic, partitions, 900, 60, [a, b])
     a.kill9()
     assert producer.is_alive(), "the input was complete before the kill"
-    join_producer(producer)
-    con = input_table(bootstrap, topic)
-    expected, late = event_time_oracle(con, window_ms=10_000, lateness_ms=LATENESS_MS)
-    finish(
-        stack_settings, app,
-        {app.outputs["DESTINATION_SQL_STREAM"]: len(expected), app.errors: len(late)},
-        [b],
-    )  # fmt: skip
-    check_event_time_results(stack_settings, app, con)
+    finish_event_time_app(stack_settings, app, producer, [b])
