@@ -52,7 +52,11 @@ def main() -> None:
     )
     t0 = time.monotonic()
     stats = run_pipeline(
-        cfg, settings.kafka_bootstrap, decoder_for("auto", "ticker"), until_idle_s=2.0
+        cfg,
+        settings.kafka_bootstrap,
+        decoder_for("auto", "ticker"),
+        until_idle_s=2.0,
+        datadir=settings.faust_datadir(cfg.app_id),
     )
     wall = time.monotonic() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

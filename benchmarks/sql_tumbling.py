@@ -365,6 +365,7 @@ def child_faust(args: argparse.Namespace) -> None:
         args.group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        datadir=settings.faust_datadir(args.group),
         autodiscover=False,
         web_enabled=False,
         topic_partitions=args.partitions,

@@ -280,7 +280,12 @@ class PipelineRuntime:
 
 
 def build_app(
-    config: PipelineConfig, bootstrap: str, decode: Decoder, until_idle_s: float | None = None
+    config: PipelineConfig,
+    bootstrap: str,
+    decode: Decoder,
+    until_idle_s: float | None = None,
+    *,
+    datadir: str,
 ) -> tuple[faust.App, PipelineRuntime]:
     """Create the Faust app and its agent for ``config``; topics are checked/created here."""
     partitions = partition_count(bootstrap, config.input_topic)
@@ -289,6 +294,7 @@ def build_app(
         config.app_id,
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        datadir=datadir,
         autodiscover=False,
         web_enabled=False,
         topic_partitions=partitions,
@@ -349,10 +355,11 @@ def run_pipeline(
     *,
     until_idle_s: float | None = None,
     loglevel: str = "warn",
+    datadir: str,
 ) -> PipelineStats:
     """Run the pipeline in this process until stopped (SIGINT/SIGTERM) or, with
     ``until_idle_s``, until the input has been quiet that long and every window is out."""
-    app, runtime = build_app(config, bootstrap, decode, until_idle_s)
+    app, runtime = build_app(config, bootstrap, decode, until_idle_s, datadir=datadir)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     stopping: list[asyncio.Future[None]] = []
 

@@ -149,3 +149,10 @@ class Settings:
     @property
     def search_port(self) -> int:
         return urlsplit(self.search_url).port or 80
+
+    def faust_datadir(self, app_id: str) -> str:
+        """Where a Faust app keeps its local data: under ``home``, not ``<app id>-data`` in
+        the working directory (Faust's default). The parent folder is created here."""
+        folder = self.home / "faust"
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / app_id)

@@ -128,15 +128,13 @@ def run_worker(
 ) -> RunStats:
     """Run one worker in this process under a Faust worker until SIGTERM/SIGINT; return its
     stats, or raise the :class:`~shardline.errors.RuntimeFailure` that stopped it."""
-    datadir = settings.home / "faust" / config.application_id  # not <app id>-data in the cwd
-    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = _HostApp(
         config.application_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         autodiscover=False,
         web_enabled=False,
         store="memory://",
-        datadir=str(datadir),
+        datadir=settings.faust_datadir(config.application_id),
     )
     worker: faust.Worker
 

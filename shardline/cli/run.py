@@ -85,6 +85,7 @@ def run_command(
         decoder_for(config.input_format, config.schema),
         until_idle_s=until_idle,
         loglevel=loglevel,
+        datadir=settings.faust_datadir(config.app_id),
     )
 
 
