@@ -257,6 +257,7 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
                 "deliver", "--name", f"{run_id}-search", "--topic", output_topic,
                 "--es-index", index, "--document-id", "record_key", "--interval-ms", "1000",
                 "--es-backup-bucket", DEMO_BUCKET, "--error-prefix", f"{prefix}errors/",
+                "--ensure-bucket",  # both deliveries start at once on a fresh MinIO
                 "--until-idle", "3",
             ),
         },

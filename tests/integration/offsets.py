@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, TopicPartition
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from shardline.settings import Settings
 
@@ -14,7 +16,7 @@ def committed_and_end(
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
-        committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+        committed = {tp.partition: tp.offset for tp in _committed(consumer, tps)}
         end = {
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
             for p in range(partitions)
@@ -22,3 +24,18 @@ def committed_and_end(
     finally:
         consumer.close()
     return committed, end
+
+
+#: How long to keep asking while the group coordinator is busy (e.g. fencing the
+#: transactions of a worker just killed with -9): its answer is late, not wrong.
+COMMITTED_BUDGET_S = 60
+
+
+def _committed(consumer: Consumer, tps: list[TopicPartition]) -> list[TopicPartition]:
+    deadline = time.monotonic() + COMMITTED_BUDGET_S
+    while True:
+        try:
+            return consumer.committed(tps, timeout=10)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._TIMED_OUT or time.monotonic() > deadline:
+                raise
