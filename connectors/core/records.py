@@ -10,7 +10,13 @@ __all__ = ["Batch", "Record", "Rejected"]
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One Kafka record as the delivery core sees it. ``timestamp_ms`` is the Kafka timestamp."""
+    """One Kafka record as the delivery core sees it. ``timestamp_ms`` is the Kafka timestamp.
+
+    After the transform stage (deaggregation, processing hook, metadata extraction) one
+    source record may become several: they keep the source's topic/partition/offset and are
+    told apart by ``sub`` (0, 1, …), and carry the dynamic-partitioning keys they were given
+    as ``partition_keys`` (name, value) pairs, in the order the query/hook produced them.
+    """
 
     topic: str
     partition: int
@@ -18,6 +24,8 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    sub: int = 0
+    partition_keys: tuple[tuple[str, str], ...] = ()
 
     @property
     def size_bytes(self) -> int:
@@ -62,9 +70,12 @@ class Rejected:
     """A record a destination refused for good (or whose retries ran out), with the reason.
 
     ``status`` is the destination's HTTP status for this record when it answered one.
+    ``error_output_type`` is what ``!{firehose:error-output-type}`` evaluates to for it
+    (``processing-failed``, ``format-conversion-failed``, …); None: the backup's own type.
     """
 
     record: Record
     error_code: str
     error_message: str
     status: int | None = None
+    error_output_type: str | None = None
