@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shardline.errors import ConfigError
+from shardline.java_pattern import PatternError, tokenize
 
 __all__ = [
     "DEFAULT_TIMESTAMP_PATTERN",
@@ -97,47 +98,27 @@ _RESERVED = frozenset("[]{}#")
 
 def java_to_strftime(pattern: str, *, field: str = PREFIX) -> str:
     """Translate a Java ``DateTimeFormatter`` pattern (the subset above) to a strftime format."""
+    try:
+        tokens = tokenize(pattern)
+    except PatternError:
+        raise ConfigError(field, f"unterminated quote in timestamp pattern {pattern!r}") from None
     out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "'":
-            if pattern.startswith("''", i):
-                out.append("'")
-                i += 2
-                continue
-            end = i + 1
-            text: list[str] = []
-            while True:
-                if end >= n:
-                    raise ConfigError(field, f"unterminated quote in timestamp pattern {pattern!r}")
-                if pattern[end] == "'":
-                    if pattern.startswith("''", end):
-                        text.append("'")
-                        end += 2
-                        continue
-                    break
-                text.append(pattern[end])
-                end += 1
-            out.append("".join(text).replace("%", "%%"))
-            i = end + 1
-        elif ch.isascii() and ch.isalpha():
-            count = 1
-            while i + count < n and pattern[i + count] == ch:
-                count += 1
-            directive = _DIRECTIVES.get(ch, {}).get(count)
-            if directive is None:
+    for letter, value in tokens:
+        if letter in ("", "'"):
+            text = str(value)
+            if not letter and text in _RESERVED:
                 raise ConfigError(
-                    field, f"timestamp pattern letter {ch * count!r} is not supported "
-                    f"(supported: y, yy, yyyy, M, MM, d, dd, H, HH, m, mm, s, ss)",
+                    field, f"{text!r} in timestamp pattern {pattern!r} is not supported"
                 )
-            out.append(directive)
-            i += count
-        elif ch in _RESERVED:
-            raise ConfigError(field, f"{ch!r} in timestamp pattern {pattern!r} is not supported")
-        else:
-            out.append("%%" if ch == "%" else ch)
-            i += 1
+            out.append(text.replace("%", "%%"))
+            continue
+        directive = _DIRECTIVES.get(letter, {}).get(int(value))
+        if directive is None:
+            raise ConfigError(
+                field, f"timestamp pattern letter {letter * int(value)!r} is not supported "
+                f"(supported: y, yy, yyyy, M, MM, d, dd, H, HH, m, mm, s, ss)",
+            )
+        out.append(directive)
     return "".join(out)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from pipelines.sql._scalar_numeric import INVALID_ARGUMENT
 from pipelines.sql.types import COERCION_ERROR, Timestamp
 from shardline.errors import RowError
+from shardline.java_pattern import PatternError, tokenize
 
 _MONTHS = (
     "January February March April May June July August September October November December"
@@ -37,37 +38,21 @@ _EPOCH = _dt.datetime(1970, 1, 1)
 
 @lru_cache(maxsize=256)
 def _tokens(pattern: str) -> tuple[tuple[str, Any], ...]:
+    """``(letter, count)`` for a letter run, ``("", text)`` for a literal (quoted or not)."""
+    try:
+        tokens = tokenize(pattern)
+    except PatternError as exc:
+        raise RowError(INVALID_ARGUMENT, str(exc)) from None
     out: list[tuple[str, Any]] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "'":
-            j = i + 1
-            text = []
-            while True:
-                if j >= n:
-                    raise RowError(INVALID_ARGUMENT, f"unterminated quote in {pattern!r}")
-                if pattern[j] == "'":
-                    if j + 1 < n and pattern[j + 1] == "'":
-                        text.append("'")
-                        j += 2
-                        continue
-                    break
-                text.append(pattern[j])
-                j += 1
-            out.append(("", "'" if j == i + 1 else "".join(text)))
-            i = j + 1
-        elif c.isascii() and c.isalpha():
-            if c not in _LETTERS:
-                raise RowError(INVALID_ARGUMENT, f"unsupported pattern letter {c!r} in {pattern!r}")
-            j = i
-            while j < n and pattern[j] == c:
-                j += 1
-            out.append((c, j - i))
-            i = j
+    for letter, value in tokens:
+        if letter in ("", "'"):
+            out.append(("", value))
+        elif letter not in _LETTERS:
+            raise RowError(
+                INVALID_ARGUMENT, f"unsupported pattern letter {letter!r} in {pattern!r}"
+            )
         else:
-            out.append(("", c))
-            i += 1
+            out.append((letter, value))
     return tuple(out)
 
 
