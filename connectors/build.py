@@ -8,6 +8,7 @@ from typing import cast
 from confluent_kafka import Consumer
 
 from connectors.config import DeliveryConfig, ElasticsearchConfig, S3Config
+from connectors.core.buffer import MIB
 from connectors.core.delivery import DeliveryCore
 from connectors.core.failures import format_failure
 from connectors.core.metrics import MetricsHook
@@ -42,9 +43,11 @@ def build_core(
     dest_config = config.destination
     if isinstance(dest_config, S3Config):
         prefixes = compile_prefixes(dest_config.prefix, dest_config.error_output_prefix)
+        multipart = dest_config.multipart_threshold_mb * MIB
         destination = S3Destination(
             _s3_client(settings), dest_config.bucket, prefix=prefixes.prefix,
-            stream=config.name, compression=dest_config.compression, name=f"s3://{dest_config.bucket}",
+            stream=config.name, compression=dest_config.compression,
+            name=f"s3://{dest_config.bucket}", multipart_threshold=multipart,
         )
         backup = None
         if dest_config.error_output_prefix is not None:
@@ -53,6 +56,7 @@ def build_core(
                 prefix=prefixes.error_output_prefix, error_output_type=S3_ERROR_OUTPUT_TYPE,
                 stream=config.name, compression=dest_config.compression,
                 name=f"s3://{dest_config.bucket}/{dest_config.error_output_prefix}",
+                multipart_threshold=multipart,
             )
         return DeliveryCore(
             config.name, destination, hints=dest_config.buffering, retry=dest_config.retry,

@@ -38,6 +38,7 @@ S3_SIZE_MB = (1, 128, 5)  # Firehose SizeInMBs: min, max, default
 ES_SIZE_MB = (1, 100, 5)
 INTERVAL_S = (0, 900, 300)  # Firehose IntervalInSeconds
 RETRY_DURATION_S = (0, 7200, 300)  # Firehose RetryOptions.DurationInSeconds
+MULTIPART_THRESHOLD_MB = (5, 5120, 16)  # objects this large go up in parts (S3: 5 MiB–5 GiB)
 INDEX_NAME_LENGTH = (1, 80)  # Firehose IndexName (its pattern is ``.*``)
 # Firehose's default is OneDay; Shardline keeps a fixed index unless asked, as before.
 DEFAULT_INDEX_ROTATION = IndexRotationPeriod.NO_ROTATION
@@ -192,6 +193,7 @@ class S3Config:
     ensure_bucket: bool = False
     buffering: BufferingHints = field(default_factory=BufferingHints)
     retry: RetryOptions = field(default_factory=RetryOptions)
+    multipart_threshold_mb: int = MULTIPART_THRESHOLD_MB[2]
 
     @classmethod
     def from_section(cls, s: _Section) -> S3Config:
@@ -204,6 +206,9 @@ class S3Config:
             ensure_bucket=bool(s.raw("ensure_bucket")),
             buffering=_buffering(s.section("buffering"), S3_SIZE_MB),
             retry=_retry(s.section("retry")),
+            multipart_threshold_mb=s.integer(  # type: ignore[arg-type]
+                "multipart_threshold_mb", MULTIPART_THRESHOLD_MB[0], MULTIPART_THRESHOLD_MB[1],
+                MULTIPART_THRESHOLD_MB[2]),
         )
         s.done()
         try:  # Firehose's prefix rules, checked now rather than at the first delivery

@@ -13,6 +13,7 @@
     ├── DeliveryError                      a destination refused or failed a write
     │   ├── RetriableDeliveryError         worth another try (throttling, 5xx, timeouts)
     │   └── PermanentDeliveryError         will not succeed on retry (4xx, mapping errors)
+    │       └── KeyCollisionError          an object key holds different content already
     ├── SqlError(ValueError)               a SQL application cannot run; line and column
     │   ├── SqlSyntaxError                 the text does not parse
     │   ├── SqlUnsupportedError            parses, but uses a construct not supported yet
@@ -32,6 +33,7 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "DeliveryError",
+    "KeyCollisionError",
     "PermanentDeliveryError",
     "PortInUseError",
     "ProduceError",
@@ -106,6 +108,10 @@ class RetriableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """The write will not succeed on retry (rejected document, access denied, bad request)."""
+
+
+class KeyCollisionError(PermanentDeliveryError):
+    """An object key already holds different content: never overwritten, offsets not committed."""
 
 
 class SqlError(ShardlineError, ValueError):

@@ -1,7 +1,9 @@
 """A minimal S3 client on aiohttp, signed with botocore's SigV4, path-style addressing.
 
 Shared by the delivery side (``connectors.s3`` re-exports it) and the analytics side
-(reference data of SQL applications): PUT/GET/HEAD object, create/head bucket, list keys.
+(reference data of SQL applications): PUT/GET/HEAD object (PUT optionally conditional with
+``If-None-Match: *`` and with ``x-amz-meta-*`` metadata), multipart uploads (create, upload
+part, complete, abort, list incomplete), create/head bucket, list keys.
 Transport failures come back as an :class:`S3Response` with ``status=None`` so callers
 classify them like any other answer. A GET may cap the body size (``max_bytes``): a larger
 object is refused from its ``Content-Length`` before the body is read, with the error code
@@ -25,13 +27,22 @@ from yarl import URL
 
 from shardline.settings import Secret
 
-__all__ = ["ENTITY_TOO_LARGE", "S3Client", "S3Response"]
+__all__ = ["ENTITY_TOO_LARGE", "META_PREFIX", "MultipartUpload", "S3Client", "S3Response"]
 
 DEFAULT_TIMEOUT_MS = 30_000
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 #: ``error_code`` of a GET refused because the object is larger than ``max_bytes``.
 ENTITY_TOO_LARGE = "EntityTooLarge"
 _CHUNK = 1 << 20
+META_PREFIX = "x-amz-meta-"
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartUpload:
+    """An incomplete multipart upload, as ListMultipartUploads names it."""
+
+    key: str
+    upload_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,22 @@ class S3Response:
         except ET.ParseError:
             text = None
         return text or self.body[:200].decode("utf-8", "replace") or f"HTTP {self.status}"
+
+    def header(self, name: str) -> str | None:
+        """A response header, whatever its case."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The object's user metadata (``x-amz-meta-*`` headers), names lower-cased."""
+        return {
+            k.lower()[len(META_PREFIX):]: v
+            for k, v in self.headers.items() if k.lower().startswith(META_PREFIX)
+        }
 
 
 class S3Client:
@@ -153,14 +180,101 @@ class S3Client:
     # -- conveniences ----------------------------------------------------------------------
 
     async def put_object(
-        self, bucket: str, key: str, body: bytes, *, content_type: str = "", encoding: str = ""
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str = "",
+        encoding: str = "",
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: bool = False,
     ) -> S3Response:
-        headers = {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        if encoding:
-            headers["Content-Encoding"] = encoding
+        """PUT an object. With ``if_none_match``, S3 answers 412 PreconditionFailed instead of
+        overwriting an existing key."""
+        headers = _object_headers(content_type, encoding, metadata)
+        if if_none_match:
+            headers["If-None-Match"] = "*"
         return await self.request("PUT", bucket, key, body=body, headers=headers)
+
+    # -- multipart uploads -------------------------------------------------------------------
+
+    async def create_multipart_upload(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str = "",
+        encoding: str = "",
+        metadata: Mapping[str, str] | None = None,
+    ) -> tuple[S3Response, str]:
+        """Start an upload; returns the answer and its upload id ("" when it failed)."""
+        resp = await self.request(
+            "POST", bucket, key, query={"uploads": ""},
+            headers=_object_headers(content_type, encoding, metadata),
+        )
+        upload_id = ""
+        if resp.ok:
+            try:
+                upload_id = ET.fromstring(resp.body).findtext(_NS + "UploadId") or ""
+            except ET.ParseError:
+                upload_id = ""
+            if not upload_id:
+                resp = S3Response(None, error="MalformedResponse: no UploadId in the answer")
+        return resp, upload_id
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, number: int, body: bytes
+    ) -> S3Response:
+        """Upload part ``number`` (1-based); its ETag is ``resp.header("ETag")``."""
+        return await self.request(
+            "PUT", bucket, key, body=body,
+            query={"partNumber": str(number), "uploadId": upload_id},
+        )
+
+    async def complete_multipart_upload(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        etags: list[str],
+        *,
+        if_none_match: bool = False,
+    ) -> S3Response:
+        """Complete with parts 1..n (``etags`` in part order). S3 may answer 200 with an
+        ``<Error>`` document: that comes back as a 500 answer with the error's body."""
+        headers = {"If-None-Match": "*"} if if_none_match else {}
+        resp = await self.request(
+            "POST", bucket, key, body=complete_multipart_body(etags),
+            query={"uploadId": upload_id}, headers=headers,
+        )
+        if resp.ok and _is_error_document(resp.body):
+            return S3Response(500, resp.body, headers=resp.headers)
+        return resp
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> S3Response:
+        return await self.request("DELETE", bucket, key, query={"uploadId": upload_id})
+
+    async def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[MultipartUpload]:
+        """Every incomplete upload under ``prefix`` (following the markers)."""
+        uploads: list[MultipartUpload] = []
+        markers: dict[str, str] = {}
+        while True:
+            query = {"uploads": "", "prefix": prefix, **markers}
+            resp = await self.request("GET", bucket, query=query)
+            if not resp.ok:
+                raise OSError(f"list uploads {bucket}/{prefix}: {resp.error_code}: {resp.message}")
+            root = ET.fromstring(resp.body)
+            for upload in root.iter(_NS + "Upload"):
+                uploads.append(MultipartUpload(
+                    upload.findtext(_NS + "Key") or "", upload.findtext(_NS + "UploadId") or ""
+                ))
+            if root.findtext(_NS + "IsTruncated") != "true":
+                return uploads
+            markers = {
+                "key-marker": root.findtext(_NS + "NextKeyMarker") or "",
+                "upload-id-marker": root.findtext(_NS + "NextUploadIdMarker") or "",
+            }
 
     async def get_object(
         self, bucket: str, key: str, *, max_bytes: int | None = None
@@ -222,6 +336,36 @@ async def _read_capped(
 
 def _too_large(size: int, limit: int) -> str:
     return f"{ENTITY_TOO_LARGE}: the object has {size} bytes or more, over the limit of {limit}"
+
+
+def _object_headers(
+    content_type: str, encoding: str, metadata: Mapping[str, str] | None
+) -> dict[str, str]:
+    headers = {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    for name, value in (metadata or {}).items():
+        headers[META_PREFIX + name] = value
+    return headers
+
+
+def complete_multipart_body(etags: list[str]) -> bytes:
+    """The CompleteMultipartUpload XML for parts 1..n."""
+    root = ET.Element("CompleteMultipartUpload")
+    for number, etag in enumerate(etags, 1):
+        part = ET.SubElement(root, "Part")
+        ET.SubElement(part, "PartNumber").text = str(number)
+        ET.SubElement(part, "ETag").text = etag
+    return ET.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+def _is_error_document(body: bytes) -> bool:
+    try:
+        return ET.fromstring(body).tag == "Error"
+    except ET.ParseError:
+        return False
 
 
 def _content_md5(body: bytes) -> str:

@@ -3,6 +3,17 @@
 :class:`DeliveryCore` is driven by the worker (or a test): ``add`` records as they are
 consumed, flush what ``due`` returns, then ``committable`` names the offsets that may be
 committed — only the contiguous prefix the destination (or the backup) confirmed.
+
+**Replay alignment.** Batches are cut by size, count or the wall-clock interval, so a worker
+that replays from the committed offset may cut differently from the one that crashed after
+writing but before committing. A destination whose writes are keyed by content (S3) offers
+``async written(batch) -> Probe``. Until a partition's first batch that a previous owner did
+*not* write, the core asks before each send: when the previous owner's batch ended at ``Y``
+and ours does not, the records go back into the buffer, which is then cut exactly at ``Y``
+(holding size, count and interval), so the same objects are written again — identical bytes,
+which the destination's conditional write recognises — and never a second, differently cut
+copy. A partition's batches are written in offset order, one after another, so the first
+batch nobody wrote ends the search.
 """
 
 from __future__ import annotations
@@ -17,10 +28,10 @@ from connectors.core.buffer import BufferingHints, PartitionBuffer
 from connectors.core.failures import FailureFormatter, format_failure, to_backup_record
 from connectors.core.metrics import FlushReport, LoggingMetrics, MetricsHook
 from connectors.core.offsets import OffsetTracker
-from connectors.core.outcome import Destination
+from connectors.core.outcome import Destination, NotWritten, Probe, Written
 from connectors.core.records import Batch, Record
 from connectors.core.retry import DeliveryResult, RetryOptions, Sleep, deliver_batch
-from shardline.errors import PermanentDeliveryError
+from shardline.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 
 __all__ = ["Clock", "DeliveryCore", "monotonic_ms"]
 
@@ -50,6 +61,44 @@ class _Partition:
     pending_ts: dict[int, int] = field(default_factory=dict)
     incoming_records: int = 0  # consumed since last reported to the metrics hook
     incoming_bytes: int = 0
+    # Replay alignment: still asking the destination what a previous owner wrote; and the
+    # end offset the buffer must be cut at (size, count and interval are held until then).
+    recovering: bool = True
+    align_to: int | None = None
+
+    def place(self, record: Record, now: int) -> None:
+        """Buffer ``record``, cutting by the hints, or exactly at ``align_to`` when set."""
+        buffer = self.buffer
+        if self.align_to is not None:
+            if record.offset <= self.align_to:
+                buffer.add(record, now)
+                if record.offset == self.align_to:
+                    self.cut()
+                    self.align_to = None
+                return
+            if len(buffer):  # a gap (transaction markers): the aligned batch ends before
+                self.cut()
+            self.align_to = None
+        if not buffer.fits(record):
+            self.cut()
+        buffer.add(record, now)
+        if buffer.full():
+            self.cut()
+
+    def put_back(self, batches: list[Batch], align_to: int | None, now: int) -> None:
+        """Return undelivered ``batches`` (in offset order, oldest first) to the buffer and
+        buffer them again, with everything buffered since, cut at ``align_to``."""
+        for batch in batches:
+            self.pending_ts.pop(batch.start_offset, None)
+        records = [r for b in batches for r in b.records]
+        for batch in self.ready:  # cut meanwhile (not flushed yet): after ours
+            self.pending_ts.pop(batch.start_offset, None)
+            records.extend(batch.records)
+        self.ready.clear()
+        records.extend(self.buffer.take())
+        self.align_to = align_to
+        for record in records:
+            self.place(record, now)
 
     def cut(self) -> None:
         buffer = self.buffer
@@ -132,11 +181,7 @@ class DeliveryCore:
         state.offsets.track(record.offset)
         state.incoming_records += 1
         state.incoming_bytes += record.size_bytes
-        if not state.buffer.fits(record):
-            state.cut()
-        state.buffer.add(record, now)
-        if state.buffer.full():
-            state.cut()
+        state.place(record, now)
 
     def _report_incoming(self) -> None:
         """Hands the records consumed since the last call to the hook, one call per partition."""
@@ -156,7 +201,7 @@ class DeliveryCore:
         self._report_incoming()
         out: list[Batch] = []
         for state in self._partitions.values():
-            if state.buffer.expired(now):
+            if state.align_to is None and state.buffer.expired(now):
                 state.cut()
             out.extend(state.ready)
             state.ready.clear()
@@ -178,7 +223,8 @@ class DeliveryCore:
         return out
 
     def next_due_ms(self, now_ms: int) -> int | None:
-        waits = [s.buffer.due_in_ms(now_ms) for s in self._partitions.values()]
+        waits = [s.buffer.due_in_ms(now_ms) for s in self._partitions.values()
+                 if s.align_to is None]
         known = [w for w in waits if w is not None]
         return min(known) if known else None
 
@@ -206,12 +252,53 @@ class DeliveryCore:
                 raise result
 
     async def _flush_partition(self, tp: TopicPartition, batches: list[Batch]) -> None:
-        for batch in batches:
+        for i, batch in enumerate(batches):
+            state = self._partitions.get(tp)
+            if state is not None and state.recovering:
+                probe = await self._probe(batch)
+                if isinstance(probe, NotWritten):
+                    state.recovering = False
+                elif isinstance(probe, Written) and probe.end_offset != batch.end_offset:
+                    # (It may start before ours: records without output were cut off first.)
+                    if probe.start_offset > batch.start_offset:
+                        raise PermanentDeliveryError(
+                            f"{self.name}: {tp[0]}[{tp[1]}] a previous owner cut a batch"
+                            f" {probe.start_offset}..{probe.end_offset}, which starts after"
+                            f" ours ({batch.start_offset}); not writing over it",
+                            destination=self.destination.name,
+                        )
+                    log.info("%s: %s[%d] %d..%d was written before as %d..%d: re-cutting",
+                             self.name, tp[0], tp[1], batch.start_offset, batch.end_offset,
+                             probe.start_offset, probe.end_offset)
+                    state.put_back(batches[i:], probe.end_offset, self.clock())
+                    return  # the re-cut batch goes with the next flush
             await self._flush_batch(batch)
             state = self._partitions.get(tp)
             if state is not None:  # revoked meanwhile: nothing to ack
                 state.offsets.ack(r.offset for r in batch.records)
                 state.pending_ts.pop(batch.start_offset, None)
+
+    async def _probe(self, batch: Batch) -> Probe | None:
+        """What the destination says a previous owner wrote of ``batch`` (None: it cannot
+        tell), asking again on transient failures for up to the retry duration."""
+        written = getattr(self.destination, "written", None)
+        if written is None:
+            return None
+        deadline = self.clock() + self.retry.duration_ms
+        backoff_ms = self.retry.initial_backoff_ms
+        while True:
+            try:
+                probe: Probe = await written(batch)
+                return probe
+            except RetriableDeliveryError as exc:
+                if self.clock() + backoff_ms > deadline:
+                    raise DeliveryError(
+                        f"{self.name}: cannot tell what was written before: {exc}",
+                        destination=self.destination.name,
+                    ) from exc
+                log.info("%s: probe failed, again in %d ms: %s", self.name, backoff_ms, exc)
+                await self.sleep(backoff_ms / 1000)
+                backoff_ms = min(backoff_ms * 2, self.retry.max_backoff_ms)
 
     def _on_encode(self, destination: Destination) -> Callable[[float, bool], None]:
         def report(seconds: float, succeeded: bool) -> None:
@@ -307,6 +394,15 @@ class DeliveryCore:
             if state is not None:
                 state.committed = offset
                 self.metrics.on_commit(self.name, tp[0], tp[1], offset)
+
+    async def prepare(self, partitions: Iterable[TopicPartition]) -> None:
+        """Newly assigned partitions: let the destinations clean up what a crashed owner left
+        (S3 aborts its incomplete multipart uploads)."""
+        tps = list(partitions)
+        for dest in (self.destination, self.backup):
+            prepare = getattr(dest, "prepare", None)
+            if prepare is not None and tps:
+                await prepare(tps)
 
     def forget(self, partitions: Iterable[TopicPartition]) -> int:
         """Drop the state of revoked/lost partitions; returns how many records were dropped."""

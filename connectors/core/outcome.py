@@ -17,10 +17,14 @@ from connectors.core.records import Batch, Record, Rejected
 __all__ = [
     "Destination",
     "DontRetry",
+    "NoOutput",
+    "NotWritten",
     "Outcome",
+    "Probe",
     "Retry",
     "RetryPartial",
     "Successful",
+    "Written",
 ]
 
 
@@ -54,6 +58,28 @@ class DontRetry:
 
 
 Outcome = Successful | Retry | RetryPartial | DontRetry
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A previous owner already wrote this batch's output, cut as ``start..end`` offsets."""
+
+    start_offset: int
+    end_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotWritten:
+    """Nothing of this batch's output exists yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoOutput:
+    """The batch makes no output (nothing to look for), so the probe tells nothing."""
+
+
+#: What a destination's optional ``async written(batch)`` answers (see DeliveryCore).
+Probe = Written | NotWritten | NoOutput
 
 
 @runtime_checkable

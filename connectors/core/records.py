@@ -41,13 +41,27 @@ class Batch:
     partition: int
     records: tuple[Record, ...]
     arrival_ms: int | None = None  # when the oldest record was buffered (for freshness)
+    # The (start, end) offsets of the batch the core cut, when this is a part of it (the
+    # records a retry re-sends): S3 objects record the cut they came from.
+    cut: tuple[int, int] | None = None
 
     @classmethod
-    def of(cls, records: Sequence[Record], arrival_ms: int | None = None) -> Batch:
+    def of(
+        cls,
+        records: Sequence[Record],
+        arrival_ms: int | None = None,
+        *,
+        cut: tuple[int, int] | None = None,
+    ) -> Batch:
         if not records:
             raise ValueError("a batch needs at least one record")
         first = records[0]
-        return cls(first.topic, first.partition, tuple(records), arrival_ms)
+        return cls(first.topic, first.partition, tuple(records), arrival_ms, cut)
+
+    @property
+    def cut_range(self) -> tuple[int, int]:
+        """The offsets of the batch as cut: ``cut`` when set, else this batch's own range."""
+        return self.cut if self.cut is not None else (self.start_offset, self.end_offset)
 
     @property
     def start_offset(self) -> int:

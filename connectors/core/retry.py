@@ -104,7 +104,7 @@ async def deliver_batch(
 
     async def attempt() -> _State:
         result.attempts += 1
-        current = Batch.of(state.pending)
+        current = Batch.of(state.pending, cut=batch.cut_range)
         sent = len(current)
         result.attempted_records += sent
         request = _encode(destination, current, on_encode, timer)

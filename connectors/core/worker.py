@@ -190,7 +190,13 @@ class DeliveryWorker:
     # -- rebalance callbacks (run inside consume(), outside the event loop) ----------------
 
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        self._assigned.update((p.topic, p.partition) for p in partitions)
+        tps = [(p.topic, p.partition) for p in partitions]
+        if self._runner is not None and tps:
+            try:
+                self._runner.run(self.core.prepare(tps))
+            except BaseException as exc:
+                self._callback_error = exc
+        self._assigned.update(tps)
         self._ever_assigned = True
         log.info("%s assigned %s", self.core.name, sorted(self._assigned))
 

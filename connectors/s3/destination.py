@@ -1,45 +1,130 @@
-"""S3/MinIO destination: one JSON Lines object per batch, in any of Firehose's compression
-formats (:mod:`connectors.s3.compression`).
+"""S3/MinIO destination: JSON Lines objects in any of Firehose's compression formats
+(:mod:`connectors.s3.compression`), written so that a replay can never duplicate them.
 
-Each record's value is written as it is (records are JSON objects already) followed by a
-newline; records with a null value (tombstones) are skipped. Keys end in ``.jsonl`` plus
-Firehose's extension for the format (``.jsonl.gz``, ``.jsonl.zip``, ``.jsonl.snappy``,
-``.jsonl.hsnappy``); objects carry Firehose's Content-Type and Content-Encoding.
+A batch becomes one object per dynamic partition (records grouped by ``Record.partition_keys``,
+in order of first appearance; one object when partitioning is off). Each record's value is
+written as it is followed by a newline; records with a null value (tombstones) are skipped.
 
-Classification: 2xx written; throttling, 5xx, timeouts and connection errors retried;
-anything else (403 AccessDenied, 404 NoSuchBucket, 400) permanent.
+Exactly once, object by object:
+
+- **Keys come from the content**: topic, partition and the first source offset in the object,
+  with the prefix evaluated from that object's first record (:mod:`connectors.s3.keys`). They do
+  not depend on where the batch was cut, so a replay that starts at the same record writes the
+  same key.
+- **Writes are conditional** (``If-None-Match: *``). When the key exists, its ``content-sha256``
+  metadata is compared with ours: equal means a previous attempt already wrote it (success);
+  different means a collision, refused with :class:`KeyCollisionError` — never overwritten.
+- **Every object records the batch it was cut from** (``batch-start``/``batch-end``). After a
+  partition is reassigned, the core asks :meth:`S3Destination.written` whether a previous owner
+  wrote objects for the batch it is about to send and, if so, re-cuts its batch at the same
+  end offset (see :mod:`connectors.core.delivery`).
+- **Large objects go up in parts** (above ``multipart_threshold``). A failed or cancelled upload
+  is aborted; uploads left by a crashed worker are aborted when their partition is assigned
+  (:meth:`S3Destination.prepare`).
+
+Classification: 2xx written; throttling, 5xx, timeouts and connection errors retried (only the
+records of the objects that failed); anything else (403 AccessDenied, 404 NoSuchBucket, 400)
+permanent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-from connectors.core.outcome import DontRetry, Outcome, Retry, Successful
-from connectors.core.records import Batch, Rejected
+from connectors.core.outcome import (
+    DontRetry,
+    NoOutput,
+    NotWritten,
+    Outcome,
+    Probe,
+    Retry,
+    RetryPartial,
+    Successful,
+    Written,
+)
+from connectors.core.records import Batch, Record, Rejected
 from connectors.s3.client import S3Client, S3Response
 from connectors.s3.compression import CompressionFormat
 from connectors.s3.keys import object_key
 from connectors.s3.prefix import Prefix, compile_prefix
+from shardline.errors import KeyCollisionError, RetriableDeliveryError
 
-__all__ = ["Compression", "S3Destination", "S3PutRequest"]
+__all__ = [
+    "DEFAULT_MULTIPART_THRESHOLD",
+    "MULTIPART_PART_SIZE",
+    "Compression",
+    "S3Destination",
+    "S3Object",
+    "S3PutRequest",
+    "S3Write",
+]
+
+log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 RETRIABLE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable"})
 JSON_LINES = ".jsonl"
+MIB = 1024 * 1024
+DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
+MIN_MULTIPART_THRESHOLD = 5 * MIB  # S3's smallest part (all but the last)
+MULTIPART_PART_SIZE = 8 * MIB
+MAX_CONCURRENT_OBJECTS = 16  # PUTs in flight for one batch (many dynamic partitions)
+
+# Object metadata (x-amz-meta-…): what a replay and a collision check read back.
+META_SHA256 = "content-sha256"
+META_BATCH_START = "batch-start"
+META_BATCH_END = "batch-end"
+META_FIRST_OFFSET = "first-offset"
+META_LAST_OFFSET = "last-offset"
+META_RECORDS = "records"
 
 # The old name: configs and code written for UNCOMPRESSED/GZIP keep working unchanged.
 Compression = CompressionFormat
 
 
 @dataclass(frozen=True, slots=True)
-class S3PutRequest:
-    bucket: str
+class S3Object:
+    """One object to write: its key, body, the records in it and its metadata."""
+
     key: str
     body: bytes
-    records: int
+    records: tuple[Record, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return self.metadata[META_SHA256]
 
 
-_SKIPPED = S3Response(204)
+@dataclass(frozen=True, slots=True)
+class S3Write:
+    """What ``encode`` makes of a batch: its objects (none when every value was null)."""
+
+    bucket: str
+    objects: tuple[S3Object, ...]
+
+    @property
+    def records(self) -> int:
+        return sum(len(o.records) for o in self.objects)
+
+    @property
+    def key(self) -> str:
+        """The first object's key (the only one without dynamic partitioning)."""
+        return self.objects[0].key if self.objects else ""
+
+
+# The old name of the request type.
+S3PutRequest = S3Write
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    first: Batch  # the object's records as a batch: its key comes from its first record
+    keys: tuple[tuple[str, str], ...]
 
 
 class S3Destination:
@@ -59,7 +144,11 @@ class S3Destination:
         error_output_type: str | None = None,
         compression: Compression = Compression.GZIP,
         name: str = "s3",
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+        part_size: int = MULTIPART_PART_SIZE,
     ) -> None:
+        if multipart_threshold < MIN_MULTIPART_THRESHOLD or part_size < MIN_MULTIPART_THRESHOLD:
+            raise ValueError("multipart threshold and part size must be at least 5 MiB")
         self.client = client
         self.bucket = bucket
         # Compiled here, so a bad expression fails at start-up, not at the first delivery.
@@ -68,6 +157,9 @@ class S3Destination:
         self.stream = stream
         self.compression = compression
         self.name = name
+        self.multipart_threshold = multipart_threshold
+        self.part_size = part_size
+        self._limit = asyncio.Semaphore(MAX_CONCURRENT_OBJECTS)
 
     def __repr__(self) -> str:
         return f"S3Destination({self.bucket!r}, prefix={self.prefix.text!r})"
@@ -78,42 +170,214 @@ class S3Destination:
     async def close(self) -> None:
         await self.client.close()
 
-    def key_for(self, batch: Batch) -> str:
+    # -- keys and bodies ------------------------------------------------------------------
+
+    @property
+    def extension(self) -> str:
+        return JSON_LINES + self.compression.extension
+
+    def _groups(self, batch: Batch) -> list[_Group]:
+        """The batch's records with a value, one group per dynamic partition."""
+        groups: dict[tuple[tuple[str, str], ...], list[Record]] = {}
+        for record in batch.records:
+            if record.value is not None:
+                groups.setdefault(record.partition_keys, []).append(record)
+        return [_Group(Batch.of(records), keys) for keys, records in groups.items()]
+
+    def _key(self, group: _Group) -> str:
         return object_key(
-            self.prefix, self.stream, batch, JSON_LINES + self.compression.extension,
+            self.prefix, self.stream, group.first, self.extension,
             error_output_type=self.error_output_type,
+            partition_keys=dict(group.keys) if group.keys else None,
         )
 
-    def encode(self, batch: Batch) -> S3PutRequest:
-        lines = [r.value + b"\n" for r in batch.records if r.value is not None]
-        body = b"".join(lines)
-        if lines:
-            body = self.compression.compress(body)
-        return S3PutRequest(self.bucket, self.key_for(batch), body, len(lines))
+    def key_for(self, batch: Batch) -> str:
+        """The key of the object holding ``batch``'s first record with a value."""
+        groups = self._groups(batch)
+        return self._key(groups[0]) if groups else ""
 
-    async def send(self, request: S3PutRequest) -> S3Response:
-        if request.records == 0:
-            return _SKIPPED
-        return await self.client.put_object(
-            request.bucket,
-            request.key,
-            request.body,
-            content_type=self.compression.content_type,
-            encoding=self.compression.content_encoding,
+    def body(self, records: Sequence[Record]) -> bytes:
+        """One object's bytes: JSON Lines, compressed."""
+        return self.compression.compress(b"".join(r.value + b"\n" for r in records))  # type: ignore[operator]
+
+    def encode(self, batch: Batch) -> S3Write:
+        start, end = batch.cut_range
+        objects = []
+        for group in self._groups(batch):
+            records = group.first.records
+            body = self.body(records)
+            objects.append(S3Object(self._key(group), body, records, {
+                META_SHA256: hashlib.sha256(body).hexdigest(),
+                META_BATCH_START: str(start),
+                META_BATCH_END: str(end),
+                META_FIRST_OFFSET: str(records[0].offset),
+                META_LAST_OFFSET: str(records[-1].offset),
+                META_RECORDS: str(len(records)),
+            }))
+        return S3Write(self.bucket, tuple(objects))
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def send(self, request: S3Write) -> list[S3Response]:
+        """One answer per object, in order. Raises KeyCollisionError on a collision."""
+        return list(await asyncio.gather(*(self._send_one(o) for o in request.objects)))
+
+    async def _send_one(self, obj: S3Object) -> S3Response:
+        async with self._limit:
+            if len(obj.body) >= self.multipart_threshold:
+                resp = await self._multipart(obj)
+            else:
+                resp = await self.client.put_object(
+                    self.bucket, obj.key, obj.body,
+                    content_type=self.compression.content_type,
+                    encoding=self.compression.content_encoding,
+                    metadata=obj.metadata, if_none_match=True,
+                )
+            if resp.status == 412:
+                return await self._already_there(obj)
+            return resp
+
+    async def _multipart(self, obj: S3Object) -> S3Response:
+        resp, upload_id = await self.client.create_multipart_upload(
+            self.bucket, obj.key, content_type=self.compression.content_type,
+            encoding=self.compression.content_encoding, metadata=obj.metadata,
+        )
+        if not upload_id:
+            return resp
+        completed = False
+        try:
+            etags: list[str] = []
+            for number, at in enumerate(range(0, len(obj.body), self.part_size), 1):
+                part = await self.client.upload_part(
+                    self.bucket, obj.key, upload_id, number, obj.body[at:at + self.part_size]
+                )
+                etag = part.header("ETag")
+                if not part.ok or not etag:
+                    return part if not part.ok else S3Response(
+                        None, error="MalformedResponse: UploadPart answered no ETag")
+                etags.append(etag)
+            resp = await self.client.complete_multipart_upload(
+                self.bucket, obj.key, upload_id, etags, if_none_match=True
+            )
+            completed = resp.ok
+            return resp
+        finally:
+            if not completed:
+                # Shielded: a cancelled flush (SIGTERM) must not leave the parts behind.
+                await asyncio.shield(self._abort(obj.key, upload_id))
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        resp = await self.client.abort_multipart_upload(self.bucket, key, upload_id)
+        if not resp.ok and resp.status != 404:
+            log.warning("%s: could not abort the upload of %s (%s); an S3 lifecycle rule "
+                        "(AbortIncompleteMultipartUpload) or the next assignment removes it",
+                        self.name, key, resp.error_code)
+
+    async def _already_there(self, obj: S3Object) -> S3Response:
+        """The key exists: success if it holds our bytes, a collision otherwise."""
+        head = await self.client.head_object(self.bucket, obj.key)
+        if head.status == 404:  # deleted since the 412: write again
+            return S3Response(None, error="PreconditionFailed: the key vanished after a 412")
+        if not head.ok:
+            return head  # classified (retried) like any failed write
+        theirs = head.metadata.get(META_SHA256)
+        if theirs is None:  # written without our metadata: a plain PUT's ETag is its MD5
+            etag = (head.header("ETag") or "").strip('"')
+            same = etag == hashlib.md5(obj.body).hexdigest()
+            theirs = f"(no content-sha256; ETag {etag})"
+        else:
+            same = theirs == obj.sha256
+        if same:
+            return S3Response(200, headers={"x-shardline-existing": "identical"})
+        raise KeyCollisionError(
+            f"s3://{self.bucket}/{obj.key} already holds different content (sha256 {theirs},"
+            f" ours {obj.sha256}; offsets {obj.metadata[META_FIRST_OFFSET]}.."
+            f"{obj.metadata[META_LAST_OFFSET]}). Shardline never overwrites an object: was the"
+            " prefix, compression, processing or format changed while records were in flight?"
+            " Remove or move the object to deliver these records again. Offsets not committed.",
+            destination=self.name,
         )
 
-    def classify(self, batch: Batch, request: S3PutRequest, response: S3Response) -> Outcome:
-        if response.ok:
+    def classify(self, batch: Batch, request: S3Write, response: list[S3Response]) -> Outcome:
+        retry: list[Record] = []
+        rejected: list[Rejected] = []
+        reasons: list[str] = []
+        for obj, resp in zip(request.objects, response, strict=True):
+            if resp.ok:
+                continue
+            code = resp.error_code
+            where = f"PUT s3://{request.bucket}/{obj.key}"
+            if resp.status is None or resp.status in RETRIABLE_STATUS or code in RETRIABLE_CODES:
+                retry.extend(obj.records)
+                reasons.append(f"{where}: {code}: {resp.message}")
+            else:
+                rejected.extend(
+                    Rejected(r, code, resp.message, resp.status) for r in obj.records
+                )
+                reasons.append(f"{where}: HTTP {resp.status} {code}: {resp.message}")
+        if not retry and not rejected:
             return Successful()
-        code = response.error_code
-        where = f"PUT s3://{request.bucket}/{request.key}"
-        if (
-            response.status is None
-            or response.status in RETRIABLE_STATUS
-            or code in RETRIABLE_CODES
-        ):
-            return Retry(f"{where}: {code}: {response.message}")
-        return DontRetry(
-            tuple(Rejected(r, code, response.message) for r in batch.records),
-            f"{where}: HTTP {response.status} {code}: {response.message}",
+        reason = "; ".join(reasons[:3]) + (f" (+{len(reasons) - 3} more)" if len(reasons) > 3
+                                           else "")
+        if retry:
+            if len(retry) == request.records and not rejected:
+                return Retry(reason)
+            return RetryPartial(tuple(retry), reason, tuple(rejected))
+        return DontRetry(tuple(rejected), reason)
+
+    # -- replay alignment and recovery ------------------------------------------------------
+
+    async def written(self, batch: Batch) -> Probe:
+        """Whether a previous owner already wrote objects for ``batch`` (same first records):
+        ``Written(start, end)`` of the batch it cut, ``NotWritten()``, or ``NoOutput()`` when
+        the batch makes no object (every value null) and so tells nothing."""
+        groups = self._groups(batch)
+        if not groups:
+            return NoOutput()
+        heads = await asyncio.gather(
+            *(self.client.head_object(self.bucket, self._key(g)) for g in groups)
         )
+        found: set[tuple[int, int]] = set()
+        for group, head in zip(groups, heads, strict=True):
+            if head.status == 404:
+                continue
+            if not head.ok:
+                raise RetriableDeliveryError(
+                    f"HEAD s3://{self.bucket}/{self._key(group)}: {head.error_code}:"
+                    f" {head.message}", destination=self.name,
+                )
+            meta = head.metadata
+            try:
+                found.add((int(meta[META_BATCH_START]), int(meta[META_BATCH_END])))
+            except (KeyError, ValueError):
+                continue  # an object from before batch metadata: the write compares content
+        if not found:
+            return NotWritten()
+        if len(found) > 1:
+            raise KeyCollisionError(
+                f"the objects of {batch.topic}[{batch.partition}] from offset"
+                f" {batch.start_offset} were cut from different batches {sorted(found)}",
+                destination=self.name,
+            )
+        start, end = found.pop()
+        return Written(start, end)
+
+    def owns(self, key: str, partitions: Iterable[tuple[str, int]]) -> bool:
+        name = key.rsplit("/", 1)[-1]
+        return any(name.startswith(f"{self.stream}-{t}+{p}+") for t, p in partitions)
+
+    async def prepare(self, partitions: Sequence[tuple[str, int]]) -> int:
+        """Abort the incomplete uploads this stream left for ``partitions`` (a crash
+        mid-upload); returns how many. Other partitions' uploads are someone else's."""
+        if not partitions:
+            return 0
+        try:
+            uploads = await self.client.list_multipart_uploads(self.bucket)
+        except OSError as exc:
+            log.warning("%s: cannot list incomplete uploads: %s", self.name, exc)
+            return 0
+        mine = [u for u in uploads if self.owns(u.key, partitions)]
+        for upload in mine:
+            log.info("%s: aborting an incomplete upload of %s", self.name, upload.key)
+            await self._abort(upload.key, upload.upload_id)
+        return len(mine)

@@ -66,7 +66,7 @@ def test_each_format_lands_as_firehose_writes_it(
         dest = S3Destination(client, bucket, prefix="out/", stream="it", compression=fmt)
         await dest.open()
         try:
-            response = await dest.send(dest.encode(Batch.of(records)))
+            (response,) = await dest.send(dest.encode(Batch.of(records)))
             assert response.ok, response.message
         finally:
             await dest.close()

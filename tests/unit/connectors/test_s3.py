@@ -38,13 +38,14 @@ def test_key_is_deterministic_from_start_offset_and_oldest_record_time() -> None
 def test_gzip_json_lines_one_value_per_line_tombstones_skipped() -> None:
     request = dest().encode(BATCH)
     assert request.key.endswith("+00000000000000001234.jsonl.gz")
-    assert gzip.decompress(request.body) == b'{"a":1}\n{"a":2}\n'
-    assert request.body == dest().encode(BATCH).body  # byte-identical on a replay (mtime=0)
+    (obj,) = request.objects
+    assert gzip.decompress(obj.body) == b'{"a":1}\n{"a":2}\n'
+    assert obj == dest().encode(BATCH).objects[0]  # byte-identical on a replay (mtime=0)
 
 
 def test_uncompressed() -> None:
     request = dest(Compression.UNCOMPRESSED).encode(BATCH)
-    assert request.key.endswith(".jsonl") and request.body == b'{"a":1}\n{"a":2}\n'
+    assert request.key.endswith(".jsonl") and request.objects[0].body == b'{"a":1}\n{"a":2}\n'
 
 
 @pytest.mark.parametrize(
@@ -63,26 +64,27 @@ def test_uncompressed() -> None:
 )
 def test_classify(response: S3Response, expected: type) -> None:
     d = dest()
-    assert isinstance(d.classify(BATCH, d.encode(BATCH), response), expected)
+    assert isinstance(d.classify(BATCH, d.encode(BATCH), [response]), expected)
 
 
 def test_permanent_failure_names_the_s3_error_code() -> None:
     d = dest()
-    outcome = d.classify(BATCH, d.encode(BATCH), S3Response(404, NO_SUCH_BUCKET))
+    outcome = d.classify(BATCH, d.encode(BATCH), [S3Response(404, NO_SUCH_BUCKET)])
     assert isinstance(outcome, DontRetry)
     assert {r.error_code for r in outcome.rejected} == {"NoSuchBucket"}
-    assert len(outcome.rejected) == 3
+    # the records in the object (the tombstone at 1235 was never in it)
+    assert [r.record.offset for r in outcome.rejected] == [1234, 1236]
 
 
 def test_connection_refused_is_a_response_not_an_exception() -> None:
-    async def go() -> S3Response:
+    async def go() -> list[S3Response]:
         d = dest()
         try:
             return await d.send(d.encode(BATCH))
         finally:
             await d.close()
 
-    response = asyncio.run(go())
+    (response,) = asyncio.run(go())
     assert response.status is None and "Connect" in response.error
 
 

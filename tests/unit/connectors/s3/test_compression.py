@@ -175,7 +175,8 @@ class FakeClient:
     def __init__(self) -> None:
         self.puts: list[tuple[str, bytes, str, str]] = []
 
-    async def put_object(self, bucket, key, body, *, content_type="", encoding=""):
+    async def put_object(self, bucket, key, body, *, content_type="", encoding="",
+                         metadata=None, if_none_match=False):
         self.puts.append((key, body, content_type, encoding))
         return S3Response(200)
 
@@ -190,10 +191,11 @@ def test_destination_writes_each_format(fmt: CompressionFormat) -> None:
     request = dest.encode(BATCH)
     assert request.key.endswith("+00000000000000000007.jsonl" + fmt.extension)
     assert format_for_key(request.key) is fmt
-    assert fmt.decompress(request.body) == b'{"a":1}\n{"a":2}\n'
-    assert dest.encode(BATCH).body == request.body
+    (obj,) = request.objects
+    assert fmt.decompress(obj.body) == b'{"a":1}\n{"a":2}\n'
+    assert dest.encode(BATCH).objects[0].body == obj.body
     asyncio.run(dest.send(request))
-    assert client.puts == [(request.key, request.body, fmt.content_type, fmt.content_encoding)]
+    assert client.puts == [(obj.key, obj.body, fmt.content_type, fmt.content_encoding)]
 
 
 def test_old_keys_unchanged() -> None:
