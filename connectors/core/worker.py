@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from connectors.core.delivery import DeliveryCore
 from connectors.core.records import Record
 from shardline.errors import BrokerUnavailableError, DeliveryError
+from shardline.faults import faults
 
 __all__ = ["ConsumerLike", "DeliveryWorker", "RunSummary", "consumer_config"]
 
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 DEFAULT_CONSUME_BATCH = 5_000
 DEFAULT_POLL_TIMEOUT_MS = 250
 JOIN_GRACE_MS = 30_000  # how long --until-idle waits for a first assignment
+# A worker that dies without leaving (kill -9, a lost machine) holds its partitions this long
+# before the group moves them; librdkafka's default is 45 s.
+SESSION_TIMEOUT_MS = 10_000
 
 
 class ConsumerLike(Protocol):
@@ -54,6 +59,8 @@ def consumer_config(
         "auto.offset.reset": auto_offset_reset,
         "isolation.level": "read_committed",
         "max.poll.interval.ms": max_poll_interval_ms,
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
         "log_level": 3,
     }
 
@@ -86,6 +93,7 @@ class DeliveryWorker:
         self._runner: asyncio.Runner | None = None
         self._assigned: set[tuple[str, int]] = set()
         self._ever_assigned = False
+        self._assigned_at = 0  # clock() of the last assignment: idle time counts from there
         self._callback_error: BaseException | None = None
         self._records = 0
         self._flushes = 0
@@ -121,6 +129,8 @@ class DeliveryWorker:
                     now = clock()
                     if self._take(messages, now):
                         last_activity = now
+                    # A (re)assignment starts the idle clock again: the first fetch is to come.
+                    last_activity = max(last_activity, self._assigned_at)
                     self._flush(self.core.due(now))
                     if until_idle_ms is not None and now - last_activity >= until_idle_ms:
                         if self._ever_assigned or now - started >= until_idle_ms + JOIN_GRACE_MS:
@@ -170,6 +180,8 @@ class DeliveryWorker:
         offsets = self.core.committable()
         if not offsets:
             return
+        if faults.commit_delay_ms:  # fault tests: a crash between write and commit
+            time.sleep(faults.commit_delay_ms / 1000)
         try:
             self.consumer.commit(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
@@ -198,6 +210,7 @@ class DeliveryWorker:
                 self._callback_error = exc
         self._assigned.update(tps)
         self._ever_assigned = True
+        self._assigned_at = self.core.clock()
         log.info("%s assigned %s", self.core.name, sorted(self._assigned))
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:

@@ -52,6 +52,7 @@ from connectors.s3.compression import CompressionFormat
 from connectors.s3.keys import object_key
 from connectors.s3.prefix import Prefix, compile_prefix
 from shardline.errors import KeyCollisionError, RetriableDeliveryError
+from shardline.faults import faults
 
 __all__ = [
     "DEFAULT_MULTIPART_THRESHOLD",
@@ -248,6 +249,8 @@ class S3Destination:
         try:
             etags: list[str] = []
             for number, at in enumerate(range(0, len(obj.body), self.part_size), 1):
+                if faults.part_delay_ms:  # fault tests: a crash in the middle of an upload
+                    await asyncio.sleep(faults.part_delay_ms / 1000)
                 part = await self.client.upload_part(
                     self.bucket, obj.key, upload_id, number, obj.body[at:at + self.part_size]
                 )

@@ -1,0 +1,44 @@
+"""Fault injection for the fault tests: delays at the points where a crash matters most.
+
+Off unless ``SHARDLINE_FAULTS`` is set, e.g. ``SHARDLINE_FAULTS=commit_delay_ms=5000`` (a
+delivery worker waits that long between a confirmed write and the commit of its offsets, so
+a test can kill it there) or ``part_delay_ms=3000`` (an S3 multipart upload waits before each
+part, so a test can kill it mid-upload). Read once, at import; unknown names are an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from shardline.errors import ConfigError
+
+__all__ = ["ENV", "Faults", "faults"]
+
+ENV = "SHARDLINE_FAULTS"
+_NAMES = ("commit_delay_ms", "part_delay_ms")
+
+
+class Faults:
+    __slots__ = _NAMES
+
+    def __init__(self, values: Mapping[str, int] | None = None) -> None:
+        values = values or {}
+        self.commit_delay_ms = values.get("commit_delay_ms", 0)
+        self.part_delay_ms = values.get("part_delay_ms", 0)
+
+    @classmethod
+    def parse(cls, text: str) -> Faults:
+        values: dict[str, int] = {}
+        for item in filter(None, (p.strip() for p in text.split(","))):
+            name, _, raw = item.partition("=")
+            if name not in _NAMES:
+                raise ConfigError(ENV, f"unknown fault {name!r} (known: {', '.join(_NAMES)})")
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise ConfigError(ENV, f"{name}: expected milliseconds, got {raw!r}") from None
+        return cls(values)
+
+
+faults = Faults.parse(os.environ.get(ENV, ""))
