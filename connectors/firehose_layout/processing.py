@@ -66,7 +66,8 @@ def translate_processing(
             choices = ", ".join(PROCESSOR_PARAMETERS)
             raise ConfigError(proc.name("Type"), f"one of {choices}, got {kind!r}")
         if kind in seen:
-            raise ConfigError(proc.name("Type"), f"a second {kind} processor (first at {seen[kind]})")
+            raise ConfigError(proc.name("Type"),
+                              f"a second {kind} processor (first at {seen[kind]})")
         seen[kind] = proc.path
         params = _parameters(proc, kind)
         proc.done()
@@ -120,14 +121,16 @@ def _deaggregation(params: dict[str, tuple[str, str]], tr: Translation, base: st
         try:
             delimiter = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise ConfigError(path, f"Delimiter must be base64 of UTF-8 text, got {value!r}") from None
+            raise ConfigError(
+                path, f"Delimiter must be base64 of UTF-8 text, got {value!r}") from None
         tr.put(f"{base}.delimiter", delimiter, path)
 
 
 def _metadata_extraction(params: dict[str, tuple[str, str]], tr: Translation, base: str,
                          proc: Node) -> None:
     if "MetadataExtractionQuery" not in params:
-        raise ConfigError(proc.name("Parameters"), "MetadataExtraction needs MetadataExtractionQuery")
+        raise ConfigError(proc.name("Parameters"),
+                          "MetadataExtraction needs MetadataExtractionQuery")
     engine, path = params.get("JsonParsingEngine", (JQ_ENGINE, ""))
     if engine != JQ_ENGINE:
         raise ConfigError(path, f"only {JQ_ENGINE} is supported, got {engine!r}")

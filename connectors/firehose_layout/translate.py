@@ -100,7 +100,7 @@ def translate(data: Mapping[str, Any], path: str = "") -> Translation:
     ext = _extension(ext_node, tr)
     name = stream.string("DeliveryStreamName", required=True)
     tr.put("name", name, stream.name("DeliveryStreamName"))
-    _source(stream, tr, ext_node, description=description)
+    _source(stream, tr, ext_node, root.name(EXTENSION_KEY), description=description)
     _destination(stream, tr, ext, description=description)
     for key, why in IGNORED_TOP.items():
         stream.ignore(tr, why, key)
@@ -140,7 +140,8 @@ def _extension(node: Node | None, tr: Translation) -> ExtensionOptions:
     )
 
 
-def _source(stream: Node, tr: Translation, ext: Node | None, *, description: bool) -> None:
+def _source(stream: Node, tr: Translation, ext: Node | None, ext_path: str, *,
+            description: bool) -> None:
     """The Kafka topic: ``Shardline.Topic``, else the MSK topic, else the Kinesis stream name."""
     kind = stream.choice("DeliveryStreamType", STREAM_TYPES, "DirectPut")
     if kind == "DatabaseAsSource":
@@ -162,8 +163,10 @@ def _source(stream: Node, tr: Translation, ext: Node | None, *, description: boo
         arn = kinesis.string("KinesisStreamARN", required=True) or ""
         match = _STREAM_ARN.match(arn)
         if match is None:
-            raise ConfigError(kinesis.name("KinesisStreamARN"),
-                              f"expected arn:aws:kinesis:<region>:<account>:stream/<name>, got {arn!r}")
+            raise ConfigError(
+                kinesis.name("KinesisStreamARN"),
+                f"expected arn:aws:kinesis:<region>:<account>:stream/<name>, got {arn!r}",
+            )
         topic = (match.group(1), kinesis.name("KinesisStreamARN"))
         kinesis.ignore(tr, "IAM roles do not apply", "RoleARN")
         kinesis.accept("DeliveryStartTimestamp")
@@ -180,7 +183,7 @@ def _source(stream: Node, tr: Translation, ext: Node | None, *, description: boo
     if topic is None:
         where = stream.name("DeliveryStreamType")
         raise ConfigError(
-            f"{EXTENSION_KEY}.Topic",
+            f"{ext_path}.Topic",
             f"is required: {where} is {kind}, which names no Kafka topic",
         )
     tr.put("topic", topic[0], topic[1])
