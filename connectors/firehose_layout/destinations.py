@@ -138,6 +138,7 @@ def _extended_s3(node: Node, tr: Translation, ext: ExtensionOptions, *, descript
 
 def _dynamic_partitioning(node: Node, tr: Translation, ext: ExtensionOptions) -> None:
     enabled = node.boolean("Enabled", False)
+    tr.section("s3.dynamic_partitioning", node.path)
     tr.put("s3.dynamic_partitioning.enabled", enabled, node.name("Enabled"))
     if ext.max_active_partitions is not None:
         value, path = ext.max_active_partitions

@@ -56,6 +56,8 @@ def translate_processing(
         if processors:
             tr.notice(node.name("Processors"), "ProcessingConfiguration.Enabled is false")
         return
+    if processors:
+        tr.section(f"{target}.processing", node.path)
     seen: dict[str, str] = {}
     for proc in processors:
         kind = proc.string("Type", required=True)
