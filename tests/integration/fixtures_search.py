@@ -27,6 +27,7 @@ import pytest
 
 from shardline.settings import SEARCH_ENGINES, Settings
 from shardline.stack import Stack
+from shardline.stack.component import http_json
 from shardline.stack.search import SearchComponent
 
 __all__ = [
@@ -134,6 +135,13 @@ def search_settings(request: pytest.FixtureRequest, stack_settings: Settings) ->
         server.start()
     assert _second is not None
     second = _second.wait()
+    # A server someone else left on that port must at least be the right engine.
+    root = http_json(second.search_url + "/", 10)
+    version = root.get("version", {}) if isinstance(root, dict) else {}
+    distribution = version.get("distribution", "elasticsearch")
+    if distribution != engine:
+        pytest.fail(f"{second.search_url} runs {distribution}, not {engine}: set "
+                    f"{ENV}SECOND_SEARCH_URL to a free port")
     # Kafka and MinIO stay the stack's (the second server only moved the search engine).
     return replace(stack_settings, search_engine=engine, search_url=second.search_url,
                    search_transport_port=second.search_transport_port)
