@@ -13,6 +13,7 @@ from connectors.config import (
     DeliveryConfig,
     ElasticsearchConfig,
     S3BackupConfig,
+    S3BackupMode,
     S3Config,
     load_deliveries,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "RetryPartial",
     "RunSummary",
     "S3BackupConfig",
+    "S3BackupMode",
     "S3Client",
     "S3Config",
     "S3Destination",

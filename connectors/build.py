@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import cast
 
 from confluent_kafka import Consumer
 
-from connectors.config import DeliveryConfig, ElasticsearchConfig, S3Config
+from connectors.config import DeliveryConfig, ElasticsearchConfig, S3BackupMode, S3Config
 from connectors.core.buffer import MIB
 from connectors.core.delivery import DeliveryCore
 from connectors.core.failures import format_failure
 from connectors.core.metrics import MetricsHook
 from connectors.core.retry import RetryOptions
 from connectors.core.worker import ConsumerLike, DeliveryWorker, consumer_config
-from connectors.elasticsearch.destination import ElasticsearchDestination
+from connectors.elasticsearch.destination import DocumentIdStrategy, ElasticsearchDestination
 from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_formatter
 from connectors.s3.client import S3Client
 from connectors.s3.destination import S3Destination
@@ -24,6 +25,8 @@ from shardline.kafka import partition_count
 from shardline.settings import Settings
 
 __all__ = ["S3_ERROR_OUTPUT_TYPE", "build_core", "build_worker", "preflight"]
+
+log = logging.getLogger(__name__)
 
 S3_ERROR_OUTPUT_TYPE = "s3-failed"
 MIN_MAX_POLL_INTERVAL_MS = 300_000
@@ -63,21 +66,35 @@ def build_core(
             backup=backup, format_failure=format_failure, metrics=metrics,
         )
     assert isinstance(dest_config, ElasticsearchConfig)
+    if dest_config.document_id is DocumentIdStrategy.NONE:
+        log.warning(
+            "%s: document_id none (NO_DOCUMENT_ID): %s assigns document ids, so a retried or"
+            " replayed document is indexed again — this delivery is not exactly-once",
+            config.name, settings.search_engine,
+        )
     es = ElasticsearchDestination(
         settings.search_url, dest_config.index, document_id=dest_config.document_id,
         rotation=dest_config.index_rotation_period,
         name=f"{settings.search_engine}/{dest_config.index}",
     )
-    es_backup = None
+    es_backup = source_backup = None
     if dest_config.s3_backup is not None:
         b = dest_config.s3_backup
         es_backup = S3Destination(
             _s3_client(settings), b.bucket, prefix=f"{b.prefix}{ERROR_OUTPUT_TYPE}/",
             stream=config.name, compression=b.compression, name=f"s3://{b.bucket}/{b.prefix}",
         )
+        if b.mode is S3BackupMode.ALL_DOCUMENTS:
+            # Every source record, as consumed, under the prefix (failed documents go below
+            # it, under AmazonOpenSearchService-failed/, as with FailedDocumentsOnly).
+            source_backup = S3Destination(
+                _s3_client(settings), b.bucket, prefix=b.prefix, stream=config.name,
+                compression=b.compression, name=f"s3://{b.bucket}/{b.prefix} (all documents)",
+            )
     return DeliveryCore(
         config.name, es, hints=dest_config.buffering, retry=dest_config.retry,
-        backup=es_backup, format_failure=es_failure_formatter(es), metrics=metrics,
+        backup=es_backup, source_backup=source_backup,
+        format_failure=es_failure_formatter(es), metrics=metrics,
     )
 
 

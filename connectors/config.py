@@ -1,4 +1,4 @@
-"""Delivery configuration: frozen, typed, validated at start-up, loadable from YAML.
+"""Delivery configuration: frozen, typed, validated at start-up, loadable from YAML or TOML.
 
 One delivery = one topic → one destination, with its own consumer group. S3 and
 Elasticsearch fed from the same topic are two deliveries (two groups, independent offsets),
@@ -6,13 +6,20 @@ which a YAML file may list together under ``deliveries:``. Connection settings (
 credentials) come from :class:`shardline.settings.Settings`, never from this file.
 
 Every error names the exact field, e.g. ``s3.buffering.size_mb: must be between 1 and 128``.
+
+A file may also be written in Firehose's own layout (``CreateDeliveryStream`` input in YAML,
+TOML or JSON, or ``describe-delivery-stream`` JSON): :mod:`connectors.firehose_layout`
+translates it into this layout and reports errors under Firehose's field names.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,7 @@ __all__ = [
     "DeliveryConfig",
     "ElasticsearchConfig",
     "S3BackupConfig",
+    "S3BackupMode",
     "S3Config",
     "load_deliveries",
 ]
@@ -219,23 +227,35 @@ class S3Config:
         return config
 
 
+class S3BackupMode(StrEnum):
+    """Firehose's S3BackupMode of a search destination."""
+
+    FAILED_DOCUMENTS_ONLY = "FailedDocumentsOnly"
+    ALL_DOCUMENTS = "AllDocuments"  # every source record is also written to the backup
+
+
 @dataclass(frozen=True, slots=True)
 class S3BackupConfig:
-    """Where Elasticsearch's failed documents go (Firehose's S3BackupMode=FailedDocumentsOnly)."""
+    """Where Elasticsearch's failed documents go (Firehose's S3BackupMode): with
+    ``AllDocuments``, every source record is written there too, under ``<prefix>``, and the
+    failed documents under ``<prefix>AmazonOpenSearchService-failed/`` as always."""
 
     bucket: str
     prefix: str = "es-failed/"
     compression: CompressionFormat = CompressionFormat.GZIP
     ensure_bucket: bool = False
+    mode: S3BackupMode = S3BackupMode.FAILED_DOCUMENTS_ONLY
 
     @classmethod
     def from_section(cls, s: _Section) -> S3BackupConfig:
-        mode = s.string("mode", "FailedDocumentsOnly")
-        if mode != "FailedDocumentsOnly":
-            raise ConfigError(
-                s.name("mode"), f"only FailedDocumentsOnly is supported, got {mode!r}"
-            )
+        mode = s.string("mode", S3BackupMode.FAILED_DOCUMENTS_ONLY.value)
+        try:
+            backup_mode = S3BackupMode(mode)
+        except ValueError:
+            choices = ", ".join(m.value for m in S3BackupMode)
+            raise ConfigError(s.name("mode"), f"one of {choices}, got {mode!r}") from None
         config = cls(
+            mode=backup_mode,
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix", "es-failed/"),
             compression=_compression(s, CompressionFormat.GZIP),
@@ -329,21 +349,46 @@ class DeliveryConfig:
         return config
 
 
-def load_deliveries(source: Path | str | Mapping[str, Any]) -> list[DeliveryConfig]:
-    """Deliveries from a YAML file (or an already-parsed mapping).
-
-    The document is either one delivery, or ``deliveries:`` with a list of them.
-    """
-    if isinstance(source, Mapping):
-        data: Any = source
-    else:
-        path = Path(source)
+def _read(path: Path) -> Any:
+    """A delivery file's document: ``.toml`` with tomllib, ``.json`` as JSON, else YAML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(str(path), f"not valid YAML: {exc}") from None
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(str(path), f"not valid JSON: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"not valid YAML: {exc}") from None
+
+
+def _delivery(data: Any, path: str = "") -> DeliveryConfig:
+    """One delivery in either layout: Shardline's, or Firehose's (translated)."""
+    from connectors.firehose_layout import delivery_from_firehose, is_firehose_layout
+
+    if is_firehose_layout(data):
+        return delivery_from_firehose(data, path)
+    return DeliveryConfig.from_mapping(data, path)
+
+
+def load_deliveries(source: Path | str | Mapping[str, Any]) -> list[DeliveryConfig]:
+    """Deliveries from a YAML, TOML or JSON file (or an already-parsed mapping).
+
+    The document is either one delivery, or ``deliveries:`` with a list of them; each delivery
+    is in Shardline's layout or in Firehose's (``DeliveryStreamName`` at the top, or
+    describe-delivery-stream's ``DeliveryStreamDescription``).
+    """
+    data: Any = source if isinstance(source, Mapping) else _read(Path(source))
     if isinstance(data, Mapping) and "deliveries" in data:
         if set(data) != {"deliveries"}:
             extra = sorted(set(data) - {"deliveries"})[0]
@@ -351,11 +396,10 @@ def load_deliveries(source: Path | str | Mapping[str, Any]) -> list[DeliveryConf
         items = data["deliveries"]
         if not isinstance(items, list) or not items:
             raise ConfigError("deliveries", "expected a non-empty list")
-        configs = [DeliveryConfig.from_mapping(item, f"deliveries[{i}]")
-                   for i, item in enumerate(items)]
+        configs = [_delivery(item, f"deliveries[{i}]") for i, item in enumerate(items)]
         names = [c.name for c in configs]
         for i, n in enumerate(names):
             if n in names[:i]:
                 raise ConfigError(f"deliveries[{i}].name", f"duplicate delivery name {n!r}")
         return configs
-    return [DeliveryConfig.from_mapping(data)]
+    return [_delivery(data)]

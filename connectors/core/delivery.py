@@ -14,6 +14,14 @@ and ours does not, the records go back into the buffer, which is then cut exactl
 which the destination's conditional write recognises — and never a second, differently cut
 copy. A partition's batches are written in offset order, one after another, so the first
 batch nobody wrote ends the search.
+
+**Source backup** (Firehose's ``S3BackupMode`` ``AllDocuments`` / ``Enabled``). With
+``source_backup``, every batch is also written, as consumed, to that destination, at the same
+time as to the main one; its offsets are acked only when both are durable, and a batch the
+source backup cannot write stops the delivery like any permanent failure without a backup.
+When the main destination cannot tell what a previous owner wrote (Elasticsearch), the source
+backup is asked instead: it received the very same batches, so replay alignment keeps its
+content-keyed objects identical.
 """
 
 from __future__ import annotations
@@ -127,6 +135,7 @@ class DeliveryCore:
         retry: RetryOptions,
         backup: Destination | None = None,
         backup_retry: RetryOptions | None = None,
+        source_backup: Destination | None = None,
         format_failure: FailureFormatter = format_failure,
         clock: Clock = monotonic_ms,
         wall_clock: Clock = wall_ms,
@@ -139,6 +148,7 @@ class DeliveryCore:
         self.retry = retry
         self.backup = backup
         self.backup_retry = backup_retry or retry
+        self.source_backup = source_backup
         self.format_failure = format_failure
         self.clock = clock
         self.wall_clock = wall_clock
@@ -282,6 +292,8 @@ class DeliveryCore:
         """What the destination says a previous owner wrote of ``batch`` (None: it cannot
         tell), asking again on transient failures for up to the retry duration."""
         written = getattr(self.destination, "written", None)
+        if written is None and self.source_backup is not None:
+            written = getattr(self.source_backup, "written", None)
         if written is None:
             return None
         deadline = self.clock() + self.retry.duration_ms
@@ -308,10 +320,27 @@ class DeliveryCore:
     async def _flush_batch(self, batch: Batch) -> None:
         started = self.clock()
         arrival = batch.arrival_ms
-        result = await deliver_batch(self.destination, batch, self.retry, sleep=self.sleep,
-                                     on_encode=self._on_encode(self.destination))
-        backup_result: DeliveryResult | None = None
+        main = deliver_batch(self.destination, batch, self.retry, sleep=self.sleep,
+                             on_encode=self._on_encode(self.destination))
         error: PermanentDeliveryError | None = None
+        if self.source_backup is None:
+            result = await main
+        else:
+            result, source_result = await asyncio.gather(main, deliver_batch(
+                self.source_backup, batch, self.backup_retry, sleep=self.sleep,
+                on_encode=self._on_encode(self.source_backup),
+            ))
+            if source_result.rejected:
+                failed = source_result.rejected[0]
+                error = PermanentDeliveryError(
+                    f"{self.name}: the source backup to {self.source_backup.name} failed for"
+                    f" {len(source_result.rejected)} record(s) of {batch.topic}[{batch.partition}]"
+                    f" offsets {batch.start_offset}..{batch.end_offset} (first: offset"
+                    f" {failed.record.offset}: {failed.error_code}: {failed.error_message});"
+                    " offsets are not committed",
+                    destination=self.source_backup.name,
+                )
+        backup_result: DeliveryResult | None = None
         if result.rejected:
             first = result.rejected[0]
             where = (
@@ -319,7 +348,9 @@ class DeliveryCore:
                 f" offsets {batch.start_offset}..{batch.end_offset} failed permanently"
                 f" (first: offset {first.record.offset}: {first.error_code}: {first.error_message})"
             )
-            if self.backup is None:
+            if error is not None:
+                pass  # the source backup failed: nothing is acked anyway
+            elif self.backup is None:
                 error = PermanentDeliveryError(
                     where + "; no backup is configured, offsets are not committed",
                     destination=self.destination.name,
@@ -399,7 +430,7 @@ class DeliveryCore:
         """Newly assigned partitions: let the destinations clean up what a crashed owner left
         (S3 aborts its incomplete multipart uploads)."""
         tps = list(partitions)
-        for dest in (self.destination, self.backup):
+        for dest in (self.destination, self.backup, self.source_backup):
             prepare = getattr(dest, "prepare", None)
             if prepare is not None and tps:
                 await prepare(tps)

@@ -6,7 +6,9 @@ batch may write to two indexes when it straddles a rotation boundary.
 
 Document ids are deterministic, so a retry or a replay overwrites instead of duplicating:
 ``offset`` (``<topic>+<partition>+<offset>``, Kafka Connect style, the default) or
-``record_key`` (the Kafka key, e.g. ``AMZN|1700000000000``: one document per key).
+``record_key`` (the Kafka key, e.g. ``AMZN|1700000000000``: one document per key). ``none``
+(Firehose's ``NO_DOCUMENT_ID``) lets the engine assign ids: faster, but a retry or a replay
+indexes the document again.
 
 Classification: per-item 429/5xx → retry only those items; other per-item errors (mapping
 errors) → permanent; whole-request 429/5xx/connection errors → retry everything; other
@@ -44,6 +46,9 @@ MISSING_KEY = "missing_record_key"
 class DocumentIdStrategy(StrEnum):
     OFFSET = "offset"
     RECORD_KEY = "record_key"
+    # Firehose's NO_DOCUMENT_ID: the engine assigns ids. Not replay-safe: a retried or
+    # replayed document is indexed again under a new id.
+    NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,9 @@ class ElasticsearchDestination:
         return index_for(self.index, self.rotation, record.timestamp_ms)
 
     def document_id(self, record: Record) -> str | None:
-        """The ``_id`` for ``record``; None when the strategy cannot name one."""
+        """The ``_id`` for ``record``; None when the strategy cannot name one (or is ``none``)."""
+        if self.document_id_strategy is DocumentIdStrategy.NONE:
+            return None
         if self.document_id_strategy is DocumentIdStrategy.OFFSET:
             return f"{record.topic}+{record.partition}+{record.offset}"
         if record.key is None or not record.key or len(record.key) > MAX_ID_BYTES:
@@ -130,14 +137,17 @@ class ElasticsearchDestination:
             if doc is None:
                 invalid.append(Rejected(record, INVALID_JSON, "the value is not a JSON object"))
                 continue
-            doc_id = self.document_id(record)
-            if doc_id is None:
-                invalid.append(Rejected(
-                    record, MISSING_KEY,
-                    f"document_id=record_key needs a key of 1..{MAX_ID_BYTES} bytes",
-                ))
-                continue
-            action = {"index": {"_index": self.index_name(record), "_id": doc_id}}
+            target = {"_index": self.index_name(record)}
+            if self.document_id_strategy is not DocumentIdStrategy.NONE:
+                doc_id = self.document_id(record)
+                if doc_id is None:
+                    invalid.append(Rejected(
+                        record, MISSING_KEY,
+                        f"document_id=record_key needs a key of 1..{MAX_ID_BYTES} bytes",
+                    ))
+                    continue
+                target["_id"] = doc_id
+            action = {"index": target}
             parts.append(json.dumps(action, separators=(",", ":")).encode())
             parts.append(doc)
             items.append(record)

@@ -90,7 +90,8 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
 @click.option("--error-prefix", help="S3 prefix for records S3 refused for good.")
 @click.option("--es-index", help="Deliver to this Elasticsearch/OpenSearch index.")
 @click.option("--es-backup-bucket", help="Bucket for failed documents (default: --s3-bucket).")
-@click.option("--document-id", type=click.Choice(["offset", "record_key"]), default="offset")
+@click.option("--document-id", type=click.Choice(["offset", "record_key", "none"]),
+              default="offset")
 @click.option("--max-records", type=int, help="Flush a partition's buffer at this many records.")
 @click.option("--interval-ms", type=int, help="Flush a partition's buffer after this long.")
 @click.option("--ensure-bucket", is_flag=True, help="Create missing buckets.")
@@ -106,8 +107,10 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
 def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
     """Deliver a topic to S3/MinIO and/or Elasticsearch until SIGINT/SIGTERM or idle.
 
-    CONFIG is a YAML file with one delivery or a `deliveries:` list; endpoints and
-    credentials come from the SHARDLINE_* environment. Offsets are committed only after the
+    CONFIG is a YAML, TOML or JSON file with one delivery or a `deliveries:` list, in
+    Shardline's layout or in Firehose's (CreateDeliveryStream input, or describe-delivery-stream
+    output; see docs/delivery.md); endpoints and credentials come from the SHARDLINE_*
+    environment. Offsets are committed only after the
     destination confirmed the write.
     """
     if not 0 <= opts["metrics_port"] <= 65535:
