@@ -83,6 +83,7 @@ def build_core(
         es_backup = S3Destination(
             _s3_client(settings), b.bucket, prefix=f"{b.prefix}{ERROR_OUTPUT_TYPE}/",
             stream=config.name, compression=b.compression, name=f"s3://{b.bucket}/{b.prefix}",
+            error_output=True,
         )
         if b.mode is S3BackupMode.ALL_DOCUMENTS:
             # Every source record, as consumed, under the prefix (failed documents go below

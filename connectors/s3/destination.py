@@ -133,6 +133,7 @@ class S3Destination:
 
     ``prefix`` is a Firehose prefix (a ``str`` is compiled as ``Prefix``); a backup destination
     passes its compiled ``ErrorOutputPrefix`` and the ``error_output_type`` it evaluates to.
+    ``error_output`` marks a destination of failure envelopes (see ``_already_there``).
     """
 
     def __init__(
@@ -147,6 +148,7 @@ class S3Destination:
         name: str = "s3",
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int = MULTIPART_PART_SIZE,
+        error_output: bool | None = None,
     ) -> None:
         if multipart_threshold < MIN_MULTIPART_THRESHOLD or part_size < MIN_MULTIPART_THRESHOLD:
             raise ValueError("multipart threshold and part size must be at least 5 MiB")
@@ -158,6 +160,10 @@ class S3Destination:
         self.stream = stream
         self.compression = compression
         self.name = name
+        # Failure envelopes carry wall-clock fields: an existing key is an earlier attempt's
+        # output, not a collision. Default: a destination with an error_output_type.
+        self.error_output = error_output if error_output is not None else (
+            error_output_type is not None)
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_OBJECTS)
@@ -292,6 +298,11 @@ class S3Destination:
             same = theirs == obj.sha256
         if same:
             return S3Response(200, headers={"x-shardline-existing": "identical"})
+        if self.error_output:
+            # Error output (Firehose's envelopes) carries wall-clock fields such as
+            # attemptEndingTimestamp, so a replay's bytes differ: the first write stands.
+            log.info("%s: %s was written by an earlier attempt; keeping it", self.name, obj.key)
+            return S3Response(200, headers={"x-shardline-existing": "earlier attempt"})
         raise KeyCollisionError(
             f"s3://{self.bucket}/{obj.key} already holds different content (sha256 {theirs},"
             f" ours {obj.sha256}; offsets {obj.metadata[META_FIRST_OFFSET]}.."

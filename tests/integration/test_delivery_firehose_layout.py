@@ -113,14 +113,13 @@ def test_all_documents_replay_adds_nothing(
     search_settings: Settings, bucket_factory, index_factory, tmp_path: Path
 ) -> None:
     """Replay from scratch (a new group): the source backup rewrites the same objects and the
-    engine overwrites the same documents. (Only good records: a failed document's JSON holds
-    attemptEndingTimestamp, so replaying a *failure* collides with its first backup object —
-    a known problem of the failure backup, reported separately.)"""
+    engine overwrites the same documents. A failed document's JSON holds wall-clock fields
+    (attemptEndingTimestamp), so its replay differs: the failure backup keeps the first."""
     settings = search_settings
     topic = f"fh-replay-{uuid.uuid4().hex[:10]}"
     ensure_topics(settings.kafka_bootstrap, [topic], 1)
     bucket, index = bucket_factory("fh-replay"), index_factory("fh-replay")
-    values = [json.dumps({"i": i, "price": i / 4}).encode() for i in range(N)]
+    values = [json.dumps({"i": i, "price": i / 4}).encode() for i in range(N)] + [BAD_JSON]
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     for value in values:
         producer.produce(topic, value=value, partition=0)
@@ -128,15 +127,18 @@ def test_all_documents_replay_adds_nothing(
     path = _stream_file(tmp_path, topic, index, bucket)
     (config,) = load_deliveries(path)
     preflight(config, settings)
-    assert build_worker(config, settings).run(until_idle_ms=3_000).records == N
+    assert build_worker(config, settings).run(until_idle_ms=3_000).records == N + 1
     before = _objects(settings, bucket, "all/")
-    assert Counter(line for lines in before.values() for line in lines) == Counter(values)
+    failed = "all/AmazonOpenSearchService-failed/"
+    assert Counter(line for key, lines in before.items() if not key.startswith(failed)
+                   for line in lines) == Counter(values)
+    assert sum(len(lines) for key, lines in before.items() if key.startswith(failed)) == 1
 
     doc = yaml.safe_load(path.read_text())
     doc["Shardline"]["Group"] = f"{topic}-g2"
     path.write_text(yaml.safe_dump(doc))
     (replay,) = load_deliveries(path)
-    assert build_worker(replay, settings).run(until_idle_ms=3_000).records == N
+    assert build_worker(replay, settings).run(until_idle_ms=3_000).records == N + 1
     assert _objects(settings, bucket, "all/") == before
     es_request(settings, "POST", f"/{index}/_refresh")
     assert es_request(settings, "GET", f"/{index}/_count")["count"] == N
