@@ -91,7 +91,7 @@ def build_core(
                 prefix=prefixes.error_output_prefix, error_output_type=S3_ERROR_OUTPUT_TYPE,
                 stream=config.name, compression=dest_config.compression,
                 name=f"s3://{dest_config.bucket}/{prefixes.error_output_prefix.text}",
-                multipart_threshold=multipart,
+                multipart_threshold=multipart, same_records_suffice=True,
             )
         return DeliveryCore(
             config.name, destination, hints=dest_config.buffering, retry=dest_config.retry,

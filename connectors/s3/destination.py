@@ -86,6 +86,9 @@ META_FIRST_OFFSET = "first-offset"
 META_LAST_OFFSET = "last-offset"
 META_RECORDS = "records"
 
+# What identifies an object's records (for a backup, whose failure documents carry times).
+_RECORD_IDENTITY = (META_FIRST_OFFSET, META_LAST_OFFSET, META_RECORDS)
+
 # The old name: configs and code written for UNCOMPRESSED/GZIP keep working unchanged.
 Compression = CompressionFormat
 
@@ -141,6 +144,10 @@ class S3Destination:
     passes its compiled ``ErrorOutputPrefix`` and the ``error_output_type`` it evaluates to
     (a record's own ``error_output_type``, when set, wins). ``encoder`` makes the bodies
     (default: JSON Lines compressed with ``compression``).
+
+    ``same_records_suffice`` is for backups: a failure document records when the attempts
+    ended, so a replay's document differs from the first one by its times alone. An existing
+    object holding the same records (first and last offset, count) then counts as written.
     """
 
     def __init__(
@@ -156,6 +163,7 @@ class S3Destination:
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int = MULTIPART_PART_SIZE,
         encoder: BodyEncoder | None = None,
+        same_records_suffice: bool = False,
     ) -> None:
         if multipart_threshold < MIN_MULTIPART_THRESHOLD or part_size < MIN_MULTIPART_THRESHOLD:
             raise ValueError("multipart threshold and part size must be at least 5 MiB")
@@ -167,6 +175,7 @@ class S3Destination:
         self.stream = stream
         self.compression = compression
         self.encoder: BodyEncoder = encoder or JsonLinesEncoder(compression)
+        self.same_records_suffice = same_records_suffice
         self.name = name
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
@@ -316,6 +325,8 @@ class S3Destination:
             theirs = f"(no content-sha256; ETag {etag})"
         else:
             same = theirs == obj.sha256
+        if not same and self.same_records_suffice:
+            same = all(head.metadata.get(k) == obj.metadata[k] for k in _RECORD_IDENTITY)
         if same:
             return S3Response(200, headers={"x-shardline-existing": "identical"})
         raise KeyCollisionError(

@@ -42,7 +42,7 @@ from connectors.s3 import (
     schema_for,
 )
 from connectors.s3.formats import BodyEncoder
-from shardline.errors import ConfigError
+from shardline.errors import ConfigError, KeyCollisionError
 from shardline.settings import Settings
 from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
 
@@ -298,3 +298,40 @@ def test_config_errors_name_the_field(over: dict, field: str, words: str) -> Non
     with pytest.raises(ConfigError) as info:
         DeliveryConfig.from_mapping(s3(**over))
     assert info.value.field == field and words in str(info.value)
+
+
+class ExistingClient(FakeClient):
+    """Every key exists already (412), holding other bytes for the same records."""
+
+    def __init__(self, metadata: dict[str, str]) -> None:
+        super().__init__()
+        self.metadata = metadata
+
+    async def put_object(self, bucket, key, body, **kw):
+        self.puts.append((key, body, "", ""))
+        return S3Response(412)
+
+    async def head_object(self, bucket, key):
+        return S3Response(200, headers={f"x-amz-meta-{k}": v for k, v in self.metadata.items()})
+
+
+@pytest.mark.parametrize("suffice", [False, True])
+def test_a_backup_replay_with_other_times_is_not_a_collision(suffice: bool) -> None:
+    """The failure document of a replay differs by its attemptEndingTimestamp only."""
+    batch = Batch.of([rec(3, b'{"attemptEndingTimestamp": 2}'), rec(4, b'{"x": 1}')])
+    theirs = {"content-sha256": "0" * 64, "first-offset": "3", "last-offset": "4",
+              "records": "2", "batch-start": "3", "batch-end": "4"}
+    dest = S3Destination(ExistingClient(theirs), "b", stream="s",  # type: ignore[arg-type]
+                         same_records_suffice=suffice)
+    request = dest.encode(batch)
+    if suffice:
+        (response,) = asyncio.run(dest.send(request))
+        assert response.ok
+    else:
+        with pytest.raises(KeyCollisionError):
+            asyncio.run(dest.send(request))
+    other = {**theirs, "last-offset": "5"}  # other records: always a collision
+    dest = S3Destination(ExistingClient(other), "b", stream="s",  # type: ignore[arg-type]
+                         same_records_suffice=True)
+    with pytest.raises(KeyCollisionError):
+        asyncio.run(dest.send(request))
