@@ -10,6 +10,7 @@ Build and run a delivery::
 
 from connectors.build import build_core, build_worker, preflight
 from connectors.config import (
+    DataFormatConversionConfig,
     DeliveryConfig,
     ElasticsearchConfig,
     S3BackupConfig,
@@ -36,13 +37,21 @@ from connectors.core import (
     Successful,
 )
 from connectors.elasticsearch import DocumentIdStrategy, ElasticsearchDestination
-from connectors.s3 import Compression, CompressionFormat, S3Client, S3Destination
+from connectors.s3 import (
+    Compression,
+    CompressionFormat,
+    ParquetCompression,
+    ParquetEncoder,
+    S3Client,
+    S3Destination,
+)
 
 __all__ = [
     "Batch",
     "BufferingHints",
     "Compression",
     "CompressionFormat",
+    "DataFormatConversionConfig",
     "DeliveryConfig",
     "DeliveryCore",
     "DeliveryWorker",
@@ -53,6 +62,8 @@ __all__ = [
     "ElasticsearchDestination",
     "LoggingMetrics",
     "MetricsServer",
+    "ParquetCompression",
+    "ParquetEncoder",
     "PrometheusMetrics",
     "Record",
     "Rejected",

@@ -8,23 +8,34 @@ from typing import cast
 
 from confluent_kafka import Consumer
 
-from connectors.config import DeliveryConfig, ElasticsearchConfig, S3BackupMode, S3Config
+from connectors.config import (
+    DataFormatConversionConfig,
+    DeliveryConfig,
+    ElasticsearchConfig,
+    S3BackupMode,
+    S3Config,
+)
 from connectors.core.buffer import MIB
 from connectors.core.delivery import DeliveryCore
-from connectors.core.failures import format_failure
+from connectors.core.failures import FailureFormatter, format_failure
 from connectors.core.metrics import MetricsHook
 from connectors.core.retry import RetryOptions
 from connectors.core.worker import ConsumerLike, DeliveryWorker, consumer_config
 from connectors.elasticsearch.destination import DocumentIdStrategy, ElasticsearchDestination
 from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_formatter
+from connectors.s3.avro_arrow import schema_for
 from connectors.s3.client import S3Client
+from connectors.s3.conversion_failures import failure_formatter
 from connectors.s3.destination import S3Destination
+from connectors.s3.formats import BodyEncoder
+from connectors.s3.json_columns import KeyRules
+from connectors.s3.parquet import ParquetEncoder
 from connectors.s3.prefix import compile_prefixes
 from shardline.errors import DeliveryError
 from shardline.kafka import partition_count
 from shardline.settings import Settings
 
-__all__ = ["S3_ERROR_OUTPUT_TYPE", "build_core", "build_worker", "preflight"]
+__all__ = ["S3_ERROR_OUTPUT_TYPE", "build_core", "build_worker", "parquet_encoder", "preflight"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +50,23 @@ def _s3_client(settings: Settings) -> S3Client:
     )
 
 
+def parquet_encoder(conversion: DataFormatConversionConfig) -> ParquetEncoder:
+    """The body encoder of an S3 delivery with record format conversion."""
+    return ParquetEncoder(
+        schema_for(conversion.schema),
+        compression=conversion.compression,
+        keys=KeyRules(
+            case_insensitive=conversion.case_insensitive,
+            dots_to_underscores=conversion.convert_dots_in_json_keys_to_underscores,
+            mappings=dict(conversion.column_to_json_key_mappings),
+        ),
+        enable_dictionary=conversion.enable_dictionary_compression,
+        page_size_bytes=conversion.page_size_bytes,
+        writer_version=conversion.writer_version,
+        schema_name=conversion.schema,
+    )
+
+
 def build_core(
     config: DeliveryConfig, settings: Settings, *, metrics: MetricsHook | None = None
 ) -> DeliveryCore:
@@ -47,23 +75,31 @@ def build_core(
     if isinstance(dest_config, S3Config):
         prefixes = compile_prefixes(dest_config.prefix, dest_config.error_output_prefix)
         multipart = dest_config.multipart_threshold_mb * MIB
+        conversion = dest_config.data_format_conversion
+        encoder: BodyEncoder | None = None
+        formatter: FailureFormatter = format_failure
+        if conversion is not None:
+            encoder = parquet_encoder(conversion)
+            formatter = failure_formatter(conversion.schema)
         destination = S3Destination(
             _s3_client(settings), dest_config.bucket, prefix=prefixes.prefix,
             stream=config.name, compression=dest_config.compression,
-            name=f"s3://{dest_config.bucket}", multipart_threshold=multipart,
+            name=f"s3://{dest_config.bucket}", multipart_threshold=multipart, encoder=encoder,
         )
         backup = None
-        if dest_config.error_output_prefix is not None:
+        # Records conversion rejects always have somewhere to go: without an
+        # ErrorOutputPrefix, Firehose's default <Prefix><error-output-type>/yyyy/MM/dd/HH/.
+        if dest_config.error_output_prefix is not None or conversion is not None:
             backup = S3Destination(
                 _s3_client(settings), dest_config.bucket,
                 prefix=prefixes.error_output_prefix, error_output_type=S3_ERROR_OUTPUT_TYPE,
                 stream=config.name, compression=dest_config.compression,
-                name=f"s3://{dest_config.bucket}/{dest_config.error_output_prefix}",
-                multipart_threshold=multipart,
+                name=f"s3://{dest_config.bucket}/{prefixes.error_output_prefix.text}",
+                multipart_threshold=multipart, same_records_suffice=True,
             )
         return DeliveryCore(
             config.name, destination, hints=dest_config.buffering, retry=dest_config.retry,
-            backup=backup, format_failure=format_failure, metrics=metrics,
+            backup=backup, format_failure=formatter, metrics=metrics,
         )
     assert isinstance(dest_config, ElasticsearchConfig)
     if dest_config.document_id is DocumentIdStrategy.NONE:
@@ -83,7 +119,7 @@ def build_core(
         es_backup = S3Destination(
             _s3_client(settings), b.bucket, prefix=f"{b.prefix}{ERROR_OUTPUT_TYPE}/",
             stream=config.name, compression=b.compression, name=f"s3://{b.bucket}/{b.prefix}",
-            error_output=True,
+            same_records_suffice=True,
         )
         if b.mode is S3BackupMode.ALL_DOCUMENTS:
             # Every source record, as consumed, under the prefix (failed documents go below

@@ -29,11 +29,19 @@ from connectors.core.buffer import MIB, BufferingHints
 from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, RetryOptions
 from connectors.elasticsearch.destination import DocumentIdStrategy
 from connectors.elasticsearch.rotation import IndexRotationPeriod
+from connectors.s3.avro_arrow import schema_for
 from connectors.s3.compression import CompressionFormat
+from connectors.s3.parquet import (
+    DEFAULT_PAGE_SIZE_BYTES,
+    MIN_PAGE_SIZE_BYTES,
+    ParquetCompression,
+    WriterVersion,
+)
 from connectors.s3.prefix import compile_prefixes
 from shardline.errors import ConfigError
 
 __all__ = [
+    "DataFormatConversionConfig",
     "DeliveryConfig",
     "ElasticsearchConfig",
     "S3BackupConfig",
@@ -98,6 +106,14 @@ class _Section:
         if value < lo or (hi is not None and value > hi):
             bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
             raise ConfigError(self.name(key), f"must be {bound}, got {value}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(self.name(key), f"expected true or false, got {value!r}")
         return value
 
     def alias(self, *keys: str) -> str | None:
@@ -192,6 +208,70 @@ def _compression(s: _Section, default: CompressionFormat) -> CompressionFormat:
         raise ConfigError(s.name("compression"), f"one of {choices}, got {value!r}") from None
 
 
+def _choice(s: _Section, key: str, kind: type[StrEnum], default: str) -> Any:
+    value = s.string(key, default)
+    try:
+        return kind(value.upper())
+    except ValueError:
+        choices = ", ".join(c.value for c in kind)
+        raise ConfigError(s.name(key), f"one of {choices}, got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class DataFormatConversionConfig:
+    """Firehose's DataFormatConversionConfiguration, JSON → Parquet (OpenX JSON SerDe in,
+    ParquetSerDe out), with the table schema named from ``schemas/``."""
+
+    schema: str
+    output_format: str = "PARQUET"
+    compression: ParquetCompression = ParquetCompression.SNAPPY
+    case_insensitive: bool = True
+    convert_dots_in_json_keys_to_underscores: bool = False
+    column_to_json_key_mappings: tuple[tuple[str, str], ...] = ()  # (column, JSON key)
+    enable_dictionary_compression: bool = True
+    page_size_bytes: int = DEFAULT_PAGE_SIZE_BYTES
+    writer_version: WriterVersion = WriterVersion.V1
+
+    @classmethod
+    def from_section(cls, s: _Section) -> DataFormatConversionConfig | None:
+        """None when ``enabled: false`` (Firehose keeps the settings but does not convert)."""
+        enabled = s.boolean("enabled", True)
+        output = s.string("output_format", "PARQUET")
+        if output.upper() != "PARQUET":
+            raise ConfigError(s.name("output_format"), f"only PARQUET is supported, got {output!r}")
+        name = s.string("schema")
+        try:
+            columns = schema_for(name).names
+        except ConfigError as exc:
+            raise ConfigError(s.name("schema"), str(exc)) from None
+        raw_mappings = s.raw("column_to_json_key_mappings") or {}
+        if not isinstance(raw_mappings, Mapping):
+            raise ConfigError(s.name("column_to_json_key_mappings"),
+                              "expected a mapping of column name to JSON key")
+        mappings = []
+        for column, key in raw_mappings.items():
+            where = f"{s.name('column_to_json_key_mappings')}.{column}"
+            if column not in columns:
+                raise ConfigError(where, f"no such column in schema {name!r}: {columns}")
+            if not isinstance(key, str) or not key.strip():
+                raise ConfigError(where, f"expected a JSON key, got {key!r}")
+            mappings.append((str(column), key))
+        config = cls(
+            schema=name,
+            compression=_choice(s, "compression", ParquetCompression, "SNAPPY"),
+            case_insensitive=s.boolean("case_insensitive", True),
+            convert_dots_in_json_keys_to_underscores=s.boolean(
+                "convert_dots_in_json_keys_to_underscores", False),
+            column_to_json_key_mappings=tuple(mappings),
+            enable_dictionary_compression=s.boolean("enable_dictionary_compression", True),
+            page_size_bytes=s.integer(  # type: ignore[arg-type]
+                "page_size_bytes", MIN_PAGE_SIZE_BYTES, None, DEFAULT_PAGE_SIZE_BYTES),
+            writer_version=_choice(s, "writer_version", WriterVersion, "V1"),
+        )
+        s.done()
+        return config if enabled else None
+
+
 @dataclass(frozen=True, slots=True)
 class S3Config:
     bucket: str
@@ -202,13 +282,26 @@ class S3Config:
     buffering: BufferingHints = field(default_factory=BufferingHints)
     retry: RetryOptions = field(default_factory=RetryOptions)
     multipart_threshold_mb: int = MULTIPART_THRESHOLD_MB[2]
+    data_format_conversion: DataFormatConversionConfig | None = None
 
     @classmethod
     def from_section(cls, s: _Section) -> S3Config:
+        conversion = DataFormatConversionConfig.from_section(
+            s.section("data_format_conversion")) if s.has("data_format_conversion") else None
+        # Firehose: with format conversion the S3 CompressionFormat must be UNCOMPRESSED (the
+        # serializer compresses inside the file); left unset, that is the default then.
+        compression = _compression(
+            s, CompressionFormat.UNCOMPRESSED if conversion else CompressionFormat.GZIP)
+        if conversion is not None and compression is not CompressionFormat.UNCOMPRESSED:
+            raise ConfigError(
+                s.name("compression"),
+                f"must be UNCOMPRESSED with data_format_conversion (Parquet compresses inside"
+                f" the file: set data_format_conversion.compression), got {compression.value!r}",
+            )
         config = cls(
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix"),
-            compression=_compression(s, CompressionFormat.GZIP),
+            compression=compression,
             error_output_prefix=_prefix(s, "error_output_prefix") if s.has(
                 "error_output_prefix") else None,
             ensure_bucket=bool(s.raw("ensure_bucket")),
@@ -217,6 +310,7 @@ class S3Config:
             multipart_threshold_mb=s.integer(  # type: ignore[arg-type]
                 "multipart_threshold_mb", MULTIPART_THRESHOLD_MB[0], MULTIPART_THRESHOLD_MB[1],
                 MULTIPART_THRESHOLD_MB[2]),
+            data_format_conversion=conversion,
         )
         s.done()
         try:  # Firehose's prefix rules, checked now rather than at the first delivery

@@ -40,4 +40,5 @@ def to_backup_record(
 ) -> Record:
     r = rejected.record
     doc = json.dumps(formatter(rejected, attempts, now_ms), separators=(",", ":")).encode()
-    return Record(r.topic, r.partition, r.offset, r.key, doc, r.timestamp_ms)
+    return Record(r.topic, r.partition, r.offset, r.key, doc, r.timestamp_ms, r.sub,
+                  error_output_type=rejected.error_output_type)

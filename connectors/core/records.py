@@ -16,6 +16,8 @@ class Record:
     source record may become several: they keep the source's topic/partition/offset and are
     told apart by ``sub`` (0, 1, …), and carry the dynamic-partitioning keys they were given
     as ``partition_keys`` (name, value) pairs, in the order the query/hook produced them.
+    A backup record (a failure document) carries the ``error_output_type`` of the failure it
+    describes, so the backup writes it under that type's error prefix.
     """
 
     topic: str
@@ -26,6 +28,7 @@ class Record:
     timestamp_ms: int
     sub: int = 0
     partition_keys: tuple[tuple[str, str], ...] = ()
+    error_output_type: str | None = None
 
     @property
     def size_bytes(self) -> int:

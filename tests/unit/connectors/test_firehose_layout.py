@@ -246,11 +246,10 @@ def test_the_keys_being_added_elsewhere_are_translated() -> None:
 def test_until_delivery_config_takes_them_they_are_named_as_not_supported() -> None:
     doc = _extended()
     doc["Shardline"] = {"Functions": {"enrich": "mypkg.transforms:handler"}}
+    # (DataFormatConversionConfiguration is supported now: translated and accepted.)
     assert error_of(doc) == (
-        f"{S3}.DataFormatConversionConfiguration: not supported by this version of Shardline"
-        " (translated to s3.data_format_conversion)")
-    del doc[S3]["DataFormatConversionConfiguration"]
-    assert error_of(doc).startswith(f"{S3}.DynamicPartitioningConfiguration: not supported")
+        f"{S3}.DynamicPartitioningConfiguration: not supported by this version of Shardline"
+        " (translated to s3.dynamic_partitioning)")
     del doc[S3]["DynamicPartitioningConfiguration"]
     assert error_of(doc).startswith(f"{S3}.ProcessingConfiguration: not supported")
     del doc[S3]["ProcessingConfiguration"]
