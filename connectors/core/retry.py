@@ -107,7 +107,9 @@ async def deliver_batch(
         current = Batch.of(state.pending, cut=batch.cut_range)
         sent = len(current)
         result.attempted_records += sent
-        request = _encode(destination, current, on_encode, timer)
+        # In a worker thread: compression (zlib, cramjam) releases the GIL, so partitions
+        # flushed together compress in parallel, and their uploads overlap the encoding.
+        request = await asyncio.to_thread(_encode, destination, current, on_encode, timer)
         response = await destination.send(request)
         outcome = destination.classify(current, request, response)
         written = 0

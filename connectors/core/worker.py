@@ -173,6 +173,11 @@ class DeliveryWorker:
         self.stop_event.set()
 
     @property
+    def abandoned(self) -> int:
+        """Records dropped uncommitted at the shutdown deadline."""
+        return self._abandoned
+
+    @property
     def paused(self) -> frozenset[tuple[str, int]]:
         """Partitions the memory cap paused (read by metrics, possibly from another thread)."""
         return frozenset(self._paused)

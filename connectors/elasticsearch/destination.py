@@ -16,13 +16,13 @@ they are permanent failures (``invalid_json``) from the first attempt.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import aiohttp
+import orjson
 
 from connectors.core.outcome import DontRetry, Outcome, Retry, RetryPartial, Successful
 from connectors.core.records import Batch, Record, Rejected
@@ -138,7 +138,7 @@ class ElasticsearchDestination:
                 ))
                 continue
             action = {"index": {"_index": self.index_name(record), "_id": doc_id}}
-            parts.append(json.dumps(action, separators=(",", ":")).encode())
+            parts.append(orjson.dumps(action))
             parts.append(doc)
             items.append(record)
         body = b"\n".join(parts) + b"\n" if parts else b""
@@ -158,7 +158,7 @@ class ElasticsearchDestination:
             ) as resp:
                 raw = await resp.read()
                 try:
-                    body = json.loads(raw) if raw else None
+                    body = orjson.loads(raw) if raw else None
                 except ValueError:
                     body = None
                 if not isinstance(body, dict):
@@ -218,13 +218,13 @@ def _document(value: bytes | None) -> bytes | None:
     if value is None:
         return None
     try:
-        parsed = json.loads(value)
-    except ValueError:  # includes UnicodeDecodeError
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:  # a ValueError; also invalid UTF-8
         return None
     if not isinstance(parsed, dict):
         return None
     if b"\n" in value or b"\r" in value:
-        return json.dumps(parsed, separators=(",", ":")).encode()
+        return orjson.dumps(parsed)
     return value
 
 

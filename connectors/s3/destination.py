@@ -72,6 +72,7 @@ MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
 MIN_MULTIPART_THRESHOLD = 5 * MIB  # S3's smallest part (all but the last)
 MULTIPART_PART_SIZE = 8 * MIB
+BODY_SLICE = 8192  # records joined at a time into an object's body before compressing
 MAX_CONCURRENT_OBJECTS = 16  # PUTs in flight for one batch (many dynamic partitions)
 
 # Object metadata (x-amz-meta-…): what a replay and a collision check read back.
@@ -197,8 +198,12 @@ class S3Destination:
         return self._key(groups[0]) if groups else ""
 
     def body(self, records: Sequence[Record]) -> bytes:
-        """One object's bytes: JSON Lines, compressed."""
-        return self.compression.compress(b"".join(r.value + b"\n" for r in records))  # type: ignore[operator]
+        """One object's bytes: JSON Lines, compressed (in slices of :data:`BODY_SLICE`
+        records: the uncompressed object is never held whole)."""
+        return self.compression.compress_parts(
+            b"\n".join([r.value for r in records[i:i + BODY_SLICE]]) + b"\n"  # type: ignore[misc]
+            for i in range(0, len(records), BODY_SLICE)
+        )
 
     def encode(self, batch: Batch) -> S3Write:
         start, end = batch.cut_range
