@@ -452,10 +452,11 @@ class DeliveryCore:
                 await prepare(tps)
 
     def forget(self, partitions: Iterable[TopicPartition]) -> int:
-        """Drop the state of revoked/lost partitions; returns how many records were dropped."""
+        """Drop the state of revoked/lost partitions; returns how many consumed records were
+        not delivered (buffered, cut or being sent)."""
         dropped = 0
         for tp in partitions:
             state = self._partitions.pop(tp, None)
-            if state is not None:
-                dropped += len(state.buffer) + sum(len(b) for b in state.ready)
+            if state is not None:  # buffered, cut, or being sent: consumed, not delivered
+                dropped += state.offsets.outstanding
         return dropped
