@@ -20,7 +20,13 @@ from connectors.core.delivery import DeliveryCore
 from connectors.core.failures import FailureFormatter, format_failure
 from connectors.core.metrics import MetricsHook
 from connectors.core.retry import RetryOptions
-from connectors.core.worker import ConsumerLike, DeliveryWorker, consumer_config
+from connectors.core.worker import (
+    ConsumerLike,
+    DeliveryWorker,
+    consumer_config,
+    fetch_config,
+    prefetch_bytes,
+)
 from connectors.elasticsearch.destination import DocumentIdStrategy, ElasticsearchDestination
 from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_formatter
 from connectors.s3.avro_arrow import schema_for
@@ -35,7 +41,14 @@ from shardline.errors import DeliveryError
 from shardline.kafka import partition_count
 from shardline.settings import Settings
 
-__all__ = ["S3_ERROR_OUTPUT_TYPE", "build_core", "build_worker", "parquet_encoder", "preflight"]
+__all__ = [
+    "S3_ERROR_OUTPUT_TYPE",
+    "build_core",
+    "build_worker",
+    "fetch_config",
+    "parquet_encoder",
+    "preflight",
+]
 
 log = logging.getLogger(__name__)
 
@@ -145,18 +158,31 @@ def build_worker(
     *,
     metrics: MetricsHook | None = None,
     consume_batch: int | None = None,
+    shutdown_timeout_ms: int | None = None,
 ) -> DeliveryWorker:
     """A ready-to-run worker: ``build_worker(cfg, settings).run(until_idle_ms=5000)``."""
     core = build_core(config, settings, metrics=metrics)
     # A flush (retries of the destination, then of the backup) happens between two polls.
     budget = 2 * _retry_budget_ms(config.destination.retry) + MAX_POLL_INTERVAL_SLACK_MS
-    consumer = Consumer(consumer_config(
-        settings.kafka_bootstrap, config.group_id,
-        max_poll_interval_ms=max(MIN_MAX_POLL_INTERVAL_MS, budget),
-        auto_offset_reset=config.auto_offset_reset,
-    ))
+    consumer = Consumer({
+        **consumer_config(
+            settings.kafka_bootstrap, config.group_id,
+            max_poll_interval_ms=max(MIN_MAX_POLL_INTERVAL_MS, budget),
+            auto_offset_reset=config.auto_offset_reset,
+        ),
+        **fetch_config(config.max_buffered_bytes),
+    })
     kwargs = {"consume_batch": consume_batch} if consume_batch else {}
-    return DeliveryWorker(core, cast(ConsumerLike, consumer), config.topic, **kwargs)
+    # The pre-fetch queue gets its share of the cap; the core holds the rest.
+    prefetch = prefetch_bytes(config.max_buffered_bytes)
+    return DeliveryWorker(
+        core, cast(ConsumerLike, consumer), config.topic,
+        max_buffered_bytes=max(config.destination.buffering.size_bytes,
+                               config.max_buffered_bytes - prefetch),
+        shutdown_timeout_ms=(config.shutdown_timeout_ms if shutdown_timeout_ms is None
+                             else shutdown_timeout_ms),
+        **kwargs,
+    )
 
 
 def preflight(config: DeliveryConfig, settings: Settings, *, timeout_s: float = 10.0) -> None:

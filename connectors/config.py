@@ -56,6 +56,10 @@ INTERVAL_S = (0, 900, 300)  # Firehose IntervalInSeconds
 RETRY_DURATION_S = (0, 7200, 300)  # Firehose RetryOptions.DurationInSeconds
 MULTIPART_THRESHOLD_MB = (5, 5120, 16)  # objects this large go up in parts (S3: 5 MiB–5 GiB)
 INDEX_NAME_LENGTH = (1, 80)  # Firehose IndexName (its pattern is ``.*``)
+# Memory held per delivery (buffered + being sent + librdkafka's pre-fetch): a few deliveries
+# fit in a few hundred MB. At least the destination's SizeInMBs (one full buffer must fit).
+MAX_BUFFERED_MB = (1, 65_536, 256)
+SHUTDOWN_TIMEOUT_S = (0, 3600, 30)  # SIGTERM: how long to flush before abandoning
 # Firehose's default is OneDay; Shardline keeps a fixed index unless asked, as before.
 DEFAULT_INDEX_ROTATION = IndexRotationPeriod.NO_ROTATION
 MAX_INTERVAL_MS = INTERVAL_S[1] * 1000
@@ -405,13 +409,25 @@ class ElasticsearchConfig:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
-    """One delivery stream: ``topic`` → exactly one of ``s3`` / ``elasticsearch``."""
+    """One delivery stream: ``topic`` → exactly one of ``s3`` / ``elasticsearch``.
+
+    ``max_buffered_mb``: memory the delivery may hold — buffered, cut and being sent, and
+    librdkafka's pre-fetch — before it pauses its partitions and cuts its largest buffers
+    early. ``shutdown_timeout_ms`` (``shutdown_timeout_seconds``): on SIGTERM, how long to
+    flush what is buffered; what is not delivered by then is abandoned uncommitted.
+    """
 
     name: str
     topic: str
     destination: S3Config | ElasticsearchConfig
     group: str = ""
     auto_offset_reset: str = "earliest"
+    max_buffered_mb: int = MAX_BUFFERED_MB[2]
+    shutdown_timeout_ms: int = SHUTDOWN_TIMEOUT_S[2] * 1000
+
+    @property
+    def max_buffered_bytes(self) -> int:
+        return self.max_buffered_mb * MIB
 
     @property
     def group_id(self) -> str:
@@ -437,8 +453,25 @@ class DeliveryConfig:
             destination = S3Config.from_section(s.section("s3"))
         else:
             destination = ElasticsearchConfig.from_section(s.section("elasticsearch"))
+        max_buffered_mb = s.integer("max_buffered_mb", *MAX_BUFFERED_MB)
+        assert max_buffered_mb is not None
+        size_mb = -(-destination.buffering.size_bytes // MIB)
+        if max_buffered_mb < size_mb:
+            raise ConfigError(
+                s.name("max_buffered_mb"),
+                f"must be at least the buffering size ({size_mb} MB), got {max_buffered_mb}",
+            )
+        timeout_key = s.alias("shutdown_timeout_seconds", "shutdown_timeout_ms")
+        if timeout_key == "shutdown_timeout_ms":
+            shutdown_ms = s.integer(timeout_key, 0, SHUTDOWN_TIMEOUT_S[1] * 1000)
+        elif timeout_key is not None:
+            shutdown_ms = s.integer(timeout_key, *SHUTDOWN_TIMEOUT_S[:2]) * 1000  # type: ignore[operator]
+        else:
+            shutdown_ms = SHUTDOWN_TIMEOUT_S[2] * 1000
+        assert shutdown_ms is not None
         config = cls(name=name, topic=topic, destination=destination,
-                     group=s.string("group", ""), auto_offset_reset=reset)
+                     group=s.string("group", ""), auto_offset_reset=reset,
+                     max_buffered_mb=max_buffered_mb, shutdown_timeout_ms=shutdown_ms)
         s.done()
         return config
 

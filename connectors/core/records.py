@@ -47,6 +47,9 @@ class Batch:
     # The (start, end) offsets of the batch the core cut, when this is a part of it (the
     # records a retry re-sends): S3 objects record the cut they came from.
     cut: tuple[int, int] | None = None
+    # Cut early to bound memory (``max_buffered_mb``), not by the hints: where it falls
+    # depends on timing, like an interval cut.
+    forced: bool = False
 
     @classmethod
     def of(
@@ -55,11 +58,12 @@ class Batch:
         arrival_ms: int | None = None,
         *,
         cut: tuple[int, int] | None = None,
+        forced: bool = False,
     ) -> Batch:
         if not records:
             raise ValueError("a batch needs at least one record")
         first = records[0]
-        return cls(first.topic, first.partition, tuple(records), arrival_ms, cut)
+        return cls(first.topic, first.partition, tuple(records), arrival_ms, cut, forced)
 
     @property
     def cut_range(self) -> tuple[int, int]:

@@ -60,6 +60,9 @@ class BodyEncoder(Protocol):
     def encode(self, records: Sequence[Record]) -> EncodedBody: ...
 
 
+BODY_SLICE = 8192  # records joined at a time into an object's body before compressing
+
+
 @dataclass(frozen=True, slots=True)
 class JsonLinesEncoder:
     """Each value as it is followed by a newline, then Firehose's ``CompressionFormat``."""
@@ -79,5 +82,10 @@ class JsonLinesEncoder:
         return self.compression.content_encoding
 
     def encode(self, records: Sequence[Record]) -> EncodedBody:
-        body = b"".join(r.value + b"\n" for r in records)  # type: ignore[operator]
-        return EncodedBody(self.compression.compress(body), tuple(records))
+        # Joined and compressed in slices of BODY_SLICE records: the uncompressed object is
+        # never held whole (GZIP streams; the bytes equal compress(b"".join(lines))).
+        body = self.compression.compress_parts(
+            b"\n".join([r.value for r in records[i:i + BODY_SLICE]]) + b"\n"  # type: ignore[misc]
+            for i in range(0, len(records), BODY_SLICE)
+        )
+        return EncodedBody(body, tuple(records))

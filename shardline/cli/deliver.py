@@ -102,6 +102,9 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
                    "http://HOST:PORT/metrics (0: off).")
 @click.option("--metrics-host", default=DEFAULT_METRICS_HOST, show_default=True,
               help="Address the metrics endpoint binds to.")
+@click.option("--shutdown-timeout", type=float, metavar="SECONDS",
+              help="On SIGTERM/SIGINT, flush for at most this long; what is not delivered by "
+                   "then stays uncommitted (default: each delivery's shutdown_timeout, 30 s).")
 @click.option("-q", "--quiet", is_flag=True, help="No per-flush lines.")
 @click.pass_obj
 def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
@@ -132,7 +135,13 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
             raise ConfigError("--metrics-port", f"cannot serve metrics on {server.url}: {exc}"
                               ) from None
         click.echo(f"metrics at {server.url}", err=True)
-    workers = [build_worker(cfg, settings, metrics=hook) for cfg in configs]
+    shutdown_ms: int | None = None
+    if opts["shutdown_timeout"] is not None:
+        if not 0 <= opts["shutdown_timeout"] <= 3600:
+            raise ConfigError("--shutdown-timeout", "give 0 to 3600 seconds")
+        shutdown_ms = int(opts["shutdown_timeout"] * 1000)
+    workers = [build_worker(cfg, settings, metrics=hook, shutdown_timeout_ms=shutdown_ms)
+               for cfg in configs]
     until_idle_ms = int(opts["until_idle"] * 1000) if opts["until_idle"] is not None else None
     errors: list[BaseException] = []
 
@@ -145,7 +154,8 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
                 w.stop()
 
     def on_signal(signum: int, _frame: object) -> None:
-        click.echo(f"shardline: {signal.Signals(signum).name}: flushing and committing…", err=True)
+        click.echo(f"shardline: {signal.Signals(signum).name}: stopped consuming; flushing and "
+                   "committing what is delivered…", err=True)
         for w in workers:
             w.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second ^C aborts
@@ -165,6 +175,10 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
         if server is not None:
             server.stop_thread()
     elapsed = time.monotonic() - started
+    abandoned = sum(w.abandoned for w in workers)
+    if abandoned:
+        click.echo(f"shutdown timeout: {abandoned} record(s) not delivered in time were left "
+                   "uncommitted (the next run re-reads them)", err=True)
     click.echo(
         f"delivered {metrics.records} records ({metrics.bytes} bytes) in {metrics.flushes} "
         f"flushes, {metrics.backed_up} backed up, {metrics.retries} retries, {elapsed:.1f}s",
