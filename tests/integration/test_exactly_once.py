@@ -70,7 +70,7 @@ def _start(home: Path, tmp: Path, run: str, config: Path, faults: str, ws: list[
     return w
 
 
-def _wait(what: str, check: Any, w: Worker, timeout_s: float = 90) -> None:
+def _wait(what: str, check: Any, w: Worker, timeout_s: float = 150) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
         assert w.alive(), f"worker died before {what}:\n{w.tail()}"
@@ -128,7 +128,7 @@ def test_kill_9_mid_upload_and_before_commit_then_replay_delivers_exactly_once(
                      {"size_mb": 2, "max_records": 7_000, "interval_ms": 60_000})
     w2 = _start(home, tmp_path, "run2", second, "commit_delay_ms=4000", workers)
     _wait("an object written beyond the commit",
-          lambda: _written_beyond_commit(settings, boto, bucket, topic) >= 2, w2)
+          lambda: _written_beyond_commit(settings, boto, bucket, topic) >= 1, w2)
     w2.kill9()
 
     # Run 3: yet other cuts, no faults, until the topic is idle and everything delivered.
