@@ -15,6 +15,7 @@ SAME_AS = {
     "ticker-stats-opensearch.yaml": "ticker-stats-es.yaml",
     "ticker-analytics-s3.toml": "ticker-analytics-s3.yaml",
     "ticker-analytics-es.describe.json": "ticker-analytics-es.yaml",
+    "ticker-parquet-s3.yaml": "ticker-parquet-s3.yaml",
 }
 
 
