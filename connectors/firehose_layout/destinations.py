@@ -172,12 +172,14 @@ def _format_conversion(node: Node, tr: Translation) -> None:
     if inp is not None:
         deserializer = inp.node("Deserializer")
         if deserializer is not None:
-            for key in ("OpenXJsonSerDe", "HiveJsonSerDe"):
-                serde = deserializer.node(key)
-                if serde is not None:
-                    serde.reject("deserializer options are not supported; records are read as"
-                                 " plain JSON", *serde.data)
-                    serde.done()
+            openx = deserializer.node("OpenXJsonSerDe")
+            if openx is not None:
+                _openx(openx, tr, base)
+            hive = deserializer.node("HiveJsonSerDe")
+            if hive is not None:
+                hive.reject("HiveJsonSerDe options are not supported; records are read with"
+                            " the OpenX JSON SerDe's rules", *hive.data)
+                hive.done()
             deserializer.done()
         inp.done()
     out = node.node("OutputFormatConfiguration")
@@ -193,11 +195,27 @@ def _format_conversion(node: Node, tr: Translation) -> None:
     tr.put(f"{base}.output_format", "PARQUET", serializer.name("ParquetSerDe"))
     tr.put(f"{base}.compression", parquet.string("Compression") or "SNAPPY",
            parquet.name("Compression"))
-    parquet.ignore(tr, "pyarrow's writer defaults are used", "BlockSizeBytes", "PageSizeBytes",
-                   "EnableDictionaryCompression", "MaxPaddingBytes", "WriterVersion")
+    for key, target in (("PageSizeBytes", "page_size_bytes"),
+                        ("EnableDictionaryCompression", "enable_dictionary_compression"),
+                        ("WriterVersion", "writer_version")):
+        if parquet.has(key):
+            tr.put(f"{base}.{target}", parquet.get(key), parquet.name(key))
+    parquet.ignore(tr, "each object is one Parquet row group", "BlockSizeBytes",
+                   "MaxPaddingBytes")
     parquet.done()
     serializer.done()
     out.done()
+    node.done()
+
+
+def _openx(node: Node, tr: Translation, base: str) -> None:
+    """OpenXJsonSerDe's key-matching options (what the Parquet encoder's KeyRules take)."""
+    for key, target in (("CaseInsensitive", "case_insensitive"),
+                        ("ConvertDotsInJsonKeysToUnderscores",
+                         "convert_dots_in_json_keys_to_underscores"),
+                        ("ColumnToJsonKeyMappings", "column_to_json_key_mappings")):
+        if node.has(key):
+            tr.put(f"{base}.{target}", node.get(key), node.name(key))
     node.done()
 
 

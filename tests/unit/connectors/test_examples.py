@@ -15,6 +15,7 @@ SAME_AS = {
     "ticker-stats-opensearch.yaml": "ticker-stats-es.yaml",
     "ticker-analytics-s3.toml": "ticker-analytics-s3.yaml",
     "ticker-analytics-es.describe.json": "ticker-analytics-es.yaml",
+    "ticker-parquet-s3.yaml": "ticker-parquet-s3.yaml",
 }
 
 
@@ -34,8 +35,13 @@ def test_example_loads(path: Path) -> None:
     configs = load_deliveries(path)
     assert configs
     for cfg in configs:
-        # each delivers the output topic of a bundled pipeline
-        assert cfg.topic == ("ticker-analytics-out" if "analytics" in path.name else "ticker-stats")
+        # each delivers the output topic of a bundled pipeline, except the Parquet example,
+        # which converts the producer's raw ticker topic (schemas/ticker.avsc)
+        if "parquet" in path.name:
+            assert cfg.topic == "ticker"
+        else:
+            assert cfg.topic == (
+                "ticker-analytics-out" if "analytics" in path.name else "ticker-stats")
 
 
 @pytest.mark.parametrize("name", sorted(SAME_AS))

@@ -297,10 +297,47 @@ def test_orc_and_deserializer_options_are_refused() -> None:
         " ORC output is not supported")
     conv["OutputFormatConfiguration"]["Serializer"] = {"ParquetSerDe": {}}
     conv["InputFormatConfiguration"]["Deserializer"] = {
-        "OpenXJsonSerDe": {"CaseInsensitive": False}}
+        "HiveJsonSerDe": {"TimestampFormats": ["millis"]}}
     assert error_of(doc).startswith(
         f"{S3}.DataFormatConversionConfiguration.InputFormatConfiguration.Deserializer"
-        ".OpenXJsonSerDe.CaseInsensitive: deserializer options are not supported")
+        ".HiveJsonSerDe.TimestampFormats: HiveJsonSerDe options are not supported")
+
+
+def _parquet_stream(openx: dict[str, Any], parquet: dict[str, Any]) -> dict[str, Any]:
+    return s3_stream(CompressionFormat="UNCOMPRESSED", DataFormatConversionConfiguration={
+        "SchemaConfiguration": {"TableName": "ticker"},
+        "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": openx}},
+        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": parquet}},
+    })
+
+
+def test_openx_and_parquet_serde_options_reach_the_parquet_encoder() -> None:
+    doc = _parquet_stream(
+        {"CaseInsensitive": False, "ConvertDotsInJsonKeysToUnderscores": True,
+         "ColumnToJsonKeyMappings": {"ticker_symbol": "sym"}},
+        {"Compression": "GZIP", "PageSizeBytes": 65536, "EnableDictionaryCompression": False,
+         "WriterVersion": "V2", "BlockSizeBytes": 268435456, "MaxPaddingBytes": 0})
+    tr = translate(doc)
+    assert tr.mapping["s3"]["data_format_conversion"] == {
+        "schema": "ticker", "output_format": "PARQUET", "compression": "GZIP",
+        "case_insensitive": False, "convert_dots_in_json_keys_to_underscores": True,
+        "column_to_json_key_mappings": {"ticker_symbol": "sym"}, "page_size_bytes": 65536,
+        "enable_dictionary_compression": False, "writer_version": "V2"}
+    assert any("BlockSizeBytes: ignored" in n for n in tr.notices)
+    conv = delivery_from_firehose(doc).destination.data_format_conversion  # type: ignore[union-attr]
+    assert conv is not None and not conv.case_insensitive
+    assert conv.convert_dots_in_json_keys_to_underscores and not conv.enable_dictionary_compression
+    assert conv.column_to_json_key_mappings == (("ticker_symbol", "sym"),)
+    assert conv.page_size_bytes == 65536 and conv.writer_version.value == "V2"
+
+
+def test_a_bad_serde_option_is_named_by_its_firehose_path() -> None:
+    doc = _parquet_stream({"ColumnToJsonKeyMappings": {"nope": "x"}}, {})
+    assert "ColumnToJsonKeyMappings" in error_of(doc) and "no such column" in error_of(doc)
+    doc = _parquet_stream({}, {"PageSizeBytes": 10})
+    assert error_of(doc).startswith(
+        f"{S3}.DataFormatConversionConfiguration.OutputFormatConfiguration.Serializer"
+        ".ParquetSerDe.PageSizeBytes")
 
 
 # -- OpenSearch / Elasticsearch ----------------------------------------------------------

@@ -11,12 +11,13 @@ import hashlib
 import io
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from connectors.build import build_core
-from connectors.config import DeliveryConfig
+from connectors.config import DeliveryConfig, load_deliveries
 from connectors.core import (
     Batch,
     BufferingHints,
@@ -265,6 +266,22 @@ def test_config_full() -> None:
     conv = config.destination.data_format_conversion  # type: ignore[union-attr]
     assert conv.compression is ParquetCompression.GZIP and not conv.case_insensitive
     assert conv.column_to_json_key_mappings == (("event_time_ms", "ts"),)
+
+
+def test_example_config_delivers_parquet() -> None:
+    example = Path(__file__).parents[4] / "connectors/examples/ticker-parquet-s3.yaml"
+    [config] = load_deliveries(example)
+    core = build_core(config, Settings.from_env({}))
+    assert isinstance(core.destination, S3Destination)
+    assert isinstance(core.destination.encoder, ParquetEncoder)
+    values = [tick(1), b"{oops", tick(2)]
+    write = core.destination.encode(Batch.of([rec(i, v) for i, v in enumerate(values)]))
+    [obj] = write.objects
+    assert obj.key.startswith("ticker-parquet/") and obj.key.endswith(".parquet")
+    rows = pq.read_table(io.BytesIO(obj.body)).to_pylist()
+    assert rows == [json.loads(tick(1)), json.loads(tick(2))]
+    assert [(f.record.value, f.error_output_type) for f in write.failures] == [
+        (b"{oops", FORMAT_CONVERSION_FAILED)]
 
 
 def test_disabled_conversion_keeps_json_lines() -> None:
