@@ -321,7 +321,7 @@ class S3Config:
             compile_prefixes(config.prefix, config.error_output_prefix)
         except ConfigError as exc:
             key = "prefix" if exc.field == "Prefix" else "error_output_prefix"
-            raise ConfigError(s.name(key), str(exc)) from None
+            raise ConfigError(s.name(key), exc.message) from None
         return config
 
 

@@ -77,6 +77,42 @@ def test_the_kinesis_stream_name_is_the_topic() -> None:
     assert error_of(doc).startswith("KinesisStreamSourceConfiguration.KinesisStreamARN: expected")
 
 
+@pytest.mark.parametrize(("kind", "stray", "its_type"), [
+    ("DirectPut", "MSKSourceConfiguration", "MSKAsSource"),
+    ("KinesisStreamAsSource", "MSKSourceConfiguration", "MSKAsSource"),
+    ("MSKAsSource", "KinesisStreamSourceConfiguration", "KinesisStreamAsSource"),
+])
+def test_a_source_of_another_stream_type_is_refused(kind: str, stray: str, its_type: str) -> None:
+    doc = s3_stream()  # an MSK source
+    doc["DeliveryStreamType"] = kind
+    if kind != "DirectPut":
+        doc["KinesisStreamSourceConfiguration"] = {
+            "KinesisStreamARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/clicks"}
+    assert error_of(doc) == (
+        f"{stray}: only with DeliveryStreamType {its_type}, but DeliveryStreamType is {kind}")
+
+
+def test_a_source_stream_type_needs_its_source_unless_the_topic_is_given() -> None:
+    doc = s3_stream()
+    del doc["MSKSourceConfiguration"]
+    assert error_of(doc) == ("DeliveryStreamType: MSKAsSource needs its source configuration"
+                             " (or set Shardline.Topic)")
+    doc["Shardline"] = {"Topic": "ticks"}
+    assert delivery_from_firehose(doc).topic == "ticks"
+
+
+def test_a_description_with_a_source_of_another_type_is_refused() -> None:
+    doc = {"DeliveryStreamDescription": {
+        "DeliveryStreamName": "d", "DeliveryStreamType": "DirectPut",
+        "Source": {"MSKSourceDescription": {"TopicName": "ticks"}},
+        "Destinations": [{"DestinationId": "destinationId-000000000001",
+                          "ExtendedS3DestinationDescription": {"BucketARN": "arn:aws:s3:::out"}}],
+    }}
+    assert error_of(doc) == ("DeliveryStreamDescription.Source.MSKSourceDescription: only with"
+                             " DeliveryStreamType MSKAsSource, but"
+                             " DeliveryStreamDescription.DeliveryStreamType is DirectPut")
+
+
 def test_direct_put_needs_the_shardline_topic() -> None:
     doc = os_stream()
     del doc["Shardline"]
@@ -147,7 +183,10 @@ def test_firehose_defaults_are_firehose_s_not_shardline_s() -> None:
     ({"BucketARN": "arn:aws:s3:::Bad_Bucket"},
      f"{S3}.BucketARN: not a valid S3 bucket name: 'Bad_Bucket'"),
     ({"CompressionFormat": "BZIP2"}, f"{S3}.CompressionFormat: one of "),
-    ({"Prefix": "!{timestamp:yyyy}/"}, f"{S3}.ErrorOutputPrefix: "),
+    ({"Prefix": "!{timestamp:yyyy}/"},
+     f"{S3}.ErrorOutputPrefix: can't be empty when Prefix contains expressions"),
+    ({"Prefix": "raw/!{partitionKeyFromQuery:customer}/", "ErrorOutputPrefix": "err/"},
+     f"{S3}.Prefix: !{{partitionKeyFromQuery:customer}} needs dynamic partitioning"),
     ({"Prefix": "/raw"}, f"{S3}.Prefix: must not start with '/'"),
     ({"EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": "arn:k"}}},
      f"{S3}.EncryptionConfiguration.KMSEncryptionConfig: KMS encryption is not supported"),
