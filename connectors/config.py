@@ -247,7 +247,7 @@ class DataFormatConversionConfig:
         try:
             columns = schema_for(name).names
         except ConfigError as exc:
-            raise ConfigError(s.name("schema"), str(exc)) from None
+            raise ConfigError(s.name("schema"), exc.message) from None
         raw_mappings = s.raw("column_to_json_key_mappings") or {}
         if not isinstance(raw_mappings, Mapping):
             raise ConfigError(s.name("column_to_json_key_mappings"),

@@ -324,7 +324,7 @@ def test_a_lambda_arn_may_be_the_callable_itself() -> None:
     assert translate(doc).mapping["s3"]["processing"] == {"hook": {"callable": "mypkg.mod:func"}}
 
 
-def test_orc_and_deserializer_options_are_refused() -> None:
+def test_orc_and_hive_options_are_refused() -> None:
     doc = _extended()
     doc["Shardline"] = {"Functions": {"enrich": "m:f"}}
     conv = doc[S3]["DataFormatConversionConfiguration"]
@@ -336,10 +336,69 @@ def test_orc_and_deserializer_options_are_refused() -> None:
         " ORC output is not supported")
     conv["OutputFormatConfiguration"]["Serializer"] = {"ParquetSerDe": {}}
     conv["InputFormatConfiguration"]["Deserializer"] = {
-        "OpenXJsonSerDe": {"CaseInsensitive": False}}
+        "HiveJsonSerDe": {"TimestampFormats": ["yyyy-MM-dd"]}}
     assert error_of(doc).startswith(
         f"{S3}.DataFormatConversionConfiguration.InputFormatConfiguration.Deserializer"
-        ".OpenXJsonSerDe.CaseInsensitive: deserializer options are not supported")
+        ".HiveJsonSerDe.TimestampFormats: not supported")
+
+
+CONVERSION = f"{S3}.DataFormatConversionConfiguration"
+OPENX = f"{CONVERSION}.InputFormatConfiguration.Deserializer.OpenXJsonSerDe"
+PARQUET = f"{CONVERSION}.OutputFormatConfiguration.Serializer.ParquetSerDe"
+
+
+def _conversion(openx: dict[str, Any], parquet: dict[str, Any]) -> dict[str, Any]:
+    return s3_stream(DataFormatConversionConfiguration={
+        "SchemaConfiguration": {"TableName": "ticker"},
+        "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": openx}},
+        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": parquet}},
+    })
+
+
+def test_openx_json_and_parquet_serde_options_are_translated() -> None:
+    doc = _conversion(
+        {"CaseInsensitive": False, "ConvertDotsInJsonKeysToUnderscores": True,
+         "ColumnToJsonKeyMappings": {"ticker_symbol": "sym"}},
+        {"Compression": "GZIP", "EnableDictionaryCompression": False, "PageSizeBytes": 131072,
+         "WriterVersion": "V2", "BlockSizeBytes": 268435456, "MaxPaddingBytes": 0},
+    )
+    assert translate(doc).mapping["s3"]["data_format_conversion"] == {
+        "schema": "ticker", "output_format": "PARQUET", "compression": "GZIP",
+        "case_insensitive": False, "convert_dots_in_json_keys_to_underscores": True,
+        "column_to_json_key_mappings": {"ticker_symbol": "sym"},
+        "enable_dictionary_compression": False, "page_size_bytes": 131072,
+        "writer_version": "V2",
+    }
+    conv = delivery_from_firehose(doc).destination.data_format_conversion  # type: ignore[union-attr]
+    assert conv is not None
+    assert (conv.case_insensitive, conv.convert_dots_in_json_keys_to_underscores) == (False, True)
+    assert conv.column_to_json_key_mappings == (("ticker_symbol", "sym"),)
+    assert (conv.enable_dictionary_compression, conv.page_size_bytes) == (False, 131072)
+    assert conv.writer_version.value == "V2"
+
+
+@pytest.mark.parametrize(("openx", "parquet", "message"), [
+    ({"ColumnToJsonKeyMappings": {"nope": "x"}}, {},
+     f"{OPENX}.ColumnToJsonKeyMappings.nope: no such column in schema 'ticker'"),
+    ({"ColumnToJsonKeyMappings": {"price": 3}}, {},
+     f"{OPENX}.ColumnToJsonKeyMappings.price: expected a JSON key, got 3"),
+    ({"CaseInsensitive": "yes"}, {}, f"{OPENX}.CaseInsensitive: expected true or false"),
+    ({}, {"PageSizeBytes": 1024}, f"{PARQUET}.PageSizeBytes: must be at least 65536, got 1024"),
+    ({}, {"WriterVersion": "V3"}, f"{PARQUET}.WriterVersion: one of V1, V2, got 'V3'"),
+    ({}, {"Compression": "LZO"}, f"{PARQUET}.Compression: one of SNAPPY, GZIP"),
+    ({"Typo": 1}, {}, f"{OPENX}.Typo: unknown setting"),
+])
+def test_serde_errors_name_the_firehose_field(
+    openx: dict[str, Any], parquet: dict[str, Any], message: str
+) -> None:
+    assert error_of(_conversion(openx, parquet)).startswith(message)
+
+
+def test_an_unknown_schema_is_named_by_its_table_name() -> None:
+    doc = _conversion({}, {})
+    doc[S3]["DataFormatConversionConfiguration"]["SchemaConfiguration"]["TableName"] = "nosuch"
+    assert error_of(doc).startswith(f"{CONVERSION}.SchemaConfiguration.TableName: unknown schema"
+                                    " 'nosuch'")
 
 
 # -- OpenSearch / Elasticsearch ----------------------------------------------------------
