@@ -247,7 +247,7 @@ class DataFormatConversionConfig:
         try:
             columns = schema_for(name).names
         except ConfigError as exc:
-            raise ConfigError(s.name("schema"), str(exc)) from None
+            raise ConfigError(s.name("schema"), exc.message) from None
         raw_mappings = s.raw("column_to_json_key_mappings") or {}
         if not isinstance(raw_mappings, Mapping):
             raise ConfigError(s.name("column_to_json_key_mappings"),
@@ -321,7 +321,7 @@ class S3Config:
             compile_prefixes(config.prefix, config.error_output_prefix)
         except ConfigError as exc:
             key = "prefix" if exc.field == "Prefix" else "error_output_prefix"
-            raise ConfigError(s.name(key), str(exc)) from None
+            raise ConfigError(s.name(key), exc.message) from None
         return config
 
 

@@ -63,6 +63,7 @@ class ConfigError(ShardlineError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message  # without the field, for re-raising under another name
 
 
 class StackError(ShardlineError, RuntimeError):

@@ -23,6 +23,17 @@ UTC_ZONES = ("", "UTC", "Etc/UTC")
 FIREHOSE_DEFAULT_COMPRESSION = "UNCOMPRESSED"
 FIREHOSE_DEFAULT_ROTATION = "OneDay"
 DOCUMENT_IDS = {"FIREHOSE_DEFAULT": "offset", "NO_DOCUMENT_ID": "none"}
+# DataFormatConversionConfiguration's SerDe options → data_format_conversion keys
+OPENX_JSON_SERDE = {
+    "CaseInsensitive": "case_insensitive",
+    "ConvertDotsInJsonKeysToUnderscores": "convert_dots_in_json_keys_to_underscores",
+    "ColumnToJsonKeyMappings": "column_to_json_key_mappings",
+}
+PARQUET_SERDE = {
+    "EnableDictionaryCompression": "enable_dictionary_compression",
+    "PageSizeBytes": "page_size_bytes",
+    "WriterVersion": "writer_version",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,15 +183,7 @@ def _format_conversion(node: Node, tr: Translation) -> None:
     if inp is not None:
         deserializer = inp.node("Deserializer")
         if deserializer is not None:
-            openx = deserializer.node("OpenXJsonSerDe")
-            if openx is not None:
-                _openx(openx, tr, base)
-            hive = deserializer.node("HiveJsonSerDe")
-            if hive is not None:
-                hive.reject("HiveJsonSerDe options are not supported; records are read with"
-                            " the OpenX JSON SerDe's rules", *hive.data)
-                hive.done()
-            deserializer.done()
+            _deserializer(deserializer, tr, base)
         inp.done()
     out = node.node("OutputFormatConfiguration")
     if out is None:
@@ -195,12 +198,10 @@ def _format_conversion(node: Node, tr: Translation) -> None:
     tr.put(f"{base}.output_format", "PARQUET", serializer.name("ParquetSerDe"))
     tr.put(f"{base}.compression", parquet.string("Compression") or "SNAPPY",
            parquet.name("Compression"))
-    for key, target in (("PageSizeBytes", "page_size_bytes"),
-                        ("EnableDictionaryCompression", "enable_dictionary_compression"),
-                        ("WriterVersion", "writer_version")):
+    for key, to in PARQUET_SERDE.items():
         if parquet.has(key):
-            tr.put(f"{base}.{target}", parquet.get(key), parquet.name(key))
-    parquet.ignore(tr, "each object is one Parquet row group", "BlockSizeBytes",
+            tr.put(f"{base}.{to}", parquet.get(key), parquet.name(key))
+    parquet.ignore(tr, "pyarrow sizes row groups by the batch", "BlockSizeBytes",
                    "MaxPaddingBytes")
     parquet.done()
     serializer.done()
@@ -208,14 +209,19 @@ def _format_conversion(node: Node, tr: Translation) -> None:
     node.done()
 
 
-def _openx(node: Node, tr: Translation, base: str) -> None:
-    """OpenXJsonSerDe's key-matching options (what the Parquet encoder's KeyRules take)."""
-    for key, target in (("CaseInsensitive", "case_insensitive"),
-                        ("ConvertDotsInJsonKeysToUnderscores",
-                         "convert_dots_in_json_keys_to_underscores"),
-                        ("ColumnToJsonKeyMappings", "column_to_json_key_mappings")):
-        if node.has(key):
-            tr.put(f"{base}.{target}", node.get(key), node.name(key))
+def _deserializer(node: Node, tr: Translation, base: str) -> None:
+    """OpenXJsonSerDe's options are Shardline's JSON reader's; HiveJsonSerDe's are not."""
+    openx = node.node("OpenXJsonSerDe")
+    if openx is not None:
+        for key, to in OPENX_JSON_SERDE.items():
+            if openx.has(key):
+                tr.put(f"{base}.{to}", openx.get(key), openx.name(key))
+        openx.done()
+    hive = node.node("HiveJsonSerDe")
+    if hive is not None:
+        hive.reject("not supported: records are read as OpenXJsonSerDe reads them",
+                    "TimestampFormats")
+        hive.done()
     node.done()
 
 

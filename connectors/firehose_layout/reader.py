@@ -30,6 +30,8 @@ class Translation:
     #: Shardline path (``s3.buffering.size_mb``) → path in the user's document.
     paths: dict[str, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    #: Shardline paths set from one user value as it is (a mapping's own keys are the user's).
+    values: set[str] = field(default_factory=set)
 
     def put(self, target: str, value: Any, source: str) -> None:
         """Set ``target`` (a dotted Shardline path) to ``value``, which came from ``source``."""
@@ -40,6 +42,7 @@ class Translation:
             self.paths.setdefault(".".join(parents[: i + 1]), _parent(source))
         node[last] = value
         self.paths[target] = source
+        self.values.add(target)
 
     def section(self, target: str, source: str) -> None:
         """Name where a whole Shardline section came from (errors about it, e.g. a missing
@@ -52,11 +55,15 @@ class Translation:
         log.info("%s", message)
 
     def source_of(self, target: str) -> str | None:
-        """Where the Shardline path ``target`` came from: itself, or its nearest parent."""
+        """Where the Shardline path ``target`` came from: itself, or its nearest parent (and
+        below a user value passed on as it is, such as a mapping, the same keys)."""
+        below = ""
         while target:
             if target in self.paths:
-                return self.paths[target]
-            target = target.rpartition(".")[0]
+                source = self.paths[target]
+                return f"{source}{below}" if target in self.values else source
+            target, _, last = target.rpartition(".")
+            below = f".{last}{below}"
         return None
 
 

@@ -159,6 +159,8 @@ def _source(stream: Node, tr: Translation, ext: Node | None, ext_path: str, *,
         kinesis = stream.node("KinesisStreamSourceConfiguration")
         msk = stream.node("MSKSourceConfiguration")
         stream.reject("DatabaseAsSource is not supported", "DatabaseSourceConfiguration")
+    _source_matches_type(stream, kind, (kinesis, "KinesisStreamAsSource"), (msk, "MSKAsSource"),
+                         has_topic=ext is not None and ext.has("Topic"))
     if kinesis is not None:
         arn = kinesis.string("KinesisStreamARN", required=True) or ""
         match = _STREAM_ARN.match(arn)
@@ -187,6 +189,20 @@ def _source(stream: Node, tr: Translation, ext: Node | None, ext_path: str, *,
             f"is required: {where} is {kind}, which names no Kafka topic",
         )
     tr.put("topic", topic[0], topic[1])
+
+
+def _source_matches_type(stream: Node, kind: str, *sources: tuple[Node | None, str],
+                         has_topic: bool) -> None:
+    """Firehose's rule: a source configuration exactly when DeliveryStreamType names it (a
+    stream of one type with another's source is refused, not silently read)."""
+    where = stream.name("DeliveryStreamType")
+    for node, its_type in sources:
+        if node is not None and kind != its_type:
+            raise ConfigError(node.path, f"only with DeliveryStreamType {its_type}, but {where}"
+                              f" is {kind}")
+        if node is None and kind == its_type and not has_topic:
+            raise ConfigError(where, f"{its_type} needs its source configuration (or set "
+                              f"{EXTENSION_KEY}.Topic)")
 
 
 def _destination(stream: Node, tr: Translation, ext: ExtensionOptions, *,
@@ -237,10 +253,7 @@ def delivery_from_firehose(data: Mapping[str, Any], path: str = "") -> DeliveryC
 
 
 def _in_user_layout(exc: ConfigError, tr: Translation, path: str) -> ConfigError:
-    message = str(exc)
-    prefix = f"{exc.field}: "
-    if message.startswith(prefix):
-        message = message[len(prefix):]
+    message = exc.message
     source = tr.source_of(exc.field)
     if source is None:
         return ConfigError(f"{path}.{exc.field}" if path else exc.field, message)

@@ -2,6 +2,8 @@
 Elasticsearch 8 and OpenSearch 2: S3BackupMode AllDocuments puts every source record in S3
 exactly once, failed documents (a real mapping error from the engine, and a non-JSON value)
 go to the failure prefix in Firehose's format, and a replay adds nothing.
+A describe-delivery-stream JSON with record format conversion lands in MinIO as Parquet
+with its SerDe options applied.
 
 Everything is read back with botocore and the engine's HTTP API, not with ``connectors``.
 """
@@ -9,11 +11,13 @@ Everything is read back with botocore and the engine's HTTP API, not with ``conn
 from __future__ import annotations
 
 import base64
+import io
 import json
 import uuid
 from collections import Counter
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from confluent_kafka import Producer
@@ -21,7 +25,7 @@ from confluent_kafka import Producer
 from connectors import build_worker, load_deliveries, preflight
 from shardline.kafka import ensure_topics
 from shardline.settings import Settings
-from tests.integration.fixtures_sinks import es_request
+from tests.integration.fixtures_sinks import es_request, s3_client
 from tests.integration.offsets import committed_and_end
 from tests.integration.test_delivery import _objects
 
@@ -142,3 +146,91 @@ def test_all_documents_replay_adds_nothing(
     assert _objects(settings, bucket, "all/") == before
     es_request(settings, "POST", f"/{index}/_refresh")
     assert es_request(settings, "GET", f"/{index}/_count")["count"] == N
+
+
+def test_describe_output_with_record_format_conversion_lands_as_parquet(
+    stack_settings: Settings, bucket_factory, tmp_path: Path
+) -> None:
+    """describe-delivery-stream JSON with DataFormatConversionConfiguration: the OpenX
+    ColumnToJsonKeyMappings and the ParquetSerDe options (GZIP, no dictionary) reach the
+    objects, read back with pyarrow from bytes botocore fetched."""
+    settings = stack_settings
+    topic = f"fh-parquet-{uuid.uuid4().hex[:10]}"
+    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    bucket = bucket_factory("fh-parquet")
+    rows = [{"sym": f"T{i % 7}", "sector": "ENERGY", "change": i / 8, "price": 10 + i / 4,
+             "event_time_ms": 1_700_000_000_000 + i} for i in range(N)]
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for row in rows:
+        producer.produce(topic, value=json.dumps(row).encode(), partition=0)
+    assert producer.flush(30) == 0
+    description = {"DeliveryStreamDescription": {
+        "DeliveryStreamName": "it-fh-parquet",
+        "DeliveryStreamARN": "arn:aws:firehose:us-east-1:123456789012:deliverystream/x",
+        "DeliveryStreamStatus": "ACTIVE",
+        "DeliveryStreamType": "MSKAsSource",
+        "VersionId": "1",
+        "CreateTimestamp": "2026-11-22T10:00:00.000000+00:00",
+        "Source": {"MSKSourceDescription": {
+            "MSKClusterARN": "arn:aws:kafka:us-east-1:123456789012:cluster/c/1",
+            "TopicName": topic,
+            "AuthenticationConfiguration": {"RoleARN": "arn:aws:iam::1:role/r",
+                                            "Connectivity": "PRIVATE"}}},
+        "Destinations": [{
+            "DestinationId": "destinationId-000000000001",
+            "ExtendedS3DestinationDescription": {
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": f"arn:aws:s3:::{bucket}",
+                "Prefix": "parquet/", "ErrorOutputPrefix": "errors/",
+                "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+                "CompressionFormat": "UNCOMPRESSED",
+                "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
+                "S3BackupMode": "Disabled",
+                "DataFormatConversionConfiguration": {
+                    "Enabled": True,
+                    "SchemaConfiguration": {"DatabaseName": "db", "TableName": "ticker",
+                                            "Region": "us-east-1", "VersionId": "LATEST"},
+                    "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {
+                        "CaseInsensitive": True,
+                        "ColumnToJsonKeyMappings": {"ticker_symbol": "sym"}}}},
+                    "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {
+                        "Compression": "GZIP", "EnableDictionaryCompression": False,
+                        "BlockSizeBytes": 268435456}}},
+                },
+            },
+        }],
+        "HasMoreDestinations": False,
+    }}
+    path = tmp_path / "stream.json"
+    path.write_text(json.dumps(description))
+    (config,) = load_deliveries(path)
+    preflight(config, settings)
+    assert build_worker(config, settings).run(until_idle_ms=3_000).records == N
+
+    got: list[dict[str, object]] = []
+    for key, lines in _raw_objects(settings, bucket, "parquet/").items():
+        assert key.endswith(".parquet")
+        meta = pq.ParquetFile(io.BytesIO(lines)).metadata
+        for g in range(meta.num_row_groups):
+            for c in range(meta.num_columns):
+                column = meta.row_group(g).column(c)
+                assert column.compression == "GZIP"
+                assert not any("DICTIONARY" in e for e in column.encodings), column.encodings
+        got.extend(pq.read_table(io.BytesIO(lines)).to_pylist())
+    expected = [{"ticker_symbol": r["sym"], "sector": r["sector"], "change": r["change"],
+                 "price": r["price"], "event_time_ms": r["event_time_ms"]} for r in rows]
+    key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, got)) == sorted(map(key, expected))
+    assert _raw_objects(settings, bucket, "errors/") == {}
+    committed, end = committed_and_end(settings, config.group_id, topic, 1)
+    assert committed == end
+
+
+def _raw_objects(settings: Settings, bucket: str, prefix: str) -> dict[str, bytes]:
+    client = s3_client(settings)
+    out = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+    client.close()
+    return out

@@ -62,6 +62,8 @@ def test_errors_name_the_field(data: dict, field: str, message: str) -> None:
         DeliveryConfig.from_mapping(data)
     assert info.value.field == field
     assert str(info.value).startswith(field + ":")
+    assert str(info.value) == f"{field}: {info.value.message}"
+    assert "Prefix:" not in info.value.message  # named once, in this layout
 
 
 def test_yaml_with_two_deliveries(tmp_path) -> None:

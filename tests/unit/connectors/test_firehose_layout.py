@@ -77,6 +77,42 @@ def test_the_kinesis_stream_name_is_the_topic() -> None:
     assert error_of(doc).startswith("KinesisStreamSourceConfiguration.KinesisStreamARN: expected")
 
 
+@pytest.mark.parametrize(("kind", "stray", "its_type"), [
+    ("DirectPut", "MSKSourceConfiguration", "MSKAsSource"),
+    ("KinesisStreamAsSource", "MSKSourceConfiguration", "MSKAsSource"),
+    ("MSKAsSource", "KinesisStreamSourceConfiguration", "KinesisStreamAsSource"),
+])
+def test_a_source_of_another_stream_type_is_refused(kind: str, stray: str, its_type: str) -> None:
+    doc = s3_stream()  # an MSK source
+    doc["DeliveryStreamType"] = kind
+    if kind != "DirectPut":
+        doc["KinesisStreamSourceConfiguration"] = {
+            "KinesisStreamARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/clicks"}
+    assert error_of(doc) == (
+        f"{stray}: only with DeliveryStreamType {its_type}, but DeliveryStreamType is {kind}")
+
+
+def test_a_source_stream_type_needs_its_source_unless_the_topic_is_given() -> None:
+    doc = s3_stream()
+    del doc["MSKSourceConfiguration"]
+    assert error_of(doc) == ("DeliveryStreamType: MSKAsSource needs its source configuration"
+                             " (or set Shardline.Topic)")
+    doc["Shardline"] = {"Topic": "ticks"}
+    assert delivery_from_firehose(doc).topic == "ticks"
+
+
+def test_a_description_with_a_source_of_another_type_is_refused() -> None:
+    doc = {"DeliveryStreamDescription": {
+        "DeliveryStreamName": "d", "DeliveryStreamType": "DirectPut",
+        "Source": {"MSKSourceDescription": {"TopicName": "ticks"}},
+        "Destinations": [{"DestinationId": "destinationId-000000000001",
+                          "ExtendedS3DestinationDescription": {"BucketARN": "arn:aws:s3:::out"}}],
+    }}
+    assert error_of(doc) == ("DeliveryStreamDescription.Source.MSKSourceDescription: only with"
+                             " DeliveryStreamType MSKAsSource, but"
+                             " DeliveryStreamDescription.DeliveryStreamType is DirectPut")
+
+
 def test_direct_put_needs_the_shardline_topic() -> None:
     doc = os_stream()
     del doc["Shardline"]
@@ -147,7 +183,10 @@ def test_firehose_defaults_are_firehose_s_not_shardline_s() -> None:
     ({"BucketARN": "arn:aws:s3:::Bad_Bucket"},
      f"{S3}.BucketARN: not a valid S3 bucket name: 'Bad_Bucket'"),
     ({"CompressionFormat": "BZIP2"}, f"{S3}.CompressionFormat: one of "),
-    ({"Prefix": "!{timestamp:yyyy}/"}, f"{S3}.ErrorOutputPrefix: "),
+    ({"Prefix": "!{timestamp:yyyy}/"},
+     f"{S3}.ErrorOutputPrefix: can't be empty when Prefix contains expressions"),
+    ({"Prefix": "raw/!{partitionKeyFromQuery:customer}/", "ErrorOutputPrefix": "err/"},
+     f"{S3}.Prefix: !{{partitionKeyFromQuery:customer}} needs dynamic partitioning"),
     ({"Prefix": "/raw"}, f"{S3}.Prefix: must not start with '/'"),
     ({"EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": "arn:k"}}},
      f"{S3}.EncryptionConfiguration.KMSEncryptionConfig: KMS encryption is not supported"),
@@ -285,7 +324,7 @@ def test_a_lambda_arn_may_be_the_callable_itself() -> None:
     assert translate(doc).mapping["s3"]["processing"] == {"hook": {"callable": "mypkg.mod:func"}}
 
 
-def test_orc_and_deserializer_options_are_refused() -> None:
+def test_orc_and_hive_options_are_refused() -> None:
     doc = _extended()
     doc["Shardline"] = {"Functions": {"enrich": "m:f"}}
     conv = doc[S3]["DataFormatConversionConfiguration"]
@@ -297,47 +336,69 @@ def test_orc_and_deserializer_options_are_refused() -> None:
         " ORC output is not supported")
     conv["OutputFormatConfiguration"]["Serializer"] = {"ParquetSerDe": {}}
     conv["InputFormatConfiguration"]["Deserializer"] = {
-        "HiveJsonSerDe": {"TimestampFormats": ["millis"]}}
+        "HiveJsonSerDe": {"TimestampFormats": ["yyyy-MM-dd"]}}
     assert error_of(doc).startswith(
         f"{S3}.DataFormatConversionConfiguration.InputFormatConfiguration.Deserializer"
-        ".HiveJsonSerDe.TimestampFormats: HiveJsonSerDe options are not supported")
+        ".HiveJsonSerDe.TimestampFormats: not supported")
 
 
-def _parquet_stream(openx: dict[str, Any], parquet: dict[str, Any]) -> dict[str, Any]:
-    return s3_stream(CompressionFormat="UNCOMPRESSED", DataFormatConversionConfiguration={
+CONVERSION = f"{S3}.DataFormatConversionConfiguration"
+OPENX = f"{CONVERSION}.InputFormatConfiguration.Deserializer.OpenXJsonSerDe"
+PARQUET = f"{CONVERSION}.OutputFormatConfiguration.Serializer.ParquetSerDe"
+
+
+def _conversion(openx: dict[str, Any], parquet: dict[str, Any]) -> dict[str, Any]:
+    return s3_stream(DataFormatConversionConfiguration={
         "SchemaConfiguration": {"TableName": "ticker"},
         "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": openx}},
         "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": parquet}},
     })
 
 
-def test_openx_and_parquet_serde_options_reach_the_parquet_encoder() -> None:
-    doc = _parquet_stream(
+def test_openx_json_and_parquet_serde_options_are_translated() -> None:
+    doc = _conversion(
         {"CaseInsensitive": False, "ConvertDotsInJsonKeysToUnderscores": True,
          "ColumnToJsonKeyMappings": {"ticker_symbol": "sym"}},
-        {"Compression": "GZIP", "PageSizeBytes": 65536, "EnableDictionaryCompression": False,
-         "WriterVersion": "V2", "BlockSizeBytes": 268435456, "MaxPaddingBytes": 0})
-    tr = translate(doc)
-    assert tr.mapping["s3"]["data_format_conversion"] == {
+        {"Compression": "GZIP", "EnableDictionaryCompression": False, "PageSizeBytes": 131072,
+         "WriterVersion": "V2", "BlockSizeBytes": 268435456, "MaxPaddingBytes": 0},
+    )
+    assert translate(doc).mapping["s3"]["data_format_conversion"] == {
         "schema": "ticker", "output_format": "PARQUET", "compression": "GZIP",
         "case_insensitive": False, "convert_dots_in_json_keys_to_underscores": True,
-        "column_to_json_key_mappings": {"ticker_symbol": "sym"}, "page_size_bytes": 65536,
-        "enable_dictionary_compression": False, "writer_version": "V2"}
-    assert any("BlockSizeBytes: ignored" in n for n in tr.notices)
+        "column_to_json_key_mappings": {"ticker_symbol": "sym"},
+        "enable_dictionary_compression": False, "page_size_bytes": 131072,
+        "writer_version": "V2",
+    }
     conv = delivery_from_firehose(doc).destination.data_format_conversion  # type: ignore[union-attr]
-    assert conv is not None and not conv.case_insensitive
-    assert conv.convert_dots_in_json_keys_to_underscores and not conv.enable_dictionary_compression
+    assert conv is not None
+    assert (conv.case_insensitive, conv.convert_dots_in_json_keys_to_underscores) == (False, True)
     assert conv.column_to_json_key_mappings == (("ticker_symbol", "sym"),)
-    assert conv.page_size_bytes == 65536 and conv.writer_version.value == "V2"
+    assert (conv.enable_dictionary_compression, conv.page_size_bytes) == (False, 131072)
+    assert conv.writer_version.value == "V2"
 
 
-def test_a_bad_serde_option_is_named_by_its_firehose_path() -> None:
-    doc = _parquet_stream({"ColumnToJsonKeyMappings": {"nope": "x"}}, {})
-    assert "ColumnToJsonKeyMappings" in error_of(doc) and "no such column" in error_of(doc)
-    doc = _parquet_stream({}, {"PageSizeBytes": 10})
-    assert error_of(doc).startswith(
-        f"{S3}.DataFormatConversionConfiguration.OutputFormatConfiguration.Serializer"
-        ".ParquetSerDe.PageSizeBytes")
+@pytest.mark.parametrize(("openx", "parquet", "message"), [
+    ({"ColumnToJsonKeyMappings": {"nope": "x"}}, {},
+     f"{OPENX}.ColumnToJsonKeyMappings.nope: no such column in schema 'ticker'"),
+    ({"ColumnToJsonKeyMappings": {"price": 3}}, {},
+     f"{OPENX}.ColumnToJsonKeyMappings.price: expected a JSON key, got 3"),
+    ({"CaseInsensitive": "yes"}, {}, f"{OPENX}.CaseInsensitive: expected true or false"),
+    ({}, {"PageSizeBytes": 1024}, f"{PARQUET}.PageSizeBytes: must be at least 65536, got 1024"),
+    ({}, {"WriterVersion": "V3"}, f"{PARQUET}.WriterVersion: one of V1, V2, got 'V3'"),
+    ({}, {"Compression": "LZO"}, f"{PARQUET}.Compression: one of SNAPPY, GZIP"),
+    ({"Typo": 1}, {}, f"{OPENX}.Typo: unknown setting"),
+])
+def test_serde_errors_name_the_firehose_field(
+    openx: dict[str, Any], parquet: dict[str, Any], message: str
+) -> None:
+    assert error_of(_conversion(openx, parquet)).startswith(message)
+
+
+def test_an_unknown_schema_is_named_by_its_table_name() -> None:
+    doc = _conversion({}, {})
+    doc[S3]["DataFormatConversionConfiguration"]["SchemaConfiguration"]["TableName"] = "nosuch"
+    assert error_of(doc).startswith(f"{CONVERSION}.SchemaConfiguration.TableName: unknown schema"
+                                    " 'nosuch'")
 
 
 # -- OpenSearch / Elasticsearch ----------------------------------------------------------
