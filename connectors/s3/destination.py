@@ -35,6 +35,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from connectors.core.failures import ERROR_OUTPUT_TYPE_KEY
 from connectors.core.outcome import (
     DontRetry,
     NoOutput,
@@ -186,10 +187,13 @@ class S3Destination:
         return [_Group(Batch.of(records), keys) for keys, records in groups.items()]
 
     def _key(self, group: _Group) -> str:
+        keys = dict(group.keys)
+        # A failure's own error-output-type (set by the core's backup) wins over ours.
+        error_output_type = keys.pop(ERROR_OUTPUT_TYPE_KEY, None) or self.error_output_type
         return object_key(
             self.prefix, self.stream, group.first, self.extension,
-            error_output_type=self.error_output_type,
-            partition_keys=dict(group.keys) if group.keys else None,
+            error_output_type=error_output_type,
+            partition_keys=keys or None,
         )
 
     def key_for(self, batch: Batch) -> str:

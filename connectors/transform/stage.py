@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from connectors.core.failures import FailureFormatter
 from connectors.core.records import Batch, Record, Rejected
 from connectors.transform.deaggregate import DeaggregationError, Deaggregator
 from connectors.transform.hook import PROCESSING_FAILED, HookInput, ProcessingHook
@@ -33,7 +34,7 @@ from connectors.transform.partitioning import (
     MetadataExtractor,
 )
 
-__all__ = ["HookTiming", "TransformStage", "Transformed"]
+__all__ = ["HookTiming", "TransformStage", "Transformed", "with_lambda_arn"]
 
 Timer = Callable[[], float]
 
@@ -52,12 +53,29 @@ class Transformed:
     failures: tuple[Rejected, ...]
     dropped: int = 0
     hook: HookTiming | None = None
+    attempts: tuple[int, ...] = ()  # per failure: hook invocations made (1 for other steps)
+
+    def __post_init__(self) -> None:
+        if not self.attempts and self.failures:
+            object.__setattr__(self, "attempts", (1,) * len(self.failures))
 
     def batch(self, source: Batch) -> Batch | None:
         """The records to deliver as a batch cut like ``source`` (None: nothing to deliver)."""
         if not self.records:
             return None
         return Batch.of(self.records, source.arrival_ms, cut=source.cut_range)
+
+
+def with_lambda_arn(base: FailureFormatter, hook_name: str) -> FailureFormatter:
+    """``base``, plus Firehose's ``lambdaArn`` (the hook's name) for processing failures."""
+
+    def formatter(rejected: Rejected, attempts: int, now_ms: int) -> dict[str, object]:
+        doc = base(rejected, attempts, now_ms)
+        if rejected.error_output_type == PROCESSING_FAILED:
+            doc["lambdaArn"] = hook_name
+        return doc
+
+    return formatter
 
 
 def record_id(record: Record) -> str:
@@ -84,6 +102,7 @@ class TransformStage:
 
     async def apply(self, batch: Batch) -> Transformed:
         failures: list[Rejected] = []
+        self._attempts: dict[int, int] = {}
         records = self._deaggregate(batch, failures)
         dropped = 0
         timing: HookTiming | None = None
@@ -96,7 +115,8 @@ class TransformStage:
         if self.append_delimiter:
             records = [replace(r, value=(r.value or b"") + self.append_delimiter)
                        for r in records]
-        return Transformed(tuple(records), tuple(failures), dropped, timing)
+        attempts = tuple(self._attempts.get(id(f), 1) for f in failures)
+        return Transformed(tuple(records), tuple(failures), dropped, timing, attempts)
 
     def release(self, transformed: Transformed) -> None:
         """The batch ``transformed`` came from is durable: its partitions are no longer held."""
@@ -136,8 +156,10 @@ class TransformStage:
             elif outcome.result == "Dropped":
                 dropped += 1
             else:
-                failures.append(Rejected(record, outcome.error_code, outcome.error_message,
-                                         error_output_type=PROCESSING_FAILED))
+                failed = Rejected(record, outcome.error_code, outcome.error_message,
+                                  error_output_type=PROCESSING_FAILED)
+                self._attempts[id(failed)] = outcome.attempts
+                failures.append(failed)
         ok = all(o.result != "ProcessingFailed" for o in outcomes)
         return out, dropped, HookTiming(seconds, ok)
 
