@@ -11,7 +11,9 @@ every batch holding records with it has been delivered (or sent to the error out
 records that are "in the delivery buffer" in Firehose's words. Counting is per delivery (one
 :class:`~connectors.core.delivery.DeliveryCore`), over all its Kafka partitions. A record
 whose tuple is already active is always admitted; a record that would open one more than
-``limit`` partitions is rejected with error-output-type ``activePartitionExceeded``.
+``limit`` partitions is rejected with error-output-type
+``DynamicPartitioning.ActivePartitionsExceeded`` (the guide also calls the error folder
+``activePartitionExceeded``).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ __all__ = [
 PartitionKeys = tuple[tuple[str, str], ...]
 MAX_PARTITION_KEYS = 50
 DEFAULT_MAX_ACTIVE_PARTITIONS = 500
-PARTITIONING_FAILED = "partitioning-failed"  # error-output-type of a failed extraction
-ACTIVE_PARTITION_EXCEEDED = "activePartitionExceeded"  # ... and of an over-limit record
+# The error-output-types (as in connectors.s3.prefix.ERROR_OUTPUT_TYPES); also the error codes.
+PARTITIONING_FAILED = "DynamicPartitioning.MetadataExtractionFailed"
+ACTIVE_PARTITION_EXCEEDED = "DynamicPartitioning.ActivePartitionsExceeded"
 
 
 class MetadataExtractionError(ValueError):

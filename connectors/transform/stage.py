@@ -91,13 +91,17 @@ class TransformStage:
         extractor: MetadataExtractor | None = None,
         append_delimiter: bytes | None = None,
         partitions: ActivePartitions | None = None,
+        required_keys: tuple[str, ...] = (),
         timer: Timer = time.perf_counter,
     ) -> None:
+        """``required_keys``: the partition keys the S3 prefix uses; a record lacking one
+        fails (as a metadata-extraction failure) instead of failing the whole object."""
         self.deaggregator = deaggregator
         self.hook = hook
         self.extractor = extractor
         self.append_delimiter = append_delimiter
         self.partitions = partitions
+        self.required_keys = required_keys
         self.timer = timer
 
     async def apply(self, batch: Batch) -> Transformed:
@@ -110,6 +114,8 @@ class TransformStage:
             records, dropped, timing = await self._process(records, failures)
         if self.extractor is not None:
             records = self._extract(records, failures)
+        if self.required_keys:
+            records = self._check_keys(records, failures)
         if self.partitions is not None:
             records = self._admit(records, failures)
         if self.append_delimiter:
@@ -170,12 +176,25 @@ class TransformStage:
             try:
                 keys = self.extractor.extract(record.value)
             except MetadataExtractionError as exc:
-                failures.append(Rejected(record, "DynamicPartitioning.MetadataExtractionFailed",
+                failures.append(Rejected(record, PARTITIONING_FAILED,
                                          str(exc), error_output_type=PARTITIONING_FAILED))
                 continue
             merged = dict(record.partition_keys)
             merged.update(keys)
             out.append(replace(record, partition_keys=tuple(merged.items())))
+        return out
+
+    def _check_keys(self, records: list[Record], failures: list[Rejected]) -> list[Record]:
+        out: list[Record] = []
+        for record in records:
+            have = {name for name, _ in record.partition_keys}
+            missing = [k for k in self.required_keys if k not in have]
+            if missing:
+                failures.append(Rejected(record, PARTITIONING_FAILED,
+                                         f"no value for partition key {missing[0]!r}",
+                                         error_output_type=PARTITIONING_FAILED))
+            else:
+                out.append(record)
         return out
 
     def _admit(self, records: list[Record], failures: list[Rejected]) -> list[Record]:
@@ -186,7 +205,7 @@ class TransformStage:
                 out.append(record)
             else:
                 failures.append(Rejected(
-                    record, "DynamicPartitioning.ActivePartitionsLimitExceeded",
+                    record, ACTIVE_PARTITION_EXCEEDED,
                     f"more than {self.partitions.limit} active partitions",
                     error_output_type=ACTIVE_PARTITION_EXCEEDED))
         return out
