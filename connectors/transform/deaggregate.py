@@ -30,7 +30,7 @@ class Deaggregator:
             raise ValueError("the delimiter must not be empty")
 
     def split(self, value: bytes) -> list[bytes]:
-        if self.sub_record_type is SubRecordType.DELIMITED:
+        if self.sub_record_type == SubRecordType.DELIMITED:
             parts = value.split(self.delimiter)
             if parts and parts[-1] == b"":
                 parts.pop()
