@@ -367,8 +367,10 @@ class DeliveryCore:
         total: DeliveryResult | None = None
         for records in by_type.values():
             records.sort(key=lambda r: (r.offset, r.sub))
-            part = await deliver_batch(self.backup, Batch.of(records), self.backup_retry,
-                                       sleep=self.sleep, on_encode=self._on_encode(self.backup))
+            timed = self.transform is None or self.transform.hook is None
+            part = await deliver_batch(
+                self.backup, Batch.of(records), self.backup_retry, sleep=self.sleep,
+                on_encode=self._on_encode(self.backup) if timed else None)
             if total is None:
                 total = part
             else:  # the rejected count is what matters to the caller; the rest is summed

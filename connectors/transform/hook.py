@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_BUFFER_SIZE_BYTES",
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT_MS",
+    "INVOCATION_FAILURES",
     "PROCESSING_FAILED",
     "HookInput",
     "HookOutcome",
@@ -47,6 +48,8 @@ DEFAULT_BUFFER_SIZE_BYTES = 1024 * 1024  # Firehose BufferSizeInMBs default 1 (0
 INITIAL_BACKOFF_MS = 100
 MAX_BACKOFF_MS = 5_000
 RESULTS = ("Ok", "Dropped", "ProcessingFailed")
+# Error codes that mean the invocation itself failed (not a record's verdict).
+INVOCATION_FAILURES = frozenset({"Hook.Timeout", "Hook.InvocationFailed", "Hook.InvalidResponse"})
 
 HookFunction = Callable[[list[dict[str, Any]]], Any]
 Sleep = Callable[[float], Awaitable[None]]

@@ -25,7 +25,12 @@ from dataclasses import dataclass, replace
 from connectors.core.failures import FailureFormatter
 from connectors.core.records import Batch, Record, Rejected
 from connectors.transform.deaggregate import DeaggregationError, Deaggregator
-from connectors.transform.hook import PROCESSING_FAILED, HookInput, ProcessingHook
+from connectors.transform.hook import (
+    INVOCATION_FAILURES,
+    PROCESSING_FAILED,
+    HookInput,
+    ProcessingHook,
+)
 from connectors.transform.partitioning import (
     ACTIVE_PARTITION_EXCEEDED,
     PARTITIONING_FAILED,
@@ -41,7 +46,8 @@ Timer = Callable[[], float]
 
 @dataclass(frozen=True, slots=True)
 class HookTiming:
-    """One ``process`` call of the hook: seconds taken, and whether no record failed in it."""
+    """One ``process`` call of the hook: seconds taken, and whether every invocation answered
+    (in time, in the contract's shape)."""
 
     seconds: float
     succeeded: bool
@@ -166,7 +172,9 @@ class TransformStage:
                                   error_output_type=PROCESSING_FAILED)
                 self._attempts[id(failed)] = outcome.attempts
                 failures.append(failed)
-        ok = all(o.result != "ProcessingFailed" for o in outcomes)
+        # ExecuteProcessing.Success counts invocations: a ProcessingFailed verdict is a
+        # successful call, an exception, a timeout or a malformed answer is not.
+        ok = not any(o.error_code in INVOCATION_FAILURES for o in outcomes)
         return out, dropped, HookTiming(seconds, ok)
 
     def _extract(self, records: list[Record], failures: list[Rejected]) -> list[Record]:
