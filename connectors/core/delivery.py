@@ -296,8 +296,14 @@ class DeliveryCore:
 
     async def _probe(self, batch: Batch) -> Probe | None:
         """What the destination says a previous owner wrote of ``batch`` (None: it cannot
-        tell), asking again on transient failures for up to the retry duration."""
-        written = getattr(self.destination, "written", None)
+        tell), asking again on transient failures for up to the retry duration.
+
+        With a transform stage the destination's keys depend on what the stage makes of the
+        batch (partition keys, dropped records), so the source backup — written with the same
+        cut, keyed by the source records — is asked instead; without one there is no replay
+        alignment (a known limitation: a re-cut batch may then be written a second time)."""
+        target = self.destination if self.transform is None else self.source_backup
+        written = getattr(target, "written", None)
         if written is None:
             return None
         deadline = self.clock() + self.retry.duration_ms

@@ -84,7 +84,7 @@ def test_errors_name_the_field(extra: dict[str, Any], field: str) -> None:
 def test_elasticsearch_takes_processing_but_not_partitioning() -> None:
     cfg = DeliveryConfig.from_mapping({"name": "d", "topic": "t", "elasticsearch": {
         "index": "i", "processing": {"hook": {"callable": HOOK}}}})
-    assert cfg.destination.processing is not None  # type: ignore[union-attr]
+    assert cfg.destination.processing is not None
     with pytest.raises(ConfigError) as err:
         DeliveryConfig.from_mapping({"name": "d", "topic": "t", "elasticsearch": {
             "index": "i", "dynamic_partitioning": {"enabled": True}}})
