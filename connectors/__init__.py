@@ -10,9 +10,11 @@ Build and run a delivery::
 
 from connectors.build import build_core, build_worker, preflight
 from connectors.config import (
+    DataFormatConversionConfig,
     DeliveryConfig,
     ElasticsearchConfig,
     S3BackupConfig,
+    S3BackupMode,
     S3Config,
     load_deliveries,
 )
@@ -35,13 +37,21 @@ from connectors.core import (
     Successful,
 )
 from connectors.elasticsearch import DocumentIdStrategy, ElasticsearchDestination
-from connectors.s3 import Compression, CompressionFormat, S3Client, S3Destination
+from connectors.s3 import (
+    Compression,
+    CompressionFormat,
+    ParquetCompression,
+    ParquetEncoder,
+    S3Client,
+    S3Destination,
+)
 
 __all__ = [
     "Batch",
     "BufferingHints",
     "Compression",
     "CompressionFormat",
+    "DataFormatConversionConfig",
     "DeliveryConfig",
     "DeliveryCore",
     "DeliveryWorker",
@@ -52,6 +62,8 @@ __all__ = [
     "ElasticsearchDestination",
     "LoggingMetrics",
     "MetricsServer",
+    "ParquetCompression",
+    "ParquetEncoder",
     "PrometheusMetrics",
     "Record",
     "Rejected",
@@ -60,6 +72,7 @@ __all__ = [
     "RetryPartial",
     "RunSummary",
     "S3BackupConfig",
+    "S3BackupMode",
     "S3Client",
     "S3Config",
     "S3Destination",

@@ -1,4 +1,4 @@
-"""Delivery configuration: frozen, typed, validated at start-up, loadable from YAML.
+"""Delivery configuration: frozen, typed, validated at start-up, loadable from YAML or TOML.
 
 One delivery = one topic → one destination, with its own consumer group. S3 and
 Elasticsearch fed from the same topic are two deliveries (two groups, independent offsets),
@@ -6,13 +6,20 @@ which a YAML file may list together under ``deliveries:``. Connection settings (
 credentials) come from :class:`shardline.settings.Settings`, never from this file.
 
 Every error names the exact field, e.g. ``s3.buffering.size_mb: must be between 1 and 128``.
+
+A file may also be written in Firehose's own layout (``CreateDeliveryStream`` input in YAML,
+TOML or JSON, or ``describe-delivery-stream`` JSON): :mod:`connectors.firehose_layout`
+translates it into this layout and reports errors under Firehose's field names.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +29,14 @@ from connectors.core.buffer import MIB, BufferingHints
 from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, RetryOptions
 from connectors.elasticsearch.destination import DocumentIdStrategy
 from connectors.elasticsearch.rotation import IndexRotationPeriod
+from connectors.s3.avro_arrow import schema_for
 from connectors.s3.compression import CompressionFormat
+from connectors.s3.parquet import (
+    DEFAULT_PAGE_SIZE_BYTES,
+    MIN_PAGE_SIZE_BYTES,
+    ParquetCompression,
+    WriterVersion,
+)
 from connectors.s3.prefix import compile_prefixes
 from connectors.transform.deaggregate import SubRecordType
 from connectors.transform.hook import DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, load_callable
@@ -30,6 +44,7 @@ from connectors.transform.partitioning import DEFAULT_MAX_ACTIVE_PARTITIONS, Met
 from shardline.errors import ConfigError
 
 __all__ = [
+    "DataFormatConversionConfig",
     "DeaggregationConfig",
     "DeliveryConfig",
     "DynamicPartitioningConfig",
@@ -38,6 +53,7 @@ __all__ = [
     "ProcessingConfig",
     "SourceBackupConfig",
     "S3BackupConfig",
+    "S3BackupMode",
     "S3Config",
     "load_deliveries",
 ]
@@ -48,6 +64,10 @@ INTERVAL_S = (0, 900, 300)  # Firehose IntervalInSeconds
 RETRY_DURATION_S = (0, 7200, 300)  # Firehose RetryOptions.DurationInSeconds
 MULTIPART_THRESHOLD_MB = (5, 5120, 16)  # objects this large go up in parts (S3: 5 MiB–5 GiB)
 INDEX_NAME_LENGTH = (1, 80)  # Firehose IndexName (its pattern is ``.*``)
+# Memory held per delivery (buffered + being sent + librdkafka's pre-fetch): a few deliveries
+# fit in a few hundred MB. At least the destination's SizeInMBs (one full buffer must fit).
+MAX_BUFFERED_MB = (1, 65_536, 256)
+SHUTDOWN_TIMEOUT_S = (0, 3600, 30)  # SIGTERM: how long to flush before abandoning
 # Firehose's default is OneDay; Shardline keeps a fixed index unless asked, as before.
 DEFAULT_INDEX_ROTATION = IndexRotationPeriod.NO_ROTATION
 MAX_INTERVAL_MS = INTERVAL_S[1] * 1000
@@ -55,6 +75,7 @@ GROUP_PREFIX = "shardline-deliver-"
 HOOK_BUFFER_MB = (0.2, 3.0, 1.0)  # Firehose's Lambda BufferSizeInMBs: min, max, default
 HOOK_RETRIES = (0, 300)  # Firehose NumberOfRetries
 HOOK_TIMEOUT_MS = (1, 900_000)
+HOOK_INTERVAL_MS = (0, 900_000, 60_000)  # Firehose BufferIntervalInSeconds (60–900 s)
 MAX_ACTIVE_PARTITIONS = (1, 5000)  # Firehose: 500 by default, raisable to 5,000
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9_.-]{1,249}$")
@@ -102,6 +123,14 @@ class _Section:
         if value < lo or (hi is not None and value > hi):
             bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
             raise ConfigError(self.name(key), f"must be {bound}, got {value}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(self.name(key), f"expected true or false, got {value!r}")
         return value
 
     def alias(self, *keys: str) -> str | None:
@@ -196,6 +225,70 @@ def _compression(s: _Section, default: CompressionFormat) -> CompressionFormat:
         raise ConfigError(s.name("compression"), f"one of {choices}, got {value!r}") from None
 
 
+def _choice(s: _Section, key: str, kind: type[StrEnum], default: str) -> Any:
+    value = s.string(key, default)
+    try:
+        return kind(value.upper())
+    except ValueError:
+        choices = ", ".join(c.value for c in kind)
+        raise ConfigError(s.name(key), f"one of {choices}, got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class DataFormatConversionConfig:
+    """Firehose's DataFormatConversionConfiguration, JSON → Parquet (OpenX JSON SerDe in,
+    ParquetSerDe out), with the table schema named from ``schemas/``."""
+
+    schema: str
+    output_format: str = "PARQUET"
+    compression: ParquetCompression = ParquetCompression.SNAPPY
+    case_insensitive: bool = True
+    convert_dots_in_json_keys_to_underscores: bool = False
+    column_to_json_key_mappings: tuple[tuple[str, str], ...] = ()  # (column, JSON key)
+    enable_dictionary_compression: bool = True
+    page_size_bytes: int = DEFAULT_PAGE_SIZE_BYTES
+    writer_version: WriterVersion = WriterVersion.V1
+
+    @classmethod
+    def from_section(cls, s: _Section) -> DataFormatConversionConfig | None:
+        """None when ``enabled: false`` (Firehose keeps the settings but does not convert)."""
+        enabled = s.boolean("enabled", True)
+        output = s.string("output_format", "PARQUET")
+        if output.upper() != "PARQUET":
+            raise ConfigError(s.name("output_format"), f"only PARQUET is supported, got {output!r}")
+        name = s.string("schema")
+        try:
+            columns = schema_for(name).names
+        except ConfigError as exc:
+            raise ConfigError(s.name("schema"), str(exc)) from None
+        raw_mappings = s.raw("column_to_json_key_mappings") or {}
+        if not isinstance(raw_mappings, Mapping):
+            raise ConfigError(s.name("column_to_json_key_mappings"),
+                              "expected a mapping of column name to JSON key")
+        mappings = []
+        for column, key in raw_mappings.items():
+            where = f"{s.name('column_to_json_key_mappings')}.{column}"
+            if column not in columns:
+                raise ConfigError(where, f"no such column in schema {name!r}: {columns}")
+            if not isinstance(key, str) or not key.strip():
+                raise ConfigError(where, f"expected a JSON key, got {key!r}")
+            mappings.append((str(column), key))
+        config = cls(
+            schema=name,
+            compression=_choice(s, "compression", ParquetCompression, "SNAPPY"),
+            case_insensitive=s.boolean("case_insensitive", True),
+            convert_dots_in_json_keys_to_underscores=s.boolean(
+                "convert_dots_in_json_keys_to_underscores", False),
+            column_to_json_key_mappings=tuple(mappings),
+            enable_dictionary_compression=s.boolean("enable_dictionary_compression", True),
+            page_size_bytes=s.integer(  # type: ignore[arg-type]
+                "page_size_bytes", MIN_PAGE_SIZE_BYTES, None, DEFAULT_PAGE_SIZE_BYTES),
+            writer_version=_choice(s, "writer_version", WriterVersion, "V1"),
+        )
+        s.done()
+        return config if enabled else None
+
+
 @dataclass(frozen=True, slots=True)
 class DeaggregationConfig:
     sub_record_type: SubRecordType = SubRecordType.JSON
@@ -226,6 +319,10 @@ class HookConfig:
     retries: int = DEFAULT_RETRIES
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     buffer_size_bytes: int = int(HOOK_BUFFER_MB[2] * MIB)
+    # Firehose's Lambda BufferIntervalInSeconds. Accepted for the translation of Firehose's
+    # layout; Shardline calls the hook once per flushed batch, so the delivery's buffering
+    # decides when — this value is not used.
+    buffer_interval_ms: int = HOOK_INTERVAL_MS[2]
 
     @classmethod
     def from_section(cls, s: _Section) -> HookConfig:
@@ -242,6 +339,9 @@ class HookConfig:
             retries=s.integer("retries", *HOOK_RETRIES, DEFAULT_RETRIES),  # type: ignore[arg-type]
             timeout_ms=s.integer("timeout_ms", *HOOK_TIMEOUT_MS, DEFAULT_TIMEOUT_MS),  # type: ignore[arg-type]
             buffer_size_bytes=int(size * MIB),
+            buffer_interval_ms=s.integer(  # type: ignore[arg-type]
+                "buffer_interval_ms", HOOK_INTERVAL_MS[0], HOOK_INTERVAL_MS[1],
+                HOOK_INTERVAL_MS[2]),
         )
         s.done()
         return config
@@ -335,6 +435,7 @@ class S3Config:
     buffering: BufferingHints = field(default_factory=BufferingHints)
     retry: RetryOptions = field(default_factory=RetryOptions)
     multipart_threshold_mb: int = MULTIPART_THRESHOLD_MB[2]
+    data_format_conversion: DataFormatConversionConfig | None = None
     processing: ProcessingConfig | None = None
     dynamic_partitioning: DynamicPartitioningConfig | None = None
     source_backup: SourceBackupConfig | None = None
@@ -348,6 +449,18 @@ class S3Config:
         partitioning = DynamicPartitioningConfig.from_section(
             s.section("dynamic_partitioning")) if s.has("dynamic_partitioning") else None
         enabled = partitioning is not None and partitioning.enabled
+        conversion = DataFormatConversionConfig.from_section(
+            s.section("data_format_conversion")) if s.has("data_format_conversion") else None
+        # Firehose: with format conversion the S3 CompressionFormat must be UNCOMPRESSED (the
+        # serializer compresses inside the file); left unset, that is the default then.
+        compression = _compression(
+            s, CompressionFormat.UNCOMPRESSED if conversion else CompressionFormat.GZIP)
+        if conversion is not None and compression is not CompressionFormat.UNCOMPRESSED:
+            raise ConfigError(
+                s.name("compression"),
+                f"must be UNCOMPRESSED with data_format_conversion (Parquet compresses inside"
+                f" the file: set data_format_conversion.compression), got {compression.value!r}",
+            )
         config = cls(
             processing=ProcessingConfig.from_section(s.section("processing"),
                                                      partitioning=enabled)
@@ -357,7 +470,7 @@ class S3Config:
             if s.has("source_backup") else None,
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix"),
-            compression=_compression(s, CompressionFormat.GZIP),
+            compression=compression,
             error_output_prefix=_prefix(s, "error_output_prefix") if s.has(
                 "error_output_prefix") else None,
             ensure_bucket=bool(s.raw("ensure_bucket")),
@@ -366,6 +479,7 @@ class S3Config:
             multipart_threshold_mb=s.integer(  # type: ignore[arg-type]
                 "multipart_threshold_mb", MULTIPART_THRESHOLD_MB[0], MULTIPART_THRESHOLD_MB[1],
                 MULTIPART_THRESHOLD_MB[2]),
+            data_format_conversion=conversion,
         )
         s.done()
         try:  # Firehose's prefix rules, checked now rather than at the first delivery
@@ -388,23 +502,35 @@ class S3Config:
         return config
 
 
+class S3BackupMode(StrEnum):
+    """Firehose's S3BackupMode of a search destination."""
+
+    FAILED_DOCUMENTS_ONLY = "FailedDocumentsOnly"
+    ALL_DOCUMENTS = "AllDocuments"  # every source record is also written to the backup
+
+
 @dataclass(frozen=True, slots=True)
 class S3BackupConfig:
-    """Where Elasticsearch's failed documents go (Firehose's S3BackupMode=FailedDocumentsOnly)."""
+    """Where Elasticsearch's failed documents go (Firehose's S3BackupMode): with
+    ``AllDocuments``, every source record is written there too, under ``<prefix>``, and the
+    failed documents under ``<prefix>AmazonOpenSearchService-failed/`` as always."""
 
     bucket: str
     prefix: str = "es-failed/"
     compression: CompressionFormat = CompressionFormat.GZIP
     ensure_bucket: bool = False
+    mode: S3BackupMode = S3BackupMode.FAILED_DOCUMENTS_ONLY
 
     @classmethod
     def from_section(cls, s: _Section) -> S3BackupConfig:
-        mode = s.string("mode", "FailedDocumentsOnly")
-        if mode != "FailedDocumentsOnly":
-            raise ConfigError(
-                s.name("mode"), f"only FailedDocumentsOnly is supported, got {mode!r}"
-            )
+        mode = s.string("mode", S3BackupMode.FAILED_DOCUMENTS_ONLY.value)
+        try:
+            backup_mode = S3BackupMode(mode)
+        except ValueError:
+            choices = ", ".join(m.value for m in S3BackupMode)
+            raise ConfigError(s.name("mode"), f"one of {choices}, got {mode!r}") from None
         config = cls(
+            mode=backup_mode,
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix", "es-failed/"),
             compression=_compression(s, CompressionFormat.GZIP),
@@ -464,13 +590,25 @@ class ElasticsearchConfig:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
-    """One delivery stream: ``topic`` → exactly one of ``s3`` / ``elasticsearch``."""
+    """One delivery stream: ``topic`` → exactly one of ``s3`` / ``elasticsearch``.
+
+    ``max_buffered_mb``: memory the delivery may hold — buffered, cut and being sent, and
+    librdkafka's pre-fetch — before it pauses its partitions and cuts its largest buffers
+    early. ``shutdown_timeout_ms`` (``shutdown_timeout_seconds``): on SIGTERM, how long to
+    flush what is buffered; what is not delivered by then is abandoned uncommitted.
+    """
 
     name: str
     topic: str
     destination: S3Config | ElasticsearchConfig
     group: str = ""
     auto_offset_reset: str = "earliest"
+    max_buffered_mb: int = MAX_BUFFERED_MB[2]
+    shutdown_timeout_ms: int = SHUTDOWN_TIMEOUT_S[2] * 1000
+
+    @property
+    def max_buffered_bytes(self) -> int:
+        return self.max_buffered_mb * MIB
 
     @property
     def group_id(self) -> str:
@@ -496,27 +634,69 @@ class DeliveryConfig:
             destination = S3Config.from_section(s.section("s3"))
         else:
             destination = ElasticsearchConfig.from_section(s.section("elasticsearch"))
+        max_buffered_mb = s.integer("max_buffered_mb", *MAX_BUFFERED_MB)
+        assert max_buffered_mb is not None
+        size_mb = -(-destination.buffering.size_bytes // MIB)
+        if max_buffered_mb < size_mb:
+            raise ConfigError(
+                s.name("max_buffered_mb"),
+                f"must be at least the buffering size ({size_mb} MB), got {max_buffered_mb}",
+            )
+        timeout_key = s.alias("shutdown_timeout_seconds", "shutdown_timeout_ms")
+        if timeout_key == "shutdown_timeout_ms":
+            shutdown_ms = s.integer(timeout_key, 0, SHUTDOWN_TIMEOUT_S[1] * 1000)
+        elif timeout_key is not None:
+            shutdown_ms = s.integer(timeout_key, *SHUTDOWN_TIMEOUT_S[:2]) * 1000  # type: ignore[operator]
+        else:
+            shutdown_ms = SHUTDOWN_TIMEOUT_S[2] * 1000
+        assert shutdown_ms is not None
         config = cls(name=name, topic=topic, destination=destination,
-                     group=s.string("group", ""), auto_offset_reset=reset)
+                     group=s.string("group", ""), auto_offset_reset=reset,
+                     max_buffered_mb=max_buffered_mb, shutdown_timeout_ms=shutdown_ms)
         s.done()
         return config
 
 
-def load_deliveries(source: Path | str | Mapping[str, Any]) -> list[DeliveryConfig]:
-    """Deliveries from a YAML file (or an already-parsed mapping).
-
-    The document is either one delivery, or ``deliveries:`` with a list of them.
-    """
-    if isinstance(source, Mapping):
-        data: Any = source
-    else:
-        path = Path(source)
+def _read(path: Path) -> Any:
+    """A delivery file's document: ``.toml`` with tomllib, ``.json`` as JSON, else YAML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(str(path), f"not valid YAML: {exc}") from None
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(str(path), f"not valid JSON: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"not valid YAML: {exc}") from None
+
+
+def _delivery(data: Any, path: str = "") -> DeliveryConfig:
+    """One delivery in either layout: Shardline's, or Firehose's (translated)."""
+    from connectors.firehose_layout import delivery_from_firehose, is_firehose_layout
+
+    if is_firehose_layout(data):
+        return delivery_from_firehose(data, path)
+    return DeliveryConfig.from_mapping(data, path)
+
+
+def load_deliveries(source: Path | str | Mapping[str, Any]) -> list[DeliveryConfig]:
+    """Deliveries from a YAML, TOML or JSON file (or an already-parsed mapping).
+
+    The document is either one delivery, or ``deliveries:`` with a list of them; each delivery
+    is in Shardline's layout or in Firehose's (``DeliveryStreamName`` at the top, or
+    describe-delivery-stream's ``DeliveryStreamDescription``).
+    """
+    data: Any = source if isinstance(source, Mapping) else _read(Path(source))
     if isinstance(data, Mapping) and "deliveries" in data:
         if set(data) != {"deliveries"}:
             extra = sorted(set(data) - {"deliveries"})[0]
@@ -524,11 +704,10 @@ def load_deliveries(source: Path | str | Mapping[str, Any]) -> list[DeliveryConf
         items = data["deliveries"]
         if not isinstance(items, list) or not items:
             raise ConfigError("deliveries", "expected a non-empty list")
-        configs = [DeliveryConfig.from_mapping(item, f"deliveries[{i}]")
-                   for i, item in enumerate(items)]
+        configs = [_delivery(item, f"deliveries[{i}]") for i, item in enumerate(items)]
         names = [c.name for c in configs]
         for i, n in enumerate(names):
             if n in names[:i]:
                 raise ConfigError(f"deliveries[{i}].name", f"duplicate delivery name {n!r}")
         return configs
-    return [DeliveryConfig.from_mapping(data)]
+    return [_delivery(data)]

@@ -30,24 +30,20 @@ def tokenize(pattern: str) -> tuple[Token, ...]:
     while i < n:
         c = pattern[i]
         if c == "'":
-            if pattern.startswith("''", i):
-                out.append(("'", "'"))
-                i += 2
-                continue
+            # As Java's appendPattern: up to the next lone quote, '' inside being a quote;
+            # an empty literal ('') is one quote.
             j = i + 1
-            text: list[str] = []
             while True:
                 if j >= n:
                     raise PatternError(f"unterminated quote in {pattern!r}")
                 if pattern[j] == "'":
                     if pattern.startswith("''", j):
-                        text.append("'")
                         j += 2
                         continue
                     break
-                text.append(pattern[j])
                 j += 1
-            out.append(("'", "".join(text)))
+            text = pattern[i + 1:j]
+            out.append(("'", text.replace("''", "'") if text else "'"))
             i = j + 1
         elif c.isascii() and c.isalpha():
             j = i

@@ -14,6 +14,14 @@ and ours does not, the records go back into the buffer, which is then cut exactl
 which the destination's conditional write recognises — and never a second, differently cut
 copy. A partition's batches are written in offset order, one after another, so the first
 batch nobody wrote ends the search.
+
+**Source backup** (Firehose's ``S3BackupMode`` ``AllDocuments`` / ``Enabled``). With
+``source_backup``, every batch is also written, as consumed, to that destination, at the same
+time as to the main one; its offsets are acked only when both are durable, and a batch the
+source backup cannot write stops the delivery like any permanent failure without a backup.
+When the main destination cannot tell what a previous owner wrote (Elasticsearch), the source
+backup is asked instead: it received the very same batches, so replay alignment keeps its
+content-keyed objects identical.
 """
 
 from __future__ import annotations
@@ -34,12 +42,22 @@ from connectors.core.retry import DeliveryResult, RetryOptions, Sleep, deliver_b
 from connectors.transform.stage import Transformed, TransformStage, with_lambda_arn
 from shardline.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 
-__all__ = ["Clock", "DeliveryCore", "monotonic_ms"]
+__all__ = ["RECORD_OVERHEAD_BYTES", "Clock", "DeliveryCore", "monotonic_ms"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 TopicPartition = tuple[str, int]
+
+#: What a consumed record costs in memory beyond its value bytes: the Record object, its key,
+#: the value's bytes header, the list slot (measured with tracemalloc: ~175-200 bytes).
+#: Counted in :attr:`DeliveryCore.held_bytes`, so a memory cap holds for small records too.
+RECORD_OVERHEAD_BYTES = 200
+
+
+def held_cost(records: int, value_bytes: int) -> int:
+    """Memory held for ``records`` records of ``value_bytes`` value bytes in all."""
+    return value_bytes + records * RECORD_OVERHEAD_BYTES
 
 
 def monotonic_ms() -> int:
@@ -66,6 +84,8 @@ class _Partition:
     # end offset the buffer must be cut at (size, count and interval are held until then).
     recovering: bool = True
     align_to: int | None = None
+    # Memory held for this partition: buffered + cut + being sent, until acked or forgotten.
+    held_bytes: int = 0
 
     def place(self, record: Record, now: int) -> None:
         """Buffer ``record``, cutting by the hints, or exactly at ``align_to`` when set."""
@@ -101,10 +121,10 @@ class _Partition:
         for record in records:
             self.place(record, now)
 
-    def cut(self) -> None:
+    def cut(self, *, forced: bool = False) -> None:
         buffer = self.buffer
         oldest, arrival = buffer.oldest_timestamp_ms, buffer.first_arrival_ms
-        batch = Batch.of(buffer.take(), arrival)
+        batch = Batch.of(buffer.take(), arrival, forced=forced)
         if oldest is not None:
             self.pending_ts[batch.start_offset] = oldest
         self.ready.append(batch)
@@ -128,24 +148,23 @@ class DeliveryCore:
         retry: RetryOptions,
         backup: Destination | None = None,
         backup_retry: RetryOptions | None = None,
+        source_backup: Destination | None = None,
         format_failure: FailureFormatter = format_failure,
         clock: Clock = monotonic_ms,
         wall_clock: Clock = wall_ms,
         sleep: Sleep = asyncio.sleep,
         metrics: MetricsHook | None = None,
         transform: TransformStage | None = None,
-        source_backup: Destination | None = None,
     ) -> None:
         self.name = name
         # Applied to each batch before delivery; its failures go to ``backup`` by type.
         self.transform = transform
-        # Receives every source record unchanged (Firehose's S3BackupMode Enabled).
-        self.source_backup = source_backup
         self.destination = destination
         self.hints = hints
         self.retry = retry
         self.backup = backup
         self.backup_retry = backup_retry or retry
+        self.source_backup = source_backup
         self.format_failure = format_failure
         self.clock = clock
         self.wall_clock = wall_clock
@@ -195,8 +214,10 @@ class DeliveryCore:
         now = self.clock() if now_ms is None else now_ms
         state = self._state((record.topic, record.partition))
         state.offsets.track(record.offset)
+        size = record.size_bytes
         state.incoming_records += 1
-        state.incoming_bytes += record.size_bytes
+        state.incoming_bytes += size
+        state.held_bytes += size + RECORD_OVERHEAD_BYTES
         state.place(record, now)
 
     def _report_incoming(self) -> None:
@@ -243,6 +264,37 @@ class DeliveryCore:
                  if s.align_to is None]
         known = [w for w in waits if w is not None]
         return min(known) if known else None
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory held for records consumed and not yet delivered (buffered, cut, in flight),
+        counted as value bytes + :data:`RECORD_OVERHEAD_BYTES` per record."""
+        return sum(s.held_bytes for s in tuple(self._partitions.values()))
+
+    def held_by_partition(self) -> dict[TopicPartition, int]:
+        """:attr:`held_bytes` per partition (partitions holding nothing included)."""
+        return {tp: s.held_bytes for tp, s in tuple(self._partitions.items())}
+
+    def cut_largest(self, target_bytes: int) -> list[TopicPartition]:
+        """Cut buffers before their hints say so, the largest first, until what stays in the
+        buffers is at most ``target_bytes``; ``due`` then returns them. Returns the partitions
+        cut. A forced cut depends on timing, like an interval cut (replay alignment re-cuts a
+        replay where it fell); partitions being aligned are left alone."""
+        states = sorted(
+            ((tp, s) for tp, s in self._partitions.items()
+             if len(s.buffer) and s.align_to is None),
+            key=lambda item: item[1].buffer.size_bytes, reverse=True,
+        )
+        in_buffers = sum(held_cost(len(s.buffer), s.buffer.size_bytes)
+                         for s in self._partitions.values())
+        cut: list[TopicPartition] = []
+        for tp, state in states:
+            if in_buffers <= target_bytes:
+                break
+            in_buffers -= held_cost(len(state.buffer), state.buffer.size_bytes)
+            state.cut(forced=True)
+            cut.append(tp)
+        return cut
 
     @property
     def buffered(self) -> int:
@@ -293,17 +345,21 @@ class DeliveryCore:
             if state is not None:  # revoked meanwhile: nothing to ack
                 state.offsets.ack(r.offset for r in batch.records)
                 state.pending_ts.pop(batch.start_offset, None)
+                state.held_bytes -= held_cost(len(batch), batch.size_bytes)
 
     async def _probe(self, batch: Batch) -> Probe | None:
         """What the destination says a previous owner wrote of ``batch`` (None: it cannot
         tell), asking again on transient failures for up to the retry duration.
 
         With a transform stage the destination's keys depend on what the stage makes of the
-        batch (partition keys, dropped records), so the source backup — written with the same
-        cut, keyed by the source records — is asked instead; without one there is no replay
+        batch (partition keys, dropped records), so only the source backup — written with the
+        same cut, keyed by the source records — is asked; without one there is no replay
         alignment (a known limitation: a re-cut batch may then be written a second time)."""
-        target = self.destination if self.transform is None else self.source_backup
-        written = getattr(target, "written", None)
+        written = None
+        if self.transform is None:
+            written = getattr(self.destination, "written", None)
+        if written is None and self.source_backup is not None:
+            written = getattr(self.source_backup, "written", None)
         if written is None:
             return None
         deadline = self.clock() + self.retry.duration_ms
@@ -352,41 +408,30 @@ class DeliveryCore:
     async def _send_source_backup(self, source: Batch) -> DeliveryResult | None:
         if self.source_backup is None or all(r.value is None for r in source.records):
             return None
-        return await deliver_batch(self.source_backup, source, self.backup_retry,
-                                   sleep=self.sleep)
+        timed = self.transform is None or self.transform.hook is None
+        return await deliver_batch(
+            self.source_backup, source, self.backup_retry, sleep=self.sleep,
+            on_encode=self._on_encode(self.source_backup) if timed else None)
 
     async def _backup_failures(
         self, rejected: list[Rejected], attempts: dict[int, int], default_attempts: int
     ) -> DeliveryResult:
-        """Failure documents to the backup, one backup batch per error-output-type (so each
-        type's objects start at their own first offset and keys stay deterministic)."""
+        """Failure documents to the backup, in (offset, sub) order; each keeps its
+        error-output-type, by which the S3 backup writes one object per type."""
         assert self.backup is not None
         now = self.wall_clock()
         formatter = self.format_failure
         if self.transform is not None and self.transform.hook is not None:
             formatter = with_lambda_arn(formatter, self.transform.hook.name)
-        by_type: dict[str | None, list[Record]] = {}
-        for r in rejected:
-            tries = attempts.get(id(r), default_attempts)
-            by_type.setdefault(r.error_output_type, []).append(
-                to_backup_record(r, tries, now, formatter))
-        total: DeliveryResult | None = None
-        for records in by_type.values():
-            records.sort(key=lambda r: (r.offset, r.sub))
-            timed = self.transform is None or self.transform.hook is None
-            part = await deliver_batch(
-                self.backup, Batch.of(records), self.backup_retry, sleep=self.sleep,
-                on_encode=self._on_encode(self.backup) if timed else None)
-            if total is None:
-                total = part
-            else:  # the rejected count is what matters to the caller; the rest is summed
-                total.rejected.extend(part.rejected)
-                total.attempts += part.attempts
-                total.writes += part.writes
-                total.attempted_records += part.attempted_records
-                total.batch = Batch.of(total.batch.records + part.batch.records)
-        assert total is not None
-        return total
+        records = sorted(
+            (to_backup_record(r, attempts.get(id(r), default_attempts), now, formatter)
+             for r in rejected),
+            key=lambda r: (r.offset, r.sub),
+        )
+        timed = self.transform is None or self.transform.hook is None
+        return await deliver_batch(
+            self.backup, Batch.of(records), self.backup_retry, sleep=self.sleep,
+            on_encode=self._on_encode(self.backup) if timed else None)
 
     async def _deliver(
         self, batch: Batch, deliver: Batch | None, transformed: Transformed | None
@@ -410,9 +455,11 @@ class DeliveryCore:
             failed = source.rejected[0]
             assert self.source_backup is not None
             error = PermanentDeliveryError(
-                f"{self.name}: the source backup of {batch.topic}[{batch.partition}] offsets"
-                f" {batch.start_offset}..{batch.end_offset} to {self.source_backup.name} failed"
-                f" ({failed.error_code}: {failed.error_message}); offsets are not committed",
+                f"{self.name}: the source backup to {self.source_backup.name} failed for"
+                f" {len(source.rejected)} record(s) of {batch.topic}[{batch.partition}]"
+                f" offsets {batch.start_offset}..{batch.end_offset} (first: offset"
+                f" {failed.record.offset}: {failed.error_code}: {failed.error_message});"
+                " offsets are not committed",
                 destination=self.source_backup.name,
             )
         if rejected:
@@ -422,7 +469,9 @@ class DeliveryCore:
                 f" offsets {batch.start_offset}..{batch.end_offset} failed permanently"
                 f" (first: offset {first.record.offset}: {first.error_code}: {first.error_message})"
             )
-            if self.backup is None:
+            if error is not None:
+                pass  # the source backup failed: nothing is acked anyway
+            elif self.backup is None:
                 error = PermanentDeliveryError(
                     where + "; no backup is configured, offsets are not committed",
                     destination=self.destination.name,
@@ -468,6 +517,7 @@ class DeliveryCore:
                 backup_writes=0 if backup_result is None else backup_result.writes,
                 failed=len(rejected) - backed_up if transformed is not None
                 else len(batch) - delivered - backed_up,
+                forced=batch.forced,
             )
         )
         if error is not None:
@@ -501,10 +551,11 @@ class DeliveryCore:
                 await prepare(tps)
 
     def forget(self, partitions: Iterable[TopicPartition]) -> int:
-        """Drop the state of revoked/lost partitions; returns how many records were dropped."""
+        """Drop the state of revoked/lost partitions; returns how many consumed records were
+        not delivered (buffered, cut or being sent)."""
         dropped = 0
         for tp in partitions:
             state = self._partitions.pop(tp, None)
-            if state is not None:
-                dropped += len(state.buffer) + sum(len(b) for b in state.ready)
+            if state is not None:  # buffered, cut, or being sent: consumed, not delivered
+                dropped += state.offsets.outstanding
         return dropped

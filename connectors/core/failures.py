@@ -12,11 +12,7 @@ from collections.abc import Callable
 
 from connectors.core.records import Record, Rejected
 
-__all__ = ["ERROR_OUTPUT_TYPE_KEY", "FailureFormatter", "format_failure", "to_backup_record"]
-
-# A backup record of a failure with its own error-output-type carries it as this partition
-# key, so the S3 backup writes one object per type (``!{firehose:error-output-type}``).
-ERROR_OUTPUT_TYPE_KEY = "firehose:error-output-type"
+__all__ = ["FailureFormatter", "format_failure", "to_backup_record"]
 
 FailureFormatter = Callable[[Rejected, int, int], dict[str, object]]
 """(rejected, attempts made, attempt-ending time in ms) → the JSON document to back up."""
@@ -44,6 +40,5 @@ def to_backup_record(
 ) -> Record:
     r = rejected.record
     doc = json.dumps(formatter(rejected, attempts, now_ms), separators=(",", ":")).encode()
-    keys = () if rejected.error_output_type is None else (
-        (ERROR_OUTPUT_TYPE_KEY, rejected.error_output_type),)
-    return Record(r.topic, r.partition, r.offset, r.key, doc, r.timestamp_ms, r.sub, keys)
+    return Record(r.topic, r.partition, r.offset, r.key, doc, r.timestamp_ms, r.sub,
+                  error_output_type=rejected.error_output_type)

@@ -29,7 +29,8 @@ class FlushReport:
     something (objects for S3, bulk requests for Elasticsearch); ``attempted_records``: records
     sent over all attempts. ``backup_*``: the same for the records the destination refused for
     good and that went to ``backup_destination``. ``failed``: records neither delivered nor
-    backed up (the flush then raised and nothing is committed).
+    backed up (the flush then raised and nothing is committed). ``forced``: the batch was cut
+    early by the memory cap, not by the buffering hints.
     """
 
     delivery: str
@@ -53,6 +54,7 @@ class FlushReport:
     backup_attempts: int = 0
     backup_writes: int = 0
     failed: int = 0
+    forced: bool = False  # cut early by the memory cap (max_buffered_mb), not by the hints
 
     @property
     def retries(self) -> int:

@@ -16,6 +16,8 @@ class Record:
     source record may become several: they keep the source's topic/partition/offset and are
     told apart by ``sub`` (0, 1, …), and carry the dynamic-partitioning keys they were given
     as ``partition_keys`` (name, value) pairs, in the order the query/hook produced them.
+    A backup record (a failure document) carries the ``error_output_type`` of the failure it
+    describes, so the backup writes it under that type's error prefix.
     """
 
     topic: str
@@ -26,6 +28,7 @@ class Record:
     timestamp_ms: int
     sub: int = 0
     partition_keys: tuple[tuple[str, str], ...] = ()
+    error_output_type: str | None = None
 
     @property
     def size_bytes(self) -> int:
@@ -44,6 +47,9 @@ class Batch:
     # The (start, end) offsets of the batch the core cut, when this is a part of it (the
     # records a retry re-sends): S3 objects record the cut they came from.
     cut: tuple[int, int] | None = None
+    # Cut early to bound memory (``max_buffered_mb``), not by the hints: where it falls
+    # depends on timing, like an interval cut.
+    forced: bool = False
 
     @classmethod
     def of(
@@ -52,11 +58,12 @@ class Batch:
         arrival_ms: int | None = None,
         *,
         cut: tuple[int, int] | None = None,
+        forced: bool = False,
     ) -> Batch:
         if not records:
             raise ValueError("a batch needs at least one record")
         first = records[0]
-        return cls(first.topic, first.partition, tuple(records), arrival_ms, cut)
+        return cls(first.topic, first.partition, tuple(records), arrival_ms, cut, forced)
 
     @property
     def cut_range(self) -> tuple[int, int]:

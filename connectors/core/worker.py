@@ -5,14 +5,30 @@ loop, one HTTP session for the worker's life): ``consume(n, timeout)`` → ``cor
 whole batch → ``core.flush(due)`` (partitions concurrently) → synchronous commit of the
 contiguous delivered prefix. Rebalance callbacks run inside ``consume`` — outside the event
 loop — so revoked partitions are flushed and committed right there before they move.
+
+**Bounded memory.** With ``max_buffered_bytes``, once the core holds that much (buffered, cut,
+being sent) the partitions holding the most are paused (``consumer.pause``) and the largest
+buffers are cut early and flushed; paused partitions resume once the core holds less than
+:data:`LOW_WATER` of the cap. librdkafka's own pre-fetch is bounded by :func:`fetch_config`.
+Pauses are forgotten with the partitions they were on (revoked, lost): a re-assigned partition
+starts unpaused.
+
+**Stopping.** :meth:`DeliveryWorker.stop` (SIGTERM/SIGINT) ends consumption; what is buffered
+is flushed for at most ``shutdown_timeout_ms`` from the stop request — a flush already under
+way counts against the same deadline. Sends still running then are cancelled (an
+:class:`asyncio.CancelledError` inside the send: a multipart upload aborts itself) and their
+records are abandoned *uncommitted*: the next owner of the partition re-reads them. Only
+offsets the destination confirmed are ever committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,7 +39,8 @@ from connectors.core.records import Record
 from shardline.errors import BrokerUnavailableError, DeliveryError
 from shardline.faults import faults
 
-__all__ = ["ConsumerLike", "DeliveryWorker", "RunSummary", "consumer_config"]
+__all__ = ["ConsumerLike", "DeliveryWorker", "RunSummary", "consumer_config", "fetch_config",
+           "prefetch_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +50,9 @@ JOIN_GRACE_MS = 30_000  # how long --until-idle waits for a first assignment
 # A worker that dies without leaving (kill -9, a lost machine) holds its partitions this long
 # before the group moves them; librdkafka's default is 45 s.
 SESSION_TIMEOUT_MS = 10_000
+DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000
+LOW_WATER = 0.5  # paused partitions resume below this share of the memory cap
+STOP_CHECK_S = 0.05  # how often a running flush looks at the stop request
 
 
 class ConsumerLike(Protocol):
@@ -43,6 +63,10 @@ class ConsumerLike(Protocol):
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Any]: ...
 
     def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> Any: ...
+
+    def pause(self, partitions: list[TopicPartition]) -> None: ...
+
+    def resume(self, partitions: list[TopicPartition]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -65,11 +89,50 @@ def consumer_config(
     }
 
 
+MIB = 1024 * 1024
+PREFETCH_SHARE = 8  # librdkafka's pre-fetch queue gets 1/8 of the memory cap…
+PREFETCH_MIN_BYTES = 2 * MIB  # …but at least this (below it, fetches get too small)…
+PREFETCH_MAX_BYTES = 32 * MIB  # …and at most this (more buys no throughput: see below)
+PARTITION_FETCH_MAX_BYTES = MIB  # librdkafka's default max.partition.fetch.bytes
+
+
+def prefetch_bytes(max_buffered_bytes: int | None) -> int:
+    """The share of the memory cap librdkafka's pre-fetch queue may fill."""
+    if max_buffered_bytes is None:
+        return PREFETCH_MAX_BYTES
+    return max(PREFETCH_MIN_BYTES, min(PREFETCH_MAX_BYTES, max_buffered_bytes // PREFETCH_SHARE))
+
+
+def fetch_config(max_buffered_bytes: int | None) -> dict[str, object]:
+    """librdkafka's pre-fetch bounded from the delivery's memory cap.
+
+    Left at its defaults, librdkafka pre-fetches hundreds of MB for a few busy partitions
+    (the benchmark measured ~690 MB RSS for a consume loop that holds nothing itself). The
+    queue gets ``max_buffered_bytes / 8`` (2–32 MiB); one fetch response at most that much.
+    ``fetch.queue.backoff.ms`` 20: librdkafka's default (1 s) stalls a partition whose queue
+    passed ``queued.min.messages`` and capped a busy consumer at ~130k records/s.
+    """
+    budget = prefetch_bytes(max_buffered_bytes)
+    return {
+        "queued.max.messages.kbytes": budget // 1024,
+        "fetch.max.bytes": budget,
+        "max.partition.fetch.bytes": min(PARTITION_FETCH_MAX_BYTES, budget),
+        "fetch.queue.backoff.ms": 20,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class RunSummary:
     records: int
     flushes: int
     committed: dict[tuple[str, int], int]
+    pauses: int = 0  # times the memory cap paused partitions
+    forced_cuts: int = 0  # buffers cut early by the memory cap
+    abandoned: int = 0  # records left undelivered (uncommitted) at the shutdown deadline
+
+
+class _Abandoned(Exception):
+    """The shutdown deadline passed while a flush was running: it was cancelled."""
 
 
 class DeliveryWorker:
@@ -83,13 +146,23 @@ class DeliveryWorker:
         *,
         consume_batch: int = DEFAULT_CONSUME_BATCH,
         poll_timeout_ms: int = DEFAULT_POLL_TIMEOUT_MS,
+        max_buffered_bytes: int | None = None,
+        shutdown_timeout_ms: int = DEFAULT_SHUTDOWN_TIMEOUT_MS,
     ) -> None:
         self.core = core
         self.consumer = consumer
         self.topic = topic
         self.consume_batch = consume_batch
         self.poll_timeout_ms = poll_timeout_ms
+        self.max_buffered_bytes = max_buffered_bytes
+        self.shutdown_timeout_ms = shutdown_timeout_ms
         self.stop_event = threading.Event()
+        self._stop_deadline_ms: int | None = None
+        self._abandoning = False
+        self._paused: set[tuple[str, int]] = set()
+        self._pauses = 0
+        self._forced_cuts = 0
+        self._abandoned = 0
         self._runner: asyncio.Runner | None = None
         self._assigned: set[tuple[str, int]] = set()
         self._ever_assigned = False
@@ -100,8 +173,22 @@ class DeliveryWorker:
         self._committed: dict[tuple[str, int], int] = {}
 
     def stop(self) -> None:
-        """Ask the loop to flush, commit and return (safe from a signal handler or thread)."""
+        """Ask the loop to flush, commit and return (safe from a signal handler or thread).
+
+        The flushing is bounded by ``shutdown_timeout_ms`` from the first call."""
+        if self._stop_deadline_ms is None:
+            self._stop_deadline_ms = self.core.clock() + self.shutdown_timeout_ms
         self.stop_event.set()
+
+    @property
+    def abandoned(self) -> int:
+        """Records dropped uncommitted at the shutdown deadline."""
+        return self._abandoned
+
+    @property
+    def paused(self) -> frozenset[tuple[str, int]]:
+        """Partitions the memory cap paused (read by metrics, possibly from another thread)."""
+        return frozenset(self._paused)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -131,18 +218,108 @@ class DeliveryWorker:
                         last_activity = now
                     # A (re)assignment starts the idle clock again: the first fetch is to come.
                     last_activity = max(last_activity, self._assigned_at)
+                    self._bound_memory(now)
                     self._flush(self.core.due(now))
+                    self._resume_if_room()
                     if until_idle_ms is not None and now - last_activity >= until_idle_ms:
                         if self._ever_assigned or now - started >= until_idle_ms + JOIN_GRACE_MS:
                             break
                 self._flush(self.core.drain())
+            except _Abandoned:
+                pass  # stopped: the rest stays uncommitted for the next owner
             finally:
                 try:
+                    if self._abandoning:
+                        self._abandon_rest()
                     self.consumer.close()
                 finally:
                     runner.run(_lifecycle(self.core, "close"))
                     self._runner = None
-        return RunSummary(self._records, self._flushes, dict(self._committed))
+        return RunSummary(self._records, self._flushes, dict(self._committed),
+                          self._pauses, self._forced_cuts, self._abandoned)
+
+    # -- memory cap ----------------------------------------------------------------------
+
+    def _bound_memory(self, now: int) -> None:
+        """At the cap: pause the partitions holding the most and cut the largest buffers."""
+        cap = self.max_buffered_bytes
+        if cap is None:
+            return
+        held = self.core.held_bytes
+        if held < cap:
+            return
+        low = int(cap * LOW_WATER)
+        by_size = sorted(self.core.held_by_partition().items(), key=lambda kv: kv[1],
+                         reverse=True)
+        pause: list[tuple[str, int]] = []
+        running = held
+        for tp, size in by_size:
+            if running < low:
+                break
+            running -= size
+            if tp in self._assigned and tp not in self._paused:
+                pause.append(tp)
+        if pause:
+            self.consumer.pause([TopicPartition(t, p) for t, p in pause])
+            self._paused.update(pause)
+            self._pauses += 1
+        cut = self.core.cut_largest(low)
+        self._forced_cuts += len(cut)
+        log.info("%s holds %d bytes (cap %d): paused %s, cut %d buffer(s) early", self.core.name,
+                 held, cap, sorted(pause), len(cut))
+
+    def _resume_if_room(self) -> None:
+        if not self._paused or self.max_buffered_bytes is None:
+            return
+        if self.core.held_bytes > self.max_buffered_bytes * LOW_WATER:
+            return
+        resume = sorted(self._paused & self._assigned)
+        if resume:
+            self.consumer.resume([TopicPartition(t, p) for t, p in resume])
+        self._paused.clear()
+
+    # -- stopping ------------------------------------------------------------------------
+
+    async def _until_deadline(self, work: Awaitable[None]) -> None:
+        """Run ``work``; once stop() was called and its deadline passed, cancel it (the
+        CancelledError reaches the sends) and raise _Abandoned."""
+        task = asyncio.ensure_future(work)
+        try:
+            while True:
+                timeout = None
+                if self._stop_deadline_ms is not None:
+                    left_ms = self._stop_deadline_ms - self.core.clock()
+                    if left_ms <= 0:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                        self._abandoning = True
+                        raise _Abandoned
+                    timeout = min(STOP_CHECK_S, left_ms / 1000)
+                elif not self.stop_event.is_set():
+                    timeout = STOP_CHECK_S
+                done, _ = await asyncio.wait({task}, timeout=timeout or STOP_CHECK_S)
+                if done:
+                    return task.result()
+        except BaseException:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            raise
+
+    def _abandon_rest(self) -> None:
+        """After the shutdown deadline: commit what is delivered, drop the rest uncommitted."""
+        try:
+            self._commit()
+        except DeliveryError as exc:
+            log.warning("%s: %s", self.core.name, exc)
+        tps = list(self.core.held_by_partition())
+        dropped = self.core.forget(tps)
+        self._abandoned += dropped
+        log.warning("%s: shutdown timeout (%d ms): %d record(s) not delivered in time were left"
+                    " uncommitted; the next owner re-reads them", self.core.name,
+                    self.shutdown_timeout_ms, dropped)
 
     def _take(self, messages: list[Any], now: int) -> int:
         taken = 0
@@ -170,8 +347,10 @@ class DeliveryWorker:
         if not batches:
             return
         assert self._runner is not None
+        if self._abandoning:
+            raise _Abandoned
         try:
-            self._runner.run(self.core.flush(batches))
+            self._runner.run(self._until_deadline(self.core.flush(batches)))
         finally:
             self._flushes += len(batches)
             self._commit()
@@ -209,6 +388,7 @@ class DeliveryWorker:
             except BaseException as exc:
                 self._callback_error = exc
         self._assigned.update(tps)
+        self._paused.difference_update(tps)  # assigned afresh: librdkafka fetches them
         self._ever_assigned = True
         self._assigned_at = self.core.clock()
         log.info("%s assigned %s", self.core.name, sorted(self._assigned))
@@ -232,11 +412,13 @@ class DeliveryWorker:
                 log.warning("%s dropped %d undelivered record(s) of revoked %s (not committed;"
                             " the next owner re-reads them)", self.core.name, dropped, tps)
             self._assigned.difference_update(tps)
+            self._paused.difference_update(tps)
 
     def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         tps = [(p.topic, p.partition) for p in partitions]
         self.core.forget(tps)
         self._assigned.difference_update(tps)
+        self._paused.difference_update(tps)
         log.warning("%s lost %s; their buffered records were dropped uncommitted",
                     self.core.name, tps)
 

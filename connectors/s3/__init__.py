@@ -1,9 +1,19 @@
 """The S3/MinIO destination, the small SigV4 client it sends with, and Firehose prefixes."""
 
+from connectors.s3.avro_arrow import arrow_schema, avro_to_arrow, schema_for
 from connectors.s3.client import S3Client, S3Response
 from connectors.s3.compression import CompressionFormat, format_for_key
+from connectors.s3.conversion_failures import conversion_failure, failure_formatter
 from connectors.s3.destination import Compression, S3Destination, S3PutRequest
+from connectors.s3.formats import (
+    FORMAT_CONVERSION_FAILED,
+    BodyEncoder,
+    EncodedBody,
+    JsonLinesEncoder,
+)
+from connectors.s3.json_columns import KeyRules
 from connectors.s3.keys import date_path, object_key
+from connectors.s3.parquet import ParquetCompression, ParquetEncoder, WriterVersion
 from connectors.s3.prefix import (
     DEFAULT_TIMESTAMP_PATTERN,
     ERROR_OUTPUT_TYPES,
@@ -18,11 +28,18 @@ from connectors.s3.prefix import (
 )
 
 __all__ = [
+    "BodyEncoder",
     "Compression",
     "CompressionFormat",
     "DEFAULT_TIMESTAMP_PATTERN",
     "ERROR_OUTPUT_TYPES",
+    "EncodedBody",
+    "FORMAT_CONVERSION_FAILED",
+    "JsonLinesEncoder",
+    "KeyRules",
     "MAX_PREFIX_CHARS",
+    "ParquetCompression",
+    "ParquetEncoder",
     "Prefix",
     "PrefixPair",
     "RANDOM_STRING_CHARS",
@@ -30,11 +47,17 @@ __all__ = [
     "S3Destination",
     "S3PutRequest",
     "S3Response",
+    "WriterVersion",
+    "arrow_schema",
+    "avro_to_arrow",
     "compile_prefix",
     "compile_prefixes",
+    "conversion_failure",
     "date_path",
+    "failure_formatter",
     "format_for_key",
     "java_to_strftime",
     "object_key",
     "random_seed",
+    "schema_for",
 ]

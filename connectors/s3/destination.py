@@ -1,9 +1,13 @@
-"""S3/MinIO destination: JSON Lines objects in any of Firehose's compression formats
-(:mod:`connectors.s3.compression`), written so that a replay can never duplicate them.
+"""S3/MinIO destination: objects written so that a replay can never duplicate them.
 
 A batch becomes one object per dynamic partition (records grouped by ``Record.partition_keys``,
-in order of first appearance; one object when partitioning is off). Each record's value is
-written as it is followed by a newline; records with a null value (tombstones) are skipped.
+and for a backup by ``Record.error_output_type``, in order of first appearance; one object when
+partitioning is off). Records with a null value (tombstones) are skipped. A
+:class:`~connectors.s3.formats.BodyEncoder` makes each object's body and key extension: JSON
+Lines in any of Firehose's compression formats (the default), or Parquet
+(:mod:`connectors.s3.parquet`). Records the encoder cannot convert are reported to the core as
+rejected, with their error-output-type, alongside the objects' outcome; the key and metadata of
+an object come from the records actually in it.
 
 Exactly once, object by object:
 
@@ -35,7 +39,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from connectors.core.failures import ERROR_OUTPUT_TYPE_KEY
 from connectors.core.outcome import (
     DontRetry,
     NoOutput,
@@ -50,6 +53,7 @@ from connectors.core.outcome import (
 from connectors.core.records import Batch, Record, Rejected
 from connectors.s3.client import S3Client, S3Response
 from connectors.s3.compression import CompressionFormat
+from connectors.s3.formats import BodyEncoder, EncodedBody, JsonLinesEncoder
 from connectors.s3.keys import object_key
 from connectors.s3.prefix import Prefix, compile_prefix
 from shardline.errors import KeyCollisionError, RetriableDeliveryError
@@ -69,7 +73,6 @@ log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 RETRIABLE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable"})
-JSON_LINES = ".jsonl"
 MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
 MIN_MULTIPART_THRESHOLD = 5 * MIB  # S3's smallest part (all but the last)
@@ -83,6 +86,9 @@ META_BATCH_END = "batch-end"
 META_FIRST_OFFSET = "first-offset"
 META_LAST_OFFSET = "last-offset"
 META_RECORDS = "records"
+
+# What identifies an object's records (for a backup, whose failure documents carry times).
+_RECORD_IDENTITY = (META_FIRST_OFFSET, META_LAST_OFFSET, META_RECORDS)
 
 # The old name: configs and code written for UNCOMPRESSED/GZIP keep working unchanged.
 Compression = CompressionFormat
@@ -104,10 +110,12 @@ class S3Object:
 
 @dataclass(frozen=True, slots=True)
 class S3Write:
-    """What ``encode`` makes of a batch: its objects (none when every value was null)."""
+    """What ``encode`` makes of a batch: its objects (none when every value was null) and the
+    records the encoder could not encode (reported by ``classify``, never sent)."""
 
     bucket: str
     objects: tuple[S3Object, ...]
+    failures: tuple[Rejected, ...] = ()
 
     @property
     def records(self) -> int:
@@ -125,15 +133,22 @@ S3PutRequest = S3Write
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    first: Batch  # the object's records as a batch: its key comes from its first record
+    first: Batch  # the group's records as a batch
     keys: tuple[tuple[str, str], ...]
+    error_output_type: str | None = None
 
 
 class S3Destination:
     """Writes batches as objects under ``bucket``/``prefix`` through an :class:`S3Client`.
 
     ``prefix`` is a Firehose prefix (a ``str`` is compiled as ``Prefix``); a backup destination
-    passes its compiled ``ErrorOutputPrefix`` and the ``error_output_type`` it evaluates to.
+    passes its compiled ``ErrorOutputPrefix`` and the ``error_output_type`` it evaluates to
+    (a record's own ``error_output_type``, when set, wins). ``encoder`` makes the bodies
+    (default: JSON Lines compressed with ``compression``).
+
+    ``same_records_suffice`` is for backups: a failure document records when the attempts
+    ended, so a replay's document differs from the first one by its times alone. An existing
+    object holding the same records (first and last offset, count) then counts as written.
     """
 
     def __init__(
@@ -148,6 +163,8 @@ class S3Destination:
         name: str = "s3",
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int = MULTIPART_PART_SIZE,
+        encoder: BodyEncoder | None = None,
+        same_records_suffice: bool | None = None,
     ) -> None:
         if multipart_threshold < MIN_MULTIPART_THRESHOLD or part_size < MIN_MULTIPART_THRESHOLD:
             raise ValueError("multipart threshold and part size must be at least 5 MiB")
@@ -158,6 +175,10 @@ class S3Destination:
         self.error_output_type = error_output_type
         self.stream = stream
         self.compression = compression
+        self.encoder: BodyEncoder = encoder or JsonLinesEncoder(compression)
+        # Default: a destination of failure documents (one with an error_output_type).
+        self.same_records_suffice = (same_records_suffice if same_records_suffice is not None
+                                     else error_output_type is not None)
         self.name = name
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
@@ -176,41 +197,56 @@ class S3Destination:
 
     @property
     def extension(self) -> str:
-        return JSON_LINES + self.compression.extension
+        return self.encoder.extension
 
     def _groups(self, batch: Batch) -> list[_Group]:
-        """The batch's records with a value, one group per dynamic partition."""
-        groups: dict[tuple[tuple[str, str], ...], list[Record]] = {}
+        """The batch's records with a value, one group per dynamic partition (and, for a
+        backup, per error-output-type)."""
+        groups: dict[tuple[tuple[tuple[str, str], ...], str | None], list[Record]] = {}
         for record in batch.records:
             if record.value is not None:
-                groups.setdefault(record.partition_keys, []).append(record)
-        return [_Group(Batch.of(records), keys) for keys, records in groups.items()]
+                groups.setdefault((record.partition_keys, record.error_output_type),
+                                  []).append(record)
+        return [_Group(Batch.of(records), keys, kind)
+                for (keys, kind), records in groups.items()]
 
     def _key(self, group: _Group) -> str:
-        keys = dict(group.keys)
-        # A failure's own error-output-type (set by the core's backup) wins over ours.
-        error_output_type = keys.pop(ERROR_OUTPUT_TYPE_KEY, None) or self.error_output_type
         return object_key(
             self.prefix, self.stream, group.first, self.extension,
-            error_output_type=error_output_type,
-            partition_keys=keys or None,
+            error_output_type=group.error_output_type or self.error_output_type,
+            partition_keys=dict(group.keys) if group.keys else None,
         )
 
+    def _encoded(self, batch: Batch) -> list[tuple[_Group, EncodedBody]]:
+        """Each group's body, the group narrowed to the records in it (the object's key comes
+        from its first encoded record, so a retry of those records writes the same key);
+        groups with nothing encodable have no body and an empty group."""
+        out = []
+        for group in self._groups(batch):
+            encoded = self.encoder.encode(group.first.records)
+            if encoded.records:
+                group = _Group(Batch.of(encoded.records), group.keys, group.error_output_type)
+            out.append((group, encoded))
+        return out
+
     def key_for(self, batch: Batch) -> str:
-        """The key of the object holding ``batch``'s first record with a value."""
-        groups = self._groups(batch)
-        return self._key(groups[0]) if groups else ""
+        """The key of the first object ``batch`` makes ("" when none)."""
+        keys = [self._key(g) for g, encoded in self._encoded(batch) if encoded.records]
+        return keys[0] if keys else ""
 
     def body(self, records: Sequence[Record]) -> bytes:
-        """One object's bytes: JSON Lines, compressed."""
-        return self.compression.compress(b"".join(r.value + b"\n" for r in records))  # type: ignore[operator]
+        """One object's bytes (the records the encoder could encode)."""
+        return self.encoder.encode(records).body
 
     def encode(self, batch: Batch) -> S3Write:
         start, end = batch.cut_range
         objects = []
-        for group in self._groups(batch):
-            records = group.first.records
-            body = self.body(records)
+        failures: list[Rejected] = []
+        for group, encoded in self._encoded(batch):
+            failures.extend(encoded.failures)
+            records, body = encoded.records, encoded.body
+            if not records:
+                continue
             objects.append(S3Object(self._key(group), body, records, {
                 META_SHA256: hashlib.sha256(body).hexdigest(),
                 META_BATCH_START: str(start),
@@ -219,7 +255,7 @@ class S3Destination:
                 META_LAST_OFFSET: str(records[-1].offset),
                 META_RECORDS: str(len(records)),
             }))
-        return S3Write(self.bucket, tuple(objects))
+        return S3Write(self.bucket, tuple(objects), tuple(failures))
 
     # -- sending --------------------------------------------------------------------------
 
@@ -234,8 +270,8 @@ class S3Destination:
             else:
                 resp = await self.client.put_object(
                     self.bucket, obj.key, obj.body,
-                    content_type=self.compression.content_type,
-                    encoding=self.compression.content_encoding,
+                    content_type=self.encoder.content_type,
+                    encoding=self.encoder.content_encoding,
                     metadata=obj.metadata, if_none_match=True,
                 )
             if resp.status == 412:
@@ -244,8 +280,8 @@ class S3Destination:
 
     async def _multipart(self, obj: S3Object) -> S3Response:
         resp, upload_id = await self.client.create_multipart_upload(
-            self.bucket, obj.key, content_type=self.compression.content_type,
-            encoding=self.compression.content_encoding, metadata=obj.metadata,
+            self.bucket, obj.key, content_type=self.encoder.content_type,
+            encoding=self.encoder.content_encoding, metadata=obj.metadata,
         )
         if not upload_id:
             return resp
@@ -294,15 +330,10 @@ class S3Destination:
             theirs = f"(no content-sha256; ETag {etag})"
         else:
             same = theirs == obj.sha256
+        if not same and self.same_records_suffice:
+            same = all(head.metadata.get(k) == obj.metadata[k] for k in _RECORD_IDENTITY)
         if same:
             return S3Response(200, headers={"x-shardline-existing": "identical"})
-        if self.error_output_type is not None and all(
-            head.metadata.get(m) == obj.metadata[m]
-            for m in (META_FIRST_OFFSET, META_LAST_OFFSET, META_RECORDS)
-        ):
-            # A backup of failure documents: a replay describes the same records, but
-            # attemptEndingTimestamp (and a hook's error text) differ. Already backed up.
-            return S3Response(200, headers={"x-shardline-existing": "same-records"})
         raise KeyCollisionError(
             f"s3://{self.bucket}/{obj.key} already holds different content (sha256 {theirs},"
             f" ours {obj.sha256}; offsets {obj.metadata[META_FIRST_OFFSET]}.."
@@ -313,8 +344,10 @@ class S3Destination:
         )
 
     def classify(self, batch: Batch, request: S3Write, response: list[S3Response]) -> Outcome:
+        # The encoder's failures are reported with this outcome, whatever the objects' fate: a
+        # retry re-encodes only the records of the objects that failed, which excludes them.
         retry: list[Record] = []
-        rejected: list[Rejected] = []
+        rejected: list[Rejected] = list(request.failures)
         reasons: list[str] = []
         for obj, resp in zip(request.objects, response, strict=True):
             if resp.ok:
@@ -331,6 +364,10 @@ class S3Destination:
                 reasons.append(f"{where}: HTTP {resp.status} {code}: {resp.message}")
         if not retry and not rejected:
             return Successful()
+        if request.failures:
+            first = request.failures[0]
+            reasons.append(f"{len(request.failures)} record(s) could not be encoded (first:"
+                           f" offset {first.record.offset}: {first.error_message})")
         reason = "; ".join(reasons[:3]) + (f" (+{len(reasons) - 3} more)" if len(reasons) > 3
                                            else "")
         if retry:
@@ -345,7 +382,9 @@ class S3Destination:
         """Whether a previous owner already wrote objects for ``batch`` (same first records):
         ``Written(start, end)`` of the batch it cut, ``NotWritten()``, or ``NoOutput()`` when
         the batch makes no object (every value null) and so tells nothing."""
-        groups = self._groups(batch)
+        # Keys come from the records the encoder accepts, so ask it (recovery only: the cost of
+        # encoding once more is paid for a partition's first batches after an assignment).
+        groups = [g for g, encoded in self._encoded(batch) if encoded.records]
         if not groups:
             return NoOutput()
         heads = await asyncio.gather(

@@ -90,7 +90,8 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
 @click.option("--error-prefix", help="S3 prefix for records S3 refused for good.")
 @click.option("--es-index", help="Deliver to this Elasticsearch/OpenSearch index.")
 @click.option("--es-backup-bucket", help="Bucket for failed documents (default: --s3-bucket).")
-@click.option("--document-id", type=click.Choice(["offset", "record_key"]), default="offset")
+@click.option("--document-id", type=click.Choice(["offset", "record_key", "none"]),
+              default="offset")
 @click.option("--max-records", type=int, help="Flush a partition's buffer at this many records.")
 @click.option("--interval-ms", type=int, help="Flush a partition's buffer after this long.")
 @click.option("--ensure-bucket", is_flag=True, help="Create missing buckets.")
@@ -101,13 +102,18 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
                    "http://HOST:PORT/metrics (0: off).")
 @click.option("--metrics-host", default=DEFAULT_METRICS_HOST, show_default=True,
               help="Address the metrics endpoint binds to.")
+@click.option("--shutdown-timeout", type=float, metavar="SECONDS",
+              help="On SIGTERM/SIGINT, flush for at most this long; what is not delivered by "
+                   "then stays uncommitted (default: each delivery's shutdown_timeout, 30 s).")
 @click.option("-q", "--quiet", is_flag=True, help="No per-flush lines.")
 @click.pass_obj
 def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
     """Deliver a topic to S3/MinIO and/or Elasticsearch until SIGINT/SIGTERM or idle.
 
-    CONFIG is a YAML file with one delivery or a `deliveries:` list; endpoints and
-    credentials come from the SHARDLINE_* environment. Offsets are committed only after the
+    CONFIG is a YAML, TOML or JSON file with one delivery or a `deliveries:` list, in
+    Shardline's layout or in Firehose's (CreateDeliveryStream input, or describe-delivery-stream
+    output; see docs/delivery.md); endpoints and credentials come from the SHARDLINE_*
+    environment. Offsets are committed only after the
     destination confirmed the write.
     """
     if not 0 <= opts["metrics_port"] <= 65535:
@@ -129,7 +135,13 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
             raise ConfigError("--metrics-port", f"cannot serve metrics on {server.url}: {exc}"
                               ) from None
         click.echo(f"metrics at {server.url}", err=True)
-    workers = [build_worker(cfg, settings, metrics=hook) for cfg in configs]
+    shutdown_ms: int | None = None
+    if opts["shutdown_timeout"] is not None:
+        if not 0 <= opts["shutdown_timeout"] <= 3600:
+            raise ConfigError("--shutdown-timeout", "give 0 to 3600 seconds")
+        shutdown_ms = int(opts["shutdown_timeout"] * 1000)
+    workers = [build_worker(cfg, settings, metrics=hook, shutdown_timeout_ms=shutdown_ms)
+               for cfg in configs]
     until_idle_ms = int(opts["until_idle"] * 1000) if opts["until_idle"] is not None else None
     errors: list[BaseException] = []
 
@@ -142,7 +154,8 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
                 w.stop()
 
     def on_signal(signum: int, _frame: object) -> None:
-        click.echo(f"shardline: {signal.Signals(signum).name}: flushing and committing…", err=True)
+        click.echo(f"shardline: {signal.Signals(signum).name}: stopped consuming; flushing and "
+                   "committing what is delivered…", err=True)
         for w in workers:
             w.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second ^C aborts
@@ -162,6 +175,10 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
         if server is not None:
             server.stop_thread()
     elapsed = time.monotonic() - started
+    abandoned = sum(w.abandoned for w in workers)
+    if abandoned:
+        click.echo(f"shutdown timeout: {abandoned} record(s) not delivered in time were left "
+                   "uncommitted (the next run re-reads them)", err=True)
     click.echo(
         f"delivered {metrics.records} records ({metrics.bytes} bytes) in {metrics.flushes} "
         f"flushes, {metrics.backed_up} backed up, {metrics.retries} retries, {elapsed:.1f}s",

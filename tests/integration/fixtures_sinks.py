@@ -76,8 +76,10 @@ def bucket_factory(stack_settings: Settings) -> Iterator[Callable[..., str]]:
 
 
 @pytest.fixture
-def index_factory(stack_settings: Settings) -> Iterator[Callable[..., str]]:
-    """``index_factory(stem="test")`` → a unique index name (not created); deleted after."""
+def index_factory(search_settings: Settings) -> Iterator[Callable[..., str]]:
+    """``index_factory(stem="test")`` → a unique index name (not created); deleted after.
+
+    Through ``search_settings``, a test using it runs once per search engine."""
     made: list[str] = []
 
     def make(stem: str = "test") -> str:
@@ -87,4 +89,4 @@ def index_factory(stack_settings: Settings) -> Iterator[Callable[..., str]]:
 
     yield make
     for name in made:
-        es_request(stack_settings, "DELETE", f"/{name}?ignore_unavailable=true")
+        es_request(search_settings, "DELETE", f"/{name}?ignore_unavailable=true")

@@ -1,5 +1,6 @@
 """Index rotation on the real stack: records either side of an hour boundary land in two
-indexes named from their Kafka timestamps, read back with Elasticsearch's HTTP API."""
+indexes named from their Kafka timestamps, read back with the engine's HTTP API (Elasticsearch 8
+and OpenSearch 2)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ AFTER = 1_772_359_200_000  # 2026-03-01T10:00:00Z
 
 
 def test_documents_across_an_hour_boundary_go_to_two_indexes(
-    stack_settings: Settings, index_factory
+    search_settings: Settings, index_factory
 ) -> None:
-    settings = stack_settings
+    settings = search_settings
     topic = f"rotation-{uuid.uuid4().hex[:10]}"
     ensure_topics(settings.kafka_bootstrap, [topic], 1)
     base = index_factory("rotation")

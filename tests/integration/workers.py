@@ -104,8 +104,9 @@ def read_all(
 class Worker:
     """One ``python -m <module> <args>`` process; killed only by its pid."""
 
-    def __init__(self, home: Path, log: Path, module: str, *args: str,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path, log: Path, module: str, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         env = dict(os.environ, SHARDLINE_HOME=str(home), PYTHONPATH=str(ROOT), **(env or {}))
         self.log = log
         self._out = log.open("ab")

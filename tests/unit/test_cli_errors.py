@@ -39,3 +39,17 @@ def test_unreachable_broker_fails_with_one_line() -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "no Kafka broker answered at 127.0.0.1:1" in lines[0]
+
+
+def test_bad_firehose_layout_delivery_names_the_firehose_field(tmp_path: Path) -> None:
+    (tmp_path / "stream.toml").write_text(
+        'DeliveryStreamName = "s"\nDeliveryStreamType = "MSKAsSource"\n'
+        '[MSKSourceConfiguration]\nTopicName = "t"\n'
+        '[ExtendedS3DestinationConfiguration]\nBucketARN = "arn:aws:s3:::out-bucket"\n'
+        '[ExtendedS3DestinationConfiguration.BufferingHints]\nSizeInMBs = 500\n'
+    )
+    proc = _shardline("deliver", str(tmp_path / "stream.toml"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "shardline: error: ExtendedS3DestinationConfiguration.BufferingHints.SizeInMBs:"
+        " must be between 1 and 128, got 500")

@@ -13,6 +13,7 @@ from shardline.java_pattern import PatternError, tokenize
         ("yyyy/MM/dd", (("y", 4), ("", "/"), ("M", 2), ("", "/"), ("d", 2))),
         ("HH'h'mm", (("H", 2), ("'", "h"), ("m", 2))),
         ("''", (("'", "'"),)),
+        ("''''", (("'", "'"),)),  # Java: a quoted literal holding one escaped quote
         ("'it''s'", (("'", "it's"),)),
         ("'a-b'-", (("'", "a-b"), ("", "-"))),
         ("ÿy", (("", "ÿ"), ("y", 1))),  # non-ASCII letters are literals

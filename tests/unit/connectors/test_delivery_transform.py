@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from connectors.core import BufferingHints, DeliveryCore, RetryOptions
-from connectors.core.failures import ERROR_OUTPUT_TYPE_KEY
 from connectors.core.records import Batch
 from connectors.transform import (
     ActivePartitions,
@@ -78,13 +77,12 @@ def test_outputs_delivered_failures_backed_up_by_type_then_committed() -> None:
     asyncio.run(c.flush(c.due()))
     assert [(r.offset, r.partition_keys) for b in dest.sent for r in b.records] == [
         (0, (("c", "a"),)), (4, (("c", "z"),))]
-    # one backup batch per error-output-type, each in offset order, typed by a reserved key
-    by_type = {b.records[0].partition_keys: [r.offset for r in b.records] for b in backup.sent}
-    assert by_type == {
-        ((ERROR_OUTPUT_TYPE_KEY, "processing-failed"),): [2],
-        ((ERROR_OUTPUT_TYPE_KEY, "DynamicPartitioning.MetadataExtractionFailed"),): [3],
-        ((ERROR_OUTPUT_TYPE_KEY, "DynamicPartitioning.ActivePartitionsExceeded"),): [5],
-    }
+    # one backup batch in offset order, each failure keeping its error-output-type
+    assert [(r.offset, r.error_output_type) for b in backup.sent for r in b.records] == [
+        (2, "processing-failed"),
+        (3, "DynamicPartitioning.MetadataExtractionFailed"),
+        (5, "DynamicPartitioning.ActivePartitionsExceeded"),
+    ]
     docs = {r.offset: json.loads(r.value or b"") for b in backup.sent for r in b.records}
     assert base64.b64decode(docs[2]["rawData"]) == VALUES[2]
     assert docs[2]["lambdaArn"] == "my.hooks:verdicts" and docs[2]["attemptsMade"] == 1

@@ -1,4 +1,4 @@
-"""The example delivery configs shipped for the bundled pipeline stay valid."""
+"""The example delivery configs shipped for the bundled pipeline stay valid, in both layouts."""
 
 from pathlib import Path
 
@@ -6,20 +6,30 @@ import pytest
 
 from connectors import load_deliveries
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "connectors" / "examples").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[3] / "connectors" / "examples"
+EXAMPLES = sorted(p for p in ROOT.rglob("*") if p.suffix in (".yaml", ".toml", ".json"))
+FIREHOSE = ROOT / "firehose"
+# Firehose-layout example → the Shardline-layout example it restates.
+SAME_AS = {
+    "ticker-stats-s3.yaml": "ticker-stats-s3.yaml",
+    "ticker-stats-opensearch.yaml": "ticker-stats-es.yaml",
+    "ticker-analytics-s3.toml": "ticker-analytics-s3.yaml",
+    "ticker-analytics-es.describe.json": "ticker-analytics-es.yaml",
+}
 
 
 def test_examples_exist() -> None:
-    assert {p.name for p in EXAMPLES} >= {
+    assert {p.relative_to(ROOT).as_posix() for p in EXAMPLES} >= {
         "ticker-stats.yaml",
         "ticker-stats-s3.yaml",
         "ticker-stats-es.yaml",
         "ticker-analytics-s3.yaml",
         "ticker-analytics-es.yaml",
+        *(f"firehose/{name}" for name in SAME_AS),
     }
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_example_loads(path: Path) -> None:
     configs = load_deliveries(path)
     assert configs
@@ -28,3 +38,8 @@ def test_example_loads(path: Path) -> None:
     for cfg in configs:
         # each delivers the output topic of a bundled pipeline
         assert cfg.topic == ("ticker-analytics-out" if "analytics" in path.name else "ticker-stats")
+
+
+@pytest.mark.parametrize("name", sorted(SAME_AS))
+def test_firehose_layout_example_means_the_same_as_its_shardline_twin(name: str) -> None:
+    assert load_deliveries(FIREHOSE / name) == load_deliveries(ROOT / SAME_AS[name])

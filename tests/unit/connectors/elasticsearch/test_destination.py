@@ -37,3 +37,16 @@ def test_the_record_time_decides_not_the_order_or_the_clock() -> None:
 def test_no_rotation_is_the_default() -> None:
     d = ElasticsearchDestination("http://127.0.0.1:9", "ticks")
     assert actions(d.encode(Batch.of([rec(1, ts=AFTER)])).body)[0]["_index"] == "ticks"
+
+
+def test_document_id_none_sends_no_id_and_keys_are_not_needed() -> None:
+    """NO_DOCUMENT_ID: the engine assigns ids; records without a key are still indexed."""
+    from connectors.elasticsearch import DocumentIdStrategy
+
+    d = ElasticsearchDestination("http://127.0.0.1:9", "ticks",
+                                 document_id=DocumentIdStrategy.NONE)
+    request = d.encode(Batch.of([rec(1, ts=AFTER), rec(2, ts=AFTER, key=None)]))
+    assert actions(request.body) == [{"_index": "ticks"}, {"_index": "ticks"}]
+    assert request.invalid == ()
+    assert [json.loads(line) for line in request.body.decode().splitlines()[1::2]] == [
+        {"a": 1}, {"a": 1}]

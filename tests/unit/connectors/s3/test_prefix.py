@@ -324,8 +324,12 @@ def java_pattern(draw: st.DrawFn) -> list[tuple[str, str]]:
             tokens.append(("field", letters))
         elif kind == "sep":
             sep = draw(_SEPARATORS)
-            if sep == "''" and tokens and tokens[-1][0] == "quoted":
-                tokens.append(("sep", "/"))  # 'a' '' 'b' side by side reads as a''b
+            if sep == "''" and tokens and tokens[-1][0] == "quoted" or (
+                sep == "''" and tokens and tokens[-1] == ("sep", sep)
+            ):
+                # 'a' '' 'b' side by side reads as a''b; two '' side by side, as Java reads
+                # '''', are one quote
+                tokens.append(("sep", "/"))
             tokens.append(("sep", sep))
         else:
             if tokens and tokens[-1][0] == "quoted":

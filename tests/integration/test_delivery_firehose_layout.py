@@ -1,0 +1,144 @@
+"""A delivery stream written in Firehose's own layout, run on the real stack against
+Elasticsearch 8 and OpenSearch 2: S3BackupMode AllDocuments puts every source record in S3
+exactly once, failed documents (a real mapping error from the engine, and a non-JSON value)
+go to the failure prefix in Firehose's format, and a replay adds nothing.
+
+Everything is read back with botocore and the engine's HTTP API, not with ``connectors``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from confluent_kafka import Producer
+
+from connectors import build_worker, load_deliveries, preflight
+from shardline.kafka import ensure_topics
+from shardline.settings import Settings
+from tests.integration.fixtures_sinks import es_request
+from tests.integration.offsets import committed_and_end
+from tests.integration.test_delivery import _objects
+
+pytestmark = pytest.mark.integration
+
+N = 40
+BAD_JSON = b"not json {"
+MAPPING_ERROR = {"i": 38, "price": "not-a-number"}  # price is mapped as float
+FAILED = "all/AmazonOpenSearchService-failed/"
+# Elasticsearch 8 says document_parsing_exception where OpenSearch 2 (and ES 7) say
+# mapper_parsing_exception: both HTTP 400 for the item, so both are permanent failures.
+MAPPING_ERROR_TYPES = {"mapper_parsing_exception", "document_parsing_exception"}
+
+
+def _stream_file(tmp_path: Path, topic: str, index: str, bucket: str) -> Path:
+    doc = {
+        "DeliveryStreamName": "it-firehose-layout",
+        "DeliveryStreamType": "DirectPut",
+        "AmazonopensearchserviceDestinationConfiguration": {
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "DomainARN": "arn:aws:es:us-east-1:123456789012:domain/test",
+            "IndexName": index,
+            "IndexRotationPeriod": "NoRotation",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+            "RetryOptions": {"DurationInSeconds": 60},
+            "DocumentIdOptions": {"DefaultDocumentIdFormat": "FIREHOSE_DEFAULT"},
+            "S3BackupMode": "AllDocuments",
+            "S3Configuration": {"BucketARN": f"arn:aws:s3:::{bucket}", "Prefix": "all/",
+                                "CompressionFormat": "GZIP"},
+        },
+        "Shardline": {"Topic": topic, "Group": f"{topic}-g1"},
+    }
+    path = tmp_path / "stream.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_all_documents_backup_from_a_firehose_layout_file(
+    search_settings: Settings, bucket_factory, index_factory, tmp_path: Path
+) -> None:
+    settings = search_settings
+    topic = f"fh-layout-{uuid.uuid4().hex[:10]}"
+    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    bucket, index = bucket_factory("fh-layout"), index_factory("fh-layout")
+    created = es_request(settings, "PUT", f"/{index}",
+                         {"mappings": {"properties": {"price": {"type": "float"}}}})
+    assert created.get("acknowledged") is True, created
+    values = [json.dumps({"i": i, "price": i / 4}).encode() for i in range(N - 2)]
+    values += [json.dumps(MAPPING_ERROR).encode(), BAD_JSON]
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for value in values:
+        producer.produce(topic, value=value, partition=0)
+    assert producer.flush(30) == 0
+
+    path = _stream_file(tmp_path, topic, index, bucket)
+    (config,) = load_deliveries(path)
+    preflight(config, settings)
+    assert build_worker(config, settings).run(until_idle_ms=3_000).records == N
+
+    # The engine holds the N - 2 good documents, with Firehose-default (offset) ids.
+    es_request(settings, "POST", f"/{index}/_refresh")
+    hits = es_request(settings, "POST", f"/{index}/_search",
+                      {"size": 100, "query": {"match_all": {}}})["hits"]["hits"]
+    assert sorted(h["_source"]["i"] for h in hits) == list(range(N - 2))
+    assert {h["_id"] for h in hits} == {f"{topic}+0+{i}" for i in range(N - 2)}
+
+    # AllDocuments: every source record, good or not, exactly once under the prefix.
+    source = {k: v for k, v in _objects(settings, bucket, "all/").items()
+              if not k.startswith(FAILED)}
+    assert Counter(line for lines in source.values() for line in lines) == Counter(values)
+
+    # The two failures in Firehose's failed-document format.
+    failed = [json.loads(line) for lines in _objects(settings, bucket, FAILED).values()
+              for line in lines]
+    by_data = {base64.b64decode(f["rawData"]): f for f in failed}
+    assert set(by_data) == {values[-2], values[-1]} and len(failed) == 2
+    assert by_data[BAD_JSON]["errorCode"] == "invalid_json"
+    mapping = by_data[values[-2]]
+    assert mapping["errorCode"] == "400"
+    assert json.loads(mapping["errorMessage"])["type"] in MAPPING_ERROR_TYPES
+    assert mapping["esIndexName"] == index and mapping["esDocumentId"] == f"{topic}+0+{N - 2}"
+
+    committed, end = committed_and_end(settings, f"{topic}-g1", topic, 1)
+    assert committed == end
+
+
+
+def test_all_documents_replay_adds_nothing(
+    search_settings: Settings, bucket_factory, index_factory, tmp_path: Path
+) -> None:
+    """Replay from scratch (a new group): the source backup rewrites the same objects and the
+    engine overwrites the same documents. A failed document's JSON holds wall-clock fields
+    (attemptEndingTimestamp), so its replay differs: the failure backup keeps the first."""
+    settings = search_settings
+    topic = f"fh-replay-{uuid.uuid4().hex[:10]}"
+    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    bucket, index = bucket_factory("fh-replay"), index_factory("fh-replay")
+    values = [json.dumps({"i": i, "price": i / 4}).encode() for i in range(N)] + [BAD_JSON]
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for value in values:
+        producer.produce(topic, value=value, partition=0)
+    assert producer.flush(30) == 0
+    path = _stream_file(tmp_path, topic, index, bucket)
+    (config,) = load_deliveries(path)
+    preflight(config, settings)
+    assert build_worker(config, settings).run(until_idle_ms=3_000).records == N + 1
+    before = _objects(settings, bucket, "all/")
+    failed = "all/AmazonOpenSearchService-failed/"
+    assert Counter(line for key, lines in before.items() if not key.startswith(failed)
+                   for line in lines) == Counter(values)
+    assert sum(len(lines) for key, lines in before.items() if key.startswith(failed)) == 1
+
+    doc = yaml.safe_load(path.read_text())
+    doc["Shardline"]["Group"] = f"{topic}-g2"
+    path.write_text(yaml.safe_dump(doc))
+    (replay,) = load_deliveries(path)
+    assert build_worker(replay, settings).run(until_idle_ms=3_000).records == N + 1
+    assert _objects(settings, bucket, "all/") == before
+    es_request(settings, "POST", f"/{index}/_refresh")
+    assert es_request(settings, "GET", f"/{index}/_count")["count"] == N
