@@ -64,13 +64,14 @@ class MetadataExtractor:
         if value is None:
             raise MetadataExtractionError("the record has no data")
         try:
-            document = json.loads(value)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MetadataExtractionError(f"the record is not JSON: {exc}") from None
-        try:
-            results = self._program.input_value(document).all()
+            text = value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MetadataExtractionError(f"the record is not UTF-8 JSON: {exc}") from None
+        try:  # libjq parses the text itself (about twice as fast as json.loads + convert)
+            results = self._program.input_text(text).all()
         except ValueError as exc:
-            raise MetadataExtractionError(f"the query failed: {exc}") from None
+            raise MetadataExtractionError(f"the record is not JSON or the query failed: {exc}"
+                                          ) from None
         if len(results) != 1 or not isinstance(results[0], dict):
             raise MetadataExtractionError(
                 f"the query must produce one JSON object, got {_short(results)}")
