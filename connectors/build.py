@@ -12,6 +12,7 @@ from connectors.config import (
     DataFormatConversionConfig,
     DeliveryConfig,
     ElasticsearchConfig,
+    ProcessingConfig,
     S3BackupMode,
     S3Config,
 )
@@ -37,6 +38,10 @@ from connectors.s3.formats import BodyEncoder
 from connectors.s3.json_columns import KeyRules
 from connectors.s3.parquet import ParquetEncoder
 from connectors.s3.prefix import compile_prefixes
+from connectors.transform.deaggregate import Deaggregator
+from connectors.transform.hook import ProcessingHook
+from connectors.transform.partitioning import ActivePartitions, MetadataExtractor
+from connectors.transform.stage import TransformStage
 from shardline.errors import DeliveryError
 from shardline.kafka import partition_count
 from shardline.settings import Settings
@@ -44,6 +49,7 @@ from shardline.settings import Settings
 __all__ = [
     "S3_ERROR_OUTPUT_TYPE",
     "build_core",
+    "build_transform",
     "build_worker",
     "fetch_config",
     "parquet_encoder",
@@ -60,6 +66,33 @@ MAX_POLL_INTERVAL_SLACK_MS = 60_000
 def _s3_client(settings: Settings) -> S3Client:
     return S3Client(
         settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
+    )
+
+
+def build_transform(
+    processing: ProcessingConfig | None,
+    *,
+    max_active_partitions: int | None = None,
+    required_keys: tuple[str, ...] = (),
+) -> TransformStage | None:
+    """The transform stage for a destination's ``processing:`` (None when there is nothing
+    to do). ``max_active_partitions``: dynamic partitioning's limit, when it is enabled."""
+    if processing is None and max_active_partitions is None:
+        return None
+    p = processing or ProcessingConfig()
+    d = p.deaggregation
+    h = p.hook
+    return TransformStage(
+        deaggregator=Deaggregator(d.sub_record_type, d.delimiter.encode()) if d else None,
+        hook=ProcessingHook.from_spec(
+            h.callable, retries=h.retries, timeout_ms=h.timeout_ms,
+            buffer_size_bytes=h.buffer_size_bytes) if h else None,
+        extractor=MetadataExtractor(p.metadata_extraction_query)
+        if p.metadata_extraction_query is not None else None,
+        append_delimiter=b"\n" if p.append_delimiter else None,
+        partitions=ActivePartitions(max_active_partitions)
+        if max_active_partitions is not None else None,
+        required_keys=required_keys,
     )
 
 
@@ -86,7 +119,10 @@ def build_core(
     """The destination, its backup and the core, without Kafka."""
     dest_config = config.destination
     if isinstance(dest_config, S3Config):
-        prefixes = compile_prefixes(dest_config.prefix, dest_config.error_output_prefix)
+        partitioning = dest_config.dynamic_partitioning
+        enabled = partitioning is not None and partitioning.enabled
+        prefixes = compile_prefixes(dest_config.prefix, dest_config.error_output_prefix,
+                                    dynamic_partitioning=enabled)
         multipart = dest_config.multipart_threshold_mb * MIB
         conversion = dest_config.data_format_conversion
         encoder: BodyEncoder | None = None
@@ -110,9 +146,24 @@ def build_core(
                 name=f"s3://{dest_config.bucket}/{prefixes.error_output_prefix.text}",
                 multipart_threshold=multipart, same_records_suffice=True,
             )
+        source_backup = None
+        if dest_config.source_backup is not None:
+            sb = dest_config.source_backup
+            source_backup = S3Destination(
+                _s3_client(settings), sb.bucket, prefix=sb.prefix, stream=config.name,
+                compression=sb.compression, name=f"s3://{sb.bucket}/{sb.prefix}",
+                multipart_threshold=multipart,
+            )
+        transform = build_transform(
+            dest_config.processing,
+            max_active_partitions=partitioning.max_active_partitions
+            if partitioning is not None and enabled else None,
+            required_keys=tuple(name for _, name in prefixes.prefix.partition_keys),
+        )
         return DeliveryCore(
             config.name, destination, hints=dest_config.buffering, retry=dest_config.retry,
             backup=backup, format_failure=formatter, metrics=metrics,
+            transform=transform, source_backup=source_backup,
         )
     assert isinstance(dest_config, ElasticsearchConfig)
     if dest_config.document_id is DocumentIdStrategy.NONE:
@@ -145,6 +196,7 @@ def build_core(
         config.name, es, hints=dest_config.buffering, retry=dest_config.retry,
         backup=es_backup, source_backup=source_backup,
         format_failure=es_failure_formatter(es), metrics=metrics,
+        transform=build_transform(dest_config.processing),
     )
 
 
@@ -199,6 +251,9 @@ async def _check_destinations(config: DeliveryConfig, settings: Settings) -> Non
     buckets: list[tuple[str, bool, str]] = []
     if isinstance(dest, S3Config):
         buckets.append((dest.bucket, dest.ensure_bucket, "s3.bucket"))
+        if dest.source_backup is not None:
+            buckets.append((dest.source_backup.bucket, dest.source_backup.ensure_bucket,
+                            "s3.source_backup.bucket"))
     else:
         if dest.s3_backup is not None:
             buckets.append((dest.s3_backup.bucket, dest.s3_backup.ensure_bucket,

@@ -38,12 +38,20 @@ from connectors.s3.parquet import (
     WriterVersion,
 )
 from connectors.s3.prefix import compile_prefixes
+from connectors.transform.deaggregate import SubRecordType
+from connectors.transform.hook import DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, load_callable
+from connectors.transform.partitioning import DEFAULT_MAX_ACTIVE_PARTITIONS, MetadataExtractor
 from shardline.errors import ConfigError
 
 __all__ = [
     "DataFormatConversionConfig",
+    "DeaggregationConfig",
     "DeliveryConfig",
+    "DynamicPartitioningConfig",
     "ElasticsearchConfig",
+    "HookConfig",
+    "ProcessingConfig",
+    "SourceBackupConfig",
     "S3BackupConfig",
     "S3BackupMode",
     "S3Config",
@@ -64,6 +72,11 @@ SHUTDOWN_TIMEOUT_S = (0, 3600, 30)  # SIGTERM: how long to flush before abandoni
 DEFAULT_INDEX_ROTATION = IndexRotationPeriod.NO_ROTATION
 MAX_INTERVAL_MS = INTERVAL_S[1] * 1000
 GROUP_PREFIX = "shardline-deliver-"
+HOOK_BUFFER_MB = (0.2, 3.0, 1.0)  # Firehose's Lambda BufferSizeInMBs: min, max, default
+HOOK_RETRIES = (0, 300)  # Firehose NumberOfRetries
+HOOK_TIMEOUT_MS = (1, 900_000)
+HOOK_INTERVAL_MS = (0, 900_000, 60_000)  # Firehose BufferIntervalInSeconds (60–900 s)
+MAX_ACTIVE_PARTITIONS = (1, 5000)  # Firehose: 500 by default, raisable to 5,000
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9_.-]{1,249}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -277,6 +290,142 @@ class DataFormatConversionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DeaggregationConfig:
+    sub_record_type: SubRecordType = SubRecordType.JSON
+    delimiter: str = "\n"  # DELIMITED only
+
+    @classmethod
+    def from_section(cls, s: _Section) -> DeaggregationConfig:
+        value = s.string("sub_record_type", SubRecordType.JSON.value)
+        try:
+            kind = SubRecordType(value.upper())
+        except ValueError:
+            raise ConfigError(s.name("sub_record_type"),
+                              f"JSON or DELIMITED, got {value!r}") from None
+        delimiter = s.string("delimiter", "\n")
+        if not delimiter:
+            raise ConfigError(s.name("delimiter"), "must not be empty")
+        if s.has("delimiter") and kind is not SubRecordType.DELIMITED:
+            raise ConfigError(s.name("delimiter"), "only with sub_record_type DELIMITED")
+        s.done()
+        return cls(kind, delimiter)
+
+
+@dataclass(frozen=True, slots=True)
+class HookConfig:
+    """The processing hook (Firehose's Lambda processor): ``package.module:function``."""
+
+    callable: str
+    retries: int = DEFAULT_RETRIES
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    buffer_size_bytes: int = int(HOOK_BUFFER_MB[2] * MIB)
+    # Firehose's Lambda BufferIntervalInSeconds. Accepted for the translation of Firehose's
+    # layout; Shardline calls the hook once per flushed batch, so the delivery's buffering
+    # decides when — this value is not used.
+    buffer_interval_ms: int = HOOK_INTERVAL_MS[2]
+
+    @classmethod
+    def from_section(cls, s: _Section) -> HookConfig:
+        spec = s.string("callable")
+        load_callable(spec, field=s.name("callable"))  # importable now, not at first flush
+        size = s.raw("buffer_size_mb")
+        lo, hi, default = HOOK_BUFFER_MB
+        if size is None:
+            size = default
+        if isinstance(size, bool) or not isinstance(size, int | float) or not lo <= size <= hi:
+            raise ConfigError(s.name("buffer_size_mb"), f"a number from {lo} to {hi}, got {size!r}")
+        config = cls(
+            callable=spec,
+            retries=s.integer("retries", *HOOK_RETRIES, DEFAULT_RETRIES),  # type: ignore[arg-type]
+            timeout_ms=s.integer("timeout_ms", *HOOK_TIMEOUT_MS, DEFAULT_TIMEOUT_MS),  # type: ignore[arg-type]
+            buffer_size_bytes=int(size * MIB),
+            buffer_interval_ms=s.integer(  # type: ignore[arg-type]
+                "buffer_interval_ms", HOOK_INTERVAL_MS[0], HOOK_INTERVAL_MS[1],
+                HOOK_INTERVAL_MS[2]),
+        )
+        s.done()
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingConfig:
+    """Firehose's ProcessingConfiguration, applied in this order before delivery."""
+
+    deaggregation: DeaggregationConfig | None = None
+    hook: HookConfig | None = None
+    metadata_extraction_query: str | None = None
+    append_delimiter: bool = False
+
+    @classmethod
+    def from_section(cls, s: _Section, *, partitioning: bool) -> ProcessingConfig:
+        query = None
+        if s.has("metadata_extraction"):
+            m = s.section("metadata_extraction")
+            if not partitioning:
+                raise ConfigError(m.path, "only for an S3 destination with dynamic partitioning")
+            query = m.string("query")
+            MetadataExtractor(query, field=m.name("query"))  # compiled now: errors name it
+            engine = m.string("json_parsing_engine", "JQ-1.6")
+            if engine != "JQ-1.6":
+                raise ConfigError(m.name("json_parsing_engine"), f"only JQ-1.6, got {engine!r}")
+            m.done()
+        append = s.raw("append_delimiter")
+        if append is not None and not isinstance(append, bool):
+            raise ConfigError(s.name("append_delimiter"), f"true or false, got {append!r}")
+        config = cls(
+            deaggregation=DeaggregationConfig.from_section(s.section("deaggregation"))
+            if s.has("deaggregation") else None,
+            hook=HookConfig.from_section(s.section("hook")) if s.has("hook") else None,
+            metadata_extraction_query=query,
+            append_delimiter=bool(append),
+        )
+        s.done()
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class DynamicPartitioningConfig:
+    enabled: bool = False
+    max_active_partitions: int = DEFAULT_MAX_ACTIVE_PARTITIONS
+
+    @classmethod
+    def from_section(cls, s: _Section) -> DynamicPartitioningConfig:
+        enabled = s.raw("enabled")
+        if not isinstance(enabled, bool):
+            raise ConfigError(s.name("enabled"), f"true or false, got {enabled!r}")
+        config = cls(enabled, s.integer(  # type: ignore[arg-type]
+            "max_active_partitions", *MAX_ACTIVE_PARTITIONS, DEFAULT_MAX_ACTIVE_PARTITIONS))
+        s.done()
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBackupConfig:
+    """Every source record, unchanged, to a second bucket/prefix (Firehose S3BackupMode
+    Enabled)."""
+
+    bucket: str
+    prefix: str = "source/"
+    compression: CompressionFormat = CompressionFormat.GZIP
+    ensure_bucket: bool = False
+
+    @classmethod
+    def from_section(cls, s: _Section) -> SourceBackupConfig:
+        config = cls(
+            bucket=_bucket(s, "bucket"),
+            prefix=_prefix(s, "prefix", "source/"),
+            compression=_compression(s, CompressionFormat.GZIP),
+            ensure_bucket=bool(s.raw("ensure_bucket")),
+        )
+        s.done()
+        try:
+            compile_prefixes(config.prefix, None)
+        except ConfigError as exc:
+            raise ConfigError(s.name("prefix"), str(exc)) from None
+        return config
+
+
+@dataclass(frozen=True, slots=True)
 class S3Config:
     bucket: str
     prefix: str = ""
@@ -287,9 +436,19 @@ class S3Config:
     retry: RetryOptions = field(default_factory=RetryOptions)
     multipart_threshold_mb: int = MULTIPART_THRESHOLD_MB[2]
     data_format_conversion: DataFormatConversionConfig | None = None
+    processing: ProcessingConfig | None = None
+    dynamic_partitioning: DynamicPartitioningConfig | None = None
+    source_backup: SourceBackupConfig | None = None
+
+    @property
+    def partitioning_enabled(self) -> bool:
+        return self.dynamic_partitioning is not None and self.dynamic_partitioning.enabled
 
     @classmethod
     def from_section(cls, s: _Section) -> S3Config:
+        partitioning = DynamicPartitioningConfig.from_section(
+            s.section("dynamic_partitioning")) if s.has("dynamic_partitioning") else None
+        enabled = partitioning is not None and partitioning.enabled
         conversion = DataFormatConversionConfig.from_section(
             s.section("data_format_conversion")) if s.has("data_format_conversion") else None
         # Firehose: with format conversion the S3 CompressionFormat must be UNCOMPRESSED (the
@@ -303,6 +462,12 @@ class S3Config:
                 f" the file: set data_format_conversion.compression), got {compression.value!r}",
             )
         config = cls(
+            processing=ProcessingConfig.from_section(s.section("processing"),
+                                                     partitioning=enabled)
+            if s.has("processing") else None,
+            dynamic_partitioning=partitioning,
+            source_backup=SourceBackupConfig.from_section(s.section("source_backup"))
+            if s.has("source_backup") else None,
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix"),
             compression=compression,
@@ -318,10 +483,22 @@ class S3Config:
         )
         s.done()
         try:  # Firehose's prefix rules, checked now rather than at the first delivery
-            compile_prefixes(config.prefix, config.error_output_prefix)
+            prefixes = compile_prefixes(config.prefix, config.error_output_prefix,
+                                        dynamic_partitioning=enabled)
         except ConfigError as exc:
             key = "prefix" if exc.field == "Prefix" else "error_output_prefix"
             raise ConfigError(s.name(key), exc.message) from None
+        used = {namespace for namespace, _ in prefixes.prefix.partition_keys}
+        if enabled and not used:
+            raise ConfigError(s.name("prefix"), "dynamic partitioning needs a prefix using"
+                              " !{partitionKeyFromQuery:…} or !{partitionKeyFromLambda:…}")
+        processing = config.processing or ProcessingConfig()
+        if "partitionKeyFromQuery" in used and processing.metadata_extraction_query is None:
+            raise ConfigError(s.name("processing.metadata_extraction.query"),
+                              "is required: the prefix uses !{partitionKeyFromQuery:…}")
+        if "partitionKeyFromLambda" in used and processing.hook is None:
+            raise ConfigError(s.name("processing.hook"),
+                              "is required: the prefix uses !{partitionKeyFromLambda:…}")
         return config
 
 
@@ -371,6 +548,7 @@ class ElasticsearchConfig:
     buffering: BufferingHints = field(default_factory=BufferingHints)
     retry: RetryOptions = field(default_factory=RetryOptions)
     s3_backup: S3BackupConfig | None = None
+    processing: ProcessingConfig | None = None
 
     @classmethod
     def from_section(cls, s: _Section) -> ElasticsearchConfig:
@@ -402,6 +580,9 @@ class ElasticsearchConfig:
             retry=_retry(s.section("retry")),
             s3_backup=S3BackupConfig.from_section(s.section("s3_backup")) if s.has(
                 "s3_backup") else None,
+            processing=ProcessingConfig.from_section(s.section("processing"),
+                                                     partitioning=False)
+            if s.has("processing") else None,
         )
         s.done()
         return config

@@ -37,8 +37,9 @@ from connectors.core.failures import FailureFormatter, format_failure, to_backup
 from connectors.core.metrics import FlushReport, LoggingMetrics, MetricsHook
 from connectors.core.offsets import OffsetTracker
 from connectors.core.outcome import Destination, NotWritten, Probe, Written
-from connectors.core.records import Batch, Record
+from connectors.core.records import Batch, Record, Rejected
 from connectors.core.retry import DeliveryResult, RetryOptions, Sleep, deliver_batch
+from connectors.transform.stage import Transformed, TransformStage, with_lambda_arn
 from shardline.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 
 __all__ = ["RECORD_OVERHEAD_BYTES", "Clock", "DeliveryCore", "monotonic_ms"]
@@ -153,8 +154,11 @@ class DeliveryCore:
         wall_clock: Clock = wall_ms,
         sleep: Sleep = asyncio.sleep,
         metrics: MetricsHook | None = None,
+        transform: TransformStage | None = None,
     ) -> None:
         self.name = name
+        # Applied to each batch before delivery; its failures go to ``backup`` by type.
+        self.transform = transform
         self.destination = destination
         self.hints = hints
         self.retry = retry
@@ -185,8 +189,17 @@ class DeliveryCore:
         return {tp: state.oldest_pending_ms() for tp, state in tuple(self._partitions.items())}
 
     def partition_count(self) -> int:
-        """Partitions the core holds state for (Firehose's active partitions)."""
+        """Firehose's active partitions: the dynamic partitions held by undelivered records
+        with dynamic partitioning, else the Kafka partitions the core holds state for."""
+        partitions = self.transform.partitions if self.transform is not None else None
+        if partitions is not None:
+            return len(partitions)
         return len(self._partitions)
+
+    def partition_count_exceeded(self) -> int:
+        """Records sent to the error output for the active-partition limit so far."""
+        partitions = self.transform.partitions if self.transform is not None else None
+        return partitions.exceeded if partitions is not None else 0
 
     # -- buffering -----------------------------------------------------------------------
 
@@ -336,8 +349,15 @@ class DeliveryCore:
 
     async def _probe(self, batch: Batch) -> Probe | None:
         """What the destination says a previous owner wrote of ``batch`` (None: it cannot
-        tell), asking again on transient failures for up to the retry duration."""
-        written = getattr(self.destination, "written", None)
+        tell), asking again on transient failures for up to the retry duration.
+
+        With a transform stage the destination's keys depend on what the stage makes of the
+        batch (partition keys, dropped records), so only the source backup — written with the
+        same cut, keyed by the source records — is asked; without one there is no replay
+        alignment (a known limitation: a re-cut batch may then be written a second time)."""
+        written = None
+        if self.transform is None:
+            written = getattr(self.destination, "written", None)
         if written is None and self.source_backup is not None:
             written = getattr(self.source_backup, "written", None)
         if written is None:
@@ -364,33 +384,88 @@ class DeliveryCore:
         return report
 
     async def _flush_batch(self, batch: Batch) -> None:
+        if self.transform is None:
+            await self._deliver(batch, batch, None)
+            return
+        transformed = await self.transform.apply(batch)
+        if transformed.hook is not None:
+            self.metrics.on_processing(self.name, self.destination.name,
+                                       transformed.hook.seconds, transformed.hook.succeeded)
+        try:
+            await self._deliver(batch, transformed.batch(batch), transformed)
+        finally:
+            self.transform.release(transformed)
+
+    async def _send(self, batch: Batch | None) -> DeliveryResult | None:
+        if batch is None:
+            return None
+        # With a processing hook, ExecuteProcessing times the hook, not the encoding.
+        timed = self.transform is None or self.transform.hook is None
+        return await deliver_batch(
+            self.destination, batch, self.retry, sleep=self.sleep,
+            on_encode=self._on_encode(self.destination) if timed else None)
+
+    async def _send_source_backup(self, source: Batch) -> DeliveryResult | None:
+        if self.source_backup is None or all(r.value is None for r in source.records):
+            return None
+        timed = self.transform is None or self.transform.hook is None
+        return await deliver_batch(
+            self.source_backup, source, self.backup_retry, sleep=self.sleep,
+            on_encode=self._on_encode(self.source_backup) if timed else None)
+
+    async def _backup_failures(
+        self, rejected: list[Rejected], attempts: dict[int, int], default_attempts: int
+    ) -> DeliveryResult:
+        """Failure documents to the backup, in (offset, sub) order; each keeps its
+        error-output-type, by which the S3 backup writes one object per type."""
+        assert self.backup is not None
+        now = self.wall_clock()
+        formatter = self.format_failure
+        if self.transform is not None and self.transform.hook is not None:
+            formatter = with_lambda_arn(formatter, self.transform.hook.name)
+        records = sorted(
+            (to_backup_record(r, attempts.get(id(r), default_attempts), now, formatter)
+             for r in rejected),
+            key=lambda r: (r.offset, r.sub),
+        )
+        timed = self.transform is None or self.transform.hook is None
+        return await deliver_batch(
+            self.backup, Batch.of(records), self.backup_retry, sleep=self.sleep,
+            on_encode=self._on_encode(self.backup) if timed else None)
+
+    async def _deliver(
+        self, batch: Batch, deliver: Batch | None, transformed: Transformed | None
+    ) -> None:
         started = self.clock()
         arrival = batch.arrival_ms
-        main = deliver_batch(self.destination, batch, self.retry, sleep=self.sleep,
-                             on_encode=self._on_encode(self.destination))
-        error: PermanentDeliveryError | None = None
-        if self.source_backup is None:
-            result = await main
-        else:
-            result, source_result = await asyncio.gather(main, deliver_batch(
-                self.source_backup, batch, self.backup_retry, sleep=self.sleep,
-                on_encode=self._on_encode(self.source_backup),
-            ))
-            if source_result.rejected:
-                failed = source_result.rejected[0]
-                error = PermanentDeliveryError(
-                    f"{self.name}: the source backup to {self.source_backup.name} failed for"
-                    f" {len(source_result.rejected)} record(s) of {batch.topic}[{batch.partition}]"
-                    f" offsets {batch.start_offset}..{batch.end_offset} (first: offset"
-                    f" {failed.record.offset}: {failed.error_code}: {failed.error_message});"
-                    " offsets are not committed",
-                    destination=self.source_backup.name,
-                )
+        main, source = await asyncio.gather(self._send(deliver),
+                                            self._send_source_backup(batch))
+        result = main if main is not None else DeliveryResult(batch)  # nothing left to send
+        delivered = main.delivered if main is not None else 0
+        delivered_bytes = main.delivered_bytes if main is not None else 0
+        rejected = list(result.rejected)
+        attempts: dict[int, int] = {}
+        if transformed is not None:
+            rejected = list(transformed.failures) + rejected
+            attempts = {id(r): n for r, n in zip(transformed.failures, transformed.attempts,
+                                                   strict=True)}
         backup_result: DeliveryResult | None = None
-        if result.rejected:
-            first = result.rejected[0]
+        error: PermanentDeliveryError | None = None
+        if source is not None and source.rejected:
+            failed = source.rejected[0]
+            assert self.source_backup is not None
+            error = PermanentDeliveryError(
+                f"{self.name}: the source backup to {self.source_backup.name} failed for"
+                f" {len(source.rejected)} record(s) of {batch.topic}[{batch.partition}]"
+                f" offsets {batch.start_offset}..{batch.end_offset} (first: offset"
+                f" {failed.record.offset}: {failed.error_code}: {failed.error_message});"
+                " offsets are not committed",
+                destination=self.source_backup.name,
+            )
+        if rejected:
+            first = rejected[0]
             where = (
-                f"{self.name}: {len(result.rejected)} record(s) of {batch.topic}[{batch.partition}]"
+                f"{self.name}: {len(rejected)} record(s) of {batch.topic}[{batch.partition}]"
                 f" offsets {batch.start_offset}..{batch.end_offset} failed permanently"
                 f" (first: offset {first.record.offset}: {first.error_code}: {first.error_message})"
             )
@@ -402,15 +477,7 @@ class DeliveryCore:
                     destination=self.destination.name,
                 )
             else:
-                now = self.wall_clock()
-                backup_batch = Batch.of(
-                    [to_backup_record(r, result.attempts, now, self.format_failure)
-                     for r in result.rejected]
-                )
-                backup_result = await deliver_batch(
-                    self.backup, backup_batch, self.backup_retry, sleep=self.sleep,
-                    on_encode=self._on_encode(self.backup),
-                )
+                backup_result = await self._backup_failures(rejected, attempts, result.attempts)
                 if backup_result.rejected:
                     failed = backup_result.rejected[0]
                     error = PermanentDeliveryError(
@@ -436,19 +503,20 @@ class DeliveryCore:
                 end_offset=batch.end_offset,
                 records=len(batch),
                 bytes=batch.size_bytes,
-                delivered=result.delivered,
+                delivered=delivered,
                 backed_up=backed_up,
                 attempts=result.attempts,
                 duration_ms=finished - started,
                 freshness_ms=finished - arrival if arrival is not None else 0,
-                delivered_bytes=result.delivered_bytes,
+                delivered_bytes=delivered_bytes,
                 writes=result.writes,
                 attempted_records=result.attempted_records,
                 backup_destination=self.backup_name if backup_result is not None else None,
                 backed_up_bytes=backed_up_bytes,
                 backup_attempts=0 if backup_result is None else backup_result.attempts,
                 backup_writes=0 if backup_result is None else backup_result.writes,
-                failed=len(batch) - result.delivered - backed_up,
+                failed=len(rejected) - backed_up if transformed is not None
+                else len(batch) - delivered - backed_up,
                 forced=batch.forced,
             )
         )

@@ -32,8 +32,13 @@ says nothing about the others, ratios cannot be summed over partitions or worker
 scrape that misses a flush would lose it. With counters, ``rate(objects) / rate(requests)``
 over any window is exactly Firehose's "successful puts over all puts" for that period.
 
-*ExecuteProcessing* is Firehose's transformation function; Shardline has none, so it measures
-the nearest step, the destination's ``encode`` (records → object body or bulk request).
+*ExecuteProcessing* is Firehose's transformation function: with a processing hook
+(:mod:`connectors.transform`) it times the hook's calls per batch and counts as failed those
+where an invocation raised, timed out or answered outside the contract; without one it
+measures the nearest step, the destination's ``encode`` (records → object body or bulk
+request). *PartitionCount* is the active dynamic partitions with dynamic partitioning (the
+Kafka partitions held otherwise); ``firehose_partition_count_exceeded_total``
+(PartitionCountExceeded) counts records sent to the error output for the limit.
 
 *DataFreshness* is computed at scrape time: now (the injectable ``clock``, epoch ms) minus the
 Kafka timestamp of the oldest record consumed and not yet delivered, per partition; 0 when
@@ -194,10 +199,12 @@ class _PendingCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = self._families()
         now = self.metrics.clock()
-        delivery, backup, partitions = families
+        delivery, backup, partitions, exceeded = families
         for source in self.metrics.sources():
             pending = source.oldest_pending_ms()
             partitions.add_metric([source.name], source.partition_count())
+            count_exceeded = getattr(source, "partition_count_exceeded", None)
+            exceeded.add_metric([source.name], count_exceeded() if count_exceeded else 0)
             for (topic, partition), oldest in sorted(pending.items()):
                 age_s = 0.0 if oldest is None else max(0, now - oldest) / 1000
                 delivery.add_metric(
@@ -208,7 +215,8 @@ class _PendingCollector(Collector):
         yield from families
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    def _families(
+    ) -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         sdtp = ["delivery_stream", "destination", "topic", "partition"]
         return (
             GaugeMetricFamily(
@@ -223,6 +231,12 @@ class _PendingCollector(Collector):
                 labels=sdtp),
             GaugeMetricFamily(
                 "firehose_partition_count",
-                "PartitionCount: partitions with state in the delivery (being processed).",
+                "PartitionCount: active dynamic partitions (with dynamic partitioning), else"
+                " the Kafka partitions with state in the delivery.",
+                labels=["delivery_stream"]),
+            GaugeMetricFamily(
+                "firehose_partition_count_exceeded_total",
+                "PartitionCountExceeded: records sent to the error output because they would"
+                " have opened a partition over the active-partition limit.",
                 labels=["delivery_stream"]),
         )

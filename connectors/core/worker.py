@@ -424,7 +424,7 @@ class DeliveryWorker:
 
 
 async def _lifecycle(core: DeliveryCore, what: str) -> None:
-    for dest in (core.destination, core.backup):
+    for dest in (core.destination, core.backup, core.source_backup):
         hook = getattr(dest, what, None)
         if hook is not None:
             await hook()

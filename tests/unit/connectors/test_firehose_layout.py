@@ -282,17 +282,19 @@ def test_the_keys_being_added_elsewhere_are_translated() -> None:
     assert any("BlockSizeBytes" in n for n in tr.notices)
 
 
-def test_until_delivery_config_takes_them_they_are_named_as_not_supported() -> None:
+def test_processing_partitioning_and_source_backup_are_accepted() -> None:
     doc = _extended()
     doc["Shardline"] = {"Functions": {"enrich": "mypkg.transforms:handler"}}
-    # (DataFormatConversionConfiguration is supported now: translated and accepted.)
-    assert error_of(doc) == (
-        f"{S3}.DynamicPartitioningConfiguration: not supported by this version of Shardline"
-        " (translated to s3.dynamic_partitioning)")
-    del doc[S3]["DynamicPartitioningConfiguration"]
-    assert error_of(doc).startswith(f"{S3}.ProcessingConfiguration: not supported")
-    del doc[S3]["ProcessingConfiguration"]
-    assert error_of(doc).startswith(f"{S3}.S3BackupConfiguration: not supported")
+    # A hook that cannot be imported is named by its place in Firehose's layout.
+    assert error_of(doc).startswith(
+        f"{S3}.ProcessingConfiguration.Processors[1].Parameters[0].ParameterValue: cannot import")
+    doc["Shardline"] = {"Functions": {"enrich": "connectors.examples.hooks:enrich"}}
+    config = delivery_from_firehose(doc)
+    dest = config.destination
+    assert isinstance(dest, S3Config)
+    assert dest.processing is not None and dest.processing.hook is not None
+    assert dest.processing.hook.callable == "connectors.examples.hooks:enrich"
+    assert dest.partitioning_enabled and dest.source_backup is not None
 
 
 @pytest.mark.parametrize(("change", "message"), [
