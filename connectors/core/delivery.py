@@ -29,14 +29,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from connectors.core.buffer import BufferingHints, PartitionBuffer
 from connectors.core.failures import FailureFormatter, format_failure, to_backup_record
 from connectors.core.metrics import FlushReport, LoggingMetrics, MetricsHook
 from connectors.core.offsets import OffsetTracker
-from connectors.core.outcome import Destination, NotWritten, Probe, Written
+from connectors.core.outcome import Destination, NoOutput, NotWritten, Probe, Written
 from connectors.core.records import Batch, Record, Rejected
 from connectors.core.retry import DeliveryResult, RetryOptions, Sleep, deliver_batch
 from connectors.transform.stage import Transformed, TransformStage, with_lambda_arn
@@ -327,18 +327,16 @@ class DeliveryCore:
                 if isinstance(probe, NotWritten):
                     state.recovering = False
                 elif isinstance(probe, Written) and probe.end_offset != batch.end_offset:
-                    # (It may start before ours: records without output were cut off first.)
+                    # Its start may differ from ours: records without output (tombstones,
+                    # dropped) were cut off first, by us or by it. When it starts later, the
+                    # records before it make no output: cut them off alone first.
+                    end = probe.end_offset
                     if probe.start_offset > batch.start_offset:
-                        raise PermanentDeliveryError(
-                            f"{self.name}: {tp[0]}[{tp[1]}] a previous owner cut a batch"
-                            f" {probe.start_offset}..{probe.end_offset}, which starts after"
-                            f" ours ({batch.start_offset}); not writing over it",
-                            destination=self.destination.name,
-                        )
+                        end = probe.start_offset - 1
                     log.info("%s: %s[%d] %d..%d was written before as %d..%d: re-cutting",
                              self.name, tp[0], tp[1], batch.start_offset, batch.end_offset,
                              probe.start_offset, probe.end_offset)
-                    state.put_back(batches[i:], probe.end_offset, self.clock())
+                    state.put_back(batches[i:], end, self.clock())
                     return  # the re-cut batch goes with the next flush
             await self._flush_batch(batch)
             state = self._partitions.get(tp)
@@ -352,16 +350,31 @@ class DeliveryCore:
         tell), asking again on transient failures for up to the retry duration.
 
         With a transform stage the destination's keys depend on what the stage makes of the
-        batch (partition keys, dropped records), so only the source backup — written with the
-        same cut, keyed by the source records — is asked; without one there is no replay
-        alignment (a known limitation: a re-cut batch may then be written a second time)."""
+        batch (partition keys, dropped records): the source backup, written with the same cut
+        and keyed by the source records, is asked when there is one; otherwise the stage is
+        applied to the batch (again, when it is then sent: only while recovering) and the
+        destination is asked about its output, which carries the source batch's cut."""
         written = None
         if self.transform is None:
             written = getattr(self.destination, "written", None)
         if written is None and self.source_backup is not None:
             written = getattr(self.source_backup, "written", None)
+        if written is None and self.transform is not None:
+            dest_written = getattr(self.destination, "written", None)
+            if dest_written is None:
+                return None
+            transformed = await self.transform.apply(batch)
+            self.transform.release(transformed)
+            output = transformed.batch(batch)
+            if output is None:
+                return NoOutput()
+            return await self._ask(dest_written, output)
         if written is None:
             return None
+        return await self._ask(written, batch)
+
+    async def _ask(self, written: Callable[[Batch], Awaitable[Probe]], batch: Batch) -> Probe:
+        """``await written(batch)``, again on transient failures for up to the retry duration."""
         deadline = self.clock() + self.retry.duration_ms
         backoff_ms = self.retry.initial_backoff_ms
         while True:

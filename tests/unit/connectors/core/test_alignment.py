@@ -186,3 +186,39 @@ def test_random_crashes_and_cuts_never_duplicate() -> None:
                     committed = c.committable().get(("t", 0), committed)
         assert committed >= n
         every_offset_once(store, n)
+
+
+def _drop_every_third(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """A processing hook: drops the records whose offset is a multiple of 3."""
+    return [{"recordId": r["recordId"],
+             "result": "Dropped" if int(str(r["recordId"]).split(":")[2]) % 3 == 0 else "Ok",
+             "data": r["data"]} for r in records]
+
+
+def test_with_a_transform_stage_the_replay_aligns_on_its_output() -> None:
+    from connectors.transform import ProcessingHook, TransformStage
+
+    rng = random.Random(11)
+    for _ in range(30):
+        n = rng.randint(5, 60)
+        store = ObjectStore()
+        committed = 0
+        for _run in range(200):
+            if committed >= n:
+                break
+            hints = BufferingHints(size_bytes=10**9, max_records=rng.randint(1, 9),
+                                   interval_ms=1_000)
+            c = DeliveryCore("d", StoreDestination(store), hints=hints, retry=RETRY,
+                             clock=ManualClock(), sleep=no_sleep,
+                             transform=TransformStage(hook=ProcessingHook(_drop_every_third)))
+            feed(c, range(committed, n))
+            for _round in range(rng.randint(1, 5)):
+                batches = c.due() or c.drain()
+                if not batches:
+                    break
+                asyncio.run(c.flush(batches))
+                if rng.random() < 0.5:
+                    committed = c.committable().get(("t", 0), committed)
+        assert committed >= n
+        seen = sorted(o for kept in store.objects.values() for o in kept)
+        assert seen == [o for o in range(n) if o % 3]
