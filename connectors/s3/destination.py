@@ -21,14 +21,15 @@ Exactly once, object by object:
 - **Every object records the batch it was cut from** (``batch-start``/``batch-end``). After a
   partition is reassigned, the core asks :meth:`S3Destination.written` whether a previous owner
   wrote objects for the batch it is about to send and, if so, re-cuts its batch at the same
-  end offset (see :mod:`connectors.core.delivery`).
+  end offset (see :mod:`connectors.core.delivery`). A batch's first object is written before
+  its others, so looking at that one key answers for the whole batch.
 - **Large objects go up in parts** (above ``multipart_threshold``). A failed or cancelled upload
   is aborted; uploads left by a crashed worker are aborted when their partition is assigned
   (:meth:`S3Destination.prepare`).
 
-Classification: 2xx written; throttling, 5xx, timeouts and connection errors retried (only the
-records of the objects that failed); anything else (403 AccessDenied, 404 NoSuchBucket, 400)
-permanent.
+Classification: 2xx written; throttling, 5xx, timeouts, connection errors and an upload aborted
+under us (NoSuchUpload) retried (only the records of the objects that failed); anything else
+(403 AccessDenied, 404 NoSuchBucket, 400) permanent.
 """
 
 from __future__ import annotations
@@ -72,7 +73,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-RETRIABLE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable"})
+# NoSuchUpload: the upload was aborted under us (a lifecycle rule, or a new owner of the
+# partition cleaning up after a worker it took for dead); the retry starts a new one.
+RETRIABLE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable",
+                             "NoSuchUpload"})
 MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
 MIN_MULTIPART_THRESHOLD = 5 * MIB  # S3's smallest part (all but the last)
@@ -126,6 +130,9 @@ class S3Write:
         """The first object's key (the only one without dynamic partitioning)."""
         return self.objects[0].key if self.objects else ""
 
+
+# The answer for objects of a batch not sent because its first object failed: retried.
+_NOT_SENT = S3Response(None, error="NotSent: the batch's first object was not written yet")
 
 # The old name of the request type.
 S3PutRequest = S3Write
@@ -260,8 +267,20 @@ class S3Destination:
     # -- sending --------------------------------------------------------------------------
 
     async def send(self, request: S3Write) -> list[S3Response]:
-        """One answer per object, in order. Raises KeyCollisionError on a collision."""
-        return list(await asyncio.gather(*(self._send_one(o) for o in request.objects)))
+        """One answer per object, in order. Raises KeyCollisionError on a collision.
+
+        The first object (the one keyed by the batch's first record with output) is written
+        first and alone, the others only once it is there: so whenever any object of a batch
+        exists, its first one does, and :meth:`written` needs to look at that key only (a
+        crash between two objects of one batch cannot hide the batch from a replay).
+        """
+        if not request.objects:
+            return []
+        first, *rest = request.objects
+        head = await self._send_one(first)
+        if not head.ok:
+            return [head] + [_NOT_SENT] * len(rest)
+        return [head, *await asyncio.gather(*(self._send_one(o) for o in rest))]
 
     async def _send_one(self, obj: S3Object) -> S3Response:
         async with self._limit:
@@ -379,40 +398,42 @@ class S3Destination:
     # -- replay alignment and recovery ------------------------------------------------------
 
     async def written(self, batch: Batch) -> Probe:
-        """Whether a previous owner already wrote objects for ``batch`` (same first records):
-        ``Written(start, end)`` of the batch it cut, ``NotWritten()``, or ``NoOutput()`` when
-        the batch makes no object (every value null) and so tells nothing."""
+        """Whether a previous owner already wrote ``batch``'s output: ``Written(start, end)``
+        of the batch it cut, ``NotWritten()``, or ``NoOutput()`` when the batch makes no object
+        (every value null) and so tells nothing.
+
+        Only the first object's key is looked at (:meth:`send` writes it before the others).
+        The batch found may start before ours (its first records had no output and were
+        committed alone) or after (ours begin with records without output); it contains our
+        first record with output, which is in the object under that key.
+        """
         # Keys come from the records the encoder accepts, so ask it (recovery only: the cost of
         # encoding once more is paid for a partition's first batches after an assignment).
         groups = [g for g, encoded in self._encoded(batch) if encoded.records]
         if not groups:
             return NoOutput()
-        heads = await asyncio.gather(
-            *(self.client.head_object(self.bucket, self._key(g)) for g in groups)
-        )
-        found: set[tuple[int, int]] = set()
-        for group, head in zip(groups, heads, strict=True):
-            if head.status == 404:
-                continue
-            if not head.ok:
-                raise RetriableDeliveryError(
-                    f"HEAD s3://{self.bucket}/{self._key(group)}: {head.error_code}:"
-                    f" {head.message}", destination=self.name,
-                )
-            meta = head.metadata
-            try:
-                found.add((int(meta[META_BATCH_START]), int(meta[META_BATCH_END])))
-            except (KeyError, ValueError):
-                continue  # an object from before batch metadata: the write compares content
-        if not found:
+        key = self._key(groups[0])
+        head = await self.client.head_object(self.bucket, key)
+        if head.status == 404:
             return NotWritten()
-        if len(found) > 1:
-            raise KeyCollisionError(
-                f"the objects of {batch.topic}[{batch.partition}] from offset"
-                f" {batch.start_offset} were cut from different batches {sorted(found)}",
+        if not head.ok:
+            raise RetriableDeliveryError(
+                f"HEAD s3://{self.bucket}/{key}: {head.error_code}: {head.message}",
                 destination=self.name,
             )
-        start, end = found.pop()
+        meta = head.metadata
+        try:
+            start, end = int(meta[META_BATCH_START]), int(meta[META_BATCH_END])
+        except (KeyError, ValueError):
+            return NotWritten()  # an object from before batch metadata: the write compares
+        first = groups[0].first.start_offset
+        if not start <= first <= end:
+            raise KeyCollisionError(
+                f"s3://{self.bucket}/{key} records the batch {start}..{end}, which does not"
+                f" hold its first offset {first}: it was not written by this delivery stream's"
+                " rules. Remove or move the object to deliver these records again.",
+                destination=self.name,
+            )
         return Written(start, end)
 
     def owns(self, key: str, partitions: Iterable[tuple[str, int]]) -> bool:
