@@ -127,3 +127,30 @@ def test_incomplete_uploads_of_assigned_partitions_are_aborted(
     assert left == {other, other_stream}
     for u in boto.list_multipart_uploads(Bucket=bucket)["Uploads"]:
         boto.abort_multipart_upload(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"])
+
+
+def test_a_multipart_upload_onto_other_content_is_a_collision_and_is_aborted(
+    stack_settings: Settings, bucket_factory
+) -> None:
+    """MinIO honours If-None-Match on CompleteMultipartUpload: the existing object stays as it
+    was, the refused upload is aborted, and the error names the key."""
+    bucket = bucket_factory("mpcollide")
+    big = Batch.of(records(0, 60_000, width=64, partition=2))
+    small = Batch.of(records(0, 10, partition=2))  # the same first record: the same key
+    kwargs: dict[str, Any] = {"compression": Compression.UNCOMPRESSED,
+                              "multipart_threshold": 5 * MIB, "part_size": 5 * MIB}
+
+    async def write(dest: S3Destination, b: Batch) -> Any:
+        request = dest.encode(b)
+        return dest.classify(b, request, await dest.send(request))
+
+    assert type(run(stack_settings, bucket, lambda d: write(d, small), **kwargs)).__name__ == (
+        "Successful")
+    boto = s3_client(stack_settings)
+    (key,) = [o["Key"] for o in boto.list_objects_v2(Bucket=bucket)["Contents"]]
+    before = boto.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with pytest.raises(KeyCollisionError, match=key.replace("+", r"\+")):
+        run(stack_settings, bucket, lambda d: write(d, big), **kwargs)
+    assert boto.get_object(Bucket=bucket, Key=key)["Body"].read() == before
+    assert before.splitlines() == [r.value for r in small.records]
+    assert boto.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
