@@ -10,6 +10,7 @@ between a confirmed write and the commit of its offsets, so the kills land where
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 import uuid
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 3
 PER_PARTITION = 30_000  # ~6.6 MB a partition: the first object of each goes up in parts
 PREFIX = "eo/"
+GZ_PREFIX = "eogz/"  # a second S3 delivery: gzip, cut mostly by the interval (many objects)
 
 
 def _produce(settings: Settings, topic: str) -> list[str]:
@@ -49,12 +51,15 @@ def _produce(settings: Settings, topic: str) -> list[str]:
     return ids
 
 
-def _config(path: Path, topic: str, bucket: str, index: str, s3_buffering: dict[str, int]
-            ) -> Path:
+def _config(path: Path, topic: str, bucket: str, index: str, s3_buffering: dict[str, int],
+            gz_buffering: dict[str, int]) -> Path:
     path.write_text(yaml.safe_dump({"deliveries": [
         {"name": "eo-s3", "topic": topic, "group": f"{topic}-s3",
          "s3": {"bucket": bucket, "prefix": PREFIX, "compression": "UNCOMPRESSED",
                 "multipart_threshold_mb": 5, "buffering": s3_buffering}},
+        {"name": "eo-gz", "topic": topic, "group": f"{topic}-gz",
+         "s3": {"bucket": bucket, "prefix": GZ_PREFIX, "compression": "GZIP",
+                "buffering": gz_buffering}},
         {"name": "eo-es", "topic": topic, "group": f"{topic}-es",
          "elasticsearch": {"index": index, "document_id": "offset",
                            "buffering": {"max_records": 4_000, "interval_ms": 500}}},
@@ -82,10 +87,10 @@ def _uploads(boto: Any, bucket: str) -> list[dict[str, Any]]:
     return list(boto.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
 
 
-def _objects(boto: Any, bucket: str) -> dict[str, dict[str, str]]:
-    """key → metadata of every object under PREFIX."""
+def _objects(boto: Any, bucket: str, prefix: str = PREFIX) -> dict[str, dict[str, str]]:
+    """key → metadata of every object under ``prefix``."""
     out = {}
-    for page in boto.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX):
+    for page in boto.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             out[obj["Key"]] = boto.head_object(Bucket=bucket, Key=obj["Key"])["Metadata"]
     return out
@@ -116,7 +121,8 @@ def test_kill_9_mid_upload_and_before_commit_then_replay_delivers_exactly_once(
 
     # Run 1: objects of 6 MiB go up in parts, each part after 3 s: kill -9 mid-upload.
     first = _config(tmp_path / "run1.yaml", topic, bucket, index,
-                    {"size_mb": 6, "interval_ms": 60_000})
+                    {"size_mb": 6, "interval_ms": 60_000},
+                    {"size_mb": 1, "interval_ms": 400})
     w1 = _start(home, tmp_path, "run1", first, "part_delay_ms=3000", workers)
     _wait("an incomplete multipart upload", lambda: _uploads(boto, bucket), w1)
     w1.kill9()
@@ -125,7 +131,8 @@ def test_kill_9_mid_upload_and_before_commit_then_replay_delivers_exactly_once(
     # Run 2: other cuts; every commit waits 4 s: kill -9 once an object is written beyond the
     # committed offset (written, not committed). Run 2 aborts run 1's upload on assignment.
     second = _config(tmp_path / "run2.yaml", topic, bucket, index,
-                     {"size_mb": 2, "max_records": 7_000, "interval_ms": 60_000})
+                     {"size_mb": 2, "max_records": 7_000, "interval_ms": 60_000},
+                     {"size_mb": 1, "max_records": 3_000, "interval_ms": 700})
     w2 = _start(home, tmp_path, "run2", second, "commit_delay_ms=4000", workers)
     _wait("an object written beyond the commit",
           lambda: _written_beyond_commit(settings, boto, bucket, topic) >= 1, w2)
@@ -133,7 +140,8 @@ def test_kill_9_mid_upload_and_before_commit_then_replay_delivers_exactly_once(
 
     # Run 3: yet other cuts, no faults, until the topic is idle and everything delivered.
     third = _config(tmp_path / "run3.yaml", topic, bucket, index,
-                    {"size_mb": 1, "max_records": 2_500, "interval_ms": 1_000})
+                    {"size_mb": 1, "max_records": 2_500, "interval_ms": 1_000},
+                    {"size_mb": 1, "max_records": 1_700, "interval_ms": 300})
     w3 = _start(home, tmp_path, "run3", third, "", workers, "--until-idle", "4")
     deadline = time.monotonic() + 180
     while w3.alive():
@@ -143,15 +151,19 @@ def test_kill_9_mid_upload_and_before_commit_then_replay_delivers_exactly_once(
     assert "re-cutting" in (tmp_path / "run3.log").read_text() or "re-cutting" in (
         tmp_path / "run2.log").read_text(), "no replay met a previous owner's batch"
 
-    # MinIO: every id exactly once; no upload left behind.
-    seen: Counter[str] = Counter()
-    for key in _objects(boto, bucket):
-        body = boto.get_object(Bucket=bucket, Key=key)["Body"].read()
-        seen.update(json.loads(line)["id"] for line in body.splitlines())
+    # MinIO, both deliveries: every id exactly once; no upload left behind.
     assert _uploads(boto, bucket) == []
-    duplicates = {k: c for k, c in seen.items() if c > 1}
-    assert not duplicates, f"{len(duplicates)} ids twice in MinIO, e.g. {list(duplicates)[:5]}"
-    assert set(seen) == set(ids), f"missing in MinIO: {len(set(ids) - set(seen))}"
+    for prefix, decode in ((PREFIX, lambda b: b), (GZ_PREFIX, gzip.decompress)):
+        seen: Counter[str] = Counter()
+        keys = _objects(boto, bucket, prefix)
+        for key in keys:
+            body = decode(boto.get_object(Bucket=bucket, Key=key)["Body"].read())
+            seen.update(json.loads(line)["id"] for line in body.splitlines())
+        duplicates = {k: c for k, c in seen.items() if c > 1}
+        assert not duplicates, (
+            f"{prefix}: {len(duplicates)} ids twice in MinIO, e.g. {list(duplicates)[:5]}")
+        assert set(seen) == set(ids), f"{prefix}: missing in MinIO: {len(set(ids) - set(seen))}"
+        assert len(keys) >= 10, f"{prefix}: only {len(keys)} objects: the cuts prove little"
 
     # Elasticsearch: every id exactly once.
     es_request(settings, "POST", f"/{index}/_refresh")
@@ -165,6 +177,6 @@ def test_kill_9_mid_upload_and_before_commit_then_replay_delivers_exactly_once(
                           {"scroll": "1m", "scroll_id": page["_scroll_id"]})
     assert found == Counter(ids)
 
-    for group in (f"{topic}-s3", f"{topic}-es"):
+    for group in (f"{topic}-s3", f"{topic}-gz", f"{topic}-es"):
         committed, end = committed_and_end(settings, group, topic, PARTITIONS)
         assert committed == end, group
