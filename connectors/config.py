@@ -66,7 +66,7 @@ MULTIPART_THRESHOLD_MB = (5, 5120, 16)  # objects this large go up in parts (S3:
 INDEX_NAME_LENGTH = (1, 80)  # Firehose IndexName (its pattern is ``.*``)
 # Memory held per delivery (buffered + being sent + librdkafka's pre-fetch): a few deliveries
 # fit in a few hundred MB. At least the destination's SizeInMBs (one full buffer must fit).
-MAX_BUFFERED_MB = (1, 65_536, 256)
+MAX_BUFFERED_MB = (1, 65_536, 128)  # 128: a process with 128 MB buffers peaks near 410 MB
 SHUTDOWN_TIMEOUT_S = (0, 3600, 30)  # SIGTERM: how long to flush before abandoning
 # Firehose's default is OneDay; Shardline keeps a fixed index unless asked, as before.
 DEFAULT_INDEX_ROTATION = IndexRotationPeriod.NO_ROTATION

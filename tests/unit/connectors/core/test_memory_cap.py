@@ -167,7 +167,7 @@ def test_fetch_config_is_sized_from_the_cap() -> None:
 
 def test_max_buffered_mb_is_validated_against_the_buffering_size() -> None:
     base = {"name": "n", "topic": "t", "s3": {"bucket": "bkt", "buffering": {"size_mb": 64}}}
-    assert DeliveryConfig.from_mapping(base).max_buffered_mb == 256
+    assert DeliveryConfig.from_mapping(base).max_buffered_mb == 128
     assert DeliveryConfig.from_mapping({**base, "max_buffered_mb": 64}).max_buffered_bytes == (
         64 * 1024 * 1024)
     with pytest.raises(ConfigError) as err:
