@@ -29,6 +29,7 @@ from connectors.core.buffer import MIB, BufferingHints
 from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, RetryOptions
 from connectors.elasticsearch.destination import DocumentIdStrategy
 from connectors.elasticsearch.rotation import IndexRotationPeriod
+from connectors.mapping_reader import MappingReader
 from connectors.s3.avro_arrow import schema_for
 from connectors.s3.compression import CompressionFormat
 from connectors.s3.parquet import (
@@ -82,30 +83,17 @@ _TOPIC = re.compile(r"^[A-Za-z0-9_.-]{1,249}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class _Section:
-    """Reads one mapping, tracking its path for error messages and rejecting unknown keys."""
+class _Section(MappingReader):
+    """Shardline's layout: an absent section reads as empty; ``has`` means the key is there."""
 
     def __init__(self, data: object, path: str) -> None:
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise ConfigError(path or "<root>", f"expected a mapping, got {type(data).__name__}")
-        self.data: Mapping[str, Any] = data
-        self.path = path
-        self.seen: set[str] = set()
-
-    def name(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        super().__init__({} if data is None else data, path)
 
     def has(self, key: str) -> bool:
         return key in self.data
 
-    def raw(self, key: str) -> Any:
-        self.seen.add(key)
-        return self.data.get(key)
-
     def string(self, key: str, default: str | None = None) -> str:
-        value = self.raw(key)
+        value = self.get(key)
         if value is None:
             if default is None:
                 raise ConfigError(self.name(key), "is required")
@@ -115,7 +103,7 @@ class _Section:
         return value
 
     def integer(self, key: str, lo: int, hi: int | None, default: int | None = None) -> int | None:
-        value = self.raw(key)
+        value = self.get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
@@ -123,14 +111,6 @@ class _Section:
         if value < lo or (hi is not None and value > hi):
             bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
             raise ConfigError(self.name(key), f"must be {bound}, got {value}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise ConfigError(self.name(key), f"expected true or false, got {value!r}")
         return value
 
     def alias(self, *keys: str) -> str | None:
@@ -141,12 +121,7 @@ class _Section:
         return present[0] if present else None
 
     def section(self, key: str) -> _Section:
-        return _Section(self.raw(key), self.name(key))
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise ConfigError(self.name(unknown[0]), "unknown setting")
+        return _Section(self.get(key), self.name(key))
 
 
 def _buffering(s: _Section, size_mb: tuple[int, int, int]) -> BufferingHints:
@@ -261,7 +236,7 @@ class DataFormatConversionConfig:
             columns = schema_for(name).names
         except ConfigError as exc:
             raise ConfigError(s.name("schema"), exc.message) from None
-        raw_mappings = s.raw("column_to_json_key_mappings") or {}
+        raw_mappings = s.get("column_to_json_key_mappings") or {}
         if not isinstance(raw_mappings, Mapping):
             raise ConfigError(s.name("column_to_json_key_mappings"),
                               "expected a mapping of column name to JSON key")
@@ -328,7 +303,7 @@ class HookConfig:
     def from_section(cls, s: _Section) -> HookConfig:
         spec = s.string("callable")
         load_callable(spec, field=s.name("callable"))  # importable now, not at first flush
-        size = s.raw("buffer_size_mb")
+        size = s.get("buffer_size_mb")
         lo, hi, default = HOOK_BUFFER_MB
         if size is None:
             size = default
@@ -369,7 +344,7 @@ class ProcessingConfig:
             if engine != "JQ-1.6":
                 raise ConfigError(m.name("json_parsing_engine"), f"only JQ-1.6, got {engine!r}")
             m.done()
-        append = s.raw("append_delimiter")
+        append = s.get("append_delimiter")
         if append is not None and not isinstance(append, bool):
             raise ConfigError(s.name("append_delimiter"), f"true or false, got {append!r}")
         config = cls(
@@ -390,7 +365,7 @@ class DynamicPartitioningConfig:
 
     @classmethod
     def from_section(cls, s: _Section) -> DynamicPartitioningConfig:
-        enabled = s.raw("enabled")
+        enabled = s.get("enabled")
         if not isinstance(enabled, bool):
             raise ConfigError(s.name("enabled"), f"true or false, got {enabled!r}")
         config = cls(enabled, s.integer(  # type: ignore[arg-type]
@@ -415,7 +390,7 @@ class SourceBackupConfig:
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix", "source/"),
             compression=_compression(s, CompressionFormat.GZIP),
-            ensure_bucket=bool(s.raw("ensure_bucket")),
+            ensure_bucket=bool(s.get("ensure_bucket")),
         )
         s.done()
         try:
@@ -473,7 +448,7 @@ class S3Config:
             compression=compression,
             error_output_prefix=_prefix(s, "error_output_prefix") if s.has(
                 "error_output_prefix") else None,
-            ensure_bucket=bool(s.raw("ensure_bucket")),
+            ensure_bucket=bool(s.get("ensure_bucket")),
             buffering=_buffering(s.section("buffering"), S3_SIZE_MB),
             retry=_retry(s.section("retry")),
             multipart_threshold_mb=s.integer(  # type: ignore[arg-type]
@@ -534,7 +509,7 @@ class S3BackupConfig:
             bucket=_bucket(s, "bucket"),
             prefix=_prefix(s, "prefix", "es-failed/"),
             compression=_compression(s, CompressionFormat.GZIP),
-            ensure_bucket=bool(s.raw("ensure_bucket")),
+            ensure_bucket=bool(s.get("ensure_bucket")),
         )
         s.done()
         return config

@@ -11,10 +11,10 @@ fields that were ignored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.mapping_reader import MappingReader
 from shardline.errors import ConfigError
 
 __all__ = ["Node", "Translation"]
@@ -71,25 +71,11 @@ def _parent(path: str) -> str:
     return path.rpartition(".")[0] or path
 
 
-class Node:
+class Node(MappingReader):
     """One mapping of the user's document, with its path; ``done()`` refuses unread keys."""
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(path or "<root>", f"expected a mapping, got {type(data).__name__}")
-        self.data: Mapping[str, Any] = data
-        self.path = path
-        self.seen: set[str] = set()
-
-    def name(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
 
     def has(self, key: str) -> bool:
         return key in self.data and self.data[key] is not None
-
-    def get(self, key: str) -> Any:
-        self.seen.add(key)
-        return self.data.get(key)
 
     def string(self, key: str, *, required: bool = False) -> str | None:
         value = self.get(key)
@@ -107,14 +93,6 @@ class Node:
             return default
         if value not in choices:
             raise ConfigError(self.name(key), f"one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise ConfigError(self.name(key), f"expected true or false, got {value!r}")
         return value
 
     def node(self, key: str) -> Node | None:
@@ -150,8 +128,3 @@ class Node:
     def mark(self, key: str) -> str:
         self.seen.add(key)
         return key
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise ConfigError(self.name(unknown[0]), "unknown setting")
