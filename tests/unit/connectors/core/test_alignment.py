@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -166,27 +167,33 @@ def test_revoking_a_held_partition_drops_it_uncommitted() -> None:
     assert c.committable() == {}
 
 
+def crash_and_replay(rng: random.Random, n: int, transform: Any = None) -> ObjectStore:
+    """Deliver offsets 0..n-1 in runs that each crash (stop, keeping only what was
+    committed) after a random number of flushes, each run with its own max_records."""
+    store = ObjectStore()
+    committed = 0
+    for _run in range(200):
+        if committed >= n:
+            return store
+        hints = BufferingHints(size_bytes=10**9, max_records=rng.randint(1, 9), interval_ms=1_000)
+        c = DeliveryCore("d", StoreDestination(store), hints=hints, retry=RETRY,
+                         clock=ManualClock(), sleep=no_sleep, transform=transform)
+        feed(c, range(committed, n))
+        for _round in range(rng.randint(1, 5)):
+            batches = c.due() or c.drain()
+            if not batches:
+                break
+            asyncio.run(c.flush(batches))
+            if rng.random() < 0.5:
+                committed = c.committable().get(("t", 0), committed)
+    raise AssertionError(f"never committed all {n} offsets")
+
+
 def test_random_crashes_and_cuts_never_duplicate() -> None:
     rng = random.Random(7)
     for _ in range(60):
         n = rng.randint(5, 80)
-        store = ObjectStore()
-        committed = 0
-        for _run in range(200):
-            if committed >= n:
-                break  # crash after a random number of batches, each run its own cut
-            c = core(store, rng.randint(1, 9))
-            feed(c, range(committed, n))
-            crash_after = rng.randint(1, 5)
-            for _round in range(crash_after):
-                batches = c.due() or c.drain()
-                if not batches:
-                    break
-                asyncio.run(c.flush(batches))
-                if rng.random() < 0.5:
-                    committed = c.committable().get(("t", 0), committed)
-        assert committed >= n
-        every_offset_once(store, n)
+        every_offset_once(crash_and_replay(rng, n), n)
 
 
 def _drop_every_third(records: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -202,45 +209,7 @@ def test_with_a_transform_stage_the_replay_aligns_on_its_output() -> None:
     rng = random.Random(11)
     for _ in range(30):
         n = rng.randint(5, 60)
-        store = ObjectStore()
-        committed = 0
-        for _run in range(200):
-            if committed >= n:
-                break
-            hints = BufferingHints(size_bytes=10**9, max_records=rng.randint(1, 9),
-                                   interval_ms=1_000)
-            c = DeliveryCore("d", StoreDestination(store), hints=hints, retry=RETRY,
-                             clock=ManualClock(), sleep=no_sleep,
-                             transform=TransformStage(hook=ProcessingHook(_drop_every_third)))
-            feed(c, range(committed, n))
-            for _round in range(rng.randint(1, 5)):
-                batches = c.due() or c.drain()
-                if not batches:
-                    break
-                asyncio.run(c.flush(batches))
-                if rng.random() < 0.5:
-                    committed = c.committable().get(("t", 0), committed)
-        assert committed >= n
+        stage = TransformStage(hook=ProcessingHook(_drop_every_third))
+        store = crash_and_replay(rng, n, stage)
         seen = sorted(o for kept in store.objects.values() for o in kept)
         assert seen == [o for o in range(n) if o % 3]
-
-
-def test_a_replay_whose_first_records_have_no_output_aligns_to_the_later_batch() -> None:
-    """Run 1 cut 0..2 (tombstones only: no object) and 3..8 (the object at 3), committing
-    nothing. A replay cutting 0..5 finds the object at 3 cut as 3..8, which starts after its
-    own first offset: legitimate (0..2 make nothing), so it re-cuts at 8 instead of failing."""
-    store = ObjectStore()
-    tomb = frozenset({0, 1, 2})
-    c1 = core(store, 3)
-    feed(c1, range(3), tombstones=tomb)
-    asyncio.run(c1.flush(c1.due()))
-    c1b = core(store, 6)
-    feed(c1b, range(3, 9))
-    asyncio.run(c1b.flush(c1b.due()))
-    assert store.cuts == {3: (3, 8)}
-    c2 = core(store, 6)
-    feed(c2, range(12), tombstones=tomb)
-    flush_all(c2)
-    assert store.objects[3] == tuple(range(3, 9))
-    every_offset_once(store, 12, missing=tomb)
-    assert c2.committable() == {("t", 0): 12}
