@@ -18,7 +18,7 @@ import pytest
 
 from shardline.settings import Settings
 
-__all__ = ["bucket_factory", "es_request", "index_factory", "s3_client"]
+__all__ = ["bucket_factory", "es_request", "index_factory", "read_objects", "s3_client"]
 
 
 def s3_client(settings: Settings) -> Any:
@@ -33,6 +33,17 @@ def s3_client(settings: Settings) -> Any:
         aws_secret_access_key=settings.s3_secret_key.reveal(),
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
     )
+
+
+def read_objects(settings: Settings, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    """key → bytes as stored, of every object under ``prefix`` (read back with botocore)."""
+    client = s3_client(settings)
+    out = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+    client.close()
+    return out
 
 
 def es_request(settings: Settings, method: str, path: str, body: Any = None) -> Any:

@@ -20,7 +20,7 @@ from confluent_kafka import Producer
 from connectors import DeliveryConfig, build_worker, preflight
 from shardline.kafka import ensure_topics
 from shardline.settings import Settings
-from tests.integration.fixtures_sinks import es_request, s3_client
+from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.offsets import committed_and_end
 
 pytestmark = pytest.mark.integration
@@ -45,16 +45,8 @@ def _produce(settings: Settings, topic: str) -> list[tuple[bytes, bytes, int]]:
 
 
 def _objects(settings: Settings, bucket: str, prefix: str) -> dict[str, list[bytes]]:
-    client = s3_client(settings)
-    out: dict[str, list[bytes]] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            if obj["Key"].endswith(".gz"):
-                body = gzip.decompress(body)
-            out[obj["Key"]] = body.splitlines()
-    client.close()
-    return out
+    return {key: (gzip.decompress(body) if key.endswith(".gz") else body).splitlines()
+            for key, body in read_objects(settings, bucket, prefix).items()}
 
 
 def _committed_equals_end(settings: Settings, group: str, topic: str) -> None:

@@ -25,7 +25,7 @@ from confluent_kafka import Producer
 from connectors import build_worker, load_deliveries, preflight
 from shardline.kafka import ensure_topics
 from shardline.settings import Settings
-from tests.integration.fixtures_sinks import es_request, s3_client
+from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.offsets import committed_and_end
 from tests.integration.test_delivery import _objects
 
@@ -208,7 +208,7 @@ def test_describe_output_with_record_format_conversion_lands_as_parquet(
     assert build_worker(config, settings).run(until_idle_ms=3_000).records == N
 
     got: list[dict[str, object]] = []
-    for key, lines in _raw_objects(settings, bucket, "parquet/").items():
+    for key, lines in read_objects(settings, bucket, "parquet/").items():
         assert key.endswith(".parquet")
         meta = pq.ParquetFile(io.BytesIO(lines)).metadata
         for g in range(meta.num_row_groups):
@@ -221,16 +221,6 @@ def test_describe_output_with_record_format_conversion_lands_as_parquet(
                  "price": r["price"], "event_time_ms": r["event_time_ms"]} for r in rows]
     key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
     assert sorted(map(key, got)) == sorted(map(key, expected))
-    assert _raw_objects(settings, bucket, "errors/") == {}
+    assert read_objects(settings, bucket, "errors/") == {}
     committed, end = committed_and_end(settings, config.group_id, topic, 1)
     assert committed == end
-
-
-def _raw_objects(settings: Settings, bucket: str, prefix: str) -> dict[str, bytes]:
-    client = s3_client(settings)
-    out = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-    client.close()
-    return out

@@ -24,7 +24,7 @@ from aiohttp import web
 from confluent_kafka import Producer
 
 from shardline.settings import Settings
-from tests.integration.fixtures_sinks import s3_client
+from tests.integration.fixtures_sinks import read_objects
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, wait_log
 
@@ -115,14 +115,8 @@ def _produce(settings: Settings, topic: str) -> dict[tuple[int, int], int]:
 
 
 def _delivered(settings: Settings, bucket: str) -> list[int]:
-    client = s3_client(settings)
-    ns: list[int] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            body = gzip.decompress(client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            ns.extend(json.loads(line)["n"] for line in body.splitlines())
-    client.close()
-    return ns
+    return [json.loads(line)["n"] for body in read_objects(settings, bucket).values()
+            for line in gzip.decompress(body).splitlines()]
 
 
 @pytest.fixture

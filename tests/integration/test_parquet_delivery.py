@@ -26,7 +26,7 @@ from connectors import DeliveryConfig, build_worker, preflight
 from connectors.s3 import schema_for
 from shardline.kafka import ensure_topics
 from shardline.settings import Settings
-from tests.integration.fixtures_sinks import s3_client
+from tests.integration.fixtures_sinks import read_objects
 from tests.integration.offsets import committed_and_end
 
 pytestmark = pytest.mark.integration
@@ -75,16 +75,6 @@ def _produce(settings: Settings, topic: str, values: list[bytes]) -> list[tuple[
     return sent
 
 
-def _objects(settings: Settings, bucket: str, prefix: str) -> dict[str, bytes]:
-    client = s3_client(settings)
-    out = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-    client.close()
-    return out
-
-
 def _config(topic: str, bucket: str, group: str) -> DeliveryConfig:
     return DeliveryConfig.from_mapping({
         "name": "it-parquet", "topic": topic, "group": group,
@@ -116,7 +106,7 @@ def test_ticker_json_lands_as_parquet_and_bad_records_under_format_conversion_fa
     summary = _run(_config(topic, bucket, f"{topic}-g"), settings)
     assert summary.records == N
 
-    objects = _objects(settings, bucket, "converted/")
+    objects = read_objects(settings, bucket, "converted/")
     assert objects and all(k.endswith(".parquet") for k in objects)
     assert all(f"/it-parquet-{topic}+" in k for k in objects)
     expected_schema = schema_for("ticker")
@@ -129,7 +119,7 @@ def test_ticker_json_lands_as_parquet_and_bad_records_under_format_conversion_fa
     good = [v for i, v in enumerate(values) if i not in BAD]
     assert Counter(rows) == Counter(json.dumps(_expected_row(v), sort_keys=True) for v in good)
 
-    errors = _objects(settings, bucket, "errors/")
+    errors = read_objects(settings, bucket, "errors/")
     assert errors and all(k.startswith("errors/format-conversion-failed/") for k in errors)
     docs = [json.loads(line) for body in errors.values() for line in body.splitlines()]
     assert Counter(base64.b64decode(d["rawData"]) for d in docs) == Counter(BAD.values())
@@ -144,4 +134,4 @@ def test_ticker_json_lands_as_parquet_and_bad_records_under_format_conversion_fa
 
     # A replay from scratch cuts the same batches and rewrites the same Parquet objects.
     assert _run(_config(topic, bucket, f"{topic}-replay"), settings).records == N
-    assert _objects(settings, bucket, "converted/") == objects
+    assert read_objects(settings, bucket, "converted/") == objects
