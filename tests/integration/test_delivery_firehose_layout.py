@@ -63,6 +63,13 @@ def _stream_file(tmp_path: Path, topic: str, index: str, bucket: str) -> Path:
     return path
 
 
+def _produce(settings: Settings, topic: str, values: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for value in values:
+        producer.produce(topic, value=value, partition=0)
+    assert producer.flush(30) == 0
+
+
 def test_all_documents_backup_from_a_firehose_layout_file(
     search_settings: Settings, bucket_factory, index_factory, tmp_path: Path
 ) -> None:
@@ -75,10 +82,7 @@ def test_all_documents_backup_from_a_firehose_layout_file(
     assert created.get("acknowledged") is True, created
     values = [json.dumps({"i": i, "price": i / 4}).encode() for i in range(N - 2)]
     values += [json.dumps(MAPPING_ERROR).encode(), BAD_JSON]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
-    for value in values:
-        producer.produce(topic, value=value, partition=0)
-    assert producer.flush(30) == 0
+    _produce(settings, topic, values)
 
     path = _stream_file(tmp_path, topic, index, bucket)
     (config,) = load_deliveries(path)
@@ -124,10 +128,7 @@ def test_all_documents_replay_adds_nothing(
     ensure_topics(settings.kafka_bootstrap, [topic], 1)
     bucket, index = bucket_factory("fh-replay"), index_factory("fh-replay")
     values = [json.dumps({"i": i, "price": i / 4}).encode() for i in range(N)] + [BAD_JSON]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
-    for value in values:
-        producer.produce(topic, value=value, partition=0)
-    assert producer.flush(30) == 0
+    _produce(settings, topic, values)
     path = _stream_file(tmp_path, topic, index, bucket)
     (config,) = load_deliveries(path)
     preflight(config, settings)
