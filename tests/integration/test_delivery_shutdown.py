@@ -28,7 +28,7 @@ from tests.integration.fixtures_sinks import read_objects
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, wait_log
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 PARTITIONS = 2
 N = 4_000

@@ -28,7 +28,7 @@ from tests.integration.fixtures_sinks import es_request, s3_client
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, workers  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 PARTITIONS = 3
 PER_PARTITION = 30_000  # ~6.6 MB a partition: the first object of each goes up in parts

@@ -702,6 +702,7 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
 SLOW = {"CommitIntervalMs": 100, "BatchMaxRecords": 50}
 
 
+@pytest.mark.faults
 def test_event_time_app_survives_kill9_and_restart(
     stack_settings, topic_factory, tmp_path, workers
 ):
@@ -723,12 +724,18 @@ def test_event_time_app_survives_kill9_and_restart(
     assert "restored" in second.tail(20_000)
 
 
-# -- 10. two workers, one killed -------------------------------------------------------------
-def test_two_workers_one_killed(stack_settings, topic_factory, tmp_path, workers):
+# -- 10. two workers, one killed, a third joins ---------------------------------------------
+@pytest.mark.faults
+def test_two_workers_one_killed_then_a_third_joins(
+    stack_settings, topic_factory, tmp_path, workers
+):
+    """Fault suite scenario 2: the survivor takes the killed worker's partitions and a third
+    worker joins mid-stream (a second rebalance); the windows still equal the oracle, each
+    once."""
     bootstrap = stack_settings.kafka_bootstrap
     partitions = 6
     topic = topic_factory(partitions, prefix="it-ticker-pair")
-    data = Dataset(topic, partitions, 3_000)
+    data = Dataset(topic, partitions, 5_000)
     app = deploy(
         "tumbling_event_time", tmp_path, topic_factory, data,
         runtime={**SLOW, "SessionTimeoutMs": 6_000, "TransactionTimeoutMs": 10_000},
@@ -745,4 +752,9 @@ def test_two_workers_one_killed(stack_settings, topic_factory, tmp_path, workers
     wait_for(stack_settings, app.name, topic, partitions, 900, 60, [a, b])
     a.kill9()
     assert producer.is_alive(), "the input was complete before the kill"
-    finish_event_time_app(stack_settings, app, producer, [b])
+    # the survivor takes a's partitions once a's session times out
+    wait_log([b], "assigned ", 30, times=2)
+    c = app.worker("c", tmp_path / "c.log", workers)
+    wait_log([c], "assigned ", 45)  # c owns partitions: the group rebalanced again
+    assert producer.is_alive(), "the input was complete before the third worker joined"
+    finish_event_time_app(stack_settings, app, producer, [b, c])
