@@ -1,11 +1,13 @@
-"""The analytics side: event-time windows, the pipelines and the Faust runtime that runs them."""
+"""The analytics side: event-time windows and the ``pipeline.yaml`` pipelines, run on the
+exactly-once runtime (``pipelines.runtime``; KDA SQL applications are in ``pipelines.sql``)."""
 
 from pipelines.config import CONFIG_FILE, PipelineConfig, load_pipeline_config
 from pipelines.error_rows import LATE_RECORD, MALFORMED_RECORD, ErrorRow
 from pipelines.stats import PriceStats
+from pipelines.ticker_processor import TickerWindowsProcessor
 from pipelines.tumbling import Admission, ClosedWindow, PartitionWindows, Progress
 from pipelines.windows import Window, tumbling_window
-from pipelines.worker import PipelineRuntime, PipelineStats, build_app, run_pipeline
+from pipelines.worker import run_pipeline, runtime_config
 
 __all__ = [
     "CONFIG_FILE",
@@ -16,13 +18,12 @@ __all__ = [
     "ErrorRow",
     "PartitionWindows",
     "PipelineConfig",
-    "PipelineRuntime",
-    "PipelineStats",
     "PriceStats",
     "Progress",
+    "TickerWindowsProcessor",
     "Window",
-    "build_app",
     "load_pipeline_config",
     "run_pipeline",
+    "runtime_config",
     "tumbling_window",
 ]

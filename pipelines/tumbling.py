@@ -6,10 +6,11 @@ window is already closed is *late* (it goes to the error stream, never silently 
 Lateness is decided record by record in offset order, so the contents of a window do not
 depend on how the consumer happened to batch the records.
 
-Each accepted record carries an opaque ``token`` (the Faust event to acknowledge). Tokens
-are handed back with the closed window, so the caller acknowledges a record only after its
-window's result was written: offsets are never committed past an open window, and after a
-crash the open windows are rebuilt by replaying the partition from the committed offset.
+An accepted record may carry an opaque ``token`` (e.g. a message to acknowledge), handed
+back with the closed window, so a caller that commits offsets itself can acknowledge a record
+only after its window's result was written. (The runtime's processor,
+:mod:`pipelines.ticker_processor`, passes none: its offsets are committed with the open
+windows' state in one transaction.)
 
 :class:`Progress` is what survives a restart: every window ending at or before
 ``closed_through_ms`` was emitted, and every record below ``next_offset`` was seen when it
@@ -108,6 +109,29 @@ class PartitionWindows(Generic[S]):
     def open_count(self) -> int:
         return len(self._open)
 
+    @property
+    def max_event_ms(self) -> int:
+        """The largest event time admitted (``NO_TIME`` before the first)."""
+        return self._max_event_ms
+
+    def window_of(self, ts_ms: int) -> Window:
+        return tumbling_window(ts_ms, self.size_ms)
+
+    def state_of(self, key: Hashable, window: Window) -> S | None:
+        """The state of an open window, ``None`` if it is not open."""
+        slot = self._open.get((key, window))
+        return None if slot is None else slot.state
+
+    def restore_clock(self, max_event_ms: int) -> None:
+        """Set the largest event time seen, as saved with the open windows."""
+        self._max_event_ms = max_event_ms
+
+    def restore_open(self, key: Hashable, window: Window, state: S) -> None:
+        """Reopen a window saved before a restart, with the state it had."""
+        if window.end_ms - window.start_ms != self.size_ms:
+            raise ValueError(f"window {window} is not {self.size_ms} ms long")
+        self._open[(key, window)] = _Open(state)
+
     def add(
         self, key: Hashable, ts_ms: int, offset: int, token: object
     ) -> tuple[Admission, S | None]:
@@ -120,7 +144,8 @@ class PartitionWindows(Generic[S]):
             dup = self._open.get((key, window))
             if dup is None:
                 return Admission.DUPLICATE, None
-            dup.tokens.append(token)
+            if token is not None:
+                dup.tokens.append(token)
             return Admission.DUPLICATE, dup.state
         self.next_offset = max(self.next_offset, offset + 1)
         if window.end_ms <= self.watermark_ms:
@@ -135,7 +160,8 @@ class PartitionWindows(Generic[S]):
         slot = self._open.get((key, window))
         if slot is None:
             slot = self._open[(key, window)] = _Open(self._new_state())
-        slot.tokens.append(token)
+        if token is not None:
+            slot.tokens.append(token)
         if ts_ms > self._max_event_ms:
             self._max_event_ms = ts_ms
         return Admission.ACCEPTED, slot.state

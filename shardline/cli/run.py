@@ -26,7 +26,7 @@ COMMANDS: list[click.Command] = []
     metavar="SECONDS",
     help="Exit once every window is emitted and the input was quiet this long.",
 )
-@click.option("--instance-id", help="SQL applications: a stable worker id (transactional id).")
+@click.option("--instance-id", help="A stable worker id (its transactional id).")
 @click.option(
     "--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn"
 )
@@ -41,8 +41,8 @@ def run_command(
 ) -> None:
     """Run the pipeline in PIPELINE_DIR until stopped.
 
-    A KDA SQL application (application.yaml + app.sql) runs on the exactly-once runtime in a
-    Faust worker; a windowed pipeline (pipeline.yaml) on the older Faust agent. For a SQL
+    A KDA SQL application (application.yaml + app.sql) or a windowed pipeline
+    (pipeline.yaml) runs on the exactly-once runtime in a Faust worker. For a SQL
     application --app-id sets ApplicationName, --grace-ms EventTime.AllowedLatenessMs.
     """
     if any(
@@ -81,11 +81,11 @@ def run_command(
     config = load_pipeline_config(pipeline_dir, overrides)
     run_pipeline(
         config,
-        settings.kafka_bootstrap,
+        settings,
         decoder_for(config.input_format, config.schema),
         until_idle_s=until_idle,
+        instance_id=instance_id,
         loglevel=loglevel,
-        datadir=settings.faust_datadir(config.app_id),
     )
 
 
