@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.shardline-installed
 
-.PHONY: demo test unit lint stack-down clean
+.PHONY: demo test unit faults lint stack-down clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(STAMP) lint
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+faults: $(STAMP)
+	$(BIN)/python -m pytest -m faults tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
