@@ -118,12 +118,16 @@ class FaultProxy:
         return web.Response(status=status, body=payload, headers=headers)
 
     async def _forward(
-        self, request: web.Request, body: bytes
+        self, request: web.Request, body: bytes, *, plain: bool = False
     ) -> tuple[int, bytes, dict[str, str]]:
+        """``plain``: ask for an uncompressed answer (to read it here)."""
         assert self._session is not None
         with self._lock:
             self.forwarded += 1
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        drop = HOP_HEADERS + (("accept-encoding",) if plain else ())
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
+        if plain:
+            headers["Accept-Encoding"] = "identity"  # aiohttp would ask for gzip
         async with self._session.request(request.method, self.upstream + request.path_qs,
                                          headers=headers, data=body,
                                          auto_decompress=False) as resp:
@@ -142,7 +146,7 @@ class FaultProxy:
         errors = bool(rejected)
         if keep:
             forward = b"\n".join(line for p in keep for line in p) + b"\n"
-            status, payload, _headers = await self._forward(request, forward)
+            status, payload, _headers = await self._forward(request, forward, plain=True)
             if status != 200:
                 return web.Response(status=status, body=payload,
                                     content_type="application/json")
