@@ -9,9 +9,8 @@ Document ids are deterministic, so a retry or a replay overwrites instead of dup
 ``record_key`` (the Kafka key, e.g. ``AMZN|1700000000000``: one document per key) or
 ``field`` (a top-level field of the JSON document, ``document_id_field``: one document per
 application id, so a record the producer sent twice — same id, new offset — is one document).
-``none``
-(Firehose's ``NO_DOCUMENT_ID``) lets the engine assign ids: faster, but a retry or a replay
-indexes the document again.
+``none`` (Firehose's ``NO_DOCUMENT_ID``) lets the engine assign ids: faster, but a retry or a
+replay indexes the document again.
 
 Classification: per-item 429/5xx → retry only those items; other per-item errors (mapping
 errors) → permanent; whole-request 429/5xx/connection errors → retry everything; other
