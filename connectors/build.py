@@ -174,6 +174,7 @@ def build_core(
         )
     es = ElasticsearchDestination(
         settings.search_url, dest_config.index, document_id=dest_config.document_id,
+        document_id_field=dest_config.document_id_field,
         rotation=dest_config.index_rotation_period,
         name=f"{settings.search_engine}/{dest_config.index}",
     )

@@ -519,6 +519,8 @@ class S3BackupConfig:
 class ElasticsearchConfig:
     index: str
     document_id: DocumentIdStrategy = DocumentIdStrategy.OFFSET
+    # document_id: field — the top-level JSON field holding each document's id
+    document_id_field: str | None = None
     index_rotation_period: IndexRotationPeriod = DEFAULT_INDEX_ROTATION
     buffering: BufferingHints = field(default_factory=BufferingHints)
     retry: RetryOptions = field(default_factory=RetryOptions)
@@ -547,9 +549,18 @@ class ElasticsearchConfig:
             raise ConfigError(
                 s.name("document_id"), f"one of {choices}, got {strategy!r}"
             ) from None
+        id_field = None
+        if document_id is DocumentIdStrategy.FIELD:
+            id_field = s.string("document_id_field")
+            if not id_field:
+                raise ConfigError(s.name("document_id_field"), "must not be empty")
+        elif s.has("document_id_field"):
+            raise ConfigError(s.name("document_id_field"),
+                              f"only with document_id: field, not {document_id.value!r}")
         config = cls(
             index=index,
             document_id=document_id,
+            document_id_field=id_field,
             index_rotation_period=rotation,
             buffering=_buffering(s.section("buffering"), ES_SIZE_MB),
             retry=_retry(s.section("retry")),

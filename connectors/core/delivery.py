@@ -322,8 +322,9 @@ class DeliveryCore:
     async def _flush_partition(self, tp: TopicPartition, batches: list[Batch]) -> None:
         for i, batch in enumerate(batches):
             state = self._partitions.get(tp)
+            probed: Transformed | None = None  # the stage's output the probe asked about
             if state is not None and state.recovering:
-                probe = await self._probe(batch)
+                probe, probed = await self._probe(batch)
                 if isinstance(probe, NotWritten):
                     state.recovering = False
                 elif isinstance(probe, Written) and probe.end_offset != batch.end_offset:
@@ -336,24 +337,27 @@ class DeliveryCore:
                     log.info("%s: %s[%d] %d..%d was written before as %d..%d: re-cutting",
                              self.name, tp[0], tp[1], batch.start_offset, batch.end_offset,
                              probe.start_offset, probe.end_offset)
+                    if probed is not None and self.transform is not None:
+                        self.transform.release(probed)
                     state.put_back(batches[i:], end, self.clock())
                     return  # the re-cut batch goes with the next flush
-            await self._flush_batch(batch)
+            await self._flush_batch(batch, probed)
             state = self._partitions.get(tp)
             if state is not None:  # revoked meanwhile: nothing to ack
                 state.offsets.ack(r.offset for r in batch.records)
                 state.pending_ts.pop(batch.start_offset, None)
                 state.held_bytes -= held_cost(len(batch), batch.size_bytes)
 
-    async def _probe(self, batch: Batch) -> Probe | None:
+    async def _probe(self, batch: Batch) -> tuple[Probe | None, Transformed | None]:
         """What the destination says a previous owner wrote of ``batch`` (None: it cannot
         tell), asking again on transient failures for up to the retry duration.
 
         With a transform stage the destination's keys depend on what the stage makes of the
         batch (partition keys, dropped records): the source backup, written with the same cut
         and keyed by the source records, is asked when there is one; otherwise the stage is
-        applied to the batch (again, when it is then sent: only while recovering) and the
-        destination is asked about its output, which carries the source batch's cut."""
+        applied to the batch and the destination is asked about its output, which carries the
+        source batch's cut. That output is returned with the answer, to be sent as it is: the
+        processing hook is called once per batch, and what is written is what was probed."""
         written = None
         if self.transform is None:
             written = getattr(self.destination, "written", None)
@@ -362,16 +366,19 @@ class DeliveryCore:
         if written is None and self.transform is not None:
             dest_written = getattr(self.destination, "written", None)
             if dest_written is None:
-                return None
+                return None, None
             transformed = await self.transform.apply(batch)
-            self.transform.release(transformed)
             output = transformed.batch(batch)
             if output is None:
-                return NoOutput()
-            return await self._ask(dest_written, output)
+                return NoOutput(), transformed
+            try:
+                return await self._ask(dest_written, output), transformed
+            except BaseException:
+                self.transform.release(transformed)
+                raise
         if written is None:
-            return None
-        return await self._ask(written, batch)
+            return None, None
+        return await self._ask(written, batch), None
 
     async def _ask(self, written: Callable[[Batch], Awaitable[Probe]], batch: Batch) -> Probe:
         """``await written(batch)``, again on transient failures for up to the retry duration."""
@@ -396,11 +403,14 @@ class DeliveryCore:
             self.metrics.on_processing(self.name, destination.name, seconds, succeeded)
         return report
 
-    async def _flush_batch(self, batch: Batch) -> None:
+    async def _flush_batch(self, batch: Batch, transformed: Transformed | None = None) -> None:
+        """Transform (unless ``transformed`` is the stage's output for it already) and
+        deliver ``batch``."""
         if self.transform is None:
             await self._deliver(batch, batch, None)
             return
-        transformed = await self.transform.apply(batch)
+        if transformed is None:
+            transformed = await self.transform.apply(batch)
         if transformed.hook is not None:
             self.metrics.on_processing(self.name, self.destination.name,
                                        transformed.hook.seconds, transformed.hook.succeeded)

@@ -6,9 +6,11 @@ batch may write to two indexes when it straddles a rotation boundary.
 
 Document ids are deterministic, so a retry or a replay overwrites instead of duplicating:
 ``offset`` (``<topic>+<partition>+<offset>``, Kafka Connect style, the default) or
-``record_key`` (the Kafka key, e.g. ``AMZN|1700000000000``: one document per key). ``none``
-(Firehose's ``NO_DOCUMENT_ID``) lets the engine assign ids: faster, but a retry or a replay
-indexes the document again.
+``record_key`` (the Kafka key, e.g. ``AMZN|1700000000000``: one document per key) or
+``field`` (a top-level field of the JSON document, ``document_id_field``: one document per
+application id, so a record the producer sent twice — same id, new offset — is one document).
+``none`` (Firehose's ``NO_DOCUMENT_ID``) lets the engine assign ids: faster, but a retry or a
+replay indexes the document again.
 
 Classification: per-item 429/5xx → retry only those items; other per-item errors (mapping
 errors) → permanent; whole-request 429/5xx/connection errors → retry everything; other
@@ -41,6 +43,7 @@ DEFAULT_TIMEOUT_MS = 60_000
 MAX_ID_BYTES = 512
 INVALID_JSON = "invalid_json"
 MISSING_KEY = "missing_record_key"
+MISSING_FIELD = "missing_document_id_field"
 # Only what classify reads: a full answer is ~250 bytes per document, parsed into several
 # dicts each (hundreds of MB for a few 5 MB requests in flight at once).
 BULK_PATH = "/_bulk?filter_path=errors,items.*.status,items.*.error"
@@ -49,6 +52,8 @@ BULK_PATH = "/_bulk?filter_path=errors,items.*.status,items.*.error"
 class DocumentIdStrategy(StrEnum):
     OFFSET = "offset"
     RECORD_KEY = "record_key"
+    # A top-level field of the document (``document_id_field``): the application's own id.
+    FIELD = "field"
     # Firehose's NO_DOCUMENT_ID: the engine assigns ids. Not replay-safe: a retried or
     # replayed document is indexed again under a new id.
     NONE = "none"
@@ -87,10 +92,14 @@ class ElasticsearchDestination:
         index_for: Callable[[Record], str] | None = None,
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
         name: str = "elasticsearch",
+        document_id_field: str | None = None,
     ) -> None:
+        if (document_id is DocumentIdStrategy.FIELD) != (document_id_field is not None):
+            raise ValueError("document_id_field goes with (and only with) document_id=field")
         self.url = url.rstrip("/")
         self.index = index
         self.document_id_strategy = document_id
+        self.document_id_field = document_id_field
         self.rotation = rotation
         # Overrides ``rotation`` entirely when given (any record → index rule).
         self._index_for = index_for
@@ -119,15 +128,34 @@ class ElasticsearchDestination:
             return self._index_for(record)
         return index_for(self.index, self.rotation, record.timestamp_ms)
 
-    def document_id(self, record: Record) -> str | None:
-        """The ``_id`` for ``record``; None when the strategy cannot name one (or is ``none``)."""
-        if self.document_id_strategy is DocumentIdStrategy.NONE:
+    def document_id(self, record: Record, parsed: object = None) -> str | None:
+        """The ``_id`` for ``record``; None when the strategy cannot name one (or is ``none``).
+        ``parsed``: the value already parsed (``field`` parses it otherwise)."""
+        strategy = self.document_id_strategy
+        if strategy is DocumentIdStrategy.NONE:
             return None
-        if self.document_id_strategy is DocumentIdStrategy.OFFSET:
+        if strategy is DocumentIdStrategy.OFFSET:
             return f"{record.topic}+{record.partition}+{record.offset}"
+        if strategy is DocumentIdStrategy.FIELD:
+            if parsed is None:
+                try:
+                    parsed = orjson.loads(record.value or b"")
+                except orjson.JSONDecodeError:
+                    return None
+            return _field_id(parsed, self.document_id_field or "")
         if record.key is None or not record.key or len(record.key) > MAX_ID_BYTES:
             return None
         return record.key.decode("utf-8", "replace")
+
+    def _missing_id(self, record: Record) -> Rejected:
+        if self.document_id_strategy is DocumentIdStrategy.FIELD:
+            return Rejected(
+                record, MISSING_FIELD,
+                f"document_id=field needs a top-level {self.document_id_field!r} that is a"
+                f" string of 1..{MAX_ID_BYTES} bytes or an integer",
+            )
+        return Rejected(
+            record, MISSING_KEY, f"document_id=record_key needs a key of 1..{MAX_ID_BYTES} bytes")
 
     # -- the contract --------------------------------------------------------------------
 
@@ -136,18 +164,16 @@ class ElasticsearchDestination:
         items: list[Record] = []
         invalid: list[Rejected] = []
         for record in batch.records:
-            doc = _document(record.value)
-            if doc is None:
+            parsed = _parse(record.value)
+            if parsed is None or record.value is None:
                 invalid.append(Rejected(record, INVALID_JSON, "the value is not a JSON object"))
                 continue
+            doc = _document(record.value, parsed)
             target = {"_index": self.index_name(record)}
             if self.document_id_strategy is not DocumentIdStrategy.NONE:
-                doc_id = self.document_id(record)
+                doc_id = self.document_id(record, parsed)
                 if doc_id is None:
-                    invalid.append(Rejected(
-                        record, MISSING_KEY,
-                        f"document_id=record_key needs a key of 1..{MAX_ID_BYTES} bytes",
-                    ))
+                    invalid.append(self._missing_id(record))
                     continue
                 target["_id"] = doc_id
             action = {"index": target}
@@ -226,19 +252,37 @@ class ElasticsearchDestination:
         return Successful()
 
 
-def _document(value: bytes | None) -> bytes | None:
-    """The value as a one-line JSON object, or None if it is not a JSON object."""
+def _parse(value: bytes | None) -> dict[str, Any] | None:
+    """The value parsed, or None if it is not a JSON object."""
     if value is None:
         return None
     try:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError:  # a ValueError; also invalid UTF-8
         return None
-    if not isinstance(parsed, dict):
-        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _document(value: bytes, parsed: dict[str, Any]) -> bytes:
+    """The value (a JSON object, ``parsed``) on one line."""
     if b"\n" in value or b"\r" in value:
         return orjson.dumps(parsed)
     return value
+
+
+def _field_id(parsed: object, name: str) -> str | None:
+    """The id a document's top-level field ``name`` gives: a non-empty string of at most
+    :data:`MAX_ID_BYTES` bytes, or an integer (not a boolean); None otherwise."""
+    if not isinstance(parsed, dict):
+        return None
+    value = parsed.get(name)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value and len(value.encode("utf-8")) <= MAX_ID_BYTES:
+        return value
+    return None
 
 
 def _error(body: dict[str, Any] | None) -> tuple[str, str]:

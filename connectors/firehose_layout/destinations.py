@@ -43,6 +43,7 @@ class ExtensionOptions:
     functions: Mapping[str, str]
     ensure_buckets: bool | None = None
     document_id: tuple[str, str] | None = None  # (value, path)
+    document_id_field: tuple[str, str] | None = None  # (value, path)
     max_active_partitions: tuple[int, str] | None = None
     multipart_threshold_mb: tuple[int, str] | None = None
 
@@ -255,6 +256,9 @@ def translate_elasticsearch(node: Node, tr: Translation, ext: ExtensionOptions, 
     if ext.document_id is not None:
         value, path = ext.document_id
         tr.put(f"{target}.document_id", value, path)
+    if ext.document_id_field is not None:
+        value, path = ext.document_id_field
+        tr.put(f"{target}.document_id_field", value, path)
     mode = node.choice("S3BackupMode", ("FailedDocumentsOnly", "AllDocuments"),
                        "FailedDocumentsOnly")
     s3_key = "S3DestinationDescription" if description else "S3Configuration"

@@ -18,7 +18,8 @@ Shardline's additions live in one optional top-level block, ``Shardline``::
       Group: my-group           # consumer group (default shardline-deliver-<name>)
       AutoOffsetReset: earliest # earliest | latest
       EnsureBuckets: true       # create the buckets at start-up
-      DocumentId: record_key    # offset | record_key | none (overrides DocumentIdOptions)
+      DocumentId: record_key    # offset | record_key | field | none (overrides DocumentIdOptions)
+      DocumentIdField: order_id # DocumentId field: the top-level JSON field holding the id
       MaxActivePartitions: 500  # dynamic partitioning's active-partition limit
       MultipartThresholdMB: 16
       Functions:                # LambdaArn (or function name) → Python callable
@@ -127,6 +128,11 @@ def _extension(node: Node | None, tr: Translation) -> ExtensionOptions:
     document_id = None
     if node.has("DocumentId"):
         document_id = (node.string("DocumentId") or "", node.name("DocumentId"))
+    document_id_field = None
+    if node.has("DocumentIdField"):
+        document_id_field = (node.string("DocumentIdField") or "", node.name("DocumentIdField"))
+    elif document_id is not None and document_id[0] == "field":
+        raise ConfigError(node.name("DocumentIdField"), "is required with DocumentId field")
     partitions = mb = None
     if node.has("MaxActivePartitions"):
         partitions = (node.get("MaxActivePartitions"), node.name("MaxActivePartitions"))
@@ -136,6 +142,7 @@ def _extension(node: Node | None, tr: Translation) -> ExtensionOptions:
     node.done()
     return ExtensionOptions(
         functions=functions, ensure_buckets=ensure, document_id=document_id,
+        document_id_field=document_id_field,
         max_active_partitions=partitions, multipart_threshold_mb=mb,
     )
 

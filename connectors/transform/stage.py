@@ -112,12 +112,13 @@ class TransformStage:
 
     async def apply(self, batch: Batch) -> Transformed:
         failures: list[Rejected] = []
-        self._attempts: dict[int, int] = {}
+        # hook invocations per failure (by id): local, as partitions are transformed at once
+        hook_attempts: dict[int, int] = {}
         records = self._deaggregate(batch, failures)
         dropped = 0
         timing: HookTiming | None = None
         if self.hook is not None and records:
-            records, dropped, timing = await self._process(records, failures)
+            records, dropped, timing = await self._process(records, failures, hook_attempts)
         if self.extractor is not None:
             records = self._extract(records, failures)
         if self.required_keys:
@@ -127,7 +128,7 @@ class TransformStage:
         if self.append_delimiter:
             records = [replace(r, value=(r.value or b"") + self.append_delimiter)
                        for r in records]
-        attempts = tuple(self._attempts.get(id(f), 1) for f in failures)
+        attempts = tuple(hook_attempts.get(id(f), 1) for f in failures)
         return Transformed(tuple(records), tuple(failures), dropped, timing, attempts)
 
     def release(self, transformed: Transformed) -> None:
@@ -152,7 +153,7 @@ class TransformStage:
         return out
 
     async def _process(
-        self, records: list[Record], failures: list[Rejected]
+        self, records: list[Record], failures: list[Rejected], attempts: dict[int, int]
     ) -> tuple[list[Record], int, HookTiming]:
         assert self.hook is not None
         inputs = [HookInput(record_id(r), r.value or b"", r.timestamp_ms) for r in records]
@@ -170,7 +171,7 @@ class TransformStage:
             else:
                 failed = Rejected(record, outcome.error_code, outcome.error_message,
                                   error_output_type=PROCESSING_FAILED)
-                self._attempts[id(failed)] = outcome.attempts
+                attempts[id(failed)] = outcome.attempts
                 failures.append(failed)
         # ExecuteProcessing.Success counts invocations: a ProcessingFailed verdict is a
         # successful call, an exception, a timeout or a malformed answer is not.

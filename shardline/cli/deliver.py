@@ -69,6 +69,8 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
     if opts["es_index"]:
         es: dict[str, Any] = {"index": opts["es_index"], "document_id": opts["document_id"],
                               "buffering": buffering}
+        if opts["document_id_field"]:
+            es["document_id_field"] = opts["document_id_field"]
         backup_bucket = opts["es_backup_bucket"] or opts["s3_bucket"]
         if backup_bucket:
             es["s3_backup"] = {"bucket": backup_bucket, "ensure_bucket": opts["ensure_bucket"]}
@@ -90,8 +92,10 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
 @click.option("--error-prefix", help="S3 prefix for records S3 refused for good.")
 @click.option("--es-index", help="Deliver to this Elasticsearch/OpenSearch index.")
 @click.option("--es-backup-bucket", help="Bucket for failed documents (default: --s3-bucket).")
-@click.option("--document-id", type=click.Choice(["offset", "record_key", "none"]),
+@click.option("--document-id", type=click.Choice(["offset", "record_key", "field", "none"]),
               default="offset")
+@click.option("--document-id-field", metavar="FIELD",
+              help="With --document-id field: the top-level JSON field holding the id.")
 @click.option("--max-records", type=int, help="Flush a partition's buffer at this many records.")
 @click.option("--interval-ms", type=int, help="Flush a partition's buffer after this long.")
 @click.option("--ensure-bucket", is_flag=True, help="Create missing buckets.")

@@ -1,29 +1,26 @@
 """SIGTERM on `shardline deliver` while flushes are in progress: exit 0, nothing committed that
 is not in MinIO, and a restart delivers the rest with no loss and no duplicate.
 
-MinIO sits behind a small aiohttp proxy that answers every PUT late (the object is written,
-the answer held back), so the worker is mid-flush when it is told to stop and its shutdown
-timeout runs out with sends still waiting: those are cancelled and stay uncommitted. Objects
-are read back with botocore, offsets with a plain consumer.
+MinIO sits behind the fault proxy (``fault_proxy.FaultProxy``) answering every PUT late (the
+object is written, the answer held back), so the worker is mid-flush when it is told to stop
+and its shutdown timeout runs out with sends still waiting: those are cancelled and stay
+uncommitted. Objects are read back with botocore, offsets with a plain consumer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
-from aiohttp import web
 from confluent_kafka import Producer
 
 from shardline.settings import Settings
+from tests.integration.fault_proxy import FaultProxy
 from tests.integration.fixtures_sinks import read_objects
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, wait_log
@@ -35,65 +32,6 @@ N = 4_000
 BATCH = 250  # --max-records: 8 objects per partition
 PUT_DELAY_S = 1.5  # a partition's 8 batches go one after another: ~12 s through the proxy
 SHUTDOWN_TIMEOUT_S = 2
-
-
-class SlowProxy:
-    """Forwards every request to ``upstream`` unchanged (same Host header, so SigV4 still
-    holds) and holds back the answer to each PUT for ``delay_s``."""
-
-    def __init__(self, upstream: str, delay_s: float) -> None:
-        self.upstream, self.delay_s = upstream.rstrip("/"), delay_s
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        assert self._session is not None
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() not in ("content-length", "transfer-encoding")}
-        async with self._session.request(request.method, self.upstream + request.path_qs,
-                                         headers=headers, data=body,
-                                         auto_decompress=False) as resp:
-            payload = await resp.read()
-            out_headers = {k: v for k, v in resp.headers.items()
-                           if k.lower() not in ("content-length", "transfer-encoding")}
-        if request.method == "PUT":
-            await asyncio.sleep(self.delay_s)
-        return web.Response(status=resp.status, body=payload, headers=out_headers)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def start() -> None:
-            self._session = aiohttp.ClientSession()
-            app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            # the bodies go on as they came (gzip objects carry Content-Encoding: gzip)
-            self._runner = web.AppRunner(app, auto_decompress=False)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self._ready.set()
-
-        self._loop.run_until_complete(start())
-        self._loop.run_forever()
-
-    def __enter__(self) -> SlowProxy:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        async def stop() -> None:
-            await self._runner.cleanup()
-            await self._session.close()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 def _produce(settings: Settings, topic: str) -> dict[tuple[int, int], int]:
@@ -120,14 +58,14 @@ def _delivered(settings: Settings, bucket: str) -> list[int]:
 
 
 @pytest.fixture
-def proxy(stack_settings: Settings) -> Iterator[SlowProxy]:
-    with SlowProxy(stack_settings.s3_endpoint, PUT_DELAY_S) as p:
+def proxy(stack_settings: Settings) -> Iterator[FaultProxy]:
+    with FaultProxy(stack_settings.s3_endpoint, delay_put_s=PUT_DELAY_S) as p:
         yield p
 
 
 def test_sigterm_mid_flush_commits_only_what_is_durable_and_a_restart_finishes(
     stack_settings: Settings, topic_factory, bucket_factory, workers: list[Worker],
-    proxy: SlowProxy, tmp_path: Path,
+    proxy: FaultProxy, tmp_path: Path,
 ) -> None:
     settings = stack_settings
     topic = topic_factory(PARTITIONS, prefix="sigterm")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.core import BufferingHints, DeliveryCore, RetryOptions
+from connectors.core.outcome import NotWritten
 from connectors.core.records import Batch
 from connectors.transform import (
     ActivePartitions,
@@ -126,3 +127,53 @@ def test_a_failing_source_backup_blocks_the_commit() -> None:
         asyncio.run(c.flush(c.drain()))
     assert [r.sub for b in dest.sent for r in b.records] == [0, 1]
     assert c.committable() == {}
+
+
+class ProbedDestination(MemoryDestination):
+    """Can tell what a previous owner wrote (nothing), like S3: the core probes it while a
+    partition recovers."""
+
+    async def written(self, batch: Batch) -> NotWritten:
+        return NotWritten()
+
+
+def test_the_hook_is_called_once_per_batch_while_recovering() -> None:
+    """The probe transforms the first batch to ask about its output; that output is what is
+    sent, the hook is not called again for it."""
+    calls: list[int] = []
+
+    def counting(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        calls.append(len(records))
+        return verdicts(records)
+
+    dest = ProbedDestination()
+    stage = TransformStage(hook=ProcessingHook(counting), extractor=MetadataExtractor("{c: .c}"),
+                           partitions=ActivePartitions(5), required_keys=("c",))
+    c = make(stage, dest=dest, backup=MemoryDestination(name="backup"))
+    for o in range(12):  # two batches of six
+        c.add(rec(o, json.dumps({"c": f"k{o % 3}"}).encode()))
+    asyncio.run(c.flush(c.due()))
+    assert calls == [6, 6]
+    assert dest.offsets == list(range(12))
+    assert c.committable() == {("t", 0): 12}
+    assert c.partition_count() == 0  # what the probe admitted was released once durable
+
+
+def test_attempts_of_partitions_transformed_at_once_are_their_own() -> None:
+    """Two partitions flushed together, each hook call failing after its retries: every
+    failure document says retries + 1 attempts."""
+
+    async def failing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        await asyncio.sleep(0)  # let the other partition's call interleave
+        raise RuntimeError("down")
+
+    backup = MemoryDestination(name="backup")
+    stage = TransformStage(hook=ProcessingHook(failing, retries=2, sleep=no_sleep))
+    c = make(stage, backup=backup)
+    for o in range(3):
+        for p in (0, 1):
+            c.add(rec(o, b'{"n": 1}', partition=p))
+    asyncio.run(c.flush(c.drain()))
+    docs = [json.loads(r.value or b"") for b in backup.sent for r in b.records]
+    assert len(docs) == 6
+    assert {d["attemptsMade"] for d in docs} == {3}
