@@ -24,7 +24,8 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 faults: $(STAMP)
-	$(BIN)/python -m pytest -m faults tests/integration
+	SHARDLINE_FAULTS_REPORT=faults-report.jsonl $(BIN)/python -m pytest -m faults -s tests/integration
+	$(BIN)/python -m tests.integration.fault_report faults-report.jsonl
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

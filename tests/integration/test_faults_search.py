@@ -38,6 +38,7 @@ from connectors import DeliveryConfig, build_worker, preflight
 from shardline.settings import Settings
 from tests.integration.fault_hooks import CALLS_ENV, HANG_REMAINDER, RAISE_REMAINDER, verdict
 from tests.integration.fault_proxy import FaultProxy, Mode
+from tests.integration.fault_report import report
 from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, wait_for
@@ -53,13 +54,6 @@ REJECT_ITEMS_S = 10  # scenario 6: then per-item 429s on every other document
 OUTAGE_S = 25  # scenario 7: ES down this long …
 SHORT_RETRY_S = 10  # … with RetryOptions.DurationInSeconds this short
 RECOVERY_TIMEOUT_S = 120  # from the end of a fault until everything is committed
-
-
-def report(scenario: int, **measured: object) -> None:
-    """One line of what a test measured, for docs/faults.md."""
-    fields = " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in measured.items())
-    print(f"\nFAULTS scenario={scenario} {fields}")
 
 
 def value_of(i: int, pad: int = 40) -> bytes:
