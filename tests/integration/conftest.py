@@ -6,6 +6,7 @@ only if this session started it. Factories make uniquely named topics, buckets a
 """
 
 from tests.integration.fixtures_kafka import module_topic_factory, topic_factory
+from tests.integration.fixtures_private import private_kafka, private_minio
 from tests.integration.fixtures_search import (
     pytest_collection_finish,
     pytest_sessionfinish,
@@ -19,6 +20,8 @@ __all__ = [
     "bucket_factory",
     "index_factory",
     "module_topic_factory",
+    "private_kafka",
+    "private_minio",
     "pytest_collection_finish",
     "pytest_sessionfinish",
     "search_settings",
