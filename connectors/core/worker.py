@@ -53,6 +53,7 @@ SESSION_TIMEOUT_MS = 10_000
 DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000
 LOW_WATER = 0.5  # paused partitions resume below this share of the memory cap
 STOP_CHECK_S = 0.05  # how often a running flush looks at the stop request
+COMMIT_RETRY_MS = 1_000  # a failed (non-fatal) commit is tried again this much later
 
 
 class ConsumerLike(Protocol):
@@ -171,6 +172,7 @@ class DeliveryWorker:
         self._records = 0
         self._flushes = 0
         self._committed: dict[tuple[str, int], int] = {}
+        self._commit_retry_at: int | None = None  # a commit failed: when to try again
 
     def stop(self) -> None:
         """Ask the loop to flush, commit and return (safe from a signal handler or thread).
@@ -220,7 +222,11 @@ class DeliveryWorker:
                     last_activity = max(last_activity, self._assigned_at)
                     self._bound_memory(now)
                     self._flush(self.core.due(now))
+                    if self._commit_retry_at is not None and now >= self._commit_retry_at:
+                        self._commit()
                     self._resume_if_room()
+                    if self._commit_retry_at is not None:
+                        continue  # not idle while delivered offsets wait for their commit
                     if until_idle_ms is not None and now - last_activity >= until_idle_ms:
                         if self._ever_assigned or now - started >= until_idle_ms + JOIN_GRACE_MS:
                             break
@@ -328,9 +334,11 @@ class DeliveryWorker:
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue
-                if err.fatal() or err.code() in (
-                    KafkaError._ALL_BROKERS_DOWN, KafkaError.UNKNOWN_TOPIC_OR_PART
-                ):
+                # Every broker down before the first assignment: a wrong address, say so.
+                # Later it is an outage (a restart): librdkafka reconnects, and what was
+                # delivered but not committed is committed once the coordinator is back.
+                down = err.code() == KafkaError._ALL_BROKERS_DOWN and not self._ever_assigned
+                if err.fatal() or down or err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                     raise BrokerUnavailableError(f"consuming {self.topic!r}: {err.str()}")
                 log.warning("consumer error on %s: %s", self.topic, err.str())
                 continue
@@ -356,6 +364,7 @@ class DeliveryWorker:
             self._commit()
 
     def _commit(self) -> None:
+        self._commit_retry_at = None
         offsets = self.core.committable()
         if not offsets:
             return
@@ -367,9 +376,18 @@ class DeliveryWorker:
                 asynchronous=False,
             )
         except KafkaException as exc:
-            raise DeliveryError(
-                f"could not commit offsets {offsets}: {exc}", destination=self.core.name
-            ) from exc
+            err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if err is None or err.fatal():
+                raise DeliveryError(
+                    f"could not commit offsets {offsets}: {exc}", destination=self.core.name
+                ) from exc
+            # The coordinator is away (a broker restart) or the group moved on (a rebalance):
+            # the records are durable, their offsets stay uncommitted and are committed by
+            # the next commit — or re-read by the next owner, whose writes find them there.
+            self._commit_retry_at = self.core.clock() + COMMIT_RETRY_MS
+            log.warning("%s could not commit offsets %s yet: %s (retried)", self.core.name,
+                        offsets, err.str())
+            return
         self.core.mark_committed(offsets)
         self._committed.update(offsets)
 

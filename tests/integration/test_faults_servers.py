@@ -260,3 +260,102 @@ def test_minio_stopped_then_restarted_delivers_everything_once(
            rss_before_mb=round(rss_before), peak_rss_mb=round(peak_rss))
     # the cap holds: consumed-but-undelivered bytes stay near it (plus one fetch in flight)
     assert peak_held_mb <= 2 * CAP_MB + 2, f"held {peak_held_mb:.1f} MB with a {CAP_MB} MB cap"
+
+
+# -- 4. the Kafka broker killed with SIGKILL and restarted mid-stream ------------------------
+BROKER_DOWN_S = 12
+
+
+def test_broker_killed_and_restarted_everyone_recovers(
+    stack_settings: Settings, private_kafka: PrivateServer, workers: list[Worker],
+    tmp_path: Path,
+) -> None:
+    from tests.integration.fixtures_kafka import _factory
+    from tests.integration.fixtures_sinks import es_request, read_objects
+    from tests.integration.test_sql_apps import (
+        Dataset,
+        deploy,
+        finish_event_time_app,
+        produce_in_background,
+        start_ms,
+        ticker_records,
+    )
+    from tests.integration.workers import read_all
+
+    pk = private_kafka.settings  # private Kafka; the stack's MinIO and search engine
+    env = settings_env(pk)
+    topics = _factory(pk.kafka_bootstrap, "broker-kill")
+    make_topic = next(topics)
+    partitions = 4
+    data = Dataset(make_topic(partitions, prefix="it-bk-ticker"), partitions, 6_000)
+    app = deploy("tumbling_event_time", tmp_path, make_topic, data,
+                 runtime={"CommitIntervalMs": 200, "BatchMaxRecords": 200})
+    app.env = env
+
+    run = uuid.uuid4().hex[:8]
+    bucket, index = f"it-bk-{run}", f"it-bk-{run}"
+    s3 = s3_client(pk)
+    s3.create_bucket(Bucket=bucket)
+    config = tmp_path / "deliver.yaml"
+    config.write_text(yaml.safe_dump({"deliveries": [
+        {"name": "bk-s3", "topic": data.topic, "group": f"{data.topic}-s3",
+         "s3": {"bucket": bucket, "prefix": "in/", "compression": "GZIP",
+                "buffering": {"size_mb": 1, "interval_ms": 1_000}}},
+        {"name": "bk-es", "topic": data.topic, "group": f"{data.topic}-es",
+         "elasticsearch": {"index": index, "document_id": "offset",
+                           "buffering": {"max_records": 500, "interval_ms": 500}}},
+    ]}))  # fmt: skip
+    try:
+        producer = produce_in_background(
+            pk.kafka_bootstrap, data.topic,
+            ticker_records(data.records, seed=41, start_ms=start_ms()), partitions,
+            per_second=250,
+        )  # fmt: skip
+        pipeline = app.worker("w1", tmp_path / "pipeline.log", workers)
+        delivery = Worker(pk.home, tmp_path / "deliver.log", "shardline", "-v", "deliver",
+                          str(config), "-q", env=env)
+        workers.append(delivery)
+        committed = lambda g: sum(  # noqa: E731
+            max(c, 0) for c in committed_and_end(pk, g, data.topic, partitions)[0].values())
+        wait_until("the pipeline and the deliveries under way",
+                   lambda: committed(app.name) > 500 and committed(f"{data.topic}-s3") > 300
+                   and committed(f"{data.topic}-es") > 300, pipeline, 90)
+        assert delivery.alive(), delivery.tail()
+
+        private_kafka.kill9()
+        down_at = time.monotonic()
+        time.sleep(BROKER_DOWN_S)
+        assert producer.is_alive(), "the input was complete before the broker came back"
+        restart_s = private_kafka.start()
+        down_s = time.monotonic() - down_at
+        for w in (pipeline, delivery):
+            assert w.alive(), f"a worker gave up while the broker was down:\n{w.tail()}"
+
+        # the pipeline: every window once, equal to DuckDB over the input as it is in Kafka
+        finish_event_time_app(pk, app, producer, [pipeline])
+        # the deliveries: every record of the input once in MinIO and once in the index
+        inputs = read_all(pk.kafka_bootstrap, data.topic, committed_only=False)
+        assert len(inputs) == data.records, "the producer lost or repeated records"
+        _, end = committed_and_end(pk, f"{data.topic}-s3", data.topic, partitions)
+        for group in (f"{data.topic}-s3", f"{data.topic}-es"):
+            wait_until(f"{group} committed to the end",
+                       lambda g=group: committed_and_end(pk, g, data.topic, partitions)[0] == end,
+                       delivery, 120)
+        assert delivery.stop() == 0, delivery.tail()
+
+        want = Counter(r.value for r in inputs)
+        got: Counter[bytes] = Counter()
+        for body in read_objects(pk, bucket, "in/").values():
+            got.update(line for line in gzip.decompress(body).splitlines() if line)
+        assert got == want, (f"MinIO: {sum((got - want).values())} extra, "
+                             f"{sum((want - got).values())} missing")
+        es_request(pk, "POST", f"/{index}/_refresh")
+        count = es_request(pk, "GET", f"/{index}/_count")["count"]
+        assert count == len(inputs), f"{count} documents for {len(inputs)} records"
+        report(4, records=len(inputs), broker_down_s=round(down_s, 1),
+               broker_restart_s=round(restart_s, 1), duplicates=0, lost=0,
+               pipeline_restarts=0, delivery_restarts=0)
+    finally:
+        es_request(pk, "DELETE", f"/{index}")
+        s3.close()
+        next(topics, None)  # delete the private topics

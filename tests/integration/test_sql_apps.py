@@ -36,7 +36,7 @@ from typing import Any
 import duckdb
 import pytest
 import yaml
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from pipelines.sql.application import check_application
 from shardline.producer import TICKER_SYMBOLS, partition_for
@@ -103,19 +103,29 @@ def produce(
 ) -> None:
     """Keyed by ticker, partitioned as Kinesis does (md5 ranges), with explicit timestamps;
     ``per_second`` paces the records (for tests that kill a worker mid-stream)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    # idempotent, and patient: a broker restarted mid-stream (fault suite) loses nothing
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                         "enable.idempotence": True, "message.timeout.ms": 180_000})
     t0 = time.monotonic()
     for i, (key, value, ts) in enumerate(records):
-        producer.produce(
-            topic, value, key.encode(), partition_for(key, partitions), timestamp=ts
-        )
+        for attempt in range(600):
+            try:
+                producer.produce(
+                    topic, value, key.encode(), partition_for(key, partitions), timestamp=ts
+                )
+                break
+            except KafkaException as exc:
+                # a broker restarting mid-stream (fault suite): its metadata is not back yet
+                if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION or attempt == 599:
+                    raise
+                producer.poll(0.1)
         if per_second is not None and i % 20 == 19:
             producer.flush(10)
             ahead = t0 + (i + 1) / per_second - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
         producer.poll(0)
-    assert producer.flush(30) == 0
+    assert producer.flush(120) == 0
 
 
 def produce_in_background(
@@ -225,11 +235,12 @@ class App:
     errors: str
     home: Path
     started: list[Worker] = field(default_factory=list)
+    env: dict[str, str] | None = None  # e.g. another SHARDLINE_KAFKA_BOOTSTRAP
 
     def worker(self, instance: str, log: Path, workers: list[Worker]) -> Worker:
         w = Worker(
             self.home, log, "shardline", "-v", "run", str(self.folder),
-            "--instance-id", instance, "--loglevel", "info",
+            "--instance-id", instance, "--loglevel", "info", env=self.env,
         )  # fmt: skip
         workers.append(w)
         self.started.append(w)

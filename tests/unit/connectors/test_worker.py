@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 import connectors
 from connectors.core import BufferingHints, DeliveryCore, DeliveryWorker, Retry, RetryOptions
-from shardline.errors import PermanentDeliveryError
+from shardline.errors import DeliveryError, PermanentDeliveryError
 from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep
 
 
@@ -51,6 +51,8 @@ class FakeConsumer:
     polls: list[list[Msg]]
     revoke_after_poll: int | None = None
     commits: list[dict[tuple[str, int], int]] = field(default_factory=list)
+    fail_commits: list[KafkaError] = field(default_factory=list)  # raised by the next commits
+    failed: list[dict[tuple[str, int], int]] = field(default_factory=list)
     callbacks: dict[str, Any] = field(default_factory=dict)
     closed: bool = False
     n: int = 0
@@ -68,7 +70,11 @@ class FakeConsumer:
 
     def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> None:
         assert asynchronous is False
-        self.commits.append({(tp.topic, tp.partition): tp.offset for tp in offsets})
+        offs = {(tp.topic, tp.partition): tp.offset for tp in offsets}
+        if self.fail_commits:
+            self.failed.append(offs)
+            raise KafkaException(self.fail_commits.pop(0))
+        self.commits.append(offs)
 
     def close(self) -> None:
         self.closed = True
@@ -125,6 +131,29 @@ def test_permanent_failure_stops_the_worker_without_committing() -> None:
     with pytest.raises(PermanentDeliveryError, match="RetriesExhausted: 503"):
         worker(dest, consumer, clock).run(until_idle_ms=500)
     assert consumer.commits == [] and consumer.closed
+
+
+def test_a_commit_failing_while_the_coordinator_is_away_is_retried() -> None:
+    """A broker restart: the commit fails, the worker goes on and commits the same offsets
+    (and the later ones) once the coordinator answers; --until-idle waits for that."""
+    clock = ManualClock()
+    consumer = FakeConsumer(clock, [msgs(0, range(3)), [], msgs(0, range(3, 5))])
+    consumer.fail_commits = [KafkaError(KafkaError._WAIT_COORD),
+                             KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE)]
+    dest = MemoryDestination()
+    summary = worker(dest, consumer, clock).run(until_idle_ms=500)
+    assert consumer.failed[0] == {("t", 0): 3}
+    assert consumer.commits[-1] == {("t", 0): 5} and summary.committed == {("t", 0): 5}
+    assert dest.offsets == list(range(5))  # each record sent once
+
+
+def test_a_fatal_commit_error_stops_the_worker() -> None:
+    clock = ManualClock()
+    consumer = FakeConsumer(clock, [msgs(0, range(3))])
+    consumer.fail_commits = [KafkaError(KafkaError._FENCED, fatal=True)]
+    with pytest.raises(DeliveryError, match="could not commit"):
+        worker(MemoryDestination(), consumer, clock).run(until_idle_ms=500)
+    assert consumer.commits == []
 
 
 def test_public_api_is_pinned() -> None:
