@@ -20,6 +20,7 @@ outputs, state and input offsets become visible together or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -78,6 +79,9 @@ MAX_POLL_WAIT_MS = 100
 #: A ``consume`` call that takes this long ran a slow rebalance callback: see
 #: :meth:`IdleTracker.stalled`.
 STALL_S = 0.5
+#: an abort that takes longer than this means the producer is stuck: it is replaced
+ABORT_TIMEOUT_S = 10.0
+_FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 
 
 def wall_ms() -> int:
@@ -101,6 +105,7 @@ class RunStats:
     restored_keys: int = 0
     idle_calls: int = 0
     duplicates_dropped: int = 0
+    producer_resets: int = 0
     not_owned_dropped: int = 0
     first_record_s: float = 0.0
     last_record_s: float = 0.0
@@ -190,6 +195,7 @@ class StreamRuntime:
         self._rewound: set[TP] = set()
         self._consuming = False  # inside consume(): rebalance callbacks run there
         self._producer: Any = None
+        self._txn_id = ""
         self._consumer: Any = None
         self._reader: ChangelogReader | None = None
 
@@ -215,14 +221,13 @@ class StreamRuntime:
             n = self.config.output_partitions or max(counts.values())
             ensure_topics(bootstrap, self.config.output_topics, n)
 
-    def _open_clients(self) -> None:
-        cfg, bootstrap = self.config, self.settings.kafka_bootstrap
-        if self._instance is None:
-            self._instance = claim_instance(self.settings.home, cfg.application_id, cfg.instance_id)
-        txn_id = transactional_id(cfg.application_id, self._instance.instance_id)
-        self.stats.instance_id = self._instance.instance_id
+    def _new_producer(self) -> Any:
+        """A transactional producer for this worker's ``transactional.id``, initialised: its
+        ``init_transactions`` aborts what a predecessor with the same id left open and
+        fences that predecessor."""
+        cfg, bootstrap, txn_id = self.config, self.settings.kafka_bootstrap, self._txn_id
         librdkafka_log = logging.getLogger("pipelines.runtime.librdkafka")
-        self._producer = Producer(
+        producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
                 "transactional.id": txn_id,
@@ -239,10 +244,33 @@ class StreamRuntime:
         log.info("worker %s: init_transactions (transactional.id %s)", cfg.application_id, txn_id)
         # Aborts whatever a predecessor with the same transactional.id left open.
         self._call(
-            lambda: self._producer.init_transactions(self._timeout_s),
+            lambda: producer.init_transactions(self._timeout_s),
             "init_transactions",
             abortable=False,
         )
+        return producer
+
+    def _replace_producer(self, reason: str) -> None:
+        """The producer cannot abort (e.g. after a broker restart its transaction needs an
+        epoch bump it cannot get): drop it and start over with a new one on the same
+        ``transactional.id``, which aborts the open transaction on the broker."""
+        log.warning("replacing the transactional producer: %s", reason)
+        old, self._producer = self._producer, None
+        with contextlib.suppress(Exception):
+            old.purge(in_queue=True, in_flight=False, blocking=False)
+        del old
+        self._producer = self._new_producer()
+        self.stats.producer_resets += 1
+
+    def _open_clients(self) -> None:
+        cfg, bootstrap = self.config, self.settings.kafka_bootstrap
+        if self._instance is None:
+            self._instance = claim_instance(self.settings.home, cfg.application_id, cfg.instance_id)
+        txn_id = transactional_id(cfg.application_id, self._instance.instance_id)
+        self.stats.instance_id = self._instance.instance_id
+        self._txn_id = txn_id
+        self._producer = self._new_producer()
+        librdkafka_log = logging.getLogger("pipelines.runtime.librdkafka")
         self._reader = ChangelogReader(
             bootstrap, cfg.application_id, cfg.transaction_timeout_ms + cfg.operation_timeout_ms
         )
@@ -331,11 +359,14 @@ class StreamRuntime:
         log.warning("aborting transaction: %s", reason)
         self._txn.open = False
         self.stats.aborts += 1
-        self._call(
-            lambda: self._producer.abort_transaction(self._timeout_s),
-            "abort_transaction",
-            abortable=False,
-        )
+        producer = self._producer
+        try:
+            producer.abort_transaction(min(self._timeout_s, ABORT_TIMEOUT_S))
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if err is not None and err.code() in _FENCED:
+                raise TransactionError(f"abort_transaction: fenced: {exc}") from exc
+            self._replace_producer(f"abort_transaction failed: {exc}")
 
     def _abort_and_rewind(self, reason: str, exclude: set[TP], *, every: bool = False) -> None:
         """Abort, then seek back and rebuild the partitions the transaction changed — or,
@@ -683,7 +714,7 @@ class StreamRuntime:
         self._prepare_topics()
         try:
             self._open_clients()
-            consumer, producer = self._consumer, self._producer
+            consumer = self._consumer
             wait_s = (
                 min(MAX_POLL_WAIT_MS, cfg.commit_interval_ms, cfg.idle_check_interval_ms) / 1000
             )
@@ -729,7 +760,7 @@ class StreamRuntime:
                     # restart does not re-resolve NOW to a later offset.
                     self._begin(now)
                     self._commit()
-                producer.poll(0)
+                self._producer.poll(0)
             # Stopping: commit; if that aborts there is nothing to rebuild for.
             self._commit(exclude_on_abort=list(self._owned))
             self._raise_callback_error()

@@ -354,7 +354,9 @@ def test_broker_killed_and_restarted_everyone_recovers(
         assert count == len(inputs), f"{count} documents for {len(inputs)} records"
         report(4, records=len(inputs), broker_down_s=round(down_s, 1),
                broker_restart_s=round(restart_s, 1), duplicates=0, lost=0,
-               pipeline_restarts=0, delivery_restarts=0)
+               pipeline_aborts=pipeline.log.read_text().count("aborting transaction"),
+               producer_replaced=pipeline.log.read_text().count("replacing the transactional"),
+               delivery_commit_retries=delivery.log.read_text().count("could not commit"))
     finally:
         es_request(pk, "DELETE", f"/{index}")
         s3.close()

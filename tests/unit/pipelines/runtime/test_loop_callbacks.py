@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from confluent_kafka import KafkaError
 
 from pipelines.runtime import OutRecord, RuntimeConfig, StreamRuntime
@@ -191,3 +192,47 @@ def test_a_rewind_inside_consume_drops_records_fetched_before_it() -> None:
     rt._handle([_Msg(0, 0), _Msg(0, 1), _Msg(0, 2), _Msg(0, 3), _Msg(0, 4)], now_ms=30)
     assert rt._owned[("in", 0)].position == 5
     assert rt._drop_stale([_Msg(0, 5)]) != []  # only once
+
+
+class _StuckProducer(_FailingProducer):
+    """A producer whose transaction a broker restart broke: abort times out (or is fenced)."""
+
+    def __init__(self, calls: list[str], error: int) -> None:
+        super().__init__(calls)
+        self.error = error
+
+    def abort_transaction(self, timeout: float) -> None:
+        from confluent_kafka import KafkaException
+
+        self.calls.append("abort")
+        fenced = self.error == KafkaError._FENCED
+        raise KafkaException(KafkaError(self.error, "stuck", fatal=fenced))
+
+    def purge(self, **_: Any) -> None:
+        self.calls.append("purge")
+
+
+def test_an_abort_that_fails_replaces_the_producer_and_rewinds() -> None:
+    rt = _runtime()
+    calls: list[str] = []
+    fresh = _TxnProducer(calls)
+    rt._new_producer = lambda: (calls.append("new producer"), fresh)[1]  # type: ignore[method-assign]
+    rt._producer = _StuckProducer(calls, KafkaError._TIMED_OUT)
+    rt._consumer, rt._reader = _SeekingConsumer(calls), _Reader(calls)
+    rt._handle([_Msg(0, 0), _Msg(0, 1)], now_ms=10)
+    rt._abort_and_rewind("produce failed", exclude=set())
+    assert calls[:3] == ["abort", "purge", "new producer"]
+    assert rt._producer is fresh and rt.stats.producer_resets == 1
+    assert "seek 0@0" in calls and rt._owned[("in", 0)].position == 0 and not rt._txn.open
+
+
+def test_a_fenced_abort_stops_the_worker() -> None:
+    from shardline.errors import TransactionError
+
+    rt = _runtime()
+    calls: list[str] = []
+    rt._producer = _StuckProducer(calls, KafkaError._FENCED)
+    rt._consumer, rt._reader = _SeekingConsumer(calls), _Reader(calls)
+    rt._handle([_Msg(0, 0)], now_ms=10)
+    with pytest.raises(TransactionError, match="fenced"):
+        rt._abort_and_rewind("produce failed", exclude=set())
