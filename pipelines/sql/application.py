@@ -199,6 +199,25 @@ class SqlPartitionProcessor:
         out: list[OutRecord] = []
         last_ms: int | None = None
         rowtime = arrival = Timestamp(0)
+        prefixed = self._decoder.prefixed
+        if prefixed is not None:  # one row per record, decoded straight into the row tuple
+            times = (rowtime, arrival)
+            for record in batch:
+                timestamp_ms = record.timestamp_ms
+                if timestamp_ms != last_ms:
+                    rowtime = engine.next_rowtime(timestamp_ms)
+                    times = (rowtime, Timestamp(timestamp_ms))
+                    last_ms = timestamp_ms
+                raw = record.value or b""
+                try:
+                    append(prefixed(times, raw))
+                except RowError as exc:
+                    out.append(
+                        self._error(exc.name, exc.message, rowtime, raw, self._stream, record)
+                    )
+            if rows:
+                self._emit(engine.push(self._stream, rows), out)
+            return out
         for record in batch:
             timestamp_ms = record.timestamp_ms
             if timestamp_ms != last_ms:  # records of a batch often share their timestamp

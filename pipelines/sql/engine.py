@@ -87,7 +87,7 @@ class PartitionEngine:
         changes = self._store.take(lambda key: self.ctx.rowtime)
         for _, _, op in self._ops:
             if op.store is not None:
-                changes.extend(op.store.take(op.snapshot))
+                changes.extend(op.store.take(op.snapshot, getattr(op, "encode_key", None)))
             end_epoch = getattr(op, "end_epoch", None)
             if end_epoch is not None:
                 end_epoch()

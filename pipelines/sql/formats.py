@@ -107,6 +107,10 @@ class RowDecoder:
     columns: tuple[Column, ...]
     #: False when every record gives exactly one row (JSON/AVRO without arrays of rows).
     multi_row: bool = True
+    #: ``(prefix, raw) -> prefix + row`` when every record gives exactly one row and the
+    #: decoder has a fused fast form (AVRO with top-level members); raises as
+    #: :meth:`decode_rows` does for a bad record.
+    prefixed: Callable[[Row, bytes], Row] | None = None
 
     def __init__(self, schema: InputSchema) -> None:
         self.schema = schema
@@ -283,15 +287,15 @@ class _ObjectRows:
         return out
 
 
-def _member_rows(
-    pairs: Sequence[tuple[str, Converter]], types: Sequence[SqlType]
-) -> Callable[[dict[str, Any]], list[Row]]:
-    """``obj -> [row]`` for columns that are top-level members: one generated function that
-    tests each value for its column's common exact type inline and calls the column's
-    converter otherwise (which gives the same value for those types: see
-    :func:`value_converter`)."""
-    env: dict[str, Any] = {"Timestamp": Timestamp}
-    lines = ["def rows(obj):", "    get = obj.get"]
+def _member_lines(
+    pairs: Sequence[tuple[str, Converter]], types: Sequence[SqlType], env: dict[str, Any]
+) -> list[str]:
+    """Lines (indented 4) that set ``v0``… from ``get`` (``obj.get``) for columns that are
+    top-level members: each value is tested for its column's common exact type inline and
+    the column's converter is called otherwise (which gives the same value for those types:
+    see :func:`value_converter`)."""
+    env["Timestamp"] = Timestamp
+    lines = []
     for i, ((member, conv), t) in enumerate(zip(pairs, types, strict=True)):
         env[f"k{i}"], env[f"c{i}"] = member, conv
         v = f"v{i}"
@@ -317,6 +321,15 @@ def _member_rows(
             lines.append(f"        {v} = c{i}({v})")
         else:
             lines.append(f"    {v} = c{i}({v})")
+    return lines
+
+
+def _member_rows(
+    pairs: Sequence[tuple[str, Converter]], types: Sequence[SqlType]
+) -> Callable[[dict[str, Any]], list[Row]]:
+    """``obj -> [row]`` for columns that are top-level members (see :func:`_member_lines`)."""
+    env: dict[str, Any] = {}
+    lines = ["def rows(obj):", "    get = obj.get", *_member_lines(pairs, types, env)]
     values = "".join(f"v{i}, " for i in range(len(pairs)))
     lines.append(f"    return [({values})]")
     exec(compile("\n".join(lines) + "\n", "<member rows>", "exec"), env)
@@ -405,6 +418,55 @@ class AvroDecoder(RowDecoder):
         self._schema_id = self._codec.schema_id
         self._objects = _ObjectRows(self.columns)
         self.multi_row = bool(self._objects.flat)
+        if self._objects.key_pairs is not None:
+            self.prefixed = self._compile_prefixed()
+
+    def _compile_prefixed(self) -> Callable[[Row, bytes], Row]:
+        """``(prefix, raw) -> prefix + row`` of a record that gives exactly one row: the
+        Confluent header compared as bytes, one ``fastavro.schemaless_reader`` call, the
+        members converted inline into one tuple. Anything unusual (a bad header, an
+        exception, trailing bytes, not a record) goes through :meth:`decode_rows`, which
+        raises the right :class:`RowError` — so results and errors are those of
+        ``decode_rows``."""
+        import fastavro
+
+        from schemas._registry import load_schema
+
+        pairs = self._objects.key_pairs
+        assert pairs is not None
+        env: dict[str, Any] = {
+            "header": b"\x00" + self._schema_id.to_bytes(4, "big"),
+            "schema": load_schema(self._codec.schema_name),
+            "read": fastavro.schemaless_reader,
+            "BytesIO": io.BytesIO,
+            "slow": self._slow_one,
+        }
+        lines = [
+            "def prefixed(prefix, raw):",
+            "    if raw[:5] != header:",
+            "        return prefix + slow(raw)",
+            "    buf = BytesIO(raw)",
+            "    buf.seek(5)",
+            "    try:",
+            "        obj = read(buf, schema, None)",
+            "    except Exception:",
+            "        return prefix + slow(raw)",
+            "    if buf.tell() != len(raw) or type(obj) is not dict:",
+            "        return prefix + slow(raw)",
+            "    get = obj.get",
+            *_member_lines(pairs, [c.sql_type for c in self.columns], env),
+        ]
+        values = "".join(f"v{i}, " for i in range(len(pairs)))
+        lines.append(f"    return prefix + ({values})")
+        exec(compile("\n".join(lines) + "\n", "<avro rows>", "exec"), env)
+        prefixed: Callable[[Row, bytes], Row] = env["prefixed"]
+        return prefixed
+
+    def _slow_one(self, raw: bytes) -> Row:
+        rows = self.decode_rows(raw)  # raises the RowError of a bad record
+        if len(rows) != 1:  # pragma: no cover - members-only columns give one row
+            raise RowError(SCHEMA_MISMATCH, f"expected one row in the record, found {len(rows)}")
+        return rows[0]
 
     def _decode(self, raw: bytes) -> list[Row]:
         if raw is None or len(raw) < 5 or raw[0] != 0:

@@ -88,11 +88,20 @@ class StateStore:
     def delete(self, key: Any) -> None:
         self._dirty[key] = False
 
-    def take(self, snapshot: Callable[[Any], Any]) -> list[tuple[bytes, bytes | None]]:
+    def take(
+        self,
+        snapshot: Callable[[Any], Any],
+        encode_key: Callable[[Any], bytes] | None = None,
+    ) -> list[tuple[bytes, bytes | None]]:
+        """``(codec.dumps([prefix, key]), codec.dumps(snapshot(key)) or None)`` per changed
+        key. ``encode_key``, if given, must give ``codec.dumps(key)``'s bytes (faster)."""
         out: list[tuple[bytes, bytes | None]] = []
+        append = out.append
+        dumps = codec.dumps
+        head = b"[" + dumps(self._prefix) + b","  # orjson writes no spaces: same bytes
+        key_bytes = encode_key or dumps
         for key, alive in self._dirty.items():
-            encoded_key = codec.dumps([self._prefix, key])
-            out.append((encoded_key, codec.dumps(snapshot(key)) if alive else None))
+            append((head + key_bytes(key) + b"]", dumps(snapshot(key)) if alive else None))
         self._dirty.clear()
         return out
 

@@ -105,6 +105,8 @@ class TumblingOperator:
         self._watermark: Any = _NEVER
         self._next_close: Any = None
         self._fast = _compile_fast(self, layout) if fast and layout is not None else None
+        #: window start → (its tagged form, its encoded bytes), for :meth:`encode_key`
+        self._tagged_starts: dict[Any, tuple[Any, bytes]] = {}
 
     # -- input --------------------------------------------------------------------------------
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
@@ -210,6 +212,24 @@ class TumblingOperator:
             out.append(KeyedRow((out_rowtime, *values), record_key))
 
     # -- state --------------------------------------------------------------------------------
+    def encode_key(self, key: Any) -> bytes:
+        """``codec.dumps(key)``'s bytes for a state key, without orjson calling back into
+        Python for the window start (twice per key): the start is tagged once per window."""
+        if key[0] != "g" or type(key[1]) is not Timestamp:
+            return codec.dumps(key)
+        _, start, group = key
+        tagged = self._tagged_starts.get(start)
+        if tagged is None:
+            if len(self._tagged_starts) > 64:
+                self._tagged_starts.clear()
+            tagged = self._tagged_starts[start] = (codec.tag(start), codec.dumps(start))
+        plain, encoded = tagged
+        w = self._window_key
+        if not 0 <= w < len(group) or type(group[w]) is not Timestamp or group[w] != start:
+            return codec.dumps(key)
+        rest = codec.dumps((*group[:w], plain, *group[w + 1 :]))
+        return b'["g",' + encoded + b"," + rest + b"]"
+
     def snapshot(self, key: Any) -> Any:
         if key[0] == "m":
             return [self._max_time, self._watermark]

@@ -375,6 +375,62 @@ def test_avro_framed_garbage_only_raises_row_errors(body: bytes) -> None:
         pass
 
 
+def _outcome(fn: Any, raw: bytes) -> Any:
+    try:
+        return ("row", fn(raw))
+    except RowError as exc:
+        return ("error", exc.name, exc.message)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, with NaN equal to NaN, and of the same types."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is float and a != a:
+        return type(b) is float and b != b
+    return type(a) is type(b) and a == b
+
+
+TICKS = st.fixed_dictionaries(
+    {
+        "ticker_symbol": st.text(max_size=6),
+        "sector": st.text(max_size=20),
+        "change": st.floats(allow_nan=False, width=64),
+        "price": st.floats(width=64),
+        "event_time_ms": st.integers(-(2**63), 2**63 - 1),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TICKS, st.binary(max_size=40), st.integers(0, 3))
+def test_avro_fused_decode_equals_decode_rows(
+    tick: dict[str, Any], body: bytes, cut: int
+) -> None:
+    """The processor's fused AVRO path gives the row (after the prefix) or the RowError that
+    ``decode_rows`` gives, for valid records, cut or padded ones and framed garbage."""
+    d = build_decoder(TICKER_AVRO)
+    assert d.prefixed is not None
+    good = codec_for("avro", "ticker").encode(tick)
+    header = good[:5]
+    prefix = (Timestamp(1), Timestamp(2))
+
+    def fused(raw: bytes) -> Any:
+        row = d.prefixed(prefix, raw)  # type: ignore[misc]
+        assert row[:2] == prefix
+        return row[2:]
+
+    def reference(raw: bytes) -> Any:
+        return d.decode(raw)
+
+    for raw in (good, good[: len(good) - cut], good + body[:cut], header + body, body):
+        assert _same(_outcome(fused, raw), _outcome(reference, raw))
+
+
+def test_avro_fused_decode_is_absent_for_row_arrays() -> None:
+    assert build_decoder(TICKER).prefixed is None  # JSON: decode_rows
+
+
 # -- encoding --------------------------------------------------------------------------------
 
 OUT = (
