@@ -59,7 +59,6 @@ if str(BENCH) not in sys.path:
 
 import orjson  # noqa: E402
 from confluent_kafka import Consumer, Producer  # noqa: E402
-
 from sql_tumbling import proc_cpu_s, proc_hwm_mb  # noqa: E402
 
 __all__ = ["main"]
@@ -271,8 +270,9 @@ def watch_s3(settings: Any, bucket: str, prefix: str, vis: Visibility, stop: thr
         client.close()
 
 
-def watch_windows(bootstrap: str, topic: str, got: list[tuple[dict[str, Any], int]],
-                  stop: threading.Event) -> None:
+def watch_topic(bootstrap: str, topic: str, got: list[tuple[dict[str, Any], int]],
+                stop: threading.Event) -> None:
+    """Every committed record of ``topic`` with the wall-clock time (ms) it was read."""
     consumer = Consumer({
         "bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
@@ -282,8 +282,9 @@ def watch_windows(bootstrap: str, topic: str, got: list[tuple[dict[str, Any], in
     try:
         while not stop.is_set():
             for m in consumer.consume(1000, 0.05):
-                if m.error() is None:
-                    got.append((orjson.loads(m.value()), now_ms()))
+                value = m.value()
+                if m.error() is None and value is not None:
+                    got.append((orjson.loads(value), now_ms()))
     finally:
         consumer.close()
 
@@ -364,8 +365,8 @@ def main() -> None:
     threads: list[threading.Thread] = []
     es_vis, s3_vis = Visibility(expected), Visibility(expected)
     windows: list[tuple[dict[str, Any], int]] = []
+    filtered: list[tuple[dict[str, Any], int]] = []  # the SQL stage alone: its output topic
     sent_ms: list[int] = [0] * total
-    ok = True
     try:
         procs["sql"] = subprocess.Popen(
             [sys.executable, str(BENCH / "sql_tumbling.py"), "--child", "sql",
@@ -381,8 +382,10 @@ def main() -> None:
                                                     poll_s), daemon=True),
             threading.Thread(target=watch_s3, args=(settings, bucket, f"{run}/", s3_vis, stop,
                                                     poll_s), daemon=True),
-            threading.Thread(target=watch_windows, args=(bootstrap, f"{run}-windows", windows,
-                                                         stop), daemon=True),
+            threading.Thread(target=watch_topic, args=(bootstrap, f"{run}-windows", windows,
+                                                       stop), daemon=True),
+            threading.Thread(target=watch_topic, args=(bootstrap, f"{run}-out", filtered,
+                                                       stop), daemon=True),
         ]
         for t in threads:
             t.start()
@@ -436,7 +439,7 @@ def main() -> None:
         for p in procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for name, p in procs.items():
+        for p in procs.values():
             try:
                 p.communicate(timeout=60)
             except subprocess.TimeoutExpired:
@@ -454,7 +457,7 @@ def main() -> None:
     want: Counter[tuple[str, int]] = Counter()
     for (symbol, _, _), ts in zip(data, sent_ms, strict=True):
         want[(symbol, window_start_ms_of(ts, args.window_s))] += 1
-    got = Counter()
+    got: Counter[tuple[str, int]] = Counter()
     for w, _ in windows:
         got[(w["TICKER_SYMBOL"], window_start_ms(w["WINDOW_START"]))] += w["TRADES"]
     rows_per_window = Counter((w["TICKER_SYMBOL"], window_start_ms(w["WINDOW_START"]))
@@ -466,6 +469,7 @@ def main() -> None:
         "MinIO": [s3_vis.first_seen[i] - sent_ms[i] for i in expected if i in s3_vis.first_seen],
         "Elasticsearch": [es_vis.first_seen[i] - sent_ms[i] for i in expected
                           if i in es_vis.first_seen],
+        "SQL output (Kafka)": [at - sent_ms[r["ID"]] for r, at in filtered],
         "windows": [at - (window_start_ms(w["WINDOW_START"]) + args.window_s * 1000)
                     for w, at in windows],
     }
@@ -498,13 +502,16 @@ def main() -> None:
     print(f"data: {total:,} records at {rate:,.0f}/s for {produce_s:.1f} s, {len(expected):,} "
           f"pass the filter, {len(want):,} (symbol, window) results; run {run}")
     print(f"{'destination':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'check':>9}")
-    for dest in ("MinIO", "Elasticsearch", "windows"):
+    checks["SQL output (Kafka)"] = sorted(r["ID"] for r, _ in filtered) == expected
+    for dest in ("SQL output (Kafka)", "MinIO", "Elasticsearch", "windows"):
         values = lat[dest]
         if args.smoke:
-            print(f"{dest:32} {'-':>8} {'-':>8} {'-':>8} {'OK' if checks[dest] else 'MISMATCH':>9}")
+            verdict = "OK" if checks[dest] else "MISMATCH"
+            print(f"{dest:32} {'-':>8} {'-':>8} {'-':>8} {verdict:>9}")
             continue
-        print(f"{dest:32} {percentile(values, 0.5) or 0:>8.0f} {percentile(values, 0.99) or 0:>8.0f}"
-              f" {max(values, default=0):>8.0f} {'OK' if checks[dest] else 'MISMATCH':>9}")
+        p50, p99 = percentile(values, 0.5) or 0, percentile(values, 0.99) or 0
+        verdict = "OK" if checks[dest] else "MISMATCH"
+        print(f"{dest:32} {p50:>8.0f} {p99:>8.0f} {max(values, default=0):>8.0f} {verdict:>9}")
     if not args.smoke:
         for name in procs:
             print(f"process {name}: {cpu[name]:.1f} CPU s, peak RSS {rss[name]:.0f} MB")
