@@ -226,9 +226,8 @@ def watch_es(url: str, index: str, vis: Visibility, stop: threading.Event, poll_
                 if len(hits) < 10_000:
                     break
                 after = hits[-1]["sort"]
-        except urllib.error.HTTPError as e:
-            if e.code not in (400, 404):  # 404: no index yet; 400: no ID field mapped yet
-                raise
+        except (urllib.error.URLError, OSError):
+            pass  # no index yet (404), no ID mapped yet (400), a busy node (503): poll again
         stop.wait(poll_s)
 
 
@@ -255,13 +254,17 @@ def watch_s3(settings: Any, bucket: str, prefix: str, vis: Visibility, stop: thr
                 pages = client.get_paginator("list_objects_v2").paginate(
                     Bucket=bucket, Prefix=prefix)
                 keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-            except client.exceptions.NoSuchBucket:
+            except Exception:  # no bucket yet, a transient error: list again next poll
                 keys = []
             for key in keys:
                 if key in seen_keys:
                     continue
+                try:
+                    obj = client.get_object(Bucket=bucket, Key=key)
+                    body = gzip.decompress(obj["Body"].read())
+                except Exception:
+                    continue  # read it at the next poll
                 seen_keys.add(key)
-                body = gzip.decompress(client.get_object(Bucket=bucket, Key=key)["Body"].read())
                 ids = [orjson.loads(line)["ID"] for line in body.splitlines() if line]
                 vis.counts.update(ids)
                 vis.saw(ids, t)
@@ -336,6 +339,9 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="a few seconds; checks only")
     ap.add_argument("--json", help="write the result rows (compare.py's format) here")
     args = ap.parse_args()
+    # SIGTERM (e.g. compare.py's timeout) unwinds like Ctrl-C: the finally blocks stop
+    # the worker processes this script started instead of orphaning them
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.smoke:
         args.rate, args.seconds = min(args.rate, 500), min(args.seconds, 4.0)
 

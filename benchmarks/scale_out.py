@@ -193,6 +193,9 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="20,000 records; checks only")
     ap.add_argument("--json", help="write the result rows (compare.py's format) here")
     args = ap.parse_args()
+    # SIGTERM (e.g. compare.py's timeout) unwinds like Ctrl-C: the finally blocks stop
+    # the worker processes this script started instead of orphaning them
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.smoke:
         args.records = min(args.records, 20_000)
         args.settle_s = 0.0
