@@ -1,7 +1,7 @@
 """Workload 5, scale-out: the tumbling aggregation with 1 and then 2 worker processes.
 
     .venv/bin/python benchmarks/scale_out.py                    # 2,000,000 records, 1,000 keys
-    .venv/bin/python benchmarks/scale_out.py --keys 100000 --workers 1   # memory, 100k keys
+    .venv/bin/python benchmarks/scale_out.py --keys 100000 --span-s 180 --workers 1  # memory
     .venv/bin/python benchmarks/scale_out.py --smoke            # seconds; checks only
 
 A benchmark, not a test: it prints numbers and asserts only that each run's results are right
@@ -16,11 +16,12 @@ a fresh application name (so a fresh consumer group, fresh output topic) and tha
 ``sql_tumbling.py --child sql`` processes started together.
 
 Measured from outside, from the group's committed offsets per partition: the clock starts when
-every partition has a committed offset and ``--settle-s`` has passed since the last worker
-started (so start-up, group join and the rebalance that the second worker causes are not
-counted), and stops when ``--stop-fraction`` (90 %) of the input is committed (so the tail,
-where one worker may have finished its partitions, is not counted either). Records/s =
-offsets committed in between / the span. CPU seconds over the same span and peak RSS
+every partition has a committed offset, the group is STABLE with every worker owning
+partitions and ``--settle-s`` has passed since the last worker started (so start-up, group
+join and the rebalance that the second worker causes are not counted), and stops when
+``--stop-fraction`` (90 %) of the input is committed (so the tail, where one worker may have
+finished its partitions, is not counted either). Records/s = offsets committed in between /
+the span. CPU seconds over the same span and peak RSS
 (VmHWM) per worker from ``/proc``. Memory: ``--keys 100000 --workers 1`` gives the peak RSS of
 one worker holding 100,000 keys' state over the open windows (the allowed lateness keeps one
 or two 60-s windows per key open at a time); compare with a 1,000-key run's peak RSS for the
@@ -59,6 +60,22 @@ from sql_tumbling import (  # noqa: E402
 )
 
 __all__ = ["main"]
+
+
+def squeeze(data: list[tuple[str, int, bytes]], start_ms: int,
+            span_s: float) -> list[tuple[str, int, bytes]]:
+    """The same records with their event times scaled into ``span_s`` seconds (same order):
+    with a short span every key has records in each window, so all keys' state is open."""
+    import orjson
+
+    last = data[-1][1] - start_ms or 1
+    out = []
+    for symbol, ts, value in data:
+        t = start_ms + (ts - start_ms) * int(span_s * 1000) // last
+        rec = orjson.loads(value)
+        rec["event_time_ms"] = t
+        out.append((symbol, t, orjson.dumps(rec)))
+    return out
 
 
 def expected_groups(data: list[tuple[str, int, bytes]]) -> dict[tuple[str, int], list[float]]:
@@ -116,8 +133,25 @@ def committed_by_partition(consumer: Consumer, tps: list[TopicPartition]) -> lis
     return [tp.offset for tp in got]
 
 
+def group_settled(admin: Any, group: str, members: int) -> bool:
+    """The group is STABLE with ``members`` members, each owning partitions: the rebalance
+    the last worker caused is over."""
+    from confluent_kafka import ConsumerGroupState
+
+    try:
+        (future,) = admin.describe_consumer_groups([group], request_timeout=5).values()
+        desc = future.result(timeout=10)
+    except Exception:
+        return False
+    return (desc.state == ConsumerGroupState.STABLE and len(desc.members) == members
+            and all(m.assignment.topic_partitions for m in desc.members))
+
+
 def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, group: str,
                 total: int, bootstrap: str) -> dict[str, Any]:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     tps = [TopicPartition(topic, p) for p in range(args.partitions)]
     watch = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                       "enable.auto.commit": False})
@@ -140,7 +174,8 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
             offsets = committed_by_partition(watch, tps)
             committed = sum(max(o, 0) for o in offsets)
             now = time.monotonic()
-            if t0 is None and all(o >= 0 for o in offsets) and now - last_start >= args.settle_s:
+            if (t0 is None and all(o >= 0 for o in offsets) and now - last_start >= args.settle_s
+                    and group_settled(admin, group, n)):
                 t0, c0, cpu0 = now, committed, [proc_cpu_s(p.pid) for p in procs]
             if committed >= total * args.stop_fraction or committed >= total:
                 if t0 is None or committed - c0 <= 0:  # a smoke-sized input: all done at once
@@ -183,9 +218,12 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=2_000_000)
     ap.add_argument("--keys", type=int, default=1_000)
     ap.add_argument("--partitions", type=int, default=12)
+    ap.add_argument("--span-s", type=float, default=0.0,
+                    help="squeeze the event times into this many seconds (0: ~1,000 s); "
+                         "e.g. 180 with --keys 100000 puts every key in each window")
     ap.add_argument("--workers", default="1,2", help="worker counts to run, one after the other")
     ap.add_argument("--batch", type=int, default=5_000, help="the SQL app's BatchMaxRecords")
-    ap.add_argument("--settle-s", type=float, default=5.0,
+    ap.add_argument("--settle-s", type=float, default=1.0,
                     help="start the clock this long after the last worker started, at least")
     ap.add_argument("--stop-fraction", type=float, default=0.9)
     ap.add_argument("--timeout-s", type=float, default=900.0)
@@ -208,6 +246,8 @@ def main() -> None:
     topic = f"{run}.ticker"
     start_ms = (time.time_ns() // 1_000_000 - 3_600_000) // WINDOW_MS * WINDOW_MS
     data = generate(args.records, args.keys, args.seed, start_ms)
+    if args.span_s:
+        data = squeeze(data, start_ms, args.span_s)
     want = expected_groups(data)
     produce_s = produce_all(bootstrap, topic, args.partitions, data)
     windows_per_key = len({ts - ts % WINDOW_MS for _, ts, _ in data})
