@@ -133,6 +133,16 @@ def committed_by_partition(consumer: Consumer, tps: list[TopicPartition]) -> lis
     return [tp.offset for tp in got]
 
 
+def broker_pid(home: Path, given: int | None) -> int | None:
+    """The local Kafka broker's pid (``--broker-pid``, or the stack's pid file), if readable."""
+    if given:
+        return given
+    try:
+        return int(json.loads((home / "run" / "kafka.pid").read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def group_settled(admin: Any, group: str, members: int) -> bool:
     """The group is STABLE with ``members`` members, each owning partitions: the rebalance
     the last worker caused is over."""
@@ -165,6 +175,7 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
     cpu0: list[float] = []
     cpu1: list[float] = []
     timed_from_start = False
+    broker0 = broker1 = 0.0
     try:
         deadline = time.monotonic() + args.timeout_s
         while True:
@@ -177,11 +188,14 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
             if (t0 is None and all(o >= 0 for o in offsets) and now - last_start >= args.settle_s
                     and group_settled(admin, group, n)):
                 t0, c0, cpu0 = now, committed, [proc_cpu_s(p.pid) for p in procs]
+                broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
             if committed >= total * args.stop_fraction or committed >= total:
                 if t0 is None or committed - c0 <= 0:  # a smoke-sized input: all done at once
                     t0, c0, cpu0 = last_start, 0, [0.0] * n
+                    broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
                     timed_from_start = True
                 t1, c1, cpu1 = now, committed, [proc_cpu_s(p.pid) for p in procs]
+                broker1 = proc_cpu_s(args.broker) if args.broker else 0.0
                 break
             if now > deadline:
                 raise SystemExit(f"{n} worker(s): {committed:,} of {total:,} after "
@@ -210,6 +224,7 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
         "workers": n, "records": c1 - c0, "span_s": span, "rate": (c1 - c0) / span,
         "cpu_s": [b - a for a, b in zip(cpu0, cpu1, strict=True)], "rss_mb": rss,
         "timed_from_start": timed_from_start,
+        "broker_cpu_s": broker1 - broker0 if args.broker else None,
     }
 
 
@@ -228,6 +243,7 @@ def main() -> None:
     ap.add_argument("--stop-fraction", type=float, default=0.9)
     ap.add_argument("--timeout-s", type=float, default=900.0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--broker-pid", type=int, help="the Kafka broker's pid (for its CPU s)")
     ap.add_argument("--smoke", action="store_true", help="20,000 records; checks only")
     ap.add_argument("--json", help="write the result rows (compare.py's format) here")
     args = ap.parse_args()
@@ -241,7 +257,9 @@ def main() -> None:
     from shardline.kafka import delete_topics_with_prefix
     from shardline.settings import Settings
 
-    bootstrap = Settings.from_env().kafka_bootstrap
+    settings = Settings.from_env()
+    bootstrap = settings.kafka_bootstrap
+    args.broker = broker_pid(settings.home, args.broker_pid)
     run = f"bench-scale-{uuid.uuid4().hex[:8]}"
     topic = f"{run}.ticker"
     start_ms = (time.time_ns() // 1_000_000 - 3_600_000) // WINDOW_MS * WINDOW_MS
@@ -292,6 +310,8 @@ def main() -> None:
         note = (f"{'OK' if r['ok'] else 'MISMATCH'}; {args.partitions} partitions, JSON input, "
                 f"{args.keys} keys; CPU s per worker {cpu}, peak RSS per worker {rss} MB; "
                 f"ratio to 1 worker {ratio:.2f}")
+        if r["broker_cpu_s"] is not None:
+            note += f"; Kafka broker {r['broker_cpu_s']:.1f} CPU s over the span"
         if r["timed_from_start"]:
             note += "; timed from start-up (smoke-sized)"
         if args.keys >= 100_000:
@@ -306,6 +326,11 @@ def main() -> None:
             "peak_rss_mb": None if args.smoke else round(max(r["rss_mb"]), 1),
             "latency_p50_ms": None, "latency_p99_ms": None, "note": note,
         })
+    if not args.smoke:
+        for r in results:
+            if r["broker_cpu_s"] is not None:
+                print(f"{r['workers']} worker(s): Kafka broker (pid {args.broker}) "
+                      f"{r['broker_cpu_s']:.1f} CPU s over the {r['span_s']:.1f} s span")
     if len(results) == 2 and base and not args.smoke:
         print(f"2 workers / 1 worker: {results[1]['rate'] / base:.2f}x (target >= 1.6x)")
     if args.json:
