@@ -193,6 +193,7 @@ class Visibility:
         self.first_seen: dict[int, int] = {}
         self.counts: Counter[int] = Counter()
         self._low = 0  # index into expected: all ids before it were seen
+        self.poll_ms: list[int] = []  # how long each poll took: the measurement's own lag
 
     def saw(self, ids: list[int], at_ms: int) -> None:
         for i in ids:
@@ -228,6 +229,7 @@ def watch_es(url: str, index: str, vis: Visibility, stop: threading.Event, poll_
                 after = hits[-1]["sort"]
         except (urllib.error.URLError, OSError):
             pass  # no index yet (404), no ID mapped yet (400), a busy node (503): poll again
+        vis.poll_ms.append(now_ms() - t)
         stop.wait(poll_s)
 
 
@@ -268,6 +270,7 @@ def watch_s3(settings: Any, bucket: str, prefix: str, vis: Visibility, stop: thr
                 ids = [orjson.loads(line)["ID"] for line in body.splitlines() if line]
                 vis.counts.update(ids)
                 vis.saw(ids, t)
+            vis.poll_ms.append(now_ms() - t)
             stop.wait(poll_s)
     finally:
         client.close()
@@ -530,6 +533,10 @@ def main() -> None:
         verdict = "OK" if checks[dest] else "MISMATCH"
         print(f"{dest:32} {p50:>8.0f} {p99:>8.0f} {max(values, default=0):>8.0f} {verdict:>9}")
     if not args.smoke:
+        for dest, vis in (("MinIO", s3_vis), ("Elasticsearch", es_vis)):
+            print(f"{dest} poll durations: p50 {percentile(vis.poll_ms, 0.5)} ms, "
+                  f"p99 {percentile(vis.poll_ms, 0.99)} ms, max {max(vis.poll_ms, default=0)} ms"
+                  " (a poll's ids count as visible at its start)")
         for name in procs:
             print(f"process {name}: {cpu[name]:.1f} CPU s, peak RSS {rss[name]:.0f} MB")
         print(f"target: p99 <= interval_seconds {args.interval_s} s + 1 s = {target_ms} ms; "
