@@ -467,8 +467,10 @@ def measure(
     bootstrap: str,
     limit_s: float,
     after: Any = None,
+    cmd: list[str] | None = None,
 ) -> dict[str, Any]:
-    cmd = [
+    """Run a child (this script's ``--child mode``, or ``cmd``) and time it from outside."""
+    cmd = cmd or [
         sys.executable,
         str(Path(__file__).resolve()),
         "--child",
@@ -482,7 +484,7 @@ def measure(
         "--partitions",
         str(args.partitions),
     ]
-    if mode == "sql" and args.profile:
+    if mode == "sql" and getattr(args, "profile", None):
         cmd += ["--profile", args.profile]
     watch = GroupWatch(bootstrap, group, topic, args.partitions)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=str(ROOT), text=True)
