@@ -11,6 +11,7 @@ import argparse
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ def _run_one(group: str, seconds: float) -> int:
     for target in targets:
         end = time.monotonic() + per_target
         examples = 0
+        failed = False
         while time.monotonic() < end:
             run = settings(max_examples=500, deadline=None, database=None,
                            suppress_health_check=list(HealthCheck))(
@@ -44,12 +46,15 @@ def _run_one(group: str, seconds: float) -> int:
             try:
                 run()
             except Exception as exc:  # noqa: BLE001 - a fuzz failure, reported and counted
-                failures += 1
+                failed = True
                 print(f"FAIL {target.name}: {type(exc).__name__}: {exc}", flush=True)
+                for sub in getattr(exc, "exceptions", [exc]):
+                    traceback.print_exception(sub, limit=-4)
                 break
             examples += 500
+        failures += failed
         print(f"{target.name}: {examples} examples in {per_target:.0f} s, "
-              f"{'FAILED' if failures else 'ok'}", flush=True)
+              f"{'FAILED' if failed else 'ok'}", flush=True)
     return failures
 
 
