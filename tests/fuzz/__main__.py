@@ -8,6 +8,7 @@ print hypothesis's minimal example; the exit code is 1 if any target failed.
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ def _run_one(group: str, seconds: float) -> int:
     """In-process run of one target group for ``seconds``; returns the number of failures."""
     from hypothesis import HealthCheck, given, settings
 
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to a Command" noise
     failures = 0
     targets = TARGETS[group]()
     per_target = seconds / len(targets)
