@@ -5,6 +5,7 @@ consumer group joined, no topic created, no bucket created.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,9 @@ from confluent_kafka.admin import AdminClient
 
 from shardline.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
+from tests.integration.workers import read_all
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_APP = ROOT / "tests" / "integration" / "sql_apps" / "tumbling_event_time"
@@ -89,3 +93,89 @@ def test_bad_sql_application_starts_nothing(stack_settings: Settings, tmp_path: 
     assert stderr.strip().splitlines() == [
         "shardline: error: Runtime.BatchMaxRecords: must be at least 1, got 0"]
     _nothing_exists(stack_settings, group=name, topics=topics, bucket=None)
+
+
+# -- scenario 8: poison input into a JSON SQL application -------------------------------------
+def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_path, workers):
+    """Not JSON, invalid UTF-8, the wrong shape, a wrongly typed field and a record over
+    Runtime.MaxRecordBytes, between valid trades: each poison record is one error row with its
+    reason and its original bytes; the windows of the valid trades equal DuckDB's."""
+    import duckdb
+
+    from tests.integration.fault_report import report
+    from tests.integration.test_sql_apps import (
+        Dataset,
+        deploy,
+        error_rows,
+        output,
+        produce,
+        run_app,
+        start_ms,
+        ticker_records,
+        ts_ms,
+    )
+    from tests.rows import assert_same_rows
+
+    bootstrap = stack_settings.kafka_bootstrap
+    partitions, limit = 2, 200_000
+    records = list(ticker_records(1_500, seed=8, start_ms=start_ms()))
+    poison = {
+        100: (b"\x00\x01\x02 not json at all", {"Malformed_Record"}),
+        300: (b'{"ticker_symbol": "\xff\xfe", "price": 1.0}', {"Malformed_Record"}),
+        500: (b"[1, 2, 3]", {"Schema_Mismatch", "Malformed_Record"}),
+        700: (b'{"ticker_symbol": "AMZN", "price": "n/a", "change": 1, "event_time": 1}',
+              {"Type_Coercion_Error"}),
+        900: (b'{"ticker_symbol": "AMZN", "pad": "' + b"x" * 300_000 + b'"}',
+              {"Record_Too_Large"}),
+    }
+    for i, (raw, _) in poison.items():
+        key, _, ts = records[i]
+        records[i] = (key, raw, ts)
+    topic = topic_factory(partitions, prefix="it-poison-json")
+    produce(bootstrap, topic, records, partitions)
+    app = deploy("tumbling_rowtime", tmp_path, topic_factory,
+                 Dataset(topic, partitions, len(records)), runtime={"MaxRecordBytes": limit})
+
+    # The oracle: ROWTIME runs over every record (poison included), windows over valid ones.
+    con = duckdb.connect()
+    con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
+                "price DOUBLE, valid BOOLEAN)")
+    raw_at: dict[tuple[int, int], bytes] = {}
+    reasons: dict[tuple[int, int], set[str]] = {}
+    by_bytes = {raw: names for raw, names in poison.values()}
+    rows = []
+    for r in read_all(bootstrap, topic, committed_only=False):
+        value = r.value or b""
+        raw_at[(r.partition, r.offset)] = value
+        if value in by_bytes:
+            reasons[(r.partition, r.offset)] = by_bytes[value]
+            rows.append((r.partition, r.offset, r.timestamp_ms, None, None, False))
+            continue
+        v = json.loads(value)
+        rows.append((r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["price"], True))
+    assert len(reasons) == len(poison) and len(rows) == len(records)
+    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
+                "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")
+    expected = con.execute(
+        "SELECT ticker, rowtime - rowtime % 10000 AS ws, count(*), min(price), max(price), "
+        "avg(price) FROM s WHERE valid GROUP BY ALL").fetchall()
+    out_topic = app.outputs["DESTINATION_SQL_STREAM"]
+    started = time.monotonic()
+    run_app(stack_settings, app, workers, {out_topic: len(expected), app.errors: len(poison)})
+    seconds = time.monotonic() - started
+
+    got = [(v["TICKER_SYMBOL"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["MIN_PRICE"],
+            v["MAX_PRICE"], v["AVG_PRICE"]) for _, v in output(stack_settings, out_topic)]
+    assert_same_rows(got, expected, what="windows of the valid trades")
+    assert sum(g[2] for g in got) == len(records) - len(poison)
+    errors = error_rows(stack_settings, app.errors)
+    assert sorted((e["SOURCE_PARTITION"], e["SOURCE_OFFSET"]) for e in errors) == sorted(reasons)
+    for e in errors:
+        where = (e["SOURCE_PARTITION"], e["SOURCE_OFFSET"])
+        assert bytes.fromhex(e["DATA_ROW"]) == raw_at[where]
+        assert e["ERROR_NAME"] in reasons[where], (e["ERROR_NAME"], e["MESSAGE"])
+        assert e["MESSAGE"] and e["SOURCE_TOPIC"] == topic
+    report(8, app="json-sql", records=len(records), poison=len(poison), windows=len(expected),
+           error_rows=len(errors), seconds=round(seconds, 1),
+           reasons=sorted(e["ERROR_NAME"] for e in errors))
