@@ -179,3 +179,105 @@ def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_pa
     report(8, app="json-sql", records=len(records), poison=len(poison), windows=len(expected),
            error_rows=len(errors), seconds=round(seconds, 1),
            reasons=sorted(e["ERROR_NAME"] for e in errors))
+
+
+def test_poison_input_avro_sql_application(stack_settings, topic_factory, tmp_path, workers):
+    """Into an AVRO application (Confluent framing): bytes that are not Avro, an unknown
+    schema id, another schema's record, a truncated body and a record over
+    Runtime.MaxRecordBytes; each is one error row with its reason and original bytes, and the
+    windows of the valid trades equal DuckDB's."""
+    import duckdb
+    import yaml
+
+    from schemas import codec_for
+    from tests.integration.fault_report import report
+    from tests.integration.test_sql_apps import (
+        Dataset,
+        deploy,
+        error_rows,
+        output,
+        produce,
+        run_app,
+        start_ms,
+        ticker_records,
+        ts_ms,
+    )
+    from tests.rows import assert_same_rows
+
+    bootstrap = stack_settings.kafka_bootstrap
+    partitions, limit = 2, 200_000
+    ticker = codec_for("avro", "ticker")
+    trades = list(ticker_records(1_500, seed=88, start_ms=start_ms()))
+    records: list[tuple[str, bytes | None, int]] = []
+    for key, value, ts in trades:
+        v = json.loads(value or b"")
+        v["event_time_ms"] = v.pop("event_time")
+        records.append((key, ticker.encode(v), ts))
+    good = records[0][1] or b""
+    other = b"\x00\x00\x00\x00\x02" + good[5:]  # clickstream's id, ticker's body
+    big = ticker.encode({"ticker_symbol": "AMZN", "sector": "x" * 300_000, "change": 0.0,
+                         "price": 1.0, "event_time_ms": 0})
+    poison = {
+        100: (b'{"ticker_symbol": "AMZN"}', {"Malformed_Record"}),
+        300: (b"\x00\x00\x00\x27\x0f" + good[5:], {"Malformed_Record", "Schema_Mismatch"}),
+        500: (other, {"Malformed_Record", "Schema_Mismatch"}),
+        700: (good[:9], {"Malformed_Record", "Schema_Mismatch"}),
+        900: (big, {"Record_Too_Large"}),
+    }
+    for i, (raw, _) in poison.items():
+        key, _, ts = records[i]
+        records[i] = (key, raw, ts)
+    topic = topic_factory(partitions, prefix="it-poison-avro")
+    produce(bootstrap, topic, records, partitions)
+    app = deploy("tumbling_rowtime", tmp_path, topic_factory,
+                 Dataset(topic, partitions, len(records)), runtime={"MaxRecordBytes": limit})
+    config_file = app.folder / "application.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    schema = config["Inputs"][0]["InputSchema"]
+    schema["RecordFormat"] = {"RecordFormatType": "AVRO", "AvroSchema": "ticker"}
+    for column in schema["RecordColumns"]:
+        if column["Name"] == "EVENT_TIME":
+            column["Mapping"] = "$.event_time_ms"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
+                "price DOUBLE, valid BOOLEAN)")
+    by_bytes = {raw: names for raw, names in poison.values()}
+    raw_at: dict[tuple[int, int], bytes] = {}
+    reasons: dict[tuple[int, int], set[str]] = {}
+    rows = []
+    for r in read_all(bootstrap, topic, committed_only=False):
+        value = r.value or b""
+        raw_at[(r.partition, r.offset)] = value
+        if value in by_bytes:
+            reasons[(r.partition, r.offset)] = by_bytes[value]
+            rows.append((r.partition, r.offset, r.timestamp_ms, None, None, False))
+            continue
+        v = ticker.decode(value)
+        rows.append((r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["price"], True))
+    assert len(reasons) == len(poison) and len(rows) == len(records)
+    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
+                "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")
+    expected = con.execute(
+        "SELECT ticker, rowtime - rowtime % 10000 AS ws, count(*), min(price), max(price), "
+        "avg(price) FROM s WHERE valid GROUP BY ALL").fetchall()
+    out_topic = app.outputs["DESTINATION_SQL_STREAM"]
+    started = time.monotonic()
+    run_app(stack_settings, app, workers, {out_topic: len(expected), app.errors: len(poison)})
+    seconds = time.monotonic() - started
+
+    got = [(v["TICKER_SYMBOL"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["MIN_PRICE"],
+            v["MAX_PRICE"], v["AVG_PRICE"]) for _, v in output(stack_settings, out_topic)]
+    assert_same_rows(got, expected, what="windows of the valid trades")
+    errors = error_rows(stack_settings, app.errors)
+    assert sorted((e["SOURCE_PARTITION"], e["SOURCE_OFFSET"]) for e in errors) == sorted(reasons)
+    for e in errors:
+        where = (e["SOURCE_PARTITION"], e["SOURCE_OFFSET"])
+        assert bytes.fromhex(e["DATA_ROW"]) == raw_at[where]
+        assert e["ERROR_NAME"] in reasons[where], (e["ERROR_NAME"], e["MESSAGE"])
+        assert e["MESSAGE"] and e["SOURCE_TOPIC"] == topic
+    report(8, app="avro-sql", records=len(records), poison=len(poison), windows=len(expected),
+           error_rows=len(errors), seconds=round(seconds, 1),
+           reasons=sorted(f"{e['ERROR_NAME']}: {e['MESSAGE'][:60]}" for e in errors))
