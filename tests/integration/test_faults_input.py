@@ -281,3 +281,82 @@ def test_poison_input_avro_sql_application(stack_settings, topic_factory, tmp_pa
     report(8, app="avro-sql", records=len(records), poison=len(poison), windows=len(expected),
            error_rows=len(errors), seconds=round(seconds, 1),
            reasons=sorted(f"{e['ERROR_NAME']}: {e['MESSAGE'][:60]}" for e in errors))
+
+
+# -- scenario 8: poison records delivered to Elasticsearch --------------------------------------
+def test_poison_records_delivered_to_elasticsearch(stack_settings, bucket_factory) -> None:
+    """Invalid JSON, invalid UTF-8 (alone and inside a JSON string), a JSON array, an empty
+    record and a field whose type clashes with the index mapping, between valid documents:
+    ids in the index ∪ ids in the S3 failed-document backup == ids sent, each once, and each
+    backup holds the record's original bytes (rawData)."""
+    import base64
+    import gzip
+
+    from confluent_kafka import Producer
+
+    from connectors import DeliveryConfig, build_worker, preflight
+    from shardline.kafka import ensure_topics
+    from tests.integration.fault_report import report
+    from tests.integration.fixtures_sinks import es_request, read_objects
+
+    settings = stack_settings
+    tag = uuid.uuid4().hex[:10]
+    topic, index = f"poison-es-{tag}", f"poison-es-{tag}"
+    bucket = bucket_factory("poison-es")
+    ensure_topics(settings.kafka_bootstrap, [topic], 2)
+    es_request(settings, "PUT", f"/{index}",
+               {"mappings": {"properties": {"id": {"type": "long"}, "price": {"type": "float"}}}})
+    poison = {
+        "p-json": b'{"id": "p-json", "price": ',
+        "p-utf8": b"\xff\xfe\xfd not utf-8",
+        "p-utf8-in-string": b'{"id": 1, "note": "\xff\xfe"}',
+        "p-array": b"[1, 2, 3]",
+        "p-empty": b"",
+        "p-mapping": b'{"id": 2, "price": "not a number"}',
+    }
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    sent: dict[str, bytes] = {}
+    for i in range(600):
+        key = f"ok-{i}"
+        sent[key] = json.dumps({"id": i, "key": key, "price": i / 4}).encode()
+        producer.produce(topic, key=key.encode(), value=sent[key], partition=i % 2)
+        if i % 100 == 50:
+            name = list(poison)[i // 100]
+            sent[name] = poison[name]
+            producer.produce(topic, key=name.encode(), value=poison[name], partition=i % 2)
+    assert producer.flush(30) == 0
+    config = DeliveryConfig.from_mapping({
+        "name": f"poison-es-{tag}", "topic": topic, "group": f"poison-es-{tag}",
+        "elasticsearch": {"index": index, "document_id": "offset",
+                          "buffering": {"max_records": 200, "interval_ms": 60_000},
+                          "retry": {"duration_seconds": 0},
+                          "s3_backup": {"bucket": bucket, "prefix": "es-failed/"}},
+    })
+    try:
+        started = time.monotonic()
+        preflight(config, settings)
+        result = build_worker(config, settings).run(until_idle_ms=3_000)
+        seconds = time.monotonic() - started
+        assert result.records == len(sent)
+
+        es_request(settings, "POST", f"/{index}/_refresh")
+        hits = es_request(settings, "POST", f"/{index}/_search",
+                          {"size": 10_000, "query": {"match_all": {}}})["hits"]["hits"]
+        indexed = [h["_source"].get("key") for h in hits]
+        backup = read_objects(settings, bucket, "es-failed/")
+        failures = [json.loads(line) for key, body in backup.items()
+                    for line in (gzip.decompress(body) if key.endswith(".gz") else body)
+                    .splitlines()]
+        by_bytes = {v: k for k, v in poison.items()}
+        failed = [by_bytes.get(base64.b64decode(f["rawData"]), "?") for f in failures]
+        print(f"poison to ES: indexed {len(indexed)}, backed up {sorted(failed)}, "
+              f"codes {sorted(f['errorCode'] for f in failures)}")
+        assert sorted(indexed + failed) == sorted(sent), "ids in index ∪ backup != ids sent"
+        assert len(set(indexed)) == len(indexed)
+        for f in failures:
+            assert f["errorCode"] and f["errorMessage"]
+        report(8, destination="elasticsearch", records=len(sent), poison=len(poison),
+               indexed=len(indexed), backed_up=len(failed), seconds=round(seconds, 1),
+               codes=sorted(f["errorCode"] for f in failures))
+    finally:
+        es_request(settings, "DELETE", f"/{index}")
