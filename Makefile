@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.shardline-installed
 
-.PHONY: demo test unit faults lint stack-down clean
+.PHONY: demo test unit faults fuzz lint stack-down clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ unit: $(STAMP)
 faults: $(STAMP)
 	SHARDLINE_FAULTS_REPORT=faults-report.jsonl $(BIN)/python -m pytest -m faults -s tests/integration
 	$(BIN)/python -m tests.integration.fault_report faults-report.jsonl
+
+# Fuzz the codec, SQL front end, prefixes, date patterns and config readers (FUZZ_MINUTES).
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --minutes $(or $(FUZZ_MINUTES),5)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

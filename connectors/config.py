@@ -114,8 +114,11 @@ class _Section(MappingReader):
         return value
 
     def alias(self, *keys: str) -> str | None:
-        """The one of ``keys`` that is set (Shardline's name or Firehose's), or None."""
-        present = [k for k in keys if k in self.data]
+        """The one of ``keys`` that is set (Shardline's name or Firehose's), or None.
+
+        A key set to null reads as absent (as in every other getter)."""
+        self.seen.update(k for k in keys if k in self.data and self.data[k] is None)
+        present = [k for k in keys if self.data.get(k) is not None]
         if len(present) > 1:
             raise ConfigError(self.name(present[1]), f"set only one of {', '.join(present)}")
         return present[0] if present else None

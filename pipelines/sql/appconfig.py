@@ -113,6 +113,9 @@ DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000
 DEFAULT_SESSION_TIMEOUT_MS = 10_000
 TRANSACTION_TIMEOUT_RANGE_MS = (1_000, 900_000)
 SESSION_TIMEOUT_RANGE_MS = (1_000, 300_000)
+#: KDA's limit on one input row (512 KB); a larger record is a ``Record_Too_Large`` error row.
+DEFAULT_MAX_RECORD_BYTES = 524_288
+MAX_RECORD_BYTES_RANGE = (1, 8 * 1_048_576)
 DEFAULT_ROW_DELIMITER = "\n"
 DEFAULT_COLUMN_DELIMITER = ","
 DEFAULT_ROW_PATH = "$"
@@ -262,6 +265,7 @@ class RuntimeConfig:
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
     transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,7 +478,7 @@ def _parse_application(r: _Reader, base_dir: Path, *, check_code: bool) -> Appli
     rt = r.section("Runtime")
     rt.check_keys((
         "CommitIntervalMs", "BatchMaxRecords", "ProcessingGuarantee", "TransactionTimeoutMs",
-        "SessionTimeoutMs",
+        "SessionTimeoutMs", "MaxRecordBytes",
     ))  # fmt: skip
     runtime = RuntimeConfig(
         rt.integer("CommitIntervalMs", DEFAULT_COMMIT_INTERVAL_MS, minimum=1),
@@ -483,6 +487,7 @@ def _parse_application(r: _Reader, base_dir: Path, *, check_code: bool) -> Appli
         _bounded(rt, "TransactionTimeoutMs", DEFAULT_TRANSACTION_TIMEOUT_MS,
                  TRANSACTION_TIMEOUT_RANGE_MS),
         _bounded(rt, "SessionTimeoutMs", DEFAULT_SESSION_TIMEOUT_MS, SESSION_TIMEOUT_RANGE_MS),
+        _bounded(rt, "MaxRecordBytes", DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES_RANGE),
     )  # fmt: skip
     if runtime.commit_interval_ms * 4 > runtime.transaction_timeout_ms:
         raise ConfigError(

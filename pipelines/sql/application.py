@@ -21,7 +21,7 @@ from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
 from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
 from pipelines.sql.engine import PartitionEngine
-from pipelines.sql.formats import RowEncoder, build_decoder, build_encoder
+from pipelines.sql.formats import RECORD_TOO_LARGE, RowEncoder, build_decoder, build_encoder
 from pipelines.sql.operators.base import KeyedRow, RowFailure
 from pipelines.sql.plan import (
     ERROR_STREAM,
@@ -194,6 +194,7 @@ class SqlPartitionProcessor:
     def process(self, batch: Sequence[SourceRecord]) -> list[OutRecord]:
         engine = self._engine
         decode_rows = self._decoder.decode_rows
+        max_bytes = self._app.config.runtime.max_record_bytes
         rows: list[tuple[Any, ...]] = []
         append = rows.append
         out: list[OutRecord] = []
@@ -225,6 +226,11 @@ class SqlPartitionProcessor:
                 arrival = Timestamp(timestamp_ms)
                 last_ms = timestamp_ms
             raw = record.value or b""
+            if len(raw) > max_bytes:
+                out.append(self._error(
+                    RECORD_TOO_LARGE, f"{len(raw)} bytes, over Runtime.MaxRecordBytes "
+                    f"({max_bytes})", rowtime, raw, self._stream, record))
+                continue
             try:
                 decoded = decode_rows(raw)
             except RowError as exc:

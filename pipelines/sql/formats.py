@@ -65,6 +65,7 @@ from shardline.errors import CodecError, RowError
 
 __all__ = [
     "MALFORMED_RECORD",
+    "RECORD_TOO_LARGE",
     "SCHEMA_MISMATCH",
     "DecodedBatch",
     "RowDecoder",
@@ -77,6 +78,8 @@ __all__ = [
 MALFORMED_RECORD = "Malformed_Record"
 #: ``ERROR_NAME`` of a record of the wrong shape for the input schema.
 SCHEMA_MISMATCH = "Schema_Mismatch"
+#: A record over the application's ``Runtime.MaxRecordBytes`` (KDA: rows of at most 512 KB).
+RECORD_TOO_LARGE = "Record_Too_Large"
 
 Row = tuple[Any, ...]
 Converter = Callable[[Any], Any]

@@ -875,6 +875,10 @@ class _PumpBuilder:
     def _window_agg(self, func: exp.Expression, scope: Scope) -> WindowAgg:
         if isinstance(func, exp.Lag):
             offset_node = func.args.get("offset")
+            if offset_node is not None and not (
+                isinstance(offset_node, exp.Literal) and offset_node.is_int
+            ):
+                raise self.error(SqlPlanError, "LAG's offset must be an integer literal", func)
             offset = int(offset_node.this) if offset_node is not None else 1
             if func.args.get("default") is not None:
                 raise self.error(SqlUnsupportedError, "LAG with a default value", func)
