@@ -18,13 +18,26 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from shardline.errors import RestoreError
 
 __all__ = ["ChangelogReader", "latest_values"]
 
 log = logging.getLogger(__name__)
+
+#: Answers of a broker that is restarting or whose partitions are still loading.
+_LEADER_AWAY = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._ALL_BROKERS_DOWN,
+})  # fmt: skip
 
 
 def latest_values(
@@ -70,12 +83,26 @@ class ChangelogReader:
         self.timeout_ms = timeout_ms
 
     def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
-        return {
-            p: self._probe.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=self.timeout_ms / 1000
-            )[1]
-            for p in partitions
-        }
+        """High watermarks; a retriable error (a leader moving or loading after a broker
+        restart: NOT_LEADER_FOR_PARTITION…) is asked again until ``timeout_ms``."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        out: dict[int, int] = {}
+        for p in partitions:
+            while True:
+                try:
+                    out[p] = self._probe.get_watermark_offsets(
+                        TopicPartition(topic, p), timeout=self.timeout_ms / 1000
+                    )[1]
+                    break
+                except KafkaException as exc:
+                    err = exc.args[0] if exc.args else None
+                    if not (isinstance(err, KafkaError)
+                            and (err.retriable() or err.code() in _LEADER_AWAY)
+                            and time.monotonic() < deadline):
+                        raise
+                    log.warning("%s[%d]: end offset: %s; retrying", topic, p, err.str())
+                    time.sleep(0.2)
+        return out
 
     def read(self, topic: str, partitions: Iterable[int]) -> dict[int, dict[bytes, bytes]]:
         """``{partition: {key: latest value}}`` for each of ``partitions`` of ``topic``."""
