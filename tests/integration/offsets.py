@@ -27,8 +27,15 @@ def committed_and_end(
 
 
 #: How long to keep asking while the group coordinator is busy (e.g. fencing the
-#: transactions of a worker just killed with -9): its answer is late, not wrong.
+#: transactions of a worker just killed with -9, or loading its groups after a broker
+#: restart): its answer is late, not wrong.
 COMMITTED_BUDGET_S = 60
+_LATE = {
+    KafkaError._TIMED_OUT,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
 
 
 def _committed(consumer: Consumer, tps: list[TopicPartition]) -> list[TopicPartition]:
@@ -37,5 +44,5 @@ def _committed(consumer: Consumer, tps: list[TopicPartition]) -> list[TopicParti
         try:
             return consumer.committed(tps, timeout=10)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError._TIMED_OUT or time.monotonic() > deadline:
+            if exc.args[0].code() not in _LATE or time.monotonic() > deadline:
                 raise
