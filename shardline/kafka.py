@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
+from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, NewTopic
 
 from shardline.errors import BrokerUnavailableError, ConfigError
 
@@ -16,6 +16,7 @@ __all__ = [
     "delete_topics_with_prefix",
     "ensure_topics",
     "partition_count",
+    "topic_max_message_bytes",
     "wait_for_broker",
 ]
 
@@ -103,6 +104,20 @@ def partition_count(bootstrap: str, topic: str, timeout_s: float = DEFAULT_TIMEO
     if topic not in md.topics or md.topics[topic].error is not None:
         raise ConfigError("topic", f"topic {topic!r} does not exist on {bootstrap}")
     return len(md.topics[topic].partitions)
+
+
+def topic_max_message_bytes(
+    bootstrap: str, topic: str, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> int:
+    """The largest record ``topic`` accepts (its ``max.message.bytes``, the broker's default
+    when the topic does not set it)."""
+    admin = admin_client(bootstrap)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    try:
+        configs = admin.describe_configs([resource])[resource].result(timeout=timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnavailableError(f"describing topic {topic!r}: {exc}") from exc
+    return int(configs["max.message.bytes"].value)
 
 
 def delete_topics_with_prefix(bootstrap: str, prefix: str, timeout_s: float = 60.0) -> list[str]:

@@ -35,6 +35,10 @@ DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000
 #: How long a dead worker keeps its partitions before the group hands them on.
 DEFAULT_SESSION_TIMEOUT_MS = 10_000
 DEFAULT_OPERATION_TIMEOUT_MS = 30_000
+#: The largest record the worker writes (librdkafka's and Kafka's default is about 1 MB).
+#: Output topics the runtime creates get a ``max.message.bytes`` to match.
+DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
+MAX_MESSAGE_BYTES = (1_000, 64 * 1024 * 1024)
 
 # Kafka topic names: 1-249 of [a-zA-Z0-9._-]; the changelog name adds to the app id.
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -71,6 +75,7 @@ class RuntimeConfig:
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
     operation_timeout_ms: int = DEFAULT_OPERATION_TIMEOUT_MS
     assignment_strategy: str = "cooperative-sticky"
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.application_id):
@@ -116,6 +121,10 @@ class RuntimeConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(name, f"a positive integer, got {value!r}")
+        low, high = MAX_MESSAGE_BYTES
+        if (not isinstance(self.max_message_bytes, int) or isinstance(self.max_message_bytes, bool)
+                or not low <= self.max_message_bytes <= high):
+            raise ConfigError("max_message_bytes", f"{low}..{high}, got {self.max_message_bytes!r}")
         if not 1_000 <= self.transaction_timeout_ms <= 900_000:
             raise ConfigError(
                 "transaction_timeout_ms", f"1000..900000, got {self.transaction_timeout_ms!r}"

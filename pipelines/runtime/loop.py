@@ -37,7 +37,7 @@ from confluent_kafka import (
 )
 
 from pipelines.runtime.changelog import ChangelogReader
-from pipelines.runtime.config import NOW, RuntimeConfig
+from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, NOW, RuntimeConfig
 from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
 from pipelines.runtime.records import (
@@ -53,7 +53,7 @@ from shardline.errors import (
     RuntimeFailure,
     TransactionError,
 )
-from shardline.kafka import ensure_topics, partition_count
+from shardline.kafka import ensure_topics, partition_count, topic_max_message_bytes
 from shardline.settings import Settings
 
 __all__ = ["CONSUMER_FETCH_CONFIG", "Clock", "RunStats", "StreamRuntime", "run", "wall_ms"]
@@ -219,7 +219,21 @@ class StreamRuntime:
                 )
         if self.config.output_topics:
             n = self.config.output_partitions or max(counts.values())
-            ensure_topics(bootstrap, self.config.output_topics, n)
+            size = self.config.max_message_bytes
+            # topics it creates take its largest record (e.g. an error row holding a big input)
+            big = size > DEFAULT_MAX_MESSAGE_BYTES
+            extra = {"max.message.bytes": str(size + 4096)} if big else None
+            ensure_topics(bootstrap, self.config.output_topics, n, config=extra)
+            for topic in self.config.output_topics if big else ():
+                # a topic made elsewhere may refuse the largest records (error rows of big
+                # inputs): say so at start-up rather than when it happens
+                accepts = topic_max_message_bytes(bootstrap, topic)
+                if accepts < size:
+                    log.warning(
+                        "output topic %s accepts records up to %d bytes (max.message.bytes) but"
+                        " this worker may write up to %d (an error row holds a rejected input"
+                        " in hex; Runtime.MaxRecordBytes for a SQL application): raise the"
+                        " topic's max.message.bytes", topic, accepts, size)
 
     def _new_producer(self) -> Any:
         """A transactional producer for this worker's ``transactional.id``, initialised: its
@@ -234,6 +248,7 @@ class StreamRuntime:
                 "transaction.timeout.ms": cfg.transaction_timeout_ms,
                 "message.timeout.ms": cfg.transaction_timeout_ms,
                 "linger.ms": 5,
+                "message.max.bytes": max(cfg.max_message_bytes + 4096, 1_000_000),
                 "batch.num.messages": 10_000,
                 "queue.buffering.max.messages": 1_000_000,
                 "queue.buffering.max.kbytes": 1_048_576,

@@ -19,6 +19,7 @@ import orjson
 
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
+from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
 from pipelines.sql.engine import PartitionEngine
 from pipelines.sql.formats import RECORD_TOO_LARGE, RowEncoder, build_decoder, build_encoder
@@ -36,6 +37,9 @@ from pipelines.sql.types import Timestamp
 from shardline.errors import ConfigError, RowError, SqlPlanError
 from shardline.kafka import partition_count
 from shardline.settings import Settings
+
+#: an error row's fields besides DATA_ROW (names, message, topic, offsets...), generously
+ERROR_ROW_OVERHEAD_BYTES = 64 * 1024
 
 __all__ = [
     "SqlApplication",
@@ -130,6 +134,9 @@ class SqlApplication:
             session_timeout_ms=runtime.session_timeout_ms,
             instance_id=instance_id,
             output_topics=tuple(dict.fromkeys(topics)),
+            # an error row holds a rejected input record in hex: twice its size, plus the row
+            max_message_bytes=max(DEFAULT_MAX_MESSAGE_BYTES,
+                                  2 * runtime.max_record_bytes + ERROR_ROW_OVERHEAD_BYTES),
         )
 
     def unaligned_pumps(self) -> list[str]:

@@ -117,7 +117,7 @@ def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_pa
     from tests.rows import assert_same_rows
 
     bootstrap = stack_settings.kafka_bootstrap
-    partitions, limit = 2, 200_000
+    partitions = 2  # Runtime.MaxRecordBytes: the default, 524,288
     records = list(ticker_records(1_500, seed=8, start_ms=start_ms()))
     poison = {
         100: (b"\x00\x01\x02 not json at all", {"Malformed_Record"}),
@@ -125,8 +125,11 @@ def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_pa
         500: (b"[1, 2, 3]", {"Schema_Mismatch", "Malformed_Record"}),
         700: (b'{"ticker_symbol": "AMZN", "price": "n/a", "change": 1, "event_time": 1}',
               {"Type_Coercion_Error"}),
-        900: (b'{"ticker_symbol": "AMZN", "pad": "' + b"x" * 300_000 + b'"}',
+        900: (b'{"ticker_symbol": "AMZN", "pad": "' + b"x" * 600_000 + b'"}',
               {"Record_Too_Large"}),
+        # just under the default limit (512 KB) and malformed: its error row (hex) is > 1 MB
+        1100: (b'{"ticker_symbol": "AMZN", "pad": "' + b"\xff" * 520_000 + b'"}',
+               {"Malformed_Record"}),
     }
     for i, (raw, _) in poison.items():
         key, _, ts = records[i]
@@ -134,7 +137,7 @@ def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_pa
     topic = topic_factory(partitions, prefix="it-poison-json")
     produce(bootstrap, topic, records, partitions)
     app = deploy("tumbling_rowtime", tmp_path, topic_factory,
-                 Dataset(topic, partitions, len(records)), runtime={"MaxRecordBytes": limit})
+                 Dataset(topic, partitions, len(records)))
 
     # The oracle: ROWTIME runs over every record (poison included), windows over valid ones.
     con = duckdb.connect()

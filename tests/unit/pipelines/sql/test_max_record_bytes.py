@@ -51,3 +51,28 @@ def test_oversized_record_goes_to_the_error_stream(tmp_path: Path) -> None:
     assert [(e["ERROR_NAME"], e["SOURCE_OFFSET"]) for e in errors] == [("Record_Too_Large", 1)]
     assert bytes.fromhex(errors[0]["DATA_ROW"]) == big
     assert f"{len(big)} bytes" in errors[0]["MESSAGE"]
+
+
+@pytest.mark.parametrize("limit", [200, 512 * 1024, 8 * 1_048_576])
+def test_the_worker_may_write_an_error_row_for_the_largest_record(
+    tmp_path: Path, limit: int
+) -> None:
+    """The producer and the output topics the runtime creates take the error row of a record
+    just under the limit (its bytes in hex, plus the row's other fields)."""
+    config, plan = check_application(_app(tmp_path, {"MaxRecordBytes": limit}))
+    app = SqlApplication(config, plan, Settings.from_env({}))
+    topic = config.inputs[0].topic
+    raw = b"\xff" * limit  # malformed, at the limit: decoded, rejected, kept in the row
+    out = app.processor(topic, 0).process([SourceRecord(topic, 0, 0, 0, None, raw)])
+    row = next(o.value for o in out if o.topic == app.error_topic)
+    assert len(row) <= app.runtime_config().max_message_bytes
+    assert app.runtime_config().max_message_bytes >= 1_000_000
+
+
+@pytest.mark.parametrize("value", [0, 999, 64 * 1024 * 1024 + 1, True])
+def test_runtime_max_message_bytes_is_checked(value: object) -> None:
+    from pipelines.runtime import RuntimeConfig
+
+    with pytest.raises(ConfigError, match="max_message_bytes"):
+        RuntimeConfig(application_id="a", source_topics=("in",),
+                      max_message_bytes=value)  # type: ignore[arg-type]
