@@ -144,8 +144,8 @@ class KafkaComponent(Component):
                         *self._java_argv(),
                         "kafka.tools.StorageTool",
                         "format",
-                        "-t",
-                        cluster_id,
+                        # one argument: an id starting with "-" (1 in 64) is not an option
+                        f"--cluster-id={cluster_id}",
                         "-c",
                         str(self.config),
                         "--standalone",

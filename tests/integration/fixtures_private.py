@@ -6,9 +6,14 @@ fault suite's broker and MinIO outages happen on servers of their own: the same 
 asks for them and stopped at the end of the session only if this session started them.
 
 - ``private_kafka`` (session): a one-node KRaft Kafka on ``SHARDLINE_IT_PRIVATE_KAFKA_PORT``
-  (default 29092; controller port + 1).
-- ``private_minio`` (session): a MinIO on ``SHARDLINE_IT_PRIVATE_S3_PORT`` (default 29000;
-  console port + 1), with the stack's credentials.
+  (default: a free port; controller port + 1).
+- ``private_minio`` (session): a MinIO on ``SHARDLINE_IT_PRIVATE_S3_PORT`` (default: a free
+  port; console port + 1), with the stack's credentials.
+
+Each lives in a home of its own under the session's temporary folder (its data, logs and pid
+file): two test sessions running at once on one machine each get their own servers, so one
+session's ``kill9()`` can never reach the other's server (a fixed home shared the pid file,
+and the second session killed the first one's broker).
 
 Each is a :class:`PrivateServer`: ``settings`` (the stack's settings with this server's
 endpoint), ``kill9()`` (SIGKILL by the pid its pid file records, and nothing else), ``stop()``
@@ -20,9 +25,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -77,15 +84,35 @@ class PrivateServer:
             self.stack.down([self.name])
 
 
-def _private_settings(stack_settings: Settings, name: str) -> Settings:
-    return replace(stack_settings, home=stack_settings.home / f"it-private-{name}")
+def _private_settings(stack_settings: Settings, home: Path) -> Settings:
+    return replace(stack_settings, home=home)
+
+
+def _port_pair(variable: str) -> int:
+    """``SHARDLINE_IT_PRIVATE_<variable>``, or a free port whose next port is free too."""
+    if os.environ.get(ENV + variable):
+        return int(os.environ[ENV + variable])
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port < 65535:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise AssertionError("no two consecutive free ports")
 
 
 @pytest.fixture(scope="session")
-def private_kafka(stack_settings: Settings) -> Iterator[PrivateServer]:
-    port = int(os.environ.get(ENV + "KAFKA_PORT", "29092"))
+def private_kafka(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrivateServer]:
+    port = _port_pair("KAFKA_PORT")
     settings = replace(
-        _private_settings(stack_settings, "kafka"),
+        _private_settings(stack_settings, tmp_path_factory.mktemp("private-kafka")),
         kafka_bootstrap=f"127.0.0.1:{port}", kafka_controller_port=port + 1,
     )
     server = PrivateServer(settings, KafkaComponent)
@@ -97,10 +124,12 @@ def private_kafka(stack_settings: Settings) -> Iterator[PrivateServer]:
 
 
 @pytest.fixture(scope="session")
-def private_minio(stack_settings: Settings) -> Iterator[PrivateServer]:
-    port = int(os.environ.get(ENV + "S3_PORT", "29000"))
+def private_minio(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrivateServer]:
+    port = _port_pair("S3_PORT")
     settings = replace(
-        _private_settings(stack_settings, "minio"),
+        _private_settings(stack_settings, tmp_path_factory.mktemp("private-minio")),
         s3_endpoint=f"http://127.0.0.1:{port}", s3_console_port=port + 1,
     )
     server = PrivateServer(settings, MinioComponent)
