@@ -81,6 +81,8 @@ MAX_POLL_WAIT_MS = 100
 STALL_S = 0.5
 #: an abort that takes longer than this means the producer is stuck: it is replaced
 ABORT_TIMEOUT_S = 10.0
+#: a second fatal producer error sooner than this after a reset stops the worker
+RESET_MIN_INTERVAL_S = 30.0
 _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 
 
@@ -196,6 +198,7 @@ class StreamRuntime:
         self._consuming = False  # inside consume(): rebalance callbacks run there
         self._producer: Any = None
         self._txn_id = ""
+        self._last_reset_s: float | None = None  # monotonic time of the last producer reset
         self._consumer: Any = None
         self._reader: ChangelogReader | None = None
 
@@ -736,46 +739,10 @@ class StreamRuntime:
             next_idle_check = self.clock() + cfg.idle_check_interval_ms
             log.info("worker %s (%s) running", cfg.application_id, self.stats.instance_id)
             while not self.stop.is_set():
-                started = time.monotonic()
-                self._consuming = True
                 try:
-                    msgs = consumer.consume(cfg.batch_max_records, wait_s)
-                finally:
-                    self._consuming = False
-                stalled = time.monotonic() - started > STALL_S
-                self._raise_callback_error()
-                if self._rewound:
-                    msgs = self._drop_stale(msgs)
-                now = self.clock()
-                if stalled:
-                    self._idle.stalled(now)
-                try:
-                    if msgs:
-                        self._handle(msgs, now)
-                    if now >= next_idle_check:
-                        next_idle_check = now + cfg.idle_check_interval_ms
-                        self._check_idle(now)
-                        if self.until_idle_ms is not None and self._idle.all_quiet(
-                            now, self.until_idle_ms
-                        ):
-                            log.info("worker %s: input quiet, stopping", cfg.application_id)
-                            self.stop.set()
-                except _Abortable as exc:
-                    self._abort_and_rewind(str(exc), exclude=set(), every=True)
-                    continue
-                txn = self._txn
-                if txn.open:
-                    if (
-                        now - txn.started_ms >= cfg.commit_interval_ms
-                        or txn.pending >= cfg.commit_max_records
-                    ):
-                        self._commit()
-                elif any(o.commit_due for o in self._owned.values()):
-                    # Positions never committed yet (first start): store them now, so a
-                    # restart does not re-resolve NOW to a later offset.
-                    self._begin(now)
-                    self._commit()
-                self._producer.poll(0)
+                    next_idle_check = self._iteration(consumer, wait_s, next_idle_check)
+                except TransactionError as exc:
+                    self._recover(exc)
             # Stopping: commit; if that aborts there is nothing to rebuild for.
             self._commit(exclude_on_abort=list(self._owned))
             self._raise_callback_error()
@@ -785,6 +752,64 @@ class StreamRuntime:
         finally:
             self._close()
         return self.stats
+
+    def _iteration(self, consumer: Any, wait_s: float, next_idle_check: int) -> int:
+        """One consume → process → (maybe) commit round; returns the next idle check time."""
+        cfg = self.config
+        started = time.monotonic()
+        self._consuming = True
+        try:
+            msgs = consumer.consume(cfg.batch_max_records, wait_s)
+        finally:
+            self._consuming = False
+        stalled = time.monotonic() - started > STALL_S
+        self._raise_callback_error()
+        if self._rewound:
+            msgs = self._drop_stale(msgs)
+        now = self.clock()
+        if stalled:
+            self._idle.stalled(now)
+        try:
+            if msgs:
+                self._handle(msgs, now)
+            if now >= next_idle_check:
+                next_idle_check = now + cfg.idle_check_interval_ms
+                self._check_idle(now)
+                if self.until_idle_ms is not None and self._idle.all_quiet(
+                    now, self.until_idle_ms
+                ):
+                    log.info("worker %s: input quiet, stopping", cfg.application_id)
+                    self.stop.set()
+        except _Abortable as exc:
+            self._abort_and_rewind(str(exc), exclude=set(), every=True)
+            return next_idle_check
+        txn = self._txn
+        if txn.open:
+            if (
+                now - txn.started_ms >= cfg.commit_interval_ms
+                or txn.pending >= cfg.commit_max_records
+            ):
+                self._commit()
+        elif any(o.commit_due for o in self._owned.values()):
+            # Positions never committed yet (first start): store them now, so a
+            # restart does not re-resolve NOW to a later offset.
+            self._begin(now)
+            self._commit()
+        self._producer.poll(0)
+        return next_idle_check
+
+    def _recover(self, exc: TransactionError) -> None:
+        """A fatal producer error (e.g. fenced after a broker restart bumped the epoch): throw
+        the producer away, start a new one on the same ``transactional.id`` (it aborts the
+        open transaction) and replay every owned partition from its committed offset. Twice
+        within ``RESET_MIN_INTERVAL_S`` means another live worker holds this id: stop."""
+        now = time.monotonic()
+        if self._last_reset_s is not None and now - self._last_reset_s < RESET_MIN_INTERVAL_S:
+            raise exc
+        self._last_reset_s = now
+        self._txn.open = False
+        self._replace_producer(str(exc))
+        self._abort_and_rewind(str(exc), exclude=set(), every=True)
 
     def _fail(self, reason: str) -> None:
         self._failed = True

@@ -236,3 +236,23 @@ def test_a_fenced_abort_stops_the_worker() -> None:
     rt._handle([_Msg(0, 0)], now_ms=10)
     with pytest.raises(TransactionError, match="fenced"):
         rt._abort_and_rewind("produce failed", exclude=set())
+
+
+def test_a_fatal_producer_error_resets_the_producer_once_then_stops() -> None:
+    """Fenced after a broker restart: a new producer, every partition replayed. Fenced again
+    at once: another live worker has this transactional.id, so the worker stops."""
+    from shardline.errors import TransactionError
+
+    rt = _runtime()
+    calls: list[str] = []
+    fresh = _TxnProducer(calls)
+    rt._new_producer = lambda: (calls.append("new producer"), fresh)[1]  # type: ignore[method-assign]
+    rt._producer = _TxnProducer(calls)
+    rt._producer.purge = lambda **_: calls.append("purge")  # type: ignore[attr-defined]
+    rt._consumer, rt._reader = _SeekingConsumer(calls), _Reader(calls)
+    rt._handle([_Msg(0, 0), _Msg(0, 1)], now_ms=10)
+    rt._recover(TransactionError("commit_transaction failed fatally: fenced"))
+    assert rt._producer is fresh and rt.stats.producer_resets == 1
+    assert "seek 0@0" in calls and rt._owned[("in", 0)].position == 0 and not rt._txn.open
+    with pytest.raises(TransactionError, match="fenced"):
+        rt._recover(TransactionError("commit_transaction failed fatally: fenced"))
