@@ -33,9 +33,10 @@ or the time limit; CPU seconds and peak RSS from ``/proc``; median of ``--runs``
 5. **scale-out** — ``benchmarks/scale_out.py`` (1 and 2 workers on 12 partitions).
 
 Slow peers are measured over at most ``--limit-s`` seconds (their rate is steady; the note
-column says so). Correctness: Shardline's windows must equal the expected counts exactly;
-each peer's emitted windows must have the expected counts (a peer stopped at the time limit
-has emitted only the windows it closed).
+column says so). Correctness: Shardline's windows must equal the expected counts exactly (or
+the command exits 1); each peer's emitted windows are compared with the expected counts too,
+and the note column says how many disagree (a peer stopped at the time limit has emitted only
+the windows it closed).
 """
 
 from __future__ import annotations
@@ -291,9 +292,11 @@ def check_windows(system: str, data: Dataset, got: list[tuple[str, int, int]],
             raise SystemExit(f"{system}: window {(symbol, start)} emitted twice")
         seen[(symbol, start)] = count
     wrong = [k for k, c in seen.items() if data.expected.get(k) != c]
-    if wrong:
+    if wrong and system == "sql":
         raise SystemExit(f"{system}: {len(wrong)} of {len(seen)} windows disagree with the "
                          f"expected counts, e.g. {wrong[:3]}")
+    if wrong:  # a peer's wrong answer is a finding to report, not a broken benchmark
+        return f"WRONG: {len(wrong):,} of {len(seen):,} emitted windows have other counts"
     if complete and len(seen) != len(data.expected):
         raise SystemExit(f"{system}: {len(seen)} windows for {len(data.expected)} expected")
     if not seen:
