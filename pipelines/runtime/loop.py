@@ -150,6 +150,10 @@ def _classify(exc: KafkaException, what: str) -> Exception:
     err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
     if err is None or err.fatal():
         return TransactionError(f"{what} failed fatally: {exc}")
+    if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:  # a replay would only fail the same way
+        return TransactionError(
+            f"{what}: a record is larger than the topic or the producer accepts (raise the"
+            f" topic's max.message.bytes): {exc}")
     return _Abortable(f"{what}: {err}")
 
 

@@ -19,7 +19,6 @@ import orjson
 
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
-from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
 from pipelines.sql.engine import PartitionEngine
 from pipelines.sql.formats import RECORD_TOO_LARGE, RowEncoder, build_decoder, build_encoder
@@ -40,6 +39,8 @@ from shardline.settings import Settings
 
 #: an error row's fields besides DATA_ROW (names, message, topic, offsets...), generously
 ERROR_ROW_OVERHEAD_BYTES = 64 * 1024
+#: the largest record a Kafka topic takes by default (the broker's message.max.bytes)
+KAFKA_DEFAULT_MESSAGE_BYTES = 1_048_588
 
 __all__ = [
     "SqlApplication",
@@ -134,9 +135,10 @@ class SqlApplication:
             session_timeout_ms=runtime.session_timeout_ms,
             instance_id=instance_id,
             output_topics=tuple(dict.fromkeys(topics)),
-            # an error row holds a rejected input record in hex: twice its size, plus the row
-            max_message_bytes=max(DEFAULT_MAX_MESSAGE_BYTES,
-                                  2 * runtime.max_record_bytes + ERROR_ROW_OVERHEAD_BYTES),
+            # an error row holds a rejected input in hex: twice its size, plus the row. A
+            # Record_Too_Large row holds an input over the limit: as big as Kafka let it be
+            max_message_bytes=2 * max(runtime.max_record_bytes, KAFKA_DEFAULT_MESSAGE_BYTES)
+            + ERROR_ROW_OVERHEAD_BYTES,
         )
 
     def unaligned_pumps(self) -> list[str]:
@@ -217,6 +219,9 @@ class SqlPartitionProcessor:
                     times = (rowtime, Timestamp(timestamp_ms))
                     last_ms = timestamp_ms
                 raw = record.value or b""
+                if len(raw) > max_bytes:
+                    out.append(self._too_large(raw, max_bytes, rowtime, record))
+                    continue
                 try:
                     append(prefixed(times, raw))
                 except RowError as exc:
@@ -234,9 +239,7 @@ class SqlPartitionProcessor:
                 last_ms = timestamp_ms
             raw = record.value or b""
             if len(raw) > max_bytes:
-                out.append(self._error(
-                    RECORD_TOO_LARGE, f"{len(raw)} bytes, over Runtime.MaxRecordBytes "
-                    f"({max_bytes})", rowtime, raw, self._stream, record))
+                out.append(self._too_large(raw, max_bytes, rowtime, record))
                 continue
             try:
                 decoded = decode_rows(raw)
@@ -249,6 +252,11 @@ class SqlPartitionProcessor:
         if rows:
             self._emit(engine.push(self._stream, rows), out)
         return out
+
+    def _too_large(self, raw: bytes, max_bytes: int, rowtime: Timestamp,
+                   record: SourceRecord) -> OutRecord:
+        return self._error(RECORD_TOO_LARGE, f"{len(raw)} bytes, over Runtime.MaxRecordBytes "
+                           f"({max_bytes})", rowtime, raw, self._stream, record)
 
     def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
         out: list[OutRecord] = []

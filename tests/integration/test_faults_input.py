@@ -94,27 +94,71 @@ def test_bad_sql_application_starts_nothing(stack_settings: Settings, tmp_path: 
         "shardline: error: Runtime.BatchMaxRecords: must be at least 1, got 0"]
     _nothing_exists(stack_settings, group=name, topics=topics, bucket=None)
 
+def _poison_oracle_run_and_check(settings, app, workers, topic, records, poison, decode):
+    """The oracle (DuckDB: ROWTIME over every record, poison included; windows over the valid
+    ones), one worker run, then: the windows equal the oracle's, and each poison record is
+    exactly one error row with its reason and its original bytes. Returns (windows, error
+    rows, seconds)."""
+    import duckdb
+
+    from tests.integration.test_sql_apps import error_rows, output, run_app, ts_ms
+    from tests.rows import assert_same_rows
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
+                "price DOUBLE, valid BOOLEAN)")
+    by_bytes = {raw: names for raw, names in poison.values()}
+    raw_at: dict[tuple[int, int], bytes] = {}
+    reasons: dict[tuple[int, int], set[str]] = {}
+    rows = []
+    for r in read_all(settings.kafka_bootstrap, topic, committed_only=False):
+        value = r.value or b""
+        raw_at[(r.partition, r.offset)] = value
+        if value in by_bytes:
+            reasons[(r.partition, r.offset)] = by_bytes[value]
+            rows.append((r.partition, r.offset, r.timestamp_ms, None, None, False))
+            continue
+        v = decode(value)
+        rows.append((r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["price"], True))
+    assert len(reasons) == len(poison) and len(rows) == len(records)
+    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
+                "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")
+    expected = con.execute(
+        "SELECT ticker, rowtime - rowtime % 10000 AS ws, count(*), min(price), max(price), "
+        "avg(price) FROM s WHERE valid GROUP BY ALL").fetchall()
+    out_topic = app.outputs["DESTINATION_SQL_STREAM"]
+    started = time.monotonic()
+    run_app(settings, app, workers, {out_topic: len(expected), app.errors: len(poison)})
+    seconds = time.monotonic() - started
+
+    got = [(v["TICKER_SYMBOL"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["MIN_PRICE"],
+            v["MAX_PRICE"], v["AVG_PRICE"]) for _, v in output(settings, out_topic)]
+    assert_same_rows(got, expected, what="windows of the valid trades")
+    assert sum(g[2] for g in got) == len(records) - len(poison)
+    errors = error_rows(settings, app.errors)
+    assert sorted((e["SOURCE_PARTITION"], e["SOURCE_OFFSET"]) for e in errors) == sorted(reasons)
+    for e in errors:
+        where = (e["SOURCE_PARTITION"], e["SOURCE_OFFSET"])
+        assert bytes.fromhex(e["DATA_ROW"]) == raw_at[where]
+        assert e["ERROR_NAME"] in reasons[where], (e["ERROR_NAME"], e["MESSAGE"])
+        assert e["MESSAGE"] and e["SOURCE_TOPIC"] == topic
+    return expected, errors, seconds
+
 
 # -- scenario 8: poison input into a JSON SQL application -------------------------------------
 def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_path, workers):
     """Not JSON, invalid UTF-8, the wrong shape, a wrongly typed field and a record over
     Runtime.MaxRecordBytes, between valid trades: each poison record is one error row with its
     reason and its original bytes; the windows of the valid trades equal DuckDB's."""
-    import duckdb
-
     from tests.integration.fault_report import report
     from tests.integration.test_sql_apps import (
         Dataset,
         deploy,
-        error_rows,
-        output,
         produce,
-        run_app,
         start_ms,
         ticker_records,
-        ts_ms,
     )
-    from tests.rows import assert_same_rows
 
     bootstrap = stack_settings.kafka_bootstrap
     partitions = 2  # Runtime.MaxRecordBytes: the default, 524,288
@@ -139,46 +183,8 @@ def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_pa
     app = deploy("tumbling_rowtime", tmp_path, topic_factory,
                  Dataset(topic, partitions, len(records)))
 
-    # The oracle: ROWTIME runs over every record (poison included), windows over valid ones.
-    con = duckdb.connect()
-    con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
-                "price DOUBLE, valid BOOLEAN)")
-    raw_at: dict[tuple[int, int], bytes] = {}
-    reasons: dict[tuple[int, int], set[str]] = {}
-    by_bytes = {raw: names for raw, names in poison.values()}
-    rows = []
-    for r in read_all(bootstrap, topic, committed_only=False):
-        value = r.value or b""
-        raw_at[(r.partition, r.offset)] = value
-        if value in by_bytes:
-            reasons[(r.partition, r.offset)] = by_bytes[value]
-            rows.append((r.partition, r.offset, r.timestamp_ms, None, None, False))
-            continue
-        v = json.loads(value)
-        rows.append((r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["price"], True))
-    assert len(reasons) == len(poison) and len(rows) == len(records)
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", rows)
-    con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
-                "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")
-    expected = con.execute(
-        "SELECT ticker, rowtime - rowtime % 10000 AS ws, count(*), min(price), max(price), "
-        "avg(price) FROM s WHERE valid GROUP BY ALL").fetchall()
-    out_topic = app.outputs["DESTINATION_SQL_STREAM"]
-    started = time.monotonic()
-    run_app(stack_settings, app, workers, {out_topic: len(expected), app.errors: len(poison)})
-    seconds = time.monotonic() - started
-
-    got = [(v["TICKER_SYMBOL"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["MIN_PRICE"],
-            v["MAX_PRICE"], v["AVG_PRICE"]) for _, v in output(stack_settings, out_topic)]
-    assert_same_rows(got, expected, what="windows of the valid trades")
-    assert sum(g[2] for g in got) == len(records) - len(poison)
-    errors = error_rows(stack_settings, app.errors)
-    assert sorted((e["SOURCE_PARTITION"], e["SOURCE_OFFSET"]) for e in errors) == sorted(reasons)
-    for e in errors:
-        where = (e["SOURCE_PARTITION"], e["SOURCE_OFFSET"])
-        assert bytes.fromhex(e["DATA_ROW"]) == raw_at[where]
-        assert e["ERROR_NAME"] in reasons[where], (e["ERROR_NAME"], e["MESSAGE"])
-        assert e["MESSAGE"] and e["SOURCE_TOPIC"] == topic
+    expected, errors, seconds = _poison_oracle_run_and_check(
+        stack_settings, app, workers, topic, records, poison, json.loads)
     report(8, app="json-sql", records=len(records), poison=len(poison), windows=len(expected),
            error_rows=len(errors), seconds=round(seconds, 1),
            reasons=sorted(e["ERROR_NAME"] for e in errors))
@@ -189,7 +195,6 @@ def test_poison_input_avro_sql_application(stack_settings, topic_factory, tmp_pa
     schema id, another schema's record, a truncated body and a record over
     Runtime.MaxRecordBytes; each is one error row with its reason and original bytes, and the
     windows of the valid trades equal DuckDB's."""
-    import duckdb
     import yaml
 
     from schemas import codec_for
@@ -197,15 +202,10 @@ def test_poison_input_avro_sql_application(stack_settings, topic_factory, tmp_pa
     from tests.integration.test_sql_apps import (
         Dataset,
         deploy,
-        error_rows,
-        output,
         produce,
-        run_app,
         start_ms,
         ticker_records,
-        ts_ms,
     )
-    from tests.rows import assert_same_rows
 
     bootstrap = stack_settings.kafka_bootstrap
     partitions, limit = 2, 200_000
@@ -243,44 +243,8 @@ def test_poison_input_avro_sql_application(stack_settings, topic_factory, tmp_pa
             column["Mapping"] = "$.event_time_ms"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
 
-    con = duckdb.connect()
-    con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
-                "price DOUBLE, valid BOOLEAN)")
-    by_bytes = {raw: names for raw, names in poison.values()}
-    raw_at: dict[tuple[int, int], bytes] = {}
-    reasons: dict[tuple[int, int], set[str]] = {}
-    rows = []
-    for r in read_all(bootstrap, topic, committed_only=False):
-        value = r.value or b""
-        raw_at[(r.partition, r.offset)] = value
-        if value in by_bytes:
-            reasons[(r.partition, r.offset)] = by_bytes[value]
-            rows.append((r.partition, r.offset, r.timestamp_ms, None, None, False))
-            continue
-        v = ticker.decode(value)
-        rows.append((r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["price"], True))
-    assert len(reasons) == len(poison) and len(rows) == len(records)
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", rows)
-    con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
-                "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")
-    expected = con.execute(
-        "SELECT ticker, rowtime - rowtime % 10000 AS ws, count(*), min(price), max(price), "
-        "avg(price) FROM s WHERE valid GROUP BY ALL").fetchall()
-    out_topic = app.outputs["DESTINATION_SQL_STREAM"]
-    started = time.monotonic()
-    run_app(stack_settings, app, workers, {out_topic: len(expected), app.errors: len(poison)})
-    seconds = time.monotonic() - started
-
-    got = [(v["TICKER_SYMBOL"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["MIN_PRICE"],
-            v["MAX_PRICE"], v["AVG_PRICE"]) for _, v in output(stack_settings, out_topic)]
-    assert_same_rows(got, expected, what="windows of the valid trades")
-    errors = error_rows(stack_settings, app.errors)
-    assert sorted((e["SOURCE_PARTITION"], e["SOURCE_OFFSET"]) for e in errors) == sorted(reasons)
-    for e in errors:
-        where = (e["SOURCE_PARTITION"], e["SOURCE_OFFSET"])
-        assert bytes.fromhex(e["DATA_ROW"]) == raw_at[where]
-        assert e["ERROR_NAME"] in reasons[where], (e["ERROR_NAME"], e["MESSAGE"])
-        assert e["MESSAGE"] and e["SOURCE_TOPIC"] == topic
+    expected, errors, seconds = _poison_oracle_run_and_check(
+        stack_settings, app, workers, topic, records, poison, ticker.decode)
     report(8, app="avro-sql", records=len(records), poison=len(poison), windows=len(expected),
            error_rows=len(errors), seconds=round(seconds, 1),
            reasons=sorted(f"{e['ERROR_NAME']}: {e['MESSAGE'][:60]}" for e in errors))

@@ -268,9 +268,9 @@ def deploy(
     outputs: dict[str, str] = {}
     for out in config.get("Outputs", []):
         out["Topic"] = outputs[out["Name"]] = topic_factory(dataset.partitions, prefix="it-out")
-    # error rows hold a rejected input in hex: up to 2 × Runtime.MaxRecordBytes (512 KB)
+    # error rows hold a rejected input in hex: up to twice the largest input Kafka takes
     errors = topic_factory(dataset.partitions, prefix="it-err",
-                           config={"max.message.bytes": str(2 * 1024 * 1024)})
+                           config={"max.message.bytes": str(4 * 1024 * 1024)})
     config["ErrorOutput"]["Topic"] = errors
     topic_factory(
         dataset.partitions,

@@ -76,3 +76,32 @@ def test_runtime_max_message_bytes_is_checked(value: object) -> None:
     with pytest.raises(ConfigError, match="max_message_bytes"):
         RuntimeConfig(application_id="a", source_topics=("in",),
                       max_message_bytes=value)  # type: ignore[arg-type]
+
+
+def test_oversized_avro_record_goes_to_the_error_stream(tmp_path: Path) -> None:
+    """The AVRO fast path (one fused decode per record) checks the size limit too."""
+    from schemas import codec_for
+
+    config = yaml.safe_load((APP / "application.yaml").read_text())
+    config["ApplicationCode"] = str(APP / "app.sql")
+    config["Runtime"] = {**config["Runtime"], "MaxRecordBytes": 200}
+    schema = config["Inputs"][0]["InputSchema"]
+    schema["RecordFormat"] = {"RecordFormatType": "AVRO", "AvroSchema": "ticker"}
+    for column in schema["RecordColumns"]:
+        if column["Name"] == "EVENT_TIME":
+            column["Mapping"] = "$.event_time_ms"
+    (tmp_path / "application.yaml").write_text(yaml.safe_dump(config))
+    config, plan = check_application(tmp_path)
+    app = SqlApplication(config, plan, Settings.from_env({}))
+    assert app.processor(config.inputs[0].topic, 0)._decoder.prefixed is not None
+    ticker = codec_for("avro", "ticker")
+    trade = {"ticker_symbol": "AMZN", "sector": "TECH", "change": 1.0, "price": 2.0,
+             "event_time_ms": 1_700_000_000_000}
+    good, big = ticker.encode(trade), ticker.encode({**trade, "sector": "x" * 300})
+    topic = config.inputs[0].topic
+    batch = [SourceRecord(topic, 0, i, 1_700_000_000_000, None, raw)
+             for i, raw in enumerate([good, big])]
+    out = app.processor(topic, 0).process(batch)
+    errors = [json.loads(o.value) for o in out if o.topic == app.error_topic]
+    assert [(e["ERROR_NAME"], e["SOURCE_OFFSET"]) for e in errors] == [("Record_Too_Large", 1)]
+    assert bytes.fromhex(errors[0]["DATA_ROW"]) == big
