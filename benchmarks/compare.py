@@ -474,7 +474,9 @@ def main() -> None:
 
     settings = Settings.from_env()
     stack = Stack(settings)
-    started = stack.up()
+    # servers that already answer (this home's, or someone else's on these ports) are used
+    missing = [st_.name for st_ in stack.status() if not st_.healthy]
+    started = stack.up(missing) if missing else ()
     bootstrap = settings.kafka_bootstrap
     run = f"cmp-{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="compare-"))
