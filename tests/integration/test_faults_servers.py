@@ -37,6 +37,7 @@ from tests.integration.fault_report import report
 from tests.integration.fixtures_private import PrivateServer
 from tests.integration.fixtures_sinks import s3_client
 from tests.integration.offsets import committed_and_end
+from tests.integration.pace import Pace
 from tests.integration.workers import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(420)]
@@ -57,14 +58,15 @@ class BackgroundProducer(threading.Thread):
     ``i % partitions``, with an idempotent producer whose delivery timeout outlasts a broker
     restart. ``acked`` holds the ids Kafka confirmed; ``failed`` the ones it did not."""
 
-    def __init__(self, bootstrap: str, topic: str, count: int, per_second: float,
+    def __init__(self, bootstrap: str, topic: str, count: int, per_second: float | Pace,
                  value: Callable[[int], bytes], partitions: int = PARTITIONS) -> None:
         super().__init__(daemon=True)
         self.producer = Producer({
             "bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20,
             "delivery.timeout.ms": 180_000, "message.timeout.ms": 180_000,
         })  # fmt: skip
-        self.topic, self.count, self.per_second = topic, count, per_second
+        self.topic, self.count = topic, count
+        self.pace = per_second if isinstance(per_second, Pace) else Pace(per_second)
         self.value, self.partitions = value, partitions
         self.acked: list[int] = []
         self.failed: list[tuple[int, str]] = []
@@ -78,7 +80,6 @@ class BackgroundProducer(threading.Thread):
             self.failed.append((i, str(err)))
 
     def run(self) -> None:
-        t0 = time.monotonic()
         for i in range(self.count):
             while True:
                 try:
@@ -88,7 +89,7 @@ class BackgroundProducer(threading.Thread):
                 except BufferError:
                     self.producer.poll(0.1)
             self.sent = i + 1
-            ahead = t0 + (i + 1) / self.per_second - time.monotonic()
+            ahead = self.pace.delay(i + 1)
             if ahead > 0:
                 self.producer.poll(ahead)
             else:
@@ -201,7 +202,9 @@ def test_minio_stopped_then_restarted_delivers_everything_once(
                     str(config), "-q", "--metrics-port", str(port), env=settings_env(settings))
     workers.append(worker)
     total = 40_000
-    producer = BackgroundProducer(settings.kafka_bootstrap, topic, total, 2_000, _value)
+    # the last quarter trickles until MinIO is back: the input outlasts the outage
+    pace = Pace(2_000, hold_at=30_000, trickle=200)
+    producer = BackgroundProducer(settings.kafka_bootstrap, topic, total, pace, _value)
     producer.start()
     # MinIO holds objects, and the worker is steady, before the outage
     def delivered_objects() -> float:
@@ -228,6 +231,7 @@ def test_minio_stopped_then_restarted_delivers_everything_once(
         time.sleep(0.5)
     assert producer.is_alive(), "the input was complete before MinIO came back"
     restart_s = private_minio.start()
+    pace.release()
     up_at = time.time()
 
     producer.finish()
@@ -306,11 +310,12 @@ def test_broker_killed_and_restarted_everyone_recovers(
          "elasticsearch": {"index": index, "document_id": "offset",
                            "buffering": {"max_records": 500, "interval_ms": 500}}},
     ]}))  # fmt: skip
+    pace = Pace(250, hold_at=4_000)  # the last third trickles until the broker is back
     try:
         producer = produce_in_background(
             pk.kafka_bootstrap, data.topic,
             ticker_records(data.records, seed=41, start_ms=start_ms()), partitions,
-            per_second=250,
+            per_second=pace,
         )  # fmt: skip
         pipeline = app.worker("w1", tmp_path / "pipeline.log", workers)
         delivery = Worker(pk.home, tmp_path / "deliver.log", "shardline", "-v", "deliver",
@@ -328,6 +333,7 @@ def test_broker_killed_and_restarted_everyone_recovers(
         time.sleep(BROKER_DOWN_S)
         assert producer.is_alive(), "the input was complete before the broker came back"
         restart_s = private_kafka.start()
+        pace.release()
         down_s = time.monotonic() - down_at
         for w in (pipeline, delivery):
             assert w.alive(), f"a worker gave up while the broker was down:\n{w.tail()}"

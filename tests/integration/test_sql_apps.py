@@ -42,6 +42,7 @@ from pipelines.sql.application import check_application
 from shardline.producer import TICKER_SYMBOLS, partition_for
 from shardline.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
+from tests.integration.pace import Pace
 from tests.integration.workers import Consumed, Worker, read_all, wait_for, wait_log
 from tests.rows import assert_same_rows, assert_same_sequence
 
@@ -99,14 +100,14 @@ def produce(
     records: Sequence[Record | tuple[str, bytes | None, int]],
     partitions: int,
     *,
-    per_second: float | None = None,
+    per_second: float | Pace | None = None,
 ) -> None:
     """Keyed by ticker, partitioned as Kinesis does (md5 ranges), with explicit timestamps;
     ``per_second`` paces the records (for tests that kill a worker mid-stream)."""
+    pace = Pace(per_second) if isinstance(per_second, int | float) else per_second
     # idempotent, and patient: a broker restarted mid-stream (fault suite) loses nothing
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
                          "enable.idempotence": True, "message.timeout.ms": 180_000})
-    t0 = time.monotonic()
     for i, (key, value, ts) in enumerate(records):
         for attempt in range(600):
             try:
@@ -119,9 +120,9 @@ def produce(
                 if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION or attempt == 599:
                     raise
                 producer.poll(0.1)
-        if per_second is not None and i % 20 == 19:
+        if pace is not None and (i % 20 == 19 or pace.holding(i + 1)):
             producer.flush(10)
-            ahead = t0 + (i + 1) / per_second - time.monotonic()
+            ahead = pace.delay(i + 1)
             if ahead > 0:
                 time.sleep(ahead)
         producer.poll(0)
@@ -129,7 +130,8 @@ def produce(
 
 
 def produce_in_background(
-    bootstrap: str, topic: str, records: Sequence[Record], partitions: int, per_second: float
+    bootstrap: str, topic: str, records: Sequence[Record], partitions: int,
+    per_second: float | Pace,
 ) -> threading.Thread:
     errors: list[BaseException] = []
 
@@ -723,9 +725,11 @@ def test_event_time_app_survives_kill9_and_restart(
     topic = topic_factory(PARTITIONS, prefix="it-ticker-restart")
     data = Dataset(topic, PARTITIONS, 3_000)
     app = deploy("tumbling_event_time", tmp_path, topic_factory, data, runtime=SLOW)
+    # the last third trickles until the restart: the input is still arriving however slow
+    pace = Pace(400, hold_at=2_000)
     producer = produce_in_background(
         bootstrap, topic, ticker_records(data.records, seed=14, start_ms=start_ms()),
-        PARTITIONS, per_second=400,
+        PARTITIONS, per_second=pace,
     )  # fmt: skip
     first = app.worker("w1", tmp_path / "w1.log", workers)
     wait_for(stack_settings, app.name, topic, PARTITIONS, 800, 60, [first])
@@ -733,12 +737,14 @@ def test_event_time_app_survives_kill9_and_restart(
     # the killed worker's open transaction is aborted by the restart (same instance id)
     assert producer.is_alive(), "the input was complete before the kill"
     second = app.worker("w1", tmp_path / "w2.log", workers)
+    pace.release()
     finish_event_time_app(stack_settings, app, producer, [second])
     assert "restored" in second.tail(20_000)
 
 
 # -- 10. two workers, one killed, a third joins ---------------------------------------------
 @pytest.mark.faults
+@pytest.mark.timeout(240)
 def test_two_workers_one_killed_then_a_third_joins(
     stack_settings, topic_factory, tmp_path, workers
 ):
@@ -755,9 +761,11 @@ def test_two_workers_one_killed_then_a_third_joins(
     )  # fmt: skip
     # The input keeps arriving from before the workers start until after the kill: no
     # partition is quiet for the idle timeout (that would close its windows early).
+    # The last 1,500 records trickle until the third worker owns partitions.
+    pace = Pace(250, hold_at=3_500)
     producer = produce_in_background(
         bootstrap, topic, ticker_records(data.records, seed=15, start_ms=start_ms()),
-        partitions, per_second=250,
+        partitions, per_second=pace,
     )  # fmt: skip
     a = app.worker("a", tmp_path / "a.log", workers)
     b = app.worker("b", tmp_path / "b.log", workers)
@@ -770,4 +778,5 @@ def test_two_workers_one_killed_then_a_third_joins(
     c = app.worker("c", tmp_path / "c.log", workers)
     wait_log([c], "assigned ", 45)  # c owns partitions: the group rebalanced again
     assert producer.is_alive(), "the input was complete before the third worker joined"
+    pace.release()
     finish_event_time_app(stack_settings, app, producer, [b, c])
