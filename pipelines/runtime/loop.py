@@ -14,7 +14,10 @@ outputs, state and input offsets become visible together or not at all.
   owner's transaction to time out, longer than ours may stay open), then resolves their
   start offsets (committed, else the starting position) and restores each new partition's
   processor from its changelog before it is fetched.
-* Fatal errors (fenced producer) and processor exceptions stop the worker; nothing after
+* A fatal producer error (fenced after a broker restart) or a transactional call still
+  blocked past its timeout (``deadline``) replaces the producer on the same
+  ``transactional.id`` and replays every owned partition from its last commit; a second one
+  within ``RESET_MIN_INTERVAL_S``, and processor exceptions, stop the worker. Nothing after
   the last commit is kept.
 """
 
@@ -38,6 +41,7 @@ from confluent_kafka import (
 
 from pipelines.runtime.changelog import ChangelogReader
 from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, NOW, RuntimeConfig
+from pipelines.runtime.deadline import StuckCall, call_with_deadline
 from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
 from pipelines.runtime.records import (
@@ -81,6 +85,9 @@ MAX_POLL_WAIT_MS = 100
 STALL_S = 0.5
 #: an abort that takes longer than this means the producer is stuck: it is replaced
 ABORT_TIMEOUT_S = 10.0
+#: a transactional call still blocked this long after its own timeout is abandoned with its
+#: producer (librdkafka's send_offsets_to_transaction can ignore its timeout: ``deadline``)
+STUCK_GRACE_S = 10.0
 #: a second fatal producer error sooner than this after a reset stops the worker
 RESET_MIN_INTERVAL_S = 30.0
 _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
@@ -323,11 +330,15 @@ class StreamRuntime:
     # -- transactional calls ---------------------------------------------------------------
     def _call(self, fn: Callable[[], Any], what: str, *, abortable: bool = True) -> Any:
         """Run a transactional call: retry retriable errors until the operation timeout,
-        raise :class:`_Abortable` for abortable ones, TransactionError for fatal ones."""
+        raise :class:`_Abortable` for abortable ones, TransactionError for fatal ones and
+        for a call still blocked ``STUCK_GRACE_S`` after its timeout (see ``deadline``)."""
         deadline = time.monotonic() + self._timeout_s
         while True:
             try:
-                return fn()
+                return call_with_deadline(fn, self._timeout_s + STUCK_GRACE_S, what)
+            except StuckCall as exc:
+                # a librdkafka call that ignores its timeout: only a new producer gets out
+                raise TransactionError(f"{exc}: replacing the producer") from exc
             except KafkaException as exc:
                 err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
                 if err is None or err.fatal():
@@ -382,8 +393,14 @@ class StreamRuntime:
         self._txn.open = False
         self.stats.aborts += 1
         producer = self._producer
+        limit_s = min(self._timeout_s, ABORT_TIMEOUT_S)
         try:
-            producer.abort_transaction(min(self._timeout_s, ABORT_TIMEOUT_S))
+            call_with_deadline(
+                lambda: producer.abort_transaction(limit_s), limit_s + STUCK_GRACE_S,
+                "abort_transaction",
+            )  # fmt: skip
+        except StuckCall as exc:
+            self._replace_producer(str(exc))
         except KafkaException as exc:
             err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
             if err is not None and err.code() in _FENCED:

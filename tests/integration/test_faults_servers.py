@@ -360,19 +360,15 @@ def test_broker_killed_and_restarted_everyone_recovers(
         assert count == len(inputs), f"{count} documents for {len(inputs)} records"
 
         # the pipeline: every window once, equal to DuckDB over the input as it is in Kafka.
-        # Known gap: after a broker restart the SQL worker sometimes stalls (no progress, no
-        # error) — reported as an expected failure, never as a pass. Wrong results still fail.
-        try:
-            wait_for(pk, app.name, data.topic, partitions, data.records, 90, [pipeline])
-        except AssertionError as exc:
-            report(4, records=len(inputs), broker_down_s=round(down_s, 1), duplicates=0,
-                   lost=0, sql="stalled")
-            pytest.xfail(f"SQL worker did not finish after the broker restart: {exc}")
+        # librdkafka's send_offsets_to_transaction can hang after the restart (#5456/#5511):
+        # the runtime abandons the stuck call with its producer and replays (``deadline``).
+        wait_for(pk, app.name, data.topic, partitions, data.records, 150, [pipeline])
         finish_event_time_app(pk, app, producer, [pipeline])
         report(4, records=len(inputs), broker_down_s=round(down_s, 1),
                broker_restart_s=round(restart_s, 1), duplicates=0, lost=0,
                pipeline_aborts=pipeline.log.read_text().count("aborting transaction"),
                producer_replaced=pipeline.log.read_text().count("replacing the transactional"),
+               stuck_calls=pipeline.log.read_text().count("did not return within"),
                delivery_commit_retries=delivery.log.read_text().count("could not commit"))
     finally:
         es_request(pk, "DELETE", f"/{index}")
