@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import time
@@ -88,13 +89,31 @@ def _private_settings(stack_settings: Settings, home: Path) -> Settings:
     return replace(stack_settings, home=home)
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands out as a client's source port (Linux: 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def _port_pair(variable: str) -> int:
-    """``SHARDLINE_IT_PRIVATE_<variable>``, or a free port whose next port is free too."""
+    """``SHARDLINE_IT_PRIVATE_<variable>``, or a free port whose next port is free too.
+
+    Below the ephemeral range: a server the fault tests kill and restart must get its ports
+    back, and a port from the ephemeral range may meanwhile be some client connection's
+    source port (a restarted MinIO once found its console port taken that way)."""
     if os.environ.get(ENV + variable):
         return int(os.environ[ENV + variable])
-    for _ in range(50):
+    high = _ephemeral_low() - 2
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20_000, high) if high > 20_000 else 0
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             port = int(s.getsockname()[1])
         if port < 65535:
             with socket.socket() as s:
