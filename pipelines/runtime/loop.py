@@ -132,7 +132,8 @@ class _Owned:
 
     ``committed`` is where a rewind goes: the offset the last commit stored (or the start
     offset before the first commit, ``confirmed=False``); ``position`` is the next offset
-    to process. ``touched`` says the processor changed since the last commit.
+    to process. ``touched`` says the processor changed since the last commit; its changes
+    are taken at the latest when the transaction commits.
     """
 
     topic: str
@@ -143,6 +144,7 @@ class _Owned:
     position: int
     confirmed: bool
     touched: bool = False
+    untaken: int = 0  # records processed since the processor's changes were last taken
 
     @property
     def commit_due(self) -> bool:
@@ -367,6 +369,9 @@ class StreamRuntime:
         offsets = [TopicPartition(o.topic, o.partition, o.position) for o in owned]
         producer, consumer = self._producer, self._consumer
         try:
+            for o in owned:
+                if o.touched:
+                    self._take_changes(o)
             if offsets:
                 self._call(
                     lambda: producer.send_offsets_to_transaction(
@@ -581,6 +586,25 @@ class StreamRuntime:
         self.stats.outputs += len(outs)
         self._txn.pending += len(outs)
 
+    def _take_changes(self, o: _Owned) -> None:
+        """Write ``o``'s state changes since the last take to its changelog partition.
+
+        Taken before each commit (and after ``batch_max_records`` records of a partition,
+        which bounds one changelog entry), not after every batch: a key changed by many
+        batches of one transaction is then encoded and written once."""
+        o.untaken = 0
+        try:
+            changes = o.processor.take_changes()
+        except Exception as exc:
+            raise ProcessorError(
+                f"take_changes() raised {exc!r}",
+                topic=o.topic,
+                partition=o.partition,
+                offset=o.position,
+            ) from exc
+        if changes:
+            self._write_changes(o, changes)
+
     def _write_changes(self, o: _Owned, changes: list[tuple[bytes, bytes | None]]) -> None:
         produce, topic, p = self._producer.produce, o.changelog, o.partition
         for key, value in changes:
@@ -673,7 +697,6 @@ class StreamRuntime:
             proc = o.processor
             try:
                 outs = proc.process(batch)
-                changes = proc.take_changes()
             except Exception as exc:
                 raise ProcessorError(
                     f"process() raised {exc!r} on offsets {batch[0].offset}..{batch[-1].offset}",
@@ -685,8 +708,9 @@ class StreamRuntime:
             o.position = batch[-1].offset + 1
             if outs:
                 self._write(outs)
-            if changes:
-                self._write_changes(o, changes)
+            o.untaken += len(batch)
+            if o.untaken >= self.config.batch_max_records:
+                self._take_changes(o)
             self._txn.pending += len(batch)
             self.stats.records += len(batch)
             self._idle.record(tp, now_ms)
@@ -726,6 +750,7 @@ class StreamRuntime:
             try:
                 outs = o.processor.on_idle(now_ms, idle_ms)
                 changes = o.processor.take_changes()
+                o.untaken = 0
             except Exception as exc:
                 raise ProcessorError(
                     f"on_idle() raised {exc!r}",

@@ -50,7 +50,10 @@ class PartitionProcessor(Protocol):
         ...
 
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:
-        """State changelog entries since the last call, ``(key, value)``; ``None`` deletes."""
+        """State changelog entries since the last call, ``(key, value)``; ``None`` deletes.
+
+        Called before each commit, after ``on_idle`` and every ``batch_max_records``
+        records, not after every ``process``: an entry holds the state as it is when taken."""
         ...
 
     def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:

@@ -116,6 +116,30 @@ def test_one_process_call_per_partition_per_batch_and_atomic_commit() -> None:
     assert rt.stats.records == 10 and rt.stats.commits == 1
 
 
+def test_changes_of_many_batches_are_taken_once_at_commit_or_every_batch_max_records() -> None:
+    rt, producer, consumer, clock, calls = make(batch_max_records=12)
+    assign(rt, consumer, 0)
+    data = inputs(30, partitions=1)  # keys k0, k1, k2 on partition 0
+    for i in range(0, 9, 3):  # three batches of 3 records: 9 < 12, nothing taken yet
+        rt._handle(data[i : i + 3], clock())
+    assert [r for r in producer.open or [] if r[0] == CHANGELOG] == []
+    assert rt._commit()
+    ((records, offsets),) = producer.committed
+    changelog = [(k, v) for t, k, v, _, _ in records if t == CHANGELOG]
+    # each key once, with its state after the last batch (written before the offsets)
+    assert sorted(changelog) == [(b"k0", b"3,9"), (b"k1", b"3,12"), (b"k2", b"3,15")]
+    assert offsets == [(SRC, 0, 9)]
+    # 12 records of one partition without a commit: taken then (bounds one entry's size)
+    for i in range(9, 21, 3):
+        rt._handle(data[i : i + 3], clock())
+    assert len([r for r in producer.open or [] if r[0] == CHANGELOG]) == 3
+    assert rt._commit()
+    (records, offsets) = producer.committed[1]
+    changelog = [(k, v) for t, k, v, _, _ in records if t == CHANGELOG]
+    assert sorted(changelog) == [(b"k0", b"7,63"), (b"k1", b"7,70"), (b"k2", b"7,77")]
+    assert offsets == [(SRC, 0, 21)]
+
+
 def test_abort_rewinds_rebuilds_from_the_changelog_and_replays_exactly_once() -> None:
     rt, producer, consumer, clock, calls = make()
     assign(rt, consumer, 0, 1)
