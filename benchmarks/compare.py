@@ -454,6 +454,9 @@ def main() -> None:
     ap.add_argument("--limit-s", type=float, default=60.0, help="time limit for slow peers")
     ap.add_argument("--workloads", default="1,2,3,4,5")
     ap.add_argument("--no-quix", action="store_true", help="skip the Quix Streams peer")
+    ap.add_argument("--no-faust", action="store_true", help="skip the plain Faust peer")
+    ap.add_argument("--no-large", action="store_true",
+                    help="workload 2 on the 1,000-key data set only")
     ap.add_argument("--smoke", action="store_true", help="tiny data, one run; for CI")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--seed", type=int, default=7)
@@ -482,7 +485,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="compare-"))
     runner = Runner(args, bootstrap, run, tmp)
     chosen = set(args.workloads.split(","))
-    peers = ["faust"] + ([] if args.no_quix else ["quix"])
+    peers = ([] if args.no_faust else ["faust"]) + ([] if args.no_quix else ["quix"])
     print(f"machine: {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "
           f"runs {args.runs}; peers measured over ≤ {args.limit_s:.0f} s", flush=True)
     try:
@@ -494,6 +497,7 @@ def main() -> None:
             runner.workload("1", "1 ingest ceiling", small, ["ceiling"])
         if "2" in chosen:
             runner.workload("2", f"2 tumbling, {args.keys:,} keys", small, ["sql", *peers])
+        if "2" in chosen and not args.no_large:
             large = load(bootstrap, "B", f"{run}-b", args.records_large, args.keys_large,
                          args.partitions, args.seed + 1)
             runner.workload("2", f"2 tumbling, {args.keys_large:,} keys", large,
