@@ -373,10 +373,11 @@ class StreamRuntime:
                 if o.touched:
                     self._take_changes(o)
             if offsets:
+                # on this thread: inside a rebalance callback the group metadata is not
+                # served to another thread until the callback returns (a deadlock)
+                group = consumer.consumer_group_metadata()
                 self._call(
-                    lambda: producer.send_offsets_to_transaction(
-                        offsets, consumer.consumer_group_metadata(), self._timeout_s
-                    ),
+                    lambda: producer.send_offsets_to_transaction(offsets, group, self._timeout_s),
                     "send_offsets_to_transaction",
                 )
             self._call(lambda: producer.commit_transaction(self._timeout_s), "commit_transaction")
