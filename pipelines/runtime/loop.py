@@ -151,6 +151,14 @@ class _Owned:
         return not self.confirmed or self.position != self.committed
 
 
+def _processor_error(o: _Owned, message: str, offset: int | None = None) -> ProcessorError:
+    """A processor call on ``o`` failed at ``offset`` (default: its position)."""
+    return ProcessorError(
+        message, topic=o.topic, partition=o.partition,
+        offset=o.position if offset is None else offset,
+    )  # fmt: skip
+
+
 class _Abortable(Exception):
     """A transactional call failed in a way that an abort (and replay) fixes."""
 
@@ -597,12 +605,7 @@ class StreamRuntime:
         try:
             changes = o.processor.take_changes()
         except Exception as exc:
-            raise ProcessorError(
-                f"take_changes() raised {exc!r}",
-                topic=o.topic,
-                partition=o.partition,
-                offset=o.position,
-            ) from exc
+            raise _processor_error(o, f"take_changes() raised {exc!r}") from exc
         if changes:
             self._write_changes(o, changes)
 
@@ -699,11 +702,10 @@ class StreamRuntime:
             try:
                 outs = proc.process(batch)
             except Exception as exc:
-                raise ProcessorError(
+                raise _processor_error(
+                    o,
                     f"process() raised {exc!r} on offsets {batch[0].offset}..{batch[-1].offset}",
-                    topic=o.topic,
-                    partition=o.partition,
-                    offset=batch[0].offset,
+                    batch[0].offset,
                 ) from exc
             o.touched = True
             o.position = batch[-1].offset + 1
@@ -753,12 +755,7 @@ class StreamRuntime:
                 changes = o.processor.take_changes()
                 o.untaken = 0
             except Exception as exc:
-                raise ProcessorError(
-                    f"on_idle() raised {exc!r}",
-                    topic=o.topic,
-                    partition=o.partition,
-                    offset=o.position,
-                ) from exc
+                raise _processor_error(o, f"on_idle() raised {exc!r}") from exc
             if outs or changes:
                 self._begin(now_ms)
                 o.touched = True
