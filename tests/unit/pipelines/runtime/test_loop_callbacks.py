@@ -278,13 +278,14 @@ class _HangingProducer(_TxnProducer):
         self.calls.append("purge")
 
 
-def test_a_commit_stuck_past_its_timeout_replaces_the_producer_and_replays(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def hanging(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A runtime whose producer hangs (short deadlines), the calls log, and the producer
+    a reset brings; the stuck threads are released afterwards."""
     from pipelines.runtime import loop
-    from shardline.errors import TransactionError
 
     monkeypatch.setattr(loop, "STUCK_GRACE_S", 0.05)
+    monkeypatch.setattr(loop, "ABORT_TIMEOUT_S", 0.05)
     rt = _runtime()
     rt._timeout_s = 0.05
     calls: list[str] = []
@@ -292,37 +293,28 @@ def test_a_commit_stuck_past_its_timeout_replaces_the_producer_and_replays(
     rt._new_producer = lambda: (calls.append("new producer"), fresh)[1]  # type: ignore[method-assign]
     rt._producer = stuck
     rt._consumer, rt._reader = _SeekingConsumer(calls), _Reader(calls)
-    try:
-        rt._handle([_Msg(0, 0), _Msg(0, 1)], now_ms=10)
-        with pytest.raises(TransactionError, match="send_offsets_to_transaction did not return"):
-            rt._commit()
-        assert rt._owned[("in", 0)].committed == 0  # nothing counted as committed
-        rt._recover(TransactionError("stuck"))
-        assert rt._producer is fresh and rt.stats.producer_resets == 1
-        assert calls.index("purge") < calls.index("new producer")
-        assert "seek 0@0" in calls and rt._owned[("in", 0)].position == 0
-        assert not rt._txn.open
-    finally:
-        stuck.release.set()
+    yield rt, calls, fresh
+    stuck.release.set()
 
 
-def test_an_abort_stuck_past_its_timeout_replaces_the_producer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from pipelines.runtime import loop
+def test_a_commit_stuck_past_its_timeout_replaces_the_producer_and_replays(hanging: Any) -> None:
+    from shardline.errors import TransactionError
 
-    monkeypatch.setattr(loop, "STUCK_GRACE_S", 0.05)
-    monkeypatch.setattr(loop, "ABORT_TIMEOUT_S", 0.05)
-    rt = _runtime()
-    calls: list[str] = []
-    stuck, fresh = _HangingProducer(calls), _TxnProducer(calls)
-    rt._new_producer = lambda: (calls.append("new producer"), fresh)[1]  # type: ignore[method-assign]
-    rt._producer = stuck
-    rt._consumer, rt._reader = _SeekingConsumer(calls), _Reader(calls)
-    try:
-        rt._handle([_Msg(1, 0)], now_ms=10)
-        rt._abort_and_rewind("produce failed", exclude=set())
-        assert calls[:3] == ["abort (stuck)", "purge", "new producer"]
-        assert rt._producer is fresh and "seek 1@0" in calls
-    finally:
-        stuck.release.set()
+    rt, calls, fresh = hanging
+    rt._handle([_Msg(0, 0), _Msg(0, 1)], now_ms=10)
+    with pytest.raises(TransactionError, match="send_offsets_to_transaction did not return"):
+        rt._commit()
+    assert rt._owned[("in", 0)].committed == 0  # nothing counted as committed
+    rt._recover(TransactionError("stuck"))
+    assert rt._producer is fresh and rt.stats.producer_resets == 1
+    assert calls.index("purge") < calls.index("new producer")
+    assert "seek 0@0" in calls and rt._owned[("in", 0)].position == 0
+    assert not rt._txn.open
+
+
+def test_an_abort_stuck_past_its_timeout_replaces_the_producer(hanging: Any) -> None:
+    rt, calls, fresh = hanging
+    rt._handle([_Msg(1, 0)], now_ms=10)
+    rt._abort_and_rewind("produce failed", exclude=set())
+    assert calls[:3] == ["abort (stuck)", "purge", "new producer"]
+    assert rt._producer is fresh and "seek 1@0" in calls
