@@ -211,13 +211,22 @@ class SqlPartitionProcessor:
         rowtime = arrival = Timestamp(0)
         prefixed = self._decoder.prefixed
         if prefixed is not None:  # one row per record, decoded straight into the row tuple
+            # ROWTIME is the running maximum of the timestamps (engine.next_rowtime), kept
+            # here and handed to the engine once: an ascending timestamp is then one
+            # Timestamp for both columns, not two and a method call per record
+            high = engine.rowtime
+            rowtime = Timestamp(high)
             times = (rowtime, arrival)
             for record in batch:
                 timestamp_ms = record.timestamp_ms
                 if timestamp_ms != last_ms:
-                    rowtime = engine.next_rowtime(timestamp_ms)
-                    times = (rowtime, Timestamp(timestamp_ms))
                     last_ms = timestamp_ms
+                    if timestamp_ms > high:
+                        high = timestamp_ms
+                        rowtime = Timestamp(timestamp_ms)
+                        times = (rowtime, rowtime)
+                    else:
+                        times = (rowtime, Timestamp(timestamp_ms))
                 raw = record.value or b""
                 if len(raw) > max_bytes:
                     out.append(self._too_large(raw, max_bytes, rowtime, record))
@@ -228,6 +237,7 @@ class SqlPartitionProcessor:
                     out.append(
                         self._error(exc.name, exc.message, rowtime, raw, self._stream, record)
                     )
+            engine.next_rowtime(high)
             if rows:
                 self._emit(engine.push(self._stream, rows), out)
             return out
