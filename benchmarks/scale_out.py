@@ -1,6 +1,6 @@
 """Workload 5, scale-out: the tumbling aggregation with 1 and then 2 worker processes.
 
-    .venv/bin/python benchmarks/scale_out.py                    # 2,000,000 records, 1,000 keys
+    .venv/bin/python benchmarks/scale_out.py                    # 10,000,000 records, 1,000 keys
     .venv/bin/python benchmarks/scale_out.py --keys 100000 --span-s 180 --workers 1  # memory
     .venv/bin/python benchmarks/scale_out.py --smoke            # seconds; checks only
 
@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from sql_tumbling import (  # noqa: E402
     WINDOW_MS,
     generate,
+    iter_records,
     proc_cpu_s,
     proc_hwm_mb,
     produce_all,
@@ -84,17 +86,31 @@ def expected_groups(data: list[tuple[str, int, bytes]]) -> dict[tuple[str, int],
 
     out: dict[tuple[str, int], list[float]] = {}
     for symbol, ts, value in data:
-        price = orjson.loads(value)["price"]
-        key = (symbol, ts - ts % WINDOW_MS)
-        cur = out.get(key)
-        if cur is None:
-            out[key] = [1, price, price, price]
-        else:
-            cur[0] += 1
-            cur[1] += price
-            cur[2] = min(cur[2], price)
-            cur[3] = max(cur[3], price)
+        add(out, symbol, ts, orjson.loads(value)["price"])
     return out
+
+
+def add(groups: dict[tuple[str, int], list[float]], symbol: str, ts: int, price: float) -> None:
+    key = (symbol, ts - ts % WINDOW_MS)
+    cur = groups.get(key)
+    if cur is None:
+        groups[key] = [1, price, price, price]
+    else:
+        cur[0] += 1
+        cur[1] += price
+        cur[2] = min(cur[2], price)
+        cur[3] = max(cur[3], price)
+
+
+def streamed(n: int, keys: int, seed: int, start_ms: int,
+             groups: dict[tuple[str, int], list[float]],
+             windows: set[int]) -> Iterator[tuple[str, int, bytes]]:
+    """``iter_records`` without holding them: the group-by and the window starts are filled in
+    as the records go by (the price comes with each record, so nothing is parsed again)."""
+    for symbol, ts, value, cents in iter_records(n, keys, seed, start_ms):
+        add(groups, symbol, ts, cents / 100)
+        windows.add(ts - ts % WINDOW_MS)
+        yield symbol, ts, value
 
 
 def window_ms(value: Any) -> int:
@@ -230,7 +246,7 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--records", type=int, default=2_000_000)
+    ap.add_argument("--records", type=int, default=10_000_000)
     ap.add_argument("--keys", type=int, default=1_000)
     ap.add_argument("--partitions", type=int, default=12)
     ap.add_argument("--span-s", type=float, default=0.0,
@@ -263,15 +279,25 @@ def main() -> None:
     run = f"bench-scale-{uuid.uuid4().hex[:8]}"
     topic = f"{run}.ticker"
     start_ms = (time.time_ns() // 1_000_000 - 3_600_000) // WINDOW_MS * WINDOW_MS
-    data = generate(args.records, args.keys, args.seed, start_ms)
-    if args.span_s:
-        data = squeeze(data, start_ms, args.span_s)
-    want = expected_groups(data)
-    produce_s = produce_all(bootstrap, topic, args.partitions, data)
-    windows_per_key = len({ts - ts % WINDOW_MS for _, ts, _ in data})
-    print(f"data: {len(data):,} JSON records, {args.keys:,} keys, {len(want):,} (key, window) "
+    want: dict[tuple[str, int], list[float]] = {}
+    windows: set[int] = set()
+    print(f"producing {args.records:,} JSON records into {topic} ...", flush=True)
+    if args.span_s:  # squeezing needs the last event time first: held in memory
+        data = squeeze(generate(args.records, args.keys, args.seed, start_ms), start_ms,
+                       args.span_s)
+        want = expected_groups(data)
+        windows = {ts - ts % WINDOW_MS for _, ts, _ in data}
+        produce_s = produce_all(bootstrap, topic, args.partitions, data)
+        del data
+    else:  # generated while produced: any number of records in little memory
+        produce_s = produce_all(bootstrap, topic, args.partitions,
+                                streamed(args.records, args.keys, args.seed, start_ms, want,
+                                         windows))
+    total = sum(int(g[0]) for g in want.values())
+    windows_per_key = len(windows)
+    print(f"data: {total:,} JSON records, {args.keys:,} keys, {len(want):,} (key, window) "
           f"results, {windows_per_key} windows, topic {topic} ({args.partitions} partitions); "
-          f"produced in {produce_s:.1f}s", flush=True)
+          f"generated and produced in {produce_s:.1f}s", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     results: list[dict[str, Any]] = []
     ok = True
@@ -279,7 +305,7 @@ def main() -> None:
         for n in (int(x) for x in args.workers.split(",")):
             name = f"{run}-w{n}"
             app_dir = write_app(tmp / name, name, topic, args.batch)
-            r = run_workers(n, args, topic, app_dir, name, len(data), bootstrap)
+            r = run_workers(n, args, topic, app_dir, name, total, bootstrap)
             rows = read_results(bootstrap, f"{name}-out", len(want), 120)
             r["ok"] = check(rows, want)
             r["rows"] = len(rows)

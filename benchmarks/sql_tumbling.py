@@ -48,6 +48,7 @@ import time
 import uuid
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +119,16 @@ Runtime:
 # -- data ------------------------------------------------------------------------------------
 
 
-def generate(n: int, keys: int, seed: int, start_ms: int) -> list[tuple[str, int, bytes]]:
-    """``(symbol, event_time_ms, JSON bytes)`` in production order; a function of the args."""
+def iter_records(n: int, keys: int, seed: int,
+                 start_ms: int) -> Iterator[tuple[str, int, bytes, int]]:
+    """``(symbol, event_time_ms, JSON bytes, price in cents)`` in production order; a function
+    of the args. The price lets a caller check results without parsing the JSON again."""
     rng = random.Random(seed)
     symbols = [f"S{i:04d}" for i in range(keys)]
     sectors = [SECTORS[i % len(SECTORS)] for i in range(keys)]
     prices = [1000 + rng.randrange(50_000) for _ in range(keys)]  # cents
     t = start_ms
     span = max(1, 2_000_000 // n)  # steps of 0..span ms: ~1,000 s of event time in all
-    out = []
     dumps = orjson.dumps
     rand = rng.random
     for _ in range(n):
@@ -144,8 +146,12 @@ def generate(n: int, keys: int, seed: int, start_ms: int) -> list[tuple[str, int
                 "event_time_ms": t,
             }
         )
-        out.append((symbols[k], t, value))
-    return out
+        yield symbols[k], t, value, new
+
+
+def generate(n: int, keys: int, seed: int, start_ms: int) -> list[tuple[str, int, bytes]]:
+    """``iter_records`` as a list of ``(symbol, event_time_ms, JSON bytes)``."""
+    return [(symbol, t, value) for symbol, t, value, _ in iter_records(n, keys, seed, start_ms)]
 
 
 def partition_of(symbol: str, partitions: int) -> int:
@@ -153,7 +159,7 @@ def partition_of(symbol: str, partitions: int) -> int:
 
 
 def produce_all(
-    bootstrap: str, topic: str, partitions: int, data: list[tuple[str, int, bytes]]
+    bootstrap: str, topic: str, partitions: int, data: Iterable[tuple[str, int, bytes]]
 ) -> float:
     from shardline.kafka import ensure_topics
 
