@@ -8,10 +8,12 @@ A benchmark, not a test: it prints a table (markdown) and exits 1 only when a sy
 results disagree with the independent computation over the same input.
 
 The local stack is brought up if it is not running (and stopped at the end only if this
-command started it). Data is loaded once per data set: seeded Avro ticker records
-(``schemas/ticker.avsc``, Confluent framing, ~45 bytes: symbol, sector, change, price, event
-time), keyed by symbol, Kafka timestamp = event time (~1,000 s of event time whatever the
-count, so many 60-s windows per key), into a fresh topic of ``--partitions`` partitions.
+command started it). Data is loaded once per data set: seeded Avro trade records
+(``schemas/trade.avsc``, Confluent framing, ~100 bytes: the ticker's symbol, sector, change,
+price and event time plus a trade's id, exchange, quantity, side, account, order id and
+currency, which every system decodes and carries but does not aggregate), keyed by symbol,
+Kafka timestamp = event time (~1,000 s of event time whatever the count, so many 60-s windows
+per key), into a fresh topic of ``--partitions`` partitions.
 
 Workloads (each run a fresh process and consumer group, measured from outside by polling the
 group's committed offsets: records/s over the span from the first commit to the last record
@@ -72,7 +74,9 @@ from confluent_kafka import Consumer, Producer  # noqa: E402
 
 WINDOW_MS = 60_000
 QUIX_VERSION = "3.28.1"
-SCHEMA_FILE = ROOT / "schemas" / "ticker.avsc"
+SCHEMA = "trade"  # schemas/trade.avsc: the ticker's fields + a trade's, ~100 bytes framed
+SCHEMA_FILE = ROOT / "schemas" / f"{SCHEMA}.avsc"
+EXCHANGES = ("XNAS", "XNYS", "ARCX", "BATS", "EDGX", "IEXG")
 ROW_KEYS = ("workload", "system", "records", "records_per_s", "runs", "cpu_s", "peak_rss_mb",
             "latency_p50_ms", "latency_p99_ms", "note")
 
@@ -90,8 +94,9 @@ FROM "SOURCE_SQL_STREAM_001";
 """
 AVRO_APP_YAML = st.APP_YAML.replace(
     "        RecordFormatType: JSON\n      RecordEncoding: UTF-8\n",
-    "        RecordFormatType: AVRO\n        AvroSchema: ticker\n",
+    f"        RecordFormatType: AVRO\n        AvroSchema: {SCHEMA}\n",
 )
+assert f"AvroSchema: {SCHEMA}" in AVRO_APP_YAML, "sql_tumbling.APP_YAML's format lines moved"
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -105,27 +110,38 @@ class Dataset:
 
 
 def avro_records(n: int, keys: int, seed: int, start_ms: int) -> Iterator[tuple[str, int, bytes]]:
-    """``(symbol, event_time_ms, Confluent-framed Avro)``, a function of the arguments (the
-    same random walk as ``sql_tumbling.generate``)."""
+    """``(symbol, event_time_ms, Confluent-framed Avro of schemas/trade.avsc)``, a function of
+    the arguments. Symbols, prices and times are the same random walk as
+    ``sql_tumbling.generate`` (so the same windows as with the ticker records); the trade's
+    other fields come from a second generator, so they do not change that walk."""
     from schemas import load_schema, schema_id
 
-    parsed = fastavro.parse_schema(load_schema("ticker"))
-    header = struct.pack(">bI", 0, schema_id("ticker"))
+    parsed = load_schema(SCHEMA)
+    header = struct.pack(">bI", 0, schema_id(SCHEMA))
     rng = random.Random(seed)
     symbols = [f"S{i:05d}" for i in range(keys)]
     sectors = [st.SECTORS[i % len(st.SECTORS)] for i in range(keys)]
     prices = [1000 + rng.randrange(50_000) for _ in range(keys)]
     span = max(1, 2_000_000 // n)
     t, rand, write = start_ms, rng.random, fastavro.schemaless_writer
+    other = random.Random(f"trade-{seed}")
+    more, bits = other.random, other.getrandbits
+    trade_id = 1 << 61 | bits(56)  # a 64-bit feed sequence: 9 bytes as an Avro long
     for _ in range(n):
         k = int(rand() * keys)
         old = prices[k]
         new = prices[k] = max(100, old + int(rand() * 301) - 150)
         t += int(rand() * (span + 1))
+        trade_id += 1
         buf = io.BytesIO()
         buf.write(header)
-        write(buf, parsed, {"ticker_symbol": symbols[k], "sector": sectors[k],
-                            "change": (new - old) / 100, "price": new / 100, "event_time_ms": t})
+        write(buf, parsed, {
+            "ticker_symbol": symbols[k], "sector": sectors[k], "change": (new - old) / 100,
+            "price": new / 100, "event_time_ms": t, "trade_id": trade_id,
+            "exchange": EXCHANGES[int(more() * len(EXCHANGES))],
+            "quantity": 1 + int(more() * 2_000), "side": "BUY" if more() < 0.5 else "SELL",
+            "account_id": f"ACCT-{int(more() * 10_000_000):07d}",
+            "order_id": f"{bits(64):016x}", "currency": "USD"})
         yield symbols[k], t, buf.getvalue()
 
 

@@ -1,6 +1,7 @@
 """Shardline's record schemas and codec.
 
-The Avro schemas (``ticker.avsc``, ``clickstream.avsc``) are package data, with their
+The Avro schemas (``ticker.avsc``, ``clickstream.avsc``, and ``trade.avsc``, the benchmarks'
+~100-byte record: the ticker's fields plus a trade's) are package data, with their
 Confluent schema ids in ``ids.json``. :func:`codec_for` gives a :class:`Codec` that encodes
 a dict to bytes (Avro in the Confluent wire format, or a JSON object) and decodes bytes
 back, checking the schema; :func:`decode_any` detects the format of a record. Decoding

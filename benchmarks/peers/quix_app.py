@@ -5,10 +5,11 @@ Runs in the benchmark's own virtualenv (Quix Streams pins its own confluent-kafk
 Shardline's: ``benchmarks/compare.py`` creates it and starts this script with its python::
 
     <quix venv>/bin/python benchmarks/peers/quix_app.py --workload tumbling \\
-        --bootstrap 127.0.0.1:19092 --group G --topic T --out T-out --schema schemas/ticker.avsc
+        --bootstrap 127.0.0.1:19092 --group G --topic T --out T-out --schema schemas/trade.avsc
 
-Input: the benchmark's Avro ticker records with the 5-byte Confluent header, keyed by symbol,
-Kafka timestamp = event time (Quix windows use the message timestamp). ``tumbling``: COUNT /
+Input: the benchmark's Avro trade records (``schemas/trade.avsc``, ~100 bytes) with the 5-byte
+Confluent header, keyed by symbol, Kafka timestamp = event time (Quix windows use the message
+timestamp); every field is decoded, only ``price`` is aggregated. ``tumbling``: COUNT /
 SUM / MIN / MAX of ``price`` per key in 60-s windows, emitted once per window (``.final()``).
 ``sliding``: the mean ``price`` per key over the last 60 s (``sliding_window(...).current()``,
 a result per update, as KDA's ``AVG … OVER (RANGE INTERVAL '1' MINUTE PRECEDING)``).

@@ -20,6 +20,16 @@ TICK = {
     "price": 185.5,
     "event_time_ms": 1_700_000_000_123,
 }
+TRADE = {
+    **TICK,
+    "trade_id": 2_343_169_234_551_444_294,
+    "exchange": "XNAS",
+    "quantity": 1_250,
+    "side": "SELL",
+    "account_id": "ACCT-1263027",
+    "order_id": "d599b7d58132c78d",
+    "currency": "USD",
+}
 CLICK = {
     "event_id": "00ff00ff00ff00ff",
     "user_id": "user-0007",
@@ -29,6 +39,7 @@ CLICK = {
     "referrer": None,
     "event_time_ms": 1_700_000_000_000,
 }
+RECORDS = [("ticker", TICK), ("clickstream", CLICK), ("trade", TRADE)]
 
 
 def test_public_api_is_pinned_and_sorted():
@@ -41,13 +52,26 @@ def test_public_api_is_pinned_and_sorted():
 
 def test_schema_cache_returns_the_same_object():
     assert load_schema("ticker") is load_schema("ticker")
-    assert schemas.schema_names() == ["clickstream", "ticker"]
+    assert schemas.schema_names() == ["clickstream", "ticker", "trade"]
 
 
 def test_ticker_schema_fields():
     fields = {f["name"]: f["type"] for f in load_schema("ticker")["fields"]}
     assert fields == {"ticker_symbol": "string", "sector": "string", "change": "double",
                       "price": "double", "event_time_ms": "long"}
+
+
+def test_trade_schema_is_the_ticker_plus_trade_fields():
+    """The benchmarks' record: a ticker SQL app's columns map onto it unchanged, and it is
+    ~100 bytes in Confluent framing."""
+    ticker = [(f["name"], f["type"]) for f in load_schema("ticker")["fields"]]
+    trade = [(f["name"], f["type"]) for f in load_schema("trade")["fields"]]
+    assert trade[: len(ticker)] == ticker
+    assert dict(trade[len(ticker):]) == {
+        "trade_id": "long", "exchange": "string", "quantity": "int", "side": "string",
+        "account_id": "string", "order_id": "string", "currency": "string",
+    }
+    assert 90 <= len(codec_for("avro", "trade").encode(TRADE)) <= 110
 
 
 def test_unknown_schema_name():
@@ -57,7 +81,7 @@ def test_unknown_schema_name():
         codec_for("xml", "ticker")
 
 
-@pytest.mark.parametrize(("name", "record"), [("ticker", TICK), ("clickstream", CLICK)])
+@pytest.mark.parametrize(("name", "record"), RECORDS)
 def test_avro_confluent_framing_exact(name, record):
     raw = codec_for("avro", name).encode(record)
     body = io.BytesIO()
@@ -68,11 +92,11 @@ def test_avro_confluent_framing_exact(name, record):
 
 
 def test_avro_ids_from_manifest():
-    assert schema_id("ticker") == 1 and schema_id("clickstream") == 2
+    assert schema_id("ticker") == 1 and schema_id("clickstream") == 2 and schema_id("trade") == 3
     assert codec_for("avro", "ticker").encode(TICK)[:5] == b"\x00\x00\x00\x00\x01"
 
 
-@pytest.mark.parametrize(("name", "record"), [("ticker", TICK), ("clickstream", CLICK)])
+@pytest.mark.parametrize(("name", "record"), RECORDS)
 def test_json_round_trip(name, record):
     raw = codec_for("json", name).encode(record)
     assert json.loads(raw) == record
@@ -197,4 +221,4 @@ def test_schemas_are_package_data():
     from importlib import resources
 
     names = {p.name for p in resources.files("schemas").iterdir()}
-    assert {"ticker.avsc", "clickstream.avsc", "ids.json"} <= names
+    assert {"ticker.avsc", "clickstream.avsc", "trade.avsc", "ids.json"} <= names
