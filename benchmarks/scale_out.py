@@ -21,11 +21,14 @@ partitions and ``--settle-s`` has passed since the last worker started (so start
 join and the rebalance that the second worker causes are not counted), and stops when
 ``--stop-fraction`` (90 %) of the input is committed (so the tail, where one worker may have
 finished its partitions, is not counted either). Records/s = offsets committed in between /
-the span. CPU seconds over the same span and peak RSS
-(VmHWM) per worker from ``/proc``. Memory: ``--keys 100000 --workers 1`` gives the peak RSS of
-one worker holding 100,000 keys' state over the open windows (the allowed lateness keeps one
-or two 60-s windows per key open at a time); compare with a 1,000-key run's peak RSS for the
-state's share.
+the span. CPU seconds over the same span and peak RSS (VmHWM) per worker from ``/proc``,
+with the broker's CPU seconds and the whole machine's busy CPU seconds (``/proc/stat``): on a
+2-core machine the workers share the cores with the broker, so a ratio under 2 can be a
+machine with no core left rather than a worker waiting.
+
+Memory: ``--keys 100000 --workers 1`` gives the peak RSS of one worker holding 100,000 keys'
+state over the open windows (the allowed lateness keeps one or two 60-s windows per key open
+at a time); compare with a 1,000-key run's peak RSS for the state's share.
 """
 
 from __future__ import annotations
@@ -149,6 +152,17 @@ def committed_by_partition(consumer: Consumer, tps: list[TopicPartition]) -> lis
     return [tp.offset for tp in got]
 
 
+def machine_cpu_s() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine since boot, from ``/proc/stat``: the
+    span's share of every core, whoever used it."""
+    from sql_tumbling import CLK_TCK
+
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks) - idle) / CLK_TCK, sum(ticks) / CLK_TCK
+
+
 def broker_pid(home: Path, given: int | None) -> int | None:
     """The local Kafka broker's pid (``--broker-pid``, or the stack's pid file), if readable."""
     if given:
@@ -192,6 +206,7 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
     cpu1: list[float] = []
     timed_from_start = False
     broker0 = broker1 = 0.0
+    machine0 = machine1 = (0.0, 0.0)
     try:
         deadline = time.monotonic() + args.timeout_s
         while True:
@@ -205,13 +220,16 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
                     and group_settled(admin, group, n)):
                 t0, c0, cpu0 = now, committed, [proc_cpu_s(p.pid) for p in procs]
                 broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
+                machine0 = machine_cpu_s()
             if committed >= total * args.stop_fraction or committed >= total:
                 if t0 is None or committed - c0 <= 0:  # a smoke-sized input: all done at once
                     t0, c0, cpu0 = last_start, 0, [0.0] * n
                     broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
+                    machine0 = machine_cpu_s()
                     timed_from_start = True
                 t1, c1, cpu1 = now, committed, [proc_cpu_s(p.pid) for p in procs]
                 broker1 = proc_cpu_s(args.broker) if args.broker else 0.0
+                machine1 = machine_cpu_s()
                 break
             if now > deadline:
                 raise SystemExit(f"{n} worker(s): {committed:,} of {total:,} after "
@@ -241,6 +259,9 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
         "cpu_s": [b - a for a, b in zip(cpu0, cpu1, strict=True)], "rss_mb": rss,
         "timed_from_start": timed_from_start,
         "broker_cpu_s": broker1 - broker0 if args.broker else None,
+        # busy CPU s of the whole machine and its cores' capacity over the span
+        "machine_busy_s": machine1[0] - machine0[0],
+        "machine_all_s": machine1[1] - machine0[1],
     }
 
 
@@ -338,6 +359,8 @@ def main() -> None:
                 f"ratio to 1 worker {ratio:.2f}")
         if r["broker_cpu_s"] is not None:
             note += f"; Kafka broker {r['broker_cpu_s']:.1f} CPU s over the span"
+        note += (f"; machine {r['machine_busy_s']:.1f} of {r['machine_all_s']:.1f} CPU s busy "
+                 f"over the span")
         if r["timed_from_start"]:
             note += "; timed from start-up (smoke-sized)"
         if args.keys >= 100_000:
@@ -354,9 +377,12 @@ def main() -> None:
         })
     if not args.smoke:
         for r in results:
-            if r["broker_cpu_s"] is not None:
-                print(f"{r['workers']} worker(s): Kafka broker (pid {args.broker}) "
-                      f"{r['broker_cpu_s']:.1f} CPU s over the {r['span_s']:.1f} s span")
+            broker = (f"Kafka broker (pid {args.broker}) {r['broker_cpu_s']:.1f}, "
+                      if r["broker_cpu_s"] is not None else "")
+            other = r["machine_busy_s"] - sum(r["cpu_s"]) - (r["broker_cpu_s"] or 0.0)
+            print(f"{r['workers']} worker(s), CPU s over the {r['span_s']:.1f} s span: workers "
+                  f"{sum(r['cpu_s']):.1f}, {broker}everything else {other:.1f}; machine busy "
+                  f"{r['machine_busy_s']:.1f} of {r['machine_all_s']:.1f}")
     if len(results) == 2 and base and not args.smoke:
         print(f"2 workers / 1 worker: {results[1]['rate'] / base:.2f}x (target >= 1.6x)")
     if args.json:
