@@ -47,12 +47,13 @@ def test_end_to_end_smoke(stack_settings: Settings, tmp_path: Path) -> None:
     """Workload 4: every id passing the filter lands exactly once in MinIO and in ES, the
     tumbling pump's rows equal a group-by of what was sent (the script's own read-back)."""
     out = _smoke("end_to_end.py", str(tmp_path / "rows.json"))
-    for dest in ("SQL output (Kafka)", "MinIO", "Elasticsearch", "windows"):
+    for dest in ("SQL output (Kafka)", "MinIO", "Elasticsearch (readable, real-time GET)",
+                 "Elasticsearch (searchable, _search)", "windows"):
         assert any(line.startswith(dest) and line.rstrip().endswith("OK")
                    for line in out.splitlines()), out
     assert "MISMATCH" not in out
     rows = json.loads((tmp_path / "rows.json").read_text())
-    assert len(rows) == 3 and all(set(r) == ROW_KEYS for r in rows), rows
+    assert len(rows) == 4 and all(set(r) == ROW_KEYS for r in rows), rows
     assert all(r["note"].startswith("OK") and r["latency_p99_ms"] is None for r in rows)
 
 
