@@ -803,6 +803,10 @@ class StreamRuntime:
     def _iteration(self, consumer: Any, wait_s: float, next_idle_check: int) -> int:
         """One consume → process → (maybe) commit round; returns the next idle check time."""
         cfg = self.config
+        txn = self._txn
+        if txn.open:  # wait no longer than until the commit is due: results out on time
+            due_s = (txn.started_ms + cfg.commit_interval_ms - self.clock()) / 1000
+            wait_s = max(0.0, min(wait_s, due_s))
         started = time.monotonic()
         self._consuming = True
         try:
@@ -830,7 +834,6 @@ class StreamRuntime:
         except _Abortable as exc:
             self._abort_and_rewind(str(exc), exclude=set(), every=True)
             return next_idle_check
-        txn = self._txn
         if txn.open:
             if (
                 now - txn.started_ms >= cfg.commit_interval_ms

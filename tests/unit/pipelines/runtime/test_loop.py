@@ -260,3 +260,30 @@ def test_a_produce_failure_mid_batch_rewinds_every_partition_and_the_run_goes_on
     assert len(rows) == len({(p, o) for p, o, _ in rows}) == 10
     assert {(p, o): r for p, o, r in rows} == expected(data)
     assert producer.committed[-1][1] == [(SRC, 0, 5), (SRC, 1, 5)]
+
+
+def test_consume_waits_no_longer_than_until_the_commit_is_due() -> None:
+    """An open transaction is committed on time: consume() is not left waiting past
+    commit_interval_ms (the results would come out up to a whole poll wait late)."""
+    rt, producer, consumer, clock, _ = make(commit_interval_ms=200)
+    timeouts: list[float] = []
+    real = consumer.consume
+
+    def consume(num_messages: int = 1, timeout: float = -1) -> list:
+        timeouts.append(timeout)
+        return real(num_messages, timeout)
+
+    consumer.consume = consume  # type: ignore[method-assign]
+    assign(rt, consumer, 0)
+    consumer.script = [inputs(3, partitions=1), [], [], []]
+    start = clock.now
+    rt._iteration(consumer, 0.1, start + 10_000)  # no transaction yet: the whole wait
+    assert rt._txn.open and rt._txn.started_ms == start
+    clock.now = start + 150
+    rt._iteration(consumer, 0.1, start + 10_000)  # due in 50 ms
+    assert producer.committed == []
+    clock.now = start + 260
+    rt._iteration(consumer, 0.1, start + 10_000)  # overdue: no wait, then the commit
+    assert len(producer.committed) == 1 and not rt._txn.open
+    rt._iteration(consumer, 0.1, start + 10_000)  # nothing open: the whole wait again
+    assert timeouts == [0.1, pytest.approx(0.05), 0.0, 0.1]
