@@ -215,8 +215,12 @@ class DeliveryWorker:
                         wait_ms = max(0, min(wait_ms, due_in))
                     messages = self.consumer.consume(self.consume_batch, wait_ms / 1000)
                     self._raise_callback_error()
+                    # The records arrived by the time consume() was called or during it, which
+                    # can wait up to poll_timeout_ms for a full batch: their buffer's interval
+                    # counts from the call, so that wait is not added to the interval.
+                    arrived = now
                     now = clock()
-                    if self._take(messages, now):
+                    if self._take(messages, arrived):
                         last_activity = now
                     # A (re)assignment starts the idle clock again: the first fetch is to come.
                     last_activity = max(last_activity, self._assigned_at)

@@ -165,3 +165,24 @@ def test_public_api_is_pinned() -> None:
     }
     for name in connectors.__all__:
         assert hasattr(connectors, name), name
+
+
+def test_the_interval_counts_from_the_consume_call_not_its_return() -> None:
+    """consume() may wait up to the poll timeout for a full batch: a record it returns arrived
+    by then, so its buffer's interval does not start only when the call returns."""
+    clock = ManualClock()
+    start = clock.now
+    commit_times: list[int] = []
+
+    class Timed(FakeConsumer):
+        def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> None:
+            commit_times.append(clock.now)
+            super().commit(offsets=offsets, asynchronous=asynchronous)
+
+    consumer = Timed(clock, [msgs(0, range(1))] + [[]] * 20)  # each poll takes 100 ms
+    dest = MemoryDestination()
+    worker(dest, consumer, clock, BufferingHints(10**6, None, 300)).run(until_idle_ms=1_000)
+    assert dest.offsets == [0]
+    # the record came back from the poll that started at `start`: flushed 300 ms after that
+    # call began, not 300 ms after it returned (start + 400)
+    assert commit_times == [start + 300]
