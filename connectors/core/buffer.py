@@ -19,7 +19,8 @@ class BufferingHints:
 
     ``size_bytes`` is a maximum: a record that would push the buffer over it starts a new
     buffer (a single record larger than it is flushed alone). ``max_records`` caps the count
-    (None: no cap). ``interval_ms`` is measured from the arrival of the oldest buffered record.
+    (None: no cap). ``interval_ms`` is measured from the arrival of the oldest buffered record
+    (the worker takes the start of the ``consume()`` call that returned it as its arrival).
     Size and count cuts depend only on the records, so they are the same on a replay; the
     interval cut depends on the wall clock.
     """
