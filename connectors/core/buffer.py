@@ -20,7 +20,8 @@ class BufferingHints:
     ``size_bytes`` is a maximum: a record that would push the buffer over it starts a new
     buffer (a single record larger than it is flushed alone). ``max_records`` caps the count
     (None: no cap). ``interval_ms`` is measured from the arrival of the oldest buffered record
-    (the worker takes the start of the ``consume()`` call that returned it as its arrival).
+    (the worker takes the return of the ``consume()`` call before the one that returned it as
+    its arrival: a flush in between or a wait for a full batch does not delay the cut).
     Size and count cuts depend only on the records, so they are the same on a replay; the
     interval cut depends on the wall clock.
     """

@@ -207,6 +207,7 @@ class DeliveryWorker:
                     on_lost=self._on_lost,
                 )
                 started = last_activity = clock()
+                returned: int | None = None  # when the last consume() call returned
                 while not self.stop_event.is_set():
                     now = clock()
                     wait_ms = self.poll_timeout_ms
@@ -215,11 +216,12 @@ class DeliveryWorker:
                         wait_ms = max(0, min(wait_ms, due_in))
                     messages = self.consumer.consume(self.consume_batch, wait_ms / 1000)
                     self._raise_callback_error()
-                    # The records arrived by the time consume() was called or during it, which
-                    # can wait up to poll_timeout_ms for a full batch: their buffer's interval
-                    # counts from the call, so that wait is not added to the interval.
-                    arrived = now
-                    now = clock()
+                    # A record this call returns came in after the previous call returned (or
+                    # was left queued by it): its buffer's interval counts from then, so
+                    # neither this call's wait for a full batch (up to poll_timeout_ms) nor the
+                    # flush in between (a slow _bulk) is added to the interval.
+                    arrived = now if returned is None else returned
+                    now = returned = clock()
                     if self._take(messages, arrived):
                         last_activity = now
                     # A (re)assignment starts the idle clock again: the first fetch is to come.

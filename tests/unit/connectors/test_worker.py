@@ -167,9 +167,9 @@ def test_public_api_is_pinned() -> None:
         assert hasattr(connectors, name), name
 
 
-def test_the_interval_counts_from_the_consume_call_not_its_return() -> None:
-    """consume() may wait up to the poll timeout for a full batch: a record it returns arrived
-    by then, so its buffer's interval does not start only when the call returns."""
+def test_the_interval_counts_from_the_previous_consume_return() -> None:
+    """A record a consume() call returns came in after the previous call returned: neither
+    this call's wait for a full batch nor a slow flush in between delays its buffer's cut."""
     clock = ManualClock()
     start = clock.now
     commit_times: list[int] = []
@@ -179,10 +179,19 @@ def test_the_interval_counts_from_the_consume_call_not_its_return() -> None:
             commit_times.append(clock.now)
             super().commit(offsets=offsets, asynchronous=asynchronous)
 
-    consumer = Timed(clock, [msgs(0, range(1))] + [[]] * 20)  # each poll takes 100 ms
-    dest = MemoryDestination()
-    worker(dest, consumer, clock, BufferingHints(10**6, None, 300)).run(until_idle_ms=1_000)
-    assert dest.offsets == [0]
-    # the record came back from the poll that started at `start`: flushed 300 ms after that
-    # call began, not 300 ms after it returned (start + 400)
-    assert commit_times == [start + 300]
+    class Slow(MemoryDestination):
+        async def send(self, request: Any) -> Any:
+            clock.now += 500  # a slow _bulk
+            return await super().send(request)
+
+    # each poll takes 100 ms; offset 0 in the first poll, offset 1 in the poll after its flush
+    consumer = Timed(clock, [msgs(0, range(1)), [], [], msgs(0, range(1, 2))] + [[]] * 20)
+    dest = Slow()
+    worker(dest, consumer, clock, BufferingHints(10**6, None, 300)).run(until_idle_ms=2_000)
+    assert dest.offsets == [0, 1]
+    # offset 0: due 300 ms after the first call started (no call before it), so flushed after
+    # the poll ending at +300, not +400; the slow send ends at +800. Offset 1 comes back from
+    # the poll +800..+900; the call before it returned at +300 (the flush came in between), so
+    # it is due at +600 and cut right after that poll, at +900, not at +1,100 (300 ms after
+    # its own call started); its send ends at +1,400.
+    assert commit_times == [start + 800, start + 1_400]
