@@ -547,12 +547,15 @@ def main() -> None:
     checks["windows"] = got == want and all(c == 1 for c in rows_per_window.values())
 
     rate = total / produce_s
+
+    def seen_after(vis: Visibility) -> list[int]:
+        """Each expected id's latency at one destination: first seen − sent."""
+        return [vis.first_seen[i] - sent_ms[i] for i in expected if i in vis.first_seen]
+
     lat = {
-        "MinIO": [s3_vis.first_seen[i] - sent_ms[i] for i in expected if i in s3_vis.first_seen],
-        ES_READ: [read_vis.first_seen[i] - sent_ms[i] for i in expected
-                  if i in read_vis.first_seen],
-        ES_SEARCH: [es_vis.first_seen[i] - sent_ms[i] for i in expected
-                    if i in es_vis.first_seen],
+        "MinIO": seen_after(s3_vis),
+        ES_READ: seen_after(read_vis),
+        ES_SEARCH: seen_after(es_vis),
         "SQL output (Kafka)": [at - sent_ms[r["ID"]] for r, at in filtered],
         "windows": [at - (window_start_ms(w["WINDOW_START"]) + args.window_s * 1000)
                     for w, at in windows],

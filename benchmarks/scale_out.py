@@ -54,6 +54,7 @@ if str(BENCH) not in sys.path:
 
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from sql_tumbling import (  # noqa: E402
+    CLK_TCK,
     WINDOW_MS,
     generate,
     iter_records,
@@ -106,13 +107,11 @@ def add(groups: dict[tuple[str, int], list[float]], symbol: str, ts: int, price:
 
 
 def streamed(n: int, keys: int, seed: int, start_ms: int,
-             groups: dict[tuple[str, int], list[float]],
-             windows: set[int]) -> Iterator[tuple[str, int, bytes]]:
-    """``iter_records`` without holding them: the group-by and the window starts are filled in
-    as the records go by (the price comes with each record, so nothing is parsed again)."""
+             groups: dict[tuple[str, int], list[float]]) -> Iterator[tuple[str, int, bytes]]:
+    """``iter_records`` without holding them: the group-by is filled in as the records go by
+    (the price comes with each record, so nothing is parsed again)."""
     for symbol, ts, value, cents in iter_records(n, keys, seed, start_ms):
         add(groups, symbol, ts, cents / 100)
-        windows.add(ts - ts % WINDOW_MS)
         yield symbol, ts, value
 
 
@@ -155,8 +154,6 @@ def committed_by_partition(consumer: Consumer, tps: list[TopicPartition]) -> lis
 def machine_cpu_s() -> tuple[float, float]:
     """(busy, all) CPU seconds of the whole machine since boot, from ``/proc/stat``: the
     span's share of every core, whoever used it."""
-    from sql_tumbling import CLK_TCK
-
     with open("/proc/stat") as f:
         ticks = [int(x) for x in f.readline().split()[1:]]
     idle = ticks[3] + ticks[4]  # idle + iowait
@@ -301,21 +298,18 @@ def main() -> None:
     topic = f"{run}.ticker"
     start_ms = (time.time_ns() // 1_000_000 - 3_600_000) // WINDOW_MS * WINDOW_MS
     want: dict[tuple[str, int], list[float]] = {}
-    windows: set[int] = set()
     print(f"producing {args.records:,} JSON records into {topic} ...", flush=True)
     if args.span_s:  # squeezing needs the last event time first: held in memory
         data = squeeze(generate(args.records, args.keys, args.seed, start_ms), start_ms,
                        args.span_s)
         want = expected_groups(data)
-        windows = {ts - ts % WINDOW_MS for _, ts, _ in data}
         produce_s = produce_all(bootstrap, topic, args.partitions, data)
         del data
     else:  # generated while produced: any number of records in little memory
         produce_s = produce_all(bootstrap, topic, args.partitions,
-                                streamed(args.records, args.keys, args.seed, start_ms, want,
-                                         windows))
+                                streamed(args.records, args.keys, args.seed, start_ms, want))
     total = sum(int(g[0]) for g in want.values())
-    windows_per_key = len(windows)
+    windows_per_key = len({start for _, start in want})
     print(f"data: {total:,} JSON records, {args.keys:,} keys, {len(want):,} (key, window) "
           f"results, {windows_per_key} windows, topic {topic} ({args.partitions} partitions); "
           f"generated and produced in {produce_s:.1f}s", flush=True)
