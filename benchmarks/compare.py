@@ -147,7 +147,7 @@ def avro_records(n: int, keys: int, seed: int, start_ms: int) -> Iterator[tuple[
 
 def load(bootstrap: str, name: str, topic: str, records: int, keys: int, partitions: int,
          seed: int) -> Dataset:
-    from shardline.kafka import ensure_topics
+    from ground.kafka import ensure_topics
 
     ensure_topics(bootstrap, [topic], partitions)
     data = Dataset(name, topic, records, keys)
@@ -177,8 +177,8 @@ def load(bootstrap: str, name: str, topic: str, records: int, keys: int, partiti
 # -- children ----------------------------------------------------------------------------------
 def child_ceiling(args: argparse.Namespace) -> None:
     """consume(n) + fastavro per record + commits: nothing else."""
+    from ground.settings import Settings
     from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
-    from shardline.settings import Settings
 
     parsed = fastavro.parse_schema(json.loads(SCHEMA_FILE.read_text()))
     read = fastavro.schemaless_reader
@@ -214,7 +214,7 @@ def child_faust(args: argparse.Namespace) -> None:
 
     import faust
 
-    from shardline.settings import Settings
+    from ground.settings import Settings
 
     logging.getLogger("faust").setLevel(logging.ERROR)
     settings = Settings.from_env()
@@ -257,7 +257,7 @@ def child_faust(args: argparse.Namespace) -> None:
 # -- the Quix Streams virtualenv ---------------------------------------------------------------
 def quix_python() -> Path:
     """A cached virtualenv with Quix Streams (never installed into Shardline's own)."""
-    from shardline.settings import Settings
+    from ground.settings import Settings
 
     venv = Settings.from_env().cache.expanduser() / f"bench-venv-quix-{QUIX_VERSION}"
     python = venv / "bin" / "python"
@@ -487,8 +487,8 @@ def main() -> None:
         args.records, args.records_large, args.keys_large = 20_000, 20_000, 2_000
         args.runs, args.limit_s = 1, 20.0
 
-    from shardline.kafka import delete_topics_with_prefix
-    from shardline.settings import Settings
+    from ground.kafka import delete_topics_with_prefix
+    from ground.settings import Settings
     from shardline.stack import Stack
 
     settings = Settings.from_env()

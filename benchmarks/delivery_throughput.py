@@ -69,7 +69,7 @@ def generate(n: int, seed: int) -> list[bytes]:
 
 
 def produce_all(bootstrap: str, topic: str, partitions: int, values: list[bytes]) -> float:
-    from shardline.kafka import ensure_topics
+    from ground.kafka import ensure_topics
 
     ensure_topics(bootstrap, [topic], partitions)
     producer = Producer({
@@ -113,7 +113,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     """The worker's consumer and its Record-building loop, nothing after it."""
     from connectors.core.records import Record
     from connectors.core.worker import DEFAULT_CONSUME_BATCH, consumer_config
-    from shardline.settings import Settings
+    from ground.settings import Settings
 
     settings = Settings.from_env()
     config = consumer_config(settings.kafka_bootstrap, args.group, max_poll_interval_ms=300_000)
@@ -148,7 +148,7 @@ def child_delivery(args: argparse.Namespace) -> dict[str, Any]:
     """One delivery worker (the one `shardline deliver` runs), stopped once it consumed all."""
     from connectors import DeliveryConfig, build_worker, preflight
     from connectors.core import LoggingMetrics
-    from shardline.settings import Settings
+    from ground.settings import Settings
 
     settings = Settings.from_env()
     buffering = {"size_mb": args.size_mb, "interval_seconds": 900}
@@ -304,8 +304,8 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         return
 
-    from shardline.kafka import delete_topics_with_prefix
-    from shardline.settings import Settings
+    from ground.kafka import delete_topics_with_prefix
+    from ground.settings import Settings
 
     if args.smoke:
         args.records = min(args.records, 20_000)
@@ -328,7 +328,7 @@ def main() -> None:
 
     import asyncio
 
-    from shardline.s3 import S3Client
+    from ground.s3 import S3Client
 
     bucket = f"{run}-out"
 

@@ -410,8 +410,8 @@ def main() -> None:
     if args.smoke:
         args.rate, args.seconds = min(args.rate, 500), min(args.seconds, 4.0)
 
-    from shardline.kafka import delete_topics_with_prefix, ensure_topics
-    from shardline.settings import Settings
+    from ground.kafka import delete_topics_with_prefix, ensure_topics
+    from ground.settings import Settings
 
     settings = Settings.from_env()
     bootstrap = settings.kafka_bootstrap

@@ -14,10 +14,10 @@ import resource
 import time
 import uuid
 
+from ground.settings import Settings
 from pipelines import PipelineConfig, run_pipeline
 from pipelines.decoding import decoder_for
 from shardline.producer import DataSpec, ProduceConfig, produce
-from shardline.settings import Settings
 
 
 def main() -> None:

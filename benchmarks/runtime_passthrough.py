@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from ground.kafka import admin_client, ensure_topics
+from ground.settings import Settings
 from pipelines.runtime import (
     OutRecord,
     RunStats,
@@ -37,8 +39,6 @@ from pipelines.runtime import (
     run,
 )
 from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
-from shardline.kafka import admin_client, ensure_topics
-from shardline.settings import Settings
 
 
 def produce(bootstrap: str, topic: str, n: int, partitions: int) -> float:

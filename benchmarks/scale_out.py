@@ -288,8 +288,8 @@ def main() -> None:
         args.records = min(args.records, 20_000)
         args.settle_s = 0.0
 
-    from shardline.kafka import delete_topics_with_prefix
-    from shardline.settings import Settings
+    from ground.kafka import delete_topics_with_prefix
+    from ground.settings import Settings
 
     settings = Settings.from_env()
     bootstrap = settings.kafka_bootstrap

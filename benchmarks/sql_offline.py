@@ -127,9 +127,9 @@ def generate(n: int, keys: int, seed: int, start_ms: int, span_ms: int) -> Data:
 
 
 def build(kind: str, lateness: int) -> Any:
+    from ground.settings import Settings
     from pipelines.sql.appconfig import load_application
     from pipelines.sql.application import SqlApplication, _plan
-    from shardline.settings import Settings
 
     folder = Path(tempfile.mkdtemp(prefix="sql-offline-"))
     (folder / "app.sql").write_text(TUMBLING_SQL if kind == "tumbling" else SLIDING_SQL)

@@ -161,7 +161,7 @@ def partition_of(symbol: str, partitions: int) -> int:
 def produce_all(
     bootstrap: str, topic: str, partitions: int, data: Iterable[tuple[str, int, bytes]]
 ) -> float:
-    from shardline.kafka import ensure_topics
+    from ground.kafka import ensure_topics
 
     ensure_topics(bootstrap, [topic], partitions)
     producer = Producer(
@@ -210,6 +210,7 @@ def write_app(folder: Path, name: str, topic: str, batch: int) -> Path:
 def offline(
     app_dir: Path, data: list[tuple[str, int, bytes]], partitions: int, batch: int
 ) -> dict[str, float]:
+    from ground.settings import Settings
     from pipelines.runtime import SourceRecord
     from pipelines.runtime.loop import tune_gc
     from pipelines.sql.appconfig import load_application
@@ -217,7 +218,6 @@ def offline(
     from pipelines.sql.engine import PartitionEngine
     from pipelines.sql.formats import build_decoder
     from pipelines.sql.types import Timestamp
-    from shardline.settings import Settings
 
     tune_gc()  # as a worker does: without it, collections of this big heap dominate
     config = load_application(app_dir)
@@ -273,9 +273,9 @@ def offline(
 
 
 def child_sql(args: argparse.Namespace) -> None:
+    from ground.settings import Settings
     from pipelines.runtime import StreamRuntime
     from pipelines.sql.application import load_sql_application
-    from shardline.settings import Settings
 
     settings = Settings.from_env()
     app = load_sql_application(args.app_dir, settings)
@@ -309,10 +309,10 @@ def child_sql(args: argparse.Namespace) -> None:
 
 
 def child_ceiling(args: argparse.Namespace) -> None:
+    from ground.settings import Settings
     from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
     from pipelines.sql.appconfig import load_application
     from pipelines.sql.formats import build_decoder
-    from shardline.settings import Settings
 
     settings = Settings.from_env()
     config = load_application(args.app_dir)
@@ -355,7 +355,7 @@ def child_faust(args: argparse.Namespace) -> None:
 
     import faust
 
-    from shardline.settings import Settings
+    from ground.settings import Settings
 
     logging.getLogger("faust").setLevel(logging.ERROR)
     settings = Settings.from_env()
@@ -605,7 +605,7 @@ def main() -> None:
         {"sql": child_sql, "faust": child_faust, "ceiling": child_ceiling}[args.child](args)
         return
 
-    from shardline.settings import Settings
+    from ground.settings import Settings
 
     if args.smoke:
         args.records = min(args.records, 20_000)
@@ -668,7 +668,7 @@ def main() -> None:
 
         report(args, runs, offline_numbers, expected, len(data))
     finally:
-        from shardline.kafka import delete_topics_with_prefix
+        from ground.kafka import delete_topics_with_prefix
 
         delete_topics_with_prefix(bootstrap, run)
 

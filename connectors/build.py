@@ -31,7 +31,6 @@ from connectors.core.worker import (
 from connectors.elasticsearch.destination import DocumentIdStrategy, ElasticsearchDestination
 from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_formatter
 from connectors.s3.avro_arrow import schema_for
-from connectors.s3.client import S3Client
 from connectors.s3.conversion_failures import failure_formatter
 from connectors.s3.destination import S3Destination
 from connectors.s3.formats import BodyEncoder
@@ -42,9 +41,10 @@ from connectors.transform.deaggregate import Deaggregator
 from connectors.transform.hook import ProcessingHook
 from connectors.transform.partitioning import ActivePartitions, MetadataExtractor
 from connectors.transform.stage import TransformStage
-from shardline.errors import DeliveryError
-from shardline.kafka import partition_count
-from shardline.settings import Settings
+from ground.errors import DeliveryError
+from ground.kafka import partition_count
+from ground.s3 import S3Client
+from ground.settings import Settings
 
 __all__ = [
     "S3_ERROR_OUTPUT_TYPE",

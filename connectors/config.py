@@ -3,7 +3,7 @@
 One delivery = one topic → one destination, with its own consumer group. S3 and
 Elasticsearch fed from the same topic are two deliveries (two groups, independent offsets),
 which a YAML file may list together under ``deliveries:``. Connection settings (endpoints,
-credentials) come from :class:`shardline.settings.Settings`, never from this file.
+credentials) come from :class:`ground.settings.Settings`, never from this file.
 
 Every error names the exact field, e.g. ``s3.buffering.size_mb: must be between 1 and 128``.
 
@@ -42,7 +42,7 @@ from connectors.s3.prefix import compile_prefixes
 from connectors.transform.deaggregate import SubRecordType
 from connectors.transform.hook import DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, load_callable
 from connectors.transform.partitioning import DEFAULT_MAX_ACTIVE_PARTITIONS, MetadataExtractor
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = [
     "DataFormatConversionConfig",

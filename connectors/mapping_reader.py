@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["MappingReader"]
 

@@ -2,7 +2,7 @@
 
 A pipeline folder (``pipelines/<app>/``) holds ``pipeline.yaml``; :func:`load_pipeline_config`
 reads it, applies overrides (command-line flags) and validates every field, raising
-:class:`~shardline.errors.ConfigError` that names the field.
+:class:`~ground.errors.ConfigError` that names the field.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["CONFIG_FILE", "PipelineConfig", "load_pipeline_config"]
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from ground.errors import ConfigError
 from schemas import codec_for, decode_any
-from shardline.errors import ConfigError
 
 __all__ = ["decoder_for"]
 

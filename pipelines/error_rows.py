@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql.appconfig import Column
 from pipelines.sql.types import SqlType, Timestamp, TypeKind
-from shardline.errors import RowError
 
 __all__ = ["ERROR_STREAM_COLUMNS", "LATE_RECORD", "MALFORMED_RECORD", "ErrorRow"]
 

@@ -8,9 +8,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ground.errors import CodecError
 from pipelines.stats import PriceStats
 from pipelines.windows import Window
-from shardline.errors import CodecError
 
 __all__ = ["TickerRecord", "parse_ticker", "render_result", "result_key"]
 

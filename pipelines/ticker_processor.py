@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
+from ground.errors import CodecError
 from pipelines.config import PipelineConfig
 from pipelines.error_rows import LATE_RECORD, MALFORMED_RECORD, ErrorRow
 from pipelines.runtime.records import OutRecord, SourceRecord
@@ -30,7 +31,6 @@ from pipelines.stats import PriceStats
 from pipelines.ticker import parse_ticker, render_result, result_key
 from pipelines.tumbling import Admission, ClosedWindow, PartitionWindows, Progress
 from pipelines.windows import Window
-from shardline.errors import CodecError
 
 __all__ = ["TickerWindowsProcessor"]
 

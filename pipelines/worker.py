@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 
+from ground.kafka import ensure_topics, partition_count
+from ground.settings import Settings
 from pipelines.config import PipelineConfig
 from pipelines.runtime import RunStats, RuntimeConfig, run_worker
 from pipelines.ticker_processor import Decoder, TickerWindowsProcessor
-from shardline.kafka import ensure_topics, partition_count
-from shardline.settings import Settings
 
 __all__ = ["run_pipeline", "runtime_config"]
 

@@ -5,7 +5,7 @@ The Avro schemas (``ticker.avsc``, ``clickstream.avsc``, and ``trade.avsc``, the
 Confluent schema ids in ``ids.json``. :func:`codec_for` gives a :class:`Codec` that encodes
 a dict to bytes (Avro in the Confluent wire format, or a JSON object) and decodes bytes
 back, checking the schema; :func:`decode_any` detects the format of a record. Decoding
-failures raise :class:`~shardline.errors.CodecError` with ``reason`` and ``raw``.
+failures raise :class:`~ground.errors.CodecError` with ``reason`` and ``raw``.
 """
 
 from schemas._codec import (

@@ -8,7 +8,7 @@ Confluent wire format::
 
 JSON records are one UTF-8 JSON object each (no framing). Both formats are checked
 against the schema on decode (and on encode): a record that does not fit raises
-:class:`~shardline.errors.CodecError` with a precise ``reason`` and the original bytes in
+:class:`~ground.errors.CodecError` with a precise ``reason`` and the original bytes in
 ``raw``, ready for an error topic.
 """
 
@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 import fastavro
 
+from ground.errors import CodecError, ConfigError
 from schemas._conform import Mismatch, conform
 from schemas._registry import load_schema, schema_id, schema_name_for_id
-from shardline.errors import CodecError, ConfigError
 
 __all__ = ["AVRO_MAGIC", "FORMATS", "Codec", "Format", "codec_for", "decode_any", "detect_format"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import fastavro
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["load_schema", "schema_id", "schema_name_for_id", "schema_names"]
 

@@ -1,6 +1,6 @@
 """Shardline: Kinesis Data Streams, Analytics (SQL) and Firehose on Kafka, Faust and connectors."""
 
-from shardline.errors import (
+from ground.errors import (
     BrokerUnavailableError,
     CodecError,
     ConfigError,

@@ -26,10 +26,10 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from ground.errors import ShardlineError
+from ground.settings import Settings
 from pipelines.sql.application import check_application
-from shardline.errors import ShardlineError
 from shardline.producer import DataSpec, ProduceConfig, ProduceReport, produce
-from shardline.settings import Settings
 from shardline.verify import (
     WindowComparison,
     compare_windows,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from shardline.errors import BrokerUnavailableError
-from shardline.kafka import admin_client, wait_for_broker
+from ground.errors import BrokerUnavailableError
+from ground.kafka import admin_client, wait_for_broker
 
 __all__ = ["GroupLag", "PartitionLag", "group_lag"]
 

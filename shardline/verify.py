@@ -23,9 +23,9 @@ import aiohttp
 import duckdb
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from ground.errors import BrokerUnavailableError, CodecError
+from ground.settings import Settings
 from schemas import codec_for, decode_any
-from shardline.errors import BrokerUnavailableError, CodecError
-from shardline.settings import Settings
 
 __all__ = [
     "TopicRecord",
@@ -321,8 +321,8 @@ async def read_s3_jsonl(
 ) -> tuple[int, list[dict[str, Any]]]:
     """(number of objects, every JSON line in them) under ``prefix``; the compression format
     is taken from each key's extension (``.gz``, ``.zip``, ``.snappy``, ``.hsnappy``)."""
-    from connectors.s3.client import S3Client
     from connectors.s3.compression import format_for_key
+    from ground.s3 import S3Client
 
     async with S3Client(
         settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key

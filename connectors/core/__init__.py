@@ -6,7 +6,7 @@ contiguous offset commits, rebalances — lives here, once.
 """
 
 from connectors.core.buffer import BufferingHints, PartitionBuffer
-from connectors.core.delivery import Clock, DeliveryCore, monotonic_ms
+from connectors.core.delivery import DeliveryCore
 from connectors.core.failures import FailureFormatter, format_failure, to_backup_record
 from connectors.core.metrics import (
     FanoutMetrics,
@@ -29,6 +29,7 @@ from connectors.core.prometheus import PrometheusMetrics
 from connectors.core.records import Batch, Record, Rejected
 from connectors.core.retry import DeliveryResult, RetryOptions, deliver_batch
 from connectors.core.worker import ConsumerLike, DeliveryWorker, RunSummary, consumer_config
+from ground.clock import Clock, monotonic_ms
 
 __all__ = [
     "Batch",

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -40,13 +39,13 @@ from connectors.core.outcome import Destination, NoOutput, NotWritten, Probe, Wr
 from connectors.core.records import Batch, Record, Rejected
 from connectors.core.retry import DeliveryResult, RetryOptions, Sleep, deliver_batch
 from connectors.transform.stage import Transformed, TransformStage, with_lambda_arn
-from shardline.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
+from ground.clock import Clock, monotonic_ms, wall_ms
+from ground.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 
 __all__ = ["RECORD_OVERHEAD_BYTES", "Clock", "DeliveryCore", "monotonic_ms"]
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], int]
 TopicPartition = tuple[str, int]
 
 #: What a consumed record costs in memory beyond its value bytes: the Record object, its key,
@@ -58,14 +57,6 @@ RECORD_OVERHEAD_BYTES = 200
 def held_cost(records: int, value_bytes: int) -> int:
     """Memory held for ``records`` records of ``value_bytes`` value bytes in all."""
     return value_bytes + records * RECORD_OVERHEAD_BYTES
-
-
-def monotonic_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)

@@ -50,24 +50,19 @@ backup is written, so the backup's freshness is the same age, under the backup's
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connectors.core.metrics import FlushReport, PendingSource
+from ground.clock import Clock, wall_ms
 
 __all__ = ["PrometheusMetrics"]
 
-WallClock = Callable[[], int]  # epoch milliseconds
 
 PROCESSING_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class PrometheusMetrics:
@@ -80,7 +75,7 @@ class PrometheusMetrics:
     """
 
     def __init__(
-        self, *, registry: CollectorRegistry | None = None, clock: WallClock = wall_ms
+        self, *, registry: CollectorRegistry | None = None, clock: Clock = wall_ms
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.clock = clock

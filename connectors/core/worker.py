@@ -36,8 +36,8 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from connectors.core.delivery import DeliveryCore
 from connectors.core.records import Record
-from shardline.errors import BrokerUnavailableError, DeliveryError
-from shardline.faults import faults
+from ground.errors import BrokerUnavailableError, DeliveryError
+from ground.faults import faults
 
 __all__ = ["ConsumerLike", "DeliveryWorker", "RunSummary", "consumer_config", "fetch_config",
            "prefetch_bytes"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from connectors.firehose_layout.processing import translate_processing
 from connectors.firehose_layout.reader import Node, Translation
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["ExtensionOptions", "bucket_from_arn", "translate_elasticsearch", "translate_s3"]
 

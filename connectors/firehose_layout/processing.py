@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping
 
 from connectors.firehose_layout.reader import Node, Translation
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["PROCESSOR_PARAMETERS", "translate_processing"]
 

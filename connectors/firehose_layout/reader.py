@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.mapping_reader import MappingReader
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["Node", "Translation"]
 

@@ -39,7 +39,7 @@ from connectors.firehose_layout.destinations import (
     translate_s3,
 )
 from connectors.firehose_layout.reader import Node, Translation
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = [
     "EXTENSION_KEY",

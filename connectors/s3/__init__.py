@@ -1,7 +1,6 @@
 """The S3/MinIO destination, the small SigV4 client it sends with, and Firehose prefixes."""
 
 from connectors.s3.avro_arrow import arrow_schema, avro_to_arrow, schema_for
-from connectors.s3.client import S3Client, S3Response
 from connectors.s3.compression import CompressionFormat, format_for_key
 from connectors.s3.conversion_failures import conversion_failure, failure_formatter
 from connectors.s3.destination import Compression, S3Destination, S3PutRequest
@@ -26,6 +25,7 @@ from connectors.s3.prefix import (
     java_to_strftime,
     random_seed,
 )
+from ground.s3 import S3Client, S3Response
 
 __all__ = [
     "BodyEncoder",

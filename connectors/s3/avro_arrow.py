@@ -35,8 +35,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from ground.errors import ConfigError
 from schemas import load_schema
-from shardline.errors import ConfigError
 
 __all__ = ["arrow_schema", "avro_to_arrow", "schema_for"]
 

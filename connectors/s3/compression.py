@@ -56,7 +56,7 @@ from enum import StrEnum
 
 import cramjam
 
-from shardline.errors import CodecError
+from ground.errors import CodecError
 
 __all__ = ["GZIP_LEVEL", "SNAPPY_BLOCK_BYTES", "CompressionFormat", "format_for_key"]
 
@@ -127,7 +127,7 @@ class CompressionFormat(StrEnum):
         return self.compress(b"".join(parts))
 
     def decompress(self, data: bytes) -> bytes:
-        """The original bytes; :class:`~shardline.errors.CodecError` if ``data`` is not this
+        """The original bytes; :class:`~ground.errors.CodecError` if ``data`` is not this
         format. ``Snappy`` also reads Google's framing format."""
         try:
             if self is CompressionFormat.GZIP:

@@ -52,13 +52,13 @@ from connectors.core.outcome import (
     Written,
 )
 from connectors.core.records import Batch, Record, Rejected
-from connectors.s3.client import S3Client, S3Response
 from connectors.s3.compression import CompressionFormat
 from connectors.s3.formats import BodyEncoder, EncodedBody, JsonLinesEncoder
 from connectors.s3.keys import object_key
 from connectors.s3.prefix import Prefix, compile_prefix
-from shardline.errors import KeyCollisionError, RetriableDeliveryError
-from shardline.faults import faults
+from ground.errors import KeyCollisionError, RetriableDeliveryError
+from ground.faults import faults
+from ground.s3 import S3Client, S3Response
 
 __all__ = [
     "DEFAULT_MULTIPART_THRESHOLD",

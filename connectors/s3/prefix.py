@@ -48,8 +48,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from shardline.errors import ConfigError
-from shardline.java_pattern import PatternError, tokenize
+from ground.errors import ConfigError
+from ground.java_pattern import PatternError, tokenize
 
 __all__ = [
     "DEFAULT_TIMESTAMP_PATTERN",

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = [
     "DEFAULT_BUFFER_SIZE_BYTES",

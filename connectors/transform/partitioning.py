@@ -25,7 +25,7 @@ from typing import Any
 
 import jq
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = [
     "ACTIVE_PARTITION_EXCEEDED",

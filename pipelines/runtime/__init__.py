@@ -7,6 +7,7 @@ back through ``restore`` when a partition is assigned. :func:`run` is the blocki
 :class:`StreamService` hosts it in a Faust worker (:func:`run_worker`).
 """
 
+from ground.clock import Clock, wall_ms
 from pipelines.runtime.changelog import ChangelogReader, latest_values
 from pipelines.runtime.config import (
     LAST_STOPPED_POINT,
@@ -18,7 +19,7 @@ from pipelines.runtime.config import (
 )
 from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
-from pipelines.runtime.loop import Clock, RunStats, StreamRuntime, run, wall_ms
+from pipelines.runtime.loop import RunStats, StreamRuntime, run
 from pipelines.runtime.records import (
     OutRecord,
     PartitionProcessor,

@@ -26,7 +26,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from shardline.errors import RestoreError
+from ground.errors import RestoreError
 
 __all__ = ["ChangelogReader", "latest_values"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = [
     "ASSIGNMENT_STRATEGIES",

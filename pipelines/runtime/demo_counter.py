@@ -76,9 +76,9 @@ class CounterProcessor:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from ground.errors import ShardlineError
+    from ground.settings import Settings
     from pipelines.runtime.service import run_worker
-    from shardline.errors import ShardlineError
-    from shardline.settings import Settings
 
     ap = argparse.ArgumentParser(prog="python -m pipelines.runtime.demo_counter")
     ap.add_argument("--app-id", required=True)

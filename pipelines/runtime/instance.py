@@ -21,7 +21,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["MAX_SLOTS", "InstanceSlot", "claim_instance", "transactional_id"]
 

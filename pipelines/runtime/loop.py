@@ -39,6 +39,16 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from ground.clock import Clock, wall_ms
+from ground.errors import (
+    ConfigError,
+    ProcessorError,
+    RestoreError,
+    RuntimeFailure,
+    TransactionError,
+)
+from ground.kafka import ensure_topics, partition_count, topic_max_message_bytes
+from ground.settings import Settings
 from pipelines.runtime.changelog import ChangelogReader
 from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, NOW, RuntimeConfig
 from pipelines.runtime.deadline import StuckCall, call_with_deadline
@@ -50,21 +60,11 @@ from pipelines.runtime.records import (
     ProcessorFactory,
     SourceRecord,
 )
-from shardline.errors import (
-    ConfigError,
-    ProcessorError,
-    RestoreError,
-    RuntimeFailure,
-    TransactionError,
-)
-from shardline.kafka import ensure_topics, partition_count, topic_max_message_bytes
-from shardline.settings import Settings
 
 __all__ = ["CONSUMER_FETCH_CONFIG", "Clock", "RunStats", "StreamRuntime", "run", "wall_ms"]
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], int]
 TP = tuple[str, int]
 
 #: Fetch settings. librdkafka's default ``fetch.queue.backoff.ms`` (1 s) pauses fetching a
@@ -91,11 +91,6 @@ STUCK_GRACE_S = 10.0
 #: a second fatal producer error sooner than this after a reset stops the worker
 RESET_MIN_INTERVAL_S = 30.0
 _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
-
-
-def wall_ms() -> int:
-    """Epoch milliseconds: the default clock (``on_idle`` gets this ``now_ms``)."""
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)
@@ -900,7 +895,7 @@ def run(
 ) -> RunStats:
     """Run one worker until ``stop`` is set (or, with ``until_idle_ms``, until its input is
     drained and quiet); commit, leave the group and return the stats.
-    Raises a :class:`~shardline.errors.RuntimeFailure` when it cannot go on."""
+    Raises a :class:`~ground.errors.RuntimeFailure` when it cannot go on."""
     runtime = StreamRuntime(
         config, settings, factory, stop=stop, clock=clock, instance=instance,
         until_idle_ms=until_idle_ms,

@@ -21,11 +21,12 @@ from typing import Any
 import faust
 from faust.app.base import BootStrategy
 
+from ground.clock import Clock, wall_ms
+from ground.errors import RuntimeFailure
+from ground.settings import Settings
 from pipelines.runtime.config import RuntimeConfig
-from pipelines.runtime.loop import Clock, RunStats, StreamRuntime, wall_ms
+from pipelines.runtime.loop import RunStats, StreamRuntime
 from pipelines.runtime.records import ProcessorFactory
-from shardline.errors import RuntimeFailure
-from shardline.settings import Settings
 
 __all__ = ["StreamService", "run_worker"]
 
@@ -127,7 +128,7 @@ def run_worker(
     until_idle_ms: int | None = None,
 ) -> RunStats:
     """Run one worker in this process under a Faust worker until SIGTERM/SIGINT; return its
-    stats, or raise the :class:`~shardline.errors.RuntimeFailure` that stopped it."""
+    stats, or raise the :class:`~ground.errors.RuntimeFailure` that stopped it."""
     app = _HostApp(
         config.application_id,
         broker=f"kafka://{settings.kafka_bootstrap}",

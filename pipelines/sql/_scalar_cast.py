@@ -22,6 +22,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql._scalar_numeric import _round_half_away
 from pipelines.sql.types import (
     COERCION_ERROR,
@@ -33,7 +34,6 @@ from pipelines.sql.types import (
     TypeKind,
     parse_timestamp,
 )
-from shardline.errors import RowError
 
 _MS_PER_DAY = 86_400_000
 _INT_RANGE = {

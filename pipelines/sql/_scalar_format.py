@@ -22,10 +22,10 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from ground.errors import RowError
+from ground.java_pattern import PatternError, tokenize
 from pipelines.sql._scalar_numeric import INVALID_ARGUMENT
 from pipelines.sql.types import COERCION_ERROR, Timestamp
-from shardline.errors import RowError
-from shardline.java_pattern import PatternError, tokenize
 
 _MONTHS = (
     "January February March April May June July August September October November December"

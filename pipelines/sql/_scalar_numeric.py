@@ -21,8 +21,8 @@ import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql.types import COERCION_ERROR, Date, Interval, Time, Timestamp
-from shardline.errors import RowError
 
 DIVIDE_BY_ZERO = "Divide_By_Zero"
 INVALID_ARGUMENT = "Invalid_Argument"

@@ -9,9 +9,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql._scalar_numeric import INVALID_ARGUMENT
 from pipelines.sql.types import COERCION_ERROR
-from shardline.errors import RowError
 
 
 def _str(value: Any, name: str) -> str:

@@ -11,9 +11,9 @@ import datetime as _dt
 from decimal import Decimal
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql._scalar_numeric import DIVIDE_BY_ZERO, INVALID_ARGUMENT
 from pipelines.sql.types import COERCION_ERROR, Date, Interval, Time, Timestamp
-from shardline.errors import RowError
 
 MS_PER_SECOND = 1_000
 MS_PER_MINUTE = 60_000

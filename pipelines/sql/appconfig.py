@@ -39,7 +39,7 @@ A SQL application lives in a folder ``pipelines/<app>/``: ``app.sql`` (the code)
 Rules, and where Shardline differs from KDA:
 
 - Unknown keys are rejected with the list of known ones; every error is a
-  :class:`~shardline.errors.ConfigError` naming the dotted field path, e.g.
+  :class:`~ground.errors.ConfigError` naming the dotted field path, e.g.
   ``Inputs[0].InputSchema.RecordColumns[2].SqlType``.
 - Names (``NamePrefix``, column ``Name``, ``TableName``, output ``Name``) are kept exactly as
   written. KDA quotes the identifiers it creates from the configuration, so SQL must quote
@@ -75,9 +75,9 @@ from typing import Any
 
 import yaml
 
+from ground.errors import ConfigError
 from pipelines.sql.jsonpath import JsonPath, compile_path
 from pipelines.sql.types import SqlType, parse_type
-from shardline.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILES",

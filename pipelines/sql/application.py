@@ -17,6 +17,9 @@ from typing import Any
 
 import orjson
 
+from ground.errors import ConfigError, RowError, SqlPlanError
+from ground.kafka import partition_count
+from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
 from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
@@ -33,9 +36,6 @@ from pipelines.sql.plan import (
 from pipelines.sql.reference import load_reference_tables
 from pipelines.sql.state import tag
 from pipelines.sql.types import Timestamp
-from shardline.errors import ConfigError, RowError, SqlPlanError
-from shardline.kafka import partition_count
-from shardline.settings import Settings
 
 #: an error row's fields besides DATA_ROW (names, message, topic, offsets...), generously
 ERROR_ROW_OVERHEAD_BYTES = 64 * 1024

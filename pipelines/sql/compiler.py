@@ -4,7 +4,7 @@ A :class:`Scope` says where each visible column sits in the row tuple and what t
 :func:`compile_expr` turns an expression into an :class:`Expr` — a closure ``row -> value``
 plus the result type when it is known. NULL handling and three-valued logic are SQL's; a value
 that cannot be computed (divide by zero, a bad cast) raises
-:class:`~shardline.errors.RowError`, which the engine routes to the error stream.
+:class:`~ground.errors.RowError`, which the engine routes to the error stream.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql import functions as fn
 from pipelines.sql.dialect import is_step
 from pipelines.sql.types import (
@@ -28,7 +29,6 @@ from pipelines.sql.types import (
     parse_timestamp,
     parse_type,
 )
-from shardline.errors import SqlPlanError, SqlUnsupportedError
 
 __all__ = [
     "AGGREGATE_NODES",

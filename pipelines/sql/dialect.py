@@ -31,7 +31,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.parser import Parser
 from sqlglot.tokens import Token, Tokenizer, TokenType
 
-from shardline.errors import SqlSyntaxError
+from ground.errors import SqlSyntaxError
 
 __all__ = [
     "KdaDialect",
@@ -207,7 +207,7 @@ def _raise_parse_error(exc: ParseError, first: Token) -> None:
 def parse_statements(code: str) -> list[Statement]:
     """Split ``code`` at top-level semicolons and parse each statement.
 
-    Raises :class:`~shardline.errors.SqlSyntaxError` with the line and column of the first
+    Raises :class:`~ground.errors.SqlSyntaxError` with the line and column of the first
     error.
     """
     tokens = _tokenize(code)

@@ -24,7 +24,7 @@ Decoding (:func:`build_decoder`) follows KDA's input mapping:
 - **AVRO** — Confluent framing with the schema of ``AvroSchema`` (:mod:`schemas`); columns map
   fields (or paths into nested records) like JSON.
 
-Errors are :class:`~shardline.errors.RowError` named like KDA's ``ERROR_NAME``:
+Errors are :class:`~ground.errors.RowError` named like KDA's ``ERROR_NAME``:
 ``Malformed_Record`` (not UTF-8, not JSON, not CSV, not Avro), ``Schema_Mismatch`` (the
 record has the wrong shape: no rows where ``RecordRowPath`` points, a row that is not an
 object, too few CSV fields, an Avro record of another schema) and ``Type_Coercion_Error``
@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ground.errors import CodecError, RowError
 from pipelines.sql.appconfig import Column, InputSchema, OutputFormat, RecordFormatType
 from pipelines.sql.jsonpath import Getter, compile_path
 from pipelines.sql.types import (
@@ -61,7 +62,6 @@ from pipelines.sql.types import (
     coerce,
     format_value,
 )
-from shardline.errors import CodecError, RowError
 
 __all__ = [
     "MALFORMED_RECORD",

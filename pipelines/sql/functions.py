@@ -3,7 +3,7 @@
 Every function takes already-evaluated Python values (see :mod:`pipelines.sql.types`) and
 returns one. NULL in gives NULL out unless SQL says otherwise (``IS NULL``, ``COALESCE``,
 three-valued ``AND``/``OR``, ``TIMESTAMP_TO_CHAR``). A row-level failure raises
-:class:`~shardline.errors.RowError` with a KDA ``ERROR_NAME``: :data:`DIVIDE_BY_ZERO`,
+:class:`~ground.errors.RowError` with a KDA ``ERROR_NAME``: :data:`DIVIDE_BY_ZERO`,
 :data:`~pipelines.sql.types.COERCION_ERROR` or :data:`INVALID_ARGUMENT`.
 
 Special-syntax forms are called directly by the compiler: :func:`floor_to` (``FLOOR … TO``),

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ground.errors import ConfigError
 from pipelines.sql.appconfig import (
     DEFAULT_CODE_FILE,
     ENCODING,
@@ -22,7 +23,6 @@ from pipelines.sql.appconfig import (
     _parse_application,
     _Reader,
 )
-from shardline.errors import ConfigError
 
 __all__ = ["import_kda_description", "to_mapping"]
 

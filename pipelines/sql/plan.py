@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql import functions as fn
 from pipelines.sql.aggregates import AGGREGATES
 from pipelines.sql.compiler import (
@@ -36,7 +37,6 @@ from pipelines.sql.operators.stream_join import StreamJoinOperator
 from pipelines.sql.operators.topk import ItemsTumblingOperator
 from pipelines.sql.operators.tumbling import AggCall, TumblingLayout, TumblingOperator
 from pipelines.sql.types import Interval, SqlType, TypeKind
-from shardline.errors import SqlPlanError, SqlUnsupportedError
 
 __all__ = [
     "ApplicationPlan",

@@ -1,7 +1,7 @@
 """Reference data: the in-application tables KDA loads from one S3 object at start-up.
 
 :func:`load_reference_table` GETs the object of a :class:`ReferenceDataSource` from S3/MinIO
-(connection settings from :class:`~shardline.settings.Settings`) and decodes it with its
+(connection settings from :class:`~ground.settings.Settings`) and decodes it with its
 ``ReferenceSchema``:
 
 - **CSV** — rows split on ``RecordRowDelimiter``, fields on ``RecordColumnDelimiter``, as a
@@ -11,7 +11,7 @@
 
 As in KDA, the table is read once, when the application starts (an update of the object is
 seen at the next start), and an object larger than the limit (KDA: 1 GB) is refused. Every
-failure is a :class:`~shardline.errors.ConfigError` naming the field: a missing object
+failure is a :class:`~ground.errors.ConfigError` naming the field: a missing object
 ``ReferenceDataSources[i].S3ReferenceDataSource.FileKey``, a missing bucket ``….Bucket`` (or
 ``….BucketARN``), a row that does not decode ``ReferenceDataSources[i].ReferenceSchema`` with
 its line; the application does not start on half a table.
@@ -25,11 +25,11 @@ from typing import Any
 
 import orjson
 
+from ground.errors import ConfigError, RowError
+from ground.s3 import ENTITY_TOO_LARGE, S3Client
+from ground.settings import Settings
 from pipelines.sql.appconfig import ApplicationConfig, RecordFormatType, ReferenceDataSource
 from pipelines.sql.formats import CsvDecoder, JsonDecoder, build_decoder
-from shardline.errors import ConfigError, RowError
-from shardline.s3 import ENTITY_TOO_LARGE, S3Client
-from shardline.settings import Settings
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -31,7 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from shardline.errors import RowError
+from ground.errors import RowError
 
 __all__ = [
     "COERCION_ERROR",
@@ -284,7 +284,7 @@ def coerce(value: Any, target: SqlType) -> Any:
 
     ``None`` stays ``None``. Numbers become TIMESTAMPs as epoch milliseconds; strings are parsed.
     Strings longer than a VARCHAR's length are an error, not silently cut. Raises
-    :class:`~shardline.errors.RowError` (``Type_Coercion_Error``) when the value does not fit.
+    :class:`~ground.errors.RowError` (``Type_Coercion_Error``) when the value does not fit.
     """
     if value is None:
         return None

@@ -13,8 +13,8 @@ import sys
 
 import click
 
-from shardline.errors import ShardlineError
-from shardline.settings import Settings
+from ground.errors import ShardlineError
+from ground.settings import Settings
 
 __all__ = ["main"]
 

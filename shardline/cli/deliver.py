@@ -20,8 +20,8 @@ from connectors import (
     preflight,
 )
 from connectors.core import DEFAULT_METRICS_HOST, FanoutMetrics, FlushReport, MetricsHook
-from shardline.errors import ConfigError, ShardlineError
-from shardline.settings import Settings
+from ground.errors import ConfigError, ShardlineError
+from ground.settings import Settings
 
 __all__ = ["COMMANDS", "deliver"]
 

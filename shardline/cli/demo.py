@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from shardline.settings import Settings
+from ground.settings import Settings
 
 COMMANDS: list[click.Command] = []
 

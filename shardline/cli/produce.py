@@ -7,6 +7,7 @@ import time
 
 import click
 
+from ground.settings import Settings
 from schemas import FORMATS
 from shardline.producer import (
     COMPRESSIONS,
@@ -23,7 +24,6 @@ from shardline.producer.producer import (
     DEFAULT_DELIVERY_TIMEOUT_MS,
     TIMESTAMPS,
 )
-from shardline.settings import Settings
 
 __all__ = ["COMMANDS", "produce_command"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from shardline.settings import Settings
+from ground.settings import Settings
 
 COMMANDS: list[click.Command] = []
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from shardline.errors import SqlError
-from shardline.settings import Settings
+from ground.errors import SqlError
+from ground.settings import Settings
 
 COMMANDS: list[click.Command] = []
 _CONFIG_NAMES = ("application.yaml", "application.yml", "application.json")

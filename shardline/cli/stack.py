@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from shardline.stack import COMPONENTS, ComponentState, ConsoleReporter, Stack
 from shardline.stack.process import tail
 

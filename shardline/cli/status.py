@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from shardline.settings import Settings
+from ground.settings import Settings
 
 if TYPE_CHECKING:
     from shardline.lag import GroupLag

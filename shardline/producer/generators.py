@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ground.errors import ConfigError
 from schemas import FORMATS, codec_for
-from shardline.errors import ConfigError
 
 __all__ = [
     "CLICK_ACTIONS",

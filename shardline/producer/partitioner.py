@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["HASH_KEY_BITS", "hash_key", "partition_for", "partition_for_hash_key"]
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from shardline.errors import ConfigError, ProduceError
-from shardline.kafka import ensure_topics, partition_count, wait_for_broker
+from ground.errors import ConfigError, ProduceError
+from ground.kafka import ensure_topics, partition_count, wait_for_broker
+from ground.settings import Settings
 from shardline.producer.generators import MALFORMED_HORIZON, DataSpec, Record
 from shardline.producer.partitioner import partition_for
 from shardline.producer.ratelimit import TokenBucket
-from shardline.settings import Settings
 
 __all__ = [
     "COMPRESSIONS",

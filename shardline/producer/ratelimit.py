@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["TokenBucket"]
 

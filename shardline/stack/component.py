@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from shardline.stack.preflight import PortClaim
 from shardline.stack.process import Launch, PidFile
 from shardline.stack.progress import Reporter

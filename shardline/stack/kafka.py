@@ -6,8 +6,8 @@ import base64
 import uuid
 from pathlib import Path
 
-from shardline.errors import BrokerUnavailableError
-from shardline.kafka import wait_for_broker
+from ground.errors import BrokerUnavailableError
+from ground.kafka import wait_for_broker
 from shardline.stack.component import Component, Health
 from shardline.stack.maven import copy_dependencies
 from shardline.stack.preflight import Java, PortClaim, find_java, require_tool

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from shardline.errors import ConfigError, PortInUseError, StackError
-from shardline.settings import Settings
+from ground.errors import ConfigError, PortInUseError, StackError
+from ground.settings import Settings
 from shardline.stack.component import Component, ComponentState, ComponentStatus
 from shardline.stack.kafka import KafkaComponent
 from shardline.stack.minio import MinioComponent

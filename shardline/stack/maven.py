@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from shardline.errors import StackError
+from ground.errors import StackError
 from shardline.stack.process import run_checked
 from shardline.stack.versions import MAVEN_DEPENDENCY_PLUGIN
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from shardline.errors import PortInUseError, StackError, ToolMissingError
+from ground.errors import PortInUseError, StackError, ToolMissingError
 from shardline.stack.versions import MIN_JAVA_MAJOR
 
 __all__ = [

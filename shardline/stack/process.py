@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shardline.errors import StackError
+from ground.errors import StackError
 
 __all__ = [
     "DEFAULT_STOP_TIMEOUT_S",

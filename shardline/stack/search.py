@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shardline.errors import StackError
+from ground.errors import StackError
 from shardline.stack.component import Component, Health, http_json
 from shardline.stack.maven import copy_artifact
 from shardline.stack.preflight import Java, PortClaim, find_java, require_tool

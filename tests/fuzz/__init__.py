@@ -1,2 +1,2 @@
-"""Fuzzing Shardline's parsers: any exception outside :class:`~shardline.errors.ShardlineError`
+"""Fuzzing Shardline's parsers: any exception outside :class:`~ground.errors.ShardlineError`
 is a bug. :mod:`tests.fuzz.targets` holds the targets, ``python -m tests.fuzz`` runs them long."""

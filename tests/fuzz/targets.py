@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from shardline.errors import ShardlineError
+from ground.errors import ShardlineError
 
 __all__ = ["EXAMPLE_TIMEOUT_S", "TARGETS", "Hang", "Target", "check_one", "example_deadline"]
 
@@ -232,7 +232,7 @@ def _sql_targets() -> list[Target]:
 
 def _prefix_targets() -> list[Target]:
     from connectors.s3.prefix import compile_prefixes
-    from shardline.java_pattern import PatternError, tokenize
+    from ground.java_pattern import PatternError, tokenize
 
     seeds = ["", "data/", "year=!{timestamp:yyyy}/month=!{timestamp:MM}/",
              "!{firehose:random-string}/", "err/!{firehose:error-output-type}/",

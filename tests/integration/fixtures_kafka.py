@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from shardline.kafka import admin_client, ensure_topics
-from shardline.settings import Settings
+from ground.kafka import admin_client, ensure_topics
+from ground.settings import Settings
 
 __all__ = ["module_topic_factory", "topic_factory"]
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from shardline.stack import Stack
 from shardline.stack.component import Component, ComponentState
 from shardline.stack.kafka import KafkaComponent

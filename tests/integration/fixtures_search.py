@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from shardline.settings import SEARCH_ENGINES, Settings
+from ground.settings import SEARCH_ENGINES, Settings
 from shardline.stack import Stack
 from shardline.stack.component import http_json
 from shardline.stack.search import SearchComponent

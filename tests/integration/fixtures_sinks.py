@@ -16,7 +16,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from shardline.settings import Settings
+from ground.settings import Settings
 
 __all__ = ["bucket_factory", "es_request", "index_factory", "read_objects", "s3_client"]
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from shardline.stack import ComponentState, Stack
 
 __all__ = ["stack_settings"]

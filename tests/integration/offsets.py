@@ -6,7 +6,7 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from shardline.settings import Settings
+from ground.settings import Settings
 
 
 def committed_and_end(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from tests.integration.workers import ROOT
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ import pytest
 from confluent_kafka import Producer
 
 from connectors import DeliveryConfig, build_worker, preflight
-from shardline.kafka import ensure_topics
-from shardline.settings import Settings
+from ground.kafka import ensure_topics
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.offsets import committed_and_end
 
@@ -140,7 +140,7 @@ def test_search_delivers_every_record_exactly_once(
 def test_unreachable_destination_is_a_clear_error(stack_settings: Settings) -> None:
     from dataclasses import replace
 
-    from shardline.errors import DeliveryError
+    from ground.errors import DeliveryError
 
     topic = f"delivery-{uuid.uuid4().hex[:10]}"
     ensure_topics(stack_settings.kafka_bootstrap, [topic], 1)

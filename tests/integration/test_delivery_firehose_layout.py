@@ -23,8 +23,8 @@ import yaml
 from confluent_kafka import Producer
 
 from connectors import build_worker, load_deliveries, preflight
-from shardline.kafka import ensure_topics
-from shardline.settings import Settings
+from ground.kafka import ensure_topics
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.offsets import committed_and_end
 from tests.integration.test_delivery import _objects

@@ -9,7 +9,7 @@ from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors import DeliveryConfig, MetricsServer, PrometheusMetrics, build_worker, preflight
-from shardline.settings import Settings
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from tests.integration.fault_proxy import FaultProxy
 from tests.integration.fixtures_sinks import read_objects
 from tests.integration.offsets import committed_and_end

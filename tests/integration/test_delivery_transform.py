@@ -17,7 +17,7 @@ from connectors.build import build_core
 from connectors.config import DeliveryConfig
 from connectors.core import Record
 from connectors.core.delivery import DeliveryCore
-from shardline.settings import Settings
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from ground.kafka import delete_topics_with_prefix
+from ground.settings import Settings
 from shardline.demo import DemoConfig, run_demo
-from shardline.kafka import delete_topics_with_prefix
-from shardline.settings import Settings
 from shardline.verify import read_topic
 from tests.integration.offsets import committed_and_end
 

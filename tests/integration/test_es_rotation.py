@@ -11,8 +11,8 @@ import pytest
 from confluent_kafka import Producer
 
 from connectors import DeliveryConfig, build_worker, preflight
-from shardline.kafka import ensure_topics
-from shardline.settings import Settings
+from ground.kafka import ensure_topics
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request
 
 pytestmark = pytest.mark.integration

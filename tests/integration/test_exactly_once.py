@@ -4,7 +4,7 @@ Elasticsearch must then equal the input exactly: none lost, none twice.
 
 The expectation is the ids this test produced; objects are read back with botocore and
 documents with Elasticsearch's HTTP API (not with ``connectors``). Faults are injected with
-``SHARDLINE_FAULTS`` (:mod:`shardline.faults`): a delay before each multipart part, and a delay
+``SHARDLINE_FAULTS`` (:mod:`ground.faults`): a delay before each multipart part, and a delay
 between a confirmed write and the commit of its offsets, so the kills land where they hurt.
 """
 
@@ -22,8 +22,8 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 
-from shardline.kafka import ensure_topics
-from shardline.settings import Settings
+from ground.kafka import ensure_topics
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request, s3_client
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, workers  # noqa: F401  (fixture)

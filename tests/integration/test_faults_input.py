@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from confluent_kafka.admin import AdminClient
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
 from tests.integration.workers import read_all
 
@@ -262,7 +262,7 @@ def test_poison_records_delivered_to_elasticsearch(stack_settings, bucket_factor
     from confluent_kafka import Producer
 
     from connectors import DeliveryConfig, build_worker, preflight
-    from shardline.kafka import ensure_topics
+    from ground.kafka import ensure_topics
     from tests.integration.fault_report import report
     from tests.integration.fixtures_sinks import es_request, read_objects
 

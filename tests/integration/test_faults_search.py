@@ -35,7 +35,7 @@ import yaml
 from confluent_kafka import Producer
 
 from connectors import DeliveryConfig, build_worker, preflight
-from shardline.settings import Settings
+from ground.settings import Settings
 from tests.integration.fault_hooks import CALLS_ENV, HANG_REMAINDER, RAISE_REMAINDER, verdict
 from tests.integration.fault_proxy import FaultProxy, Mode
 from tests.integration.fault_report import report

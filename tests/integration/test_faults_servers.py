@@ -31,8 +31,8 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 
-from shardline.kafka import ensure_topics
-from shardline.settings import Settings
+from ground.kafka import ensure_topics
+from ground.settings import Settings
 from tests.integration.fault_report import report
 from tests.integration.fixtures_private import PrivateServer
 from tests.integration.fixtures_sinks import s3_client

@@ -24,8 +24,8 @@ from confluent_kafka import Producer
 
 from connectors import DeliveryConfig, build_worker, preflight
 from connectors.s3 import schema_for
-from shardline.kafka import ensure_topics
-from shardline.settings import Settings
+from ground.kafka import ensure_topics
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import read_objects
 from tests.integration.offsets import committed_and_end
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ground.kafka import delete_topics_with_prefix
+from ground.settings import Settings
 from pipelines import LATE_RECORD, MALFORMED_RECORD, ErrorRow
-from shardline.kafka import delete_topics_with_prefix
 from shardline.producer import DataSpec, ProduceConfig, produce
-from shardline.settings import Settings
 from shardline.verify import compare_windows, expected_ticker_windows, read_topic
 from tests.integration.offsets import committed_and_end
 

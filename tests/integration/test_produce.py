@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import schemas
-from shardline.errors import CodecError
+from ground.errors import CodecError
+from ground.settings import Settings
 from shardline.producer import DataSpec, ProduceConfig, partition_for, produce
-from shardline.settings import Settings
 from shardline.verify import read_topic
 
 pytestmark = pytest.mark.integration
@@ -152,7 +152,7 @@ def test_unreachable_broker_is_one_line_and_nonzero(tmp_path):
 
 
 def _delete(settings: Settings, topic: str) -> None:
-    from shardline.kafka import admin_client
+    from ground.kafka import admin_client
 
     try:
         for fut in admin_client(settings.kafka_bootstrap).delete_topics([topic]).values():

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from ground.errors import ConfigError
+from ground.settings import Settings
 from pipelines.sql.appconfig import ApplicationConfig, ReferenceDataSource
 from pipelines.sql.reference import load_reference_table, load_reference_tables
 from pipelines.sql.types import Timestamp
-from shardline.errors import ConfigError
-from shardline.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
 
 pytestmark = pytest.mark.integration

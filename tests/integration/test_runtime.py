@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from ground.errors import ProcessorError
+from ground.kafka import admin_client
+from ground.settings import Settings
 from pipelines.runtime import (
     OutRecord,
     RunStats,
@@ -27,9 +30,6 @@ from pipelines.runtime import (
     run,
 )
 from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
-from shardline.errors import ProcessorError
-from shardline.kafka import admin_client
-from shardline.settings import Settings
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, progress, read_all, wait_for, wait_log
 

@@ -17,7 +17,7 @@ import pytest
 
 from connectors import CompressionFormat, S3Client, S3Destination
 from connectors.core import Batch, Record
-from shardline.settings import Settings
+from ground.settings import Settings
 from shardline.verify import read_s3_jsonl
 from tests.integration.fixtures_sinks import s3_client
 

@@ -14,8 +14,8 @@ import pytest
 from connectors.core import Batch, Record
 from connectors.core.outcome import NotWritten, Written
 from connectors.s3 import Compression, S3Client, S3Destination
-from shardline.errors import KeyCollisionError
-from shardline.settings import Settings
+from ground.errors import KeyCollisionError
+from ground.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
 
 pytestmark = pytest.mark.integration

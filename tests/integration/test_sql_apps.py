@@ -38,9 +38,9 @@ import pytest
 import yaml
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from ground.settings import Settings
 from pipelines.sql.application import check_application
 from shardline.producer import TICKER_SYMBOLS, partition_for
-from shardline.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
 from tests.integration.pace import Pace
 from tests.integration.workers import Consumed, Worker, read_all, wait_for, wait_log

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ground.kafka import ensure_topics, partition_count, wait_for_broker
+from ground.settings import Settings
 from shardline.cli import main
-from shardline.kafka import ensure_topics, partition_count, wait_for_broker
-from shardline.settings import Settings
 from shardline.stack import ComponentState, Stack
 from shardline.stack.component import http_json
 

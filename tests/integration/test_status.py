@@ -10,8 +10,8 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from ground.settings import Settings
 from shardline.lag import group_lag
-from shardline.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from tests.integration.offsets import committed_and_end
 
 __all__ = [

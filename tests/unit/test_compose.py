@@ -31,7 +31,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from shardline.settings import DEFAULTS, ENV_PREFIX, Settings
+from ground.settings import DEFAULTS, ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shardline.java_pattern import PatternError, tokenize
+from ground.java_pattern import PatternError, tokenize
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from typing import TypeVar
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shardline.s3 import MultipartUpload, S3Client, S3Response, complete_multipart_body
-from shardline.settings import Secret
+from ground.s3 import MultipartUpload, S3Client, S3Response, complete_multipart_body
+from ground.settings import Secret
 
 T = TypeVar("T")
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"

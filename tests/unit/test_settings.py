@@ -1,8 +1,8 @@
 import pytest
 
 import shardline
-from shardline.errors import ConfigError, ShardlineError
-from shardline.settings import Secret, Settings
+from ground.errors import ConfigError, ShardlineError
+from ground.settings import Secret, Settings
 
 
 def test_defaults_bind_loopback() -> None:

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql.operators.base import Context, Row, StateStore
-from shardline.errors import RowError
 
 __all__ = ["ProjectOperator", "ReferenceJoin"]
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql.aggregates import AggregateSpec
 from pipelines.sql.operators.base import Context, Row, StateStore
-from shardline.errors import RowError
 
 __all__ = ["SlidingOperator", "SlidingWindow", "WindowAgg"]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
+from ground.errors import RowError
 from pipelines.sql import state as codec
 from pipelines.sql.operators.base import Context, KeyedRow, Row, StateStore
 from pipelines.sql.operators.tumbling import AggCall
 from pipelines.sql.types import Timestamp
-from shardline.errors import RowError
 
 __all__ = ["StaggerOperator"]
 

@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql.operators.base import Context, Row, StateStore
-from shardline.errors import RowError
 
 __all__ = ["StreamJoinOperator"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ground.errors import RowError
 from pipelines.sql.operators.base import Context, KeyedRow, Row, StateStore
 from pipelines.sql.sketches import CountDistinctItems, TopKItems
 from pipelines.sql.types import Timestamp
-from shardline.errors import RowError
 
 __all__ = ["ItemsTumblingOperator"]
 

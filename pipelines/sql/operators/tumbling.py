@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from ground.errors import RowError
 from pipelines.sql import state as codec
 from pipelines.sql.aggregates import (
     ADD_ONLY,
@@ -30,7 +31,6 @@ from pipelines.sql.aggregates import (
 )
 from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, Row, StateStore
 from pipelines.sql.types import Timestamp
-from shardline.errors import RowError
 
 __all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators"]
 

@@ -2,7 +2,7 @@ import pytest
 
 from connectors import DeliveryConfig, ElasticsearchConfig, S3Config, load_deliveries
 from connectors.s3 import Compression
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 
 def s3(**over) -> dict:

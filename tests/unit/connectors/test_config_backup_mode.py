@@ -9,8 +9,8 @@ from connectors import DeliveryConfig, build_core
 from connectors.config import ElasticsearchConfig, S3BackupMode
 from connectors.elasticsearch import DocumentIdStrategy
 from connectors.s3 import S3Destination
-from shardline.errors import ConfigError
-from shardline.settings import Settings
+from ground.errors import ConfigError
+from ground.settings import Settings
 
 
 def es(**section) -> DeliveryConfig:

@@ -7,7 +7,7 @@ import pytest
 from connectors.build import build_transform
 from connectors.config import DeliveryConfig, S3Config
 from connectors.transform import SubRecordType
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 HOOK = "connectors.examples.hooks:enrich"
 

@@ -11,7 +11,7 @@ from connectors.core import (
     RetryOptions,
     RetryPartial,
 )
-from shardline.errors import PermanentDeliveryError
+from ground.errors import PermanentDeliveryError
 from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
 
 HINTS = BufferingHints(size_bytes=10**6, max_records=4, interval_ms=1_000)

@@ -17,7 +17,7 @@ from connectors.transform import (
     ProcessingHook,
     TransformStage,
 )
-from shardline.errors import PermanentDeliveryError
+from ground.errors import PermanentDeliveryError
 from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
 
 HINTS = BufferingHints(size_bytes=10**6, max_records=6, interval_ms=1_000)

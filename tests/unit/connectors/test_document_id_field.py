@@ -16,8 +16,8 @@ from connectors.elasticsearch import (
     es_failure_formatter,
 )
 from connectors.firehose_layout import delivery_from_firehose
-from shardline.errors import ConfigError
-from shardline.settings import Settings
+from ground.errors import ConfigError
+from ground.settings import Settings
 from tests.unit.connectors.helpers import rec
 
 

@@ -16,7 +16,7 @@ from connectors.config import ElasticsearchConfig, S3BackupMode, S3Config
 from connectors.elasticsearch import DocumentIdStrategy, IndexRotationPeriod
 from connectors.firehose_layout import delivery_from_firehose, is_firehose_layout, translate
 from connectors.s3 import CompressionFormat
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 ROLE = "arn:aws:iam::123456789012:role/firehose"
 S3 = "ExtendedS3DestinationConfiguration"

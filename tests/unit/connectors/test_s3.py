@@ -7,8 +7,8 @@ from connectors.build import build_core
 from connectors.config import DeliveryConfig
 from connectors.core import Batch, DontRetry, Retry, Successful
 from connectors.s3 import Compression, S3Client, S3Destination, S3Response, date_path, object_key
-from shardline.errors import ConfigError
-from shardline.settings import Secret, Settings
+from ground.errors import ConfigError
+from ground.settings import Secret, Settings
 from tests.unit.connectors.helpers import rec
 
 NO_SUCH_BUCKET = b"""<?xml version="1.0" encoding="UTF-8"?>

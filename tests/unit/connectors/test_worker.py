@@ -10,7 +10,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 import connectors
 from connectors.core import BufferingHints, DeliveryCore, DeliveryWorker, Retry, RetryOptions
-from shardline.errors import DeliveryError, PermanentDeliveryError
+from ground.errors import DeliveryError, PermanentDeliveryError
 from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep
 
 

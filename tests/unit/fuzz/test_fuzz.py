@@ -31,7 +31,7 @@ def test_fuzz_target_raises_only_shardline_errors(target: Target) -> None:
 
 
 def test_the_harness_fails_on_a_foreign_exception_and_on_a_hang() -> None:
-    from shardline.errors import ConfigError
+    from ground.errors import ConfigError
     from tests.fuzz.targets import Hang, example_deadline
 
     def config_error(value: object) -> None:

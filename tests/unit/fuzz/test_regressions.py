@@ -18,9 +18,9 @@ def test_lag_offset_that_is_not_an_integer_literal_is_a_plan_error() -> None:
     # Was: TypeError from int(Literal) for LAG(price, @1) (found by the sql fuzz target).
     import pytest
 
+    from ground.errors import SqlPlanError
     from pipelines.sql.appconfig import load_application
     from pipelines.sql.plan import StreamColumn, plan_application
-    from shardline.errors import SqlPlanError
     from tests.fuzz.targets import SQL_APPS
 
     config = load_application(SQL_APPS / "sliding")

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from ground.errors import ConfigError
 from pipelines.config import PipelineConfig, load_pipeline_config
-from shardline.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]
 BASE = {"app_id": "a", "input_topic": "in", "output_topic": "out", "error_topic": "err"}

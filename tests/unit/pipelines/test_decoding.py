@@ -2,10 +2,10 @@ import json
 
 import pytest
 
+from ground.errors import CodecError
 from pipelines.decoding import decoder_for
 from pipelines.ticker import parse_ticker
 from schemas import codec_for
-from shardline.errors import CodecError
 
 GOOD = {
     "ticker_symbol": "AMZN",

@@ -8,7 +8,7 @@ import pytest
 
 import schemas
 import shardline.producer as producer
-from shardline.errors import CodecError, ConfigError
+from ground.errors import CodecError, ConfigError
 from shardline.producer import (
     MALFORMED_HORIZON,
     MALFORMED_KINDS,

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 from shardline.producer import TICKER_SYMBOLS, hash_key, partition_for, partition_for_hash_key
 
 SPACE = 2**128

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 from shardline.producer import TokenBucket
 
 

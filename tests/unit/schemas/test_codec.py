@@ -10,8 +10,8 @@ import fastavro
 import pytest
 
 import schemas
+from ground.errors import CodecError, ConfigError
 from schemas import codec_for, decode_any, load_schema, schema_id
-from shardline.errors import CodecError, ConfigError
 
 TICK = {
     "ticker_symbol": "AMZN",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shardline.settings import Settings
+from ground.settings import Settings
 
 
 @pytest.fixture

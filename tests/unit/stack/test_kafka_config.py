@@ -3,7 +3,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from shardline.stack.kafka import (
     KafkaComponent,
     log4j2_properties,

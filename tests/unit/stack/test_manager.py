@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shardline.errors import ConfigError, PortInUseError, StackError, ToolMissingError
-from shardline.settings import Settings
+from ground.errors import ConfigError, PortInUseError, StackError, ToolMissingError
+from ground.settings import Settings
 from shardline.stack import ComponentState, Stack
 from shardline.stack.component import Component, Health
 from shardline.stack.preflight import PortClaim

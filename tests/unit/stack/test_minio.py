@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shardline.settings import Settings
+from ground.settings import Settings
 from shardline.stack.minio import MinioComponent
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shardline.errors import PortInUseError, StackError, ToolMissingError
+from ground.errors import PortInUseError, StackError, ToolMissingError
 from shardline.stack.preflight import (
     PortClaim,
     check_ports_free,

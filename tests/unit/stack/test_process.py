@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shardline.errors import StackError
+from ground.errors import StackError
 from shardline.stack.process import (
     Launch,
     PidFile,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shardline.errors import StackError
-from shardline.settings import Settings
+from ground.errors import StackError
+from ground.settings import Settings
 from shardline.stack.preflight import Java
 from shardline.stack.search import (
     ENGINES,

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.core import Batch, BufferingHints, DeliveryCore, RetryOptions, Successful
 from connectors.core.outcome import NoOutput, NotWritten, Outcome, Probe, Written
-from shardline.errors import KeyCollisionError
+from ground.errors import KeyCollisionError
 from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
 
 RETRY = RetryOptions(duration_ms=10_000, max_attempts=3)

@@ -17,7 +17,7 @@ from connectors.core import Batch, BufferingHints, DeliveryCore, DeliveryWorker,
 from connectors.core.delivery import RECORD_OVERHEAD_BYTES
 from connectors.core.metrics import FlushReport, LoggingMetrics
 from connectors.core.worker import fetch_config
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
 from tests.unit.connectors.test_worker import Msg
 

@@ -20,7 +20,7 @@ from connectors.core import (
     deliver_batch,
 )
 from connectors.core.records import Batch
-from shardline.errors import PermanentDeliveryError
+from ground.errors import PermanentDeliveryError
 from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
 from tests.unit.connectors.test_worker import FakeConsumer, msgs
 

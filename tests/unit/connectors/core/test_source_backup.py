@@ -8,7 +8,7 @@ import pytest
 from connectors.core import BufferingHints, DeliveryCore, DontRetry, Rejected, RetryOptions
 from connectors.core.outcome import NotWritten, Written
 from connectors.core.records import Batch
-from shardline.errors import PermanentDeliveryError
+from ground.errors import PermanentDeliveryError
 from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
 
 HINTS = BufferingHints(size_bytes=10**6, max_records=4, interval_ms=1_000)

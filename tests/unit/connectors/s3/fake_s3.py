@@ -1,4 +1,4 @@
-"""An in-memory S3 speaking :class:`shardline.s3.S3Client`'s calls (the seam the destination
+"""An in-memory S3 speaking :class:`ground.s3.S3Client`'s calls (the seam the destination
 uses), with S3's rules for conditional writes and multipart uploads; failures can be scripted."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from shardline.s3 import META_PREFIX, MultipartUpload, S3Response
+from ground.s3 import META_PREFIX, MultipartUpload, S3Response
 
 __all__ = ["FakeS3", "StoredObject"]
 

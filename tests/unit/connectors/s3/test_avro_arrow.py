@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from connectors.s3.avro_arrow import arrow_schema, avro_to_arrow, schema_for
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 INNER = {"type": "record", "name": "Inner", "fields": [{"name": "x", "type": "int"}]}
 

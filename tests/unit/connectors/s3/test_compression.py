@@ -19,7 +19,7 @@ from connectors import CompressionFormat as TopLevelFormat
 from connectors import DeliveryConfig
 from connectors.core import Batch
 from connectors.s3 import Compression, CompressionFormat, S3Destination, S3Response, format_for_key
-from shardline.errors import CodecError, ConfigError
+from ground.errors import CodecError, ConfigError
 from tests.unit.connectors.helpers import rec
 
 ALL = list(CompressionFormat)

@@ -43,8 +43,8 @@ from connectors.s3 import (
     schema_for,
 )
 from connectors.s3.formats import BodyEncoder
-from shardline.errors import ConfigError, KeyCollisionError
-from shardline.settings import Settings
+from ground.errors import ConfigError, KeyCollisionError
+from ground.settings import Settings
 from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
 
 SLOW_DOWN = b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"

@@ -14,7 +14,7 @@ from connectors.s3 import (
     object_key,
     random_seed,
 )
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 from tests.unit.connectors.helpers import rec
 
 TS = 1_795_381_507_000  # 2026-11-22T21:05:07Z

@@ -15,7 +15,7 @@ from connectors.core import Batch, DontRetry, Record, Retry, RetryPartial, Succe
 from connectors.core.outcome import NoOutput, NotWritten, Outcome, Written
 from connectors.s3 import Compression, S3Client, S3Destination, S3Response
 from connectors.s3.prefix import compile_prefix
-from shardline.errors import KeyCollisionError, RetriableDeliveryError
+from ground.errors import KeyCollisionError, RetriableDeliveryError
 from tests.unit.connectors.helpers import rec
 from tests.unit.connectors.s3.fake_s3 import FakeS3, StoredObject
 

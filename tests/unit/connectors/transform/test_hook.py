@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from connectors.transform import HookInput, ProcessingHook, load_callable
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 
 async def _no_sleep(_s: float) -> None:

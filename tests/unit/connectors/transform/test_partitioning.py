@@ -1,7 +1,7 @@
 import pytest
 
 from connectors.transform import ActivePartitions, MetadataExtractionError, MetadataExtractor
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 
 def test_query_extracts_keys_in_order() -> None:

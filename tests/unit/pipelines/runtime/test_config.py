@@ -1,7 +1,7 @@
 import pytest
 
+from ground.errors import ConfigError
 from pipelines.runtime import RuntimeConfig, changelog_topic
-from shardline.errors import ConfigError
 
 
 def test_defaults_are_valid_and_changelogs_are_named_per_source() -> None:

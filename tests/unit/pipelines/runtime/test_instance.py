@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ground.errors import ConfigError
 from pipelines.runtime import claim_instance, transactional_id
-from shardline.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[4]
 

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from ground.errors import ProcessorError, TransactionError
+from ground.settings import Settings
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord, StreamRuntime
 from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
-from shardline.errors import ProcessorError, TransactionError
-from shardline.settings import Settings
 from tests.unit.pipelines.runtime.fakes import FakeConsumer, FakeProducer, FakeReader, eof, msg
 
 SRC, OUT, CHANGELOG = "in", "out", "app-in-changelog"

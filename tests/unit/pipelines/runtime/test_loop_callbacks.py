@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError
 
+from ground.settings import Settings
 from pipelines.runtime import OutRecord, RuntimeConfig, StreamRuntime
 from pipelines.runtime.loop import _Owned
-from shardline.settings import Settings
 
 
 class _Error:
@@ -227,7 +227,7 @@ def test_an_abort_that_fails_replaces_the_producer_and_rewinds() -> None:
 
 
 def test_a_fenced_abort_stops_the_worker() -> None:
-    from shardline.errors import TransactionError
+    from ground.errors import TransactionError
 
     rt = _runtime()
     calls: list[str] = []
@@ -241,7 +241,7 @@ def test_a_fenced_abort_stops_the_worker() -> None:
 def test_a_fatal_producer_error_resets_the_producer_once_then_stops() -> None:
     """Fenced after a broker restart: a new producer, every partition replayed. Fenced again
     at once: another live worker has this transactional.id, so the worker stops."""
-    from shardline.errors import TransactionError
+    from ground.errors import TransactionError
 
     rt = _runtime()
     calls: list[str] = []
@@ -298,7 +298,7 @@ def hanging(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_a_commit_stuck_past_its_timeout_replaces_the_producer_and_replays(hanging: Any) -> None:
-    from shardline.errors import TransactionError
+    from ground.errors import TransactionError
 
     rt, calls, fresh = hanging
     rt._handle([_Msg(0, 0), _Msg(0, 1)], now_ms=10)

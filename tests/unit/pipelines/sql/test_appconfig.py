@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ground.errors import ConfigError
 from pipelines.sql.appconfig import (
     ApplicationConfig,
     OutputFormat,
@@ -17,7 +18,6 @@ from pipelines.sql.appconfig import (
     load_application,
 )
 from pipelines.sql.types import SqlType, TypeKind, parse_type
-from shardline.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[4] / "pipelines" / "ticker_analytics"
 
@@ -310,8 +310,8 @@ def test_every_error_names_its_field(change: Any, field: str) -> None:
 
 
 def test_runtime_timeouts_reach_the_runtime() -> None:
+    from ground.settings import Settings
     from pipelines.sql.application import SqlApplication, _plan
-    from shardline.settings import Settings
 
     data = base()
     data["Runtime"] = {"TransactionTimeoutMs": 12_000, "SessionTimeoutMs": 6_000}

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ground.settings import Settings
 from pipelines.runtime.records import SourceRecord
 from pipelines.sql.application import SqlApplication, check_application
-from shardline.settings import Settings
 
 SQL = """\
 CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ground.errors import RowError
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.sql.appconfig import Column, InputSchema, RecordFormat, RecordFormatType
 from pipelines.sql.formats import (
@@ -18,7 +19,6 @@ from pipelines.sql.formats import (
 )
 from pipelines.sql.types import COERCION_ERROR, Timestamp, parse_timestamp, parse_type
 from schemas import codec_for
-from shardline.errors import RowError
 
 
 def schema(kind: str, *columns: tuple[str, str] | tuple[str, str, str], **fmt: Any) -> InputSchema:

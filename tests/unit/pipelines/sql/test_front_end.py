@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
+from ground.errors import SqlPlanError, SqlSyntaxError, SqlUnsupportedError
 from pipelines.sql.dialect import parse_statements
 from pipelines.sql.plan import plan_application
-from shardline.errors import SqlPlanError, SqlSyntaxError, SqlUnsupportedError
 from tests.unit.pipelines.sql.corpus import TICKER_COLUMNS
 
 INPUTS = {"SOURCE_SQL_STREAM_001": TICKER_COLUMNS}

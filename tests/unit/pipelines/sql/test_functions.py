@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ground.errors import RowError
 from pipelines.sql import functions as F
 from pipelines.sql.types import (
     COERCION_ERROR,
@@ -23,7 +24,6 @@ from pipelines.sql.types import (
     parse_timestamp,
     parse_type,
 )
-from shardline.errors import RowError
 
 from .conftest import Oracle
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ground.errors import ConfigError
+from ground.settings import Settings
 from pipelines.runtime.records import SourceRecord
 from pipelines.sql.appconfig import DEFAULT_MAX_RECORD_BYTES
 from pipelines.sql.application import SqlApplication, check_application
-from shardline.errors import ConfigError
-from shardline.settings import Settings
 
 APP = Path(__file__).resolve().parents[4] / "tests" / "integration" / "sql_apps" / (
     "tumbling_event_time")

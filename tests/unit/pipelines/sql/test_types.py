@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ground.errors import RowError
 from pipelines.sql.types import (
     COERCION_ERROR,
     Date,
@@ -24,7 +25,6 @@ from pipelines.sql.types import (
     parse_timestamp,
     parse_type,
 )
-from shardline.errors import RowError
 
 from .conftest import Oracle
 

@@ -25,7 +25,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from yarl import URL
 
-from shardline.settings import Secret
+from ground.settings import Secret
 
 __all__ = ["ENTITY_TOO_LARGE", "META_PREFIX", "MultipartUpload", "S3Client", "S3Response"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, NewTopic
 
-from shardline.errors import BrokerUnavailableError, ConfigError
+from ground.errors import BrokerUnavailableError, ConfigError
 
 __all__ = [
     "admin_client",

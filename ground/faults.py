@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["ENV", "Faults", "faults"]
 

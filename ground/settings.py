@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shardline.errors import ConfigError
+from ground.errors import ConfigError
 
 __all__ = ["DEFAULTS", "ENV_PREFIX", "Secret", "Settings"]
 
