@@ -14,22 +14,17 @@ translates it into this layout and reports errors under Firehose's field names.
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from connectors.core.buffer import MIB, BufferingHints
 from connectors.core.retry import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, RetryOptions
 from connectors.elasticsearch.destination import DocumentIdStrategy
 from connectors.elasticsearch.rotation import IndexRotationPeriod
-from connectors.mapping_reader import MappingReader
 from connectors.s3.avro_arrow import schema_for
 from connectors.s3.compression import CompressionFormat
 from connectors.s3.parquet import (
@@ -42,6 +37,7 @@ from connectors.s3.prefix import compile_prefixes
 from connectors.transform.deaggregate import SubRecordType
 from connectors.transform.hook import DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, load_callable
 from connectors.transform.partitioning import DEFAULT_MAX_ACTIVE_PARTITIONS, MetadataExtractor
+from ground.config_reader import MappingReader, load_document
 from ground.errors import ConfigError
 
 __all__ = [
@@ -646,29 +642,6 @@ class DeliveryConfig:
         return config
 
 
-def _read(path: Path) -> Any:
-    """A delivery file's document: ``.toml`` with tomllib, ``.json`` as JSON, else YAML."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
-    suffix = path.suffix.lower()
-    if suffix == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(str(path), f"not valid TOML: {exc}") from None
-    if suffix == ".json":
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(str(path), f"not valid JSON: {exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"not valid YAML: {exc}") from None
-
-
 def _delivery(data: Any, path: str = "") -> DeliveryConfig:
     """One delivery in either layout: Shardline's, or Firehose's (translated)."""
     from connectors.firehose_layout import delivery_from_firehose, is_firehose_layout
@@ -685,7 +658,7 @@ def load_deliveries(source: Path | str | Mapping[str, Any]) -> list[DeliveryConf
     is in Shardline's layout or in Firehose's (``DeliveryStreamName`` at the top, or
     describe-delivery-stream's ``DeliveryStreamDescription``).
     """
-    data: Any = source if isinstance(source, Mapping) else _read(Path(source))
+    data: Any = source if isinstance(source, Mapping) else load_document(Path(source))
     if isinstance(data, Mapping) and "deliveries" in data:
         if set(data) != {"deliveries"}:
             extra = sorted(set(data) - {"deliveries"})[0]

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.mapping_reader import MappingReader
+from ground.config_reader import MappingReader
 from ground.errors import ConfigError
 
 __all__ = ["Node", "Translation"]
