@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from ground.kafka import ensure_topics, partition_count
 from ground.settings import Settings
 from pipelines.config import PipelineConfig
 from pipelines.runtime import RunStats, RuntimeConfig, run_worker
@@ -47,10 +46,8 @@ def run_pipeline(
 ) -> RunStats:
     """Run the pipeline in this process until stopped (SIGINT/SIGTERM) or, with
     ``until_idle_s``, until the input has been quiet that long and every window is out.
-    The output and error topics are created (as many partitions as the input) if missing."""
-    bootstrap = settings.kafka_bootstrap
-    partitions = partition_count(bootstrap, config.input_topic)
-    ensure_topics(bootstrap, [config.output_topic, config.error_topic], partitions)
+    The runtime creates the output and error topics if missing (as many partitions as the
+    input, ``LogAppendTime``: see :mod:`pipelines.runtime.topics`)."""
     stats = run_worker(
         runtime_config(config, instance_id=instance_id),
         settings,

@@ -41,16 +41,15 @@ from confluent_kafka import (
 
 from ground.clock import Clock, wall_ms
 from ground.errors import (
-    ConfigError,
     ProcessorError,
     RestoreError,
     RuntimeFailure,
     TransactionError,
 )
-from ground.kafka import ensure_topics, partition_count, topic_max_message_bytes
+from ground.retention import RetentionWatch
 from ground.settings import Settings
 from pipelines.runtime.changelog import ChangelogReader
-from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, NOW, RuntimeConfig
+from pipelines.runtime.config import NOW, RuntimeConfig
 from pipelines.runtime.deadline import StuckCall, call_with_deadline
 from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
@@ -59,7 +58,9 @@ from pipelines.runtime.records import (
     PartitionProcessor,
     ProcessorFactory,
     SourceRecord,
+    rowtime_headers,
 )
+from pipelines.runtime.topics import prepare_topics
 
 __all__ = ["CONSUMER_FETCH_CONFIG", "Clock", "RunStats", "StreamRuntime", "run", "wall_ms"]
 
@@ -111,6 +112,9 @@ class RunStats:
     duplicates_dropped: int = 0
     producer_resets: int = 0
     not_owned_dropped: int = 0
+    #: outputs written with a time their CreateTime topic's retention.ms has passed: the
+    #: broker deletes them within minutes (``topics``, ``ground.retention``)
+    past_retention: int = 0
     first_record_s: float = 0.0
     last_record_s: float = 0.0
     instance_id: str = ""
@@ -217,42 +221,11 @@ class StreamRuntime:
         self._last_reset_s: float | None = None  # monotonic time of the last producer reset
         self._consumer: Any = None
         self._reader: ChangelogReader | None = None
+        self._retention = RetentionWatch((), writer=f"worker {config.application_id}")
 
     # -- set-up --------------------------------------------------------------------------
     def _prepare_topics(self) -> None:
-        bootstrap = self.settings.kafka_bootstrap
-        counts = {t: partition_count(bootstrap, t) for t in self.config.source_topics}
-        for source, changelog in self._changelogs.items():
-            ensure_topics(
-                bootstrap,
-                [changelog],
-                counts[source],
-                config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
-            )
-            have = partition_count(bootstrap, changelog)
-            if have != counts[source]:
-                raise ConfigError(
-                    "source_topics",
-                    f"changelog {changelog!r} has {have} partitions, source {source!r} has "
-                    f"{counts[source]}; delete the changelog or use a new application_id",
-                )
-        if self.config.output_topics:
-            n = self.config.output_partitions or max(counts.values())
-            size = self.config.max_message_bytes
-            # topics it creates take its largest record (e.g. an error row holding a big input)
-            big = size > DEFAULT_MAX_MESSAGE_BYTES
-            extra = {"max.message.bytes": str(size + 4096)} if big else None
-            ensure_topics(bootstrap, self.config.output_topics, n, config=extra)
-            for topic in self.config.output_topics if big else ():
-                # a topic made elsewhere may refuse the largest records (error rows of big
-                # inputs): say so at start-up rather than when it happens
-                accepts = topic_max_message_bytes(bootstrap, topic)
-                if accepts < size:
-                    log.warning(
-                        "output topic %s accepts records up to %d bytes (max.message.bytes) but"
-                        " this worker may write up to %d (an error row holds a rejected input"
-                        " in hex; Runtime.MaxRecordBytes for a SQL application): raise the"
-                        " topic's max.message.bytes", topic, accepts, size)
+        self._retention = prepare_topics(self.config, self.settings.kafka_bootstrap)
 
     def _new_producer(self) -> Any:
         """A transactional producer for this worker's ``transactional.id``, initialised: its
@@ -578,15 +551,23 @@ class StreamRuntime:
     # -- the hot path ----------------------------------------------------------------------
     def _write(self, outs: list[OutRecord]) -> None:
         produce = self._producer.produce
+        last_ts: int | None = None
+        headers = None
         for topic, key, value, ts, partition in outs:
+            if ts != last_ts:  # results of a batch often share their time
+                last_ts, headers = ts, rowtime_headers(ts)
             try:
                 produce(
-                    topic, value, key, -1 if partition is None else partition, None, None, ts or 0
-                )
+                    topic, value, key, -1 if partition is None else partition, None, None,
+                    ts or 0, headers,
+                )  # fmt: skip
             except BufferError:
                 self._produce_when_room(topic, key, value, ts, partition)
             except KafkaException as exc:
                 raise _classify(exc, f"produce to {topic}") from exc
+        if self._retention.active:
+            now, check = self.clock(), self._retention.check
+            self.stats.past_retention += sum(check(o.topic, o.timestamp_ms, now) for o in outs)
         self.stats.outputs += len(outs)
         self._txn.pending += len(outs)
 
@@ -623,7 +604,8 @@ class StreamRuntime:
             self._producer.poll(0.05)
             try:
                 self._producer.produce(
-                    topic, value, key, -1 if part is None else part, None, None, ts or 0
+                    topic, value, key, -1 if part is None else part, None, None, ts or 0,
+                    rowtime_headers(ts),
                 )
                 return
             except KafkaException as exc:

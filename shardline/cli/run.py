@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ground.settings import Settings
+
+if TYPE_CHECKING:  # the runtime (and Faust) load only when a pipeline runs
+    from pipelines.runtime import RunStats
 
 COMMANDS: list[click.Command] = []
 
@@ -67,19 +71,20 @@ def run_command(
             allowed_lateness_ms=overrides.get("grace_ms"),
         )
         app.preflight()
-        run_worker(
+        stats = run_worker(
             app.runtime_config(instance_id=instance_id),
             settings,
             app.processor,
             loglevel=loglevel,
             until_idle_ms=None if until_idle is None else int(until_idle * 1000),
         )
+        _report_past_retention(stats)
         return
     from pipelines import load_pipeline_config, run_pipeline
     from pipelines.decoding import decoder_for
 
     config = load_pipeline_config(pipeline_dir, overrides)
-    run_pipeline(
+    stats = run_pipeline(
         config,
         settings,
         decoder_for(config.input_format, config.schema),
@@ -87,6 +92,17 @@ def run_command(
         instance_id=instance_id,
         loglevel=loglevel,
     )
+    _report_past_retention(stats)
+
+
+def _report_past_retention(stats: RunStats) -> None:
+    if stats.past_retention:
+        click.echo(
+            f"warning: {stats.past_retention} results were written with a time older than"
+            " their output topic's retention.ms (a CreateTime topic): the broker deletes them"
+            " within minutes; see docs/backfill.md",
+            err=True,
+        )
 
 
 COMMANDS.append(run_command)

@@ -9,8 +9,16 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ground.errors import ProcessorError, TransactionError
+from ground.retention import RetentionWatch, TopicRetention
 from ground.settings import Settings
-from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord, StreamRuntime
+from pipelines.runtime import (
+    ROWTIME_HEADER,
+    OutRecord,
+    RuntimeConfig,
+    SourceRecord,
+    StreamRuntime,
+    rowtime_from_headers,
+)
 from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
 from tests.unit.pipelines.runtime.fakes import FakeConsumer, FakeProducer, FakeReader, eof, msg
 
@@ -287,3 +295,28 @@ def test_consume_waits_no_longer_than_until_the_commit_is_due() -> None:
     assert len(producer.committed) == 1 and not rt._txn.open
     rt._iteration(consumer, 0.1, start + 10_000)  # nothing open: the whole wait again
     assert timeouts == [0.1, pytest.approx(0.05), 0.0, 0.1]
+
+
+def test_outputs_carry_their_time_in_the_rowtime_header_and_changelog_entries_none() -> None:
+    rt, producer, consumer, clock, _ = make()
+    assign(rt, consumer, 0)
+    rt._handle([msg(SRC, 0, i, b"k", b"%d" % i, ts=1_700_000_000_000 + i // 2)
+                for i in range(4)], clock())  # fmt: skip
+    assert rt._commit()
+    outs = [h for t, h in producer.headers if t == OUT]
+    assert outs == [[(ROWTIME_HEADER, b"%d" % (1_700_000_000_000 + i // 2))] for i in range(4)]
+    assert [rowtime_from_headers(h) for h in outs] == [r[4] for r in
+                                                       producer.committed_records(OUT)]
+    assert {h for t, h in producer.headers if t == CHANGELOG} == {None}
+
+
+def test_outputs_older_than_a_create_time_topics_retention_are_counted() -> None:
+    day = 86_400_000
+    rt, producer, consumer, clock, _ = make()
+    rt._retention = RetentionWatch([TopicRetention(OUT, "CreateTime", 7 * day)], writer="w")
+    clock.now = 40 * day
+    assign(rt, consumer, 0)
+    rt._handle([msg(SRC, 0, 0, b"k", b"1", ts=10 * day),  # 30 days old: deleted at once
+                msg(SRC, 0, 1, b"k", b"2", ts=39 * day)], clock())  # fmt: skip
+    assert rt._commit()
+    assert rt.stats.past_retention == 1 and rt.stats.outputs == 2
