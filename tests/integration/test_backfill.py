@@ -21,12 +21,18 @@ rows and the state the worker wrote must survive the broker's retention check:
 record is deleted; up to ``log.retention.check.interval.ms``, 5 minutes on the local stack)
 between the application and the deliveries: then results the broker would delete are gone
 before the deliveries start, as they were for a user before.
+
+For topics made elsewhere (``CreateTime``, a finite ``retention.ms``), a worker writing
+results older than the retention, and ``shardline produce`` writing such event timestamps,
+warn naming the topic and the age, and count them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,7 +55,8 @@ from confluent_kafka.admin import ConfigResource
 
 from ground.kafka import admin_client, delete_topics_with_prefix, ensure_topics
 from ground.settings import Settings
-from pipelines.runtime import ROWTIME_HEADER
+from pipelines.runtime import ROWTIME_HEADER, RuntimeConfig, changelog_topic, run
+from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
 from pipelines.sql.application import check_application
 from shardline.producer import DataSpec, ProduceConfig, partition_for, produce
 from tests.integration.fixtures_sinks import es_request, read_objects
@@ -354,3 +361,68 @@ def test_a_replay_of_30_day_old_data_keeps_every_result_through_both_deliveries(
     finally:  # by name: Elasticsearch refuses to delete by wildcard
         for made in es_request(settings, "GET", f"/_cat/indices/{index}-*?format=json"):
             es_request(settings, "DELETE", f"/{made['index']}")
+
+
+# -- topics made elsewhere: warned about and counted ----------------------------------------
+def test_a_worker_writing_old_results_to_a_create_time_topic_made_elsewhere_warns_and_counts(
+    stack_settings: Settings, topic_factory, tmp_path: Path, caplog
+) -> None:
+    bootstrap = stack_settings.kafka_bootstrap
+    source = topic_factory(2, config={"retention.ms": "-1"})
+    output = topic_factory(2)  # made elsewhere: CreateTime, Kafka's default 7 days
+    app = f"it-backfill-worker-{uuid.uuid4().hex[:8]}"
+    changelog = topic_factory(2, name=changelog_topic(app, source),  # made elsewhere, too
+                              config={"cleanup.policy": "compact,delete",
+                                      "retention.ms": str(DAY_MS)})  # fmt: skip
+    now = int(time.time() * 1000)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(30):  # 20 records 30 days old, then 10 of today
+        producer.produce(source, b"1", b"k%d" % (i % 4), i % 2,
+                         timestamp=now - AGE_MS + i if i < 20 else now - 60_000 + i)  # fmt: skip
+    assert producer.flush(30) == 0
+    config = RuntimeConfig(app, (source,), output_topics=(output,), idle_timeout_ms=500,
+                           idle_check_interval_ms=200)  # fmt: skip
+    local = Settings.from_env(dict(os.environ, SHARDLINE_HOME=str(tmp_path / "home")))
+    caplog.set_level(logging.INFO, "ground.retention")
+    caplog.set_level(logging.INFO, "pipelines.runtime.topics")
+    stats = run(config, local, lambda _t, p: CounterProcessor(p, output),
+                stop=threading.Event(), until_idle_ms=1_000)  # fmt: skip
+    assert stats.records == 30 and stats.past_retention == 20
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"output topic {output} is CreateTime with retention.ms 604800000" in m
+               for m in messages), messages  # fmt: skip
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    old, state = sorted(warnings, key=lambda m: "changelog" in m)
+    assert f"worker {app} wrote a record to topic {output}" in old and "30.0 days old" in old
+    assert f"changelog {changelog} has cleanup.policy=compact,delete" in state
+    # the results carry the record times in the header as well
+    results = [r for r in read_stamped(bootstrap, output) if r.key != IDLE_KEY]
+    assert len(results) == 30
+    assert all(int(r.headers[ROWTIME_HEADER]) == r.timestamp_ms for r in results)
+
+
+def test_produce_warns_about_event_timestamps_its_topic_deletes_at_once(
+    stack_settings: Settings, topic_factory, caplog
+) -> None:
+    data = DataSpec(start_ms=int(time.time() * 1000) - AGE_MS, seed=3)
+
+    def send(topic: str) -> int:
+        report = produce(stack_settings, ProduceConfig(topic=topic, data=data, count=50,
+                                                       timestamp="event", linger_ms=5))
+        assert report.ok, report.summary()
+        return report.past_retention
+
+    caplog.set_level(logging.WARNING, "shardline.producer.producer")
+    deleting = topic_factory(2)  # CreateTime, 7 days
+    assert send(deleting) == 50
+    (warning,) = caplog.records
+    assert f"shardline produce wrote a record to topic {deleting}" in warning.getMessage()
+    assert "30.0 days old" in warning.getMessage()
+    caplog.clear()
+    assert send(topic_factory(1, config={"retention.ms": "-1"})) == 0
+    assert send(topic_factory(1, config={"cleanup.policy": "compact"})) == 0
+    assert caplog.records == []
+    appended = topic_factory(1, config={"message.timestamp.type": "LogAppendTime"})
+    assert send(appended) == 0
+    (note,) = caplog.records
+    assert f"topic {appended} is message.timestamp.type=LogAppendTime" in note.getMessage()
