@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from ground.kafka import partition_count
 from ground.settings import Settings
 from pipelines.config import PipelineConfig
 from pipelines.runtime import RunStats, RuntimeConfig, run_worker
@@ -48,6 +49,8 @@ def run_pipeline(
     ``until_idle_s``, until the input has been quiet that long and every window is out.
     The runtime creates the output and error topics if missing (as many partitions as the
     input, ``LogAppendTime``: see :mod:`pipelines.runtime.topics`)."""
+    # before the worker starts: no broker, or no input topic, is one line, not a crash log
+    partition_count(settings.kafka_bootstrap, config.input_topic)
     stats = run_worker(
         runtime_config(config, instance_id=instance_id),
         settings,
