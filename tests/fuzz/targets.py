@@ -263,7 +263,7 @@ def _prefix_targets() -> list[Target]:
 
 
 def _config_targets() -> list[Target]:
-    from connectors.config import load_deliveries
+    from connectors import load_deliveries
     from pipelines.sql.appconfig import ApplicationConfig
 
     deliveries: list[Any] = []

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from connectors.build import build_core
-from connectors.config import DeliveryConfig
+from connectors import build_core
+from connectors import DeliveryConfig
 from connectors.core import Record
 from connectors.core.delivery import DeliveryCore
 from ground.settings import Settings

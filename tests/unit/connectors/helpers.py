@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connectors.core import Batch, Outcome, Record, Successful
+from connectors.core import Batch, Destination, Outcome, Record, Successful
 
 
 def rec(offset: int, value: bytes | None = b'{"a":1}', *, partition: int = 0, topic: str = "t",
@@ -22,7 +22,7 @@ class ManualClock:
 
 
 @dataclass
-class MemoryDestination:
+class MemoryDestination(Destination):
     """Records every batch it is sent; ``script`` decides each outcome (default: success)."""
 
     name: str = "memory"

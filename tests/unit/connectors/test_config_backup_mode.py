@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from connectors import DeliveryConfig, build_core
-from connectors.config import ElasticsearchConfig, S3BackupMode
+from connectors.elasticsearch import ElasticsearchConfig, S3BackupMode
 from connectors.elasticsearch import DocumentIdStrategy
 from connectors.s3 import S3Destination
 from ground.errors import ConfigError
@@ -56,6 +56,6 @@ def test_build_core_wires_the_source_backup_only_for_all_documents() -> None:
 
 
 def test_document_id_none_warns_at_start_up(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="connectors.build"):
+    with caplog.at_level(logging.WARNING, logger="connectors.elasticsearch.config"):
         build_core(es(document_id="none"), Settings.from_env({}))
     assert "not exactly-once" in caplog.text

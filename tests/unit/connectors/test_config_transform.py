@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 
-from connectors.build import build_transform
-from connectors.config import DeliveryConfig, S3Config
+from connectors.transform import build_transform
+from connectors import DeliveryConfig
+from connectors.s3 import S3Config
 from connectors.transform import SubRecordType
 from ground.errors import ConfigError
 

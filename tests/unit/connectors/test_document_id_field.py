@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors import DeliveryConfig, build_core
-from connectors.config import ElasticsearchConfig
+from connectors.elasticsearch import ElasticsearchConfig
 from connectors.core import Batch
 from connectors.elasticsearch import (
     DocumentIdStrategy,

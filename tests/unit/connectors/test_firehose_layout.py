@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from connectors import load_deliveries
-from connectors.config import ElasticsearchConfig, S3BackupMode, S3Config
+from connectors.elasticsearch import ElasticsearchConfig, S3BackupMode
+from connectors.s3 import S3Config
 from connectors.elasticsearch import DocumentIdStrategy, IndexRotationPeriod
 from connectors.firehose_layout import delivery_from_firehose, is_firehose_layout, translate
 from connectors.s3 import CompressionFormat

@@ -3,8 +3,8 @@ import gzip
 
 import pytest
 
-from connectors.build import build_core
-from connectors.config import DeliveryConfig
+from connectors import build_core
+from connectors import DeliveryConfig
 from connectors.core import Batch, DontRetry, Retry, Successful
 from connectors.s3 import Compression, S3Client, S3Destination, S3Response, date_path, object_key
 from ground.errors import ConfigError

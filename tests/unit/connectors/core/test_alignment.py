@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from connectors.core import Batch, BufferingHints, DeliveryCore, RetryOptions, Successful
+from connectors.core import (
+    Batch,
+    BufferingHints,
+    DeliveryCore,
+    Destination,
+    RetryOptions,
+    Successful,
+)
 from connectors.core.outcome import NoOutput, NotWritten, Outcome, Probe, Written
 from ground.errors import KeyCollisionError
 from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
@@ -29,7 +36,7 @@ class ObjectStore:
 
 
 @dataclass
-class StoreDestination:
+class StoreDestination(Destination):
     store: ObjectStore
     name: str = "store"
 

@@ -13,8 +13,15 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from connectors import DeliveryConfig
-from connectors.core import Batch, BufferingHints, DeliveryCore, DeliveryWorker, RetryOptions
-from connectors.core.delivery import RECORD_OVERHEAD_BYTES
+from connectors.core import (
+    Batch,
+    BufferingHints,
+    DeliveryCore,
+    DeliveryWorker,
+    Destination,
+    RetryOptions,
+)
+from connectors.core.partition import RECORD_OVERHEAD_BYTES
 from connectors.core.metrics import FlushReport, LoggingMetrics
 from connectors.core.worker import fetch_config
 from ground.errors import ConfigError
@@ -182,7 +189,7 @@ def test_max_buffered_mb_is_validated_against_the_buffering_size() -> None:
 
 
 @dataclass
-class SlowDestination:
+class SlowDestination(Destination):
     """Partition 1's sends hang until cancelled; the rest succeed at once."""
 
     name: str = "slow"

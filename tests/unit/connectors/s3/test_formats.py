@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.build import build_core
-from connectors.config import DeliveryConfig, load_deliveries
+from connectors import build_core
+from connectors import DeliveryConfig, load_deliveries
 from connectors.core import (
     Batch,
     BufferingHints,
