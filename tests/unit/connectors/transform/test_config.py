@@ -4,10 +4,9 @@ from typing import Any
 
 import pytest
 
-from connectors.transform import build_transform
 from connectors import DeliveryConfig
 from connectors.s3 import S3Config
-from connectors.transform import SubRecordType
+from connectors.transform import SubRecordType, build_transform
 from ground.errors import ConfigError
 
 HOOK = "connectors.examples.hooks:enrich"
