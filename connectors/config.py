@@ -87,13 +87,8 @@ class DeliveryConfig:
                 s.name("max_buffered_mb"),
                 f"must be at least the buffering size ({size_mb} MB), got {max_buffered_mb}",
             )
-        lo, hi, default = SHUTDOWN_TIMEOUT_S
-        timeout_key = s.alias("shutdown_timeout_seconds", "shutdown_timeout_ms")
-        if timeout_key == "shutdown_timeout_ms":
-            shutdown_ms = s.integer(timeout_key, 0, hi * 1000, default * 1000)
-        else:
-            shutdown_ms = s.integer(timeout_key or "shutdown_timeout_seconds", lo, hi,
-                                    default) * 1000
+        shutdown_ms = s.duration_ms(("shutdown_timeout_seconds",), "shutdown_timeout_ms",
+                                    SHUTDOWN_TIMEOUT_S)
         config = cls(name=name, topic=topic, destination=destination,
                      group=s.string("group", ""), auto_offset_reset=reset,
                      max_buffered_mb=max_buffered_mb, shutdown_timeout_ms=shutdown_ms)

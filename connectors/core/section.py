@@ -20,7 +20,6 @@ from ground.errors import ConfigError
 __all__ = ["INTERVAL_S", "RETRY_DURATION_S", "Section", "read_buffering", "read_retry"]
 
 INTERVAL_S = (0, 900, DEFAULT_INTERVAL_MS // 1000)  # Firehose IntervalInSeconds: min, max, default
-MAX_INTERVAL_MS = INTERVAL_S[1] * 1000
 RETRY_DURATION_S = (0, 7200, DEFAULT_RETRY_DURATION_MS // 1000)  # RetryOptions.DurationInSeconds
 
 
@@ -47,6 +46,16 @@ class Section(MappingReader):
     def section(self, key: str) -> Section:
         return Section(self.get(key), self.name(key))
 
+    def duration_ms(self, seconds: tuple[str, ...], ms: str, bounds_s: tuple[int, int, int]
+                    ) -> int:
+        """A duration in seconds (under any of the names ``seconds``) or in milliseconds
+        (``ms``), never both; ``bounds_s``: its min, max and default, in seconds."""
+        lo, hi, default = bounds_s
+        key = self.alias(*seconds, ms)
+        if key == ms:
+            return self.integer(key, lo * 1000, hi * 1000, default * 1000)
+        return self.integer(key or seconds[0], lo, hi, default) * 1000
+
 
 def read_buffering(s: Section, size_mb: tuple[int, int, int]) -> BufferingHints:
     """``buffering``: size (``size_mb`` within ``size_mb``'s min and max, or ``size_bytes``),
@@ -57,12 +66,8 @@ def read_buffering(s: Section, size_mb: tuple[int, int, int]) -> BufferingHints:
         size_bytes = s.integer(size_key, 1, hi * MIB, default * MIB)
     else:
         size_bytes = s.integer(size_key or "size_mb", lo, hi, default) * MIB
-    interval_key = s.alias("interval_seconds", "IntervalInSeconds", "interval_ms")
-    if interval_key == "interval_ms":
-        interval_ms = s.integer(interval_key, 0, MAX_INTERVAL_MS, INTERVAL_S[2] * 1000)
-    else:
-        lo_s, hi_s, default_s = INTERVAL_S
-        interval_ms = s.integer(interval_key or "interval_seconds", lo_s, hi_s, default_s) * 1000
+    interval_ms = s.duration_ms(("interval_seconds", "IntervalInSeconds"), "interval_ms",
+                                INTERVAL_S)
     max_records = s.integer("max_records", 1, None)
     s.done()
     return BufferingHints(size_bytes=size_bytes, max_records=max_records, interval_ms=interval_ms)
@@ -70,14 +75,9 @@ def read_buffering(s: Section, size_mb: tuple[int, int, int]) -> BufferingHints:
 
 def read_retry(s: Section) -> RetryOptions:
     """``retry``: how long (``duration_seconds`` or ``duration_ms``), how often, how far apart."""
-    lo, hi, default = RETRY_DURATION_S
-    key = s.alias("duration_seconds", "DurationInSeconds", "duration_ms")
-    if key == "duration_ms":
-        duration_ms = s.integer(key, 0, hi * 1000, default * 1000)
-    else:
-        duration_ms = s.integer(key or "duration_seconds", lo, hi, default) * 1000
     options = RetryOptions(
-        duration_ms=duration_ms,
+        duration_ms=s.duration_ms(("duration_seconds", "DurationInSeconds"), "duration_ms",
+                                  RETRY_DURATION_S),
         max_attempts=s.integer("max_attempts", 1, None),
         initial_backoff_ms=s.integer("initial_backoff_ms", 1, 60_000, DEFAULT_INITIAL_BACKOFF_MS),
         max_backoff_ms=s.integer("max_backoff_ms", 1, 600_000, DEFAULT_MAX_BACKOFF_MS),
