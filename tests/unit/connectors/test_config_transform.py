@@ -9,7 +9,7 @@ from connectors.config import DeliveryConfig, S3Config
 from connectors.transform import SubRecordType
 from ground.errors import ConfigError
 
-HOOK = "connectors.examples.hooks:enrich"
+HOOK = "examples.hooks.hooks:enrich"
 
 
 def s3(**extra: Any) -> dict[str, Any]:

@@ -1,12 +1,14 @@
-"""The example delivery configs shipped for the bundled pipeline stay valid, in both layouts."""
+"""The example delivery configs (examples/deliveries) stay valid, in both layouts."""
 
 from pathlib import Path
 
 import pytest
 
 from connectors import load_deliveries
+from pipelines.sql.appconfig import load_application
 
-ROOT = Path(__file__).resolve().parents[3] / "connectors" / "examples"
+ROOT = Path(__file__).resolve().parents[3] / "examples" / "deliveries"
+APPLICATIONS = ROOT.parent / "applications"
 EXAMPLES = sorted(p for p in ROOT.rglob("*") if p.suffix in (".yaml", ".toml", ".json"))
 FIREHOSE = ROOT / "firehose"
 # Firehose-layout example → the Shardline-layout example it restates.
@@ -35,15 +37,16 @@ def test_example_loads(path: Path) -> None:
     configs = load_deliveries(path)
     assert configs
     if not path.name.startswith("ticker"):
-        return  # not for a bundled pipeline (orders-transform-s3.yaml: the transform stage)
+        return  # not for an example application (orders-transform-s3.yaml: the transform stage)
+    app = "ticker_analytics" if "analytics" in path.name else "ticker_stats"
+    [output] = load_application(APPLICATIONS / app).outputs
     for cfg in configs:
-        # each delivers the output topic of a bundled pipeline, except the Parquet example,
-        # which converts the producer's raw ticker topic (schemas/ticker.avsc)
+        # each delivers the output topic of an example application, except the Parquet
+        # example, which converts the producer's raw ticker topic (schemas/ticker.avsc)
         if "parquet" in path.name:
             assert cfg.topic == "ticker"
         else:
-            assert cfg.topic == (
-                "ticker-analytics-out" if "analytics" in path.name else "ticker-stats")
+            assert cfg.topic == output.topic
 
 
 @pytest.mark.parametrize("name", sorted(SAME_AS))

@@ -6,9 +6,11 @@ record (same key, same partition number as the input) with the value
 it, and the key's count and sum including that record. A record whose value is not an
 integer counts as 0... except ``b"boom"``, which raises (a processor bug, on purpose).
 
-Run a worker (a Faust worker process hosting the runtime)::
+A test helper: the runtime's unit tests drive :class:`CounterProcessor` directly, and the
+integration tests kill and restart worker processes (a Faust worker hosting the runtime),
+run from the repository root as::
 
-    python -m pipelines.runtime.demo_counter --app-id A --source IN --output OUT
+    python -m tests.demo_counter --app-id A --source IN --output OUT
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 
+from ground.errors import ShardlineError
+from ground.settings import Settings
 from pipelines.runtime.config import RuntimeConfig
 from pipelines.runtime.records import OutRecord, SourceRecord
+from pipelines.runtime.service import run_worker
 
 __all__ = ["CounterProcessor", "main"]
 
@@ -76,11 +81,7 @@ class CounterProcessor:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from ground.errors import ShardlineError
-    from ground.settings import Settings
-    from pipelines.runtime.service import run_worker
-
-    ap = argparse.ArgumentParser(prog="python -m pipelines.runtime.demo_counter")
+    ap = argparse.ArgumentParser(prog="python -m tests.demo_counter")
     ap.add_argument("--app-id", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--output", required=True)

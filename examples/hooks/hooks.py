@@ -1,9 +1,13 @@
 """Example processing hooks (Firehose's transformation Lambda contract).
 
 Use one in a delivery config as ``processing: {hook: {callable:
-"connectors.examples.hooks:enrich"}}``. Each takes the list of records
+"examples.hooks.hooks:enrich"}}``. Each takes the list of records
 ``{"recordId", "approximateArrivalTimestamp", "data"}`` (data base64) and answers one
 ``{"recordId", "result", "data"}`` per record.
+
+The callable is an import path: ``examples.hooks.hooks`` imports with the repository root on
+the Python path (``PYTHONPATH=. shardline deliver …`` in a checkout). Your own hooks live in
+a module of yours, on the path the same way.
 """
 
 from __future__ import annotations
