@@ -17,10 +17,11 @@ from shardline.errors import CodecError
 from shardline.producer import DataSpec, ProduceConfig, partition_for, produce
 from shardline.settings import Settings
 from shardline.verify import read_topic
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
-START = 1_700_000_000_000
+START = recent_ms()
 SHARDLINE = [str(Path(sys.executable).with_name("shardline"))]
 
 
