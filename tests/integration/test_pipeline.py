@@ -17,10 +17,14 @@ from pipelines import LATE_RECORD, MALFORMED_RECORD, ErrorRow
 from shardline.producer import DataSpec, ProduceConfig, produce
 from shardline.verify import compare_windows, expected_ticker_windows, read_topic
 from tests.integration.offsets import committed_and_end
+from tests.timestamps import HOUR_MS, MINUTE_MS, recent_ms
 
 pytestmark = pytest.mark.integration
 
 PIPELINE = Path(__file__).resolve().parents[2] / "pipelines" / "ticker_stats"
+#: Event times start an hour ago on a minute boundary: every test's data (at most ~15 min of
+#: event time) lies in the past, recent enough for the topics' retention.
+START_MS = recent_ms(MINUTE_MS, ago_ms=HOUR_MS)
 
 
 
@@ -75,7 +79,7 @@ def test_late_and_malformed_records_reach_the_error_topic(
         ProduceConfig(
             topic=src,
             data=DataSpec(
-                start_ms=1_790_000_000_000, seed=5, disorder_ms=4_000, mean_step_ms=40, malformed=6
+                start_ms=START_MS, seed=5, disorder_ms=4_000, mean_step_ms=40, malformed=6
             ),
             count=4_000,
         ),
@@ -117,13 +121,13 @@ def test_restart_resumes_without_duplicates(stack_settings: Settings, topic_fact
         topic_factory(partitions=2),
         topic_factory(partitions=2),
     )
-    spec = DataSpec(start_ms=1_790_100_000_000, seed=9, mean_step_ms=30, disorder_ms=300)
+    spec = DataSpec(start_ms=START_MS, seed=9, mean_step_ms=30, disorder_ms=300)
     first = produce(stack_settings, ProduceConfig(topic=src, data=spec, count=3_000))
     assert first.ok
     app_id = _app_id("restart")
     _run_pipeline(app_id, src, out, err)
     n_first = len(read_topic(stack_settings.kafka_bootstrap, out))
-    later = DataSpec(start_ms=1_790_100_000_000 + 3_000 * 30 + 120_000, seed=10, mean_step_ms=30)
+    later = DataSpec(start_ms=START_MS + 3_000 * 30 + 120_000, seed=10, mean_step_ms=30)
     assert produce(stack_settings, ProduceConfig(topic=src, data=later, count=2_000)).ok
     time.sleep(0.5)
     _run_pipeline(app_id, src, out, err)
@@ -156,7 +160,7 @@ def test_two_workers_share_partitions_and_results_stay_exact(
         topic_factory(partitions=4),
         topic_factory(partitions=4),
     )
-    spec = DataSpec(start_ms=1_790_200_000_000, seed=21, mean_step_ms=20, disorder_ms=200)
+    spec = DataSpec(start_ms=START_MS, seed=21, mean_step_ms=20, disorder_ms=200)
     assert produce(stack_settings, ProduceConfig(topic=src, data=spec, count=40_000)).ok
     app_id = _app_id("pair")
     cmd = [
