@@ -19,10 +19,11 @@ from connectors.core import Record
 from connectors.core.delivery import DeliveryCore
 from ground.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
-TS = 1_700_000_000_000
+TS = recent_ms()
 LIMIT = 3
 
 

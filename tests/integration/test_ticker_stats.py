@@ -24,20 +24,18 @@ from schemas import codec_for
 from shardline.producer import DataSpec, ProduceConfig, produce
 from shardline.verify import compare_windows, expected_sql_ticker_windows, read_topic
 from tests.integration.offsets import committed_and_end
+from tests.timestamps import HOUR_MS, MINUTE_MS, recent_ms
 
 pytestmark = pytest.mark.integration
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "applications" / "ticker_stats"
 WINDOW_MS = 60_000  # app.sql: STEP(EVENT_TIME BY INTERVAL '60' SECOND)
 LATENESS_MS = 5_000  # application.yaml: EventTime.AllowedLatenessMs
+#: Event times start an hour ago on a minute boundary: every test's data (at most ~15 min of
+#: event time) lies in the past, recent enough for the topics' retention.
+START_MS = recent_ms(MINUTE_MS, ago_ms=HOUR_MS)
 
 _APP_IDS: list[str] = []
-
-
-def _start_ms() -> int:
-    """Event times from half an hour ago, on a minute boundary."""
-    now = time.time_ns() // 1_000_000
-    return (now - 1_800_000) // 60_000 * 60_000
 
 
 def _deploy(tmp_path: Path, prefix: str, src: str, out: str, err: str) -> Path:
@@ -102,7 +100,7 @@ def test_late_and_malformed_records_reach_the_error_topic(
         ProduceConfig(
             topic=src,
             data=DataSpec(
-                start_ms=_start_ms(), seed=5, format="avro", disorder_ms=4_000, mean_step_ms=40,
+                start_ms=START_MS, seed=5, format="avro", disorder_ms=4_000, mean_step_ms=40,
                 malformed=6,
             ),
             count=4_000,
@@ -156,15 +154,14 @@ def test_restart_resumes_without_duplicates(
         topic_factory(partitions=2),
         topic_factory(partitions=2),
     )
-    start_ms = _start_ms()
-    spec = DataSpec(start_ms=start_ms, seed=9, format="avro", mean_step_ms=30, disorder_ms=300)
+    spec = DataSpec(start_ms=START_MS, seed=9, format="avro", mean_step_ms=30, disorder_ms=300)
     first = produce(stack_settings, ProduceConfig(topic=src, data=spec, count=3_000))
     assert first.ok
     folder = _deploy(tmp_path, "restart", src, out, err)
     _run_app(folder)
     n_first = len(read_topic(stack_settings.kafka_bootstrap, out))
     later = DataSpec(
-        start_ms=start_ms + 3_000 * 30 + 120_000, seed=10, format="avro", mean_step_ms=30
+        start_ms=START_MS + 3_000 * 30 + 120_000, seed=10, format="avro", mean_step_ms=30
     )
     assert produce(stack_settings, ProduceConfig(topic=src, data=later, count=2_000)).ok
     time.sleep(0.5)
@@ -198,7 +195,7 @@ def test_two_workers_share_partitions_and_results_stay_exact(
         topic_factory(partitions=4),
         topic_factory(partitions=4),
     )
-    spec = DataSpec(start_ms=_start_ms(), seed=21, format="avro", mean_step_ms=20,
+    spec = DataSpec(start_ms=START_MS, seed=21, format="avro", mean_step_ms=20,
                     disorder_ms=200)  # fmt: skip
     assert produce(stack_settings, ProduceConfig(topic=src, data=spec, count=40_000)).ok
     folder = _deploy(tmp_path, "pair", src, out, err)
