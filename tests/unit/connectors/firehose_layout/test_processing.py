@@ -78,12 +78,12 @@ def test_processing_partitioning_and_source_backup_are_accepted() -> None:
     # A hook that cannot be imported is named by its place in Firehose's layout.
     assert error_of(doc).startswith(
         f"{S3}.ProcessingConfiguration.Processors[1].Parameters[0].ParameterValue: cannot import")
-    doc["Shardline"] = {"Functions": {"enrich": "connectors.examples.hooks:enrich"}}
+    doc["Shardline"] = {"Functions": {"enrich": "examples.hooks.hooks:enrich"}}
     config = delivery_from_firehose(doc)
     dest = config.destination
     assert isinstance(dest, S3Config)
     assert dest.processing is not None and dest.processing.hook is not None
-    assert dest.processing.hook.callable == "connectors.examples.hooks:enrich"
+    assert dest.processing.hook.callable == "examples.hooks.hooks:enrich"
     assert dest.partitioning_enabled and dest.source_backup is not None
 
 

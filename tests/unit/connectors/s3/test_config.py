@@ -117,7 +117,7 @@ def test_conversion_full() -> None:
 
 
 def test_example_config_delivers_parquet() -> None:
-    example = Path(__file__).parents[4] / "connectors/examples/ticker-parquet-s3.yaml"
+    example = Path(__file__).parents[4] / "examples/deliveries/ticker-parquet-s3.yaml"
     [config] = load_deliveries(example)
     core = build_core(config, Settings.from_env({}))
     assert isinstance(core.destination, S3Destination)

@@ -9,7 +9,7 @@ from connectors.s3 import S3Config
 from connectors.transform import SubRecordType, build_transform
 from ground.errors import ConfigError
 
-HOOK = "connectors.examples.hooks:enrich"
+HOOK = "examples.hooks.hooks:enrich"
 
 
 def s3(**extra: Any) -> dict[str, Any]:
