@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import ConfigResource
 
+from ground.clock import Clock, wall_ms
 from ground.errors import BrokerUnavailableError
 from ground.kafka import DEFAULT_TIMEOUT_S, admin_client
 
@@ -128,7 +129,8 @@ class RetentionWatch:
     written. The first one per topic is logged as a warning naming the topic, the record's
     age and the topic's ``retention.ms``; the rest are counted (:attr:`counts`). Topics that
     do not delete by record time (LogAppendTime, no time retention) are not watched, so
-    :attr:`active` tells a writer whether checking is worth its time at all.
+    :attr:`active` tells a writer whether checking is worth its time at all. Ages are taken
+    on ``clock`` (the broker judges by its wall clock).
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class RetentionWatch:
         *,
         writer: str,
         logger: logging.Logger = log,
+        clock: Clock = wall_ms,
     ) -> None:
         self._limits = {
             r.topic: r.retention_ms
@@ -146,6 +149,7 @@ class RetentionWatch:
         self.writer = writer
         self.counts: Counter[str] = Counter()
         self._log = logger
+        self.clock = clock
 
     @property
     def active(self) -> bool:
@@ -154,6 +158,11 @@ class RetentionWatch:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def count(self, records: Iterable[tuple[str, int | None]]) -> int:
+        """:meth:`check` each ``(topic, timestamp_ms)`` written now; how many go at once."""
+        now, check = self.clock(), self.check
+        return sum(check(topic, ts, now) for topic, ts in records)
 
     def check(self, topic: str, timestamp_ms: int | None, now_ms: int) -> bool:
         """Count (and the first time, warn about) a record of ``topic`` stamped

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 
+from ground.clock import Clock, wall_ms
 from ground.errors import ConfigError, ShardlineError
 from ground.kafka import ensure_topics, partition_count, topic_max_message_bytes
 from ground.retention import (
@@ -55,9 +56,12 @@ def output_topic_config(max_message_bytes: int) -> dict[str, str]:
     return config
 
 
-def prepare_topics(config: RuntimeConfig, bootstrap: str) -> RetentionWatch:
+def prepare_topics(
+    config: RuntimeConfig, bootstrap: str, *, clock: Clock = wall_ms
+) -> RetentionWatch:
     """Create the changelog and output topics that do not exist, check those that do, and
-    return the watch over the ones that delete records by their timestamps."""
+    return the watch over the ones that delete records by their timestamps (ages taken on
+    ``clock``)."""
     counts = {t: partition_count(bootstrap, t) for t in config.source_topics}
     changelogs = config.changelog_topics()
     for source, changelog in changelogs.items():
@@ -83,11 +87,11 @@ def prepare_topics(config: RuntimeConfig, bootstrap: str) -> RetentionWatch:
                     " this worker may write up to %d (an error row holds a rejected input"
                     " in hex; Runtime.MaxRecordBytes for a SQL application): raise the"
                     " topic's max.message.bytes", topic, accepts, size)  # fmt: skip
-    return _check_retention(config, bootstrap, list(changelogs.values()))
+    return _check_retention(config, bootstrap, list(changelogs.values()), clock)
 
 
 def _check_retention(
-    config: RuntimeConfig, bootstrap: str, changelogs: list[str]
+    config: RuntimeConfig, bootstrap: str, changelogs: list[str], clock: Clock
 ) -> RetentionWatch:
     writer = f"worker {config.application_id}"
     try:
@@ -95,7 +99,7 @@ def _check_retention(
     except ShardlineError as exc:  # a check, not a reason to stop: say it was not made
         log.warning("%s: could not read the retention of its topics (%s); records older than"
                     " a topic's retention.ms will not be reported", writer, exc)
-        return RetentionWatch((), writer=writer)
+        return RetentionWatch((), writer=writer, clock=clock)
     for topic in changelogs:
         r = found[topic]
         if r.retention_ms is not None:
@@ -114,4 +118,4 @@ def _check_retention(
                 " warned about; see %s)", r.topic, r.retention_ms, format_age(r.retention_ms),
                 BACKFILL_DOC)  # fmt: skip
     # changelog entries carry the time they were written, never the input's: not watched
-    return RetentionWatch(outputs, writer=writer)
+    return RetentionWatch(outputs, writer=writer, clock=clock)

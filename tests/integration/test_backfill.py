@@ -56,9 +56,9 @@ from confluent_kafka.admin import ConfigResource
 from ground.kafka import admin_client, delete_topics_with_prefix, ensure_topics
 from ground.settings import Settings
 from pipelines.runtime import ROWTIME_HEADER, RuntimeConfig, changelog_topic, run
-from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
 from pipelines.sql.application import check_application
 from shardline.producer import DataSpec, ProduceConfig, partition_for, produce
+from tests.demo_counter import IDLE_KEY, CounterProcessor
 from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.workers import ROOT, Worker
 from tests.rows import assert_same_rows

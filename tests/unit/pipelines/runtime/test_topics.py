@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from ground.errors import BrokerUnavailableError
-from ground.retention import TopicRetention
-from pipelines.runtime import RuntimeConfig
+from ground.retention import RetentionWatch, TopicRetention
+from pipelines.runtime import ROWTIME_HEADER, RuntimeConfig, rowtime_from_headers
 from pipelines.runtime import topics as runtime_topics
 from pipelines.runtime.topics import prepare_topics
+from tests.unit.pipelines.runtime.fakes import msg
+from tests.unit.pipelines.runtime.harness import CHANGELOG, OUT, SRC, assign, make
 
 DAY_MS = 86_400_000
 
@@ -116,3 +118,35 @@ def test_a_failed_check_does_not_stop_the_worker(monkeypatch, caplog) -> None:
     watch = prepare_topics(CONFIG, "b")
     assert not watch.active
     assert "could not read the retention" in caplog.records[0].getMessage()
+
+
+# -- what the worker writes ------------------------------------------------------------------
+def test_outputs_carry_their_time_in_the_rowtime_header_and_changelog_entries_none() -> None:
+    rt, producer, consumer, clock, _ = make()
+    assign(rt, consumer, 0)
+    rt._handle([msg(SRC, 0, i, b"k", b"%d" % i, ts=1_700_000_000_000 + i // 2)
+                for i in range(4)], clock())  # fmt: skip
+    assert rt.ownership.commit()
+    outs = [h for t, h in producer.headers if t == OUT]
+    assert outs == [[(ROWTIME_HEADER, b"%d" % (1_700_000_000_000 + i // 2))] for i in range(4)]
+    assert [rowtime_from_headers(h) for h in outs] == [
+        r[4] for r in producer.committed_records(OUT)
+    ]
+    assert {h is None for t, h in producer.headers if t == CHANGELOG} == {True}
+
+
+def test_outputs_older_than_a_create_time_topics_retention_are_counted(caplog) -> None:
+    rt, producer, consumer, clock, _ = make()
+    now = 40 * DAY_MS
+    rt.transactions.retention = RetentionWatch(
+        [TopicRetention(OUT, "CreateTime", 7 * DAY_MS)], writer="worker app", clock=lambda: now
+    )
+    assign(rt, consumer, 0)
+    caplog.set_level(logging.WARNING, "ground.retention")
+    rt._handle([msg(SRC, 0, 0, b"k", b"1", ts=10 * DAY_MS),  # 30 days old: deleted at once
+                msg(SRC, 0, 1, b"k", b"2", ts=39 * DAY_MS),
+                msg(SRC, 0, 2, b"k", b"3", ts=11 * DAY_MS)], clock())  # fmt: skip
+    assert rt.ownership.commit()
+    assert rt.stats.past_retention == 2 and rt.stats.outputs == 3
+    (warning,) = caplog.records
+    assert "worker app wrote a record to topic out" in warning.getMessage()
