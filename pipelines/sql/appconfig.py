@@ -80,10 +80,10 @@ from pipelines.sql.jsonpath import JsonPath, compile_path
 from pipelines.sql.types import SqlType, parse_type
 
 __all__ = [
-    "CONFIG_FILES",
-    "DEFAULT_CODE_FILE",
     "ApplicationConfig",
+    "CONFIG_FILES",
     "Column",
+    "DEFAULT_CODE_FILE",
     "ErrorOutput",
     "EventTimeConfig",
     "Input",

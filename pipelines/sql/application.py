@@ -34,7 +34,7 @@ from pipelines.sql.plan import (
     plan_application,
 )
 from pipelines.sql.reference import load_reference_tables
-from pipelines.sql.state import tag
+from pipelines.sql.state_codec import tag
 from pipelines.sql.types import Timestamp
 
 #: an error row's fields besides DATA_ROW (names, message, topic, offsets...), generously

@@ -64,12 +64,12 @@ from pipelines.sql.types import (
 )
 
 __all__ = [
+    "DecodedBatch",
     "MALFORMED_RECORD",
     "RECORD_TOO_LARGE",
-    "SCHEMA_MISMATCH",
-    "DecodedBatch",
     "RowDecoder",
     "RowEncoder",
+    "SCHEMA_MISMATCH",
     "build_decoder",
     "build_encoder",
 ]

@@ -112,7 +112,7 @@ def test_state_goes_away_when_windows_close() -> None:
 def test_tumbling_changelog_keys_are_the_generic_encoding(sql: str) -> None:
     """The tumbling operator's fast key encoding gives ``codec.dumps([prefix, key])``'s
     bytes, the encoding every store used before (and ``restore`` decodes)."""
-    from pipelines.sql import state as codec
+    from pipelines.sql import state_codec as codec
 
     plan = plan_application(
         sql, application="app", inputs={SOURCE: TICKER_COLUMNS}, allowed_lateness_ms=2000
@@ -121,7 +121,7 @@ def test_tumbling_changelog_keys_are_the_generic_encoding(sql: str) -> None:
     checked = 0
     for batch in _batches(RECORDS[:600], 97):
         _feed(engine, batch)
-        for _, _, op in engine._ops:
+        for op in engine.operators:
             store = op.store
             if store is None or not hasattr(op, "encode_key"):
                 continue
