@@ -89,7 +89,10 @@ def plan_application(
     inputs: Mapping[str, Sequence[StreamColumn]],
     tables: Mapping[str, TableInfo] | None = None,
     allowed_lateness_ms: int = 0,
+    planners: Sequence[PumpPlanner] = PLANNERS,
 ) -> ApplicationPlan:
+    """Plan ``code`` over the ``inputs`` streams and reference ``tables``; each pump goes to
+    the first of ``planners`` that matches it."""
     statements = parse_statements(code)
     streams: dict[str, StreamInfo] = {
         name: StreamInfo(name, tuple(columns), source=True) for name, columns in inputs.items()
@@ -110,7 +113,7 @@ def plan_application(
             streams[name] = StreamInfo(name, columns, line=statement.line)
         elif isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "PUMP":
             query = _pump_query(plan, statement, allowed_lateness_ms=allowed_lateness_ms)
-            pumps.append(plan_pump(query))
+            pumps.append(plan_pump(query, planners))
         else:
             raise plan_error(
                 SqlUnsupportedError,

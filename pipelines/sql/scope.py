@@ -54,7 +54,7 @@ class Scope:
             raise SqlPlanError(
                 f"unknown column {shown!r}; visible columns: {known}", line=line, column=column
             )
-        if len({(c.qualifier, c.index) for c in candidates}) > 1:
+        if len({c.index for c in candidates}) > 1:  # one column may have two qualifiers
             raise SqlPlanError(
                 f"column {name!r} is ambiguous; qualify it with a stream alias",
                 line=line,

@@ -15,14 +15,15 @@ import pytest
 from pipelines.sql.engine import PartitionEngine
 from pipelines.sql.plan import plan_application
 from pipelines.sql.types import Timestamp
-from tests.unit.pipelines.sql.corpus import TICKER_COLUMNS, ticker_records
-from tests.unit.pipelines.sql.test_corpus_offline import (
+from tests.unit.pipelines.sql.corpus import (
     CHAIN_AND_JOIN,
     SLIDING,
     STAGGER,
+    TICKER_COLUMNS,
     TOP_K,
     TUMBLING_EVENT_TIME,
     TUMBLING_ROWTIME,
+    ticker_records,
 )
 
 RECORDS = ticker_records(3000, seed=11)
