@@ -10,7 +10,15 @@ and returns a :class:`PlannedPump`, whose ``build`` makes the operator of one pa
 :class:`PumpQuery` is the statement being planned with what the planners need from it: the
 streams and tables of the application, the target stream and its columns in ``INSERT``
 order, and the SELECT list turned into the target's columns (:meth:`PumpQuery.items`,
-:meth:`PumpQuery.outputs`).
+:meth:`PumpQuery.outputs`). The FROM of a one-stream pump is :mod:`pipelines.sql.sources`'.
+
+A new kind of pump is two modules and one line: its operator (``operators/<kind>.py``, an
+:class:`~pipelines.sql.operators.base.Operator`, a ``StatefulOperator`` when its state goes
+to the changelog), its planner beside it (``operators/<kind>_plan.py``: ``matches`` by the
+query's shape, ``plan`` returning :meth:`PumpQuery.pump`, with the ``key_columns`` it groups
+by, which say whether its groups live in one input partition), and the planner in
+``PLANNERS`` ahead of the kinds whose shape it shares (the stateless planner matches every
+query and stays last).
 """
 
 from __future__ import annotations

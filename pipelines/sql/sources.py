@@ -37,7 +37,6 @@ class Source:
     #: The stream's columns, then (with a join) the reference table's.
     scope: Scope
     join: ReferenceJoin | None
-    node: exp.Table
 
 
 def from_table(query: PumpQuery, select: exp.Select) -> exp.Table:
@@ -94,7 +93,7 @@ def resolve_source(query: PumpQuery, select: exp.Select | None = None) -> Source
     join = None
     if join_node is not None:
         join = _reference_join(query, join_node, stream, scope, alias)
-    return Source(stream, alias, scope, join, table)
+    return Source(stream, alias, scope, join)
 
 
 def _reference_join(
