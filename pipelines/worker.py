@@ -48,9 +48,8 @@ def run_pipeline(
     """Run the pipeline in this process until stopped (SIGINT/SIGTERM) or, with
     ``until_idle_s``, until the input has been quiet that long and every window is out.
     The output and error topics are created (as many partitions as the input) if missing."""
-    bootstrap = settings.kafka_bootstrap
-    partitions = partition_count(bootstrap, config.input_topic)
-    ensure_topics(bootstrap, [config.output_topic, config.error_topic], partitions)
+    partitions = partition_count(settings.kafka, config.input_topic)
+    ensure_topics(settings.kafka, [config.output_topic, config.error_topic], partitions)
     stats = run_worker(
         runtime_config(config, instance_id=instance_id),
         settings,

@@ -27,6 +27,7 @@ from confluent_kafka import (
 )
 
 from ground.errors import RestoreError
+from ground.kafka_config import KafkaConfig
 
 __all__ = ["ChangelogReader", "latest_values"]
 
@@ -62,24 +63,25 @@ def latest_values(
 class ChangelogReader:
     """Reads changelog partitions to their end; one per worker, reused for every restore."""
 
-    def __init__(self, bootstrap: str, application_id: str, timeout_ms: int) -> None:
+    def __init__(self, kafka: KafkaConfig, application_id: str, timeout_ms: int) -> None:
         common: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
             "group.id": f"{application_id}-restore-{uuid.uuid4().hex[:8]}",  # never joins
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
         }
         self._reader = Consumer(
-            {
+            kafka.client_config({
                 **common,
                 "isolation.level": "read_committed",
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 10,  # reading to the end: do not linger there
-            }
+            })
         )
         # The high watermark (read_uncommitted): a read_committed query returns the LSO.
-        self._probe = Consumer({**common, "isolation.level": "read_uncommitted"})
+        self._probe = Consumer(
+            kafka.client_config({**common, "isolation.level": "read_uncommitted"})
+        )
         self.timeout_ms = timeout_ms
 
     def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:

@@ -48,6 +48,7 @@ from ground.errors import (
     TransactionError,
 )
 from ground.kafka import ensure_topics, partition_count, topic_max_message_bytes
+from ground.kafka_config import consumer_fetch_config
 from ground.settings import Settings
 from pipelines.runtime.changelog import ChangelogReader
 from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, NOW, RuntimeConfig
@@ -67,16 +68,9 @@ log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
 
-#: Fetch settings. librdkafka's default ``fetch.queue.backoff.ms`` (1 s) pauses fetching a
-#: partition whose prefetched queue passed ``queued.min.messages``: that capped a busy
-#: worker at ~130k records/s. At 20 ms the default fetch sizes keep up; what bounds memory
-#: is the prefetch queue. Larger fetches and ``queued.min.messages`` 1M bought no
-#: throughput and cost ~300 MB of RSS (``benchmarks/sql_tumbling.py``: 273k records/s at
-#: 206 MB peak vs 273k at 507 MB).
-CONSUMER_FETCH_CONFIG: dict[str, int] = {
-    "fetch.queue.backoff.ms": 20,
-    "queued.max.messages.kbytes": 32_768,
-}
+#: Fetch tuning of the worker's consumer: every consumer's, from the one place that builds
+#: Kafka client configuration (see :func:`ground.kafka_config.consumer_fetch_config`).
+CONSUMER_FETCH_CONFIG: dict[str, int] = consumer_fetch_config()
 
 #: Longest wait in ``consume`` so a stop request or a due commit is never kept waiting.
 MAX_POLL_WAIT_MS = 100
@@ -220,16 +214,16 @@ class StreamRuntime:
 
     # -- set-up --------------------------------------------------------------------------
     def _prepare_topics(self) -> None:
-        bootstrap = self.settings.kafka_bootstrap
-        counts = {t: partition_count(bootstrap, t) for t in self.config.source_topics}
+        kafka = self.settings.kafka
+        counts = {t: partition_count(kafka, t) for t in self.config.source_topics}
         for source, changelog in self._changelogs.items():
             ensure_topics(
-                bootstrap,
+                kafka,
                 [changelog],
                 counts[source],
                 config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
             )
-            have = partition_count(bootstrap, changelog)
+            have = partition_count(kafka, changelog)
             if have != counts[source]:
                 raise ConfigError(
                     "source_topics",
@@ -242,11 +236,11 @@ class StreamRuntime:
             # topics it creates take its largest record (e.g. an error row holding a big input)
             big = size > DEFAULT_MAX_MESSAGE_BYTES
             extra = {"max.message.bytes": str(size + 4096)} if big else None
-            ensure_topics(bootstrap, self.config.output_topics, n, config=extra)
+            ensure_topics(kafka, self.config.output_topics, n, config=extra)
             for topic in self.config.output_topics if big else ():
                 # a topic made elsewhere may refuse the largest records (error rows of big
                 # inputs): say so at start-up rather than when it happens
-                accepts = topic_max_message_bytes(bootstrap, topic)
+                accepts = topic_max_message_bytes(kafka, topic)
                 if accepts < size:
                     log.warning(
                         "output topic %s accepts records up to %d bytes (max.message.bytes) but"
@@ -258,11 +252,10 @@ class StreamRuntime:
         """A transactional producer for this worker's ``transactional.id``, initialised: its
         ``init_transactions`` aborts what a predecessor with the same id left open and
         fences that predecessor."""
-        cfg, bootstrap, txn_id = self.config, self.settings.kafka_bootstrap, self._txn_id
+        cfg, kafka, txn_id = self.config, self.settings.kafka, self._txn_id
         librdkafka_log = logging.getLogger("pipelines.runtime.librdkafka")
         producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
+            kafka.client_config({
                 "transactional.id": txn_id,
                 "transaction.timeout.ms": cfg.transaction_timeout_ms,
                 "message.timeout.ms": cfg.transaction_timeout_ms,
@@ -273,7 +266,7 @@ class StreamRuntime:
                 "queue.buffering.max.kbytes": 1_048_576,
                 "partitioner": "murmur2_random",  # what the Java clients do for keys
                 "logger": librdkafka_log,
-            }
+            })
         )
         log.info("worker %s: init_transactions (transactional.id %s)", cfg.application_id, txn_id)
         # Aborts whatever a predecessor with the same transactional.id left open.
@@ -297,7 +290,7 @@ class StreamRuntime:
         self.stats.producer_resets += 1
 
     def _open_clients(self) -> None:
-        cfg, bootstrap = self.config, self.settings.kafka_bootstrap
+        cfg, kafka = self.config, self.settings.kafka
         if self._instance is None:
             self._instance = claim_instance(self.settings.home, cfg.application_id, cfg.instance_id)
         txn_id = transactional_id(cfg.application_id, self._instance.instance_id)
@@ -306,11 +299,10 @@ class StreamRuntime:
         self._producer = self._new_producer()
         librdkafka_log = logging.getLogger("pipelines.runtime.librdkafka")
         self._reader = ChangelogReader(
-            bootstrap, cfg.application_id, cfg.transaction_timeout_ms + cfg.operation_timeout_ms
+            kafka, cfg.application_id, cfg.transaction_timeout_ms + cfg.operation_timeout_ms
         )
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
+            kafka.client_config({
                 "group.id": cfg.application_id,
                 "client.id": txn_id,
                 "enable.auto.commit": False,
@@ -322,8 +314,7 @@ class StreamRuntime:
                 "session.timeout.ms": cfg.session_timeout_ms,
                 "heartbeat.interval.ms": max(100, cfg.session_timeout_ms // 4),
                 "logger": librdkafka_log,
-                **CONSUMER_FETCH_CONFIG,
-            }
+            }, tuning=CONSUMER_FETCH_CONFIG)
         )
         self._consumer.subscribe(
             list(cfg.source_topics),

@@ -157,7 +157,7 @@ class SqlApplication:
         if not unaligned:
             return
         for index, spec in enumerate(self.config.inputs):
-            partitions = partition_count(self.settings.kafka_bootstrap, spec.topic)
+            partitions = partition_count(self.settings.kafka, spec.topic)
             if partitions > 1:
                 raise ConfigError(
                     f"Inputs[{index}].PartitionKey",

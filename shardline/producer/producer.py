@@ -181,8 +181,7 @@ class ProduceReport:
 
 
 def _producer_config(settings: Settings, config: ProduceConfig) -> dict[str, object]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+    return settings.kafka.client_config({
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": config.linger_ms,
@@ -191,7 +190,7 @@ def _producer_config(settings: Settings, config: ProduceConfig) -> dict[str, obj
         "message.timeout.ms": config.delivery_timeout_ms,
         "client.id": "shardline-producer",
         "logger": _LIBRDKAFKA_LOG,
-    }
+    })
 
 
 def produce(
@@ -207,13 +206,13 @@ def produce(
     ConfigError if the topic is missing and ``partitions`` is not given, ProduceError on a
     fatal producer error. Per-record delivery failures are counted in the report.
     """
-    bootstrap = settings.kafka_bootstrap
-    wait_for_broker(bootstrap, config.connect_timeout_s)
+    kafka = settings.kafka
+    wait_for_broker(kafka, config.connect_timeout_s)
     if config.partitions is not None:
         ensure_topics(
-            bootstrap, [config.topic], config.partitions, timeout_s=config.connect_timeout_s
+            kafka, [config.topic], config.partitions, timeout_s=config.connect_timeout_s
         )
-    n = partition_count(bootstrap, config.topic, config.connect_timeout_s)
+    n = partition_count(kafka, config.topic, config.connect_timeout_s)
     if config.partitions is not None and n != config.partitions:
         log.warning(
             "topic %s exists with %d partitions (asked for %d); keys map to %d ranges",
@@ -249,7 +248,7 @@ def produce(
     try:
         producer = Producer({**_producer_config(settings, config), "error_cb": on_error})
     except KafkaException as exc:
-        raise ConfigError("producer", str(exc)) from exc
+        raise ConfigError("producer", kafka.redact(str(exc))) from None
     bucket = TokenBucket(config.rate_per_s, clock=clock) if config.rate_per_s else None
     use_event_time = config.timestamp == "event"
     started = clock()

@@ -26,10 +26,10 @@ def test_documents_across_an_hour_boundary_go_to_two_indexes(
 ) -> None:
     settings = search_settings
     topic = f"rotation-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    ensure_topics(settings.kafka, [topic], 1)
     base = index_factory("rotation")
     indexes = {BEFORE: f"{base}-2026-03-01-09", AFTER: f"{base}-2026-03-01-10"}
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(settings.kafka.client_config())
     sent = [(i, BEFORE if i < 30 else AFTER) for i in range(50)]
     for i, ts in sent:
         producer.produce(topic, value=json.dumps({"i": i}).encode(), partition=0, timestamp=ts)

@@ -39,7 +39,7 @@ def _app_id(prefix: str) -> str:
 def _delete_app_topics(stack_settings: Settings):
     yield
     for app_id in _APP_IDS:
-        delete_topics_with_prefix(stack_settings.kafka_bootstrap, app_id)
+        delete_topics_with_prefix(stack_settings.kafka, app_id)
 
 
 def _run_pipeline(app_id: str, src: str, out: str, err: str, *extra: str) -> str:
@@ -84,9 +84,9 @@ def test_late_and_malformed_records_reach_the_error_topic(
     app_id = _app_id("late")
     _run_pipeline(app_id, src, out, err, "--grace-ms", "500")
 
-    inputs = read_topic(stack_settings.kafka_bootstrap, src)
-    errors = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, err)]
-    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, out)]
+    inputs = read_topic(stack_settings.kafka, src)
+    errors = [json.loads(r.value) for r in read_topic(stack_settings.kafka, err)]
+    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka, out)]
     index = {(r.partition, r.offset): i for i, r in enumerate(inputs)}
 
     malformed = [e for e in errors if e["ERROR_NAME"] == MALFORMED_RECORD]
@@ -122,14 +122,14 @@ def test_restart_resumes_without_duplicates(stack_settings: Settings, topic_fact
     assert first.ok
     app_id = _app_id("restart")
     _run_pipeline(app_id, src, out, err)
-    n_first = len(read_topic(stack_settings.kafka_bootstrap, out))
+    n_first = len(read_topic(stack_settings.kafka, out))
     later = DataSpec(start_ms=1_790_100_000_000 + 3_000 * 30 + 120_000, seed=10, mean_step_ms=30)
     assert produce(stack_settings, ProduceConfig(topic=src, data=later, count=2_000)).ok
     time.sleep(0.5)
     _run_pipeline(app_id, src, out, err)
 
-    inputs = read_topic(stack_settings.kafka_bootstrap, src)
-    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, out)]
+    inputs = read_topic(stack_settings.kafka, src)
+    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka, out)]
     assert len(outputs) > n_first
     expected, _ = expected_ticker_windows((r.value for r in inputs), 60_000)
     cmp = compare_windows(expected, outputs)
@@ -173,8 +173,8 @@ def test_two_workers_share_partitions_and_results_stay_exact(
         logs.append(output)
         assert proc.returncode == 0, output[-3000:]
 
-    inputs = read_topic(stack_settings.kafka_bootstrap, src)
-    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, out)]
+    inputs = read_topic(stack_settings.kafka, src)
+    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka, out)]
     expected, _ = expected_ticker_windows((r.value for r in inputs), 60_000)
     by_key: dict[tuple[str, int], list[dict]] = {}
     for o in outputs:
