@@ -123,7 +123,8 @@ def property_name(suffix: str) -> str:
 
 def variable_name(prop: str) -> str:
     """The variable that sets ``prop`` (the inverse of :func:`property_name`)."""
-    return ENV_PREFIX + prop.replace("-", "___").replace("_", "__").replace(".", "_").upper()
+    marks = {".": "_", "_": "__", "-": "___"}
+    return ENV_PREFIX + "".join(marks.get(c, c) for c in prop).upper()
 
 
 def is_secret(prop: str) -> bool:
@@ -313,12 +314,16 @@ class KafkaConfig:
             raise self.config_error(str(exc.args[0] if exc.args else exc)) from None
 
     def config_error(self, message: str) -> ConfigError:
-        """librdkafka's refusal of a property as a ConfigError naming where it was set."""
+        """librdkafka's refusal of a property as a ConfigError naming where it was set: the
+        property its message names, else (an alias: ``linger.ms`` is reported as
+        ``queue.buffering.max.ms``) the first one librdkafka refuses on its own."""
         message = self.redact(message)
         named = sorted((p for p in self.properties if p.name in message),
                        key=lambda p: -len(p.name))
-        where = named[0].origin if named else ", ".join(sorted({p.origin for p in
-                                                                 self.properties}))
+        culprit = named[0] if named else next(
+            (p for p in self.properties if not _accepted({p.name: p.reveal()})), None)
+        where = culprit.origin if culprit is not None else ", ".join(
+            sorted({p.origin for p in self.properties}))
         return ConfigError(where, f"librdkafka refused it: {message}")
 
 
@@ -329,6 +334,14 @@ class _QuietLogger:
 
 #: a librdkafka ``logger`` that drops everything (short-lived admin and check clients)
 QUIET_LOGGER = _QuietLogger()
+
+
+def _accepted(conf: dict[str, Any]) -> bool:
+    try:
+        Producer({**conf, "logger": QUIET_LOGGER, "log_level": 0})
+    except (KafkaException, ValueError, TypeError):
+        return False
+    return True
 
 
 def _check_bootstrap_property(prop: KafkaProperty | None, bootstrap: str) -> None:
