@@ -160,7 +160,7 @@ class KafkaProperty:
 
     name: str
     value: str | Secret
-    origin: str
+    origin: str = field(compare=False)  # where it was set: not part of what it configures
 
     def reveal(self) -> str:
         return self.value.reveal() if isinstance(self.value, Secret) else self.value
