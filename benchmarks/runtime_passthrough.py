@@ -39,7 +39,7 @@ from pipelines.runtime import (
     changelog_topic,
     run,
 )
-from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
+from pipelines.runtime.clients import CONSUMER_FETCH_CONFIG
 
 if TYPE_CHECKING:
     from ground.kafka_config import KafkaConfig
