@@ -25,7 +25,7 @@ from confluent_kafka.admin import (
 
 from ground.errors import BrokerUnavailableError, ConfigError
 from ground.kafka_check import ConnectionProblems
-from ground.kafka_config import QUIET_LOGGER, KafkaConfig
+from ground.kafka_config import QUIET_LOGGER, KafkaConfig, error_text
 from ground.secret import Secret
 
 __all__ = [
@@ -51,7 +51,7 @@ def admin_client(kafka: KafkaConfig, *, problems: ConnectionProblems | None = No
     try:
         return AdminClient(kafka.client_config(settings))
     except KafkaException as exc:
-        raise kafka.config_error(str(exc.args[0] if exc.args else exc)) from None
+        raise kafka.config_error(error_text(exc)) from None
 
 
 def wait_for_broker(kafka: KafkaConfig, timeout_s: float = DEFAULT_TIMEOUT_S) -> ClusterMetadata:

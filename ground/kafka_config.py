@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from ground.errors import ConfigError
 from ground.java_properties import parse_properties
@@ -71,6 +71,7 @@ __all__ = [
     "QUIET_LOGGER",
     "SETTING_NAMES",
     "consumer_fetch_config",
+    "error_text",
     "is_secret",
     "property_name",
     "variable_name",
@@ -311,7 +312,7 @@ class KafkaConfig:
         try:
             Producer({**conf, "logger": QUIET_LOGGER, "log_level": 0})
         except (KafkaException, ValueError, TypeError) as exc:
-            raise self.config_error(str(exc.args[0] if exc.args else exc)) from None
+            raise self.config_error(error_text(exc)) from None
 
     def config_error(self, message: str) -> ConfigError:
         """librdkafka's refusal of a property as a ConfigError naming where it was set: the
@@ -334,6 +335,12 @@ class _QuietLogger:
 
 #: a librdkafka ``logger`` that drops everything (short-lived admin and check clients)
 QUIET_LOGGER = _QuietLogger()
+
+
+def error_text(exc: BaseException) -> str:
+    """librdkafka's own words in a confluent-kafka exception (not the KafkaError repr)."""
+    first = exc.args[0] if exc.args else exc
+    return first.str() if isinstance(first, KafkaError) else str(first)
 
 
 def _accepted(conf: dict[str, Any]) -> bool:
