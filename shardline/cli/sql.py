@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ground.errors import SqlError
 from ground.settings import Settings
+
+if TYPE_CHECKING:
+    from pipelines.sql.appconfig import ApplicationConfig
 
 COMMANDS: list[click.Command] = []
 _CONFIG_NAMES = ("application.yaml", "application.yml", "application.json")
@@ -35,6 +39,7 @@ def check_command(settings: Settings, path: Path) -> None:
     With the application's config next to the code, streams, columns and types are checked
     too; a bare .sql file is checked for syntax and supported constructs.
     """
+    from pipelines.sql.appconfig import load_application
     from pipelines.sql.application import check_application
     from pipelines.sql.dialect import parse_statements
 
@@ -45,13 +50,22 @@ def check_command(settings: Settings, path: Path) -> None:
         statements = parse_statements(path.read_text())
         click.echo(f"{path}: {len(statements)} statements parse (no application.yaml: not planned)")
         return
+    app = load_application(config)
     try:
         _, plan = check_application(config)
     except SqlError as exc:
-        code = path if path.suffix == ".sql" else config
-        click.echo(f"{code}:{exc.line}:{exc.column}: {exc.message}", err=True)
+        click.echo(f"{_where(exc, app, config)}: {exc.message}", err=True)
         raise SystemExit(1) from None
     click.echo(f"{config}: ok — {len(plan.pumps)} pumps, {len(plan.streams)} streams")
+
+
+def _where(exc: SqlError, app: ApplicationConfig, config: Path) -> str:
+    """Where an error is: a line and column are in the SQL code (``app.sql``), an error
+    without one is about the configuration (``Outputs`` naming a stream the code lacks)."""
+    if not exc.line:
+        return str(config)
+    code = app.code_path if app.code_path is not None else config
+    return f"{code}:{exc.line}:{exc.column}"
 
 
 @sql_group.command("explain")

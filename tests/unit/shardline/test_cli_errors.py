@@ -168,3 +168,35 @@ def test_bad_sql_application_fails_at_start(
     code, lines = _cli("run", str(app))
     assert code == 2
     _one_error_line(lines, expected)
+
+
+@pytest.mark.parametrize("target", ["folder", "application.yaml", "app.sql"])
+def test_sql_check_reports_positions_in_the_sql_file(tmp_path: Path, target: str) -> None:
+    """An error in the code is ``<the code file>:LINE:COL``, whichever path was given; an
+    error of the configuration (no line) names the configuration file."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "application.yaml").write_text((SQL_APP / "application.yaml").read_text())
+    code_text = (SQL_APP / "app.sql").read_text()
+    assert "COUNT(*), SUM(price)" in code_text
+    (app / "app.sql").write_text(code_text.replace("COUNT(*), SUM(price)", "COUNT(*), SUM(nope)"))
+    line = next(i for i, text in enumerate(code_text.splitlines(), 1) if "SUM(price)" in text)
+    column = code_text.splitlines()[line - 1].index("price") + 1
+    paths = {"folder": app, "application.yaml": app / "application.yaml"}
+    path = paths.get(target, app / "app.sql")
+    code, lines = _cli("sql", "check", str(path))
+    assert code == 1
+    assert lines[-1].startswith(f"{(app / 'app.sql').resolve()}:{line}:{column}: unknown column")
+
+
+def test_sql_check_reports_configuration_errors_at_the_configuration(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    text = (SQL_APP / "application.yaml").read_text()
+    text = text.replace("Name: DESTINATION_SQL_STREAM", "Name: NOPE")
+    (app / "application.yaml").write_text(text)
+    (app / "app.sql").write_text((SQL_APP / "app.sql").read_text())
+    code, lines = _cli("sql", "check", str(app))
+    assert code == 1
+    assert lines[-1] == (
+        f"{app / 'application.yaml'}: Outputs: stream NOPE is not created by the application code")
