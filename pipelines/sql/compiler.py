@@ -298,14 +298,26 @@ def _like(node: exp.Expression, scope: Scope) -> Expr:
     return call(fn.like, args, BOOLEAN)
 
 
+def _similar_to(node: exp.Expression, scope: Scope) -> Expr:
+    args = [compile_expr(node.this, scope), compile_expr(node.expression, scope)]
+    escape = node.args.get("escape")
+    if escape is not None:
+        args.append(compile_expr(escape, scope))
+    return call(fn.similar_to, args, BOOLEAN)
+
+
 def _escape(node: exp.Expression, scope: Scope) -> Expr:
-    like = node.this
+    """``… LIKE p ESCAPE e`` and ``… SIMILAR TO p ESCAPE e``."""
+    inner = node.this
+    if not isinstance(inner, exp.Like | exp.SimilarTo):
+        line, column = node_position(node)
+        raise SqlUnsupportedError(f"ESCAPE after {inner.sql()}", line=line, column=column)
     args = [
-        compile_expr(like.this, scope),
-        compile_expr(like.expression, scope),
+        compile_expr(inner.this, scope),
+        compile_expr(inner.expression, scope),
         compile_expr(node.expression, scope),
     ]
-    return call(fn.like, args, BOOLEAN)
+    return call(fn.like if isinstance(inner, exp.Like) else fn.similar_to, args, BOOLEAN)
 
 
 def _case(node: exp.Expression, scope: Scope) -> Expr:
@@ -502,6 +514,7 @@ _COMPILERS: dict[type, Callable[[exp.Expression, Scope], Expr]] = {
     exp.Between: _between,
     exp.In: _in,
     exp.Like: _like,
+    exp.SimilarTo: _similar_to,
     exp.Escape: _escape,
     exp.Case: _case,
     exp.Cast: _cast,

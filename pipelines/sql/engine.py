@@ -4,7 +4,8 @@
 topological order: a batch of source rows goes through every pump reading the source stream,
 their results through the pumps reading those streams, and so on. ``advance`` lets windowed
 operators close what is due (ROWTIME moved on, or the partition went idle); what they emit
-flows downstream the same way. State changes of every operator are collected for the
+flows downstream the same way. The rows of a stream that several pumps write are merged in
+ROWTIME order. State changes of every operator are collected for the
 changelog by :meth:`PartitionEngine.take_changes` and put back by :meth:`restore`.
 
 :func:`run_rows` runs a whole input through a fresh engine — the offline form that tests and
@@ -33,6 +34,10 @@ __all__ = ["PartitionEngine", "run_rows"]
 _ENGINE = "__engine"
 
 
+def _rowtime(row: Row) -> int:
+    return int(row[0])
+
+
 class _Step:
     """One pump's operator with the streams it reads and writes."""
 
@@ -58,6 +63,15 @@ class PartitionEngine:
         self.plan = plan
         self.ctx = Context(plan.application, partition, allowed_lateness_ms)
         self._steps = [_Step(p.source, p.target, p.build(), p.right_source) for p in plan.pumps]
+        # A stream several pumps write (UNION ALL, or several INSERTs) gets their rows merged
+        # in ROWTIME order once the last of them ran (a stable sort: a pump's own order stays).
+        writers: dict[str, list[int]] = defaultdict(list)
+        for index, step in enumerate(self._steps):
+            writers[step.target].append(index)
+        self._merge_after: dict[int, list[str]] = defaultdict(list)
+        for stream, indexes in writers.items():
+            if len(indexes) > 1:
+                self._merge_after[indexes[-1]].append(stream)
         self._store = StateStore(_ENGINE)
         self._rowtime_marked = False
 
@@ -91,7 +105,8 @@ class PartitionEngine:
 
     def _run(self, pending: dict[str, list[Row]], *, idle: bool, advance: bool) -> None:
         ctx = self.ctx
-        for step in self._steps:
+        merge_after = self._merge_after
+        for index, step in enumerate(self._steps):
             rows = pending.get(step.source)
             if step.pair is not None:
                 right = pending.get(step.right_source or "")
@@ -102,6 +117,10 @@ class PartitionEngine:
                 out.extend(step.op.advance(ctx, idle=idle))
             if out:
                 pending[step.target].extend(out)
+            for stream in merge_after.get(index, ()):
+                rows = pending.get(stream)
+                if rows:
+                    rows.sort(key=_rowtime)
 
     def take_failures(self) -> list[RowFailure]:
         failures = self.ctx.failures

@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
+from pipelines.sql.compose import Composer
 from pipelines.sql.dialect import Statement, parse_statements
 from pipelines.sql.nodes import datatype_to_sql, identifier_name
 from pipelines.sql.operators.project_plan import ProjectPlanner
@@ -98,22 +99,54 @@ def plan_application(
         name: StreamInfo(name, tuple(columns), source=True) for name, columns in inputs.items()
     }
     plan = ApplicationPlan(application, streams, [], dict(tables or {}))
-    pumps: list[PlannedPump] = []
+    #: the pumps of each CREATE PUMP (a later CREATE OR REPLACE PUMP replaces them)
+    groups: dict[str, list[PlannedPump]] = {}
     for statement in statements:
         tree = statement.tree
+        replace = bool(tree.args.get("replace")) if isinstance(tree, exp.Create) else False
         if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "STREAM":
             schema = tree.this
             name = identifier_name(schema.this)
             if name in streams and streams[name].source:
                 raise plan_error(SqlPlanError, f"{name} is an input stream", schema, statement)
+            if name in streams and not streams[name].hidden:
+                used = [p.name for ps in groups.values() for p in ps
+                        if name in p.sources or p.target == name]
+                if not replace:
+                    raise plan_error(
+                        SqlPlanError, f"stream {name} exists (CREATE OR REPLACE STREAM)",
+                        schema, statement,
+                    )
+                if used:
+                    raise plan_error(
+                        SqlUnsupportedError,
+                        f"replacing stream {name}, which pump {used[0]} uses",
+                        schema,
+                        statement,
+                    )
             columns = tuple(
                 StreamColumn(identifier_name(c.this), datatype_to_sql(c.args["kind"]))
                 for c in schema.expressions
             )
+            for column, node in zip(columns, schema.expressions, strict=True):
+                if column.name == "ROWTIME":
+                    raise plan_error(
+                        SqlPlanError,
+                        "ROWTIME is the system column of every stream, not a column to create",
+                        node,
+                        statement,
+                    )
             streams[name] = StreamInfo(name, columns, line=statement.line)
         elif isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "PUMP":
-            query = _pump_query(plan, statement, allowed_lateness_ms=allowed_lateness_ms)
-            pumps.append(plan_pump(query, planners))
+            name = identifier_name(tree.this)
+            if name in groups and not replace:
+                raise plan_error(
+                    SqlPlanError, f"pump {name} exists (CREATE OR REPLACE PUMP)", tree.this,
+                    statement,
+                )
+            groups[name] = _plan_pump_statement(
+                plan, statement, allowed_lateness_ms=allowed_lateness_ms, planners=planners
+            )
         else:
             raise plan_error(
                 SqlUnsupportedError,
@@ -121,6 +154,7 @@ def plan_application(
                 None,
                 statement,
             )
+    pumps = [pump for group in groups.values() for pump in group]
     plan.pumps = _topological(pumps, streams)
     return plan
 
@@ -153,11 +187,15 @@ def _topological(pumps: list[PlannedPump], streams: Mapping[str, StreamInfo]) ->
     return ordered
 
 
-def _pump_query(
-    plan: ApplicationPlan, statement: Statement, *, allowed_lateness_ms: int
-) -> PumpQuery:
-    """``CREATE PUMP … AS INSERT INTO target [(columns)] SELECT STREAM …``: the target and
-    the shape of the query checked, as a :class:`PumpQuery` for the planners."""
+def _plan_pump_statement(
+    plan: ApplicationPlan,
+    statement: Statement,
+    *,
+    allowed_lateness_ms: int,
+    planners: Sequence[PumpPlanner],
+) -> list[PlannedPump]:
+    """``CREATE PUMP … AS INSERT INTO target [(columns)] <query>``: the target checked, the
+    query planned as one or more pumps (:mod:`pipelines.sql.compose`)."""
     tree = statement.tree
     name = identifier_name(tree.this)
     insert = tree.args["expression"]
@@ -168,7 +206,7 @@ def _pump_query(
         target_node = target_node.this
     target_name = identifier_name(target_node)
     target = plan.streams.get(target_name)
-    if target is None:
+    if target is None or target.hidden:
         raise plan_error(
             SqlPlanError,
             f"pump {name} inserts into unknown stream {target_name}",
@@ -182,54 +220,39 @@ def _pump_query(
             target_node,
             statement,
         )
-    select = insert.expression
-    if not isinstance(select, exp.Select):
-        raise plan_error(
-            SqlUnsupportedError, f"{type(select).__name__} as a pump query", select, statement
-        )
-    if not select.args.get("stream"):
-        raise plan_error(SqlPlanError, "a pump query must be SELECT STREAM", select, statement)
-    for unsupported in ("order", "limit", "distinct", "with_", "qualify"):
-        if select.args.get(unsupported):
-            raise plan_error(
-                SqlUnsupportedError,
-                f"{unsupported.upper()} in a streaming query",
-                select,
-                statement,
-            )
-
     if target_columns_node is not None:
         wanted = [identifier_name(c) for c in target_columns_node]
         by_name = {c.name: c for c in target.columns}
-        missing = [w for w in wanted if w not in by_name]
-        if missing:
-            raise plan_error(
-                SqlPlanError,
-                f"{target_name} has no column {missing[0]}",
-                target_columns_node[0],
-                statement,
-            )
+        for node, column in zip(target_columns_node, wanted, strict=True):
+            if column == "ROWTIME":
+                raise plan_error(
+                    SqlUnsupportedError,
+                    "ROWTIME in an INSERT column list (select … AS ROWTIME)",
+                    node,
+                    statement,
+                )
+            if column not in by_name:
+                raise plan_error(
+                    SqlPlanError, f"{target_name} has no column {column}", node, statement
+                )
+            if wanted.count(column) > 1:
+                raise plan_error(
+                    SqlPlanError, f"column {column} is listed twice", node, statement
+                )
         target_cols = [by_name[w] for w in wanted]
-        if len(target_cols) != len(target.columns):
-            raise plan_error(
-                SqlUnsupportedError,
-                "INSERT into a subset of the stream's columns",
-                target_node,
-                statement,
-            )
-        order = [wanted.index(c.name) for c in target.columns]
+        # a column the INSERT does not list is NULL
+        order = [wanted.index(c.name) if c.name in wanted else -1 for c in target.columns]
     else:
         target_cols = list(target.columns)
         order = list(range(len(target_cols)))
-    return PumpQuery(
+    composer = Composer(
         application=plan.application,
         streams=plan.streams,
         tables=plan.tables,
         statement=statement,
-        name=name,
-        target=target,
-        target_columns=tuple(target_cols),
-        order=tuple(order),
-        select=select,
+        pump=name,
         allowed_lateness_ms=allowed_lateness_ms,
+        planners=planners,
+        plan_pump=plan_pump,
     )
+    return composer.compose(insert.expression, target, tuple(target_cols), tuple(order))

@@ -24,7 +24,7 @@ query and stays last).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlglot import exp
@@ -44,6 +44,7 @@ __all__ = [
     "PumpPlanner",
     "PumpQuery",
     "canonical",
+    "item_name",
     "key_columns",
     "plan_error",
     "split_join_condition",
@@ -97,12 +98,27 @@ class PumpQuery:
     statement: Statement
     name: str
     target: StreamInfo
-    #: The target's columns in the order the INSERT lists them (all of them).
+    #: The target's columns the INSERT lists, in its order (all of them without a list).
     target_columns: tuple[StreamColumn, ...]
-    #: For each target column, the position of its SELECT item.
+    #: For each column of the target, the position of its SELECT item; -1: a column the
+    #: INSERT does not list, which is NULL.
     order: tuple[int, ...]
     select: exp.Select
     allowed_lateness_ms: int
+    #: Items the pump computes after the SELECT list's: columns of a hidden stream the
+    #: target is not (ORDER BY keys, the time of ``… AS ROWTIME``; see
+    #: :mod:`pipelines.sql.compose`).
+    extra_items: tuple[exp.Expression, ...] = ()
+    #: The target is a hidden stream being made: each item gives its column a name and a
+    #: type (``item_names``, ``inferred``), nothing is converted.
+    infer_all: bool = False
+    #: The stream the pump writes when it is not ``target`` (a hidden one after it).
+    writes: str | None = None
+    #: Filled by ``items`` and ``outputs``: the names of the SELECT items, and the types of
+    #: the items that have no declared type (all of them with ``infer_all``, else the
+    #: extra items).
+    item_names: list[str] = field(default_factory=list)
+    inferred: list[SqlType | None] = field(default_factory=list)
 
     def error(self, kind: type, message: str, node: exp.Expression | None) -> Exception:
         return plan_error(kind, message, node, self.statement)
@@ -112,40 +128,84 @@ class PumpQuery:
         node = (select or self.select).args.get("where")
         return compile_expr(node.this, scope).fn if node is not None else None
 
-    def items(self, stream: StreamInfo) -> list[exp.Expression]:
-        """The SELECT list as one expression per target column, in the target's order
-        (``*`` is every column of ``stream``; a bare ROWTIME is the row's time, not a column,
-        unless the target has a column named ROWTIME)."""
+    def items(
+        self,
+        stream: StreamInfo,
+        alias: str = "",
+        joined: Sequence[tuple[str, Sequence[StreamColumn]]] = (),
+    ) -> list[exp.Expression]:
+        """The SELECT list as one expression per target column, in the target's order.
+
+        ``*`` is every column of every relation of FROM — ``stream`` (known as ``alias``),
+        then each ``joined`` (alias, columns) — and ``a.*`` those of the relation ``a``. A
+        bare ROWTIME is a value like any other: the time of the row being made."""
+        relations: list[tuple[tuple[str, ...], list[StreamColumn]]] = [
+            ((alias or stream.name, stream.name), [c for _, c in stream.star_columns])
+        ]
+        relations.extend(((q,), [c for c in cols if not c.system]) for q, cols in joined)
         items: list[exp.Expression] = []
-        target_has_rowtime = any(c.name == "ROWTIME" for c in self.target_columns)
+        names: list[str] = []
         for item in self.select.expressions:
-            if isinstance(item, exp.Star):
-                items.extend(
-                    exp.Column(this=exp.Identifier(this=c.name, quoted=True))
-                    for c in stream.columns
-                )
+            if _is_star(item):
+                expanded = self._expand_star(item, relations)
+                items.extend(expanded)
+                names.extend(identifier_name(c.this) for c in expanded)
                 continue
-            inner = item.this if isinstance(item, exp.Alias) else item
-            alias = identifier_name(item.args["alias"]) if isinstance(item, exp.Alias) else ""
-            is_rowtime = isinstance(inner, exp.Column) and identifier_name(inner.this) == "ROWTIME"
-            if is_rowtime and alias in ("", "ROWTIME") and not target_has_rowtime:
-                continue  # ROWTIME is the row's time, not a column of the target stream
-            items.append(inner)
+            if isinstance(item, exp.Alias) and identifier_name(item.args["alias"]) == "ROWTIME":
+                raise self.error(SqlUnsupportedError, f"{item.sql()} in this query", item)
+            items.append(item.this if isinstance(item, exp.Alias) else item)
+            names.append(item_name(item, len(names)))
+        self.item_names[:] = names
+        if self.infer_all:
+            return [*items, *self.extra_items]
         if len(items) != len(self.target_columns):
             raise self.error(
                 SqlPlanError,
-                f"pump {self.name} selects {len(items)} columns but {self.target.name} has "
-                f"{len(self.target_columns)}",
+                f"pump {self.name} selects {len(items)} columns but "
+                + (
+                    f"its INSERT lists {len(self.target_columns)}"
+                    if len(self.target_columns) != len(self.target.columns)
+                    else f"{self.target.name} has {len(self.target_columns)}"
+                ),
                 self.select,
             )
-        if self.order == tuple(range(len(items))):
-            return items
-        return [items[i] for i in self.order]
+        if self.order != tuple(range(len(items))):
+            items = [items[i] if i >= 0 else exp.Null() for i in self.order]
+        return [*items, *self.extra_items]
+
+    def _expand_star(
+        self,
+        item: exp.Expression,
+        relations: Sequence[tuple[tuple[str, ...], Sequence[StreamColumn]]],
+    ) -> list[exp.Expression]:
+        table = item.args.get("table") if isinstance(item, exp.Column) else None
+        wanted = identifier_name(table) if table is not None else ""
+        out: list[exp.Expression] = []
+        for qualifiers, columns in relations:
+            for column in columns:
+                known = column.qualifiers or qualifiers
+                if wanted and not any(q.upper() == wanted.upper() for q in known):
+                    continue
+                out.append(
+                    exp.Column(
+                        this=exp.Identifier(this=column.name, quoted=True),
+                        table=exp.Identifier(this=known[0], quoted=True),
+                    )
+                )
+        if wanted and not out:
+            raise self.error(SqlPlanError, f"unknown relation {wanted} in {wanted}.*", item)
+        return out
 
     def outputs(self, items: Sequence[exp.Expression], scope: Scope) -> list[Fn]:
-        """``items`` compiled in ``scope``, each converted to its target column's type."""
+        """``items`` compiled in ``scope``, each converted to its target column's type (the
+        items without one give their types to ``inferred``)."""
         compiled = [compile_expr(node, scope) for node in items]
-        return [_converter(c, col) for c, col in zip(compiled, self.target.columns, strict=True)]
+        typed = 0 if self.infer_all else len(self.target.columns)
+        self.inferred[:] = [c.sql_type for c in compiled[typed:]]
+        return [
+            _converter(c, self.target.columns[i]) if i < typed else c.fn
+            for i, c in enumerate(compiled)
+        ]
 
     def pump(
         self,
@@ -161,7 +221,7 @@ class PumpQuery:
         return PlannedPump(
             self.name,
             source,
-            self.target.name,
+            self.writes or self.target.name,
             kind,
             details,
             build,
@@ -185,6 +245,22 @@ class PumpPlanner(Protocol):
 
 
 # -- helpers of several planners ------------------------------------------------------------
+def item_name(item: exp.Expression, position: int) -> str:
+    """The name of a SELECT item (KDA: its alias, else a column's name, else ``EXPR$n``)."""
+    if isinstance(item, exp.Alias):
+        return identifier_name(item.args["alias"])
+    if isinstance(item, exp.Column) and not isinstance(item.this, exp.Star):
+        return identifier_name(item.this)
+    return f"EXPR${position}"
+
+
+def _is_star(item: exp.Expression) -> bool:
+    """``*`` or ``alias.*``."""
+    return isinstance(item, exp.Star) or (
+        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+    )
+
+
 def canonical(node: exp.Expression) -> str:
     """Structural identity of an expression: identifiers normalised, stream qualifiers dropped."""
 

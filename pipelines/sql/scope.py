@@ -54,6 +54,10 @@ class Scope:
             raise SqlPlanError(
                 f"unknown column {shown!r}; visible columns: {known}", line=line, column=column
             )
+        if len({c.index for c in candidates}) > 1 and name == "ROWTIME" and not qualifier:
+            # KDA: an unqualified ROWTIME is the time of the row being made (position 0), the
+            # ROWTIME of each joined stream is qualified (o.ROWTIME, s.ROWTIME)
+            candidates = [c for c in candidates if c.index == 0] or candidates
         if len({c.index for c in candidates}) > 1:  # one column may have two qualifiers
             raise SqlPlanError(
                 f"column {name!r} is ambiguous; qualify it with a stream alias",

@@ -1,10 +1,11 @@
 """FROM: the stream a pump reads, its alias and scope, and the reference table it may join.
 
 :func:`resolve_source` is the FROM of every one-stream pump: ``FROM stream [AS alias]
-[[LEFT] JOIN table [AS t] ON …]``. A reference-table join is planned here, once for all
-kinds of pump (those that cannot take one refuse it afterwards), as a hash index of the
-table's rows on the equi-join keys. :func:`stream_join` tells a stream-to-stream JOIN apart
-(a stream on the right, or an ``OVER`` window): its pump is planned by
+[[LEFT] JOIN table [AS t] ON …]…``. Reference-table joins are planned here, once for all
+kinds of pump (those that cannot take one refuse it afterwards), each as a hash index of the
+table's rows on the equi-join keys, applied one after the other. :func:`stream_join` tells
+a stream-to-stream JOIN apart (a stream on the right, or an ``OVER`` window): its pump is
+planned by
 :mod:`pipelines.sql.operators.stream_join_plan`.
 """
 
@@ -17,10 +18,10 @@ from typing import Any
 from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
-from pipelines.sql.catalog import StreamInfo
+from pipelines.sql.catalog import StreamColumn, StreamInfo
 from pipelines.sql.compiler import compile_expr
 from pipelines.sql.nodes import identifier_name
-from pipelines.sql.operators.project import ReferenceJoin
+from pipelines.sql.operators.project import JoinChain, ReferenceJoin
 from pipelines.sql.planning import PumpQuery, split_join_condition
 from pipelines.sql.scope import Scope
 from pipelines.sql.types import Row
@@ -34,9 +35,11 @@ class Source:
 
     stream: StreamInfo
     alias: str
-    #: The stream's columns, then (with a join) the reference table's.
+    #: The stream's columns, then (with joins) the reference tables'.
     scope: Scope
-    join: ReferenceJoin | None
+    join: JoinChain | None
+    #: Each joined table's alias and columns (what ``*`` expands to after the stream's).
+    joined: tuple[tuple[str, list[StreamColumn]], ...] = ()
 
 
 def from_table(query: PumpQuery, select: exp.Select) -> exp.Table:
@@ -62,13 +65,18 @@ def single_join(query: PumpQuery, select: exp.Select) -> exp.Join | None:
 
 
 def stream_join(select: exp.Select, streams: Container[str]) -> exp.Join | None:
-    """The first JOIN of ``select`` when it joins a stream (a stream's name, or ``OVER``)."""
+    """The first JOIN of ``select`` when it joins two streams (a stream's name on the right,
+    or a window on either side)."""
     joins = select.args.get("joins") or []
     if not joins:
         return None
     joined = joins[0].this
+    from_ = select.args.get("from_")
+    left = from_.this if from_ is not None else None
     if isinstance(joined, exp.Table) and (
-        joined.args.get("over") is not None or identifier_name(joined.this) in streams
+        joined.args.get("over") is not None
+        or identifier_name(joined.this) in streams
+        or (isinstance(left, exp.Table) and left.args.get("over") is not None)
     ):
         return joins[0]
     return None
@@ -80,26 +88,34 @@ def alias_of(table: exp.Table, name: str) -> str:
 
 
 def resolve_source(query: PumpQuery, select: exp.Select | None = None) -> Source:
-    """The FROM of ``select`` (this pump's query by default), with its reference join."""
+    """The FROM of ``select`` (this pump's query by default), with its reference joins."""
     select = select or query.select
     table = from_table(query, select)
     stream_name = identifier_name(table.this)
     stream = query.streams.get(stream_name)
     if stream is None:
         raise query.error(SqlPlanError, f"unknown stream {stream_name}", table)
+    if table.args.get("over") is not None:
+        raise query.error(SqlPlanError, "a window on a stream without a JOIN", table)
     alias = alias_of(table, stream_name)
     scope = stream.scope(alias)
-    join_node = single_join(query, select)
-    join = None
-    if join_node is not None:
-        join = _reference_join(query, join_node, stream, scope, alias)
-    return Source(stream, alias, scope, join)
+    joins: list[ReferenceJoin] = []
+    joined: list[tuple[str, list[StreamColumn]]] = []
+    width = stream.width
+    for join_node in select.args.get("joins") or []:
+        join, table_alias, columns = _reference_join(query, join_node, scope, width)
+        joins.append(join)
+        joined.append((table_alias, columns))
+        width += len(columns)
+    chain = JoinChain(tuple(joins)) if joins else None
+    return Source(stream, alias, scope, chain, tuple(joined))
 
 
 def _reference_join(
-    query: PumpQuery, join: exp.Join, stream: StreamInfo, scope: Scope, stream_alias: str
-) -> ReferenceJoin:
-    """Plan ``stream JOIN table``; adds the table's columns to ``scope``."""
+    query: PumpQuery, join: exp.Join, scope: Scope, base: int
+) -> tuple[ReferenceJoin, str, list[StreamColumn]]:
+    """Plan ``… JOIN table ON …`` over the row so far (``scope``, ``base`` wide): the join,
+    the table's alias and columns; adds the table's columns to ``scope``."""
     table_node = join.this
     if not isinstance(table_node, exp.Table):
         raise query.error(SqlUnsupportedError, "JOIN with a subquery", table_node)
@@ -113,8 +129,10 @@ def _reference_join(
     kind = str(join.args.get("kind") or "").upper()
     if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
         raise query.error(SqlUnsupportedError, f"{side or kind} JOIN with a reference table", join)
+    if join.args.get("using"):
+        raise query.error(SqlUnsupportedError, "JOIN … USING (write ON)", join)
     alias = alias_of(table_node, name)
-    base = stream.width
+    row_scope = Scope(list(scope.columns), dict(scope.specials))
     table_scope = Scope()
     for i, column in enumerate(table.columns):
         for qualifier in (alias, name) if alias != name else (alias,):
@@ -123,13 +141,14 @@ def _reference_join(
     condition = join.args.get("on")
     if condition is None:
         raise query.error(SqlPlanError, "JOIN with a reference table needs ON", join)
-    stream_keys, table_keys, residual = split_join_condition(
-        condition, stream.scope(stream_alias), table_scope
-    )
+    row_keys, table_keys, residual = split_join_condition(condition, row_scope, table_scope)
     index: dict[tuple[Any, ...], list[Row]] = {}
     for row in table.rows:
         key = tuple(f(row) for f in table_keys)
         if None not in key:
             index.setdefault(key, []).append(row)
     residual_fn = compile_expr(residual, scope).fn if residual is not None else None
-    return ReferenceJoin(tuple(stream_keys), index, residual_fn, side == "LEFT", len(table.columns))
+    reference = ReferenceJoin(
+        tuple(row_keys), index, residual_fn, side == "LEFT", len(table.columns)
+    )
+    return reference, alias, list(table.columns)

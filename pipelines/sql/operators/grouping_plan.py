@@ -44,14 +44,21 @@ def agg_call(query: PumpQuery, node: exp.Expression, scope: Scope) -> AggCall:
         name = "COUNT_DISTINCT"
         arg = arg.expressions[0]
     if isinstance(node, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
-        return AggCall("COUNT(*)", AGGREGATES["COUNT"], None)
+        count = AGGREGATES["COUNT"]
+        return AggCall("COUNT(*)", count, None, None, count.returns(None))
     if isinstance(arg, exp.Distinct):
         raise query.error(SqlUnsupportedError, f"{name}(DISTINCT …)", node)
     spec = AGGREGATES.get(name)
     if spec is None:
         raise query.error(SqlUnsupportedError, f"aggregate {name}", node)
     compiled = compile_expr(arg, scope)
-    return AggCall(f"{name}({arg.sql()})", spec, compiled.fn, compiled.column)
+    return AggCall(
+        f"{name}({arg.sql()})",
+        spec,
+        compiled.fn,
+        compiled.column,
+        spec.returns(compiled.sql_type),
+    )
 
 
 def plan_grouped(
@@ -117,7 +124,7 @@ def _aggregate_scope(keys: list[Expr], aggs: list[AggCall]) -> Scope:
     for i, key in enumerate(keys):
         scope.specials[f"__K{i}"] = ScopeColumn(f"__K{i}", 1 + i, key.sql_type)
     for j, agg in enumerate(aggs):
-        returns = agg.spec.returns(None)
+        returns = agg.sql_type
         scope.specials[f"__A{j}"] = ScopeColumn(f"__A{j}", 1 + len(keys) + j, returns)
     return scope
 

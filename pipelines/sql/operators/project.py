@@ -10,7 +10,7 @@ from ground.errors import RowError
 from pipelines.sql.operators.base import Context, Operator
 from pipelines.sql.types import Fn, Row
 
-__all__ = ["ProjectOperator", "ReferenceJoin"]
+__all__ = ["JoinChain", "ProjectOperator", "ReferenceJoin"]
 
 
 
@@ -41,6 +41,19 @@ class ReferenceJoin:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class JoinChain:
+    """``FROM s JOIN t1 ON … JOIN t2 ON …``: each join on the row the ones before made."""
+
+    joins: tuple[ReferenceJoin, ...]
+
+    def match(self, row: Row) -> list[Row]:
+        rows = [row]
+        for join in self.joins:
+            rows = [combined for r in rows for combined in join.match(r)]
+        return rows
+
+
 class ProjectOperator(Operator):
     """``SELECT STREAM <exprs> FROM s [JOIN table …] [WHERE …]``: one row in, 0..n rows out."""
 
@@ -49,7 +62,7 @@ class ProjectOperator(Operator):
         pump: str,
         outputs: Sequence[Fn],
         where: Fn | None = None,
-        join: ReferenceJoin | None = None,
+        join: JoinChain | None = None,
     ) -> None:
         self.pump = pump
         self._outputs = tuple(outputs)

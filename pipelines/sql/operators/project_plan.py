@@ -37,13 +37,14 @@ class ProjectPlanner:
                 "OVER (…) or WINDOWED BY STAGGER",
                 aggregates[0],
             )
-        outputs = query.outputs(query.items(source.stream), source.scope)
+        items = query.items(source.stream, source.alias, source.joined)
+        outputs = query.outputs(items, source.scope)
         join = source.join
         details = [f"project {len(outputs)} columns" + (" with WHERE" if where else "")]
-        if join is not None:
+        for (alias, _), one in zip(source.joined, join.joins if join else (), strict=True):
             details.append(
-                f"{'LEFT ' if join.outer else ''}JOIN reference table "
-                f"({len(join.stream_keys)} key columns, hash lookup)"
+                f"{'LEFT ' if one.outer else ''}JOIN reference table {alias} "
+                f"({len(one.stream_keys)} key columns, hash lookup)"
             )
         pump = query.name
         return query.pump(

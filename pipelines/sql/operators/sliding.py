@@ -20,7 +20,7 @@ from typing import Any
 from ground.errors import RowError
 from pipelines.sql.aggregates import AggregateSpec
 from pipelines.sql.operators.base import Context, StatefulOperator
-from pipelines.sql.types import Fn, Row
+from pipelines.sql.types import Fn, Row, SqlType
 
 __all__ = ["SlidingOperator", "SlidingWindow", "WindowAgg"]
 
@@ -33,6 +33,8 @@ class WindowAgg:
     spec: AggregateSpec | None
     arg: Fn | None
     lag: int = 0
+    #: The type of the result, when known.
+    sql_type: SqlType | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,9 @@ class SlidingPlanner:
         width = stream.width
         for p_index, (w_index, a_index) in enumerate(windows.calls):
             extended.specials[f"__W{p_index}"] = ScopeColumn(
-                f"__W{p_index}", width + slot_of[(w_index, a_index)], None
+                f"__W{p_index}",
+                width + slot_of[(w_index, a_index)],
+                windows.aggs[w_index][a_index].sql_type,
             )
         outputs = query.outputs(rewritten, extended)
         details = []
@@ -138,13 +140,14 @@ def _window_agg(query: PumpQuery, func: exp.Expression, scope: Scope) -> WindowA
         offset = int(offset_node.this) if offset_node is not None else 1
         if func.args.get("default") is not None:
             raise query.error(SqlUnsupportedError, "LAG with a default value", func)
-        return WindowAgg(None, compile_expr(func.this, scope).fn, max(1, offset))
+        value = compile_expr(func.this, scope)
+        return WindowAgg(None, value.fn, max(1, offset), value.sql_type)
     if not isinstance(func, tuple(AGGREGATE_NODES)):
         raise query.error(SqlUnsupportedError, f"{func.sql()} OVER a window", func)
     call = agg_call(query, func, scope)
     if not call.spec.invertible:
         raise query.error(SqlUnsupportedError, f"{call.name} over a sliding window", func)
-    return WindowAgg(call.spec, call.arg)
+    return WindowAgg(call.spec, call.arg, sql_type=call.sql_type)
 
 
 def _sliding_window(
@@ -170,19 +173,40 @@ def _sliding_window(
             definition,
         )
     kind = str(spec.args.get("kind")).upper()
+    if kind not in ("RANGE", "ROWS"):
+        raise query.error(SqlUnsupportedError, f"{kind} windows", spec)
     start = spec.args.get("start")
-    if str(spec.args.get("start_side") or "").upper() != "PRECEDING" or spec.args.get(
-        "end"
-    ) not in (None, "CURRENT ROW"):
-        if str(spec.args.get("end") or "").upper() not in ("", "CURRENT ROW"):
-            raise query.error(SqlUnsupportedError, "window frames other than … PRECEDING", spec)
+    start_side = str(spec.args.get("start_side") or "").upper()
+    end = spec.args.get("end")
+    # KDA aggregates over windows that end with the current row: … PRECEDING, CURRENT ROW,
+    # BETWEEN … PRECEDING AND CURRENT ROW (sql-reference-allowed-disallowed-window)
+    if end is not None and not (isinstance(end, str) and end.upper() == "CURRENT ROW"):
+        raise query.error(
+            SqlUnsupportedError,
+            f"window {spec.sql()}: KDA aggregates over windows that end with the current row",
+            spec,
+        )
+    current = isinstance(start, str) and start.upper() == "CURRENT ROW"
+    if not current and start_side != "PRECEDING":
+        raise query.error(
+            SqlUnsupportedError,
+            f"window {spec.sql()}: KDA aggregates over windows that end with the current row",
+            spec,
+        )
+    if isinstance(start, str) and start.upper() == "UNBOUNDED":
+        raise query.error(SqlUnsupportedError, f"window {spec.sql()} (unbounded)", spec)
     if kind == "RANGE":
+        if current:
+            return SlidingWindow(tuple(partition), 0, None, tuple(aggs))
         if isinstance(start, exp.Interval):
-            return SlidingWindow(tuple(partition), int(interval_ms(start)), None, tuple(aggs))
+            range_ms = int(interval_ms(start))
+            if range_ms < 0:
+                raise query.error(SqlPlanError, "a window cannot be negative", spec)
+            return SlidingWindow(tuple(partition), range_ms, None, tuple(aggs))
         raise query.error(SqlUnsupportedError, "RANGE without an INTERVAL", spec)
-    if kind == "ROWS":
-        count = int(start.this) if isinstance(start, exp.Literal) else None
-        if count is None:
-            raise query.error(SqlPlanError, "ROWS needs a number", spec)
-        return SlidingWindow(tuple(partition), None, count, tuple(aggs))
-    raise query.error(SqlUnsupportedError, f"{kind} windows", spec)
+    if current:
+        return SlidingWindow(tuple(partition), None, 0, tuple(aggs))
+    count = int(start.this) if isinstance(start, exp.Literal) and start.is_int else None
+    if count is None or count < 0:
+        raise query.error(SqlPlanError, "ROWS needs a number", spec)
+    return SlidingWindow(tuple(partition), None, count, tuple(aggs))

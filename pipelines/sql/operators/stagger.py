@@ -3,7 +3,8 @@
 A window opens when the first row of a key arrives (at that row's ROWTIME ``t0``) and closes
 ``n`` later: when a row with ``ROWTIME >= t0 + n`` arrives in the partition, or the partition
 goes idle. The result row's ROWTIME is ``t0 + n``; its record key is (application, stream,
-``t0``, key). Because ROWTIME is monotonic, windows close in the order they opened.
+``t0``, key). Because ROWTIME is monotonic, windows close in the order they opened. HAVING
+filters the results of a window, as in a GROUP BY.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class StaggerOperator(StatefulOperator):
         aggs: Sequence[AggCall],
         select: Sequence[Fn],
         where: Fn | None,
+        having: Fn | None = None,
     ) -> None:
         super().__init__(pump)
         self._key_prefix = f"{application}/{stream}/"
@@ -43,6 +45,7 @@ class StaggerOperator(StatefulOperator):
         self._aggs = tuple(aggs)
         self._select = tuple(select)
         self._where = where
+        self._having = having
         #: key → [t0, accumulators]; insertion order is close order
         self._open: dict[tuple[Any, ...], list[Any]] = {}
 
@@ -87,6 +90,8 @@ class StaggerOperator(StatefulOperator):
             end = Timestamp(t0 + self._range)
             agg_row = (end, *key, *[acc.result() for acc in accs])
             try:
+                if self._having is not None and self._having(agg_row) is not True:
+                    continue
                 values = [f(agg_row) for f in self._select]
             except RowError as exc:
                 ctx.fail(self.pump, exc.name, exc.message, agg_row)

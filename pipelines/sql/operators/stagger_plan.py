@@ -38,7 +38,7 @@ class StaggerPlanner:
                 SqlPlanError, "STAGGER needs RANGE INTERVAL with a positive length", length_node
             )
         keys = [compile_expr(k, scope) for k in key_nodes]
-        grouped = plan_grouped(query, source.stream, scope, key_nodes, keys, having=False)
+        grouped = plan_grouped(query, source.stream, scope, key_nodes, keys, having=True)
         pump, app, target = query.name, query.application, query.target.name
         range_ms = int(length.constant)
         key_fns = [k.fn for k in keys]
@@ -46,7 +46,8 @@ class StaggerPlanner:
         details = [
             f"stagger window {range_ms} ms on ROWTIME, opened by the first row of each key",
             f"partition by {', '.join(n.sql() for n in key_nodes)}",
-            f"aggregates {', '.join(a.name for a in aggs) or '-'}",
+            f"aggregates {', '.join(a.name for a in aggs) or '-'}"
+            + (" with HAVING" if grouped.having else ""),
             "state: open windows per key (changelog)",
         ]
         return query.pump(
@@ -62,6 +63,7 @@ class StaggerPlanner:
                 aggs=aggs,
                 select=grouped.outputs,
                 where=where,
+                having=grouped.having,
             ),
             key_columns=key_columns(key_nodes),
         )

@@ -1,14 +1,30 @@
-"""Stream-to-stream join: ``FROM L JOIN R OVER (RANGE INTERVAL … PRECEDING) ON …``.
+"""Stream-to-stream join: ``FROM L [OVER (…)] JOIN R [OVER (…)] ON …`` (KDA's JOIN clause).
 
-As in KDA, only the current row of the side without a window takes part: each left row at
-ROWTIME ``t`` joins the right rows with ``t - range <= ROWTIME <= t``. Both sides are
-in-application streams of the same input partition, so their ROWTIMEs share one clock.
+A window on a side says which of its rows the current row of the other side meets. Together
+the windows make one interval: a left row at ``l`` and a right row at ``r`` (their ROWTIMEs)
+join when ``lower <= r - l <= upper`` — a right window ``RANGE x PRECEDING`` is ``[-x, 0]``,
+``RANGE x FOLLOWING`` ``[0, x]``; a left window ``RANGE y PRECEDING`` is ``[0, y]``,
+``FOLLOWING`` ``[-y, 0]``; windows on both sides join what either admits. As in KDA:
 
-A left row is matched only once no right row with its ROWTIME can still arrive — when the
-partition's ROWTIME has moved past it, or the partition is idle — so results do not depend on
-how rows were batched. The right side's rows are kept for the range (changelog chunks per
-commit epoch, as in sliding windows); left rows waiting for their ROWTIME to pass are state
-too.
+- the ROWTIME of a result is the later of the two ROWTIMEs;
+- a LEFT JOIN's left row without a match comes out, with NULLs on the right, once no right
+  row can match it any more, with the ROWTIME ``l + upper`` (the later bound of the right
+  window);
+- results come out in ROWTIME order.
+
+When the partition goes idle every buffered row is joined and emitted (a LEFT JOIN's
+unmatched rows early); a row that arrives afterwards with a ROWTIME not after those is
+late: it goes to the error stream as ``Late_Row``.
+
+Both sides are in-application streams of the same input partition, so their ROWTIMEs share
+one clock. A result at time ``t`` is emitted once the partition's ROWTIME has passed ``t``
+(or the partition is idle): no row of either side with a ROWTIME up to ``t`` can still
+arrive, so results do not depend on how rows were batched. Results of the same ROWTIME come
+in the order of their left rows, then of their right rows.
+
+State: the rows of each side that can still meet a row of the other (changelog chunks per
+commit epoch, as in sliding windows), whether each left row has met one, and the time up to
+which results were emitted.
 """
 
 from __future__ import annotations
@@ -18,11 +34,26 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ground.errors import RowError
-from pipelines.sql.operators.base import Context, StatefulOperator, TwoInputOperator
-from pipelines.sql.types import Fn, Row
+from pipelines.sql.operators.base import LATE_ROW, Context, StatefulOperator, TwoInputOperator
+from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["StreamJoinOperator"]
 
+_NEVER = -(2**62)
+_END = 2**62
+
+
+class _Side:
+    """The buffered rows of one side: ``[rowtime, seq, epoch, key, row, matched]``, oldest
+    first, and how many rows each commit epoch added."""
+
+    __slots__ = ("rows", "chunks", "seq", "tag")
+
+    def __init__(self, tag: str) -> None:
+        self.rows: deque[list[Any]] = deque()
+        self.chunks: dict[int, int] = {}
+        self.seq = 0
+        self.tag = tag
 
 
 class StreamJoinOperator(TwoInputOperator, StatefulOperator):
@@ -30,7 +61,8 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         self,
         *,
         pump: str,
-        range_ms: int,
+        lower_ms: int,
+        upper_ms: int,
         left_keys: Sequence[Fn],
         right_keys: Sequence[Fn],
         residual: Fn | None,
@@ -40,7 +72,10 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         where: Fn | None,
     ) -> None:
         super().__init__(pump)
-        self._range = range_ms
+        if not lower_ms <= 0 <= upper_ms:
+            raise ValueError("a join interval contains 0")
+        self._lower = lower_ms
+        self._upper = upper_ms
         self._left_keys = tuple(left_keys)
         self._right_keys = tuple(right_keys)
         self._residual = residual
@@ -48,113 +83,174 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         self._right_width = right_width
         self._select = tuple(select)
         self._where = where
-        # right rows: (rowtime, epoch, key, row), oldest first
-        self._buffer: deque[tuple[int, int, tuple[Any, ...], Row]] = deque()
-        self._chunks: dict[int, int] = {}
-        self._pending: list[Row] = []
-        self._max_rowtime = -(2**62)
+        self._left = _Side("l")
+        self._right = _Side("r")
+        #: every result with a ROWTIME before this was emitted
+        self._done = _NEVER
+        self._max_rowtime = _NEVER
         self._epoch = 0
 
+    # -- input --------------------------------------------------------------------------------
     def process_pair(self, left: list[Row], right: list[Row], ctx: Context) -> list[Row]:
-        out: list[Row] = []
-        for row in right:
-            try:
-                key = tuple(f(row) for f in self._right_keys)
-            except RowError as exc:
-                ctx.fail(self.pump, exc.name, exc.message, row)
-                continue
-            rowtime = int(row[0])
-            self._buffer.append((rowtime, self._epoch, key, row))
-            self._chunks[self._epoch] = self._chunks.get(self._epoch, 0) + 1
-            self.store.mark(("b", self._epoch))
-            self._max_rowtime = max(self._max_rowtime, rowtime)
-        if left:
-            self._pending.extend(left)
-            self._max_rowtime = max(self._max_rowtime, max(int(r[0]) for r in left))
-            self.store.mark(("p",))
+        self._add(self._left, self._left_keys, left, ctx)
+        self._add(self._right, self._right_keys, right, ctx)
         self._max_rowtime = max(self._max_rowtime, ctx.rowtime)
-        self._release(lambda t: t < self._max_rowtime, ctx, out)
+        out: list[Row] = []
+        self._release(self._max_rowtime, ctx, out)
         return out
 
     def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
         out: list[Row] = []
-        if idle:
-            self._release(lambda t: True, ctx, out)
+        if idle and (self._left.rows or self._right.rows):
+            self._release(_END, ctx, out)
+            # everything buffered is out: a row with a ROWTIME up to now is late from here
+            self._done = self._max_rowtime + 1
         return out
 
-    def _release(self, ready: Callable[[int], bool], ctx: Context, out: list[Row]) -> None:
-        keep: list[Row] = []
-        for row in self._pending:
-            if ready(int(row[0])):
-                self._match(row, ctx, out)
-            else:
-                keep.append(row)
-        if len(keep) != len(self._pending):
-            self._pending = keep
-            self.store.mark(("p",))
-        horizon = min([int(r[0]) for r in keep] or [self._max_rowtime]) - self._range
-        while self._buffer and self._buffer[0][0] < horizon:
-            _, epoch, _, _ = self._buffer.popleft()
-            left = self._chunks[epoch] - 1
-            if left:
-                self._chunks[epoch] = left
-            else:
-                del self._chunks[epoch]
-                self.store.delete(("b", epoch))
+    def _add(self, side: _Side, key_fns: Sequence[Fn], rows: list[Row], ctx: Context) -> None:
+        for row in rows:
+            rowtime = int(row[0])
+            if rowtime < self._done:
+                ctx.fail(
+                    self.pump,
+                    LATE_ROW,
+                    f"results up to ROWTIME {Timestamp(self._done - 1).text()} were emitted",
+                    row,
+                )
+                continue
+            try:
+                key = tuple(f(row) for f in key_fns)
+            except RowError as exc:
+                ctx.fail(self.pump, exc.name, exc.message, row)
+                continue
+            side.rows.append([rowtime, side.seq, self._epoch, key, row, False])
+            side.seq += 1
+            side.chunks[self._epoch] = side.chunks.get(self._epoch, 0) + 1
+            self.store.mark((side.tag, self._epoch))
+            self._max_rowtime = max(self._max_rowtime, rowtime)
 
-    def _match(self, row: Row, ctx: Context, out: list[Row]) -> None:
-        try:
-            key = tuple(f(row) for f in self._left_keys)
-            t = int(row[0])
-            matched = False
-            if None not in key:
-                for rowtime, _, right_key, right_row in self._buffer:
-                    if rowtime > t:
-                        break
-                    if rowtime < t - self._range or right_key != key:
-                        continue
-                    combined = row + right_row
-                    if self._residual is not None and self._residual(combined) is not True:
-                        continue
-                    matched = True
-                    self._emit(row, combined, out)
-            if not matched and self._outer:
-                self._emit(row, row + (None,) * self._right_width, out)
-        except RowError as exc:
-            ctx.fail(self.pump, exc.name, exc.message, row)
-
-    def _emit(self, row: Row, combined: Row, out: list[Row]) -> None:
-        if self._where is not None and self._where(combined) is not True:
+    # -- results ------------------------------------------------------------------------------
+    def _release(self, horizon: int, ctx: Context, out: list[Row]) -> None:
+        """Emit every result with a ROWTIME in ``[done, horizon)``, in ROWTIME order."""
+        done = self._done
+        if horizon <= done:
             return
-        out.append((row[0], *[f(combined) for f in self._select]))
+        lower, upper = self._lower, self._upper
+        left_rows, right_rows = self._left.rows, self._right.rows
+        #: (result ROWTIME, left seq, right seq, left entry, right row or None)
+        results: list[tuple[int, int, int, list[Any], Row | None]] = []
+        # pairs at the left row's time (the right row is at most as late) ...
+        for entry in left_rows:
+            t = entry[0]
+            if done <= t < horizon and None not in entry[3]:
+                for r in right_rows:
+                    if r[0] > t:
+                        break
+                    if r[0] >= t + lower and r[3] == entry[3]:
+                        self._pair(t, entry, r, ctx, results)
+        # ... and at the right row's time (the left row is earlier)
+        if upper > 0:
+            for r in right_rows:
+                t = r[0]
+                if done <= t < horizon and None not in r[3]:
+                    for entry in left_rows:
+                        if entry[0] >= t:
+                            break
+                        if entry[0] >= t - upper and entry[3] == r[3]:
+                            self._pair(t, entry, r, ctx, results)
+        if self._outer:
+            for entry in left_rows:
+                t = entry[0] + upper
+                if done <= t < horizon and not entry[5]:
+                    results.append((t, entry[1], _END, entry, None))
+        results.sort(key=lambda e: (e[0], e[1], e[2]))
+        for t, _, _, entry, right_row in results:
+            self._output(t, entry[4], right_row, ctx, out)
+        self._done = horizon
+        self.store.mark(("m",))
+        # drop the rows no later result can use: a left row once ``l + upper`` is done, a
+        # right row once no left row from ``done`` on reaches back to it
+        self._drop(self._left, lambda entry: entry[0] + upper < horizon)
+        self._drop(self._right, lambda entry: entry[0] < horizon + lower)
+
+    def _pair(
+        self,
+        t: int,
+        entry: list[Any],
+        right: list[Any],
+        ctx: Context,
+        results: list[tuple[int, int, int, list[Any], Row | None]],
+    ) -> None:
+        """A pair whose keys match: a result when the rest of ON holds (then its left row
+        has met a right row); an ON that fails is a row error."""
+        left_row, right_row = entry[4], right[4]
+        if self._residual is not None:
+            try:
+                if self._residual((Timestamp(t), *left_row, *right_row)) is not True:
+                    return
+            except RowError as exc:
+                ctx.fail(self.pump, exc.name, exc.message, left_row)
+                return
+        results.append((t, entry[1], right[1], entry, right_row))
+        if not entry[5]:
+            entry[5] = True
+            self.store.mark(("l", entry[2]))
+
+    def _output(
+        self, t: int, left_row: Row, right_row: Row | None, ctx: Context, out: list[Row]
+    ) -> None:
+        rowtime = Timestamp(t)
+        right = right_row if right_row is not None else (None,) * self._right_width
+        combined = (rowtime, *left_row, *right)
+        try:
+            if self._where is not None and self._where(combined) is not True:
+                return
+            out.append((rowtime, *[f(combined) for f in self._select]))
+        except RowError as exc:
+            ctx.fail(self.pump, exc.name, exc.message, left_row)
+
+    def _drop(self, side: _Side, gone: Callable[[list[Any]], bool]) -> None:
+        rows = side.rows
+        while rows and gone(rows[0]):
+            epoch = rows.popleft()[2]
+            left = side.chunks[epoch] - 1
+            if left:
+                side.chunks[epoch] = left
+            else:
+                del side.chunks[epoch]
+                self.store.delete((side.tag, epoch))
 
     # -- state --------------------------------------------------------------------------------
+    def _side(self, tag: str) -> _Side:
+        return self._left if tag == "l" else self._right
+
     def snapshot(self, key: Any) -> Any:
-        if key[0] == "p":
-            return [self._max_rowtime, [list(r) for r in self._pending]]
+        if key[0] == "m":
+            return [self._done, self._max_rowtime, self._left.seq, self._right.seq]
+        side = self._side(key[0])
         epoch = key[1]
-        chunk = []
-        for _rowtime, e, _, row in reversed(self._buffer):
-            if e != epoch:
-                break
-            chunk.append(list(row))
-        chunk.reverse()
-        return chunk
+        return [
+            [entry[1], list(entry[4]), entry[5]] for entry in side.rows if entry[2] == epoch
+        ]
 
     def end_epoch(self) -> None:
         self._epoch += 1
 
     def restore(self, key: Any, value: Any) -> None:
-        if key[0] == "p":
-            self._max_rowtime, pending = value
-            self._pending = [tuple(r) for r in pending]
+        if key[0] == "m":
+            self._done, self._max_rowtime, self._left.seq, self._right.seq = value
             return
+        side = self._side(key[0])
+        key_fns = self._left_keys if side is self._left else self._right_keys
         epoch = int(key[1])
-        for values in value:
+        for seq, values, matched in value:
             row = tuple(values)
-            self._buffer.append((int(row[0]), epoch, tuple(f(row) for f in self._right_keys), row))
-        self._chunks[epoch] = self._chunks.get(epoch, 0) + len(value)
+            side.rows.append(
+                [int(row[0]), int(seq), epoch, tuple(f(row) for f in key_fns), row, matched]
+            )
+        side.chunks[epoch] = side.chunks.get(epoch, 0) + len(value)
         self._epoch = max(self._epoch, epoch + 1)
 
     def finish_restore(self) -> None:
-        self._buffer = deque(sorted(self._buffer, key=lambda entry: (entry[1], entry[0])))
+        for side in (self._left, self._right):
+            side.rows = deque(sorted(side.rows, key=lambda entry: entry[1]))

@@ -1,5 +1,12 @@
-"""Planner of stream-to-stream joins: ``FROM L JOIN R OVER (RANGE INTERVAL … PRECEDING) ON …``
-(see :mod:`.stream_join`)."""
+"""Planner of stream-to-stream joins: ``FROM L [OVER (…)] [AS l] [LEFT] JOIN R [OVER (…)]
+[AS r] ON …`` (see :mod:`.stream_join`).
+
+Each side's window is ``RANGE INTERVAL … PRECEDING``, ``… FOLLOWING``, ``CURRENT ROW`` or
+``BETWEEN … PRECEDING AND CURRENT ROW`` / ``BETWEEN CURRENT ROW AND … FOLLOWING``: KDA's
+windows that end (or start) with the current row. At least one side has one. The row the
+pump makes is ``(ROWTIME of the result, *left row, *right row)``: an unqualified ROWTIME is
+the result's, ``l.ROWTIME`` and ``r.ROWTIME`` those of the joined rows.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +14,14 @@ from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.compiler import compile_expr
+from pipelines.sql.expr import TIMESTAMP
 from pipelines.sql.nodes import identifier_name, interval_ms
 from pipelines.sql.operators.stream_join import StreamJoinOperator
 from pipelines.sql.planning import PlannedPump, PumpQuery, split_join_condition
+from pipelines.sql.scope import Scope
 from pipelines.sql.sources import alias_of, from_table, single_join, stream_join
 
-__all__ = ["StreamJoinPlanner"]
+__all__ = ["StreamJoinPlanner", "join_window"]
 
 
 class StreamJoinPlanner:
@@ -28,37 +37,41 @@ class StreamJoinPlanner:
             raise query.error(SqlPlanError, f"unknown stream {left_name}", from_node)
         join = single_join(query, select)
         assert join is not None  # matches() found it
-        if from_node.args.get("over") is not None:
-            raise query.error(SqlUnsupportedError, "a window on the left side of a JOIN", from_node)
         right_node = join.this
         right_name = identifier_name(right_node.this)
         right = query.streams.get(right_name)
         if right is None:
             raise query.error(SqlPlanError, f"unknown stream {right_name}", right_node)
-        over = right_node.args.get("over")
-        if over is None:
-            raise query.error(
-                SqlPlanError,
-                "a stream-to-stream JOIN needs OVER (RANGE INTERVAL … PRECEDING) on the right",
-                right_node,
-            )
-        spec = over.args.get("spec")
-        start = spec.args.get("start") if spec is not None else None
-        if (
-            spec is None
-            or str(spec.args.get("kind")).upper() != "RANGE"
-            or not isinstance(start, exp.Interval)
-        ):
-            raise query.error(SqlUnsupportedError, "JOIN windows other than RANGE INTERVAL", over)
-        range_ms = int(interval_ms(start))
         side = str(join.args.get("side") or "").upper()
         kind = str(join.args.get("kind") or "").upper()
         if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
             raise query.error(SqlUnsupportedError, f"{side or kind} stream-to-stream JOIN", join)
+        left_over, right_over = from_node.args.get("over"), right_node.args.get("over")
+        if left_over is None and right_over is None:
+            raise query.error(
+                SqlPlanError,
+                "a stream-to-stream JOIN needs a window on one side: OVER (RANGE INTERVAL … "
+                "PRECEDING or FOLLOWING)",
+                right_node,
+            )
+        if side == "LEFT" and left_over is not None:
+            raise query.error(
+                SqlUnsupportedError, "LEFT JOIN with a window on the left stream", left_over
+            )
+        lower, upper = 0, 0
+        if right_over is not None:
+            preceding, following = join_window(query, right_over)
+            lower, upper = -preceding, following
+        if left_over is not None:
+            # the left window holds the left rows a right row meets: l in [r - p, r + f]
+            preceding, following = join_window(query, left_over)
+            lower, upper = min(lower, -following), max(upper, preceding)
         left_alias = alias_of(from_node, left_name)
         right_alias = alias_of(right_node, right_name)
-        scope = left.scope(left_alias)
-        right.add_to(scope, right_alias, base=left.width)
+        scope = Scope()
+        scope.add("ROWTIME", 0, TIMESTAMP)  # the result's time
+        left.add_to(scope, left_alias, base=1)
+        right.add_to(scope, right_alias, base=1 + left.width)
         condition = join.args.get("on")
         if condition is None:
             raise query.error(SqlPlanError, "a stream-to-stream JOIN needs ON", join)
@@ -67,14 +80,18 @@ class StreamJoinPlanner:
         )
         residual_fn = compile_expr(residual, scope).fn if residual is not None else None
         where = query.where(scope)
-        outputs = query.outputs(query.items(left), scope)
+        items = query.items(
+            left, left_alias, [(right_alias, [c for _, c in right.star_columns])]
+        )
+        outputs = query.outputs(items, scope)
         pump = query.name
         right_width = right.width
         details = [
-            f"{'LEFT ' if side == 'LEFT' else ''}JOIN {right_name} OVER RANGE {range_ms} ms "
-            f"PRECEDING on {len(left_keys)} key columns; each {left_name} row is matched once "
-            "its ROWTIME has passed",
-            "state: right rows in range (changelog, chunked per commit), waiting left rows",
+            f"{'LEFT ' if side == 'LEFT' else ''}JOIN {right_name}: a {left_name} row at t "
+            f"meets the {right_name} rows from t{lower:+d} ms to t{upper:+d} ms on "
+            f"{len(left_keys)} key columns; a result (ROWTIME: the later row's) is emitted "
+            "once the partition's ROWTIME has passed it",
+            "state: the rows of both sides in reach (changelog, chunked per commit)",
         ]
         return query.pump(
             "stream join",
@@ -82,7 +99,8 @@ class StreamJoinPlanner:
             details,
             lambda: StreamJoinOperator(
                 pump=pump,
-                range_ms=range_ms,
+                lower_ms=lower,
+                upper_ms=upper,
                 left_keys=left_keys,
                 right_keys=right_keys,
                 residual=residual_fn,
@@ -94,3 +112,45 @@ class StreamJoinPlanner:
             key_columns=(),
             right_source=right.name,
         )
+
+
+def join_window(query: PumpQuery, over: exp.Expression) -> tuple[int, int]:
+    """``OVER (…)`` on a side of a JOIN as (ms PRECEDING, ms FOLLOWING) the current row of
+    the other side."""
+    spec = over.args.get("spec")
+    if over.args.get("partition_by"):
+        raise query.error(SqlPlanError, "a JOIN window cannot be partitioned (KDA)", over)
+    order = over.args.get("order")
+    if order is not None and [
+        identifier_name(o.this.this) if isinstance(o.this, exp.Column) else ""
+        for o in order.expressions
+    ] != ["ROWTIME"]:
+        raise query.error(SqlPlanError, "a JOIN window can only be ordered by ROWTIME", order)
+    if spec is None or str(spec.args.get("kind")).upper() != "RANGE":
+        raise query.error(SqlUnsupportedError, "JOIN windows other than RANGE INTERVAL", over)
+    start, start_side = spec.args.get("start"), str(spec.args.get("start_side") or "").upper()
+    end, end_side = spec.args.get("end"), str(spec.args.get("end_side") or "").upper()
+    first = _bound(query, spec, start, start_side)
+    if end is None:
+        return first
+    last = _bound(query, spec, end, end_side)
+    # BETWEEN: the window must start or end with the current row and contain it
+    if first[1] or last[0] or (first[0] and last[1]):
+        raise query.error(
+            SqlUnsupportedError,
+            f"JOIN window {spec.sql()} (KDA: a window starts or ends with the current row)",
+            spec,
+        )
+    return first[0], last[1]
+
+
+def _bound(query: PumpQuery, spec: exp.Expression, value: object, side: str) -> tuple[int, int]:
+    """One bound of a JOIN window as (ms PRECEDING, ms FOLLOWING)."""
+    if isinstance(value, str) and value.upper() == "CURRENT ROW":
+        return 0, 0
+    if not isinstance(value, exp.Interval) or side not in ("PRECEDING", "FOLLOWING"):
+        raise query.error(SqlUnsupportedError, f"JOIN window {spec.sql()}", spec)
+    ms = int(interval_ms(value))
+    if ms < 0:
+        raise query.error(SqlPlanError, "a JOIN window cannot be negative", spec)
+    return (ms, 0) if side == "PRECEDING" else (0, ms)

@@ -80,14 +80,18 @@ class ItemsTumblingPlanner:
         item = compile_expr(exp.Column(this=exp.Identifier(this=str(column), quoted=True)), scope)
         out_names = TOP_K_COLUMNS if name == TOP_K else COUNT_DISTINCT_COLUMNS
         result_scope = Scope()
-        result_scope.add("ROWTIME", 0, TIMESTAMP)
-        for i, out_name in enumerate(out_names):
-            result_scope.add(
-                out_name, 1 + i, item.sql_type if i == 0 and k else SqlType(TypeKind.BIGINT)
-            )
         pseudo = StreamInfo(
             "__ITEMS", tuple(StreamColumn(n, SqlType(TypeKind.VARCHAR)) for n in out_names)
         )
+        for qualifier in ("", pseudo.name):
+            result_scope.add("ROWTIME", 0, TIMESTAMP, qualifier)
+            for i, out_name in enumerate(out_names):
+                result_scope.add(
+                    out_name,
+                    1 + i,
+                    item.sql_type if i == 0 and k else SqlType(TypeKind.BIGINT),
+                    qualifier,
+                )
         outputs = query.outputs(query.items(pseudo), result_scope)
         having = query.where(result_scope)
         pump, app, target = query.name, query.application, query.target.name

@@ -30,7 +30,7 @@ from pipelines.sql.aggregates import (
     Sum,
 )
 from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, StatefulOperator
-from pipelines.sql.types import Fn, Row, Timestamp
+from pipelines.sql.types import Fn, Row, SqlType, Timestamp
 
 __all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators"]
 
@@ -46,6 +46,8 @@ class AggCall:
     arg: Fn | None
     #: The row position of ``arg`` when it is a plain column.
     column: int | None = None
+    #: The type of the result, when known.
+    sql_type: SqlType | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from pipelines.sql.types import Timestamp, parse_type
 
 __all__ = [
     "CHAIN_AND_JOIN",
+    "QUERIES",
     "INPUTS",
     "SLIDING",
     "STAGGER",
@@ -133,7 +134,8 @@ def run(code: str, records, *, lateness: int = 0, batch_size: int = 500):
 
 TUMBLING_ROWTIME = """
 CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
-    ticker_symbol VARCHAR(4), min_price REAL, max_price REAL, n BIGINT, avg_price DOUBLE);
+    row_time TIMESTAMP, ticker_symbol VARCHAR(4), min_price REAL, max_price REAL, n BIGINT,
+    avg_price DOUBLE);
 CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
 SELECT STREAM ROWTIME, Ticker_Symbol, MIN(Price) AS min_price, MAX(Price) AS max_price,
        COUNT(*) AS n, AVG(price) AS avg_price
@@ -207,4 +209,49 @@ SELECT STREAM b.ticker, b.label, b.price, s.price
 FROM "BUYS" AS b
 LEFT JOIN "SELLS" OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS s
   ON b.ticker = s.ticker;
+"""
+
+
+#: KDA's query language over the pumps: ORDER BY, DISTINCT, group_rank, AS ROWTIME, a
+#: subquery with UNION ALL inside, a FOLLOWING join and a reference-free window over a join.
+QUERIES = """
+CREATE OR REPLACE STREAM "SORTED" (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "SORT_PUMP" AS INSERT INTO "SORTED"
+SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001"
+ORDER BY FLOOR("SOURCE_SQL_STREAM_001".ROWTIME TO SECOND), price DESC;
+
+CREATE OR REPLACE STREAM "FIRSTS" (minute TIMESTAMP, ticker VARCHAR(4));
+CREATE OR REPLACE PUMP "DISTINCT_PUMP" AS INSERT INTO "FIRSTS"
+SELECT STREAM DISTINCT FLOOR(ROWTIME TO MINUTE), ticker_symbol FROM "SOURCE_SQL_STREAM_001";
+
+CREATE OR REPLACE STREAM "RANKED" (ticker VARCHAR(4), high REAL, trades BIGINT, place INTEGER);
+CREATE OR REPLACE PUMP "RANK_PUMP" AS INSERT INTO "RANKED"
+SELECT STREAM * FROM TABLE(group_rank(CURSOR(
+    SELECT STREAM ticker_symbol, MAX(price) AS high, COUNT(*) AS trades
+    FROM "SOURCE_SQL_STREAM_001"
+    GROUP BY ticker_symbol, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '10' SECOND)),
+    'HIGH', 'groupRank', 'desc', 'asc', 0, 3));
+
+CREATE OR REPLACE STREAM "BY_EVENT_TIME" (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "RETIME_PUMP" AS INSERT INTO "BY_EVENT_TIME"
+SELECT STREAM ticker_symbol, price, event_time AS ROWTIME FROM "SOURCE_SQL_STREAM_001";
+
+CREATE OR REPLACE STREAM "MOVES" (ticker VARCHAR(4), move REAL, kind VARCHAR(4));
+CREATE OR REPLACE PUMP "MOVES_PUMP" AS INSERT INTO "MOVES"
+SELECT STREAM t, m, k FROM (
+    SELECT STREAM ticker_symbol, change, 'UP' FROM "SOURCE_SQL_STREAM_001" WHERE change > 1
+    UNION ALL
+    SELECT STREAM ticker_symbol, -change, 'DOWN' FROM "SOURCE_SQL_STREAM_001" WHERE change < -1
+) AS x(t, m, k)
+WHERE m > 1.5;
+
+CREATE OR REPLACE STREAM "UPS" (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "UP_PUMP" AS INSERT INTO "UPS"
+SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001" WHERE change > 0;
+CREATE OR REPLACE STREAM "PAIRS" (ticker VARCHAR(4), pairs BIGINT, best REAL);
+CREATE OR REPLACE PUMP "PAIR_PUMP" AS INSERT INTO "PAIRS"
+SELECT STREAM u.ticker, COUNT(*), MAX(n.price - u.price)
+FROM "UPS" AS u
+JOIN "UPS" OVER (RANGE INTERVAL '5' SECOND FOLLOWING) AS n ON u.ticker = n.ticker
+GROUP BY u.ticker, STEP(ROWTIME BY INTERVAL '30' SECOND);
 """

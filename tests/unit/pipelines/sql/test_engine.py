@@ -17,6 +17,7 @@ from pipelines.sql.plan import plan_application
 from pipelines.sql.types import Timestamp
 from tests.unit.pipelines.sql.corpus import (
     CHAIN_AND_JOIN,
+    QUERIES,
     SLIDING,
     STAGGER,
     TICKER_COLUMNS,
@@ -70,8 +71,9 @@ def _run(plan, batches, *, crash_after: set[int]) -> tuple[list, list]:
 
 @pytest.mark.parametrize(
     "code",
-    [TUMBLING_ROWTIME, TUMBLING_EVENT_TIME, SLIDING, STAGGER, TOP_K, CHAIN_AND_JOIN],
-    ids=["tumbling-rowtime", "tumbling-event-time", "sliding", "stagger", "top-k", "join"],
+    [TUMBLING_ROWTIME, TUMBLING_EVENT_TIME, SLIDING, STAGGER, TOP_K, CHAIN_AND_JOIN, QUERIES],
+    ids=["tumbling-rowtime", "tumbling-event-time", "sliding", "stagger", "top-k", "join",
+         "queries"],
 )
 def test_restore_anywhere_continues_identically(code: str) -> None:
     plan = plan_application(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql.operators.stagger import StaggerOperator
 from tests.unit.pipelines.sql.operators.plan_cases import SRC, plan_error, pump
 
@@ -36,12 +36,6 @@ def test_stagger_errors() -> None:
             SqlPlanError,
             f"SELECT STREAM ticker_symbol, COUNT(*) FROM {SRC} {STAGGER.format(0)}",
             "STAGGER needs RANGE INTERVAL with a positive length",
-        ),
-        (
-            SqlUnsupportedError,
-            f"SELECT STREAM ticker_symbol, COUNT(*) FROM {SRC} JOIN COMPANY "
-            f"ON ticker_symbol = COMPANY.ticker {STAGGER.format(1)}",
-            "stagger windows over a reference-table join",
         ),
         (
             SqlPlanError,

@@ -1,7 +1,14 @@
-"""A chain of pumps into a stream-to-stream LEFT JOIN, against DuckDB."""
+"""Stream-to-stream joins against DuckDB: a chain of pumps into a LEFT JOIN, FOLLOWING
+windows, windows on both sides, and the examples of KDA's JOIN clause."""
 
 from __future__ import annotations
 
+import pytest
+
+from pipelines.sql.catalog import StreamColumn
+from pipelines.sql.engine import run_rows
+from pipelines.sql.plan import plan_application
+from pipelines.sql.types import parse_type
 from tests.unit.pipelines.sql.corpus import (
     CHAIN_AND_JOIN,
     input_table,
@@ -36,3 +43,161 @@ def test_pump_chain_and_stream_join_equal_duckdb() -> None:
     assert row_counts(got) == row_counts(expected)
     assert sum(1 for r in got if r[3] is not None) > 100
     assert sum(1 for r in got if r[3] is None) > 10
+
+
+# -- KDA's JOIN clause: windows on either side, FOLLOWING, the ROWTIME of a result ---------
+
+_BUYS_AND_SELLS = """
+CREATE OR REPLACE STREAM "BUYS" (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE STREAM "SELLS" (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    result_time TIMESTAMP, buy_time TIMESTAMP, sell_time TIMESTAMP, ticker VARCHAR(4),
+    buy_price REAL, sell_price REAL);
+CREATE OR REPLACE PUMP "BUY_PUMP" AS INSERT INTO "BUYS"
+SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001" WHERE change > 0;
+CREATE OR REPLACE PUMP "SELL_PUMP" AS INSERT INTO "SELLS"
+SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001" WHERE change <= 0;
+CREATE OR REPLACE PUMP "JOIN_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM ROWTIME, b.ROWTIME, s.ROWTIME, b.ticker, b.price, s.price
+FROM "BUYS" {left} AS b {kind} JOIN "SELLS" {right} AS s ON b.ticker = s.ticker;
+"""
+
+
+def _buys_and_sells() -> object:
+    con = input_table(RECORDS)
+    con.execute("CREATE TABLE buys AS SELECT seq, rowtime, ticker, price FROM s WHERE change > 0")
+    con.execute(
+        "CREATE TABLE sells AS SELECT seq, rowtime, ticker, price FROM s WHERE change <= 0"
+    )
+    return con
+
+
+def _run_join(left: str, kind: str, right: str, batch_size: int) -> list[tuple[object, ...]]:
+    code = _BUYS_AND_SELLS.format(left=left, kind=kind, right=right)
+    streams, failures = run(code, RECORDS, batch_size=batch_size)
+    assert failures == []
+    rows = streams["DESTINATION_SQL_STREAM"]
+    # KDA: results come in ROWTIME order, and a result's ROWTIME is in the row
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    assert all(r[0] == r[1] for r in rows)
+    return [r[1:] for r in rows]
+
+
+@pytest.mark.parametrize("batch_size", [1, 333])
+def test_a_following_window_joins_the_rows_after_and_the_result_is_at_the_later_one(
+    batch_size: int,
+) -> None:
+    """``JOIN s OVER (RANGE INTERVAL '2' SECOND FOLLOWING)``: a buy meets the sells of the
+    next two seconds; the result's ROWTIME is the later of the two (the sell's); a buy with
+    no sell comes out at the end of its window (LEFT JOIN). Run as PRECEDING, this differs."""
+    got = _run_join("", "LEFT", "OVER (RANGE INTERVAL '2' SECOND FOLLOWING)", batch_size)
+    con = _buys_and_sells()
+    expected = con.execute(
+        """SELECT greatest(b.rowtime, x.rowtime), b.rowtime, x.rowtime, b.ticker, b.price,
+                  x.price
+           FROM buys b JOIN sells x ON b.ticker = x.ticker
+                AND x.rowtime BETWEEN b.rowtime AND b.rowtime + 2000
+           UNION ALL
+           SELECT b.rowtime + 2000, b.rowtime, NULL, b.ticker, b.price, NULL FROM buys b
+           WHERE NOT EXISTS (SELECT 1 FROM sells x WHERE b.ticker = x.ticker
+                             AND x.rowtime BETWEEN b.rowtime AND b.rowtime + 2000)"""
+    ).fetchall()
+    assert row_counts(got) == row_counts(expected)
+    assert sum(1 for r in got if r[2] is not None and r[2] > r[1]) > 100
+    assert sum(1 for r in got if r[2] is None) > 10
+
+
+def test_windows_on_both_sides_join_what_either_admits() -> None:
+    """``FROM b OVER (… '1' SECOND PRECEDING) JOIN s OVER (… '3' SECOND PRECEDING)``: a buy
+    meets the sells of the three seconds before it and a sell the buys of the second before
+    it, so a pair joins when the sell is 3 s before to 1 s after the buy."""
+    got = _run_join(
+        "OVER (RANGE INTERVAL '1' SECOND PRECEDING)",
+        "",
+        "OVER (RANGE INTERVAL '3' SECOND PRECEDING)",
+        97,
+    )
+    con = _buys_and_sells()
+    expected = con.execute(
+        """SELECT greatest(b.rowtime, x.rowtime), b.rowtime, x.rowtime, b.ticker, b.price,
+                  x.price
+           FROM buys b JOIN sells x ON b.ticker = x.ticker
+                AND x.rowtime - b.rowtime BETWEEN -3000 AND 1000"""
+    ).fetchall()
+    assert row_counts(got) == row_counts(expected)
+    assert len(got) > 200
+
+
+ORDERS_AND_SHIPMENTS = [
+    StreamColumn("orderid", parse_type("INTEGER")),
+    StreamColumn("orders", parse_type("INTEGER")),
+    StreamColumn("shipments", parse_type("INTEGER")),
+]
+_KDA_JOIN_STREAMS = """
+CREATE OR REPLACE STREAM "ORDERS_STREAM" ("orderid" int, "orderrowtime" timestamp);
+CREATE OR REPLACE PUMP "ORDERS_STREAM_PUMP" AS INSERT INTO "ORDERS_STREAM"
+SELECT STREAM "orderid", "ROWTIME"
+FROM "SOURCE_SQL_STREAM_001" WHERE "orders" = 1;
+CREATE OR REPLACE STREAM "SHIPMENTS_STREAM" ("orderid" int, "shipmentrowtime" timestamp);
+CREATE OR REPLACE PUMP "SHIPMENTS_STREAM_PUMP" AS INSERT INTO "SHIPMENTS_STREAM"
+SELECT STREAM "orderid", "ROWTIME"
+FROM "SOURCE_SQL_STREAM_001" WHERE "shipments" = 2;
+CREATE OR REPLACE STREAM "OUTPUT_STREAM" ("resultrowtime" timestamp, "orderid" int,
+    "shipmenttime" timestamp, "ordertime" timestamp);
+CREATE OR REPLACE PUMP "OUTPUT_STREAM_PUMP" AS
+INSERT INTO "OUTPUT_STREAM"
+  SELECT STREAM ROWTIME as "resultrowtime", s."orderid", s.rowtime as "shipmenttime",
+         o.ROWTIME as "ordertime"
+    FROM ORDERS_STREAM OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS o
+      JOIN SHIPMENTS_STREAM {window} AS s
+        ON o."orderid" = s."orderid";
+"""
+
+
+def _at(clock: str) -> int:
+    hours, minutes, seconds = (int(x) for x in clock.split(":"))
+    return 1_780_000_000_000 - 1_780_000_000_000 % 86_400_000 + (
+        (hours * 60 + minutes) * 60 + seconds
+    ) * 1000
+
+
+def _kda_orders_and_shipments() -> list[tuple[int, tuple[object, ...]]]:
+    """The example dataset of KDA's JOIN clause page, in arrival order."""
+    order, ship = (1, None), (None, 2)
+    return [
+        (_at("10:00:00"), (101, *order)),
+        (_at("10:00:00"), (100, *ship)),
+        (_at("10:00:20"), (102, *order)),
+        (_at("10:00:30"), (103, *order)),
+        (_at("10:00:40"), (104, *order)),
+        (_at("10:00:45"), (104, *ship)),
+        (_at("10:00:45"), (100, *order)),
+        (_at("10:00:50"), (105, *ship)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        # Example 1: a time window on one side (the orders of the last minute)
+        ("", [("10:00:45", 104, "10:00:45", "10:00:40")]),
+        # Example 2: windows on both sides: the late order 100 meets its shipment too
+        (
+            "OVER (RANGE INTERVAL '1' MINUTE PRECEDING)",
+            [("10:00:45", 104, "10:00:45", "10:00:40"), ("10:00:45", 100, "10:00:00", "10:00:45")],
+        ),
+    ],
+    ids=["example-1", "example-2"],
+)
+def test_the_kda_join_examples(window: str, expected: list[tuple[object, ...]]) -> None:
+    plan = plan_application(
+        _KDA_JOIN_STREAMS.format(window=window),
+        application="kda",
+        inputs={"SOURCE_SQL_STREAM_001": ORDERS_AND_SHIPMENTS},
+    )
+    streams, failures = run_rows(plan, _kda_orders_and_shipments())
+    assert failures == []
+    got = [
+        (r[1], r[2], r[3], r[4]) for r in streams["OUTPUT_STREAM"]
+    ]
+    assert got == [(_at(a), b, _at(c), _at(d)) for a, b, c, d in expected]

@@ -1,0 +1,686 @@
+"""A pump's query as pumps: the shapes no single planner takes are split into pumps over
+hidden streams.
+
+A planner (:data:`pipelines.sql.plan.PLANNERS`) plans one SELECT over one stream — or two,
+for a stream-to-stream join — with reference tables joined. The rest of KDA's query
+language is composed of those here:
+
+- a subquery in FROM (``FROM (SELECT STREAM …) AS t(a, b)``) is a pump into a hidden stream
+  that the query reads (``t.a``; a row-typed column's fields, ``t.r.COLUMN1``);
+- ``UNION ALL``: one pump per branch into the same stream (the engine merges their rows in
+  ROWTIME order);
+- JOINs: a window (GROUP BY, OVER, STAGGER, a table function) over a join reads the join from
+  a hidden stream; several stream-to-stream joins are made one after the other, each into a
+  hidden stream whose columns keep their qualifiers (``o.orderid``, ``o.ROWTIME``);
+- ``SELECT DISTINCT``, ``ORDER BY`` and ``expr AS ROWTIME``: a pump computes the rows (with
+  their sort keys, or their new ROWTIME) into a hidden stream, and a pump of
+  :mod:`pipelines.sql.operators.ordering` distincts, sorts or re-times them;
+- ``TABLE(group_rank(CURSOR(…), …))``, and a ``CURSOR`` whose query is more than
+  ``SELECT STREAM * FROM s [WHERE …]``: the cursor's query fills a hidden stream.
+
+Every clause of a SELECT is either planned or refused here, naming it and its place: a
+query is never run with a clause left out. Hidden streams and their pumps are named after
+the pump (``P$1``, ``P$2``…); the pump that writes the target keeps the pump's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from ground.errors import SqlPlanError, SqlUnsupportedError
+from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
+from pipelines.sql.compiler import compile_expr
+from pipelines.sql.dialect import Statement, is_cursor
+from pipelines.sql.expr import TIMESTAMP, VARCHAR
+from pipelines.sql.nodes import identifier_name
+from pipelines.sql.operators.ordering_plan import (
+    distinct_pump,
+    group_rank_pump,
+    rowtime_based,
+    rowtime_pump,
+    sort_pump,
+)
+from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, canonical, plan_error
+from pipelines.sql.scope import Scope
+from pipelines.sql.sources import alias_of
+
+__all__ = ["Composer", "GROUP_RANK"]
+
+GROUP_RANK = "GROUP_RANK"
+
+#: The clauses of a SELECT and what is said when one is not supported.
+_REFUSED_CLAUSES = {
+    "limit": "LIMIT in a streaming query",
+    "offset": "OFFSET in a streaming query",
+    "fetch": "FETCH in a streaming query",
+    "with_": "WITH in a pump",
+    "qualify": "QUALIFY",
+    "laterals": "LATERAL",
+    "sample": "TABLESAMPLE",
+    "locks": "FOR UPDATE",
+    "cluster": "CLUSTER BY",
+    "distribute": "DISTRIBUTE BY",
+    "sort": "SORT BY",
+    "connect": "CONNECT BY",
+    "prewhere": "PREWHERE",
+    "settings": "SETTINGS",
+    "into": "SELECT … INTO",
+    "kind": "SELECT AS STRUCT/VALUE",
+    "hint": "query hints",
+    "match": "MATCH_RECOGNIZE",
+    "options": "query options",
+    "operation_modifiers": "query modifiers",
+}
+_PLANNED_CLAUSES = {
+    "expressions", "from_", "joins", "where", "group", "having", "windows", "stagger",
+    "distinct", "order", "stream", "comments",
+}
+
+
+@dataclass
+class _Sink:
+    """Where a query's rows go: a stream, or a hidden stream made from the query."""
+
+    name: str
+    stream: StreamInfo | None = None
+    target_columns: tuple[StreamColumn, ...] = ()
+    order: tuple[int, ...] = ()
+    #: A hidden stream's columns are known by these (a subquery's alias) …
+    qualifiers: tuple[str, ...] = ()
+    #: … and take these names (``AS t(a, b)``) rather than the items'.
+    names: tuple[str, ...] | None = None
+
+    def made(self, stream: StreamInfo) -> None:
+        self.stream = stream
+        self.target_columns = stream.columns
+        self.order = tuple(range(len(stream.columns)))
+
+
+class Composer:
+    """Plans one ``CREATE PUMP`` as one or more pumps (see the module docs)."""
+
+    def __init__(
+        self,
+        *,
+        application: str,
+        streams: MutableMapping[str, StreamInfo],
+        tables: Mapping[str, TableInfo],
+        statement: Statement,
+        pump: str,
+        allowed_lateness_ms: int,
+        planners: Sequence[PumpPlanner],
+        plan_pump: Callable[[PumpQuery, Sequence[PumpPlanner]], PlannedPump],
+    ) -> None:
+        self.application = application
+        self.streams = streams
+        self.tables = tables
+        self.statement = statement
+        self.pump = pump
+        self.lateness = allowed_lateness_ms
+        self.planners = planners
+        self._plan_pump = plan_pump
+        self.pumps: list[PlannedPump] = []
+        self._count = 0
+
+    def compose(
+        self,
+        query: exp.Expression,
+        target: StreamInfo,
+        target_columns: tuple[StreamColumn, ...],
+        order: tuple[int, ...],
+    ) -> list[PlannedPump]:
+        """``INSERT INTO target [(columns)] query`` as pumps, in the order rows flow."""
+        self._into(query, _Sink(target.name, target, target_columns, order), self.pump)
+        return self.pumps
+
+    # -- helpers ------------------------------------------------------------------------------
+    def error(self, kind: type, message: str, node: exp.Expression | None) -> Exception:
+        return plan_error(kind, message, node, self.statement)
+
+    def _fresh(self) -> str:
+        while True:
+            self._count += 1
+            name = f"{self.pump}${self._count}"
+            if name not in self.streams:
+                return name
+
+    def _into(self, node: exp.Expression, sink: _Sink, pump: str) -> None:
+        while isinstance(node, exp.Subquery | exp.Paren) and node.this is not None:
+            if isinstance(node, exp.Subquery) and node.args.get("alias"):
+                break
+            node = node.this
+        if isinstance(node, exp.Union):
+            self._union(node, sink, pump)
+        elif isinstance(node, exp.Select):
+            self._select(node, sink, pump)
+        elif isinstance(node, exp.Except | exp.Intersect):
+            raise self.error(SqlUnsupportedError, f"{type(node).__name__.upper()} of streams", node)
+        else:
+            raise self.error(
+                SqlUnsupportedError, f"{type(node).__name__} as a pump query", node
+            )
+
+    def _hidden(
+        self, node: exp.Expression, *, alias: str = "", names: tuple[str, ...] | None = None
+    ) -> StreamInfo:
+        """A hidden stream that ``node``'s rows fill (its pumps are planned)."""
+        name = self._fresh()
+        sink = _Sink(name, qualifiers=(alias,) if alias else (), names=names)
+        self._into(node, sink, name)
+        assert sink.stream is not None
+        return sink.stream
+
+    # -- UNION ALL ----------------------------------------------------------------------------
+    def _union(self, node: exp.Union, sink: _Sink, pump: str) -> None:
+        if node.args.get("distinct"):
+            raise self.error(SqlUnsupportedError, "UNION of streams (UNION ALL is)", node)
+        for clause in ("limit", "offset", "with_"):
+            if node.args.get(clause):
+                raise self.error(SqlUnsupportedError, _REFUSED_CLAUSES[clause], node)
+        order = node.args.get("order")
+        if order is not None:
+            bare = node.copy()
+            bare.set("order", None)
+            hidden = self._hidden(bare)
+            select = exp.Select(
+                expressions=[exp.Star()],
+                from_=exp.From(this=_table(hidden.name)),
+                order=order,
+                stream=True,
+            )
+            self._select(select, sink, pump)
+            return
+        branches: list[exp.Expression] = []
+        stack: list[exp.Expression] = [node]
+        while stack:
+            part = stack.pop()
+            if isinstance(part, exp.Union) and not part.args.get("order"):
+                if part.args.get("distinct"):
+                    raise self.error(SqlUnsupportedError, "UNION of streams (UNION ALL is)", part)
+                stack.extend([part.expression, part.this])
+            else:
+                branches.append(part)
+        for i, branch in enumerate(branches):
+            self._into(branch, sink, pump if i == 0 else self._fresh())
+
+    # -- SELECT -------------------------------------------------------------------------------
+    def _select(self, select: exp.Select, sink: _Sink, pump: str) -> None:
+        for clause, value in select.args.items():
+            if value is None or value is False or value == []:
+                continue
+            if clause not in _PLANNED_CLAUSES:
+                construct = _REFUSED_CLAUSES.get(clause, f"{clause.upper()} in a query")
+                raise self.error(SqlUnsupportedError, construct, select)
+        distinct = select.args.get("distinct")
+        if distinct is not None and distinct.args.get("on"):
+            raise self.error(SqlUnsupportedError, "DISTINCT ON", distinct)
+        if not select.args.get("stream"):
+            raise self.error(SqlPlanError, "a pump query must be SELECT STREAM", select)
+        select = select.copy()
+        self._from(select)
+        self._joins(select)
+        order = select.args.get("order")
+        retime = _rowtime_items(select)
+        if len(retime) > 1:
+            raise self.error(SqlPlanError, "two items AS ROWTIME", retime[1])
+        if retime and (distinct is not None or order is not None):
+            raise self.error(
+                SqlUnsupportedError, "… AS ROWTIME with DISTINCT or ORDER BY", retime[0]
+            )
+        if distinct is None and order is None and not retime:
+            self._plan(select, sink, pump)
+            return
+        core = select.copy()
+        core.set("distinct", None)
+        core.set("order", None)
+        if retime:
+            item = retime[0]
+            core.set("expressions", [e for e in core.expressions if not _is_rowtime_alias(e)])
+            if isinstance(item.this, exp.Column) and not item.this.args.get("table") and (
+                identifier_name(item.this.this) == "ROWTIME"
+            ):
+                self._plan(core, sink, pump)  # ROWTIME AS ROWTIME: the row's own time
+                return
+            if not core.expressions:
+                raise self.error(SqlPlanError, "a pump selects no columns", select)
+            hidden, width = self._computed(core, sink, [item.this])
+            last = rowtime_pump(self.statement, pump, hidden, sink.name, width, item.this)
+            self._finish(sink, hidden, width, last)
+            return
+        keys = self._order_keys(select, distinct is not None) if order is not None else []
+        extras: list[exp.Expression] = [key.this for key in keys]
+        leading: exp.Expression | None = None
+        if distinct is not None:
+            leading = self._distinct_leading(select)
+            extras.append(leading)
+        hidden, width = self._computed(core, sink, extras)
+        source = hidden
+        if distinct is not None:
+            assert leading is not None
+            # distinct on the columns (and the sort keys, which depend on them only)
+            if keys:
+                kept = hidden.columns[: width + len(keys)]
+                after = self._stream(self._fresh(), kept)
+                self.pumps.append(
+                    distinct_pump(self.statement, self._fresh(), hidden, after.name,
+                                  width + len(keys), leading, select)
+                )
+                source = after
+            else:
+                self._finish(
+                    sink, hidden, width,
+                    distinct_pump(self.statement, pump, hidden, sink.name, width, leading, select),
+                )
+                return
+        last = sort_pump(self.statement, pump, source, sink.name, width, keys)
+        self._finish(sink, source, width, last)
+
+    def _finish(self, sink: _Sink, hidden: StreamInfo, width: int, last: PlannedPump) -> None:
+        """``last`` writes ``sink`` from ``hidden`` (whose first ``width`` columns are the
+        sink's): a hidden sink is made of those columns."""
+        if sink.stream is None:
+            sink.made(self._stream(sink.name, hidden.columns[:width], sink.qualifiers))
+        self.pumps.append(last)
+
+    def _stream(
+        self, name: str, columns: Sequence[StreamColumn], qualifiers: tuple[str, ...] = ()
+    ) -> StreamInfo:
+        stream = StreamInfo(
+            name,
+            tuple(StreamColumn(c.name, c.sql_type, qualifiers or c.qualifiers, c.system)
+                  for c in columns),
+            line=self.statement.line,
+            hidden=True,
+        )
+        self.streams[name] = stream
+        return stream
+
+    def _computed(
+        self, select: exp.Select, sink: _Sink, extras: Sequence[exp.Expression]
+    ) -> tuple[StreamInfo, int]:
+        """``select`` (with ``extras`` after its items) planned into a new hidden stream;
+        returns it and how many of its columns are the sink's."""
+        name = self._fresh()
+        query = self._query(select, sink, name, extras=tuple(extras), writes=name)
+        self.pumps.append(self._plan_pump(query, self.planners))
+        if sink.stream is None:
+            names = self._names(sink, query)
+            columns = [
+                StreamColumn(n, t or VARCHAR)
+                for n, t in zip(names, query.inferred[: len(names)], strict=True)
+            ]
+            width = len(names)
+            extra_types = query.inferred[width:]
+        else:
+            columns = list(sink.stream.columns)
+            width = len(columns)
+            extra_types = list(query.inferred)
+        columns.extend(
+            StreamColumn(f"${i}", t or VARCHAR, system=True) for i, t in enumerate(extra_types)
+        )
+        return self._stream(name, columns), width
+
+    def _query(
+        self,
+        select: exp.Select,
+        sink: _Sink,
+        name: str,
+        *,
+        extras: tuple[exp.Expression, ...] = (),
+        writes: str | None = None,
+    ) -> PumpQuery:
+        return PumpQuery(
+            application=self.application,
+            streams=self.streams,
+            tables=self.tables,
+            statement=self.statement,
+            name=name,
+            target=sink.stream or StreamInfo(sink.name, (), hidden=True),
+            target_columns=sink.target_columns,
+            order=sink.order,
+            select=select,
+            allowed_lateness_ms=self.lateness,
+            extra_items=extras,
+            infer_all=sink.stream is None,
+            writes=writes,
+        )
+
+    def _names(self, sink: _Sink, query: PumpQuery) -> tuple[str, ...]:
+        names = tuple(query.item_names)
+        if sink.names is not None:
+            if len(sink.names) != len(names):
+                raise self.error(
+                    SqlPlanError,
+                    f"AS {'…'}({', '.join(sink.names)}) names {len(sink.names)} columns but "
+                    f"the subquery has {len(names)}",
+                    query.select,
+                )
+            names = sink.names
+        if "ROWTIME" in names:
+            raise self.error(
+                SqlPlanError,
+                "ROWTIME is not a column a subquery can name (every stream has its own)",
+                query.select,
+            )
+        return names
+
+    def _plan(self, select: exp.Select, sink: _Sink, pump: str) -> None:
+        if (
+            select.args.get("having") is not None
+            and select.args.get("group") is None
+            and select.args.get("stagger") is None
+        ):
+            raise self.error(
+                SqlPlanError,
+                "HAVING needs a GROUP BY (or WINDOWED BY STAGGER) in a streaming query",
+                select.args["having"],
+            )
+        if _group_rank_call(select) is not None:
+            self._group_rank(select, sink, pump)
+            return
+        query = self._query(select, sink, pump)
+        self.pumps.append(self._plan_pump(query, self.planners))
+        if sink.stream is None:
+            names = self._names(sink, query)
+            sink.made(
+                self._stream(
+                    sink.name,
+                    [
+                        StreamColumn(n, t or VARCHAR)
+                        for n, t in zip(names, query.inferred, strict=True)
+                    ],
+                    sink.qualifiers,
+                )
+            )
+
+    # -- FROM ---------------------------------------------------------------------------------
+    def _from(self, select: exp.Select) -> None:
+        """A subquery in FROM becomes a hidden stream; so does a cursor's query that is more
+        than ``SELECT STREAM * FROM s [WHERE …]``."""
+        from_ = select.args.get("from_")
+        if from_ is None:
+            raise self.error(SqlPlanError, "SELECT STREAM needs FROM", select)
+        node = from_.this
+        if isinstance(node, exp.Subquery):
+            select.set("from_", exp.From(this=self._subquery_table(node)))
+        elif isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
+            for cursor in [c for c in node.find_all(exp.Anonymous) if is_cursor(c)]:
+                query = cursor.expressions[0] if cursor.expressions else None
+                if query is None:
+                    raise self.error(SqlPlanError, "CURSOR takes (SELECT STREAM …)", cursor)
+                rank = _group_rank_call(select)
+                if rank is not None or not _trivial_cursor(query):
+                    hidden = self._hidden(query)
+                    cursor.set(
+                        "expressions",
+                        [exp.Select(expressions=[exp.Star()],
+                                    from_=exp.From(this=_table(hidden.name)), stream=True)],
+                    )
+        elif not isinstance(node, exp.Table):
+            raise self.error(SqlUnsupportedError, f"FROM {node.sql()}", node)
+
+    def _subquery_table(self, node: exp.Subquery) -> exp.Table:
+        alias_node = node.args.get("alias")
+        alias = identifier_name(alias_node.this) if alias_node and alias_node.this else ""
+        columns = alias_node.args.get("columns") if alias_node else None
+        names = tuple(identifier_name(c) for c in columns) if columns else None
+        if node.args.get("over") is not None:
+            raise self.error(SqlUnsupportedError, "a window on a subquery", node)
+        hidden = self._hidden(node.this, alias=alias, names=names)
+        table = _table(hidden.name)
+        if alias:
+            table.set("alias", exp.TableAlias(this=exp.Identifier(this=alias, quoted=True)))
+        return table
+
+    # -- JOIN ---------------------------------------------------------------------------------
+    def _joins(self, select: exp.Select) -> None:
+        """Leave ``select`` with the joins one planner takes: reference tables only, or one
+        stream-to-stream join; a window reads its join from a hidden stream."""
+        joins = list(select.args.get("joins") or [])
+        if not joins:
+            return
+        for join in joins:
+            if isinstance(join.this, exp.Subquery):
+                over = join.this.args.get("over")
+                table = self._subquery_table(join.this)
+                if over is not None:
+                    table.set("over", over)
+                join.set("this", table)
+        windowed = (
+            select.args.get("group") is not None
+            or select.args.get("windows")
+            or select.args.get("stagger") is not None
+            or any(item.find(exp.Window) is not None for item in select.expressions)
+            or _table_function(select)
+        )
+        if windowed:
+            self._materialize(select, len(joins))
+            return
+        while True:
+            joins = list(select.args.get("joins") or [])
+            streams = [i for i, _ in enumerate(joins) if self._is_stream_join(select, i)]
+            if not streams or (streams == [0] and len(joins) == 1):
+                return
+            last = streams[-1]
+            self._materialize(select, last if last > 0 else 1)
+
+    def _is_stream_join(self, select: exp.Select, index: int) -> bool:
+        joined = select.args["joins"][index].this
+        if not isinstance(joined, exp.Table):
+            return False
+        left = select.args["from_"].this
+        return bool(
+            joined.args.get("over") is not None
+            or identifier_name(joined.this) in self.streams
+            or (index == 0 and isinstance(left, exp.Table) and left.args.get("over"))
+        )
+
+    def _materialize(self, select: exp.Select, count: int) -> None:
+        """FROM and the first ``count`` joins of ``select`` into a hidden stream, which
+        ``select`` then reads; its columns keep their qualifiers."""
+        from_node = select.args["from_"].this
+        joins = list(select.args["joins"])
+        relations = [from_node, *[j.this for j in joins[:count]]]
+        columns: list[StreamColumn] = []
+        items: list[exp.Expression] = []
+        for relation in relations:
+            for column in self._relation_columns(relation):
+                columns.append(column)
+                items.append(
+                    exp.Column(
+                        this=exp.Identifier(this=column.name, quoted=True),
+                        table=exp.Identifier(this=column.qualifiers[0], quoted=True),
+                    )
+                )
+        name = self._fresh()
+        hidden = self._stream(name, columns)
+        inner = exp.Select(
+            expressions=items,
+            from_=exp.From(this=from_node),
+            joins=joins[:count],
+            stream=True,
+        )
+        self._plan(inner, _Sink(name, hidden, hidden.columns, tuple(range(len(columns)))), name)
+        select.set("from_", exp.From(this=_table(name)))
+        select.set("joins", joins[count:] or None)
+
+    def _relation_columns(self, relation: exp.Expression) -> list[StreamColumn]:
+        """The columns a relation of a join gives the row: a stream's ROWTIME (a system
+        column), a source's arrival time, then its columns; a table's columns."""
+        if not isinstance(relation, exp.Table) or isinstance(relation.this, exp.Anonymous):
+            raise self.error(SqlUnsupportedError, f"JOIN of {relation.sql()}", relation)
+        name = identifier_name(relation.this)
+        alias = alias_of(relation, name)
+        qualifiers = (alias, name) if alias != name else (name,)
+        stream = self.streams.get(name)
+        if stream is not None:
+            out = [StreamColumn("ROWTIME", TIMESTAMP, qualifiers, system=True)]
+            if stream.source:
+                out.append(
+                    StreamColumn("APPROXIMATE_ARRIVAL_TIME", TIMESTAMP, qualifiers, system=True)
+                )
+            out.extend(
+                StreamColumn(c.name, c.sql_type, c.qualifiers or qualifiers, c.system)
+                for c in stream.columns
+            )
+            return out
+        table = self.tables.get(name)
+        if table is None:
+            raise self.error(SqlPlanError, f"unknown stream or reference table {name}", relation)
+        return [StreamColumn(c.name, c.sql_type, qualifiers) for c in table.columns]
+
+    # -- ORDER BY, DISTINCT, group_rank -------------------------------------------------------
+    def _order_keys(self, select: exp.Select, distinct: bool) -> list[exp.Ordered]:
+        """ORDER BY's keys as expressions (an alias or ordinal is its SELECT item's); the
+        leading one is a monotonic function of ROWTIME, ascending."""
+        items = select.expressions
+        aliases = {
+            identifier_name(i.args["alias"]): i.this for i in items if isinstance(i, exp.Alias)
+        }
+        keys: list[exp.Ordered] = []
+        for ordered in select.args["order"].expressions:
+            node = ordered.this
+            if isinstance(node, exp.Literal) and node.is_int:
+                position = int(node.this)
+                if not 1 <= position <= len(items) or _is_star(items[position - 1]):
+                    raise self.error(SqlPlanError, f"ORDER BY {position}: no such item", node)
+                item = items[position - 1]
+                node = item.this if isinstance(item, exp.Alias) else item
+            elif (
+                isinstance(node, exp.Column)
+                and not node.args.get("table")
+                and identifier_name(node.this) in aliases
+            ):
+                node = aliases[identifier_name(node.this)]
+            if distinct and not any(
+                canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i)
+                for i in items
+            ):
+                raise self.error(
+                    SqlPlanError, "with DISTINCT, ORDER BY sorts by items of the SELECT list", node
+                )
+            keys.append(
+                exp.Ordered(
+                    this=node.copy(),
+                    desc=ordered.args.get("desc"),
+                    nulls_first=ordered.args.get("nulls_first"),
+                )
+            )
+        lead = keys[0]
+        if not rowtime_based(lead.this) or lead.args.get("desc"):
+            raise self.error(
+                SqlPlanError,
+                "a streaming ORDER BY leads with a time-based monotonic expression, "
+                "ascending: ROWTIME, FLOOR(s.ROWTIME TO unit) or STEP(s.ROWTIME BY …) (KDA)",
+                select.args["order"].expressions[0],
+            )
+        return keys
+
+    def _distinct_leading(self, select: exp.Select) -> exp.Expression:
+        for clause, what in (("group", "GROUP BY"), ("stagger", "WINDOWED BY STAGGER"),
+                             ("windows", "WINDOW")):
+            if select.args.get(clause):
+                raise self.error(SqlUnsupportedError, f"DISTINCT with {what}", select)
+        if any(i.find(exp.Window) is not None for i in select.expressions) or _table_function(
+            select
+        ):
+            raise self.error(SqlUnsupportedError, "DISTINCT with a window", select)
+        for item in select.expressions:
+            node = item.this if isinstance(item, exp.Alias) else item
+            if rowtime_based(node):
+                return node.copy()
+        raise self.error(
+            SqlPlanError,
+            "SELECT STREAM DISTINCT needs a time-based monotonic item — ROWTIME, FLOOR(s.ROWTIME "
+            "TO unit) or STEP(s.ROWTIME BY …) — to know when a value can no longer repeat (KDA)",
+            select,
+        )
+
+    def _group_rank(self, select: exp.Select, sink: _Sink, pump: str) -> None:
+        """``FROM TABLE(group_rank(CURSOR(…), …))``: the cursor's rows (a hidden stream) are
+        ranked into another, which the rest of the query reads."""
+        call = _group_rank_call(select)
+        assert call is not None
+        args = list(call.expressions)
+        cursor_query = args[0].expressions[0] if args and is_cursor(args[0]) else None
+        source_name = (
+            identifier_name(cursor_query.args["from_"].this.this)
+            if isinstance(cursor_query, exp.Select) else ""
+        )
+        source = self.streams.get(source_name)
+        if source is None:
+            raise self.error(SqlPlanError, "group_rank takes CURSOR(SELECT STREAM …) first", call)
+        scope = Scope()
+        constants = []
+        for arg in args[1:]:
+            value = compile_expr(arg, scope)
+            if not value.is_constant:
+                raise self.error(SqlPlanError, "group_rank's arguments are constants", arg)
+            constants.append(value.constant)
+        name = self._fresh()
+        ranked, rank_pump = group_rank_pump(self.statement, name, source, call, constants)
+        self.streams[ranked.name] = ranked
+        self.pumps.append(rank_pump)
+        rest = select.copy()
+        rest.set("from_", exp.From(this=_table(ranked.name)))
+        self._plan(rest, sink, pump)
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+def _table(name: str) -> exp.Table:
+    return exp.Table(this=exp.Identifier(this=name, quoted=True))
+
+
+def _is_star(item: exp.Expression) -> bool:
+    return isinstance(item, exp.Star) or (
+        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+    )
+
+
+def _is_rowtime_alias(item: exp.Expression) -> bool:
+    return isinstance(item, exp.Alias) and identifier_name(item.args["alias"]) == "ROWTIME"
+
+
+def _rowtime_items(select: exp.Select) -> list[exp.Alias]:
+    """The items ``expr AS ROWTIME``: they set the time of the row (KDA), not a column."""
+    return [i for i in select.expressions if isinstance(i, exp.Alias) and _is_rowtime_alias(i)]
+
+
+def _table_function(select: exp.Select) -> bool:
+    from_ = select.args.get("from_")
+    return bool(
+        from_ is not None
+        and isinstance(from_.this, exp.Table)
+        and isinstance(from_.this.this, exp.Anonymous)
+    )
+
+
+def _group_rank_call(select: exp.Select) -> exp.Anonymous | None:
+    if not _table_function(select):
+        return None
+    call = select.args["from_"].this.this
+    if str(call.this).upper() == "TABLE" and call.expressions:
+        call = call.expressions[0]
+    if isinstance(call, exp.Anonymous) and str(call.this).upper() == GROUP_RANK:
+        return call
+    return None
+
+
+def _trivial_cursor(query: exp.Expression) -> bool:
+    """``SELECT STREAM * FROM stream [AS a] [WHERE …]``: what a table function reads as is."""
+    if not isinstance(query, exp.Select) or not query.args.get("stream"):
+        return False
+    from_ = query.args.get("from_")
+    if from_ is None or not isinstance(from_.this, exp.Table):
+        return False
+    if isinstance(from_.this.this, exp.Anonymous) or from_.this.args.get("over") is not None:
+        return False
+    if len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star):
+        return False
+    return not any(
+        value for clause, value in query.args.items()
+        if clause not in ("expressions", "from_", "where", "stream", "comments")
+    )

@@ -1,0 +1,87 @@
+"""Streaming ORDER BY, SELECT DISTINCT, group_rank and ``expr AS ROWTIME`` (the ``QUERIES``
+application of the corpus) against DuckDB, row for row and in order."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.sql.operators.ordering import sort_rows
+from tests.unit.pipelines.sql.corpus import QUERIES, input_table, norm, run, ticker_records
+
+RECORDS = ticker_records(3000, seed=5)
+
+
+@pytest.fixture(scope="module", params=[1, 97, 3000], ids=lambda n: f"batch-{n}")
+def streams(request: pytest.FixtureRequest) -> dict:
+    out, failures = run(QUERIES, RECORDS, batch_size=request.param)
+    streams = dict(out)
+    streams["failures"] = failures
+    return streams
+
+
+@pytest.fixture(scope="module")
+def duck():
+    return input_table(RECORDS)
+
+
+def _norm(rows) -> list[tuple]:
+    return [tuple(norm(v) for v in row) for row in rows]
+
+
+def test_order_by_sorts_the_rows_of_each_second_by_price_descending(streams, duck) -> None:
+    """``ORDER BY FLOOR(s.ROWTIME TO SECOND), price DESC``: each second's rows, by price
+    (ties in arrival order), all with the ROWTIME of the second's last row."""
+    expected = duck.execute(
+        """SELECT max(rowtime) OVER (PARTITION BY rowtime - rowtime % 1000), ticker, price
+           FROM s ORDER BY rowtime - rowtime % 1000, price DESC, seq"""
+    ).fetchall()
+    assert _norm(streams["SORTED"]) == _norm(expected)
+
+
+def test_distinct_keeps_the_first_row_of_each_minute_and_ticker(streams, duck) -> None:
+    expected = duck.execute(
+        """SELECT rowtime, rowtime - rowtime % 60000, ticker FROM (
+             SELECT *, row_number() OVER (PARTITION BY rowtime - rowtime % 60000, ticker
+                                          ORDER BY seq) AS n FROM s)
+           WHERE n = 1 ORDER BY seq"""
+    ).fetchall()
+    assert _norm(streams["FIRSTS"]) == _norm(expected)
+    assert len(expected) > 50
+
+
+def test_group_rank_ranks_each_window_and_keeps_three(streams, duck) -> None:
+    """group_rank over a tumbling GROUP BY: the groups of one window (one ROWTIME) ranked by
+    HIGH descending (RANK: ties share a rank), in rank order, at most three per window."""
+    expected = duck.execute(
+        """WITH g AS (
+             SELECT rowtime - rowtime % 10000 + 10000 AS t, ticker, max(price) AS high,
+                    count(*) AS trades, min(seq) AS first FROM s GROUP BY ALL),
+           r AS (
+             SELECT *, rank() OVER (PARTITION BY t ORDER BY high DESC) AS place,
+                    row_number() OVER (PARTITION BY t ORDER BY high DESC, first) AS n FROM g)
+           SELECT t, ticker, high, trades, place FROM r WHERE n <= 3 ORDER BY t, n"""
+    ).fetchall()
+    assert _norm(streams["RANKED"]) == _norm(expected)
+
+
+def test_as_rowtime_sets_the_rows_time_and_refuses_going_back(streams, duck) -> None:
+    """``event_time AS ROWTIME``: a row's ROWTIME is its event time; one earlier than a row
+    already out is an Out_Of_Order_Row error (KDA: rows out of order go to error_stream)."""
+    judged = duck.execute(
+        """SELECT event_ms, ticker, price,
+                  event_ms >= coalesce(max(event_ms) OVER (ORDER BY seq ROWS BETWEEN
+                      UNBOUNDED PRECEDING AND 1 PRECEDING), event_ms) AS kept
+           FROM s ORDER BY seq"""
+    ).fetchall()
+    assert _norm(streams["BY_EVENT_TIME"]) == [(t, k, p) for t, k, p, kept in judged if kept]
+    refused = [f for f in streams["failures"] if f.pump == "RETIME_PUMP"]
+    assert [f.name for f in refused] == ["Out_Of_Order_Row"] * sum(1 for j in judged if not j[3])
+    assert len(refused) > 100
+
+
+def test_sort_rows_puts_nulls_where_asked() -> None:
+    rows = [(0, 2), (1, None), (2, 1), (3, 2)]
+    assert sort_rows(rows, [(1, False, True)]) == [(1, None), (2, 1), (0, 2), (3, 2)]
+    assert sort_rows(rows, [(1, False, False)]) == [(2, 1), (0, 2), (3, 2), (1, None)]
+    assert sort_rows(rows, [(1, True, False)]) == [(0, 2), (3, 2), (2, 1), (1, None)]
+    assert sort_rows(rows, [(1, True, True)]) == [(1, None), (0, 2), (3, 2), (2, 1)]
