@@ -64,9 +64,7 @@ MAX_POLL_INTERVAL_SLACK_MS = 60_000
 
 
 def _s3_client(settings: Settings) -> S3Client:
-    return S3Client(
-        settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
-    )
+    return S3Client.from_settings(settings)
 
 
 def build_transform(

@@ -324,9 +324,7 @@ async def read_s3_jsonl(
     from connectors.s3.compression import format_for_key
     from ground.s3 import S3Client
 
-    async with S3Client(
-        settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
-    ) as client:
+    async with S3Client.from_settings(settings) as client:
         keys = await client.list_keys(bucket, prefix)
         rows: list[dict[str, Any]] = []
         for key in keys:

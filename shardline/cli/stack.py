@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,8 +26,10 @@ _STATE_STYLE = {
 }
 
 
-def _stack(ctx: click.Context) -> Stack:
+def _stack(ctx: click.Context, *, secure: bool = False) -> Stack:
     settings: Settings = ctx.find_object(Settings) or Settings.from_env()
+    if secure and not settings.stack_secure:  # as if SHARDLINE_STACK_SECURE=1 were set
+        settings = Settings.from_env({**os.environ, "SHARDLINE_STACK_SECURE": "1"})
     return Stack(settings, reporter=ConsoleReporter(_console(stderr=True)))
 
 
@@ -44,10 +47,13 @@ def stack() -> None:
 
 @stack.command()
 @click.argument("components", nargs=-1)
+@click.option("--secure", is_flag=True,
+              help="Security on (as SHARDLINE_STACK_SECURE=1): Elasticsearch with users and "
+                   "TLS. Set SHARDLINE_STACK_SECURE=1 for the clients too.")
 @click.pass_context
-def up(ctx: click.Context, components: tuple[str, ...]) -> None:
+def up(ctx: click.Context, components: tuple[str, ...], secure: bool) -> None:
     """Provision and start COMPONENTS (default: all); waits until healthy."""
-    st = _stack(ctx)
+    st = _stack(ctx, secure=secure)
     start = time.monotonic()
     started = st.up(components)
     what = ", ".join(started) if started else "nothing (already running)"

@@ -7,6 +7,7 @@ only if this session started it. Factories make uniquely named topics, buckets a
 
 from tests.integration.fixtures_kafka import module_topic_factory, topic_factory
 from tests.integration.fixtures_private import private_kafka, private_minio
+from tests.integration.fixtures_secure_search import secure_search
 from tests.integration.fixtures_search import (
     pytest_collection_finish,
     pytest_sessionfinish,
@@ -25,6 +26,7 @@ __all__ = [
     "pytest_collection_finish",
     "pytest_sessionfinish",
     "search_settings",
+    "secure_search",
     "stack_settings",
     "topic_factory",
     "workers",

@@ -12,6 +12,7 @@ from typing import TypeVar
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from ground.aws_credentials import AwsCredentials
 from ground.s3 import MultipartUpload, S3Client, S3Response, complete_multipart_body
 from ground.settings import Secret
 
@@ -46,8 +47,8 @@ def serve(script: Script, go: Callable[[S3Client], Awaitable[T]]) -> T:
         app.router.add_route("*", "/{tail:.*}", script.handle)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
-        client = S3Client(f"http://127.0.0.1:{server.port}", "us-east-1", Secret("AKIDEXAMPLE"),
-                          Secret("secret"))
+        client = S3Client(f"http://127.0.0.1:{server.port}", "us-east-1",
+                          AwsCredentials.static(Secret("AKIDEXAMPLE"), Secret("secret")))
         try:
             return await go(client)
         finally:

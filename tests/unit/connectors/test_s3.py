@@ -7,6 +7,7 @@ from connectors.build import build_core
 from connectors.config import DeliveryConfig
 from connectors.core import Batch, DontRetry, Retry, Successful
 from connectors.s3 import Compression, S3Client, S3Destination, S3Response, date_path, object_key
+from ground.aws_credentials import AwsCredentials
 from ground.errors import ConfigError
 from ground.settings import Secret, Settings
 from tests.unit.connectors.helpers import rec
@@ -19,9 +20,11 @@ ACCESS_DENIED = b"""<?xml version="1.0" encoding="UTF-8"?>
 SLOW_DOWN = b"""<?xml version="1.0" encoding="UTF-8"?>
 <Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"""
 
+KEYS = AwsCredentials.static(Secret("k"), Secret("secret-key"))
+
 
 def dest(compression: Compression = Compression.GZIP) -> S3Destination:
-    client = S3Client("http://127.0.0.1:9", "us-east-1", Secret("k"), Secret("secret-key"))
+    client = S3Client("http://127.0.0.1:9", "us-east-1", KEYS)
     return S3Destination(client, "bucket", prefix="raw/", stream="ticks", compression=compression)
 
 
@@ -89,12 +92,13 @@ def test_connection_refused_is_a_response_not_an_exception() -> None:
 
 
 def test_client_repr_hides_credentials() -> None:
-    client = S3Client("http://h:1", "us-east-1", Secret("AKIA"), Secret("super-secret"))
+    client = S3Client("http://h:1", "us-east-1",
+                      AwsCredentials.static(Secret("AKIA"), Secret("super-secret")))
     assert "super-secret" not in repr(client) and "AKIA" not in repr(client)
 
 
 def test_destination_compiles_its_prefix_at_construction() -> None:
-    client = S3Client("http://127.0.0.1:9", "us-east-1", Secret("k"), Secret("secret-key"))
+    client = S3Client("http://127.0.0.1:9", "us-east-1", KEYS)
     with pytest.raises(ConfigError) as info:
         S3Destination(client, "bucket", prefix="raw/!{timestamp:yyyy", stream="ticks")
     assert info.value.field == "Prefix"
