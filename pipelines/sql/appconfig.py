@@ -1,6 +1,6 @@
 """The configuration of a KDA SQL application: inputs, outputs, reference data.
 
-A SQL application lives in a folder ``pipelines/<app>/``: ``app.sql`` (the code) and
+A SQL application lives in a folder ``<app>/``: ``app.sql`` (the code) and
 ``application.yaml`` (or ``.yml`` / ``.json``), which uses the names of the KDA API
 (``CreateApplication``) where KDA has one, plus a few Kafka-specific fields::
 

@@ -7,12 +7,12 @@ only if this session started it. Factories make uniquely named topics, buckets a
 
 from tests.integration.fixtures_kafka import module_topic_factory, topic_factory
 from tests.integration.fixtures_private import private_kafka, private_minio
-from tests.integration.fixtures_secure_search import secure_search
 from tests.integration.fixtures_search import (
     pytest_collection_finish,
     pytest_sessionfinish,
     search_settings,
 )
+from tests.integration.fixtures_secure_search import secure_search
 from tests.integration.fixtures_sinks import bucket_factory, index_factory
 from tests.integration.fixtures_stack import stack_settings
 from tests.integration.workers import workers

@@ -15,8 +15,8 @@ from confluent_kafka import TopicPartition
 
 from ground.settings import Settings
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord, StreamRuntime
-from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
 from pipelines.runtime.ownership import OwnedPartition
+from tests.demo_counter import IDLE_KEY, CounterProcessor
 from tests.unit.pipelines.runtime.fakes import (
     FakeConsumer,
     FakeProducer,

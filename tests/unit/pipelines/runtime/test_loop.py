@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from ground.errors import ProcessorError
-from pipelines.runtime.demo_counter import IDLE_KEY
+from tests.demo_counter import IDLE_KEY
 from tests.unit.pipelines.runtime.fakes import StubMsg as _Msg
 from tests.unit.pipelines.runtime.fakes import eof, msg
 from tests.unit.pipelines.runtime.harness import (

@@ -19,7 +19,7 @@ from pipelines.sql.appconfig import (
 )
 from pipelines.sql.types import SqlType, TypeKind, parse_type
 
-EXAMPLE = Path(__file__).parents[4] / "pipelines" / "ticker_analytics"
+EXAMPLE = Path(__file__).parents[4] / "examples" / "applications" / "ticker_analytics"
 
 
 def base() -> dict[str, Any]:
