@@ -272,8 +272,9 @@ def _assume_role(
                        f" {error.get('Message', '')}", setting=names) from None
         if holder:
             holder[0].refreshes += 1
-        log.info("temporary credentials from AssumeRole (%s), valid until %s",
-                 options.prefix + "ROLE_ARN", metadata.get("expiry_time"))
+        log.info("temporary credentials %s: AssumeRole of %s, valid until %s",
+                 "refreshed" if holder else "obtained", options.prefix + "ROLE_ARN",
+                 metadata.get("expiry_time"))
         return metadata
 
     try:

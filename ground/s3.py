@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
+import aiohttp.abc
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError
@@ -176,6 +177,7 @@ class S3Client:
         *,
         addressing: str = "auto",
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
     ) -> None:
         if addressing not in ("auto", "path", "virtual"):
             raise ValueError(f"addressing: auto, path or virtual, got {addressing!r}")
@@ -184,17 +186,22 @@ class S3Client:
         self.credentials = credentials
         self.addressing = addressing
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
+        self._resolver = resolver  # how host names resolve (tests: bucket.host → 127.0.0.1)
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, credentials: AwsCredentials | None = None, **kwargs: int
+        cls,
+        settings: Settings,
+        credentials: AwsCredentials | None = None,
+        *,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
     ) -> S3Client:
         """A client of ``settings``' S3; ``credentials`` shares one set (and its refreshes)
         between clients, resolved from the settings when not given."""
         return cls(settings.s3_endpoint, settings.s3_region,
                    credentials if credentials is not None else s3_credentials(settings),
-                   addressing=settings.s3_addressing, **kwargs)
+                   addressing=settings.s3_addressing, timeout_ms=timeout_ms)
 
     def __repr__(self) -> str:  # never show the credentials
         return f"S3Client({self.endpoint!r}, region={self.region!r})"
@@ -222,7 +229,9 @@ class S3Client:
         if self._session is None:
             # An object's bytes as stored: Firehose-style objects carry Content-Encoding: gzip,
             # which aiohttp would otherwise undo on GET (S3 SDKs never do).
-            self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False)
+            connector = aiohttp.TCPConnector(resolver=self._resolver) if self._resolver else None
+            self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False,
+                                                  connector=connector)
 
     async def close(self) -> None:
         if self._session is not None:
