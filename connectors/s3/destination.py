@@ -443,6 +443,9 @@ class S3Destination(Destination):
         head = await self.client.head_object(self.bucket, key)
         if head.status == 404:
             return NotWritten()
+        if head.status in (400, 403):  # a HEAD answer has no body: ask what was refused
+            listing = await self.client.check_credentials(self.bucket)
+            self._check_credentials(listing, listing.error_code)
         if not head.ok:
             raise RetriableDeliveryError(
                 f"HEAD s3://{self.bucket}/{key}: {head.error_code}: {head.message}",

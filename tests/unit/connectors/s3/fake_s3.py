@@ -80,6 +80,10 @@ class FakeS3:
         return self._store(key, body, metadata or {}, hashlib.md5(body).hexdigest(),
                            if_none_match, sse)
 
+    async def check_credentials(self, bucket: str) -> S3Response:
+        scripted = self._scripted("ListObjectsV2", "")
+        return scripted if scripted is not None else S3Response(200)
+
     async def head_object(self, bucket: str, key: str) -> S3Response:
         scripted = self._scripted("HeadObject", key)
         if scripted is not None:

@@ -18,7 +18,7 @@ from connectors.firehose_layout import delivery_from_firehose
 from connectors.s3 import Compression, S3Client, S3Config, S3Destination, S3Response
 from connectors.s3.buckets import check_buckets
 from ground.aws_credentials import AwsCredentials
-from ground.errors import ConfigError, CredentialsError, DeliveryError
+from ground.errors import ConfigError, CredentialsError, DeliveryError, RetriableDeliveryError
 from ground.s3 import SSE_S3, ServerSideEncryption
 from ground.secret import Secret
 from ground.settings import Settings
@@ -188,6 +188,22 @@ def test_an_expired_token_is_retried_when_it_refreshes_itself() -> None:
     fake = FakeS3(fail={"PutObject": [refusal("ExpiredToken", 400)]},
                   credentials=Refreshing(Credentials("a", "b"), settings="role"))
     assert isinstance(write(fake), Retry)
+
+
+def test_the_replay_probe_tells_refused_credentials_from_a_passing_failure() -> None:
+    """HEAD answers 403 without saying why: a listing tells a refused credential (stop now)
+    from anything else (asked again, as before)."""
+    batch = Batch.of([rec(1, b'{"a":1}')])
+    d = S3Destination(cast(S3Client, FakeS3(fail={
+        "HeadObject": [S3Response(403)], "ListObjectsV2": [refusal("SignatureDoesNotMatch")]})),
+        "b", stream="st")
+    with pytest.raises(CredentialsError, match="SignatureDoesNotMatch"):
+        asyncio.run(d.written(batch))
+    d = S3Destination(cast(S3Client, FakeS3(fail={
+        "HeadObject": [S3Response(403)], "ListObjectsV2": [refusal("AccessDenied")]})),
+        "b", stream="st")
+    with pytest.raises(RetriableDeliveryError):
+        asyncio.run(d.written(batch))
 
 
 def test_access_denied_stays_the_records_failure() -> None:
