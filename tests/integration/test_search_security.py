@@ -10,6 +10,7 @@ Documents are read back with plain ``urllib`` over TLS as the node's superuser (
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from ground.search_auth import SearchAuth
 from ground.secret import Secret
 from ground.settings import Settings
 from shardline.stack.search_security import create_api_key
+from shardline.verify import read_search_index
 from tests.integration.offsets import committed_and_end
 
 pytestmark = pytest.mark.integration
@@ -148,6 +150,8 @@ def test_basic_auth_over_tls_delivers_every_document_once(
     assert build_worker(config, settings).run(until_idle_ms=3_000).records == N
     assert _documents(settings, index) == _expected(values)
     assert _all_committed(settings, group, topic)
+    # `shardline verify` reads the index with the same settings.
+    assert len(asyncio.run(read_search_index(settings, index))) == N
 
 
 def test_an_api_key_over_tls_and_a_wrong_credential(
