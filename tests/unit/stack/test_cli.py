@@ -70,3 +70,11 @@ def test_port_in_use_exit_2_names_port(tmp_path: Path) -> None:
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("shardline: error: ")
     assert f"port {port}" in last or "`go` not found" in last
+
+
+def test_up_secure_reaches_the_search_component(tmp_path: Path) -> None:
+    """--secure is SHARDLINE_STACK_SECURE=1 for the stack: the OpenSearch zip cannot do it."""
+    result = CliRunner().invoke(main, ["stack", "up", "--secure", "search"],
+                                env=env(tmp_path, SHARDLINE_SEARCH_ENGINE="opensearch"))
+    assert result.exit_code == 2
+    assert "no security plugin" in result.output.strip().splitlines()[-1]
