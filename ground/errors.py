@@ -10,6 +10,8 @@
     ├── BrokerUnavailableError(ConnectionError)   Kafka did not answer
     ├── CredentialsError(PermissionError)  a server refused the credentials (or they could not
     │                                      be obtained); names the system and the settings
+    ├── KafkaSecurityError(PermissionError)  Kafka refused the credentials, or its TLS
+    │                                      certificate is not trusted; names the setting
     ├── CodecError(ValueError)             a record could not be decoded; keeps the raw bytes
     ├── ProduceError                       the producer could not deliver records
     ├── DeliveryError                      a destination refused or failed a write
@@ -36,6 +38,7 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "DeliveryError",
+    "KafkaSecurityError",
     "KeyCollisionError",
     "PermanentDeliveryError",
     "PortInUseError",
@@ -93,6 +96,16 @@ class CredentialsError(ShardlineError, PermissionError):
     def __init__(self, system: str, message: str, *, setting: str = "") -> None:
         super().__init__(f"{system}: {message}" + (f" (check {setting})" if setting else ""))
         self.system = system
+        self.setting = setting
+
+
+class KafkaSecurityError(ShardlineError, PermissionError):
+    """Kafka refused the client's credentials (SASL), or the client does not trust the
+    broker's certificate (TLS). Retrying will not help. ``setting`` names what to fix; the
+    message never holds a secret."""
+
+    def __init__(self, message: str, *, setting: str = "") -> None:
+        super().__init__(message)
         self.setting = setting
 
 

@@ -1,10 +1,18 @@
-"""Values that are never printed: :class:`Secret`, and URLs with their credentials removed."""
+"""Strings that are never printed: passwords, secret keys, tokens; and URLs without their
+credentials (:func:`redact_url`, :func:`split_userinfo`).
+
+:class:`Secret` lives in a module of its own so that every configuration of the ground
+(:mod:`ground.settings`, :mod:`ground.kafka_config`) can hold one without importing another.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-__all__ = ["Secret", "redact_url", "split_userinfo"]
+__all__ = ["REDACTED", "Secret", "redact_url", "split_userinfo"]
+
+#: what is shown in place of a secret
+REDACTED = "***"
 
 
 class Secret:
@@ -19,7 +27,7 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return "Secret('***')"
+        return f"Secret('{REDACTED}')"
 
     __str__ = __repr__
 
@@ -49,7 +57,7 @@ def redact_url(url: str) -> str:
     except ValueError:
         return "<url>"
     scheme, _, rest = plain.partition("://")
-    return f"{scheme}://***@{rest}" if rest else plain
+    return f"{scheme}://{REDACTED}@{rest}" if rest else plain
 
 
 def split_userinfo(url: str) -> tuple[str, str | None, Secret | None]:

@@ -2,12 +2,18 @@
 
 Every value comes from an environment variable (the same names docker-compose sets) or
 its default, read once by :meth:`Settings.from_env`. Secrets are :class:`Secret` values:
-their ``repr`` and ``str`` never show the value.
+their ``repr`` and ``str`` never show the value. Kafka clients are configured by
+:class:`~ground.kafka_config.KafkaConfig` (``settings.kafka``): ``SHARDLINE_KAFKA_BOOTSTRAP``
+plus the librdkafka properties of ``SHARDLINE_KAFKA_CONFIG_FILE`` and ``SHARDLINE_KAFKA_*``.
 
 S3: ``SHARDLINE_S3_ENDPOINT`` empty (or ``aws``) means AWS S3 in ``SHARDLINE_S3_REGION``;
 ``SHARDLINE_S3_ADDRESSING`` picks path-style or virtual-hosted URLs; how the client
 authenticates (static keys, the AWS credential chain, AssumeRole) is
-:class:`~ground.aws_credentials.AwsCredentialOptions`.
+:class:`~ground.aws_credentials.AwsCredentialOptions` (``settings.s3_auth``). The search
+engine's authentication and TLS are :class:`~ground.search_auth.SearchAuth`
+(``settings.search_auth``); a ``user:password@`` in ``SHARDLINE_SEARCH_URL`` moves there.
+With ``SHARDLINE_STACK_SECURE`` the search URL defaults to ``https://`` and the client to the
+secured local stack's superuser and CA.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ground.aws_credentials import AwsCredentialOptions
 from ground.errors import ConfigError
+from ground.kafka_config import KafkaConfig
 from ground.search_auth import SearchAuth
 from ground.secret import Secret, redact_url, split_userinfo
 
@@ -32,6 +39,7 @@ __all__ = [
     "Secret",
     "Settings",
     "aws_s3_endpoint",
+    "search_stack_ca",
 ]
 
 ENV_PREFIX = "SHARDLINE_"
@@ -40,6 +48,9 @@ ENV_PREFIX = "SHARDLINE_"
 DEFAULTS: dict[str, str] = {
     "KAFKA_BOOTSTRAP": "127.0.0.1:19092",
     "KAFKA_CONTROLLER_PORT": "19093",
+    "KAFKA_SECURE_PORT": "19094",  # the local stack's SASL_SSL listener (stack up --secure)
+    "KAFKA_CONFIG_FILE": "",
+    "KAFKA_AWS_REGION": "",
     "S3_ENDPOINT": "http://127.0.0.1:19000",
     "S3_CONSOLE_PORT": "19001",
     "S3_REGION": "us-east-1",
@@ -51,6 +62,7 @@ DEFAULTS: dict[str, str] = {
     "SEARCH_USER": "shardline",
     "HOME": ".shardline",
     "CACHE": "~/.cache/shardline",
+    "STACK_SECURE": "0",  # 1: the local stack adds its secured listeners
 }
 
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
@@ -79,6 +91,14 @@ def _port(name: str, value: str) -> int:
     return port
 
 
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(ENV_PREFIX + name, f"expected 1 or 0, got {value!r}")
+
+
 def _url(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -89,7 +109,7 @@ def _url(name: str, value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    kafka_bootstrap: str
+    kafka: KafkaConfig
     kafka_controller_port: int
     s3_endpoint: str
     s3_console_port: int
@@ -103,9 +123,10 @@ class Settings:
     search_engine: str = "elasticsearch"
     search_user: str = "shardline"
     search_auth: SearchAuth = SearchAuth()
-    stack_secure: bool = False
     home: Path = Path(".shardline")
     cache: Path = Path("~/.cache/shardline")
+    kafka_secure_port: int = 19094
+    stack_secure: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,15 +136,7 @@ class Settings:
         def get(name: str) -> str:
             return src.get(ENV_PREFIX + name, DEFAULTS[name]).strip()
 
-        bootstrap = get("KAFKA_BOOTSTRAP")
-        for hostport in bootstrap.split(","):
-            host, sep, port = hostport.rpartition(":")
-            if not sep or not host:
-                raise ConfigError(
-                    ENV_PREFIX + "KAFKA_BOOTSTRAP",
-                    f"expected host:port[,host:port], got {bootstrap!r}",
-                )
-            _port("KAFKA_BOOTSTRAP", port)
+        kafka = KafkaConfig.from_env(src, default_bootstrap=DEFAULTS["KAFKA_BOOTSTRAP"])
         engine = get("SEARCH_ENGINE").lower()
         if engine not in SEARCH_ENGINES:
             raise ConfigError(
@@ -143,7 +156,7 @@ class Settings:
             raise ConfigError(ENV_PREFIX + "S3_ACCESS_KEY", "must not be empty")
         if len(secret) < 8:
             raise ConfigError(ENV_PREFIX + "S3_SECRET_KEY", "must be at least 8 characters")
-        secure = _flag("STACK_SECURE", src.get(ENV_PREFIX + "STACK_SECURE", ""))
+        secure = _flag("STACK_SECURE", get("STACK_SECURE"))
         home = Path(get("HOME")).expanduser().resolve()
         raw_url = get("SEARCH_URL")
         if secure and ENV_PREFIX + "SEARCH_URL" not in src:
@@ -158,7 +171,7 @@ class Settings:
         search_auth = SearchAuth.from_env(search_env, default_region=region,
                                           url_username=url_user, url_password=url_password)
         return cls(
-            kafka_bootstrap=bootstrap,
+            kafka=kafka,
             kafka_controller_port=_port("KAFKA_CONTROLLER_PORT", get("KAFKA_CONTROLLER_PORT")),
             s3_endpoint=_url("S3_ENDPOINT", endpoint),
             s3_console_port=_port("S3_CONSOLE_PORT", get("S3_CONSOLE_PORT")),
@@ -172,10 +185,16 @@ class Settings:
             search_engine=engine,
             search_user=get("SEARCH_USER"),
             search_auth=search_auth,
-            stack_secure=secure,
             home=home,
             cache=Path(get("CACHE")).expanduser(),
+            kafka_secure_port=_port("KAFKA_SECURE_PORT", get("KAFKA_SECURE_PORT")),
+            stack_secure=secure,
         )
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The brokers every client connects to (``SHARDLINE_KAFKA_BOOTSTRAP``)."""
+        return self.kafka.bootstrap
 
     @property
     def search_stack_ca(self) -> Path:
@@ -210,15 +229,6 @@ def _port_of(url: str) -> int:
 
 def search_stack_ca(home: Path) -> Path:
     return home / "search" / "tls" / "ca.crt"
-
-
-def _flag(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise ConfigError(ENV_PREFIX + name, f"true or false, got {raw!r}")
 
 
 def _secure_search_defaults(

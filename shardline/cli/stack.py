@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ground.settings import Settings
 from shardline.stack import COMPONENTS, ComponentState, ConsoleReporter, Stack
+from shardline.stack.kafka import KafkaComponent
 from shardline.stack.process import tail
 
 __all__ = ["COMMANDS", "stack"]
@@ -28,7 +29,8 @@ _STATE_STYLE = {
 
 def _stack(ctx: click.Context, *, secure: bool = False) -> Stack:
     settings: Settings = ctx.find_object(Settings) or Settings.from_env()
-    if secure and not settings.stack_secure:  # as if SHARDLINE_STACK_SECURE=1 were set
+    if secure and not settings.stack_secure:  # as if SHARDLINE_STACK_SECURE=1 were set:
+        # read again, so what depends on it follows (the search URL turns https, ...)
         settings = Settings.from_env({**os.environ, "SHARDLINE_STACK_SECURE": "1"})
     return Stack(settings, reporter=ConsoleReporter(_console(stderr=True)))
 
@@ -48,8 +50,10 @@ def stack() -> None:
 @stack.command()
 @click.argument("components", nargs=-1)
 @click.option("--secure", is_flag=True,
-              help="Security on (as SHARDLINE_STACK_SECURE=1): Elasticsearch with users and "
-                   "TLS. Set SHARDLINE_STACK_SECURE=1 for the clients too.")
+              help="Security on, same as SHARDLINE_STACK_SECURE=1 (export it for the clients "
+                   "too): Kafka also listens for SASL_SSL clients (SCRAM-SHA-512 over TLS with a "
+                   "local CA) on SHARDLINE_KAFKA_SECURE_PORT; Elasticsearch runs with x-pack "
+                   "security (HTTPS, a superuser, API keys).")
 @click.pass_context
 def up(ctx: click.Context, components: tuple[str, ...], secure: bool) -> None:
     """Provision and start COMPONENTS (default: all); waits until healthy."""
@@ -59,6 +63,13 @@ def up(ctx: click.Context, components: tuple[str, ...], secure: bool) -> None:
     what = ", ".join(started) if started else "nothing (already running)"
     click.echo(f"stack up in {time.monotonic() - start:.1f}s; started: {what}", err=True)
     _print_status(st, components)
+    kafka = st.components.get("kafka")
+    if st.settings.stack_secure and isinstance(kafka, KafkaComponent) and kafka in st.select(
+            components):
+        click.echo(
+            "secured Kafka (SCRAM over TLS): SHARDLINE_KAFKA_BOOTSTRAP="
+            f"{kafka.secure_bootstrap} SHARDLINE_KAFKA_CONFIG_FILE="
+            f"{kafka.secure_files().client_properties}", err=True)
 
 
 @stack.command()
