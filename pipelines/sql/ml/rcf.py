@@ -138,6 +138,18 @@ class RandomCutForest:
             if not math.isfinite(value):
                 raise ValueError(f"values must be finite, got {value!r}")
 
+    def observe(
+        self, point: Sequence[float], *, explain: bool = False
+    ) -> tuple[float, list[tuple[float, float]] | None]:
+        """Score ``point`` (and attribute it when ``explain``), then add it to the forest:
+        what the operator does per record, with one check of the point."""
+        self._check(point)
+        forest = self._forest
+        score = float(forest.score(point))
+        attribution = self._attribution(point) if explain else None
+        forest.update(point)
+        return score, attribution
+
     def score(self, point: Sequence[float]) -> float:
         self._check(point)
         return float(self._forest.score(point))
@@ -146,6 +158,9 @@ class RandomCutForest:
         """``(high, low)`` per input column, summed over the shingle's records; the sum of
         all is the score."""
         self._check(point)
+        return self._attribution(point)
+
+    def _attribution(self, point: Sequence[float]) -> list[tuple[float, float]]:
         divector = self._forest.attribution(point)
         high, low = divector["high"], divector["low"]
         dims = self._dims

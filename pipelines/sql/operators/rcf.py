@@ -75,6 +75,7 @@ class RandomCutForestOperator:
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
         out: list[Row] = []
         cursor, forest, query = self._cursor, self._forest, self._query
+        explain, directional, columns = self._explain, self._directional, self._columns
         key = ("points", self._epoch)
         for row in rows:
             try:
@@ -85,17 +86,12 @@ class RandomCutForestOperator:
             except RowError as exc:
                 ctx.fail(self.pump, exc.name, exc.message, row)
                 continue
-            score = forest.score(point)
-            if self._explain:
-                explanation = explanation_json(
-                    self._columns,
-                    forest.attribution(point),
-                    with_directionality=self._directional,
-                )
-                result: Row = (row[0], *values, score, explanation)
+            score, attribution = forest.observe(point, explain=explain)
+            if attribution is not None:
+                text = explanation_json(columns, attribution, with_directionality=directional)
+                result: Row = (row[0], *values, score, text)
             else:
                 result = (row[0], *values, score)
-            forest.update(point)
             self._count += 1
             self._since += 1
             self._chunk.append(point)
