@@ -1,4 +1,4 @@
-"""``shardline run PIPELINE_DIR``: run a pipeline in a Faust worker."""
+"""``shardline run PIPELINE_DIR``: run a KDA SQL application in a Faust worker."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ COMMANDS: list[click.Command] = []
 
 @click.command("run")
 @click.argument("pipeline_dir", type=click.Path(exists=True, path_type=Path))
-@click.option("--app-id", help="Override app_id (also the consumer group).")
-@click.option("--input-topic", help="Override input_topic.")
-@click.option("--output-topic", help="Override output_topic.")
-@click.option("--error-topic", help="Override error_topic.")
-@click.option("--idle-timeout-ms", type=int, help="Override idle_timeout_ms.")
-@click.option("--grace-ms", type=int, help="Override grace_ms.")
+@click.option("--app-id", help="Override ApplicationName (also the consumer group).")
+@click.option("--error-topic", help="Override ErrorOutput.Topic.")
+@click.option("--idle-timeout-ms", type=int, help="Override EventTime.IdleTimeoutMs.")
+@click.option("--grace-ms", type=int, help="Override EventTime.AllowedLatenessMs.")
 @click.option(
     "--until-idle",
     type=float,
@@ -39,54 +37,37 @@ def run_command(
     loglevel: str,
     **overrides: object,
 ) -> None:
-    """Run the pipeline in PIPELINE_DIR until stopped.
+    """Run the KDA SQL application in PIPELINE_DIR until stopped.
 
-    A KDA SQL application (application.yaml + app.sql) or a windowed pipeline
-    (pipeline.yaml) runs on the exactly-once runtime in a Faust worker. For a SQL
-    application --app-id sets ApplicationName, --grace-ms EventTime.AllowedLatenessMs.
+    The folder holds application.yaml and app.sql; the application runs on the exactly-once
+    runtime in a Faust worker.
     """
-    if any(
-        (pipeline_dir / n).is_file()
-        for n in ("application.yaml", "application.yml", "application.json")
-    ):
-        from pipelines.runtime import run_worker
-        from pipelines.sql.application import load_sql_application
+    from pipelines.runtime import run_worker
+    from pipelines.sql.application import load_sql_application
 
-        for flag, name in (("--input-topic", "input_topic"), ("--output-topic", "output_topic")):
-            if overrides.get(name) is not None:
-                raise click.UsageError(
-                    f"{flag} applies to pipeline.yaml pipelines; a SQL application names its "
-                    "topics under Inputs and Outputs in application.yaml"
-                )
-        app = load_sql_application(
-            pipeline_dir,
-            settings,
-            application_name=overrides.get("app_id"),
-            error_topic=overrides.get("error_topic"),
-            idle_timeout_ms=overrides.get("idle_timeout_ms"),
-            allowed_lateness_ms=overrides.get("grace_ms"),
-        )
-        app.preflight()
-        run_worker(
-            app.runtime_config(instance_id=instance_id),
-            settings,
-            app.processor,
-            loglevel=loglevel,
-            until_idle_ms=None if until_idle is None else int(until_idle * 1000),
-        )
-        return
-    from pipelines import load_pipeline_config, run_pipeline
-    from pipelines.decoding import decoder_for
-
-    config = load_pipeline_config(pipeline_dir, overrides)
-    run_pipeline(
-        config,
+    app = load_sql_application(
+        pipeline_dir,
         settings,
-        decoder_for(config.input_format, config.schema),
-        until_idle_s=until_idle,
-        instance_id=instance_id,
-        loglevel=loglevel,
+        application_name=overrides.get("app_id"),
+        error_topic=overrides.get("error_topic"),
+        idle_timeout_ms=overrides.get("idle_timeout_ms"),
+        allowed_lateness_ms=overrides.get("grace_ms"),
     )
+    app.preflight()
+    stats = run_worker(
+        app.runtime_config(instance_id=instance_id),
+        settings,
+        app.processor,
+        loglevel=loglevel,
+        until_idle_ms=None if until_idle is None else int(until_idle * 1000),
+    )
+    if stats.past_retention:
+        click.echo(
+            f"warning: {stats.past_retention} results were written with a time older than"
+            " their output topic's retention.ms (a CreateTime topic): the broker deletes them"
+            " within minutes; see docs/backfill.md",
+            err=True,
+        )
 
 
 COMMANDS.append(run_command)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-PIPELINE = Path(__file__).resolve().parents[2] / "pipelines" / "ticker_stats"
+ROOT = Path(__file__).resolve().parents[2]
+PIPELINE = ROOT / "examples" / "applications" / "ticker_stats"
 
 
 def _shardline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -20,13 +21,12 @@ def _shardline(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
-def test_bad_pipeline_config_names_the_field(tmp_path: Path) -> None:
-    (tmp_path / "pipeline.yaml").write_text(
-        "app_id: a\ninput_topic: i\noutput_topic: o\nerror_topic: e\nwindow_ms: 0\n"
-    )
+def test_a_folder_without_an_application_is_a_clear_error(tmp_path: Path) -> None:
     proc = _shardline("run", str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith("shardline: error: window_ms")
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"shardline: error: {tmp_path}: no application.yaml or application.yml or "
+        "application.json in this folder")
 
 
 def test_bad_setting_names_the_variable() -> None:
@@ -59,9 +59,8 @@ def test_bad_firehose_layout_delivery_names_the_firehose_field(tmp_path: Path) -
 
 # --- issue 5, "bad configs": every case fails before anything starts, with one line -------
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
-SQL_APP = Path(__file__).resolve().parents[2] / "tests" / "integration" / "sql_apps" / (
-    "tumbling_event_time")
+EXAMPLES = ROOT / "examples" / "deliveries"
+SQL_APP = ROOT / "tests" / "integration" / "sql_apps" / "tumbling_event_time"
 
 _SHARDLINE_DELIVERY = (
     "name: d\ntopic: t\ns3:\n  bucket: shardline\n"
