@@ -11,17 +11,16 @@ result row ``(ROWTIME, *cursor columns, *function columns)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ground.errors import RowError
 from pipelines.sql.functions import INVALID_ARGUMENT
-from pipelines.sql.operators.base import Context, Row
+from pipelines.sql.operators.base import Context
+from pipelines.sql.types import Fn, Row
 
 __all__ = ["Cursor", "ResultQuery"]
-
-Fn = Callable[[Row], Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ from typing import Any
 
 from ground.errors import RowError
 from pipelines.sql.ml.hotspots import HotspotDetector, HotspotParams, hotspots_json
-from pipelines.sql.operators.base import Context, Row, StateStore
+from pipelines.sql.operators.base import Context, StatefulOperator
 from pipelines.sql.operators.cursor import Cursor, ResultQuery
+from pipelines.sql.types import Row
 
 __all__ = ["HotspotsOperator"]
 
@@ -33,12 +34,11 @@ class _Chunk:
         self.points: deque[list[float]] = deque(points)
 
 
-class HotspotsOperator:
+class HotspotsOperator(StatefulOperator):
     def __init__(
         self, *, pump: str, params: HotspotParams, cursor: Cursor, query: ResultQuery
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._params = params
         self._cursor = cursor
         self._query = query
@@ -84,9 +84,6 @@ class HotspotsOperator:
             if not oldest.points:
                 chunks.popleft()
                 self.store.delete(oldest.epoch)
-
-    def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
-        return []
 
     # -- state --------------------------------------------------------------------------------
     def snapshot(self, key: Any) -> Any:

@@ -26,8 +26,9 @@ from typing import Any
 
 from ground.errors import RestoreError, RowError
 from pipelines.sql.ml.rcf import RandomCutForest, RcfParams, explanation_json
-from pipelines.sql.operators.base import Context, Row, StateStore
+from pipelines.sql.operators.base import Context, StatefulOperator
 from pipelines.sql.operators.cursor import Cursor, ResultQuery
+from pipelines.sql.types import Row
 
 __all__ = ["CHECKPOINT_POINTS", "PIECE_CHARS", "RandomCutForestOperator"]
 
@@ -39,7 +40,7 @@ PIECE_CHARS = 512 * 1024
 _HEAD = ("head", 0)
 
 
-class RandomCutForestOperator:
+class RandomCutForestOperator(StatefulOperator):
     def __init__(
         self,
         *,
@@ -51,8 +52,7 @@ class RandomCutForestOperator:
         with_directionality: bool,
         checkpoint_points: int = CHECKPOINT_POINTS,
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._params = params
         self._cursor = cursor
         self._query = query
@@ -100,9 +100,6 @@ class RandomCutForestOperator:
         if self._since >= self._checkpoint_every:
             self._checkpoint()
         return out
-
-    def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
-        return []
 
     # -- state --------------------------------------------------------------------------------
     def _checkpoint(self) -> None:
