@@ -1,14 +1,19 @@
 """The ground floor of Shardline: what every other package builds on.
 
 It imports nothing of the project above it (``schemas``, ``pipelines``, ``connectors``,
-``shardline``): errors (:mod:`ground.errors`), connection settings (:mod:`ground.settings`,
-secrets in :mod:`ground.secret`), the clock (:mod:`ground.clock`), every Kafka client's
-configuration (:mod:`ground.kafka_config`, with Java properties files read by
-:mod:`ground.java_properties` and MSK IAM tokens signed by :mod:`ground.msk_iam`), Kafka
-admin helpers and start-up checks (:mod:`ground.kafka`, :mod:`ground.kafka_check`), topic
-retention by record time (:mod:`ground.retention`), the S3 client (:mod:`ground.s3`), Java
-date patterns (:mod:`ground.java_pattern`) and fault injection for the fault tests
-(:mod:`ground.faults`). Import from the modules; this package names them.
+``shardline``):
+
+- errors and secrets: :mod:`ground.errors` (the one exception tree), :mod:`ground.secret`;
+- settings and config files: :mod:`ground.settings`, :mod:`ground.config_reader`;
+- time: :mod:`ground.clock`;
+- Kafka: :mod:`ground.kafka_config` (every client's configuration), :mod:`ground.kafka`
+  (admin helpers), :mod:`ground.kafka_check` (start-up checks), :mod:`ground.msk_iam`,
+  :mod:`ground.java_properties`, :mod:`ground.retention`;
+- S3: :mod:`ground.s3`;
+- shared pieces: :mod:`ground.java_pattern` (Java date patterns), :mod:`ground.faults`
+  (fault injection for the fault tests).
+
+Import from the modules; this package names them.
 """
 
 from __future__ import annotations
