@@ -8,9 +8,10 @@ their ``repr`` and ``str`` never show the value.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from ground.errors import ConfigError
@@ -34,9 +35,20 @@ DEFAULTS: dict[str, str] = {
     "SEARCH_USER": "shardline",
     "HOME": ".shardline",
     "CACHE": "~/.cache/shardline",
+    # Schemas: the user's .avsc folder and a Confluent-compatible schema registry (both off
+    # by default: the bundled schemas and their fixed ids), and the local stack's registry.
+    "SCHEMA_DIR": "",
+    "SCHEMA_REGISTRY_URL": "",
+    "SCHEMA_REGISTRY_USER": "",
+    "SCHEMA_REGISTRY_PASSWORD": "",
+    "SCHEMA_REGISTRY_CA": "",
+    "SCHEMA_REGISTRY_PORT": "19081",
+    "SCHEMA_REGISTRY_MANAGEMENT_PORT": "19082",
 }
 
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
+#: Where Apicurio Registry serves the Confluent Schema Registry API.
+LOCAL_REGISTRY_API_PATH = "/apis/ccompat/v7"
 
 
 class Secret:
@@ -72,6 +84,49 @@ def _port(name: str, value: str) -> int:
     return port
 
 
+def _path(value: str) -> Path | None:
+    return Path(value).expanduser().resolve() if value else None
+
+
+class _SchemaFields(TypedDict):
+    schema_dir: Path | None
+    schema_registry_url: str
+    schema_registry_user: str
+    schema_registry_password: Secret | None
+    schema_registry_ca: Path | None
+    schema_registry_port: int
+    schema_registry_management_port: int
+
+
+def _schema_settings(get: Callable[[str], str]) -> _SchemaFields:
+    """The ``schema_*`` fields: a registry URL must not carry credentials (they would be
+    shown wherever the URL is), a user needs a password and the other way round."""
+    url = get("SCHEMA_REGISTRY_URL")
+    if url:
+        if "@" in urlsplit(url).netloc:  # checked first: the message must not echo the URL
+            raise ConfigError(
+                ENV_PREFIX + "SCHEMA_REGISTRY_URL",
+                "must not hold credentials: set SHARDLINE_SCHEMA_REGISTRY_USER and "
+                "SHARDLINE_SCHEMA_REGISTRY_PASSWORD",
+            )
+        url = _url("SCHEMA_REGISTRY_URL", url)
+    user, password = get("SCHEMA_REGISTRY_USER"), get("SCHEMA_REGISTRY_PASSWORD")
+    if bool(user) != bool(password):
+        missing = "SCHEMA_REGISTRY_PASSWORD" if user else "SCHEMA_REGISTRY_USER"
+        raise ConfigError(ENV_PREFIX + missing, "must be set too (basic authentication)")
+    return {
+        "schema_dir": _path(get("SCHEMA_DIR")),
+        "schema_registry_url": url,
+        "schema_registry_user": user,
+        "schema_registry_password": Secret(password) if password else None,
+        "schema_registry_ca": _path(get("SCHEMA_REGISTRY_CA")),
+        "schema_registry_port": _port("SCHEMA_REGISTRY_PORT", get("SCHEMA_REGISTRY_PORT")),
+        "schema_registry_management_port": _port(
+            "SCHEMA_REGISTRY_MANAGEMENT_PORT", get("SCHEMA_REGISTRY_MANAGEMENT_PORT")
+        ),
+    }
+
+
 def _url(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -94,6 +149,13 @@ class Settings:
     search_user: str = "shardline"
     home: Path = Path(".shardline")
     cache: Path = Path("~/.cache/shardline")
+    schema_dir: Path | None = None
+    schema_registry_url: str = ""
+    schema_registry_user: str = ""
+    schema_registry_password: Secret | None = field(default=None, repr=False)
+    schema_registry_ca: Path | None = None
+    schema_registry_port: int = 19081
+    schema_registry_management_port: int = 19082
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -136,6 +198,7 @@ class Settings:
             search_user=get("SEARCH_USER"),
             home=Path(get("HOME")).expanduser().resolve(),
             cache=Path(get("CACHE")).expanduser(),
+            **_schema_settings(get),
         )
 
     @property
@@ -149,6 +212,11 @@ class Settings:
     @property
     def search_port(self) -> int:
         return urlsplit(self.search_url).port or 80
+
+    @property
+    def local_schema_registry_url(self) -> str:
+        """The Confluent-compatible API of the local stack's registry (``stack up``)."""
+        return f"http://127.0.0.1:{self.schema_registry_port}{LOCAL_REGISTRY_API_PATH}"
 
     def faust_datadir(self, app_id: str) -> str:
         """Where a Faust app keeps its local data: under ``home``, not ``<app id>-data`` in

@@ -7,6 +7,7 @@ nothing else in the package names a version.
 from __future__ import annotations
 
 __all__ = [
+    "APICURIO_VERSION",
     "ELASTICSEARCH_VERSION",
     "KAFKA_SCALA_VERSION",
     "KAFKA_VERSION",
@@ -16,6 +17,8 @@ __all__ = [
     "MINIO_VERSION",
     "MIN_JAVA_MAJOR",
     "OPENSEARCH_VERSION",
+    "REGISTRY_MIN_JAVA_MAJOR",
+    "apicurio_artifact",
     "elasticsearch_artifact",
     "kafka_coordinates",
     "opensearch_artifact",
@@ -34,6 +37,11 @@ MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 ELASTICSEARCH_VERSION = "8.19.21"
 OPENSEARCH_VERSION = "2.19.6"
 MIN_JAVA_MAJOR = 17
+
+# Apicurio Registry 3 (Quarkus): the `all` distribution, a tar.gz of the fast-jar layout. Its
+# classes are built for Java 21.
+APICURIO_VERSION = "3.3.3"
+REGISTRY_MIN_JAVA_MAJOR = 21
 
 # The plugin version Maven 3.8 picks by default; pinned so resolution does not drift.
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:2.8"
@@ -56,3 +64,7 @@ def elasticsearch_artifact() -> str:
 
 def opensearch_artifact() -> str:
     return f"org.opensearch.distribution.integ-test-zip:opensearch:{OPENSEARCH_VERSION}:zip"
+
+
+def apicurio_artifact() -> str:
+    return f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all"
