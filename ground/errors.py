@@ -9,6 +9,8 @@
     │   └── PortInUseError                 a port the stack needs is taken
     ├── BrokerUnavailableError(ConnectionError)   Kafka did not answer
     ├── CodecError(ValueError)             a record could not be decoded; keeps the raw bytes
+    ├── SchemaRegistryError(ConnectionError)  the schema registry did not answer, refused the
+    │                                      credentials or a schema: no record's fault
     ├── ProduceError                       the producer could not deliver records
     ├── DeliveryError                      a destination refused or failed a write
     │   ├── RetriableDeliveryError         worth another try (throttling, 5xx, timeouts)
@@ -42,6 +44,7 @@ __all__ = [
     "RetriableDeliveryError",
     "RowError",
     "RuntimeFailure",
+    "SchemaRegistryError",
     "ShardlineError",
     "SqlError",
     "SqlPlanError",
@@ -89,6 +92,17 @@ class CodecError(ShardlineError, ValueError):
         super().__init__(reason)
         self.reason = reason
         self.raw = raw
+
+
+class SchemaRegistryError(ShardlineError, ConnectionError):
+    """The schema registry could not be used: unreachable, credentials refused, a schema
+    refused (incompatible), an unexpected answer. Unlike an unknown schema id in a record (a
+    :class:`CodecError` of that record), nothing is gained by skipping the record: the work
+    stops or is retried. ``status`` is the HTTP status, 0 when none came back."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ProduceError(ShardlineError):

@@ -83,7 +83,8 @@ def read_compression(s: Section, default: CompressionFormat) -> CompressionForma
 @dataclass(frozen=True, slots=True)
 class DataFormatConversionConfig:
     """Firehose's DataFormatConversionConfiguration, JSON → Parquet (OpenX JSON SerDe in,
-    ParquetSerDe out), with the table schema named from ``schemas/``."""
+    ParquetSerDe out). ``schema`` names the table schema: a ``.avsc`` of the user's schema
+    folder, a subject of the schema registry (its latest version), or a bundled example."""
 
     schema: str
     output_format: str = "PARQUET"

@@ -1,8 +1,9 @@
 """Firehose's record format conversion, JSON → Apache Parquet, as a :class:`BodyEncoder`.
 
 One object is one Parquet file with one row group (by default) holding the object's records in
-order, with the schema derived from an Avro schema in ``schemas/``
-(:func:`connectors.s3.avro_arrow.schema_for`; every column nullable, like a Glue table).
+order, with the schema derived from an Avro schema — a file of the user's schema folder, a
+subject of the schema registry or a bundled example (:func:`connectors.s3.avro_arrow.schema_for`;
+every column nullable, like a Glue table).
 
 Deserialisation follows Firehose's OpenX JSON SerDe: each record is one JSON object; keys
 match column names case-insensitively by default (``CaseInsensitive``), optionally with dots
