@@ -138,5 +138,5 @@ def test_without_a_registry_only_the_fixed_id_is_read(v2_folder: Path) -> None:
     raw = codec.encode(TICK)
     assert raw[:5] == b"\x00\x00\x00\x00\x07"
     assert codec.decode(raw) == {**TICK, "exchange": "XNYS"}
-    with pytest.raises(CodecError, match=r"schema id 1 \(no known schema\) where 'ticker' \(id 7\)"):
+    with pytest.raises(CodecError, match=r"id 1 \(no known schema\) where 'ticker' \(id 7\)"):
         codec.decode(framed(1, TICKER_V1, TICK))
