@@ -9,6 +9,8 @@
     │   └── PortInUseError                 a port the stack needs is taken
     ├── BrokerUnavailableError(ConnectionError)   Kafka did not answer
     ├── CodecError(ValueError)             a record could not be decoded; keeps the raw bytes
+    │   └── SchemaMismatchError            its schema id is unknown, or names a schema that
+    │                                      cannot be read as the expected one
     ├── SchemaRegistryError(ConnectionError)  the schema registry did not answer, refused the
     │                                      credentials or a schema: no record's fault
     ├── ProduceError                       the producer could not deliver records
@@ -44,6 +46,7 @@ __all__ = [
     "RetriableDeliveryError",
     "RowError",
     "RuntimeFailure",
+    "SchemaMismatchError",
     "SchemaRegistryError",
     "ShardlineError",
     "SqlError",
@@ -92,6 +95,12 @@ class CodecError(ShardlineError, ValueError):
         super().__init__(reason)
         self.reason = reason
         self.raw = raw
+
+
+class SchemaMismatchError(CodecError):
+    """The record is framed well but its schema is not the expected one: an id no registry
+    (or ``ids.json``) knows, another schema, or a writer schema that Avro schema resolution
+    cannot read as the reader's (a field without default missing, a type changed)."""
 
 
 class SchemaRegistryError(ShardlineError, ConnectionError):

@@ -43,7 +43,6 @@ DEFAULTS: dict[str, str] = {
     "SCHEMA_REGISTRY_PASSWORD": "",
     "SCHEMA_REGISTRY_CA": "",
     "SCHEMA_REGISTRY_PORT": "19081",
-    "SCHEMA_REGISTRY_MANAGEMENT_PORT": "19082",
 }
 
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
@@ -95,7 +94,6 @@ class _SchemaFields(TypedDict):
     schema_registry_password: Secret | None
     schema_registry_ca: Path | None
     schema_registry_port: int
-    schema_registry_management_port: int
 
 
 def _schema_settings(get: Callable[[str], str]) -> _SchemaFields:
@@ -121,9 +119,6 @@ def _schema_settings(get: Callable[[str], str]) -> _SchemaFields:
         "schema_registry_password": Secret(password) if password else None,
         "schema_registry_ca": _path(get("SCHEMA_REGISTRY_CA")),
         "schema_registry_port": _port("SCHEMA_REGISTRY_PORT", get("SCHEMA_REGISTRY_PORT")),
-        "schema_registry_management_port": _port(
-            "SCHEMA_REGISTRY_MANAGEMENT_PORT", get("SCHEMA_REGISTRY_MANAGEMENT_PORT")
-        ),
     }
 
 
@@ -155,7 +150,6 @@ class Settings:
     schema_registry_password: Secret | None = field(default=None, repr=False)
     schema_registry_ca: Path | None = None
     schema_registry_port: int = 19081
-    schema_registry_management_port: int = 19082
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -32,7 +32,7 @@ from typing import Any, Literal, NamedTuple
 import fastavro
 from fastavro.read import SchemaResolutionError
 
-from ground.errors import CodecError, ConfigError
+from ground.errors import CodecError, ConfigError, SchemaMismatchError
 from schemas._catalog import SchemaCatalog, default_catalog
 from schemas._conform import Mismatch, conform
 from schemas._registry import canonical_form
@@ -158,7 +158,7 @@ class Codec:
             if sid != own:
                 known = self.catalog.name_for_local_id(sid)
                 what = f"schema {known!r}" if known else "no known schema"
-                raise CodecError(
+                raise SchemaMismatchError(
                     f"schema id {sid} ({what}) where {self.schema_name!r} (id {own}) "
                     "was expected", raw)
             plan = AvroPlan(sid, self.schema, None, self.schema_name)
@@ -166,7 +166,7 @@ class Codec:
             try:
                 writer = registry.by_id(sid)
             except CodecError as exc:
-                raise CodecError(exc.reason, raw) from None
+                raise SchemaMismatchError(exc.reason, raw) from None
             same = writer.canonical == self._canonical
             plan = AvroPlan(sid, writer.schema, None if same else self.schema, writer.name)
         self._plans[sid] = plan
@@ -213,12 +213,12 @@ def decode_any(
             try:
                 writer = catalog.registry.by_id(sid)
             except CodecError as exc:
-                raise CodecError(exc.reason, raw) from None
+                raise SchemaMismatchError(exc.reason, raw) from None
             return _decode_avro_body(raw, AvroPlan(sid, writer.schema, None, writer.name),
                                      writer.name)
         name = catalog.name_for_local_id(sid)
         if name is None:
-            raise CodecError(f"unknown schema id {sid}", raw)
+            raise SchemaMismatchError(f"unknown schema id {sid}", raw)
         return _decode_avro_body(raw, AvroPlan(sid, catalog.schema(name), None, name), name)
     if json_schema is None:
         return _decode_json(raw, None, None)
@@ -240,7 +240,7 @@ def _decode_avro_body(raw: bytes, plan: AvroPlan, schema_name: str) -> dict[str,
     try:
         record = fastavro.schemaless_reader(buf, plan.writer, plan.reader)
     except SchemaResolutionError as exc:
-        raise CodecError(
+        raise SchemaMismatchError(
             f"schema id {plan.schema_id} ({plan.writer_name}) cannot be read as "
             f"{schema_name}: {exc}", raw) from None
     except (EOFError, StopIteration, struct.error):

@@ -24,7 +24,6 @@ __all__ = [
     "check_distinct",
     "check_ports_free",
     "find_java",
-    "find_jdk",
     "require_tool",
 ]
 
@@ -84,46 +83,6 @@ def find_java(env: Mapping[str, str]) -> Java:
             f"Java {major} at {home} is too old (need {MIN_JAVA_MAJOR}+): {INSTALL_HINTS['java']}"
         )
     return Java(home=home, major=major or MIN_JAVA_MAJOR)
-
-
-#: Where distributions install JDKs side by side (Debian/Ubuntu, Fedora; Temurin packages too).
-JDK_FOLDERS = (Path("/usr/lib/jvm"),)
-
-
-def find_jdk(
-    env: Mapping[str, str], min_major: int, why: str, *, folders: tuple[Path, ...] | None = None
-) -> Java:
-    """A JDK of at least ``min_major``: the usual one (:func:`find_java`) when it is recent
-    enough, else the newest installed beside it (e.g. ``/usr/lib/jvm/temurin-25-jdk-amd64``
-    next to the system's Java 17). ToolMissingError naming what was found otherwise."""
-    folders = JDK_FOLDERS if folders is None else folders
-    found: list[Java] = []
-    try:
-        usual = find_java(env)
-    except ToolMissingError:
-        usual = None
-    if usual is not None:
-        if usual.major >= min_major:
-            return usual
-        found.append(usual)
-    candidates = []
-    for folder in folders:
-        try:
-            homes = sorted(p.resolve() for p in folder.iterdir() if (p / "bin" / "java").is_file())
-        except OSError:
-            continue
-        for home in dict.fromkeys(homes):
-            major = _java_major(home)
-            if major is not None:
-                candidates.append(Java(home=home, major=major))
-    recent = [j for j in candidates if j.major >= min_major]
-    if recent:
-        return max(recent, key=lambda j: j.major)
-    seen = ", ".join(f"Java {j.major} at {j.home}" for j in (*found, *candidates)) or "no Java"
-    raise ToolMissingError(
-        f"Java {min_major}+ is needed to {why}; found {seen}: install a JDK {min_major}+ "
-        f"(e.g. under /usr/lib/jvm) or set JAVA_HOME to one"
-    )
 
 
 def _java_major(home: Path) -> int | None:

@@ -17,7 +17,6 @@ __all__ = [
     "MINIO_VERSION",
     "MIN_JAVA_MAJOR",
     "OPENSEARCH_VERSION",
-    "REGISTRY_MIN_JAVA_MAJOR",
     "apicurio_artifact",
     "elasticsearch_artifact",
     "kafka_coordinates",
@@ -38,10 +37,9 @@ ELASTICSEARCH_VERSION = "8.19.21"
 OPENSEARCH_VERSION = "2.19.6"
 MIN_JAVA_MAJOR = 17
 
-# Apicurio Registry 3 (Quarkus): the `all` distribution, a tar.gz of the fast-jar layout. Its
-# classes are built for Java 21.
-APICURIO_VERSION = "3.3.3"
-REGISTRY_MIN_JAVA_MAJOR = 21
+# Apicurio Registry 2.6 (Quarkus 3.15, in-memory storage): the last line that runs on Java 17
+# like the rest of the stack (3.x is built for Java 21). Its `all` zip is a runner jar and lib/.
+APICURIO_VERSION = "2.6.13.Final"
 
 # The plugin version Maven 3.8 picks by default; pinned so resolution does not drift.
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:2.8"
@@ -67,4 +65,4 @@ def opensearch_artifact() -> str:
 
 
 def apicurio_artifact() -> str:
-    return f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all"
+    return f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:zip:all"

@@ -11,7 +11,7 @@ from pathlib import Path
 import fastavro
 import pytest
 
-from ground.errors import CodecError, ConfigError, SchemaRegistryError
+from ground.errors import CodecError, ConfigError, SchemaMismatchError, SchemaRegistryError
 from schemas import SchemaCatalog, SchemaSources, codec_for, decode_any
 from tests.unit.schemas.fake_registry import TICKER_V1, TICKER_V2, FakeClient, catalog_on
 
@@ -83,7 +83,7 @@ def test_an_incompatible_writer_is_a_record_error_with_its_bytes(client: FakeCli
     sid = client.add("other-value", priced_in_text)
     raw = framed(sid, priced_in_text, {**TICK, "price": "185.50"})
     codec = codec_for("avro", "ticker", catalog=catalog_on(client))
-    with pytest.raises(CodecError) as info:
+    with pytest.raises(SchemaMismatchError) as info:
         codec.decode(raw)
     assert info.value.raw == raw
     assert info.value.reason.startswith(
@@ -102,8 +102,8 @@ def test_an_incompatible_writer_is_a_record_error_with_its_bytes(client: FakeCli
 def test_an_unknown_id_is_a_record_error_with_its_bytes(client: FakeClient) -> None:
     codec = codec_for("avro", "ticker", catalog=catalog_on(client))
     raw = framed(999, TICKER_V1, TICK)
-    with pytest.raises(CodecError, match="unknown schema id 999: not in the schema registry") \
-            as info:
+    with pytest.raises(SchemaMismatchError,
+                       match="unknown schema id 999: not in the schema registry") as info:
         codec.decode(raw)
     assert info.value.raw == raw
     with pytest.raises(CodecError, match="unknown schema id 999") as info:

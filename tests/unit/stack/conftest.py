@@ -20,7 +20,6 @@ def settings(tmp_path: Path) -> Settings:
             "SHARDLINE_SEARCH_URL": "http://127.0.0.1:39200",
             "SHARDLINE_SEARCH_TRANSPORT_PORT": "39300",
             "SHARDLINE_SCHEMA_REGISTRY_PORT": "39081",
-            "SHARDLINE_SCHEMA_REGISTRY_MANAGEMENT_PORT": "39082",
             "SHARDLINE_HOME": str(tmp_path / "home"),
             "SHARDLINE_CACHE": str(tmp_path / "cache"),
         }

@@ -11,7 +11,6 @@ from shardline.stack.preflight import (
     PortClaim,
     check_ports_free,
     find_java,
-    find_jdk,
     require_tool,
 )
 
@@ -94,33 +93,3 @@ def test_java_resolved_from_path_symlink(fake_jdk, tmp_path: Path) -> None:
     bindir.mkdir()
     (bindir / "java").symlink_to(jdk / "bin" / "java")
     assert find_java({"PATH": str(bindir)}).home == jdk
-
-
-def test_jdk_the_usual_java_when_recent_enough(fake_jdk, tmp_path: Path) -> None:
-    home = fake_jdk(21)
-    fake_jdk(25)
-    java = find_jdk({"JAVA_HOME": str(home), "PATH": ""}, 21, "run it", folders=(tmp_path,))
-    assert (java.home, java.major) == (home, 21)
-
-
-def test_jdk_found_beside_an_older_usual_java(fake_jdk, tmp_path: Path) -> None:
-    old = fake_jdk(17)
-    fake_jdk(21)
-    newest = fake_jdk(25)
-    java = find_jdk({"JAVA_HOME": str(old), "PATH": ""}, 21, "run it", folders=(tmp_path,))
-    assert (java.home, java.major) == (newest.resolve(), 25)
-
-
-def test_jdk_none_recent_enough_names_what_was_found(fake_jdk, tmp_path: Path) -> None:
-    old = fake_jdk(17)
-    with pytest.raises(ToolMissingError) as info:
-        find_jdk({"JAVA_HOME": str(old), "PATH": ""}, 21, "run the registry",
-                 folders=(tmp_path,))
-    message = str(info.value)
-    assert "Java 21+ is needed to run the registry" in message
-    assert f"Java 17 at {old}" in message and "JAVA_HOME" in message
-
-
-def test_jdk_without_any_java(tmp_path: Path) -> None:
-    with pytest.raises(ToolMissingError, match="found no Java"):
-        find_jdk({"PATH": str(tmp_path)}, 21, "run it", folders=(tmp_path / "none",))
