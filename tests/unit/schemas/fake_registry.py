@@ -3,19 +3,21 @@ schemas package talks through), with the same answers and errors, counting its c
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import fastavro
 from confluent_kafka.schema_registry import RegisteredSchema, Schema, SchemaReference
 from confluent_kafka.schema_registry import SchemaRegistryError as ClientError
 
 from ground.settings import Secret
 from schemas import RegistryConfig, SchemaCatalog, SchemaRegistry, SchemaSources
 
-__all__ = ["FakeClient", "catalog_on", "TICKER_V1", "TICKER_V2"]
+__all__ = ["TICKER_V1", "TICKER_V2", "FakeClient", "catalog_on", "framed"]
 
 TICKER_V1: dict[str, Any] = {
     "type": "record",
@@ -99,3 +101,10 @@ def catalog_on(
                             password=Secret("s3cr3t-pw"))
     registry = SchemaRegistry(config, client=client, clock_ms=clock_ms)
     return SchemaCatalog(SchemaSources(folder=folder, registry=config), registry=registry)
+
+
+def framed(sid: int, schema: dict[str, Any], record: dict[str, Any]) -> bytes:
+    """``record`` written with ``schema`` in the Confluent wire format under id ``sid``."""
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(schema), record)
+    return b"\x00" + sid.to_bytes(4, "big") + body.getvalue()

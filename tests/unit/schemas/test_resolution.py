@@ -4,25 +4,23 @@ errors with their bytes."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
-import fastavro
 import pytest
 
 from ground.errors import CodecError, ConfigError, SchemaMismatchError, SchemaRegistryError
 from schemas import SchemaCatalog, SchemaSources, codec_for, decode_any
-from tests.unit.schemas.fake_registry import TICKER_V1, TICKER_V2, FakeClient, catalog_on
+from tests.unit.schemas.fake_registry import (
+    TICKER_V1,
+    TICKER_V2,
+    FakeClient,
+    catalog_on,
+    framed,
+)
 
 TICK = {"ticker_symbol": "AMZN", "sector": "TECHNOLOGY", "change": -1.25, "price": 185.5,
         "event_time_ms": 1_700_000_000_123}
-
-
-def framed(sid: int, schema: dict, record: dict) -> bytes:
-    body = io.BytesIO()
-    fastavro.schemaless_writer(body, fastavro.parse_schema(schema), record)
-    return b"\x00" + sid.to_bytes(4, "big") + body.getvalue()
 
 
 @pytest.fixture
