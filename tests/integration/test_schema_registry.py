@@ -141,14 +141,14 @@ def test_schema_evolution_mid_stream(registry_settings, topic_factory, tmp_path,
            for i in range(3)]
     bad += [(f"U{i}", b"\x00" + UNKNOWN_ID.to_bytes(4, "big") + good_body, v2_start_ms)
             for i in range(2)]
-    produce_raw(settings.kafka_bootstrap, topic, bad, PARTITIONS)
+    produce_raw(settings.kafka, topic, bad, PARTITIONS)
 
     # the oracle: each record read with its writer schema only; DuckDB makes the windows
     writers = {sid: fastavro.parse_schema(json.loads(client.get_schema(sid).schema_str))
                for sid in (v1_id, v2_id)}  # fmt: skip
     rows, rejected = [], {}
     ids_seen: dict[int, int] = {}
-    for r in read_all(settings.kafka_bootstrap, topic, committed_only=False):
+    for r in read_all(settings.kafka, topic, committed_only=False):
         raw = r.value or b""
         sid = int.from_bytes(raw[1:5], "big")
         ids_seen[sid] = ids_seen.get(sid, 0) + 1
