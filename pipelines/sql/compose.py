@@ -36,6 +36,7 @@ from pipelines.sql.compiler import compile_expr
 from pipelines.sql.dialect import Statement, is_cursor
 from pipelines.sql.expr import TIMESTAMP, VARCHAR
 from pipelines.sql.nodes import identifier_name
+from pipelines.sql.operators.cursor_plan import function_name, streams_through_a_function
 from pipelines.sql.operators.ordering_plan import (
     distinct_pump,
     group_rank_pump,
@@ -50,6 +51,8 @@ from pipelines.sql.sources import alias_of
 __all__ = ["Composer", "GROUP_RANK"]
 
 GROUP_RANK = "GROUP_RANK"
+#: Table functions over one column of the cursor's stream.
+_ITEMS_FUNCTIONS = ("TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING")
 
 #: The clauses of a SELECT and what is said when one is not supported.
 _REFUSED_CLAUSES = {
@@ -217,7 +220,7 @@ class Composer:
         distinct = select.args.get("distinct")
         if distinct is not None and distinct.args.get("on"):
             raise self.error(SqlUnsupportedError, "DISTINCT ON", distinct)
-        if not select.args.get("stream"):
+        if not select.args.get("stream") and not streams_through_a_function(select):
             raise self.error(SqlPlanError, "a pump query must be SELECT STREAM", select)
         select = select.copy()
         self._from(select)
@@ -407,12 +410,18 @@ class Composer:
         if isinstance(node, exp.Subquery):
             select.set("from_", exp.From(this=self._subquery_table(node)))
         elif isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
+            function = function_name(select)
             for cursor in [c for c in node.find_all(exp.Anonymous) if is_cursor(c)]:
                 query = cursor.expressions[0] if cursor.expressions else None
                 if query is None:
                     raise self.error(SqlPlanError, "CURSOR takes (SELECT STREAM …)", cursor)
-                rank = _group_rank_call(select)
-                if rank is not None or not _trivial_cursor(query):
+                if function == GROUP_RANK:
+                    materialize = True
+                elif function in _ITEMS_FUNCTIONS:  # these read a column of the cursor's FROM
+                    materialize = not _trivial_cursor(query, star=True)
+                else:  # the ML functions plan a cursor's SELECT list themselves
+                    materialize = not _trivial_cursor(query, star=False)
+                if materialize:
                     hidden = self._hidden(query)
                     cursor.set(
                         "expressions",
@@ -669,8 +678,9 @@ def _group_rank_call(select: exp.Select) -> exp.Anonymous | None:
     return None
 
 
-def _trivial_cursor(query: exp.Expression) -> bool:
-    """``SELECT STREAM * FROM stream [AS a] [WHERE …]``: what a table function reads as is."""
+def _trivial_cursor(query: exp.Expression, *, star: bool) -> bool:
+    """``SELECT STREAM <items> FROM stream [AS a] [WHERE …]``, ``<items>`` ``*`` if ``star``:
+    what a table function reads as is."""
     if not isinstance(query, exp.Select) or not query.args.get("stream"):
         return False
     from_ = query.args.get("from_")
@@ -678,7 +688,9 @@ def _trivial_cursor(query: exp.Expression) -> bool:
         return False
     if isinstance(from_.this.this, exp.Anonymous) or from_.this.args.get("over") is not None:
         return False
-    if len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star):
+    if star and (len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star)):
+        return False
+    if any(i.find(exp.Window) is not None for i in query.expressions):
         return False
     return not any(
         value for clause, value in query.args.items()

@@ -22,7 +22,9 @@ from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compose import Composer
 from pipelines.sql.dialect import Statement, parse_statements
 from pipelines.sql.nodes import datatype_to_sql, identifier_name
+from pipelines.sql.operators.hotspots_plan import HotspotsPlanner
 from pipelines.sql.operators.project_plan import ProjectPlanner
+from pipelines.sql.operators.rcf_plan import RandomCutForestPlanner
 from pipelines.sql.operators.sliding_plan import SlidingPlanner
 from pipelines.sql.operators.stagger_plan import StaggerPlanner
 from pipelines.sql.operators.stream_join_plan import StreamJoinPlanner
@@ -44,10 +46,13 @@ __all__ = [
 
 ERROR_STREAM = "error_stream"
 
-#: The planners, in the order they are asked: a table function in FROM, then a JOIN of two
+#: The planners, in the order they are asked: a table function in FROM (the machine-learning
+#: ones by name first: the items-tumbling planner takes any other), then a JOIN of two
 #: streams, then the window kinds (WINDOWED BY STAGGER, GROUP BY, OVER), and last the
 #: stateless pump, which takes every other query.
 PLANNERS: tuple[PumpPlanner, ...] = (
+    RandomCutForestPlanner(),
+    HotspotsPlanner(),
     ItemsTumblingPlanner(),
     StreamJoinPlanner(),
     StaggerPlanner(),

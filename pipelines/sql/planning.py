@@ -181,15 +181,18 @@ class PumpQuery:
         table = item.args.get("table") if isinstance(item, exp.Column) else None
         wanted = identifier_name(table) if table is not None else ""
         out: list[exp.Expression] = []
+        joined = len(relations) > 1
         for qualifiers, columns in relations:
             for column in columns:
                 known = column.qualifiers or qualifiers
                 if wanted and not any(q.upper() == wanted.upper() for q in known):
                     continue
+                # qualified where a name could be ambiguous: a join, a hidden join's columns
+                qualified = joined or bool(column.qualifiers)
                 out.append(
                     exp.Column(
                         this=exp.Identifier(this=column.name, quoted=True),
-                        table=exp.Identifier(this=known[0], quoted=True),
+                        table=exp.Identifier(this=known[0], quoted=True) if qualified else None,
                     )
                 )
         if wanted and not out:
