@@ -298,6 +298,24 @@ def _like(node: exp.Expression, scope: Scope) -> Expr:
     return call(fn.like, args, BOOLEAN)
 
 
+def _distinct_from(node: exp.Expression, scope: Scope) -> Expr:
+    """``a IS [NOT] DISTINCT FROM b``: equality where NULL equals NULL; never NULL."""
+    left = compile_expr(node.this, scope)
+    right = compile_expr(node.expression, scope)
+    lf = left.fn
+    rf = coerce_literal(right.constant, left.sql_type) if right.is_constant else None
+    rfn = right.fn
+    same = isinstance(node, exp.NullSafeEQ)
+
+    def distinct_from(row: Row) -> bool:
+        a = lf(row)
+        b = rf if right.is_constant else rfn(row)
+        equal = a is None and b is None or (a is not None and b is not None and a == b)
+        return equal is same
+
+    return Expr(distinct_from, BOOLEAN)
+
+
 def _similar_to(node: exp.Expression, scope: Scope) -> Expr:
     args = [compile_expr(node.this, scope), compile_expr(node.expression, scope)]
     escape = node.args.get("escape")
@@ -515,6 +533,8 @@ _COMPILERS: dict[type, Callable[[exp.Expression, Scope], Expr]] = {
     exp.In: _in,
     exp.Like: _like,
     exp.SimilarTo: _similar_to,
+    exp.NullSafeEQ: _distinct_from,
+    exp.NullSafeNEQ: _distinct_from,
     exp.Escape: _escape,
     exp.Case: _case,
     exp.Cast: _cast,

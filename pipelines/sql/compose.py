@@ -95,6 +95,7 @@ class _Sink:
     qualifiers: tuple[str, ...] = ()
     #: … and take these names (``AS t(a, b)``) rather than the items'.
     names: tuple[str, ...] | None = None
+    names_node: exp.Expression | None = None
 
     def made(self, stream: StreamInfo) -> None:
         self.stream = stream
@@ -167,11 +168,18 @@ class Composer:
             )
 
     def _hidden(
-        self, node: exp.Expression, *, alias: str = "", names: tuple[str, ...] | None = None
+        self,
+        node: exp.Expression,
+        *,
+        alias: str = "",
+        names: tuple[str, ...] | None = None,
+        names_node: exp.Expression | None = None,
     ) -> StreamInfo:
         """A hidden stream that ``node``'s rows fill (its pumps are planned)."""
         name = self._fresh()
-        sink = _Sink(name, qualifiers=(alias,) if alias else (), names=names)
+        sink = _Sink(
+            name, qualifiers=(alias,) if alias else (), names=names, names_node=names_node
+        )
         self._into(node, sink, name)
         assert sink.stream is not None
         return sink.stream
@@ -216,7 +224,14 @@ class Composer:
                 continue
             if clause not in _PLANNED_CLAUSES:
                 construct = _REFUSED_CLAUSES.get(clause, f"{clause.upper()} in a query")
-                raise self.error(SqlUnsupportedError, construct, select)
+                where = value if isinstance(value, exp.Expression) else select
+                raise self.error(SqlUnsupportedError, construct, where)
+        group = select.args.get("group")
+        for key in group.expressions if group is not None else []:
+            if isinstance(key, exp.Literal):
+                raise self.error(
+                    SqlUnsupportedError, f"GROUP BY {key.sql()} (name the expression)", key
+                )
         distinct = select.args.get("distinct")
         if distinct is not None and distinct.args.get("on"):
             raise self.error(SqlUnsupportedError, "DISTINCT ON", distinct)
@@ -353,20 +368,21 @@ class Composer:
 
     def _names(self, sink: _Sink, query: PumpQuery) -> tuple[str, ...]:
         names = tuple(query.item_names)
+        where = sink.names_node or query.select
         if sink.names is not None:
             if len(sink.names) != len(names):
                 raise self.error(
                     SqlPlanError,
-                    f"AS {'…'}({', '.join(sink.names)}) names {len(sink.names)} columns but "
+                    f"AS …({', '.join(sink.names)}) names {len(sink.names)} columns but "
                     f"the subquery has {len(names)}",
-                    query.select,
+                    where,
                 )
             names = sink.names
         if "ROWTIME" in names:
             raise self.error(
                 SqlPlanError,
                 "ROWTIME is not a column a subquery can name (every stream has its own)",
-                query.select,
+                where,
             )
         return names
 
@@ -438,7 +454,7 @@ class Composer:
         names = tuple(identifier_name(c) for c in columns) if columns else None
         if node.args.get("over") is not None:
             raise self.error(SqlUnsupportedError, "a window on a subquery", node)
-        hidden = self._hidden(node.this, alias=alias, names=names)
+        hidden = self._hidden(node.this, alias=alias, names=names, names_node=alias_node)
         table = _table(hidden.name)
         if alias:
             table.set("alias", exp.TableAlias(this=exp.Identifier(this=alias, quoted=True)))
@@ -460,7 +476,6 @@ class Composer:
                 join.set("this", table)
         windowed = (
             select.args.get("group") is not None
-            or select.args.get("windows")
             or select.args.get("stagger") is not None
             or any(item.find(exp.Window) is not None for item in select.expressions)
             or _table_function(select)
@@ -512,6 +527,11 @@ class Composer:
             joins=joins[:count],
             stream=True,
         )
+        if any(
+            r.args.get("over") is not None and r.args["over"].args.get("spec") is None
+            for r in relations
+        ):
+            inner.set("windows", select.args.get("windows"))  # a join's OVER w names one
         self._plan(inner, _Sink(name, hidden, hidden.columns, tuple(range(len(columns)))), name)
         select.set("from_", exp.From(this=_table(name)))
         select.set("joins", joins[count:] or None)
@@ -550,6 +570,11 @@ class Composer:
             identifier_name(i.args["alias"]): i.this for i in items if isinstance(i, exp.Alias)
         }
         keys: list[exp.Ordered] = []
+        within = select.args["order"].args.get("within")
+        if within is not None:
+            raise self.error(
+                SqlUnsupportedError, "ORDER BY … WITHIN (a T-sort of the input)", within
+            )
         for ordered in select.args["order"].expressions:
             node = ordered.this
             if isinstance(node, exp.Literal) and node.is_int:
@@ -589,14 +614,20 @@ class Composer:
         return keys
 
     def _distinct_leading(self, select: exp.Select) -> exp.Expression:
-        for clause, what in (("group", "GROUP BY"), ("stagger", "WINDOWED BY STAGGER"),
-                             ("windows", "WINDOW")):
+        for clause, what in (("group", "GROUP BY"), ("stagger", "WINDOWED BY STAGGER")):
             if select.args.get(clause):
-                raise self.error(SqlUnsupportedError, f"DISTINCT with {what}", select)
-        if any(i.find(exp.Window) is not None for i in select.expressions) or _table_function(
-            select
-        ):
-            raise self.error(SqlUnsupportedError, "DISTINCT with a window", select)
+                raise self.error(
+                    SqlUnsupportedError, f"DISTINCT with {what}", select.args[clause]
+                )
+        windows = [w for i in select.expressions for w in i.find_all(exp.Window)]
+        if windows or select.args.get("windows"):
+            raise self.error(
+                SqlUnsupportedError, "DISTINCT with a window", windows[0] if windows else select
+            )
+        if _table_function(select):
+            raise self.error(
+                SqlUnsupportedError, "DISTINCT over a table function", select.args["from_"]
+            )
         for item in select.expressions:
             node = item.this if isinstance(item, exp.Alias) else item
             if rowtime_based(node):

@@ -14,6 +14,7 @@ has and ANSI SQL lacks:
 are expressed with sqlglot's own node types.)
 - ``WINDOWED BY STAGGER (PARTITION BY … RANGE INTERVAL …)`` → ``stagger`` on the ``Select``
 - ``JOIN s OVER (RANGE INTERVAL … PRECEDING) AS t`` → ``over`` on the joined ``Table``
+- ``ORDER BY t WITHIN INTERVAL …`` (a T-sort) → ``within`` on the ``Order``
 
 :func:`parse_statements` splits the code into statements and parses each one, so every
 statement (and every error) knows its line and column.
@@ -123,6 +124,68 @@ class _KdaParser(Parser):
         if query is None:
             self.raise_error("CURSOR takes (SELECT STREAM …)")
         return self.expression(exp.Anonymous(this="CURSOR", expressions=[query]))
+
+    # -- where clauses start (keywords are not nodes: errors point at them through this) ---
+    def _placed(self, start: Token | None, node: Any, given: Any = None) -> Any:
+        """``node``, parsed from ``start`` on, knowing that place (unless it is ``given``
+        back unchanged, or knows its place already)."""
+        if (
+            start is not None
+            and isinstance(node, exp.Expression)
+            and node is not given
+            and "line" not in node.meta
+        ):
+            node.meta.update(line=start.line, col=start.col, start=start.start, end=start.end)
+        return node
+
+    def _parse_join(self, *args: Any, **kwargs: Any) -> Any:
+        start = self._curr
+        return self._placed(start, super()._parse_join(*args, **kwargs))
+
+    def parse_set_operation(self, this: Any, *args: Any, **kwargs: Any) -> Any:
+        start = self._curr
+        return self._placed(start, super().parse_set_operation(this, *args, **kwargs), this)
+
+    def _parse_limit(self, this: Any = None, *args: Any, **kwargs: Any) -> Any:
+        start = self._curr
+        return self._placed(start, super()._parse_limit(this, *args, **kwargs), this)
+
+    def _parse_with(self, *args: Any, **kwargs: Any) -> Any:
+        start = self._curr
+        return self._placed(start, super()._parse_with(*args, **kwargs))
+
+    def _parse_group(self, *args: Any, **kwargs: Any) -> Any:
+        start = self._curr
+        return self._placed(start, super()._parse_group(*args, **kwargs))
+
+    def _parse_having(self, *args: Any, **kwargs: Any) -> Any:
+        start = self._curr
+        return self._placed(start, super()._parse_having(*args, **kwargs))
+
+    def _parse_window(self, this: Any, *args: Any, **kwargs: Any) -> Any:
+        start = self._curr
+        return self._placed(start, super()._parse_window(this, *args, **kwargs), this)
+
+    def _parse_interval(self, *args: Any, **kwargs: Any) -> Any:
+        start = self._curr
+        return self._placed(start, super()._parse_interval(*args, **kwargs))
+
+    def _parse_exists(self, *args: Any, **kwargs: Any) -> Any:
+        start = self._prev  # the EXISTS keyword was matched already
+        return self._placed(start, super()._parse_exists(*args, **kwargs))
+
+    # -- ORDER BY t WITHIN INTERVAL … (KDA's T-sort) -------------------------------------
+    def _parse_order(self, this: Any = None, skip_order_token: bool = False) -> Any:
+        start = self._curr
+        order = self._placed(start, super()._parse_order(this, skip_order_token), this)
+        if (
+            isinstance(order, exp.Order)
+            and self._curr is not None
+            and self._curr.text.upper() == "WITHIN"
+        ):
+            self._advance()
+            order.set("within", self._parse_bitwise())
+        return order
 
     # -- FROM s WINDOWED BY …, JOIN s OVER (…) AS t ----------------------------------------
     def _parse_table_alias(self, alias_tokens: Any = None) -> Any:

@@ -31,16 +31,23 @@ def identifier_name(node: exp.Expression | str | None) -> str:
 
 
 def node_position(node: exp.Expression | None) -> tuple[int, int]:
-    """Best-effort (line, column) of a node: the first identifier under it that knows one."""
+    """Best-effort (line, column) of a node: where it starts when it knows (a clause knows
+    its keyword: JOIN, UNION, ORDER BY, OVER, INTERVAL …), else where the first token under
+    it that knows its place starts (in the text's order)."""
     if node is None:
         return 0, 0
+    found: tuple[int, int] | None = None
     for candidate in node.walk():
         meta = getattr(candidate, "meta", None) or {}
         if "line" in meta:
             # sqlglot records the column of a token's last character; report its first.
             width = int(meta.get("end", 0)) - int(meta.get("start", 0))
-            return int(meta["line"]), max(1, int(meta.get("col", 0)) - width)
-    return 0, 0
+            here = int(meta["line"]), max(1, int(meta.get("col", 0)) - width)
+            if candidate is node:
+                return here
+            if found is None or here < found:
+                found = here
+    return found or (0, 0)
 
 
 _UNIT_MS = {

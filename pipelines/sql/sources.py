@@ -96,7 +96,7 @@ def resolve_source(query: PumpQuery, select: exp.Select | None = None) -> Source
     if stream is None:
         raise query.error(SqlPlanError, f"unknown stream {stream_name}", table)
     if table.args.get("over") is not None:
-        raise query.error(SqlPlanError, "a window on a stream without a JOIN", table)
+        raise query.error(SqlPlanError, "a window on a stream without a JOIN", table.args["over"])
     alias = alias_of(table, stream_name)
     scope = stream.scope(alias)
     joins: list[ReferenceJoin] = []

@@ -229,6 +229,45 @@ def _sql_targets() -> list[Target]:
     return [Target("sql", plan, strategy)]
 
 
+def _sql_query_targets() -> list[Target]:
+    """Pumps of KDA's query language (subqueries, UNION ALL, joins, DISTINCT, ORDER BY,
+    group_rank, AS ROWTIME …) mutated, planned and run over a few rows: planning may refuse
+    (a ShardlineError), and the pumps it accepts must run without crashing (a failing row is
+    an error row, not an exception)."""
+    from pipelines.sql.engine import run_rows
+    from pipelines.sql.plan import StreamColumn, TableInfo, plan_application
+    from tests.unit.pipelines.sql import corpus
+    from tests.unit.pipelines.sql.test_refusals import REFUSED_BY_KDA, UNSUPPORTED
+
+    seeds = [corpus.QUERIES, corpus.CHAIN_AND_JOIN, corpus.STAGGER, corpus.TOP_K]
+    for _, body, _ in UNSUPPORTED + REFUSED_BY_KDA:
+        if body is not None:
+            seeds.append(
+                'CREATE OR REPLACE STREAM "U" (a VARCHAR(16), b DOUBLE);\n'
+                'CREATE OR REPLACE STREAM "D" (a VARCHAR(16), b DOUBLE);\n'
+                'CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"\n' + body.replace("@", "") + ";"
+            )
+    for folder in sorted(p for p in SQL_APPS.iterdir() if (p / "app.sql").is_file()):
+        seeds.append((folder / "app.sql").read_text("utf-8"))
+    inputs = {"SOURCE_SQL_STREAM_001": corpus.TICKER_COLUMNS}
+    company = TableInfo(
+        "CompanyName",
+        (StreamColumn("Ticker", corpus.TICKER_COLUMNS[0].sql_type),
+         StreamColumn("Company", corpus.TICKER_COLUMNS[1].sql_type)),
+        (("T01", "One"), ("T02", "Two")),
+    )
+    records = corpus.ticker_records(40, seed=3, symbols=3)
+
+    def plan_and_run(code: str) -> None:
+        plan = plan_application(code, application="fuzz", inputs=inputs,
+                                tables={"CompanyName": company}, allowed_lateness_ms=0)
+        run_rows(plan, records, batch_size=7)
+
+    chars = " \n\t'\"()*,;.+-/<>=|%0123456789ABSELCTFROMWHEINUPJODRGxyz_"
+    strategy = st.one_of(*(_mutate_text(c, chars) for c in seeds), st.sampled_from(seeds))
+    return [Target("sql_queries", plan_and_run, strategy)]
+
+
 def _prefix_targets() -> list[Target]:
     from connectors.s3.prefix import compile_prefixes
     from ground.java_pattern import PatternError, tokenize
@@ -289,8 +328,8 @@ def _config_targets() -> list[Target]:
 
 
 def _all() -> dict[str, Callable[[], list[Target]]]:
-    return {"codec": _codec_targets, "sql": _sql_targets, "prefix": _prefix_targets,
-            "config": _config_targets}
+    return {"codec": _codec_targets, "sql": _sql_targets, "sql_queries": _sql_query_targets,
+            "prefix": _prefix_targets, "config": _config_targets}
 
 
 TARGETS = _all()

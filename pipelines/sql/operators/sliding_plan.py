@@ -7,7 +7,7 @@ from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.compiler import AGGREGATE_NODES, compile_expr
-from pipelines.sql.nodes import identifier_name, interval_ms
+from pipelines.sql.nodes import identifier_name, interval_ms, node_position
 from pipelines.sql.operators.grouping_plan import agg_call
 from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, WindowAgg
 from pipelines.sql.planning import PlannedPump, PumpQuery, canonical, key_columns
@@ -172,6 +172,9 @@ def _sliding_window(
             "a sliding window needs RANGE … PRECEDING or ROWS … PRECEDING",
             definition,
         )
+    if not node_position(spec)[0]:
+        spec = spec.copy()  # a frame of keywords only: report it at its window
+        spec.meta.update(definition.meta)
     kind = str(spec.args.get("kind")).upper()
     if kind not in ("RANGE", "ROWS"):
         raise query.error(SqlUnsupportedError, f"{kind} windows", spec)

@@ -46,7 +46,8 @@ class StreamJoinPlanner:
         kind = str(join.args.get("kind") or "").upper()
         if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
             raise query.error(SqlUnsupportedError, f"{side or kind} stream-to-stream JOIN", join)
-        left_over, right_over = from_node.args.get("over"), right_node.args.get("over")
+        left_over = _named_window(query, from_node.args.get("over"))
+        right_over = _named_window(query, right_node.args.get("over"))
         if left_over is None and right_over is None:
             raise query.error(
                 SqlPlanError,
@@ -66,8 +67,8 @@ class StreamJoinPlanner:
             # the left window holds the left rows a right row meets: l in [r - p, r + f]
             preceding, following = join_window(query, left_over)
             lower, upper = min(lower, -following), max(upper, preceding)
-        left_alias = alias_of(from_node, left_name)
-        right_alias = alias_of(right_node, right_name)
+        left_alias = _join_alias(from_node, left_name)
+        right_alias = _join_alias(right_node, right_name)
         scope = Scope()
         scope.add("ROWTIME", 0, TIMESTAMP)  # the result's time
         left.add_to(scope, left_alias, base=1)
@@ -112,6 +113,31 @@ class StreamJoinPlanner:
             key_columns=(),
             right_source=right.name,
         )
+
+
+def _named_window(query: PumpQuery, over: exp.Expression | None) -> exp.Expression | None:
+    """``OVER w`` on a side of a JOIN: the definition of ``w`` in the WINDOW clause."""
+    if over is None or over.args.get("spec") is not None or not over.args.get("alias"):
+        return over
+    name = identifier_name(over.args["alias"])
+    for definition in query.select.args.get("windows") or []:
+        if identifier_name(definition.this) == name:
+            return definition
+    raise query.error(SqlPlanError, f"unknown window {name}", over)
+
+
+def _join_alias(table: exp.Table, name: str) -> str:
+    """A side's alias; ``JOIN s OVER w`` without one is known by the window's name (KDA's
+    stream join example: ``JOIN TradeStream OVER t ON o.orderId = t.orderId``)."""
+    over = table.args.get("over")
+    if (
+        not table.args.get("alias")
+        and over is not None
+        and over.args.get("spec") is None
+        and over.args.get("alias")
+    ):
+        return identifier_name(over.args["alias"])
+    return alias_of(table, name)
 
 
 def join_window(query: PumpQuery, over: exp.Expression) -> tuple[int, int]:

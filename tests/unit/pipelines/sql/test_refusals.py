@@ -1,0 +1,215 @@
+"""The rule: an application ``sql check`` accepts computes what KDA computes; what is not
+supported yet is refused, naming the construct and its place in ``app.sql``.
+
+This lists every construct the planner refuses — each the smallest pump that uses it — and
+checks each through ``check_application`` on an application folder: the error is a
+:class:`~ground.errors.SqlUnsupportedError` whose ``construct`` names it, at the line and
+column of the construct in ``app.sql`` (``AT`` marks where, in the pump's text). A few
+constructs KDA itself refuses are listed too, as :class:`~ground.errors.SqlPlanError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ground.errors import SqlError, SqlPlanError, SqlUnsupportedError
+from pipelines.sql.application import check_application
+
+APPLICATION = Path(__file__).parents[3] / "integration" / "sql_apps" / "reference_join"
+HEADER = """-- two streams and the pump under test
+CREATE OR REPLACE STREAM "D" (a VARCHAR(16), b DOUBLE);
+CREATE OR REPLACE STREAM "U" (a VARCHAR(16), b DOUBLE);
+CREATE OR REPLACE PUMP "UP" AS INSERT INTO "U"
+SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001" WHERE change > 0;
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
+"""
+SRC = '"SOURCE_SQL_STREAM_001"'
+W = "OVER (RANGE INTERVAL '1' MINUTE PRECEDING)"
+#: marks the place the error names (removed from the code)
+AT = "@"
+
+UNSUPPORTED = [
+    # set operations
+    ("UNION", f"SELECT STREAM sector, price FROM {SRC} @UNION SELECT STREAM a, b FROM U",
+     "UNION of streams"),
+    ("EXCEPT", f"SELECT STREAM sector, price FROM {SRC} @EXCEPT SELECT STREAM a, b FROM U",
+     "EXCEPT of streams"),
+    # clauses a streaming query has not
+    ("LIMIT", f"SELECT STREAM sector, price FROM {SRC} @LIMIT 3", "LIMIT in a streaming query"),
+    ("WITH", f"@WITH w AS (SELECT STREAM * FROM {SRC}) SELECT STREAM sector, price FROM w",
+     "WITH in a pump"),
+    ("DISTINCT ON", f"SELECT STREAM DISTINCT ON (@sector) sector, price FROM {SRC}",
+     "DISTINCT ON"),
+    ("DISTINCT with GROUP BY",
+     f"SELECT STREAM DISTINCT sector, MAX(price) FROM {SRC} "
+     "@GROUP BY sector, STEP(ROWTIME BY INTERVAL '1' MINUTE)", "DISTINCT with GROUP BY"),
+    ("DISTINCT with OVER",
+     f"SELECT STREAM DISTINCT sector, MAX(price) @OVER W FROM {SRC} "
+     "WINDOW W AS (RANGE INTERVAL '1' MINUTE PRECEDING)", "DISTINCT with a window"),
+    ("ORDER BY WITHIN", f"SELECT STREAM sector, price FROM {SRC} ORDER BY ROWTIME "
+     "WITHIN @INTERVAL '1' MINUTE", "ORDER BY … WITHIN (a T-sort of the input)"),
+    ("AS ROWTIME with ORDER BY",
+     f"SELECT STREAM sector, price, @event_time AS ROWTIME FROM {SRC} ORDER BY ROWTIME",
+     "… AS ROWTIME with DISTINCT or ORDER BY"),
+    ("GROUP BY position",
+     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY @1, STEP(ROWTIME BY INTERVAL "
+     "'1' MINUTE)", "GROUP BY 1 (name the expression)"),
+    # joins
+    ("RIGHT stream join",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s @RIGHT JOIN U {W} AS u ON s.sector = u.a",
+     "RIGHT stream-to-stream JOIN"),
+    ("FULL stream join",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s @FULL JOIN U {W} AS u ON s.sector = u.a",
+     "FULL stream-to-stream JOIN"),
+    ("LEFT JOIN with a left window",
+     f"SELECT STREAM u.a, u.b FROM {SRC} @OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS s "
+     "LEFT JOIN U AS u ON s.sector = u.a", "LEFT JOIN with a window on the left stream"),
+    ("ROWS join window",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U @OVER (ROWS 3 PRECEDING) AS u "
+     "ON s.sector = u.a", "JOIN windows other than RANGE INTERVAL"),
+    ("join window across the current row",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U OVER (RANGE BETWEEN @INTERVAL '1' "
+     "MINUTE PRECEDING AND INTERVAL '1' MINUTE FOLLOWING) AS u ON s.sector = u.a",
+     "(KDA: a window starts or ends with the current row)"),
+    ("RIGHT JOIN reference table",
+     f"SELECT STREAM c.\"Company\", price FROM {SRC} @RIGHT JOIN \"CompanyName\" AS c "
+     "ON ticker_symbol = c.\"Ticker\"", "RIGHT JOIN with a reference table"),
+    ("CROSS JOIN reference table",
+     f"SELECT STREAM c.\"Company\", price FROM {SRC} @CROSS JOIN \"CompanyName\" AS c",
+     "CROSS JOIN with a reference table"),
+    ("JOIN USING",
+     f"SELECT STREAM sector, price FROM {SRC} @JOIN \"CompanyName\" USING (\"Ticker\")",
+     "JOIN … USING (write ON)"),
+    # sliding windows
+    ("FOLLOWING aggregation window",
+     f"SELECT STREAM sector, SUM(price) OVER (RANGE @INTERVAL '1' MINUTE FOLLOWING) FROM {SRC}",
+     "KDA aggregates over windows that end with the current row"),
+    ("offset aggregation window",
+     f"SELECT STREAM sector, SUM(price) OVER (ROWS BETWEEN @5 PRECEDING AND 2 PRECEDING) "
+     f"FROM {SRC}", "KDA aggregates over windows that end with the current row"),
+    ("unbounded aggregation window",
+     f"SELECT STREAM sector, SUM(price) @OVER (ROWS UNBOUNDED PRECEDING) FROM {SRC}",
+     "(unbounded)"),
+    ("sliding window ordered by a column",
+     f"SELECT STREAM sector, SUM(price) OVER (@ORDER BY price RANGE INTERVAL '1' MINUTE "
+     f"PRECEDING) FROM {SRC}", "sliding windows ordered by anything but ROWTIME"),
+    ("RANGE of a number",
+     f"SELECT STREAM sector, SUM(price) OVER (RANGE @5 PRECEDING) FROM {SRC}",
+     "RANGE without an INTERVAL"),
+    ("LAG with a default",
+     f"SELECT STREAM sector, @LAG(price, 1, 0) OVER W FROM {SRC} WINDOW W AS "
+     "(RANGE INTERVAL '1' MINUTE PRECEDING)", "LAG with a default value"),
+    ("a scalar function OVER a window",
+     f"SELECT STREAM sector, @ABS(price) OVER W FROM {SRC} WINDOW W AS "
+     "(RANGE INTERVAL '1' MINUTE PRECEDING)", "ABS(price) OVER a window"),
+    # grouping
+    ("FLOOR TO WEEK window",
+     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY sector, FLOOR(@ROWTIME TO WEEK)",
+     "FLOOR(… TO WEEK) as a window"),
+    ("SUM(DISTINCT)",
+     f"SELECT STREAM sector, @SUM(DISTINCT price) FROM {SRC} "
+     "GROUP BY sector, STEP(ROWTIME BY INTERVAL '1' MINUTE)", "SUM(DISTINCT …)"),
+    # expressions
+    ("IN a subquery",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE @sector IN (SELECT STREAM a FROM U)",
+     "IN (subquery)"),
+    ("EXISTS", f"SELECT STREAM sector, price FROM {SRC} WHERE EXISTS (SELECT STREAM @a FROM U)",
+     "Exists"),
+    ("an unknown function", f"SELECT STREAM sector, @NOPE(price) FROM {SRC}", "function NOPE"),
+    ("LOG to a base", f"SELECT STREAM sector, @LOG(2, price) FROM {SRC}",
+     "LOG with a base other than 10"),
+    ("year-month interval",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE event_time > ROWTIME - @INTERVAL '1' "
+     "MONTH", "year-month intervals"),
+    # table functions, statements
+    ("an unknown table function",
+     f"SELECT STREAM * FROM TABLE(@NOPE(CURSOR(SELECT STREAM * FROM {SRC})))",
+     "table function NOPE"),
+    ("ROWTIME in an INSERT column list", None, "ROWTIME in an INSERT column list"),
+    ("replacing a stream in use", None, "replacing stream U, which pump UP uses"),
+]
+
+#: Constructs KDA refuses too (SqlPlanError), with the place.
+REFUSED_BY_KDA = [
+    ("HAVING without GROUP BY", f"SELECT STREAM sector, price FROM {SRC} @HAVING price > 1",
+     "HAVING needs a GROUP BY"),
+    ("ORDER BY not led by time",
+     f"SELECT STREAM sector, price FROM {SRC} ORDER BY @price", "leads with a time-based"),
+    ("DISTINCT without a time", f"SELECT STREAM DISTINCT @sector, price FROM {SRC}",
+     "SELECT STREAM DISTINCT needs a time-based monotonic item"),
+    ("a stream join without a window",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN @U AS u ON s.sector = u.a",
+     "needs a window on one side"),
+    ("a partitioned join window",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U @OVER (PARTITION BY a RANGE INTERVAL "
+     "'1' MINUTE PRECEDING) AS u ON s.sector = u.a", "a JOIN window cannot be partitioned"),
+    ("a window on a stream without a JOIN",
+     f"SELECT STREAM sector, price FROM {SRC} @OVER (RANGE INTERVAL '1' MINUTE PRECEDING)",
+     "a window on a stream without a JOIN"),
+    ("a subquery renaming ROWTIME",
+     f"SELECT STREAM a, b FROM (SELECT STREAM sector, price FROM {SRC}) AS @t(ROWTIME, b)",
+     "ROWTIME is not a column a subquery can name"),
+]
+
+_SPECIAL = {
+    "ROWTIME in an INSERT column list": (
+        HEADER.replace('INSERT INTO "D"', 'INSERT INTO "D" (@ROWTIME, a)')
+        + f"SELECT STREAM ROWTIME, sector FROM {SRC};\n"
+    ),
+    "replacing a stream in use": HEADER.replace(
+        'CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"\n',
+        'CREATE OR REPLACE STREAM @"U" (a VARCHAR(16));\n',
+    ),
+}
+
+
+def _code(name: str, body: str | None) -> str:
+    return _SPECIAL[name] if body is None else HEADER + body + ";\n"
+
+
+def _place(code: str) -> tuple[int, int]:
+    before = code[: code.index(AT)]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _check(tmp_path: Path, code: str) -> SqlError:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "application.yaml").write_text((APPLICATION / "application.yaml").read_text())
+    (folder / "app.sql").write_text(code.replace(AT, ""))
+    with pytest.raises(SqlError) as caught:
+        check_application(folder)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "construct"), UNSUPPORTED, ids=[case[0] for case in UNSUPPORTED]
+)
+def test_each_unsupported_construct_is_refused_at_its_place(
+    tmp_path: Path, name: str, body: str | None, construct: str
+) -> None:
+    code = _code(name, body)
+    error = _check(tmp_path, code)
+    assert isinstance(error, SqlUnsupportedError), error
+    assert construct in error.construct
+    assert (error.line, error.column) == _place(code), error
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "text"), REFUSED_BY_KDA, ids=[case[0] for case in REFUSED_BY_KDA]
+)
+def test_what_kda_refuses_is_refused_at_its_place(
+    tmp_path: Path, name: str, body: str, text: str
+) -> None:
+    code = _code(name, body)
+    error = _check(tmp_path, code)
+    assert isinstance(error, SqlPlanError), error
+    assert text in error.message
+    assert (error.line, error.column) == _place(code), error
+
+
+def test_the_list_has_each_construct_once() -> None:
+    names = [case[0] for case in UNSUPPORTED + REFUSED_BY_KDA]
+    assert len(names) == len(set(names))
