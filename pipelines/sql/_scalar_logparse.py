@@ -230,6 +230,7 @@ def _converter(column: _Column) -> Callable[[str | None], Any]:
     name = column.name
 
     def convert(text: str | None) -> Any:
+        value: Any
         if text is None or (text == "" and not sql_type.is_string):
             value = None
         elif fmt is not None:

@@ -141,7 +141,7 @@ class _KdaParser(Parser):
         text = self._parse_string()
         if text is None:
             self.raise_error("DESCRIPTION takes a string literal")
-        return text
+        return cast(exp.Expression, text)
 
     _INTERVAL_FIELDS: ClassVar[tuple[str, ...]] = (
         "YEAR",
