@@ -472,7 +472,7 @@ def _build_fixed(args: Sequence[Any]) -> RowParser:
     def parse(text: str) -> tuple[Any, ...]:
         values: list[Any] = []
         for (start, end), convert in zip(spans, converters, strict=True):
-            piece = text[start:end] if start < len(text) else None
+            piece = text[start:end] if start <= len(text) else None
             values.append(convert(piece))
         return tuple(values)
 

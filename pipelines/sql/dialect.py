@@ -15,6 +15,7 @@ has and ANSI SQL lacks:
 - ``CURSOR(SELECT STREAM …)`` → ``Anonymous('CURSOR', [select])``
 - ``SUBSTRING(s SIMILAR pattern ESCAPE e)`` → ``Anonymous('SUBSTRING_SIMILAR', [s, pattern, e])``
 - ``NTH_VALUE(x, n) FROM FIRST | FROM LAST …`` → ``NthValue(from_first=True | False)``
+- ``CEILING(ts TO unit)`` like ``CEIL(ts TO unit)`` (sqlglot knows only the CEIL spelling)
 
 (sqlglot's expression classes are compiled; subclasses of them do not work, so the KDA forms
 are expressed with sqlglot's own node types.)
@@ -73,6 +74,7 @@ class _KdaParser(Parser):
         "STEP": lambda self: self._parse_step(),
         "CURSOR": lambda self: self._parse_cursor(),
         "SUBSTRING": lambda self: self._parse_substring_kda(),
+        "CEILING": lambda self: self._parse_ceil_floor(exp.Ceil),
     }
 
     # -- statements ---------------------------------------------------------------------------
