@@ -51,8 +51,10 @@ __all__ = [
     "UnsupportedTypeError",
     "coerce",
     "format_value",
-    "parse_type",
+    "interval_qualifier",
+    "interval_text",
     "parse_timestamp",
+    "parse_type",
 ]
 
 #: ``ERROR_NAME`` of a value that cannot be converted to its column's type.
@@ -98,13 +100,15 @@ _INT_RANGE = {
 @dataclass(frozen=True, slots=True)
 class SqlType:
     """A column or expression type. ``length`` for strings and binaries, ``precision`` and
-    ``scale`` for DECIMAL, ``fields`` (name, type) for ROW."""
+    ``scale`` for DECIMAL, ``fields`` (name, type) for ROW, ``qualifier`` for INTERVAL (its
+    fields, ``"DAY TO MINUTE"``; it decides the interval's text form, not its value)."""
 
     kind: TypeKind
     length: int | None = None
     precision: int | None = None
     scale: int | None = None
     fields: tuple[tuple[str, SqlType], ...] | None = None
+    qualifier: str | None = None
 
     @property
     def is_integer(self) -> bool:
@@ -137,6 +141,8 @@ class SqlType:
         if self.kind is TypeKind.ROW:
             inner = ", ".join(f"{n} {t}" for n, t in self.fields or ())
             return f"ROW({inner})"
+        if self.kind is TypeKind.INTERVAL and self.qualifier:
+            return f"INTERVAL {self.qualifier}"
         if self.kind is TypeKind.DECIMAL and self.precision is not None:
             if self.scale is not None:
                 return f"DECIMAL({self.precision},{self.scale})"
@@ -206,7 +212,40 @@ def _parse_interval_type(text: str) -> SqlType:
         raise ValueError(f"unknown interval field in {text!r}")
     if INTERVAL_FIELDS.index(last) < INTERVAL_FIELDS.index(first):
         raise ValueError(f"interval {text!r} runs from a smaller to a larger field")
-    return SqlType(TypeKind.INTERVAL)
+    return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
+
+
+def interval_qualifier(first: str, last: str) -> str:
+    """``("DAY", "MINUTE")`` → ``"DAY TO MINUTE"``; ``("HOUR", "HOUR")`` → ``"HOUR"``."""
+    return first if first == last else f"{first} TO {last}"
+
+
+def interval_text(ms: int, qualifier: str | None) -> str:
+    """An interval as KDA writes it for its qualifier: a sign, the leading field unpadded, the
+    others two digits, seconds with milliseconds (``INTERVAL '-3 4:20' DAY TO MINUTE`` →
+    ``'-3 04:20'``, sql-reference-abs.html shows ``'+3 04:20'`` for its absolute value).
+    Without a qualifier: :meth:`Interval.text`."""
+    if not qualifier:
+        return Interval(ms).text()
+    first, _, last = qualifier.partition(" TO ")
+    last = last or first
+    fields = INTERVAL_FIELDS[INTERVAL_FIELDS.index(first) : INTERVAL_FIELDS.index(last) + 1]
+    rest = abs(ms)
+    sizes = {"DAY": _MS_PER_DAY, "HOUR": 3_600_000, "MINUTE": 60_000, "SECOND": 1000}
+    parts: list[str] = []
+    for i, field in enumerate(fields):
+        if field == "SECOND" and i == len(fields) - 1:
+            whole, millis = divmod(rest, 1000)
+            number = f"{whole}" if i == 0 else f"{whole:02d}"
+            parts.append(f"{number}.{millis:03d}")
+            rest = 0
+            continue
+        count, rest = divmod(rest, sizes[field])
+        parts.append(str(count) if i == 0 else f"{count:02d}")
+    text = parts[0]
+    for field, part in zip(fields[1:], parts[1:], strict=True):
+        text += (" " if field == "HOUR" else ":") + part
+    return ("-" if ms < 0 else "+") + text
 
 
 def parse_type(text: str) -> SqlType:
