@@ -3,7 +3,9 @@
 Processors (one per source partition, see :class:`PartitionProcessor`) get batches of
 :class:`SourceRecord` and return :class:`OutRecord`; their state changes go to a compacted
 changelog topic in the same transaction as the outputs and the input offsets, and come
-back through ``restore`` when a partition is assigned. :func:`run` is the blocking loop;
+back through ``restore`` when a partition is assigned. The topics it creates are
+``LogAppendTime`` (:mod:`pipelines.runtime.topics`); an output's own time (a SQL result's
+ROWTIME) travels in the :data:`ROWTIME_HEADER` header. :func:`run` is the blocking loop;
 :class:`StreamService` hosts it in a Faust worker (:func:`run_worker`).
 """
 
@@ -21,16 +23,19 @@ from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
 from pipelines.runtime.loop import RunStats, StreamRuntime, run
 from pipelines.runtime.records import (
+    ROWTIME_HEADER,
     OutRecord,
     PartitionProcessor,
     ProcessorFactory,
     SourceRecord,
+    rowtime_from_headers,
 )
 from pipelines.runtime.service import StreamService, run_worker
 
 __all__ = [
     "LAST_STOPPED_POINT",
     "NOW",
+    "ROWTIME_HEADER",
     "STARTING_POSITIONS",
     "TRIM_HORIZON",
     "ChangelogReader",
@@ -48,6 +53,7 @@ __all__ = [
     "changelog_topic",
     "claim_instance",
     "latest_values",
+    "rowtime_from_headers",
     "run",
     "run_worker",
     "transactional_id",

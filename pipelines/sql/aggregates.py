@@ -39,7 +39,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from ground.errors import RowError
-from pipelines.sql._state_codec import decode_value, encode_value
+from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import COERCION_ERROR, Interval, SqlType, TypeKind
 
 __all__ = [

@@ -54,13 +54,20 @@ def run_command(
         allowed_lateness_ms=overrides.get("grace_ms"),
     )
     app.preflight()
-    run_worker(
+    stats = run_worker(
         app.runtime_config(instance_id=instance_id),
         settings,
         app.processor,
         loglevel=loglevel,
         until_idle_ms=None if until_idle is None else int(until_idle * 1000),
     )
+    if stats.past_retention:
+        click.echo(
+            f"warning: {stats.past_retention} results were written with a time older than"
+            " their output topic's retention.ms (a CreateTime topic): the broker deletes them"
+            " within minutes; see docs/backfill.md",
+            err=True,
+        )
 
 
 COMMANDS.append(run_command)

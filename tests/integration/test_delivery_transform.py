@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from connectors.build import build_core
-from connectors.config import DeliveryConfig
+from connectors import DeliveryConfig, build_core
 from connectors.core import Record
 from connectors.core.delivery import DeliveryCore
 from ground.settings import Settings
@@ -90,16 +89,13 @@ def objects(boto: Any, bucket: str, prefix: str) -> dict[str, list[bytes]]:
 
 def deliver(core: DeliveryCore, records: list[Record]) -> None:
     async def main() -> None:
-        dests = (core.destination, core.backup, core.source_backup)
-        for d in dests:
-            await d.open()  # type: ignore[union-attr]
+        await core.open()
         try:
             for r in records:
                 core.add(r)
             await core.flush(core.drain())
         finally:
-            for d in dests:
-                await d.close()  # type: ignore[union-attr]
+            await core.close()
 
     asyncio.run(main())
 
