@@ -613,6 +613,9 @@ class AggregateSpec:
     restore: Callable[[Any], Accumulator]
     invertible: bool
     returns: Callable[[SqlType | None], SqlType | None]
+    #: The accumulator is fed NULL values too (FIRST_VALUE/LAST_VALUE see every row);
+    #: operators skip NULLs for the others, which ignore them anyway.
+    sees_nulls: bool = False
 
 
 BIGINT = SqlType(TypeKind.BIGINT)
@@ -654,9 +657,12 @@ def _spec(
     returns: Callable[[SqlType | None], SqlType | None],
     **kwargs: Any,
 ) -> tuple[str, AggregateSpec]:
+    sees_nulls = issubclass(cls, FirstValue)
     if kwargs:
-        return name, AggregateSpec(name, lambda: cls(**kwargs), cls.restore, True, returns)
-    return name, AggregateSpec(name, cls, cls.restore, True, returns)
+        return name, AggregateSpec(
+            name, lambda: cls(**kwargs), cls.restore, True, returns, sees_nulls
+        )
+    return name, AggregateSpec(name, cls, cls.restore, True, returns, sees_nulls)
 
 
 AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
