@@ -169,6 +169,18 @@ def _similar_body(pattern: str, escape: str | None, lazy: bool = False) -> str:
             out.append(re.escape(pattern[i + 1]))
             i += 2
             continue
+        if c == "[":  # a character class: ranges and a leading ^ stay, the rest is literal
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                raise RowError(INVALID_ARGUMENT, f"unclosed [ in {pattern!r}")
+            body = pattern[i + 1 : end]
+            kept = [
+                ch if ch == "-" or (ch == "^" and k == 0) else re.escape(ch)
+                for k, ch in enumerate(body)
+            ]
+            out.append("[" + "".join(kept) + "]")
+            i = end + 1
+            continue
         if c == "%":
             out.append(".*" + suffix)
         elif c == "_":

@@ -5,8 +5,8 @@ has and ANSI SQL lacks:
 
 - ``CREATE [OR REPLACE] STREAM name (col TYPE [NOT NULL] [DESCRIPTION 'text'], …)
   [DESCRIPTION 'text']`` → ``Create(kind='STREAM', this=Schema)``; ``NOT NULL`` is a
-  ``NotNullColumnConstraint`` of the ``ColumnDef``, descriptions are kept as
-  ``description`` (column) and ``comment`` (stream) args; ``INTERVAL DAY(2) TO SECOND(3)``
+  ``NotNullColumnConstraint`` of the ``ColumnDef``, a column's description a
+  ``CommentColumnConstraint``, the stream's is read and dropped; ``INTERVAL DAY(2) TO SECOND(3)``
   column types drop their precisions
 - ``CREATE [OR REPLACE] PUMP name AS INSERT INTO stream [(cols)] SELECT STREAM …`` →
   ``Create(kind='PUMP', this=Table, expression=Insert)``
@@ -89,11 +89,8 @@ class _KdaParser(Parser):
             columns = self._parse_csv(self._parse_column_def_kda)
             self._match_r_paren()
             schema = exp.Schema(this=name, expressions=columns)
-            create = exp.Create(this=schema, kind="STREAM", replace=replace)
-            description = self._parse_description()
-            if description is not None:
-                create.set("comment", description)
-            return self.expression(create)
+            self._parse_description()  # the stream's DESCRIPTION: documentation only
+            return self.expression(exp.Create(this=schema, kind="STREAM", replace=replace))
         if word == "PUMP":
             self._advance()
             name = self._parse_object_name()
@@ -133,7 +130,10 @@ class _KdaParser(Parser):
                 description = self._parse_description()
                 if description is None:
                     break
-                column.set("description", description)
+                column.append(
+                    "constraints",
+                    exp.ColumnConstraint(kind=exp.CommentColumnConstraint(this=description)),
+                )
         return self.expression(column)
 
     def _parse_description(self) -> exp.Expression | None:

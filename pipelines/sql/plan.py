@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from ground.clock import Clock, wall_ms
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlError, SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.dialect import Statement, is_step, parse_statements
-from pipelines.sql.nodes import datatype_to_sql, identifier_name
+from pipelines.sql.nodes import datatype_to_sql, identifier_name, node_position
 from pipelines.sql.operators.project_plan import ProjectPlanner
 from pipelines.sql.operators.sliding_plan import SlidingPlanner
 from pipelines.sql.operators.stagger_plan import StaggerPlanner
@@ -187,7 +187,15 @@ def _stream_column(node: exp.Expression) -> StreamColumn:
         isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
         for c in node.args.get("constraints") or []
     )
-    return StreamColumn(identifier_name(node.this), datatype_to_sql(node.args["kind"]), not_null)
+    try:
+        sql_type = datatype_to_sql(node.args["kind"])
+    except SqlError as exc:
+        if exc.line:
+            raise
+        line, column = node_position(node)
+        message = exc.construct if isinstance(exc, SqlUnsupportedError) else exc.message
+        raise type(exc)(message, line=line, column=column) from None
+    return StreamColumn(identifier_name(node.this), sql_type, not_null)
 
 
 def plan_pump(query: PumpQuery, planners: Sequence[PumpPlanner] = PLANNERS) -> PlannedPump:

@@ -107,7 +107,8 @@ def test_exp_avg_over_a_range_window() -> None:
     assert failures == []
     rows = streams["D"]
     seen: dict[str, list[tuple[int, float]]] = {}
-    for row, (_, values) in zip(rows, records, strict=True):
+    assert len(rows) == len(records)
+    for row in rows:
         rowtime, ticker, price, average = int(row[0]), row[1], row[2], row[3]
         history = seen.setdefault(ticker, [])
         history.append((rowtime, price))
