@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from ground.errors import SqlError, SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql import functions as fn
 from pipelines.sql.dialect import is_step
 from pipelines.sql.expr import (
@@ -40,9 +40,10 @@ from pipelines.sql.nodes import (
     interval_type,
     node_position,
 )
-from pipelines.sql.query_clock import current_query_clock
+from pipelines.sql.query_clock import clock_function
+from pipelines.sql.row_values import log_parser_call, row_field
 from pipelines.sql.scope import Scope
-from pipelines.sql.types import Date, Fn, Row, SqlType, Time, Timestamp, TypeKind
+from pipelines.sql.types import Fn, Row, SqlType, TypeKind
 
 __all__ = [
     "AGGREGATE_FUNCTIONS",
@@ -76,10 +77,6 @@ AGGREGATE_FUNCTIONS = frozenset({"EVERY"})
 WINDOW_ONLY_FUNCTIONS = frozenset({"EXP_AVG"})
 #: Current-time functions sqlglot reads as column names.
 CLOCK_COLUMNS = frozenset({"CURRENT_ROW_TIMESTAMP", "LOCALTIMESTAMP", "LOCALTIME"})
-_MS_PER_DAY = 86_400_000
-_TIME = SqlType(TypeKind.TIME)
-_DATE = SqlType(TypeKind.DATE)
-_TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
 
 
 def aggregate_name(node: exp.Expression) -> str | None:
@@ -162,17 +159,17 @@ def _column(node: exp.Expression, scope: Scope) -> Expr:
     name = identifier_name(node.this)
     table = node.args.get("table")
     if table is None and name in CLOCK_COLUMNS and not _visible(scope, name):
-        return _clock(name)
+        return clock_function(name)
     db = node.args.get("db")
     if db is not None:
         # q.r.FIELD: field FIELD of the ROW column r of stream or subquery q
         row_column = exp.Column(this=table, table=db)
-        return _field(node, _resolved(row_column, scope), name)
+        return row_field(node, _resolved(row_column, scope), name)
     if table is not None and not _is_qualifier(scope, identifier_name(table)):
         # r.FIELD with r a ROW column (a log parser's result), not a stream alias
         candidate = exp.Column(this=table)
         if _visible(scope, identifier_name(table)):
-            return _field(node, _resolved(candidate, scope), name)
+            return row_field(node, _resolved(candidate, scope), name)
     return _resolved(node, scope)
 
 
@@ -191,52 +188,10 @@ def _is_qualifier(scope: Scope, name: str) -> bool:
     return any(c.qualifier == name or c.qualifier.upper() == name.upper() for c in scope.columns)
 
 
-def _field(node: exp.Expression, row: Expr, name: str) -> Expr:
-    """Field ``name`` of a ROW-typed expression (NULL for a NULL row)."""
-    line, column = node_position(node)
-    row_type = row.sql_type
-    if row_type is None or row_type.kind is not TypeKind.ROW:
-        shown = str(row_type) if row_type is not None else "a value of unknown type"
-        raise SqlPlanError(
-            f"{node.sql()}: .{name} reads a field of a ROW (a log parser's result), "
-            f"not of {shown}",
-            line=line,
-            column=column,
-        )
-    found = row_type.field(name)
-    if found is None:
-        fields = ", ".join(n for n, _ in row_type.fields or ())
-        raise SqlPlanError(
-            f"{row_type} has no field {name}; its fields: {fields}", line=line, column=column
-        )
-    index, field_type = found
-    f = row.fn
-
-    def field(r: Row) -> Any:
-        value = f(r)
-        return None if value is None else value[index]
-
-    return Expr(field, field_type)
-
-
 def _dot(node: exp.Expression, scope: Scope) -> Expr:
     """``expr.FIELD``: a field of a ROW-typed expression, ``REGEX_LOG_PARSE(…).COLUMN1``."""
     assert isinstance(node, exp.Dot)
-    return _field(node, compile_expr(node.this, scope), identifier_name(node.expression))
-
-
-def _clock(name: str) -> Expr:
-    """The current-time functions (see :mod:`pipelines.sql.query_clock`)."""
-    clock = current_query_clock()
-    if name == "CURRENT_ROW_TIMESTAMP":
-        now = clock.now_ms
-        return Expr(lambda row: Timestamp(now()), _TIMESTAMP)
-    start = clock.start_ms
-    if name in ("CURRENT_TIMESTAMP", "LOCALTIMESTAMP"):
-        return constant(Timestamp(start), _TIMESTAMP)
-    if name in ("CURRENT_TIME", "LOCALTIME"):
-        return constant(Time(start % _MS_PER_DAY), _TIME)
-    return constant(Date(start - start % _MS_PER_DAY), _DATE)  # CURRENT_DATE
+    return row_field(node, compile_expr(node.this, scope), identifier_name(node.expression))
 
 
 def _literal(node: exp.Expression, scope: Scope) -> Expr:
@@ -620,35 +575,7 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
 
 
 def _log_parser(node: exp.Expression, scope: Scope, parser: fn.LogParser) -> Expr:
-    """``REGEX_LOG_PARSE(text, 'pattern' …)`` and the other log parsers: a ROW whose type the
-    constant arguments decide (see :mod:`pipelines.sql._scalar_logparse`)."""
-    line, column = node_position(node)
-    args = [compile_expr(e, scope) for e in node.expressions]
-    if not parser.min_args <= len(args) <= parser.max_args:
-        counts = (
-            str(parser.min_args)
-            if parser.min_args == parser.max_args
-            else f"{parser.min_args}–{parser.max_args}"
-        )
-        raise SqlPlanError(
-            f"{parser.name} takes {counts} arguments, got {len(args)}", line=line, column=column
-        )
-    if not all(a.is_constant for a in args[1:]):
-        raise SqlPlanError(
-            f"{parser.name}'s arguments after the text must be constants (they decide its "
-            "columns)",
-            line=line,
-            column=column,
-        )
-    try:
-        row_parser = parser.build([a.constant for a in args[1:]])
-    except SqlError as exc:
-        raise type(exc)(
-            exc.construct if isinstance(exc, SqlUnsupportedError) else exc.message,
-            line=exc.line or line,
-            column=exc.column or column,
-        ) from None
-    return call(row_parser, args[:1], row_parser.row_type)
+    return log_parser_call(node, parser, [compile_expr(e, scope) for e in node.expressions])
 
 
 def _current_time(node: exp.Expression, scope: Scope) -> Expr:
@@ -657,7 +584,7 @@ def _current_time(node: exp.Expression, scope: Scope) -> Expr:
         exp.CurrentDate: "CURRENT_DATE",
         exp.CurrentTime: "CURRENT_TIME",
     }
-    return _clock(names[type(node)])
+    return clock_function(names[type(node)])
 
 
 def _window_node(node: exp.Expression, scope: Scope) -> Expr:

@@ -20,8 +20,32 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ground.clock import Clock, wall_ms
+from pipelines.sql.expr import Expr, constant
+from pipelines.sql.types import Date, SqlType, Time, Timestamp, TypeKind
 
-__all__ = ["QueryClock", "current_query_clock", "use_query_clock"]
+__all__ = [
+    "CLOCK_FUNCTIONS",
+    "QueryClock",
+    "clock_function",
+    "current_query_clock",
+    "use_query_clock",
+]
+
+#: The current-time functions.
+CLOCK_FUNCTIONS = frozenset(
+    {
+        "CURRENT_ROW_TIMESTAMP",
+        "CURRENT_TIMESTAMP",
+        "CURRENT_DATE",
+        "CURRENT_TIME",
+        "LOCALTIMESTAMP",
+        "LOCALTIME",
+    }
+)
+_MS_PER_DAY = 86_400_000
+_TIME = SqlType(TypeKind.TIME)
+_DATE = SqlType(TypeKind.DATE)
+_TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +75,20 @@ def current_query_clock() -> QueryClock:
     """The installed clock, or the wall clock starting now."""
     installed = _CURRENT.get()
     return installed if installed is not None else QueryClock(wall_ms, wall_ms())
+
+
+def clock_function(name: str) -> Expr:
+    """The compiled current-time function ``name`` (one of :data:`CLOCK_FUNCTIONS`) on the
+    installed clock: CURRENT_ROW_TIMESTAMP reads it per row, the others are the query's start."""
+    clock = current_query_clock()
+    if name == "CURRENT_ROW_TIMESTAMP":
+        now = clock.now_ms
+        return Expr(lambda row: Timestamp(now()), _TIMESTAMP)
+    start = clock.start_ms
+    if name in ("CURRENT_TIMESTAMP", "LOCALTIMESTAMP"):
+        return constant(Timestamp(start), _TIMESTAMP)
+    if name in ("CURRENT_TIME", "LOCALTIME"):
+        return constant(Time(start % _MS_PER_DAY), _TIME)
+    if name == "CURRENT_DATE":
+        return constant(Date(start - start % _MS_PER_DAY), _DATE)
+    raise ValueError(f"not a current-time function: {name}")
