@@ -333,8 +333,8 @@ def test_the_vectors_cover_the_pages_with_examples() -> None:
 
 
 # The SQL Reference's function index (sql-reference-functions.html and its topic pages), each
-# with a use that must plan. HOTSPOTS, RANDOM_CUT_FOREST(_WITH_EXPLANATION) and Group Rank are
-# not in this list: docs/sql.md lists them as not supported yet.
+# with a use that must plan. Not in this list: HOTSPOTS and RANDOM_CUT_FOREST(_WITH_EXPLANATION),
+# table functions over a CURSOR tested with their operators, and Group Rank, a query form.
 WINDOW = "OVER (PARTITION BY s ROWS 2 PRECEDING)"
 INDEX: dict[str, str] = {
     # aggregate
