@@ -7,7 +7,6 @@ from pipelines.stats import PriceStats
 from pipelines.ticker_processor import TickerWindowsProcessor
 from pipelines.tumbling import Admission, ClosedWindow, PartitionWindows, Progress
 from pipelines.windows import Window, tumbling_window
-from pipelines.worker import run_pipeline, runtime_config
 
 __all__ = [
     "CONFIG_FILE",
@@ -23,7 +22,5 @@ __all__ = [
     "TickerWindowsProcessor",
     "Window",
     "load_pipeline_config",
-    "run_pipeline",
-    "runtime_config",
     "tumbling_window",
 ]

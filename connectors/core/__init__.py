@@ -15,7 +15,6 @@ from connectors.core.metrics import (
     MetricsHook,
     PendingSource,
 )
-from connectors.core.metrics_server import DEFAULT_METRICS_HOST, MetricsServer
 from connectors.core.offsets import OffsetTracker
 from connectors.core.outcome import (
     Destination,
@@ -36,7 +35,6 @@ __all__ = [
     "BufferingHints",
     "Clock",
     "ConsumerLike",
-    "DEFAULT_METRICS_HOST",
     "DeliveryCore",
     "DeliveryResult",
     "DeliveryWorker",
@@ -47,7 +45,6 @@ __all__ = [
     "FlushReport",
     "LoggingMetrics",
     "MetricsHook",
-    "MetricsServer",
     "OffsetTracker",
     "Outcome",
     "PartitionBuffer",

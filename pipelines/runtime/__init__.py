@@ -4,7 +4,7 @@ Processors (one per source partition, see :class:`PartitionProcessor`) get batch
 :class:`SourceRecord` and return :class:`OutRecord`; their state changes go to a compacted
 changelog topic in the same transaction as the outputs and the input offsets, and come
 back through ``restore`` when a partition is assigned. :func:`run` is the blocking loop;
-:class:`StreamService` hosts it in a Faust worker (:func:`run_worker`).
+``shardline.host`` hosts it in a Faust worker.
 """
 
 from ground.clock import Clock, wall_ms
@@ -26,7 +26,6 @@ from pipelines.runtime.records import (
     ProcessorFactory,
     SourceRecord,
 )
-from pipelines.runtime.service import StreamService, run_worker
 
 __all__ = [
     "LAST_STOPPED_POINT",
@@ -44,12 +43,10 @@ __all__ = [
     "RuntimeConfig",
     "SourceRecord",
     "StreamRuntime",
-    "StreamService",
     "changelog_topic",
     "claim_instance",
     "latest_values",
     "run",
-    "run_worker",
     "transactional_id",
     "wall_ms",
 ]

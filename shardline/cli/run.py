@@ -1,4 +1,4 @@
-"""``shardline run PIPELINE_DIR``: run a pipeline in a Faust worker."""
+"""``shardline run APP``: run a KDA SQL application in a Faust worker (``shardline.host``)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,24 @@ from pathlib import Path
 
 import click
 
+from ground.errors import ConfigError
 from ground.settings import Settings
+from shardline.cli.options import parse_web_port, web_options
+from shardline.host import HostApp, run_host
 
 COMMANDS: list[click.Command] = []
+
+APPLICATION_FILES = ("application.yaml", "application.yml", "application.json")
 
 
 @click.command("run")
 @click.argument("pipeline_dir", type=click.Path(exists=True, path_type=Path))
-@click.option("--app-id", help="Override app_id (also the consumer group).")
-@click.option("--input-topic", help="Override input_topic.")
-@click.option("--output-topic", help="Override output_topic.")
-@click.option("--error-topic", help="Override error_topic.")
-@click.option("--idle-timeout-ms", type=int, help="Override idle_timeout_ms.")
-@click.option("--grace-ms", type=int, help="Override grace_ms.")
+@click.option("--app-id", help="Override ApplicationName (also the consumer group).")
+@click.option("--input-topic", hidden=True)
+@click.option("--output-topic", hidden=True)
+@click.option("--error-topic", help="Override ErrorOutput.Topic.")
+@click.option("--idle-timeout-ms", type=int, help="Override EventTime.IdleTimeoutMs.")
+@click.option("--grace-ms", type=int, help="Override EventTime.AllowedLatenessMs.")
 @click.option(
     "--until-idle",
     type=float,
@@ -30,6 +35,7 @@ COMMANDS: list[click.Command] = []
 @click.option(
     "--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn"
 )
+@web_options
 @click.pass_obj
 def run_command(
     settings: Settings,
@@ -37,56 +43,47 @@ def run_command(
     until_idle: float | None,
     instance_id: str | None,
     loglevel: str,
+    web_port: int,
+    web_host: str,
     **overrides: object,
 ) -> None:
-    """Run the pipeline in PIPELINE_DIR until stopped.
+    """Run the KDA SQL application in PIPELINE_DIR until stopped.
 
-    A KDA SQL application (application.yaml + app.sql) or a windowed pipeline
-    (pipeline.yaml) runs on the exactly-once runtime in a Faust worker. For a SQL
-    application --app-id sets ApplicationName, --grace-ms EventTime.AllowedLatenessMs.
+    The folder holds application.yaml and its SQL. The application runs on the
+    exactly-once runtime in a Faust worker. --app-id sets ApplicationName, --grace-ms
+    EventTime.AllowedLatenessMs.
     """
-    if any(
-        (pipeline_dir / n).is_file()
-        for n in ("application.yaml", "application.yml", "application.json")
-    ):
-        from pipelines.runtime import run_worker
-        from pipelines.sql.application import load_sql_application
+    if not any((pipeline_dir / n).is_file() for n in APPLICATION_FILES):
+        raise ConfigError(
+            "PIPELINE_DIR", f"{pipeline_dir} holds no {' / '.join(APPLICATION_FILES)} (a KDA SQL"
+            " application; pipeline.yaml pipelines were replaced by SQL applications)")
+    for flag, name in (("--input-topic", "input_topic"), ("--output-topic", "output_topic")):
+        if overrides.get(name) is not None:
+            raise click.UsageError(
+                f"{flag} does not apply: a SQL application names its topics under Inputs "
+                "and Outputs in application.yaml"
+            )
+    from pipelines.sql.application import load_sql_application
 
-        for flag, name in (("--input-topic", "input_topic"), ("--output-topic", "output_topic")):
-            if overrides.get(name) is not None:
-                raise click.UsageError(
-                    f"{flag} applies to pipeline.yaml pipelines; a SQL application names its "
-                    "topics under Inputs and Outputs in application.yaml"
-                )
-        app = load_sql_application(
-            pipeline_dir,
-            settings,
-            application_name=overrides.get("app_id"),
-            error_topic=overrides.get("error_topic"),
-            idle_timeout_ms=overrides.get("idle_timeout_ms"),
-            allowed_lateness_ms=overrides.get("grace_ms"),
-        )
-        app.preflight()
-        run_worker(
-            app.runtime_config(instance_id=instance_id),
-            settings,
-            app.processor,
-            loglevel=loglevel,
-            until_idle_ms=None if until_idle is None else int(until_idle * 1000),
-        )
-        return
-    from pipelines import load_pipeline_config, run_pipeline
-    from pipelines.decoding import decoder_for
-
-    config = load_pipeline_config(pipeline_dir, overrides)
-    run_pipeline(
-        config,
+    port = parse_web_port(web_port, "--web-port")
+    app = load_sql_application(
+        pipeline_dir,
         settings,
-        decoder_for(config.input_format, config.schema),
-        until_idle_s=until_idle,
-        instance_id=instance_id,
-        loglevel=loglevel,
+        application_name=overrides.get("app_id"),
+        error_topic=overrides.get("error_topic"),
+        idle_timeout_ms=overrides.get("idle_timeout_ms"),
+        allowed_lateness_ms=overrides.get("grace_ms"),
     )
+    app.preflight()
+    host = HostApp(app.config.application_name, settings, web_port=port, web_host=web_host)
+    host.add_sql_application(
+        app,
+        instance_id=instance_id,
+        until_idle_ms=None if until_idle is None else int(until_idle * 1000),
+    )
+    if port is not None:
+        click.echo(f"health at http://{web_host}:{port}/health, metrics at /metrics", err=True)
+    run_host(host, loglevel=loglevel)
 
 
 COMMANDS.append(run_command)

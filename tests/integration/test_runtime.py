@@ -1,6 +1,6 @@
 """The exactly-once runtime on the real stack, checked against an independent recount.
 
-The toy processor (``pipelines.runtime.demo_counter``) emits, for every input record, the
+The toy processor (``tests.demo_counter``) emits, for every input record, the
 record's partition and offset with the running count and sum of its key. The oracle
 recomputes those from the input topic as it landed in Kafka, with plain dictionaries; the
 output topic, read with read_committed, must hold exactly one record per input record —
@@ -29,7 +29,7 @@ from pipelines.runtime import (
     changelog_topic,
     run,
 )
-from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
+from tests.demo_counter import IDLE_KEY, CounterProcessor
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, progress, read_all, wait_for, wait_log
 
@@ -121,8 +121,8 @@ def new_app(stack_settings: Settings) -> Iterator[Callable[[str], tuple[str, str
 
 
 def counter_worker(home: Path, log: Path, *args: str) -> Worker:
-    """One ``python -m pipelines.runtime.demo_counter`` process."""
-    return Worker(home, log, "pipelines.runtime.demo_counter", "--loglevel", "info", *args)
+    """One ``python -m tests.demo_counter`` process."""
+    return Worker(home, log, "tests.demo_counter", "--loglevel", "info", *args)
 
 
 def worker_args(app: str, source: str, output: str, *extra: str) -> list[str]:

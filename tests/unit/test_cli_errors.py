@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-PIPELINE = Path(__file__).resolve().parents[2] / "pipelines" / "ticker_stats"
+SQL_APP = Path(__file__).resolve().parents[2] / "tests" / "integration" / "sql_apps" / (
+    "tumbling_event_time")
 
 
 def _shardline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -20,23 +21,24 @@ def _shardline(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
-def test_bad_pipeline_config_names_the_field(tmp_path: Path) -> None:
-    (tmp_path / "pipeline.yaml").write_text(
-        "app_id: a\ninput_topic: i\noutput_topic: o\nerror_topic: e\nwindow_ms: 0\n"
-    )
+def test_a_folder_without_an_application_names_the_argument(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.yaml").write_text("app_id: a\n")
     proc = _shardline("run", str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith("shardline: error: window_ms")
+    assert proc.stderr.strip().splitlines() == [
+        f"shardline: error: PIPELINE_DIR: {tmp_path} holds no application.yaml /"
+        " application.yml / application.json (a KDA SQL application; pipeline.yaml pipelines"
+        " were replaced by SQL applications)"]
 
 
 def test_bad_setting_names_the_variable() -> None:
-    proc = _shardline("run", str(PIPELINE), env={"SHARDLINE_KAFKA_BOOTSTRAP": "nohostport"})
+    proc = _shardline("run", str(SQL_APP), env={"SHARDLINE_KAFKA_BOOTSTRAP": "nohostport"})
     assert proc.returncode == 2
     assert "SHARDLINE_KAFKA_BOOTSTRAP" in proc.stderr
 
 
 def test_unreachable_broker_fails_with_one_line() -> None:
-    proc = _shardline("run", str(PIPELINE), env={"SHARDLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    proc = _shardline("run", str(SQL_APP), env={"SHARDLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -60,8 +62,6 @@ def test_bad_firehose_layout_delivery_names_the_firehose_field(tmp_path: Path) -
 # --- issue 5, "bad configs": every case fails before anything starts, with one line -------
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
-SQL_APP = Path(__file__).resolve().parents[2] / "tests" / "integration" / "sql_apps" / (
-    "tumbling_event_time")
 
 _SHARDLINE_DELIVERY = (
     "name: d\ntopic: t\ns3:\n  bucket: shardline\n"
@@ -169,3 +169,13 @@ def test_bad_sql_application_fails_at_start(
     code, lines = _cli("run", str(app))
     assert code == 2
     _one_error_line(lines, expected)
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (("run", str(SQL_APP), "--web-port", "70000"), "--web-port"),
+    (("deliver", "--topic", "t", "--s3-bucket", "b", "--metrics-port", "-1"), "--metrics-port"),
+])
+def test_a_bad_web_port_fails_at_start(args: tuple[str, ...], flag: str) -> None:
+    code, lines = _cli(*args)
+    assert code == 2
+    _one_error_line(lines, f"{flag}: give a TCP port, or 0 for no web server")

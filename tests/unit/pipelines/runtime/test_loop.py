@@ -11,7 +11,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from ground.errors import ProcessorError, TransactionError
 from ground.settings import Settings
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord, StreamRuntime
-from pipelines.runtime.demo_counter import IDLE_KEY, CounterProcessor
+from tests.demo_counter import IDLE_KEY, CounterProcessor
 from tests.unit.pipelines.runtime.fakes import FakeConsumer, FakeProducer, FakeReader, eof, msg
 
 SRC, OUT, CHANGELOG = "in", "out", "app-in-changelog"

@@ -6,9 +6,9 @@ record (same key, same partition number as the input) with the value
 it, and the key's count and sum including that record. A record whose value is not an
 integer counts as 0... except ``b"boom"``, which raises (a processor bug, on purpose).
 
-Run a worker (a Faust worker process hosting the runtime)::
+Run a worker (the runtime hosted in a Faust worker, ``shardline.host``)::
 
-    python -m pipelines.runtime.demo_counter --app-id A --source IN --output OUT
+    python -m tests.demo_counter --app-id A --source IN --output OUT
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 
-from pipelines.runtime.config import RuntimeConfig
-from pipelines.runtime.records import OutRecord, SourceRecord
+from ground.errors import ShardlineError
+from ground.settings import Settings
+from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
+from shardline.host import HostApp, SqlService, run_host
 
 __all__ = ["CounterProcessor", "main"]
 
@@ -76,11 +78,7 @@ class CounterProcessor:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from ground.errors import ShardlineError
-    from ground.settings import Settings
-    from pipelines.runtime.service import run_worker
-
-    ap = argparse.ArgumentParser(prog="python -m pipelines.runtime.demo_counter")
+    ap = argparse.ArgumentParser(prog="python -m tests.demo_counter")
     ap.add_argument("--app-id", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--output", required=True)
@@ -111,13 +109,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         assignment_strategy=args.assignment,
     )
     output, delay = args.output, args.delay_ms
+    settings = Settings.from_env()
+    host = HostApp(config.application_id, settings)
+    service = host.add_service(
+        SqlService(config, settings, lambda _topic, p: CounterProcessor(p, output, delay))
+    )
     try:
-        stats = run_worker(
-            config,
-            Settings.from_env(),
-            lambda _topic, p: CounterProcessor(p, output, delay),
-            loglevel=args.loglevel,
-        )
+        run_host(host, loglevel=args.loglevel)
+        stats = service.result
     except ShardlineError as exc:
         logging.getLogger(__name__).error("worker stopped", exc_info=exc)
         raise SystemExit(f"error: {exc}") from None

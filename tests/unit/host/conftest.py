@@ -1,0 +1,3 @@
+from tests.unit.host.fakes import fresh_loop
+
+__all__ = ["fresh_loop"]
