@@ -20,6 +20,6 @@ RUN pip install --no-deps . \
     && chown shardline /var/cache/shardline
 
 USER shardline
-# Run from /app so `shardline run pipelines/ticker_stats` and
-# /app/connectors/examples/*.yaml resolve inside the image.
+# Run from /app so `shardline run examples/applications/ticker_stats` and
+# /app/examples/deliveries/*.yaml resolve inside the image (examples/ is not installed).
 CMD ["shardline", "--help"]

@@ -178,7 +178,7 @@ def load(bootstrap: str, name: str, topic: str, records: int, keys: int, partiti
 def child_ceiling(args: argparse.Namespace) -> None:
     """consume(n) + fastavro per record + commits: nothing else."""
     from ground.settings import Settings
-    from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
+    from pipelines.runtime.clients import CONSUMER_FETCH_CONFIG
 
     parsed = fastavro.parse_schema(json.loads(SCHEMA_FILE.read_text()))
     read = fastavro.schemaless_reader

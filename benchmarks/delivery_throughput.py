@@ -118,7 +118,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings.from_env()
     config = consumer_config(settings.kafka_bootstrap, args.group, max_poll_interval_ms=300_000)
     try:  # the fetch settings the delivery worker uses (sized from its memory cap)
-        from connectors.build import fetch_config
+        from connectors.core.worker import fetch_config
         config.update(fetch_config(args.max_buffered_mb or None))
     except ImportError:
         pass

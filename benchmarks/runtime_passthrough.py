@@ -38,7 +38,7 @@ from pipelines.runtime import (
     changelog_topic,
     run,
 )
-from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
+from pipelines.runtime.clients import CONSUMER_FETCH_CONFIG
 
 
 def produce(bootstrap: str, topic: str, n: int, partitions: int) -> float:

@@ -310,7 +310,7 @@ def child_sql(args: argparse.Namespace) -> None:
 
 def child_ceiling(args: argparse.Namespace) -> None:
     from ground.settings import Settings
-    from pipelines.runtime.loop import CONSUMER_FETCH_CONFIG
+    from pipelines.runtime.clients import CONSUMER_FETCH_CONFIG
     from pipelines.sql.appconfig import load_application
     from pipelines.sql.formats import build_decoder
 

@@ -9,21 +9,16 @@ Build and run a delivery::
 """
 
 from connectors.build import build_core, build_worker, preflight
-from connectors.config import (
-    DataFormatConversionConfig,
-    DeliveryConfig,
-    ElasticsearchConfig,
-    S3BackupConfig,
-    S3BackupMode,
-    S3Config,
-    load_deliveries,
-)
+from connectors.config import DeliveryConfig
 from connectors.core import (
     Batch,
     BufferingHints,
     DeliveryCore,
+    DeliveryParts,
     DeliveryWorker,
     Destination,
+    DestinationConfig,
+    DestinationRegistry,
     DontRetry,
     LoggingMetrics,
     PrometheusMetrics,
@@ -35,13 +30,23 @@ from connectors.core import (
     RunSummary,
     Successful,
 )
-from connectors.elasticsearch import DocumentIdStrategy, ElasticsearchDestination
+from connectors.destinations import DESTINATIONS
+from connectors.elasticsearch import (
+    DocumentIdStrategy,
+    ElasticsearchConfig,
+    ElasticsearchDestination,
+    S3BackupConfig,
+    S3BackupMode,
+)
+from connectors.load import load_deliveries
 from connectors.s3 import (
     Compression,
     CompressionFormat,
+    DataFormatConversionConfig,
     ParquetCompression,
     ParquetEncoder,
     S3Client,
+    S3Config,
     S3Destination,
 )
 
@@ -50,11 +55,15 @@ __all__ = [
     "BufferingHints",
     "Compression",
     "CompressionFormat",
+    "DESTINATIONS",
     "DataFormatConversionConfig",
     "DeliveryConfig",
     "DeliveryCore",
+    "DeliveryParts",
     "DeliveryWorker",
     "Destination",
+    "DestinationConfig",
+    "DestinationRegistry",
     "DocumentIdStrategy",
     "DontRetry",
     "ElasticsearchConfig",

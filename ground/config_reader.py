@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import yaml
 
 from ground.errors import ConfigError
 
 __all__ = ["MappingReader", "load_document"]
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class MappingReader:
@@ -43,6 +46,48 @@ class MappingReader:
         if not isinstance(value, bool):
             raise ConfigError(self.name(key), f"expected true or false, got {value!r}")
         return value
+
+    @overload
+    def integer(self, key: str, lo: int, hi: int | None, default: int) -> int: ...
+
+    @overload
+    def integer(self, key: str, lo: int, hi: int | None, default: None = None) -> int | None: ...
+
+    def integer(self, key: str, lo: int, hi: int | None, default: int | None = None) -> int | None:
+        """An integer from ``lo`` to ``hi`` (None: no upper bound); ``default`` when absent."""
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(self.name(key), f"expected an integer, got {value!r}")
+        if value < lo or (hi is not None and value > hi):
+            bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+            raise ConfigError(self.name(key), f"must be {bound}, got {value}")
+        return value
+
+    def enum(self, key: str, kind: type[E], default: E, *, upper: bool = False) -> E:
+        """A member of ``kind`` named by its value (upper-cased first with ``upper``);
+        ``default`` when absent."""
+        value = self.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise ConfigError(self.name(key), f"expected a string, got {value!r}")
+        try:
+            return kind(value.upper() if upper else value)
+        except ValueError:
+            choices = ", ".join(member.value for member in kind)
+            raise ConfigError(self.name(key), f"one of {choices}, got {value!r}") from None
+
+    def alias(self, *keys: str) -> str | None:
+        """The one of ``keys`` that is set (one setting under two names), or None.
+
+        A key set to null reads as absent (as in every other getter)."""
+        self.seen.update(k for k in keys if k in self.data and self.data[k] is None)
+        present = [k for k in keys if self.data.get(k) is not None]
+        if len(present) > 1:
+            raise ConfigError(self.name(present[1]), f"set only one of {', '.join(present)}")
+        return present[0] if present else None
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)

@@ -1,26 +1,26 @@
-"""The analytics side: event-time windows and the ``pipeline.yaml`` pipelines, run on the
-exactly-once runtime (``pipelines.runtime``; KDA SQL applications are in ``pipelines.sql``)."""
+"""The analytics side: KDA SQL applications (``pipelines.sql``), run on the exactly-once
+runtime (``pipelines.runtime``).
 
-from pipelines.config import CONFIG_FILE, PipelineConfig, load_pipeline_config
-from pipelines.error_rows import LATE_RECORD, MALFORMED_RECORD, ErrorRow
-from pipelines.stats import PriceStats
-from pipelines.ticker_processor import TickerWindowsProcessor
-from pipelines.tumbling import Admission, ClosedWindow, PartitionWindows, Progress
-from pipelines.windows import Window, tumbling_window
+An application is a folder with ``application.yaml`` and ``app.sql``.
+:func:`check_application` validates it without contacting anything;
+:func:`load_sql_application` plans it with its reference data, and its
+:meth:`SqlApplication.processor` is the per-partition processor the runtime hosts.
+"""
+
+from pipelines.sql.appconfig import ApplicationConfig, import_kda_description, load_application
+from pipelines.sql.application import (
+    SqlApplication,
+    SqlPartitionProcessor,
+    check_application,
+    load_sql_application,
+)
 
 __all__ = [
-    "CONFIG_FILE",
-    "LATE_RECORD",
-    "MALFORMED_RECORD",
-    "Admission",
-    "ClosedWindow",
-    "ErrorRow",
-    "PartitionWindows",
-    "PipelineConfig",
-    "PriceStats",
-    "Progress",
-    "TickerWindowsProcessor",
-    "Window",
-    "load_pipeline_config",
-    "tumbling_window",
+    "ApplicationConfig",
+    "SqlApplication",
+    "SqlPartitionProcessor",
+    "check_application",
+    "import_kda_description",
+    "load_application",
+    "load_sql_application",
 ]

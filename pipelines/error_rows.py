@@ -4,15 +4,13 @@ KDA's columns are kept (``ERROR_TIME, ERROR_LEVEL, ERROR_NAME, MESSAGE, DATA_ROW
 DATA_ROW, PUMP_NAME``); ``DATA_ROW`` is the hex of the original record bytes, whole, so
 nothing is lost. The Kafka coordinates of the source record are added.
 
-Two writers: :meth:`ErrorRow.to_json_bytes` (the windowed pipeline: times as epoch
-milliseconds) and, for SQL applications, :meth:`ErrorRow.as_sql_row` in the columns
-:data:`ERROR_STREAM_COLUMNS` (times as KDA TIMESTAMPs), written with the output encoders
+:meth:`ErrorRow.as_sql_row` gives the row in the columns :data:`ERROR_STREAM_COLUMNS` (times
+as KDA TIMESTAMPs), written with the output encoders
 (``pipelines.sql.formats.build_encoder(ERROR_STREAM_COLUMNS, "JSON")``).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +18,7 @@ from ground.errors import RowError
 from pipelines.sql.appconfig import Column
 from pipelines.sql.types import SqlType, Timestamp, TypeKind
 
-__all__ = ["ERROR_STREAM_COLUMNS", "LATE_RECORD", "MALFORMED_RECORD", "ErrorRow"]
+__all__ = ["ERROR_STREAM_COLUMNS", "ErrorRow"]
 
 _TS, _TEXT = SqlType(TypeKind.TIMESTAMP), SqlType(TypeKind.VARCHAR)
 #: The columns of a SQL application's error stream: KDA's, then the source coordinates.
@@ -36,9 +34,6 @@ ERROR_STREAM_COLUMNS: tuple[Column, ...] = (
     Column("SOURCE_PARTITION", SqlType(TypeKind.INTEGER)),
     Column("SOURCE_OFFSET", SqlType(TypeKind.BIGINT)),
 )
-
-MALFORMED_RECORD = "MALFORMED_RECORD"
-LATE_RECORD = "LATE_RECORD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,23 +82,6 @@ class ErrorRow:
             self.source_partition,
             self.source_offset,
         )
-
-    def to_json_bytes(self) -> bytes:
-        return json.dumps(
-            {
-                "ERROR_TIME": self.error_time_ms,
-                "ERROR_LEVEL": "ERROR",
-                "ERROR_NAME": self.error_name,
-                "MESSAGE": self.message,
-                "DATA_ROWTIME": self.data_rowtime_ms,
-                "DATA_ROW": self.data_row.hex(),
-                "PUMP_NAME": self.pump_name,
-                "SOURCE_TOPIC": self.source_topic,
-                "SOURCE_PARTITION": self.source_partition,
-                "SOURCE_OFFSET": self.source_offset,
-            },
-            separators=(",", ":"),
-        ).encode()
 
     @staticmethod
     def original_bytes(value: dict[str, object]) -> bytes:

@@ -42,7 +42,8 @@ from shardline.verify import (
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
-APP_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "ticker_analytics"
+#: The example application, in the repository next to this package (a checkout, not a wheel).
+APP_DIR = Path(__file__).resolve().parent.parent / "examples" / "applications" / "ticker_analytics"
 DEMO_BUCKET = "shardline-demo"
 WORKER_TIMEOUT_S = 300
 #: The application's windows (app.sql: STEP(EVENT_TIME BY INTERVAL '60' SECOND)).
@@ -162,6 +163,9 @@ class Deployment:
 def deploy_application(settings: Settings, run_id: str) -> Deployment:
     """Write the application's config with this run's names into ``<home>/demo/<run id>/``;
     the SQL stays where it is (``ApplicationCode`` points at it)."""
+    if not (APP_DIR / "application.yaml").is_file():
+        raise DemoFailed(f"the example application {APP_DIR} is missing: run the demo from a "
+                         "Shardline checkout")
     config = yaml.safe_load((APP_DIR / "application.yaml").read_text("utf-8"))
     name = f"{run_id}.{config['ApplicationName']}"
     (source,) = config["Inputs"]
@@ -232,7 +236,7 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
 
     t0 = time.monotonic()
     console.print(
-        "[bold]3/5[/bold] KDA SQL application pipelines/ticker_analytics: per ticker, "
+        "[bold]3/5[/bold] KDA SQL application examples/applications/ticker_analytics: per ticker, "
         "60 s tumbling windows in event time"
     )
     console.print(f"  deployed as {app.folder / 'application.yaml'}")

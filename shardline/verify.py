@@ -25,14 +25,13 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from ground.errors import BrokerUnavailableError, CodecError
 from ground.settings import Settings
-from schemas import codec_for, decode_any
+from schemas import codec_for
 
 __all__ = [
     "TopicRecord",
     "WindowComparison",
     "compare_windows",
     "SqlTickerOracle",
-    "expected_ticker_windows",
     "expected_sql_ticker_windows",
     "sql_window_rows",
     "read_s3_jsonl",
@@ -134,61 +133,24 @@ def _window(
     }
 
 
-def expected_ticker_windows(
-    values: Iterable[bytes], window_ms: int, *, exclude: Iterable[int] = ()
-) -> tuple[list[dict[str, Any]], int]:
-    """Per ticker and tumbling window: count, min, max, avg price, computed by DuckDB.
-
-    Returns the rows (sorted by ticker, window start) and the number of records that could
-    not be read as ticker records. ``exclude`` holds indexes into ``values`` to leave out
-    (records the pipeline reported late)."""
-    skip = set(exclude)
-    rows, malformed = [], 0
-    for i, raw in enumerate(values):
-        try:
-            rec = decode_any(raw, json_schema="ticker")
-            sym, price, ts = rec["ticker_symbol"], rec["price"], rec["event_time_ms"]
-            if not isinstance(sym, str) or not sym or isinstance(price, bool):
-                raise CodecError("bad fields", raw)
-            if not isinstance(ts, int) or isinstance(ts, bool) or not math.isfinite(float(price)):
-                raise CodecError("bad fields", raw)
-        except (CodecError, KeyError, TypeError, ValueError):
-            malformed += 1
-            continue
-        if i not in skip:
-            rows.append((sym, float(price), ts))
-    con = duckdb.connect()
-    try:
-        _load(con, "t", "ticker_symbol VARCHAR, price DOUBLE, event_time_ms BIGINT", rows)
-        result = con.execute(
-            """
-            SELECT ticker_symbol,
-                   floor(event_time_ms / $w)::BIGINT * $w AS window_start_ms,
-                   count(*) AS count, min(price), max(price), avg(price)
-            FROM t GROUP BY ALL ORDER BY 1, 2
-            """,
-            {"w": window_ms},
-        ).fetchall()
-    finally:
-        con.close()
-    windows = [_window(sym, ws, window_ms, n, lo, hi, avg) for sym, ws, n, lo, hi, avg in result]
-    return windows, malformed
-
-
 @dataclass(frozen=True, slots=True)
 class SqlTickerOracle:
-    """What the ticker-analytics SQL application must produce from a topic's records."""
+    """What the ticker SQL applications (ticker-analytics, ticker-stats) must produce from a
+    topic's records."""
 
     windows: list[dict[str, Any]]  # in :func:`compare_windows`'s form
     late: int  # rows whose window had closed: error_stream, Late_Row
-    malformed: int  # records that are not ticker Avro: error_stream
+    malformed: int  # records that are not ticker records: error_stream
+    #: (partition, offset) of the late records, in that order
+    late_records: list[tuple[int, int]] = field(default_factory=list)
 
 
 def expected_sql_ticker_windows(
     records: Iterable[TopicRecord], window_ms: int, lateness_ms: int, *, format: str = "avro"
 ) -> SqlTickerOracle:
-    """DuckDB's answer to ``pipelines/ticker_analytics/app.sql`` (per ticker and event-time
-    window: count, min, max and average price) over the records as they are in Kafka.
+    """DuckDB's answer to the ticker applications of ``examples/applications/`` (per ticker
+    and event-time window: count, min, max and average price) over the records as they are
+    in Kafka.
 
     A record is late — an error row, not part of any window — when its window ended at or
     before the watermark of its partition: the largest event time of the records before it
@@ -220,15 +182,16 @@ def expected_sql_ticker_windows(
                WHERE wm IS NULL OR ws + $w > wm GROUP BY ALL ORDER BY 1, 2""",
             {"w": window_ms},
         ).fetchall()
-        (late,) = con.execute(
-            "SELECT count(*) FROM judged WHERE ws + $w <= wm", {"w": window_ms}
-        ).fetchone() or (0,)
+        late = con.execute(
+            "SELECT part, off FROM judged WHERE ws + $w <= wm ORDER BY 1, 2", {"w": window_ms}
+        ).fetchall()
     finally:
         con.close()
     return SqlTickerOracle(
         [_window(sym, ws, window_ms, n, lo, hi, avg) for sym, ws, n, lo, hi, avg in windows],
-        int(late),
+        len(late),
         malformed,
+        [(int(part), int(off)) for part, off in late],
     )
 
 

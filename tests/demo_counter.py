@@ -6,7 +6,9 @@ record (same key, same partition number as the input) with the value
 it, and the key's count and sum including that record. A record whose value is not an
 integer counts as 0... except ``b"boom"``, which raises (a processor bug, on purpose).
 
-Run a worker (the runtime hosted in a Faust worker, ``shardline.host``)::
+A test helper: the runtime's unit tests drive :class:`CounterProcessor` directly, and the
+integration tests kill and restart worker processes (the runtime hosted in a Faust worker,
+``shardline.host``), run from the repository root as::
 
     python -m tests.demo_counter --app-id A --source IN --output OUT
 """
@@ -21,7 +23,8 @@ from collections.abc import Iterable, Sequence
 from ground.errors import ShardlineError
 from ground.settings import Settings
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
-from shardline.host import HostApp, SqlService, run_host
+from shardline.host import HostApp, run_host
+from shardline.host.sql import SqlService
 
 __all__ = ["CounterProcessor", "main"]
 

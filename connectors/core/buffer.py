@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from connectors.core.records import Record
 
-__all__ = ["BufferingHints", "PartitionBuffer"]
+__all__ = ["DEFAULT_INTERVAL_MS", "DEFAULT_SIZE_BYTES", "MIB", "BufferingHints", "PartitionBuffer"]
 
 MIB = 1024 * 1024
 DEFAULT_SIZE_BYTES = 5 * MIB  # Firehose S3 SizeInMBs default

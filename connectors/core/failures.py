@@ -12,10 +12,25 @@ from collections.abc import Callable
 
 from connectors.core.records import Record, Rejected
 
-__all__ = ["FailureFormatter", "format_failure", "to_backup_record"]
+__all__ = ["FailureFormatter", "format_failure", "kafka_origin", "raw_data", "to_backup_record"]
 
 FailureFormatter = Callable[[Rejected, int, int], dict[str, object]]
 """(rejected, attempts made, attempt-ending time in ms) → the JSON document to back up."""
+
+
+def raw_data(record: Record) -> str:
+    """Firehose's ``rawData``: the record's value in base64 ("" for a tombstone)."""
+    return base64.b64encode(record.value or b"").decode("ascii")
+
+
+def kafka_origin(record: Record) -> dict[str, object]:
+    """Where the record came from, as Shardline adds it to Firehose's failure documents."""
+    return {
+        "kafkaTopic": record.topic,
+        "kafkaPartition": record.partition,
+        "kafkaOffset": record.offset,
+        "kafkaKey": None if record.key is None else base64.b64encode(record.key).decode("ascii"),
+    }
 
 
 def format_failure(rejected: Rejected, attempts: int, now_ms: int) -> dict[str, object]:
@@ -27,11 +42,8 @@ def format_failure(rejected: Rejected, attempts: int, now_ms: int) -> dict[str, 
         "errorCode": rejected.error_code,
         "errorMessage": rejected.error_message,
         "attemptEndingTimestamp": now_ms,
-        "rawData": base64.b64encode(record.value or b"").decode("ascii"),
-        "kafkaTopic": record.topic,
-        "kafkaPartition": record.partition,
-        "kafkaOffset": record.offset,
-        "kafkaKey": None if record.key is None else base64.b64encode(record.key).decode("ascii"),
+        "rawData": raw_data(record),
+        **kafka_origin(record),
     }
 
 

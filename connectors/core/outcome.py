@@ -1,21 +1,16 @@
-"""The destination contract and the four answers ``classify`` may give.
+"""The four answers a destination's ``classify`` may give, and the three its ``written`` may.
 
-A destination is three calls: ``encode(batch) -> request``, ``await send(request) -> response``,
-``classify(batch, request, response) -> Outcome``. Transport errors (timeouts, refused
-connections) are *responses* too, so every retry decision lives in ``classify``.
-
-Whatever an outcome does not name as pending or rejected was delivered.
+Whatever an outcome does not name as pending or rejected was delivered. The destination
+contract itself is :class:`connectors.core.destination.Destination`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
 
-from connectors.core.records import Batch, Record, Rejected
+from connectors.core.records import Record, Rejected
 
 __all__ = [
-    "Destination",
     "DontRetry",
     "NoOutput",
     "NotWritten",
@@ -78,18 +73,6 @@ class NoOutput:
     """The batch makes no output (nothing to look for), so the probe tells nothing."""
 
 
-#: What a destination's optional ``async written(batch)`` answers (see DeliveryCore).
+#: What a destination's ``async written(batch)`` answers (see :mod:`connectors.core.alignment`).
 Probe = Written | NotWritten | NoOutput
 
-
-@runtime_checkable
-class Destination(Protocol):
-    """What a destination implements. ``name`` appears in logs, metrics and errors."""
-
-    name: str
-
-    def encode(self, batch: Batch) -> Any: ...
-
-    async def send(self, request: Any) -> Any: ...
-
-    def classify(self, batch: Batch, request: Any, response: Any) -> Outcome: ...

@@ -198,8 +198,7 @@ class _PendingCollector(Collector):
         for source in self.metrics.sources():
             pending = source.oldest_pending_ms()
             partitions.add_metric([source.name], source.partition_count())
-            count_exceeded = getattr(source, "partition_count_exceeded", None)
-            exceeded.add_metric([source.name], count_exceeded() if count_exceeded else 0)
+            exceeded.add_metric([source.name], source.partition_count_exceeded())
             for (topic, partition), oldest in sorted(pending.items()):
                 age_s = 0.0 if oldest is None else max(0, now - oldest) / 1000
                 delivery.add_metric(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Batch", "Record", "Rejected"]
+__all__ = ["Batch", "Record", "Rejected", "TopicPartition"]
+
+TopicPartition = tuple[str, int]  # (topic, partition)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,11 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from connectors.core.outcome import Destination, DontRetry, Retry, RetryPartial, Successful
+from connectors.core.destination import Destination
+from connectors.core.outcome import DontRetry, Retry, RetryPartial, Successful
 from connectors.core.records import Batch, Record, Rejected
 
-__all__ = ["DeliveryResult", "RetryOptions", "deliver_batch"]
+__all__ = ["DeliveryResult", "OnEncode", "RetryOptions", "Sleep", "Timer", "deliver_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ RETRIES_EXHAUSTED = "RetriesExhausted"
 ENCODE_THREADS = 2
 _ENCODERS = ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="encode")
 
-Sleep = Callable[[float], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]  # asyncio.sleep, or a test's
 Timer = Callable[[], float]  # seconds, monotonic
 OnEncode = Callable[[float, bool], None]  # (seconds, succeeded) per encode call
 

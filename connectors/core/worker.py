@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from connectors.core.buffer import MIB
 from connectors.core.delivery import DeliveryCore
 from connectors.core.records import Record
 from ground.errors import BrokerUnavailableError, DeliveryError
@@ -90,7 +91,6 @@ def consumer_config(
     }
 
 
-MIB = 1024 * 1024
 PREFETCH_SHARE = 8  # librdkafka's pre-fetch queue gets 1/8 of the memory cap…
 PREFETCH_MIN_BYTES = 2 * MIB  # …but at least this (below it, fetches get too small)…
 PREFETCH_MAX_BYTES = 32 * MIB  # …and at most this (more buys no throughput: see below)
@@ -198,7 +198,7 @@ class DeliveryWorker:
         clock = self.core.clock
         with asyncio.Runner() as runner:
             self._runner = runner
-            runner.run(_lifecycle(self.core, "open"))
+            runner.run(self.core.open())
             try:
                 self.consumer.subscribe(
                     [self.topic],
@@ -245,7 +245,7 @@ class DeliveryWorker:
                         self._abandon_rest()
                     self.consumer.close()
                 finally:
-                    runner.run(_lifecycle(self.core, "close"))
+                    runner.run(self.core.close())
                     self._runner = None
         return RunSummary(self._records, self._flushes, dict(self._committed),
                           self._pauses, self._forced_cuts, self._abandoned)
@@ -446,9 +446,3 @@ class DeliveryWorker:
         log.warning("%s lost %s; their buffered records were dropped uncommitted",
                     self.core.name, tps)
 
-
-async def _lifecycle(core: DeliveryCore, what: str) -> None:
-    for dest in (core.destination, core.backup, core.source_backup):
-        hook = getattr(dest, what, None)
-        if hook is not None:
-            await hook()

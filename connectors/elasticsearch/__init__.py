@@ -1,5 +1,6 @@
-"""The Elasticsearch/OpenSearch destination (``_bulk`` with deterministic ids)."""
+"""The Elasticsearch/OpenSearch destination (``_bulk`` with deterministic ids) and its config."""
 
+from connectors.elasticsearch.config import ElasticsearchConfig, S3BackupConfig, S3BackupMode
 from connectors.elasticsearch.destination import (
     BulkRequest,
     BulkResponse,
@@ -14,13 +15,16 @@ from connectors.elasticsearch.failures import (
 from connectors.elasticsearch.rotation import IndexRotationPeriod, index_for, week_of
 
 __all__ = [
-    "ERROR_OUTPUT_TYPE",
-    "FAILURE_FIELDS",
     "BulkRequest",
     "BulkResponse",
     "DocumentIdStrategy",
+    "ERROR_OUTPUT_TYPE",
+    "ElasticsearchConfig",
     "ElasticsearchDestination",
+    "FAILURE_FIELDS",
     "IndexRotationPeriod",
+    "S3BackupConfig",
+    "S3BackupMode",
     "es_failure_formatter",
     "index_for",
     "week_of",

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from connectors.core.destination import Destination
 from connectors.core.outcome import DontRetry, Outcome, Retry, RetryPartial, Successful
 from connectors.core.records import Batch, Record, Rejected
 from connectors.elasticsearch.rotation import IndexRotationPeriod, index_for
@@ -81,7 +82,7 @@ def _retriable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-class ElasticsearchDestination:
+class ElasticsearchDestination(Destination):
     def __init__(
         self,
         url: str,
@@ -119,6 +120,13 @@ class ElasticsearchDestination:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def cluster_health(self) -> int:
+        """The HTTP status of ``GET /_cluster/health`` (an OSError when nothing answers)."""
+        await self.open()
+        assert self._session is not None
+        async with self._session.get(self.url + "/_cluster/health") as health:
+            return health.status
 
     # -- naming --------------------------------------------------------------------------
 

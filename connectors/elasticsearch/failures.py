@@ -28,10 +28,9 @@ default ``document_id: offset`` they are the ``esDocumentId``.
 
 from __future__ import annotations
 
-import base64
 import json
 
-from connectors.core.failures import FailureFormatter
+from connectors.core.failures import FailureFormatter, raw_data
 from connectors.core.records import Rejected
 from connectors.elasticsearch.destination import ElasticsearchDestination
 
@@ -75,7 +74,7 @@ def es_failure_formatter(destination: ElasticsearchDestination) -> FailureFormat
             "esDocumentId": destination.document_id(record) or "",
             "esIndexName": destination.index_name(record),
             "esTypeName": "",
-            "rawData": base64.b64encode(record.value or b"").decode("ascii"),
+            "rawData": raw_data(record),
         }
 
     return format_es_failure

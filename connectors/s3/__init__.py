@@ -1,7 +1,16 @@
-"""The S3/MinIO destination, the small SigV4 client it sends with, and Firehose prefixes."""
+"""The S3/MinIO destination, its config, its encoders (JSON Lines in Firehose's compression
+formats, Parquet) and Firehose prefixes."""
 
 from connectors.s3.avro_arrow import arrow_schema, avro_to_arrow, schema_for
+from connectors.s3.buckets import check_buckets, s3_client
 from connectors.s3.compression import CompressionFormat, format_for_key
+from connectors.s3.config import (
+    S3_ERROR_OUTPUT_TYPE,
+    DataFormatConversionConfig,
+    DynamicPartitioningConfig,
+    S3Config,
+    SourceBackupConfig,
+)
 from connectors.s3.conversion_failures import conversion_failure, failure_formatter
 from connectors.s3.destination import Compression, S3Destination, S3PutRequest
 from connectors.s3.formats import (
@@ -32,6 +41,8 @@ __all__ = [
     "Compression",
     "CompressionFormat",
     "DEFAULT_TIMESTAMP_PATTERN",
+    "DataFormatConversionConfig",
+    "DynamicPartitioningConfig",
     "ERROR_OUTPUT_TYPES",
     "EncodedBody",
     "FORMAT_CONVERSION_FAILED",
@@ -44,12 +55,16 @@ __all__ = [
     "PrefixPair",
     "RANDOM_STRING_CHARS",
     "S3Client",
+    "S3Config",
     "S3Destination",
     "S3PutRequest",
     "S3Response",
+    "S3_ERROR_OUTPUT_TYPE",
+    "SourceBackupConfig",
     "WriterVersion",
     "arrow_schema",
     "avro_to_arrow",
+    "check_buckets",
     "compile_prefix",
     "compile_prefixes",
     "conversion_failure",
@@ -59,5 +74,6 @@ __all__ = [
     "java_to_strftime",
     "object_key",
     "random_seed",
+    "s3_client",
     "schema_for",
 ]

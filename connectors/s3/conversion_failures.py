@@ -11,9 +11,7 @@ failure documents do.
 
 from __future__ import annotations
 
-import base64
-
-from connectors.core.failures import FailureFormatter, format_failure
+from connectors.core.failures import FailureFormatter, format_failure, kafka_origin, raw_data
 from connectors.core.records import Rejected
 from connectors.s3.formats import FORMAT_CONVERSION_FAILED
 
@@ -32,7 +30,7 @@ def conversion_failure(
         "ErrorCode": rejected.error_code,
         "ErrorMessage": rejected.error_message,
         "attemptEndingTimestamp": now_ms,
-        "rawData": base64.b64encode(record.value or b"").decode("ascii"),
+        "rawData": raw_data(record),
         "sequenceNumber": str(record.offset),
         "subSequenceNumber": record.sub,
         "dataCatalogTable": {
@@ -43,10 +41,7 @@ def conversion_failure(
             "versionId": None,
             "catalogArn": None,
         },
-        "kafkaTopic": record.topic,
-        "kafkaPartition": record.partition,
-        "kafkaOffset": record.offset,
-        "kafkaKey": None if record.key is None else base64.b64encode(record.key).decode("ascii"),
+        **kafka_origin(record),
     }
 
 

@@ -40,6 +40,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from connectors.core.buffer import MIB
+from connectors.core.destination import Destination
 from connectors.core.outcome import (
     DontRetry,
     NoOutput,
@@ -77,7 +79,6 @@ RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # partition cleaning up after a worker it took for dead); the retry starts a new one.
 RETRIABLE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable",
                              "NoSuchUpload"})
-MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
 MIN_MULTIPART_THRESHOLD = 5 * MIB  # S3's smallest part (all but the last)
 MULTIPART_PART_SIZE = 8 * MIB
@@ -145,7 +146,7 @@ class _Group:
     error_output_type: str | None = None
 
 
-class S3Destination:
+class S3Destination(Destination):
     """Writes batches as objects under ``bucket``/``prefix`` through an :class:`S3Client`.
 
     ``prefix`` is a Firehose prefix (a ``str`` is compiled as ``Prefix``); a backup destination

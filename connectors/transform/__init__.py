@@ -1,7 +1,14 @@
 """Firehose's record processing before delivery: deaggregation, the processing hook (the
 transformation Lambda contract), jq metadata extraction for dynamic partitioning with the
-active-partition limit, and the stage that composes them."""
+active-partition limit, the stage that composes them, and the ``processing:`` config it is
+built from."""
 
+from connectors.transform.config import (
+    DeaggregationConfig,
+    HookConfig,
+    ProcessingConfig,
+    build_transform,
+)
 from connectors.transform.deaggregate import DeaggregationError, Deaggregator, SubRecordType
 from connectors.transform.hook import (
     PROCESSING_FAILED,
@@ -18,7 +25,7 @@ from connectors.transform.partitioning import (
     MetadataExtractionError,
     MetadataExtractor,
 )
-from connectors.transform.stage import HookTiming, Transformed, TransformStage
+from connectors.transform.stage import TransformStage, with_lambda_arn
 
 __all__ = [
     "ACTIVE_PARTITION_EXCEEDED",
@@ -26,16 +33,19 @@ __all__ = [
     "PARTITIONING_FAILED",
     "PROCESSING_FAILED",
     "ActivePartitions",
+    "DeaggregationConfig",
     "DeaggregationError",
     "Deaggregator",
+    "HookConfig",
     "HookInput",
     "HookOutcome",
-    "HookTiming",
     "MetadataExtractionError",
     "MetadataExtractor",
+    "ProcessingConfig",
     "ProcessingHook",
     "SubRecordType",
     "TransformStage",
-    "Transformed",
+    "build_transform",
     "load_callable",
+    "with_lambda_arn",
 ]

@@ -21,10 +21,11 @@ import binascii
 import importlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from connectors.core.retry import Sleep
 from ground.errors import ConfigError
 
 __all__ = [
@@ -52,7 +53,6 @@ RESULTS = ("Ok", "Dropped", "ProcessingFailed")
 INVOCATION_FAILURES = frozenset({"Hook.Timeout", "Hook.InvocationFailed", "Hook.InvalidResponse"})
 
 HookFunction = Callable[[list[dict[str, Any]]], Any]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def load_callable(spec: str, *, field: str = "hook.callable") -> HookFunction:

@@ -19,11 +19,12 @@ With dynamic partitioning, admitted records hold their partition in ``partitions
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from connectors.core.failures import FailureFormatter
 from connectors.core.records import Batch, Record, Rejected
+from connectors.core.retry import Timer
+from connectors.core.transform import HookTiming, Transform, Transformed
 from connectors.transform.deaggregate import DeaggregationError, Deaggregator
 from connectors.transform.hook import (
     INVOCATION_FAILURES,
@@ -39,37 +40,7 @@ from connectors.transform.partitioning import (
     MetadataExtractor,
 )
 
-__all__ = ["HookTiming", "TransformStage", "Transformed", "with_lambda_arn"]
-
-Timer = Callable[[], float]
-
-
-@dataclass(frozen=True, slots=True)
-class HookTiming:
-    """One ``process`` call of the hook: seconds taken, and whether every invocation answered
-    (in time, in the contract's shape)."""
-
-    seconds: float
-    succeeded: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Transformed:
-    records: tuple[Record, ...]
-    failures: tuple[Rejected, ...]
-    dropped: int = 0
-    hook: HookTiming | None = None
-    attempts: tuple[int, ...] = ()  # per failure: hook invocations made (1 for other steps)
-
-    def __post_init__(self) -> None:
-        if not self.attempts and self.failures:
-            object.__setattr__(self, "attempts", (1,) * len(self.failures))
-
-    def batch(self, source: Batch) -> Batch | None:
-        """The records to deliver as a batch cut like ``source`` (None: nothing to deliver)."""
-        if not self.records:
-            return None
-        return Batch.of(self.records, source.arrival_ms, cut=source.cut_range)
+__all__ = ["TransformStage", "with_lambda_arn"]
 
 
 def with_lambda_arn(base: FailureFormatter, hook_name: str) -> FailureFormatter:
@@ -88,7 +59,11 @@ def record_id(record: Record) -> str:
     return f"{record.topic}:{record.partition}:{record.offset}:{record.sub}"
 
 
-class TransformStage:
+class TransformStage(Transform):
+    """The steps Firehose's processing configuration names, each optional, in its order."""
+
+    partitions: ActivePartitions | None
+
     def __init__(
         self,
         *,
@@ -135,6 +110,14 @@ class TransformStage:
         """The batch ``transformed`` came from is durable: its partitions are no longer held."""
         if self.partitions is not None:
             self.partitions.release(r.partition_keys for r in transformed.records)
+
+    @property
+    def times_processing(self) -> bool:
+        return self.hook is not None
+
+    def failure_formatter(self, base: FailureFormatter) -> FailureFormatter:
+        """``base``, naming the hook in the documents of the records it failed."""
+        return base if self.hook is None else with_lambda_arn(base, self.hook.name)
 
     def _deaggregate(self, batch: Batch, failures: list[Rejected]) -> list[Record]:
         if self.deaggregator is None:

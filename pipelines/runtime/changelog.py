@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -27,6 +25,7 @@ from confluent_kafka import (
 )
 
 from ground.errors import RestoreError
+from pipelines.runtime.clients import changelog_configs
 
 __all__ = ["ChangelogReader", "latest_values"]
 
@@ -63,23 +62,9 @@ class ChangelogReader:
     """Reads changelog partitions to their end; one per worker, reused for every restore."""
 
     def __init__(self, bootstrap: str, application_id: str, timeout_ms: int) -> None:
-        common: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{application_id}-restore-{uuid.uuid4().hex[:8]}",  # never joins
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-        }
-        self._reader = Consumer(
-            {
-                **common,
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-                "fetch.wait.max.ms": 10,  # reading to the end: do not linger there
-            }
-        )
-        # The high watermark (read_uncommitted): a read_committed query returns the LSO.
-        self._probe = Consumer({**common, "isolation.level": "read_uncommitted"})
+        reader, probe = changelog_configs(bootstrap, application_id)
+        self._reader = Consumer(reader)
+        self._probe = Consumer(probe)
         self.timeout_ms = timeout_ms
 
     def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:

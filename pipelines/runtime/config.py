@@ -1,4 +1,10 @@
-"""The runtime's configuration: one frozen object, validated when it is built."""
+"""The runtime's configuration: one frozen object, validated when it is built.
+
+The named defaults and ranges here are the only ones of the runtime's knobs: a SQL
+application's ``Runtime`` section (:class:`pipelines.sql.appconfig.RuntimeOptions`) uses
+them, and :meth:`pipelines.sql.application.SqlApplication.runtime_config` turns it into a
+:class:`RuntimeConfig`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,22 @@ from ground.errors import ConfigError
 
 __all__ = [
     "ASSIGNMENT_STRATEGIES",
+    "DEFAULT_ASSIGNMENT_STRATEGY",
+    "DEFAULT_BATCH_MAX_RECORDS",
+    "DEFAULT_COMMIT_INTERVAL_MS",
+    "DEFAULT_COMMIT_MAX_RECORDS",
+    "DEFAULT_IDLE_CHECK_INTERVAL_MS",
+    "DEFAULT_IDLE_TIMEOUT_MS",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_OPERATION_TIMEOUT_MS",
+    "DEFAULT_SESSION_TIMEOUT_MS",
+    "DEFAULT_TRANSACTION_TIMEOUT_MS",
     "LAST_STOPPED_POINT",
+    "MAX_MESSAGE_BYTES",
     "NOW",
+    "SESSION_TIMEOUT_RANGE_MS",
     "STARTING_POSITIONS",
+    "TRANSACTION_TIMEOUT_RANGE_MS",
     "TRIM_HORIZON",
     "RuntimeConfig",
     "changelog_topic",
@@ -23,18 +42,28 @@ LAST_STOPPED_POINT = "LAST_STOPPED_POINT"
 STARTING_POSITIONS = (NOW, TRIM_HORIZON, LAST_STOPPED_POINT)
 ASSIGNMENT_STRATEGIES = ("cooperative-sticky", "range", "roundrobin")
 
+# One named default per knob. A SQL application's ``Runtime`` and ``EventTime`` sections
+# (pipelines.sql.appconfig) take theirs from here.
 DEFAULT_COMMIT_INTERVAL_MS = 200
 DEFAULT_COMMIT_MAX_RECORDS = 100_000
-DEFAULT_BATCH_MAX_RECORDS = 5_000
+#: Records per ``consume()`` call, and per partition between two takes of a processor's
+#: changes. 1,000 is what SQL applications (``shardline run``) have always run with; the
+#: benchmarks pass 5,000.
+DEFAULT_BATCH_MAX_RECORDS = 1_000
 DEFAULT_IDLE_CHECK_INTERVAL_MS = 1_000
+#: A caught-up partition that receives nothing for this long gets ``on_idle`` (for a SQL
+#: application: it no longer holds back event time).
 DEFAULT_IDLE_TIMEOUT_MS = 65_000
 #: The broker aborts a transaction left open this long (a worker killed mid-transaction that
 #: is not restarted). Until then it holds back read_committed readers of the topics it wrote
 #: and a new owner's restore of the partitions it held, so keep it modest.
 DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000
+TRANSACTION_TIMEOUT_RANGE_MS = (1_000, 900_000)
 #: How long a dead worker keeps its partitions before the group hands them on.
 DEFAULT_SESSION_TIMEOUT_MS = 10_000
+SESSION_TIMEOUT_RANGE_MS = (1_000, 300_000)
 DEFAULT_OPERATION_TIMEOUT_MS = 30_000
+DEFAULT_ASSIGNMENT_STRATEGY = "cooperative-sticky"
 #: The largest record the worker writes (librdkafka's and Kafka's default is about 1 MB).
 #: Output topics the runtime creates get a ``max.message.bytes`` to match.
 DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
@@ -74,7 +103,7 @@ class RuntimeConfig:
     transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
     operation_timeout_ms: int = DEFAULT_OPERATION_TIMEOUT_MS
-    assignment_strategy: str = "cooperative-sticky"
+    assignment_strategy: str = DEFAULT_ASSIGNMENT_STRATEGY
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     def __post_init__(self) -> None:
@@ -125,9 +154,10 @@ class RuntimeConfig:
         if (not isinstance(self.max_message_bytes, int) or isinstance(self.max_message_bytes, bool)
                 or not low <= self.max_message_bytes <= high):
             raise ConfigError("max_message_bytes", f"{low}..{high}, got {self.max_message_bytes!r}")
-        if not 1_000 <= self.transaction_timeout_ms <= 900_000:
+        low, high = TRANSACTION_TIMEOUT_RANGE_MS
+        if not low <= self.transaction_timeout_ms <= high:
             raise ConfigError(
-                "transaction_timeout_ms", f"1000..900000, got {self.transaction_timeout_ms!r}"
+                "transaction_timeout_ms", f"{low}..{high}, got {self.transaction_timeout_ms!r}"
             )
         if self.commit_interval_ms * 4 > self.transaction_timeout_ms:
             raise ConfigError(
@@ -135,9 +165,10 @@ class RuntimeConfig:
                 f"{self.commit_interval_ms} is too close to transaction_timeout_ms "
                 f"{self.transaction_timeout_ms} (at most a quarter of it)",
             )
-        if not 1_000 <= self.session_timeout_ms <= 300_000:
+        low, high = SESSION_TIMEOUT_RANGE_MS
+        if not low <= self.session_timeout_ms <= high:
             raise ConfigError(
-                "session_timeout_ms", f"1000..300000, got {self.session_timeout_ms!r}"
+                "session_timeout_ms", f"{low}..{high}, got {self.session_timeout_ms!r}"
             )
         if self.instance_id is not None and not _NAME.match(self.instance_id):
             raise ConfigError(

@@ -1,6 +1,6 @@
 """The configuration of a KDA SQL application: inputs, outputs, reference data.
 
-A SQL application lives in a folder ``pipelines/<app>/``: ``app.sql`` (the code) and
+A SQL application lives in a folder ``<app>/``: ``app.sql`` (the code) and
 ``application.yaml`` (or ``.yml`` / ``.json``), which uses the names of the KDA API
 (``CreateApplication``) where KDA has one, plus a few Kafka-specific fields::
 
@@ -76,6 +76,15 @@ from typing import Any
 import yaml
 
 from ground.errors import ConfigError
+from pipelines.runtime.config import (
+    DEFAULT_BATCH_MAX_RECORDS,
+    DEFAULT_COMMIT_INTERVAL_MS,
+    DEFAULT_IDLE_TIMEOUT_MS,
+    DEFAULT_SESSION_TIMEOUT_MS,
+    DEFAULT_TRANSACTION_TIMEOUT_MS,
+    SESSION_TIMEOUT_RANGE_MS,
+    TRANSACTION_TIMEOUT_RANGE_MS,
+)
 from pipelines.sql.jsonpath import JsonPath, compile_path
 from pipelines.sql.types import SqlType, parse_type
 
@@ -94,7 +103,7 @@ __all__ = [
     "RecordFormat",
     "RecordFormatType",
     "ReferenceDataSource",
-    "RuntimeConfig",
+    "RuntimeOptions",
     "StartingPosition",
     "import_kda_description",
     "load_application",
@@ -104,15 +113,6 @@ CONFIG_FILES = ("application.yaml", "application.yml", "application.json")
 DEFAULT_CODE_FILE = "app.sql"
 IN_APP_STREAM_SUFFIX = "_001"
 DEFAULT_ALLOWED_LATENESS_MS = 5_000
-DEFAULT_IDLE_TIMEOUT_MS = 65_000
-DEFAULT_COMMIT_INTERVAL_MS = 200
-DEFAULT_BATCH_MAX_RECORDS = 1_000
-#: How long the broker keeps a dead worker's transaction open (it holds back readers and the
-#: restore of the partitions it owned), and how long the group waits for a silent worker.
-DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000
-DEFAULT_SESSION_TIMEOUT_MS = 10_000
-TRANSACTION_TIMEOUT_RANGE_MS = (1_000, 900_000)
-SESSION_TIMEOUT_RANGE_MS = (1_000, 300_000)
 #: KDA's limit on one input row (512 KB); a larger record is a ``Record_Too_Large`` error row.
 DEFAULT_MAX_RECORD_BYTES = 524_288
 MAX_RECORD_BYTES_RANGE = (1, 8 * 1_048_576)
@@ -259,7 +259,11 @@ class EventTimeConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class RuntimeConfig:
+class RuntimeOptions:
+    """The ``Runtime`` section: the runtime knobs a SQL application sets, with the runtime's
+    defaults (:mod:`pipelines.runtime.config`), and two of its own. The worker's
+    ``RuntimeConfig`` is made from it (:mod:`pipelines.sql.application`)."""
+
     commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS
     batch_max_records: int = DEFAULT_BATCH_MAX_RECORDS
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
@@ -276,7 +280,7 @@ class ApplicationConfig:
     reference_data_sources: tuple[ReferenceDataSource, ...]
     error_output: ErrorOutput
     event_time: EventTimeConfig = EventTimeConfig()
-    runtime: RuntimeConfig = RuntimeConfig()
+    runtime: RuntimeOptions = RuntimeOptions()
     application_description: str = ""
     #: The SQL file; ``None`` when the code came inline (:func:`import_kda_description`).
     code_path: Path | None = None
@@ -480,7 +484,7 @@ def _parse_application(r: _Reader, base_dir: Path, *, check_code: bool) -> Appli
         "CommitIntervalMs", "BatchMaxRecords", "ProcessingGuarantee", "TransactionTimeoutMs",
         "SessionTimeoutMs", "MaxRecordBytes",
     ))  # fmt: skip
-    runtime = RuntimeConfig(
+    runtime = RuntimeOptions(
         rt.integer("CommitIntervalMs", DEFAULT_COMMIT_INTERVAL_MS, minimum=1),
         rt.integer("BatchMaxRecords", DEFAULT_BATCH_MAX_RECORDS, minimum=1),
         rt.choice("ProcessingGuarantee", ProcessingGuarantee, ProcessingGuarantee.EXACTLY_ONCE),

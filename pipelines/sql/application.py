@@ -147,18 +147,19 @@ class SqlApplication:
         return [p.name for p in self.plan.pumps if not p.aligned_with(sorted(keys))]
 
     def preflight(self) -> None:
-        """Refuse to start what would give per-partition results where KDA gives global ones.
+        """Check the inputs before a worker starts, each failure one clear error.
 
-        Window state is kept per input partition. A pump whose GROUP BY / PARTITION BY keys
-        do not include the input's ``PartitionKey`` (or a global TOP_K, or a window without
-        PARTITION BY) is only correct on a one-partition topic.
+        Every input topic must exist: a missing topic or an unreachable broker fails here,
+        not inside the worker. And refuse to start what would give per-partition results
+        where KDA gives global ones: window state is kept per input partition, so a pump
+        whose GROUP BY / PARTITION BY keys do not include the input's ``PartitionKey`` (or a
+        global TOP_K, or a window without PARTITION BY) is only correct on a one-partition
+        topic.
         """
         unaligned = self.unaligned_pumps()
-        if not unaligned:
-            return
         for index, spec in enumerate(self.config.inputs):
             partitions = partition_count(self.settings.kafka_bootstrap, spec.topic)
-            if partitions > 1:
+            if unaligned and partitions > 1:
                 raise ConfigError(
                     f"Inputs[{index}].PartitionKey",
                     f"pump(s) {', '.join(unaligned)} group rows by keys that do not include "

@@ -1,4 +1,5 @@
-"""``shardline run APP``: run a KDA SQL application in a Faust worker (``shardline.host``)."""
+"""``shardline run PIPELINE_DIR``: run a KDA SQL application in a Faust worker
+(``shardline.host``)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,16 @@ from pathlib import Path
 
 import click
 
-from ground.errors import ConfigError
 from ground.settings import Settings
 from shardline.cli.options import parse_web_port, web_options
 from shardline.host import HostApp, run_host
 
 COMMANDS: list[click.Command] = []
 
-APPLICATION_FILES = ("application.yaml", "application.yml", "application.json")
-
 
 @click.command("run")
 @click.argument("pipeline_dir", type=click.Path(exists=True, path_type=Path))
 @click.option("--app-id", help="Override ApplicationName (also the consumer group).")
-@click.option("--input-topic", hidden=True)
-@click.option("--output-topic", hidden=True)
 @click.option("--error-topic", help="Override ErrorOutput.Topic.")
 @click.option("--idle-timeout-ms", type=int, help="Override EventTime.IdleTimeoutMs.")
 @click.option("--grace-ms", type=int, help="Override EventTime.AllowedLatenessMs.")
@@ -49,20 +45,9 @@ def run_command(
 ) -> None:
     """Run the KDA SQL application in PIPELINE_DIR until stopped.
 
-    The folder holds application.yaml and its SQL. The application runs on the
-    exactly-once runtime in a Faust worker. --app-id sets ApplicationName, --grace-ms
-    EventTime.AllowedLatenessMs.
+    The folder holds application.yaml and app.sql; the application runs on the exactly-once
+    runtime in a Faust worker, which serves /health and /metrics with --web-port.
     """
-    if not any((pipeline_dir / n).is_file() for n in APPLICATION_FILES):
-        raise ConfigError(
-            "PIPELINE_DIR", f"{pipeline_dir} holds no {' / '.join(APPLICATION_FILES)} (a KDA SQL"
-            " application; pipeline.yaml pipelines were replaced by SQL applications)")
-    for flag, name in (("--input-topic", "input_topic"), ("--output-topic", "output_topic")):
-        if overrides.get(name) is not None:
-            raise click.UsageError(
-                f"{flag} does not apply: a SQL application names its topics under Inputs "
-                "and Outputs in application.yaml"
-            )
     from pipelines.sql.application import load_sql_application
 
     port = parse_web_port(web_port, "--web-port")

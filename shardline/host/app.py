@@ -49,12 +49,12 @@ from shardline.host.documents import DocumentTopic
 from shardline.host.kafka import ReadCommittedTransport
 from shardline.host.metrics import HostCollector
 from shardline.host.service import LoopService, ServiceState
-from shardline.host.sql import SqlService
 from shardline.host.web import DEFAULT_WEB_HOST, VIEWS, HostWeb
 from shardline.host.worker import HostWorker
 
 if TYPE_CHECKING:
     from pipelines.sql.application import SqlApplication
+    from shardline.host.sql import SqlService
 
 __all__ = ["HostApp"]
 
@@ -141,10 +141,12 @@ class HostApp(faust.App):
     ) -> SqlService:
         """Host a KDA SQL application (a loaded one, or its folder: ``overrides`` as for
         :func:`~pipelines.sql.application.load_sql_application`)."""
-        if isinstance(application, Path | str):
-            # the SQL engine is imported by hosts that run SQL only (see SqlService)
-            from pipelines.sql.application import load_sql_application
+        # Imported here, not with the module: it loads the SQL engine (``shardline.host.sql``),
+        # which hosts of deliveries alone do not need.
+        from pipelines.sql.application import load_sql_application
+        from shardline.host.sql import SqlService
 
+        if isinstance(application, Path | str):
             application = load_sql_application(application, self.settings, **overrides)
             application.preflight()
         return self.add_service(SqlService.for_application(
@@ -200,10 +202,10 @@ class HostApp(faust.App):
 
     def check_groups(self) -> None:
         for service in self.services:
-            if isinstance(service, SqlService) and service.config.application_id == self.conf.id:
+            if service.group_id == self.conf.id:
                 raise ConfigError(
                     "id", f"the Faust app id {self.conf.id!r} is its agents' consumer group; it"
-                    " must differ from the SQL application's (its own group)")
+                    f" must differ from the group of {service.kind} {service.name!r}")
 
     async def on_first_start(self) -> None:
         await super().on_first_start()

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -49,6 +49,10 @@ class LoopService(mode.Service):
 
     #: What the loop is, for ``/health`` and ``/metrics`` (``sql``, ``delivery``).
     kind: ClassVar[str] = "loop"
+    #: The Prometheus counters :meth:`counters` reports: ``{name without _total: help}``,
+    #: each labelled ``COUNTER_LABEL`` = the service's name.
+    COUNTERS: ClassVar[Mapping[str, str]] = {}
+    COUNTER_LABEL: ClassVar[str] = "service"
 
     def __init__(self, name: str, *, shutdown_timeout_s: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -57,6 +61,8 @@ class LoopService(mode.Service):
         self.loop_state = ServiceState.STARTING
         self.error: BaseException | None = None
         self.result: Any = None
+        #: The Kafka consumer group the loop joins, if it joins one.
+        self.group_id: str | None = None
         #: Called (on the event loop) when the loop returned or raised by itself.
         self.on_finished: Callable[[LoopService], None] | None = None
         self._thread: threading.Thread | None = None
@@ -78,6 +84,10 @@ class LoopService(mode.Service):
 
     def describe(self) -> dict[str, Any]:
         """Extra fields for ``/health``."""
+        return {}
+
+    def counters(self) -> Mapping[str, int]:
+        """Current values of :attr:`COUNTERS` (read at scrape time, from the event loop)."""
         return {}
 
     # -- state -----------------------------------------------------------------------------

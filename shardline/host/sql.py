@@ -1,4 +1,9 @@
-"""The exactly-once runtime of one SQL application (or any processor factory) as a service."""
+"""The exactly-once runtime of one SQL application (or any processor factory) as a service.
+
+Not imported by ``shardline.host`` itself: importing ``pipelines`` loads the SQL engine
+(sqlglot and the planner, about 60 MB of RSS), which a delivery process does not need.
+``HostApp.add_sql_application`` imports it when it is called.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,24 @@ from shardline.host.service import LoopService
 if TYPE_CHECKING:
     from pipelines.sql.application import SqlApplication
 
-__all__ = ["SqlOutput", "SqlService"]
+__all__ = ["RUNTIME_COUNTERS", "SqlOutput", "SqlService"]
 
 #: Added to the commit and close the runtime does when stopped (a few operation timeouts).
 SHUTDOWN_SLACK_S = 5.0
+
+#: ``RunStats`` field → (Prometheus counter name without ``_total``, help); labelled by
+#: ``application``. Integers the runtime's thread updates, read without a lock.
+RUNTIME_COUNTERS: dict[str, tuple[str, str]] = {
+    "records": ("shardline_runtime_records", "Records processed by the SQL runtime."),
+    "outputs": ("shardline_runtime_outputs", "Output records written in transactions."),
+    "commits": ("shardline_runtime_commits", "Kafka transactions committed."),
+    "aborts": ("shardline_runtime_aborts", "Kafka transactions aborted (and replayed)."),
+    "rebalances": ("shardline_runtime_rebalances", "Consumer group rebalances seen."),
+    "producer_resets": ("shardline_runtime_producer_resets",
+                        "Transactional producers replaced after a fatal error."),
+    "restored_keys": ("shardline_runtime_restored_keys",
+                      "State keys read back from changelog topics."),
+}
 
 
 class SqlOutput(NamedTuple):
@@ -32,6 +51,8 @@ class SqlService(LoopService):
     transactions) on its own thread; a stop request lets it commit and leave the group."""
 
     kind: ClassVar[str] = "sql"
+    COUNTERS: ClassVar[Mapping[str, str]] = dict(RUNTIME_COUNTERS.values())
+    COUNTER_LABEL: ClassVar[str] = "application"
 
     def __init__(
         self,
@@ -50,6 +71,7 @@ class SqlService(LoopService):
             **kwargs,
         )
         self.config = config
+        self.group_id = config.application_id
         #: The output streams of a SQL application, by name (what user agents read).
         self.outputs: dict[str, SqlOutput] = dict(outputs or {})
         self.stop_event = threading.Event()
@@ -96,6 +118,10 @@ class SqlService(LoopService):
         # The runtime claims its instance id once its topics are prepared, right before it
         # opens its consumer and producer.
         return bool(self.runtime.stats.instance_id)
+
+    def counters(self) -> Mapping[str, int]:
+        stats = self.runtime.stats
+        return {name: getattr(stats, field) for field, (name, _) in RUNTIME_COUNTERS.items()}
 
     def describe(self) -> dict[str, Any]:
         stats = self.runtime.stats

@@ -25,7 +25,7 @@ __all__ = ["EXAMPLE_TIMEOUT_S", "TARGETS", "Hang", "Target", "check_one", "examp
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_APPS = ROOT / "tests" / "integration" / "sql_apps"
-DELIVERY_EXAMPLES = ROOT / "connectors" / "examples"
+DELIVERY_EXAMPLES = ROOT / "examples" / "deliveries"
 EXAMPLE_TIMEOUT_S = 5.0
 
 
@@ -263,7 +263,7 @@ def _prefix_targets() -> list[Target]:
 
 
 def _config_targets() -> list[Target]:
-    from connectors.config import load_deliveries
+    from connectors import load_deliveries
     from pipelines.sql.appconfig import ApplicationConfig
 
     deliveries: list[Any] = []

@@ -22,6 +22,7 @@ from ground.kafka import ensure_topics
 from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.offsets import committed_and_end
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +34,9 @@ BAD_VALUE = b"not json \xff{"
 def _produce(settings: Settings, topic: str) -> list[tuple[bytes, bytes, int]]:
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
     sent: list[tuple[bytes, bytes, int]] = []
+    start = recent_ms()
     for i in range(N):
-        key = f"TICK{i % 7}|{1_700_000_000_000 + i}".encode()
+        key = f"TICK{i % 7}|{start + i}".encode()
         value = json.dumps({"ticker": f"TICK{i % 7}", "i": i, "price": i / 4}).encode()
         producer.produce(topic, key=key, value=value, partition=i % PARTITIONS)
         sent.append((key, value, i % PARTITIONS))

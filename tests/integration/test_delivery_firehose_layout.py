@@ -28,6 +28,7 @@ from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.offsets import committed_and_end
 from tests.integration.test_delivery import _objects
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
@@ -159,8 +160,9 @@ def test_describe_output_with_record_format_conversion_lands_as_parquet(
     topic = f"fh-parquet-{uuid.uuid4().hex[:10]}"
     ensure_topics(settings.kafka_bootstrap, [topic], 1)
     bucket = bucket_factory("fh-parquet")
+    start = recent_ms()
     rows = [{"sym": f"T{i % 7}", "sector": "ENERGY", "change": i / 8, "price": 10 + i / 4,
-             "event_time_ms": 1_700_000_000_000 + i} for i in range(N)]
+             "event_time_ms": start + i} for i in range(N)]
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     for row in rows:
         producer.produce(topic, value=json.dumps(row).encode(), partition=0)

@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from connectors.build import build_core
-from connectors.config import DeliveryConfig
+from connectors import DeliveryConfig, build_core
 from connectors.core import Record
 from connectors.core.delivery import DeliveryCore
 from ground.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
-TS = 1_700_000_000_000
+TS = recent_ms()
 LIMIT = 3
 
 
@@ -89,16 +89,13 @@ def objects(boto: Any, bucket: str, prefix: str) -> dict[str, list[bytes]]:
 
 def deliver(core: DeliveryCore, records: list[Record]) -> None:
     async def main() -> None:
-        dests = (core.destination, core.backup, core.source_backup)
-        for d in dests:
-            await d.open()  # type: ignore[union-attr]
+        await core.open()
         try:
             for r in records:
                 core.add(r)
             await core.flush(core.drain())
         finally:
-            for d in dests:
-                await d.close()  # type: ignore[union-attr]
+            await core.close()
 
     asyncio.run(main())
 
@@ -117,7 +114,7 @@ def test_transform_stage_end_to_end(stack_settings: Settings, bucket_factory: An
             "retry": {"duration_seconds": 10},
             "processing": {
                 "deaggregation": {"sub_record_type": "JSON"},
-                "hook": {"callable": "connectors.examples.hooks:enrich", "retries": 1},
+                "hook": {"callable": "examples.hooks.hooks:enrich", "retries": 1},
                 "metadata_extraction": {"query": "{customer: .customer_id}"},
             },
             "dynamic_partitioning": {"enabled": True, "max_active_partitions": LIMIT},
@@ -154,7 +151,7 @@ def test_transform_stage_end_to_end(stack_settings: Settings, bucket_factory: An
             assert d["arrivalTimestamp"] >= TS and d["attemptEndingTimestamp"] > TS
             assert d["kafkaTopic"] == topic
             if kind == "processing-failed":
-                assert d["lambdaArn"] == "connectors.examples.hooks:enrich"
+                assert d["lambdaArn"] == "examples.hooks.hooks:enrich"
     # the source backup holds every source record unchanged
     source = objects(boto, backup_bucket, "source/")
     assert sorted(line for lines in source.values() for line in lines) == sorted(
@@ -199,7 +196,7 @@ def test_worker_from_kafka_delimited_async_lambda_keys(
             "buffering": {"max_records": 7, "interval_seconds": 1},
             "processing": {
                 "deaggregation": {"sub_record_type": "DELIMITED", "delimiter": "\n"},
-                "hook": {"callable": "connectors.examples.hooks:partition_by_customer"},
+                "hook": {"callable": "examples.hooks.hooks:partition_by_customer"},
                 "append_delimiter": False,
             },
             "dynamic_partitioning": {"enabled": True},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Producer
@@ -14,11 +15,17 @@ from connectors import DeliveryConfig, build_worker, preflight
 from ground.kafka import ensure_topics
 from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request
+from tests.timestamps import HOUR_MS, recent_ms
 
 pytestmark = pytest.mark.integration
 
-BEFORE = 1_772_359_199_000  # 2026-03-01T09:59:59Z
-AFTER = 1_772_359_200_000  # 2026-03-01T10:00:00Z
+AFTER = recent_ms(HOUR_MS)  # the last hour boundary before the session started, hh:00:00
+BEFORE = AFTER - 1_000  # a second earlier, in the hour before: (hh-1):59:59
+
+
+def _hour_suffix(ms: int) -> str:
+    """OneHour rotation's suffix of an index name: the UTC hour, ``-YYYY-MM-DD-HH``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("-%Y-%m-%d-%H")
 
 
 def test_documents_across_an_hour_boundary_go_to_two_indexes(
@@ -28,7 +35,8 @@ def test_documents_across_an_hour_boundary_go_to_two_indexes(
     topic = f"rotation-{uuid.uuid4().hex[:10]}"
     ensure_topics(settings.kafka_bootstrap, [topic], 1)
     base = index_factory("rotation")
-    indexes = {BEFORE: f"{base}-2026-03-01-09", AFTER: f"{base}-2026-03-01-10"}
+    indexes = {BEFORE: base + _hour_suffix(BEFORE), AFTER: base + _hour_suffix(AFTER)}
+    assert len(set(indexes.values())) == 2, indexes
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     sent = [(i, BEFORE if i < 30 else AFTER) for i in range(50)]
     for i, ts in sent:

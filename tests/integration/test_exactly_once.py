@@ -27,6 +27,7 @@ from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request, s3_client
 from tests.integration.offsets import committed_and_end
 from tests.integration.workers import Worker, workers  # noqa: F401  (fixture)
+from tests.timestamps import recent_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -39,12 +40,13 @@ GZ_PREFIX = "eogz/"  # a second S3 delivery: gzip, cut mostly by the interval (m
 def _produce(settings: Settings, topic: str) -> list[str]:
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20})
     ids: list[str] = []
+    start = recent_ms()
     for p in range(PARTITIONS):
         for i in range(PER_PARTITION):
             rid = f"{p}-{i}"
             value = json.dumps({"id": rid, "ticker": f"T{i % 50}", "price": i / 8,
                                 "note": "x" * 150}).encode()
-            producer.produce(topic, value=value, partition=p, timestamp=1_700_000_000_000 + i)
+            producer.produce(topic, value=value, partition=p, timestamp=start + i)
             ids.append(rid)
         producer.flush(60)
     assert producer.flush(60) == 0

@@ -28,6 +28,7 @@ from ground.kafka import ensure_topics
 from ground.settings import Settings
 from tests.integration.fixtures_sinks import read_objects
 from tests.integration.offsets import committed_and_end
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +44,7 @@ BAD = {  # position in the produced sequence → an unconvertible value
 
 def _ticks(seed: int) -> list[bytes]:
     rnd = random.Random(seed)
+    start = recent_ms()
     values = []
     for i in range(N):
         row: dict[str, Any] = {
@@ -50,7 +52,7 @@ def _ticks(seed: int) -> list[bytes]:
             "sector": rnd.choice(["TECHNOLOGY", "ENERGY", "FINANCIAL"]),
             "change": round(rnd.uniform(-5, 5), 2),
             "price": round(rnd.uniform(1, 500), 2),
-            "event_time_ms": 1_700_000_000_000 + i * 250,
+            "event_time_ms": start + i * 250,
         }
         if i % 50 == 3:  # OpenX rules: any-case keys, extra keys ignored, absent keys null
             row = {"Ticker_Symbol": row["ticker_symbol"], "PRICE": row["price"], "extra": [i]}

@@ -17,10 +17,11 @@ from ground.errors import CodecError
 from ground.settings import Settings
 from shardline.producer import DataSpec, ProduceConfig, partition_for, produce
 from shardline.verify import read_topic
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
-START = 1_700_000_000_000
+START = recent_ms()
 SHARDLINE = [str(Path(sys.executable).with_name("shardline"))]
 
 

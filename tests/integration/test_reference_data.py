@@ -15,12 +15,15 @@ from pipelines.sql.appconfig import ApplicationConfig, ReferenceDataSource
 from pipelines.sql.reference import load_reference_table, load_reference_tables
 from pipelines.sql.types import Timestamp
 from tests.integration.fixtures_sinks import s3_client
+from tests.timestamps import HOUR_MS, SECOND_MS, recent_ms
 
 pytestmark = pytest.mark.integration
 
-COMPANIES = [("AMZN", "Amazon", 1994, Timestamp(1_700_000_000_000)),
+# LISTED: a whole second, the epoch, and one with milliseconds (1,000 days before the session)
+COMPANIES = [("AMZN", "Amazon", 1994, Timestamp(recent_ms(SECOND_MS))),
              ("XYZ", "Some, Company", 2001, Timestamp(0)),
-             ("ABC", "A \"quoted\" name", 1850, Timestamp(1_600_000_000_123))]
+             ("ABC", "A \"quoted\" name", 1850,
+              Timestamp(recent_ms(SECOND_MS, ago_ms=1_000 * 24 * HOUR_MS) + 123))]
 
 
 def config(bucket: str, *sources: dict[str, Any]) -> ApplicationConfig:

@@ -20,6 +20,7 @@ from connectors.core import Batch, Record
 from ground.settings import Settings
 from shardline.verify import read_s3_jsonl
 from tests.integration.fixtures_sinks import s3_client
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,8 @@ def test_each_format_lands_as_firehose_writes_it(
 ) -> None:
     s = stack_settings
     bucket = bucket_factory("compress")
-    records = [Record("t", 0, i, b"k", json.dumps(r).encode(), 1_700_000_000_000 + i)
+    start = recent_ms()
+    records = [Record("t", 0, i, b"k", json.dumps(r).encode(), start + i)
                for i, r in enumerate(ROWS)]
 
     async def deliver() -> None:

@@ -17,10 +17,12 @@ from connectors.s3 import Compression, S3Client, S3Destination
 from ground.errors import KeyCollisionError
 from ground.settings import Settings
 from tests.integration.fixtures_sinks import s3_client
+from tests.timestamps import recent_ms
 
 pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
+T0 = recent_ms()  # record o has the timestamp T0 + o, in every batch of the session
 T = TypeVar("T")
 
 
@@ -28,7 +30,7 @@ def records(start: int, n: int, *, width: int = 40, partition: int = 0) -> list[
     return [
         Record("t", partition, o, None,
                json.dumps({"id": o, "pad": hashlib.sha256(str(o).encode()).hexdigest()[:width]}
-                          ).encode(), 1_700_000_000_000 + o)
+                          ).encode(), T0 + o)
         for o in range(start, start + n)
     ]
 

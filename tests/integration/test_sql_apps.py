@@ -45,6 +45,7 @@ from tests.integration.fixtures_sinks import s3_client
 from tests.integration.pace import Pace
 from tests.integration.workers import Consumed, Worker, read_all, wait_for, wait_log
 from tests.rows import assert_same_rows, assert_same_sequence
+from tests.timestamps import MINUTE_MS, recent_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -88,10 +89,9 @@ def ticker_records(n: int, *, seed: int, start_ms: int) -> list[Record]:
 
 
 def start_ms() -> int:
-    """Half an hour ago on a minute boundary: inside the broker's accepted timestamps
-    (Kafka 4 refuses more than an hour ahead) and far from retention."""
-    now = time.time_ns() // 1_000_000
-    return (now - 1_800_000) // 60_000 * 60_000
+    """Half an hour before the session started, on a minute boundary: inside the broker's
+    accepted timestamps (Kafka 4 refuses more than an hour ahead) and far from retention."""
+    return recent_ms(MINUTE_MS, ago_ms=30 * MINUTE_MS)
 
 
 def produce(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-SQL_APP = Path(__file__).resolve().parents[2] / "tests" / "integration" / "sql_apps" / (
-    "tumbling_event_time")
+ROOT = Path(__file__).resolve().parents[2]
+PIPELINE = ROOT / "examples" / "applications" / "ticker_stats"
 
 
 def _shardline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -21,24 +21,22 @@ def _shardline(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
-def test_a_folder_without_an_application_names_the_argument(tmp_path: Path) -> None:
-    (tmp_path / "pipeline.yaml").write_text("app_id: a\n")
+def test_a_folder_without_an_application_is_a_clear_error(tmp_path: Path) -> None:
     proc = _shardline("run", str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        f"shardline: error: PIPELINE_DIR: {tmp_path} holds no application.yaml /"
-        " application.yml / application.json (a KDA SQL application; pipeline.yaml pipelines"
-        " were replaced by SQL applications)"]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"shardline: error: {tmp_path}: no application.yaml or application.yml or "
+        "application.json in this folder")
 
 
 def test_bad_setting_names_the_variable() -> None:
-    proc = _shardline("run", str(SQL_APP), env={"SHARDLINE_KAFKA_BOOTSTRAP": "nohostport"})
+    proc = _shardline("run", str(PIPELINE), env={"SHARDLINE_KAFKA_BOOTSTRAP": "nohostport"})
     assert proc.returncode == 2
     assert "SHARDLINE_KAFKA_BOOTSTRAP" in proc.stderr
 
 
 def test_unreachable_broker_fails_with_one_line() -> None:
-    proc = _shardline("run", str(SQL_APP), env={"SHARDLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    proc = _shardline("run", str(PIPELINE), env={"SHARDLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -61,7 +59,8 @@ def test_bad_firehose_layout_delivery_names_the_firehose_field(tmp_path: Path) -
 
 # --- issue 5, "bad configs": every case fails before anything starts, with one line -------
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
+EXAMPLES = ROOT / "examples" / "deliveries"
+SQL_APP = ROOT / "tests" / "integration" / "sql_apps" / "tumbling_event_time"
 
 _SHARDLINE_DELIVERY = (
     "name: d\ntopic: t\ns3:\n  bucket: shardline\n"

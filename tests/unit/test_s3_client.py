@@ -165,3 +165,8 @@ def test_head_reads_the_metadata_back() -> None:
     head = serve(script, lambda c: c.head_object("b", "k"))
     assert head.metadata == {"content-sha256": "abc", "batch-end": "7"}
     assert script.seen[0].method == "HEAD"
+
+
+def test_client_repr_hides_credentials() -> None:
+    client = S3Client("http://h:1", "us-east-1", Secret("AKIA"), Secret("super-secret"))
+    assert "super-secret" not in repr(client) and "AKIA" not in repr(client)

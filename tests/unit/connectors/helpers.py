@@ -1,11 +1,25 @@
-"""Test seams: an in-memory destination speaking the tiny contract, a manual clock."""
+"""Test seams: an in-memory destination speaking the tiny contract, its config (a destination
+no registry knows in advance), a manual clock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from connectors.core import Batch, Outcome, Record, Successful
+from connectors.core import (
+    Batch,
+    BufferingHints,
+    DeliveryParts,
+    Destination,
+    DestinationConfig,
+    Outcome,
+    Record,
+    RetryOptions,
+    Section,
+    Successful,
+)
+from ground.settings import Settings
 
 
 def rec(offset: int, value: bytes | None = b'{"a":1}', *, partition: int = 0, topic: str = "t",
@@ -22,7 +36,7 @@ class ManualClock:
 
 
 @dataclass
-class MemoryDestination:
+class MemoryDestination(Destination):
     """Records every batch it is sent; ``script`` decides each outcome (default: success)."""
 
     name: str = "memory"
@@ -48,3 +62,26 @@ class MemoryDestination:
 
 async def no_sleep(_seconds: float) -> None:
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryConfig(DestinationConfig):
+    """A destination the registry was never told about in advance: ``memory: {name: x}``."""
+
+    section_name: ClassVar[str] = "memory"
+
+    name: str
+    buffering: BufferingHints = field(default_factory=BufferingHints)
+    retry: RetryOptions = field(default_factory=RetryOptions)
+
+    @classmethod
+    def from_section(cls, s: Section) -> MemoryConfig:
+        config = cls(name=s.string("name"))
+        s.done()
+        return config
+
+    def build(self, stream: str, settings: Settings) -> DeliveryParts:
+        return DeliveryParts(MemoryDestination(name=f"{stream}/{self.name}"))
+
+    async def check(self, settings: Settings) -> None:
+        return None

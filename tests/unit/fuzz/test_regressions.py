@@ -1,6 +1,6 @@
 """Failing examples the fuzzer found (tests/fuzz), kept as regression tests."""
 
-from connectors.config import load_deliveries
+from connectors import load_deliveries
 
 
 def test_null_buffering_hint_reads_as_absent() -> None:

@@ -22,7 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ground.errors import ConfigError, RuntimeFailure, ShardlineError
 from ground.settings import Settings
 from pipelines.runtime import RuntimeConfig
-from shardline.host import HostApp, ServiceState, SqlOutput, SqlService, run_host
+from shardline.host import HostApp, ServiceState, run_host
+from shardline.host.sql import SqlOutput, SqlService
 from tests.unit.host.fakes import FakeLoop
 
 

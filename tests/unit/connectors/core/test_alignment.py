@@ -10,10 +10,17 @@ from typing import Any
 
 import pytest
 
-from connectors.core import Batch, BufferingHints, DeliveryCore, RetryOptions, Successful
+from connectors.core import (
+    Batch,
+    BufferingHints,
+    DeliveryCore,
+    Destination,
+    RetryOptions,
+    Successful,
+)
 from connectors.core.outcome import NoOutput, NotWritten, Outcome, Probe, Written
 from ground.errors import KeyCollisionError
-from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
+from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
 
 RETRY = RetryOptions(duration_ms=10_000, max_attempts=3)
 
@@ -29,7 +36,7 @@ class ObjectStore:
 
 
 @dataclass
-class StoreDestination:
+class StoreDestination(Destination):
     store: ObjectStore
     name: str = "store"
 
@@ -213,3 +220,36 @@ def test_with_a_transform_stage_the_replay_aligns_on_its_output() -> None:
         store = crash_and_replay(rng, n, stage)
         seen = sorted(o for kept in store.objects.values() for o in kept)
         assert seen == [o for o in range(n) if o % 3]
+
+
+# -- asking the source backup when the destination cannot tell --------------------------------
+
+HINTS = BufferingHints(size_bytes=10**6, max_records=4, interval_ms=1_000)
+
+
+def make_with_source_backup(dest, source_backup, backup=None) -> DeliveryCore:
+    return DeliveryCore("d", dest, hints=HINTS, retry=RETRY, backup=backup,
+                        source_backup=source_backup, clock=ManualClock(),
+                        wall_clock=lambda: 42, sleep=no_sleep)
+
+
+class ProbedBackup(MemoryDestination):
+    """A source backup that says a previous owner wrote offsets 0..1."""
+
+    async def written(self, batch: Batch):
+        if batch.start_offset == 0:
+            return Written(0, 1)
+        return NotWritten()
+
+
+def test_replay_alignment_asks_the_source_backup_when_the_destination_cannot_tell() -> None:
+    dest, source = MemoryDestination(), ProbedBackup(name="source")
+    core = make_with_source_backup(dest, source)
+    for o in range(4):
+        core.add(rec(o))
+    asyncio.run(core.flush(core.drain()))  # 0..3 is put back and re-cut at 1
+    assert dest.offsets == []
+    asyncio.run(core.flush(core.drain()))
+    assert [[r.offset for r in b.records] for b in source.sent] == [[0, 1], [2, 3]]
+    assert dest.offsets == [0, 1, 2, 3]
+    assert core.committable() == {("t", 0): 4}

@@ -3,9 +3,15 @@
 import base64
 import json
 
-from connectors.core import Batch, DontRetry, Rejected, to_backup_record
+from connectors.core import (
+    Batch,
+    DontRetry,
+    Rejected,
+    to_backup_record,
+)
 from connectors.elasticsearch import (
     BulkResponse,
+    DocumentIdStrategy,
     ElasticsearchDestination,
     IndexRotationPeriod,
     es_failure_formatter,
@@ -69,3 +75,45 @@ def test_a_document_that_never_reached_elasticsearch_as_one_json_line() -> None:
     assert (doc["errorCode"], doc["errorMessage"]) == ("invalid_json", "the value is not JSON")
     assert doc["esIndexName"] == "ticks-2027-w01" and doc["esDocumentId"] == "t+0+12"
     assert base64.b64decode(doc["rawData"]) == b"not json"
+
+
+# -- the intended id and the raw data ---------------------------------------------------------
+
+def field_dest() -> ElasticsearchDestination:
+    return ElasticsearchDestination("http://127.0.0.1:9", "orders",
+                                    document_id=DocumentIdStrategy.FIELD,
+                                    document_id_field="order_id")
+
+
+def test_the_failure_document_names_the_intended_id() -> None:
+    d = field_dest()
+    request = d.encode(Batch.of([rec(1, b'{"order_id":"o-9","n":1}'), rec(2, b'{"n":2}')]))
+    fmt = es_failure_formatter(d)
+    from connectors.core import Rejected
+
+    ok = fmt(Rejected(request.items[0], "RetriesExhausted", "down"), 3, 5)
+    assert ok["esDocumentId"] == "o-9"
+    missing = fmt(request.invalid[0], 1, 5)
+    assert missing["esDocumentId"] == "" and missing["errorCode"] == "missing_document_id_field"
+
+
+BULK_BATCH = Batch.of([
+    rec(10, b'{"ticker":"AMZN","p":1}', key=b"AMZN|1700000000000"),
+    rec(11, b'{"ticker":"AMZN",\n "p":2}', key=b"AMZN|1700000001000"),
+    rec(12, b"not json", key=b"bad"),
+    rec(13, b'{"ticker":"MSFT","p":3}', key=b"MSFT|1700000000000"),
+])
+
+
+def offset_dest(strategy: DocumentIdStrategy = DocumentIdStrategy.OFFSET
+                ) -> ElasticsearchDestination:
+    return ElasticsearchDestination("http://127.0.0.1:9", "ticks", document_id=strategy)
+
+
+def test_failure_document_has_firehose_fields() -> None:
+    d = offset_dest()
+    doc = es_failure_formatter(d)(Rejected(BULK_BATCH.records[2], "invalid_json", "nope"), 1, 99)
+    assert doc["rawData"] == "bm90IGpzb24="  # base64("not json")
+    assert doc["esDocumentId"] == "t+0+12" and doc["esIndexName"] == "ticks"
+    assert set(doc) >= {"attemptsMade", "arrivalTimestamp", "errorCode", "errorMessage",
+                        "attemptEndingTimestamp", "esTypeName"}

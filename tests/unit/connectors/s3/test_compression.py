@@ -16,10 +16,9 @@ from hypothesis import strategies as st
 
 from connectors import Compression as TopLevelCompression
 from connectors import CompressionFormat as TopLevelFormat
-from connectors import DeliveryConfig
 from connectors.core import Batch
 from connectors.s3 import Compression, CompressionFormat, S3Destination, S3Response, format_for_key
-from ground.errors import CodecError, ConfigError
+from ground.errors import CodecError
 from tests.unit.connectors.helpers import rec
 
 ALL = list(CompressionFormat)
@@ -169,7 +168,7 @@ def test_format_for_key(key: str, fmt: CompressionFormat) -> None:
     assert format_for_key(key) is fmt
 
 
-# -- the destination and the config --------------------------------------------------------
+# -- the destination --------------------------------------------------------
 
 class FakeClient:
     def __init__(self) -> None:
@@ -207,25 +206,3 @@ def test_old_keys_unchanged() -> None:
     assert key(CompressionFormat.UNCOMPRESSED).endswith("00000000000000000007.jsonl")
 
 
-def s3(**over) -> dict:
-    return {"name": "ticks-s3", "topic": "ticks", "s3": {"bucket": "ticks", **over}}
-
-
-@pytest.mark.parametrize(
-    ("value", "fmt"),
-    [(f.value, f) for f in ALL]
-    + [("gzip", CompressionFormat.GZIP), ("SNAPPY", CompressionFormat.SNAPPY),
-       ("hadoop_snappy", CompressionFormat.HADOOP_SNAPPY), ("zip", CompressionFormat.ZIP)],
-)
-def test_config_accepts_every_format(value: str, fmt: CompressionFormat) -> None:
-    assert DeliveryConfig.from_mapping(s3(compression=value)).destination.compression is fmt
-    es = {"name": "x", "topic": "t",
-          "elasticsearch": {"index": "i", "s3_backup": {"bucket": "backups", "compression": value}}}
-    assert DeliveryConfig.from_mapping(es).destination.s3_backup.compression is fmt
-
-
-@pytest.mark.parametrize("value", ["ZSTD", "HADOOP-SNAPPY", "", "snappy-java"])
-def test_config_bad_format_names_the_field(value: str) -> None:
-    with pytest.raises(ConfigError, match="UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY") as e:
-        DeliveryConfig.from_mapping(s3(compression=value))
-    assert e.value.field == "s3.compression"

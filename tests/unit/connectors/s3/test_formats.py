@@ -10,14 +10,10 @@ import gzip
 import hashlib
 import io
 import json
-from dataclasses import replace
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.build import build_core
-from connectors.config import DeliveryConfig, load_deliveries
 from connectors.core import (
     Batch,
     BufferingHints,
@@ -34,7 +30,6 @@ from connectors.s3 import (
     FORMAT_CONVERSION_FAILED,
     CompressionFormat,
     JsonLinesEncoder,
-    ParquetCompression,
     ParquetEncoder,
     S3Destination,
     S3Response,
@@ -43,8 +38,7 @@ from connectors.s3 import (
     schema_for,
 )
 from connectors.s3.formats import BodyEncoder
-from ground.errors import ConfigError, KeyCollisionError
-from ground.settings import Settings
+from ground.errors import KeyCollisionError
 from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
 
 SLOW_DOWN = b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"
@@ -224,97 +218,6 @@ def test_other_failures_keep_their_envelope_and_type() -> None:
     formatter = failure_formatter("ticker")
     plain = Rejected(rec(1, b"x"), "AccessDenied", "no")
     assert formatter(plain, 2, 5) == format_failure(plain, 2, 5)
-
-
-# -- config ----------------------------------------------------------------------------------
-
-def s3(**over) -> dict:
-    return {"name": "ticks-s3", "topic": "ticks", "s3": {"bucket": "ticks", **over}}
-
-
-def conversion(**over) -> dict:
-    return {"schema": "ticker", **over}
-
-
-def test_config_defaults_and_build() -> None:
-    config = DeliveryConfig.from_mapping(s3(data_format_conversion=conversion()))
-    dest = config.destination
-    conv = dest.data_format_conversion  # type: ignore[union-attr]
-    assert conv is not None and conv.schema == "ticker" and conv.output_format == "PARQUET"
-    assert conv.compression is ParquetCompression.SNAPPY and conv.case_insensitive
-    assert dest.compression is CompressionFormat.UNCOMPRESSED  # type: ignore[union-attr]
-    core = build_core(config, Settings.from_env({}))
-    assert isinstance(core.destination, S3Destination)
-    assert isinstance(core.destination.encoder, ParquetEncoder)
-    batch = Batch.of([rec(1, tick(1))])
-    assert core.destination.key_for(batch) == (
-        "2023/11/14/22/ticks-s3-t+0+00000000000000000001.parquet")
-    # without an ErrorOutputPrefix conversion failures still have one: Firehose's default
-    assert isinstance(core.backup, S3Destination)
-    failed = Batch.of([replace(rec(1, b"x"), error_output_type=FORMAT_CONVERSION_FAILED)])
-    assert core.backup.key_for(failed) == (
-        "format-conversion-failed/2023/11/14/22/ticks-s3-t+0+00000000000000000001.jsonl")
-
-
-def test_config_full() -> None:
-    config = DeliveryConfig.from_mapping(s3(compression="UNCOMPRESSED", data_format_conversion=
-        conversion(compression="gzip", case_insensitive=False,
-                   convert_dots_in_json_keys_to_underscores=True,
-                   column_to_json_key_mappings={"event_time_ms": "ts"},
-                   enable_dictionary_compression=False, page_size_bytes=65536,
-                   writer_version="V2")))
-    conv = config.destination.data_format_conversion  # type: ignore[union-attr]
-    assert conv.compression is ParquetCompression.GZIP and not conv.case_insensitive
-    assert conv.column_to_json_key_mappings == (("event_time_ms", "ts"),)
-
-
-def test_example_config_delivers_parquet() -> None:
-    example = Path(__file__).parents[4] / "connectors/examples/ticker-parquet-s3.yaml"
-    [config] = load_deliveries(example)
-    core = build_core(config, Settings.from_env({}))
-    assert isinstance(core.destination, S3Destination)
-    assert isinstance(core.destination.encoder, ParquetEncoder)
-    values = [tick(1), b"{oops", tick(2)]
-    write = core.destination.encode(Batch.of([rec(i, v) for i, v in enumerate(values)]))
-    [obj] = write.objects
-    assert obj.key.startswith("ticker-parquet/") and obj.key.endswith(".parquet")
-    rows = pq.read_table(io.BytesIO(obj.body)).to_pylist()
-    assert rows == [json.loads(tick(1)), json.loads(tick(2))]
-    assert [(f.record.value, f.error_output_type) for f in write.failures] == [
-        (b"{oops", FORMAT_CONVERSION_FAILED)]
-
-
-def test_disabled_conversion_keeps_json_lines() -> None:
-    config = DeliveryConfig.from_mapping(s3(data_format_conversion=conversion(enabled=False)))
-    assert config.destination.data_format_conversion is None  # type: ignore[union-attr]
-    assert config.destination.compression is CompressionFormat.GZIP  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize(("over", "field", "words"), [
-    ({"compression": "GZIP", "data_format_conversion": conversion()}, "s3.compression",
-     "UNCOMPRESSED"),
-    ({"data_format_conversion": conversion(schema="nope")},
-     "s3.data_format_conversion.schema", "unknown schema"),
-    ({"data_format_conversion": {}}, "s3.data_format_conversion.schema", "required"),
-    ({"data_format_conversion": conversion(output_format="ORC")},
-     "s3.data_format_conversion.output_format", "PARQUET"),
-    ({"data_format_conversion": conversion(compression="LZ4")},
-     "s3.data_format_conversion.compression", "SNAPPY"),
-    ({"data_format_conversion": conversion(case_insensitive="yes")},
-     "s3.data_format_conversion.case_insensitive", "true or false"),
-    ({"data_format_conversion": conversion(column_to_json_key_mappings={"nope": "x"})},
-     "s3.data_format_conversion.column_to_json_key_mappings.nope", "no such column"),
-    ({"data_format_conversion": conversion(page_size_bytes=10)},
-     "s3.data_format_conversion.page_size_bytes", "at least"),
-    ({"data_format_conversion": conversion(writer_version="V3")},
-     "s3.data_format_conversion.writer_version", "V1"),
-    ({"data_format_conversion": conversion(block_size_bytes=1)},
-     "s3.data_format_conversion.block_size_bytes", "unknown"),
-])
-def test_config_errors_name_the_field(over: dict, field: str, words: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        DeliveryConfig.from_mapping(s3(**over))
-    assert info.value.field == field and words in str(info.value)
 
 
 class ExistingClient(FakeClient):

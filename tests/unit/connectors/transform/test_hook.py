@@ -146,10 +146,10 @@ def test_calls_are_chunked_by_buffer_size() -> None:
 
 
 def test_load_callable() -> None:
-    fn = load_callable("connectors.examples.hooks:enrich")
+    fn = load_callable("examples.hooks.hooks:enrich")
     assert callable(fn)
-    for spec in ("nocolon", "no_such_module_xyz:f", "connectors.examples.hooks:nope",
-                 "connectors.examples.hooks:__doc__"):
+    for spec in ("nocolon", "no_such_module_xyz:f", "examples.hooks.hooks:nope",
+                 "examples.hooks.hooks:__doc__"):
         with pytest.raises(ConfigError) as err:
             load_callable(spec, field="s3.processing.hook.callable")
         assert err.value.field == "s3.processing.hook.callable"

@@ -1,9 +1,11 @@
 """Fake confluent-kafka clients at the runtime's seam: a transactional producer that keeps
 committed and aborted transactions apart, a consumer that records seeks and assignments,
-and a changelog reader that reads back only what committed transactions wrote."""
+and a changelog reader that reads back only what committed transactions wrote; then
+smaller stand-ins that log the calls the runtime makes, in order."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
@@ -138,3 +140,156 @@ def msg(topic: str, partition: int, offset: int, key: bytes, value: bytes, ts: i
 def eof(topic: str, partition: int, offset: int) -> Message:
     return Message(topic=topic, partition=partition, offset=offset,
                    error=KafkaError(KafkaError._PARTITION_EOF))  # fmt: skip
+
+
+# -- minimal stand-ins that log the calls the runtime makes, in order -------------------
+
+
+class StubError:
+    def __init__(self, code: int) -> None:
+        self._code = code
+
+    def code(self) -> int:
+        return self._code
+
+    def fatal(self) -> bool:
+        return False
+
+
+class StubMsg:
+    """A record of topic ``in`` (key ``k``, value ``v``), or its end-of-partition event."""
+
+    def __init__(self, partition: int, offset: int, *, eof: bool = False) -> None:
+        self._p, self._o, self._eof = partition, offset, eof
+
+    def error(self) -> StubError | None:
+        return StubError(KafkaError._PARTITION_EOF) if self._eof else None
+
+    def topic(self) -> str:
+        return "in"
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_000 + self._o)
+
+    def key(self) -> bytes:
+        return b"k"
+
+    def value(self) -> bytes:
+        return b"v"
+
+
+class StubProducer:
+    def begin_transaction(self) -> None:
+        pass
+
+    def produce(self, *args: Any) -> None:
+        pass
+
+
+class StubProcessor:
+    def process(self, batch: Any) -> list[Any]:
+        return []
+
+    def on_idle(self, now_ms: int, idle_ms: int) -> list[Any]:
+        return []
+
+    def take_changes(self) -> list[tuple[bytes, bytes | None]]:
+        return []
+
+    def restore(self, entries: Any) -> None:
+        pass
+
+
+class LogConsumer:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def committed(self, tps: list[Any], timeout: float) -> list[Any]:
+        self.calls.append("committed")
+        return [type(tp)(tp.topic, tp.partition, 5) for tp in tps]
+
+    def consumer_group_metadata(self) -> object:
+        return object()
+
+    def incremental_assign(self, tps: list[Any]) -> None:
+        self.calls.append("assign")
+
+
+class SeekingConsumer(LogConsumer):
+    def seek(self, tp: Any) -> None:
+        self.calls.append(f"seek {tp.partition}@{tp.offset}")
+
+
+class LogProducer(StubProducer):
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def init_transactions(self, timeout: float) -> None:
+        pass
+
+    def send_offsets_to_transaction(self, *args: Any) -> None:
+        pass
+
+    def commit_transaction(self, timeout: float) -> None:
+        self.calls.append("commit")
+
+
+class LogReader:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def read(self, topic: str, partitions: list[int]) -> dict[int, dict[bytes, bytes]]:
+        self.calls.append("restore")
+        return {p: {} for p in partitions}
+
+
+class FailingProducer(LogProducer):
+    """send_offsets_to_transaction fails as during a cooperative rebalance."""
+
+    def send_offsets_to_transaction(self, *args: Any) -> None:
+        raise KafkaException(KafkaError(KafkaError.ILLEGAL_GENERATION, "generation moved on"))
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.append("abort")
+
+
+class StuckProducer(FailingProducer):
+    """A producer whose transaction a broker restart broke: abort times out (or is fenced)."""
+
+    def __init__(self, calls: list[str], error: int) -> None:
+        super().__init__(calls)
+        self.error = error
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.append("abort")
+        fenced = self.error == KafkaError._FENCED
+        raise KafkaException(KafkaError(self.error, "stuck", fatal=fenced))
+
+    def purge(self, **_: Any) -> None:
+        self.calls.append("purge")
+
+
+class HangingProducer(LogProducer):
+    """librdkafka #5456/#5511: after the coordinator came back, send_offsets_to_transaction
+    (and an abort) can block past any timeout. ``release`` lets the stuck threads end."""
+
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__(calls)
+        self.release = threading.Event()
+
+    def send_offsets_to_transaction(self, *args: Any) -> None:
+        self.calls.append("send_offsets (stuck)")
+        self.release.wait(30)
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.append("abort (stuck)")
+        self.release.wait(30)
+
+    def purge(self, **_: Any) -> None:
+        self.calls.append("purge")

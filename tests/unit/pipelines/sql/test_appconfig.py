@@ -19,7 +19,7 @@ from pipelines.sql.appconfig import (
 )
 from pipelines.sql.types import SqlType, TypeKind, parse_type
 
-EXAMPLE = Path(__file__).parents[4] / "pipelines" / "ticker_analytics"
+EXAMPLE = Path(__file__).parents[4] / "examples" / "applications" / "ticker_analytics"
 
 
 def base() -> dict[str, Any]:
@@ -483,3 +483,23 @@ def test_import_rejects_preprocessing_and_parallelism() -> None:
     with pytest.raises(ConfigError) as err:
         import_kda_description(data, TOPICS)
     assert err.value.field == "InputDescriptions[0].InputProcessingConfigurationDescription"
+
+
+def test_an_application_without_runtime_settings_runs_with_the_runtime_defaults() -> None:
+    """One default per knob: the Runtime and EventTime sections default to the runtime's
+    own values, and BatchMaxRecords stays the 1,000 SQL applications have run with."""
+    from ground.settings import Settings
+    from pipelines.runtime import RuntimeConfig
+    from pipelines.sql.application import SqlApplication, _plan
+
+    config = ApplicationConfig.from_mapping(base(), ".", check_code=False)
+    config = ApplicationConfig(**{
+        **{f: getattr(config, f) for f in config.__dataclass_fields__},
+        "code_text": 'CREATE STREAM "DESTINATION_SQL_STREAM" (A VARCHAR(4));',
+    })  # fmt: skip
+    runtime = SqlApplication(config, _plan(config, None), Settings.from_env({})).runtime_config()
+    defaults = RuntimeConfig("other", ("t",))
+    knobs = ("commit_interval_ms", "batch_max_records", "idle_timeout_ms",
+             "transaction_timeout_ms", "session_timeout_ms")  # fmt: skip
+    assert {k: getattr(runtime, k) for k in knobs} == {k: getattr(defaults, k) for k in knobs}
+    assert runtime.batch_max_records == defaults.batch_max_records == 1_000

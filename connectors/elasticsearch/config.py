@@ -1,0 +1,188 @@
+"""An Elasticsearch/OpenSearch delivery's ``elasticsearch:`` section, and the destinations
+built from it.
+
+Firehose's search destination configuration in Shardline's layout: index (``index`` or
+``IndexName``) and its rotation, document ids, buffering, retries, processing, and the S3
+backup of failed documents (or of every document, S3BackupMode ``AllDocuments``). Every error
+names the exact field, e.g. ``elasticsearch.buffering.size_mb: must be between 1 and 100``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
+
+from connectors.core.buffer import DEFAULT_SIZE_BYTES, MIB, BufferingHints
+from connectors.core.registry import DeliveryParts, DestinationConfig
+from connectors.core.retry import RetryOptions
+from connectors.core.section import Section, read_buffering, read_retry
+from connectors.elasticsearch.destination import DocumentIdStrategy, ElasticsearchDestination
+from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_formatter
+from connectors.elasticsearch.rotation import IndexRotationPeriod
+from connectors.s3.buckets import check_buckets, s3_client
+from connectors.s3.compression import CompressionFormat
+from connectors.s3.config import read_bucket, read_compression, read_prefix
+from connectors.s3.destination import S3Destination
+from connectors.transform.config import ProcessingConfig, build_transform
+from ground.errors import ConfigError, DeliveryError
+from ground.settings import Settings
+
+__all__ = ["ElasticsearchConfig", "S3BackupConfig", "S3BackupMode"]
+
+log = logging.getLogger(__name__)
+
+ES_SIZE_MB = (1, 100, DEFAULT_SIZE_BYTES // MIB)  # Firehose SizeInMBs: min, max, default
+INDEX_NAME_LENGTH = (1, 80)  # Firehose IndexName (its pattern is ``.*``)
+# Firehose's default is OneDay; Shardline keeps a fixed index unless asked, as before.
+DEFAULT_INDEX_ROTATION = IndexRotationPeriod.NO_ROTATION
+HEALTH_TIMEOUT_MS = 5_000  # the start-up check's patience
+
+
+class S3BackupMode(StrEnum):
+    """Firehose's S3BackupMode of a search destination."""
+
+    FAILED_DOCUMENTS_ONLY = "FailedDocumentsOnly"
+    ALL_DOCUMENTS = "AllDocuments"  # every source record is also written to the backup
+
+
+@dataclass(frozen=True, slots=True)
+class S3BackupConfig:
+    """Where Elasticsearch's failed documents go (Firehose's S3BackupMode): with
+    ``AllDocuments``, every source record is written there too, under ``<prefix>``, and the
+    failed documents under ``<prefix>AmazonOpenSearchService-failed/`` as always."""
+
+    bucket: str
+    prefix: str = "es-failed/"
+    compression: CompressionFormat = CompressionFormat.GZIP
+    ensure_bucket: bool = False
+    mode: S3BackupMode = S3BackupMode.FAILED_DOCUMENTS_ONLY
+
+    @classmethod
+    def from_section(cls, s: Section) -> S3BackupConfig:
+        config = cls(
+            mode=s.enum("mode", S3BackupMode, S3BackupMode.FAILED_DOCUMENTS_ONLY),
+            bucket=read_bucket(s, "bucket"),
+            prefix=read_prefix(s, "prefix", "es-failed/"),
+            compression=read_compression(s, CompressionFormat.GZIP),
+            ensure_bucket=bool(s.get("ensure_bucket")),
+        )
+        s.done()
+        return config
+
+
+def _index(s: Section) -> str:
+    """``index`` (or Firehose's ``IndexName``): Elasticsearch's rules for a name."""
+    key = s.alias("index", "IndexName") or "index"
+    index = s.string(key)
+    lo, hi = INDEX_NAME_LENGTH
+    if not lo <= len(index) <= hi:
+        raise ConfigError(s.name(key), f"must be {lo} to {hi} characters, got {len(index)}")
+    if index != index.lower() or index.startswith(("-", "_", "+")) or any(
+        c in index for c in ' "*\\<|,>/?#:'
+    ):
+        raise ConfigError(s.name(key), f"not a valid index name: {index!r}")
+    return index
+
+
+@dataclass(frozen=True, slots=True)
+class ElasticsearchConfig(DestinationConfig):
+    """``elasticsearch:``."""
+
+    section_name: ClassVar[str] = "elasticsearch"
+
+    index: str
+    document_id: DocumentIdStrategy = DocumentIdStrategy.OFFSET
+    # document_id: field — the top-level JSON field holding each document's id
+    document_id_field: str | None = None
+    index_rotation_period: IndexRotationPeriod = DEFAULT_INDEX_ROTATION
+    buffering: BufferingHints = field(default_factory=BufferingHints)
+    retry: RetryOptions = field(default_factory=RetryOptions)
+    s3_backup: S3BackupConfig | None = None
+    processing: ProcessingConfig | None = None
+
+    @classmethod
+    def from_section(cls, s: Section) -> ElasticsearchConfig:
+        index = _index(s)
+        rotation_key = s.alias("index_rotation_period", "IndexRotationPeriod")
+        rotation = DEFAULT_INDEX_ROTATION if rotation_key is None else s.enum(
+            rotation_key, IndexRotationPeriod, DEFAULT_INDEX_ROTATION)
+        document_id = s.enum("document_id", DocumentIdStrategy, DocumentIdStrategy.OFFSET)
+        id_field = None
+        if document_id is DocumentIdStrategy.FIELD:
+            id_field = s.string("document_id_field")
+            if not id_field:
+                raise ConfigError(s.name("document_id_field"), "must not be empty")
+        elif s.has("document_id_field"):
+            raise ConfigError(s.name("document_id_field"),
+                              f"only with document_id: field, not {document_id.value!r}")
+        config = cls(
+            index=index,
+            document_id=document_id,
+            document_id_field=id_field,
+            index_rotation_period=rotation,
+            buffering=read_buffering(s.section("buffering"), ES_SIZE_MB),
+            retry=read_retry(s.section("retry")),
+            s3_backup=S3BackupConfig.from_section(s.section("s3_backup")) if s.has(
+                "s3_backup") else None,
+            processing=ProcessingConfig.from_section(s.section("processing"),
+                                                     partitioning=False)
+            if s.has("processing") else None,
+        )
+        s.done()
+        return config
+
+    def build(self, stream: str, settings: Settings) -> DeliveryParts:
+        """The index's destination; the S3 backup of failed documents, and with
+        AllDocuments the source backup beside it; the transform."""
+        if self.document_id is DocumentIdStrategy.NONE:
+            log.warning(
+                "%s: document_id none (NO_DOCUMENT_ID): %s assigns document ids, so a retried"
+                " or replayed document is indexed again — this delivery is not exactly-once",
+                stream, settings.search_engine,
+            )
+        es = ElasticsearchDestination(
+            settings.search_url, self.index, document_id=self.document_id,
+            document_id_field=self.document_id_field, rotation=self.index_rotation_period,
+            name=f"{settings.search_engine}/{self.index}",
+        )
+        backup = source_backup = None
+        if self.s3_backup is not None:
+            b = self.s3_backup
+            backup = S3Destination(
+                s3_client(settings), b.bucket, prefix=f"{b.prefix}{ERROR_OUTPUT_TYPE}/",
+                stream=stream, compression=b.compression, name=f"s3://{b.bucket}/{b.prefix}",
+                same_records_suffice=True,
+            )
+            if b.mode is S3BackupMode.ALL_DOCUMENTS:
+                # Every source record, as consumed, under the prefix (failed documents go
+                # below it, under AmazonOpenSearchService-failed/, as with FailedDocumentsOnly).
+                source_backup = S3Destination(
+                    s3_client(settings), b.bucket, prefix=b.prefix, stream=stream,
+                    compression=b.compression,
+                    name=f"s3://{b.bucket}/{b.prefix} (all documents)",
+                )
+        return DeliveryParts(es, backup=backup, source_backup=source_backup,
+                             format_failure=es_failure_formatter(es),
+                             transform=build_transform(self.processing))
+
+    async def check(self, settings: Settings) -> None:
+        """The cluster answers its health, and the backup's bucket is usable."""
+        es = ElasticsearchDestination(settings.search_url, self.index,
+                                      timeout_ms=HEALTH_TIMEOUT_MS)
+        try:
+            status = await es.cluster_health()
+            if status >= 400:
+                raise DeliveryError(f"{settings.search_url} answered HTTP {status}",
+                                    destination=settings.search_engine)
+        except OSError as exc:
+            raise DeliveryError(f"cannot reach {settings.search_url}: {exc}",
+                                destination=settings.search_engine) from None
+        finally:
+            await es.close()
+        buckets = []
+        if self.s3_backup is not None:
+            buckets.append((self.s3_backup.bucket, self.s3_backup.ensure_bucket,
+                            "elasticsearch.s3_backup.bucket"))
+        await check_buckets(settings, buckets)
