@@ -1,3 +1,3 @@
-from tests.unit.host.fakes import fresh_loop
+from tests.unit.host.fakes import fresh_loop, settings
 
-__all__ = ["fresh_loop"]
+__all__ = ["fresh_loop", "settings"]

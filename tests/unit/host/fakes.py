@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
+from ground.settings import Settings
+from pipelines.runtime import RuntimeConfig
 from shardline.host import LoopService
+from shardline.host.sql import SqlOutput, SqlService
 
-__all__ = ["FakeLoop", "fresh_loop"]
+__all__ = ["FakeLoop", "free_port", "fresh_loop", "get", "settings", "sql_service"]
 
 
 class FakeLoop(LoopService):
@@ -77,3 +84,33 @@ def fresh_loop() -> Any:
     if not loop.is_closed():
         loop.close()
     asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({"SHARDLINE_HOME": str(tmp_path)})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, str, bytes]:
+    """(status, content type, body) of a GET; 4xx/5xx included."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.headers["Content-Type"], resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read()
+
+
+def sql_service(settings: Settings, name: str = "app") -> SqlService:
+    """A runtime service never started: the runtime opens no client before ``run``."""
+    return SqlService(
+        RuntimeConfig(name, ("in",), output_topics=("out", "errors")), settings,
+        lambda _t, _p: None,  # type: ignore[arg-type,return-value]
+        outputs={"DESTINATION_SQL_STREAM": SqlOutput("out", "JSON"),
+                 "CSV_STREAM": SqlOutput("out-csv", "CSV")},
+    )  # fmt: skip
