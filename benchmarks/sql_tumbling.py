@@ -215,8 +215,8 @@ def offline(
     from pipelines.runtime.loop import tune_gc
     from pipelines.sql.appconfig import load_application
     from pipelines.sql.application import SqlApplication, _plan
+    from pipelines.sql.decoders import build_decoder
     from pipelines.sql.engine import PartitionEngine
-    from pipelines.sql.formats import build_decoder
     from pipelines.sql.types import Timestamp
 
     tune_gc()  # as a worker does: without it, collections of this big heap dominate
@@ -312,7 +312,7 @@ def child_ceiling(args: argparse.Namespace) -> None:
     from ground.settings import Settings
     from pipelines.runtime.clients import CONSUMER_FETCH_CONFIG
     from pipelines.sql.appconfig import load_application
-    from pipelines.sql.formats import build_decoder
+    from pipelines.sql.decoders import build_decoder
 
     settings = Settings.from_env()
     config = load_application(args.app_dir)

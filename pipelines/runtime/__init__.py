@@ -3,7 +3,9 @@
 Processors (one per source partition, see :class:`PartitionProcessor`) get batches of
 :class:`SourceRecord` and return :class:`OutRecord`; their state changes go to a compacted
 changelog topic in the same transaction as the outputs and the input offsets, and come
-back through ``restore`` when a partition is assigned. :func:`run` is the blocking loop;
+back through ``restore`` when a partition is assigned. The topics it creates are
+``LogAppendTime`` (:mod:`pipelines.runtime.topics`); an output's own time (a SQL result's
+ROWTIME) travels in the :data:`ROWTIME_HEADER` header. :func:`run` is the blocking loop;
 ``shardline.host`` hosts it in a Faust worker.
 """
 
@@ -21,15 +23,18 @@ from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
 from pipelines.runtime.loop import RunStats, StreamRuntime, run
 from pipelines.runtime.records import (
+    ROWTIME_HEADER,
     OutRecord,
     PartitionProcessor,
     ProcessorFactory,
     SourceRecord,
+    rowtime_from_headers,
 )
 
 __all__ = [
     "LAST_STOPPED_POINT",
     "NOW",
+    "ROWTIME_HEADER",
     "STARTING_POSITIONS",
     "TRIM_HORIZON",
     "ChangelogReader",
@@ -46,6 +51,7 @@ __all__ = [
     "changelog_topic",
     "claim_instance",
     "latest_values",
+    "rowtime_from_headers",
     "run",
     "transactional_id",
     "wall_ms",

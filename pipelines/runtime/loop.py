@@ -33,17 +33,17 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from ground.clock import Clock, wall_ms
-from ground.errors import ConfigError, RuntimeFailure, TransactionError
-from ground.kafka import ensure_topics, partition_count, topic_max_message_bytes
+from ground.errors import RuntimeFailure, TransactionError
 from ground.settings import Settings
 from pipelines.runtime.changelog import ChangelogReader
 from pipelines.runtime.clients import consumer_config, producer_config
-from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, RuntimeConfig
+from pipelines.runtime.config import RuntimeConfig
 from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
 from pipelines.runtime.ownership import TP, Ownership
 from pipelines.runtime.records import ProcessorFactory, SourceRecord
 from pipelines.runtime.stats import RunStats
+from pipelines.runtime.topics import prepare_topics
 from pipelines.runtime.transactions import Abortable, Transactions
 
 __all__ = ["RunStats", "StreamRuntime", "run", "tune_gc"]
@@ -96,39 +96,9 @@ class StreamRuntime:
 
     # -- set-up --------------------------------------------------------------------------
     def _prepare_topics(self) -> None:
-        bootstrap = self.settings.kafka_bootstrap
-        counts = {t: partition_count(bootstrap, t) for t in self.config.source_topics}
-        for source, changelog in self._changelogs.items():
-            ensure_topics(
-                bootstrap,
-                [changelog],
-                counts[source],
-                config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
-            )
-            have = partition_count(bootstrap, changelog)
-            if have != counts[source]:
-                raise ConfigError(
-                    "source_topics",
-                    f"changelog {changelog!r} has {have} partitions, source {source!r} has "
-                    f"{counts[source]}; delete the changelog or use a new application_id",
-                )
-        if self.config.output_topics:
-            n = self.config.output_partitions or max(counts.values())
-            size = self.config.max_message_bytes
-            # topics it creates take its largest record (e.g. an error row holding a big input)
-            big = size > DEFAULT_MAX_MESSAGE_BYTES
-            extra = {"max.message.bytes": str(size + 4096)} if big else None
-            ensure_topics(bootstrap, self.config.output_topics, n, config=extra)
-            for topic in self.config.output_topics if big else ():
-                # a topic made elsewhere may refuse the largest records (error rows of big
-                # inputs): say so at start-up rather than when it happens
-                accepts = topic_max_message_bytes(bootstrap, topic)
-                if accepts < size:
-                    log.warning(
-                        "output topic %s accepts records up to %d bytes (max.message.bytes) but"
-                        " this worker may write up to %d (an error row holds a rejected input"
-                        " in hex; Runtime.MaxRecordBytes for a SQL application): raise the"
-                        " topic's max.message.bytes", topic, accepts, size)
+        self.transactions.retention = prepare_topics(
+            self.config, self.settings.kafka_bootstrap, clock=self.clock
+        )
 
     def _make_producer(self, txn_id: str) -> Any:
         return Producer(producer_config(self.config, self.settings.kafka_bootstrap, txn_id))

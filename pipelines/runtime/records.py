@@ -6,7 +6,33 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
-__all__ = ["OutRecord", "PartitionProcessor", "ProcessorFactory", "SourceRecord"]
+__all__ = [
+    "ROWTIME_HEADER",
+    "OutRecord",
+    "PartitionProcessor",
+    "ProcessorFactory",
+    "SourceRecord",
+    "rowtime_from_headers",
+    "rowtime_headers",
+]
+
+#: The header that carries an output record's own time (a SQL result's ROWTIME), in decimal
+#: epoch milliseconds: the topics the runtime creates are ``LogAppendTime``, so the Kafka
+#: timestamp of what it writes there is the time the broker appended it (see ``topics``).
+ROWTIME_HEADER = "shardline.rowtime"
+
+
+def rowtime_headers(timestamp_ms: int | None) -> list[tuple[str, bytes]] | None:
+    """The headers of an output record stamped ``timestamp_ms`` (none without a time)."""
+    return [(ROWTIME_HEADER, b"%d" % timestamp_ms)] if timestamp_ms else None
+
+
+def rowtime_from_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> int | None:
+    """The ROWTIME a record's headers carry (``Message.headers()``), or None."""
+    for name, value in headers or ():
+        if name == ROWTIME_HEADER and value is not None:
+            return int(value)
+    return None
 
 
 class SourceRecord(NamedTuple):
@@ -22,8 +48,10 @@ class SourceRecord(NamedTuple):
 
 class OutRecord(NamedTuple):
     """One record to write in the current transaction. ``partition=None`` lets the producer's
-    partitioner (murmur2 on the key, as the Java clients do) choose; ``timestamp_ms=None``
-    stamps the produce time."""
+    partitioner (murmur2 on the key, as the Java clients do) choose. ``timestamp_ms`` (a SQL
+    result's ROWTIME) goes in the :data:`ROWTIME_HEADER` header and is the record's Kafka
+    timestamp on a ``CreateTime`` topic; ``None`` stamps the produce time. The topics the
+    runtime creates are ``LogAppendTime``: there the broker stamps the append time."""
 
     topic: str
     key: bytes | None

@@ -25,6 +25,10 @@ class RunStats:
     duplicates_dropped: int = 0
     producer_resets: int = 0
     not_owned_dropped: int = 0
+    #: outputs written with a time their CreateTime topic's retention.ms has passed: the
+    #: broker deletes them within minutes (``topics``, ``ground.retention``); a replay
+    #: after an abort counts its outputs again
+    past_retention: int = 0
     first_record_s: float = 0.0
     last_record_s: float = 0.0
     instance_id: str = ""

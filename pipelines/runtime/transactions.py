@@ -25,9 +25,10 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ground.errors import TransactionError
+from ground.retention import RetentionWatch
 from pipelines.runtime.config import RuntimeConfig
 from pipelines.runtime.deadline import StuckCall, call_with_deadline
-from pipelines.runtime.records import OutRecord
+from pipelines.runtime.records import OutRecord, rowtime_headers
 from pipelines.runtime.stats import RunStats
 
 __all__ = [
@@ -89,6 +90,8 @@ class Transactions:
         self.started_ms = 0
         self.pending = 0
         self._last_reset_s: float | None = None  # monotonic time of the last producer reset
+        #: the output topics that delete records by their timestamps (``topics``)
+        self.retention = RetentionWatch((), writer=f"worker {config.application_id}")
 
     # -- the producer's life ---------------------------------------------------------------
     def start(self, transactional_id: str) -> None:
@@ -221,16 +224,27 @@ class Transactions:
 
     # -- the hot path ----------------------------------------------------------------------
     def write(self, outs: list[OutRecord]) -> None:
+        """Outputs, each with its time in the ROWTIME header (and as its Kafka timestamp,
+        which a LogAppendTime topic replaces with the append time)."""
         produce = self.producer.produce
+        last_ts: int | None = None
+        headers = None
         for topic, key, value, ts, partition in outs:
+            if ts != last_ts:  # results of a batch often share their time
+                last_ts, headers = ts, rowtime_headers(ts)
             try:
                 produce(
-                    topic, value, key, -1 if partition is None else partition, None, None, ts or 0
-                )
+                    topic, value, key, -1 if partition is None else partition, None, None,
+                    ts or 0, headers,
+                )  # fmt: skip
             except BufferError:
                 self._produce_when_room(topic, key, value, ts, partition)
             except KafkaException as exc:
                 raise classify(exc, f"produce to {topic}") from exc
+        if self.retention.active:
+            self.stats.past_retention += self.retention.count(
+                (o.topic, o.timestamp_ms) for o in outs
+            )
         self.stats.outputs += len(outs)
         self.pending += len(outs)
 
@@ -256,7 +270,8 @@ class Transactions:
             self.producer.poll(0.05)
             try:
                 self.producer.produce(
-                    topic, value, key, -1 if part is None else part, None, None, ts or 0
+                    topic, value, key, -1 if part is None else part, None, None, ts or 0,
+                    rowtime_headers(ts),
                 )
                 return
             except KafkaException as exc:

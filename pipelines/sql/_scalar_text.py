@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from ground.errors import RowError
+from pipelines.sql._scalar_cast import to_text
 from pipelines.sql._scalar_numeric import INVALID_ARGUMENT
 from pipelines.sql.types import COERCION_ERROR
 
@@ -118,8 +119,6 @@ def concat(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     if type(a) is not str or type(b) is not str:
-        from pipelines.sql._scalar_cast import to_text  # cycle: cast formats values
-
         return to_text(a) + to_text(b)
     return a + b
 

@@ -35,7 +35,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from pipelines.sql._state_codec import decode_value, encode_value
+from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import Interval, SqlType, TypeKind
 
 __all__ = [

@@ -23,8 +23,9 @@ from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
 from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
+from pipelines.sql.decoders import RECORD_TOO_LARGE, build_decoder
+from pipelines.sql.encoders import RowEncoder, build_encoder
 from pipelines.sql.engine import PartitionEngine
-from pipelines.sql.formats import RECORD_TOO_LARGE, RowEncoder, build_decoder, build_encoder
 from pipelines.sql.operators.base import KeyedRow, RowFailure
 from pipelines.sql.plan import (
     ERROR_STREAM,
@@ -34,7 +35,7 @@ from pipelines.sql.plan import (
     plan_application,
 )
 from pipelines.sql.reference import load_reference_tables
-from pipelines.sql.state import tag
+from pipelines.sql.state_codec import tag
 from pipelines.sql.types import Timestamp
 
 #: an error row's fields besides DATA_ROW (names, message, topic, offsets...), generously

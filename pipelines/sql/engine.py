@@ -17,14 +17,38 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pipelines.sql import state as codec
-from pipelines.sql.operators.base import Context, Operator, Row, RowFailure, StateStore
+from pipelines.sql import state_codec as codec
+from pipelines.sql.operators.base import (
+    Context,
+    Operator,
+    RowFailure,
+    StateStore,
+    TwoInputOperator,
+)
 from pipelines.sql.plan import ApplicationPlan
-from pipelines.sql.types import Timestamp
+from pipelines.sql.types import Row, Timestamp
 
 __all__ = ["PartitionEngine", "run_rows"]
 
 _ENGINE = "__engine"
+
+
+class _Step:
+    """One pump's operator with the streams it reads and writes."""
+
+    __slots__ = ("source", "target", "op", "right_source", "pair")
+
+    def __init__(self, source: str, target: str, op: Operator, right_source: str | None) -> None:
+        self.source = source
+        self.target = target
+        self.op = op
+        self.right_source = right_source
+        #: the operator again when it reads a second stream
+        self.pair: TwoInputOperator | None = None
+        if right_source is not None:
+            if not isinstance(op, TwoInputOperator):
+                raise TypeError(f"pump {op.pump} reads {right_source} too: a two-input operator")
+            self.pair = op
 
 
 class PartitionEngine:
@@ -33,12 +57,14 @@ class PartitionEngine:
     ) -> None:
         self.plan = plan
         self.ctx = Context(plan.application, partition, allowed_lateness_ms)
-        self._ops: list[tuple[str, str, Operator]] = [
-            (p.source, p.target, p.build()) for p in plan.pumps
-        ]
-        self._right = [p.right_source for p in plan.pumps]
+        self._steps = [_Step(p.source, p.target, p.build(), p.right_source) for p in plan.pumps]
         self._store = StateStore(_ENGINE)
         self._rowtime_marked = False
+
+    @property
+    def operators(self) -> list[Operator]:
+        """The operator of each pump, in the order rows flow through them."""
+        return [step.op for step in self._steps]
 
     @property
     def rowtime(self) -> int:
@@ -65,17 +91,17 @@ class PartitionEngine:
 
     def _run(self, pending: dict[str, list[Row]], *, idle: bool, advance: bool) -> None:
         ctx = self.ctx
-        for (source, target, op), right_source in zip(self._ops, self._right, strict=True):
-            rows = pending.get(source)
-            if right_source is not None:
-                right = pending.get(right_source)
-                out = op.process_join(rows or [], right or [], ctx) if rows or right else []  # type: ignore[attr-defined]
+        for step in self._steps:
+            rows = pending.get(step.source)
+            if step.pair is not None:
+                right = pending.get(step.right_source or "")
+                out = step.pair.process_pair(rows or [], right or [], ctx) if rows or right else []
             else:
-                out = op.process(rows, ctx) if rows else []
+                out = step.op.process(rows, ctx) if rows else []
             if advance:
-                out.extend(op.advance(ctx, idle=idle))
+                out.extend(step.op.advance(ctx, idle=idle))
             if out:
-                pending[target].extend(out)
+                pending[step.target].extend(out)
 
     def take_failures(self) -> list[RowFailure]:
         failures = self.ctx.failures
@@ -85,16 +111,15 @@ class PartitionEngine:
     # -- state --------------------------------------------------------------------------------
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:
         changes = self._store.take(lambda key: self.ctx.rowtime)
-        for _, _, op in self._ops:
+        for step in self._steps:
+            op = step.op
             if op.store is not None:
-                changes.extend(op.store.take(op.snapshot, getattr(op, "encode_key", None)))
-            end_epoch = getattr(op, "end_epoch", None)
-            if end_epoch is not None:
-                end_epoch()
+                changes.extend(op.store.take(op.snapshot, op.encode_key))
+            op.end_epoch()
         return changes
 
     def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
-        stores = [(op.store, op) for _, _, op in self._ops if op.store is not None]
+        stores = [(s.op.store, s.op) for s in self._steps if s.op.store is not None]
         for key_bytes, value_bytes in entries:
             mine, key = self._store.decode_key(key_bytes)
             if mine:
@@ -106,10 +131,8 @@ class PartitionEngine:
                 if owned:
                     op.restore(key, codec.loads(value_bytes))
                     break
-        for _, _, op in self._ops:
-            finish = getattr(op, "finish_restore", None)
-            if finish is not None:
-                finish()
+        for step in self._steps:
+            step.op.finish_restore()
 
 
 def run_rows(

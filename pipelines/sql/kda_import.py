@@ -14,15 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ground.errors import ConfigError
-from pipelines.sql.appconfig import (
-    DEFAULT_CODE_FILE,
-    ENCODING,
-    ApplicationConfig,
-    InputSchema,
-    RecordFormatType,
-    _parse_application,
-    _Reader,
-)
+from pipelines.sql.appconfig import DEFAULT_CODE_FILE, ApplicationConfig
+from pipelines.sql.record_schema import ENCODING, InputSchema, RecordFormatType
 
 __all__ = ["import_kda_description", "to_mapping"]
 
@@ -131,7 +124,7 @@ def import_kda_description(
         mapping["ApplicationDescription"] = detail["ApplicationDescription"]
     if error_output:
         mapping["ErrorOutput"] = error_output
-    config = _parse_application(_Reader(_strip_nulls(mapping), ""), Path("."), check_code=False)
+    config = ApplicationConfig.from_mapping(_strip_nulls(mapping), Path("."), check_code=False)
     if not isinstance(code, str):
         raise ConfigError("ApplicationCode", "the description holds no application code")
     return _replace_code(config, code)
@@ -179,6 +172,8 @@ def _schema_mapping(schema: InputSchema) -> dict[str, Any]:
 
 
 def to_mapping(c: ApplicationConfig) -> dict[str, Any]:
+    """The configuration as ``application.yaml`` data (KDA names); ``ApplicationCode`` is the
+    file name, or ``app.sql`` when the code is inline (write it there)."""
     out: dict[str, Any] = {"ApplicationName": c.application_name}
     if c.application_description:
         out["ApplicationDescription"] = c.application_description

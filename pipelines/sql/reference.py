@@ -29,7 +29,7 @@ from ground.errors import ConfigError, RowError
 from ground.s3 import ENTITY_TOO_LARGE, S3Client
 from ground.settings import Settings
 from pipelines.sql.appconfig import ApplicationConfig, RecordFormatType, ReferenceDataSource
-from pipelines.sql.formats import CsvDecoder, JsonDecoder, build_decoder
+from pipelines.sql.decoders import CsvDecoder, JsonDecoder, build_decoder
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

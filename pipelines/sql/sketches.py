@@ -29,7 +29,7 @@ import numpy as np
 import orjson
 from datasketch import HyperLogLogPlusPlus
 
-from pipelines.sql._state_codec import decode_value, encode_value
+from pipelines.sql.state_codec import decode_value, encode_value
 
 __all__ = [
     "COUNT_DISTINCT_COLUMNS",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
@@ -36,21 +37,29 @@ from ground.errors import RowError
 __all__ = [
     "COERCION_ERROR",
     "Date",
+    "Fn",
     "Interval",
+    "Row",
     "SqlType",
     "Time",
     "Timestamp",
     "TypeKind",
     "coerce",
     "format_value",
-    "parse_type",
     "parse_timestamp",
+    "parse_type",
 ]
 
 #: ``ERROR_NAME`` of a value that cannot be converted to its column's type.
 COERCION_ERROR = "Type_Coercion_Error"
 
 _MS_PER_DAY = 86_400_000
+
+#: A row of an in-application stream or reference table: its values, in column order (a
+#: stream's rows start with ROWTIME).
+Row = tuple[Any, ...]
+#: A compiled expression, key or condition: row → value.
+Fn = Callable[[Row], Any]
 
 
 class TypeKind(StrEnum):

@@ -61,7 +61,7 @@ def run_command(
     )
     app.preflight()
     host = HostApp(app.config.application_name, settings, web_port=port, web_host=web_host)
-    host.add_sql_application(
+    service = host.add_sql_application(
         app,
         instance_id=instance_id,
         until_idle_ms=None if until_idle is None else int(until_idle * 1000),
@@ -69,6 +69,13 @@ def run_command(
     if port is not None:
         click.echo(f"health at http://{web_host}:{port}/health, metrics at /metrics", err=True)
     run_host(host, loglevel=loglevel)
+    if service.stats.past_retention:
+        click.echo(
+            f"warning: {service.stats.past_retention} results were written with a time older"
+            " than their output topic's retention.ms (a CreateTime topic): the broker deletes"
+            " them within minutes; see docs/backfill.md",
+            err=True,
+        )
 
 
 COMMANDS.append(run_command)

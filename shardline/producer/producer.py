@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from ground.errors import ConfigError, ProduceError
+from ground.clock import Clock, wall_ms
+from ground.errors import ConfigError, ProduceError, ShardlineError
 from ground.kafka import ensure_topics, partition_count, wait_for_broker
+from ground.retention import LOG_APPEND_TIME, RetentionWatch, describe_retention
 from ground.settings import Settings
 from shardline.producer.generators import MALFORMED_HORIZON, DataSpec, Record
 from shardline.producer.partitioner import partition_for
@@ -143,6 +145,9 @@ class ProduceReport:
     errors: Counter[str] = field(default_factory=Counter)
     malformed: list[Record] = field(default_factory=list)
     elapsed_s: float = 0.0
+    #: records given an event timestamp the topic's retention.ms has already passed: the
+    #: broker deletes them at its next retention check (``ground.retention``)
+    past_retention: int = 0
 
     @property
     def ok(self) -> bool:
@@ -175,6 +180,11 @@ class ProduceReport:
                 f"  malformed records injected: {len(self.malformed)} at "
                 f"{[r.index for r in self.malformed][:20]}"
             )
+        if self.past_retention:
+            lines.append(
+                f"  {self.past_retention} records have timestamps older than the topic's"
+                " retention.ms: the broker deletes them within minutes (docs/backfill.md)"
+            )
         for reason, n in self.errors.most_common(_MAX_ERRORS_KEPT):
             lines.append(f"  error x{n}: {reason}")
         return "\n".join(lines)
@@ -200,12 +210,17 @@ def produce(
     *,
     on_progress: Callable[[int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wall: Clock = wall_ms,
 ) -> ProduceReport:
     """Produce ``config``'s records; return the report (check ``report.ok``).
 
     Raises BrokerUnavailableError if no broker answers within ``connect_timeout_s``,
     ConfigError if the topic is missing and ``partitions`` is not given, ProduceError on a
     fatal producer error. Per-record delivery failures are counted in the report.
+
+    With event timestamps, records older than the topic's ``retention.ms`` (on a CreateTime
+    topic) are counted in ``past_retention`` and the first one is warned about: the broker
+    would delete them within minutes. ``wall`` is the clock their age is taken on.
     """
     bootstrap = settings.kafka_bootstrap
     wait_for_broker(bootstrap, config.connect_timeout_s)
@@ -228,6 +243,8 @@ def produce(
         data=config.data,
         by_partition={p: PartitionStats() for p in range(n)},
     )
+    use_event_time = config.timestamp == "event"
+    watch = _retention_watch(bootstrap, config) if use_event_time else None
     fatal: list[KafkaError] = []
 
     def on_delivery(err: KafkaError | None, msg: Message) -> None:
@@ -251,7 +268,6 @@ def produce(
     except KafkaException as exc:
         raise ConfigError("producer", str(exc)) from exc
     bucket = TokenBucket(config.rate_per_s, clock=clock) if config.rate_per_s else None
-    use_event_time = config.timestamp == "event"
     started = clock()
     deadline = started + config.duration_ms / 1000 if config.duration_ms is not None else None
     try:
@@ -266,6 +282,8 @@ def produce(
             ts = 0  # 0: librdkafka stamps the produce time
             if use_event_time and record.data is not None:
                 ts = record.data["event_time_ms"]
+                if watch is not None and watch.check(config.topic, ts, wall()):
+                    report.past_retention += 1
             while True:
                 try:
                     producer.produce(
@@ -297,3 +315,19 @@ def produce(
     if fatal:
         raise ProduceError(f"fatal producer error: {fatal[0].str()}")
     return report
+
+
+def _retention_watch(bootstrap: str, config: ProduceConfig) -> RetentionWatch | None:
+    """What the topic does with event timestamps: a watch if it deletes by them."""
+    try:
+        retention = describe_retention(
+            bootstrap, [config.topic], config.connect_timeout_s)[config.topic]
+    except ShardlineError as exc:  # a check, not a reason to stop
+        log.warning("could not read the retention of topic %s (%s): event timestamps older"
+                    " than it will not be reported", config.topic, exc)
+        return None
+    if retention.timestamp_type == LOG_APPEND_TIME:
+        log.warning("topic %s is message.timestamp.type=LogAppendTime: the broker replaces the"
+                    " event timestamps with the time it appends each record", config.topic)
+    watch = RetentionWatch([retention], writer="shardline produce", logger=log)
+    return watch if watch.active else None

@@ -166,8 +166,7 @@ class Target:
 
 
 def _codec_targets() -> list[Target]:
-    from schemas import codec_for, decode_any
-    from schemas._registry import schema_names
+    from schemas import codec_for, decode_any, schema_names
 
     records = {
         "ticker": {"ticker_symbol": "AMZN", "sector": "TECHNOLOGY", "change": -1.5,

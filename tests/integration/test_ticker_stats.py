@@ -18,7 +18,7 @@ from ground.kafka import delete_topics_with_prefix
 from ground.settings import Settings
 from pipelines.error_rows import ErrorRow
 from pipelines.sql.application import check_application
-from pipelines.sql.formats import MALFORMED_RECORD, SCHEMA_MISMATCH
+from pipelines.sql.decoders import MALFORMED_RECORD, SCHEMA_MISMATCH
 from pipelines.sql.operators.base import LATE_ROW
 from schemas import codec_for
 from shardline.producer import DataSpec, ProduceConfig, produce

@@ -13,17 +13,17 @@ concatenates a key's chunks in epoch order and trims them to the window again.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ground.errors import RowError
 from pipelines.sql.aggregates import AggregateSpec
-from pipelines.sql.operators.base import Context, Row, StateStore
+from pipelines.sql.operators.base import Context, StatefulOperator
+from pipelines.sql.types import Fn, Row
 
 __all__ = ["SlidingOperator", "SlidingWindow", "WindowAgg"]
 
-Fn = Callable[[Row], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class _Partition:
         self.chunks: dict[int, int] = {}
 
 
-class SlidingOperator:
+class SlidingOperator(StatefulOperator):
     def __init__(
         self,
         *,
@@ -62,8 +62,7 @@ class SlidingOperator:
         select: Sequence[Fn],
         where: Fn | None,
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._windows = tuple(windows)
         self._select = tuple(select)
         self._where = where
@@ -130,9 +129,6 @@ class SlidingOperator:
             else:
                 del part.chunks[epoch]
                 self.store.delete((w_index, key, epoch))
-
-    def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
-        return []
 
     # -- state --------------------------------------------------------------------------------
     def snapshot(self, key: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ground.errors import RowError
-from pipelines.sql import state as codec
+from pipelines.sql import state_codec as codec
 from pipelines.sql.aggregates import (
     ADD_ONLY,
     AGGREGATES,
@@ -29,12 +29,11 @@ from pipelines.sql.aggregates import (
     Count,
     Sum,
 )
-from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, Row, StateStore
-from pipelines.sql.types import Timestamp
+from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, StatefulOperator
+from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators"]
 
-Fn = Callable[[Row], Any]
 _NEVER = -(2**62)
 
 
@@ -63,7 +62,7 @@ def group_accumulators(aggs: Sequence[AggCall]) -> list[Any]:
     return [a.spec.create() for a in aggs]
 
 
-class TumblingOperator:
+class TumblingOperator(StatefulOperator):
     def __init__(
         self,
         *,
@@ -83,8 +82,7 @@ class TumblingOperator:
         layout: TumblingLayout | None = None,
         fast: bool = True,
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._key_prefix = f"{application}/{stream}/"
         self._keys = tuple(keys)
         self._window_key = window_key

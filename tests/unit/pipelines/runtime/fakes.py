@@ -24,18 +24,20 @@ class FakeProducer:
         self.fail_next_commit: KafkaError | None = None
         self.fail_next_produce: BaseException | type[BaseException] | None = None
         self.polls = 0
+        self.headers: list[tuple[str, list[tuple[str, bytes]] | None]] = []  # every produce
 
     def begin_transaction(self) -> None:
         assert self.open is None, "begin inside a transaction"
         self.open, self.offsets = [], []
 
     def produce(self, topic, value=None, key=None, partition=-1, callback=None,
-                on_delivery=None, timestamp=0) -> None:  # fmt: skip
+                on_delivery=None, timestamp=0, headers=None) -> None:  # fmt: skip
         assert self.open is not None, "produce outside a transaction"
         if self.fail_next_produce is not None:
             exc, self.fail_next_produce = self.fail_next_produce, None
             raise exc
         self.open.append((topic, key, value, partition, timestamp))
+        self.headers.append((topic, list(headers) if headers is not None else None))
 
     def send_offsets_to_transaction(
         self, offsets: list[TopicPartition], meta: Any, timeout

@@ -15,14 +15,15 @@ import pytest
 from pipelines.sql.engine import PartitionEngine
 from pipelines.sql.plan import plan_application
 from pipelines.sql.types import Timestamp
-from tests.unit.pipelines.sql.corpus import TICKER_COLUMNS, ticker_records
-from tests.unit.pipelines.sql.test_corpus_offline import (
+from tests.unit.pipelines.sql.corpus import (
     CHAIN_AND_JOIN,
     SLIDING,
     STAGGER,
+    TICKER_COLUMNS,
     TOP_K,
     TUMBLING_EVENT_TIME,
     TUMBLING_ROWTIME,
+    ticker_records,
 )
 
 RECORDS = ticker_records(3000, seed=11)
@@ -112,7 +113,7 @@ def test_state_goes_away_when_windows_close() -> None:
 def test_tumbling_changelog_keys_are_the_generic_encoding(sql: str) -> None:
     """The tumbling operator's fast key encoding gives ``codec.dumps([prefix, key])``'s
     bytes, the encoding every store used before (and ``restore`` decodes)."""
-    from pipelines.sql import state as codec
+    from pipelines.sql import state_codec as codec
 
     plan = plan_application(
         sql, application="app", inputs={SOURCE: TICKER_COLUMNS}, allowed_lateness_ms=2000
@@ -121,7 +122,7 @@ def test_tumbling_changelog_keys_are_the_generic_encoding(sql: str) -> None:
     checked = 0
     for batch in _batches(RECORDS[:600], 97):
         _feed(engine, batch)
-        for _, _, op in engine._ops:
+        for op in engine.operators:
             store = op.store
             if store is None or not hasattr(op, "encode_key"):
                 continue
