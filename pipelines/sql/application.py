@@ -159,7 +159,7 @@ class SqlApplication:
         """
         unaligned = self.unaligned_pumps()
         for index, spec in enumerate(self.config.inputs):
-            partitions = partition_count(self.settings.kafka_bootstrap, spec.topic)
+            partitions = partition_count(self.settings.kafka, spec.topic)
             if unaligned and partitions > 1:
                 raise ConfigError(
                     f"Inputs[{index}].PartitionKey",

@@ -44,6 +44,7 @@ from connectors import DeliveryWorker, PrometheusMetrics
 from ground.errors import ConfigError
 from ground.kafka import ensure_topics
 from ground.settings import Settings
+from shardline.host.credentials import faust_credentials
 from shardline.host.delivery import DeliveryService
 from shardline.host.documents import DocumentTopic
 from shardline.host.kafka import ReadCommittedTransport
@@ -72,6 +73,7 @@ class _HostBoot(BootStrategy):
         self.enable_sensors = self.enable_kafka
         if self.enable_kafka:
             app.check_groups()
+            app.conf.broker_credentials = faust_credentials(app.settings.kafka)
         return self._chain(
             self.sensors(),
             self.kafka_producer(),
@@ -103,7 +105,7 @@ class HostApp(faust.App):
         if web_port is not None:
             web["web_port"] = web_port
         defaults: dict[str, Any] = {
-            "broker": f"kafka://{settings.kafka_bootstrap}",
+            "broker": [f"kafka://{b}" for b in settings.kafka_bootstrap.split(",")],
             "store": "memory://",
             "autodiscover": False,
             "datadir": settings.faust_datadir(id),
@@ -214,7 +216,7 @@ class HostApp(faust.App):
 
     def _create_document_topics(self) -> None:
         for name, partitions in self._document_topics.items():
-            ensure_topics(self.settings.kafka_bootstrap, [name], partitions)
+            ensure_topics(self.settings.kafka, [name], partitions)
 
     def _new_transport(self) -> TransportT:
         return ReadCommittedTransport(self.conf.broker_consumer, self)

@@ -13,9 +13,9 @@ offsets committed in Faust's transactions) — the machinery of faust-streaming'
 duplicate reports (#517, #177, #323). User agents here stay ``at_least_once`` and only their
 reads change: :class:`ReadCommittedConsumerThread` sets the aiokafka consumer's isolation
 level before it starts. aiokafka reads ``_isolation_level`` once, when ``start()`` builds its
-fetcher; ``tests/unit/host/test_kafka.py`` pins that, and the agents' integration test fails
-if aborted records get through. High watermarks follow: with ``read_committed`` the end of a
-partition is its last stable offset.
+fetcher; ``tests/unit/shardline/host/test_kafka.py`` pins that, and the agents' integration
+test fails if aborted records get through. High watermarks follow: with ``read_committed``
+the end of a partition is its last stable offset.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ import yaml
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from pipelines.sql.application import check_application
 from tests.integration.fixtures_sinks import es_request
@@ -63,12 +64,12 @@ def trades(n: int) -> list[tuple[str, bytes, int]]:
     return out
 
 
-def oracle_windows(bootstrap: str, topic: str) -> list[tuple[Any, ...]]:
+def oracle_windows(kafka: KafkaConfig, topic: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect()
     con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
                 "change DOUBLE, price DOUBLE, event_ms BIGINT)")
     rows = []
-    for r in read_all(bootstrap, topic, committed_only=False):
+    for r in read_all(kafka, topic, committed_only=False):
         v = json.loads(r.value or b"")
         rows.append((r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["change"],
                      v["price"], v["event_time_ms"]))
@@ -99,10 +100,10 @@ def deploy(tmp_path: Path, topic_factory: Callable[..., str], source: str) -> tu
     return folder, output
 
 
-def abort_rows(bootstrap: str, topic: str) -> None:
+def abort_rows(kafka: KafkaConfig, topic: str) -> None:
     """Rows of an aborted transaction: a ``read_uncommitted`` reader sees them."""
-    producer = Producer({"bootstrap.servers": bootstrap,
-                         "transactional.id": f"it-agents-abort-{uuid.uuid4().hex[:8]}"})
+    producer = Producer(kafka.client_config(
+        {"transactional.id": f"it-agents-abort-{uuid.uuid4().hex[:8]}"}))
     producer.init_transactions(30)
     producer.begin_transaction()
     for i in range(ABORTED):
@@ -131,12 +132,12 @@ def test_an_agent_beside_a_sql_application_sees_exactly_the_committed_results(
     stack_settings: Settings, topic_factory, tmp_path: Path, workers: list[Worker],
 ) -> None:
     settings = stack_settings
-    bootstrap = settings.kafka_bootstrap
+    kafka = settings.kafka
     source = topic_factory(PARTITIONS, prefix="it-agents-in")
-    produce(bootstrap, source, trades(RECORDS), PARTITIONS)
-    expected = oracle_windows(bootstrap, source)
+    produce(kafka, source, trades(RECORDS), PARTITIONS)
+    expected = oracle_windows(kafka, source)
     folder, output = deploy(tmp_path, topic_factory, source)
-    abort_rows(bootstrap, output)
+    abort_rows(kafka, output)
     reports_topic = topic_factory(PARTITIONS, prefix="it-agents-reports")
     index = f"it-agents-{uuid.uuid4().hex[:10]}"
     agents_id = f"it-agents-{uuid.uuid4().hex[:6]}"
@@ -177,17 +178,17 @@ def test_an_agent_beside_a_sql_application_sees_exactly_the_committed_results(
         assert worker.stop() == 0, worker.tail()
 
         # -- 2. the application's committed output is the oracle's -------------------------
-        committed = read_all(bootstrap, output, committed_only=True)
+        committed = read_all(kafka, output, committed_only=True)
         rows = [json.loads(r.value or b"") for r in committed]
         assert_same_rows(
             [(v["TICKER_SYMBOL"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["TOTAL_PRICE"],
               v["MAX_CHANGE"]) for v in rows],
             expected, what="SQL windows")
-        everything = read_all(bootstrap, output, committed_only=False)
+        everything = read_all(kafka, output, committed_only=False)
         assert sum(1 for r in everything if b"ZZZZ" in (r.value or b"")) == ABORTED  # control
 
         # -- 3. the agent saw exactly those: one report per window, no metadata ---------------
-        reports = read_all(bootstrap, reports_topic, committed_only=False)
+        reports = read_all(kafka, reports_topic, committed_only=False)
         assert not [r for r in reports if b"__faust" in (r.value or b"")]
         assert Counter(r.key for r in reports) == Counter(r.key for r in committed)
         decoded = [json.loads(r.value or b"") for r in reports]

@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ground.settings import Settings
 from shardline.host import HostApp
-from tests.unit.host.fakes import sql_service
+from tests.unit.shardline.host.fakes import sql_service
 
 
 def test_sql_runtime_counters_are_exported(settings: Settings) -> None:

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ground.errors import RuntimeFailure
 from ground.settings import Settings
 from shardline.host import HostApp, ServiceState, run_host
-from tests.unit.host.fakes import FakeLoop, free_port, get
+from tests.unit.shardline.host.fakes import FakeLoop, free_port, get
 
 
 def test_serves_health_and_metrics_while_the_loops_run(

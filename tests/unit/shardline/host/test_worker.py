@@ -13,12 +13,12 @@ import pytest
 
 from shardline.host import ABORT_EXIT_CODE
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def start(mode: str, home: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.unit.host.hosted", mode], cwd=ROOT, text=True,
+        [sys.executable, "-m", "tests.unit.shardline.host.hosted", mode], cwd=ROOT, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "SHARDLINE_HOME": str(home)},
     )  # fmt: skip

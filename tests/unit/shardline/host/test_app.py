@@ -10,7 +10,7 @@ import pytest
 from ground.errors import ConfigError
 from ground.settings import Settings
 from shardline.host import HostApp
-from tests.unit.host.fakes import FakeLoop, free_port, sql_service
+from tests.unit.shardline.host.fakes import FakeLoop, free_port, sql_service
 
 
 def _names(services: Any) -> list[str]:

@@ -1,5 +1,5 @@
-"""``python -m tests.unit.host.hosted graceful|stuck``: one host with one fake loop, for the
-signal tests (``test_worker``). Prints ``running`` once the loop is up."""
+"""``python -m tests.unit.shardline.host.hosted graceful|stuck``: one host with one fake
+loop, for the signal tests (``test_worker``). Prints ``running`` once the loop is up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 from ground.settings import Settings
 from shardline.host import HostApp, run_host
-from tests.unit.host.fakes import FakeLoop
+from tests.unit.shardline.host.fakes import FakeLoop
 
 
 def main() -> None:

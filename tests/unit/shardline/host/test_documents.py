@@ -71,11 +71,11 @@ def test_a_string_naming_the_key_is_not_metadata(app: HostApp) -> None:
 
 
 def test_document_topics_are_created_at_start(app: HostApp, monkeypatch: Any) -> None:
-    created: list[tuple[str, list[str], int]] = []
+    created: list[tuple[Any, list[str], int]] = []
     monkeypatch.setattr("shardline.host.app.ensure_topics",
-                        lambda b, topics, n: created.append((b, list(topics), n)))
+                        lambda kafka, topics, n: created.append((kafka, list(topics), n)))
     app.document_topic("reports", partitions=4)
     app.document_topic("alerts")
     app._create_document_topics()
-    bootstrap = app.settings.kafka_bootstrap
-    assert created == [(bootstrap, ["reports"], 4), (bootstrap, ["alerts"], 1)]
+    kafka = app.settings.kafka
+    assert created == [(kafka, ["reports"], 4), (kafka, ["alerts"], 1)]

@@ -13,7 +13,7 @@ import pytest
 from ground.errors import ConfigError, RuntimeFailure, ShardlineError
 from ground.settings import Settings
 from shardline.host import HostApp, ServiceState, run_host
-from tests.unit.host.fakes import FakeLoop
+from tests.unit.shardline.host.fakes import FakeLoop
 
 
 def test_runs_until_every_loop_returned(settings: Settings, fresh_loop: Any) -> None:

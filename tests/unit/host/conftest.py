@@ -1,3 +1,0 @@
-from tests.unit.host.fakes import fresh_loop, settings
-
-__all__ = ["fresh_loop", "settings"]
