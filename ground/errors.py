@@ -8,6 +8,8 @@
     │   ├── ToolMissingError               java / mvn / go not on PATH
     │   └── PortInUseError                 a port the stack needs is taken
     ├── BrokerUnavailableError(ConnectionError)   Kafka did not answer
+    ├── CredentialsError(PermissionError)  a server refused the credentials (or they could not
+    │                                      be obtained); names the system and the settings
     ├── KafkaSecurityError(PermissionError)  Kafka refused the credentials, or its TLS
     │                                      certificate is not trusted; names the setting
     ├── CodecError(ValueError)             a record could not be decoded; keeps the raw bytes
@@ -34,6 +36,7 @@ __all__ = [
     "BrokerUnavailableError",
     "CodecError",
     "ConfigError",
+    "CredentialsError",
     "DeliveryError",
     "KafkaSecurityError",
     "KeyCollisionError",
@@ -83,6 +86,17 @@ class PortInUseError(StackError):
 
 class BrokerUnavailableError(ShardlineError, ConnectionError):
     """The Kafka cluster did not answer within the timeout."""
+
+
+class CredentialsError(ShardlineError, PermissionError):
+    """A server refused the credentials, or they could not be obtained. ``system`` names the
+    server (S3, STS, Elasticsearch), ``setting`` the settings the credentials come from;
+    the message never holds the secret itself. Nothing is committed after it."""
+
+    def __init__(self, system: str, message: str, *, setting: str = "") -> None:
+        super().__init__(f"{system}: {message}" + (f" (check {setting})" if setting else ""))
+        self.system = system
+        self.setting = setting
 
 
 class KafkaSecurityError(ShardlineError, PermissionError):

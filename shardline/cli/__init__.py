@@ -38,6 +38,8 @@ def main(ctx: click.Context, verbose: int) -> None:
     """Kinesis Streams, Analytics and Firehose, re-created on Kafka, Faust and connectors."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # botocore's debug log holds request headers and STS answers (temporary secret keys).
+    logging.getLogger("botocore").setLevel(max(level, logging.INFO))
     try:
         ctx.obj = Settings.from_env()
     except ShardlineError as exc:
