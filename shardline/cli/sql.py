@@ -155,7 +155,7 @@ def import_command(
     existing = [f for f in (code_file, config_file) if f.exists()]
     if existing and not force:
         raise click.UsageError(
-            f"{', '.join(map(str, existing))} exists: choose another --out or add --force"
+            f"{', '.join(map(str, existing))} already there: choose another --out or add --force"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     code_file.write_text(config.read_code())
