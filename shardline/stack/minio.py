@@ -1,7 +1,15 @@
-"""MinIO (the S3 stand-in), built from source with ``go install`` into the cache once."""
+"""MinIO (the S3 stand-in), built from source with ``go install`` into the cache once.
+
+It runs with a static KMS key (``MINIO_KMS_SECRET_KEY``, named :data:`KMS_KEY_NAME`, derived
+from the root secret so it stays the same across restarts), so objects can be written with
+SSE-S3 or SSE-KMS (``kms_key_arn: shardline-key``) as against AWS S3. Its STS answers
+``AssumeRole`` on the S3 port (temporary credentials, ``SHARDLINE_S3_ROLE_ARN``).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,7 +19,16 @@ from shardline.stack.process import Launch, run_checked
 from shardline.stack.progress import Reporter
 from shardline.stack.versions import MINIO_MODULE, MINIO_VERSION
 
-__all__ = ["MinioComponent"]
+__all__ = ["KMS_KEY_NAME", "MinioComponent", "kms_secret_key"]
+
+KMS_KEY_NAME = "shardline-key"
+
+
+def kms_secret_key(root_secret: str) -> str:
+    """``MINIO_KMS_SECRET_KEY``: ``<name>:<base64 of 32 bytes>``, derived from the root
+    secret (a local stack's key; never a production one)."""
+    key = hashlib.sha256(b"shardline-minio-kms\0" + root_secret.encode()).digest()
+    return f"{KMS_KEY_NAME}:{base64.b64encode(key).decode()}"
 
 
 class MinioComponent(Component):
@@ -84,6 +101,7 @@ class MinioComponent(Component):
                 "MINIO_ROOT_USER": self.settings.s3_access_key.reveal(),
                 "MINIO_ROOT_PASSWORD": self.settings.s3_secret_key.reveal(),
                 "MINIO_SITE_REGION": self.settings.s3_region,
+                "MINIO_KMS_SECRET_KEY": kms_secret_key(self.settings.s3_secret_key.reveal()),
                 "MINIO_UPDATE": "off",
             },
             cwd=self.dir,
