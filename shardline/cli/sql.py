@@ -8,7 +8,7 @@ from typing import IO
 
 import click
 
-from ground.errors import SqlError
+from ground.errors import ShardlineError, SqlError
 from ground.settings import Settings
 
 COMMANDS: list[click.Command] = []
@@ -23,6 +23,20 @@ def _config_for(path: Path) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def _code_label(path: Path, config: Path, exc: SqlError) -> str:
+    """Where a SQL error is: the .sql file given, the code file the config names, or the
+    inline ``ApplicationCode`` of a create-application file."""
+    if path.suffix == ".sql" or not exc.line:
+        return str(path if path.suffix == ".sql" else config)
+    from pipelines.sql.kda_import import load_application_file
+
+    try:
+        loaded = load_application_file(config)
+    except ShardlineError:
+        return str(config)
+    return str(loaded.code_path) if loaded.code_path else f"{config}[ApplicationCode]"
 
 
 @click.group("sql")
@@ -53,7 +67,7 @@ def check_command(settings: Settings, path: Path) -> None:
     try:
         _, plan = check_application(config)
     except SqlError as exc:
-        code = path if path.suffix == ".sql" else config
+        code = _code_label(path, config, exc)
         click.echo(f"{code}:{exc.line}:{exc.column}: {exc.message}", err=True)
         raise SystemExit(1) from None
     click.echo(f"{config}: ok — {len(plan.pumps)} pumps, {len(plan.streams)} streams")
@@ -168,7 +182,8 @@ def import_command(
     try:
         _, plan = check_application(out_dir)
     except SqlError as exc:
-        click.echo(f"{code_file}:{exc.line}:{exc.column}: {exc.message}", err=True)
+        code = _code_label(out_dir, config_file, exc)
+        click.echo(f"{code}:{exc.line}:{exc.column}: {exc.message}", err=True)
         click.echo(f"{out_dir}: written; `shardline sql check` fails (above)", err=True)
         raise SystemExit(1) from None
     click.echo(f"{out_dir}: written and checked — {len(plan.pumps)} pumps")
@@ -228,7 +243,8 @@ def test_command(
     try:
         config, _ = check_application(config_path)
     except SqlError as exc:
-        click.echo(f"{path}:{exc.line}:{exc.column}: {exc.message}", err=True)
+        code = _code_label(path, config_path, exc)
+        click.echo(f"{code}:{exc.line}:{exc.column}: {exc.message}", err=True)
         raise SystemExit(1) from None
     tables = {
         name: Path(file).read_bytes()

@@ -254,3 +254,19 @@ def test_sql_test_expect_passes_in_any_order_within_a_rowtime_and_diffs_otherwis
     assert sum(line.startswith("- ") for line in lines) == 1  # the wrong count
     assert sum(line.startswith("+ ") for line in lines) == 2  # the right one, the dropped one
     assert f"- {json.dumps(target['row'], separators=(',', ':'))}" in lines
+
+
+def test_errors_in_inline_code_point_into_application_code(tmp_path: Path) -> None:
+    request = _create_request()
+    request["ApplicationCode"] = request["ApplicationCode"].replace("MIN(price)", "MIN(prize)")
+    file = tmp_path / "create.json"
+    file.write_text(json.dumps(request))
+    line = next(
+        i for i, text in enumerate(request["ApplicationCode"].splitlines(), 1) if "prize" in text
+    )
+    for command in ("check", "test"):
+        args = ["sql", command, str(file)] + (["--input", "-"] if command == "test" else [])
+        result = CliRunner().invoke(main, args, input="")
+        assert result.exit_code == 1
+        assert f"{file}[ApplicationCode]:{line}:" in result.output
+        assert "PRIZE" in result.output.upper()
