@@ -45,8 +45,10 @@ def run_command(
 ) -> None:
     """Run the KDA SQL application in PIPELINE_DIR until stopped.
 
-    The folder holds application.yaml and app.sql; the application runs on the exactly-once
-    runtime in a Faust worker, which serves /health and /metrics with --web-port.
+    The folder holds application.yaml and app.sql (or PIPELINE_DIR is an
+    `aws kinesisanalytics create-application --cli-input-json` file); the application runs on
+    the exactly-once runtime in a Faust worker,
+    which serves /health and /metrics with --web-port.
     """
     from pipelines.sql.application import load_sql_application
 
