@@ -23,16 +23,6 @@ PUBLIC_API: dict[str, list[str]] = {
         "S3BackupMode", "S3Client", "S3Config", "S3Destination", "Successful", "build_core",
         "build_worker", "load_deliveries", "preflight",
     ],
-    "connectors": [
-        "Batch", "BufferingHints", "Compression", "CompressionFormat", "DESTINATIONS",
-        "DataFormatConversionConfig", "DeliveryConfig", "DeliveryCore", "DeliveryParts",
-        "DeliveryWorker", "Destination", "DestinationConfig", "DestinationRegistry",
-        "DocumentIdStrategy", "DontRetry", "ElasticsearchConfig", "ElasticsearchDestination",
-        "LoggingMetrics", "ParquetCompression", "ParquetEncoder", "PrometheusMetrics", "Record",
-        "Rejected", "Retry", "RetryOptions", "RetryPartial", "RunSummary", "S3BackupConfig",
-        "S3BackupMode", "S3Client", "S3Config", "S3Destination", "Successful", "build_core",
-        "build_worker", "load_deliveries", "preflight",
-    ],
     "connectors.core": [
         "Backups", "Batch", "BufferingHints", "Clock", "ConsumerLike", "DeliveryCore",
         "DeliveryParts", "DeliveryResult", "DeliveryWorker", "Destination", "DestinationConfig",
@@ -76,15 +66,6 @@ PUBLIC_API: dict[str, list[str]] = {
         "kafka_check", "kafka_config", "msk_iam", "retention", "s3", "search_auth", "secret",
         "settings",
     ],
-    "ground": [
-        "aws_credentials", "clock", "errors", "faults", "java_pattern", "java_properties", "kafka",
-        "kafka_check", "kafka_config", "msk_iam", "retention", "s3", "search_auth", "secret",
-        "settings",
-    ],
-    "pipelines": [
-        "ApplicationConfig", "SqlApplication", "SqlPartitionProcessor", "check_application",
-        "import_kda_description", "load_application", "load_sql_application",
-    ],
     "pipelines": [
         "ApplicationConfig", "SqlApplication", "SqlPartitionProcessor", "check_application",
         "import_kda_description", "load_application", "load_sql_application",
@@ -119,17 +100,6 @@ PUBLIC_API: dict[str, list[str]] = {
         "SchemaFolder", "SchemaRegistry", "SchemaSources", "WriterSchema", "catalog_for",
         "codec_for", "decode_any", "default_catalog", "detect_format", "load_schema", "schema_id",
         "schema_name_for_id", "schema_names", "use_catalog",
-    ],
-    "schemas": [
-        "AVRO_MAGIC", "AvroPlan", "Codec", "FORMATS", "Format", "RegistryConfig", "SchemaCatalog",
-        "SchemaFolder", "SchemaRegistry", "SchemaSources", "WriterSchema", "catalog_for",
-        "codec_for", "decode_any", "default_catalog", "detect_format", "load_schema", "schema_id",
-        "schema_name_for_id", "schema_names", "use_catalog",
-    ],
-    "shardline": [
-        "BrokerUnavailableError", "CodecError", "ConfigError", "DeliveryError",
-        "PermanentDeliveryError", "PortInUseError", "ProduceError", "RetriableDeliveryError",
-        "ShardlineError", "StackError", "ToolMissingError", "__version__",
     ],
     "shardline": [
         "BrokerUnavailableError", "CodecError", "ConfigError", "DeliveryError",
