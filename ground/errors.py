@@ -13,6 +13,10 @@
     ├── KafkaSecurityError(PermissionError)  Kafka refused the credentials, or its TLS
     │                                      certificate is not trusted; names the setting
     ├── CodecError(ValueError)             a record could not be decoded; keeps the raw bytes
+    │   └── SchemaMismatchError            its schema id is unknown, or names a schema that
+    │                                      cannot be read as the expected one
+    ├── SchemaRegistryError(ConnectionError)  the schema registry did not answer, refused the
+    │                                      credentials or a schema: no record's fault
     ├── ProduceError                       the producer could not deliver records
     ├── DeliveryError                      a destination refused or failed a write
     │   ├── RetriableDeliveryError         worth another try (throttling, 5xx, timeouts)
@@ -48,6 +52,8 @@ __all__ = [
     "RetriableDeliveryError",
     "RowError",
     "RuntimeFailure",
+    "SchemaMismatchError",
+    "SchemaRegistryError",
     "ShardlineError",
     "SqlError",
     "SqlPlanError",
@@ -116,6 +122,23 @@ class CodecError(ShardlineError, ValueError):
         super().__init__(reason)
         self.reason = reason
         self.raw = raw
+
+
+class SchemaMismatchError(CodecError):
+    """The record is framed well but its schema is not the expected one: an id no registry
+    (or ``ids.json``) knows, another schema, or a writer schema that Avro schema resolution
+    cannot read as the reader's (a field without default missing, a type changed)."""
+
+
+class SchemaRegistryError(ShardlineError, ConnectionError):
+    """The schema registry could not be used: unreachable, credentials refused, a schema
+    refused (incompatible), an unexpected answer. Unlike an unknown schema id in a record (a
+    :class:`CodecError` of that record), nothing is gained by skipping the record: the work
+    stops or is retried. ``status`` is the HTTP status, 0 when none came back."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ProduceError(ShardlineError):

@@ -20,9 +20,10 @@ serves TLS), its client trusting ``SHARDLINE_S3_CA_BUNDLE`` (default: the stack'
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from ground.aws_credentials import AwsCredentialOptions
@@ -64,6 +65,14 @@ DEFAULTS: dict[str, str] = {
     "SEARCH_USER": "shardline",
     "HOME": ".shardline",
     "CACHE": "~/.cache/shardline",
+    # Schemas: the user's .avsc folder and a Confluent-compatible schema registry (both off
+    # by default: the bundled schemas and their fixed ids), and the local stack's registry.
+    "SCHEMA_DIR": "",
+    "SCHEMA_REGISTRY_URL": "",
+    "SCHEMA_REGISTRY_USER": "",
+    "SCHEMA_REGISTRY_PASSWORD": "",
+    "SCHEMA_REGISTRY_CA": "",
+    "SCHEMA_REGISTRY_PORT": "19081",
     "STACK_SECURE": "0",  # 1: the local stack adds its secured listeners
 }
 
@@ -83,6 +92,10 @@ def aws_s3_endpoint(region: str) -> str:
     return f"https://s3.{region}.{suffix}"
 
 
+#: Where Apicurio Registry serves the Confluent Schema Registry API.
+LOCAL_REGISTRY_API_PATH = "/apis/ccompat/v7"
+
+
 def _port(name: str, value: str) -> int:
     try:
         port = int(value)
@@ -91,6 +104,45 @@ def _port(name: str, value: str) -> int:
     if not 0 < port < 65536:
         raise ConfigError(ENV_PREFIX + name, f"port out of range: {port}")
     return port
+
+
+def _path(value: str) -> Path | None:
+    return Path(value).expanduser().resolve() if value else None
+
+
+class _SchemaFields(TypedDict):
+    schema_dir: Path | None
+    schema_registry_url: str
+    schema_registry_user: str
+    schema_registry_password: Secret | None
+    schema_registry_ca: Path | None
+    schema_registry_port: int
+
+
+def _schema_settings(get: Callable[[str], str]) -> _SchemaFields:
+    """The ``schema_*`` fields: a registry URL must not carry credentials (they would be
+    shown wherever the URL is), a user needs a password and the other way round."""
+    url = get("SCHEMA_REGISTRY_URL")
+    if url:
+        if "@" in urlsplit(url).netloc:  # checked first: the message must not echo the URL
+            raise ConfigError(
+                ENV_PREFIX + "SCHEMA_REGISTRY_URL",
+                "must not hold credentials: set SHARDLINE_SCHEMA_REGISTRY_USER and "
+                "SHARDLINE_SCHEMA_REGISTRY_PASSWORD",
+            )
+        url = _url("SCHEMA_REGISTRY_URL", url)
+    user, password = get("SCHEMA_REGISTRY_USER"), get("SCHEMA_REGISTRY_PASSWORD")
+    if bool(user) != bool(password):
+        missing = "SCHEMA_REGISTRY_PASSWORD" if user else "SCHEMA_REGISTRY_USER"
+        raise ConfigError(ENV_PREFIX + missing, "must be set too (basic authentication)")
+    return {
+        "schema_dir": _path(get("SCHEMA_DIR")),
+        "schema_registry_url": url,
+        "schema_registry_user": user,
+        "schema_registry_password": Secret(password) if password else None,
+        "schema_registry_ca": _path(get("SCHEMA_REGISTRY_CA")),
+        "schema_registry_port": _port("SCHEMA_REGISTRY_PORT", get("SCHEMA_REGISTRY_PORT")),
+    }
 
 
 def _flag(name: str, value: str) -> bool:
@@ -128,6 +180,12 @@ class Settings:
     search_auth: SearchAuth = SearchAuth()
     home: Path = Path(".shardline")
     cache: Path = Path("~/.cache/shardline")
+    schema_dir: Path | None = None
+    schema_registry_url: str = ""
+    schema_registry_user: str = ""
+    schema_registry_password: Secret | None = field(default=None, repr=False)
+    schema_registry_ca: Path | None = None
+    schema_registry_port: int = 19081
     kafka_secure_port: int = 19094
     stack_secure: bool = False
 
@@ -194,6 +252,7 @@ class Settings:
             search_auth=search_auth,
             home=home,
             cache=Path(get("CACHE")).expanduser(),
+            **_schema_settings(get),
             kafka_secure_port=_port("KAFKA_SECURE_PORT", get("KAFKA_SECURE_PORT")),
             stack_secure=secure,
         )
@@ -220,6 +279,11 @@ class Settings:
     @property
     def search_port(self) -> int:
         return _port_of(self.search_url)
+
+    @property
+    def local_schema_registry_url(self) -> str:
+        """The Confluent-compatible API of the local stack's registry (``stack up``)."""
+        return f"http://127.0.0.1:{self.schema_registry_port}{LOCAL_REGISTRY_API_PATH}"
 
     def faust_datadir(self, app_id: str) -> str:
         """Where a Faust app keeps its local data: under ``home``, not ``<app id>-data`` in

@@ -189,8 +189,9 @@ def _format_conversion(node: Node, tr: Translation) -> None:
     if schema is None:
         raise ConfigError(node.name("SchemaConfiguration"), "is required")
     tr.put(f"{base}.schema", schema.string("TableName", required=True), schema.name("TableName"))
-    schema.ignore(tr, "the schema is read from schemas/ by TableName", "RoleARN", "CatalogId",
-                  "DatabaseName", "Region", "VersionId")
+    schema.ignore(tr, "the schema is looked up by TableName (schema folder, registry "
+                  "subject, bundled)", "RoleARN", "CatalogId", "DatabaseName", "Region",
+                  "VersionId")
     schema.done()
     inp = node.node("InputFormatConfiguration")
     if inp is not None:

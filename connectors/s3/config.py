@@ -44,6 +44,7 @@ from connectors.transform.partitioning import DEFAULT_MAX_ACTIVE_PARTITIONS
 from ground.errors import ConfigError
 from ground.s3 import SSE_S3, ServerSideEncryption, s3_credentials
 from ground.settings import Settings
+from schemas import codec_for
 
 __all__ = [
     "S3_ERROR_OUTPUT_TYPE",
@@ -112,7 +113,9 @@ def read_encryption(s: Section) -> ServerSideEncryption | None:
 @dataclass(frozen=True, slots=True)
 class DataFormatConversionConfig:
     """Firehose's DataFormatConversionConfiguration, JSON → Parquet (OpenX JSON SerDe in,
-    ParquetSerDe out), with the table schema named from ``schemas/``."""
+    ParquetSerDe out; Confluent-framed Avro records are read too). ``schema`` names the table
+    schema: a ``.avsc`` of the user's schema folder, a subject of the schema registry (its
+    latest version), or a bundled example."""
 
     schema: str
     output_format: str = "PARQUET"
@@ -178,6 +181,7 @@ class DataFormatConversionConfig:
             page_size_bytes=self.page_size_bytes,
             writer_version=self.writer_version,
             schema_name=self.schema,
+            avro=codec_for("avro", self.schema),  # Confluent-framed Avro records, too
         )
 
 

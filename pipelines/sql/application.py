@@ -37,6 +37,7 @@ from pipelines.sql.plan import (
 from pipelines.sql.reference import load_reference_tables
 from pipelines.sql.state_codec import tag
 from pipelines.sql.types import Timestamp
+from schemas import catalog_for
 
 #: an error row's fields besides DATA_ROW (names, message, topic, offsets...), generously
 ERROR_ROW_OVERHEAD_BYTES = 64 * 1024
@@ -104,7 +105,10 @@ class SqlApplication:
         self.config = config
         self.plan = plan
         self.settings = settings
-        self._decoders = {i.topic: (i, build_decoder(i.input_schema)) for i in config.inputs}
+        catalog = catalog_for(settings)  # the user's schemas and schema registry
+        self._decoders = {
+            i.topic: (i, build_decoder(i.input_schema, catalog)) for i in config.inputs
+        }
         self._outputs: dict[str, list[_Output]] = {}
         for output in config.outputs:
             if output.name == ERROR_STREAM:

@@ -15,6 +15,7 @@ import click
 
 from ground.errors import ShardlineError
 from ground.settings import Settings
+from schemas import catalog_for, use_catalog
 
 __all__ = ["main"]
 
@@ -42,6 +43,9 @@ def main(ctx: click.Context, verbose: int) -> None:
     logging.getLogger("botocore").setLevel(max(level, logging.INFO))
     try:
         ctx.obj = Settings.from_env()
+        # Schemas named anywhere (AvroSchema, Parquet schema, --kind) are looked up in the
+        # user's folder and the schema registry of the settings, then the bundled ones.
+        use_catalog(catalog_for(ctx.obj))
     except ShardlineError as exc:
         click.echo(f"shardline: error: {exc}", err=True)
         sys.exit(2)

@@ -44,7 +44,8 @@ def _console(*, stderr: bool = False) -> Console:
 
 @click.group()
 def stack() -> None:
-    """Run Kafka, MinIO and Elasticsearch locally (data under SHARDLINE_HOME)."""
+    """Run Kafka, MinIO, Elasticsearch and a schema registry locally (data under
+    SHARDLINE_HOME)."""
 
 
 @stack.command()
@@ -114,7 +115,9 @@ def _print_status(st: Stack, components: tuple[str, ...]) -> bool:
 @click.argument(
     "component",
     required=False,
-    type=click.Choice([*COMPONENTS, "elasticsearch", "opensearch", "s3"], case_sensitive=False),
+    type=click.Choice(
+        [*COMPONENTS, "elasticsearch", "opensearch", "s3", "apicurio"], case_sensitive=False
+    ),
 )
 @click.option("-n", "--lines", default=50, show_default=True, help="Lines to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
