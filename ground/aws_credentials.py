@@ -209,11 +209,13 @@ def resolve_credentials(
     access_key: Secret,
     secret_key: Secret,
     default_sts_endpoint: str = "",
+    ca_bundle: str | None = None,
     session_factory: Callable[..., botocore.session.Session] = botocore.session.Session,
 ) -> AwsCredentials:
     """The credentials ``options`` describe. The chain is searched now, and with a role the
     first ``AssumeRole`` is made now, so a missing or refused credential fails at start-up:
-    :class:`CredentialsError` naming the settings."""
+    :class:`CredentialsError` naming the settings. ``ca_bundle``: a PEM file the STS client
+    trusts instead of the system's CAs (an STS over TLS with a private CA)."""
     names = options.settings_names()
     if options.source == "static":
         token = options.session_token
@@ -236,7 +238,8 @@ def resolve_credentials(
     if options.role is None:
         return AwsCredentials(base, settings=names)
     return _assume_role(options, options.role, base, session, region=region, names=names,
-                        sts_endpoint=options.role.sts_endpoint or default_sts_endpoint)
+                        sts_endpoint=options.role.sts_endpoint or default_sts_endpoint,
+                        ca_bundle=ca_bundle)
 
 
 def _assume_role(
@@ -248,8 +251,11 @@ def _assume_role(
     region: str,
     names: str,
     sts_endpoint: str,
+    ca_bundle: str | None = None,
 ) -> AwsCredentials:
     def client_creator(service: str, **kwargs: Any) -> Any:
+        if ca_bundle is not None:
+            kwargs.setdefault("verify", ca_bundle)
         return session.create_client(service, region_name=region,
                                      endpoint_url=sts_endpoint or None, **kwargs)
 

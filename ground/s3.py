@@ -22,9 +22,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
@@ -103,7 +105,8 @@ def s3_credentials(settings: Settings) -> AwsCredentials:
         settings.s3_auth, region=settings.s3_region, access_key=settings.s3_access_key,
         secret_key=settings.s3_secret_key,
         default_sts_endpoint="" if is_aws_endpoint(settings.s3_endpoint)
-        else settings.s3_endpoint)
+        else settings.s3_endpoint,
+        ca_bundle=str(settings.s3_ca_bundle) if settings.s3_ca_bundle is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,7 @@ class S3Client:
         addressing: str = "auto",
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
         resolver: aiohttp.abc.AbstractResolver | None = None,
+        ca_bundle: Path | None = None,
     ) -> None:
         if addressing not in ("auto", "path", "virtual"):
             raise ValueError(f"addressing: auto, path or virtual, got {addressing!r}")
@@ -187,6 +191,9 @@ class S3Client:
         self.addressing = addressing
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
         self._resolver = resolver  # how host names resolve (tests: bucket.host → 127.0.0.1)
+        # HTTPS trusting this PEM file instead of the system's CAs (a private CA, e.g. the
+        # secured local stack's); verification is never turned off.
+        self._ssl = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else None
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -201,7 +208,8 @@ class S3Client:
         between clients, resolved from the settings when not given."""
         return cls(settings.s3_endpoint, settings.s3_region,
                    credentials if credentials is not None else s3_credentials(settings),
-                   addressing=settings.s3_addressing, timeout_ms=timeout_ms)
+                   addressing=settings.s3_addressing, timeout_ms=timeout_ms,
+                   ca_bundle=settings.s3_ca_bundle)
 
     def __repr__(self) -> str:  # never show the credentials
         return f"S3Client({self.endpoint!r}, region={self.region!r})"
@@ -229,7 +237,10 @@ class S3Client:
         if self._session is None:
             # An object's bytes as stored: Firehose-style objects carry Content-Encoding: gzip,
             # which aiohttp would otherwise undo on GET (S3 SDKs never do).
-            connector = aiohttp.TCPConnector(resolver=self._resolver) if self._resolver else None
+            connector = None
+            if self._resolver is not None or self._ssl is not None:
+                connector = aiohttp.TCPConnector(resolver=self._resolver,
+                                                 ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False,
                                                   connector=connector)
 

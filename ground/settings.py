@@ -13,7 +13,8 @@ authenticates (static keys, the AWS credential chain, AssumeRole) is
 engine's authentication and TLS are :class:`~ground.search_auth.SearchAuth`
 (``settings.search_auth``); a ``user:password@`` in ``SHARDLINE_SEARCH_URL`` moves there.
 With ``SHARDLINE_STACK_SECURE`` the search URL defaults to ``https://`` and the client to the
-secured local stack's superuser and CA.
+secured local stack's superuser and CA; so does the S3 endpoint (the secured stack's MinIO
+serves TLS), its client trusting ``SHARDLINE_S3_CA_BUNDLE`` (default: the stack's CA).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "Secret",
     "Settings",
     "aws_s3_endpoint",
+    "s3_stack_ca",
     "search_stack_ca",
 ]
 
@@ -141,6 +143,8 @@ def _schema_settings(get: Callable[[str], str]) -> _SchemaFields:
         "schema_registry_ca": _path(get("SCHEMA_REGISTRY_CA")),
         "schema_registry_port": _port("SCHEMA_REGISTRY_PORT", get("SCHEMA_REGISTRY_PORT")),
     }
+
+
 def _flag(name: str, value: str) -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
         return True
@@ -168,6 +172,7 @@ class Settings:
     s3_secret_key: Secret = field(repr=False)
     s3_addressing: str = "auto"
     s3_auth: AwsCredentialOptions = AwsCredentialOptions()
+    s3_ca_bundle: Path | None = None
     search_url: str = ""
     search_transport_port: int = 0
     search_engine: str = "elasticsearch"
@@ -201,8 +206,13 @@ class Settings:
         region = get("S3_REGION")
         if not region:
             raise ConfigError(ENV_PREFIX + "S3_REGION", "must not be empty")
+        secure = _flag("STACK_SECURE", get("STACK_SECURE"))
+        home = Path(get("HOME")).expanduser().resolve()
         endpoint = get("S3_ENDPOINT")
         endpoint = aws_s3_endpoint(region) if endpoint.lower() in ("", "aws") else endpoint
+        if secure and ENV_PREFIX + "S3_ENDPOINT" not in src:
+            endpoint = endpoint.replace("http://", "https://", 1)
+        s3_ca_bundle = _s3_ca_bundle(src, home, secure)
         addressing = src.get(ENV_PREFIX + "S3_ADDRESSING", "auto").strip().lower()
         if addressing not in S3_ADDRESSING:
             raise ConfigError(ENV_PREFIX + "S3_ADDRESSING",
@@ -212,8 +222,6 @@ class Settings:
             raise ConfigError(ENV_PREFIX + "S3_ACCESS_KEY", "must not be empty")
         if len(secret) < 8:
             raise ConfigError(ENV_PREFIX + "S3_SECRET_KEY", "must be at least 8 characters")
-        secure = _flag("STACK_SECURE", get("STACK_SECURE"))
-        home = Path(get("HOME")).expanduser().resolve()
         raw_url = get("SEARCH_URL")
         if secure and ENV_PREFIX + "SEARCH_URL" not in src:
             raw_url = raw_url.replace("http://", "https://", 1)
@@ -236,6 +244,7 @@ class Settings:
             s3_secret_key=Secret(secret),
             s3_addressing=addressing,
             s3_auth=AwsCredentialOptions.from_env(src, ENV_PREFIX + "S3_"),
+            s3_ca_bundle=s3_ca_bundle,
             search_url=search_url,
             search_transport_port=_port("SEARCH_TRANSPORT_PORT", get("SEARCH_TRANSPORT_PORT")),
             search_engine=engine,
@@ -291,6 +300,24 @@ def _port_of(url: str) -> int:
 
 def search_stack_ca(home: Path) -> Path:
     return home / "search" / "tls" / "ca.crt"
+
+
+def s3_stack_ca(home: Path) -> Path:
+    """The CA certificate the secured local stack's MinIO certificate is signed by."""
+    return home / "minio" / "tls" / "ca.crt"
+
+
+def _s3_ca_bundle(src: Mapping[str, str], home: Path, secure: bool) -> Path | None:
+    """``SHARDLINE_S3_CA_BUNDLE`` (a PEM file the S3 and STS clients trust instead of the
+    system's CAs); with the secured stack, its MinIO's CA when that exists."""
+    name = ENV_PREFIX + "S3_CA_BUNDLE"
+    raw = src.get(name, "").strip()
+    if not raw:
+        return s3_stack_ca(home) if secure and s3_stack_ca(home).is_file() else None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigError(name, f"no such file: {path}")
+    return path
 
 
 def _secure_search_defaults(

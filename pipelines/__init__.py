@@ -7,14 +7,15 @@ An application is a folder with ``application.yaml`` and ``app.sql``.
 :meth:`SqlApplication.processor` is the per-partition processor the runtime hosts.
 """
 
-from pipelines.sql.appconfig import ApplicationConfig, load_application
-from pipelines.sql.application import (
+from pipelines.sql import (
+    ApplicationConfig,
     SqlApplication,
     SqlPartitionProcessor,
     check_application,
+    import_kda_description,
+    load_application,
     load_sql_application,
 )
-from pipelines.sql.kda_import import import_kda_description
 
 __all__ = [
     "ApplicationConfig",

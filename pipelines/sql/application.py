@@ -22,10 +22,11 @@ from ground.kafka import partition_count
 from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
-from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
+from pipelines.sql.appconfig import ApplicationConfig, Column
 from pipelines.sql.decoders import RECORD_TOO_LARGE, build_decoder
 from pipelines.sql.encoders import RowEncoder, build_encoder
 from pipelines.sql.engine import PartitionEngine
+from pipelines.sql.kda_import import load_application_file
 from pipelines.sql.operators.base import KeyedRow, RowFailure
 from pipelines.sql.plan import (
     ERROR_STREAM,
@@ -49,6 +50,7 @@ __all__ = [
     "SqlPartitionProcessor",
     "check_application",
     "load_sql_application",
+    "sql_application",
 ]
 
 
@@ -86,8 +88,11 @@ def _plan(
 def check_application(
     path: Path | str, **overrides: Any
 ) -> tuple[ApplicationConfig, ApplicationPlan]:
-    """Validate config and SQL; nothing is contacted. Raises ConfigError or SqlError."""
-    config = load_application(path, **overrides)
+    """Validate config and SQL; nothing is contacted. Raises ConfigError or SqlError.
+
+    ``path`` is an application folder, its ``application.yaml``, or a
+    ``create-application --cli-input-json`` file (:mod:`pipelines.sql.kda_import`)."""
+    config = load_application_file(path, **overrides)
     return config, _plan(config, None)
 
 
@@ -339,9 +344,18 @@ class SqlPartitionProcessor:
         )
 
 
+def sql_application(
+    config: ApplicationConfig,
+    settings: Settings,
+    tables: dict[str, list[tuple[Any, ...]]] | None = None,
+) -> SqlApplication:
+    """The application of a loaded ``config``, its reference tables' rows given (offline)."""
+    return SqlApplication(config, _plan(config, tables), settings)
+
+
 def load_sql_application(path: Path | str, settings: Settings, **overrides: Any) -> SqlApplication:
     """Config + SQL + reference tables (read from S3/MinIO once, at start-up)."""
-    config = load_application(path, **overrides)
+    config = load_application_file(path, **overrides)
     tables: dict[str, list[tuple[Any, ...]]] = {}
     if config.reference_data_sources:
         tables = asyncio.run(load_reference_tables(config, settings))

@@ -22,6 +22,8 @@ __all__ = ["StreamColumn", "StreamInfo", "TableInfo"]
 class StreamColumn:
     name: str
     sql_type: SqlType
+    #: ``NOT NULL`` in CREATE STREAM: a row with NULL here fails (to the error stream).
+    not_null: bool = False
     #: The qualifiers the column is known by (a hidden stream's join columns: the alias and
     #: name of the relation they came from). Empty: the stream's own alias and name.
     qualifiers: tuple[str, ...] = ()

@@ -33,7 +33,7 @@ from sqlglot import exp
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compiler import compile_expr
-from pipelines.sql.dialect import Statement, is_cursor
+from pipelines.sql.dialect import Statement, is_cursor, is_step
 from pipelines.sql.expr import TIMESTAMP, VARCHAR
 from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.cursor_plan import function_name, streams_through_a_function
@@ -237,7 +237,7 @@ class Composer:
             raise self.error(SqlUnsupportedError, "DISTINCT ON", distinct)
         if not select.args.get("stream") and not streams_through_a_function(select):
             raise self.error(SqlPlanError, "a pump query must be SELECT STREAM", select)
-        select = select.copy()
+        select = _without_monotonic(select.copy(), self.statement)
         self._from(select)
         self._joins(select)
         order = select.args.get("order")
@@ -308,8 +308,12 @@ class Composer:
     ) -> StreamInfo:
         stream = StreamInfo(
             name,
-            tuple(StreamColumn(c.name, c.sql_type, qualifiers or c.qualifiers, c.system)
-                  for c in columns),
+            tuple(
+                StreamColumn(
+                    c.name, c.sql_type, qualifiers=qualifiers or c.qualifiers, system=c.system
+                )
+                for c in columns
+            ),
             line=self.statement.line,
             hidden=True,
         )
@@ -546,20 +550,24 @@ class Composer:
         qualifiers = (alias, name) if alias != name else (name,)
         stream = self.streams.get(name)
         if stream is not None:
-            out = [StreamColumn("ROWTIME", TIMESTAMP, qualifiers, system=True)]
+            out = [StreamColumn("ROWTIME", TIMESTAMP, qualifiers=qualifiers, system=True)]
             if stream.source:
                 out.append(
-                    StreamColumn("APPROXIMATE_ARRIVAL_TIME", TIMESTAMP, qualifiers, system=True)
+                    StreamColumn(
+                        "APPROXIMATE_ARRIVAL_TIME", TIMESTAMP, qualifiers=qualifiers, system=True
+                    )
                 )
             out.extend(
-                StreamColumn(c.name, c.sql_type, c.qualifiers or qualifiers, c.system)
+                StreamColumn(
+                    c.name, c.sql_type, qualifiers=c.qualifiers or qualifiers, system=c.system
+                )
                 for c in stream.columns
             )
             return out
         table = self.tables.get(name)
         if table is None:
             raise self.error(SqlPlanError, f"unknown stream or reference table {name}", relation)
-        return [StreamColumn(c.name, c.sql_type, qualifiers) for c in table.columns]
+        return [StreamColumn(c.name, c.sql_type, qualifiers=qualifiers) for c in table.columns]
 
     # -- ORDER BY, DISTINCT, group_rank -------------------------------------------------------
     def _order_keys(self, select: exp.Select, distinct: bool) -> list[exp.Ordered]:
@@ -727,3 +735,37 @@ def _trivial_cursor(query: exp.Expression, *, star: bool) -> bool:
         value for clause, value in query.args.items()
         if clause not in ("expressions", "from_", "where", "stream", "comments")
     )
+
+
+def _is_monotonic(node: object) -> bool:
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "MONOTONIC"
+
+
+def _without_monotonic(select: exp.Select, statement: Statement) -> exp.Select:
+    """``MONOTONIC(x)`` returns ``x`` and declares it monotonic (sql-reference-monotonic.html)
+    so that a streaming GROUP BY may use it. A tumbling window's STEP/FLOOR over time is
+    monotonic already: the declaration is dropped. ``GROUP BY MONOTONIC(x)`` over anything
+    else (groups that close when ``x`` changes) is refused."""
+    group = select.args.get("group")
+    for key in group.expressions if group is not None else []:
+        if _is_monotonic(key):
+            inner = key.expressions[0] if key.expressions else key
+            if not (is_step(inner) or (isinstance(inner, exp.Floor) and inner.args.get("to"))):
+                raise plan_error(
+                    SqlUnsupportedError,
+                    f"GROUP BY {key.sql()}: groups that close when a declared-monotonic value "
+                    "changes (group by STEP/FLOOR of a time instead)",
+                    key,
+                    statement,
+                )
+    if not any(_is_monotonic(n) for n in select.walk()):
+        return select
+
+    def strip(node: exp.Expression) -> exp.Expression:
+        if _is_monotonic(node) and len(node.expressions) == 1:
+            return node.expressions[0]
+        return node
+
+    stripped = select.transform(strip)
+    assert isinstance(stripped, exp.Select)
+    return stripped

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.clock import Clock, wall_ms
+from ground.errors import SqlError, SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compose import Composer
 from pipelines.sql.dialect import Statement, parse_statements
-from pipelines.sql.nodes import datatype_to_sql, identifier_name
+from pipelines.sql.nodes import datatype_to_sql, identifier_name, node_position
 from pipelines.sql.operators.hotspots_plan import HotspotsPlanner
 from pipelines.sql.operators.project_plan import ProjectPlanner
 from pipelines.sql.operators.rcf_plan import RandomCutForestPlanner
@@ -31,6 +32,7 @@ from pipelines.sql.operators.stream_join_plan import StreamJoinPlanner
 from pipelines.sql.operators.topk_plan import ItemsTumblingPlanner
 from pipelines.sql.operators.tumbling_plan import TumblingPlanner
 from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, plan_error
+from pipelines.sql.query_clock import use_query_clock
 
 __all__ = [
     "ApplicationPlan",
@@ -96,9 +98,31 @@ def plan_application(
     tables: Mapping[str, TableInfo] | None = None,
     allowed_lateness_ms: int = 0,
     planners: Sequence[PumpPlanner] = PLANNERS,
+    clock: Clock = wall_ms,
 ) -> ApplicationPlan:
     """Plan ``code`` over the ``inputs`` streams and reference ``tables``; each pump goes to
-    the first of ``planners`` that matches it."""
+    the first of ``planners`` that matches it. The current-time functions read ``clock``
+    (see :mod:`pipelines.sql.query_clock`); the query starts now."""
+    with use_query_clock(clock):
+        return _plan_application(
+            code,
+            application=application,
+            inputs=inputs,
+            tables=tables,
+            allowed_lateness_ms=allowed_lateness_ms,
+            planners=planners,
+        )
+
+
+def _plan_application(
+    code: str,
+    *,
+    application: str,
+    inputs: Mapping[str, Sequence[StreamColumn]],
+    tables: Mapping[str, TableInfo] | None,
+    allowed_lateness_ms: int,
+    planners: Sequence[PumpPlanner],
+) -> ApplicationPlan:
     statements = parse_statements(code)
     streams: dict[str, StreamInfo] = {
         name: StreamInfo(name, tuple(columns), source=True) for name, columns in inputs.items()
@@ -129,10 +153,7 @@ def plan_application(
                         schema,
                         statement,
                     )
-            columns = tuple(
-                StreamColumn(identifier_name(c.this), datatype_to_sql(c.args["kind"]))
-                for c in schema.expressions
-            )
+            columns = tuple(_stream_column(c) for c in schema.expressions)
             for column, node in zip(columns, schema.expressions, strict=True):
                 if column.name == "ROWTIME":
                     raise plan_error(
@@ -162,6 +183,24 @@ def plan_application(
     pumps = [pump for group in groups.values() for pump in group]
     plan.pumps = _topological(pumps, streams)
     return plan
+
+
+def _stream_column(node: exp.Expression) -> StreamColumn:
+    """``name type [NOT NULL] [DESCRIPTION '…']`` of CREATE STREAM (the description is
+    documentation only)."""
+    not_null = any(
+        isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
+        for c in node.args.get("constraints") or []
+    )
+    try:
+        sql_type = datatype_to_sql(node.args["kind"])
+    except SqlError as exc:
+        if exc.line:
+            raise
+        line, column = node_position(node)
+        message = exc.construct if isinstance(exc, SqlUnsupportedError) else exc.message
+        raise type(exc)(message, line=line, column=column) from None
+    return StreamColumn(identifier_name(node.this), sql_type, not_null)
 
 
 def plan_pump(query: PumpQuery, planners: Sequence[PumpPlanner] = PLANNERS) -> PlannedPump:

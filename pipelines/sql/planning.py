@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import RowError, SqlPlanError, SqlUnsupportedError
 from pipelines.sql import functions as fn
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compiler import Expr, compile_expr
@@ -37,7 +37,7 @@ from pipelines.sql.dialect import Statement
 from pipelines.sql.nodes import identifier_name, node_position
 from pipelines.sql.operators.base import Operator
 from pipelines.sql.scope import Scope
-from pipelines.sql.types import Fn, Row, SqlType, TypeKind
+from pipelines.sql.types import COERCION_ERROR, Fn, Row, SqlType, TypeKind
 
 __all__ = [
     "PlannedPump",
@@ -204,6 +204,14 @@ class PumpQuery:
         items without one give their types to ``inferred``)."""
         compiled = [compile_expr(node, scope) for node in items]
         typed = 0 if self.infer_all else len(self.target.columns)
+        for node, expr, column in zip(items, compiled, self.target.columns[:typed], strict=False):
+            if expr.sql_type is not None and expr.sql_type.kind is TypeKind.ROW:
+                raise self.error(
+                    SqlPlanError,
+                    f"{node.sql()} is a {expr.sql_type}, not a value for column {column.name}; "
+                    "select its fields (… .COLUMN1)",
+                    node,
+                )
         self.inferred[:] = [c.sql_type for c in compiled[typed:]]
         return [
             _converter(c, self.target.columns[i]) if i < typed else c.fn
@@ -318,6 +326,17 @@ def _converter(compiled: Expr, column: StreamColumn) -> Fn:
     f = compiled.fn
     target = column.sql_type
     source = compiled.sql_type
+    if column.not_null:
+        name = column.name
+        cast = _converter(compiled, StreamColumn(name, target))
+
+        def not_null(row: Row) -> Any:
+            value = cast(row)
+            if value is None:
+                raise RowError(COERCION_ERROR, f"column {name} is NOT NULL")
+            return value
+
+        return not_null
     if (
         source is not None
         and _same_family(source, target)
@@ -327,7 +346,7 @@ def _converter(compiled: Expr, column: StreamColumn) -> Fn:
 
     def convert(row: Row) -> Any:
         value = f(row)
-        return None if value is None else fn.cast(value, target)
+        return None if value is None else fn.cast(value, target, source)
 
     return convert
 

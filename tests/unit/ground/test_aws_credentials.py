@@ -11,8 +11,10 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import botocore.session
 import pytest
 
 from ground.aws_credentials import AwsCredentialOptions, AwsCredentials, resolve_credentials
@@ -239,3 +241,19 @@ def test_an_unreachable_sts_is_a_credentials_error() -> None:
 def test_static_credentials_never_refresh() -> None:
     creds = AwsCredentials.static(*ROOT)
     assert asyncio.run(creds.current()).access_key == "root-user" and creds.refreshes == 0
+
+
+def test_the_sts_client_trusts_the_ca_bundle(sts: FakeSts, tmp_path: Path) -> None:
+    made: list[dict[str, Any]] = []
+
+    class RecordingSession(botocore.session.Session):
+        def create_client(self, *args: Any, **kwargs: Any) -> Any:
+            made.append(kwargs)
+            return super().create_client(*args, **kwargs)
+
+    bundle = tmp_path / "ca.pem"
+    creds = resolve_credentials(role_options(sts.url), region="us-east-1", access_key=ROOT[0],
+                                secret_key=ROOT[1], ca_bundle=str(bundle),
+                                session_factory=RecordingSession)
+    assert creds.frozen()[0] == "ASIA1"
+    assert made and all(kwargs["verify"] == str(bundle) for kwargs in made)

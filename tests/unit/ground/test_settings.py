@@ -2,7 +2,7 @@ import pytest
 
 import shardline
 from ground.errors import ConfigError, ShardlineError
-from ground.settings import Secret, Settings
+from ground.settings import Secret, Settings, s3_stack_ca
 
 
 def test_defaults_bind_loopback() -> None:
@@ -91,3 +91,22 @@ def test_the_secured_stack_defaults_to_https_basic_auth_and_its_ca(tmp_path) -> 
         Settings.from_env({**home, "SHARDLINE_SEARCH_URL": "http://127.0.0.1:19200"})
     assert info.value.field == "SHARDLINE_SEARCH_URL"
     assert not Settings.from_env({"SHARDLINE_STACK_SECURE": "0"}).stack_secure
+
+
+def test_s3_ca_bundle_and_the_secured_stacks_https_minio(tmp_path) -> None:
+    assert Settings.from_env({}).s3_ca_bundle is None  # the system's CAs
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Settings.from_env({"SHARDLINE_S3_CA_BUNDLE": str(bundle)}).s3_ca_bundle == bundle
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"SHARDLINE_S3_CA_BUNDLE": str(tmp_path / "missing.pem")})
+    assert info.value.field == "SHARDLINE_S3_CA_BUNDLE"
+    home = {"SHARDLINE_HOME": str(tmp_path / "home"), "SHARDLINE_STACK_SECURE": "1"}
+    s = Settings.from_env(home)
+    assert s.s3_endpoint == "https://127.0.0.1:19000" and s.s3_ca_bundle is None
+    ca = s3_stack_ca(s.home)
+    ca.parent.mkdir(parents=True)
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Settings.from_env(home).s3_ca_bundle == ca
+    explicit = Settings.from_env({**home, "SHARDLINE_S3_ENDPOINT": "http://127.0.0.1:19000"})
+    assert explicit.s3_endpoint == "http://127.0.0.1:19000"  # as set

@@ -186,7 +186,11 @@ def test_sql_check_reports_positions_in_the_sql_file(tmp_path: Path, target: str
     path = paths.get(target, app / "app.sql")
     code, lines = _cli("sql", "check", str(path))
     assert code == 1
-    assert lines[-1].startswith(f"{(app / 'app.sql').resolve()}:{line}:{column}: unknown column")
+    where, _, message = lines[-1].partition(": ")
+    file, at_line, at_column = where.rsplit(":", 2)
+    assert Path(file).resolve() == (app / "app.sql").resolve()
+    assert (int(at_line), int(at_column)) == (line, column)
+    assert message.startswith("unknown column")
 
 
 def test_sql_check_reports_configuration_errors_at_the_configuration(tmp_path: Path) -> None:
@@ -200,3 +204,13 @@ def test_sql_check_reports_configuration_errors_at_the_configuration(tmp_path: P
     assert code == 1
     assert lines[-1] == (
         f"{app / 'application.yaml'}: Outputs: stream NOPE is not created by the application code")
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (("run", str(SQL_APP), "--web-port", "70000"), "--web-port"),
+    (("deliver", "--topic", "t", "--s3-bucket", "b", "--metrics-port", "-1"), "--metrics-port"),
+])
+def test_a_bad_web_port_fails_at_start(args: tuple[str, ...], flag: str) -> None:
+    code, lines = _cli(*args)
+    assert code == 2
+    _one_error_line(lines, f"{flag}: give a TCP port, or 0 for no web server")

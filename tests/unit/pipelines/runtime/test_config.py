@@ -62,6 +62,6 @@ def test_public_names_are_pinned() -> None:
         "LAST_STOPPED_POINT", "NOW", "ROWTIME_HEADER", "STARTING_POSITIONS", "TRIM_HORIZON",
         "ChangelogReader", "Clock", "IdleTracker", "InstanceSlot", "OutRecord",
         "PartitionProcessor", "ProcessorFactory", "RunStats", "RuntimeConfig", "SourceRecord",
-        "StreamRuntime", "StreamService", "changelog_topic", "claim_instance", "latest_values",
-        "rowtime_from_headers", "run", "run_worker", "transactional_id", "wall_ms",
+        "StreamRuntime", "changelog_topic", "claim_instance", "latest_values",
+        "rowtime_from_headers", "run", "transactional_id", "wall_ms",
     }  # fmt: skip

@@ -98,9 +98,6 @@ UNSUPPORTED = [
     ("RANGE of a number",
      f"SELECT STREAM sector, SUM(price) OVER (RANGE @5 PRECEDING) FROM {SRC}",
      "RANGE without an INTERVAL"),
-    ("LAG with a default",
-     f"SELECT STREAM sector, @LAG(price, 1, 0) OVER W FROM {SRC} WINDOW W AS "
-     "(RANGE INTERVAL '1' MINUTE PRECEDING)", "LAG with a default value"),
     ("a scalar function OVER a window",
      f"SELECT STREAM sector, @ABS(price) OVER W FROM {SRC} WINDOW W AS "
      "(RANGE INTERVAL '1' MINUTE PRECEDING)", "ABS(price) OVER a window"),
