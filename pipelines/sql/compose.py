@@ -33,54 +33,36 @@ from sqlglot import exp
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compiler import compile_expr
-from pipelines.sql.dialect import Statement, is_cursor, is_step
+from pipelines.sql.dialect import Statement, is_cursor
 from pipelines.sql.expr import TIMESTAMP, VARCHAR
 from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.cursor_plan import function_name, streams_through_a_function
 from pipelines.sql.operators.ordering_plan import (
     distinct_pump,
     group_rank_pump,
-    rowtime_based,
     rowtime_pump,
     sort_pump,
 )
-from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, canonical, plan_error
+from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, plan_error
+from pipelines.sql.query_shapes import (
+    GROUP_RANK,
+    ITEMS_FUNCTIONS,
+    PLANNED_CLAUSES,
+    REFUSED_CLAUSES,
+    distinct_leading,
+    group_rank_call,
+    is_rowtime_alias,
+    order_keys,
+    rowtime_items,
+    table_function,
+    table_node,
+    trivial_cursor,
+    without_monotonic,
+)
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import alias_of
 
-__all__ = ["Composer", "GROUP_RANK"]
-
-GROUP_RANK = "GROUP_RANK"
-#: Table functions over one column of the cursor's stream.
-_ITEMS_FUNCTIONS = ("TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING")
-
-#: The clauses of a SELECT and what is said when one is not supported.
-_REFUSED_CLAUSES = {
-    "limit": "LIMIT in a streaming query",
-    "offset": "OFFSET in a streaming query",
-    "fetch": "FETCH in a streaming query",
-    "with_": "WITH in a pump",
-    "qualify": "QUALIFY",
-    "laterals": "LATERAL",
-    "sample": "TABLESAMPLE",
-    "locks": "FOR UPDATE",
-    "cluster": "CLUSTER BY",
-    "distribute": "DISTRIBUTE BY",
-    "sort": "SORT BY",
-    "connect": "CONNECT BY",
-    "prewhere": "PREWHERE",
-    "settings": "SETTINGS",
-    "into": "SELECT … INTO",
-    "kind": "SELECT AS STRUCT/VALUE",
-    "hint": "query hints",
-    "match": "MATCH_RECOGNIZE",
-    "options": "query options",
-    "operation_modifiers": "query modifiers",
-}
-_PLANNED_CLAUSES = {
-    "expressions", "from_", "joins", "where", "group", "having", "windows", "stagger",
-    "distinct", "order", "stream", "comments",
-}
+__all__ = ["Composer"]
 
 
 @dataclass
@@ -190,7 +172,7 @@ class Composer:
             raise self.error(SqlUnsupportedError, "UNION of streams (UNION ALL is)", node)
         for clause in ("limit", "offset", "with_"):
             if node.args.get(clause):
-                raise self.error(SqlUnsupportedError, _REFUSED_CLAUSES[clause], node)
+                raise self.error(SqlUnsupportedError, REFUSED_CLAUSES[clause], node)
         order = node.args.get("order")
         if order is not None:
             bare = node.copy()
@@ -198,7 +180,7 @@ class Composer:
             hidden = self._hidden(bare)
             select = exp.Select(
                 expressions=[exp.Star()],
-                from_=exp.From(this=_table(hidden.name)),
+                from_=exp.From(this=table_node(hidden.name)),
                 order=order,
                 stream=True,
             )
@@ -222,8 +204,8 @@ class Composer:
         for clause, value in select.args.items():
             if value is None or value is False or value == []:
                 continue
-            if clause not in _PLANNED_CLAUSES:
-                construct = _REFUSED_CLAUSES.get(clause, f"{clause.upper()} in a query")
+            if clause not in PLANNED_CLAUSES:
+                construct = REFUSED_CLAUSES.get(clause, f"{clause.upper()} in a query")
                 where = value if isinstance(value, exp.Expression) else select
                 raise self.error(SqlUnsupportedError, construct, where)
         group = select.args.get("group")
@@ -237,11 +219,11 @@ class Composer:
             raise self.error(SqlUnsupportedError, "DISTINCT ON", distinct)
         if not select.args.get("stream") and not streams_through_a_function(select):
             raise self.error(SqlPlanError, "a pump query must be SELECT STREAM", select)
-        select = _without_monotonic(select.copy(), self.statement)
+        select = without_monotonic(select.copy(), self.statement)
         self._from(select)
         self._joins(select)
         order = select.args.get("order")
-        retime = _rowtime_items(select)
+        retime = rowtime_items(select)
         if len(retime) > 1:
             raise self.error(SqlPlanError, "two items AS ROWTIME", retime[1])
         if retime and (distinct is not None or order is not None):
@@ -256,7 +238,7 @@ class Composer:
         core.set("order", None)
         if retime:
             item = retime[0]
-            core.set("expressions", [e for e in core.expressions if not _is_rowtime_alias(e)])
+            core.set("expressions", [e for e in core.expressions if not is_rowtime_alias(e)])
             if isinstance(item.this, exp.Column) and not item.this.args.get("table") and (
                 identifier_name(item.this.this) == "ROWTIME"
             ):
@@ -268,11 +250,11 @@ class Composer:
             last = rowtime_pump(self.statement, pump, hidden, sink.name, width, item.this)
             self._finish(sink, hidden, width, last)
             return
-        keys = self._order_keys(select, distinct is not None) if order is not None else []
+        keys = order_keys(select, distinct is not None, self.error) if order is not None else []
         extras: list[exp.Expression] = [key.this for key in keys]
         leading: exp.Expression | None = None
         if distinct is not None:
-            leading = self._distinct_leading(select)
+            leading = distinct_leading(select, self.error)
             extras.append(leading)
         hidden, width = self._computed(core, sink, extras)
         source = hidden
@@ -401,7 +383,7 @@ class Composer:
                 "HAVING needs a GROUP BY (or WINDOWED BY STAGGER) in a streaming query",
                 select.args["having"],
             )
-        if _group_rank_call(select) is not None:
+        if group_rank_call(select) is not None:
             self._group_rank(select, sink, pump)
             return
         query = self._query(select, sink, pump)
@@ -437,16 +419,16 @@ class Composer:
                     raise self.error(SqlPlanError, "CURSOR takes (SELECT STREAM …)", cursor)
                 if function == GROUP_RANK:
                     materialize = True
-                elif function in _ITEMS_FUNCTIONS:  # these read a column of the cursor's FROM
-                    materialize = not _trivial_cursor(query, star=True)
+                elif function in ITEMS_FUNCTIONS:  # these read a column of the cursor's FROM
+                    materialize = not trivial_cursor(query, star=True)
                 else:  # the ML functions plan a cursor's SELECT list themselves
-                    materialize = not _trivial_cursor(query, star=False)
+                    materialize = not trivial_cursor(query, star=False)
                 if materialize:
                     hidden = self._hidden(query)
                     cursor.set(
                         "expressions",
                         [exp.Select(expressions=[exp.Star()],
-                                    from_=exp.From(this=_table(hidden.name)), stream=True)],
+                                    from_=exp.From(this=table_node(hidden.name)), stream=True)],
                     )
         elif not isinstance(node, exp.Table):
             raise self.error(SqlUnsupportedError, f"FROM {node.sql()}", node)
@@ -459,7 +441,7 @@ class Composer:
         if node.args.get("over") is not None:
             raise self.error(SqlUnsupportedError, "a window on a subquery", node)
         hidden = self._hidden(node.this, alias=alias, names=names, names_node=alias_node)
-        table = _table(hidden.name)
+        table = table_node(hidden.name)
         if alias:
             table.set("alias", exp.TableAlias(this=exp.Identifier(this=alias, quoted=True)))
         return table
@@ -482,7 +464,7 @@ class Composer:
             select.args.get("group") is not None
             or select.args.get("stagger") is not None
             or any(item.find(exp.Window) is not None for item in select.expressions)
-            or _table_function(select)
+            or table_function(select)
         )
         if windowed:
             self._materialize(select, len(joins))
@@ -537,7 +519,7 @@ class Composer:
         ):
             inner.set("windows", select.args.get("windows"))  # a join's OVER w names one
         self._plan(inner, _Sink(name, hidden, hidden.columns, tuple(range(len(columns)))), name)
-        select.set("from_", exp.From(this=_table(name)))
+        select.set("from_", exp.From(this=table_node(name)))
         select.set("joins", joins[count:] or None)
 
     def _relation_columns(self, relation: exp.Expression) -> list[StreamColumn]:
@@ -570,87 +552,10 @@ class Composer:
         return [StreamColumn(c.name, c.sql_type, qualifiers=qualifiers) for c in table.columns]
 
     # -- ORDER BY, DISTINCT, group_rank -------------------------------------------------------
-    def _order_keys(self, select: exp.Select, distinct: bool) -> list[exp.Ordered]:
-        """ORDER BY's keys as expressions (an alias or ordinal is its SELECT item's); the
-        leading one is a monotonic function of ROWTIME, ascending."""
-        items = select.expressions
-        aliases = {
-            identifier_name(i.args["alias"]): i.this for i in items if isinstance(i, exp.Alias)
-        }
-        keys: list[exp.Ordered] = []
-        within = select.args["order"].args.get("within")
-        if within is not None:
-            raise self.error(
-                SqlUnsupportedError, "ORDER BY … WITHIN (a T-sort of the input)", within
-            )
-        for ordered in select.args["order"].expressions:
-            node = ordered.this
-            if isinstance(node, exp.Literal) and node.is_int:
-                position = int(node.this)
-                if not 1 <= position <= len(items) or _is_star(items[position - 1]):
-                    raise self.error(SqlPlanError, f"ORDER BY {position}: no such item", node)
-                item = items[position - 1]
-                node = item.this if isinstance(item, exp.Alias) else item
-            elif (
-                isinstance(node, exp.Column)
-                and not node.args.get("table")
-                and identifier_name(node.this) in aliases
-            ):
-                node = aliases[identifier_name(node.this)]
-            if distinct and not any(
-                canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i)
-                for i in items
-            ):
-                raise self.error(
-                    SqlPlanError, "with DISTINCT, ORDER BY sorts by items of the SELECT list", node
-                )
-            keys.append(
-                exp.Ordered(
-                    this=node.copy(),
-                    desc=ordered.args.get("desc"),
-                    nulls_first=ordered.args.get("nulls_first"),
-                )
-            )
-        lead = keys[0]
-        if not rowtime_based(lead.this) or lead.args.get("desc"):
-            raise self.error(
-                SqlPlanError,
-                "a streaming ORDER BY leads with a time-based monotonic expression, "
-                "ascending: ROWTIME, FLOOR(s.ROWTIME TO unit) or STEP(s.ROWTIME BY …) (KDA)",
-                select.args["order"].expressions[0],
-            )
-        return keys
-
-    def _distinct_leading(self, select: exp.Select) -> exp.Expression:
-        for clause, what in (("group", "GROUP BY"), ("stagger", "WINDOWED BY STAGGER")):
-            if select.args.get(clause):
-                raise self.error(
-                    SqlUnsupportedError, f"DISTINCT with {what}", select.args[clause]
-                )
-        windows = [w for i in select.expressions for w in i.find_all(exp.Window)]
-        if windows or select.args.get("windows"):
-            raise self.error(
-                SqlUnsupportedError, "DISTINCT with a window", windows[0] if windows else select
-            )
-        if _table_function(select):
-            raise self.error(
-                SqlUnsupportedError, "DISTINCT over a table function", select.args["from_"]
-            )
-        for item in select.expressions:
-            node = item.this if isinstance(item, exp.Alias) else item
-            if rowtime_based(node):
-                return node.copy()
-        raise self.error(
-            SqlPlanError,
-            "SELECT STREAM DISTINCT needs a time-based monotonic item — ROWTIME, FLOOR(s.ROWTIME "
-            "TO unit) or STEP(s.ROWTIME BY …) — to know when a value can no longer repeat (KDA)",
-            select,
-        )
-
     def _group_rank(self, select: exp.Select, sink: _Sink, pump: str) -> None:
         """``FROM TABLE(group_rank(CURSOR(…), …))``: the cursor's rows (a hidden stream) are
         ranked into another, which the rest of the query reads."""
-        call = _group_rank_call(select)
+        call = group_rank_call(select)
         assert call is not None
         args = list(call.expressions)
         cursor_query = args[0].expressions[0] if args and is_cursor(args[0]) else None
@@ -673,99 +578,5 @@ class Composer:
         self.streams[ranked.name] = ranked
         self.pumps.append(rank_pump)
         rest = select.copy()
-        rest.set("from_", exp.From(this=_table(ranked.name)))
+        rest.set("from_", exp.From(this=table_node(ranked.name)))
         self._plan(rest, sink, pump)
-
-
-# -- pure helpers ---------------------------------------------------------------------------
-def _table(name: str) -> exp.Table:
-    return exp.Table(this=exp.Identifier(this=name, quoted=True))
-
-
-def _is_star(item: exp.Expression) -> bool:
-    return isinstance(item, exp.Star) or (
-        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
-    )
-
-
-def _is_rowtime_alias(item: exp.Expression) -> bool:
-    return isinstance(item, exp.Alias) and identifier_name(item.args["alias"]) == "ROWTIME"
-
-
-def _rowtime_items(select: exp.Select) -> list[exp.Alias]:
-    """The items ``expr AS ROWTIME``: they set the time of the row (KDA), not a column."""
-    return [i for i in select.expressions if isinstance(i, exp.Alias) and _is_rowtime_alias(i)]
-
-
-def _table_function(select: exp.Select) -> bool:
-    from_ = select.args.get("from_")
-    return bool(
-        from_ is not None
-        and isinstance(from_.this, exp.Table)
-        and isinstance(from_.this.this, exp.Anonymous)
-    )
-
-
-def _group_rank_call(select: exp.Select) -> exp.Anonymous | None:
-    if not _table_function(select):
-        return None
-    call = select.args["from_"].this.this
-    if str(call.this).upper() == "TABLE" and call.expressions:
-        call = call.expressions[0]
-    if isinstance(call, exp.Anonymous) and str(call.this).upper() == GROUP_RANK:
-        return call
-    return None
-
-
-def _trivial_cursor(query: exp.Expression, *, star: bool) -> bool:
-    """``SELECT STREAM <items> FROM stream [AS a] [WHERE …]``, ``<items>`` ``*`` if ``star``:
-    what a table function reads as is."""
-    if not isinstance(query, exp.Select) or not query.args.get("stream"):
-        return False
-    from_ = query.args.get("from_")
-    if from_ is None or not isinstance(from_.this, exp.Table):
-        return False
-    if isinstance(from_.this.this, exp.Anonymous) or from_.this.args.get("over") is not None:
-        return False
-    if star and (len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star)):
-        return False
-    if any(i.find(exp.Window) is not None for i in query.expressions):
-        return False
-    return not any(
-        value for clause, value in query.args.items()
-        if clause not in ("expressions", "from_", "where", "stream", "comments")
-    )
-
-
-def _is_monotonic(node: object) -> bool:
-    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "MONOTONIC"
-
-
-def _without_monotonic(select: exp.Select, statement: Statement) -> exp.Select:
-    """``MONOTONIC(x)`` returns ``x`` and declares it monotonic (sql-reference-monotonic.html)
-    so that a streaming GROUP BY may use it. A tumbling window's STEP/FLOOR over time is
-    monotonic already: the declaration is dropped. ``GROUP BY MONOTONIC(x)`` over anything
-    else (groups that close when ``x`` changes) is refused."""
-    group = select.args.get("group")
-    for key in group.expressions if group is not None else []:
-        if _is_monotonic(key):
-            inner = key.expressions[0] if key.expressions else key
-            if not (is_step(inner) or (isinstance(inner, exp.Floor) and inner.args.get("to"))):
-                raise plan_error(
-                    SqlUnsupportedError,
-                    f"GROUP BY {key.sql()}: groups that close when a declared-monotonic value "
-                    "changes (group by STEP/FLOOR of a time instead)",
-                    key,
-                    statement,
-                )
-    if not any(_is_monotonic(n) for n in select.walk()):
-        return select
-
-    def strip(node: exp.Expression) -> exp.Expression:
-        if _is_monotonic(node) and len(node.expressions) == 1:
-            return node.expressions[0]
-        return node
-
-    stripped = select.transform(strip)
-    assert isinstance(stripped, exp.Select)
-    return stripped

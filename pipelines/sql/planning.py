@@ -6,6 +6,8 @@ A :class:`PumpPlanner` plans one kind of pump — each sits beside its operator 
 hands every ``CREATE PUMP`` to the first planner whose :meth:`~PumpPlanner.matches` says the
 query is its kind; :meth:`~PumpPlanner.plan` then checks it (errors name line and column)
 and returns a :class:`PlannedPump`, whose ``build`` makes the operator of one partition.
+What no planner takes alone — subqueries, ``UNION ALL``, several joins, ``ORDER BY`` … — was
+split before into simpler pumps over hidden streams (:mod:`pipelines.sql.compose`).
 
 :class:`PumpQuery` is the statement being planned with what the planners need from it: the
 streams and tables of the application, the target stream and its columns in ``INSERT``

@@ -4,8 +4,7 @@ Each application of ``sql_apps/guide_*`` is the guide's SQL unchanged (the input
 mapped onto the test data in ``application.yaml``); each runs in a ``shardline run`` worker
 over fresh topics and its committed output is compared with DuckDB's computation over the
 records actually in the input topic, following KDA's rules (see ``test_sql_apps``). The
-machine-learning examples (RANDOM_CUT_FOREST, HOTSPOTS) are in ``test_sql_ml``; the log
-parsing and datetime examples come with their functions.
+machine-learning examples (RANDOM_CUT_FOREST, HOTSPOTS) are in ``test_sql_ml``.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import csv
 import io
 import json
 import random
+import re
 from typing import Any
 
 import duckdb
@@ -426,6 +426,113 @@ def test_string_examples(stack_settings, topic_factory, tmp_path, workers, examp
     assert len({r[1] for r in got}) == len(REFERRERS)
 
 
+# -- log parsing and datetime values ----------------------------------------------------------
+def _log_lines(rng: random.Random, n: int) -> list[dict[str, str]]:
+    """Web log lines in the common log format, as the guide's examples send them."""
+    paths = ["/index.php", "/icons/apache_pb.gif", "/a/b/c.html", "/x"]
+    out = []
+    for i in range(n):
+        ip = f"{rng.randrange(1, 255)}.{rng.randrange(0, 255)}.{rng.randrange(0, 255)}.{i % 250}"
+        user = rng.choice(["-", "John", "ann"])
+        when = f"[{rng.randrange(10, 28)}/May/2004:22:{rng.randrange(10, 59)}:02 -0700]"
+        request = f"GET {rng.choice(paths)} HTTP/1.1"
+        status, size = rng.choice(["200", "304", "404"]), str(rng.randrange(0, 5000))
+        common = f'{ip} - {user} {when} "{request}" {status} {size}'
+        out.append({"log": common,
+                    "LOGENTRY": f'{common} "-" "Mozilla/5.0 [en] Gecko/20100101 Firefox/52.0"',
+                    "Col_A": f"a{i}", "Col_B": "b", "Col_C": rng.choice(["c", "cc"]),
+                    "Col_E_Unstructured": ",".join(
+                        rng.choice(["x", "y", "zzz", ""]) for _ in range(rng.randrange(1, 5)))})
+    return out
+
+
+def _log_topic(stack_settings, topic_factory) -> tuple[Dataset, list[dict[str, str]]]:
+    topic = topic_factory(1, prefix="it-logs")
+    rng = random.Random(9)
+    clock = start_ms()
+    records = []
+    for line in _log_lines(rng, 300):
+        clock += rng.randrange(0, 400)
+        records.append(("k", json.dumps(line).encode(), clock))
+    produce(stack_settings.kafka, topic, records, 1)
+    stored = [json.loads(r.value or b"")
+              for r in read_all(stack_settings.kafka, topic, committed_only=False)]
+    return Dataset(topic, 1, len(records)), stored
+
+
+def _cut(value: Any, length: int) -> Any:
+    return value[:length] if isinstance(value, str) else value
+
+
+def test_regex_log_parse_in_a_subquery(stack_settings, topic_factory, tmp_path, workers):
+    """``FROM (SELECT STREAM LOGENTRY, REGEX_LOG_PARSE(…) AS REC …) AS T``: the subquery's
+    row-typed column read field by field (``T.REC.COLUMN1``); the whole entry must match."""
+    data, lines = _log_topic(stack_settings, topic_factory)
+    app = deploy("guide_regex_log_parse", tmp_path, topic_factory, data)
+    pattern = re.compile(r"(\w.+) (\d.+) (\w.+) (\w.+)")
+    expected = []
+    for line in lines:
+        match = pattern.fullmatch(line["LOGENTRY"])
+        groups = match.groups() if match else (None, None)
+        expected.append(tuple(_cut(v, 24) for v in (line["LOGENTRY"], *groups[:2])))
+    out = app.outputs["DESTINATION_SQL_STREAM"]
+    run_app(stack_settings, app, workers, {out: len(expected)})
+    got = [(v["LOGENTRY"], v["MATCH1"], v["MATCH2"]) for _, v in output(stack_settings, out)]
+    assert_same_sequence(got, expected, what="REGEX_LOG_PARSE")
+
+
+def test_w3c_log_parse_with_a_named_row_column(stack_settings, topic_factory, tmp_path, workers):
+    """``FROM (SELECT STREAM W3C_LOG_PARSE("log", 'COMMON') …) AS l(r)``: ``AS l(r)`` names
+    the subquery's one column; ``l.r.COLUMN1`` … are the fields of the COMMON format."""
+    data, lines = _log_topic(stack_settings, topic_factory)
+    app = deploy("guide_w3c_log_parse", tmp_path, topic_factory, data)
+    common = re.compile(r'(\S+) (\S+) (\S+) (\[[^\]]*\]) "([^"]*)" (\S+) (\S+)')
+    expected = []
+    for line in lines:
+        match = common.fullmatch(line["log"])
+        assert match is not None
+        expected.append(tuple(_cut(v, 16) for v in match.groups()))
+    out = app.outputs["DESTINATION_SQL_STREAM"]
+    run_app(stack_settings, app, workers, {out: len(expected)})
+    got = [tuple(v[f"COLUMN{i}"] for i in range(1, 8)) for _, v in output(stack_settings, out)]
+    assert_same_sequence(got, expected, what="W3C_LOG_PARSE COMMON")
+
+
+def test_variable_column_log_parse(stack_settings, topic_factory, tmp_path, workers):
+    data, lines = _log_topic(stack_settings, topic_factory)
+    app = deploy("guide_variable_column_log_parse", tmp_path, topic_factory, data)
+    expected = []
+    for line in lines:
+        fields = line["Col_E_Unstructured"].split(",")
+        fields = [*fields[:3], *[None] * (3 - len(fields[:3]))]
+        expected.append((line["Col_A"], line["Col_B"], line["Col_C"], *fields))
+    out = app.outputs["DESTINATION_SQL_STREAM"]
+    run_app(stack_settings, app, workers, {out: len(expected)})
+    got = [(v["column_A"], v["column_B"], v["column_C"], v["COL_1"], v["COL_2"], v["COL_3"])
+           for _, v in output(stack_settings, out)]
+    # (an empty field between two commas is an empty string, as the parser reads it)
+    assert_same_sequence(got, expected, what="VARIABLE_COLUMN_LOG_PARSE")
+
+
+def test_transforming_datetime_values(stack_settings, tickers, topic_factory, tmp_path, workers):
+    app = deploy("guide_datetime", tmp_path, topic_factory, tickers)
+    con = input_table(stack_settings.kafka, tickers.topic)
+    expected = con.execute(
+        """SELECT part, ticker, event_ms, event_ms - 300000, event_ms,
+                  strftime(make_timestamp(event_ms * 1000), '%Y-%m-%d %I:%M:%S'),
+                  second(make_timestamp(event_ms * 1000))
+           FROM s ORDER BY part, off"""
+    ).fetchall()
+    out = app.outputs["DESTINATION_SQL_STREAM"]
+    run_app(stack_settings, app, workers, {out: tickers.records})
+    got = by_partition(output(stack_settings, out))
+    for p in range(tickers.partitions):
+        rows = [(v["TICKER"], ts_ms(v["EVENT_TIME"]), ts_ms(v["FIVE_MINUTES_BEFORE"]),
+                 v["EVENT_UNIX_TIMESTAMP"], v["EVENT_TIMESTAMP_AS_CHAR"], v["EVENT_SECOND"])
+                for v in got.get(p, [])]
+        assert_same_sequence(rows, [r[1:] for r in expected if r[0] == p], what=f"partition {p}")
+
+
 def test_every_guide_application_is_tested() -> None:
     from tests.integration.test_sql_apps import APPS
 
@@ -433,5 +540,6 @@ def test_every_guide_application_is_tested() -> None:
               "guide_tumbling_rowtime", "guide_tumbling_event_time", "guide_top_k",
               "guide_stagger", "guide_partial_results", "guide_reference_data",
               "guide_two_record_types", "guide_stream_join", "guide_substring",
-              "guide_regex_replace"}
+              "guide_regex_replace", "guide_regex_log_parse", "guide_w3c_log_parse",
+              "guide_variable_column_log_parse", "guide_datetime"}
     assert {p.name for p in APPS.iterdir() if p.name.startswith("guide_")} == tested

@@ -1,0 +1,244 @@
+"""The shapes of a query the composer (:mod:`pipelines.sql.compose`) reads: which clauses a
+SELECT may have, ORDER BY's keys and DISTINCT's monotonic item, table functions and their
+cursors, ``expr AS ROWTIME`` items, ``MONOTONIC(…)``.
+
+Pure functions of the parse tree; an error is raised through the ``error`` callback the
+composer gives (it knows the statement, for the place).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from ground.errors import SqlPlanError, SqlUnsupportedError
+from pipelines.sql.dialect import Statement, is_step
+from pipelines.sql.nodes import identifier_name
+from pipelines.sql.operators.ordering_plan import rowtime_based
+from pipelines.sql.planning import canonical, plan_error
+
+__all__ = [
+    "GROUP_RANK",
+    "ITEMS_FUNCTIONS",
+    "PLANNED_CLAUSES",
+    "REFUSED_CLAUSES",
+    "Refuse",
+    "distinct_leading",
+    "group_rank_call",
+    "is_rowtime_alias",
+    "is_star",
+    "order_keys",
+    "rowtime_items",
+    "table_function",
+    "table_node",
+    "trivial_cursor",
+    "without_monotonic",
+]
+
+#: Makes the error to raise: (kind, message, node).
+Refuse = Callable[[type, str, "exp.Expression | None"], Exception]
+
+GROUP_RANK = "GROUP_RANK"
+#: Table functions over one column of the cursor's stream.
+ITEMS_FUNCTIONS = ("TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING")
+
+#: The clauses of a SELECT and what is said when one is not supported.
+REFUSED_CLAUSES = {
+    "limit": "LIMIT in a streaming query",
+    "offset": "OFFSET in a streaming query",
+    "fetch": "FETCH in a streaming query",
+    "with_": "WITH in a pump",
+    "qualify": "QUALIFY",
+    "laterals": "LATERAL",
+    "sample": "TABLESAMPLE",
+    "locks": "FOR UPDATE",
+    "cluster": "CLUSTER BY",
+    "distribute": "DISTRIBUTE BY",
+    "sort": "SORT BY",
+    "connect": "CONNECT BY",
+    "prewhere": "PREWHERE",
+    "settings": "SETTINGS",
+    "into": "SELECT … INTO",
+    "kind": "SELECT AS STRUCT/VALUE",
+    "hint": "query hints",
+    "match": "MATCH_RECOGNIZE",
+    "options": "query options",
+    "operation_modifiers": "query modifiers",
+}
+PLANNED_CLAUSES = {
+    "expressions", "from_", "joins", "where", "group", "having", "windows", "stagger",
+    "distinct", "order", "stream", "comments",
+}
+
+
+
+def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
+    """ORDER BY's keys as expressions (an alias or ordinal is its SELECT item's); the
+    leading one is a monotonic function of ROWTIME, ascending."""
+    items = select.expressions
+    aliases = {
+        identifier_name(i.args["alias"]): i.this for i in items if isinstance(i, exp.Alias)
+    }
+    keys: list[exp.Ordered] = []
+    within = select.args["order"].args.get("within")
+    if within is not None:
+        raise error(
+            SqlUnsupportedError, "ORDER BY … WITHIN (a T-sort of the input)", within
+        )
+    for ordered in select.args["order"].expressions:
+        node = ordered.this
+        if isinstance(node, exp.Literal) and node.is_int:
+            position = int(node.this)
+            if not 1 <= position <= len(items) or is_star(items[position - 1]):
+                raise error(SqlPlanError, f"ORDER BY {position}: no such item", node)
+            item = items[position - 1]
+            node = item.this if isinstance(item, exp.Alias) else item
+        elif (
+            isinstance(node, exp.Column)
+            and not node.args.get("table")
+            and identifier_name(node.this) in aliases
+        ):
+            node = aliases[identifier_name(node.this)]
+        if distinct and not any(
+            canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i)
+            for i in items
+        ):
+            raise error(
+                SqlPlanError, "with DISTINCT, ORDER BY sorts by items of the SELECT list", node
+            )
+        keys.append(
+            exp.Ordered(
+                this=node.copy(),
+                desc=ordered.args.get("desc"),
+                nulls_first=ordered.args.get("nulls_first"),
+            )
+        )
+    lead = keys[0]
+    if not rowtime_based(lead.this) or lead.args.get("desc"):
+        raise error(
+            SqlPlanError,
+            "a streaming ORDER BY leads with a time-based monotonic expression, "
+            "ascending: ROWTIME, FLOOR(s.ROWTIME TO unit) or STEP(s.ROWTIME BY …) (KDA)",
+            select.args["order"].expressions[0],
+        )
+    return keys
+
+def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:
+    for clause, what in (("group", "GROUP BY"), ("stagger", "WINDOWED BY STAGGER")):
+        if select.args.get(clause):
+            raise error(
+                SqlUnsupportedError, f"DISTINCT with {what}", select.args[clause]
+            )
+    windows = [w for i in select.expressions for w in i.find_all(exp.Window)]
+    if windows or select.args.get("windows"):
+        raise error(
+            SqlUnsupportedError, "DISTINCT with a window", windows[0] if windows else select
+        )
+    if table_function(select):
+        raise error(
+            SqlUnsupportedError, "DISTINCT over a table function", select.args["from_"]
+        )
+    for item in select.expressions:
+        node = item.this if isinstance(item, exp.Alias) else item
+        if rowtime_based(node):
+            return node.copy()
+    raise error(
+        SqlPlanError,
+        "SELECT STREAM DISTINCT needs a time-based monotonic item — ROWTIME, FLOOR(s.ROWTIME "
+        "TO unit) or STEP(s.ROWTIME BY …) — to know when a value can no longer repeat (KDA)",
+        select,
+    )
+
+
+def table_node(name: str) -> exp.Table:
+    return exp.Table(this=exp.Identifier(this=name, quoted=True))
+
+
+def is_star(item: exp.Expression) -> bool:
+    return isinstance(item, exp.Star) or (
+        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+    )
+
+
+def is_rowtime_alias(item: exp.Expression) -> bool:
+    return isinstance(item, exp.Alias) and identifier_name(item.args["alias"]) == "ROWTIME"
+
+
+def rowtime_items(select: exp.Select) -> list[exp.Alias]:
+    """The items ``expr AS ROWTIME``: they set the time of the row (KDA), not a column."""
+    return [i for i in select.expressions if isinstance(i, exp.Alias) and is_rowtime_alias(i)]
+
+
+def table_function(select: exp.Select) -> bool:
+    from_ = select.args.get("from_")
+    return bool(
+        from_ is not None
+        and isinstance(from_.this, exp.Table)
+        and isinstance(from_.this.this, exp.Anonymous)
+    )
+
+
+def group_rank_call(select: exp.Select) -> exp.Anonymous | None:
+    if not table_function(select):
+        return None
+    call = select.args["from_"].this.this
+    if str(call.this).upper() == "TABLE" and call.expressions:
+        call = call.expressions[0]
+    if isinstance(call, exp.Anonymous) and str(call.this).upper() == GROUP_RANK:
+        return call
+    return None
+
+
+def trivial_cursor(query: exp.Expression, *, star: bool) -> bool:
+    """``SELECT STREAM <items> FROM stream [AS a] [WHERE …]``, ``<items>`` ``*`` if ``star``:
+    what a table function reads as is."""
+    if not isinstance(query, exp.Select) or not query.args.get("stream"):
+        return False
+    from_ = query.args.get("from_")
+    if from_ is None or not isinstance(from_.this, exp.Table):
+        return False
+    if isinstance(from_.this.this, exp.Anonymous) or from_.this.args.get("over") is not None:
+        return False
+    if star and (len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star)):
+        return False
+    if any(i.find(exp.Window) is not None for i in query.expressions):
+        return False
+    return not any(
+        value for clause, value in query.args.items()
+        if clause not in ("expressions", "from_", "where", "stream", "comments")
+    )
+
+
+def is_monotonic(node: object) -> bool:
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "MONOTONIC"
+
+
+def without_monotonic(select: exp.Select, statement: Statement) -> exp.Select:
+    """``MONOTONIC(x)`` returns ``x`` and declares it monotonic (sql-reference-monotonic.html)
+    so that a streaming GROUP BY may use it. A tumbling window's STEP/FLOOR over time is
+    monotonic already: the declaration is dropped. ``GROUP BY MONOTONIC(x)`` over anything
+    else (groups that close when ``x`` changes) is refused."""
+    group = select.args.get("group")
+    for key in group.expressions if group is not None else []:
+        if is_monotonic(key):
+            inner = key.expressions[0] if key.expressions else key
+            if not (is_step(inner) or (isinstance(inner, exp.Floor) and inner.args.get("to"))):
+                raise plan_error(
+                    SqlUnsupportedError,
+                    f"GROUP BY {key.sql()}: groups that close when a declared-monotonic value "
+                    "changes (group by STEP/FLOOR of a time instead)",
+                    key,
+                    statement,
+                )
+    if not any(is_monotonic(n) for n in select.walk()):
+        return select
+
+    def strip(node: exp.Expression) -> exp.Expression:
+        if is_monotonic(node) and len(node.expressions) == 1:
+            return node.expressions[0]
+        return node
+
+    stripped = select.transform(strip)
+    assert isinstance(stripped, exp.Select)
+    return stripped

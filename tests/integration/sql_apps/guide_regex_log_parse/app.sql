@@ -1,0 +1,10 @@
+-- KDA Developer Guide, "Example: Parsing Log Strings Based on Regular Expressions
+-- (REGEX_LOG_PARSE Function)", as published.
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (logentry VARCHAR(24), match1 VARCHAR(24), match2 VARCHAR(24));
+
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM T.LOGENTRY, T.REC.COLUMN1, T.REC.COLUMN2
+    FROM 
+         (SELECT STREAM LOGENTRY,
+             REGEX_LOG_PARSE(LOGENTRY, '(\w.+) (\d.+) (\w.+) (\w.+)') AS REC
+             FROM SOURCE_SQL_STREAM_001) AS T;
