@@ -489,7 +489,14 @@ def _ceil(node: exp.Expression, scope: Scope) -> Expr:
 def _extract(node: exp.Expression, scope: Scope) -> Expr:
     unit = _unit(node.this)
     arg = compile_expr(node.expression, scope)
-    return call(lambda value: fn.extract(unit, value), [arg], BIGINT)
+    # KDA: "For SECOND it returns DECIMAL(5,3) and includes milliseconds"; EPOCH likewise
+    field = unit.rstrip("S")
+    returns = BIGINT
+    if field == "SECOND":
+        returns = SqlType(TypeKind.DECIMAL, precision=5, scale=3)
+    elif field == "EPOCH":
+        returns = SqlType(TypeKind.DECIMAL)
+    return call(lambda value: fn.extract(unit, value), [arg], returns)
 
 
 def _substring(node: exp.Expression, scope: Scope) -> Expr:

@@ -207,3 +207,25 @@ def test_a_subquery_names_as_many_columns_as_it_has() -> None:
     """
     with pytest.raises(SqlPlanError, match=r"names 1 columns but the subquery has 2"):
         plan_application(code, application="t", inputs=INPUTS)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "text"),
+    [
+        ("'HIGH', 'rank', 'up', 'asc', 0, 3", "sortOrder is 'asc' or 'desc'"),
+        ("'HIGH', 'rank', 'asc', 'asc', -1, 3", "maxIdle is an integer, 0 or more"),
+        ("'NOPE', 'rank', 'asc', 'asc', 0, 3", "the cursor has no column 'NOPE'"),
+        ("'HIGH', 'TICKER_SYMBOL', 'asc', 'asc', 0, 3", "has a column 'TICKER_SYMBOL' already"),
+        ("'HIGH', 'rank', 'asc', 'asc', 0", "takes 7 arguments"),
+    ],
+)
+def test_group_rank_arguments_are_checked(arguments: str, text: str) -> None:
+    code = f"""
+    CREATE OR REPLACE STREAM "OUT" (t VARCHAR(4), high REAL, place INTEGER);
+    CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT"
+    SELECT STREAM * FROM TABLE(group_rank(CURSOR(
+        SELECT STREAM ticker_symbol, price AS high FROM "SOURCE_SQL_STREAM_001"), {arguments}));
+    """
+    with pytest.raises(SqlPlanError, match=text) as caught:
+        plan_application(code, application="t", inputs=INPUTS)
+    assert caught.value.line == 4  # the call
