@@ -13,7 +13,10 @@ from ground.errors import BrokerUnavailableError, ConfigError
 
 __all__ = [
     "admin_client",
+    "delete_consumer_group",
+    "delete_topics",
     "delete_topics_with_prefix",
+    "list_topic_names",
     "ensure_topics",
     "partition_count",
     "topic_max_message_bytes",
@@ -135,3 +138,45 @@ def delete_topics_with_prefix(bootstrap: str, prefix: str, timeout_s: float = 60
             except KafkaException:
                 pass
     return made
+
+
+def list_topic_names(bootstrap: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[str]:
+    """The names of the cluster's topics."""
+    return sorted(wait_for_broker(bootstrap, timeout_s).topics)
+
+
+def delete_topics(bootstrap: str, topics: Iterable[str], timeout_s: float = 60.0) -> list[str]:
+    """Delete ``topics``; returns those that existed and are gone. BrokerUnavailableError
+    names a topic that could not be deleted."""
+    admin = admin_client(bootstrap)
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = sorted(t for t in dict.fromkeys(topics) if t in existing)
+    if not doomed:
+        return []
+    for topic, fut in admin.delete_topics(doomed, operation_timeout=30).items():
+        try:
+            fut.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if getattr(exc.args[0], "name", lambda: "")() == "UNKNOWN_TOPIC_OR_PART":
+                continue
+            raise BrokerUnavailableError(f"could not delete topic {topic!r}: {exc}") from exc
+    return doomed
+
+
+def delete_consumer_group(bootstrap: str, group: str, timeout_s: float = 30.0) -> bool:
+    """Delete a consumer group (its committed offsets); False when there was none.
+    BrokerUnavailableError when it cannot be deleted (members still in it: stop them)."""
+    admin = admin_client(bootstrap)
+    fut = admin.delete_consumer_groups([group], request_timeout=timeout_s)[group]
+    try:
+        fut.result(timeout=timeout_s)
+    except KafkaException as exc:
+        name = getattr(exc.args[0], "name", lambda: "")()
+        if name == "GROUP_ID_NOT_FOUND":
+            return False
+        if name == "NON_EMPTY_GROUP":
+            raise BrokerUnavailableError(
+                f"consumer group {group!r} still has members: stop its workers first"
+            ) from exc
+        raise BrokerUnavailableError(f"could not delete consumer group {group!r}: {exc}") from exc
+    return True

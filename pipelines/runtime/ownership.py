@@ -101,6 +101,7 @@ class Ownership:
         self.consumer: Any = None
         self.reader: ChangelogReader | None = None
         self.changelogs = config.changelog_topics()
+        self.internal = set(config.internal_topics)
         self.timeout_s = config.operation_timeout_ms / 1000
         self.callback_error: BaseException | None = None
         self.failed = False
@@ -261,7 +262,9 @@ class Ownership:
             low, high = consumer.get_watermark_offsets(
                 TopicPartition(tp.topic, tp.partition), timeout=self.timeout_s
             )  # read_committed: high is the last stable offset
-            start = high if self.config.starting_position == NOW else low
+            # a repartition topic is read from its beginning: all of it is the application's
+            now = self.config.starting_position == NOW and tp.topic not in self.internal
+            start = high if now else low
             out[(tp.topic, tp.partition)] = (start, False)
         return out
 

@@ -20,6 +20,7 @@ from sqlglot import exp
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.dialect import Statement, parse_statements
+from pipelines.sql.lineage import column_lineage
 from pipelines.sql.nodes import datatype_to_sql, identifier_name
 from pipelines.sql.operators.project_plan import ProjectPlanner
 from pipelines.sql.operators.sliding_plan import SlidingPlanner
@@ -129,7 +130,9 @@ def plan_pump(query: PumpQuery, planners: Sequence[PumpPlanner] = PLANNERS) -> P
     """The pump ``query`` planned by the first of ``planners`` that matches it."""
     for planner in planners:
         if planner.matches(query):
-            return planner.plan(query)
+            pump = planner.plan(query)
+            pump.lineage = column_lineage(query, pump)
+            return pump
     raise query.error(SqlUnsupportedError, "this kind of pump query", query.select)
 
 

@@ -53,7 +53,7 @@ def run_command(
         idle_timeout_ms=overrides.get("idle_timeout_ms"),
         allowed_lateness_ms=overrides.get("grace_ms"),
     )
-    app.preflight()
+    app.preflight()  # the inputs exist; their partition counts size the repartition topics
     stats = run_worker(
         app.runtime_config(instance_id=instance_id),
         settings,
