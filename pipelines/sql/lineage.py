@@ -46,7 +46,7 @@ def column_lineage(query: PumpQuery, pump: PlannedPump) -> dict[str, dict[str, s
     except SqlError:
         return {}
     out: dict[str, dict[str, str]] = {}
-    for column, node in zip(query.target_columns, items, strict=True):
+    for column, node in zip(query.target.columns, items, strict=True):  # the stream's order
         if not isinstance(node, exp.Column) or identifier_name(node.this) == "ROWTIME":
             continue
         found = _input_column(scope, node, sides)

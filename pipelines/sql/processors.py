@@ -312,7 +312,7 @@ class StageProcessor(_Processor):
             kind, channel, payload = decode_record(record.value or b"")
             if kind == ROW:
                 side, row = payload
-                buffer.add(channel, side, row, clock.rowtime, engine.ctx)
+                buffer.add(channel, side, row, clock.stage_rowtime, engine.ctx)
             elif kind == PARTIAL:
                 partials.append(payload)
             elif kind == MARKER:
@@ -324,26 +324,26 @@ class StageProcessor(_Processor):
                     self._tick(out)
         if partials:
             self._emit(engine.push(self._inbound[0], partials), out)
-        self._settle(self._floors(), clock.idle, out)
+        self._settle(self._floors(), clock.stage_idle, out)
         return out
 
     def _tick(self, out: list[OutRecord]) -> None:
         """The stage's time moved: hand over the rows it passed, close what it allows."""
         clock, engine = self._clock, self._engine
-        if clock.rowtime > NEVER:
-            engine.set_rowtime(clock.rowtime)
+        if clock.stage_rowtime > NEVER:
+            engine.set_rowtime(clock.stage_rowtime)
         if self._partials:
-            engine.ctx.frontiers[self._pump] = clock.frontier
-        released = self._buffer.release(clock.rowtime, clock.idle)
+            engine.ctx.frontiers[self._pump] = clock.stage_frontier
+        released = self._buffer.release(clock.stage_rowtime, clock.stage_idle)
         if released:
             self._emit(
                 engine.push_many({self._inbound[side]: rows for side, rows in released.items()}),
                 out,
             )
-        self._emit(engine.advance(idle=clock.idle), out)
+        self._emit(engine.advance(idle=clock.stage_idle), out)
 
     def _floors(self) -> dict[str, int]:
-        return {stream: self._clock.rowtime for stream in self._inbound}
+        return {stream: self._clock.stage_rowtime for stream in self._inbound}
 
     def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
         return []  # the stage's time comes from its upstream partitions' markers
@@ -351,4 +351,4 @@ class StageProcessor(_Processor):
     def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
         super().restore(entries)
         if self._partials:
-            self._engine.ctx.frontiers[self._pump] = self._clock.frontier
+            self._engine.ctx.frontiers[self._pump] = self._clock.stage_frontier

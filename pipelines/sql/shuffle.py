@@ -155,18 +155,18 @@ class ExchangeWriter:
 class ChannelClock(StatefulOperator):
     """The latest marker of each upstream channel, and the stage's time from them.
 
-    ``rowtime`` and ``frontier`` only grow. They are the minimum over the active channels
-    that are not behind them (a channel never heard of counts as active, at ``NEVER``);
-    when every channel is idle, the maximum over all, and ``idle`` is set."""
+    ``stage_rowtime`` and ``stage_frontier`` only grow. They are the minimum over the active
+    channels that are not behind them (a channel never heard of counts as active, at
+    ``NEVER``); when every channel is idle, the maximum over all, and ``stage_idle`` is set."""
 
     def __init__(self, channels: int) -> None:
         super().__init__("__clock")
         self._rowtimes = [NEVER] * channels
         self._frontiers = [NEVER] * channels
         self._idle = [False] * channels
-        self.rowtime = NEVER
-        self.frontier = NEVER
-        self.idle = False
+        self.stage_rowtime = NEVER
+        self.stage_frontier = NEVER
+        self.stage_idle = False
 
     def update(self, channel: int, rowtime: int, frontier: int, idle: bool) -> bool:
         """A marker of ``channel``; True when the stage's time (or idleness) changed."""
@@ -182,25 +182,25 @@ class ChannelClock(StatefulOperator):
         active = [i for i, idle in enumerate(self._idle) if not idle]
         if active:
             idle = False
-            rowtime = _valve([self._rowtimes[i] for i in active], self.rowtime)
-            frontier = _valve([self._frontiers[i] for i in active], self.frontier)
+            rowtime = _valve([self._rowtimes[i] for i in active], self.stage_rowtime)
+            frontier = _valve([self._frontiers[i] for i in active], self.stage_frontier)
         else:
             idle = True
             rowtime, frontier = max(self._rowtimes), max(self._frontiers)
-        rowtime, frontier = max(rowtime, self.rowtime), max(frontier, self.frontier)
-        changed = (rowtime, frontier, idle) != (self.rowtime, self.frontier, self.idle)
-        self.rowtime, self.frontier, self.idle = rowtime, frontier, idle
-        return changed
+        rowtime, frontier = max(rowtime, self.stage_rowtime), max(frontier, self.stage_frontier)
+        before = (self.stage_rowtime, self.stage_frontier, self.stage_idle)
+        self.stage_rowtime, self.stage_frontier, self.stage_idle = rowtime, frontier, idle
+        return (rowtime, frontier, idle) != before
 
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
         return []
 
     def snapshot(self, key: Any) -> Any:
-        return [self._rowtimes, self._frontiers, self._idle, self.rowtime, self.frontier,
-                self.idle]  # fmt: skip
+        return [self._rowtimes, self._frontiers, self._idle,
+                self.stage_rowtime, self.stage_frontier, self.stage_idle]  # fmt: skip
 
     def restore(self, key: Any, value: Any) -> None:
-        rowtimes, frontiers, idle, self.rowtime, self.frontier, self.idle = value
+        rowtimes, frontiers, idle, self.stage_rowtime, self.stage_frontier, self.stage_idle = value
         n = len(self._rowtimes)
         if len(rowtimes) != n:
             raise ValueError(

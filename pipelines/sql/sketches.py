@@ -241,12 +241,11 @@ class TopKItems:
         own_errors, other_errors = self.errors or {}, other.errors or {}
         merged: dict[Any, tuple[int, int]] = {}
         for item in {**counts, **other.counts}:
-            c = counts.get(item)
-            count_a, error_a = (own_floor, own_floor) if c is None else (c, own_errors.get(item, 0))
-            d = other.counts.get(item)
-            count_b, error_b = (
-                (other_floor, other_floor) if d is None else (d, other_errors.get(item, 0))
-            )
+            a, b = counts.get(item), other.counts.get(item)
+            count_a = own_floor if a is None else a
+            error_a = own_floor if a is None else own_errors.get(item, 0)
+            count_b = other_floor if b is None else b
+            error_b = other_floor if b is None else other_errors.get(item, 0)
             merged[item] = (count_a + count_b, error_a + error_b)
         kept = sorted(merged.items(), key=lambda kv: (-kv[1][0], _order(kv[0])))[: self.capacity]
         self.n += other.n

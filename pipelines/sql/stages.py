@@ -341,8 +341,8 @@ def _repartition(
         )
         stage = Stage(index, repartition, inbound=(pseudo,))
         stage.steps.append(Step(pump.name, pseudo, pump.target, two_phase.final, role="final"))
-        plain = tuple(c for i, c in enumerate(g.columns) if i != g.window)
-        keyed_by = plain if plain and None not in plain else ()
+        plain = [c for i, c in enumerate(g.columns) if i != g.window]
+        keyed_by = tuple(c for c in plain if c is not None) if None not in plain else ()
     else:
         if pump.right_source is not None and pump.right_source == pump.source:
             raise SqlUnsupportedError(

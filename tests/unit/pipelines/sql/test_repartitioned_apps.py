@@ -24,6 +24,8 @@ import yaml
 
 from ground.settings import Settings
 from pipelines.sql.application import SqlApplication, check_application
+from pipelines.sql.engine import run_rows
+from pipelines.sql.types import Timestamp
 from tests.unit.pipelines.sql.corpus import norm, ticker_records
 from tests.unit.pipelines.sql.local_cluster import LocalCluster
 
@@ -337,3 +339,53 @@ def test_stream_join_on_a_column_that_is_not_the_key(
            for v in values(c, "PAIRS")]  # fmt: skip
     assert len(want) > 100
     assert_rows_close(got, want)
+
+
+# -- rows in ROWTIME order: sliding and stagger windows by a column that is not the key -------
+ORDERED = f"""
+CREATE OR REPLACE STREAM "MOVING" (ticker VARCHAR(4), sector VARCHAR(16), price REAL,
+    avg_price DOUBLE, n BIGINT, prev REAL);
+CREATE OR REPLACE PUMP "MOVING_PUMP" AS INSERT INTO "MOVING"
+SELECT STREAM ticker_symbol, sector, price, AVG(price) OVER W, COUNT(*) OVER W,
+       LAG(price, 1) OVER W
+FROM {SRC} WINDOW W AS (PARTITION BY sector RANGE INTERVAL '10' SECOND PRECEDING);
+CREATE OR REPLACE STREAM "STAGGERED" (sector VARCHAR(16), minute TIMESTAMP, n BIGINT);
+CREATE OR REPLACE PUMP "STAGGER_PUMP" AS INSERT INTO "STAGGERED"
+SELECT STREAM sector, FLOOR(event_time TO MINUTE), COUNT(*) FROM {SRC}
+WINDOWED BY STAGGER (PARTITION BY FLOOR(event_time TO MINUTE), sector RANGE INTERVAL '1' MINUTE);
+"""
+
+
+@pytest.mark.parametrize("seed, crash_chance", [(11, 0.0), (12, 0.4)])
+def test_rows_behind_a_repartition_come_in_rowtime_order(
+    tmp_path: Path, seed: int, crash_chance: float
+) -> None:
+    """Sliding and stagger windows see the partitions' rows merged by ROWTIME (ties: by
+    partition, then offset): the results of one partition fed that merged stream."""
+    app = make_app(tmp_path, ORDERED, ["MOVING", "STAGGERED"])
+    assert [r.partials for r in app.topology.repartitions] == [False, False]
+    data = records(2_000)
+    c = cluster(app, data, seed)
+    c.run(crash_chance=crash_chance)
+    merged = input_table(data).execute(
+        "SELECT rowtime, ticker, sector, change, price, event_ms FROM s ORDER BY rowtime, part, off"
+    ).fetchall()
+    plan = app.plan
+    streams, failures = run_rows(
+        plan,
+        [(rowtime, (t, s, ch, p, Timestamp(e))) for rowtime, t, s, ch, p, e in merged],
+        batch_size=97,
+    )
+    assert failures == []
+    want_moving = [r[1:] for r in streams["MOVING"]]
+    got_moving = [(v["TICKER"], v["SECTOR"], v["PRICE"], v["AVG_PRICE"], v["N"], v["PREV"])
+                  for v in values(c, "MOVING")]  # fmt: skip
+    assert_rows_close(got_moving, want_moving)
+    want_stagger = [(r[1], int(r[2]), r[3], int(r[0])) for r in streams["STAGGERED"]]
+    got_stagger = [
+        (json.loads(o.value)["SECTOR"], ts_ms(json.loads(o.value)["MINUTE"]),
+         json.loads(o.value)["N"], o.timestamp_ms)
+        for o in c.rows("out-staggered")
+    ]  # fmt: skip
+    assert_rows_close(got_stagger, want_stagger)
+    assert len(want_stagger) > 20
