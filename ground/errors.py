@@ -8,6 +8,8 @@
     │   ├── ToolMissingError               java / mvn / go not on PATH
     │   └── PortInUseError                 a port the stack needs is taken
     ├── BrokerUnavailableError(ConnectionError)   Kafka did not answer
+    ├── KafkaSecurityError(PermissionError)  Kafka refused the credentials, or its TLS
+    │                                      certificate is not trusted; names the setting
     ├── CodecError(ValueError)             a record could not be decoded; keeps the raw bytes
     ├── ProduceError                       the producer could not deliver records
     ├── DeliveryError                      a destination refused or failed a write
@@ -33,6 +35,7 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "DeliveryError",
+    "KafkaSecurityError",
     "KeyCollisionError",
     "PermanentDeliveryError",
     "PortInUseError",
@@ -80,6 +83,16 @@ class PortInUseError(StackError):
 
 class BrokerUnavailableError(ShardlineError, ConnectionError):
     """The Kafka cluster did not answer within the timeout."""
+
+
+class KafkaSecurityError(ShardlineError, PermissionError):
+    """Kafka refused the client's credentials (SASL), or the client does not trust the
+    broker's certificate (TLS). Retrying will not help. ``setting`` names what to fix; the
+    message never holds a secret."""
+
+    def __init__(self, message: str, *, setting: str = "") -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class CodecError(ShardlineError, ValueError):

@@ -2,7 +2,9 @@
 
 Every value comes from an environment variable (the same names docker-compose sets) or
 its default, read once by :meth:`Settings.from_env`. Secrets are :class:`Secret` values:
-their ``repr`` and ``str`` never show the value.
+their ``repr`` and ``str`` never show the value. Kafka clients are configured by
+:class:`~ground.kafka_config.KafkaConfig` (``settings.kafka``): ``SHARDLINE_KAFKA_BOOTSTRAP``
+plus the librdkafka properties of ``SHARDLINE_KAFKA_CONFIG_FILE`` and ``SHARDLINE_KAFKA_*``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ground.errors import ConfigError
+from ground.kafka_config import KafkaConfig
+from ground.secret import Secret
 
 __all__ = ["DEFAULTS", "ENV_PREFIX", "Secret", "Settings"]
 
@@ -23,6 +27,9 @@ ENV_PREFIX = "SHARDLINE_"
 DEFAULTS: dict[str, str] = {
     "KAFKA_BOOTSTRAP": "127.0.0.1:19092",
     "KAFKA_CONTROLLER_PORT": "19093",
+    "KAFKA_SECURE_PORT": "19094",  # the local stack's SASL_SSL listener (stack up --secure)
+    "KAFKA_CONFIG_FILE": "",
+    "KAFKA_AWS_REGION": "",
     "S3_ENDPOINT": "http://127.0.0.1:19000",
     "S3_CONSOLE_PORT": "19001",
     "S3_REGION": "us-east-1",
@@ -34,32 +41,10 @@ DEFAULTS: dict[str, str] = {
     "SEARCH_USER": "shardline",
     "HOME": ".shardline",
     "CACHE": "~/.cache/shardline",
+    "STACK_SECURE": "0",  # 1: the local stack adds its secured listeners
 }
 
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
-
-
-class Secret:
-    """A string that is never printed. Call :meth:`reveal` where the value is needed."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 def _port(name: str, value: str) -> int:
@@ -72,6 +57,14 @@ def _port(name: str, value: str) -> int:
     return port
 
 
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(ENV_PREFIX + name, f"expected 1 or 0, got {value!r}")
+
+
 def _url(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -81,7 +74,7 @@ def _url(name: str, value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    kafka_bootstrap: str
+    kafka: KafkaConfig
     kafka_controller_port: int
     s3_endpoint: str
     s3_console_port: int
@@ -94,6 +87,8 @@ class Settings:
     search_user: str = "shardline"
     home: Path = Path(".shardline")
     cache: Path = Path("~/.cache/shardline")
+    kafka_secure_port: int = 19094
+    stack_secure: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,15 +98,7 @@ class Settings:
         def get(name: str) -> str:
             return src.get(ENV_PREFIX + name, DEFAULTS[name]).strip()
 
-        bootstrap = get("KAFKA_BOOTSTRAP")
-        for hostport in bootstrap.split(","):
-            host, sep, port = hostport.rpartition(":")
-            if not sep or not host:
-                raise ConfigError(
-                    ENV_PREFIX + "KAFKA_BOOTSTRAP",
-                    f"expected host:port[,host:port], got {bootstrap!r}",
-                )
-            _port("KAFKA_BOOTSTRAP", port)
+        kafka = KafkaConfig.from_env(src, default_bootstrap=DEFAULTS["KAFKA_BOOTSTRAP"])
         engine = get("SEARCH_ENGINE").lower()
         if engine not in SEARCH_ENGINES:
             raise ConfigError(
@@ -123,7 +110,7 @@ class Settings:
         if len(secret) < 8:
             raise ConfigError(ENV_PREFIX + "S3_SECRET_KEY", "must be at least 8 characters")
         return cls(
-            kafka_bootstrap=bootstrap,
+            kafka=kafka,
             kafka_controller_port=_port("KAFKA_CONTROLLER_PORT", get("KAFKA_CONTROLLER_PORT")),
             s3_endpoint=_url("S3_ENDPOINT", get("S3_ENDPOINT")),
             s3_console_port=_port("S3_CONSOLE_PORT", get("S3_CONSOLE_PORT")),
@@ -136,7 +123,14 @@ class Settings:
             search_user=get("SEARCH_USER"),
             home=Path(get("HOME")).expanduser().resolve(),
             cache=Path(get("CACHE")).expanduser(),
+            kafka_secure_port=_port("KAFKA_SECURE_PORT", get("KAFKA_SECURE_PORT")),
+            stack_secure=_flag("STACK_SECURE", get("STACK_SECURE")),
         )
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The brokers every client connects to (``SHARDLINE_KAFKA_BOOTSTRAP``)."""
+        return self.kafka.bootstrap
 
     @property
     def kafka_port(self) -> int:

@@ -270,14 +270,14 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
 
     t0 = time.monotonic()
     console.print("[bold]5/5[/bold] checking against an independent recomputation (DuckDB)")
-    inputs = read_topic(settings.kafka_bootstrap, input_topic)
+    inputs = read_topic(settings.kafka, input_topic)
     oracle = expected_sql_ticker_windows(inputs, WINDOW_MS, app.allowed_lateness_ms)
     expected = oracle.windows
     outputs = sql_window_rows(
-        (json.loads(r.value) for r in read_topic(settings.kafka_bootstrap, output_topic)),
+        (json.loads(r.value) for r in read_topic(settings.kafka, output_topic)),
         WINDOW_MS,
     )
-    errors = [json.loads(r.value) for r in read_topic(settings.kafka_bootstrap, error_topic)]
+    errors = [json.loads(r.value) for r in read_topic(settings.kafka, error_topic)]
     result.error_records = len(errors)
     result.error_names = dict(Counter(str(e.get("ERROR_NAME")) for e in errors))
     result.late_expected = oracle.late

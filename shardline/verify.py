@@ -24,6 +24,7 @@ import duckdb
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from ground.errors import BrokerUnavailableError, CodecError
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from schemas import codec_for
 
@@ -51,24 +52,23 @@ class TopicRecord:
     timestamp_ms: int
 
 
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[TopicRecord]:
+def read_topic(kafka: KafkaConfig, topic: str, timeout_s: float = 60.0) -> list[TopicRecord]:
     """Every committed record of ``topic`` from the beginning to the end offsets read at the
     start (read_committed: records of aborted transactions are skipped, and a partition
     whose log ends with a transaction marker is done at its end-of-partition event)."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
+        kafka.client_config({
             "group.id": f"shardline-verify-{time.time_ns()}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "enable.partition.eof": True,
-        }
+        })
     )
     try:
         md = consumer.list_topics(topic, timeout=10)
         if topic not in md.topics or md.topics[topic].error is not None:
-            raise BrokerUnavailableError(f"topic {topic!r} not found on {bootstrap}")
+            raise BrokerUnavailableError(f"topic {topic!r} not found on {kafka.bootstrap}")
         parts = sorted(md.topics[topic].partitions)
         ends = {
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]

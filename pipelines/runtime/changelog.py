@@ -25,6 +25,7 @@ from confluent_kafka import (
 )
 
 from ground.errors import RestoreError
+from ground.kafka_config import KafkaConfig
 from pipelines.runtime.clients import changelog_configs
 
 __all__ = ["ChangelogReader", "latest_values"]
@@ -61,8 +62,8 @@ def latest_values(
 class ChangelogReader:
     """Reads changelog partitions to their end; one per worker, reused for every restore."""
 
-    def __init__(self, bootstrap: str, application_id: str, timeout_ms: int) -> None:
-        reader, probe = changelog_configs(bootstrap, application_id)
+    def __init__(self, kafka: KafkaConfig, application_id: str, timeout_ms: int) -> None:
+        reader, probe = changelog_configs(kafka, application_id)
         self._reader = Consumer(reader)
         self._probe = Consumer(probe)
         self.timeout_ms = timeout_ms

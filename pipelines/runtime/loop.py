@@ -100,14 +100,14 @@ class StreamRuntime:
     # -- set-up --------------------------------------------------------------------------
     def _prepare_topics(self) -> None:
         self.transactions.retention = prepare_topics(
-            self.config, self.settings.kafka_bootstrap, clock=self.clock
+            self.config, self.settings.kafka, clock=self.clock
         )
 
     def _make_producer(self, txn_id: str) -> Any:
-        return Producer(producer_config(self.config, self.settings.kafka_bootstrap, txn_id))
+        return Producer(producer_config(self.config, self.settings.kafka, txn_id))
 
     def _open_clients(self) -> None:
-        cfg, bootstrap = self.config, self.settings.kafka_bootstrap
+        cfg, kafka = self.config, self.settings.kafka
         if self._instance is None:
             self._instance = claim_instance(self.settings.home, cfg.application_id, cfg.instance_id)
         txn_id = transactional_id(cfg.application_id, self._instance.instance_id)
@@ -115,12 +115,12 @@ class StreamRuntime:
         self.transactions.start(txn_id)
         ownership = self.ownership
         ownership.reader = ChangelogReader(
-            bootstrap, cfg.application_id, cfg.transaction_timeout_ms + cfg.operation_timeout_ms
+            kafka, cfg.application_id, cfg.transaction_timeout_ms + cfg.operation_timeout_ms
         )
-        ownership.consumer = Consumer(consumer_config(cfg, bootstrap, txn_id))
+        ownership.consumer = Consumer(consumer_config(cfg, kafka, txn_id))
         if cfg.repartition_topics:
             self._purge = RepartitionPurge(
-                AdminClient(admin_config(bootstrap)), cfg.internal_topics, clock=self.clock
+                AdminClient(admin_config(kafka)), cfg.internal_topics, clock=self.clock
             )
         ownership.consumer.subscribe(
             list(cfg.consumed_topics),

@@ -31,6 +31,7 @@ import logging
 from ground.clock import Clock, wall_ms
 from ground.errors import ConfigError, ShardlineError
 from ground.kafka import ensure_topics, partition_count, topic_max_message_bytes
+from ground.kafka_config import KafkaConfig
 from ground.retention import (
     BACKFILL_DOC,
     LOG_APPEND_TIME,
@@ -80,17 +81,17 @@ def output_topic_config(max_message_bytes: int) -> dict[str, str]:
 
 
 def prepare_topics(
-    config: RuntimeConfig, bootstrap: str, *, clock: Clock = wall_ms
+    config: RuntimeConfig, kafka: KafkaConfig, *, clock: Clock = wall_ms
 ) -> RetentionWatch:
     """Create the changelog and output topics that do not exist, check those that do, and
     return the watch over the ones that delete records by their timestamps (ages taken on
     ``clock``)."""
-    counts = {t: partition_count(bootstrap, t) for t in config.source_topics}
+    counts = {t: partition_count(kafka, t) for t in config.source_topics}
     if config.repartition_topics:
         wanted = dict(config.repartition_topics)
-        ensure_topics_each(bootstrap, wanted, repartition_topic_config(config.max_message_bytes))
+        ensure_topics_each(kafka, wanted, repartition_topic_config(config.max_message_bytes))
         for topic, n in wanted.items():
-            counts[topic] = partition_count(bootstrap, topic)
+            counts[topic] = partition_count(kafka, topic)
             if counts[topic] != n:
                 raise ConfigError(
                     "repartition_topics",
@@ -100,8 +101,8 @@ def prepare_topics(
                 )
     changelogs = config.changelog_topics()
     for source, changelog in changelogs.items():
-        ensure_topics(bootstrap, [changelog], counts[source], config=CHANGELOG_TOPIC_CONFIG)
-        have = partition_count(bootstrap, changelog)
+        ensure_topics(kafka, [changelog], counts[source], config=CHANGELOG_TOPIC_CONFIG)
+        have = partition_count(kafka, changelog)
         if have != counts[source]:
             raise ConfigError(
                 "source_topics",
@@ -111,32 +112,34 @@ def prepare_topics(
     if config.output_topics:
         n = config.output_partitions or max(counts.values())
         size = config.max_message_bytes
-        ensure_topics(bootstrap, config.output_topics, n, config=output_topic_config(size))
+        ensure_topics(kafka, config.output_topics, n, config=output_topic_config(size))
         for topic in config.output_topics if size > DEFAULT_MAX_MESSAGE_BYTES else ():
             # a topic made elsewhere may refuse the largest records (error rows of big
             # inputs): say so at start-up rather than when it happens
-            accepts = topic_max_message_bytes(bootstrap, topic)
+            accepts = topic_max_message_bytes(kafka, topic)
             if accepts < size:
                 log.warning(
                     "output topic %s accepts records up to %d bytes (max.message.bytes) but"
                     " this worker may write up to %d (an error row holds a rejected input"
                     " in hex; Runtime.MaxRecordBytes for a SQL application): raise the"
                     " topic's max.message.bytes", topic, accepts, size)  # fmt: skip
-    return _check_retention(config, bootstrap, list(changelogs.values()), clock)
+    return _check_retention(config, kafka, list(changelogs.values()), clock)
 
 
-def ensure_topics_each(bootstrap: str, topics: dict[str, int], config: dict[str, str]) -> None:
+def ensure_topics_each(
+    kafka: KafkaConfig, topics: dict[str, int], config: dict[str, str]
+) -> None:
     """Create each of ``topics`` (name → partition count) that does not exist."""
     for topic, partitions in topics.items():
-        ensure_topics(bootstrap, [topic], partitions, config=config)
+        ensure_topics(kafka, [topic], partitions, config=config)
 
 
 def _check_retention(
-    config: RuntimeConfig, bootstrap: str, changelogs: list[str], clock: Clock
+    config: RuntimeConfig, kafka: KafkaConfig, changelogs: list[str], clock: Clock
 ) -> RetentionWatch:
     writer = f"worker {config.application_id}"
     try:
-        found = describe_retention(bootstrap, [*config.output_topics, *changelogs])
+        found = describe_retention(kafka, [*config.output_topics, *changelogs])
     except ShardlineError as exc:  # a check, not a reason to stop: say it was not made
         log.warning("%s: could not read the retention of its topics (%s); records older than"
                     " a topic's retention.ms will not be reported", writer, exc)

@@ -204,7 +204,7 @@ class SqlApplication:
         return self._wiring
 
     def _input_partitions(self, topic: str) -> int:
-        return partition_count(self.settings.kafka_bootstrap, topic)
+        return partition_count(self.settings.kafka, topic)
 
     def runtime_config(self, *, instance_id: str | None = None) -> RuntimeConfig:
         topics = [o.topic for outs in self._outputs.values() for o in outs] + [self.error_topic]

@@ -96,8 +96,8 @@ def reset_command(settings: Settings, path: Path, yes: bool) -> None:
     if config_path is None:
         raise click.UsageError(f"no application.yaml next to {path}")
     config, plan = check_application(config_path)
-    bootstrap = settings.kafka_bootstrap
-    existing = list_topic_names(bootstrap)
+    kafka = settings.kafka
+    existing = list_topic_names(kafka)
     doomed = [t for t in internal_topics(config, plan, existing) if t in existing]
     group = config.application_name
     click.echo(f"application {group}: consumer group {group}")
@@ -105,8 +105,8 @@ def reset_command(settings: Settings, path: Path, yes: bool) -> None:
         click.echo(f"  topic {topic}")
     if not yes:
         click.confirm("delete them?", abort=True)
-    had_group = delete_consumer_group(bootstrap, group)
-    deleted = delete_topics(bootstrap, doomed)
+    had_group = delete_consumer_group(kafka, group)
+    deleted = delete_topics(kafka, doomed)
     click.echo(
         f"deleted {'the consumer group and ' if had_group else ''}{len(deleted)} topics; the "
         "next worker starts from each input's StartingPosition"

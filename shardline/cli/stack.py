@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from ground.settings import Settings
 from shardline.stack import COMPONENTS, ComponentState, ConsoleReporter, Stack
+from shardline.stack.kafka import KafkaComponent
 from shardline.stack.process import tail
 
 __all__ = ["COMMANDS", "stack"]
@@ -25,8 +27,10 @@ _STATE_STYLE = {
 }
 
 
-def _stack(ctx: click.Context) -> Stack:
+def _stack(ctx: click.Context, *, secure: bool = False) -> Stack:
     settings: Settings = ctx.find_object(Settings) or Settings.from_env()
+    if secure:
+        settings = replace(settings, stack_secure=True)
     return Stack(settings, reporter=ConsoleReporter(_console(stderr=True)))
 
 
@@ -44,15 +48,25 @@ def stack() -> None:
 
 @stack.command()
 @click.argument("components", nargs=-1)
+@click.option("--secure", is_flag=True,
+              help="Kafka also listens for SASL_SSL clients (SCRAM-SHA-512 over TLS with a "
+                   "local CA) on SHARDLINE_KAFKA_SECURE_PORT; same as SHARDLINE_STACK_SECURE=1.")
 @click.pass_context
-def up(ctx: click.Context, components: tuple[str, ...]) -> None:
+def up(ctx: click.Context, components: tuple[str, ...], secure: bool) -> None:
     """Provision and start COMPONENTS (default: all); waits until healthy."""
-    st = _stack(ctx)
+    st = _stack(ctx, secure=secure)
     start = time.monotonic()
     started = st.up(components)
     what = ", ".join(started) if started else "nothing (already running)"
     click.echo(f"stack up in {time.monotonic() - start:.1f}s; started: {what}", err=True)
     _print_status(st, components)
+    kafka = st.components.get("kafka")
+    if st.settings.stack_secure and isinstance(kafka, KafkaComponent) and kafka in st.select(
+            components):
+        click.echo(
+            "secured Kafka (SCRAM over TLS): SHARDLINE_KAFKA_BOOTSTRAP="
+            f"{kafka.secure_bootstrap} SHARDLINE_KAFKA_CONFIG_FILE="
+            f"{kafka.secure_files().client_properties}", err=True)
 
 
 @stack.command()

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from ground.clock import Clock, wall_ms
 from ground.errors import ConfigError, ProduceError, ShardlineError
 from ground.kafka import ensure_topics, partition_count, wait_for_broker
+from ground.kafka_config import KafkaConfig
 from ground.retention import LOG_APPEND_TIME, RetentionWatch, describe_retention
 from ground.settings import Settings
 from shardline.producer.generators import MALFORMED_HORIZON, DataSpec, Record
@@ -191,8 +192,7 @@ class ProduceReport:
 
 
 def _producer_config(settings: Settings, config: ProduceConfig) -> dict[str, object]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+    return settings.kafka.client_config({
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": config.linger_ms,
@@ -201,7 +201,7 @@ def _producer_config(settings: Settings, config: ProduceConfig) -> dict[str, obj
         "message.timeout.ms": config.delivery_timeout_ms,
         "client.id": "shardline-producer",
         "logger": _LIBRDKAFKA_LOG,
-    }
+    })
 
 
 def produce(
@@ -222,13 +222,13 @@ def produce(
     topic) are counted in ``past_retention`` and the first one is warned about: the broker
     would delete them within minutes. ``wall`` is the clock their age is taken on.
     """
-    bootstrap = settings.kafka_bootstrap
-    wait_for_broker(bootstrap, config.connect_timeout_s)
+    kafka = settings.kafka
+    wait_for_broker(kafka, config.connect_timeout_s)
     if config.partitions is not None:
         ensure_topics(
-            bootstrap, [config.topic], config.partitions, timeout_s=config.connect_timeout_s
+            kafka, [config.topic], config.partitions, timeout_s=config.connect_timeout_s
         )
-    n = partition_count(bootstrap, config.topic, config.connect_timeout_s)
+    n = partition_count(kafka, config.topic, config.connect_timeout_s)
     if config.partitions is not None and n != config.partitions:
         log.warning(
             "topic %s exists with %d partitions (asked for %d); keys map to %d ranges",
@@ -244,7 +244,7 @@ def produce(
         by_partition={p: PartitionStats() for p in range(n)},
     )
     use_event_time = config.timestamp == "event"
-    watch = _retention_watch(bootstrap, config) if use_event_time else None
+    watch = _retention_watch(kafka, config) if use_event_time else None
     fatal: list[KafkaError] = []
 
     def on_delivery(err: KafkaError | None, msg: Message) -> None:
@@ -266,7 +266,7 @@ def produce(
     try:
         producer = Producer({**_producer_config(settings, config), "error_cb": on_error})
     except KafkaException as exc:
-        raise ConfigError("producer", str(exc)) from exc
+        raise ConfigError("producer", kafka.redact(str(exc))) from None
     bucket = TokenBucket(config.rate_per_s, clock=clock) if config.rate_per_s else None
     started = clock()
     deadline = started + config.duration_ms / 1000 if config.duration_ms is not None else None
@@ -317,11 +317,11 @@ def produce(
     return report
 
 
-def _retention_watch(bootstrap: str, config: ProduceConfig) -> RetentionWatch | None:
+def _retention_watch(kafka: KafkaConfig, config: ProduceConfig) -> RetentionWatch | None:
     """What the topic does with event timestamps: a watch if it deletes by them."""
     try:
         retention = describe_retention(
-            bootstrap, [config.topic], config.connect_timeout_s)[config.topic]
+            kafka, [config.topic], config.connect_timeout_s)[config.topic]
     except ShardlineError as exc:  # a check, not a reason to stop
         log.warning("could not read the retention of topic %s (%s): event timestamps older"
                     " than it will not be reported", config.topic, exc)

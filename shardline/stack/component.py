@@ -110,6 +110,11 @@ class Component(ABC):
     def probe(self, timeout_s: float = 2.0) -> Health:
         """One health check, with a short detail (e.g. cluster status, or why not)."""
 
+    def ready(self) -> None:
+        """Called once the component is healthy after ``up`` (started now or before):
+        set-up that needs the running server (e.g. users). Nothing by default."""
+        return None
+
 
 # Local servers: never route health checks through an http_proxy from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

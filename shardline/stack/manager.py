@@ -129,8 +129,10 @@ class Stack:
                         self.reporter.note(comp.name, f"already running (pid {record.pid})")
                     else:
                         self._wait_healthy(comp, record)
+                    comp.ready()
                     return False
                 self._start(comp)
+                comp.ready()
                 return True
 
             with ThreadPoolExecutor(max_workers=len(comps)) as pool:

@@ -23,7 +23,7 @@ def test_metrics_endpoint_matches_the_delivered_objects(
 ) -> None:
     settings = stack_settings
     topic, bucket = topic_factory(PARTITIONS), bucket_factory("metrics")
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    producer = Producer(settings.kafka.client_config({"linger.ms": 5}))
     sent: dict[int, list[bytes]] = {p: [] for p in range(PARTITIONS)}
     for i in range(N):
         value = b'{"i":%d,"pad":"%s"}' % (i, b"x" * (i % 17))

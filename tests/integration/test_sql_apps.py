@@ -38,6 +38,7 @@ import pytest
 import yaml
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from pipelines.sql.application import check_application
 from shardline.producer import TICKER_SYMBOLS, partition_for
@@ -95,7 +96,7 @@ def start_ms() -> int:
 
 
 def produce(
-    bootstrap: str,
+    kafka: KafkaConfig,
     topic: str,
     records: Sequence[Record | tuple[str, bytes | None, int]],
     partitions: int,
@@ -106,8 +107,8 @@ def produce(
     ``per_second`` paces the records (for tests that kill a worker mid-stream)."""
     pace = Pace(per_second) if isinstance(per_second, int | float) else per_second
     # idempotent, and patient: a broker restarted mid-stream (fault suite) loses nothing
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
-                         "enable.idempotence": True, "message.timeout.ms": 180_000})
+    producer = Producer(kafka.client_config({"linger.ms": 5,
+                         "enable.idempotence": True, "message.timeout.ms": 180_000}))
     for i, (key, value, ts) in enumerate(records):
         for attempt in range(600):
             try:
@@ -130,14 +131,14 @@ def produce(
 
 
 def produce_in_background(
-    bootstrap: str, topic: str, records: Sequence[Record], partitions: int,
+    kafka: KafkaConfig, topic: str, records: Sequence[Record], partitions: int,
     per_second: float | Pace,
 ) -> threading.Thread:
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            produce(bootstrap, topic, records, partitions, per_second=per_second)
+            produce(kafka, topic, records, partitions, per_second=per_second)
         except BaseException as exc:  # reported by join_producer
             errors.append(exc)
 
@@ -165,7 +166,7 @@ def tickers(stack_settings: Settings, module_topic_factory) -> Dataset:
     """The shared input: 4,000 trades in 4 partitions."""
     topic = module_topic_factory(PARTITIONS, prefix="it-ticker")
     records = ticker_records(RECORDS, seed=11, start_ms=start_ms())
-    produce(stack_settings.kafka_bootstrap, topic, records, PARTITIONS)
+    produce(stack_settings.kafka, topic, records, PARTITIONS)
     return Dataset(topic, PARTITIONS, RECORDS)
 
 
@@ -174,12 +175,12 @@ def tickers_one_partition(stack_settings: Settings, module_topic_factory) -> Dat
     """2,000 trades in a single partition (for per-partition TOP_K / COUNT_DISTINCT)."""
     topic = module_topic_factory(1, prefix="it-ticker1")
     records = ticker_records(2_000, seed=12, start_ms=start_ms())
-    produce(stack_settings.kafka_bootstrap, topic, records, 1)
+    produce(stack_settings.kafka, topic, records, 1)
     return Dataset(topic, 1, 2_000)
 
 
 # -- the oracle's input table ---------------------------------------------------------------
-def input_table(bootstrap: str, topic: str) -> duckdb.DuckDBPyConnection:
+def input_table(kafka: KafkaConfig, topic: str) -> duckdb.DuckDBPyConnection:
     """DuckDB table ``s``: the input as it is in Kafka, with ROWTIME per partition."""
     con = duckdb.connect()
     con.execute(
@@ -187,7 +188,7 @@ def input_table(bootstrap: str, topic: str) -> duckdb.DuckDBPyConnection:
         "sector VARCHAR, change DOUBLE, price DOUBLE, event_ms BIGINT)"
     )
     rows = []
-    for r in read_all(bootstrap, topic, committed_only=False):
+    for r in read_all(kafka, topic, committed_only=False):
         v = json.loads(r.value or b"")
         rows.append(
             (r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["sector"],
@@ -291,8 +292,8 @@ def deploy(
     return App(name, folder, dataset, outputs, errors, tmp_path / "home")
 
 
-def committed_count(bootstrap: str, topic: str) -> int:
-    return len(read_all(bootstrap, topic, committed_only=True, settle=False))
+def committed_count(kafka: KafkaConfig, topic: str) -> int:
+    return len(read_all(kafka, topic, committed_only=True, settle=False))
 
 
 def finish(
@@ -301,14 +302,14 @@ def finish(
     """Wait until the workers committed the whole input and the output topics hold
     ``expected`` records (the windows the idle timeout closes come last; bounded), then
     stop the workers with SIGTERM."""
-    bootstrap = settings.kafka_bootstrap
+    kafka = settings.kafka
     wait_for(
         settings, app.name, app.input.topic, app.input.partitions, app.input.records, 60,
         survivors,
     )  # fmt: skip
     deadline = time.monotonic() + IDLE_TIMEOUT_MS / 1000 + 15
     while time.monotonic() < deadline:
-        counts = {t: committed_count(bootstrap, t) for t in expected}
+        counts = {t: committed_count(kafka, t) for t in expected}
         if all(counts[t] >= n for t, n in expected.items()):
             break
         for w in survivors:
@@ -325,7 +326,7 @@ def run_app(settings: Settings, app: App, workers: list[Worker], expected: dict[
 
 def output(settings: Settings, topic: str) -> list[tuple[Consumed, dict[str, Any]]]:
     """The committed records of ``topic`` (read_committed), with their decoded JSON."""
-    records = read_all(settings.kafka_bootstrap, topic, committed_only=True)
+    records = read_all(settings.kafka, topic, committed_only=True)
     return [(r, json.loads(r.value or b"")) for r in records]
 
 
@@ -362,7 +363,7 @@ def error_rows(settings: Settings, topic: str) -> list[dict[str, Any]]:
 # -- 1. tumbling window on ROWTIME -----------------------------------------------------------
 def test_tumbling_on_rowtime(stack_settings, tickers, topic_factory, tmp_path, workers):
     app = deploy("tumbling_rowtime", tmp_path, topic_factory, tickers)
-    con = input_table(stack_settings.kafka_bootstrap, tickers.topic)
+    con = input_table(stack_settings.kafka, tickers.topic)
     expected = con.execute(
         "SELECT ticker, rowtime - rowtime % 10000 AS ws, count(*), min(price), max(price), "
         "avg(price) FROM s GROUP BY ALL"
@@ -421,7 +422,7 @@ def finish_event_time_app(
     """Wait for the background producer; then the survivors must emit exactly what the
     oracle computes over the whole input."""
     join_producer(producer)
-    con = input_table(settings.kafka_bootstrap, app.input.topic)
+    con = input_table(settings.kafka, app.input.topic)
     expected, late = event_time_oracle(con, window_ms=10_000, lateness_ms=LATENESS_MS)
     finish(
         settings, app,
@@ -435,7 +436,7 @@ def test_tumbling_on_event_time_with_late_rows(
     stack_settings, tickers, topic_factory, tmp_path, workers
 ):
     app = deploy("tumbling_event_time", tmp_path, topic_factory, tickers)
-    con = input_table(stack_settings.kafka_bootstrap, tickers.topic)
+    con = input_table(stack_settings.kafka, tickers.topic)
     expected, late = event_time_oracle(con, window_ms=10_000, lateness_ms=LATENESS_MS)
     run_app(
         stack_settings, app, workers,
@@ -447,7 +448,7 @@ def test_tumbling_on_event_time_with_late_rows(
 # -- 3. sliding window ---------------------------------------------------------------------
 def test_sliding_window_average(stack_settings, tickers, topic_factory, tmp_path, workers):
     app = deploy("sliding", tmp_path, topic_factory, tickers)
-    con = input_table(stack_settings.kafka_bootstrap, tickers.topic)
+    con = input_table(stack_settings.kafka, tickers.topic)
     # The window of a row: the earlier rows of its ticker (offset order in its partition)
     # whose ROWTIME is at most a minute behind. LAG: the previous row, if still inside.
     expected = con.execute(
@@ -483,7 +484,7 @@ def test_sliding_window_average(stack_settings, tickers, topic_factory, tmp_path
 # -- 4. stagger window ---------------------------------------------------------------------
 def test_stagger_window(stack_settings, tickers, topic_factory, tmp_path, workers):
     app = deploy("stagger", tmp_path, topic_factory, tickers)
-    con = input_table(stack_settings.kafka_bootstrap, tickers.topic)
+    con = input_table(stack_settings.kafka, tickers.topic)
     # Window of each row: per (minute, ticker), the first row opens one at its ROWTIME t0;
     # a row at t0 + 60 s or later opens the next (a recursion: assigned row by row).
     opened: dict[tuple[str, int], int] = {}
@@ -518,7 +519,7 @@ def test_stagger_window(stack_settings, tickers, topic_factory, tmp_path, worker
 # -- 5. a chain of pumps -------------------------------------------------------------------
 def test_multi_pump_chain(stack_settings, tickers, topic_factory, tmp_path, workers):
     app = deploy("pump_chain", tmp_path, topic_factory, tickers)
-    con = input_table(stack_settings.kafka_bootstrap, tickers.topic)
+    con = input_table(stack_settings.kafka, tickers.topic)
     expected = con.execute(
         """SELECT ticker, upper(substring(sector, 1, 3)),
                   lower(ticker) || '-' || CAST(length(sector) AS VARCHAR),
@@ -570,7 +571,7 @@ def test_reference_data_left_join(
     client.put_object(Bucket=bucket, Key="companies.csv", Body=body.getvalue().encode())
     client.close()
     app = deploy("reference_join", tmp_path, topic_factory, tickers, bucket=bucket)
-    con = input_table(stack_settings.kafka_bootstrap, tickers.topic)
+    con = input_table(stack_settings.kafka, tickers.topic)
     con.execute("CREATE TABLE company (ticker VARCHAR, name VARCHAR)")
     con.executemany("INSERT INTO company VALUES (?, ?)", list(COMPANIES.items()))
     expected = con.execute(
@@ -597,7 +598,7 @@ def test_top_k_and_count_distinct(
 ):
     data = tickers_one_partition
     app = deploy("top_k", tmp_path, topic_factory, data)
-    con = input_table(stack_settings.kafka_bootstrap, data.topic)
+    con = input_table(stack_settings.kafka, data.topic)
     top = con.execute(
         """SELECT ws, rank, ticker, c FROM (
              SELECT ws, ticker, c,
@@ -632,7 +633,7 @@ def test_top_k_and_count_distinct(
 
 # -- 8. the error stream -------------------------------------------------------------------
 def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     partitions = 2
     records: list[tuple[str, bytes | None, int]] = list(
         ticker_records(600, seed=13, start_ms=start_ms())
@@ -650,7 +651,7 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
         key, value, ts = records[i]
         records[i] = (key, json.dumps({**json.loads(value or b""), "change": 0.0}).encode(), ts)
     topic = topic_factory(partitions, prefix="it-ticker-bad")
-    produce(bootstrap, topic, records, partitions)
+    produce(kafka, topic, records, partitions)
     data = Dataset(topic, partitions, len(records))
     app = deploy("errors", tmp_path, topic_factory, data)
 
@@ -661,7 +662,7 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
     )
     bad: list[tuple[int, int, str]] = []
     good = []
-    for r in read_all(bootstrap, topic, committed_only=False):
+    for r in read_all(kafka, topic, committed_only=False):
         try:
             v = json.loads(r.value or b"")
         except ValueError:
@@ -692,7 +693,7 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
         ]
         assert_same_sequence(rows, [r[1:] for r in expected if r[0] == p], what=f"partition {p}")
     raw = {
-        (r.partition, r.offset): r.value for r in read_all(bootstrap, topic, committed_only=False)
+        (r.partition, r.offset): r.value for r in read_all(kafka, topic, committed_only=False)
     }
     errors = error_rows(stack_settings, app.errors)
     decoding = [e for e in errors if e["ERROR_NAME"] != "Divide_By_Zero"]
@@ -721,14 +722,14 @@ SLOW = {"CommitIntervalMs": 100, "BatchMaxRecords": 50}
 def test_event_time_app_survives_kill9_and_restart(
     stack_settings, topic_factory, tmp_path, workers
 ):
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     topic = topic_factory(PARTITIONS, prefix="it-ticker-restart")
     data = Dataset(topic, PARTITIONS, 3_000)
     app = deploy("tumbling_event_time", tmp_path, topic_factory, data, runtime=SLOW)
     # the last third trickles until the restart: the input is still arriving however slow
     pace = Pace(400, hold_at=2_000)
     producer = produce_in_background(
-        bootstrap, topic, ticker_records(data.records, seed=14, start_ms=start_ms()),
+        kafka, topic, ticker_records(data.records, seed=14, start_ms=start_ms()),
         PARTITIONS, per_second=pace,
     )  # fmt: skip
     first = app.worker("w1", tmp_path / "w1.log", workers)
@@ -751,7 +752,7 @@ def test_two_workers_one_killed_then_a_third_joins(
     """Fault suite scenario 2: the survivor takes the killed worker's partitions and a third
     worker joins mid-stream (a second rebalance); the windows still equal the oracle, each
     once."""
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     partitions = 6
     topic = topic_factory(partitions, prefix="it-ticker-pair")
     data = Dataset(topic, partitions, 5_000)
@@ -764,7 +765,7 @@ def test_two_workers_one_killed_then_a_third_joins(
     # The last 1,500 records trickle until the third worker owns partitions.
     pace = Pace(250, hold_at=3_500)
     producer = produce_in_background(
-        bootstrap, topic, ticker_records(data.records, seed=15, start_ms=start_ms()),
+        kafka, topic, ticker_records(data.records, seed=15, start_ms=start_ms()),
         partitions, per_second=pace,
     )  # fmt: skip
     a = app.worker("a", tmp_path / "a.log", workers)

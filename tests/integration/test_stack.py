@@ -57,11 +57,11 @@ def test_cli_status(stack_settings: Settings) -> None:
 
 
 def test_kafka_metadata_answers(stack_settings: Settings) -> None:
-    md = wait_for_broker(stack_settings.kafka_bootstrap, timeout_s=10)
+    md = wait_for_broker(stack_settings.kafka, timeout_s=10)
     assert md.brokers
     topic = f"stack-it-{uuid.uuid4().hex[:8]}"
-    ensure_topics(stack_settings.kafka_bootstrap, [topic], 3)
-    assert partition_count(stack_settings.kafka_bootstrap, topic) == 3
+    ensure_topics(stack_settings.kafka, [topic], 3)
+    assert partition_count(stack_settings.kafka, topic) == 3
 
 
 def test_minio_health(stack_settings: Settings) -> None:

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from tests.integration.offsets import committed_and_end
 
@@ -48,7 +49,7 @@ class Consumed(NamedTuple):
 
 
 def read_all(
-    bootstrap: str,
+    kafka: KafkaConfig,
     topic: str,
     *,
     committed_only: bool,
@@ -59,15 +60,14 @@ def read_all(
     (read_committed) and ``settle`` this first waits until no transaction is open on it;
     without ``settle`` it reads what is committed now (up to the last stable offsets)."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
+        kafka.client_config({
             "group.id": f"it-read-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "isolation.level": "read_committed" if committed_only else "read_uncommitted",
-        }
+        })
     )
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-probe"})
+    probe = Consumer(kafka.client_config({"group.id": "it-probe"}))
     try:
         parts = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         deadline = time.monotonic() + timeout_s

@@ -31,6 +31,9 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from ground.errors import ConfigError
+from ground.kafka_config import ENV_PREFIX as KAFKA_ENV_PREFIX
+from ground.kafka_config import KafkaConfig
 from ground.settings import DEFAULTS, ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,9 +123,23 @@ def consistency_errors(doc: dict[str, Any]) -> list[str]:
         env = svc.get("environment") or {}
         names = env if isinstance(env, dict) else [e.partition("=")[0] for e in env]
         for var in names:
-            if var.startswith(ENV_PREFIX) and var[len(ENV_PREFIX):] not in DEFAULTS:
+            if var.startswith(ENV_PREFIX) and var[len(ENV_PREFIX):] not in DEFAULTS \
+                    and not _kafka_property(var, env[var] if isinstance(env, dict) else "x"):
                 errors.append(f"{name}: {var} is not a variable shardline/settings.py reads")
     return errors
+
+
+def _kafka_property(var: str, value: str) -> bool:
+    """Whether ``var`` passes a librdkafka property through (``SHARDLINE_KAFKA_<PROPERTY>``,
+    checked by librdkafka itself); ``${X:-default}`` values are read as their default."""
+    if not var.startswith(KAFKA_ENV_PREFIX):
+        return False
+    value = re.sub(r"\$\{[^:}]*:-([^}]*)\}", r"\1", str(value))
+    try:
+        KafkaConfig.from_env({var: value}, default_bootstrap="h:1")
+    except ConfigError:
+        return False
+    return True
 
 
 def test_compose_file_is_valid_against_the_compose_spec(compose_spec, compose):
@@ -156,6 +173,7 @@ def test_host_ports_match_settings_defaults(compose):
         for name, svc in compose["services"].items()
     }
     assert defaults.kafka_port in published["kafka"]
+    assert defaults.kafka_secure_port in published["kafka"]
     assert {defaults.s3_port, defaults.s3_console_port} <= published["minio"]
     assert defaults.search_port in published["elasticsearch"]
 
@@ -218,7 +236,12 @@ def test_broken_cross_references_are_caught(compose):
     broken["services"]["pipeline"]["depends_on"]["kafak"] = {"condition": "service_healthy"}
     broken["services"]["minio"]["image"] = "minio/minio:latest"
     broken["services"]["producer"]["environment"]["SHARDLINE_KAFKA_BOOTSTRAPS"] = "kafka:9092"
+    broken["services"]["pipeline"]["environment"] = {
+        **broken["services"]["pipeline"]["environment"],
+        "SHARDLINE_KAFKA_CLIENT_ID": "pipeline",  # a librdkafka property: fine
+    }
     errors = consistency_errors(broken)
+    assert not any("SHARDLINE_KAFKA_CLIENT_ID" in e for e in errors)
     assert any("unknown service 'kafak'" in e for e in errors)
     assert any("not pinned" in e for e in errors)
     assert any("SHARDLINE_KAFKA_BOOTSTRAPS" in e for e in errors)

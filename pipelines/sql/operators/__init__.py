@@ -16,7 +16,10 @@ from pipelines.sql.operators.base import (
     StateStore,
     TwoInputOperator,
 )
+from pipelines.sql.operators.cursor import Cursor, ResultQuery
+from pipelines.sql.operators.hotspots import HotspotsOperator
 from pipelines.sql.operators.project import ProjectOperator, ReferenceJoin
+from pipelines.sql.operators.rcf import RandomCutForestOperator
 from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, WindowAgg
 from pipelines.sql.operators.stagger import StaggerOperator
 from pipelines.sql.operators.stream_join import StreamJoinOperator
@@ -26,12 +29,16 @@ from pipelines.sql.operators.tumbling import AggCall, TumblingLayout, TumblingOp
 __all__ = [
     "AggCall",
     "Context",
+    "Cursor",
+    "HotspotsOperator",
     "ItemsTumblingOperator",
     "KeyedRow",
     "LATE_ROW",
     "Operator",
     "ProjectOperator",
+    "RandomCutForestOperator",
     "ReferenceJoin",
+    "ResultQuery",
     "RowFailure",
     "SlidingOperator",
     "SlidingWindow",

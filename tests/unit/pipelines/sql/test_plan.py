@@ -135,6 +135,25 @@ KINDS = [
         f"TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM {SRC}), 'TICKER_SYMBOL', 3, 60));",
         "top_k_items_tumbling",
     ),
+    (
+        'CREATE OR REPLACE STREAM "R" (price REAL, score DOUBLE);\n'
+        "CREATE OR REPLACE PUMP P AS INSERT INTO R SELECT STREAM price, ANOMALY_SCORE FROM TABLE("
+        f"RANDOM_CUT_FOREST(CURSOR(SELECT STREAM price FROM {SRC})));",
+        "random_cut_forest",
+    ),
+    (
+        'CREATE OR REPLACE STREAM "R" (price REAL, score DOUBLE, why VARCHAR(512));\n'
+        "CREATE OR REPLACE PUMP P AS INSERT INTO R SELECT STREAM * FROM TABLE("
+        "RANDOM_CUT_FOREST_WITH_EXPLANATION("
+        f"CURSOR(SELECT STREAM price FROM {SRC}), 100, 256, 100000, 1, true));",
+        "random_cut_forest_with_explanation",
+    ),
+    (
+        'CREATE OR REPLACE STREAM "H" (price REAL, change REAL, result VARCHAR(10000));\n'
+        "CREATE OR REPLACE PUMP P AS INSERT INTO H SELECT STREAM * FROM TABLE(HOTSPOTS("
+        f"CURSOR(SELECT STREAM price, change FROM {SRC}), 100, 0.5, 5));",
+        "hotspots",
+    ),
 ]
 
 
@@ -151,6 +170,8 @@ def test_each_kind_of_pump_goes_to_its_planner(body: str, kind: str) -> None:
 def test_planners_are_asked_in_order_and_the_stateless_one_last() -> None:
     names = [type(p).__name__ for p in PLANNERS]
     assert names == [
+        "RandomCutForestPlanner",
+        "HotspotsPlanner",
         "ItemsTumblingPlanner",
         "StreamJoinPlanner",
         "StaggerPlanner",

@@ -70,3 +70,14 @@ def test_port_in_use_exit_2_names_port(tmp_path: Path) -> None:
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("shardline: error: ")
     assert f"port {port}" in last or "`go` not found" in last
+
+
+def test_secure_listener_port_must_differ_from_the_plain_one(tmp_path: Path) -> None:
+    same = env(tmp_path, PATH="", SHARDLINE_KAFKA_SECURE_PORT="39492")
+    plain = CliRunner().invoke(main, ["stack", "up", "kafka"], env=same)
+    assert "`java` not found" in plain.output  # without --secure the port is not claimed
+    result = CliRunner().invoke(main, ["stack", "up", "kafka", "--secure"], env=same)
+    assert result.exit_code == 2
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("shardline: error: ") and "39492" in last
+    assert "SHARDLINE_KAFKA_SECURE_PORT" in last and "SHARDLINE_KAFKA_BOOTSTRAP" in last

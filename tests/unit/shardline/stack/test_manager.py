@@ -42,6 +42,7 @@ class FakeServer(Component):
         self.port = free_port()
         self.crash = crash
         self.provisioned = 0
+        self.readied = 0
         self.missing_tool = False
 
     @property
@@ -66,6 +67,10 @@ class FakeServer(Component):
     def launch(self) -> Launch:
         code = "import sys; print('boom', flush=True); sys.exit(1)" if self.crash else SERVER
         return Launch(argv=(sys.executable, "-c", code, str(self.port)), env={}, cwd=self.dir)
+
+    def ready(self) -> None:
+        assert self.probe().ok, "ready() before the server is healthy"
+        self.readied += 1
 
     def probe(self, timeout_s: float = 2.0) -> Health:
         try:
@@ -97,6 +102,7 @@ def test_up_status_down_cycle(fakes: tuple[Stack, FakeServer, FakeServer]) -> No
     assert stack.up() == ()  # idempotent: nothing started, nothing re-provisioned
     assert [s.pid for s in stack.status()] == pids
     assert (a.provisioned, b.provisioned) == (1, 1)
+    assert (a.readied, b.readied) == (2, 2)  # after each up, started then or before
 
     assert stack.down(["beta"]) == ("beta",)
     assert [s.state for s in stack.status()] == [ComponentState.RUNNING, ComponentState.STOPPED]
