@@ -158,27 +158,44 @@ class Topology:
         ]
 
     def explain(self) -> list[str]:
-        """Lines for ``sql explain``: each stage, and each repartition topic with its reason."""
+        """Lines for ``sql explain``: how streams are partitioned, each stage with its pumps,
+        and each repartition topic with why it exists."""
         lines: list[str] = []
         for stream, part in self.partitioning.items():
-            if part is not None:
+            if part is not None and not stream.startswith("__"):
                 lines.append(f"  stream {stream} is partitioned by {', '.join(part.columns)} "
                              f"({part.origin})")  # fmt: skip
+        lines.append(
+            f"  {len(self.stages)} stage{'s' if len(self.stages) > 1 else ''}, all run by every "
+            "worker (one consumer group, one transaction per commit):"
+        )
         for stage in self.stages:
-            reads = "the input topics" if stage.reads is None else stage.reads.topic
-            lines.append(f"  stage {stage.index} reads {reads}")
+            if stage.reads is None:
+                lines.append(f"  stage {stage.index} reads the input topics")
+            else:
+                r = stage.reads
+                kind = "partial aggregates" if r.partials else "rows"
+                lines.append(f"  stage {stage.index} reads repartition topic {r.topic} "
+                             f"({kind}, keyed by {r.key})")  # fmt: skip
+                lines.append(f"    why: {r.reason}")
             for step in stage.steps:
                 role = f" ({step.role})" if step.role else ""
-                lines.append(f"    pump {step.pump}{role}: {step.source} → {step.target}")
+                target = step.target
+                if step.role == "partial":
+                    target = f"partial aggregates → {self._topic_of(step.pump)}"
+                sources = step.source + (f" ⋈ {step.right_source}" if step.right_source else "")
+                if step.role == "final":
+                    sources = "partial aggregates"
+                note = self.notes.get(step.pump, "") if not step.role else ""
+                tail = f" ({note})" if note.startswith("no repartition") else ""
+                lines.append(f"    pump {step.pump}{role}: {sources} → {target}{tail}")
             for out in stage.outbound:
-                what = "partial aggregates" if out.repartition.partials else f"rows of {out.stream}"
-                lines.append(f"    writes {what} to {out.repartition.topic}")
-        for r in self.repartitions:
-            kind = "partial aggregates" if r.partials else "rows"
-            lines.append(f"  repartition topic {r.topic} ({kind}, keyed by {r.key}): {r.reason}")
-        for pump, note in self.notes.items():
-            lines.append(f"  pump {pump}: {note}")
+                if not out.repartition.partials:
+                    lines.append(f"    rows of {out.stream} → {out.repartition.topic}")
         return lines
+
+    def _topic_of(self, pump: str) -> str:
+        return next(r.topic for r in self.repartitions if r.pump == pump)
 
 
 def plan_stages(plan: ApplicationPlan, partition_keys: Mapping[str, Sequence[str]]) -> Topology:
@@ -190,7 +207,7 @@ def plan_stages(plan: ApplicationPlan, partition_keys: Mapping[str, Sequence[str
         if info.source:
             keys = tuple(partition_keys.get(name, ()))
             partitioning[name] = (
-                Partitioning(f"the input topic's key, Inputs PartitionKey of {name}", keys)
+                Partitioning(f"the input topic's key: Inputs PartitionKey of {name}", keys)
                 if keys
                 else None
             )
@@ -283,10 +300,7 @@ def _key_text(grouping: Grouping) -> list[str]:
 def _aligned_note(pump: PlannedPump, partitioning: Mapping[str, Partitioning | None]) -> str:
     part = partitioning.get(pump.source)
     assert part is not None
-    return (
-        f"no repartition: its keys include {', '.join(part.columns)}, which carry "
-        f"{part.origin}"
-    )
+    return f"no repartition: its keys include {', '.join(part.columns)}, {part.origin}"
 
 
 def _carried(

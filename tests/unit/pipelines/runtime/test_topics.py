@@ -70,8 +70,10 @@ def test_repartition_topics_keep_their_records_until_purged_and_have_a_changelog
 ) -> None:
     broker = Broker({"in": {}}, partitions=3)
     broker.install(monkeypatch)
-    prepare_topics(RuntimeConfig("app", ("in",), output_topics=("out",),
-                                 repartition_topics=(("app-P-repartition", 3),)), KAFKA)  # fmt: skip
+    config = RuntimeConfig(
+        "app", ("in",), output_topics=("out",), repartition_topics=(("app-P-repartition", 3),)
+    )
+    prepare_topics(config, KAFKA)
     assert broker.created["app-P-repartition"] == {
         "message.timestamp.type": "LogAppendTime", "cleanup.policy": "delete",
         "retention.ms": "-1", "segment.bytes": str(50 * 1024 * 1024),

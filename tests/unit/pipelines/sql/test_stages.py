@@ -28,7 +28,10 @@ def test_a_window_by_the_partition_key_runs_where_its_input_is() -> None:
     )
     assert t.repartitions == [] and len(t.stages) == 1
     assert [s.pump for s in t.stages[0].steps] == ["PA"]
-    assert t.notes["PA"].startswith("no repartition: its keys include TICKER_SYMBOL")
+    assert t.notes["PA"] == (
+        "no repartition: its keys include TICKER_SYMBOL, the input topic's key: Inputs "
+        "PartitionKey of SOURCE_SQL_STREAM_001"
+    )
     assert t.partitioning["A"] is not None and t.partitioning["A"].columns == ("T",)
 
 
@@ -159,8 +162,9 @@ def test_topic_names_and_explain() -> None:
     )
     text = "\n".join(t.explain())
     assert "stage 0 reads the input topics" in text
-    assert "pump PB (partial): SOURCE_SQL_STREAM_001 → __partials:PB" in text
-    assert "writes partial aggregates to app-PB-repartition" in text
-    assert "stage 1 reads app-PB-repartition" in text
-    assert "repartition topic app-PB-repartition (partial aggregates, keyed by SECTOR): PB " \
-           "groups by SECTOR" in text  # fmt: skip
+    assert "pump PB (partial): SOURCE_SQL_STREAM_001 → partial aggregates → " \
+           "app-PB-repartition" in text  # fmt: skip
+    assert "stage 1 reads repartition topic app-PB-repartition (partial aggregates, keyed by " \
+           "SECTOR)\n    why: PB groups by SECTOR, window start, but SOURCE_SQL_STREAM_001 is " \
+           "partitioned by TICKER_SYMBOL" in text  # fmt: skip
+    assert "pump PB (final): partial aggregates → B" in text
