@@ -215,10 +215,12 @@ class Ownership:
         by_topic: dict[str, list[int]] = {}
         for topic, p in tps:
             by_topic.setdefault(topic, []).append(p)
+        t0 = time.monotonic()
+        everything = self.reader.read_many(
+            {self.changelogs[topic]: parts for topic, parts in by_topic.items()}
+        )
         for topic, parts in by_topic.items():
-            changelog = self.changelogs[topic]
-            t0 = time.monotonic()
-            states = self.reader.read(changelog, parts)
+            states = everything[self.changelogs[topic]]
             for p in parts:
                 proc = self.factory(topic, p)
                 state = states[p]
