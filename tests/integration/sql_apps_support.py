@@ -21,7 +21,9 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
-from pipelines.sql.application import check_application
+from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
+from pipelines.runtime.topics import CHANGELOG_TOPIC_CONFIG, repartition_topic_config
+from pipelines.sql.application import application_topology, check_application
 from shardline.producer import TICKER_SYMBOLS, partition_for
 from tests.integration.pace import Pace
 from tests.integration.workers import Consumed, Worker, read_all, wait_for
@@ -219,8 +221,9 @@ def deploy(
     runtime: dict[str, int] | None = None,
 ) -> App:
     """Write ``template``'s configuration into ``tmp_path`` with a unique application name,
-    the dataset's input topic, and new output and error topics (and changelog, for
-    clean-up) of as many partitions as the input."""
+    the dataset's input topic, and new output and error topics (and changelog, and
+    repartition topics with theirs, made as the worker makes them, for clean-up) of as
+    many partitions as the input."""
     source = APPS / template
     config = yaml.safe_load((source / "application.yaml").read_text())
     name = f"it-sql-{template.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
@@ -247,7 +250,12 @@ def deploy(
     folder = tmp_path / template
     folder.mkdir()
     (folder / "application.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    check_application(folder)  # a bad deployment fails here, not in the worker's log
+    checked, plan = check_application(folder)  # a bad deployment fails here, not in a log
+    for topic in application_topology(checked, plan).repartitions:
+        topic_factory(dataset.partitions, name=topic.topic,
+                      config=repartition_topic_config(DEFAULT_MAX_MESSAGE_BYTES))  # fmt: skip
+        topic_factory(dataset.partitions, name=f"{topic.topic}-changelog",
+                      config=CHANGELOG_TOPIC_CONFIG)  # fmt: skip
     return App(name, folder, dataset, outputs, errors, tmp_path / "home")
 
 

@@ -22,15 +22,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
 from ground.settings import Settings
-from pipelines.runtime.topics import CHANGELOG_TOPIC_CONFIG, repartition_topic_config
-from pipelines.sql.application import SqlApplication, check_application
 from tests.integration.pace import Pace
 from tests.integration.sql_apps_support import (
     LATENESS_MS,
@@ -56,21 +53,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 TEMPLATE = "repartition"
 PARTITIONS = 4
 SLOW = {"CommitIntervalMs": 100, "BatchMaxRecords": 50}
-
-
-def deploy_repartitioned(
-    settings: Settings, tmp_path: Path, topic_factory: Any, data: Dataset,
-    runtime: dict[str, int] | None = None,
-) -> App:
-    """Deploy the corpus; its repartition topics (and their changelogs) are made here, as the
-    worker would make them, so that the test cleans them up."""
-    app = deploy(TEMPLATE, tmp_path, topic_factory, data, runtime=runtime)
-    config, plan = check_application(app.folder)
-    sql_app = SqlApplication(config, plan, settings)
-    for topic in sql_app.repartition_topics:
-        topic_factory(data.partitions, name=topic, config=repartition_topic_config(1_000_000))
-        topic_factory(data.partitions, name=f"{topic}-changelog", config=CHANGELOG_TOPIC_CONFIG)
-    return app
 
 
 def oracle(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
@@ -232,7 +214,7 @@ def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
     produce(stack_settings.kafka, topic,
             ticker_records(4_000, seed=21, start_ms=start_ms()), PARTITIONS)  # fmt: skip
     data = Dataset(topic, PARTITIONS, 4_000)
-    app = deploy_repartitioned(stack_settings, tmp_path, topic_factory, data)
+    app = deploy(TEMPLATE, tmp_path, topic_factory, data)
     w = app.worker("w1", tmp_path / "w1.log", workers)
     finish_and_check(stack_settings, app, [w])
 
@@ -241,7 +223,7 @@ def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
 def test_kill9_and_restart(stack_settings, topic_factory, tmp_path, workers) -> None:
     topic = topic_factory(PARTITIONS, prefix="it-ticker-rp-restart")
     data = Dataset(topic, PARTITIONS, 3_000)
-    app = deploy_repartitioned(stack_settings, tmp_path, topic_factory, data, runtime=SLOW)
+    app = deploy(TEMPLATE, tmp_path, topic_factory, data, runtime=SLOW)
     pace = Pace(400, hold_at=2_000)  # the last third trickles until the restart
     producer = produce_in_background(
         stack_settings.kafka, topic, ticker_records(data.records, seed=22, start_ms=start_ms()),
@@ -263,8 +245,8 @@ def test_two_workers_one_killed_then_a_third_joins(
 ) -> None:
     topic = topic_factory(PARTITIONS, prefix="it-ticker-rp-pair")
     data = Dataset(topic, PARTITIONS, 4_000)
-    app = deploy_repartitioned(
-        stack_settings, tmp_path, topic_factory, data,
+    app = deploy(
+        TEMPLATE, tmp_path, topic_factory, data,
         runtime={**SLOW, "SessionTimeoutMs": 6_000, "TransactionTimeoutMs": 10_000},
     )  # fmt: skip
     # the input keeps arriving until the third worker owns partitions: no input partition
