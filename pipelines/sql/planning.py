@@ -15,10 +15,12 @@ order, and the SELECT list turned into the target's columns (:meth:`PumpQuery.it
 A new kind of pump is two modules and one line: its operator (``operators/<kind>.py``, an
 :class:`~pipelines.sql.operators.base.Operator`, a ``StatefulOperator`` when its state goes
 to the changelog), its planner beside it (``operators/<kind>_plan.py``: ``matches`` by the
-query's shape, ``plan`` returning :meth:`PumpQuery.pump`, with the ``key_columns`` it groups
-by, which say whether its groups live in one input partition), and the planner in
-``PLANNERS`` ahead of the kinds whose shape it shares (the stateless planner matches every
-query and stays last).
+query's shape, ``plan`` returning :meth:`PumpQuery.pump`, with what a stateful pump groups
+by — ``key_columns``, or better a :class:`Grouping` per input stream — from which the stage
+planner (:mod:`pipelines.sql.stages`) decides whether its groups live in one partition or
+need a repartition, and a :class:`TwoPhase` when its aggregation can be split around one),
+and the planner in ``PLANNERS`` ahead of the kinds whose shape it shares (the stateless
+planner matches every query and stays last).
 """
 
 from __future__ import annotations
