@@ -82,6 +82,10 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
             self._release(lambda t: True, ctx, out)
         return out
 
+    def rowtime_floor(self, floor: int) -> int:
+        # a result has the ROWTIME of its left row; left rows wait for their ROWTIME to pass
+        return min([floor, *(int(r[0]) for r in self._pending)])
+
     def _release(self, ready: Callable[[int], bool], ctx: Context, out: list[Row]) -> None:
         keep: list[Row] = []
         for row in self._pending:

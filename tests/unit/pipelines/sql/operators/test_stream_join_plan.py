@@ -24,7 +24,9 @@ def test_a_join_reads_both_streams_and_keys_on_the_equalities() -> None:
     assert planned.details[0].startswith(
         "LEFT JOIN SOURCE_SQL_STREAM_001 OVER RANGE 60000 ms PRECEDING on 1 key columns"
     )
-    assert planned.key_columns == ()
+    # each side groups by its side of the equality (the residual is no key)
+    assert planned.grouping is not None
+    assert [g.columns for g in planned.grouping] == [("TICKER_SYMBOL",), ("TICKER_SYMBOL",)]
     assert isinstance(planned.build(), StreamJoinOperator)
 
 
