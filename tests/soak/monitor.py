@@ -93,20 +93,24 @@ def recovery_s(samples: list[Sample], healed_s: float) -> float | None:
     return None
 
 
-def longest_stall_s(samples: list[Sample], start_s: float, end_s: float) -> float:
-    """The longest time within [start_s, end_s] the SQL application committed nothing new
-    while input was waiting (its last commit behind the input's end)."""
+def longest_stall_s(samples: list[Sample], start_s: float, end_s: float,
+                    stage: str = "sql") -> float:
+    """The longest time within [start_s, end_s] ``stage`` (``sql``, ``s3``, ``es``)
+    committed nothing new while records were waiting for it (its last commit behind the end
+    of its topic; for a delivery, transaction markers keep it behind, so results arriving
+    every few seconds set its floor)."""
     before = [s for s in samples if s.t_s < start_s][-1:]  # the last one before: a single
     window = before + [s for s in samples if start_s <= s.t_s <= end_s]  # broker's outage
     # leaves no sample while it lasts, and the stall spans it
     longest, since = 0.0, None
     last_done = None
     for s in window:
-        moved = last_done is None or s.sql_done > last_done
-        waiting = s.sql_done < s.input_end
+        done = getattr(s, f"{stage}_done")
+        moved = last_done is None or done > last_done
+        waiting = done < (s.input_end if stage == "sql" else s.output_end)
         if moved or not waiting:
             since = s.t_s
         elif since is not None:
             longest = max(longest, s.t_s - since)
-        last_done = s.sql_done
+        last_done = done
     return round(longest, 1)

@@ -114,7 +114,10 @@ def render(outcome: Outcome, replay: Callable[[], str]) -> str:
         if fault.kind is Kind.BROKER and item.healed_s is not None:
             stall = longest_stall_s(samples, item.started_s, item.healed_s)
             stalls.append(stall)
-            extra = f", longest SQL commit stall while down {stall:.0f}s"
+            others = " ".join(
+                f"{st} {longest_stall_s(samples, item.started_s, item.healed_s, st):.0f}s"
+                for st in ("s3", "es"))
+            extra = f", longest commit stall while down: SQL {stall:.0f}s {others}"
         notes = "; ".join(item.notes)
         lines.append(f"  {fault.describe()}  pid={item.pid} "
                      f"recovered={'-' if rec is None else f'{rec:.0f}s'}{extra}"
