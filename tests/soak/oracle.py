@@ -28,7 +28,7 @@ from tests.integration.test_sql_apps import (
 )
 from tests.integration.workers import read_all
 
-__all__ = ["Verdict", "check_all"]
+__all__ = ["Verdict", "check_all", "check_deliveries"]
 
 ES_FAILED_PREFIX = "es-failed/"
 
@@ -78,6 +78,13 @@ def check_all(kafka: Settings, s3: Settings, search: Settings, app: App, results
     assert len(expected) >= 100 and late, f"{len(expected)} windows, {len(late)} late rows"
     verdict.windows, verdict.late_rows = len(expected), len(late)
 
+    check_deliveries(kafka, s3, search, results_topic, bucket, index, verdict)
+    return verdict
+
+
+def check_deliveries(kafka: Settings, s3: Settings, search: Settings, results_topic: str,
+                     bucket: str, index: str, verdict: Verdict) -> None:
+    """MinIO and the index (with its backup) against the results topic."""
     # 2. MinIO: every result record once
     results = [r.value or b"" for r in read_all(kafka.kafka_bootstrap, results_topic,
                                                  committed_only=True)]
@@ -111,4 +118,3 @@ def check_all(kafka: Settings, s3: Settings, search: Settings, app: App, results
                         f"e.g. {sorted(missing)[:3]}"
     extra = (set(in_index) | set(in_backup)) - set(wanted)
     assert not extra, f"{len(extra)} documents that are no result, e.g. {sorted(extra)[:3]}"
-    return verdict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 
@@ -90,6 +91,12 @@ def _series(points: list[tuple[float, float]], columns: int = 12) -> str:
     return " ".join(f"{t / 60:.0f}m:{mb:.0f}" for t, mb in chosen)
 
 
+def _reason(error: str) -> str:
+    """An error line without what changes from one exit to the next."""
+    error = re.sub(r"'soak-[^']*'|127\.0\.0\.1:\d+|\d+(\.\d+)?s\b", "…", error)
+    return error[:150]
+
+
 def render(outcome: Outcome, replay: Callable[[], str]) -> str:
     o = outcome.options
     lines = [f"# soak: {o.minutes:g} min, seed {o.seed}, {o.brokers} broker(s), "
@@ -147,7 +154,11 @@ def render(outcome: Outcome, replay: Callable[[], str]) -> str:
         for role in sup.roles.values():
             lines.append(f"  {role.name:<6} starts={role.starts} "
                          f"died-of-cap={len(role.cap_exits)} "
-                         f"exited-by-itself={role.unexpected_exits or 0}")
+                         f"exited-by-itself={len(role.unexpected_exits)}")
+        reasons = Counter(_reason(e[2]) for r in sup.roles.values() for e in r.unexpected_exits)
+        if reasons:
+            lines.append("  exits nobody asked for (restarted), by their error line:")
+            lines += [f"    {n} × {reason}" for reason, n in reasons.most_common()]
         lines.append("## memory: RSS (MB) over time per process; trend after "
                      f"{WARMUP_S:.0f}s of warm-up")
         for name, pid, t in _trends(outcome):

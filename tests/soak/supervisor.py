@@ -61,7 +61,7 @@ class Role:
     proc: subprocess.Popen[bytes] | None = None
     started_s: float = 0.0
     starts: int = 0
-    unexpected_exits: list[tuple[float, int]] = field(default_factory=list)
+    unexpected_exits: list[tuple[float, int, str]] = field(default_factory=list)
     expected_exit: bool = False  # a kill or stop the soak made
     capped: bool = False  # under a memory cap fault: dying of it is the fault's effect
     cap_exits: list[tuple[float, int]] = field(default_factory=list)
@@ -129,7 +129,8 @@ class Supervisor:
                     role.cap_exits.append((round(self.now(), 1), code))
                     role.expected_exit = True
                 if not role.expected_exit:
-                    role.unexpected_exits.append((round(self.now(), 1), code))
+                    role.unexpected_exits.append((round(self.now(), 1), code,
+                                                  self.last_error(role.name)))
                     log.warning("soak: %s exited by itself (code %s)", role.name, code)
                     role.expected_exit = True  # counted once
                 if role.wanted and not role.held:
@@ -183,6 +184,12 @@ class Supervisor:
                     assert role.proc is not None
                     os.kill(role.proc.pid, signal.SIGKILL)
                     role.proc.wait(10)
+
+    def last_error(self, name: str) -> str:
+        """The last ``shardline: error: …`` line of the role's log (why it exited)."""
+        lines = [line for line in self.tail(name, 20_000).splitlines()
+                 if line.startswith("shardline: error:")]
+        return lines[-1].removeprefix("shardline: error: ") if lines else "no error line"
 
     def tail(self, name: str, n: int = 3000) -> str:
         return (self.logs / f"{name}.log").read_bytes()[-n:].decode(errors="replace")
