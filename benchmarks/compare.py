@@ -61,7 +61,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ground.kafka_config import KafkaConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "benchmarks"):
@@ -145,15 +148,16 @@ def avro_records(n: int, keys: int, seed: int, start_ms: int) -> Iterator[tuple[
         yield symbols[k], t, buf.getvalue()
 
 
-def load(bootstrap: str, name: str, topic: str, records: int, keys: int, partitions: int,
+def load(kafka: KafkaConfig, name: str, topic: str, records: int, keys: int, partitions: int,
          seed: int) -> Dataset:
     from ground.kafka import ensure_topics
 
-    ensure_topics(bootstrap, [topic], partitions)
+    ensure_topics(kafka, [topic], partitions)
     data = Dataset(name, topic, records, keys)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "enable.idempotence":
-                         True, "batch.num.messages": 10_000,
-                         "queue.buffering.max.messages": 2_000_000})
+    producer = Producer(kafka.client_config({
+        "linger.ms": 20, "enable.idempotence": True, "batch.num.messages": 10_000,
+        "queue.buffering.max.messages": 2_000_000,
+    }))
     start_ms = (time.time_ns() // 1_000_000 - 3_600_000) // WINDOW_MS * WINDOW_MS
     t0 = time.monotonic()
     for symbol, ts, value in avro_records(records, keys, seed, start_ms):
@@ -184,9 +188,9 @@ def child_ceiling(args: argparse.Namespace) -> None:
     read = fastavro.schemaless_reader
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    consumer = Consumer({"bootstrap.servers": Settings.from_env().kafka_bootstrap,
-                         "group.id": args.group, "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest", **CONSUMER_FETCH_CONFIG})
+    consumer = Consumer(Settings.from_env().kafka.client_config({
+        "group.id": args.group, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+    }, tuning=CONSUMER_FETCH_CONFIG))
     consumer.subscribe([args.topic])
     rows, last, dirty = 0, time.monotonic(), False
     while not stop.is_set():
@@ -272,13 +276,14 @@ def quix_python() -> Path:
 
 
 # -- running and checking ----------------------------------------------------------------------
-def read_topic(bootstrap: str, topic: str, settle_s: float = 3.0, timeout_s: float = 60,
+def read_topic(kafka: KafkaConfig, topic: str, settle_s: float = 3.0, timeout_s: float = 60,
                want: int | None = None) -> list[tuple[bytes | None, dict[str, Any]]]:
     """Everything committed in ``topic``: read until ``want`` records are there, or else until
     nothing new arrives for ``settle_s``."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"cmp-{uuid.uuid4().hex}",
-                         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
+    consumer = Consumer(kafka.client_config({
+        "group.id": f"cmp-{uuid.uuid4().hex}", "isolation.level": "read_committed",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
+    }))
     consumer.subscribe([topic])
     out: list[tuple[bytes | None, dict[str, Any]]] = []
     quiet_since = time.monotonic()
@@ -321,8 +326,8 @@ def check_windows(system: str, data: Dataset, got: list[tuple[str, int, int]],
 
 
 class Runner:
-    def __init__(self, args: argparse.Namespace, bootstrap: str, run: str, tmp: Path) -> None:
-        self.args, self.bootstrap, self.run_id, self.tmp = args, bootstrap, run, tmp
+    def __init__(self, args: argparse.Namespace, kafka: KafkaConfig, run: str, tmp: Path) -> None:
+        self.args, self.kafka, self.run_id, self.tmp = args, kafka, run, tmp
         self.rows: list[dict[str, Any]] = []
         self._quix: Path | None = None
 
@@ -354,7 +359,7 @@ class Runner:
         elif system == "quix":
             cmd = [str(self.quix()), str(ROOT / "benchmarks" / "peers" / "quix_app.py"),
                    "--workload", "sliding" if sql == SLIDING_SQL else "tumbling",
-                   "--bootstrap", self.bootstrap, "--group", name, "--topic", data.topic,
+                   "--bootstrap", self.kafka.bootstrap, "--group", name, "--topic", data.topic,
                    "--out", f"{name}-out", "--schema", str(SCHEMA_FILE),
                    "--state-dir", str(self.tmp / f"{name}-state")]
         else:
@@ -362,14 +367,14 @@ class Runner:
         def while_running() -> dict[str, Any]:
             # Shardline closes its last windows on the idle timeout: read while it runs
             want = data.records if workload == "sliding" else len(data.expected)
-            return {"out": read_topic(self.bootstrap, f"{name}-out", want=want)}
+            return {"out": read_topic(self.kafka, f"{name}-out", want=want)}
 
         result = st.measure(system, self.args, group=name, topic=data.topic, app_dir=app_dir,
-                            total=data.records, bootstrap=self.bootstrap, limit_s=limit_s,
+                            total=data.records, kafka=self.kafka, limit_s=limit_s,
                             cmd=cmd, after=while_running if system == "sql" else None)
         out = result.pop("out", None)
         if out is None and system != "ceiling":
-            out = read_topic(self.bootstrap, f"{name}-out")
+            out = read_topic(self.kafka, f"{name}-out")
         result["check"] = self.check(workload, system, data, out or [], result["complete"])
         return result
 
@@ -496,10 +501,10 @@ def main() -> None:
     # servers that already answer (this home's, or someone else's on these ports) are used
     missing = [st_.name for st_ in stack.status() if not st_.healthy]
     started = stack.up(missing) if missing else ()
-    bootstrap = settings.kafka_bootstrap
+    kafka = settings.kafka
     run = f"cmp-{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="compare-"))
-    runner = Runner(args, bootstrap, run, tmp)
+    runner = Runner(args, kafka, run, tmp)
     chosen = set(args.workloads.split(","))
     peers = ([] if args.no_faust else ["faust"]) + ([] if args.no_quix else ["quix"])
     print(f"machine: {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "
@@ -507,14 +512,14 @@ def main() -> None:
     try:
         small = large = None
         if chosen & {"1", "2", "3"}:
-            small = load(bootstrap, "A", f"{run}-a", args.records, args.keys, args.partitions,
+            small = load(kafka, "A", f"{run}-a", args.records, args.keys, args.partitions,
                          args.seed)
         if "1" in chosen:
             runner.workload("1", "1 ingest ceiling", small, ["ceiling"])
         if "2" in chosen:
             runner.workload("2", f"2 tumbling, {args.keys:,} keys", small, ["sql", *peers])
         if "2" in chosen and not args.no_large:
-            large = load(bootstrap, "B", f"{run}-b", args.records_large, args.keys_large,
+            large = load(kafka, "B", f"{run}-b", args.records_large, args.keys_large,
                          args.partitions, args.seed + 1)
             runner.workload("2", f"2 tumbling, {args.keys_large:,} keys", large,
                             ["sql", *peers])
@@ -527,7 +532,7 @@ def main() -> None:
         if "5" in chosen:
             runner.script("scale_out", [])  # its default 10 M records: spans well past start-up
     finally:
-        delete_topics_with_prefix(bootstrap, run)
+        delete_topics_with_prefix(kafka, run)
         if started:
             stack.down(list(started))
     print()

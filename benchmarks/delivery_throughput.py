@@ -38,7 +38,10 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ground.kafka_config import KafkaConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: import this checkout, not an installed one
@@ -68,15 +71,15 @@ def generate(n: int, seed: int) -> list[bytes]:
     return out
 
 
-def produce_all(bootstrap: str, topic: str, partitions: int, values: list[bytes]) -> float:
+def produce_all(kafka: KafkaConfig, topic: str, partitions: int, values: list[bytes]) -> float:
     from ground.kafka import ensure_topics
 
-    ensure_topics(bootstrap, [topic], partitions)
-    producer = Producer({
-        "bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10_000,
+    ensure_topics(kafka, [topic], partitions)
+    producer = Producer(kafka.client_config({
+        "linger.ms": 20, "batch.num.messages": 10_000,
         "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_097_151,
         "enable.idempotence": True, "compression.type": "lz4",
-    })
+    }))
     t0 = time.monotonic()
     produce = producer.produce
     for i, value in enumerate(values):
@@ -116,7 +119,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     from ground.settings import Settings
 
     settings = Settings.from_env()
-    config = consumer_config(settings.kafka_bootstrap, args.group, max_poll_interval_ms=300_000)
+    config = consumer_config(settings.kafka, args.group, max_poll_interval_ms=300_000)
     try:  # the fetch settings the delivery worker uses (sized from its memory cap)
         from connectors.core.worker import fetch_config
         config.update(fetch_config(args.max_buffered_mb or None))
@@ -217,8 +220,8 @@ def run_child(mode: str, args: argparse.Namespace, **extra: Any) -> dict[str, An
 # -- checking ------------------------------------------------------------------------------
 
 
-def committed_all(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+def committed_all(kafka: KafkaConfig, group: str, topic: str, partitions: int) -> bool:
+    consumer = Consumer(kafka.client_config({"group.id": group}))
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         got = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=30)}
@@ -311,7 +314,7 @@ def main() -> None:
         args.records = min(args.records, 20_000)
         args.memory_sizes = "1"  # with a 1 MB cap: the smoke run pauses and cuts early
     settings = Settings.from_env()
-    bootstrap = settings.kafka_bootstrap
+    kafka = settings.kafka
     run = f"bench-dlv-{uuid.uuid4().hex[:8]}"
     args.topic = f"{run}.clicks"
     only = args.only.split(",")
@@ -320,7 +323,7 @@ def main() -> None:
     values = generate(args.records, args.seed)
     total_bytes = sum(len(v) for v in values)
     gen_s = time.monotonic() - t0
-    produce_s = produce_all(bootstrap, args.topic, args.partitions, values)
+    produce_s = produce_all(kafka, args.topic, args.partitions, values)
     del values
     print(f"data: {args.records:,} JSON records (~{total_bytes / args.records:.0f} bytes, "
           f"{total_bytes / MIB:.0f} MiB), topic {args.topic} ({args.partitions} partitions); "
@@ -333,8 +336,7 @@ def main() -> None:
     bucket = f"{run}-out"
 
     async def make_bucket() -> None:
-        async with S3Client(settings.s3_endpoint, settings.s3_region, settings.s3_access_key,
-                            settings.s3_secret_key) as s3:
+        async with S3Client.from_settings(settings) as s3:
             await s3.ensure_bucket(bucket)
 
     asyncio.run(make_bucket())
@@ -366,7 +368,7 @@ def main() -> None:
             result = run_child(mode, args, **extra)
             check = "-"
             if mode != "ceiling":
-                ok = committed_all(bootstrap, name, args.topic, args.partitions)
+                ok = committed_all(kafka, name, args.topic, args.partitions)
                 if mode == "s3":
                     ns = s3_numbers(settings, bucket, f"{name}/")
                     ok = ok and len(ns) == args.records and set(ns) == set(range(args.records))
@@ -384,7 +386,7 @@ def main() -> None:
             print(f"  {label}: {rate:,.0f} records/s, {result['rss_mb']:.0f} MB peak RSS "
                   f"({check})", flush=True)
     finally:
-        delete_topics_with_prefix(bootstrap, run)
+        delete_topics_with_prefix(kafka, run)
         try:
             _empty_bucket(settings, bucket)
         except Exception as exc:  # best effort

@@ -64,7 +64,10 @@ import zlib
 from bisect import bisect_right
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ground.kafka_config import KafkaConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: import this checkout, not an installed one
@@ -336,14 +339,14 @@ def watch_s3(settings: Any, bucket: str, prefix: str, vis: Visibility, stop: thr
         client.close()
 
 
-def watch_topic(bootstrap: str, topic: str, got: list[tuple[dict[str, Any], int]],
+def watch_topic(kafka: KafkaConfig, topic: str, got: list[tuple[dict[str, Any], int]],
                 stop: threading.Event) -> None:
     """Every committed record of ``topic`` with the wall-clock time (ms) it was read."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
+    consumer = Consumer(kafka.client_config({
+        "group.id": f"reader-{uuid.uuid4().hex}",
         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
         "enable.auto.commit": False, "fetch.wait.max.ms": 50,
-    })
+    }))
     consumer.subscribe([topic])
     try:
         while not stop.is_set():
@@ -366,11 +369,11 @@ def window_start_ms(value: Any) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def wait_groups_stable(bootstrap: str, groups: list[str], timeout_s: float) -> bool:
+def wait_groups_stable(kafka: KafkaConfig, groups: list[str], timeout_s: float) -> bool:
     from confluent_kafka import ConsumerGroupState
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka.client_config())
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -414,7 +417,7 @@ def main() -> None:
     from ground.settings import Settings
 
     settings = Settings.from_env()
-    bootstrap = settings.kafka_bootstrap
+    kafka = settings.kafka
     run = f"bench-e2e-{uuid.uuid4().hex[:8]}"
     topic, bucket, index = f"{run}.ticker", "shardline-bench", run
     total = int(args.rate * args.seconds)
@@ -428,8 +431,8 @@ def main() -> None:
         commit=COMMIT_INTERVAL_MS))
     (tmp / "deliver.yaml").write_text(DELIVER_YAML.format(
         name=run, bucket=bucket, index=index, interval=args.interval_s))
-    ensure_topics(bootstrap, [topic], args.partitions)
-    ensure_topics(bootstrap, [f"{run}-out", f"{run}-windows", f"{run}-errors"], args.partitions)
+    ensure_topics(kafka, [topic], args.partitions)
+    ensure_topics(kafka, [f"{run}-out", f"{run}-windows", f"{run}-errors"], args.partitions)
 
     if args.es_refresh_ms:  # what a latency-minded user sets; Firehose leaves it at 1 s
         es_call(settings.search_url, "PUT", f"/{index}", {"settings": {"index": {
@@ -449,7 +452,7 @@ def main() -> None:
         procs["deliver"] = subprocess.Popen(
             [sys.executable, "-m", "shardline", "deliver", str(tmp / "deliver.yaml"), "-q"],
             cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if not wait_groups_stable(bootstrap, [run, f"{run}-s3", f"{run}-es"], 90):
+        if not wait_groups_stable(kafka, [run, f"{run}-s3", f"{run}-es"], 90):
             raise SystemExit("the workers did not join their consumer groups within 90 s")
         poll_s = args.poll_ms / 1000
         threads = [
@@ -460,9 +463,9 @@ def main() -> None:
                              daemon=True),
             threading.Thread(target=watch_s3, args=(settings, bucket, f"{run}/", s3_vis, stop,
                                                     poll_s), daemon=True),
-            threading.Thread(target=watch_topic, args=(bootstrap, f"{run}-windows", windows,
+            threading.Thread(target=watch_topic, args=(kafka, f"{run}-windows", windows,
                                                        stop), daemon=True),
-            threading.Thread(target=watch_topic, args=(bootstrap, f"{run}-out", filtered,
+            threading.Thread(target=watch_topic, args=(kafka, f"{run}-out", filtered,
                                                        stop), daemon=True),
         ]
         for t in threads:
@@ -470,8 +473,8 @@ def main() -> None:
         cpu0 = {k: proc_cpu_s(p.pid) for k, p in procs.items()}
 
         # -- produce at a steady rate: event time = wall clock when sent
-        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
-                             "enable.idempotence": True})
+        producer = Producer(kafka.client_config({"linger.ms": 5,
+                             "enable.idempotence": True}))
         t0 = time.monotonic()
         i = 0
         while i < total:
@@ -635,7 +638,7 @@ def main() -> None:
         es_call(settings.search_url, "DELETE", f"/{index}")
     except Exception:
         pass
-    delete_topics_with_prefix(bootstrap, run)
+    delete_topics_with_prefix(kafka, run)
     if not all(checks.values()):
         print("MISMATCH: " + ", ".join(k for k, v in checks.items() if not v))
         raise SystemExit(1)

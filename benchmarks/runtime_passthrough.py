@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -40,11 +41,15 @@ from pipelines.runtime import (
 )
 from pipelines.runtime.clients import CONSUMER_FETCH_CONFIG
 
+if TYPE_CHECKING:
+    from ground.kafka_config import KafkaConfig
 
-def produce(bootstrap: str, topic: str, n: int, partitions: int) -> float:
+
+def produce(kafka: KafkaConfig, topic: str, n: int, partitions: int) -> float:
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
-         "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_000_000}
+        kafka.client_config({"linger.ms": 50, "batch.size": 1_000_000,
+                             "queue.buffering.max.messages": 2_000_000,
+                             "queue.buffering.max.kbytes": 2_000_000})
     )  # fmt: skip
     pad = os.urandom(46).hex().encode()  # 92 bytes
     t0 = time.monotonic()
@@ -59,11 +64,11 @@ def produce(bootstrap: str, topic: str, n: int, partitions: int) -> float:
     return time.monotonic() - t0
 
 
-def raw_consume(bootstrap: str, topic: str, n: int, partitions: int, batch: int) -> float:
+def raw_consume(kafka: KafkaConfig, topic: str, n: int, partitions: int, batch: int) -> float:
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
-         "enable.auto.commit": False, "isolation.level": "read_committed",
-         "enable.partition.eof": True, **CONSUMER_FETCH_CONFIG}
+        kafka.client_config({"group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
+                             "enable.auto.commit": False, "isolation.level": "read_committed",
+                             "enable.partition.eof": True}, tuning=CONSUMER_FETCH_CONFIG)
     )  # fmt: skip
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     seen, first = 0, 0.0
@@ -151,14 +156,14 @@ def main() -> None:
     base = Settings.from_env()
     home = tempfile.mkdtemp(prefix="shardline-bench-")
     settings = Settings.from_env({**os.environ, "SHARDLINE_HOME": home})
-    bootstrap = base.kafka_bootstrap
+    kafka = base.kafka
     run_id = uuid.uuid4().hex[:8]
     topic, out = f"bench-{run_id}.in", f"bench-{run_id}.out"
     made = [topic, out]
     try:
         measure(settings, topic, out, args.records, args.partitions, args.batch, made)
     finally:
-        admin = admin_client(bootstrap)  # keep the handle alive until the futures resolve
+        admin = admin_client(kafka)  # keep the handle alive until the futures resolve
         for fut in admin.delete_topics(made, operation_timeout=30).values():
             try:
                 fut.result(60)
@@ -169,12 +174,12 @@ def main() -> None:
 def measure(
     settings: Settings, topic: str, out: str, n: int, partitions: int, batch: int, made: list[str]
 ) -> None:
-    bootstrap = settings.kafka_bootstrap
-    ensure_topics(bootstrap, [topic], partitions)
-    elapsed = produce(bootstrap, topic, n, partitions)
+    kafka = settings.kafka
+    ensure_topics(kafka, [topic], partitions)
+    elapsed = produce(kafka, topic, n, partitions)
     print(f"input: {n:,} records of ~100 bytes, {partitions} partitions "
           f"(produced in {elapsed:.1f}s)")  # fmt: skip
-    raw = raw_consume(bootstrap, topic, n, partitions, batch)
+    raw = raw_consume(kafka, topic, n, partitions, batch)
     print(f"raw consume({batch}) loop:     {raw:>12,.0f} records/s")
     noop, _ = run_runtime(settings, topic, n, batch, None, made)
     print(f"runtime, no-output processor: {noop.records_per_s:>12,.0f} records/s "

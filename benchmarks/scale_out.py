@@ -65,6 +65,8 @@ from sql_tumbling import (  # noqa: E402
     write_app,
 )
 
+from ground.kafka_config import KafkaConfig  # noqa: E402
+
 __all__ = ["main"]
 
 
@@ -185,13 +187,12 @@ def group_settled(admin: Any, group: str, members: int) -> bool:
 
 
 def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, group: str,
-                total: int, bootstrap: str) -> dict[str, Any]:
+                total: int, kafka: KafkaConfig) -> dict[str, Any]:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka.client_config())
     tps = [TopicPartition(topic, p) for p in range(args.partitions)]
-    watch = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                      "enable.auto.commit": False})
+    watch = Consumer(kafka.client_config({"group.id": group, "enable.auto.commit": False}))
     cmd = [sys.executable, str(BENCH / "sql_tumbling.py"), "--child", "sql",
            "--app-dir", str(app_dir)]
     procs = [subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.PIPE, text=True)
@@ -292,7 +293,7 @@ def main() -> None:
     from ground.settings import Settings
 
     settings = Settings.from_env()
-    bootstrap = settings.kafka_bootstrap
+    kafka = settings.kafka
     args.broker = broker_pid(settings.home, args.broker_pid)
     run = f"bench-scale-{uuid.uuid4().hex[:8]}"
     topic = f"{run}.ticker"
@@ -303,10 +304,10 @@ def main() -> None:
         data = squeeze(generate(args.records, args.keys, args.seed, start_ms), start_ms,
                        args.span_s)
         want = expected_groups(data)
-        produce_s = produce_all(bootstrap, topic, args.partitions, data)
+        produce_s = produce_all(kafka, topic, args.partitions, data)
         del data
     else:  # generated while produced: any number of records in little memory
-        produce_s = produce_all(bootstrap, topic, args.partitions,
+        produce_s = produce_all(kafka, topic, args.partitions,
                                 streamed(args.records, args.keys, args.seed, start_ms, want))
     total = sum(int(g[0]) for g in want.values())
     windows_per_key = len({start for _, start in want})
@@ -320,8 +321,8 @@ def main() -> None:
         for n in (int(x) for x in args.workers.split(",")):
             name = f"{run}-w{n}"
             app_dir = write_app(tmp / name, name, topic, args.batch)
-            r = run_workers(n, args, topic, app_dir, name, total, bootstrap)
-            rows = read_results(bootstrap, f"{name}-out", len(want), 120)
+            r = run_workers(n, args, topic, app_dir, name, total, kafka)
+            rows = read_results(kafka, f"{name}-out", len(want), 120)
             r["ok"] = check(rows, want)
             r["rows"] = len(rows)
             ok = ok and r["ok"]
@@ -329,7 +330,7 @@ def main() -> None:
             print(f"  {n} worker(s): {r['rate']:,.0f} records/s, results "
                   f"{'OK' if r['ok'] else 'MISMATCH'} ({len(rows):,} rows)", flush=True)
     finally:
-        delete_topics_with_prefix(bootstrap, run)
+        delete_topics_with_prefix(kafka, run)
 
     base = results[0]["rate"] if results else 0.0
     print()

@@ -187,7 +187,7 @@ def throughput(kind: str, keys: int, n: int, batch: int) -> dict[str, Any]:
     from pipelines.runtime.loop import tune_gc
     from pipelines.sql.engine import PartitionEngine
     from pipelines.sql.types import Timestamp
-    from schemas._registry import load_schema
+    from schemas import load_schema
 
     tune_gc()  # as a worker does
     data = generate(n, keys, seed=7, start_ms=1_700_000_000_000, span_ms=1_000_000)

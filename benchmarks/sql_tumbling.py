@@ -50,7 +50,10 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ground.kafka_config import KafkaConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: import this checkout, not an installed one
@@ -159,20 +162,19 @@ def partition_of(symbol: str, partitions: int) -> int:
 
 
 def produce_all(
-    bootstrap: str, topic: str, partitions: int, data: Iterable[tuple[str, int, bytes]]
+    kafka: KafkaConfig, topic: str, partitions: int, data: Iterable[tuple[str, int, bytes]]
 ) -> float:
     from ground.kafka import ensure_topics
 
-    ensure_topics(bootstrap, [topic], partitions)
+    ensure_topics(kafka, [topic], partitions)
     producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
+        kafka.client_config({
             "linger.ms": 20,
             "batch.num.messages": 10_000,
             "queue.buffering.max.messages": 2_000_000,
             "queue.buffering.max.kbytes": 2_097_151,
             "enable.idempotence": True,
-        }
+        })
     )
     t0 = time.monotonic()
     produce = producer.produce
@@ -215,8 +217,8 @@ def offline(
     from pipelines.runtime.loop import tune_gc
     from pipelines.sql.appconfig import load_application
     from pipelines.sql.application import SqlApplication, _plan
+    from pipelines.sql.decoders import build_decoder
     from pipelines.sql.engine import PartitionEngine
-    from pipelines.sql.formats import build_decoder
     from pipelines.sql.types import Timestamp
 
     tune_gc()  # as a worker does: without it, collections of this big heap dominate
@@ -312,7 +314,7 @@ def child_ceiling(args: argparse.Namespace) -> None:
     from ground.settings import Settings
     from pipelines.runtime.clients import CONSUMER_FETCH_CONFIG
     from pipelines.sql.appconfig import load_application
-    from pipelines.sql.formats import build_decoder
+    from pipelines.sql.decoders import build_decoder
 
     settings = Settings.from_env()
     config = load_application(args.app_dir)
@@ -320,14 +322,12 @@ def child_ceiling(args: argparse.Namespace) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
+        settings.kafka.client_config({
             "group.id": args.group,
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
-            **CONSUMER_FETCH_CONFIG,  # as the runtime: the default 1 s backoff throttles
-        }
+        }, tuning=CONSUMER_FETCH_CONFIG)  # as the runtime: the default 1 s backoff throttles
     )
     consumer.subscribe([args.topic])
     rows = 0
@@ -445,9 +445,9 @@ def proc_hwm_mb(pid: int) -> float:
 class GroupWatch:
     """Committed offsets of one consumer group over the input topic's partitions."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str, partitions: int) -> None:
+    def __init__(self, kafka: KafkaConfig, group: str, topic: str, partitions: int) -> None:
         self._consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+            kafka.client_config({"group.id": group, "enable.auto.commit": False})
         )
         self._tps = [TopicPartition(topic, p) for p in range(partitions)]
 
@@ -470,7 +470,7 @@ def measure(
     topic: str,
     app_dir: Path,
     total: int,
-    bootstrap: str,
+    kafka: KafkaConfig,
     limit_s: float,
     after: Any = None,
     cmd: list[str] | None = None,
@@ -492,7 +492,7 @@ def measure(
     ]
     if mode == "sql" and getattr(args, "profile", None):
         cmd += ["--profile", args.profile]
-    watch = GroupWatch(bootstrap, group, topic, args.partitions)
+    watch = GroupWatch(kafka, group, topic, args.partitions)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=str(ROOT), text=True)
     t_first = t_end = None
     start_committed = end_committed = 0
@@ -552,16 +552,17 @@ def measure(
     }
 
 
-def read_results(bootstrap: str, topic: str, want: int, timeout_s: float) -> list[dict[str, Any]]:
+def read_results(
+    kafka: KafkaConfig, topic: str, want: int, timeout_s: float
+) -> list[dict[str, Any]]:
     """The committed records of ``topic`` once there are ``want`` of them (or at timeout)."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
+        kafka.client_config({
             "group.id": f"reader-{uuid.uuid4().hex}",
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
-        }
+        })
     )
     consumer.subscribe([topic])
     got: list[dict[str, Any]] = []
@@ -611,7 +612,7 @@ def main() -> None:
         args.records = min(args.records, 20_000)
         args.faust_limit_s = min(args.faust_limit_s, 20.0)
     settings = Settings.from_env()
-    bootstrap = settings.kafka_bootstrap
+    kafka = settings.kafka
     run = f"bench-sql-{uuid.uuid4().hex[:8]}"
     topic = f"{run}.ticker"
     start_ms = (time.time_ns() // 1_000_000 - 3_600_000) // WINDOW_MS * WINDOW_MS
@@ -621,7 +622,7 @@ def main() -> None:
     gen_s = time.monotonic() - t0
     avg_bytes = sum(len(v) for _, _, v in data) / len(data)
     expected = expected_results(data)
-    produce_s = produce_all(bootstrap, topic, args.partitions, data)
+    produce_s = produce_all(kafka, topic, args.partitions, data)
     print(
         f"data: {len(data):,} JSON records (~{avg_bytes:.0f} bytes), {args.keys:,} keys, "
         f"{len(expected):,} (key, window) results, topic {topic} ({args.partitions} partitions); "
@@ -648,7 +649,7 @@ def main() -> None:
             if mode == "sql":
 
                 def after() -> dict[str, Any]:
-                    rows = read_results(bootstrap, f"{sql_name}-out", len(expected), 60)
+                    rows = read_results(kafka, f"{sql_name}-out", len(expected), 60)
                     return {"results": rows}
 
             limit = args.faust_limit_s if mode == "faust" else 600.0
@@ -659,7 +660,7 @@ def main() -> None:
                 topic=topic,
                 app_dir=app_dir,
                 total=len(data),
-                bootstrap=bootstrap,
+                kafka=kafka,
                 limit_s=limit,
                 after=after,
             )
@@ -670,7 +671,7 @@ def main() -> None:
     finally:
         from ground.kafka import delete_topics_with_prefix
 
-        delete_topics_with_prefix(bootstrap, run)
+        delete_topics_with_prefix(kafka, run)
 
 
 def report(

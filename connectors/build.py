@@ -19,7 +19,6 @@ from connectors.core.worker import (
     ConsumerLike,
     DeliveryWorker,
     consumer_config,
-    fetch_config,
     prefetch_bytes,
 )
 from ground.kafka import partition_count
@@ -60,14 +59,11 @@ def build_worker(
     core = build_core(config, settings, metrics=metrics)
     # A flush (retries of the destination, then of the backup) happens between two polls.
     budget = 2 * _retry_budget_ms(config.destination.retry) + MAX_POLL_INTERVAL_SLACK_MS
-    consumer = Consumer({
-        **consumer_config(
-            settings.kafka_bootstrap, config.group_id,
-            max_poll_interval_ms=max(MIN_MAX_POLL_INTERVAL_MS, budget),
-            auto_offset_reset=config.auto_offset_reset,
-        ),
-        **fetch_config(config.max_buffered_bytes),
-    })
+    consumer = Consumer(consumer_config(
+        settings.kafka, config.group_id,
+        max_poll_interval_ms=max(MIN_MAX_POLL_INTERVAL_MS, budget),
+        auto_offset_reset=config.auto_offset_reset, max_buffered_bytes=config.max_buffered_bytes,
+    ))
     kwargs = {"consume_batch": consume_batch} if consume_batch else {}
     # The pre-fetch queue gets its share of the cap; the core holds the rest.
     prefetch = prefetch_bytes(config.max_buffered_bytes)
@@ -86,5 +82,5 @@ def preflight(config: DeliveryConfig, settings: Settings, *, timeout_s: float = 
 
     Creates the buckets marked ``ensure_bucket``.
     """
-    partition_count(settings.kafka_bootstrap, config.topic, timeout_s)  # broker + topic
+    partition_count(settings.kafka, config.topic, timeout_s)  # broker + topic
     asyncio.run(config.destination.check(settings))

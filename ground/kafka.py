@@ -1,4 +1,10 @@
-"""Small Kafka admin helpers shared by the stack, the producer, the workers and the tests."""
+"""Small Kafka admin helpers shared by the stack, the producer, the workers and the tests.
+
+Each takes the :class:`~ground.kafka_config.KafkaConfig` of the cluster. :func:`wait_for_broker`
+is every command's start-up check (the others call it first): a wrong password, an untrusted
+certificate or an unreachable broker is one clear line naming Kafka and the setting to fix
+(:mod:`ground.kafka_check`), never a secret.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,31 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    ClusterMetadata,
+    ConfigResource,
+    NewTopic,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
 
 from ground.errors import BrokerUnavailableError, ConfigError
+from ground.kafka_check import ConnectionProblems
+from ground.kafka_config import QUIET_LOGGER, KafkaConfig, error_text
+from ground.secret import Secret
 
 __all__ = [
     "admin_client",
+    "delete_consumer_group",
+    "delete_topics",
     "delete_topics_with_prefix",
     "ensure_topics",
+    "list_topic_names",
     "partition_count",
     "topic_max_message_bytes",
+    "upsert_scram_user",
     "wait_for_broker",
 ]
 
@@ -25,41 +46,43 @@ DEFAULT_TIMEOUT_S = 10.0
 REPLICATION_DEFAULT = -1
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "log_level": 0, "logger": _quiet}
-    return AdminClient(conf)
+def admin_client(kafka: KafkaConfig, *, problems: ConnectionProblems | None = None
+                 ) -> AdminClient:
+    """An admin client of ``kafka``, quiet; with ``problems``, what librdkafka reports
+    (errors, warnings) is kept there."""
+    settings: dict[str, Any] = {"log_level": 0, "logger": QUIET_LOGGER}
+    if problems is not None:
+        settings.update({"error_cb": problems.add, "logger": problems, "log_level": 6})
+    try:
+        return AdminClient(kafka.client_config(settings))
+    except KafkaException as exc:
+        raise kafka.config_error(error_text(exc)) from None
 
 
-class _QuietLogger:
-    def log(self, *_args: object, **_kwargs: object) -> None:  # librdkafka chatter
-        pass
-
-
-_quiet = _QuietLogger()
-
-
-def wait_for_broker(bootstrap: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> ClusterMetadata:
-    """Return cluster metadata, or raise BrokerUnavailableError after ``timeout_s``."""
-    admin = admin_client(bootstrap)
+def wait_for_broker(kafka: KafkaConfig, timeout_s: float = DEFAULT_TIMEOUT_S) -> ClusterMetadata:
+    """Return cluster metadata. Raise KafkaSecurityError as soon as the broker refuses the
+    credentials or its certificate is not trusted, BrokerUnavailableError after
+    ``timeout_s`` without an answer."""
+    problems = ConnectionProblems(kafka)
+    admin = admin_client(kafka, problems=problems)
     deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
     while time.monotonic() < deadline:
         try:
             md = admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
             if md.brokers:
                 return md
         except KafkaException as exc:
-            last = exc
+            problems.add(exc.args[0] if exc.args else exc)
+        admin.poll(0)  # serves error_cb: what librdkafka saw while connecting
+        problems.raise_if_fatal()
         time.sleep(0.2)
-    raise BrokerUnavailableError(
-        f"no Kafka broker answered at {bootstrap} within {timeout_s:.0f}s"
-        + (f" ({last})" if last else "")
-        + "; start one with `shardline stack up` or set SHARDLINE_KAFKA_BOOTSTRAP"
-    )
+    admin.poll(0)
+    problems.raise_if_fatal()
+    raise problems.unavailable(timeout_s)
 
 
 def ensure_topics(
-    bootstrap: str,
+    kafka: KafkaConfig,
     topics: Iterable[str],
     partitions: int,
     *,
@@ -69,11 +92,11 @@ def ensure_topics(
     """Create the topics that do not exist yet. Existing topics are left as they are."""
     if partitions < 1:
         raise ConfigError("partitions", f"must be at least 1, got {partitions}")
-    md = wait_for_broker(bootstrap, timeout_s)
+    md = wait_for_broker(kafka, timeout_s)
     missing = [t for t in dict.fromkeys(topics) if t not in md.topics]
     if not missing:
         return
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
     futures = admin.create_topics(
         # replication: the cluster's default.replication.factor (1 on one node, 3 on three)
         [NewTopic(t, partitions, REPLICATION_DEFAULT, config=dict(config or {}))
@@ -86,7 +109,9 @@ def ensure_topics(
         except KafkaException as exc:
             if exc.args and getattr(exc.args[0], "name", lambda: "")() == "TOPIC_ALREADY_EXISTS":
                 continue
-            raise BrokerUnavailableError(f"could not create topic {topic!r}: {exc}") from exc
+            raise BrokerUnavailableError(
+                f"could not create topic {topic!r}: {kafka.redact(str(exc))}"
+            ) from exc
     # Wait until metadata shows every partition with a leader.
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -102,35 +127,39 @@ def ensure_topics(
     raise BrokerUnavailableError(f"topics {missing} have no leader after {timeout_s:.0f}s")
 
 
-def partition_count(bootstrap: str, topic: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
+def partition_count(kafka: KafkaConfig, topic: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
     """Number of partitions of ``topic``; ConfigError naming the topic if it does not exist."""
-    md = wait_for_broker(bootstrap, timeout_s)
+    md = wait_for_broker(kafka, timeout_s)
     if topic not in md.topics or md.topics[topic].error is not None:
-        raise ConfigError("topic", f"topic {topic!r} does not exist on {bootstrap}")
+        raise ConfigError("topic", f"topic {topic!r} does not exist on {kafka.bootstrap}")
     return len(md.topics[topic].partitions)
 
 
 def topic_max_message_bytes(
-    bootstrap: str, topic: str, timeout_s: float = DEFAULT_TIMEOUT_S
+    kafka: KafkaConfig, topic: str, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> int:
     """The largest record ``topic`` accepts (its ``max.message.bytes``, the broker's default
     when the topic does not set it)."""
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
     try:
         configs = admin.describe_configs([resource])[resource].result(timeout=timeout_s)
     except KafkaException as exc:
-        raise BrokerUnavailableError(f"describing topic {topic!r}: {exc}") from exc
+        raise BrokerUnavailableError(
+            f"describing topic {topic!r}: {kafka.redact(str(exc))}"
+        ) from exc
     return int(configs["max.message.bytes"].value)
 
 
-def delete_topics_with_prefix(bootstrap: str, prefix: str, timeout_s: float = 60.0) -> list[str]:
+def delete_topics_with_prefix(
+    kafka: KafkaConfig, prefix: str, timeout_s: float = 60.0
+) -> list[str]:
     """Delete every topic whose name starts with ``prefix`` (a run's inputs, outputs,
     changelogs and Faust's internal topics); returns their names. Best effort: a topic
     already gone is not an error."""
     if not prefix:
         raise ConfigError("prefix", "an empty prefix would delete every topic")
-    admin = admin_client(bootstrap)  # keep the handle alive until the futures resolve
+    admin = admin_client(kafka)  # keep the handle alive until the futures resolve
     made = sorted(t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix))
     if made:
         for fut in admin.delete_topics(made, operation_timeout=30).values():
@@ -139,3 +168,77 @@ def delete_topics_with_prefix(bootstrap: str, prefix: str, timeout_s: float = 60
             except KafkaException:
                 pass
     return made
+
+
+def upsert_scram_user(
+    kafka: KafkaConfig,
+    user: str,
+    password: Secret,
+    mechanism: str = "SCRAM-SHA-512",
+    *,
+    iterations: int = 8192,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Create ``user`` with ``password`` for SCRAM ``mechanism``, or set its password."""
+    try:
+        scram = ScramMechanism[mechanism.replace("-", "_").upper()]
+    except KeyError:
+        raise ConfigError("mechanism", f"SCRAM-SHA-256 or SCRAM-SHA-512, got {mechanism!r}"
+                          ) from None
+    admin = admin_client(kafka)
+    upsert = UserScramCredentialUpsertion(
+        user, ScramCredentialInfo(scram, iterations), password.reveal().encode()
+    )
+    try:
+        for fut in admin.alter_user_scram_credentials([upsert]).values():
+            fut.result(timeout=timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnavailableError(
+            f"could not set the SCRAM credentials of {user!r}: {kafka.redact(str(exc))}"
+        ) from exc
+
+
+def list_topic_names(kafka: KafkaConfig, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[str]:
+    """The names of the cluster's topics."""
+    return sorted(wait_for_broker(kafka, timeout_s).topics)
+
+
+def delete_topics(kafka: KafkaConfig, topics: Iterable[str], timeout_s: float = 60.0) -> list[str]:
+    """Delete ``topics``; returns those that existed and are gone. BrokerUnavailableError
+    names a topic that could not be deleted."""
+    admin = admin_client(kafka)
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = sorted(t for t in dict.fromkeys(topics) if t in existing)
+    if not doomed:
+        return []
+    for topic, fut in admin.delete_topics(doomed, operation_timeout=30).items():
+        try:
+            fut.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if getattr(exc.args[0], "name", lambda: "")() == "UNKNOWN_TOPIC_OR_PART":
+                continue
+            raise BrokerUnavailableError(
+                f"could not delete topic {topic!r}: {kafka.redact(str(exc))}"
+            ) from exc
+    return doomed
+
+
+def delete_consumer_group(kafka: KafkaConfig, group: str, timeout_s: float = 30.0) -> bool:
+    """Delete a consumer group (its committed offsets); False when there was none.
+    BrokerUnavailableError when it cannot be deleted (members still in it: stop them)."""
+    admin = admin_client(kafka)
+    fut = admin.delete_consumer_groups([group], request_timeout=timeout_s)[group]
+    try:
+        fut.result(timeout=timeout_s)
+    except KafkaException as exc:
+        name = getattr(exc.args[0], "name", lambda: "")()
+        if name == "GROUP_ID_NOT_FOUND":
+            return False
+        if name == "NON_EMPTY_GROUP":
+            raise BrokerUnavailableError(
+                f"consumer group {group!r} still has members: stop its workers first"
+            ) from exc
+        raise BrokerUnavailableError(
+            f"could not delete consumer group {group!r}: {kafka.redact(str(exc))}"
+        ) from exc
+    return True

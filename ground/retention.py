@@ -29,6 +29,7 @@ from confluent_kafka.admin import ConfigResource
 from ground.clock import Clock, wall_ms
 from ground.errors import BrokerUnavailableError
 from ground.kafka import DEFAULT_TIMEOUT_S, admin_client
+from ground.kafka_config import KafkaConfig
 
 __all__ = [
     "BACKFILL_DOC",
@@ -92,13 +93,13 @@ class TopicRetention:
 
 
 def describe_retention(
-    bootstrap: str, topics: Iterable[str], timeout_s: float = DEFAULT_TIMEOUT_S
+    kafka: KafkaConfig, topics: Iterable[str], timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> dict[str, TopicRetention]:
     """The retention of each of ``topics`` (which must exist), as the broker applies it."""
     names = list(dict.fromkeys(topics))
     if not names:
         return {}
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
     resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in names]
     out: dict[str, TopicRetention] = {}
     for resource, future in admin.describe_configs(resources).items():
@@ -106,7 +107,7 @@ def describe_retention(
             entries = future.result(timeout=timeout_s)
         except KafkaException as exc:
             raise BrokerUnavailableError(
-                f"describing topic {resource.name!r}: {exc}"
+                f"describing topic {resource.name!r}: {kafka.redact(str(exc))}"
             ) from exc
         configs = {name: entry.value for name, entry in entries.items() if entry.value is not None}
         out[resource.name] = TopicRetention.from_configs(resource.name, configs)

@@ -7,11 +7,13 @@ An application is a folder with ``application.yaml`` and ``app.sql``.
 :meth:`SqlApplication.processor` is the per-partition processor the runtime hosts.
 """
 
-from pipelines.sql.appconfig import ApplicationConfig, import_kda_description, load_application
-from pipelines.sql.application import (
+from pipelines.sql import (
+    ApplicationConfig,
     SqlApplication,
     SqlPartitionProcessor,
     check_application,
+    import_kda_description,
+    load_application,
     load_sql_application,
 )
 

@@ -6,7 +6,7 @@ nothing is lost. The Kafka coordinates of the source record are added.
 
 :meth:`ErrorRow.as_sql_row` gives the row in the columns :data:`ERROR_STREAM_COLUMNS` (times
 as KDA TIMESTAMPs), written with the output encoders
-(``pipelines.sql.formats.build_encoder(ERROR_STREAM_COLUMNS, "JSON")``).
+(``pipelines.sql.encoders.build_encoder(ERROR_STREAM_COLUMNS, "JSON")``).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from confluent_kafka.admin import OffsetSpec
 
 from ground.errors import BrokerUnavailableError
 from ground.kafka import admin_client, wait_for_broker
+from ground.kafka_config import KafkaConfig
 
 __all__ = ["GroupLag", "PartitionLag", "group_lag"]
 
@@ -45,10 +46,10 @@ class GroupLag:
         return self.end - self.committed
 
 
-def group_lag(bootstrap: str, timeout_s: float = 10.0) -> list[GroupLag]:
+def group_lag(kafka: KafkaConfig, timeout_s: float = 10.0) -> list[GroupLag]:
     """Lag of every consumer group on every topic it committed offsets for."""
-    wait_for_broker(bootstrap, timeout_s)
-    admin = admin_client(bootstrap)
+    wait_for_broker(kafka, timeout_s)
+    admin = admin_client(kafka)
     try:
         listed = admin.list_consumer_groups(request_timeout=timeout_s).result()
         groups = sorted(
@@ -76,7 +77,7 @@ def group_lag(bootstrap: str, timeout_s: float = 10.0) -> list[GroupLag]:
                 ends[(tp.topic, tp.partition)] = fut.result().offset
     except KafkaException as exc:
         raise BrokerUnavailableError(
-            f"could not read consumer groups from {bootstrap}: {exc}"
+            f"could not read consumer groups from {kafka.bootstrap}: {kafka.redact(str(exc))}"
         ) from exc
     out = []
     for (group, topic), offsets in sorted(committed.items()):

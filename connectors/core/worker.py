@@ -39,6 +39,7 @@ from connectors.core.delivery import DeliveryCore
 from connectors.core.records import Record
 from ground.errors import BrokerUnavailableError, DeliveryError
 from ground.faults import faults
+from ground.kafka_config import PREFETCH_MAX_BYTES, KafkaConfig, consumer_fetch_config
 
 __all__ = ["ConsumerLike", "DeliveryWorker", "RunSummary", "consumer_config", "fetch_config",
            "prefetch_bytes"]
@@ -74,52 +75,48 @@ class ConsumerLike(Protocol):
 
 
 def consumer_config(
-    bootstrap: str, group: str, *, max_poll_interval_ms: int, auto_offset_reset: str = "earliest"
+    kafka: KafkaConfig,
+    group: str,
+    *,
+    max_poll_interval_ms: int,
+    auto_offset_reset: str = "earliest",
+    max_buffered_bytes: int | None = None,
 ) -> dict[str, object]:
-    """Manual, post-delivery commits only: librdkafka never commits or stores on its own."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": auto_offset_reset,
-        "isolation.level": "read_committed",
-        "max.poll.interval.ms": max_poll_interval_ms,
-        "session.timeout.ms": SESSION_TIMEOUT_MS,
-        "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
-        "log_level": 3,
-    }
+    """The delivery consumer of ``kafka``: manual, post-delivery commits only (librdkafka
+    never commits or stores on its own), pre-fetch bounded by :func:`fetch_config`."""
+    return kafka.client_config(
+        {
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": auto_offset_reset,
+            "isolation.level": "read_committed",
+            "max.poll.interval.ms": max_poll_interval_ms,
+            "session.timeout.ms": SESSION_TIMEOUT_MS,
+            "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
+            "log_level": 3,
+        },
+        tuning=fetch_config(max_buffered_bytes),
+    )
 
 
 PREFETCH_SHARE = 8  # librdkafka's pre-fetch queue gets 1/8 of the memory cap…
 PREFETCH_MIN_BYTES = 2 * MIB  # …but at least this (below it, fetches get too small)…
-PREFETCH_MAX_BYTES = 32 * MIB  # …and at most this (more buys no throughput: see below)
-PARTITION_FETCH_MAX_BYTES = MIB  # librdkafka's default max.partition.fetch.bytes
 
 
 def prefetch_bytes(max_buffered_bytes: int | None) -> int:
-    """The share of the memory cap librdkafka's pre-fetch queue may fill."""
+    """The share of the memory cap librdkafka's pre-fetch queue may fill (at most
+    :data:`~ground.kafka_config.PREFETCH_MAX_BYTES`)."""
     if max_buffered_bytes is None:
         return PREFETCH_MAX_BYTES
     return max(PREFETCH_MIN_BYTES, min(PREFETCH_MAX_BYTES, max_buffered_bytes // PREFETCH_SHARE))
 
 
-def fetch_config(max_buffered_bytes: int | None) -> dict[str, object]:
-    """librdkafka's pre-fetch bounded from the delivery's memory cap.
-
-    Left at its defaults, librdkafka pre-fetches hundreds of MB for a few busy partitions
-    (the benchmark measured ~690 MB RSS for a consume loop that holds nothing itself). The
-    queue gets ``max_buffered_bytes / 8`` (2–32 MiB); one fetch response at most that much.
-    ``fetch.queue.backoff.ms`` 20: librdkafka's default (1 s) stalls a partition whose queue
-    passed ``queued.min.messages`` and capped a busy consumer at ~130k records/s.
-    """
-    budget = prefetch_bytes(max_buffered_bytes)
-    return {
-        "queued.max.messages.kbytes": budget // 1024,
-        "fetch.max.bytes": budget,
-        "max.partition.fetch.bytes": min(PARTITION_FETCH_MAX_BYTES, budget),
-        "fetch.queue.backoff.ms": 20,
-    }
+def fetch_config(max_buffered_bytes: int | None) -> dict[str, int]:
+    """librdkafka's pre-fetch bounded from the delivery's memory cap: the queue gets
+    ``max_buffered_bytes / 8`` (2–32 MiB), with every consumer's fetch tuning
+    (:func:`~ground.kafka_config.consumer_fetch_config`)."""
+    return consumer_fetch_config(prefetch_bytes(max_buffered_bytes))
 
 
 @dataclass(frozen=True, slots=True)

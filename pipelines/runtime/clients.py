@@ -1,9 +1,11 @@
 """Every Kafka client setting the runtime chooses, in one place.
 
 The worker's transactional producer and read_committed group consumer
-(:mod:`pipelines.runtime.loop` creates them) and the changelog reader's two consumers
-(:mod:`pipelines.runtime.changelog`). The modules that run the clients only call these
-functions.
+(:mod:`pipelines.runtime.loop` creates them), the changelog reader's two consumers
+(:mod:`pipelines.runtime.changelog`) and the admin client that purges repartition topics
+(:mod:`pipelines.runtime.purge`). The modules that run the clients only call these
+functions. Each is the deployment's client configuration (:mod:`ground.kafka_config`:
+brokers, security, the consumers' fetch tuning) with the runtime's own settings on top.
 """
 
 from __future__ import annotations
@@ -12,33 +14,29 @@ import logging
 import uuid
 from typing import Any
 
+from ground.kafka_config import KafkaConfig, consumer_fetch_config
 from pipelines.runtime.config import NOW, RuntimeConfig
 
 __all__ = [
     "CONSUMER_FETCH_CONFIG",
+    "admin_config",
     "changelog_configs",
     "consumer_config",
     "producer_config",
 ]
 
-#: Fetch settings. librdkafka's default ``fetch.queue.backoff.ms`` (1 s) pauses fetching a
-#: partition whose prefetched queue passed ``queued.min.messages``: that capped a busy
-#: worker at ~130k records/s. At 20 ms the default fetch sizes keep up; what bounds memory
-#: is the prefetch queue. Larger fetches and ``queued.min.messages`` 1M bought no
-#: throughput and cost ~300 MB of RSS (``benchmarks/sql_tumbling.py``: 273k records/s at
-#: 206 MB peak vs 273k at 507 MB).
-CONSUMER_FETCH_CONFIG: dict[str, int] = {
-    "fetch.queue.backoff.ms": 20,
-    "queued.max.messages.kbytes": 32_768,
-}
+#: The worker consumer's fetch tuning: every long-running consumer's, from the one place
+#: that builds Kafka client configuration (:func:`ground.kafka_config.consumer_fetch_config`).
+CONSUMER_FETCH_CONFIG: dict[str, int] = consumer_fetch_config()
 
 _LIBRDKAFKA_LOG = logging.getLogger("pipelines.runtime.librdkafka")
 
 
-def producer_config(config: RuntimeConfig, bootstrap: str, transactional_id: str) -> dict[str, Any]:
+def producer_config(
+    config: RuntimeConfig, kafka: KafkaConfig, transactional_id: str
+) -> dict[str, Any]:
     """The worker's transactional producer."""
-    return {
-        "bootstrap.servers": bootstrap,
+    return kafka.client_config({
         "transactional.id": transactional_id,
         "transaction.timeout.ms": config.transaction_timeout_ms,
         "message.timeout.ms": config.transaction_timeout_ms,
@@ -49,13 +47,12 @@ def producer_config(config: RuntimeConfig, bootstrap: str, transactional_id: str
         "queue.buffering.max.kbytes": 1_048_576,
         "partitioner": "murmur2_random",  # what the Java clients do for keys
         "logger": _LIBRDKAFKA_LOG,
-    }
+    })
 
 
-def consumer_config(config: RuntimeConfig, bootstrap: str, client_id: str) -> dict[str, Any]:
+def consumer_config(config: RuntimeConfig, kafka: KafkaConfig, client_id: str) -> dict[str, Any]:
     """The worker's read_committed consumer in the application's group."""
-    return {
-        "bootstrap.servers": bootstrap,
+    return kafka.client_config({
         "group.id": config.application_id,
         "client.id": client_id,
         "enable.auto.commit": False,
@@ -67,26 +64,31 @@ def consumer_config(config: RuntimeConfig, bootstrap: str, client_id: str) -> di
         "session.timeout.ms": config.session_timeout_ms,
         "heartbeat.interval.ms": max(100, config.session_timeout_ms // 4),
         "logger": _LIBRDKAFKA_LOG,
-        **CONSUMER_FETCH_CONFIG,
-    }
+    }, tuning=CONSUMER_FETCH_CONFIG)
 
 
-def changelog_configs(bootstrap: str, application_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def changelog_configs(
+    kafka: KafkaConfig, application_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The changelog reader's two consumers, assigned partitions and never in a group: the
     read_committed reader, and the probe that asks for high watermarks."""
     common: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
         "group.id": f"{application_id}-restore-{uuid.uuid4().hex[:8]}",  # never joins
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
     }
-    reader = {
+    reader = kafka.client_config({
         **common,
         "isolation.level": "read_committed",
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
         "fetch.wait.max.ms": 10,  # reading to the end: do not linger there
-    }
+    })
     # The high watermark (read_uncommitted): a read_committed query returns the LSO.
-    probe = {**common, "isolation.level": "read_uncommitted"}
+    probe = kafka.client_config({**common, "isolation.level": "read_uncommitted"})
     return reader, probe
+
+
+def admin_config(kafka: KafkaConfig) -> dict[str, Any]:
+    """The admin client that deletes committed records of repartition topics."""
+    return kafka.client_config({"logger": _LIBRDKAFKA_LOG})

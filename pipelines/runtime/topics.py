@@ -13,6 +13,12 @@ Changelogs are ``cleanup.policy=compact`` only: compaction keeps every key's lat
 for ever, while ``compact,delete`` would also drop whole segments once their newest record
 passed ``retention.ms`` — with them the latest value of every key not updated since.
 
+Repartition topics (Kafka Streams' settings) keep their records for ever (``retention.ms``
+-1) in segments of 50 MB or 10 minutes: the worker deletes what it has committed
+(:mod:`pipelines.runtime.purge`), so a stage that is down for days loses nothing and a
+running one keeps the topic small. Their partition count is the application's to choose; a
+topic that exists with another count is refused (its records were spread by that count).
+
 Topics made elsewhere are left as they are. :func:`prepare_topics` checks them and returns a
 :class:`~ground.retention.RetentionWatch` over those that delete by record time, which
 counts (and warns about) every record written with a timestamp already past retention.
@@ -25,6 +31,7 @@ import logging
 from ground.clock import Clock, wall_ms
 from ground.errors import ConfigError, ShardlineError
 from ground.kafka import ensure_topics, partition_count, topic_max_message_bytes
+from ground.kafka_config import KafkaConfig
 from ground.retention import (
     BACKFILL_DOC,
     LOG_APPEND_TIME,
@@ -34,7 +41,13 @@ from ground.retention import (
 )
 from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, RuntimeConfig
 
-__all__ = ["CHANGELOG_TOPIC_CONFIG", "TIMESTAMP_CONFIG", "output_topic_config", "prepare_topics"]
+__all__ = [
+    "CHANGELOG_TOPIC_CONFIG",
+    "TIMESTAMP_CONFIG",
+    "output_topic_config",
+    "prepare_topics",
+    "repartition_topic_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +60,17 @@ CHANGELOG_TOPIC_CONFIG = {
 }
 
 
+def repartition_topic_config(max_message_bytes: int) -> dict[str, str]:
+    """A repartition topic's configuration (see the module)."""
+    return {
+        **output_topic_config(max_message_bytes),
+        "cleanup.policy": "delete",
+        "retention.ms": "-1",
+        "segment.bytes": str(50 * 1024 * 1024),
+        "segment.ms": str(10 * 60 * 1000),
+    }
+
+
 def output_topic_config(max_message_bytes: int) -> dict[str, str]:
     """An output topic's configuration; one that takes the worker's largest record (e.g. an
     error row holding a big input) when that is over Kafka's default."""
@@ -57,16 +81,28 @@ def output_topic_config(max_message_bytes: int) -> dict[str, str]:
 
 
 def prepare_topics(
-    config: RuntimeConfig, bootstrap: str, *, clock: Clock = wall_ms
+    config: RuntimeConfig, kafka: KafkaConfig, *, clock: Clock = wall_ms
 ) -> RetentionWatch:
     """Create the changelog and output topics that do not exist, check those that do, and
     return the watch over the ones that delete records by their timestamps (ages taken on
     ``clock``)."""
-    counts = {t: partition_count(bootstrap, t) for t in config.source_topics}
+    counts = {t: partition_count(kafka, t) for t in config.source_topics}
+    if config.repartition_topics:
+        wanted = dict(config.repartition_topics)
+        ensure_topics_each(kafka, wanted, repartition_topic_config(config.max_message_bytes))
+        for topic, n in wanted.items():
+            counts[topic] = partition_count(kafka, topic)
+            if counts[topic] != n:
+                raise ConfigError(
+                    "repartition_topics",
+                    f"repartition topic {topic!r} has {counts[topic]} partitions, the "
+                    f"application wants {n}; reset the application (shardline sql reset) or "
+                    "keep its partition count",
+                )
     changelogs = config.changelog_topics()
     for source, changelog in changelogs.items():
-        ensure_topics(bootstrap, [changelog], counts[source], config=CHANGELOG_TOPIC_CONFIG)
-        have = partition_count(bootstrap, changelog)
+        ensure_topics(kafka, [changelog], counts[source], config=CHANGELOG_TOPIC_CONFIG)
+        have = partition_count(kafka, changelog)
         if have != counts[source]:
             raise ConfigError(
                 "source_topics",
@@ -76,26 +112,34 @@ def prepare_topics(
     if config.output_topics:
         n = config.output_partitions or max(counts.values())
         size = config.max_message_bytes
-        ensure_topics(bootstrap, config.output_topics, n, config=output_topic_config(size))
+        ensure_topics(kafka, config.output_topics, n, config=output_topic_config(size))
         for topic in config.output_topics if size > DEFAULT_MAX_MESSAGE_BYTES else ():
             # a topic made elsewhere may refuse the largest records (error rows of big
             # inputs): say so at start-up rather than when it happens
-            accepts = topic_max_message_bytes(bootstrap, topic)
+            accepts = topic_max_message_bytes(kafka, topic)
             if accepts < size:
                 log.warning(
                     "output topic %s accepts records up to %d bytes (max.message.bytes) but"
                     " this worker may write up to %d (an error row holds a rejected input"
                     " in hex; Runtime.MaxRecordBytes for a SQL application): raise the"
                     " topic's max.message.bytes", topic, accepts, size)  # fmt: skip
-    return _check_retention(config, bootstrap, list(changelogs.values()), clock)
+    return _check_retention(config, kafka, list(changelogs.values()), clock)
+
+
+def ensure_topics_each(
+    kafka: KafkaConfig, topics: dict[str, int], config: dict[str, str]
+) -> None:
+    """Create each of ``topics`` (name → partition count) that does not exist."""
+    for topic, partitions in topics.items():
+        ensure_topics(kafka, [topic], partitions, config=config)
 
 
 def _check_retention(
-    config: RuntimeConfig, bootstrap: str, changelogs: list[str], clock: Clock
+    config: RuntimeConfig, kafka: KafkaConfig, changelogs: list[str], clock: Clock
 ) -> RetentionWatch:
     writer = f"worker {config.application_id}"
     try:
-        found = describe_retention(bootstrap, [*config.output_topics, *changelogs])
+        found = describe_retention(kafka, [*config.output_topics, *changelogs])
     except ShardlineError as exc:  # a check, not a reason to stop: say it was not made
         log.warning("%s: could not read the retention of its topics (%s); records older than"
                     " a topic's retention.ms will not be reported", writer, exc)

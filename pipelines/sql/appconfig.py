@@ -34,7 +34,8 @@ A SQL application lives in a folder ``<app>/``: ``app.sql`` (the code) and
     ErrorOutput: {Topic: ticker-analytics-errors, RecordFormatType: JSON}  # default <app>-errors
     EventTime: {AllowedLatenessMs: 5000, IdleTimeoutMs: 65000}         # Shardline additions
     Runtime: {CommitIntervalMs: 200, BatchMaxRecords: 1000, ProcessingGuarantee: EXACTLY_ONCE,
-              TransactionTimeoutMs: 30000, SessionTimeoutMs: 10000}
+              TransactionTimeoutMs: 30000, SessionTimeoutMs: 10000,
+              RepartitionPartitions: 12}    # default: the input topic's partition count
 
 Rules, and where Shardline differs from KDA:
 
@@ -59,22 +60,23 @@ Rules, and where Shardline differs from KDA:
   committed offsets starts (``auto_offset_reset``): committed offsets always win, so a
   restart resumes where it stopped, whatever the setting.
 
-:func:`load_application` reads a folder or file; :func:`import_kda_description` turns the
-JSON of ``aws kinesisanalytics describe-application`` into the same configuration.
+:func:`load_application` reads a folder or file. The schemas of inputs and reference tables
+are :mod:`pipelines.sql.record_schema`'s; :mod:`pipelines.sql.kda_import` turns the JSON of
+``aws kinesisanalytics describe-application`` into the same configuration, and the
+configuration back into ``application.yaml`` data.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ground.config_reader import TypedReader, load_document
 from ground.errors import ConfigError
 from pipelines.runtime.config import (
     DEFAULT_BATCH_MAX_RECORDS,
@@ -85,14 +87,20 @@ from pipelines.runtime.config import (
     SESSION_TIMEOUT_RANGE_MS,
     TRANSACTION_TIMEOUT_RANGE_MS,
 )
-from pipelines.sql.jsonpath import JsonPath, compile_path
-from pipelines.sql.types import SqlType, parse_type
+from pipelines.sql.record_schema import (
+    Column,
+    InputSchema,
+    RecordFormat,
+    RecordFormatType,
+    kda_name,
+    parse_schema,
+)
 
 __all__ = [
-    "CONFIG_FILES",
-    "DEFAULT_CODE_FILE",
     "ApplicationConfig",
+    "CONFIG_FILES",
     "Column",
+    "DEFAULT_CODE_FILE",
     "ErrorOutput",
     "EventTimeConfig",
     "Input",
@@ -105,7 +113,7 @@ __all__ = [
     "ReferenceDataSource",
     "RuntimeOptions",
     "StartingPosition",
-    "import_kda_description",
+    "apply_overrides",
     "load_application",
 ]
 
@@ -116,23 +124,14 @@ DEFAULT_ALLOWED_LATENESS_MS = 5_000
 #: KDA's limit on one input row (512 KB); a larger record is a ``Record_Too_Large`` error row.
 DEFAULT_MAX_RECORD_BYTES = 524_288
 MAX_RECORD_BYTES_RANGE = (1, 8 * 1_048_576)
-DEFAULT_ROW_DELIMITER = "\n"
-DEFAULT_COLUMN_DELIMITER = ","
-DEFAULT_ROW_PATH = "$"
-ENCODING = "UTF-8"
 MAX_CODE_BYTES = 102_400  # KDA's limit on ApplicationCode
+#: Kafka's own limits make more partitions per topic impractical on one broker
+MAX_REPARTITION_PARTITIONS = 10_000
 
 _APP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-_KDA_NAME = re.compile(r"^[^-\s<>&]+$")  # KDA's pattern for stream, column and table names
 _BUCKET_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:s3:::([^/]+)$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-class RecordFormatType(StrEnum):
-    JSON = "JSON"
-    CSV = "CSV"
-    AVRO = "AVRO"
 
 
 class OutputFormat(StrEnum):
@@ -159,48 +158,6 @@ class ProcessingGuarantee(StrEnum):
 
 
 # -- the configuration objects ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A column of an in-application stream or table. ``mapping`` is the source element
-    (a JSONPath for JSON, a field or path for AVRO, ``None`` for CSV and outputs)."""
-
-    name: str
-    sql_type: SqlType
-    mapping: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordFormat:
-    record_format_type: RecordFormatType
-    #: JSON: where the rows of a record are (``JSONMappingParameters.RecordRowPath``).
-    record_row_path: str = DEFAULT_ROW_PATH
-    #: CSV (``CSVMappingParameters``).
-    record_row_delimiter: str = DEFAULT_ROW_DELIMITER
-    record_column_delimiter: str = DEFAULT_COLUMN_DELIMITER
-    skip_header_lines: int = 0
-    #: AVRO: the schema name in ``schemas/``.
-    avro_schema: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class InputSchema:
-    """KDA's ``SourceSchema``: the ``InputSchema`` of an input and the ``ReferenceSchema`` of
-    a reference data source. ``path`` is where it sits in the configuration, for errors."""
-
-    record_format: RecordFormat
-    record_columns: tuple[Column, ...]
-    record_encoding: str = ENCODING
-    path: str = field(default="", compare=False)
-
-    @property
-    def columns(self) -> tuple[Column, ...]:
-        return self.record_columns
-
-    @property
-    def format_type(self) -> RecordFormatType:
-        return self.record_format.record_format_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +227,9 @@ class RuntimeOptions:
     transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    #: Partitions of each repartition topic (``None``: as many as the input topic has; the
+    #: largest of them with several inputs). The parallelism of the stages behind them.
+    repartition_partitions: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +242,7 @@ class ApplicationConfig:
     event_time: EventTimeConfig = EventTimeConfig()
     runtime: RuntimeOptions = RuntimeOptions()
     application_description: str = ""
-    #: The SQL file; ``None`` when the code came inline (:func:`import_kda_description`).
+    #: The SQL file; ``None`` when the code came inline (``kda_import.import_kda_description``).
     code_path: Path | None = None
     code_text: str | None = field(default=None, repr=False)
     base_dir: Path = field(default=Path("."), compare=False)
@@ -293,7 +253,7 @@ class ApplicationConfig:
     ) -> ApplicationConfig:
         """Validate ``data`` (the parsed YAML/JSON). ``ApplicationCode`` is resolved against
         ``base_dir`` and, with ``check_code``, must exist."""
-        return _parse_application(_Reader(data, ""), Path(base_dir), check_code=check_code)
+        return _parse_application(TypedReader(data, ""), Path(base_dir), check_code=check_code)
 
     # -- what the planner and runtime ask -------------------------------------------------
     @property
@@ -328,110 +288,11 @@ class ApplicationConfig:
     def outputs_for_stream(self, stream_name: str) -> tuple[Output, ...]:
         return tuple(o for o in self.outputs if o.name == stream_name)
 
-    def to_mapping(self) -> dict[str, Any]:
-        """The configuration as ``application.yaml`` data (KDA names); ``ApplicationCode`` is
-        the file name, or ``app.sql`` when the code is inline (write it there)."""
-        from pipelines.sql.kda_import import to_mapping
-
-        return to_mapping(self)
-
 
 # -- reading ----------------------------------------------------------------------------
 
 
-class _Reader:
-    """One mapping of the configuration, with its dotted path; rejects unknown keys."""
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(path or "<root>", f"expected a mapping, got {_kind(data)}")
-        self.data: Mapping[str, Any] = data
-        self.path = path
-
-    def name(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def check_keys(self, known: Sequence[str]) -> None:
-        for key in self.data:
-            if key not in known:
-                raise ConfigError(
-                    self.name(str(key)), f"unknown setting; known: {', '.join(known)}"
-                )
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def string(self, key: str, default: str | None = None) -> str:
-        value = self.data.get(key)
-        if value is None:
-            if default is None:
-                raise ConfigError(self.name(key), "is required")
-            return default
-        if not isinstance(value, str):
-            raise ConfigError(self.name(key), f"expected a string, got {_kind(value)}")
-        return value
-
-    def integer(self, key: str, default: int, *, minimum: int = 0) -> int:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(self.name(key), f"expected an integer, got {value!r}")
-        if value < minimum:
-            raise ConfigError(self.name(key), f"must be at least {minimum}, got {value}")
-        return value
-
-    def choice(self, key: str, enum: type[StrEnum], default: StrEnum | None = None) -> Any:
-        value = self.data.get(key)
-        if value is None:
-            if default is None:
-                raise ConfigError(self.name(key), f"is required: one of {_values(enum)}")
-            return default
-        if isinstance(value, str):
-            for member in enum:
-                if member.value == value.upper():
-                    return member
-        raise ConfigError(self.name(key), f"one of {_values(enum)}, got {value!r}")
-
-    def section(self, key: str, *, required: bool = False) -> _Reader:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                raise ConfigError(self.name(key), "is required")
-            value = {}
-        return _Reader(value, self.name(key))
-
-    def items(self, key: str, *, required: bool = False) -> list[_Reader]:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                raise ConfigError(self.name(key), "is required: a list")
-            return []
-        if not isinstance(value, list):
-            raise ConfigError(self.name(key), f"expected a list, got {_kind(value)}")
-        return [_Reader(item, f"{self.name(key)}[{i}]") for i, item in enumerate(value)]
-
-
-def _kind(value: object) -> str:
-    return "nothing" if value is None else type(value).__name__
-
-
-def _values(enum: type[StrEnum]) -> str:
-    return " | ".join(m.value for m in enum)
-
-
-def _kda_name(r: _Reader, key: str, *, max_len: int) -> str:
-    value = r.string(key)
-    if not _KDA_NAME.match(value) or len(value) > max_len:
-        raise ConfigError(
-            r.name(key),
-            f"expected 1-{max_len} characters without whitespace, '-', '<', '>' or '&', "
-            f"got {value!r}",
-        )
-    return value
-
-
-def _topic(r: _Reader, key: str, default: str | None = None) -> str:
+def _topic(r: TypedReader, key: str, default: str | None = None) -> str:
     value = r.string(key, default)
     if not _TOPIC.match(value) or value in (".", ".."):
         raise ConfigError(
@@ -446,7 +307,7 @@ _APP_KEYS = (
 )
 
 
-def _parse_application(r: _Reader, base_dir: Path, *, check_code: bool) -> ApplicationConfig:
+def _parse_application(r: TypedReader, base_dir: Path, *, check_code: bool) -> ApplicationConfig:
     r.check_keys(_APP_KEYS)
     name = r.string("ApplicationName")
     if not _APP_NAME.match(name):
@@ -476,22 +337,23 @@ def _parse_application(r: _Reader, base_dir: Path, *, check_code: bool) -> Appli
     et = r.section("EventTime")
     et.check_keys(("AllowedLatenessMs", "IdleTimeoutMs"))
     event_time = EventTimeConfig(
-        et.integer("AllowedLatenessMs", DEFAULT_ALLOWED_LATENESS_MS),
-        et.integer("IdleTimeoutMs", DEFAULT_IDLE_TIMEOUT_MS, minimum=1),
+        et.integer("AllowedLatenessMs", 0, None, DEFAULT_ALLOWED_LATENESS_MS),
+        et.integer("IdleTimeoutMs", 1, None, DEFAULT_IDLE_TIMEOUT_MS),
     )
     rt = r.section("Runtime")
     rt.check_keys((
         "CommitIntervalMs", "BatchMaxRecords", "ProcessingGuarantee", "TransactionTimeoutMs",
-        "SessionTimeoutMs", "MaxRecordBytes",
+        "SessionTimeoutMs", "MaxRecordBytes", "RepartitionPartitions",
     ))  # fmt: skip
     runtime = RuntimeOptions(
-        rt.integer("CommitIntervalMs", DEFAULT_COMMIT_INTERVAL_MS, minimum=1),
-        rt.integer("BatchMaxRecords", DEFAULT_BATCH_MAX_RECORDS, minimum=1),
+        rt.integer("CommitIntervalMs", 1, None, DEFAULT_COMMIT_INTERVAL_MS),
+        rt.integer("BatchMaxRecords", 1, None, DEFAULT_BATCH_MAX_RECORDS),
         rt.choice("ProcessingGuarantee", ProcessingGuarantee, ProcessingGuarantee.EXACTLY_ONCE),
         _bounded(rt, "TransactionTimeoutMs", DEFAULT_TRANSACTION_TIMEOUT_MS,
                  TRANSACTION_TIMEOUT_RANGE_MS),
         _bounded(rt, "SessionTimeoutMs", DEFAULT_SESSION_TIMEOUT_MS, SESSION_TIMEOUT_RANGE_MS),
         _bounded(rt, "MaxRecordBytes", DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES_RANGE),
+        rt.integer("RepartitionPartitions", 1, MAX_REPARTITION_PARTITIONS),
     )  # fmt: skip
     if runtime.commit_interval_ms * 4 > runtime.transaction_timeout_ms:
         raise ConfigError(
@@ -513,8 +375,8 @@ def _parse_application(r: _Reader, base_dir: Path, *, check_code: bool) -> Appli
     )
 
 
-def _bounded(r: _Reader, key: str, default: int, bounds: tuple[int, int]) -> int:
-    value = r.integer(key, default, minimum=bounds[0])
+def _bounded(r: TypedReader, key: str, default: int, bounds: tuple[int, int]) -> int:
+    value = r.integer(key, bounds[0], None, default)
     if value > bounds[1]:
         raise ConfigError(r.name(key), f"must be at most {bounds[1]}, got {value}")
     return value
@@ -554,12 +416,12 @@ def _check_names_and_topics(
 _INPUT_KEYS = ("NamePrefix", "Topic", "StartingPosition", "PartitionKey", "InputSchema")
 
 
-def _parse_input(r: _Reader) -> Input:
+def _parse_input(r: TypedReader) -> Input:
     r.check_keys(_INPUT_KEYS)
-    prefix = _kda_name(r, "NamePrefix", max_len=32)
+    prefix = kda_name(r, "NamePrefix", max_len=32)
     topic = _topic(r, "Topic")
     position = r.choice("StartingPosition", StartingPosition, StartingPosition.TRIM_HORIZON)
-    schema = _parse_schema(r.section("InputSchema", required=True), reference=False)
+    schema = parse_schema(r.section("InputSchema", required=True), reference=False)
     raw_key = r.get("PartitionKey")
     keys: tuple[str, ...]
     if raw_key is None:
@@ -579,9 +441,9 @@ def _parse_input(r: _Reader) -> Input:
     return Input(prefix, topic, schema, position, keys, path=r.path)
 
 
-def _parse_reference(r: _Reader) -> ReferenceDataSource:
+def _parse_reference(r: TypedReader) -> ReferenceDataSource:
     r.check_keys(("TableName", "S3ReferenceDataSource", "ReferenceSchema"))
-    table = _kda_name(r, "TableName", max_len=32)
+    table = kda_name(r, "TableName", max_len=32)
     s3 = r.section("S3ReferenceDataSource", required=True)
     s3.check_keys(("BucketARN", "Bucket", "FileKey", "ReferenceRoleARN"))
     if s3.get("BucketARN") is not None and s3.get("Bucket") is not None:
@@ -600,165 +462,19 @@ def _parse_reference(r: _Reader) -> ReferenceDataSource:
     if not key or len(key.encode()) > 1024:
         raise ConfigError(s3.name("FileKey"), "expected an object key of 1-1024 bytes")
     s3.string("ReferenceRoleARN", "")  # accepted for migration, not used
-    schema = _parse_schema(r.section("ReferenceSchema", required=True), reference=True)
+    schema = parse_schema(r.section("ReferenceSchema", required=True), reference=True)
     return ReferenceDataSource(table, bucket, key, schema, path=r.path, bucket_field=bucket_field)
 
 
-def _parse_output(r: _Reader) -> Output:
+def _parse_output(r: TypedReader) -> Output:
     r.check_keys(("Name", "Topic", "DestinationSchema"))
-    name = _kda_name(r, "Name", max_len=32)
+    name = kda_name(r, "Name", max_len=32)
     topic = _topic(r, "Topic")
     dest = r.section("DestinationSchema")
     dest.check_keys(("RecordFormatType",))
     return Output(
         name, topic, dest.choice("RecordFormatType", OutputFormat, OutputFormat.JSON), path=r.path
     )
-
-
-def _parse_schema(r: _Reader, *, reference: bool) -> InputSchema:
-    r.check_keys(("RecordFormat", "RecordEncoding", "RecordColumns"))
-    encoding = r.string("RecordEncoding", ENCODING)
-    if encoding.upper().replace("_", "-") not in ("UTF-8", "UTF8"):
-        raise ConfigError(r.name("RecordEncoding"), f"only UTF-8 is supported, got {encoding!r}")
-    fmt = _parse_format(r.section("RecordFormat", required=True), reference=reference)
-    columns = tuple(
-        _parse_column(c, fmt) for c in r.items("RecordColumns", required=True)
-    )
-    if not columns:
-        raise ConfigError(r.name("RecordColumns"), "at least one column is required")
-    seen: set[str] = set()
-    for i, col in enumerate(columns):
-        if col.name in seen:
-            raise ConfigError(f"{r.name('RecordColumns')}[{i}].Name", f"{col.name} is repeated")
-        seen.add(col.name)
-    if fmt.record_format_type is RecordFormatType.JSON:
-        _check_flattening(r, columns)
-    return InputSchema(fmt, columns, ENCODING, path=r.path)
-
-
-def _parse_format(r: _Reader, *, reference: bool) -> RecordFormat:
-    r.check_keys(("RecordFormatType", "MappingParameters", "AvroSchema"))
-    kind: RecordFormatType = r.choice("RecordFormatType", RecordFormatType)
-    if reference and kind is RecordFormatType.AVRO:
-        raise ConfigError(r.name("RecordFormatType"), "reference data is JSON or CSV")
-    params = r.section("MappingParameters")
-    params.check_keys(("JSONMappingParameters", "CSVMappingParameters"))
-    json_params = params.section("JSONMappingParameters")
-    csv_params = params.section("CSVMappingParameters")
-    if kind is not RecordFormatType.JSON and json_params.data:
-        raise ConfigError(json_params.path, f"only for JSON, the format is {kind}")
-    if kind is not RecordFormatType.CSV and csv_params.data:
-        raise ConfigError(csv_params.path, f"only for CSV, the format is {kind}")
-    json_params.check_keys(("RecordRowPath",))
-    csv_params.check_keys(("RecordRowDelimiter", "RecordColumnDelimiter", "SkipHeaderLines"))
-    row_path = json_params.string("RecordRowPath", DEFAULT_ROW_PATH)
-    try:
-        compiled = compile_path(row_path)
-    except ValueError as exc:
-        raise ConfigError(json_params.name("RecordRowPath"), str(exc)) from None
-    if compiled.flatten is not None or compiled.general:
-        raise ConfigError(
-            json_params.name("RecordRowPath"),
-            "expected $, a member path ($.records) or an array of rows ($.records[0:])",
-        )
-    row_delim = csv_params.string("RecordRowDelimiter", DEFAULT_ROW_DELIMITER)
-    col_delim = csv_params.string("RecordColumnDelimiter", DEFAULT_COLUMN_DELIMITER)
-    for key, value in (("RecordRowDelimiter", row_delim), ("RecordColumnDelimiter", col_delim)):
-        if not value:
-            raise ConfigError(csv_params.name(key), "must not be empty")
-        if '"' in value:
-            raise ConfigError(csv_params.name(key), "must not contain the quote character '\"'")
-    if row_delim == col_delim:
-        raise ConfigError(csv_params.name("RecordColumnDelimiter"), "same as RecordRowDelimiter")
-    skip = csv_params.integer("SkipHeaderLines", 0)
-    avro_schema: str | None = None
-    if kind is RecordFormatType.AVRO:
-        avro_schema = r.string("AvroSchema")
-        from schemas import schema_names
-
-        if avro_schema not in schema_names():
-            raise ConfigError(
-                r.name("AvroSchema"),
-                f"unknown schema {avro_schema!r}; known: {', '.join(schema_names())}",
-            )
-    elif r.get("AvroSchema") is not None:
-        raise ConfigError(r.name("AvroSchema"), f"only for AVRO, the format is {kind}")
-    return RecordFormat(kind, row_path, row_delim, col_delim, skip, avro_schema)
-
-
-def _parse_column(r: _Reader, fmt: RecordFormat) -> Column:
-    r.check_keys(("Name", "SqlType", "Mapping", "IsDropped"))
-    name = _kda_name(r, "Name", max_len=256)
-    type_text = r.string("SqlType")
-    try:
-        sql_type = parse_type(type_text)
-    except ValueError as exc:
-        raise ConfigError(r.name("SqlType"), str(exc)) from None
-    if r.get("IsDropped") not in (None, False):
-        raise ConfigError(r.name("IsDropped"), "dropped columns are not supported; remove it")
-    mapping = r.get("Mapping")
-    if mapping is not None and not isinstance(mapping, str):
-        raise ConfigError(r.name("Mapping"), f"expected a string, got {_kind(mapping)}")
-    mapping = mapping or None
-    kind = fmt.record_format_type
-    if kind is RecordFormatType.CSV:
-        if mapping is not None:
-            raise ConfigError(r.name("Mapping"), "CSV columns are positional: remove Mapping")
-    elif kind is RecordFormatType.JSON:
-        if mapping is None:
-            raise ConfigError(r.name("Mapping"), "is required for JSON: a JSONPath like $.name")
-        _compile(r, mapping)
-    else:
-        mapping = _avro_mapping(r, name, mapping, fmt.avro_schema or "")
-    return Column(name, sql_type, mapping)
-
-
-def _compile(r: _Reader, mapping: str) -> JsonPath:
-    try:
-        return compile_path(mapping)
-    except ValueError as exc:
-        raise ConfigError(r.name("Mapping"), str(exc)) from None
-
-
-def _avro_mapping(r: _Reader, name: str, mapping: str | None, schema_name: str) -> str:
-    """The JSONPath of an AVRO column: ``Mapping`` as a path or a field name, or the field
-    named like the column (ignoring case)."""
-    from schemas import load_schema
-
-    fields = [f["name"] for f in load_schema(schema_name)["fields"]]
-    if mapping is None:
-        matches = [f for f in fields if f.lower() == name.lower()]
-        if not matches:
-            raise ConfigError(
-                r.name("Mapping"),
-                f"no field of {schema_name} is named {name} (ignoring case); "
-                f"set Mapping to one of: {', '.join(fields)}",
-            )
-        return f"$['{matches[0]}']"
-    path = mapping if mapping.startswith("$") else f"$['{mapping}']"
-    compiled = _compile(r, path)
-    first = re.match(r"""^\$(?:\.([^.\[\]'"]+)|\[\s*['"]([^'"]*)['"]\s*\])""", path)
-    top = (first.group(1) or first.group(2)) if first else None
-    if not compiled.general and top is not None and top not in fields:
-        raise ConfigError(
-            r.name("Mapping"), f"{schema_name} has no field {top!r}; fields: {', '.join(fields)}"
-        )
-    return path
-
-
-def _check_flattening(r: _Reader, columns: tuple[Column, ...]) -> None:
-    arrays: dict[str, int] = {}
-    for i, col in enumerate(columns):
-        compiled = compile_path(col.mapping or "$")
-        if compiled.flatten is not None:
-            arrays.setdefault(compiled.flatten[0], i)
-    if len(arrays) > 1:
-        second = sorted(arrays.values())[1]
-        raise ConfigError(
-            f"{r.name('RecordColumns')}[{second}].Mapping",
-            "only one array can be flattened per schema (as in KDA): "
-            + ", ".join(sorted(arrays)),
-        )
 
 
 # -- loading ------------------------------------------------------------------------------
@@ -794,18 +510,16 @@ def load_application(path: Path | str, **overrides: Any) -> ApplicationConfig:
         file = path
     if not file.is_file():
         raise ConfigError(str(file), "application config not found")
-    try:
-        text = file.read_text("utf-8")
-        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(str(file), f"not valid {file.suffix[1:].upper()}: {exc}") from None
+    data = load_document(file)
     if not isinstance(data, dict):
         raise ConfigError(str(file), "expected a mapping at the top level")
-    data = _apply_overrides(data, overrides)
+    data = apply_overrides(data, overrides)
     return ApplicationConfig.from_mapping(data, file.parent)
 
 
-def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the ``application.yaml`` data ``data`` with ``overrides`` (see
+    :func:`load_application`) applied."""
     clean = {k: v for k, v in overrides.items() if v is not None}
     for key in clean:
         if key not in OVERRIDES:
@@ -825,13 +539,3 @@ def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict
             target = target[parent]
         target[last] = value
     return data
-
-
-def import_kda_description(
-    data: Mapping[str, Any], topic_map: Mapping[str, str], *, application_name: str | None = None
-) -> ApplicationConfig:
-    """An :class:`ApplicationConfig` from ``aws kinesisanalytics describe-application``; see
-    :func:`pipelines.sql.kda_import.import_kda_description`."""
-    from pipelines.sql.kda_import import import_kda_description as _import
-
-    return _import(data, topic_map, application_name=application_name)

@@ -1,9 +1,9 @@
 """Compile sqlglot expression trees into Python closures over row tuples.
 
-A :class:`Scope` says where each visible column sits in the row tuple and what type it has.
-:func:`compile_expr` turns an expression into an :class:`Expr` — a closure ``row -> value``
-plus the result type when it is known. NULL handling and three-valued logic are SQL's; a value
-that cannot be computed (divide by zero, a bad cast) raises
+A :class:`~pipelines.sql.scope.Scope` says where each visible column sits in the row tuple and
+what type it has. :func:`compile_expr` turns an expression into an :class:`Expr` — a closure
+``row -> value`` plus the result type when it is known. NULL handling and three-valued logic
+are SQL's; a value that cannot be computed (divide by zero, a bad cast) raises
 :class:`~ground.errors.RowError`, which the engine routes to the error stream.
 """
 
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -21,37 +20,40 @@ from sqlglot import exp
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql import functions as fn
 from pipelines.sql.dialect import is_step
-from pipelines.sql.types import (
-    Interval,
-    SqlType,
-    Timestamp,
-    TypeKind,
-    parse_timestamp,
-    parse_type,
+from pipelines.sql.expr import (
+    BIGINT,
+    BOOLEAN,
+    DOUBLE,
+    INTEGER,
+    VARCHAR,
+    Expr,
+    call,
+    coerce_literal,
+    compare,
+    constant,
+    numeric_result,
 )
+from pipelines.sql.nodes import (
+    datatype_to_sql,
+    identifier_name,
+    interval_ms,
+    interval_type,
+    node_position,
+)
+from pipelines.sql.query_clock import clock_function
+from pipelines.sql.row_values import log_parser_call, row_field
+from pipelines.sql.scope import Scope
+from pipelines.sql.types import Fn, Row, SqlType, TypeKind
 
 __all__ = [
+    "AGGREGATE_FUNCTIONS",
     "AGGREGATE_NODES",
+    "CLOCK_COLUMNS",
     "Expr",
-    "Scope",
-    "ScopeColumn",
+    "WINDOW_ONLY_FUNCTIONS",
+    "aggregate_name",
     "compile_expr",
-    "datatype_to_sql",
-    "identifier_name",
-    "interval_ms",
-    "node_position",
 ]
-
-Row = tuple[Any, ...]
-Fn = Callable[[Row], Any]
-
-BOOLEAN = SqlType(TypeKind.BOOLEAN)
-BIGINT = SqlType(TypeKind.BIGINT)
-INTEGER = SqlType(TypeKind.INTEGER)
-DOUBLE = SqlType(TypeKind.DOUBLE)
-VARCHAR = SqlType(TypeKind.VARCHAR)
-TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
-INTERVAL = SqlType(TypeKind.INTERVAL)
 
 #: sqlglot node classes that are aggregates in KDA (plus COUNT DISTINCT through Count).
 AGGREGATE_NODES: dict[type, str] = {
@@ -67,250 +69,24 @@ AGGREGATE_NODES: dict[type, str] = {
     exp.Stddev: "STDDEV_SAMP",
     exp.VariancePop: "VAR_POP",
     exp.Variance: "VAR_SAMP",
+    exp.Any: "ANY",
 }
+#: Aggregates sqlglot reads as plain calls (``Anonymous``), by name.
+AGGREGATE_FUNCTIONS = frozenset({"EVERY"})
+#: Functions that exist only over a sliding window (``EXP_AVG(x, interval) OVER w``).
+WINDOW_ONLY_FUNCTIONS = frozenset({"EXP_AVG"})
+#: Current-time functions sqlglot reads as column names.
+CLOCK_COLUMNS = frozenset({"CURRENT_ROW_TIMESTAMP", "LOCALTIMESTAMP", "LOCALTIME"})
 
 
-def identifier_name(node: exp.Expression | str | None) -> str:
-    """KDA's identifier rule: unquoted names are upper-cased, quoted ones kept as written."""
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node.upper()
-    if isinstance(node, exp.Identifier):
-        return node.this if node.quoted else node.this.upper()
-    if isinstance(node, exp.Table | exp.Column):
-        return identifier_name(node.this)
-    return str(node.name).upper()
-
-
-def node_position(node: exp.Expression | None) -> tuple[int, int]:
-    """Best-effort (line, column) of a node: the first identifier under it that knows one."""
-    if node is None:
-        return 0, 0
-    for candidate in node.walk():
-        meta = getattr(candidate, "meta", None) or {}
-        if "line" in meta:
-            # sqlglot records the column of a token's last character; report its first.
-            width = int(meta.get("end", 0)) - int(meta.get("start", 0))
-            return int(meta["line"]), max(1, int(meta.get("col", 0)) - width)
-    return 0, 0
-
-
-@dataclass(frozen=True, slots=True)
-class ScopeColumn:
-    name: str
-    index: int
-    sql_type: SqlType | None
-    qualifier: str = ""
-
-
-@dataclass(slots=True)
-class Scope:
-    """The columns an expression can see: name → position in the row tuple."""
-
-    columns: list[ScopeColumn] = field(default_factory=list)
-    #: Placeholder names (group keys, aggregate results) resolved before normal columns.
-    specials: dict[str, ScopeColumn] = field(default_factory=dict)
-
-    def add(self, name: str, index: int, sql_type: SqlType | None, qualifier: str = "") -> None:
-        self.columns.append(ScopeColumn(name, index, sql_type, qualifier))
-
-    def resolve(self, node: exp.Column) -> ScopeColumn:
-        name = identifier_name(node.this)
-        if name in self.specials:
-            return self.specials[name]
-        qualifier = identifier_name(node.args.get("table")) if node.args.get("table") else ""
-        candidates = [c for c in self.columns if c.name == name]
-        if not candidates:
-            candidates = [c for c in self.columns if c.name.upper() == name.upper()]
-        if qualifier:
-            qualified = [
-                c
-                for c in candidates
-                if c.qualifier == qualifier or c.qualifier.upper() == qualifier.upper()
-            ]
-            candidates = qualified
-        line, column = node_position(node)
-        if not candidates:
-            shown = f"{qualifier}.{name}" if qualifier else name
-            known = ", ".join(sorted({c.name for c in self.columns}))
-            raise SqlPlanError(
-                f"unknown column {shown!r}; visible columns: {known}", line=line, column=column
-            )
-        if len({(c.qualifier, c.index) for c in candidates}) > 1:
-            raise SqlPlanError(
-                f"column {name!r} is ambiguous; qualify it with a stream alias",
-                line=line,
-                column=column,
-            )
-        return candidates[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Expr:
-    fn: Fn
-    sql_type: SqlType | None
-    #: The constant value when the expression does not depend on the row.
-    constant: Any = None
-    is_constant: bool = False
-    #: The row position when the expression is a plain column reference (fast paths).
-    column: int | None = None
-
-
-def _const(value: Any, sql_type: SqlType | None) -> Expr:
-    return Expr(lambda _row: value, sql_type, value, True)
-
-
-_UNIT_MS = {
-    "MILLISECOND": 1,
-    "MILLISECONDS": 1,
-    "SECOND": 1000,
-    "SECONDS": 1000,
-    "MINUTE": 60_000,
-    "MINUTES": 60_000,
-    "HOUR": 3_600_000,
-    "HOURS": 3_600_000,
-    "DAY": 86_400_000,
-    "DAYS": 86_400_000,
-}
-_NUMBER = r"(\d+(?:\.\d+)?)"
-_SPAN = re.compile(
-    rf"^\s*(-)?\s*{_NUMBER}(?:[ :]{_NUMBER})?(?::{_NUMBER})?(?::{_NUMBER})?\s*$"
-)
-_SPAN_ORDER = ["DAY", "HOUR", "MINUTE", "SECOND"]
-
-
-def interval_ms(node: exp.Interval) -> Interval:
-    """``INTERVAL '1' MINUTE``, ``INTERVAL '1:30' MINUTE TO SECOND`` → :class:`Interval` ms."""
-    text = node.this.name if isinstance(node.this, exp.Literal) else node.this.sql()
-    unit = node.args.get("unit")
-    line, column = node_position(node)
-    if isinstance(unit, exp.IntervalSpan):
-        first = str(unit.this.name).upper().rstrip("S")
-        last = str(unit.expression.name).upper().rstrip("S")
-    elif unit is not None:
-        first = last = str(unit.name).upper().rstrip("S")
-    else:
-        raise SqlPlanError(f"interval {text!r} needs a unit", line=line, column=column)
-    if first in ("YEAR", "MONTH") or last in ("YEAR", "MONTH"):
-        raise SqlUnsupportedError(
-            "year-month intervals (only day-time intervals)", line=line, column=column
-        )
-    if first not in _SPAN_ORDER or last not in _SPAN_ORDER:
-        if first == "MILLISECOND" and last == "MILLISECOND":
-            return Interval(int(float(text)))
-        raise SqlPlanError(f"unknown interval unit {first}", line=line, column=column)
-    match = _SPAN.match(text)
-    if not match:
-        raise SqlPlanError(f"bad interval literal {text!r}", line=line, column=column)
-    sign = -1 if match.group(1) else 1
-    parts = [p for p in match.groups()[1:] if p is not None]
-    units = _SPAN_ORDER[_SPAN_ORDER.index(first) : _SPAN_ORDER.index(last) + 1]
-    if len(parts) != len(units):
-        if len(parts) == 1:
-            units = [first]
-        else:
-            raise SqlPlanError(
-                f"interval {text!r} does not match {first} TO {last}", line=line, column=column
-            )
-    total = 0.0
-    for part, part_unit in zip(parts, units, strict=True):
-        total += float(part) * _UNIT_MS[part_unit]
-    return Interval(sign * round(total))
-
-
-def datatype_to_sql(node: exp.DataType) -> SqlType:
-    """A sqlglot ``DataType`` as a KDA :class:`SqlType` (``REAL`` parses as FLOAT in sqlglot)."""
-    text = node.sql().upper()
-    text = text.replace("FLOAT", "REAL").replace("TEXT", "VARCHAR")
-    try:
-        return parse_type(text)
-    except ValueError as exc:
-        line, column = node_position(node)
-        raise SqlPlanError(str(exc), line=line, column=column) from None
-
-
-def _coerce_literal_to(value: Any, sql_type: SqlType | None) -> Any:
-    """Compare a TIMESTAMP column with a string literal: convert the literal once."""
-    if sql_type is not None and sql_type.kind is TypeKind.TIMESTAMP and isinstance(value, str):
-        return parse_timestamp(value)
-    return value
-
-
-def _compare(op: Callable[[Any, Any], bool], left: Expr, right: Expr) -> Expr:
-    if right.is_constant:
-        constant = _coerce_literal_to(right.constant, left.sql_type)
-        lf = left.fn
-        if constant is None:
-            return _const(None, BOOLEAN)
-
-        def compare_const(row: Row) -> Any:
-            a = lf(row)
-            return None if a is None else op(a, constant)
-
-        return Expr(compare_const, BOOLEAN)
-    if left.is_constant:
-        constant = _coerce_literal_to(left.constant, right.sql_type)
-        rf = right.fn
-        if constant is None:
-            return _const(None, BOOLEAN)
-
-        def const_compare(row: Row) -> Any:
-            b = rf(row)
-            return None if b is None else op(constant, b)
-
-        return Expr(const_compare, BOOLEAN)
-    lf, rf = left.fn, right.fn
-
-    def compare(row: Row) -> Any:
-        a = lf(row)
-        if a is None:
-            return None
-        b = rf(row)
-        return None if b is None else op(a, b)
-
-    return Expr(compare, BOOLEAN)
-
-
-def _numeric_result(a: SqlType | None, b: SqlType | None) -> SqlType | None:
-    if a is None or b is None:
-        return a or b
-    if a.kind is TypeKind.TIMESTAMP or b.kind is TypeKind.TIMESTAMP:
-        return (
-            TIMESTAMP if (a.kind is TypeKind.INTERVAL or b.kind is TypeKind.INTERVAL) else INTERVAL
-        )
-    if a.kind is TypeKind.INTERVAL and b.kind is TypeKind.INTERVAL:
-        return INTERVAL
-    if a.kind in (TypeKind.DOUBLE, TypeKind.REAL) or b.kind in (TypeKind.DOUBLE, TypeKind.REAL):
-        return DOUBLE
-    if a.kind is TypeKind.DECIMAL or b.kind is TypeKind.DECIMAL:
-        return SqlType(TypeKind.DECIMAL)
-    if a.is_integer and b.is_integer:
-        return BIGINT
-    return a
-
-
-def _call(func: Callable[..., Any], args: Sequence[Expr], sql_type: SqlType | None) -> Expr:
-    fns = [a.fn for a in args]
-    if all(a.is_constant for a in args):
-        # Fold constants at compile time (a RowError here is a plan error: it always fails).
-        try:
-            value = func(*[a.constant for a in args])
-        except Exception:  # noqa: BLE001 - evaluated per row instead, to report per row
-            pass
-        else:
-            return _const(value, sql_type)
-    if len(fns) == 1:
-        (f0,) = fns
-        return Expr(lambda row: func(f0(row)), sql_type)
-    if len(fns) == 2:
-        f0, f1 = fns
-        return Expr(lambda row: func(f0(row), f1(row)), sql_type)
-    if len(fns) == 3:
-        f0, f1, f2 = fns
-        return Expr(lambda row: func(f0(row), f1(row), f2(row)), sql_type)
-    return Expr(lambda row: func(*[f(row) for f in fns]), sql_type)
-
+def aggregate_name(node: exp.Expression) -> str | None:
+    """The aggregate a node calls (``COUNT``, ``EVERY`` …), ``None`` when it is not one."""
+    name = AGGREGATE_NODES.get(type(node))
+    if name is not None:
+        return name
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() in AGGREGATE_FUNCTIONS:
+        return str(node.this).upper()
+    return None
 
 _BINARY: dict[type, Callable[..., Any]] = {
     exp.Add: fn.add,
@@ -351,22 +127,22 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
         if isinstance(node, klass):
             left = compile_expr(node.this, scope)
             right = compile_expr(node.expression, scope)
-            return _call(op, [left, right], _numeric_result(left.sql_type, right.sql_type))
+            return call(op, [left, right], numeric_result(left.sql_type, right.sql_type))
     for klass, cmp in _COMPARE.items():
         if isinstance(node, klass):
-            return _compare(
+            return compare(
                 cmp, compile_expr(node.this, scope), compile_expr(node.expression, scope)
             )
     for text_node, text_func in _UNARY_STRING.items():
         if isinstance(node, text_node):
             arg = compile_expr(node.this, scope)
             returns = BIGINT if text_node is exp.Length else (arg.sql_type or VARCHAR)
-            return _call(text_func, [arg], returns)
+            return call(text_func, [arg], returns)
     for math_node, math_func in _MATH.items():
         if isinstance(node, math_node):
             arg = compile_expr(node.this, scope)
-            return _call(math_func, [arg], arg.sql_type if math_node is exp.Abs else DOUBLE)
-    if isinstance(node, tuple(AGGREGATE_NODES)):
+            return call(math_func, [arg], arg.sql_type if math_node is exp.Abs else DOUBLE)
+    if aggregate_name(node) is not None:
         line, column = node_position(node)
         raise SqlPlanError(
             f"aggregate {node.sql()} is only allowed in a GROUP BY query, a stagger window "
@@ -381,23 +157,53 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
 def _column(node: exp.Expression, scope: Scope) -> Expr:
     assert isinstance(node, exp.Column)
     name = identifier_name(node.this)
-    if name == "CURRENT_ROW_TIMESTAMP" and name not in scope.specials:
-        # The row's ROWTIME: the time it entered the application (deterministic on replay).
-        node = exp.Column(this=exp.Identifier(this="ROWTIME"), table=node.args.get("table"))
+    table = node.args.get("table")
+    if table is None and name in CLOCK_COLUMNS and not _visible(scope, name):
+        return clock_function(name)
+    db = node.args.get("db")
+    if db is not None:
+        # q.r.FIELD: field FIELD of the ROW column r of stream or subquery q
+        row_column = exp.Column(this=table, table=db)
+        return row_field(node, _resolved(row_column, scope), name)
+    if table is not None and not _is_qualifier(scope, identifier_name(table)):
+        # r.FIELD with r a ROW column (a log parser's result), not a stream alias
+        candidate = exp.Column(this=table)
+        if _visible(scope, identifier_name(table)):
+            return row_field(node, _resolved(candidate, scope), name)
+    return _resolved(node, scope)
+
+
+def _resolved(node: exp.Column, scope: Scope) -> Expr:
     column = scope.resolve(node)
     return Expr(operator.itemgetter(column.index), column.sql_type, column=column.index)
+
+
+def _visible(scope: Scope, name: str) -> bool:
+    return name in scope.specials or any(
+        c.name == name or c.name.upper() == name.upper() for c in scope.columns
+    )
+
+
+def _is_qualifier(scope: Scope, name: str) -> bool:
+    return any(c.qualifier == name or c.qualifier.upper() == name.upper() for c in scope.columns)
+
+
+def _dot(node: exp.Expression, scope: Scope) -> Expr:
+    """``expr.FIELD``: a field of a ROW-typed expression, ``REGEX_LOG_PARSE(…).COLUMN1``."""
+    assert isinstance(node, exp.Dot)
+    return row_field(node, compile_expr(node.this, scope), identifier_name(node.expression))
 
 
 def _literal(node: exp.Expression, scope: Scope) -> Expr:
     assert isinstance(node, exp.Literal)
     if node.is_string:
-        return _const(node.this, VARCHAR)
+        return constant(node.this, VARCHAR)
     text = node.this
     if re.fullmatch(r"[+-]?\d+", text):
-        return _const(int(text), BIGINT if abs(int(text)) >= 2**31 else INTEGER)
+        return constant(int(text), BIGINT if abs(int(text)) >= 2**31 else INTEGER)
     if "e" in text.lower():
-        return _const(float(text), DOUBLE)
-    return _const(Decimal(text), SqlType(TypeKind.DECIMAL))
+        return constant(float(text), DOUBLE)
+    return constant(Decimal(text), SqlType(TypeKind.DECIMAL))
 
 
 def _paren(node: exp.Expression, scope: Scope) -> Expr:
@@ -406,20 +212,20 @@ def _paren(node: exp.Expression, scope: Scope) -> Expr:
 
 def _neg(node: exp.Expression, scope: Scope) -> Expr:
     arg = compile_expr(node.this, scope)
-    return _call(fn.neg, [arg], arg.sql_type)
+    return call(fn.neg, [arg], arg.sql_type)
 
 
 def _null(node: exp.Expression, scope: Scope) -> Expr:
-    return _const(None, None)
+    return constant(None, None)
 
 
 def _boolean(node: exp.Expression, scope: Scope) -> Expr:
-    return _const(bool(node.this), BOOLEAN)
+    return constant(bool(node.this), BOOLEAN)
 
 
 def _interval(node: exp.Expression, scope: Scope) -> Expr:
     assert isinstance(node, exp.Interval)
-    return _const(interval_ms(node), INTERVAL)
+    return constant(interval_ms(node), interval_type(node))
 
 
 def _and(node: exp.Expression, scope: Scope) -> Expr:
@@ -489,8 +295,8 @@ def _between(node: exp.Expression, scope: Scope) -> Expr:
     value = compile_expr(node.this, scope)
     low = compile_expr(node.args["low"], scope)
     high = compile_expr(node.args["high"], scope)
-    ge = _compare(operator.ge, value, low).fn
-    le = _compare(operator.le, value, high).fn
+    ge = compare(operator.ge, value, low).fn
+    le = compare(operator.le, value, high).fn
 
     def between(row: Row) -> Any:
         a = ge(row)
@@ -513,7 +319,7 @@ def _in(node: exp.Expression, scope: Scope) -> Expr:
         line, column = node_position(node)
         raise SqlUnsupportedError("IN (subquery)", line=line, column=column)
     if all(o.is_constant for o in options):
-        constants = {_coerce_literal_to(o.constant, value.sql_type) for o in options}
+        constants = {coerce_literal(o.constant, value.sql_type) for o in options}
         has_null = None in constants
         constants.discard(None)
         vf = value.fn
@@ -551,7 +357,7 @@ def _like(node: exp.Expression, scope: Scope) -> Expr:
     escape = node.args.get("escape")
     if escape is not None:
         args.append(compile_expr(escape, scope))
-    return _call(fn.like, args, BOOLEAN)
+    return call(fn.like, args, BOOLEAN)
 
 
 def _escape(node: exp.Expression, scope: Scope) -> Expr:
@@ -561,7 +367,7 @@ def _escape(node: exp.Expression, scope: Scope) -> Expr:
         compile_expr(like.expression, scope),
         compile_expr(node.expression, scope),
     ]
-    return _call(fn.like, args, BOOLEAN)
+    return call(fn.like, args, BOOLEAN)
 
 
 def _case(node: exp.Expression, scope: Scope) -> Expr:
@@ -574,12 +380,14 @@ def _case(node: exp.Expression, scope: Scope) -> Expr:
         result = compile_expr(branch.args["true"], scope)
         types.append(result.sql_type)
         if subject is not None:
-            condition = _compare(operator.eq, subject_expr, compile_expr(branch.this, scope)).fn
+            condition = compare(operator.eq, subject_expr, compile_expr(branch.this, scope)).fn
         else:
             condition = compile_expr(branch.this, scope).fn
         branches.append((condition, result.fn))
     default_node = node.args.get("default")
-    default = compile_expr(default_node, scope) if default_node is not None else _const(None, None)
+    default = (
+        compile_expr(default_node, scope) if default_node is not None else constant(None, None)
+    )
     types.append(default.sql_type)
     default_fn = default.fn
 
@@ -595,7 +403,11 @@ def _case(node: exp.Expression, scope: Scope) -> Expr:
 def _cast(node: exp.Expression, scope: Scope) -> Expr:
     target = datatype_to_sql(node.args["to"])
     arg = compile_expr(node.this, scope)
-    return _call(lambda value: fn.cast(value, target), [arg], target)
+    source = arg.sql_type
+    if source is not None and source.kind is TypeKind.ROW:
+        line, column = node_position(node)
+        raise SqlPlanError(f"cannot CAST a {source}; read its fields", line=line, column=column)
+    return call(lambda value: fn.cast(value, target, source), [arg], target)
 
 
 def _coalesce(node: exp.Expression, scope: Scope) -> Expr:
@@ -614,12 +426,12 @@ def _coalesce(node: exp.Expression, scope: Scope) -> Expr:
 
 def _nullif(node: exp.Expression, scope: Scope) -> Expr:
     args = [compile_expr(node.this, scope), compile_expr(node.expression, scope)]
-    return _call(fn.nullif, args, args[0].sql_type)
+    return call(fn.nullif, args, args[0].sql_type)
 
 
 def _dpipe(node: exp.Expression, scope: Scope) -> Expr:
     args = [compile_expr(node.this, scope), compile_expr(node.expression, scope)]
-    return _call(fn.concat, args, VARCHAR)
+    return call(fn.concat, args, VARCHAR)
 
 
 def _unit(node: exp.Expression | None) -> str:
@@ -631,8 +443,8 @@ def _floor(node: exp.Expression, scope: Scope) -> Expr:
     to = node.args.get("to")
     if to is not None:
         unit = _unit(to)
-        return _call(lambda value: fn.floor_to(value, unit), [arg], arg.sql_type)
-    return _call(fn.floor_number, [arg], arg.sql_type)
+        return call(lambda value: fn.floor_to(value, unit), [arg], arg.sql_type)
+    return call(fn.floor_number, [arg], arg.sql_type)
 
 
 def _ceil(node: exp.Expression, scope: Scope) -> Expr:
@@ -640,35 +452,46 @@ def _ceil(node: exp.Expression, scope: Scope) -> Expr:
     to = node.args.get("to")
     if to is not None:
         unit = _unit(to)
-        return _call(lambda value: fn.ceil_to(value, unit), [arg], arg.sql_type)
-    return _call(fn.ceil, [arg], arg.sql_type)
+        return call(lambda value: fn.ceil_to(value, unit), [arg], arg.sql_type)
+    return call(fn.ceil, [arg], arg.sql_type)
 
 
 def _extract(node: exp.Expression, scope: Scope) -> Expr:
     unit = _unit(node.this)
     arg = compile_expr(node.expression, scope)
-    return _call(lambda value: fn.extract(unit, value), [arg], BIGINT)
+    return call(lambda value: fn.extract(unit, value), [arg], BIGINT)
 
 
 def _substring(node: exp.Expression, scope: Scope) -> Expr:
     args = [compile_expr(node.this, scope), compile_expr(node.args["start"], scope)]
+    start_type = args[1].sql_type
+    if start_type is not None and start_type.is_string:
+        # SUBSTRING(s FROM 'regex'): the first match (sql-reference-substring.html)
+        if node.args.get("length") is not None:
+            line, column = node_position(node)
+            raise SqlUnsupportedError(
+                "SUBSTRING(… FROM <regex> FOR …) (use SUBSTRING(… SIMILAR … ESCAPE …))",
+                line=line,
+                column=column,
+            )
+        return call(fn.substring_regex, args, VARCHAR)
     if node.args.get("length") is not None:
         args.append(compile_expr(node.args["length"], scope))
-    return _call(fn.substring, args, VARCHAR)
+    return call(fn.substring, args, VARCHAR)
 
 
 def _position(node: exp.Expression, scope: Scope) -> Expr:
     needle = compile_expr(node.args["substr"], scope)
     haystack = compile_expr(node.this, scope)
-    return _call(fn.position, [needle, haystack], INTEGER)
+    return call(fn.position, [needle, haystack], INTEGER)
 
 
 def _trim(node: exp.Expression, scope: Scope) -> Expr:
     where = str(node.args.get("position") or "BOTH").upper()
     chars_node = node.args.get("expression")
     value = compile_expr(node.this, scope)
-    chars = compile_expr(chars_node, scope) if chars_node is not None else _const(" ", VARCHAR)
-    return _call(lambda s, c: fn.trim(s, where, c), [value, chars], VARCHAR)
+    chars = compile_expr(chars_node, scope) if chars_node is not None else constant(" ", VARCHAR)
+    return call(lambda s, c: fn.trim(s, where, c), [value, chars], VARCHAR)
 
 
 def _overlay(node: exp.Expression, scope: Scope) -> Expr:
@@ -679,25 +502,25 @@ def _overlay(node: exp.Expression, scope: Scope) -> Expr:
     ]
     if node.args.get("for_") is not None:
         args.append(compile_expr(node.args["for_"], scope))
-    return _call(fn.overlay, args, VARCHAR)
+    return call(fn.overlay, args, VARCHAR)
 
 
 def _round(node: exp.Expression, scope: Scope) -> Expr:
     args = [compile_expr(node.this, scope)]
     if node.args.get("decimals") is not None:
         args.append(compile_expr(node.args["decimals"], scope))
-    return _call(fn.round, args, args[0].sql_type)
+    return call(fn.round, args, args[0].sql_type)
 
 
 def _pow(node: exp.Expression, scope: Scope) -> Expr:
     args = [compile_expr(node.this, scope), compile_expr(node.expression, scope)]
-    return _call(fn.power, args, DOUBLE)
+    return call(fn.power, args, DOUBLE)
 
 
 def _log(node: exp.Expression, scope: Scope) -> Expr:
     base = node.this
     if isinstance(base, exp.Literal) and base.this == "10" and node.expression is not None:
-        return _call(fn.log10, [compile_expr(node.expression, scope)], DOUBLE)
+        return call(fn.log10, [compile_expr(node.expression, scope)], DOUBLE)
     line, column = node_position(node)
     raise SqlUnsupportedError(
         "LOG with a base other than 10 (use LN or LOG10)", line=line, column=column
@@ -716,7 +539,26 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
                 "STEP … BY needs a constant interval or integer", line=line, column=column
             )
         step_by = by_expr.constant
-        return _call(lambda v: fn.step(v, step_by), [value_expr], value_expr.sql_type)
+        return call(lambda v: fn.step(v, step_by), [value_expr], value_expr.sql_type)
+    if name == "SUBSTRING_SIMILAR":
+        args = [compile_expr(e, scope) for e in node.expressions]
+        return call(fn.substring_similar, args, VARCHAR)
+    parser = fn.LOG_PARSERS.get(name)
+    if parser is not None:
+        return _log_parser(node, scope, parser)
+    if name in AGGREGATE_FUNCTIONS:
+        raise SqlPlanError(
+            f"aggregate {node.sql()} is only allowed in a GROUP BY query, a stagger window "
+            "or with OVER",
+            line=line,
+            column=column,
+        )
+    if name in WINDOW_ONLY_FUNCTIONS:
+        raise SqlPlanError(
+            f"{name} is only allowed OVER a sliding window: {name}(…) OVER (RANGE INTERVAL …)",
+            line=line,
+            column=column,
+        )
     scalar = fn.SCALARS.get(name)
     if scalar is None:
         raise SqlUnsupportedError(f"function {name}", line=line, column=column)
@@ -729,11 +571,20 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
             line=line,
             column=column,
         )
-    return _call(scalar.fn, args, scalar.returns([a.sql_type for a in args]))
+    return call(scalar.fn, args, scalar.returns([a.sql_type for a in args]))
 
 
-def _current_timestamp(node: exp.Expression, scope: Scope) -> Expr:
-    return _column(exp.Column(this=exp.Identifier(this="ROWTIME")), scope)
+def _log_parser(node: exp.Expression, scope: Scope, parser: fn.LogParser) -> Expr:
+    return log_parser_call(node, parser, [compile_expr(e, scope) for e in node.expressions])
+
+
+def _current_time(node: exp.Expression, scope: Scope) -> Expr:
+    names: dict[type, str] = {
+        exp.CurrentTimestamp: "CURRENT_TIMESTAMP",
+        exp.CurrentDate: "CURRENT_DATE",
+        exp.CurrentTime: "CURRENT_TIME",
+    }
+    return clock_function(names[type(node)])
 
 
 def _window_node(node: exp.Expression, scope: Scope) -> Expr:
@@ -774,14 +625,9 @@ _COMPILERS: dict[type, Callable[[exp.Expression, Scope], Expr]] = {
     exp.Pow: _pow,
     exp.Log: _log,
     exp.Anonymous: _anonymous,
-    exp.CurrentTimestamp: _current_timestamp,
+    exp.CurrentTimestamp: _current_time,
+    exp.CurrentDate: _current_time,
+    exp.CurrentTime: _current_time,
+    exp.Dot: _dot,
     exp.Window: _window_node,
 }
-
-
-def compile_many(nodes: Iterable[exp.Expression], scope: Scope) -> list[Expr]:
-    return [compile_expr(n, scope) for n in nodes]
-
-
-def as_timestamp(value: Any) -> Timestamp | None:
-    return None if value is None else Timestamp(value)

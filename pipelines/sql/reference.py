@@ -29,7 +29,7 @@ from ground.errors import ConfigError, RowError
 from ground.s3 import ENTITY_TOO_LARGE, S3Client
 from ground.settings import Settings
 from pipelines.sql.appconfig import ApplicationConfig, RecordFormatType, ReferenceDataSource
-from pipelines.sql.formats import CsvDecoder, JsonDecoder, build_decoder
+from pipelines.sql.decoders import CsvDecoder, JsonDecoder, build_decoder
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -44,9 +44,7 @@ _BOM = "\ufeff"
 
 
 def _s3_client(settings: Settings) -> S3Client:
-    return S3Client(
-        settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
-    )
+    return S3Client.from_settings(settings)
 
 
 async def load_reference_table(

@@ -24,6 +24,8 @@ COMMANDS: list[click.Command] = []
 @click.pass_obj
 def status_command(settings: Settings, groups: tuple[str, ...], partitions: bool) -> None:
     """Show the local stack and how far each consumer group (pipeline or delivery) is behind."""
+    from ground.errors import BrokerUnavailableError
+    from ground.kafka import wait_for_broker
     from shardline.lag import group_lag
     from shardline.stack import Stack
 
@@ -35,10 +37,15 @@ def status_command(settings: Settings, groups: tuple[str, ...], partitions: bool
     for s in rows:
         stack_table.add_row(s.name, s.state.value, str(s.pid or "-"), s.endpoint, s.health)
     console.print(stack_table)
+    # The clients' configuration, secrets as ***.
+    console.print(f"Kafka clients: {settings.kafka.describe()}", markup=False, highlight=False)
     if not any(s.name == "kafka" and s.healthy for s in rows):
-        console.print("[red]Kafka is not answering: no consumer groups to show[/red]")
-        sys.exit(1)
-    lags = [g for g in group_lag(settings.kafka_bootstrap) if not groups or g.group in groups]
+        try:  # refused credentials, an untrusted certificate: their own error (exit 2)
+            wait_for_broker(settings.kafka, timeout_s=2.0)
+        except BrokerUnavailableError:
+            console.print("[red]Kafka is not answering: no consumer groups to show[/red]")
+            sys.exit(1)
+    lags = [g for g in group_lag(settings.kafka) if not groups or g.group in groups]
     console.print(lag_table(lags, partitions=partitions))
 
 

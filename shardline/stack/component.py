@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
@@ -110,15 +111,25 @@ class Component(ABC):
     def probe(self, timeout_s: float = 2.0) -> Health:
         """One health check, with a short detail (e.g. cluster status, or why not)."""
 
+    def ready(self) -> None:
+        """Called once the component is healthy after ``up`` (started now or before):
+        set-up that needs the running server (e.g. users). Nothing by default."""
+        return None
+
 
 # Local servers: never route health checks through an http_proxy from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def http_status(url: str, timeout_s: float) -> int | None:
-    """HTTP status of a GET, or None when nothing answers."""
+def http_status(url: str, timeout_s: float, *, ca: Path | None = None) -> int | None:
+    """HTTP status of a GET, or None when nothing answers. ``ca``: for an ``https://`` URL,
+    the PEM file its certificate must be signed by (verification is always on)."""
+    opener = _OPENER
+    if ca is not None:
+        https = urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(ca)))
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), https)
     try:
-        with _OPENER.open(url, timeout=timeout_s) as resp:
+        with opener.open(url, timeout=timeout_s) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return exc.code

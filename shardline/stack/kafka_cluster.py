@@ -14,7 +14,8 @@ With three or more nodes, every topic (internal ones included) has three replica
 ``min.insync.replicas`` 2, so losing one node loses nothing and stops nobody: its partitions'
 leadership moves to a follower within the broker session timeout. The voters are static
 (``controller.quorum.voters``); every node is formatted with one cluster id, kept in
-``<home>/kafka-cluster.id``.
+``<home>/kafka-cluster.id``. A cluster listens in plaintext only (the secured SASL_SSL
+listener of ``stack up --secure`` is the single node's).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ground.errors import BrokerUnavailableError
+from ground.errors import BrokerUnavailableError, KafkaSecurityError
 from ground.kafka import wait_for_broker
 from ground.settings import Settings
 from shardline.stack.component import Component, Health
@@ -162,9 +163,12 @@ class KafkaNode(KafkaComponent):
     def probe(self, timeout_s: float = 2.0) -> Health:
         """Healthy once this node answers metadata and the cluster has every node."""
         try:
-            md = wait_for_broker(self.endpoint, timeout_s=timeout_s)
+            md = wait_for_broker(self.settings.kafka.with_bootstrap(self.endpoint),
+                                 timeout_s=timeout_s)
         except BrokerUnavailableError:
             return Health(False, "no metadata")
+        except KafkaSecurityError as exc:
+            return Health(False, f"refused: {exc.setting}")
         if len(md.brokers) < len(self._nodes):
             return Health(False, f"{len(md.brokers)} of {len(self._nodes)} brokers")
         return Health(True, f"node {self.node_id}: {len(md.brokers)} broker(s)")

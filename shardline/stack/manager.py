@@ -25,14 +25,22 @@ from shardline.stack.minio import MinioComponent
 from shardline.stack.preflight import check_distinct, check_ports_free
 from shardline.stack.process import PidRecord, is_alive, spawn, stop, tail
 from shardline.stack.progress import LogReporter, Reporter
+from shardline.stack.registry import RegistryComponent
 from shardline.stack.search import SearchComponent
 
 __all__ = ["COMPONENTS", "Stack"]
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("kafka", "minio", "search")
-ALIASES = {"s3": "minio", "elasticsearch": "search", "opensearch": "search", "es": "search"}
+COMPONENTS = ("kafka", "minio", "search", "registry")
+ALIASES = {
+    "s3": "minio",
+    "elasticsearch": "search",
+    "opensearch": "search",
+    "es": "search",
+    "apicurio": "registry",
+    "schema-registry": "registry",
+}
 POLL_INTERVAL_S = 0.5
 
 
@@ -41,7 +49,7 @@ class Stack:
 
     ``env`` is the environment tools are looked up in (PATH, JAVA_HOME) and that servers
     inherit; it defaults to this process's environment, read once here. ``components``
-    replaces Kafka/MinIO/search (tests run the manager on tiny fake servers).
+    replaces Kafka/MinIO/search/registry (tests run the manager on tiny fake servers).
     """
 
     def __init__(
@@ -62,6 +70,7 @@ class Stack:
                 *kafka_components(settings, self.env),
                 MinioComponent(settings, self.env),
                 SearchComponent(settings, self.env),
+                RegistryComponent(settings, self.env),
             )
         self.components: dict[str, Component] = {c.name: c for c in components}
 
@@ -132,8 +141,10 @@ class Stack:
                         self.reporter.note(comp.name, f"already running (pid {record.pid})")
                     else:
                         self._wait_healthy(comp, record)
+                    comp.ready()
                     return False
                 self._start(comp)
+                comp.ready()
                 return True
 
             with ThreadPoolExecutor(max_workers=len(comps)) as pool:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ground.kafka import admin_client, ensure_topics
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 
 __all__ = ["module_topic_factory", "topic_factory"]
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 TopicFactory = Callable[..., str]
 
 
-def _factory(bootstrap: str, stem: str) -> Iterator[TopicFactory]:
+def _factory(kafka: KafkaConfig, stem: str) -> Iterator[TopicFactory]:
     created: list[str] = []
     stem = "".join(c if c.isalnum() else "-" for c in stem)[:40].strip("-")
 
@@ -37,7 +38,7 @@ def _factory(bootstrap: str, stem: str) -> Iterator[TopicFactory]:
         name: str | None = None,
     ) -> str:
         name = name or f"{prefix}-{stem}-{uuid.uuid4().hex[:8]}"
-        ensure_topics(bootstrap, [name], partitions, config=config)
+        ensure_topics(kafka, [name], partitions, config=config)
         created.append(name)
         return name
 
@@ -45,7 +46,7 @@ def _factory(bootstrap: str, stem: str) -> Iterator[TopicFactory]:
 
     if created:
         try:
-            admin = admin_client(bootstrap)  # kept alive until the futures resolve
+            admin = admin_client(kafka)  # kept alive until the futures resolve
             futures = admin.delete_topics(created, operation_timeout=10)
             for topic, fut in futures.items():
                 try:
@@ -60,11 +61,11 @@ def _factory(bootstrap: str, stem: str) -> Iterator[TopicFactory]:
 def topic_factory(
     stack_settings: Settings, request: pytest.FixtureRequest
 ) -> Iterator[TopicFactory]:
-    yield from _factory(stack_settings.kafka_bootstrap, request.node.name)
+    yield from _factory(stack_settings.kafka, request.node.name)
 
 
 @pytest.fixture(scope="module")
 def module_topic_factory(
     stack_settings: Settings, request: pytest.FixtureRequest
 ) -> Iterator[TopicFactory]:
-    yield from _factory(stack_settings.kafka_bootstrap, request.module.__name__.rpartition(".")[2])
+    yield from _factory(stack_settings.kafka, request.module.__name__.rpartition(".")[2])

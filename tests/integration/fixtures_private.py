@@ -132,7 +132,8 @@ def private_kafka(
     port = _port_pair("KAFKA_PORT")
     settings = replace(
         _private_settings(stack_settings, tmp_path_factory.mktemp("private-kafka")),
-        kafka_bootstrap=f"127.0.0.1:{port}", kafka_controller_port=port + 1,
+        kafka=stack_settings.kafka.with_bootstrap(f"127.0.0.1:{port}"),
+        kafka_controller_port=port + 1,
     )
     server = PrivateServer(settings, KafkaComponent)
     try:

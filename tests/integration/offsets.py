@@ -13,7 +13,7 @@ def committed_and_end(
     settings: Settings, group: str, topic: str, partitions: int
 ) -> tuple[dict[int, int], dict[int, int]]:
     """({partition: committed offset}, {partition: end offset}) for partitions 0..n-1."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    consumer = Consumer(settings.kafka.client_config({"group.id": group}))
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         committed = {tp.partition: tp.offset for tp in _committed(consumer, tps)}

@@ -54,6 +54,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import ConfigResource
 
 from ground.kafka import admin_client, delete_topics_with_prefix, ensure_topics
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from pipelines.runtime import ROWTIME_HEADER, RuntimeConfig, changelog_topic, run
 from pipelines.sql.application import check_application
@@ -90,15 +91,15 @@ class Stamped:
     headers: dict[str, bytes]
 
 
-def read_stamped(bootstrap: str, topic: str, timeout_s: float = 60) -> list[Stamped]:
+def read_stamped(kafka: KafkaConfig, topic: str, timeout_s: float = 60) -> list[Stamped]:
     """Every committed record of ``topic`` (read_committed), from the low to the high
     watermark read at the start (a partition ending in a transaction marker is done at its
     end-of-partition event)."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"it-backfill-read-{uuid.uuid4().hex[:8]}",
+    consumer = Consumer(kafka.client_config({
+        "group.id": f"it-backfill-read-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False, "enable.partition.eof": True,
         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
-    })  # fmt: skip
+    }))  # fmt: skip
     try:
         parts = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in parts}
@@ -124,18 +125,18 @@ def read_stamped(bootstrap: str, topic: str, timeout_s: float = 60) -> list[Stam
         consumer.close()
 
 
-def topic_configs(bootstrap: str, topic: str) -> dict[str, str]:
+def topic_configs(kafka: KafkaConfig, topic: str) -> dict[str, str]:
     """The topic's effective configuration as the broker describes it."""
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    admin = admin_client(bootstrap)  # kept alive until the future resolves
+    admin = admin_client(kafka)  # kept alive until the future resolves
     entries = admin.describe_configs([resource])[resource].result(timeout=10)
     return {name: e.value for name, e in entries.items() if e.value is not None}
 
 
-def assert_kept_by_retention(bootstrap: str, topic: str, records: list[Stamped]) -> None:
+def assert_kept_by_retention(kafka: KafkaConfig, topic: str, records: list[Stamped]) -> None:
     """No record of ``topic`` is old enough, by the timestamp the broker judges it by, for
     the topic's time retention to delete it at the next check."""
-    configs = topic_configs(bootstrap, topic)
+    configs = topic_configs(kafka, topic)
     retention_ms = int(configs["retention.ms"])
     if "delete" not in configs["cleanup.policy"] or retention_ms < 0:
         return  # nothing is deleted by time on this topic
@@ -161,9 +162,9 @@ def replay(stack_settings: Settings) -> Iterator[Replay]:
     """30-day-old tickers on a topic that keeps them (what a backfill's input needs), and
     every topic of the run (its prefix) deleted at the end."""
     run = f"it-backfill-{uuid.uuid4().hex[:8]}"
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     topic = f"{run}-input"
-    ensure_topics(bootstrap, [topic], PARTITIONS, config={"retention.ms": "-1"})
+    ensure_topics(kafka, [topic], PARTITIONS, config={"retention.ms": "-1"})
     try:
         now = int(time.time() * 1000)
         start_ms = (now - AGE_MS) // 1000 * 1000
@@ -173,14 +174,14 @@ def replay(stack_settings: Settings) -> Iterator[Replay]:
         ))  # fmt: skip
         assert report.ok, report.summary()
         assert report.past_retention == 0  # the input topic keeps them
-        producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+        producer = Producer(kafka.client_config({"enable.idempotence": True}))
         for i, value in enumerate(BROKEN):  # error rows, just as old
             producer.produce(topic, value, b"AMZN", partition_for("AMZN", PARTITIONS),
                              timestamp=start_ms + i * 1000)  # fmt: skip
         assert producer.flush(30) == 0
         yield Replay(run, topic, start_ms)
     finally:
-        delete_topics_with_prefix(bootstrap, run)
+        delete_topics_with_prefix(kafka, run)
 
 
 def deploy(tmp_path: Path, replay: Replay) -> tuple[Path, str, str, str]:
@@ -215,13 +216,13 @@ def deploy(tmp_path: Path, replay: Replay) -> tuple[Path, str, str, str]:
 
 
 # -- the oracle -----------------------------------------------------------------------------
-def expected_windows(bootstrap: str, topic: str) -> tuple[list[tuple[Any, ...]], int]:
+def expected_windows(kafka: KafkaConfig, topic: str) -> tuple[list[tuple[Any, ...]], int]:
     """DuckDB's windows over the input as it is in Kafka: ROWTIME is the running maximum of
     a partition's Kafka timestamps in offset order (every record counts, broken ones too);
     per ticker and 10 s of ROWTIME: count, min, max and average price. Also the number of
     records that are not ticker JSON (error rows)."""
     rows, broken = [], 0
-    for r in read_stamped(bootstrap, topic):
+    for r in read_stamped(kafka, topic):
         try:
             v = json.loads(r.value)
             row = (v["ticker_symbol"], float(v["price"]))
@@ -266,15 +267,15 @@ def run_to_end(worker: Worker, what: str) -> None:
     assert worker.proc.returncode == 0, f"{what} failed:\n{worker.tail()}"
 
 
-def wait_for_a_retention_check(bootstrap: str, run: str) -> None:
+def wait_for_a_retention_check(kafka: KafkaConfig, run: str) -> None:
     """Until the broker ran its retention check once from now: a canary record 30 days old
     on a topic keeping a minute is deleted then (its partition's low watermark moves)."""
     canary = f"{run}-canary"
-    ensure_topics(bootstrap, [canary], 1, config={"retention.ms": str(CANARY_RETENTION_MS)})
-    producer = Producer({"bootstrap.servers": bootstrap})
+    ensure_topics(kafka, [canary], 1, config={"retention.ms": str(CANARY_RETENTION_MS)})
+    producer = Producer(kafka.client_config())
     producer.produce(canary, b"old", timestamp=int(time.time() * 1000) - AGE_MS)
     assert producer.flush(30) == 0
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{run}-probe"})
+    probe = Consumer(kafka.client_config({"group.id": f"{run}-probe"}))
     try:
         deadline = time.monotonic() + 7 * 60  # the check runs every 5 minutes
         while probe.get_watermark_offsets(TopicPartition(canary, 0), 10)[0] < 1:
@@ -288,9 +289,9 @@ def test_a_replay_of_30_day_old_data_keeps_every_result_through_both_deliveries(
     stack_settings: Settings, replay: Replay, bucket_factory, workers: list[Worker],
     tmp_path: Path,
 ) -> None:
-    settings, bootstrap = stack_settings, stack_settings.kafka_bootstrap
+    settings, kafka = stack_settings, stack_settings.kafka
     folder, out, errors, changelog = deploy(tmp_path, replay)
-    expected, broken = expected_windows(bootstrap, replay.topic)
+    expected, broken = expected_windows(kafka, replay.topic)
     assert broken == len(BROKEN) and len(expected) > 100
     home = tmp_path / "home"
 
@@ -300,7 +301,7 @@ def test_a_replay_of_30_day_old_data_keeps_every_result_through_both_deliveries(
     workers.append(app)
     run_to_end(app, "the SQL application")
     if os.environ.get("SHARDLINE_IT_RETENTION_CHECK") == "1":
-        wait_for_a_retention_check(bootstrap, replay.run)
+        wait_for_a_retention_check(kafka, replay.run)
 
     bucket, index = bucket_factory("backfill"), f"{replay.run}-index"
     deliveries = tmp_path / "deliveries.yaml"
@@ -321,12 +322,12 @@ def test_a_replay_of_30_day_old_data_keeps_every_result_through_both_deliveries(
         finished_ms = int(time.time() * 1000)
 
         # Kafka: every result, error row and state entry survives the retention check.
-        results, error_rows = read_stamped(bootstrap, out), read_stamped(bootstrap, errors)
-        state = read_stamped(bootstrap, changelog)
+        results, error_rows = read_stamped(kafka, out), read_stamped(kafka, errors)
+        state = read_stamped(kafka, changelog)
         assert len(results) == len(expected), f"{len(results)} of {len(expected)} results"
         assert len(error_rows) == len(BROKEN) and state
         for topic, records in ((out, results), (errors, error_rows), (changelog, state)):
-            assert_kept_by_retention(bootstrap, topic, records)
+            assert_kept_by_retention(kafka, topic, records)
             assert all(r.timestamp_type == TIMESTAMP_LOG_APPEND_TIME for r in records), topic
             assert all(started_ms - 60_000 <= r.timestamp_ms <= finished_ms for r in records)
 
@@ -367,7 +368,7 @@ def test_a_replay_of_30_day_old_data_keeps_every_result_through_both_deliveries(
 def test_a_worker_writing_old_results_to_a_create_time_topic_made_elsewhere_warns_and_counts(
     stack_settings: Settings, topic_factory, tmp_path: Path, caplog
 ) -> None:
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     source = topic_factory(2, config={"retention.ms": "-1"})
     output = topic_factory(2)  # made elsewhere: CreateTime, Kafka's default 7 days
     app = f"it-backfill-worker-{uuid.uuid4().hex[:8]}"
@@ -375,7 +376,7 @@ def test_a_worker_writing_old_results_to_a_create_time_topic_made_elsewhere_warn
                               config={"cleanup.policy": "compact,delete",
                                       "retention.ms": str(DAY_MS)})  # fmt: skip
     now = int(time.time() * 1000)
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(kafka.client_config())
     for i in range(30):  # 20 records 30 days old, then 10 of today
         producer.produce(source, b"1", b"k%d" % (i % 4), i % 2,
                          timestamp=now - AGE_MS + i if i < 20 else now - 60_000 + i)  # fmt: skip
@@ -396,7 +397,7 @@ def test_a_worker_writing_old_results_to_a_create_time_topic_made_elsewhere_warn
     assert f"worker {app} wrote a record to topic {output}" in old and "30.0 days old" in old
     assert f"changelog {changelog} has cleanup.policy=compact,delete" in state
     # the results carry the record times in the header as well
-    results = [r for r in read_stamped(bootstrap, output) if r.key != IDLE_KEY]
+    results = [r for r in read_stamped(kafka, output) if r.key != IDLE_KEY]
     assert len(results) == 30
     assert all(int(r.headers[ROWTIME_HEADER]) == r.timestamp_ms for r in results)
 

@@ -87,3 +87,17 @@ def test_compare_smoke(stack_settings: Settings, tmp_path: Path) -> None:
     assert all("windows checked" in r["note"] for r in rows
                if r["system"] == "sql" and r["workload"].startswith("2")), rows
     assert "| workload | system |" in proc.stdout
+
+
+def test_rcf_smoke() -> None:
+    """Offline (no stack): the three RANDOM_CUT_FOREST cases run and pass their own checks
+    (one row per record, the learning phase, HIGH heart rates above the 99th percentile)."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "rcf.py"), "--smoke", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    for case in ("forest", "engine", "processor"):
+        assert result[case] > 0 and result[f"{case}_cpu"] > 0
+    assert result["target"] == 20_000

@@ -32,7 +32,7 @@ BAD_VALUE = b"not json \xff{"
 
 
 def _produce(settings: Settings, topic: str) -> list[tuple[bytes, bytes, int]]:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    producer = Producer(settings.kafka.client_config({"linger.ms": 5}))
     sent: list[tuple[bytes, bytes, int]] = []
     start = recent_ms()
     for i in range(N):
@@ -64,7 +64,7 @@ def _run(config: DeliveryConfig, settings: Settings) -> Any:
 def test_s3_delivers_every_record_exactly_once(stack_settings: Settings, bucket_factory) -> None:
     settings = stack_settings
     topic = f"delivery-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], PARTITIONS)
+    ensure_topics(settings.kafka, [topic], PARTITIONS)
     sent = _produce(settings, topic)
     bucket = bucket_factory("delivery")
 
@@ -103,7 +103,7 @@ def test_search_delivers_every_record_exactly_once(
     """Run once against Elasticsearch 8 and once against OpenSearch 2."""
     settings = search_settings
     topic = f"delivery-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], PARTITIONS)
+    ensure_topics(settings.kafka, [topic], PARTITIONS)
     sent = _produce(settings, topic)
     bucket, index = bucket_factory("delivery"), index_factory("delivery")
     es_config = DeliveryConfig.from_mapping({
@@ -145,7 +145,7 @@ def test_unreachable_destination_is_a_clear_error(stack_settings: Settings) -> N
     from ground.errors import DeliveryError
 
     topic = f"delivery-{uuid.uuid4().hex[:10]}"
-    ensure_topics(stack_settings.kafka_bootstrap, [topic], 1)
+    ensure_topics(stack_settings.kafka, [topic], 1)
     broken = replace(stack_settings, search_url="http://127.0.0.1:9")
     config = DeliveryConfig.from_mapping(
         {"name": "it", "topic": topic, "elasticsearch": {"index": "x"}})

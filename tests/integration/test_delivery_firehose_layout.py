@@ -65,7 +65,7 @@ def _stream_file(tmp_path: Path, topic: str, index: str, bucket: str) -> Path:
 
 
 def _produce(settings: Settings, topic: str, values: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(settings.kafka.client_config())
     for value in values:
         producer.produce(topic, value=value, partition=0)
     assert producer.flush(30) == 0
@@ -76,7 +76,7 @@ def test_all_documents_backup_from_a_firehose_layout_file(
 ) -> None:
     settings = search_settings
     topic = f"fh-layout-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    ensure_topics(settings.kafka, [topic], 1)
     bucket, index = bucket_factory("fh-layout"), index_factory("fh-layout")
     created = es_request(settings, "PUT", f"/{index}",
                          {"mappings": {"properties": {"price": {"type": "float"}}}})
@@ -126,7 +126,7 @@ def test_all_documents_replay_adds_nothing(
     (attemptEndingTimestamp), so its replay differs: the failure backup keeps the first."""
     settings = search_settings
     topic = f"fh-replay-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    ensure_topics(settings.kafka, [topic], 1)
     bucket, index = bucket_factory("fh-replay"), index_factory("fh-replay")
     values = [json.dumps({"i": i, "price": i / 4}).encode() for i in range(N)] + [BAD_JSON]
     _produce(settings, topic, values)
@@ -158,12 +158,12 @@ def test_describe_output_with_record_format_conversion_lands_as_parquet(
     objects, read back with pyarrow from bytes botocore fetched."""
     settings = stack_settings
     topic = f"fh-parquet-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    ensure_topics(settings.kafka, [topic], 1)
     bucket = bucket_factory("fh-parquet")
     start = recent_ms()
     rows = [{"sym": f"T{i % 7}", "sector": "ENERGY", "change": i / 8, "price": 10 + i / 4,
              "event_time_ms": start + i} for i in range(N)]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(settings.kafka.client_config())
     for row in rows:
         producer.produce(topic, value=json.dumps(row).encode(), partition=0)
     assert producer.flush(30) == 0

@@ -37,8 +37,8 @@ SHUTDOWN_TIMEOUT_S = 2
 def _produce(settings: Settings, topic: str) -> dict[tuple[int, int], int]:
     """N records ``{"n": i, …}``; returns (partition, offset) → n as Kafka acknowledged it."""
     placed: dict[tuple[int, int], int] = {}
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
-                         "enable.idempotence": True})
+    producer = Producer(settings.kafka.client_config({"linger.ms": 5,
+                         "enable.idempotence": True}))
     for i in range(N):
         value = json.dumps({"n": i, "page": f"/p/{i % 17}", "pad": "x" * 120}).encode()
 

@@ -178,7 +178,7 @@ def test_worker_from_kafka_delimited_async_lambda_keys(
     topic = topic_factory(2)
     bucket = bucket_factory("transform-kafka")
     values: list[bytes] = []
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    producer = Producer(settings.kafka.client_config({"linger.ms": 5}))
     for i in range(40):
         lines = [json.dumps({"i": i * 3 + j, "customer_id": f"k{(i * 3 + j) % 4}"})
                  for j in range(3)]

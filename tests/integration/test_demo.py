@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def run_id(stack_settings: Settings) -> Iterator[str]:
     run_id = f"it-demo-{uuid.uuid4().hex[:8]}"
     yield run_id
-    delete_topics_with_prefix(stack_settings.kafka_bootstrap, run_id)
+    delete_topics_with_prefix(stack_settings.kafka, run_id)
 
 
 def test_demo_end_to_end_matches_duckdb(stack_settings: Settings, run_id: str) -> None:
@@ -52,10 +52,10 @@ def test_demo_end_to_end_matches_duckdb(stack_settings: Settings, run_id: str) -
     assert result.ok
 
     # Every malformed record is in error_stream with its original bytes (DATA_ROW).
-    bootstrap = stack_settings.kafka_bootstrap
-    inputs = {(r.partition, r.offset): r.value for r in read_topic(bootstrap, f"{run_id}.ticker")}
+    kafka = stack_settings.kafka
+    inputs = {(r.partition, r.offset): r.value for r in read_topic(kafka, f"{run_id}.ticker")}
     error_topic = f"{run_id}.ticker-analytics-errors"
-    errors = [json.loads(r.value) for r in read_topic(bootstrap, error_topic)]
+    errors = [json.loads(r.value) for r in read_topic(kafka, error_topic)]
     bad = [e for e in errors if e["ERROR_NAME"] != "Late_Row"]
     assert len(bad) == malformed
     for e in bad:

@@ -33,11 +33,11 @@ def test_documents_across_an_hour_boundary_go_to_two_indexes(
 ) -> None:
     settings = search_settings
     topic = f"rotation-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], 1)
+    ensure_topics(settings.kafka, [topic], 1)
     base = index_factory("rotation")
     indexes = {BEFORE: base + _hour_suffix(BEFORE), AFTER: base + _hour_suffix(AFTER)}
     assert len(set(indexes.values())) == 2, indexes
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(settings.kafka.client_config())
     sent = [(i, BEFORE if i < 30 else AFTER) for i in range(50)]
     for i, ts in sent:
         producer.produce(topic, value=json.dumps({"i": i}).encode(), partition=0, timestamp=ts)

@@ -38,7 +38,7 @@ GZ_PREFIX = "eogz/"  # a second S3 delivery: gzip, cut mostly by the interval (m
 
 
 def _produce(settings: Settings, topic: str) -> list[str]:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20})
+    producer = Producer(settings.kafka.client_config({"linger.ms": 20}))
     ids: list[str] = []
     start = recent_ms()
     for p in range(PARTITIONS):
@@ -123,7 +123,7 @@ def test_kill_9_mid_upload_and_before_commit_then_replay_delivers_exactly_once(
 ) -> None:
     settings = stack_settings
     topic = f"eo-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], PARTITIONS)
+    ensure_topics(settings.kafka, [topic], PARTITIONS)
     ids = _produce(settings, topic)
     bucket, index = bucket_factory("eo"), index_factory("eo")
     boto = s3_client(settings)

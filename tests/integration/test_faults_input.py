@@ -37,7 +37,7 @@ def _shardline(*args: str, env: dict[str, str] | None = None) -> tuple[int, str,
 
 def _nothing_exists(settings: Settings, *, group: str, topics: list[str],
                     bucket: str | None) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(settings.kafka.client_config())
     groups = admin.list_consumer_groups(request_timeout=10).result(timeout=15)
     assert not [g.group_id for g in groups.valid if g.group_id.startswith(group)]
     existing = set(admin.list_topics(timeout=10).topics)
@@ -111,7 +111,7 @@ def _poison_oracle_run_and_check(settings, app, workers, topic, records, poison,
     raw_at: dict[tuple[int, int], bytes] = {}
     reasons: dict[tuple[int, int], set[str]] = {}
     rows = []
-    for r in read_all(settings.kafka_bootstrap, topic, committed_only=False):
+    for r in read_all(settings.kafka, topic, committed_only=False):
         value = r.value or b""
         raw_at[(r.partition, r.offset)] = value
         if value in by_bytes:
@@ -160,7 +160,7 @@ def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_pa
         ticker_records,
     )
 
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     partitions = 2  # Runtime.MaxRecordBytes: the default, 524,288
     records = list(ticker_records(1_500, seed=8, start_ms=start_ms()))
     poison = {
@@ -179,7 +179,7 @@ def test_poison_input_json_sql_application(stack_settings, topic_factory, tmp_pa
         key, _, ts = records[i]
         records[i] = (key, raw, ts)
     topic = topic_factory(partitions, prefix="it-poison-json")
-    produce(bootstrap, topic, records, partitions)
+    produce(kafka, topic, records, partitions)
     app = deploy("tumbling_rowtime", tmp_path, topic_factory,
                  Dataset(topic, partitions, len(records)))
 
@@ -207,7 +207,7 @@ def test_poison_input_avro_sql_application(stack_settings, topic_factory, tmp_pa
         ticker_records,
     )
 
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     partitions, limit = 2, 200_000
     ticker = codec_for("avro", "ticker")
     trades = list(ticker_records(1_500, seed=88, start_ms=start_ms()))
@@ -231,7 +231,7 @@ def test_poison_input_avro_sql_application(stack_settings, topic_factory, tmp_pa
         key, _, ts = records[i]
         records[i] = (key, raw, ts)
     topic = topic_factory(partitions, prefix="it-poison-avro")
-    produce(bootstrap, topic, records, partitions)
+    produce(kafka, topic, records, partitions)
     app = deploy("tumbling_rowtime", tmp_path, topic_factory,
                  Dataset(topic, partitions, len(records)), runtime={"MaxRecordBytes": limit})
     config_file = app.folder / "application.yaml"
@@ -270,7 +270,7 @@ def test_poison_records_delivered_to_elasticsearch(stack_settings, bucket_factor
     tag = uuid.uuid4().hex[:10]
     topic, index = f"poison-es-{tag}", f"poison-es-{tag}"
     bucket = bucket_factory("poison-es")
-    ensure_topics(settings.kafka_bootstrap, [topic], 2)
+    ensure_topics(settings.kafka, [topic], 2)
     es_request(settings, "PUT", f"/{index}",
                {"mappings": {"properties": {"id": {"type": "long"}, "price": {"type": "float"}}}})
     poison = {
@@ -281,7 +281,7 @@ def test_poison_records_delivered_to_elasticsearch(stack_settings, bucket_factor
         "p-empty": b"",
         "p-mapping": b'{"id": 2, "price": "not a number"}',
     }
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    producer = Producer(settings.kafka.client_config({"linger.ms": 5}))
     sent: dict[str, bytes] = {}
     for i in range(600):
         key = f"ok-{i}"

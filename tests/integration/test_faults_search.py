@@ -69,8 +69,8 @@ def produce(settings: Settings, topic: str, values: Iterable[tuple[int, bytes]])
         assert err is None, err
         acked += 1
 
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
-                         "enable.idempotence": True})
+    producer = Producer(settings.kafka.client_config({"linger.ms": 5,
+                         "enable.idempotence": True}))
     for i, value in values:
         producer.produce(topic, value=value, partition=i % PARTITIONS, on_delivery=ack)
     assert producer.flush(30) == 0

@@ -32,6 +32,7 @@ import yaml
 from confluent_kafka import Producer
 
 from ground.kafka import ensure_topics
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from tests.integration.fault_report import report
 from tests.integration.fixtures_private import PrivateServer
@@ -58,13 +59,13 @@ class BackgroundProducer(threading.Thread):
     ``i % partitions``, with an idempotent producer whose delivery timeout outlasts a broker
     restart. ``acked`` holds the ids Kafka confirmed; ``failed`` the ones it did not."""
 
-    def __init__(self, bootstrap: str, topic: str, count: int, per_second: float | Pace,
+    def __init__(self, kafka: KafkaConfig, topic: str, count: int, per_second: float | Pace,
                  value: Callable[[int], bytes], partitions: int = PARTITIONS) -> None:
         super().__init__(daemon=True)
-        self.producer = Producer({
-            "bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20,
+        self.producer = Producer(kafka.client_config({
+            "enable.idempotence": True, "linger.ms": 20,
             "delivery.timeout.ms": 180_000, "message.timeout.ms": 180_000,
-        })  # fmt: skip
+        }))  # fmt: skip
         self.topic, self.count = topic, count
         self.pace = per_second if isinstance(per_second, Pace) else Pace(per_second)
         self.value, self.partitions = value, partitions
@@ -186,7 +187,7 @@ def test_minio_stopped_then_restarted_delivers_everything_once(
     settings = private_minio.settings  # shared Kafka, private MinIO
     topic = f"it-minio-out-{uuid.uuid4().hex[:8]}"
     group = f"{topic}-s3"
-    ensure_topics(settings.kafka_bootstrap, [topic], PARTITIONS)
+    ensure_topics(settings.kafka, [topic], PARTITIONS)
     bucket = f"it-outage-{uuid.uuid4().hex[:8]}"
     client = s3_client(settings)
     client.create_bucket(Bucket=bucket)
@@ -204,7 +205,7 @@ def test_minio_stopped_then_restarted_delivers_everything_once(
     total = 40_000
     # the last quarter trickles until MinIO is back: the input outlasts the outage
     pace = Pace(2_000, hold_at=30_000, trickle=200)
-    producer = BackgroundProducer(settings.kafka_bootstrap, topic, total, pace, _value)
+    producer = BackgroundProducer(settings.kafka, topic, total, pace, _value)
     producer.start()
     # MinIO holds objects, and the worker is steady, before the outage
     def delivered_objects() -> float:
@@ -289,7 +290,7 @@ def test_broker_killed_and_restarted_everyone_recovers(
 
     pk = private_kafka.settings  # private Kafka; the stack's MinIO and search engine
     env = settings_env(pk)
-    topics = _factory(pk.kafka_bootstrap, "broker-kill")
+    topics = _factory(pk.kafka, "broker-kill")
     make_topic = next(topics)
     partitions = 4
     data = Dataset(make_topic(partitions, prefix="it-bk-ticker"), partitions, 6_000)
@@ -313,7 +314,7 @@ def test_broker_killed_and_restarted_everyone_recovers(
     pace = Pace(250, hold_at=4_000)  # the last third trickles until the broker is back
     try:
         producer = produce_in_background(
-            pk.kafka_bootstrap, data.topic,
+            pk.kafka, data.topic,
             ticker_records(data.records, seed=41, start_ms=start_ms()), partitions,
             per_second=pace,
         )  # fmt: skip
@@ -340,7 +341,7 @@ def test_broker_killed_and_restarted_everyone_recovers(
 
         # the deliveries: every record of the input once in MinIO and once in the index
         join_producer(producer, 120)
-        inputs = read_all(pk.kafka_bootstrap, data.topic, committed_only=False)
+        inputs = read_all(pk.kafka, data.topic, committed_only=False)
         assert len(inputs) == data.records, "the producer lost or repeated records"
         _, end = committed_and_end(pk, f"{data.topic}-s3", data.topic, partitions)
         for group in (f"{data.topic}-s3", f"{data.topic}-es"):

@@ -68,7 +68,7 @@ def _expected_row(value: bytes) -> dict[str, Any]:
 
 
 def _produce(settings: Settings, topic: str, values: list[bytes]) -> list[tuple[bytes, int]]:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    producer = Producer(settings.kafka.client_config({"linger.ms": 5}))
     sent = []
     for i, value in enumerate(values):
         producer.produce(topic, key=f"k{i}".encode(), value=value, partition=i % PARTITIONS)
@@ -100,7 +100,7 @@ def test_ticker_json_lands_as_parquet_and_bad_records_under_format_conversion_fa
 ) -> None:
     settings = stack_settings
     topic = f"parquet-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, [topic], PARTITIONS)
+    ensure_topics(settings.kafka, [topic], PARTITIONS)
     values = _ticks(seed=4)
     _produce(settings, topic, values)
     bucket = bucket_factory("parquet")

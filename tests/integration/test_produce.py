@@ -14,6 +14,7 @@ import pytest
 
 import schemas
 from ground.errors import CodecError
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from shardline.producer import DataSpec, ProduceConfig, partition_for, produce
 from shardline.verify import read_topic
@@ -25,10 +26,10 @@ START = recent_ms()
 SHARDLINE = [str(Path(sys.executable).with_name("shardline"))]
 
 
-def read_all(bootstrap: str, topic: str) -> list[tuple[int, Any, bytes, int]]:
+def read_all(kafka: KafkaConfig, topic: str) -> list[tuple[int, Any, bytes, int]]:
     """Every message of ``topic`` as (partition, key, value, timestamp), from the beginning to
     its end offsets (a duplicate would be read too)."""
-    return [(r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(bootstrap, topic)]
+    return [(r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(kafka, topic)]
 
 
 @pytest.mark.parametrize(("kind", "fmt"), [("ticker", "json"), ("clickstream", "avro")])
@@ -47,7 +48,7 @@ def test_every_record_once_in_its_md5_partition(stack_settings: Settings, kind, 
         expected = Counter(
             (partition_for(r.key, 4), r.key.encode(), r.value) for r in data.records(5000)
         )
-        got = read_all(stack_settings.kafka_bootstrap, topic)
+        got = read_all(stack_settings.kafka, topic)
         assert len(got) == 5000
         assert Counter((p, k, v) for p, k, v, _ in got) == expected
         assert {p: n for p, n in Counter(p for p, *_ in got).items()} == {
@@ -75,7 +76,7 @@ def test_event_timestamps(stack_settings: Settings, topic_factory):
     report = produce(stack_settings, ProduceConfig(topic=topic, data=data, count=300,
                                                    timestamp="event", linger_ms=5))
     assert report.ok and report.partitions == 2
-    got = read_all(stack_settings.kafka_bootstrap, topic)
+    got = read_all(stack_settings.kafka, topic)
     times = {v: ts for _, _, v, ts in got}
     assert all(times[r.value] == (r.data or {})["event_time_ms"] for r in data.records(300))
 
@@ -117,7 +118,7 @@ def test_duration_mode(stack_settings: Settings, topic_factory):
                            duration_ms=700, rate_per_s=200, linger_ms=5)
     report = produce(stack_settings, config)
     assert report.ok and 60 < report.produced < 300
-    got = read_all(stack_settings.kafka_bootstrap, topic)
+    got = read_all(stack_settings.kafka, topic)
     assert Counter(v for _, _, v, _ in got) == Counter(r.value for r in report.records())
 
 
@@ -131,7 +132,7 @@ def test_cli_produces_and_summarises(stack_settings: Settings, topic_factory):
     assert result.returncode == 0, result.stderr
     assert "produced 400, delivered 400, failed 0" in result.stdout
     data = DataSpec(start_ms=START, seed=9, format="avro", malformed=2)
-    got = read_all(stack_settings.kafka_bootstrap, topic)
+    got = read_all(stack_settings.kafka, topic)
     assert Counter((p, v) for p, _, v, _ in got) == Counter(
         (partition_for(r.key, 3), r.value) for r in data.records(400))
 
@@ -156,7 +157,7 @@ def _delete(settings: Settings, topic: str) -> None:
     from ground.kafka import admin_client
 
     try:
-        for fut in admin_client(settings.kafka_bootstrap).delete_topics([topic]).values():
+        for fut in admin_client(settings.kafka).delete_topics([topic]).values():
             fut.result(timeout=15)
     except Exception:  # best effort
         pass

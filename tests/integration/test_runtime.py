@@ -21,6 +21,7 @@ from confluent_kafka import Producer
 
 from ground.errors import ProcessorError
 from ground.kafka import admin_client
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from pipelines.runtime import (
     OutRecord,
@@ -41,10 +42,10 @@ Position = tuple[int, int]  # partition, offset
 
 # -- input and oracle ------------------------------------------------------------------------
 def produce_input(
-    bootstrap: str, topic: str, n: int, partitions: int, *, seed: int, keys: int = 40
+    kafka: KafkaConfig, topic: str, n: int, partitions: int, *, seed: int, keys: int = 40
 ) -> None:
     """``n`` records, keyed ``k<i>``; a key always goes to the same partition."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    producer = Producer(kafka.client_config({"linger.ms": 5}))
     for i in range(n):
         k = (i * 7919 + seed) % keys
         producer.produce(
@@ -55,11 +56,11 @@ def produce_input(
     assert producer.flush(30) == 0
 
 
-def oracle(bootstrap: str, topic: str) -> dict[Position, Row]:
+def oracle(kafka: KafkaConfig, topic: str) -> dict[Position, Row]:
     """Running count and sum per key, recomputed from the input as it is in Kafka."""
     state: dict[bytes, tuple[int, int]] = {}
     expected: dict[Position, Row] = {}
-    for p, offset, key, value, _ in sorted(read_all(bootstrap, topic, committed_only=False)):
+    for p, offset, key, value, _ in sorted(read_all(kafka, topic, committed_only=False)):
         assert key is not None and value is not None
         count, total = state.get(key, (0, 0))
         count, total = count + 1, total + int(value)
@@ -68,11 +69,11 @@ def oracle(bootstrap: str, topic: str) -> dict[Position, Row]:
     return expected
 
 
-def outputs(bootstrap: str, topic: str) -> tuple[list[Position], dict[Position, Row]]:
+def outputs(kafka: KafkaConfig, topic: str) -> tuple[list[Position], dict[Position, Row]]:
     """Every committed data output: the input positions in output order, and their rows."""
     seen: list[Position] = []
     rows: dict[Position, Row] = {}
-    for out_p, _, key, value, _ts in read_all(bootstrap, topic, committed_only=True):
+    for out_p, _, key, value, _ts in read_all(kafka, topic, committed_only=True):
         if key == IDLE_KEY:
             continue
         assert key is not None and value is not None
@@ -83,9 +84,9 @@ def outputs(bootstrap: str, topic: str) -> tuple[list[Position], dict[Position, 
     return seen, rows
 
 
-def assert_exactly_once(bootstrap: str, source: str, output: str) -> int:
-    expected = oracle(bootstrap, source)
-    seen, rows = outputs(bootstrap, output)
+def assert_exactly_once(kafka: KafkaConfig, source: str, output: str) -> int:
+    expected = oracle(kafka, source)
+    seen, rows = outputs(kafka, output)
     dupes = len(seen) - len(set(seen))
     assert dupes == 0, f"{dupes} duplicated outputs"
     missing = sorted(set(expected) - set(rows))
@@ -112,7 +113,7 @@ def new_app(stack_settings: Settings) -> Iterator[Callable[[str], tuple[str, str
         return app, output
 
     yield make
-    admin = admin_client(stack_settings.kafka_bootstrap)  # alive until the futures resolve
+    admin = admin_client(stack_settings.kafka)  # alive until the futures resolve
     for fut in admin.delete_topics(made, operation_timeout=10).values():
         try:
             fut.result(timeout=15)
@@ -133,16 +134,16 @@ def worker_args(app: str, source: str, output: str, *extra: str) -> list[str]:
 def test_plain_run_matches_oracle(
     stack_settings: Settings, topic_factory, new_app, tmp_path, workers
 ):
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     source = topic_factory(partitions=3)
     app, output = new_app(source)
-    produce_input(bootstrap, source, 20_000, 3, seed=1)
+    produce_input(kafka, source, 20_000, 3, seed=1)
     w = counter_worker(tmp_path / "home", tmp_path / "w.log", *worker_args(app, source, output))
     workers.append(w)
     wait_for(stack_settings, app, source, 3, 20_000, 45, [w])
     assert w.stop() == 0, w.tail()
     assert "stopped: RunStats(records=20000" in w.tail(), w.tail()
-    assert assert_exactly_once(bootstrap, source, output) == 20_000
+    assert assert_exactly_once(kafka, source, output) == 20_000
 
 
 SLOW = ("--batch-max-records", "200", "--delay-ms", "25", "--commit-interval-ms", "150")
@@ -152,11 +153,11 @@ def test_kill9_and_restart_is_exactly_once(
     stack_settings: Settings, topic_factory, new_app, tmp_path, workers
 ):
     """Three kill -9s at different points of the stream, each followed by a restart."""
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     source = topic_factory(partitions=3)
     app, output = new_app(source)
     n = 30_000
-    produce_input(bootstrap, source, n, 3, seed=2)
+    produce_input(kafka, source, n, 3, seed=2)
     home = tmp_path / "home"
     args = worker_args(app, source, output, *SLOW)
     for i, share in enumerate((0.15, 0.4, 0.65)):
@@ -175,18 +176,18 @@ def test_kill9_and_restart_is_exactly_once(
     # the restart did not wait for the transaction timeout (30 s) to expire.
     assert time.monotonic() - t0 < 25
     assert f"transactional.id {app}-" in last.tail()
-    assert assert_exactly_once(bootstrap, source, output) == n
+    assert assert_exactly_once(kafka, source, output) == n
 
 
 @pytest.mark.parametrize("assignment", ["cooperative-sticky", "range"])
 def test_two_workers_one_killed_then_a_third_joins(
     stack_settings: Settings, topic_factory, new_app, tmp_path, workers, assignment: str
 ):
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     source = topic_factory(partitions=4)
     app, output = new_app(source)
     n = 60_000
-    produce_input(bootstrap, source, n, 4, seed=3)
+    produce_input(kafka, source, n, 4, seed=3)
     home = tmp_path / "home"
     args = worker_args(
         app, source, output, *SLOW,
@@ -211,7 +212,7 @@ def test_two_workers_one_killed_then_a_third_joins(
     wait_for(stack_settings, app, source, 4, n, 60, [b, c])
     assert b.stop() == 0, b.tail()
     assert c.stop() == 0, c.tail()
-    assert assert_exactly_once(bootstrap, source, output) == n
+    assert assert_exactly_once(kafka, source, output) == n
 
 
 class _RecordingCounter(CounterProcessor):
@@ -230,7 +231,7 @@ def _run_in_thread(
     stop = threading.Event()
     result: dict[str, object] = {}
     local = Settings.from_env(dict(os.environ, SHARDLINE_HOME=str(tmp_path / "home")))
-    assert local.kafka_bootstrap == settings.kafka_bootstrap
+    assert local.kafka == settings.kafka
 
     def target() -> None:
         try:
@@ -246,7 +247,7 @@ def _run_in_thread(
 def test_idle_partition_triggers_on_idle(
     stack_settings: Settings, topic_factory, new_app, tmp_path
 ):
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     source = topic_factory(partitions=2)
     app, output = new_app(source)
     calls: list[tuple[int, int, int]] = []
@@ -257,7 +258,7 @@ def test_idle_partition_triggers_on_idle(
         idle_timeout_ms=1_500,
         idle_check_interval_ms=200,
     )
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(kafka.client_config())
     for p in (0, 1):
         producer.produce(source, b"1", b"k%d" % p, p)
     producer.flush(10)
@@ -283,17 +284,17 @@ def test_idle_partition_triggers_on_idle(
     # at most one call per check interval
     assert all(b[1] - a[1] >= 200 for a, b in zip(p0, p0[1:], strict=False))
     assert not [c for c in calls if c[0] == 1], calls  # never quiet for 1.5 s
-    idle_out = [r for r in read_all(bootstrap, output, committed_only=True) if r[2] == IDLE_KEY]
+    idle_out = [r for r in read_all(kafka, output, committed_only=True) if r[2] == IDLE_KEY]
     assert len(idle_out) == len(calls)
 
 
 def test_processor_exception_commits_nothing(
     stack_settings: Settings, topic_factory, new_app, tmp_path
 ):
-    bootstrap = stack_settings.kafka_bootstrap
+    kafka = stack_settings.kafka
     source = topic_factory(partitions=1)
     app, output = new_app(source)
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(kafka.client_config())
     for i in range(1_000):
         producer.produce(source, b"boom" if i == 700 else b"2", b"k", 0)
     producer.flush(10)
@@ -310,7 +311,7 @@ def test_processor_exception_commits_nothing(
     assert isinstance(err, ProcessorError), result
     assert err.partition == 0 and err.offset <= 700 and "boom" in str(err)
     committed, _ = committed_and_end(stack_settings, app, source, 1)
-    seen, rows = outputs(bootstrap, output)
+    seen, rows = outputs(kafka, output)
     # Exactly the inputs before the committed offset have outputs, and none after it.
     assert sorted(seen) == [(0, o) for o in range(committed[0])]
     assert committed[0] <= 700

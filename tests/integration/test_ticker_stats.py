@@ -18,7 +18,7 @@ from ground.kafka import delete_topics_with_prefix
 from ground.settings import Settings
 from pipelines.error_rows import ErrorRow
 from pipelines.sql.application import check_application
-from pipelines.sql.formats import MALFORMED_RECORD, SCHEMA_MISMATCH
+from pipelines.sql.decoders import MALFORMED_RECORD, SCHEMA_MISMATCH
 from pipelines.sql.operators.base import LATE_ROW
 from schemas import codec_for
 from shardline.producer import DataSpec, ProduceConfig, produce
@@ -60,7 +60,7 @@ def _deploy(tmp_path: Path, prefix: str, src: str, out: str, err: str) -> Path:
 def _delete_app_topics(stack_settings: Settings):
     yield
     for app_id in _APP_IDS:
-        delete_topics_with_prefix(stack_settings.kafka_bootstrap, app_id)
+        delete_topics_with_prefix(stack_settings.kafka, app_id)
 
 
 def _command(folder: Path, *extra: str) -> list[str]:
@@ -110,9 +110,9 @@ def test_late_and_malformed_records_reach_the_error_topic(
     folder = _deploy(tmp_path, "late", src, out, err)
     _run_app(folder, "--grace-ms", "500")
 
-    inputs = read_topic(stack_settings.kafka_bootstrap, src)
-    errors = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, err)]
-    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, out)]
+    inputs = read_topic(stack_settings.kafka, src)
+    errors = [json.loads(r.value) for r in read_topic(stack_settings.kafka, err)]
+    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka, out)]
     oracle = expected_sql_ticker_windows(inputs, WINDOW_MS, 500)
 
     malformed = [e for e in errors if e["ERROR_NAME"] in (MALFORMED_RECORD, SCHEMA_MISMATCH)]
@@ -159,7 +159,7 @@ def test_restart_resumes_without_duplicates(
     assert first.ok
     folder = _deploy(tmp_path, "restart", src, out, err)
     _run_app(folder)
-    n_first = len(read_topic(stack_settings.kafka_bootstrap, out))
+    n_first = len(read_topic(stack_settings.kafka, out))
     later = DataSpec(
         start_ms=START_MS + 3_000 * 30 + 120_000, seed=10, format="avro", mean_step_ms=30
     )
@@ -167,8 +167,8 @@ def test_restart_resumes_without_duplicates(
     time.sleep(0.5)
     _run_app(folder)
 
-    inputs = read_topic(stack_settings.kafka_bootstrap, src)
-    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, out)]
+    inputs = read_topic(stack_settings.kafka, src)
+    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka, out)]
     assert len(outputs) > n_first
     oracle = expected_sql_ticker_windows(inputs, WINDOW_MS, LATENESS_MS)
     cmp = compare_windows(oracle.windows, outputs)
@@ -209,8 +209,8 @@ def test_two_workers_share_partitions_and_results_stay_exact(
         logs.append(output)
         assert proc.returncode == 0, output[-3000:]
 
-    inputs = read_topic(stack_settings.kafka_bootstrap, src)
-    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka_bootstrap, out)]
+    inputs = read_topic(stack_settings.kafka, src)
+    outputs = [json.loads(r.value) for r in read_topic(stack_settings.kafka, out)]
     oracle = expected_sql_ticker_windows(inputs, WINDOW_MS, LATENESS_MS)
     by_key: dict[tuple[str, int], list[dict]] = {}
     for o in outputs:

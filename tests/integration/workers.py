@@ -9,19 +9,24 @@ and timestamps (read_committed or not).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from tests.integration.offsets import committed_and_end
 
@@ -29,6 +34,8 @@ __all__ = [
     "ROOT",
     "Consumed",
     "Worker",
+    "free_port",
+    "http_get",
     "progress",
     "read_all",
     "wait_for",
@@ -48,7 +55,7 @@ class Consumed(NamedTuple):
 
 
 def read_all(
-    bootstrap: str,
+    kafka: KafkaConfig,
     topic: str,
     *,
     committed_only: bool,
@@ -59,15 +66,14 @@ def read_all(
     (read_committed) and ``settle`` this first waits until no transaction is open on it;
     without ``settle`` it reads what is committed now (up to the last stable offsets)."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
+        kafka.client_config({
             "group.id": f"it-read-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "isolation.level": "read_committed" if committed_only else "read_uncommitted",
-        }
+        })
     )
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-probe"})
+    probe = Consumer(kafka.client_config({"group.id": "it-probe"}))
     try:
         parts = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         deadline = time.monotonic() + timeout_s
@@ -185,3 +191,21 @@ def wait_log(ws: Sequence[Worker], text: str, timeout_s: float, times: int = 1) 
             assert w.alive(), f"worker died:\n{w.tail()}"
         assert time.monotonic() < deadline, f"no {text!r} in every log"
         time.sleep(0.2)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a worker's web server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(url: str, timeout_s: float = 5) -> tuple[int, str, Any]:
+    """(status, content type, body: parsed JSON or text) of a GET; 4xx/5xx included."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            status, ctype, raw = resp.status, resp.headers["Content-Type"], resp.read()
+    except urllib.error.HTTPError as exc:
+        status, ctype, raw = exc.code, exc.headers["Content-Type"], exc.read()
+    text = raw.decode()
+    return status, ctype, json.loads(text) if ctype.startswith("application/json") else text

@@ -19,13 +19,8 @@ from typing import Any
 
 from ground.settings import Settings
 from tests.integration.fixtures_sinks import es_request, read_objects
-from tests.integration.test_sql_apps import (
-    LATENESS_MS,
-    App,
-    check_event_time_results,
-    event_time_oracle,
-    input_table,
-)
+from tests.integration.sql_apps_support import LATENESS_MS, App, event_time_oracle, input_table
+from tests.integration.test_sql_apps import check_event_time_results
 from tests.integration.workers import read_all
 
 __all__ = ["Verdict", "check_all", "check_deliveries"]
@@ -70,7 +65,7 @@ def check_all(kafka: Settings, s3: Settings, search: Settings, app: App, results
     """Raises AssertionError naming the first oracle that does not hold."""
     verdict = Verdict()
     # 1. the SQL application against DuckDB, each window once
-    con = input_table(kafka.kafka_bootstrap, app.input.topic)
+    con = input_table(kafka.kafka, app.input.topic)
     verdict.inputs = con.execute("SELECT count(*) FROM s").fetchone()[0]  # type: ignore[index]
     expected, late = event_time_oracle(con, window_ms=10_000, lateness_ms=LATENESS_MS)
     check_event_time_results(kafka, app, expected, late, data_shape=False)
@@ -86,7 +81,7 @@ def check_deliveries(kafka: Settings, s3: Settings, search: Settings, results_to
                      bucket: str, index: str, verdict: Verdict) -> None:
     """MinIO and the index (with its backup) against the results topic."""
     # 2. MinIO: every result record once
-    results = [r.value or b"" for r in read_all(kafka.kafka_bootstrap, results_topic,
+    results = [r.value or b"" for r in read_all(kafka.kafka, results_topic,
                                                  committed_only=True)]
     verdict.results = len(results)
     want = Counter(results)

@@ -35,7 +35,7 @@ from tests.integration.fault_proxy import FaultProxy
 from tests.integration.fixtures_kafka import _factory
 from tests.integration.fixtures_sinks import es_request, s3_client
 from tests.integration.offsets import committed_and_end
-from tests.integration.test_sql_apps import (
+from tests.integration.sql_apps_support import (
     Dataset,
     committed_count,
     deploy,
@@ -217,7 +217,7 @@ def soak(options: SoakOptions, base: Settings) -> Outcome:
     outcome = Outcome(options, schedule, workdir=workdir, brokers=servers.brokers)
     sup = Supervisor(home, workdir / "logs", time.monotonic())
     outcome.supervisor = sup
-    topics = _factory(servers.settings.kafka_bootstrap, "soak")
+    topics = _factory(servers.settings.kafka, "soak")
     s3_proxy = es_proxy = None
     index = f"soak-{run_id}"
     try:
@@ -275,14 +275,14 @@ def soak(options: SoakOptions, base: Settings) -> Outcome:
         _wait("SQL commit of the whole input",
               lambda: committed_and_end(k, app.name, data.topic, PARTITIONS)[0] == ends,
               DRAIN_TIMEOUT_S, sup)
-        con = input_table(k.kafka_bootstrap, data.topic)
+        con = input_table(k.kafka, data.topic)
         expected, late = event_time_oracle(con, window_ms=10_000, lateness_ms=2_000)
         con.close()
-        _wait("window results", lambda: committed_count(k.kafka_bootstrap, results)
-              >= len(expected) and committed_count(k.kafka_bootstrap, app.errors) >= len(late),
+        _wait("window results", lambda: committed_count(k.kafka, results)
+              >= len(expected) and committed_count(k.kafka, app.errors) >= len(late),
               IDLE_TIMEOUT_MS / 1000 + 120, sup)  # the last windows close on the idle timeout
         last = {p: 0 for p in range(PARTITIONS)}
-        for r in read_all(k.kafka_bootstrap, results, committed_only=True):
+        for r in read_all(k.kafka, results, committed_only=True):
             last[r.partition] = max(last[r.partition], r.offset + 1)
 
         def delivered(group: str) -> bool:

@@ -51,7 +51,8 @@ class PrivateServers:
         bootstrap = ",".join(f"127.0.0.1:{first + i}" for i in range(brokers))
         s3 = first + 2 * brokers
         self.settings = replace(
-            base, home=home, kafka_bootstrap=bootstrap, kafka_controller_port=first + brokers,
+            base, home=home, kafka=base.kafka.with_bootstrap(bootstrap),
+            kafka_controller_port=first + brokers,
             s3_endpoint=f"http://127.0.0.1:{s3}", s3_console_port=s3 + 1,
         )
         env = dict(os.environ)

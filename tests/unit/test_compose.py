@@ -31,6 +31,9 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from ground.errors import ConfigError
+from ground.kafka_config import ENV_PREFIX as KAFKA_ENV_PREFIX
+from ground.kafka_config import KafkaConfig
 from ground.settings import DEFAULTS, ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,9 +123,23 @@ def consistency_errors(doc: dict[str, Any]) -> list[str]:
         env = svc.get("environment") or {}
         names = env if isinstance(env, dict) else [e.partition("=")[0] for e in env]
         for var in names:
-            if var.startswith(ENV_PREFIX) and var[len(ENV_PREFIX):] not in DEFAULTS:
+            if var.startswith(ENV_PREFIX) and var[len(ENV_PREFIX):] not in DEFAULTS \
+                    and not _kafka_property(var, env[var] if isinstance(env, dict) else "x"):
                 errors.append(f"{name}: {var} is not a variable shardline/settings.py reads")
     return errors
+
+
+def _kafka_property(var: str, value: str) -> bool:
+    """Whether ``var`` passes a librdkafka property through (``SHARDLINE_KAFKA_<PROPERTY>``,
+    checked by librdkafka itself); ``${X:-default}`` values are read as their default."""
+    if not var.startswith(KAFKA_ENV_PREFIX):
+        return False
+    value = re.sub(r"\$\{[^:}]*:-([^}]*)\}", r"\1", str(value))
+    try:
+        KafkaConfig.from_env({var: value}, default_bootstrap="h:1")
+    except ConfigError:
+        return False
+    return True
 
 
 def test_compose_file_is_valid_against_the_compose_spec(compose_spec, compose):
@@ -135,8 +152,8 @@ def test_compose_file_is_consistent(compose):
 
 def test_expected_services_and_images(compose):
     services = compose["services"]
-    assert set(services) >= {"kafka", "minio", "elasticsearch", "pipeline", "delivery-s3",
-                             "delivery-es", "producer"}
+    assert set(services) >= {"kafka", "minio", "elasticsearch", "registry", "pipeline",
+                             "delivery-s3", "delivery-es", "producer"}
     assert services["kafka"]["image"] == "apache/kafka:4.3.1"
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert re.fullmatch(r"minio/minio:RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ",
@@ -145,7 +162,9 @@ def test_expected_services_and_images(compose):
     assert es["image"] == "docker.elastic.co/elasticsearch/elasticsearch:8.19.21"
     assert es["environment"]["discovery.type"] == "single-node"
     assert es["environment"]["xpack.security.enabled"] == "false"
-    for name in ("kafka", "minio", "elasticsearch"):
+    # the image brings its JDK 21: Apicurio 3, where the local stack runs 2.6 on Java 17
+    assert re.fullmatch(r"apicurio/apicurio-registry:3\.\d+\.\d+", services["registry"]["image"])
+    for name in ("kafka", "minio", "elasticsearch", "registry"):
         assert "healthcheck" in services[name], name
 
 
@@ -156,8 +175,10 @@ def test_host_ports_match_settings_defaults(compose):
         for name, svc in compose["services"].items()
     }
     assert defaults.kafka_port in published["kafka"]
+    assert defaults.kafka_secure_port in published["kafka"]
     assert {defaults.s3_port, defaults.s3_console_port} <= published["minio"]
     assert defaults.search_port in published["elasticsearch"]
+    assert defaults.schema_registry_port in published["registry"]
 
 
 def test_shardline_services_use_settings_and_registered_commands(compose):
@@ -169,9 +190,14 @@ def test_shardline_services_use_settings_and_registered_commands(compose):
         env = svc["environment"]
         # Inside the network the servers are reached by service name.
         settings = Settings.from_env({k: v for k, v in env.items() if "${" not in v})
+        deps = svc["depends_on"]
         assert settings.kafka_bootstrap.split(":")[0] in compose["services"], name
         assert settings.s3_endpoint.split("//")[1].split(":")[0] in compose["services"], name
         assert settings.search_url.split("//")[1].split(":")[0] in compose["services"], name
+        registry = settings.schema_registry_url
+        assert registry.split("//")[1].split(":")[0] in compose["services"], name
+        assert registry.endswith("/apis/ccompat/v7"), name
+        assert deps["registry"]["condition"] == "service_healthy", name
         cmd = svc["command"]
         argv = shlex.split(cmd) if isinstance(cmd, str) else cmd
         assert argv[0] == "shardline" and argv[1] in main.commands, (name, argv)
@@ -180,7 +206,6 @@ def test_shardline_services_use_settings_and_registered_commands(compose):
                 assert (ROOT / arg.removeprefix("/app/")).exists(), (name, arg)
             elif arg.startswith(("pipelines/", "connectors/")):
                 assert (ROOT / arg).exists(), (name, arg)
-        deps = svc["depends_on"]
         assert deps["kafka"]["condition"] == "service_healthy", name
 
 
@@ -218,7 +243,12 @@ def test_broken_cross_references_are_caught(compose):
     broken["services"]["pipeline"]["depends_on"]["kafak"] = {"condition": "service_healthy"}
     broken["services"]["minio"]["image"] = "minio/minio:latest"
     broken["services"]["producer"]["environment"]["SHARDLINE_KAFKA_BOOTSTRAPS"] = "kafka:9092"
+    broken["services"]["pipeline"]["environment"] = {
+        **broken["services"]["pipeline"]["environment"],
+        "SHARDLINE_KAFKA_CLIENT_ID": "pipeline",  # a librdkafka property: fine
+    }
     errors = consistency_errors(broken)
+    assert not any("SHARDLINE_KAFKA_CLIENT_ID" in e for e in errors)
     assert any("unknown service 'kafak'" in e for e in errors)
     assert any("not pinned" in e for e in errors)
     assert any("SHARDLINE_KAFKA_BOOTSTRAPS" in e for e in errors)

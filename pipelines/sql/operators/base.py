@@ -1,34 +1,37 @@
 """What every pump operator shares: the per-partition context, keyed result rows, errors.
 
-An operator is the running form of one pump in one partition. ``process(rows)`` takes rows of
-its input stream — tuples whose element 0 is ROWTIME — in stream order and returns rows for
-the target stream, also ROWTIME first. Operators with windows also implement ``advance``
-(ROWTIME or the idle timeout moved time forward: close what is due) and keep their state in a
-:class:`StateStore`, whose changes the runtime writes to the changelog in the same Kafka
-transaction as the outputs.
+An :class:`Operator` is the running form of one pump in one partition. ``process(rows)``
+takes rows of its input stream — tuples whose element 0 is ROWTIME — in stream order and
+returns rows for the target stream, also ROWTIME first. Operators with windows also override
+``advance`` (ROWTIME or the idle timeout moved time forward: close what is due) and keep their
+state in a :class:`StateStore`, whose changes the runtime writes to the changelog in the same
+Kafka transaction as the outputs (a :class:`StatefulOperator`). A :class:`TwoInputOperator`
+reads a second stream beside the first (a stream-to-stream join).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from pipelines.sql import state as codec
+from pipelines.sql import state_codec as codec
+from pipelines.sql.types import Row
 
 __all__ = [
-    "LATE_ROW",
     "Context",
     "KeyedRow",
+    "LATE_ROW",
     "Operator",
     "RowFailure",
     "StateStore",
+    "StatefulOperator",
+    "TwoInputOperator",
 ]
 
 #: ``ERROR_NAME`` of a row whose event-time window had already been closed.
 LATE_ROW = "Late_Row"
-
-Row = tuple[Any, ...]
 
 
 class KeyedRow(tuple[Any, ...]):
@@ -60,8 +63,12 @@ class Context:
     partition: int
     allowed_lateness_ms: int
     failures: list[RowFailure] = field(default_factory=list)
-    #: The partition's current ROWTIME (monotonic).
+    #: The partition's current ROWTIME (monotonic). Behind a repartition: the stage's
+    #: ROWTIME, the minimum over the upstream partitions (:mod:`pipelines.sql.shuffle`).
     rowtime: int = 0
+    #: Behind a repartition, per pump whose partial aggregates it merges: every upstream
+    #: partition has closed (and sent) its windows that end at or before this time.
+    frontiers: dict[str, int] = field(default_factory=dict)
 
     def fail(self, pump: str, name: str, message: str, row: Row) -> None:
         self.failures.append(RowFailure(pump, name, message, row))
@@ -113,19 +120,92 @@ class StateStore:
         return False, None
 
 
-class Operator(Protocol):
-    @property
-    def pump(self) -> str: ...
+class Operator(ABC):
+    """One pump in one partition. Only :meth:`process` is required; every other hook has a
+    default that fits a stateless operator (no store, nothing to close, nothing to restore).
 
-    @property
-    def store(self) -> StateStore | None: ...
+    A stateful operator (:class:`StatefulOperator`) has a ``store`` and implements
+    :meth:`snapshot` and :meth:`restore` (the state of one key, as JSON-safe values, and
+    back), and where it needs to:
+    :meth:`finish_restore` (all keys are back: rebuild what is derived), :meth:`end_epoch`
+    (the runtime took this commit's changes) and :meth:`encode_key` (a faster encoding of
+    its state keys, with the same bytes as ``codec.dumps``).
+    """
 
-    def process(self, rows: list[Row], ctx: Context) -> list[Row]: ...
+    pump: str
+    store: StateStore | None = None
+
+    @abstractmethod
+    def process(self, rows: list[Row], ctx: Context) -> list[Row]:
+        """Rows of the input stream in, rows of the target stream out."""
 
     def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
         """Close what is due; ``idle``: the partition is caught up and quiet, close all."""
-        ...
+        return []
 
-    def snapshot(self, key: Any) -> Any: ...
+    def settle(self, floor: int, ctx: Context) -> list[Row]:
+        """No row with a ROWTIME below ``floor`` will come any more: close what that allows
+        (operators whose progress is reported across a repartition)."""
+        return []
 
-    def restore(self, key: Any, value: Any) -> None: ...
+    def frontier(self) -> int | None:
+        """Phase one of a two-phase window (:mod:`.two_phase`): every window that ends at or
+        before this time was closed and emitted. ``None`` for every other operator."""
+        return None
+
+    def rowtime_floor(self, floor: int) -> int:
+        """The lowest ROWTIME a row this operator emits from now on can have, when no input
+        row below ``floor`` will come. Operators that emit at their input rows' ROWTIME keep
+        ``floor``; those that hold rows or windows back return the earliest they hold."""
+        return floor
+
+    def snapshot(self, key: Any) -> Any:
+        """The state under ``key`` (a key this operator marked in its store)."""
+        return None
+
+    def restore(self, key: Any, value: Any) -> None:
+        """Put back the state that :meth:`snapshot` gave for ``key``."""
+        return None
+
+    def finish_restore(self) -> None:
+        """Every key of the changelog is back."""
+        return None
+
+    def end_epoch(self) -> None:
+        """The runtime took the changes of this commit."""
+        return None
+
+    def encode_key(self, key: Any) -> bytes:
+        """``codec.dumps(key)``: a state key as the changelog's record key."""
+        return codec.dumps(key)
+
+
+class StatefulOperator(Operator):
+    """An operator whose state goes to the changelog: it always has a ``store`` (named after
+    its pump) and implements :meth:`snapshot` and :meth:`restore`."""
+
+    store: StateStore
+
+    def __init__(self, pump: str) -> None:
+        self.pump = pump
+        self.store = StateStore(pump)
+
+    @abstractmethod
+    def snapshot(self, key: Any) -> Any:
+        """The state under ``key``, as JSON-safe values (see :mod:`..state_codec`)."""
+
+    @abstractmethod
+    def restore(self, key: Any, value: Any) -> None:
+        """Put back the state that :meth:`snapshot` gave for ``key``."""
+
+
+class TwoInputOperator(Operator):
+    """An operator over two streams of the same partition: :meth:`process_pair` gets the new
+    rows of both (either may be empty) and ``process`` those of the first alone."""
+
+    def process(self, rows: list[Row], ctx: Context) -> list[Row]:
+        return self.process_pair(rows, [], ctx)
+
+    @abstractmethod
+    def process_pair(self, left: list[Row], right: list[Row], ctx: Context) -> list[Row]:
+        """New rows of the first (left) and second (right) input in, target rows out."""

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ground.errors import RowError
-from pipelines.sql.operators.base import Context, Row, StateStore
+from pipelines.sql.operators.base import Context, Operator
+from pipelines.sql.types import Fn, Row
 
 __all__ = ["ProjectOperator", "ReferenceJoin"]
 
-Fn = Callable[[Row], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +41,8 @@ class ReferenceJoin:
         return out
 
 
-class ProjectOperator:
+class ProjectOperator(Operator):
     """``SELECT STREAM <exprs> FROM s [JOIN table …] [WHERE …]``: one row in, 0..n rows out."""
-
-    store: StateStore | None = None
 
     def __init__(
         self,
@@ -78,12 +76,3 @@ class ProjectOperator:
             except RowError as exc:
                 ctx.fail(self.pump, exc.name, exc.message, row)
         return out
-
-    def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
-        return []
-
-    def snapshot(self, key: Any) -> Any:  # pragma: no cover - stateless
-        return None
-
-    def restore(self, key: Any, value: Any) -> None:  # pragma: no cover - stateless
-        return None

@@ -1,5 +1,6 @@
 """Sliding windows: ``AGG(x) OVER W`` with ``W AS (PARTITION BY … RANGE INTERVAL … PRECEDING)``
-or ``ROWS n PRECEDING``, and ``LAG(x, n) OVER W``. One output row per input row.
+or ``ROWS n PRECEDING``, and the window functions ``LAG``, ``NTH_VALUE``, ``EXP_AVG`` over
+``W``. One output row per input row.
 
 Per window definition and partition key the operator keeps the rows of the window (ROWTIME
 plus the aggregate arguments) and incremental accumulators: a row is added, rows that fell out
@@ -13,26 +14,29 @@ concatenates a key's chunks in epoch order and trims them to the window again.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ground.errors import RowError
 from pipelines.sql.aggregates import AggregateSpec
-from pipelines.sql.operators.base import Context, Row, StateStore
+from pipelines.sql.operators.base import Context, StatefulOperator
+from pipelines.sql.types import Fn, Row
+from pipelines.sql.window_functions import WindowFunction
 
 __all__ = ["SlidingOperator", "SlidingWindow", "WindowAgg"]
-
-Fn = Callable[[Row], Any]
 
 
 @dataclass(frozen=True, slots=True)
 class WindowAgg:
-    """An aggregate over a window; ``lag`` > 0 makes it ``LAG(arg, lag)`` instead."""
+    """An aggregate over a window (``spec``), or a function of the window's rows
+    (``function``: ``LAG``, ``NTH_VALUE``, ``EXP_AVG``, see
+    :mod:`pipelines.sql.window_functions`); ``arg`` computes its argument from a row
+    (``None``: ``COUNT(*)``)."""
 
     spec: AggregateSpec | None
     arg: Fn | None
-    lag: int = 0
+    function: WindowFunction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,7 @@ class _Partition:
         self.chunks: dict[int, int] = {}
 
 
-class SlidingOperator:
+class SlidingOperator(StatefulOperator):
     def __init__(
         self,
         *,
@@ -62,8 +66,7 @@ class SlidingOperator:
         select: Sequence[Fn],
         where: Fn | None,
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._windows = tuple(windows)
         self._select = tuple(select)
         self._where = where
@@ -93,17 +96,12 @@ class SlidingOperator:
                     rowtime = int(row[0])
                     part.rows.append((rowtime, epoch, values))
                     part.chunks[epoch] = part.chunks.get(epoch, 0) + 1
-                    for acc, value in zip(part.accs, values, strict=True):
-                        if acc is not None and value is not None:
-                            acc.add(value)
+                    _feed(part.accs, window.aggs, values, add=True)
                     self._evict(w_index, window, key, part, rowtime)
                     self.store.mark((w_index, key, epoch))
                     for a_index, agg in enumerate(window.aggs):
-                        if agg.lag:
-                            position = len(part.rows) - 1 - agg.lag
-                            results.append(
-                                part.rows[position][2][a_index] if position >= 0 else None
-                            )
+                        if agg.function is not None:
+                            results.append(agg.function.evaluate(part.rows, a_index, row))
                         else:
                             results.append(part.accs[a_index].result())
                 extended = (*row, *results)
@@ -121,18 +119,13 @@ class SlidingOperator:
             or (window.rows is not None and len(rows) > window.rows + 1)
         ):
             _, epoch, values = rows.popleft()
-            for acc, value in zip(part.accs, values, strict=True):
-                if acc is not None and value is not None:
-                    acc.remove(value)
+            _feed(part.accs, window.aggs, values, add=False)
             left = part.chunks[epoch] - 1
             if left:
                 part.chunks[epoch] = left
             else:
                 del part.chunks[epoch]
                 self.store.delete((w_index, key, epoch))
-
-    def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
-        return []
 
     # -- state --------------------------------------------------------------------------------
     def snapshot(self, key: Any) -> Any:
@@ -169,8 +162,22 @@ class SlidingOperator:
                 part.rows = deque(ordered)
                 part.accs = self._new_accs(window)
                 for _, _, values in ordered:
-                    for acc, value in zip(part.accs, values, strict=True):
-                        if acc is not None and value is not None:
-                            acc.add(value)
+                    _feed(part.accs, window.aggs, values, add=True)
                 if ordered:
                     self._evict(w_index, window, key, part, max(r[0] for r in ordered))
+
+
+def _feed(
+    accs: list[Any], aggs: Sequence[WindowAgg], values: tuple[Any, ...], *, add: bool
+) -> None:
+    """Add (or remove) one row's values to the window's accumulators; NULLs only to those
+    that see them (FIRST_VALUE, LAST_VALUE)."""
+    for acc, value, agg in zip(accs, values, aggs, strict=True):
+        if acc is None:
+            continue
+        if value is None and not (agg.spec is not None and agg.spec.sees_nulls):
+            continue
+        if add:
+            acc.add(value)
+        else:
+            acc.remove(value)

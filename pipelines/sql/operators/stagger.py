@@ -8,23 +8,22 @@ goes idle. The result row's ROWTIME is ``t0 + n``; its record key is (applicatio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from ground.errors import RowError
-from pipelines.sql import state as codec
-from pipelines.sql.operators.base import Context, KeyedRow, Row, StateStore
+from pipelines.sql import state_codec as codec
+from pipelines.sql.operators.base import Context, KeyedRow, StatefulOperator
 from pipelines.sql.operators.tumbling import AggCall
-from pipelines.sql.types import Timestamp
+from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["StaggerOperator"]
 
-Fn = Callable[[Row], Any]
 
 
-class StaggerOperator:
+class StaggerOperator(StatefulOperator):
     def __init__(
         self,
         *,
@@ -37,8 +36,7 @@ class StaggerOperator:
         select: Sequence[Fn],
         where: Fn | None,
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._key_prefix = f"{application}/{stream}/"
         self._keys = tuple(keys)
         self._range = range_ms
@@ -67,7 +65,7 @@ class StaggerOperator:
             for acc, value, agg in zip(entry[1], values, self._aggs, strict=True):
                 if agg.arg is None:
                     acc.add(True)
-                elif value is not None:
+                elif value is not None or agg.spec.sees_nulls:
                     acc.add(value)
             self.store.mark(key)
         return out
@@ -78,6 +76,12 @@ class StaggerOperator:
             last = max(entry[0] for entry in self._open.values())
             self._close(last + self._range, out, ctx)
         return out
+
+    def rowtime_floor(self, floor: int) -> int:
+        if not self._open:
+            return floor
+        first = next(iter(self._open.values()))[0]  # insertion order is close order
+        return min(floor, int(first) + self._range)
 
     def _close(self, rowtime: int, out: list[Row], ctx: Context) -> None:
         while self._open:

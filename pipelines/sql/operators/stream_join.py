@@ -18,14 +18,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ground.errors import RowError
-from pipelines.sql.operators.base import Context, Row, StateStore
+from pipelines.sql.operators.base import Context, StatefulOperator, TwoInputOperator
+from pipelines.sql.types import Fn, Row
 
 __all__ = ["StreamJoinOperator"]
 
-Fn = Callable[[Row], Any]
 
 
-class StreamJoinOperator:
+class StreamJoinOperator(TwoInputOperator, StatefulOperator):
     def __init__(
         self,
         *,
@@ -39,8 +39,7 @@ class StreamJoinOperator:
         select: Sequence[Fn],
         where: Fn | None,
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._range = range_ms
         self._left_keys = tuple(left_keys)
         self._right_keys = tuple(right_keys)
@@ -56,10 +55,7 @@ class StreamJoinOperator:
         self._max_rowtime = -(2**62)
         self._epoch = 0
 
-    def process(self, rows: list[Row], ctx: Context) -> list[Row]:  # pragma: no cover
-        raise TypeError("a stream join reads two streams: use process_join")
-
-    def process_join(self, left: list[Row], right: list[Row], ctx: Context) -> list[Row]:
+    def process_pair(self, left: list[Row], right: list[Row], ctx: Context) -> list[Row]:
         out: list[Row] = []
         for row in right:
             try:
@@ -85,6 +81,10 @@ class StreamJoinOperator:
         if idle:
             self._release(lambda t: True, ctx, out)
         return out
+
+    def rowtime_floor(self, floor: int) -> int:
+        # a result has the ROWTIME of its left row; left rows wait for their ROWTIME to pass
+        return min([floor, *(int(r[0]) for r in self._pending)])
 
     def _release(self, ready: Callable[[int], bool], ctx: Context, out: list[Row]) -> None:
         keep: list[Row] = []

@@ -8,20 +8,19 @@ result rows — K rows ``(ITEM, ITEM_COUNT)`` in descending count, or one row
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ground.errors import RowError
-from pipelines.sql.operators.base import Context, KeyedRow, Row, StateStore
+from pipelines.sql.operators.base import Context, KeyedRow, StatefulOperator
 from pipelines.sql.sketches import CountDistinctItems, TopKItems
-from pipelines.sql.types import Timestamp
+from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["ItemsTumblingOperator"]
 
-Fn = Callable[[Row], Any]
 
 
-class ItemsTumblingOperator:
+class ItemsTumblingOperator(StatefulOperator):
     def __init__(
         self,
         *,
@@ -35,8 +34,7 @@ class ItemsTumblingOperator:
         select: Sequence[Fn],
         having: Fn | None,
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._key_prefix = f"{application}/{stream}/"
         self._item = item
         self._where = where
@@ -76,6 +74,9 @@ class ItemsTumblingOperator:
         if idle and self._windows:
             self._close(max(self._windows) + self._size, out, ctx)
         return out
+
+    def rowtime_floor(self, floor: int) -> int:
+        return min(floor, min(self._windows) + self._size) if self._windows else floor
 
     def _close(self, rowtime: int, out: list[Row], ctx: Context) -> None:
         for start in sorted(s for s in self._windows if s + self._size <= rowtime):

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ground.errors import RowError
-from pipelines.sql import state as codec
+from pipelines.sql import state_codec as codec
 from pipelines.sql.aggregates import (
     ADD_ONLY,
     AGGREGATES,
@@ -29,12 +29,11 @@ from pipelines.sql.aggregates import (
     Count,
     Sum,
 )
-from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, Row, StateStore
-from pipelines.sql.types import Timestamp
+from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, StatefulOperator
+from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators"]
 
-Fn = Callable[[Row], Any]
 _NEVER = -(2**62)
 
 
@@ -63,7 +62,7 @@ def group_accumulators(aggs: Sequence[AggCall]) -> list[Any]:
     return [a.spec.create() for a in aggs]
 
 
-class TumblingOperator:
+class TumblingOperator(StatefulOperator):
     def __init__(
         self,
         *,
@@ -83,8 +82,7 @@ class TumblingOperator:
         layout: TumblingLayout | None = None,
         fast: bool = True,
     ) -> None:
-        self.pump = pump
-        self.store = StateStore(pump)
+        super().__init__(pump)
         self._key_prefix = f"{application}/{stream}/"
         self._keys = tuple(keys)
         self._window_key = window_key
@@ -149,10 +147,10 @@ class TumblingOperator:
         accs = groups.get(key)
         if accs is None:
             accs = groups[key] = [spec.create() for spec in self._specs]
-        for acc, value, fn in zip(accs, values, self._args, strict=True):
+        for acc, value, fn, spec in zip(accs, values, self._args, self._specs, strict=True):
             if fn is None:
                 acc.add(True)
-            elif value is not None:
+            elif value is not None or spec.sees_nulls:
                 acc.add(value)
         self.store.mark(("g", start, key))
         if self._event_time:
@@ -168,6 +166,13 @@ class TumblingOperator:
             last_end = max(self._windows) + self._size
             self._advance_to(last_end, ctx.rowtime, ctx, out)
         return out
+
+    def rowtime_floor(self, floor: int) -> int:
+        # a ROWTIME window's result has its end as ROWTIME; an event-time window's, the
+        # ROWTIME of the row (or of the idle partition) that closes it
+        if self._event_time or not self._windows:
+            return floor
+        return min(floor, int(min(self._windows)) + self._size)
 
     # -- closing ------------------------------------------------------------------------------
     def _advance_to(self, watermark: Any, rowtime: int, ctx: Context, out: list[Row]) -> None:
@@ -390,7 +395,7 @@ def _compile_fast(
         if v is None:
             v = loaded[value] = f"v{len(loaded)}"
             add(f"        {v} = {value}")
-        add(f"        if {v} is not None:")
+        add(f"        if {v} is not None:" if not spec.sees_nulls else "        if True:")
         if kind is Count:
             add(f"            {a}.n += 1")
         elif kind is Sum or kind is Avg:

@@ -15,7 +15,7 @@ from ground.settings import Settings
 from pipelines.error_rows import ErrorRow
 from pipelines.runtime.records import OutRecord, SourceRecord
 from pipelines.sql.application import SqlApplication, SqlPartitionProcessor, check_application
-from pipelines.sql.formats import MALFORMED_RECORD
+from pipelines.sql.decoders import MALFORMED_RECORD
 from pipelines.sql.operators.base import LATE_ROW
 from schemas import codec_for
 

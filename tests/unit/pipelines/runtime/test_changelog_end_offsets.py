@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from ground.kafka_config import KafkaConfig
 from pipelines.runtime.changelog import ChangelogReader
 
 
@@ -24,7 +25,7 @@ class Probe:
 
 
 def reader(probe: Any, timeout_ms: int = 5_000) -> ChangelogReader:
-    r = ChangelogReader("127.0.0.1:1", "app", timeout_ms)
+    r = ChangelogReader(KafkaConfig("127.0.0.1:1"), "app", timeout_ms)
     r._probe = probe
     return r
 

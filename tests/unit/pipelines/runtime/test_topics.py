@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ground.errors import BrokerUnavailableError
+from ground.errors import BrokerUnavailableError, ConfigError
+from ground.kafka_config import KafkaConfig
 from ground.retention import RetentionWatch, TopicRetention
 from pipelines.runtime import ROWTIME_HEADER, RuntimeConfig, rowtime_from_headers
 from pipelines.runtime import topics as runtime_topics
@@ -33,19 +34,20 @@ class Broker:
         monkeypatch.setattr(runtime_topics, "topic_max_message_bytes", lambda _b, _t: 1_048_588)
         monkeypatch.setattr(runtime_topics, "describe_retention", self.describe)
 
-    def ensure_topics(self, _bootstrap: str, names: Any, partitions: int, *,
+    def ensure_topics(self, _kafka: KafkaConfig, names: Any, partitions: int, *,
                       config: dict[str, str] | None = None) -> None:  # fmt: skip
         for name in names:
             if name not in self.topics:
                 self.topics[name] = self.created[name] = dict(config or {})
 
-    def describe(self, _bootstrap: str, names: Any) -> dict[str, TopicRetention]:
+    def describe(self, _kafka: KafkaConfig, names: Any) -> dict[str, TopicRetention]:
         if self.describe_error is not None:
             raise self.describe_error
         return {n: TopicRetention.from_configs(n, self.topics[n]) for n in names}
 
 
 CONFIG = RuntimeConfig("app", ("in",), output_topics=("out", "errors"))
+KAFKA = KafkaConfig("b:1")
 
 
 def test_every_topic_it_creates_is_log_append_time_and_the_changelog_compact_only(
@@ -53,7 +55,7 @@ def test_every_topic_it_creates_is_log_append_time_and_the_changelog_compact_onl
 ) -> None:
     broker = Broker({"in": {}})
     broker.install(monkeypatch)
-    watch = prepare_topics(CONFIG, "b")
+    watch = prepare_topics(CONFIG, KAFKA)
     assert broker.created == {
         "app-in-changelog": {"cleanup.policy": "compact", "min.compaction.lag.ms": "0",
                              "message.timestamp.type": "LogAppendTime"},
@@ -63,11 +65,36 @@ def test_every_topic_it_creates_is_log_append_time_and_the_changelog_compact_onl
     assert not watch.active  # nothing it writes can be deleted for its timestamp
 
 
+def test_repartition_topics_keep_their_records_until_purged_and_have_a_changelog(
+    monkeypatch,
+) -> None:
+    broker = Broker({"in": {}}, partitions=3)
+    broker.install(monkeypatch)
+    config = RuntimeConfig(
+        "app", ("in",), output_topics=("out",), repartition_topics=(("app-P-repartition", 3),)
+    )
+    prepare_topics(config, KAFKA)
+    assert broker.created["app-P-repartition"] == {
+        "message.timestamp.type": "LogAppendTime", "cleanup.policy": "delete",
+        "retention.ms": "-1", "segment.bytes": str(50 * 1024 * 1024),
+        "segment.ms": str(10 * 60 * 1000),
+    }  # fmt: skip
+    assert broker.created["app-P-repartition-changelog"]["cleanup.policy"] == "compact"
+
+
+def test_a_repartition_topic_with_another_partition_count_is_refused(monkeypatch) -> None:
+    broker = Broker({"in": {}, "app-P-repartition": {}}, partitions=3)
+    broker.install(monkeypatch)
+    config = RuntimeConfig("app", ("in",), repartition_topics=(("app-P-repartition", 8),))
+    with pytest.raises(ConfigError, match="has 3 partitions, the application wants 8"):
+        prepare_topics(config, KAFKA)
+
+
 def test_outputs_that_take_big_records_say_so_too(monkeypatch) -> None:
     broker = Broker({"in": {}})
     broker.install(monkeypatch)
     prepare_topics(RuntimeConfig("app", ("in",), output_topics=("out",),
-                                 max_message_bytes=4_000_000), "b")  # fmt: skip
+                                 max_message_bytes=4_000_000), KAFKA)  # fmt: skip
     assert broker.created["out"] == {
         "message.timestamp.type": "LogAppendTime", "max.message.bytes": str(4_000_000 + 4096)
     }
@@ -84,7 +111,7 @@ def test_topics_made_elsewhere_are_left_alone_and_watched_if_they_delete_by_reco
     })  # fmt: skip
     broker.install(monkeypatch)
     caplog.set_level(logging.INFO, "pipelines.runtime.topics")
-    watch = prepare_topics(CONFIG, "b")
+    watch = prepare_topics(CONFIG, KAFKA)
     assert broker.created == {}
     assert watch.active
     now = 1_800_000_000_000
@@ -103,7 +130,7 @@ def test_a_changelog_that_deletes_by_time_is_warned_about(monkeypatch, caplog) -
     })  # fmt: skip
     broker.install(monkeypatch)
     caplog.set_level(logging.WARNING, "pipelines.runtime.topics")
-    prepare_topics(CONFIG, "b")
+    prepare_topics(CONFIG, KAFKA)
     (warning,) = caplog.records
     text = warning.getMessage()
     assert "changelog app-in-changelog has cleanup.policy=compact,delete" in text
@@ -115,7 +142,7 @@ def test_a_failed_check_does_not_stop_the_worker(monkeypatch, caplog) -> None:
     broker.install(monkeypatch)
     broker.describe_error = BrokerUnavailableError("describing topic 'out': denied")
     caplog.set_level(logging.WARNING, "pipelines.runtime.topics")
-    watch = prepare_topics(CONFIG, "b")
+    watch = prepare_topics(CONFIG, KAFKA)
     assert not watch.active
     assert "could not read the retention" in caplog.records[0].getMessage()
 

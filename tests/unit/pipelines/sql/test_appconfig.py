@@ -14,7 +14,6 @@ from pipelines.sql.appconfig import (
     ProcessingGuarantee,
     RecordFormatType,
     StartingPosition,
-    import_kda_description,
     load_application,
 )
 from pipelines.sql.types import SqlType, TypeKind, parse_type
@@ -119,6 +118,33 @@ def test_json_file_and_defaults(tmp_path: Path) -> None:
     assert config.outputs == ()
     assert config.inputs[0].starting_position.auto_offset_reset == "earliest"
     assert config.inputs[0].input_schema.record_format.record_row_path == "$"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("application.yaml", b"Inputs: [", "not valid YAML: "),
+        ("application.json", b"{", "not valid JSON: "),
+        ("application.yaml", b"Name: \xff", "not valid YAML: 'utf-8' codec can't decode"),
+        ("application.yaml", b"- a list", "expected a mapping at the top level"),
+    ],
+)
+def test_a_file_that_does_not_parse_is_an_error_naming_it(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_application(tmp_path)
+    assert err.value.field == str(tmp_path / name)
+    assert err.value.message.startswith(message)
+    with pytest.raises(ConfigError) as err:
+        load_application(tmp_path / "elsewhere.yaml")
+    assert err.value.message == "application config not found"
+    (tmp_path / name).unlink()
+    with pytest.raises(ConfigError) as err:
+        load_application(tmp_path)
+    assert err.value.field == str(tmp_path)
+    assert "no application.yaml or application.yml or application.json" in err.value.message
 
 
 def test_overrides_are_validated_like_the_file(app_dir: Path) -> None:
@@ -337,152 +363,6 @@ def test_types_parse_with_kda_aliases() -> None:
     cols(data)[1]["SqlType"] = "double precision"
     assert parse(data).inputs[0].columns[1].sql_type == SqlType(TypeKind.DOUBLE)
     assert parse_type("DECIMAL(5,2)") == SqlType(TypeKind.DECIMAL, precision=5, scale=2)
-
-
-# -- describe-application --------------------------------------------------------------------
-
-DESCRIPTION: dict[str, Any] = {
-    "ApplicationDetail": {
-        "ApplicationName": "sample-app",
-        "ApplicationDescription": "migrated",
-        "ApplicationARN": "arn:aws:kinesisanalytics:us-east-1:123:application/sample-app",
-        "ApplicationStatus": "RUNNING",
-        "CreateTimestamp": 1.7e9,
-        "ApplicationVersionId": 7,
-        "ApplicationCode": 'CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (x INT);\n',
-        "InputDescriptions": [
-            {
-                "InputId": "1.1",
-                "NamePrefix": "SOURCE_SQL_STREAM",
-                "InAppStreamNames": ["SOURCE_SQL_STREAM_001"],
-                "KinesisStreamsInputDescription": {
-                    "ResourceARN": "arn:aws:kinesis:us-east-1:123:stream/kinesis-analytics-demo",
-                    "RoleARN": "arn:aws:iam::123:role/r",
-                },
-                "InputSchema": {
-                    "RecordFormat": {
-                        "RecordFormatType": "JSON",
-                        "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}},
-                    },
-                    "RecordEncoding": "UTF-8",
-                    "RecordColumns": [
-                        {
-                            "Name": "TICKER_SYMBOL",
-                            "Mapping": "$.TICKER_SYMBOL",
-                            "SqlType": "VARCHAR(4)",
-                        },
-                        {"Name": "PRICE", "Mapping": "$.PRICE", "SqlType": "DECIMAL(5,2)"},
-                    ],
-                },
-                "InputParallelism": {"Count": 1},
-                "InputStartingPositionConfiguration": {"InputStartingPosition": "NOW"},
-            }
-        ],
-        "OutputDescriptions": [
-            {
-                "OutputId": "1.2",
-                "Name": "DESTINATION_SQL_STREAM",
-                "KinesisFirehoseOutputDescription": {
-                    "ResourceARN": "arn:aws:firehose:us-east-1:123:deliverystream/to-s3",
-                    "RoleARN": "arn:aws:iam::123:role/r",
-                },
-                "DestinationSchema": {"RecordFormatType": "CSV"},
-            },
-            {
-                "OutputId": "1.3",
-                "Name": "error_stream",
-                "KinesisStreamsOutputDescription": {
-                    "ResourceARN": "arn:aws:kinesis:us-east-1:123:stream/app-errors",
-                },
-                "DestinationSchema": {"RecordFormatType": "JSON"},
-            },
-        ],
-        "ReferenceDataSourceDescriptions": [
-            {
-                "ReferenceId": "1.4",
-                "TableName": "CompanyName",
-                "S3ReferenceDataSourceDescription": {
-                    "BucketARN": "arn:aws:s3:::kda-reference",
-                    "FileKey": "TickerReference.csv",
-                    "ReferenceRoleARN": "arn:aws:iam::123:role/r",
-                },
-                "ReferenceSchema": {
-                    "RecordFormat": {
-                        "RecordFormatType": "CSV",
-                        "MappingParameters": {
-                            "CSVMappingParameters": {
-                                "RecordRowDelimiter": "\n",
-                                "RecordColumnDelimiter": ",",
-                            }
-                        },
-                    },
-                    "RecordEncoding": "UTF-8",
-                    "RecordColumns": [
-                        {"Name": "Ticker", "SqlType": "VARCHAR(4)"},
-                        {"Name": "Company", "SqlType": "VARCHAR(20)"},
-                    ],
-                },
-            }
-        ],
-        "CloudWatchLoggingOptionDescriptions": [],
-    }
-}
-TOPICS = {"kinesis-analytics-demo": "ticker", "to-s3": "ticker-out", "app-errors": "ticker-err"}
-
-
-def test_import_of_describe_application() -> None:
-    config = import_kda_description(DESCRIPTION, TOPICS)
-    assert config.application_name == "sample-app"
-    (inp,) = config.inputs
-    assert (inp.stream_name, inp.topic) == ("SOURCE_SQL_STREAM_001", "ticker")
-    assert inp.starting_position is StartingPosition.NOW
-    assert [c.name for c in inp.columns] == ["TICKER_SYMBOL", "PRICE"]
-    (out,) = config.outputs
-    assert (out.name, out.topic, out.record_format_type) == (
-        "DESTINATION_SQL_STREAM",
-        "ticker-out",
-        OutputFormat.CSV,
-    )
-    assert config.error_output.topic == "ticker-err"
-    ref = config.reference_data_sources[0]
-    assert (ref.table_name, ref.bucket, ref.file_key) == (
-        "CompanyName",
-        "kda-reference",
-        "TickerReference.csv",
-    )
-    assert config.read_code().startswith("CREATE OR REPLACE STREAM")
-    assert import_kda_description(DESCRIPTION["ApplicationDetail"], TOPICS) == config
-
-
-def test_import_then_export_round_trips() -> None:
-    config = import_kda_description(DESCRIPTION, TOPICS)
-    again = ApplicationConfig.from_mapping(config.to_mapping(), ".", check_code=False)
-    assert again.inputs == config.inputs
-    assert again.outputs == config.outputs
-    assert again.reference_data_sources == config.reference_data_sources
-    assert again.error_output == config.error_output
-    assert yaml.safe_load(yaml.safe_dump(config.to_mapping())) == config.to_mapping()
-
-
-def test_import_needs_a_topic_for_every_stream() -> None:
-    with pytest.raises(ConfigError) as err:
-        import_kda_description(DESCRIPTION, {"kinesis-analytics-demo": "ticker"})
-    assert err.value.field == "OutputDescriptions[0].KinesisFirehoseOutputDescription.ResourceARN"
-
-
-def test_import_rejects_preprocessing_and_parallelism() -> None:
-    data = copy.deepcopy(DESCRIPTION)
-    data["ApplicationDetail"]["InputDescriptions"][0]["InputParallelism"] = {"Count": 2}
-    with pytest.raises(ConfigError) as err:
-        import_kda_description(data, TOPICS)
-    assert err.value.field == "InputDescriptions[0].InputParallelism.Count"
-    data = copy.deepcopy(DESCRIPTION)
-    data["ApplicationDetail"]["InputDescriptions"][0]["InputProcessingConfigurationDescription"] = {
-        "InputLambdaProcessorDescription": {"ResourceARN": "arn:aws:lambda:x"}
-    }
-    with pytest.raises(ConfigError) as err:
-        import_kda_description(data, TOPICS)
-    assert err.value.field == "InputDescriptions[0].InputProcessingConfigurationDescription"
 
 
 def test_an_application_without_runtime_settings_runs_with_the_runtime_defaults() -> None:

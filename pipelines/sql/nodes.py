@@ -1,0 +1,145 @@
+"""sqlglot nodes read the KDA way: identifier names, source positions, intervals, data types.
+
+Every part of the front end names things with :func:`identifier_name` (KDA's rule: unquoted
+is upper case) and reports errors at :func:`node_position`; :func:`interval_ms` and
+:func:`datatype_to_sql` turn literal nodes into the values of :mod:`pipelines.sql.types`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from ground.errors import SqlPlanError, SqlUnsupportedError
+from pipelines.sql.types import (
+    INTERVAL_FIELDS,
+    Interval,
+    SqlType,
+    TypeKind,
+    UnsupportedTypeError,
+    interval_qualifier,
+    parse_type,
+)
+
+__all__ = [
+    "datatype_to_sql",
+    "identifier_name",
+    "interval_ms",
+    "interval_type",
+    "node_position",
+]
+
+
+def identifier_name(node: exp.Expression | str | None) -> str:
+    """KDA's identifier rule: unquoted names are upper-cased, quoted ones kept as written."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.upper()
+    if isinstance(node, exp.Identifier):
+        return node.this if node.quoted else node.this.upper()
+    if isinstance(node, exp.Table | exp.Column):
+        return identifier_name(node.this)
+    return str(node.name).upper()
+
+
+def node_position(node: exp.Expression | None) -> tuple[int, int]:
+    """Best-effort (line, column) of a node: the first identifier under it that knows one."""
+    if node is None:
+        return 0, 0
+    for candidate in node.walk():
+        meta = getattr(candidate, "meta", None) or {}
+        if "line" in meta:
+            # sqlglot records the column of a token's last character; report its first.
+            width = int(meta.get("end", 0)) - int(meta.get("start", 0))
+            return int(meta["line"]), max(1, int(meta.get("col", 0)) - width)
+    return 0, 0
+
+
+_UNIT_MS = {
+    "MILLISECOND": 1,
+    "MILLISECONDS": 1,
+    "SECOND": 1000,
+    "SECONDS": 1000,
+    "MINUTE": 60_000,
+    "MINUTES": 60_000,
+    "HOUR": 3_600_000,
+    "HOURS": 3_600_000,
+    "DAY": 86_400_000,
+    "DAYS": 86_400_000,
+}
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_SPAN = re.compile(
+    rf"^\s*(-)?\s*{_NUMBER}(?:[ :]{_NUMBER})?(?::{_NUMBER})?(?::{_NUMBER})?\s*$"
+)
+_SPAN_ORDER = ["DAY", "HOUR", "MINUTE", "SECOND"]
+
+
+def interval_ms(node: exp.Interval) -> Interval:
+    """``INTERVAL '1' MINUTE``, ``INTERVAL '1:30' MINUTE TO SECOND`` → :class:`Interval` ms."""
+    text = node.this.name if isinstance(node.this, exp.Literal) else node.this.sql()
+    unit = node.args.get("unit")
+    line, column = node_position(node)
+    if isinstance(unit, exp.IntervalSpan):
+        first = str(unit.this.name).upper().rstrip("S")
+        last = str(unit.expression.name).upper().rstrip("S")
+    elif unit is not None:
+        first = last = str(unit.name).upper().rstrip("S")
+    else:
+        raise SqlPlanError(f"interval {text!r} needs a unit", line=line, column=column)
+    if first in ("YEAR", "MONTH") or last in ("YEAR", "MONTH"):
+        raise SqlUnsupportedError(
+            "year-month intervals (only day-time intervals)", line=line, column=column
+        )
+    if first not in _SPAN_ORDER or last not in _SPAN_ORDER:
+        if first == "MILLISECOND" and last == "MILLISECOND":
+            return Interval(int(float(text)))
+        raise SqlPlanError(f"unknown interval unit {first}", line=line, column=column)
+    match = _SPAN.match(text)
+    if not match:
+        raise SqlPlanError(f"bad interval literal {text!r}", line=line, column=column)
+    sign = -1 if match.group(1) else 1
+    parts = [p for p in match.groups()[1:] if p is not None]
+    units = _SPAN_ORDER[_SPAN_ORDER.index(first) : _SPAN_ORDER.index(last) + 1]
+    if len(parts) != len(units):
+        if len(parts) == 1:
+            units = [first]
+        else:
+            raise SqlPlanError(
+                f"interval {text!r} does not match {first} TO {last}", line=line, column=column
+            )
+    total = 0.0
+    for part, part_unit in zip(parts, units, strict=True):
+        total += float(part) * _UNIT_MS[part_unit]
+    return Interval(sign * round(total))
+
+
+def interval_type(node: exp.Interval) -> SqlType:
+    """The type of an interval literal, with its qualifier (``INTERVAL '3 4' DAY TO HOUR`` →
+    ``INTERVAL DAY TO HOUR``)."""
+    unit = node.args.get("unit")
+    if isinstance(unit, exp.IntervalSpan):
+        first = str(unit.this.name).upper().rstrip("S")
+        last = str(unit.expression.name).upper().rstrip("S")
+    elif unit is not None:
+        first = last = str(unit.name).upper().rstrip("S")
+    else:
+        return SqlType(TypeKind.INTERVAL)
+    if first not in INTERVAL_FIELDS or last not in INTERVAL_FIELDS:
+        return SqlType(TypeKind.INTERVAL)
+    return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
+
+
+def datatype_to_sql(node: exp.DataType) -> SqlType:
+    """A sqlglot ``DataType`` as a KDA :class:`SqlType` (``REAL`` parses as FLOAT in sqlglot)."""
+    text = node.sql().upper()
+    text = text.replace("FLOAT", "REAL").replace("TEXT", "VARCHAR")
+    try:
+        return parse_type(text)
+    except UnsupportedTypeError as exc:
+        line, column = node_position(node)
+        raise SqlUnsupportedError(str(exc), line=line, column=column) from None
+    except ValueError as exc:
+        line, column = node_position(node)
+        raise SqlPlanError(str(exc), line=line, column=column) from None

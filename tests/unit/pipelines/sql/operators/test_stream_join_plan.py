@@ -1,0 +1,66 @@
+"""Planning stream-to-stream joins: a window on the right, ON, and KDA's errors."""
+
+from __future__ import annotations
+
+from ground.errors import SqlPlanError, SqlUnsupportedError
+from pipelines.sql.operators.stream_join import StreamJoinOperator
+from tests.unit.pipelines.sql.operators.plan_cases import SRC, plan_error, pump
+
+COLUMNS = "t VARCHAR(4), p REAL"
+OVER = "OVER (RANGE INTERVAL '1' MINUTE PRECEDING)"
+
+
+def test_a_join_reads_both_streams_and_keys_on_the_equalities() -> None:
+    planned = pump(
+        COLUMNS,
+        f"SELECT STREAM o.ticker_symbol, t.price FROM {SRC} AS o LEFT JOIN {SRC} {OVER} AS t "
+        "ON o.ticker_symbol = t.ticker_symbol AND t.price > o.price",
+    )
+    assert planned.kind == "stream join"
+    assert planned.sources == (planned.source, planned.right_source) == (
+        "SOURCE_SQL_STREAM_001",
+        "SOURCE_SQL_STREAM_001",
+    )
+    assert planned.details[0].startswith(
+        "LEFT JOIN SOURCE_SQL_STREAM_001 OVER RANGE 60000 ms PRECEDING on 1 key columns"
+    )
+    # each side groups by its side of the equality (the residual is no key)
+    assert planned.grouping is not None
+    assert [g.columns for g in planned.grouping] == [("TICKER_SYMBOL",), ("TICKER_SYMBOL",)]
+    assert isinstance(planned.build(), StreamJoinOperator)
+
+
+def test_unsupported_names_the_construct() -> None:
+    error = plan_error(
+        SqlUnsupportedError,
+        COLUMNS,
+        f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o RIGHT JOIN {SRC} {OVER} AS t "
+        "ON o.ticker_symbol = t.ticker_symbol",
+    )
+    assert error.construct == "RIGHT stream-to-stream JOIN"
+
+
+def test_join_errors() -> None:
+    base = f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o JOIN {SRC}"
+    on = "ON o.ticker_symbol = t.ticker_symbol"
+    cases = [
+        (SqlPlanError, f"{base} AS t {on}", "needs OVER (RANGE INTERVAL"),
+        (SqlPlanError, f"{base} {OVER} AS t", "a stream-to-stream JOIN needs ON"),
+        (
+            SqlUnsupportedError,
+            f"{base} OVER (ROWS 3 PRECEDING) AS t {on}",
+            "JOIN windows other than RANGE INTERVAL",
+        ),
+        (
+            SqlPlanError,
+            f"SELECT STREAM 1, 2 FROM NOWHERE JOIN {SRC} {OVER} AS t ON 1 = 1",
+            "unknown stream NOWHERE",
+        ),
+        (
+            SqlUnsupportedError,
+            f"{base} {OVER} AS t {on} JOIN {SRC} {OVER} AS u ON 1 = 1",
+            "more than one JOIN in a pump",
+        ),
+    ]
+    for kind, query, text in cases:
+        assert text in str(plan_error(kind, COLUMNS, query)), query

@@ -1,0 +1,196 @@
+"""A configured application's partition processors: records in, output and error records out.
+
+The AVRO fast path (one fused decode per record) keeps ROWTIME as the running maximum of the
+Kafka timestamps and APPROXIMATE_ARRIVAL_TIME as each record's own, like the generic path,
+including around error rows and across batches.
+
+Runtime.MaxRecordBytes: a record over it (default KDA's 512 KB row limit) is an error row with
+its original bytes; the config bounds name the field.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ground.errors import ConfigError
+from ground.settings import Settings
+from pipelines.runtime.records import SourceRecord
+from pipelines.sql.appconfig import DEFAULT_MAX_RECORD_BYTES
+from pipelines.sql.application import SqlApplication, check_application
+
+# -- the AVRO fast path -----------------------------------------------------------------------
+
+AVRO_SQL = """\
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    RT TIMESTAMP, ARRIVAL TIMESTAMP, TICKER_SYMBOL VARCHAR(8));
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM ROWTIME AS RT, APPROXIMATE_ARRIVAL_TIME AS ARRIVAL, ticker_symbol
+FROM "SOURCE_SQL_STREAM_001";
+"""
+BASE = 1_700_000_000_000
+TIMES = [5_000, 3_000, 7_000, 7_000, 2_000, 9_000, 9_000, 1_000]  # up, down, equal
+BAD = {4, 6}  # offsets of records that are not Avro
+
+
+def _avro_app(tmp_path: Path) -> SqlApplication:
+    (tmp_path / "app.sql").write_text(AVRO_SQL)
+    (tmp_path / "application.yaml").write_text(yaml.safe_dump({
+        "ApplicationName": "avro-rowtime",
+        "ApplicationCode": "app.sql",
+        "Inputs": [{"NamePrefix": "SOURCE_SQL_STREAM", "Topic": "in", "InputSchema": {
+            "RecordFormat": {"RecordFormatType": "AVRO", "AvroSchema": "ticker"},
+            "RecordColumns": [{"Name": "TICKER_SYMBOL", "SqlType": "VARCHAR(8)",
+                               "Mapping": "$.ticker_symbol"}]}}],
+        "Outputs": [{"Name": "DESTINATION_SQL_STREAM", "Topic": "out",
+                     "DestinationSchema": {"RecordFormatType": "JSON"}}],
+        "ErrorOutput": {"Topic": "errors", "RecordFormatType": "JSON"},
+    }))
+    config, plan = check_application(tmp_path)
+    return SqlApplication(config, plan, Settings.from_env({}))
+
+
+def _batches(split: int) -> list[list[SourceRecord]]:
+    from schemas import codec_for
+
+    ticker = codec_for("avro", "ticker")
+    records = []
+    for i, t in enumerate(TIMES):
+        raw = b"not avro" if i in BAD else ticker.encode(
+            {"ticker_symbol": f"S{i}", "sector": "TECH", "change": 0.0, "price": 1.0,
+             "event_time_ms": BASE + t})
+        records.append(SourceRecord("in", 0, i, BASE + t, None, raw))
+    return [records[:split], records[split:]] if split else [records]
+
+
+def _run(app: SqlApplication, batches: list[list[SourceRecord]], fast: bool) -> list[tuple]:
+    proc = app.processor("in", 0)
+    if not fast:
+        proc._decoder.prefixed = None  # the generic path: decode_rows + engine.next_rowtime
+    assert (proc._decoder.prefixed is not None) == fast
+    got = []
+    for batch in batches:
+        for o in proc.process(batch):
+            row = json.loads(o.value)
+            if o.topic == "out":
+                got.append(("row", row["TICKER_SYMBOL"], row["RT"], row["ARRIVAL"], o.timestamp_ms))
+            else:
+                got.append(("error", row["SOURCE_OFFSET"], o.timestamp_ms))
+    got.append(("engine rowtime", proc._engine.rowtime))
+    return got
+
+
+@pytest.mark.parametrize("split", [0, 3, 5])
+def test_fast_path_rowtime_equals_the_generic_path_and_the_running_maximum(
+    tmp_path: Path, split: int
+) -> None:
+    app = _avro_app(tmp_path)
+    fast = _run(app, _batches(split), fast=True)
+    assert fast == _run(app, _batches(split), fast=False)
+    high, want_rowtimes = 0, []
+    for t in TIMES:
+        high = max(high, t)
+        want_rowtimes.append(BASE + high)
+    rows = [g for g in fast if g[0] == "row"]
+    assert [r[1] for r in rows] == [f"S{i}" for i in range(len(TIMES)) if i not in BAD]
+    assert [r[4] for r in rows] == [want_rowtimes[i] for i in range(len(TIMES)) if i not in BAD]
+    errors = [g for g in fast if g[0] == "error"]
+    assert errors == [("error", i, want_rowtimes[i]) for i in sorted(BAD)]
+    assert fast[-1] == ("engine rowtime", BASE + max(TIMES))
+
+
+# -- Runtime.MaxRecordBytes -------------------------------------------------------------------
+
+EVENT_TIME_APP = Path(__file__).resolve().parents[4] / "tests" / "integration" / "sql_apps" / (
+    "tumbling_event_time")
+
+
+def _limited_app(tmp_path: Path, runtime: dict[str, object]) -> Path:
+    config = yaml.safe_load((EVENT_TIME_APP / "application.yaml").read_text())
+    config["ApplicationCode"] = str(EVENT_TIME_APP / "app.sql")
+    config["Runtime"] = {**config["Runtime"], **runtime}
+    (tmp_path / "application.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def test_default_is_kdas_row_limit(tmp_path: Path) -> None:
+    config, _ = check_application(_limited_app(tmp_path, {}))
+    assert config.runtime.max_record_bytes == DEFAULT_MAX_RECORD_BYTES == 512 * 1024
+
+
+@pytest.mark.parametrize("value", [0, 8 * 1_048_576 + 1, "big"])
+def test_out_of_range_names_the_field(tmp_path: Path, value: object) -> None:
+    with pytest.raises(ConfigError, match=r"Runtime\.MaxRecordBytes"):
+        check_application(_limited_app(tmp_path, {"MaxRecordBytes": value}))
+
+
+def test_oversized_record_goes_to_the_error_stream(tmp_path: Path) -> None:
+    config, plan = check_application(_limited_app(tmp_path, {"MaxRecordBytes": 200}))
+    app = SqlApplication(config, plan, Settings.from_env({}))
+    topic = config.inputs[0].topic
+    good = json.dumps({"ticker_symbol": "AMZN", "sector": "TECH", "change": 1.0,
+                       "price": 2.0, "event_time": 1_700_000_000_000}).encode()
+    big = json.dumps({"ticker_symbol": "AMZN", "pad": "x" * 200}).encode()
+    exact = good + b" " * (200 - len(good))  # at the limit: still decoded
+    batch = [SourceRecord(topic, 0, i, 1_700_000_000_000, None, raw)
+             for i, raw in enumerate([good, big, exact])]
+    out = app.processor(topic, 0).process(batch)
+    errors = [json.loads(o.value) for o in out if o.topic == app.error_topic]
+    assert [(e["ERROR_NAME"], e["SOURCE_OFFSET"]) for e in errors] == [("Record_Too_Large", 1)]
+    assert bytes.fromhex(errors[0]["DATA_ROW"]) == big
+    assert f"{len(big)} bytes" in errors[0]["MESSAGE"]
+
+
+@pytest.mark.parametrize("limit", [200, 512 * 1024, 8 * 1_048_576])
+def test_the_worker_may_write_an_error_row_for_the_largest_record(
+    tmp_path: Path, limit: int
+) -> None:
+    """The producer and the output topics the runtime creates take the error row of a record
+    just under the limit (its bytes in hex, plus the row's other fields)."""
+    config, plan = check_application(_limited_app(tmp_path, {"MaxRecordBytes": limit}))
+    app = SqlApplication(config, plan, Settings.from_env({}))
+    topic = config.inputs[0].topic
+    raw = b"\xff" * limit  # malformed, at the limit: decoded, rejected, kept in the row
+    out = app.processor(topic, 0).process([SourceRecord(topic, 0, 0, 0, None, raw)])
+    row = next(o.value for o in out if o.topic == app.error_topic)
+    assert len(row) <= app.runtime_config().max_message_bytes
+    assert app.runtime_config().max_message_bytes >= 1_000_000
+
+
+@pytest.mark.parametrize("value", [0, 999, 64 * 1024 * 1024 + 1, True])
+def test_runtime_max_message_bytes_is_checked(value: object) -> None:
+    from pipelines.runtime import RuntimeConfig
+
+    with pytest.raises(ConfigError, match="max_message_bytes"):
+        RuntimeConfig(application_id="a", source_topics=("in",),
+                      max_message_bytes=value)  # type: ignore[arg-type]
+
+
+def test_oversized_avro_record_goes_to_the_error_stream(tmp_path: Path) -> None:
+    """The AVRO fast path (one fused decode per record) checks the size limit too."""
+    from schemas import codec_for
+
+    config = yaml.safe_load((EVENT_TIME_APP / "application.yaml").read_text())
+    config["ApplicationCode"] = str(EVENT_TIME_APP / "app.sql")
+    config["Runtime"] = {**config["Runtime"], "MaxRecordBytes": 200}
+    schema = config["Inputs"][0]["InputSchema"]
+    schema["RecordFormat"] = {"RecordFormatType": "AVRO", "AvroSchema": "ticker"}
+    for column in schema["RecordColumns"]:
+        if column["Name"] == "EVENT_TIME":
+            column["Mapping"] = "$.event_time_ms"
+    (tmp_path / "application.yaml").write_text(yaml.safe_dump(config))
+    config, plan = check_application(tmp_path)
+    app = SqlApplication(config, plan, Settings.from_env({}))
+    assert app.processor(config.inputs[0].topic, 0)._decoder.prefixed is not None
+    ticker = codec_for("avro", "ticker")
+    trade = {"ticker_symbol": "AMZN", "sector": "TECH", "change": 1.0, "price": 2.0,
+             "event_time_ms": 1_700_000_000_000}
+    good, big = ticker.encode(trade), ticker.encode({**trade, "sector": "x" * 300})
+    topic = config.inputs[0].topic
+    batch = [SourceRecord(topic, 0, i, 1_700_000_000_000, None, raw)
+             for i, raw in enumerate([good, big])]
+    out = app.processor(topic, 0).process(batch)
+    errors = [json.loads(o.value) for o in out if o.topic == app.error_topic]
+    assert [(e["ERROR_NAME"], e["SOURCE_OFFSET"]) for e in errors] == [("Record_Too_Large", 1)]
+    assert bytes.fromhex(errors[0]["DATA_ROW"]) == big
