@@ -30,8 +30,11 @@ from ground.secret import Secret
 
 __all__ = [
     "admin_client",
+    "delete_consumer_group",
+    "delete_topics",
     "delete_topics_with_prefix",
     "ensure_topics",
+    "list_topic_names",
     "partition_count",
     "topic_max_message_bytes",
     "upsert_scram_user",
@@ -39,6 +42,8 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT_S = 10.0
+#: a new topic's replication factor: the broker's ``default.replication.factor``
+REPLICATION_DEFAULT = -1
 
 
 def admin_client(kafka: KafkaConfig, *, problems: ConnectionProblems | None = None
@@ -93,7 +98,9 @@ def ensure_topics(
         return
     admin = admin_client(kafka)
     futures = admin.create_topics(
-        [NewTopic(t, partitions, 1, config=dict(config or {})) for t in missing],
+        # replication: the cluster's default.replication.factor (1 on one node, 3 on three)
+        [NewTopic(t, partitions, REPLICATION_DEFAULT, config=dict(config or {}))
+         for t in missing],
         operation_timeout=timeout_s,
     )
     for topic, fut in futures.items():
@@ -189,3 +196,49 @@ def upsert_scram_user(
         raise BrokerUnavailableError(
             f"could not set the SCRAM credentials of {user!r}: {kafka.redact(str(exc))}"
         ) from exc
+
+
+def list_topic_names(kafka: KafkaConfig, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[str]:
+    """The names of the cluster's topics."""
+    return sorted(wait_for_broker(kafka, timeout_s).topics)
+
+
+def delete_topics(kafka: KafkaConfig, topics: Iterable[str], timeout_s: float = 60.0) -> list[str]:
+    """Delete ``topics``; returns those that existed and are gone. BrokerUnavailableError
+    names a topic that could not be deleted."""
+    admin = admin_client(kafka)
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = sorted(t for t in dict.fromkeys(topics) if t in existing)
+    if not doomed:
+        return []
+    for topic, fut in admin.delete_topics(doomed, operation_timeout=30).items():
+        try:
+            fut.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if getattr(exc.args[0], "name", lambda: "")() == "UNKNOWN_TOPIC_OR_PART":
+                continue
+            raise BrokerUnavailableError(
+                f"could not delete topic {topic!r}: {kafka.redact(str(exc))}"
+            ) from exc
+    return doomed
+
+
+def delete_consumer_group(kafka: KafkaConfig, group: str, timeout_s: float = 30.0) -> bool:
+    """Delete a consumer group (its committed offsets); False when there was none.
+    BrokerUnavailableError when it cannot be deleted (members still in it: stop them)."""
+    admin = admin_client(kafka)
+    fut = admin.delete_consumer_groups([group], request_timeout=timeout_s)[group]
+    try:
+        fut.result(timeout=timeout_s)
+    except KafkaException as exc:
+        name = getattr(exc.args[0], "name", lambda: "")()
+        if name == "GROUP_ID_NOT_FOUND":
+            return False
+        if name == "NON_EMPTY_GROUP":
+            raise BrokerUnavailableError(
+                f"consumer group {group!r} still has members: stop its workers first"
+            ) from exc
+        raise BrokerUnavailableError(
+            f"could not delete consumer group {group!r}: {kafka.redact(str(exc))}"
+        ) from exc
+    return True

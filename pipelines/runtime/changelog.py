@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -37,6 +37,8 @@ _LEADER_AWAY = frozenset({
     KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT,
     KafkaError._ALL_BROKERS_DOWN,
+    # the client's metadata lost the partition while the broker was away (a restart)
+    KafkaError._UNKNOWN_PARTITION,
 })  # fmt: skip
 
 
@@ -92,53 +94,67 @@ class ChangelogReader:
 
     def read(self, topic: str, partitions: Iterable[int]) -> dict[int, dict[bytes, bytes]]:
         """``{partition: {key: latest value}}`` for each of ``partitions`` of ``topic``."""
-        parts = sorted(set(partitions))
-        states: dict[int, dict[bytes, bytes]] = {p: {} for p in parts}
-        if not parts:
-            return states
-        try:
-            targets = self.end_offsets(topic, parts)
-        except Exception as exc:
-            raise RestoreError(f"cannot read end offsets: {exc}", topic=topic) from exc
-        pending = {p for p in parts if targets[p] > 0}
+        return self.read_many({topic: partitions})[topic]
+
+    def read_many(
+        self, wanted: Mapping[str, Iterable[int]]
+    ) -> dict[str, dict[int, dict[bytes, bytes]]]:
+        """:meth:`read` for several changelog topics at once (one assignment: an
+        application with repartition topics has a changelog per stage)."""
+        states: dict[str, dict[int, dict[bytes, bytes]]] = {
+            topic: {p: {} for p in sorted(set(parts))} for topic, parts in wanted.items()
+        }
+        targets: dict[tuple[str, int], int] = {}
+        for topic, parts in states.items():
+            if not parts:
+                continue
+            try:
+                ends = self.end_offsets(topic, parts)
+            except Exception as exc:
+                raise RestoreError(f"cannot read end offsets: {exc}", topic=topic) from exc
+            targets.update(((topic, p), end) for p, end in ends.items())
+        pending = {tp for tp, end in targets.items() if end > 0}
         if not pending:
             return states
-        self._reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])
-        reached: dict[int, int] = {p: -1 for p in pending}
+        self._reader.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in pending])
+        reached: dict[tuple[str, int], int] = dict.fromkeys(pending, -1)
         deadline = time.monotonic() + self.timeout_ms / 1000
         try:
             while pending:
                 if time.monotonic() > deadline:
-                    q = min(pending)
+                    t, q = min(pending)
                     raise RestoreError(
-                        f"changelog not read to its end offset {targets[q]} within "
-                        f"{self.timeout_ms} ms (reached {reached[q]}); an open transaction "
-                        f"of a dead worker holds it until the broker aborts it",
-                        topic=topic,
+                        f"changelog not read to its end offset {targets[(t, q)]} within "
+                        f"{self.timeout_ms} ms (reached {reached[(t, q)]}); an open "
+                        f"transaction of a dead worker holds it until the broker aborts it",
+                        topic=t,
                         partition=q,
-                        offset=reached[q],
+                        offset=reached[(t, q)],
                     )
                 for m in self._reader.consume(10_000, 0.05):
                     err = m.error()
-                    p = m.partition() or 0
+                    tp = (m.topic() or "", m.partition() or 0)
                     if err is None:
-                        if p in pending:
+                        if tp in pending:
                             key, value = m.key(), m.value()
                             if key is not None:
+                                state = states[tp[0]][tp[1]]
                                 if value is None:
-                                    states[p].pop(key, None)
+                                    state.pop(key, None)
                                 else:
-                                    states[p][key] = value
+                                    state[key] = value
                     elif err.code() == KafkaError._PARTITION_EOF:
-                        reached[p] = m.offset() or 0
-                        if reached[p] >= targets[p]:
-                            pending.discard(p)
+                        if tp not in reached:
+                            continue
+                        reached[tp] = m.offset() or 0
+                        if reached[tp] >= targets[tp]:
+                            pending.discard(tp)
                     elif err.fatal() or not err.retriable():
                         if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART,):
                             raise RestoreError(
-                                f"changelog read failed: {err}", topic=topic, partition=p
+                                f"changelog read failed: {err}", topic=tp[0], partition=tp[1]
                             )
-                        log.warning("changelog %s[%s] read: %s", topic, p, err)
+                        log.warning("changelog %s[%s] read: %s", tp[0], tp[1], err)
         finally:
             self._reader.unassign()
         return states

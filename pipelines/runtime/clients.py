@@ -1,8 +1,9 @@
 """Every Kafka client setting the runtime chooses, in one place.
 
 The worker's transactional producer and read_committed group consumer
-(:mod:`pipelines.runtime.loop` creates them) and the changelog reader's two consumers
-(:mod:`pipelines.runtime.changelog`). The modules that run the clients only call these
+(:mod:`pipelines.runtime.loop` creates them), the changelog reader's two consumers
+(:mod:`pipelines.runtime.changelog`) and the admin client that purges repartition topics
+(:mod:`pipelines.runtime.purge`). The modules that run the clients only call these
 functions. Each is the deployment's client configuration (:mod:`ground.kafka_config`:
 brokers, security, the consumers' fetch tuning) with the runtime's own settings on top.
 """
@@ -18,6 +19,7 @@ from pipelines.runtime.config import NOW, RuntimeConfig
 
 __all__ = [
     "CONSUMER_FETCH_CONFIG",
+    "admin_config",
     "changelog_configs",
     "consumer_config",
     "producer_config",
@@ -85,3 +87,8 @@ def changelog_configs(
     # The high watermark (read_uncommitted): a read_committed query returns the LSO.
     probe = kafka.client_config({**common, "isolation.level": "read_uncommitted"})
     return reader, probe
+
+
+def admin_config(kafka: KafkaConfig) -> dict[str, Any]:
+    """The admin client that deletes committed records of repartition topics."""
+    return kafka.client_config({"logger": _LIBRDKAFKA_LOG})

@@ -74,7 +74,11 @@ _NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 
 def changelog_topic(application_id: str, source_topic: str) -> str:
-    """The compacted topic that keeps the state of ``source_topic``'s partitions."""
+    """The compacted topic that keeps the state of ``source_topic``'s partitions. An
+    internal topic of the application (``<application_id>-…``, a repartition topic) keeps
+    its name: ``<topic>-changelog``."""
+    if source_topic.startswith(f"{application_id}-") and source_topic.endswith("-repartition"):
+        return f"{source_topic}-changelog"
     return f"{application_id}-{source_topic}-changelog"
 
 
@@ -105,6 +109,10 @@ class RuntimeConfig:
     operation_timeout_ms: int = DEFAULT_OPERATION_TIMEOUT_MS
     assignment_strategy: str = DEFAULT_ASSIGNMENT_STRATEGY
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    #: ``(topic, partitions)`` of the application's repartition topics: created by the
+    #: worker, consumed like the sources (from their beginning, whatever the starting
+    #: position), each with its changelog; their records are purged once committed.
+    repartition_topics: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.application_id):
@@ -176,7 +184,34 @@ class RuntimeConfig:
             )
         if self.output_partitions is not None and self.output_partitions < 1:
             raise ConfigError("output_partitions", f"at least 1, got {self.output_partitions}")
+        prefix = f"{self.application_id}-"
+        for topic, partitions in self.repartition_topics:
+            if not topic.startswith(prefix) or not topic.endswith("-repartition"):
+                raise ConfigError(
+                    "repartition_topics", f"{topic!r} is not {prefix}<name>-repartition"
+                )
+            if len(changelog_topic(self.application_id, topic)) > 249:
+                raise ConfigError(
+                    "repartition_topics", f"the changelog of {topic!r} exceeds 249 characters"
+                )
+            if not isinstance(partitions, int) or partitions < 1:
+                raise ConfigError("repartition_topics", f"{topic}: {partitions!r} partitions")
+        internal = [t for t, _ in self.repartition_topics]
+        if len(set(internal)) != len(internal) or set(internal) & {
+            *self.source_topics, *self.output_topics
+        }:
+            raise ConfigError("repartition_topics", f"duplicated topics in {internal}")
+
+    @property
+    def internal_topics(self) -> tuple[str, ...]:
+        """The repartition topics."""
+        return tuple(t for t, _ in self.repartition_topics)
+
+    @property
+    def consumed_topics(self) -> tuple[str, ...]:
+        """What the worker's consumer subscribes to: the sources and the repartitions."""
+        return (*self.source_topics, *self.internal_topics)
 
     def changelog_topics(self) -> dict[str, str]:
-        """``{source topic: changelog topic}``"""
-        return {t: changelog_topic(self.application_id, t) for t in self.source_topics}
+        """``{consumed topic: changelog topic}``"""
+        return {t: changelog_topic(self.application_id, t) for t in self.consumed_topics}

@@ -31,16 +31,18 @@ import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka.admin import AdminClient
 
 from ground.clock import Clock, wall_ms
 from ground.errors import RuntimeFailure, TransactionError
 from ground.settings import Settings
 from pipelines.runtime.changelog import ChangelogReader
-from pipelines.runtime.clients import consumer_config, producer_config
+from pipelines.runtime.clients import admin_config, consumer_config, producer_config
 from pipelines.runtime.config import RuntimeConfig
 from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
 from pipelines.runtime.ownership import TP, Ownership
+from pipelines.runtime.purge import RepartitionPurge
 from pipelines.runtime.records import ProcessorFactory, SourceRecord
 from pipelines.runtime.stats import RunStats
 from pipelines.runtime.topics import prepare_topics
@@ -93,6 +95,7 @@ class StreamRuntime:
         self.ownership = Ownership(
             config, factory, self.transactions, self._idle, self.stats, clock
         )
+        self._purge: RepartitionPurge | None = None
 
     # -- set-up --------------------------------------------------------------------------
     def _prepare_topics(self) -> None:
@@ -115,8 +118,12 @@ class StreamRuntime:
             kafka, cfg.application_id, cfg.transaction_timeout_ms + cfg.operation_timeout_ms
         )
         ownership.consumer = Consumer(consumer_config(cfg, kafka, txn_id))
+        if cfg.repartition_topics:
+            self._purge = RepartitionPurge(
+                AdminClient(admin_config(kafka)), cfg.internal_topics, clock=self.clock
+            )
         ownership.consumer.subscribe(
-            list(cfg.source_topics),
+            list(cfg.consumed_topics),
             on_assign=ownership.on_assign,
             on_revoke=ownership.on_revoke,
             on_lost=ownership.on_lost,
@@ -298,6 +305,12 @@ class StreamRuntime:
             txn.begin(now)
             ownership.commit()
         txn.producer.poll(0)
+        if self._purge is not None:
+            self._purge.maybe(
+                (o.topic, o.partition, o.committed)
+                for o in ownership.owned.values()
+                if o.confirmed
+            )
         return next_idle_check
 
     def _recover(self, exc: TransactionError) -> None:

@@ -101,6 +101,7 @@ class Ownership:
         self.consumer: Any = None
         self.reader: ChangelogReader | None = None
         self.changelogs = config.changelog_topics()
+        self.internal = set(config.internal_topics)
         self.timeout_s = config.operation_timeout_ms / 1000
         self.callback_error: BaseException | None = None
         self.failed = False
@@ -214,10 +215,12 @@ class Ownership:
         by_topic: dict[str, list[int]] = {}
         for topic, p in tps:
             by_topic.setdefault(topic, []).append(p)
+        t0 = time.monotonic()
+        everything = self.reader.read_many(
+            {self.changelogs[topic]: parts for topic, parts in by_topic.items()}
+        )
         for topic, parts in by_topic.items():
-            changelog = self.changelogs[topic]
-            t0 = time.monotonic()
-            states = self.reader.read(changelog, parts)
+            states = everything[self.changelogs[topic]]
             for p in parts:
                 proc = self.factory(topic, p)
                 state = states[p]
@@ -261,7 +264,9 @@ class Ownership:
             low, high = consumer.get_watermark_offsets(
                 TopicPartition(tp.topic, tp.partition), timeout=self.timeout_s
             )  # read_committed: high is the last stable offset
-            start = high if self.config.starting_position == NOW else low
+            # a repartition topic is read from its beginning: all of it is the application's
+            now = self.config.starting_position == NOW and tp.topic not in self.internal
+            start = high if now else low
             out[(tp.topic, tp.partition)] = (start, False)
         return out
 

@@ -13,6 +13,12 @@ Changelogs are ``cleanup.policy=compact`` only: compaction keeps every key's lat
 for ever, while ``compact,delete`` would also drop whole segments once their newest record
 passed ``retention.ms`` — with them the latest value of every key not updated since.
 
+Repartition topics (Kafka Streams' settings) keep their records for ever (``retention.ms``
+-1) in segments of 50 MB or 10 minutes: the worker deletes what it has committed
+(:mod:`pipelines.runtime.purge`), so a stage that is down for days loses nothing and a
+running one keeps the topic small. Their partition count is the application's to choose; a
+topic that exists with another count is refused (its records were spread by that count).
+
 Topics made elsewhere are left as they are. :func:`prepare_topics` checks them and returns a
 :class:`~ground.retention.RetentionWatch` over those that delete by record time, which
 counts (and warns about) every record written with a timestamp already past retention.
@@ -35,7 +41,13 @@ from ground.retention import (
 )
 from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, RuntimeConfig
 
-__all__ = ["CHANGELOG_TOPIC_CONFIG", "TIMESTAMP_CONFIG", "output_topic_config", "prepare_topics"]
+__all__ = [
+    "CHANGELOG_TOPIC_CONFIG",
+    "TIMESTAMP_CONFIG",
+    "output_topic_config",
+    "prepare_topics",
+    "repartition_topic_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +58,17 @@ CHANGELOG_TOPIC_CONFIG = {
     "min.compaction.lag.ms": "0",
     **TIMESTAMP_CONFIG,
 }
+
+
+def repartition_topic_config(max_message_bytes: int) -> dict[str, str]:
+    """A repartition topic's configuration (see the module)."""
+    return {
+        **output_topic_config(max_message_bytes),
+        "cleanup.policy": "delete",
+        "retention.ms": "-1",
+        "segment.bytes": str(50 * 1024 * 1024),
+        "segment.ms": str(10 * 60 * 1000),
+    }
 
 
 def output_topic_config(max_message_bytes: int) -> dict[str, str]:
@@ -64,6 +87,18 @@ def prepare_topics(
     return the watch over the ones that delete records by their timestamps (ages taken on
     ``clock``)."""
     counts = {t: partition_count(kafka, t) for t in config.source_topics}
+    if config.repartition_topics:
+        wanted = dict(config.repartition_topics)
+        ensure_topics_each(kafka, wanted, repartition_topic_config(config.max_message_bytes))
+        for topic, n in wanted.items():
+            counts[topic] = partition_count(kafka, topic)
+            if counts[topic] != n:
+                raise ConfigError(
+                    "repartition_topics",
+                    f"repartition topic {topic!r} has {counts[topic]} partitions, the "
+                    f"application wants {n}; reset the application (shardline sql reset) or "
+                    "keep its partition count",
+                )
     changelogs = config.changelog_topics()
     for source, changelog in changelogs.items():
         ensure_topics(kafka, [changelog], counts[source], config=CHANGELOG_TOPIC_CONFIG)
@@ -89,6 +124,14 @@ def prepare_topics(
                     " in hex; Runtime.MaxRecordBytes for a SQL application): raise the"
                     " topic's max.message.bytes", topic, accepts, size)  # fmt: skip
     return _check_retention(config, kafka, list(changelogs.values()), clock)
+
+
+def ensure_topics_each(
+    kafka: KafkaConfig, topics: dict[str, int], config: dict[str, str]
+) -> None:
+    """Create each of ``topics`` (name → partition count) that does not exist."""
+    for topic, partitions in topics.items():
+        ensure_topics(kafka, [topic], partitions, config=config)
 
 
 def _check_retention(

@@ -34,7 +34,8 @@ A SQL application lives in a folder ``<app>/``: ``app.sql`` (the code) and
     ErrorOutput: {Topic: ticker-analytics-errors, RecordFormatType: JSON}  # default <app>-errors
     EventTime: {AllowedLatenessMs: 5000, IdleTimeoutMs: 65000}         # Shardline additions
     Runtime: {CommitIntervalMs: 200, BatchMaxRecords: 1000, ProcessingGuarantee: EXACTLY_ONCE,
-              TransactionTimeoutMs: 30000, SessionTimeoutMs: 10000}
+              TransactionTimeoutMs: 30000, SessionTimeoutMs: 10000,
+              RepartitionPartitions: 12}    # default: the input topic's partition count
 
 Rules, and where Shardline differs from KDA:
 
@@ -124,6 +125,8 @@ DEFAULT_ALLOWED_LATENESS_MS = 5_000
 DEFAULT_MAX_RECORD_BYTES = 524_288
 MAX_RECORD_BYTES_RANGE = (1, 8 * 1_048_576)
 MAX_CODE_BYTES = 102_400  # KDA's limit on ApplicationCode
+#: Kafka's own limits make more partitions per topic impractical on one broker
+MAX_REPARTITION_PARTITIONS = 10_000
 
 _APP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -224,6 +227,9 @@ class RuntimeOptions:
     transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    #: Partitions of each repartition topic (``None``: as many as the input topic has; the
+    #: largest of them with several inputs). The parallelism of the stages behind them.
+    repartition_partitions: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +343,7 @@ def _parse_application(r: TypedReader, base_dir: Path, *, check_code: bool) -> A
     rt = r.section("Runtime")
     rt.check_keys((
         "CommitIntervalMs", "BatchMaxRecords", "ProcessingGuarantee", "TransactionTimeoutMs",
-        "SessionTimeoutMs", "MaxRecordBytes",
+        "SessionTimeoutMs", "MaxRecordBytes", "RepartitionPartitions",
     ))  # fmt: skip
     runtime = RuntimeOptions(
         rt.integer("CommitIntervalMs", 1, None, DEFAULT_COMMIT_INTERVAL_MS),
@@ -347,6 +353,7 @@ def _parse_application(r: TypedReader, base_dir: Path, *, check_code: bool) -> A
                  TRANSACTION_TIMEOUT_RANGE_MS),
         _bounded(rt, "SessionTimeoutMs", DEFAULT_SESSION_TIMEOUT_MS, SESSION_TIMEOUT_RANGE_MS),
         _bounded(rt, "MaxRecordBytes", DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES_RANGE),
+        rt.integer("RepartitionPartitions", 1, MAX_REPARTITION_PARTITIONS),
     )  # fmt: skip
     if runtime.commit_interval_ms * 4 > runtime.transaction_timeout_ms:
         raise ConfigError(

@@ -1,33 +1,32 @@
 """A configured KDA application: config + SQL + reference data → runtime processors.
 
 :func:`check_application` parses and plans without touching Kafka or S3 (``shardline sql
-check`` / ``explain``). :func:`load_sql_application` also loads the reference tables and gives
-a :class:`SqlApplication`, whose :meth:`~SqlApplication.processor` is the runtime's processor
-factory: one :class:`SqlPartitionProcessor` per input partition, which decodes records into
-rows, runs the pumps, and encodes the rows of the output streams and of ``error_stream``.
+check`` / ``explain``): the pumps (:mod:`.plan`) and the stages they run in, with the
+repartitions between them (:mod:`.stages`). :func:`load_sql_application` also loads the
+reference tables and gives a :class:`SqlApplication`, whose :meth:`~SqlApplication.processor`
+is the runtime's processor factory: one processor per partition of each input topic and
+each repartition topic (:mod:`.processors`), all in one consumer group, so that one worker
+runs every stage, and several share them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ground.errors import ConfigError, RowError, SqlPlanError
+from ground.errors import SqlPlanError
 from ground.kafka import partition_count
 from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
-from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
+from pipelines.runtime import RuntimeConfig, changelog_topic
 from pipelines.sql.appconfig import ApplicationConfig, Column
-from pipelines.sql.decoders import RECORD_TOO_LARGE, build_decoder
-from pipelines.sql.encoders import RowEncoder, build_encoder
+from pipelines.sql.decoders import build_decoder
+from pipelines.sql.encoders import build_encoder
 from pipelines.sql.engine import PartitionEngine
 from pipelines.sql.kda_import import load_application_file
-from pipelines.sql.operators.base import KeyedRow, RowFailure
 from pipelines.sql.plan import (
     ERROR_STREAM,
     ApplicationPlan,
@@ -35,9 +34,10 @@ from pipelines.sql.plan import (
     TableInfo,
     plan_application,
 )
+from pipelines.sql.processors import Emission, Output, SqlPartitionProcessor, StageProcessor
 from pipelines.sql.reference import load_reference_tables
-from pipelines.sql.state_codec import tag
-from pipelines.sql.types import Timestamp
+from pipelines.sql.shuffle import ExchangeWriter
+from pipelines.sql.stages import Stage, Topology, plan_stages
 from schemas import catalog_for
 
 #: an error row's fields besides DATA_ROW (names, message, topic, offsets...), generously
@@ -48,7 +48,11 @@ KAFKA_DEFAULT_MESSAGE_BYTES = 1_048_588
 __all__ = [
     "SqlApplication",
     "SqlPartitionProcessor",
+    "StageProcessor",
+    "Wiring",
+    "application_topology",
     "check_application",
+    "internal_topics",
     "load_sql_application",
     "sql_application",
 ]
@@ -82,7 +86,30 @@ def _plan(
             raise SqlPlanError(
                 f"Outputs: stream {output.name} is not created by the application code"
             )
+    application_topology(config, plan)  # what cannot be staged fails here too
     return plan
+
+
+def application_topology(config: ApplicationConfig, plan: ApplicationPlan) -> Topology:
+    """The stages of ``plan``, with the inputs' declared ``PartitionKey``."""
+    return plan_stages(plan, {i.stream_name: i.partition_key for i in config.inputs})
+
+
+def internal_topics(
+    config: ApplicationConfig, plan: ApplicationPlan, existing: Sequence[str] = ()
+) -> list[str]:
+    """The topics an application's workers create for themselves: the changelogs of its
+    inputs, its repartition topics and their changelogs — and, among ``existing`` topic
+    names, repartition topics (and changelogs) of pumps the code no longer has."""
+    app = config.application_name
+    repartitions = [r.topic for r in application_topology(config, plan).repartitions]
+    names = [changelog_topic(app, t) for t in (*(i.topic for i in config.inputs), *repartitions)]
+    names.extend(repartitions)
+    for topic in existing:
+        if topic.startswith(f"{app}-") and topic.endswith(("-repartition",
+                                                           "-repartition-changelog")):
+            names.append(topic)  # fmt: skip
+    return sorted(set(names))
 
 
 def check_application(
@@ -97,10 +124,12 @@ def check_application(
 
 
 @dataclass(frozen=True, slots=True)
-class _Output:
-    stream: str
-    topic: str
-    encoder: RowEncoder
+class Wiring:
+    """The topology on real topics: every topic's partition count and, for each repartition
+    topic, the channel number of each partition that writes it (:mod:`.shuffle`)."""
+
+    partitions: dict[str, int]
+    channels: dict[str, dict[tuple[str, int], int]]
 
 
 class SqlApplication:
@@ -110,30 +139,86 @@ class SqlApplication:
         self.config = config
         self.plan = plan
         self.settings = settings
+        self.topology = application_topology(config, plan)
         catalog = catalog_for(settings)  # the user's schemas and schema registry
         self._decoders = {
             i.topic: (i, build_decoder(i.input_schema, catalog)) for i in config.inputs
         }
-        self._outputs: dict[str, list[_Output]] = {}
+        outputs: dict[str, list[Output]] = {}
         for output in config.outputs:
             if output.name == ERROR_STREAM:
                 continue
             columns = [Column(c.name, c.sql_type) for c in plan.streams[output.name].columns]
-            self._outputs.setdefault(output.name, []).append(
-                _Output(
+            outputs.setdefault(output.name, []).append(
+                Output(
                     output.name,
                     output.topic,
                     build_encoder(columns, output.record_format_type.value),
                 )
             )
+        self._outputs = outputs
         self.error_topic = config.error_output.topic
-        self._error_encoder = build_encoder(
-            ERROR_STREAM_COLUMNS, config.error_output.record_format_type.value
+        self.emission = Emission(
+            outputs,
+            self.error_topic,
+            build_encoder(ERROR_STREAM_COLUMNS, config.error_output.record_format_type.value),
+            config.runtime.max_record_bytes,
+            config.event_time.allowed_lateness_ms,
         )
+        self._wiring: Wiring | None = None
+        self._stage_of_topic = {r.topic: self.topology.stage_of(r.topic)
+                                for r in self.topology.repartitions}  # fmt: skip
+
+    # -- topics ---------------------------------------------------------------------------
+    @property
+    def repartition_topics(self) -> list[str]:
+        return [r.topic for r in self.topology.repartitions]
+
+    def wire(self, input_partitions: Mapping[str, int]) -> Wiring:
+        """Fix the partition counts: ``input_partitions`` per input topic; each repartition
+        topic gets ``Runtime.RepartitionPartitions`` or the inputs' largest count."""
+        partitions = {i.topic: input_partitions[i.topic] for i in self.config.inputs}
+        count = self.config.runtime.repartition_partitions or max(partitions.values())
+        for r in self.topology.repartitions:
+            partitions[r.topic] = count
+        stream_topic = {i.stream_name: i.topic for i in self.config.inputs}
+        channels: dict[str, dict[tuple[str, int], int]] = {}
+        for r in self.topology.repartitions:
+            writers: dict[tuple[str, int], int] = {}
+            for stage, outbound in self.topology.writers(r):
+                if stage.reads is not None:
+                    topics = [stage.reads.topic]
+                else:
+                    topics = [
+                        topic
+                        for stream, topic in stream_topic.items()
+                        if outbound.stream in stage.reachable(stream)
+                    ]
+                for topic in topics:
+                    for p in range(partitions[topic]):
+                        writers.setdefault((topic, p), len(writers))
+            channels[r.topic] = writers
+        self._wiring = Wiring(partitions, channels)
+        return self._wiring
+
+    @property
+    def wiring(self) -> Wiring:
+        """The wiring (read from Kafka the first time, unless :meth:`wire` was called)."""
+        if self._wiring is None:
+            self._wiring = self.wire(
+                {i.topic: self._input_partitions(i.topic) for i in self.config.inputs}
+                if self.topology.repartitions
+                else {i.topic: 1 for i in self.config.inputs}
+            )
+        return self._wiring
+
+    def _input_partitions(self, topic: str) -> int:
+        return partition_count(self.settings.kafka, topic)
 
     def runtime_config(self, *, instance_id: str | None = None) -> RuntimeConfig:
         topics = [o.topic for outs in self._outputs.values() for o in outs] + [self.error_topic]
         runtime = self.config.runtime
+        wiring = self.wiring
         return RuntimeConfig(
             application_id=self.config.application_name,
             source_topics=tuple(i.topic for i in self.config.inputs),
@@ -145,203 +230,68 @@ class SqlApplication:
             session_timeout_ms=runtime.session_timeout_ms,
             instance_id=instance_id,
             output_topics=tuple(dict.fromkeys(topics)),
+            repartition_topics=tuple(
+                (topic, wiring.partitions[topic]) for topic in self.repartition_topics
+            ),
             # an error row holds a rejected input in hex: twice its size, plus the row. A
             # Record_Too_Large row holds an input over the limit: as big as Kafka let it be
             max_message_bytes=2 * max(runtime.max_record_bytes, KAFKA_DEFAULT_MESSAGE_BYTES)
             + ERROR_ROW_OVERHEAD_BYTES,
         )
 
-    def unaligned_pumps(self) -> list[str]:
-        """Stateful pumps whose groups may span input partitions (see :meth:`preflight`)."""
-        keys = {k for i in self.config.inputs for k in i.partition_key}
-        return [p.name for p in self.plan.pumps if not p.aligned_with(sorted(keys))]
-
     def preflight(self) -> None:
-        """Check the inputs before a worker starts, each failure one clear error.
-
-        Every input topic must exist: a missing topic or an unreachable broker fails here,
-        not inside the worker. And refuse to start what would give per-partition results
-        where KDA gives global ones: window state is kept per input partition, so a pump
-        whose GROUP BY / PARTITION BY keys do not include the input's ``PartitionKey`` (or a
-        global TOP_K, or a window without PARTITION BY) is only correct on a one-partition
-        topic.
+        """Check the inputs before a worker starts, each failure one clear error: every
+        input topic must exist (a missing topic or an unreachable broker fails here, not
+        inside the worker). Their partition counts fix the repartition topics' (:meth:`wire`).
         """
-        unaligned = self.unaligned_pumps()
-        for index, spec in enumerate(self.config.inputs):
-            partitions = partition_count(self.settings.kafka, spec.topic)
-            if unaligned and partitions > 1:
-                raise ConfigError(
-                    f"Inputs[{index}].PartitionKey",
-                    f"pump(s) {', '.join(unaligned)} group rows by keys that do not include "
-                    f"the partition key {list(spec.partition_key) or '(none declared)'} of "
-                    f"topic {spec.topic!r}, which has {partitions} partitions; their windows "
-                    "would be computed per partition. Key the topic by the grouping columns "
-                    "and declare them as PartitionKey, or use a one-partition topic "
-                    "(repartitioning is not supported yet).",
-                )
+        self.wire({i.topic: self._input_partitions(i.topic) for i in self.config.inputs})
 
-    def processor(self, topic: str, partition: int) -> SqlPartitionProcessor:
-        spec, decoder = self._decoders[topic]
-        return SqlPartitionProcessor(self, spec.stream_name, decoder, topic, partition)
+    # -- processors -----------------------------------------------------------------------
+    def processor(self, topic: str, partition: int) -> SqlPartitionProcessor | StageProcessor:
+        """The processor of one partition of an input or repartition topic."""
+        stage = self._stage_of_topic.get(topic)
+        if stage is None:
+            spec, decoder = self._decoders[topic]
+            stage = self.topology.stages[0]
+            reach = stage.reachable(spec.stream_name)
+            engine = PartitionEngine(
+                self.plan,
+                partition=partition,
+                allowed_lateness_ms=self.config.event_time.allowed_lateness_ms,
+                steps=stage.steps,
+            )
+            writers = self._writers(stage, topic, partition, reach)
+            return SqlPartitionProcessor(
+                self.emission, engine, writers, spec.stream_name, decoder, topic, partition
+            )
+        assert stage.reads is not None
+        channels = len(self.wiring.channels[stage.reads.topic])
+        writers = self._writers(stage, topic, partition, None)
+        return StageProcessor(
+            self.emission, self.plan, stage, writers, channels, topic, partition
+        )
 
-    # used by the processors
-    def outputs(self) -> dict[str, list[_Output]]:
+    def _writers(
+        self, stage: Stage, topic: str, partition: int, reach: set[str] | None
+    ) -> list[ExchangeWriter]:
+        if not stage.outbound:
+            return []
+        wiring = self.wiring
+        out = []
+        for outbound in stage.outbound:
+            if reach is not None and outbound.stream not in reach:
+                continue
+            target = outbound.repartition.topic
+            channel = wiring.channels[target][(topic, partition)]
+            out.append(ExchangeWriter(outbound, wiring.partitions[target], channel))
+        return out
+
+    # used by tests and tools
+    def outputs(self) -> dict[str, list[Output]]:
         return self._outputs
 
     def encode_error(self, row: ErrorRow) -> bytes:
-        return self._error_encoder.encode(row.as_sql_row())
-
-
-class SqlPartitionProcessor:
-    """The runtime's processor for one input partition (see ``pipelines.runtime``)."""
-
-    def __init__(
-        self, app: SqlApplication, stream: str, decoder: Any, topic: str, partition: int
-    ) -> None:
-        self._app = app
-        self._stream = stream
-        self._decoder = decoder
-        self._topic = topic
-        self._partition = partition
-        self._engine = PartitionEngine(
-            app.plan,
-            partition=partition,
-            allowed_lateness_ms=app.config.event_time.allowed_lateness_ms,
-        )
-        self._outputs = app.outputs()
-        self._prefix = f"{app.config.application_name}/"
-
-    def process(self, batch: Sequence[SourceRecord]) -> list[OutRecord]:
-        engine = self._engine
-        decode_rows = self._decoder.decode_rows
-        max_bytes = self._app.config.runtime.max_record_bytes
-        rows: list[tuple[Any, ...]] = []
-        append = rows.append
-        out: list[OutRecord] = []
-        last_ms: int | None = None
-        rowtime = arrival = Timestamp(0)
-        prefixed = self._decoder.prefixed
-        if prefixed is not None:  # one row per record, decoded straight into the row tuple
-            # ROWTIME is the running maximum of the timestamps (engine.next_rowtime), kept
-            # here and handed to the engine once: an ascending timestamp is then one
-            # Timestamp for both columns, not two and a method call per record
-            high = engine.rowtime
-            rowtime = Timestamp(high)
-            times = (rowtime, arrival)
-            for record in batch:
-                timestamp_ms = record.timestamp_ms
-                if timestamp_ms != last_ms:
-                    last_ms = timestamp_ms
-                    if timestamp_ms > high:
-                        high = timestamp_ms
-                        rowtime = Timestamp(timestamp_ms)
-                        times = (rowtime, rowtime)
-                    else:
-                        times = (rowtime, Timestamp(timestamp_ms))
-                raw = record.value or b""
-                if len(raw) > max_bytes:
-                    out.append(self._too_large(raw, max_bytes, rowtime, record))
-                    continue
-                try:
-                    append(prefixed(times, raw))
-                except RowError as exc:
-                    out.append(
-                        self._error(exc.name, exc.message, rowtime, raw, self._stream, record)
-                    )
-            engine.next_rowtime(high)
-            if rows:
-                self._emit(engine.push(self._stream, rows), out)
-            return out
-        for record in batch:
-            timestamp_ms = record.timestamp_ms
-            if timestamp_ms != last_ms:  # records of a batch often share their timestamp
-                rowtime = engine.next_rowtime(timestamp_ms)
-                arrival = Timestamp(timestamp_ms)
-                last_ms = timestamp_ms
-            raw = record.value or b""
-            if len(raw) > max_bytes:
-                out.append(self._too_large(raw, max_bytes, rowtime, record))
-                continue
-            try:
-                decoded = decode_rows(raw)
-            except RowError as exc:
-                out.append(self._error(exc.name, exc.message, rowtime, raw, self._stream, record))
-                continue
-            times = (rowtime, arrival)
-            for values in decoded:
-                append(times + values)
-        if rows:
-            self._emit(engine.push(self._stream, rows), out)
-        return out
-
-    def _too_large(self, raw: bytes, max_bytes: int, rowtime: Timestamp,
-                   record: SourceRecord) -> OutRecord:
-        return self._error(RECORD_TOO_LARGE, f"{len(raw)} bytes, over Runtime.MaxRecordBytes "
-                           f"({max_bytes})", rowtime, raw, self._stream, record)
-
-    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
-        out: list[OutRecord] = []
-        self._emit(self._engine.advance(idle=True), out)
-        return out
-
-    def take_changes(self) -> list[tuple[bytes, bytes | None]]:
-        return self._engine.take_changes()
-
-    def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
-        self._engine.restore(entries)
-
-    # -- encoding -----------------------------------------------------------------------------
-    def _emit(self, streams: dict[str, list[tuple[Any, ...]]], out: list[OutRecord]) -> None:
-        for stream, rows in streams.items():
-            for output in self._outputs.get(stream, ()):
-                encode = output.encoder.encode
-                for row in rows:
-                    key = row.key if isinstance(row, KeyedRow) else None
-                    out.append(
-                        OutRecord(output.topic, key, encode(row[1:]), int(row[0]), self._partition)
-                    )
-        for failure in self._engine.take_failures():
-            out.append(self._failure(failure))
-
-    def _failure(self, failure: RowFailure) -> OutRecord:
-        data = orjson.dumps(tag(list(failure.row)))
-        rowtime = failure.row[0] if failure.row and isinstance(failure.row[0], int) else None
-        row = ErrorRow(
-            int(self._engine.rowtime),
-            failure.name,
-            failure.message,
-            rowtime,
-            data,
-            failure.pump,
-            self._topic,
-            self._partition,
-            -1,
-        )
-        return OutRecord(
-            self._app.error_topic,
-            None,
-            self._app.encode_error(row),
-            int(self._engine.rowtime),
-            self._partition,
-        )
-
-    def _error(
-        self, name: str, message: str, rowtime: int, raw: bytes, pump: str, record: SourceRecord
-    ) -> OutRecord:
-        row = ErrorRow(
-            int(rowtime),
-            name,
-            message,
-            int(rowtime),
-            raw,
-            pump,
-            record.topic,
-            record.partition,
-            record.offset,
-        )
-        return OutRecord(
-            self._app.error_topic, None, self._app.encode_error(row), int(rowtime), self._partition
-        )
+        return self.emission.encode_error(row)
 
 
 def sql_application(

@@ -35,6 +35,7 @@ from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compiler import compile_expr
 from pipelines.sql.dialect import Statement, is_cursor
 from pipelines.sql.expr import TIMESTAMP, VARCHAR
+from pipelines.sql.lineage import column_lineage
 from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.cursor_plan import function_name, streams_through_a_function
 from pipelines.sql.operators.ordering_plan import (
@@ -266,13 +267,13 @@ class Composer:
                 after = self._stream(self._fresh(), kept)
                 self.pumps.append(
                     distinct_pump(self.statement, self._fresh(), hidden, after.name,
-                                  width + len(keys), leading, select)
+                                  width + len(keys), leading)
                 )
                 source = after
             else:
                 self._finish(
                     sink, hidden, width,
-                    distinct_pump(self.statement, pump, hidden, sink.name, width, leading, select),
+                    distinct_pump(self.statement, pump, hidden, sink.name, width, leading),
                 )
                 return
         last = sort_pump(self.statement, pump, source, sink.name, width, keys)
@@ -312,6 +313,7 @@ class Composer:
         self.pumps.append(self._plan_pump(query, self.planners))
         if sink.stream is None:
             names = self._names(sink, query)
+            self._renamed(query, names)
             columns = [
                 StreamColumn(n, t or VARCHAR)
                 for n, t in zip(names, query.inferred[: len(names)], strict=True)
@@ -372,6 +374,13 @@ class Composer:
             )
         return names
 
+    def _renamed(self, query: PumpQuery, names: tuple[str, ...]) -> None:
+        """The last pump's items name the columns ``names`` (``AS t(a, b)``): its lineage
+        follows."""
+        if tuple(query.item_names) != names:
+            query.item_names[:] = names
+            self.pumps[-1].lineage = column_lineage(query, self.pumps[-1])
+
     def _plan(self, select: exp.Select, sink: _Sink, pump: str) -> None:
         if (
             select.args.get("having") is not None
@@ -390,6 +399,7 @@ class Composer:
         self.pumps.append(self._plan_pump(query, self.planners))
         if sink.stream is None:
             names = self._names(sink, query)
+            self._renamed(query, names)
             sink.made(
                 self._stream(
                     sink.name,

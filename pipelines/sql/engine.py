@@ -8,6 +8,12 @@ flows downstream the same way. The rows of a stream that several pumps write are
 ROWTIME order. State changes of every operator are collected for the
 changelog by :meth:`PartitionEngine.take_changes` and put back by :meth:`restore`.
 
+An engine runs a whole plan, or one stage of it (:mod:`pipelines.sql.stages`: its ``steps``,
+with ``components`` — the stage's clock and buffer — whose state goes to the changelog too).
+:meth:`PartitionEngine.settle` tells each operator how far its input's ROWTIME has surely
+come (its *floor*) and returns the floor of every stream, which a stage reports across a
+repartition.
+
 :func:`run_rows` runs a whole input through a fresh engine — the offline form that tests and
 ``shardline sql`` tooling use.
 """
@@ -15,7 +21,7 @@ changelog by :meth:`PartitionEngine.take_changes` and put back by :meth:`restore
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pipelines.sql import state_codec as codec
@@ -27,11 +33,14 @@ from pipelines.sql.operators.base import (
     TwoInputOperator,
 )
 from pipelines.sql.plan import ApplicationPlan
+from pipelines.sql.stages import Step
 from pipelines.sql.types import Row, Timestamp
 
-__all__ = ["PartitionEngine", "run_rows"]
+__all__ = ["NO_FLOOR", "PartitionEngine", "run_rows"]
 
 _ENGINE = "__engine"
+#: the floor of a stream no row of this partition reaches
+NO_FLOOR = 2**62
 
 
 def _rowtime(row: Row) -> int:
@@ -58,11 +67,20 @@ class _Step:
 
 class PartitionEngine:
     def __init__(
-        self, plan: ApplicationPlan, *, partition: int = 0, allowed_lateness_ms: int = 0
+        self,
+        plan: ApplicationPlan,
+        *,
+        partition: int = 0,
+        allowed_lateness_ms: int = 0,
+        steps: Sequence[Step] | None = None,
+        components: Sequence[Operator] = (),
     ) -> None:
         self.plan = plan
         self.ctx = Context(plan.application, partition, allowed_lateness_ms)
-        self._steps = [_Step(p.source, p.target, p.build(), p.right_source) for p in plan.pumps]
+        if steps is None:
+            steps = [Step(p.name, p.source, p.target, p.build, p.right_source) for p in plan.pumps]
+        self._steps = [_Step(s.source, s.target, s.build(), s.right_source) for s in steps]
+        self._components = list(components)
         # A stream several pumps write (UNION ALL, or several INSERTs) gets their rows merged
         # in ROWTIME order once the last of them ran (a stable sort: a pump's own order stays).
         writers: dict[str, list[int]] = defaultdict(list)
@@ -73,7 +91,6 @@ class PartitionEngine:
             if len(indexes) > 1:
                 self._merge_after[indexes[-1]].append(stream)
         self._store = StateStore(_ENGINE)
-        self._rowtime_marked = False
 
     @property
     def operators(self) -> list[Operator]:
@@ -91,10 +108,21 @@ class PartitionEngine:
             self._store.mark(("rowtime",))
         return Timestamp(self.ctx.rowtime)
 
+    def set_rowtime(self, rowtime: int) -> None:
+        """The ROWTIME of a stage behind a repartition (its channels' minimum)."""
+        if rowtime > self.ctx.rowtime:
+            self.ctx.rowtime = rowtime
+            self._store.mark(("rowtime",))
+
     def push(self, stream: str, rows: list[Row]) -> dict[str, list[Row]]:
         """Rows entering ``stream``; returns the new rows of every stream, source included."""
+        return self.push_many({stream: rows})
+
+    def push_many(self, streams: Mapping[str, list[Row]]) -> dict[str, list[Row]]:
+        """Rows entering several streams at once (a join's two inputs)."""
         pending: dict[str, list[Row]] = defaultdict(list)
-        pending[stream].extend(rows)
+        for stream, rows in streams.items():
+            pending[stream].extend(rows)
         self._run(pending, idle=False, advance=False)
         return pending
 
@@ -103,7 +131,24 @@ class PartitionEngine:
         self._run(pending, idle=idle, advance=True)
         return pending
 
-    def _run(self, pending: dict[str, list[Row]], *, idle: bool, advance: bool) -> None:
+    def settle(self, floors: Mapping[str, int]) -> tuple[dict[str, list[Row]], dict[str, int]]:
+        """No row below ``floors[stream]`` will enter those streams any more: operators close
+        what that allows (:meth:`Operator.settle`). Returns the rows that gives, per stream,
+        and the floor of every stream (:data:`NO_FLOOR`: none of this partition's rows
+        reach it)."""
+        pending: dict[str, list[Row]] = defaultdict(list)
+        known = dict(floors)
+        self._run(pending, idle=False, advance=False, floors=known)
+        return pending, known
+
+    def _run(
+        self,
+        pending: dict[str, list[Row]],
+        *,
+        idle: bool,
+        advance: bool,
+        floors: dict[str, int] | None = None,
+    ) -> None:
         ctx = self.ctx
         merge_after = self._merge_after
         for index, step in enumerate(self._steps):
@@ -115,6 +160,15 @@ class PartitionEngine:
                 out = step.op.process(rows, ctx) if rows else []
             if advance:
                 out.extend(step.op.advance(ctx, idle=idle))
+            if floors is not None:
+                floor = min(
+                    floors.get(step.source, NO_FLOOR),
+                    floors.get(step.right_source, NO_FLOOR) if step.right_source else NO_FLOOR,
+                )
+                if floor < NO_FLOOR:
+                    out.extend(step.op.settle(floor, ctx))
+                    target = min(floors.get(step.target, NO_FLOOR), step.op.rowtime_floor(floor))
+                    floors[step.target] = target
             if out:
                 pending[step.target].extend(out)
             for stream in merge_after.get(index, ()):
@@ -122,23 +176,34 @@ class PartitionEngine:
                 if rows:
                     rows.sort(key=_rowtime)
 
+    def frontier_of(self, stream: str) -> int:
+        """The frontier of the two-phase operator that writes ``stream`` (its partials)."""
+        for step in self._steps:
+            if step.target == stream:
+                frontier = step.op.frontier()
+                if frontier is not None:
+                    return frontier
+        raise KeyError(f"no partial aggregation writes {stream}")
+
     def take_failures(self) -> list[RowFailure]:
         failures = self.ctx.failures
         self.ctx.failures = []
         return failures
 
     # -- state --------------------------------------------------------------------------------
+    def _stateful(self) -> list[Operator]:
+        return [*self._components, *(step.op for step in self._steps)]
+
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:
         changes = self._store.take(lambda key: self.ctx.rowtime)
-        for step in self._steps:
-            op = step.op
+        for op in self._stateful():
             if op.store is not None:
                 changes.extend(op.store.take(op.snapshot, op.encode_key))
             op.end_epoch()
         return changes
 
     def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
-        stores = [(s.op.store, s.op) for s in self._steps if s.op.store is not None]
+        stores = [(op.store, op) for op in self._stateful() if op.store is not None]
         for key_bytes, value_bytes in entries:
             mine, key = self._store.decode_key(key_bytes)
             if mine:
@@ -150,8 +215,8 @@ class PartitionEngine:
                 if owned:
                     op.restore(key, codec.loads(value_bytes))
                     break
-        for step in self._steps:
-            step.op.finish_restore()
+        for op in self._stateful():
+            op.finish_restore()
 
 
 def run_rows(

@@ -152,13 +152,42 @@ def run_offline(
     )
     app = sql_application(offline, settings, tables)
     topic = config.inputs[0].topic
-    processor = app.processor(topic, 0)
+    app.wire({topic: 1})  # one partition of the input, and of every repartition topic
+    internal = set(app.repartition_topics)
+    processors: dict[str, Any] = {}
+    offsets: dict[str, int] = {}
+
+    def feed(batch_topic: str, batch: list[Any]) -> list[Any]:
+        """Run ``batch`` through its topic's processor; rows a stage writes to a repartition
+        topic go on to the stage that reads it, as the worker's consumer would take them."""
+        if batch_topic not in processors:
+            processors[batch_topic] = app.processor(batch_topic, 0)
+        return settle(processors[batch_topic].process(batch))
+
+    def settle(emitted: list[Any]) -> list[Any]:
+        done: list[Any] = []
+        pending: dict[str, list[Any]] = {}
+        for record in emitted:
+            if record.topic in internal:
+                offsets[record.topic] = offsets.get(record.topic, -1) + 1
+                pending.setdefault(record.topic, []).append(SourceRecord(
+                    record.topic, 0, offsets[record.topic], record.timestamp_ms or 0,
+                    record.key, record.value))
+            else:
+                done.append(record)
+        for inner, batch in pending.items():
+            done += feed(inner, batch)
+        return done
+
     records = _records(lines, topic)
     out = []
     for start in range(0, len(records), batch_records):
-        out += processor.process(records[start : start + batch_records])
+        out += feed(topic, records[start : start + batch_records])
     last_ms = records[-1].timestamp_ms if records else 0
-    out += processor.on_idle(last_ms, 0)
+    for name in [topic, *app.repartition_topics]:  # stage order: upstream first
+        if name not in processors:
+            processors[name] = app.processor(name, 0)
+        out += settle(processors[name].on_idle(last_ms, 0))
     return [
         OfflineRow(topics[r.topic], timestamp_text(r.timestamp_ms or 0), orjson.loads(r.value))
         for r in out

@@ -22,6 +22,7 @@ from ground.errors import SqlError, SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compose import Composer
 from pipelines.sql.dialect import Statement, parse_statements
+from pipelines.sql.lineage import column_lineage
 from pipelines.sql.nodes import datatype_to_sql, identifier_name, node_position
 from pipelines.sql.operators.hotspots_plan import HotspotsPlanner
 from pipelines.sql.operators.project_plan import ProjectPlanner
@@ -207,7 +208,9 @@ def plan_pump(query: PumpQuery, planners: Sequence[PumpPlanner] = PLANNERS) -> P
     """The pump ``query`` planned by the first of ``planners`` that matches it."""
     for planner in planners:
         if planner.matches(query):
-            return planner.plan(query)
+            pump = planner.plan(query)
+            pump.lineage = column_lineage(query, pump)
+            return pump
     raise query.error(SqlUnsupportedError, "this kind of pump query", query.select)
 
 

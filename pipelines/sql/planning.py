@@ -17,10 +17,12 @@ order, and the SELECT list turned into the target's columns (:meth:`PumpQuery.it
 A new kind of pump is two modules and one line: its operator (``operators/<kind>.py``, an
 :class:`~pipelines.sql.operators.base.Operator`, a ``StatefulOperator`` when its state goes
 to the changelog), its planner beside it (``operators/<kind>_plan.py``: ``matches`` by the
-query's shape, ``plan`` returning :meth:`PumpQuery.pump`, with the ``key_columns`` it groups
-by, which say whether its groups live in one input partition), and the planner in
-``PLANNERS`` ahead of the kinds whose shape it shares (the stateless planner matches every
-query and stays last).
+query's shape, ``plan`` returning :meth:`PumpQuery.pump`, with what a stateful pump groups
+by — ``key_columns``, or better a :class:`Grouping` per input stream — from which the stage
+planner (:mod:`pipelines.sql.stages`) decides whether its groups live in one partition or
+need a repartition, and a :class:`TwoPhase` when its aggregation can be split around one),
+and the planner in ``PLANNERS`` ahead of the kinds whose shape it shares (the stateless
+planner matches every query and stays last).
 """
 
 from __future__ import annotations
@@ -42,15 +44,47 @@ from pipelines.sql.scope import Scope
 from pipelines.sql.types import COERCION_ERROR, Fn, Row, SqlType, TypeKind
 
 __all__ = [
+    "Grouping",
     "PlannedPump",
     "PumpPlanner",
     "PumpQuery",
+    "TwoPhase",
     "canonical",
     "item_name",
     "key_columns",
     "plan_error",
     "split_join_condition",
+    "split_join_keys",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """What a stateful pump groups one of its input streams by: its GROUP BY, PARTITION BY or
+    equi-join keys, compiled (``fns``), and for each the plain column of the stream it is
+    (``None``: computed, e.g. ``FLOOR(event_time TO MINUTE)``). ``window`` is the position of
+    a tumbling window's time key, left out when rows are repartitioned."""
+
+    columns: tuple[str | None, ...]
+    fns: tuple[Fn, ...]
+    window: int | None = None
+
+    @property
+    def plain(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class TwoPhase:
+    """How a windowed aggregation splits around a repartition: ``partial()`` builds the
+    operator that aggregates each input partition and emits partial aggregates when its
+    windows close, ``final()`` the one that merges them (see
+    :mod:`pipelines.sql.operators.two_phase`). ``size_ms`` is the window's size."""
+
+    partial: Callable[[], Operator]
+    final: Callable[[], Operator]
+    size_ms: int
+    event_time: bool
 
 
 @dataclass(slots=True)
@@ -67,17 +101,22 @@ class PlannedPump:
     key_columns: tuple[str, ...] | None = None
     #: A stream-to-stream join's second (windowed) input stream.
     right_source: str | None = None
+    #: Stateful pumps: for each input stream (``sources``, in order), what it groups by
+    #: (derived from ``key_columns`` when the planner gives none). ``None``: stateless.
+    grouping: tuple[Grouping, ...] | None = None
+    #: Windowed aggregations that can run in two phases around a repartition.
+    two_phase: TwoPhase | None = None
+    #: Per input stream: which of its columns each target column is, unchanged (filled in by
+    #: the dispatcher; see :mod:`pipelines.sql.lineage`).
+    lineage: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def sources(self) -> tuple[str, ...]:
         return (self.source,) if self.right_source is None else (self.source, self.right_source)
 
-    def aligned_with(self, partition_key: Sequence[str]) -> bool:
-        """True when every group of this pump lives in one input partition: its keys include
-        all the columns the input topic is partitioned by."""
-        if self.key_columns is None:
-            return True
-        return bool(partition_key) and set(partition_key) <= set(self.key_columns)
+    @property
+    def stateful(self) -> bool:
+        return self.key_columns is not None or self.grouping is not None
 
 
 def plan_error(
@@ -121,6 +160,14 @@ class PumpQuery:
     #: extra items).
     item_names: list[str] = field(default_factory=list)
     inferred: list[SqlType | None] = field(default_factory=list)
+    #: Filled by ``items``: what it returned (for :mod:`pipelines.sql.lineage`).
+    resolved_items: list[exp.Expression] = field(default_factory=list)
+    #: Filled by planners whose rows are not the FROM stream's (a stream join): the scope
+    #: the items were compiled in and, per input stream, where its row starts in that
+    #: scope's rows.
+    layout: list[tuple[Scope, tuple[tuple[StreamInfo, int], ...]]] = field(
+        default_factory=list
+    )
 
     def error(self, kind: type, message: str, node: exp.Expression | None) -> Exception:
         return plan_error(kind, message, node, self.statement)
@@ -159,7 +206,8 @@ class PumpQuery:
             names.append(item_name(item, len(names)))
         self.item_names[:] = names
         if self.infer_all:
-            return [*items, *self.extra_items]
+            self.resolved_items[:] = [*items, *self.extra_items]
+            return list(self.resolved_items)
         if len(items) != len(self.target_columns):
             raise self.error(
                 SqlPlanError,
@@ -173,7 +221,8 @@ class PumpQuery:
             )
         if self.order != tuple(range(len(items))):
             items = [items[i] if i >= 0 else exp.Null() for i in self.order]
-        return [*items, *self.extra_items]
+        self.resolved_items[:] = [*items, *self.extra_items]
+        return list(self.resolved_items)
 
     def _expand_star(
         self,
@@ -229,8 +278,15 @@ class PumpQuery:
         *,
         key_columns: tuple[str, ...] | None = None,
         right_source: str | None = None,
+        grouping: tuple[Grouping, ...] | None = None,
+        two_phase: TwoPhase | None = None,
     ) -> PlannedPump:
-        """The planned form of this pump."""
+        """The planned form of this pump. A stateful pump gives ``key_columns`` (the plain
+        columns it groups by) or, better, its ``grouping`` of each input stream."""
+        if grouping is None and key_columns is not None:
+            grouping = (self.grouping_of(source, key_columns),)
+        if key_columns is None and grouping is not None:
+            key_columns = grouping[0].plain
         return PlannedPump(
             self.name,
             source,
@@ -241,7 +297,19 @@ class PumpQuery:
             self.statement.line,
             key_columns,
             right_source,
+            grouping,
+            two_phase,
         )
+
+    def grouping_of(self, stream: str, columns: Sequence[str]) -> Grouping:
+        """The grouping of ``stream`` by plain ``columns`` (read straight from the row)."""
+        info = self.streams[stream]
+        scope = info.scope(info.name)
+        fns = tuple(
+            compile_expr(exp.Column(this=exp.Identifier(this=c, quoted=True)), scope).fn
+            for c in columns
+        )
+        return Grouping(tuple(columns), fns)
 
 
 class PumpPlanner(Protocol):
@@ -295,16 +363,25 @@ def split_join_condition(
 ) -> tuple[list[Fn], list[Fn], exp.Expression | None]:
     """A JOIN's ON as equi-join keys — the ``=`` conjuncts with one side in each scope, as
     (left keys, right keys) — and the rest (``None`` when nothing is left)."""
+    left_keys, right_keys, rest = split_join_keys(condition, left, right)
+    return [k.fn for k in left_keys], [k.fn for k in right_keys], rest
+
+
+def split_join_keys(
+    condition: exp.Expression, left: Scope, right: Scope
+) -> tuple[list[Expr], list[Expr], exp.Expression | None]:
+    """:func:`split_join_condition` with the keys compiled (their ``column`` says which are
+    plain columns)."""
     conjuncts = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
-    left_keys: list[Fn] = []
-    right_keys: list[Fn] = []
+    left_keys: list[Expr] = []
+    right_keys: list[Expr] = []
     residual: list[Any] = []
     for part in conjuncts:
         if isinstance(part, exp.EQ):
             sides = _split_eq(part, left, right)
             if sides is not None:
-                left_keys.append(sides[0].fn)
-                right_keys.append(sides[1].fn)
+                left_keys.append(sides[0])
+                right_keys.append(sides[1])
                 continue
         residual.append(part)
     if not residual:

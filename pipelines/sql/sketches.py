@@ -59,6 +59,11 @@ def _item_bytes(item: Any) -> bytes:
     return orjson.dumps(encode_value(item) if type(item) is not str else ["S", item])
 
 
+def _order(item: Any) -> tuple[str, Any]:
+    """A sort key that orders items of one column (and never compares two types)."""
+    return (type(item).__name__, item)
+
+
 def _hash64(data: bytes) -> int:
     """64-bit hash for HyperLogLog++: the first 8 bytes of SHA-1, as datasketch's default."""
     return int(struct.unpack("<Q", hashlib.sha1(data).digest()[:8])[0])
@@ -95,6 +100,20 @@ class CountDistinctItems:
     @property
     def is_exact(self) -> bool:
         return self._exact is not None
+
+    def merge(self, other: CountDistinctItems) -> None:
+        """Make this the distinct count of both windows' items (the two phases of a global
+        window): exact while their union has at most 10,000 items, then the union of the
+        HyperLogLog++ sketches (the maximum of each register)."""
+        if other._exact is not None:
+            for item in other._exact:
+                self.add(item)
+            return
+        assert other._hll is not None
+        if self._exact is not None:
+            self._to_sketch()
+        assert self._hll is not None
+        self._hll.merge(other._hll)
 
     def result(self) -> int:
         if self._exact is not None:
@@ -201,6 +220,38 @@ class TopKItems:
             buckets.setdefault(c, {})[item] = None
         self.buckets = buckets
         self.min_count = min(buckets) if buckets else 0
+
+    def merge(self, other: TopKItems) -> None:
+        """Make this the summary of both windows' items (the two phases of a global window).
+
+        Exact counts add while the union has at most ``capacity`` items. Otherwise the two
+        are merged as Space-Saving summaries (Agarwal et al., "Mergeable Summaries", 2012): an
+        item one side does not hold gets that side's smallest counter as its count and its
+        error (0 for an exact side), the counts add, and the ``capacity`` largest are kept;
+        a count still overestimates by at most the sum of both bounds, ≤ N / capacity."""
+        counts = self.counts
+        if self.errors is None and other.errors is None:
+            union = len(counts) + sum(1 for item in other.counts if item not in counts)
+            if union <= self.capacity:
+                for item, c in other.counts.items():
+                    counts[item] = counts.get(item, 0) + c
+                self.n += other.n
+                return
+        own_floor, other_floor = self.max_overestimate(), other.max_overestimate()
+        own_errors, other_errors = self.errors or {}, other.errors or {}
+        merged: dict[Any, tuple[int, int]] = {}
+        for item in {**counts, **other.counts}:
+            a, b = counts.get(item), other.counts.get(item)
+            count_a = own_floor if a is None else a
+            error_a = own_floor if a is None else own_errors.get(item, 0)
+            count_b = other_floor if b is None else b
+            error_b = other_floor if b is None else other_errors.get(item, 0)
+            merged[item] = (count_a + count_b, error_a + error_b)
+        kept = sorted(merged.items(), key=lambda kv: (-kv[1][0], _order(kv[0])))[: self.capacity]
+        self.n += other.n
+        self.counts = {item: c for item, (c, _) in kept}
+        self.errors = {item: e for item, (_, e) in kept}
+        self._rebuild_buckets()
 
     def max_overestimate(self) -> int:
         """Upper bound of ``reported − true`` for any item (0 while exact)."""

@@ -61,7 +61,7 @@ def run_command(
         idle_timeout_ms=overrides.get("idle_timeout_ms"),
         allowed_lateness_ms=overrides.get("grace_ms"),
     )
-    app.preflight()
+    app.preflight()  # the inputs exist; their partition counts size the repartition topics
     host = HostApp(app.config.application_name, settings, web_port=port, web_host=web_host)
     service = host.add_sql_application(
         app,

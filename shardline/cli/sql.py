@@ -1,5 +1,6 @@
-"""``shardline sql check|explain|import|test``: validate a KDA application, show its plan,
-import one from KDA's JSON and run one offline over rows of a file."""
+"""``shardline sql check|explain|import|test|reset``: validate a KDA application, show its
+plan (stages and repartition topics included), import one from KDA's JSON, run one offline
+over rows of a file, forget its progress and state."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def _code_label(path: Path, config: Path, exc: SqlError) -> str:
 
 @click.group("sql")
 def sql_group() -> None:
-    """KDA SQL applications: check, explain, import and test offline."""
+    """KDA SQL applications: check, explain, import, test offline and reset."""
 
 
 @sql_group.command("check")
@@ -80,14 +81,16 @@ def check_command(settings: Settings, path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.pass_obj
 def explain_command(settings: Settings, path: Path) -> None:
-    """Print the plan: sources, pumps, windows, state and outputs."""
-    from pipelines.sql.application import check_application
+    """Print the plan: sources, pumps, windows, state, stages, repartition topics and outputs."""
+    from pipelines.sql.application import application_topology, check_application
 
     config_path = _config_for(path)
     if config_path is None:
         raise click.UsageError(f"no application.yaml next to {path}")
     config, plan = check_application(config_path)
     click.echo(plan.explain())
+    for line in application_topology(config, plan).explain():
+        click.echo(line)
     for i in config.inputs:
         click.echo(
             f"  source {i.stream_name} ← topic {i.topic} ({i.input_schema.format_type.value}, "
@@ -96,13 +99,40 @@ def explain_command(settings: Settings, path: Path) -> None:
     for o in config.outputs:
         click.echo(f"  output {o.name} → topic {o.topic} ({o.record_format_type.value})")
     click.echo(f"  error_stream → topic {config.error_output.topic}")
-    keys = sorted({k for i in config.inputs for k in i.partition_key})
-    for pump in plan.pumps:
-        if not pump.aligned_with(keys):
-            click.echo(
-                f"  note: pump {pump.name} groups by {list(pump.key_columns or ())}, not by the "
-                f"input PartitionKey {keys or '(none declared)'}: it needs a one-partition input"
-            )
+
+
+@sql_group.command("reset")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def reset_command(settings: Settings, path: Path, yes: bool) -> None:
+    """Forget an application's progress and state, to run it again from its inputs.
+
+    Deletes its consumer group (the committed offsets), the changelog topics of its state and
+    its repartition topics. Output and error topics are left alone. Stop its workers first.
+    """
+    from ground.kafka import delete_consumer_group, delete_topics, list_topic_names
+    from pipelines.sql.application import check_application, internal_topics
+
+    config_path = _config_for(path)
+    if config_path is None:
+        raise click.UsageError(f"no application.yaml next to {path}")
+    config, plan = check_application(config_path)
+    kafka = settings.kafka
+    existing = list_topic_names(kafka)
+    doomed = [t for t in internal_topics(config, plan, existing) if t in existing]
+    group = config.application_name
+    click.echo(f"application {group}: consumer group {group}")
+    for topic in doomed:
+        click.echo(f"  topic {topic}")
+    if not yes:
+        click.confirm("delete them?", abort=True)
+    had_group = delete_consumer_group(kafka, group)
+    deleted = delete_topics(kafka, doomed)
+    click.echo(
+        f"deleted {'the consumer group and ' if had_group else ''}{len(deleted)} topics; the "
+        "next worker starts from each input's StartingPosition"
+    )
 
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from ground.errors import ConfigError, PortInUseError, StackError
 from ground.settings import Settings
 from shardline.stack.component import Component, ComponentState, ComponentStatus
-from shardline.stack.kafka import KafkaComponent
+from shardline.stack.kafka_cluster import kafka_components
 from shardline.stack.minio import MinioComponent
 from shardline.stack.preflight import check_distinct, check_ports_free
 from shardline.stack.process import PidRecord, is_alive, spawn, stop, tail
@@ -67,7 +67,7 @@ class Stack:
         self._clock = clock
         if components is None:
             components = (
-                KafkaComponent(settings, self.env),
+                *kafka_components(settings, self.env),
                 MinioComponent(settings, self.env),
                 SearchComponent(settings, self.env),
                 RegistryComponent(settings, self.env),
@@ -79,6 +79,9 @@ class Stack:
     def select(self, names: Iterable[str] | None = None) -> list[Component]:
         """Components by name (or alias), in stack order; all of them for None / empty."""
         wanted = [ALIASES.get(n.lower(), n.lower()) for n in (names or ())]
+        if "kafka" in wanted and "kafka" not in self.components:  # a cluster: every node
+            wanted += [n for n in self.components if n.startswith("kafka-")]
+            wanted.remove("kafka")
         unknown = [n for n in wanted if n not in self.components]
         if unknown:
             raise ConfigError(

@@ -20,6 +20,7 @@ import random
 
 import pytest
 
+from ground.kafka_config import KafkaConfig
 from pipelines.sql.ml import RandomCutForest, RcfParams, explanation_json
 from pipelines.sql.operators.rcf_plan import forest_seed
 from tests.integration.pace import Pace
@@ -55,7 +56,9 @@ def heart_rates(n: int, *, seed: int, start: int) -> list[tuple[str, bytes, int]
     return out
 
 
-def expected_scores(bootstrap: str, topic: str, application: str) -> list[tuple[int, str, float]]:
+def expected_scores(
+    bootstrap: KafkaConfig, topic: str, application: str
+) -> list[tuple[int, str, float]]:
     """The forest alone over the topic's records in offset order, seeded as the worker's."""
     forest = RandomCutForest(RcfParams(1, seed=forest_seed(application, PUMP)))
     out = []
@@ -83,16 +86,16 @@ def check(settings, app, expected: list[tuple[int, str, float]]) -> None:
 def test_guide_anomaly_detection(stack_settings, topic_factory, tmp_path, workers):
     topic = topic_factory(1, prefix="it-heart")
     records = heart_rates(4_000, seed=21, start=start_ms())
-    produce(stack_settings.kafka_bootstrap, topic, records, 1)
+    produce(stack_settings.kafka, topic, records, 1)
     app = deploy("anomaly_detection", tmp_path, topic_factory, Dataset(topic, 1, len(records)))
     out_topic = app.outputs["TEMP_STREAM"]
     run_app(stack_settings, app, workers, {out_topic: len(records)})
-    check(stack_settings, app, expected_scores(stack_settings.kafka_bootstrap, topic, app.name))
+    check(stack_settings, app, expected_scores(stack_settings.kafka, topic, app.name))
 
 
 @pytest.mark.faults
 def test_same_scores_after_kill9_and_restart(stack_settings, topic_factory, tmp_path, workers):
-    bootstrap = stack_settings.kafka_bootstrap
+    bootstrap = stack_settings.kafka
     topic = topic_factory(1, prefix="it-heart-restart")
     records = heart_rates(4_000, seed=22, start=start_ms())
     data = Dataset(topic, 1, len(records))
@@ -132,7 +135,7 @@ def blood_pressures(n: int, *, seed: int, start: int) -> list[tuple[str, bytes, 
 
 
 def test_guide_anomaly_explanation(stack_settings, topic_factory, tmp_path, workers):
-    bootstrap = stack_settings.kafka_bootstrap
+    bootstrap = stack_settings.kafka
     topic = topic_factory(1, prefix="it-pressure")
     records = blood_pressures(4_000, seed=23, start=start_ms())
     produce(bootstrap, topic, records, 1)
@@ -180,7 +183,7 @@ def hot_points(n: int, *, seed: int, start: int) -> list[tuple[str, bytes, int]]
 
 
 def test_guide_hotspots(stack_settings, topic_factory, tmp_path, workers):
-    bootstrap = stack_settings.kafka_bootstrap
+    bootstrap = stack_settings.kafka
     topic = topic_factory(1, prefix="it-points")
     records = hot_points(3_000, seed=24, start=start_ms())
     produce(bootstrap, topic, records, 1)

@@ -63,8 +63,12 @@ class Context:
     partition: int
     allowed_lateness_ms: int
     failures: list[RowFailure] = field(default_factory=list)
-    #: The partition's current ROWTIME (monotonic).
+    #: The partition's current ROWTIME (monotonic). Behind a repartition: the stage's
+    #: ROWTIME, the minimum over the upstream partitions (:mod:`pipelines.sql.shuffle`).
     rowtime: int = 0
+    #: Behind a repartition, per pump whose partial aggregates it merges: every upstream
+    #: partition has closed (and sent) its windows that end at or before this time.
+    frontiers: dict[str, int] = field(default_factory=dict)
 
     def fail(self, pump: str, name: str, message: str, row: Row) -> None:
         self.failures.append(RowFailure(pump, name, message, row))
@@ -138,6 +142,22 @@ class Operator(ABC):
     def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
         """Close what is due; ``idle``: the partition is caught up and quiet, close all."""
         return []
+
+    def settle(self, floor: int, ctx: Context) -> list[Row]:
+        """No row with a ROWTIME below ``floor`` will come any more: close what that allows
+        (operators whose progress is reported across a repartition)."""
+        return []
+
+    def frontier(self) -> int | None:
+        """Phase one of a two-phase window (:mod:`.two_phase`): every window that ends at or
+        before this time was closed and emitted. ``None`` for every other operator."""
+        return None
+
+    def rowtime_floor(self, floor: int) -> int:
+        """The lowest ROWTIME a row this operator emits from now on can have, when no input
+        row below ``floor`` will come. Operators that emit at their input rows' ROWTIME keep
+        ``floor``; those that hold rows or windows back return the earliest they hold."""
+        return floor
 
     def snapshot(self, key: Any) -> Any:
         """The state under ``key`` (a key this operator marked in its store)."""

@@ -49,6 +49,8 @@ OUT_OF_ORDER_ROW = "Out_Of_Order_Row"
 #: A sort key: (position in the row, descending, NULLs first).
 SortKey = tuple[int, bool, bool]
 _NO_GROUP = object()
+#: "no bound": below every ROWTIME
+_NO_TIME = -(2**62)
 
 
 def sort_rows(rows: list[Row], keys: Sequence[SortKey]) -> list[Row]:
@@ -98,19 +100,32 @@ class _Gathering(StatefulOperator):
         out: list[Row] = []
         for row in rows:
             self.add(row, ctx, out)
+        self._close_before(ctx.rowtime, ctx, out)
+        return out
+
+    def _close_before(self, rowtime: int, ctx: Context, out: list[Row]) -> None:
+        """Close the group if rows from ``rowtime`` on cannot belong to it."""
         if self._probe is not None and self._group is not _NO_GROUP:
             try:
-                if self._probe(ctx.rowtime) != self._group:
+                if self._probe(rowtime) != self._group:
                     self._close(ctx, out)
             except RowError:
                 pass  # the probe cannot tell: wait for a row of the next group
-        return out
 
     def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
         out: list[Row] = []
         if idle and self._group is not _NO_GROUP:
             self._close(ctx, out)
         return out
+
+    def settle(self, floor: int, ctx: Context) -> list[Row]:
+        out: list[Row] = []
+        self._close_before(floor, ctx, out)
+        return out
+
+    def rowtime_floor(self, floor: int) -> int:
+        # a group comes out no earlier than its first row
+        return min(floor, int(self._rows[0][1][0])) if self._rows else floor
 
     def _close(self, ctx: Context, out: list[Row]) -> None:
         rows = [row for _, row in self._rows]
@@ -199,10 +214,13 @@ class GroupRankOperator(_Gathering):
         out: list[Row] = []
         for row in rows:
             self.add(row, ctx, out)
-        # rows yet to come have a ROWTIME at least the partition's: a group before is whole
-        if self._group is not _NO_GROUP and self._group < ctx.rowtime:
-            self._close(ctx, out)
+        self._close_before(ctx.rowtime, ctx, out)
         return out
+
+    def _close_before(self, rowtime: int, ctx: Context, out: list[Row]) -> None:
+        # rows yet to come have a ROWTIME at least ``rowtime``: a group before is whole
+        if self._group is not _NO_GROUP and self._group < rowtime:
+            self._close(ctx, out)
 
     def take(self, rows: list[Row], ctx: Context, out: list[Row]) -> None:
         # NULLs rank last, whichever the order
@@ -320,6 +338,11 @@ class RowtimeOperator(StatefulOperator):
                 self.store.mark(("m",))
             out.append((rowtime, *row[1:end]))
         return out
+
+    def rowtime_floor(self, floor: int) -> int:
+        # the new ROWTIME is a value of the row, not bound by the input's: only the last one
+        # out bounds the next (an earlier row is an error, not a row of the stream)
+        return self._last if self._last is not None else _NO_TIME
 
     def snapshot(self, key: Any) -> Any:
         return self._last

@@ -12,6 +12,7 @@ ROWTIME, so a group is closed as soon as ROWTIME has moved past it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlglot import exp
@@ -29,7 +30,7 @@ from pipelines.sql.operators.ordering import (
     SortKey,
     SortOperator,
 )
-from pipelines.sql.planning import PlannedPump, key_columns, plan_error
+from pipelines.sql.planning import Grouping, PlannedPump, plan_error
 from pipelines.sql.scope import Scope
 from pipelines.sql.types import Timestamp, TypeKind
 
@@ -101,6 +102,8 @@ def sort_pump(
         details,
         lambda: SortOperator(pump=pump, leading=leading, keys=rest, width=width, probe=probe),
         statement.line,
+        key_columns=(),  # one stream, sorted whole: one partition
+        lineage=_identity(source, width),
     )
 
 
@@ -111,13 +114,11 @@ def distinct_pump(
     target: str,
     width: int,
     leading: exp.Expression,
-    select: exp.Select,
 ) -> PlannedPump:
     """SELECT DISTINCT over the first ``width`` columns; the monotonic item is the last
     column of ``source``."""
     position = len(source.columns)  # (ROWTIME, *columns): the last column
     probe = rowtime_probe(leading)
-    items = [i.this if isinstance(i, exp.Alias) else i for i in select.expressions]
     details = [
         f"DISTINCT: a row is dropped when an equal one came with the same {leading.sql()}",
         "state: the distinct rows of the current value (changelog, chunked per commit)",
@@ -130,7 +131,8 @@ def distinct_pump(
         details,
         lambda: DistinctOperator(pump=pump, leading=position, width=width, probe=probe),
         statement.line,
-        key_columns=key_columns(items),
+        grouping=(_by_columns(source, width),),  # equal rows meet in one partition
+        lineage=_identity(source, width),
     )
 
 
@@ -158,6 +160,8 @@ def rowtime_pump(
         details,
         lambda: RowtimeOperator(pump=pump, width=width),
         statement.line,
+        key_columns=(),  # a ROWTIME order of the whole stream: one partition
+        lineage=_identity(source, width),
     )
 
 
@@ -229,6 +233,19 @@ def group_rank_pump(
             width=width,
         ),
         statement.line,
-        key_columns=(),
+        key_columns=(),  # every row of a ROWTIME ranked together: one partition
+        lineage=_identity(source, width),
     )
     return ranked, planned
+
+
+def _identity(source: StreamInfo, width: int) -> dict[str, dict[str, str]]:
+    """The lineage of a pump that writes the first ``width`` columns of ``source`` as they
+    are."""
+    return {source.name: {c.name: c.name for c in source.columns[:width] if not c.system}}
+
+
+def _by_columns(source: StreamInfo, width: int) -> Grouping:
+    """The grouping of ``source``'s rows by their first ``width`` columns."""
+    columns = tuple(c.name for c in source.columns[:width])
+    return Grouping(columns, tuple(itemgetter(1 + i) for i in range(width)))

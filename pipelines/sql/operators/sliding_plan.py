@@ -76,7 +76,7 @@ class SlidingPlanner:
             stream.name,
             details,
             lambda: SlidingOperator(pump=pump, windows=sliding, select=outputs, where=where),
-            key_columns=tuple(set.intersection(*partition_keys)) if partition_keys else (),
+            key_columns=tuple(sorted(set.intersection(*partition_keys))) if partition_keys else (),
         )
 
 

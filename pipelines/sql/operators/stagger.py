@@ -80,6 +80,12 @@ class StaggerOperator(StatefulOperator):
             self._close(last + self._range, out, ctx)
         return out
 
+    def rowtime_floor(self, floor: int) -> int:
+        if not self._open:
+            return floor
+        first = next(iter(self._open.values()))[0]  # insertion order is close order
+        return min(floor, int(first) + self._range)
+
     def _close(self, rowtime: int, out: list[Row], ctx: Context) -> None:
         while self._open:
             key, (t0, accs) = next(iter(self._open.items()))

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.compiler import compile_expr
+from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.grouping_plan import plan_grouped
 from pipelines.sql.operators.stagger import StaggerOperator
-from pipelines.sql.planning import PlannedPump, PumpQuery, key_columns
+from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery
 from pipelines.sql.sources import resolve_source
 
 __all__ = ["StaggerPlanner"]
@@ -65,5 +68,13 @@ class StaggerPlanner:
                 where=where,
                 having=grouped.having,
             ),
-            key_columns=key_columns(key_nodes),
+            grouping=(
+                Grouping(
+                    tuple(
+                        identifier_name(n) if isinstance(n, exp.Column) else None
+                        for n in key_nodes
+                    ),
+                    tuple(key_fns),
+                ),
+            ),
         )

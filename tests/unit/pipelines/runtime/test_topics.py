@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ground.errors import BrokerUnavailableError
+from ground.errors import BrokerUnavailableError, ConfigError
 from ground.kafka_config import KafkaConfig
 from ground.retention import RetentionWatch, TopicRetention
 from pipelines.runtime import ROWTIME_HEADER, RuntimeConfig, rowtime_from_headers
@@ -63,6 +63,31 @@ def test_every_topic_it_creates_is_log_append_time_and_the_changelog_compact_onl
         "errors": {"message.timestamp.type": "LogAppendTime"},
     }  # fmt: skip
     assert not watch.active  # nothing it writes can be deleted for its timestamp
+
+
+def test_repartition_topics_keep_their_records_until_purged_and_have_a_changelog(
+    monkeypatch,
+) -> None:
+    broker = Broker({"in": {}}, partitions=3)
+    broker.install(monkeypatch)
+    config = RuntimeConfig(
+        "app", ("in",), output_topics=("out",), repartition_topics=(("app-P-repartition", 3),)
+    )
+    prepare_topics(config, KAFKA)
+    assert broker.created["app-P-repartition"] == {
+        "message.timestamp.type": "LogAppendTime", "cleanup.policy": "delete",
+        "retention.ms": "-1", "segment.bytes": str(50 * 1024 * 1024),
+        "segment.ms": str(10 * 60 * 1000),
+    }  # fmt: skip
+    assert broker.created["app-P-repartition-changelog"]["cleanup.policy"] == "compact"
+
+
+def test_a_repartition_topic_with_another_partition_count_is_refused(monkeypatch) -> None:
+    broker = Broker({"in": {}, "app-P-repartition": {}}, partitions=3)
+    broker.install(monkeypatch)
+    config = RuntimeConfig("app", ("in",), repartition_topics=(("app-P-repartition", 8),))
+    with pytest.raises(ConfigError, match="has 3 partitions, the application wants 8"):
+        prepare_topics(config, KAFKA)
 
 
 def test_outputs_that_take_big_records_say_so_too(monkeypatch) -> None:

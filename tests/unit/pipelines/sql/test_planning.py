@@ -19,7 +19,7 @@ INPUTS = {"SOURCE_SQL_STREAM_001": TICKER_COLUMNS}
 SRC = '"SOURCE_SQL_STREAM_001"'
 
 
-def test_window_state_alignment_with_the_partition_key() -> None:
+def test_what_each_pump_groups_by() -> None:
     plan = plan_application(
         'CREATE OR REPLACE STREAM "A" (t VARCHAR(4), n BIGINT);\n'
         'CREATE OR REPLACE STREAM "B" (s VARCHAR(16), n BIGINT);\n'
@@ -34,10 +34,13 @@ def test_window_state_alignment_with_the_partition_key() -> None:
         inputs=INPUTS,
     )
     by_name = {p.name: p for p in plan.pumps}
-    assert by_name["PA"].aligned_with(["TICKER_SYMBOL"])
-    assert not by_name["PB"].aligned_with(["TICKER_SYMBOL"])
-    assert not by_name["PA"].aligned_with([])  # nothing declared: cannot know
-    assert by_name["PC"].aligned_with([])  # stateless: always fine
+    assert by_name["PA"].key_columns == ("TICKER_SYMBOL",)
+    assert by_name["PB"].key_columns == ("SECTOR",)
+    assert by_name["PC"].key_columns is None and not by_name["PC"].stateful
+    grouping = by_name["PB"].grouping
+    assert grouping is not None and grouping[0].columns == ("SECTOR", None)
+    assert grouping[0].window == 1  # the window key is not repartitioned by
+    # whether a pump runs where its input is: tests/unit/pipelines/sql/test_stages.py
 
 
 def test_insert_lists_columns_in_any_order_and_values_take_the_column_type() -> None:

@@ -140,3 +140,92 @@ def test_top_k_rejects_bad_k() -> None:
         S.TopKItems(10, capacity=5)
     assert S.TopKItems(10).capacity == 10_000
     assert S.TopKItems(5000).capacity == 50_000
+
+
+# -- merging (the two phases of a global window) ------------------------------------------
+def _split(items: list[Any], parts: int, seed: int) -> list[list[Any]]:
+    r = random.Random(seed)
+    out: list[list[Any]] = [[] for _ in range(parts)]
+    for item in items:
+        out[r.randrange(parts)].append(item)
+    return out
+
+
+def test_count_distinct_merge_is_exact_while_the_union_is_small() -> None:
+    r = random.Random(3)
+    items = [f"k{r.randrange(3_000)}" for _ in range(20_000)]
+    sketches = []
+    for part in _split(items, 4, 3):
+        s = S.CountDistinctItems()
+        for item in part:
+            s.add(item)
+        sketches.append(S.CountDistinctItems.restore(round_trip(s.state())))
+    merged = sketches[0]
+    for s in sketches[1:]:
+        merged.merge(s)
+    assert merged.is_exact and merged.result() == len(set(items))
+
+
+def test_count_distinct_merge_of_sketches_is_the_sketch_of_the_union() -> None:
+    r = random.Random(4)
+    items = [r.randrange(60_000) for _ in range(80_000)]
+    whole = S.CountDistinctItems()
+    for item in items:
+        whole.add(item)
+    parts = []
+    for part in _split(items, 3, 4):
+        s = S.CountDistinctItems()
+        for item in part:
+            s.add(item)
+        parts.append(S.CountDistinctItems.restore(round_trip(s.state())))
+    small = S.CountDistinctItems()
+    small.add(-1)  # an exact side merged into a sketch
+    merged = parts[0]
+    for s in [*parts[1:], small]:
+        merged.merge(s)
+    assert not merged.is_exact
+    # HyperLogLog registers merge by maximum: the same registers as one sketch of everything
+    whole.add(-1)
+    assert merged.result() == whole.result()
+    exact = len(set(items)) + 1
+    assert abs(merged.result() - exact) <= 3 * S.HLL_STANDARD_ERROR * exact
+
+
+def test_top_k_merge_is_exact_within_capacity() -> None:
+    r = random.Random(5)
+    items = [f"t{min(r.randrange(50), r.randrange(50))}" for _ in range(5_000)]
+    parts = []
+    for part in _split(items, 4, 5):
+        s = S.TopKItems(5)
+        for item in part:
+            s.add(item)
+        parts.append(S.TopKItems.restore(round_trip(s.state())))
+    merged = parts[0]
+    for s in parts[1:]:
+        merged.merge(s)
+    exact = sorted(Counter(items).items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    assert merged.is_exact and merged.result() == exact and merged.n == len(items)
+
+
+def test_top_k_merge_above_capacity_keeps_the_space_saving_guarantee() -> None:
+    r = random.Random(6)
+    capacity = 50
+    items = [f"h{r.randrange(10)}" if r.random() < 0.5 else f"t{r.randrange(2_000)}"
+             for _ in range(20_000)]  # fmt: skip
+    parts = []
+    for part in _split(items, 3, 6):
+        s = S.TopKItems(3, capacity)
+        for item in part:
+            s.add(item)
+        parts.append(s)
+    merged = parts[0]
+    for s in parts[1:]:
+        merged.merge(s)
+    truth = Counter(items)
+    assert not merged.is_exact and len(merged.counts) <= capacity
+    bound = len(items) * 3 // capacity  # each part overestimates by at most its N / capacity
+    for item, count in merged.counts.items():
+        assert truth[item] <= count <= truth[item] + bound
+    heavy = {item for item, c in truth.items() if c > bound}
+    assert heavy <= set(merged.counts)
+    assert {item for item, _ in merged.result()} <= {f"h{i}" for i in range(10)}

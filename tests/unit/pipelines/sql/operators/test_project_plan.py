@@ -15,7 +15,7 @@ def test_a_projection_with_where() -> None:
     query = f"SELECT STREAM LOWER(ticker_symbol), price * 2 FROM {SRC} WHERE change > 0"
     planned = pump(COLUMNS, query)
     assert (planned.kind, planned.details) == ("stateless", ["project 2 columns with WHERE"])
-    assert planned.key_columns is None and planned.aligned_with([])
+    assert planned.key_columns is None and planned.grouping is None and not planned.stateful
     assert isinstance(planned.build(), ProjectOperator)
     records = [
         (1, ("AMZN", "S", 1.0, 2.5, Timestamp(0))),

@@ -25,7 +25,9 @@ def test_a_join_reads_both_streams_and_keys_on_the_equalities() -> None:
         "LEFT JOIN SOURCE_SQL_STREAM_001: a SOURCE_SQL_STREAM_001 row at t meets the "
         "SOURCE_SQL_STREAM_001 rows from t-60000 ms to t+0 ms on 1 key columns"
     )
-    assert planned.key_columns == ()
+    # each side groups by its side of the equality (the residual is no key)
+    assert planned.grouping is not None
+    assert [g.columns for g in planned.grouping] == [("TICKER_SYMBOL",), ("TICKER_SYMBOL",)]
     assert isinstance(planned.build(), StreamJoinOperator)
 
 

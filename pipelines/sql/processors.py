@@ -1,0 +1,354 @@
+"""The runtime's processors of a SQL application: one per partition of each topic it reads.
+
+* :class:`SqlPartitionProcessor` — a partition of an input topic (stage 0): decodes records
+  into rows, runs the stage's pumps, encodes the rows of the output streams and of
+  ``error_stream``, and writes what crosses a repartition (rows, partial aggregates, and the
+  markers that carry its ROWTIME and frontier: :mod:`pipelines.sql.shuffle`).
+* :class:`StageProcessor` — a partition of a repartition topic (stage ``k``): reads those
+  records, keeps the stage's time from the markers of every upstream partition
+  (:class:`~pipelines.sql.shuffle.ChannelClock`), hands rows to its pumps in ROWTIME order
+  and partial aggregates to the final phase of a two-phase window, and writes outputs (and
+  what crosses a further repartition) the same way.
+
+Both only compute: the runtime puts everything they return, and their state changes, in the
+transaction that commits their input offsets (:mod:`pipelines.runtime`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ground.errors import RowError
+from pipelines.error_rows import ErrorRow
+from pipelines.runtime import OutRecord, SourceRecord
+from pipelines.sql.decoders import RECORD_TOO_LARGE
+from pipelines.sql.encoders import RowEncoder
+from pipelines.sql.engine import NO_FLOOR, PartitionEngine
+from pipelines.sql.operators.base import KeyedRow, RowFailure
+from pipelines.sql.plan import ApplicationPlan
+from pipelines.sql.shuffle import (
+    MARKER,
+    NEVER,
+    PARTIAL,
+    ROW,
+    ChannelClock,
+    ExchangeWriter,
+    MergeBuffer,
+    decode_record,
+)
+from pipelines.sql.stages import Stage
+from pipelines.sql.state_codec import tag
+from pipelines.sql.types import Row, Timestamp
+
+__all__ = ["Emission", "Output", "SqlPartitionProcessor", "StageProcessor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    stream: str
+    topic: str
+    encoder: RowEncoder
+
+
+@dataclass(frozen=True, slots=True)
+class Emission:
+    """What every processor of an application writes to: its output streams' topics and
+    encoders, the error topic and encoder, and the limits of a record."""
+
+    outputs: Mapping[str, Sequence[Output]]
+    error_topic: str
+    error_encoder: RowEncoder
+    max_record_bytes: int
+    allowed_lateness_ms: int
+
+    def encode_error(self, row: ErrorRow) -> bytes:
+        return self.error_encoder.encode(row.as_sql_row())
+
+
+class _Processor:
+    """What both kinds share: the stage's engine, outputs and error rows, the writers of
+    its repartitions and their markers."""
+
+    def __init__(
+        self,
+        emission: Emission,
+        engine: PartitionEngine,
+        writers: Sequence[ExchangeWriter],
+        topic: str,
+        partition: int,
+    ) -> None:
+        self._emission = emission
+        self._engine = engine
+        self._writers = list(writers)
+        self._topic = topic
+        self._partition = partition
+        self._outputs = emission.outputs
+        # the stream each writer reads
+        self._written: dict[str, list[ExchangeWriter]] = {}
+        for w in self._writers:
+            self._written.setdefault(w.outbound.stream, []).append(w)
+
+    # -- the runtime's calls ------------------------------------------------------------------
+    def take_changes(self) -> list[tuple[bytes, bytes | None]]:
+        return self._engine.take_changes()
+
+    def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
+        self._engine.restore(entries)
+
+    # -- emission -----------------------------------------------------------------------------
+    def _emit(self, streams: Mapping[str, list[Row]], out: list[OutRecord]) -> None:
+        written = self._written
+        for stream, rows in streams.items():
+            if not rows:
+                continue
+            for output in self._outputs.get(stream, ()):
+                encode = output.encoder.encode
+                for row in rows:
+                    key = row.key if isinstance(row, KeyedRow) else None
+                    out.append(
+                        OutRecord(output.topic, key, encode(row[1:]), int(row[0]), self._partition)
+                    )
+            for writer in written.get(stream, ()):
+                writer.write(rows, self._engine.ctx, out)
+        for failure in self._engine.take_failures():
+            out.append(self._failure(failure))
+
+    def _mark(self, floors: Mapping[str, int], idle: bool, out: list[OutRecord]) -> None:
+        """Each repartition this partition writes learns how far it has come."""
+        for writer in self._writers:
+            stream = writer.outbound.stream
+            rowtime = floors.get(stream, NO_FLOOR)
+            if rowtime >= NO_FLOOR:
+                continue
+            frontier = rowtime
+            if writer.outbound.repartition.partials:
+                frontier = self._engine.frontier_of(stream)
+            writer.mark(rowtime, frontier, idle, out)
+
+    def _settle(self, floors: Mapping[str, int], idle: bool, out: list[OutRecord]) -> None:
+        if not self._writers:
+            return
+        streams, known = self._engine.settle(floors)
+        self._emit(streams, out)
+        self._mark(known, idle, out)
+
+    def _failure(self, failure: RowFailure) -> OutRecord:
+        data = orjson.dumps(tag(list(failure.row)))
+        rowtime = failure.row[0] if failure.row and isinstance(failure.row[0], int) else None
+        row = ErrorRow(
+            int(self._engine.rowtime),
+            failure.name,
+            failure.message,
+            rowtime,
+            data,
+            failure.pump,
+            self._topic,
+            self._partition,
+            -1,
+        )
+        return OutRecord(
+            self._emission.error_topic,
+            None,
+            self._emission.encode_error(row),
+            int(self._engine.rowtime),
+            self._partition,
+        )
+
+    def _error(
+        self, name: str, message: str, rowtime: int, raw: bytes, pump: str, record: SourceRecord
+    ) -> OutRecord:
+        row = ErrorRow(
+            int(rowtime),
+            name,
+            message,
+            int(rowtime),
+            raw,
+            pump,
+            record.topic,
+            record.partition,
+            record.offset,
+        )
+        return OutRecord(
+            self._emission.error_topic,
+            None,
+            self._emission.encode_error(row),
+            int(rowtime),
+            self._partition,
+        )
+
+
+class SqlPartitionProcessor(_Processor):
+    """The runtime's processor for one input partition (see ``pipelines.runtime``)."""
+
+    def __init__(
+        self,
+        emission: Emission,
+        engine: PartitionEngine,
+        writers: Sequence[ExchangeWriter],
+        stream: str,
+        decoder: Any,
+        topic: str,
+        partition: int,
+    ) -> None:
+        super().__init__(emission, engine, writers, topic, partition)
+        self._stream = stream
+        self._decoder = decoder
+
+    def process(self, batch: Sequence[SourceRecord]) -> list[OutRecord]:
+        engine = self._engine
+        decode_rows = self._decoder.decode_rows
+        max_bytes = self._emission.max_record_bytes
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        out: list[OutRecord] = []
+        last_ms: int | None = None
+        rowtime = arrival = Timestamp(0)
+        prefixed = self._decoder.prefixed
+        if prefixed is not None:  # one row per record, decoded straight into the row tuple
+            # ROWTIME is the running maximum of the timestamps (engine.next_rowtime), kept
+            # here and handed to the engine once: an ascending timestamp is then one
+            # Timestamp for both columns, not two and a method call per record
+            high = engine.rowtime
+            rowtime = Timestamp(high)
+            times = (rowtime, arrival)
+            for record in batch:
+                timestamp_ms = record.timestamp_ms
+                if timestamp_ms != last_ms:
+                    last_ms = timestamp_ms
+                    if timestamp_ms > high:
+                        high = timestamp_ms
+                        rowtime = Timestamp(timestamp_ms)
+                        times = (rowtime, rowtime)
+                    else:
+                        times = (rowtime, Timestamp(timestamp_ms))
+                raw = record.value or b""
+                if len(raw) > max_bytes:
+                    out.append(self._too_large(raw, max_bytes, rowtime, record))
+                    continue
+                try:
+                    append(prefixed(times, raw))
+                except RowError as exc:
+                    out.append(
+                        self._error(exc.name, exc.message, rowtime, raw, self._stream, record)
+                    )
+            engine.next_rowtime(high)
+        else:
+            for record in batch:
+                timestamp_ms = record.timestamp_ms
+                if timestamp_ms != last_ms:  # records of a batch often share their timestamp
+                    rowtime = engine.next_rowtime(timestamp_ms)
+                    arrival = Timestamp(timestamp_ms)
+                    last_ms = timestamp_ms
+                raw = record.value or b""
+                if len(raw) > max_bytes:
+                    out.append(self._too_large(raw, max_bytes, rowtime, record))
+                    continue
+                try:
+                    decoded = decode_rows(raw)
+                except RowError as exc:
+                    out.append(
+                        self._error(exc.name, exc.message, rowtime, raw, self._stream, record)
+                    )
+                    continue
+                times = (rowtime, arrival)
+                for values in decoded:
+                    append(times + values)
+        if rows:
+            self._emit(engine.push(self._stream, rows), out)
+        self._settle({self._stream: engine.rowtime}, False, out)
+        return out
+
+    def _too_large(
+        self, raw: bytes, max_bytes: int, rowtime: Timestamp, record: SourceRecord
+    ) -> OutRecord:
+        return self._error(RECORD_TOO_LARGE, f"{len(raw)} bytes, over Runtime.MaxRecordBytes "
+                           f"({max_bytes})", rowtime, raw, self._stream, record)  # fmt: skip
+
+    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+        out: list[OutRecord] = []
+        self._emit(self._engine.advance(idle=True), out)
+        self._settle({self._stream: self._engine.rowtime}, True, out)
+        return out
+
+
+class StageProcessor(_Processor):
+    """The runtime's processor for one partition of a repartition topic (stage ``k``)."""
+
+    def __init__(
+        self,
+        emission: Emission,
+        plan: ApplicationPlan,
+        stage: Stage,
+        writers: Sequence[ExchangeWriter],
+        channels: int,
+        topic: str,
+        partition: int,
+    ) -> None:
+        assert stage.reads is not None
+        self._clock = ChannelClock(channels)
+        self._buffer = MergeBuffer(stage.reads.pump)
+        engine = PartitionEngine(
+            plan,
+            partition=partition,
+            allowed_lateness_ms=emission.allowed_lateness_ms,
+            steps=stage.steps,
+            components=(self._clock, self._buffer),
+        )
+        super().__init__(emission, engine, writers, topic, partition)
+        self._stage = stage
+        self._pump = stage.reads.pump
+        self._inbound = stage.inbound
+        self._partials = stage.reads.partials
+
+    def process(self, batch: Sequence[SourceRecord]) -> list[OutRecord]:
+        out: list[OutRecord] = []
+        clock, buffer, engine = self._clock, self._buffer, self._engine
+        partials: list[Row] = []
+        for record in batch:
+            kind, channel, payload = decode_record(record.value or b"")
+            if kind == ROW:
+                side, row = payload
+                buffer.add(channel, side, row, clock.stage_rowtime, engine.ctx)
+            elif kind == PARTIAL:
+                partials.append(payload)
+            elif kind == MARKER:
+                if partials:
+                    self._emit(engine.push(self._inbound[0], partials), out)
+                    partials = []
+                rowtime, frontier, idle = payload
+                if clock.update(channel, rowtime, frontier, idle):
+                    self._tick(out)
+        if partials:
+            self._emit(engine.push(self._inbound[0], partials), out)
+        self._settle(self._floors(), clock.stage_idle, out)
+        return out
+
+    def _tick(self, out: list[OutRecord]) -> None:
+        """The stage's time moved: hand over the rows it passed, close what it allows."""
+        clock, engine = self._clock, self._engine
+        if clock.stage_rowtime > NEVER:
+            engine.set_rowtime(clock.stage_rowtime)
+        if self._partials:
+            engine.ctx.frontiers[self._pump] = clock.stage_frontier
+        released = self._buffer.release(clock.stage_rowtime, clock.stage_idle)
+        if released:
+            self._emit(
+                engine.push_many({self._inbound[side]: rows for side, rows in released.items()}),
+                out,
+            )
+        self._emit(engine.advance(idle=clock.stage_idle), out)
+
+    def _floors(self) -> dict[str, int]:
+        return {stream: self._clock.stage_rowtime for stream in self._inbound}
+
+    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+        return []  # the stage's time comes from its upstream partitions' markers
+
+    def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
+        super().restore(entries)
+        if self._partials:
+            self._engine.ctx.frontiers[self._pump] = self._clock.stage_frontier

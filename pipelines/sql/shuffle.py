@@ -1,0 +1,293 @@
+"""What crosses a repartition topic, and how the stage behind it keeps time.
+
+Every record of a repartition topic comes from one upstream *channel* — one partition of the
+stage before it, numbered by :meth:`pipelines.sql.application.SqlApplication` — and is one of:
+
+* a **row** ``["r", channel, side, [values]]`` of an input stream of the pump behind the
+  repartition (``side`` 1 is a join's right stream), in the partition its keys hash to;
+* a **partial aggregate** ``["p", channel, rowtime, window start, [group key], states]``
+  (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to (the
+  window start's when there is no group key);
+* a **marker** ``["w", channel, rowtime, frontier, idle]``, sent to *every* partition when it
+  changed: the channel's ROWTIME floor (no row it sends later has a lower ROWTIME), its
+  frontier (partials: every window that ends at or before it was sent), and whether the
+  channel is idle.
+
+Values use the state codec's exact forms; a record's ROWTIME is also in its
+``shardline.rowtime`` header. A channel writes its rows and partials before the marker that
+covers them, in one partition in order, in the same transaction as its input offsets.
+
+The stage behind keeps, per channel, the latest marker (:class:`ChannelClock`). Its ROWTIME
+and frontier are the minimum over the active channels (Flink's watermark valve): an idle
+channel does not hold the others back, and one that comes back behind them is left out until
+it catches up; when every channel is idle, the stage is idle. Rows wait in a
+:class:`MergeBuffer` until the stage's ROWTIME passed them, and leave in ROWTIME order (ties:
+by channel, then arrival), so the operators behind a repartition see one stream with a
+monotonic ROWTIME, as in a single partition. A row that comes in below the stage's ROWTIME
+(its channel was idle meanwhile) is a ``Late_Row`` error.
+"""
+
+from __future__ import annotations
+
+import heapq
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from ground.errors import RowError
+from pipelines.runtime import OutRecord
+from pipelines.sql.operators.base import LATE_ROW, Context, StatefulOperator
+from pipelines.sql.stages import Outbound
+from pipelines.sql.state_codec import decode_value, encode_value
+from pipelines.sql.types import Row, Timestamp
+
+__all__ = [
+    "NEVER",
+    "ChannelClock",
+    "ExchangeWriter",
+    "MergeBuffer",
+    "decode_record",
+    "partition_of",
+    "shuffle_key",
+]
+
+#: "no time yet": below every ROWTIME and frontier
+NEVER = -(2**62)
+ROW, PARTIAL, MARKER = "r", "p", "w"
+
+
+def _norm(value: Any) -> Any:
+    # the keys of a join's two sides may differ in type (INTEGER = DOUBLE): hash them alike
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return encode_value(value)
+
+
+def shuffle_key(values: Sequence[Any]) -> bytes:
+    """The record key of a row or partial keyed by ``values``."""
+    return orjson.dumps([_norm(v) for v in values])
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The repartition topic partition of ``key`` (CRC-32: stable across processes)."""
+    return zlib.crc32(key) % partitions
+
+
+def decode_record(value: bytes) -> tuple[str, int, Any]:
+    """``(kind, channel, payload)`` of a repartition record: a row ``(side, row)``, a partial
+    ``(rowtime, start, key, states)`` or a marker ``(rowtime, frontier, idle)``."""
+    data = orjson.loads(value)
+    kind, channel = data[0], data[1]
+    if kind == ROW:
+        return kind, channel, (data[2], tuple(decode_value(v) for v in data[3]))
+    if kind == PARTIAL:
+        key = tuple(decode_value(v) for v in data[4])
+        return kind, channel, (decode_value(data[2]), decode_value(data[3]), key, data[5])
+    return kind, channel, (data[2], data[3], data[4])
+
+
+class ExchangeWriter:
+    """One processor's side of one :class:`~pipelines.sql.stages.Outbound`: its records
+    for the repartition ``topic`` of ``partitions`` partitions, as channel ``channel``."""
+
+    def __init__(self, outbound: Outbound, partitions: int, channel: int) -> None:
+        self.outbound = outbound
+        self.topic = outbound.repartition.topic
+        self.partitions = partitions
+        self.channel = channel
+        self._pump = outbound.repartition.pump
+        self._last: tuple[Any, ...] | None = None
+
+    def write(self, rows: Sequence[Row], ctx: Context, out: list[OutRecord]) -> None:
+        if self.outbound.repartition.partials:
+            self._partials(rows, out)
+        else:
+            self._rows(rows, ctx, out)
+
+    def _rows(self, rows: Sequence[Row], ctx: Context, out: list[OutRecord]) -> None:
+        fns = self.outbound.grouping.fns
+        head = f'["r",{self.channel},{self.outbound.side},'.encode()
+        topic, partitions = self.topic, self.partitions
+        for row in rows:
+            try:
+                key = shuffle_key([f(row) for f in fns])
+            except RowError as exc:
+                ctx.fail(self._pump, exc.name, exc.message, row)
+                continue
+            value = head + orjson.dumps([encode_value(v) for v in row]) + b"]"
+            out.append(OutRecord(topic, key, value, int(row[0]), partition_of(key, partitions)))
+
+    def _partials(self, rows: Sequence[Row], out: list[OutRecord]) -> None:
+        window = self.outbound.grouping.window
+        for rowtime, start, key, states in rows:
+            group = [v for i, v in enumerate(key) if i != window]
+            record_key = shuffle_key(group or [start])
+            value = orjson.dumps([
+                PARTIAL, self.channel, encode_value(rowtime), encode_value(start),
+                [encode_value(v) for v in key], states,
+            ])  # fmt: skip
+            out.append(
+                OutRecord(
+                    self.topic, record_key, value, int(rowtime),
+                    partition_of(record_key, self.partitions),
+                )
+            )  # fmt: skip
+
+    def mark(self, rowtime: int, frontier: int, idle: bool, out: list[OutRecord]) -> None:
+        """Tell every partition this channel's ROWTIME floor and frontier, when they moved
+        (partials: when the frontier passed a window boundary, or idleness changed)."""
+        size = self.outbound.size_ms
+        if self.outbound.repartition.partials:
+            token: tuple[Any, ...] = (frontier // size if frontier > NEVER else None, idle)
+        else:
+            token = (rowtime, idle)
+        if token == self._last:
+            return
+        self._last = token
+        value = orjson.dumps([MARKER, self.channel, int(rowtime), int(frontier), idle])
+        stamp = int(rowtime) if rowtime > 0 else None
+        for p in range(self.partitions):
+            out.append(OutRecord(self.topic, None, value, stamp, p))
+
+
+class ChannelClock(StatefulOperator):
+    """The latest marker of each upstream channel, and the stage's time from them.
+
+    ``stage_rowtime`` and ``stage_frontier`` only grow. They are the minimum over the active
+    channels that are not behind them (a channel never heard of counts as active, at
+    ``NEVER``); when every channel is idle, the maximum over all, and ``stage_idle`` is set."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__("__clock")
+        self._rowtimes = [NEVER] * channels
+        self._frontiers = [NEVER] * channels
+        self._idle = [False] * channels
+        self.stage_rowtime = NEVER
+        self.stage_frontier = NEVER
+        self.stage_idle = False
+
+    def update(self, channel: int, rowtime: int, frontier: int, idle: bool) -> bool:
+        """A marker of ``channel``; True when the stage's time (or idleness) changed."""
+        if not 0 <= channel < len(self._rowtimes):
+            raise ValueError(f"marker of channel {channel}, of {len(self._rowtimes)}")
+        self._rowtimes[channel] = max(self._rowtimes[channel], rowtime)
+        self._frontiers[channel] = max(self._frontiers[channel], frontier)
+        self._idle[channel] = idle
+        self.store.mark(("c",))
+        return self._combine()
+
+    def _combine(self) -> bool:
+        active = [i for i, idle in enumerate(self._idle) if not idle]
+        if active:
+            idle = False
+            rowtime = _valve([self._rowtimes[i] for i in active], self.stage_rowtime)
+            frontier = _valve([self._frontiers[i] for i in active], self.stage_frontier)
+        else:
+            idle = True
+            rowtime, frontier = max(self._rowtimes), max(self._frontiers)
+        rowtime, frontier = max(rowtime, self.stage_rowtime), max(frontier, self.stage_frontier)
+        before = (self.stage_rowtime, self.stage_frontier, self.stage_idle)
+        self.stage_rowtime, self.stage_frontier, self.stage_idle = rowtime, frontier, idle
+        return (rowtime, frontier, idle) != before
+
+    def process(self, rows: list[Row], ctx: Context) -> list[Row]:
+        return []
+
+    def snapshot(self, key: Any) -> Any:
+        return [self._rowtimes, self._frontiers, self._idle,
+                self.stage_rowtime, self.stage_frontier, self.stage_idle]  # fmt: skip
+
+    def restore(self, key: Any, value: Any) -> None:
+        rowtimes, frontiers, idle, self.stage_rowtime, self.stage_frontier, self.stage_idle = value
+        n = len(self._rowtimes)
+        if len(rowtimes) != n:
+            raise ValueError(
+                f"the changelog knows {len(rowtimes)} upstream partitions, now there are {n}: "
+                "reset the application (shardline sql reset) after changing partition counts"
+            )
+        self._rowtimes, self._frontiers, self._idle = list(rowtimes), list(frontiers), list(idle)
+
+
+def _valve(values: list[int], current: int) -> int:
+    """The minimum of the channels that are not behind ``current``; ``current`` if all are."""
+    aligned = [v for v in values if v >= current]
+    return min(aligned) if aligned else current
+
+
+class MergeBuffer(StatefulOperator):
+    """Rows of the repartition topic waiting for the stage's ROWTIME to pass them.
+
+    Kept in the changelog in chunks: the rows that arrived during one commit epoch are one
+    entry, rewritten when some of them left and deleted when all did."""
+
+    def __init__(self, pump: str) -> None:
+        super().__init__("__buffer")
+        self._pump = pump
+        # (rowtime, channel, seq, side, row, encoded values, epoch): a heap in release order
+        self._heap: list[tuple[int, int, int, int, Row, list[Any], int]] = []
+        self._chunks: dict[int, int] = {}
+        self._seq = 0
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def add(self, channel: int, side: int, row: Row, stage_rowtime: int, ctx: Context) -> None:
+        rowtime = int(row[0])
+        if rowtime < stage_rowtime:
+            ctx.fail(
+                self._pump,
+                LATE_ROW,
+                f"row of upstream partition {channel} came in at ROWTIME "
+                f"{Timestamp(rowtime).text()}, after the stage's ROWTIME passed it (its "
+                "partition had been idle)",
+                row,
+            )
+            return
+        heapq.heappush(
+            self._heap,
+            (rowtime, channel, self._seq, side, row, [encode_value(v) for v in row], self._epoch),
+        )
+        self._seq += 1
+        self._chunks[self._epoch] = self._chunks.get(self._epoch, 0) + 1
+        self.store.mark(("b", self._epoch))
+
+    def release(self, rowtime: int, everything: bool) -> dict[int, list[Row]]:
+        """The rows below ``rowtime`` (all of them with ``everything``), per side, in order."""
+        out: dict[int, list[Row]] = {}
+        heap = self._heap
+        while heap and (everything or heap[0][0] < rowtime):
+            _, _, _, side, row, _, epoch = heapq.heappop(heap)
+            out.setdefault(side, []).append(row)
+            left = self._chunks[epoch] - 1
+            if left:
+                self._chunks[epoch] = left
+                self.store.mark(("b", epoch))
+            else:
+                del self._chunks[epoch]
+                self.store.delete(("b", epoch))
+        return out
+
+    def process(self, rows: list[Row], ctx: Context) -> list[Row]:
+        return []
+
+    def snapshot(self, key: Any) -> Any:
+        epoch = key[1]
+        return [[e[1], e[2], e[3], e[5]] for e in self._heap if e[6] == epoch]
+
+    def end_epoch(self) -> None:
+        self._epoch += 1
+
+    def restore(self, key: Any, value: Any) -> None:
+        epoch = int(key[1])
+        for channel, seq, side, encoded in value:
+            row = tuple(decode_value(v) for v in encoded)
+            self._heap.append((int(row[0]), channel, seq, side, row, list(encoded), epoch))
+            self._seq = max(self._seq, seq + 1)
+        self._chunks[epoch] = self._chunks.get(epoch, 0) + len(value)
+        self._epoch = max(self._epoch, epoch + 1)
+
+    def finish_restore(self) -> None:
+        heapq.heapify(self._heap)

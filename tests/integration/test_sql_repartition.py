@@ -1,0 +1,270 @@
+"""KDA applications whose groups span the partitions of their input, on the real stack.
+
+One application (``sql_apps/repartition``) holds the corpus: GROUP BY sector (not the key)
+in tumbling windows on ROWTIME and on event time; a filter pump into an in-application
+stream, then a per-sector window, beside a per-symbol window on the renamed key (no
+repartition, as ``sql explain`` says); a global COUNT(*) per window; a global
+TOP_K_ITEMS_TUMBLING; COUNT_DISTINCT_ITEMS_TUMBLING of sectors, and of one sector's tickers;
+a stream-to-stream join on the sector. Its input is a topic of four partitions keyed by
+ticker. It runs three ways — one worker; one worker killed with SIGKILL mid-stream and
+restarted; two workers, one killed while a third joins — and every output is compared row
+for row with DuckDB over the input as it sits in Kafka, each window result exactly once.
+
+The oracle's rules (not the engine's code): ROWTIME is the running maximum of a partition's
+Kafka timestamps in offset order; an event-time row is late when its window ended at or
+before the largest event time before it *in its partition* minus the allowed lateness
+(decided as without a repartition); a result aggregates the rows that are not late, over
+every partition.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import duckdb
+import pytest
+
+from ground.settings import Settings
+from tests.integration.pace import Pace
+from tests.integration.sql_apps_support import (
+    LATENESS_MS,
+    App,
+    Dataset,
+    assert_keys_unique,
+    deploy,
+    finish,
+    input_table,
+    join_producer,
+    output,
+    produce,
+    produce_in_background,
+    start_ms,
+    ticker_records,
+    ts_ms,
+)
+from tests.integration.workers import ROOT, Worker, wait_for, wait_log
+from tests.rows import assert_same_rows
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+TEMPLATE = "repartition"
+PARTITIONS = 4
+SLOW = {"CommitIntervalMs": 100, "BatchMaxRecords": 50}
+
+
+def oracle(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every output of the corpus, and its late rows, from the input table ``s``."""
+    con.execute(
+        f"""CREATE OR REPLACE TABLE judged AS
+            SELECT *, event_ms - event_ms % 10000 AS ws,
+                   max(event_ms) OVER (PARTITION BY part ORDER BY off ROWS BETWEEN
+                       UNBOUNDED PRECEDING AND 1 PRECEDING) - {LATENESS_MS} AS wm
+            FROM s"""
+    )
+    q = con.execute
+    return {
+        "SECTOR_ROWTIME": q(
+            "SELECT sector, rowtime - rowtime % 10000, count(*), sum(price), max(change), "
+            "count(DISTINCT ticker) FROM s GROUP BY ALL").fetchall(),
+        "SECTOR_EVENT_TIME": q(
+            "SELECT sector, ws, count(*), sum(price) FROM judged "
+            "WHERE wm IS NULL OR ws + 10000 > wm GROUP BY ALL").fetchall(),
+        "late": q(
+            "SELECT part, rowtime, ticker, price, event_ms FROM judged "
+            "WHERE ws + 10000 <= wm").fetchall(),
+        "RISING_PER_SECTOR": q(
+            "SELECT sector, rowtime - rowtime % 10000, count(*), max(price) FROM s "
+            "WHERE change > 0 GROUP BY ALL").fetchall(),
+        "RISING_PER_SYMBOL": q(
+            "SELECT ticker, rowtime - rowtime % 10000, count(*), avg(price) FROM s "
+            "WHERE change > 0 GROUP BY ALL").fetchall(),
+        "TRADES_PER_WINDOW": q(
+            "SELECT rowtime - rowtime % 10000, count(*), avg(price) FROM s GROUP BY ALL"
+        ).fetchall(),
+        "TOP_TICKERS": q(
+            """SELECT ws, rank, ticker, c FROM (
+                 SELECT ws, ticker, c,
+                        row_number() OVER (PARTITION BY ws ORDER BY c DESC, ticker) - 1 AS rank
+                 FROM (SELECT rowtime - rowtime % 30000 AS ws, ticker, count(*) AS c
+                       FROM s GROUP BY ALL))
+               WHERE rank < 3""").fetchall(),
+        "DISTINCT_SECTORS": q(
+            "SELECT rowtime - rowtime % 30000, count(DISTINCT sector) FROM s "
+            "WHERE price > 100 GROUP BY ALL").fetchall(),
+        "TECH_TICKERS": q(
+            "SELECT rowtime - rowtime % 30000, count(DISTINCT ticker) FROM s "
+            "WHERE sector = 'TECHNOLOGY' GROUP BY ALL").fetchall(),
+        "SECTOR_SWINGS": q(
+            """SELECT u.ticker, d.ticker, u.sector, u.price, d.price
+               FROM s u JOIN s d ON u.sector = d.sector
+                 AND d.rowtime BETWEEN u.rowtime - 1000 AND u.rowtime
+               WHERE u.change > 1 AND d.change < -1""").fetchall(),
+    }  # fmt: skip
+
+
+def expected_counts(app: App, want: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
+    counts = {app.outputs[name]: len(rows) for name, rows in want.items() if name != "late"}
+    counts[app.errors] = len(want["late"])
+    return counts
+
+
+def check(settings: Settings, app: App, want: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Every output equals the oracle's, row for row; window results once each."""
+
+    def rows(stream: str, keyed: bool = True) -> list[tuple[Any, dict[str, Any]]]:
+        got = output(settings, app.outputs[stream])
+        if keyed:
+            assert_keys_unique(got)
+        return got
+
+    def window_of(r: Any, size_ms: int) -> tuple[int, int]:
+        # key: <application>/<stream>/<window start>/<rank>; ROWTIME: the window's end
+        start, rank = (r.key or b"").decode().rsplit("/", 2)[1:]
+        assert r.timestamp_ms == int(start) + size_ms
+        return int(start), int(rank)
+
+    got = rows("SECTOR_ROWTIME")
+    for r, v in got:
+        assert r.timestamp_ms == ts_ms(v["WINDOW_START"]) + 10_000  # ROWTIME: the window end
+    assert_same_rows(
+        [(v["SECTOR"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["TOTAL_PRICE"], v["MAX_CHANGE"],
+          v["TICKERS"]) for _, v in got],
+        want["SECTOR_ROWTIME"], what="GROUP BY sector on ROWTIME",
+    )  # fmt: skip
+    assert_same_rows(
+        [(v["SECTOR"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["TOTAL_PRICE"])
+         for _, v in rows("SECTOR_EVENT_TIME")],
+        want["SECTOR_EVENT_TIME"], what="GROUP BY sector on event time",
+    )  # fmt: skip
+    late = []
+    for _, e in output(settings, app.errors):
+        assert (e["ERROR_NAME"], e["PUMP_NAME"]) == ("Late_Row", "SECTOR_EVENT_TIME_PUMP"), e
+        (_, rowtime), _arrival, ticker, _sector, _change, price, (_, event_ms) = json.loads(
+            bytes.fromhex(e["DATA_ROW"])
+        )
+        late.append((e["SOURCE_PARTITION"], rowtime, ticker, price, event_ms))
+    assert_same_rows(late, want["late"], what="Late_Row errors")
+    assert_same_rows(
+        [(v["SECT"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["MAX_PRICE"])
+         for _, v in rows("RISING_PER_SECTOR")],
+        want["RISING_PER_SECTOR"], what="a filter pump, then a per-sector window",
+    )  # fmt: skip
+    assert_same_rows(
+        [(v["SYMBOL"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["AVG_PRICE"])
+         for _, v in rows("RISING_PER_SYMBOL")],
+        want["RISING_PER_SYMBOL"], what="the renamed key",
+    )  # fmt: skip
+    assert_same_rows(
+        [(ts_ms(v["WINDOW_START"]), v["TRADES"], v["AVG_PRICE"])
+         for _, v in rows("TRADES_PER_WINDOW")],
+        want["TRADES_PER_WINDOW"], what="a global COUNT(*)",
+    )  # fmt: skip
+    assert_same_rows(
+        [(*window_of(r, 30_000), v["ITEM"], v["ITEM_COUNT"]) for r, v in rows("TOP_TICKERS")],
+        want["TOP_TICKERS"], what="TOP_K_ITEMS_TUMBLING",
+    )  # fmt: skip
+    for stream in ("DISTINCT_SECTORS", "TECH_TICKERS"):
+        assert_same_rows(
+            [(window_of(r, 30_000)[0], v["NUMBER_OF_DISTINCT_ITEMS"]) for r, v in rows(stream)],
+            want[stream], what=f"COUNT_DISTINCT_ITEMS_TUMBLING ({stream})",
+        )  # fmt: skip
+    assert_same_rows(
+        [(v["UP_TICKER"], v["DOWN_TICKER"], v["SECTOR"], v["UP_PRICE"], v["DOWN_PRICE"])
+         for _, v in rows("SECTOR_SWINGS", keyed=False)],
+        want["SECTOR_SWINGS"], what="the join on the sector",
+    )  # fmt: skip
+    # the data exercises what it should
+    assert len(want["late"]) > app.input.records // 200
+    assert len(want["SECTOR_SWINGS"]) > 100 and len(want["TOP_TICKERS"]) >= 15
+    sectors_per_partition = {r[0] for r in want["SECTOR_ROWTIME"]}
+    assert len(sectors_per_partition) >= 5
+
+
+def finish_and_check(
+    settings: Settings, app: App, survivors: list[Worker], producer: Any = None
+) -> None:
+    if producer is not None:
+        join_producer(producer)
+    want = oracle(input_table(settings.kafka, app.input.topic))
+    finish(settings, app, expected_counts(app, want), survivors, timeout_s=90)
+    check(settings, app, want)
+
+
+def test_explain_shows_the_stages_and_the_renamed_key_needs_none() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "shardline", "sql", "explain",
+         str(ROOT / "tests" / "integration" / "sql_apps" / TEMPLATE)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    text = done.stdout
+    assert "pump RISING_SYMBOL_PUMP: RISING → RISING_PER_SYMBOL (no repartition: its keys " \
+           "include SYMBOL, the input topic's key" in text  # fmt: skip
+    assert "RISING_SYMBOL_PUMP-repartition" not in text
+    assert text.count("stage ") >= 9 and "why: " in text
+    assert "stage 8 reads repartition topic it-sql-repartition-SWING_PUMP-repartition (rows" \
+           in text  # fmt: skip
+    assert "one-partition" not in text and "needs a" not in text
+
+
+def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
+    topic = topic_factory(PARTITIONS, prefix="it-ticker-rp")
+    produce(stack_settings.kafka, topic,
+            ticker_records(4_000, seed=21, start_ms=start_ms()), PARTITIONS)  # fmt: skip
+    data = Dataset(topic, PARTITIONS, 4_000)
+    app = deploy(TEMPLATE, tmp_path, topic_factory, data)
+    w = app.worker("w1", tmp_path / "w1.log", workers)
+    finish_and_check(stack_settings, app, [w])
+
+
+@pytest.mark.faults
+def test_kill9_and_restart(stack_settings, topic_factory, tmp_path, workers) -> None:
+    topic = topic_factory(PARTITIONS, prefix="it-ticker-rp-restart")
+    data = Dataset(topic, PARTITIONS, 3_000)
+    app = deploy(TEMPLATE, tmp_path, topic_factory, data, runtime=SLOW)
+    pace = Pace(400, hold_at=2_000)  # the last third trickles until the restart
+    producer = produce_in_background(
+        stack_settings.kafka, topic, ticker_records(data.records, seed=22, start_ms=start_ms()),
+        PARTITIONS, per_second=pace,
+    )  # fmt: skip
+    first = app.worker("w1", tmp_path / "w1.log", workers)
+    wait_for(stack_settings, app.name, topic, PARTITIONS, 800, 90, [first])
+    first.kill9()  # windows open, repartition topics written but not all read
+    assert producer.is_alive(), "the input was complete before the kill"
+    second = app.worker("w1", tmp_path / "w2.log", workers)
+    pace.release()
+    finish_and_check(stack_settings, app, [second], producer)
+    assert "restored" in second.tail(50_000)
+
+
+@pytest.mark.faults
+def test_two_workers_one_killed_then_a_third_joins(
+    stack_settings, topic_factory, tmp_path, workers
+) -> None:
+    topic = topic_factory(PARTITIONS, prefix="it-ticker-rp-pair")
+    data = Dataset(topic, PARTITIONS, 4_000)
+    app = deploy(
+        TEMPLATE, tmp_path, topic_factory, data,
+        runtime={**SLOW, "SessionTimeoutMs": 6_000, "TransactionTimeoutMs": 10_000},
+    )  # fmt: skip
+    # the input keeps arriving until the third worker owns partitions: no input partition
+    # is quiet for the idle timeout before that
+    pace = Pace(250, hold_at=2_800)
+    producer = produce_in_background(
+        stack_settings.kafka, topic, ticker_records(data.records, seed=23, start_ms=start_ms()),
+        PARTITIONS, per_second=pace,
+    )  # fmt: skip
+    a = app.worker("a", tmp_path / "a.log", workers)
+    b = app.worker("b", tmp_path / "b.log", workers)
+    wait_log([a, b], "assigned ", 60)
+    wait_for(stack_settings, app.name, topic, PARTITIONS, 700, 90, [a, b])
+    a.kill9()
+    assert producer.is_alive(), "the input was complete before the kill"
+    wait_log([b], "assigned ", 45, times=2)  # b takes a's partitions
+    c = app.worker("c", tmp_path / "c.log", workers)
+    wait_log([c], "assigned ", 60)
+    assert producer.is_alive(), "the input was complete before the third worker joined"
+    pace.release()
+    finish_and_check(stack_settings, app, [b, c], producer)

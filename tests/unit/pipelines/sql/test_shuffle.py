@@ -1,0 +1,200 @@
+"""What crosses a repartition, and the time of the stage behind it: records, the channel clock
+(min over active channels, Flink's valve) and the buffer that orders rows by ROWTIME."""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+
+import pytest
+
+from pipelines.sql.operators.base import Context
+from pipelines.sql.planning import Grouping
+from pipelines.sql.shuffle import (
+    NEVER,
+    ChannelClock,
+    ExchangeWriter,
+    MergeBuffer,
+    decode_record,
+    partition_of,
+    shuffle_key,
+)
+from pipelines.sql.stages import Outbound, Repartition
+from pipelines.sql.state_codec import loads
+from pipelines.sql.types import Interval, Timestamp
+
+ROWS = Repartition("app-J-repartition", "J", False, 1, "why", "SECTOR")
+PARTIALS = Repartition("app-P-repartition", "P", True, 1, "why", "SECTOR")
+
+
+def test_rows_cross_with_their_exact_values_keyed_by_the_grouping() -> None:
+    row = (Timestamp(1_000), "TECH", 1.5, math.inf, None, Decimal("1.10"), Interval(6), b"\x01")
+    writer = ExchangeWriter(Outbound(ROWS, "S", 1, Grouping(("SECTOR",), (lambda r: r[1],))), 8, 3)
+    out: list = []
+    writer.write([row], Context("app", 0, 0), out)
+    (record,) = out
+    assert record.topic == ROWS.topic and record.timestamp_ms == 1_000
+    assert record.key == shuffle_key(["TECH"]) and record.partition == partition_of(record.key, 8)
+    kind, channel, (side, decoded) = decode_record(record.value)
+    assert (kind, channel, side) == ("r", 3, 1)
+    assert decoded == row and [type(v) for v in decoded] == [type(v) for v in row]
+
+
+def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_window_alone() -> None:
+    grouping = Grouping(("SECTOR", None), (lambda r: r, lambda r: r), window=1)
+    writer = ExchangeWriter(Outbound(PARTIALS, "__partials:P", 0, grouping, 10_000), 4, 0)
+    start = Timestamp(20_000)
+    out: list = []
+    writer.write([(Timestamp(30_000), start, ("TECH", start), [3, [1, 2.5, 0.0, False, None]])],
+                 Context("app", 0, 0), out)  # fmt: skip
+    (record,) = out
+    assert record.key == shuffle_key(["TECH"])
+    kind, channel, payload = decode_record(record.value)
+    assert (kind, channel) == ("p", 0)
+    assert payload == (Timestamp(30_000), start, ("TECH", start), [3, [1, 2.5, 0.0, False, None]])
+    global_writer = ExchangeWriter(
+        Outbound(PARTIALS, "__partials:P", 0, Grouping((None,), (lambda r: r,), window=0), 10_000),
+        4, 0,
+    )  # fmt: skip
+    out = []
+    global_writer.write([(Timestamp(30_000), start, (start,), [3])], Context("app", 0, 0), out)
+    assert out[0].key == shuffle_key([start])
+
+
+def test_join_keys_of_both_sides_hash_alike() -> None:
+    assert shuffle_key([1.0, "a"]) == shuffle_key([1, "a"])
+    assert shuffle_key([1.5]) != shuffle_key([1])
+
+
+def test_markers_go_to_every_partition_when_they_moved() -> None:
+    rows = ExchangeWriter(Outbound(ROWS, "S", 0, Grouping((), ())), 3, 2)
+    out: list = []
+    rows.mark(1_000, 1_000, False, out)
+    rows.mark(1_000, 1_000, False, out)  # nothing moved
+    assert sorted(o.partition for o in out) == [0, 1, 2]
+    assert decode_record(out[0].value) == ("w", 2, (1_000, 1_000, False))
+    rows.mark(1_000, 1_000, True, out)  # idle now
+    assert len(out) == 6
+    partials = ExchangeWriter(Outbound(PARTIALS, "__partials:P", 0, Grouping((), ()), 10_000), 2, 0)
+    out = []
+    for frontier in (NEVER, 5_000, 9_999, 10_000, 12_000, 20_500):
+        partials.mark(frontier + 1, frontier, False, out)
+    # one marker per window boundary the frontier passed (and the first)
+    assert [decode_record(o.value)[2][1] for o in out[::2]] == [NEVER, 5_000, 10_000, 20_500]
+    assert out[0].timestamp_ms is None  # no time yet: no ROWTIME header
+
+
+def test_the_clock_waits_for_every_channel_and_takes_the_minimum() -> None:
+    clock = ChannelClock(3)
+    assert clock.update(0, 100, 10, False) is False  # channels 1 and 2 never heard of
+    clock.update(1, 200, 20, False)
+    assert (clock.stage_rowtime, clock.stage_frontier) == (NEVER, NEVER)
+    assert clock.update(2, 150, 30, False)
+    assert (clock.stage_rowtime, clock.stage_frontier, clock.stage_idle) == (100, 10, False)
+    clock.update(0, 300, 40, False)
+    assert (clock.stage_rowtime, clock.stage_frontier) == (150, 20)
+    clock.update(0, 250, 35, False)  # an older marker (a replay) moves nothing back
+    assert (clock.stage_rowtime, clock.stage_frontier) == (150, 20)
+
+
+def test_idle_channels_do_not_hold_the_others_back_and_rejoin_once_caught_up() -> None:
+    clock = ChannelClock(2)
+    clock.update(0, 100, 100, False)
+    clock.update(1, 500, 500, False)
+    assert clock.stage_rowtime == 100
+    clock.update(0, 100, 100, True)  # channel 0 idle
+    assert (clock.stage_rowtime, clock.stage_idle) == (500, False)
+    clock.update(1, 900, 900, False)
+    assert clock.stage_rowtime == 900
+    clock.update(0, 200, 200, False)  # back, but behind: left out until it catches up
+    assert clock.stage_rowtime == 900
+    clock.update(1, 1_500, 1_500, False)
+    assert clock.stage_rowtime == 1_500
+    clock.update(0, 1_200, 1_200, False)  # still behind
+    clock.update(1, 1_700, 1_700, False)
+    assert clock.stage_rowtime == 1_700
+    clock.update(0, 1_800, 1_800, False)  # caught up: it holds the stage back again
+    clock.update(1, 2_000, 2_000, False)
+    assert clock.stage_rowtime == 1_800
+
+
+def test_when_every_channel_is_idle_the_stage_is_idle_at_their_latest_time() -> None:
+    clock = ChannelClock(2)
+    clock.update(0, 100, 90, True)
+    assert not clock.stage_idle  # channel 1 never heard of: it may still send anything
+    assert clock.update(1, 300, 250, True)
+    assert (clock.stage_rowtime, clock.stage_frontier, clock.stage_idle) == (300, 250, True)
+
+
+def test_the_clock_survives_a_restore_and_refuses_another_channel_count() -> None:
+    clock = ChannelClock(2)
+    clock.update(0, 100, 90, False)
+    clock.update(1, 300, 250, True)
+    changes = clock.store.take(clock.snapshot)
+    again = ChannelClock(2)
+    for key, value in changes:
+        assert value is not None
+        again.restore(loads(key)[1], loads(value))
+    assert again.stage_rowtime == clock.stage_rowtime
+    assert again.stage_frontier == clock.stage_frontier and not again.stage_idle
+    again.update(0, 400, 400, False)
+    assert again.stage_rowtime == 400  # channel 1 is still idle: only channel 0 counts
+    wider = ChannelClock(3)
+    with pytest.raises(ValueError, match="reset the application"):
+        wider.restore(loads(changes[0][0])[1], loads(changes[0][1] or b""))
+
+
+def test_rows_leave_the_buffer_in_rowtime_order_once_the_stage_passed_them() -> None:
+    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
+    for channel, rowtime, side in [(1, 500, 0), (0, 300, 0), (1, 300, 1), (0, 300, 1), (0, 700, 0)]:
+        buffer.add(channel, side, (Timestamp(rowtime), f"{channel}@{rowtime}/{side}"), NEVER, ctx)
+    assert buffer.release(300, False) == {}  # no row below 300
+    released = buffer.release(600, False)
+    # ROWTIME first, then channel, then arrival; each side keeps that order
+    assert [r[1] for r in released[0]] == ["0@300/0", "1@500/0"]
+    assert [r[1] for r in released[1]] == ["0@300/1", "1@300/1"]
+    assert len(buffer) == 1
+    assert buffer.release(600, True) == {0: [(Timestamp(700), "0@700/0")]}
+    assert ctx.failures == []
+
+
+def test_a_row_below_the_stage_rowtime_is_late() -> None:
+    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
+    buffer.add(0, 0, (Timestamp(100), "x"), 200, ctx)
+    (failure,) = ctx.failures
+    assert (failure.pump, failure.name, failure.row) == ("J", "Late_Row", (Timestamp(100), "x"))
+    assert len(buffer) == 0
+
+
+def test_the_buffer_is_kept_in_chunks_and_restored_in_the_same_order() -> None:
+    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
+    changelog: dict[bytes, bytes] = {}
+
+    def take() -> None:
+        for key, value in buffer.store.take(buffer.snapshot):
+            if value is None:
+                changelog.pop(key, None)
+            else:
+                changelog[key] = value
+        buffer.end_epoch()
+
+    buffer.add(0, 0, (Timestamp(300), "a"), NEVER, ctx)
+    buffer.add(1, 0, (Timestamp(100), "b"), NEVER, ctx)
+    take()
+    buffer.add(1, 1, (Timestamp(300), "c"), NEVER, ctx)
+    buffer.add(0, 0, (Timestamp(300), "d"), NEVER, ctx)
+    take()
+    buffer.release(200, False)  # b leaves: the first chunk is rewritten
+    take()
+    assert len(changelog) == 2
+    again = MergeBuffer("J")
+    for key, value in changelog.items():
+        again.restore(loads(key)[1], json.loads(value))
+    again.finish_restore()
+    assert again.release(10**6, True) == buffer.release(10**6, True)
+    buffer.add(0, 0, (Timestamp(400), "e"), NEVER, ctx)
+    take()
+    assert buffer.release(10**6, True) == {0: [(Timestamp(400), "e")]}
+    take()
+    assert changelog == {}  # every chunk left: deleted
