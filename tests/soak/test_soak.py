@@ -22,11 +22,11 @@ CI_MINUTES = 5
 CI_SEED = 20_261_206
 
 
-def test_five_minutes_of_combined_faults(tmp_path: Path) -> None:
+def test_five_minutes_of_combined_faults(stack_settings: Settings, tmp_path: Path) -> None:
     options = SoakOptions(minutes=float(os.environ.get("SOAK_MINUTES") or CI_MINUTES),
                           seed=int(os.environ.get("SOAK_SEED") or CI_SEED),
                           workdir=tmp_path, check_memory=False)
-    outcome = soak(options, Settings.from_env())
+    outcome = soak(options, stack_settings)
     judge(outcome)
     report = render(outcome, lambda: replay_command(options))
     print(report)
