@@ -201,9 +201,13 @@ def _literal(node: exp.Expression, scope: Scope) -> Expr:
     text = node.this
     if re.fullmatch(r"[+-]?\d+", text):
         return constant(int(text), BIGINT if abs(int(text)) >= 2**31 else INTEGER)
-    if "e" in text.lower():
-        return constant(float(text), DOUBLE)
-    return constant(Decimal(text), SqlType(TypeKind.DECIMAL))
+    try:
+        if "e" in text.lower():
+            return constant(float(text), DOUBLE)
+        return constant(Decimal(text), SqlType(TypeKind.DECIMAL))
+    except (ValueError, ArithmeticError):
+        line, column = node_position(node)
+        raise SqlPlanError(f"{text} is not a number", line=line, column=column) from None
 
 
 def _paren(node: exp.Expression, scope: Scope) -> Expr:

@@ -87,6 +87,8 @@ class _Processor:
         self._topic = topic
         self._partition = partition
         self._outputs = emission.outputs
+        #: streams whose rows come from another stage, which wrote them to their outputs
+        self._received: frozenset[str] = frozenset()
         # the stream each writer reads
         self._written: dict[str, list[ExchangeWriter]] = {}
         for w in self._writers:
@@ -105,7 +107,7 @@ class _Processor:
         for stream, rows in streams.items():
             if not rows:
                 continue
-            for output in self._outputs.get(stream, ()):
+            for output in self._outputs.get(stream, ()) if stream not in self._received else ():
                 encode = output.encoder.encode
                 for row in rows:
                     key = row.key if isinstance(row, KeyedRow) else None
@@ -302,6 +304,7 @@ class StageProcessor(_Processor):
         self._stage = stage
         self._pump = stage.reads.pump
         self._inbound = stage.inbound
+        self._received = frozenset(stage.inbound)
         self._partials = stage.reads.partials
 
     def process(self, batch: Sequence[SourceRecord]) -> list[OutRecord]:

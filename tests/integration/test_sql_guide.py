@@ -535,7 +535,7 @@ def test_transforming_datetime_values(stack_settings, tickers, topic_factory, tm
 
 
 def test_every_guide_application_is_tested() -> None:
-    from tests.integration.test_sql_apps import APPS
+    from tests.integration.sql_apps_support import APPS
 
     tested = {"guide_simple_alerts", "guide_throttled_alerts", "guide_error_stream",
               "guide_tumbling_rowtime", "guide_tumbling_event_time", "guide_top_k",

@@ -145,6 +145,7 @@ REFUSED_BY_KDA = [
     ("a window on a stream without a JOIN",
      f"SELECT STREAM sector, price FROM {SRC} @OVER (RANGE INTERVAL '1' MINUTE PRECEDING)",
      "a window on a stream without a JOIN"),
+    ("a malformed number", f"SELECT STREAM sector, @1E FROM {SRC}", "1E is not a number"),
     ("a subquery renaming ROWTIME",
      f"SELECT STREAM a, b FROM (SELECT STREAM sector, price FROM {SRC}) AS @t(ROWTIME, b)",
      "ROWTIME is not a column a subquery can name"),
@@ -210,3 +211,35 @@ def test_what_kda_refuses_is_refused_at_its_place(
 def test_the_list_has_each_construct_once() -> None:
     names = [case[0] for case in UNSUPPORTED + REFUSED_BY_KDA]
     assert len(names) == len(set(names))
+
+
+#: Refused by the stage planner (repartitioning), at the line of the pump it cannot place
+#: (the application's output stream is there, as the stages are planned once the rest holds).
+_OUTPUT = 'CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (a VARCHAR(16));\n'
+REFUSED_BY_STAGES = [
+    ("a stream written on both sides of a repartition",
+     _OUTPUT + HEADER + f"SELECT STREAM sector, COUNT(*) FROM {SRC}\n"
+     "GROUP BY sector, STEP(ROWTIME BY INTERVAL '1' MINUTE);\n"
+     'CREATE OR REPLACE PUMP "Q" AS INSERT INTO "D" SELECT STREAM a, b FROM U;\n'
+     '@CREATE OR REPLACE PUMP "R" AS INSERT INTO "DESTINATION_SQL_STREAM"\n'
+     "SELECT STREAM a FROM D;\n",
+     "pump R reads D, which pumps in different stages write"),
+    ("a self-join on other columns than the key",
+     _OUTPUT + HEADER.replace('CREATE OR REPLACE PUMP "P"', '@CREATE OR REPLACE PUMP "P"')
+     + f"SELECT STREAM s.sector, t.price FROM {SRC} AS s JOIN {SRC} {W} AS t\n"
+     "ON s.sector = t.sector;\n",
+     "joins SOURCE_SQL_STREAM_001 with itself on columns it is not partitioned by"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "text"), REFUSED_BY_STAGES, ids=[case[0] for case in REFUSED_BY_STAGES]
+)
+def test_what_the_stages_cannot_place_is_refused_at_its_pump(
+    tmp_path: Path, name: str, code: str, text: str
+) -> None:
+    error = _check(tmp_path, code)
+    assert isinstance(error, SqlUnsupportedError), error
+    assert text in error.message
+    line, column = _place(code)
+    assert column == 1 and error.line == line, error

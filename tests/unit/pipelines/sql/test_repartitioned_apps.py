@@ -389,3 +389,30 @@ def test_rows_behind_a_repartition_come_in_rowtime_order(
     ]  # fmt: skip
     assert_rows_close(got_stagger, want_stagger)
     assert len(want_stagger) > 20
+
+
+# -- an output stream that a pump behind a repartition reads ----------------------------------
+PARTIAL_COUNTS = f"""
+CREATE OR REPLACE STREAM "CALC" (ticker VARCHAR(4), tradetime TIMESTAMP, n DOUBLE);
+CREATE OR REPLACE STREAM "DEST" (ticker VARCHAR(4), tradetime TIMESTAMP, n DOUBLE);
+CREATE PUMP "P1" AS INSERT INTO "CALC"
+SELECT STREAM ticker_symbol, STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND), COUNT(*)
+FROM {SRC} GROUP BY STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND), ticker_symbol;
+CREATE PUMP "P2" AS INSERT INTO "DEST"
+SELECT STREAM ticker, tradetime, SUM(n) OVER W1 FROM "CALC"
+WINDOW W1 AS (PARTITION BY tradetime RANGE INTERVAL '10' MINUTE PRECEDING);
+"""
+
+
+def test_an_output_stream_read_behind_a_repartition_is_written_once(tmp_path: Path) -> None:
+    app = make_app(tmp_path, PARTIAL_COUNTS, ["CALC", "DEST"])
+    assert [r.pump for r in app.topology.repartitions] == ["P2"]
+    data = records(1_000)
+    c = cluster(app, data, 13)
+    c.run(crash_chance=0.3)
+    want = input_table(data).execute(
+        "SELECT ticker, rowtime - rowtime % 10000, count(*)::DOUBLE FROM s GROUP BY ALL"
+    ).fetchall()
+    got = [(v["TICKER"], ts_ms(v["TRADETIME"]), v["N"]) for v in values(c, "CALC")]
+    assert_rows_close(got, want)
+    assert len(values(c, "DEST")) == len(want)
