@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/shardline demo
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
