@@ -179,9 +179,16 @@ def run(warmup: int, n: int, batch: int) -> dict[str, Any]:
             emitted = proc.process(batch_records) if batch_records else proc.on_idle(last_ms, 0)
             for out in emitted:
                 if out.topic in procs:
-                    onward.setdefault(out.topic, []).append(SourceRecord(
-                        out.topic, 0, offsets[out.topic], out.timestamp_ms or 0,
-                        out.key, out.value))
+                    onward.setdefault(out.topic, []).append(
+                        SourceRecord(
+                            out.topic,
+                            0,
+                            offsets[out.topic],
+                            out.timestamp_ms or 0,
+                            out.key,
+                            out.value,
+                        )
+                    )
                     offsets[out.topic] += 1
                 elif out.topic == "rcf-out":
                     scores.append(json.loads(out.value)["ANOMALY_SCORE"])
