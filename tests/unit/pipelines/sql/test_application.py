@@ -233,6 +233,8 @@ def test_a_repartitioned_application_reads_and_writes_its_repartition_topic(
     runtime = app.runtime_config()
     assert runtime.repartition_topics == ((topic, 3),)
     assert runtime.consumed_topics == ("ticker", topic)
+    # each topic's partitions split among the workers: every worker gets a share of each stage
+    assert runtime.assignment_strategy == "range"
     source, stage = app.processor("ticker", 2), app.processor(topic, 0)
     assert isinstance(source, SqlPartitionProcessor) and isinstance(stage, StageProcessor)
     record = json.dumps({"ticker_symbol": "AAPL", "sector": "TECH", "change": 1.0,
