@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.shardline-installed
 
-.PHONY: demo test unit faults fuzz lint stack-down clean
+.PHONY: demo test unit faults soak fuzz lint stack-down clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ unit: $(STAMP)
 faults: $(STAMP)
 	SHARDLINE_FAULTS_REPORT=faults-report.jsonl $(BIN)/python -m pytest -m faults -s tests/integration
 	$(BIN)/python -m tests.integration.fault_report faults-report.jsonl
+
+# The chaos soak (docs/faults.md): SOAK_MINUTES (5), SOAK_SEED (1), SOAK_BROKERS (1 or 3).
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak --minutes $(or $(SOAK_MINUTES),5) --seed $(or $(SOAK_SEED),1) \
+		--brokers $(or $(SOAK_BROKERS),1) $(if $(SOAK_REPORT),--report $(SOAK_REPORT))
 
 # Fuzz the codec, SQL front end, prefixes, date patterns and config readers (FUZZ_MINUTES).
 fuzz: $(STAMP)

@@ -336,8 +336,7 @@ def main() -> None:
     bucket = f"{run}-out"
 
     async def make_bucket() -> None:
-        async with S3Client(settings.s3_endpoint, settings.s3_region, settings.s3_access_key,
-                            settings.s3_secret_key) as s3:
+        async with S3Client.from_settings(settings) as s3:
             await s3.ensure_bucket(bucket)
 
     asyncio.run(make_bucket())

@@ -9,7 +9,9 @@ It imports nothing of the project above it (``schemas``, ``pipelines``, ``connec
 - Kafka: :mod:`ground.kafka_config` (every client's configuration), :mod:`ground.kafka`
   (admin helpers), :mod:`ground.kafka_check` (start-up checks), :mod:`ground.msk_iam`,
   :mod:`ground.java_properties`, :mod:`ground.retention`;
-- S3: :mod:`ground.s3`;
+- S3 and AWS: :mod:`ground.s3`, :mod:`ground.aws_credentials` (static keys, the credential
+  chain, AssumeRole, refreshed before they expire);
+- the search engine: :mod:`ground.search_auth` (basic, API key, bearer, SigV4; TLS);
 - shared pieces: :mod:`ground.java_pattern` (Java date patterns), :mod:`ground.faults`
   (fault injection for the fault tests).
 
@@ -19,6 +21,7 @@ Import from the modules; this package names them.
 from __future__ import annotations
 
 __all__ = [
+    "aws_credentials",
     "clock",
     "errors",
     "faults",
@@ -30,6 +33,7 @@ __all__ = [
     "msk_iam",
     "retention",
     "s3",
+    "search_auth",
     "secret",
     "settings",
 ]

@@ -8,9 +8,15 @@
     │   ├── ToolMissingError               java / mvn / go not on PATH
     │   └── PortInUseError                 a port the stack needs is taken
     ├── BrokerUnavailableError(ConnectionError)   Kafka did not answer
+    ├── CredentialsError(PermissionError)  a server refused the credentials (or they could not
+    │                                      be obtained); names the system and the settings
     ├── KafkaSecurityError(PermissionError)  Kafka refused the credentials, or its TLS
     │                                      certificate is not trusted; names the setting
     ├── CodecError(ValueError)             a record could not be decoded; keeps the raw bytes
+    │   └── SchemaMismatchError            its schema id is unknown, or names a schema that
+    │                                      cannot be read as the expected one
+    ├── SchemaRegistryError(ConnectionError)  the schema registry did not answer, refused the
+    │                                      credentials or a schema: no record's fault
     ├── ProduceError                       the producer could not deliver records
     ├── DeliveryError                      a destination refused or failed a write
     │   ├── RetriableDeliveryError         worth another try (throttling, 5xx, timeouts)
@@ -34,6 +40,7 @@ __all__ = [
     "BrokerUnavailableError",
     "CodecError",
     "ConfigError",
+    "CredentialsError",
     "DeliveryError",
     "KafkaSecurityError",
     "KeyCollisionError",
@@ -45,6 +52,8 @@ __all__ = [
     "RetriableDeliveryError",
     "RowError",
     "RuntimeFailure",
+    "SchemaMismatchError",
+    "SchemaRegistryError",
     "ShardlineError",
     "SqlError",
     "SqlPlanError",
@@ -85,6 +94,17 @@ class BrokerUnavailableError(ShardlineError, ConnectionError):
     """The Kafka cluster did not answer within the timeout."""
 
 
+class CredentialsError(ShardlineError, PermissionError):
+    """A server refused the credentials, or they could not be obtained. ``system`` names the
+    server (S3, STS, Elasticsearch), ``setting`` the settings the credentials come from;
+    the message never holds the secret itself. Nothing is committed after it."""
+
+    def __init__(self, system: str, message: str, *, setting: str = "") -> None:
+        super().__init__(f"{system}: {message}" + (f" (check {setting})" if setting else ""))
+        self.system = system
+        self.setting = setting
+
+
 class KafkaSecurityError(ShardlineError, PermissionError):
     """Kafka refused the client's credentials (SASL), or the client does not trust the
     broker's certificate (TLS). Retrying will not help. ``setting`` names what to fix; the
@@ -102,6 +122,23 @@ class CodecError(ShardlineError, ValueError):
         super().__init__(reason)
         self.reason = reason
         self.raw = raw
+
+
+class SchemaMismatchError(CodecError):
+    """The record is framed well but its schema is not the expected one: an id no registry
+    (or ``ids.json``) knows, another schema, or a writer schema that Avro schema resolution
+    cannot read as the reader's (a field without default missing, a type changed)."""
+
+
+class SchemaRegistryError(ShardlineError, ConnectionError):
+    """The schema registry could not be used: unreachable, credentials refused, a schema
+    refused (incompatible), an unexpected answer. Unlike an unknown schema id in a record (a
+    :class:`CodecError` of that record), nothing is gained by skipping the record: the work
+    stops or is retried. ``status`` is the HTTP status, 0 when none came back."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ProduceError(ShardlineError):

@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT_S = 10.0
+#: a new topic's replication factor: the broker's ``default.replication.factor``
+REPLICATION_DEFAULT = -1
 
 
 def admin_client(kafka: KafkaConfig, *, problems: ConnectionProblems | None = None
@@ -96,7 +98,9 @@ def ensure_topics(
         return
     admin = admin_client(kafka)
     futures = admin.create_topics(
-        [NewTopic(t, partitions, 1, config=dict(config or {})) for t in missing],
+        # replication: the cluster's default.replication.factor (1 on one node, 3 on three)
+        [NewTopic(t, partitions, REPLICATION_DEFAULT, config=dict(config or {}))
+         for t in missing],
         operation_timeout=timeout_s,
     )
     for topic, fut in futures.items():

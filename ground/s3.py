@@ -1,4 +1,11 @@
-"""A minimal S3 client on aiohttp, signed with botocore's SigV4, path-style addressing.
+"""A minimal S3 client on aiohttp, signed with botocore's SigV4.
+
+Addressing is path-style (``<endpoint>/<bucket>/<key>``, MinIO's) or virtual-hosted
+(``<bucket>.<endpoint host>/<key>``, AWS's); ``auto`` picks virtual-hosted for AWS endpoints
+and buckets that are valid host names, path-style otherwise. Credentials are
+:class:`~ground.aws_credentials.AwsCredentials`: each request is signed with the credentials
+current at that moment, so temporary ones are refreshed between requests. Objects may be
+written with server-side encryption (:class:`ServerSideEncryption`: SSE-S3 or SSE-KMS).
 
 Shared by the delivery side (``connectors.s3`` re-exports it) and the analytics side
 (reference data of SQL applications): PUT/GET/HEAD object (PUT optionally conditional with
@@ -14,20 +21,36 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
+from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
+import aiohttp.abc
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError
 from yarl import URL
 
-from ground.settings import Secret
+from ground.aws_credentials import AwsCredentials, resolve_credentials
+from ground.settings import Settings
 
-__all__ = ["ENTITY_TOO_LARGE", "META_PREFIX", "MultipartUpload", "S3Client", "S3Response"]
+__all__ = [
+    "CREDENTIAL_ERROR_CODES",
+    "ENTITY_TOO_LARGE",
+    "META_PREFIX",
+    "SSE_S3",
+    "MultipartUpload",
+    "S3Client",
+    "S3Response",
+    "ServerSideEncryption",
+    "is_aws_endpoint",
+    "s3_credentials",
+]
 
 DEFAULT_TIMEOUT_MS = 30_000
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -35,6 +58,55 @@ _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 ENTITY_TOO_LARGE = "EntityTooLarge"
 _CHUNK = 1 << 20
 META_PREFIX = "x-amz-meta-"
+#: Error codes by which S3 (or STS behind it) refuses the credentials themselves, as opposed
+#: to what they may do (AccessDenied). A request signed with them will never succeed.
+CREDENTIAL_ERROR_CODES = frozenset({
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "InvalidSecurity",
+    "InvalidClientTokenId", "AuthorizationHeaderMalformed",
+})
+#: Bucket names that can be a host name label (virtual-hosted addressing).
+_DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSideEncryption:
+    """How S3 encrypts the objects written: ``AES256`` (SSE-S3, keys S3 manages) or
+    ``aws:kms`` (SSE-KMS, with ``kms_key_id``: a KMS key ARN, or MinIO's key name; "" is
+    the account's default KMS key)."""
+
+    algorithm: str = "AES256"
+    kms_key_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ("AES256", "aws:kms"):
+            raise ValueError(f"AES256 or aws:kms, got {self.algorithm!r}")
+        if self.kms_key_id and self.algorithm != "aws:kms":
+            raise ValueError("a KMS key goes with aws:kms")
+
+    def headers(self) -> dict[str, str]:
+        headers = {"x-amz-server-side-encryption": self.algorithm}
+        if self.kms_key_id:
+            headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.kms_key_id
+        return headers
+
+
+SSE_S3 = ServerSideEncryption("AES256")
+
+
+def is_aws_endpoint(endpoint: str) -> bool:
+    host = urlsplit(endpoint).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+
+
+def s3_credentials(settings: Settings) -> AwsCredentials:
+    """The S3 credentials the settings describe (static keys by default). With a role, the
+    STS endpoint defaults to the S3 endpoint when that is not AWS's (MinIO serves STS)."""
+    return resolve_credentials(
+        settings.s3_auth, region=settings.s3_region, access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        default_sts_endpoint="" if is_aws_endpoint(settings.s3_endpoint)
+        else settings.s3_endpoint,
+        ca_bundle=str(settings.s3_ca_bundle) if settings.s3_ca_bundle is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,25 +176,73 @@ class S3Client:
         self,
         endpoint: str,
         region: str,
-        access_key: Secret,
-        secret_key: Secret,
+        credentials: AwsCredentials,
         *,
+        addressing: str = "auto",
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        ca_bundle: Path | None = None,
     ) -> None:
+        if addressing not in ("auto", "path", "virtual"):
+            raise ValueError(f"addressing: auto, path or virtual, got {addressing!r}")
         self.endpoint = endpoint.rstrip("/")
         self.region = region
-        self._credentials = Credentials(access_key.reveal(), secret_key.reveal())
+        self.credentials = credentials
+        self.addressing = addressing
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
+        self._resolver = resolver  # how host names resolve (tests: bucket.host → 127.0.0.1)
+        # HTTPS trusting this PEM file instead of the system's CAs (a private CA, e.g. the
+        # secured local stack's); verification is never turned off.
+        self._ssl = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else None
         self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        credentials: AwsCredentials | None = None,
+        *,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    ) -> S3Client:
+        """A client of ``settings``' S3; ``credentials`` shares one set (and its refreshes)
+        between clients, resolved from the settings when not given."""
+        return cls(settings.s3_endpoint, settings.s3_region,
+                   credentials if credentials is not None else s3_credentials(settings),
+                   addressing=settings.s3_addressing, timeout_ms=timeout_ms,
+                   ca_bundle=settings.s3_ca_bundle)
 
     def __repr__(self) -> str:  # never show the credentials
         return f"S3Client({self.endpoint!r}, region={self.region!r})"
+
+    def virtual_hosted(self, bucket: str) -> bool:
+        """Whether requests to ``bucket`` name it in the host rather than the path."""
+        if not bucket or self.addressing == "path":
+            return False
+        if self.addressing == "virtual":
+            return True
+        return is_aws_endpoint(self.endpoint) and _DNS_BUCKET.match(bucket) is not None
+
+    def url(self, bucket: str, key: str = "") -> str:
+        """The URL of ``bucket``/``key`` (percent-encoded, without a query)."""
+        quoted_key = quote(key, safe="/~") if key else ""
+        if self.virtual_hosted(bucket):
+            parts = urlsplit(self.endpoint)
+            return (f"{parts.scheme}://{bucket}.{parts.netloc}{parts.path}/{quoted_key}")
+        path = "/" + quote(bucket, safe="") if bucket else ""
+        if key:
+            path += "/" + quoted_key
+        return self.endpoint + (path or "/")
 
     async def open(self) -> None:
         if self._session is None:
             # An object's bytes as stored: Firehose-style objects carry Content-Encoding: gzip,
             # which aiohttp would otherwise undo on GET (S3 SDKs never do).
-            self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False)
+            connector = None
+            if self._resolver is not None or self._ssl is not None:
+                connector = aiohttp.TCPConnector(resolver=self._resolver,
+                                                 ssl=self._ssl if self._ssl is not None else True)
+            self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False,
+                                                  connector=connector)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -149,10 +269,7 @@ class S3Client:
     ) -> S3Response:
         """Send one signed request. With ``max_bytes``, a successful answer whose body is
         larger is not read: it comes back with ``status=None`` and ``EntityTooLarge``."""
-        path = "/" + quote(bucket, safe="")
-        if key:
-            path += "/" + quote(key, safe="/~")
-        url = self.endpoint + path
+        url = self.url(bucket, key)
         if query:
             url += "?" + urlencode(sorted(query.items()), quote_via=quote)
         all_headers = dict(headers or {})
@@ -161,8 +278,12 @@ class S3Client:
         all_headers.setdefault("Accept-Encoding", "identity")
         if body:
             all_headers["Content-MD5"] = _content_md5(body)
+        try:
+            credentials = await self.credentials.current()
+        except BotoCoreError as exc:  # the refresh could not reach its source: transient
+            return S3Response(None, error=f"CredentialsUnavailable: {exc}")
         aws = AWSRequest(method=method, url=url, data=body, headers=all_headers)
-        S3SigV4Auth(self._credentials, "s3", self.region).add_auth(aws)
+        S3SigV4Auth(credentials, "s3", self.region).add_auth(aws)
         if self._session is None:
             await self.open()
         assert self._session is not None
@@ -189,10 +310,11 @@ class S3Client:
         encoding: str = "",
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
+        sse: ServerSideEncryption | None = None,
     ) -> S3Response:
         """PUT an object. With ``if_none_match``, S3 answers 412 PreconditionFailed instead of
         overwriting an existing key."""
-        headers = _object_headers(content_type, encoding, metadata)
+        headers = _object_headers(content_type, encoding, metadata, sse)
         if if_none_match:
             headers["If-None-Match"] = "*"
         return await self.request("PUT", bucket, key, body=body, headers=headers)
@@ -207,11 +329,13 @@ class S3Client:
         content_type: str = "",
         encoding: str = "",
         metadata: Mapping[str, str] | None = None,
+        sse: ServerSideEncryption | None = None,
     ) -> tuple[S3Response, str]:
-        """Start an upload; returns the answer and its upload id ("" when it failed)."""
+        """Start an upload (its parts are encrypted as ``sse`` says); returns the answer and
+        its upload id ("" when it failed)."""
         resp = await self.request(
             "POST", bucket, key, query={"uploads": ""},
-            headers=_object_headers(content_type, encoding, metadata),
+            headers=_object_headers(content_type, encoding, metadata, sse),
         )
         upload_id = ""
         if resp.ok:
@@ -288,7 +412,19 @@ class S3Client:
         return await self.request("HEAD", bucket)
 
     async def create_bucket(self, bucket: str) -> S3Response:
-        return await self.request("PUT", bucket)
+        body = b""
+        if is_aws_endpoint(self.endpoint) and self.region != "us-east-1":
+            # AWS creates a bucket in us-east-1 unless told otherwise (and refuses a
+            # regional endpoint's request without the constraint).
+            body = ("<CreateBucketConfiguration><LocationConstraint>" + self.region +
+                    "</LocationConstraint></CreateBucketConfiguration>").encode()
+        return await self.request("PUT", bucket, body=body)
+
+    async def check_credentials(self, bucket: str) -> S3Response:
+        """A bucket listing of at most one key: unlike HEAD (which has no body), its
+        refusal says why (``InvalidAccessKeyId``, ``SignatureDoesNotMatch``,
+        ``AccessDenied``, ...)."""
+        return await self.request("GET", bucket, query={"list-type": "2", "max-keys": "1"})
 
     async def ensure_bucket(self, bucket: str) -> S3Response:
         """Create ``bucket`` unless it exists. Returns the last answer (ok if it exists now)."""
@@ -339,9 +475,12 @@ def _too_large(size: int, limit: int) -> str:
 
 
 def _object_headers(
-    content_type: str, encoding: str, metadata: Mapping[str, str] | None
+    content_type: str,
+    encoding: str,
+    metadata: Mapping[str, str] | None,
+    sse: ServerSideEncryption | None = None,
 ) -> dict[str, str]:
-    headers = {}
+    headers = sse.headers() if sse is not None else {}
     if content_type:
         headers["Content-Type"] = content_type
     if encoding:

@@ -9,15 +9,16 @@ input topic (:class:`SqlPartitionProcessor`) or of one of the repartition topics
 stages (:class:`StageProcessor`).
 """
 
-from pipelines.sql.appconfig import ApplicationConfig, load_application
-from pipelines.sql.application import (
+from pipelines.sql import (
+    ApplicationConfig,
     SqlApplication,
     SqlPartitionProcessor,
     StageProcessor,
     check_application,
+    import_kda_description,
+    load_application,
     load_sql_application,
 )
-from pipelines.sql.kda_import import import_kda_description
 
 __all__ = [
     "ApplicationConfig",

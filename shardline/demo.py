@@ -208,16 +208,17 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
         from shardline.stack import Stack
 
         t0 = time.monotonic()
-        console.print("[bold]1/5[/bold] local stack: Kafka, MinIO, Elasticsearch")
+        console.print("[bold]1/5[/bold] local stack: Kafka, MinIO, Elasticsearch, schema registry")
         from shardline.stack import ComponentState, ConsoleReporter
 
         stack = Stack(settings, reporter=ConsoleReporter(console))
         statuses = stack.status()
-        if all(st.state is ComponentState.EXTERNAL for st in statuses):
-            endpoints = ", ".join(st.endpoint for st in statuses)
+        external = [st for st in statuses if st.state is ComponentState.EXTERNAL]
+        if external:
+            endpoints = ", ".join(st.endpoint for st in external)
             console.print(f"  using the servers already running at {endpoints}")
-        else:
-            stack.up()
+        if len(external) < len(statuses):  # ours (waited for if starting) and the missing ones
+            stack.up([st.name for st in statuses if st.state is not ComponentState.EXTERNAL])
         step("stack up", t0)
 
     t0 = time.monotonic()

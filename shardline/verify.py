@@ -287,9 +287,7 @@ async def read_s3_jsonl(
     from connectors.s3.compression import format_for_key
     from ground.s3 import S3Client
 
-    async with S3Client(
-        settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
-    ) as client:
+    async with S3Client.from_settings(settings) as client:
         keys = await client.list_keys(bucket, prefix)
         rows: list[dict[str, Any]] = []
         for key in keys:
@@ -304,13 +302,26 @@ async def read_s3_jsonl(
 
 
 async def read_search_index(settings: Settings, index: str) -> list[dict[str, Any]]:
-    """Every document (``_source`` plus ``_id``) of ``index``, after a refresh."""
+    """Every document (``_source`` plus ``_id``) of ``index``, after a refresh; with the
+    settings' authentication and TLS."""
     base = settings.search_url
+    auth = settings.search_auth.authenticator()
     docs: list[dict[str, Any]] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-        async with http.post(f"{base}/{index}/_refresh") as resp:
-            if resp.status == 404:
-                return []
+    connector = aiohttp.TCPConnector(ssl=settings.search_auth.ssl_context())
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60),
+                                     connector=connector) as http:
+
+        async def post(path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+            data = json.dumps(body).encode() if body is not None else b""
+            url = base + path
+            headers = await auth.headers("POST", url, data,
+                                         {"Content-Type": "application/json"})
+            async with http.post(url, data=data, headers=headers) as resp:
+                return resp.status, await resp.json(content_type=None)
+
+        status, _ = await post(f"/{index}/_refresh")
+        if status == 404:
+            return []
         search_after: list[Any] | None = None
         while True:
             body: dict[str, Any] = {
@@ -320,10 +331,9 @@ async def read_search_index(settings: Settings, index: str) -> list[dict[str, An
             }
             if search_after is not None:
                 body["search_after"] = search_after
-            async with http.post(f"{base}/{index}/_search", json=body) as resp:
-                data = await resp.json()
-                if resp.status != 200:
-                    raise BrokerUnavailableError(f"search {index}: {resp.status} {data}")
+            status, data = await post(f"/{index}/_search", body)
+            if status != 200:
+                raise BrokerUnavailableError(f"search {index}: {status} {data}")
             hits = data["hits"]["hits"]
             if not hits:
                 return docs

@@ -7,8 +7,8 @@ it, and the key's count and sum including that record. A record whose value is n
 integer counts as 0... except ``b"boom"``, which raises (a processor bug, on purpose).
 
 A test helper: the runtime's unit tests drive :class:`CounterProcessor` directly, and the
-integration tests kill and restart worker processes (a Faust worker hosting the runtime),
-run from the repository root as::
+integration tests kill and restart worker processes (the runtime hosted in a Faust worker,
+``shardline.host``), run from the repository root as::
 
     python -m tests.demo_counter --app-id A --source IN --output OUT
 """
@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 
 from ground.errors import ShardlineError
 from ground.settings import Settings
-from pipelines.runtime.config import RuntimeConfig
-from pipelines.runtime.records import OutRecord, SourceRecord
-from pipelines.runtime.service import run_worker
+from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord
+from shardline.host import HostApp, run_host
+from shardline.host.sql import SqlService
 
 __all__ = ["CounterProcessor", "main"]
 
@@ -112,13 +112,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         assignment_strategy=args.assignment,
     )
     output, delay = args.output, args.delay_ms
+    settings = Settings.from_env()
+    host = HostApp(config.application_id, settings)
+    service = host.add_service(
+        SqlService(config, settings, lambda _topic, p: CounterProcessor(p, output, delay))
+    )
     try:
-        stats = run_worker(
-            config,
-            Settings.from_env(),
-            lambda _topic, p: CounterProcessor(p, output, delay),
-            loglevel=args.loglevel,
-        )
+        run_host(host, loglevel=args.loglevel)
+        stats = service.result
     except ShardlineError as exc:
         logging.getLogger(__name__).error("worker stopped", exc_info=exc)
         raise SystemExit(f"error: {exc}") from None

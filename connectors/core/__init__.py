@@ -20,7 +20,6 @@ from connectors.core.metrics import (
     MetricsHook,
     PendingSource,
 )
-from connectors.core.metrics_server import DEFAULT_METRICS_HOST, MetricsServer
 from connectors.core.offsets import OffsetTracker
 from connectors.core.outcome import (
     DontRetry,
@@ -49,7 +48,6 @@ __all__ = [
     "BufferingHints",
     "Clock",
     "ConsumerLike",
-    "DEFAULT_METRICS_HOST",
     "DeliveryCore",
     "DeliveryParts",
     "DeliveryResult",
@@ -65,7 +63,6 @@ __all__ = [
     "LoggingMetrics",
     "MIB",
     "MetricsHook",
-    "MetricsServer",
     "NoOutput",
     "NotWritten",
     "OffsetTracker",

@@ -68,10 +68,10 @@ PROCESSING_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 class PrometheusMetrics:
     """The :class:`~connectors.core.metrics.MetricsHook` for Prometheus.
 
-    Owns its :class:`CollectorRegistry` (never the global one), so several workers or tests
-    in one process do not collide; serve ``registry`` with
-    :class:`connectors.core.metrics_server.MetricsServer`. Thread-safe: flushes of several
-    deliveries (each in its own thread) and scrapes may interleave.
+    Owns its :class:`CollectorRegistry` (never the global one) unless given one, so several
+    workers or tests in one process do not collide; the process host serves the registry at
+    ``/metrics`` (``shardline.host``). Thread-safe: flushes of several deliveries (each in
+    its own thread) and scrapes may interleave.
     """
 
     def __init__(

@@ -5,11 +5,19 @@ Firehose's search destination configuration in Shardline's layout: index (``inde
 ``IndexName``) and its rotation, document ids, buffering, retries, processing, and the S3
 backup of failed documents (or of every document, S3BackupMode ``AllDocuments``). Every error
 names the exact field, e.g. ``elasticsearch.buffering.size_mb: must be between 1 and 100``.
+
+Where the cluster is and how to authenticate to it (basic, API key, bearer token, SigV4 for
+Amazon OpenSearch Service and Serverless; the CA bundle) are connection settings, not part of
+this section: ``SHARDLINE_SEARCH_*`` (:class:`~ground.search_auth.SearchAuth`), shared with
+the local stack and ``shardline verify``. :meth:`ElasticsearchConfig.build` and
+:meth:`ElasticsearchConfig.check` apply them; a refused credential is a
+:class:`~ground.errors.CredentialsError` naming the settings, at start-up or mid-run.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
@@ -23,10 +31,12 @@ from connectors.elasticsearch.failures import ERROR_OUTPUT_TYPE, es_failure_form
 from connectors.elasticsearch.rotation import IndexRotationPeriod
 from connectors.s3.buckets import check_buckets, s3_client
 from connectors.s3.compression import CompressionFormat
-from connectors.s3.config import read_bucket, read_compression, read_prefix
+from connectors.s3.config import read_bucket, read_compression, read_encryption, read_prefix
 from connectors.s3.destination import S3Destination
 from connectors.transform.config import ProcessingConfig, build_transform
 from ground.errors import ConfigError, DeliveryError
+from ground.s3 import ServerSideEncryption, s3_credentials
+from ground.search_auth import SearchAuthenticator
 from ground.settings import Settings
 
 __all__ = ["ElasticsearchConfig", "S3BackupConfig", "S3BackupMode"]
@@ -58,6 +68,7 @@ class S3BackupConfig:
     compression: CompressionFormat = CompressionFormat.GZIP
     ensure_bucket: bool = False
     mode: S3BackupMode = S3BackupMode.FAILED_DOCUMENTS_ONLY
+    encryption: ServerSideEncryption | None = None
 
     @classmethod
     def from_section(cls, s: Section) -> S3BackupConfig:
@@ -67,6 +78,7 @@ class S3BackupConfig:
             prefix=read_prefix(s, "prefix", "es-failed/"),
             compression=read_compression(s, CompressionFormat.GZIP),
             ensure_bucket=bool(s.get("ensure_bucket")),
+            encryption=read_encryption(s),
         )
         s.done()
         return config
@@ -146,43 +158,71 @@ class ElasticsearchConfig(DestinationConfig):
             settings.search_url, self.index, document_id=self.document_id,
             document_id_field=self.document_id_field, rotation=self.index_rotation_period,
             name=f"{settings.search_engine}/{self.index}",
+            auth=settings.search_auth.authenticator(), system=_system(settings),
         )
         backup = source_backup = None
         if self.s3_backup is not None:
             b = self.s3_backup
+            credentials = s3_credentials(settings)  # one set for both: refreshed once
             backup = S3Destination(
-                s3_client(settings), b.bucket, prefix=f"{b.prefix}{ERROR_OUTPUT_TYPE}/",
-                stream=stream, compression=b.compression, name=f"s3://{b.bucket}/{b.prefix}",
-                same_records_suffice=True,
+                s3_client(settings, credentials), b.bucket,
+                prefix=f"{b.prefix}{ERROR_OUTPUT_TYPE}/", stream=stream,
+                compression=b.compression, name=f"s3://{b.bucket}/{b.prefix}",
+                same_records_suffice=True, sse=b.encryption,
             )
             if b.mode is S3BackupMode.ALL_DOCUMENTS:
                 # Every source record, as consumed, under the prefix (failed documents go
                 # below it, under AmazonOpenSearchService-failed/, as with FailedDocumentsOnly).
                 source_backup = S3Destination(
-                    s3_client(settings), b.bucket, prefix=b.prefix, stream=stream,
-                    compression=b.compression,
-                    name=f"s3://{b.bucket}/{b.prefix} (all documents)",
+                    s3_client(settings, credentials), b.bucket, prefix=b.prefix,
+                    stream=stream, compression=b.compression,
+                    name=f"s3://{b.bucket}/{b.prefix} (all documents)", sse=b.encryption,
                 )
         return DeliveryParts(es, backup=backup, source_backup=source_backup,
                              format_failure=es_failure_formatter(es),
                              transform=build_transform(self.processing))
 
     async def check(self, settings: Settings) -> None:
-        """The cluster answers its health, and the backup's bucket is usable."""
-        es = ElasticsearchDestination(settings.search_url, self.index,
-                                      timeout_ms=HEALTH_TIMEOUT_MS)
-        try:
-            status = await es.cluster_health()
-            if status >= 400:
-                raise DeliveryError(f"{settings.search_url} answered HTTP {status}",
-                                    destination=settings.search_engine)
-        except OSError as exc:
-            raise DeliveryError(f"cannot reach {settings.search_url}: {exc}",
-                                destination=settings.search_engine) from None
-        finally:
-            await es.close()
+        """The cluster answers its health with these credentials, over a TLS connection it
+        can verify, and the backup's bucket is usable."""
+        await check_cluster(settings, self.index)
         buckets = []
         if self.s3_backup is not None:
             buckets.append((self.s3_backup.bucket, self.s3_backup.ensure_bucket,
                             "elasticsearch.s3_backup.bucket"))
         await check_buckets(settings, buckets)
+
+
+def _system(settings: Settings) -> str:
+    return "OpenSearch" if settings.search_engine == "opensearch" else "Elasticsearch"
+
+
+async def check_cluster(settings: Settings, index: str,
+                        auth: SearchAuthenticator | None = None) -> None:
+    """Start-up check of the search cluster: reachable, TLS verified, credentials accepted.
+
+    401 is a CredentialsError naming the credential settings. A 403 means the credentials
+    were accepted but may not read the cluster's health (a user or key limited to its
+    indices): that is fine, the writes will tell."""
+    system = _system(settings)
+    url = settings.search_url
+    es = ElasticsearchDestination(url, index, timeout_ms=HEALTH_TIMEOUT_MS, system=system,
+                                  auth=auth or settings.search_auth.authenticator())
+    try:
+        status, reason = await es.cluster_health()
+    except ssl.SSLError as exc:  # aiohttp's certificate errors are SSLErrors too
+        raise DeliveryError(
+            f"cannot verify the TLS certificate of {url}: {exc} (set SHARDLINE_SEARCH_CA_BUNDLE"
+            " to the CA that signed it)", destination=system) from None
+    except OSError as exc:
+        raise DeliveryError(f"cannot reach {url}: {exc}", destination=system) from None
+    finally:
+        await es.close()
+    if status == 401:
+        code, _, message = reason.partition(": ")
+        raise es.credentials_error(status, code, message)
+    if status == 403:
+        log.info("%s: %s may not read the cluster health (%s); going on", system,
+                 settings.search_auth.describe(), reason)
+    elif status >= 400:
+        raise DeliveryError(f"{url} answered HTTP {status} {reason}", destination=system)

@@ -14,8 +14,14 @@ replay indexes the document again.
 
 Classification: per-item 429/5xx → retry only those items; other per-item errors (mapping
 errors) → permanent; whole-request 429/5xx/connection errors → retry everything; other
-whole-request 4xx → permanent. Values that are not a JSON object never reach the request:
-they are permanent failures (``invalid_json``) from the first attempt.
+whole-request 4xx → permanent. A refused credential — 401, or a 403 ``security_exception``
+for the request or an item — stops the delivery with a :class:`CredentialsError` naming the
+settings: nothing is backed up, nothing committed, the next run delivers it all. Values
+that are not a JSON object never reach the request: they are permanent failures
+(``invalid_json``) from the first attempt.
+
+Authentication (basic, API key, bearer, SigV4) and TLS come from a
+:class:`~ground.search_auth.SearchAuthenticator`; the URL is sent exactly as signed.
 """
 
 from __future__ import annotations
@@ -24,14 +30,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
+from botocore.exceptions import BotoCoreError
+from yarl import URL
 
 from connectors.core.destination import Destination
 from connectors.core.outcome import DontRetry, Outcome, Retry, RetryPartial, Successful
 from connectors.core.records import Batch, Record, Rejected
 from connectors.elasticsearch.rotation import IndexRotationPeriod, index_for
+from ground.errors import CredentialsError
+from ground.search_auth import SearchAuth, SearchAuthenticator
+from ground.secret import redact_url
 
 __all__ = [
     "BulkRequest",
@@ -47,7 +59,10 @@ MISSING_KEY = "missing_record_key"
 MISSING_FIELD = "missing_document_id_field"
 # Only what classify reads: a full answer is ~250 bytes per document, parsed into several
 # dicts each (hundreds of MB for a few 5 MB requests in flight at once).
-BULK_PATH = "/_bulk?filter_path=errors,items.*.status,items.*.error"
+# Percent-encoded as SigV4 canonicalizes it, so what is signed is what is sent.
+BULK_PATH = "/_bulk?" + urlencode({"filter_path": "errors,items.*.status,items.*.error"},
+                                  quote_via=quote)
+SECURITY_EXCEPTION = "security_exception"
 
 
 class DocumentIdStrategy(StrEnum):
@@ -94,6 +109,8 @@ class ElasticsearchDestination(Destination):
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
         name: str = "elasticsearch",
         document_id_field: str | None = None,
+        auth: SearchAuthenticator | None = None,
+        system: str = "Elasticsearch",
     ) -> None:
         if (document_id is DocumentIdStrategy.FIELD) != (document_id_field is not None):
             raise ValueError("document_id_field goes with (and only with) document_id=field")
@@ -105,28 +122,50 @@ class ElasticsearchDestination(Destination):
         # Overrides ``rotation`` entirely when given (any record → index rule).
         self._index_for = index_for
         self.name = name
+        self.auth = auth or SearchAuth().authenticator()
+        self.system = system  # Elasticsearch or OpenSearch, for errors
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
-        return (f"ElasticsearchDestination({self.url!r}, index={self.index!r}, "
+        return (f"ElasticsearchDestination({redact_url(self.url)!r}, index={self.index!r}, "
                 f"rotation={self.rotation.value})")
 
     async def open(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = aiohttp.TCPConnector(ssl=self.auth.auth.ssl_context())
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def cluster_health(self) -> int:
-        """The HTTP status of ``GET /_cluster/health`` (an OSError when nothing answers)."""
+    async def cluster_health(self) -> tuple[int, str]:
+        """``GET /_cluster/health``, authenticated: its HTTP status and, when it failed, the
+        error's ``type: reason`` (an OSError when nothing answers, or TLS fails)."""
         await self.open()
         assert self._session is not None
-        async with self._session.get(self.url + "/_cluster/health") as health:
-            return health.status
+        url = self.url + "/_cluster/health"
+        headers = await self.auth.headers("GET", url)
+        async with self._session.get(URL(url, encoded=True), headers=headers) as health:
+            if health.status < 400:
+                return health.status, ""
+            raw = await health.read()
+            try:
+                body = orjson.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            code, reason = _error(body if isinstance(body, dict) else None)
+            return health.status, f"{code}: {reason}"[:300]
+
+    def credentials_error(self, status: int, code: str, reason: str) -> CredentialsError:
+        """What a refused credential (401, or 403 ``security_exception``) raises."""
+        what = "refused the credentials" if status == 401 else "denied the credentials"
+        return CredentialsError(
+            self.system, f"{redact_url(self.url)} {what} ({self.auth.auth.describe()}): HTTP"
+            f" {status} {code}: {reason[:300]}; offsets not committed",
+            setting=self.auth.auth.settings_names())
 
     # -- naming --------------------------------------------------------------------------
 
@@ -197,11 +236,12 @@ class ElasticsearchDestination(Destination):
         if self._session is None:
             await self.open()
         assert self._session is not None
+        url = self.url + BULK_PATH
         try:
+            headers = await self.auth.headers(
+                "POST", url, request.body, {"Content-Type": "application/x-ndjson"})
             async with self._session.post(
-                self.url + BULK_PATH,
-                data=request.body,
-                headers={"Content-Type": "application/x-ndjson"},
+                URL(url, encoded=True), data=request.body, headers=headers,
             ) as resp:
                 raw = await resp.read()
                 try:
@@ -212,7 +252,8 @@ class ElasticsearchDestination(Destination):
                     body = {"error": {"type": f"HTTP{resp.status}", "reason": raw[:200].decode(
                         "utf-8", "replace")}}
                 return BulkResponse(resp.status, body)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, BotoCoreError) as exc:
+            # BotoCoreError: temporary AWS credentials could not be refreshed (yet)
             return BulkResponse(None, error=f"{type(exc).__name__}: {exc}")
 
     def classify(self, batch: Batch, request: BulkRequest, response: BulkResponse) -> Outcome:
@@ -224,6 +265,8 @@ class ElasticsearchDestination(Destination):
             return Retry(reason)
         if not 200 <= response.status < 300:
             code, message = _error(response.body)
+            if _refused(response.status, code, response.body):
+                raise self.credentials_error(response.status, code, message)
             refused = tuple(
                 Rejected(r, code, message, response.status) for r in request.items)
             return DontRetry(invalid + refused, f"HTTP {response.status}: {code}: {message}")
@@ -248,6 +291,8 @@ class ElasticsearchDestination(Destination):
             if 200 <= status < 300:
                 continue
             code, message = _error(result)
+            if status == 403 and code == SECURITY_EXCEPTION:  # no right to this index
+                raise self.credentials_error(status, code, message)
             if _retriable(status):
                 retry.append(record)
                 reason = reason or f"item status {status}: {code}: {message}"
@@ -258,6 +303,14 @@ class ElasticsearchDestination(Destination):
         if rejected:
             return DontRetry(tuple(rejected), f"{len(rejected)} document(s) rejected")
         return Successful()
+
+
+def _refused(status: int, code: str, body: dict[str, Any] | None) -> bool:
+    """Whether a whole-request answer refuses the credentials: 401; 403 from Elasticsearch's
+    security (``security_exception``) or from AWS's signature check (a ``message``)."""
+    if status == 401:
+        return True
+    return status == 403 and (code == SECURITY_EXCEPTION or "message" in (body or {}))
 
 
 def _parse(value: bytes | None) -> dict[str, Any] | None:
@@ -300,4 +353,7 @@ def _error(body: dict[str, Any] | None) -> tuple[str, str]:
         return str(error.get("type", "unknown")), str(error.get("reason", ""))
     if isinstance(error, str):
         return "error", error
+    message = (body or {}).get("message")  # Amazon OpenSearch's own refusals
+    if isinstance(message, str):
+        return "error", message
     return "unknown", ""

@@ -67,20 +67,32 @@ def _buffering(node: Node | None, tr: Translation, target: str) -> None:
     node.done()
 
 
-def _encryption(node: Node | None) -> None:
-    """``NoEncryptionConfig: NoEncryption`` is fine; a KMS key would change the objects."""
+def _encryption(node: Node | None, tr: Translation, target: str) -> None:
+    """``EncryptionConfiguration``: ``NoEncryptionConfig: NoEncryption`` writes objects as
+    the bucket encrypts them by default; ``KMSEncryptionConfig.AWSKMSKeyARN`` writes them
+    with SSE-KMS under that key (``<target>.encryption``)."""
     if node is None:
         return
-    node.string("NoEncryptionConfig")
-    node.reject("KMS encryption is not supported (MinIO objects are written unencrypted)",
-                "KMSEncryptionConfig")
+    none = node.string("NoEncryptionConfig")
+    if none not in (None, "NoEncryption"):
+        raise ConfigError(node.name("NoEncryptionConfig"), f"NoEncryption, got {none!r}")
+    kms = node.node("KMSEncryptionConfig")
+    if kms is not None:
+        if none is not None:
+            raise ConfigError(node.name("KMSEncryptionConfig"),
+                              "set NoEncryptionConfig or KMSEncryptionConfig, not both")
+        arn = kms.string("AWSKMSKeyARN", required=True)
+        kms.done()
+        tr.section(f"{target}.encryption", kms.path)
+        tr.put(f"{target}.encryption.mode", "SSE-KMS", kms.name("AWSKMSKeyARN"))
+        tr.put(f"{target}.encryption.kms_key_arn", arn, kms.name("AWSKMSKeyARN"))
     node.done()
 
 
-def _common_s3(node: Node, tr: Translation) -> None:
+def _common_s3(node: Node, tr: Translation, target: str) -> None:
     node.ignore(tr, NO_ROLE, "RoleARN")
     node.ignore(tr, NO_LOGS, "CloudWatchLoggingOptions")
-    _encryption(node.node("EncryptionConfiguration"))
+    _encryption(node.node("EncryptionConfiguration"), tr, target)
 
 
 def _backup_location(node: Node, tr: Translation, target: str, *, ensure: bool | None) -> None:
@@ -92,7 +104,7 @@ def _backup_location(node: Node, tr: Translation, target: str, *, ensure: bool |
     tr.put(f"{target}.compression", compression, node.name("CompressionFormat"))
     node.reject("an ErrorOutputPrefix for a backup is not supported", "ErrorOutputPrefix")
     node.ignore(tr, NO_BACKUP_BUFFERING, "BufferingHints")
-    _common_s3(node, tr)
+    _common_s3(node, tr, target)
     if ensure is not None:
         tr.put(f"{target}.ensure_bucket", ensure, "Shardline.EnsureBuckets")
     node.done()
@@ -111,7 +123,7 @@ def translate_s3(node: Node, tr: Translation, ext: ExtensionOptions, *, extended
     tr.put("s3.compression", node.string("CompressionFormat") or FIREHOSE_DEFAULT_COMPRESSION,
            node.name("CompressionFormat"))
     _buffering(node.node("BufferingHints"), tr, target)
-    _common_s3(node, tr)
+    _common_s3(node, tr, target)
     if ext.ensure_buckets is not None:
         tr.put("s3.ensure_bucket", ext.ensure_buckets, "Shardline.EnsureBuckets")
     if ext.multipart_threshold_mb is not None:
@@ -177,8 +189,9 @@ def _format_conversion(node: Node, tr: Translation) -> None:
     if schema is None:
         raise ConfigError(node.name("SchemaConfiguration"), "is required")
     tr.put(f"{base}.schema", schema.string("TableName", required=True), schema.name("TableName"))
-    schema.ignore(tr, "the schema is read from schemas/ by TableName", "RoleARN", "CatalogId",
-                  "DatabaseName", "Region", "VersionId")
+    schema.ignore(tr, "the schema is looked up by TableName (schema folder, registry "
+                  "subject, bundled)", "RoleARN", "CatalogId", "DatabaseName", "Region",
+                  "VersionId")
     schema.done()
     inp = node.node("InputFormatConfiguration")
     if inp is not None:

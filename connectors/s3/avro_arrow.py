@@ -1,4 +1,8 @@
-"""An Avro schema from ``schemas/`` as an Arrow schema: the table a Parquet object is written as.
+"""An Avro schema as an Arrow schema: the table a Parquet object is written as.
+
+The schema is named as everywhere else (:class:`schemas.SchemaCatalog`): a ``.avsc`` of the
+user's folder (``SHARDLINE_SCHEMA_DIR``), the latest version of a subject of the schema
+registry (``SHARDLINE_SCHEMA_REGISTRY_URL``), or a bundled example — read once per process.
 
 ==================================== ==================================================
 Avro                                 Arrow
@@ -36,7 +40,7 @@ from typing import Any
 import pyarrow as pa
 
 from ground.errors import ConfigError
-from schemas import load_schema
+from schemas import SchemaCatalog, default_catalog
 
 __all__ = ["arrow_schema", "avro_to_arrow", "schema_for"]
 
@@ -76,17 +80,24 @@ def avro_to_arrow(schema: dict[str, Any], *, all_nullable: bool = False) -> pa.S
     )
 
 
+def schema_for(name: str, catalog: SchemaCatalog | None = None) -> pa.Schema:
+    """The Arrow schema a Parquet object of the schema ``name`` is written with (every column
+    nullable, as a Glue table), from ``catalog`` (the process's default when None).
+    ConfigError naming ``schema`` for an unknown name."""
+    return _table_schema(catalog or default_catalog(), name)
+
+
 @cache
-def schema_for(name: str) -> pa.Schema:
-    """The Arrow schema a Parquet object of the bundled schema ``name`` is written with (every
-    column nullable, as a Glue table). ConfigError naming ``schema`` for an unknown name."""
-    return avro_to_arrow(load_schema(name), all_nullable=True)
+def _table_schema(catalog: SchemaCatalog, name: str) -> pa.Schema:
+    return avro_to_arrow(catalog.schema(name), all_nullable=True)
 
 
-def arrow_schema(name: str, *, all_nullable: bool = False) -> pa.Schema:
-    """The Arrow schema of the bundled schema ``name``, nullability as declared unless
+def arrow_schema(
+    name: str, *, all_nullable: bool = False, catalog: SchemaCatalog | None = None
+) -> pa.Schema:
+    """The Arrow schema of the schema ``name``, nullability as declared unless
     ``all_nullable``."""
-    return avro_to_arrow(load_schema(name), all_nullable=all_nullable)
+    return avro_to_arrow((catalog or default_catalog()).schema(name), all_nullable=all_nullable)
 
 
 def _kind(schema: Any) -> str:

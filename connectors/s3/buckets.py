@@ -5,28 +5,46 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ground.errors import DeliveryError
-from ground.s3 import S3Client
+from ground.aws_credentials import AwsCredentials
+from ground.errors import CredentialsError, DeliveryError
+from ground.s3 import CREDENTIAL_ERROR_CODES, S3Client
 from ground.settings import Settings
 
 __all__ = ["check_buckets", "s3_client"]
 
 
-def s3_client(settings: Settings) -> S3Client:
-    """A client of the S3 endpoint ``settings`` name, with their credentials."""
-    return S3Client(
-        settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
-    )
+def s3_client(settings: Settings, credentials: AwsCredentials | None = None) -> S3Client:
+    """A client of the S3 endpoint ``settings`` name. ``credentials`` (one set shared by a
+    delivery's clients, so they refresh once) are resolved from the settings when not given."""
+    return S3Client.from_settings(settings, credentials)
 
 
-async def check_buckets(settings: Settings, buckets: Sequence[tuple[str, bool, str]]) -> None:
+async def check_buckets(
+    settings: Settings,
+    buckets: Sequence[tuple[str, bool, str]],
+    credentials: AwsCredentials | None = None,
+) -> None:
     """Each ``(bucket, ensure, field)``: created when ``ensure``, else it must exist; a
-    DeliveryError naming ``field`` when it is not usable."""
-    async with s3_client(settings) as s3:
+    DeliveryError naming ``field`` when it is not usable, a CredentialsError naming the
+    credential settings when S3 refuses the credentials themselves."""
+    if not buckets:
+        return
+    async with s3_client(settings, credentials) as s3:
         for bucket, ensure, field in buckets:
             resp = await (s3.ensure_bucket(bucket) if ensure else s3.head_bucket(bucket))
+            if resp.status in (400, 403):  # HEAD answers have no body: ask what is wrong
+                resp = await s3.check_credentials(bucket)
+                if resp.ok:  # listing is allowed where HEAD was not: go on
+                    continue
             if not resp.ok:
-                why = resp.error or f"HTTP {resp.status} {resp.error_code}"
+                code = resp.error_code
+                if code in CREDENTIAL_ERROR_CODES or code == "ExpiredToken":
+                    raise CredentialsError(
+                        "S3", f"{settings.s3_endpoint} refused the credentials ({code}:"
+                        f" {resp.message})", setting=s3.credentials.settings)
+                why = resp.error or f"HTTP {resp.status} {code}"
+                if code == "AccessDenied":
+                    why += f" (the credentials from {s3.credentials.settings} may not use it)"
                 raise DeliveryError(
                     f"{field} {bucket!r} at {settings.s3_endpoint} is not usable: {why}"
                     + ("" if ensure else " (set ensure_bucket: true to create it)"),

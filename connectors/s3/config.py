@@ -3,8 +3,10 @@
 Firehose's (Extended)S3DestinationConfiguration in Shardline's layout: bucket, ``Prefix`` and
 ``ErrorOutputPrefix`` (compiled once, here: their rules are checked at start-up and the
 destinations reuse them), compression, buffering, retries, record format conversion to
-Parquet, processing, dynamic partitioning, and the source backup (S3BackupMode ``Enabled``).
-Every error names the exact field, e.g. ``s3.buffering.size_mb: must be between 1 and 128``.
+Parquet, processing, dynamic partitioning, the source backup (S3BackupMode ``Enabled``), and
+server-side encryption (``encryption``: SSE-S3, or SSE-KMS with a key — Firehose's
+``EncryptionConfiguration``). Every error names the exact field, e.g.
+``s3.buffering.size_mb: must be between 1 and 128``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from connectors.s3.prefix import Prefix, PrefixPair, compile_prefixes
 from connectors.transform.config import ProcessingConfig, build_transform
 from connectors.transform.partitioning import DEFAULT_MAX_ACTIVE_PARTITIONS
 from ground.errors import ConfigError
+from ground.s3 import SSE_S3, ServerSideEncryption, s3_credentials
 from ground.settings import Settings
+from schemas import codec_for
 
 __all__ = [
     "S3_ERROR_OUTPUT_TYPE",
@@ -50,6 +54,7 @@ __all__ = [
     "SourceBackupConfig",
     "read_bucket",
     "read_compression",
+    "read_encryption",
     "read_prefix",
 ]
 
@@ -80,10 +85,37 @@ def read_compression(s: Section, default: CompressionFormat) -> CompressionForma
     return s.enum("compression", CompressionFormat, default)
 
 
+ENCRYPTION_MODES = ("none", "sse-s3", "sse-kms")
+
+
+def read_encryption(s: Section) -> ServerSideEncryption | None:
+    """``encryption``: ``mode`` ``none`` (the bucket's default encryption applies; Firehose's
+    NoEncryption), ``SSE-S3``, or ``SSE-KMS`` with ``kms_key_arn`` (Firehose's
+    KMSEncryptionConfig.AWSKMSKeyARN; MinIO: its KMS key name). ``mode`` may be left out
+    when ``kms_key_arn`` is given."""
+    if not s.has("encryption"):
+        return None
+    e = s.section("encryption")
+    key = e.string("kms_key_arn", "")
+    mode = e.string("mode", "sse-kms" if key else "").lower()
+    if mode not in ENCRYPTION_MODES:
+        raise ConfigError(e.name("mode"), f"one of none, SSE-S3, SSE-KMS, got {mode!r}")
+    if key and mode != "sse-kms":
+        raise ConfigError(e.name("kms_key_arn"), f"goes with mode SSE-KMS, not {mode!r}")
+    if mode == "sse-kms" and not key:
+        raise ConfigError(e.name("kms_key_arn"), "is required with mode SSE-KMS")
+    e.done()
+    if mode == "none":
+        return None
+    return SSE_S3 if mode == "sse-s3" else ServerSideEncryption("aws:kms", key)
+
+
 @dataclass(frozen=True, slots=True)
 class DataFormatConversionConfig:
     """Firehose's DataFormatConversionConfiguration, JSON → Parquet (OpenX JSON SerDe in,
-    ParquetSerDe out), with the table schema named from ``schemas/``."""
+    ParquetSerDe out; Confluent-framed Avro records are read too). ``schema`` names the table
+    schema: a ``.avsc`` of the user's schema folder, a subject of the schema registry (its
+    latest version), or a bundled example."""
 
     schema: str
     output_format: str = "PARQUET"
@@ -149,6 +181,7 @@ class DataFormatConversionConfig:
             page_size_bytes=self.page_size_bytes,
             writer_version=self.writer_version,
             schema_name=self.schema,
+            avro=codec_for("avro", self.schema),  # Confluent-framed Avro records, too
         )
 
 
@@ -177,6 +210,7 @@ class SourceBackupConfig:
     prefix: str = "source/"
     compression: CompressionFormat = CompressionFormat.GZIP
     ensure_bucket: bool = False
+    encryption: ServerSideEncryption | None = None
     compiled_prefix: Prefix = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -188,10 +222,11 @@ class SourceBackupConfig:
         prefix = read_prefix(s, "prefix", "source/")
         compression = read_compression(s, CompressionFormat.GZIP)
         ensure_bucket = bool(s.get("ensure_bucket"))
+        encryption = read_encryption(s)
         s.done()
         try:
             return cls(bucket=bucket, prefix=prefix, compression=compression,
-                       ensure_bucket=ensure_bucket)
+                       ensure_bucket=ensure_bucket, encryption=encryption)
         except ConfigError as exc:
             raise ConfigError(s.name("prefix"), str(exc)) from None
 
@@ -215,6 +250,7 @@ class S3Config(DestinationConfig):
     processing: ProcessingConfig | None = None
     dynamic_partitioning: DynamicPartitioningConfig | None = None
     source_backup: SourceBackupConfig | None = None
+    encryption: ServerSideEncryption | None = None
     prefixes: PrefixPair = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -255,6 +291,7 @@ class S3Config(DestinationConfig):
         buffering = read_buffering(s.section("buffering"), S3_SIZE_MB)
         retry = read_retry(s.section("retry"))
         multipart_threshold_mb = s.integer("multipart_threshold_mb", *MULTIPART_THRESHOLD_MB)
+        encryption = read_encryption(s)
         s.done()
         try:  # Firehose's prefix rules, checked now rather than at the first delivery
             config = cls(
@@ -263,6 +300,7 @@ class S3Config(DestinationConfig):
                 buffering=buffering, retry=retry, multipart_threshold_mb=multipart_threshold_mb,
                 data_format_conversion=conversion, processing=processing,
                 dynamic_partitioning=partitioning, source_backup=source_backup,
+                encryption=encryption,
             )
         except ConfigError as exc:
             key = "prefix" if exc.field == "Prefix" else "error_output_prefix"
@@ -289,30 +327,32 @@ class S3Config(DestinationConfig):
         formatter: FailureFormatter = format_failure
         if conversion is not None:
             formatter = failure_formatter(conversion.schema)
+        credentials = s3_credentials(settings)  # one set for the three: refreshed once
         destination = S3Destination(
-            s3_client(settings), self.bucket, prefix=prefixes.prefix, stream=stream,
-            compression=self.compression, name=f"s3://{self.bucket}",
+            s3_client(settings, credentials), self.bucket, prefix=prefixes.prefix,
+            stream=stream, compression=self.compression, name=f"s3://{self.bucket}",
             multipart_threshold=multipart,
             encoder=conversion.encoder() if conversion is not None else None,
+            sse=self.encryption,
         )
         backup = None
         # Records conversion rejects always have somewhere to go: without an
         # ErrorOutputPrefix, Firehose's default <Prefix><error-output-type>/yyyy/MM/dd/HH/.
         if self.error_output_prefix is not None or conversion is not None:
             backup = S3Destination(
-                s3_client(settings), self.bucket,
+                s3_client(settings, credentials), self.bucket,
                 prefix=prefixes.error_output_prefix, error_output_type=S3_ERROR_OUTPUT_TYPE,
                 stream=stream, compression=self.compression,
                 name=f"s3://{self.bucket}/{prefixes.error_output_prefix.text}",
-                multipart_threshold=multipart, same_records_suffice=True,
+                multipart_threshold=multipart, same_records_suffice=True, sse=self.encryption,
             )
         source_backup = None
         if self.source_backup is not None:
             sb = self.source_backup
             source_backup = S3Destination(
-                s3_client(settings), sb.bucket, prefix=sb.compiled_prefix, stream=stream,
-                compression=sb.compression, name=f"s3://{sb.bucket}/{sb.prefix}",
-                multipart_threshold=multipart,
+                s3_client(settings, credentials), sb.bucket, prefix=sb.compiled_prefix,
+                stream=stream, compression=sb.compression, name=f"s3://{sb.bucket}/{sb.prefix}",
+                multipart_threshold=multipart, sse=sb.encryption,
             )
         partitioning = self.dynamic_partitioning
         transform = build_transform(

@@ -29,7 +29,12 @@ Exactly once, object by object:
 
 Classification: 2xx written; throttling, 5xx, timeouts, connection errors and an upload aborted
 under us (NoSuchUpload) retried (only the records of the objects that failed); anything else
-(403 AccessDenied, 404 NoSuchBucket, 400) permanent.
+(403 AccessDenied, 404 NoSuchBucket, 400) permanent. Credentials S3 refuses as such
+(InvalidAccessKeyId, SignatureDoesNotMatch, an expired token that will not be refreshed)
+stop the delivery with a :class:`CredentialsError`: no record is backed up or committed.
+
+Objects are written with the server-side encryption given (``sse``: SSE-S3 or SSE-KMS),
+multipart uploads too; without it the bucket's default encryption applies.
 """
 
 from __future__ import annotations
@@ -58,9 +63,9 @@ from connectors.s3.compression import CompressionFormat
 from connectors.s3.formats import BodyEncoder, EncodedBody, JsonLinesEncoder
 from connectors.s3.keys import object_key
 from connectors.s3.prefix import Prefix, compile_prefix
-from ground.errors import KeyCollisionError, RetriableDeliveryError
+from ground.errors import CredentialsError, KeyCollisionError, RetriableDeliveryError
 from ground.faults import faults
-from ground.s3 import S3Client, S3Response
+from ground.s3 import CREDENTIAL_ERROR_CODES, S3Client, S3Response, ServerSideEncryption
 
 __all__ = [
     "DEFAULT_MULTIPART_THRESHOLD",
@@ -79,6 +84,8 @@ RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # partition cleaning up after a worker it took for dead); the retry starts a new one.
 RETRIABLE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable",
                              "NoSuchUpload"})
+# Temporary credentials that ran out: retried when they refresh themselves, fatal otherwise.
+EXPIRED_TOKEN = "ExpiredToken"
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
 MIN_MULTIPART_THRESHOLD = 5 * MIB  # S3's smallest part (all but the last)
 MULTIPART_PART_SIZE = 8 * MIB
@@ -173,6 +180,7 @@ class S3Destination(Destination):
         part_size: int = MULTIPART_PART_SIZE,
         encoder: BodyEncoder | None = None,
         same_records_suffice: bool | None = None,
+        sse: ServerSideEncryption | None = None,
     ) -> None:
         if multipart_threshold < MIN_MULTIPART_THRESHOLD or part_size < MIN_MULTIPART_THRESHOLD:
             raise ValueError("multipart threshold and part size must be at least 5 MiB")
@@ -190,6 +198,7 @@ class S3Destination(Destination):
         self.name = name
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
+        self.sse = sse
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_OBJECTS)
 
     def __repr__(self) -> str:
@@ -292,7 +301,7 @@ class S3Destination(Destination):
                     self.bucket, obj.key, obj.body,
                     content_type=self.encoder.content_type,
                     encoding=self.encoder.content_encoding,
-                    metadata=obj.metadata, if_none_match=True,
+                    metadata=obj.metadata, if_none_match=True, sse=self.sse,
                 )
             if resp.status == 412:
                 return await self._already_there(obj)
@@ -301,7 +310,7 @@ class S3Destination(Destination):
     async def _multipart(self, obj: S3Object) -> S3Response:
         resp, upload_id = await self.client.create_multipart_upload(
             self.bucket, obj.key, content_type=self.encoder.content_type,
-            encoding=self.encoder.content_encoding, metadata=obj.metadata,
+            encoding=self.encoder.content_encoding, metadata=obj.metadata, sse=self.sse,
         )
         if not upload_id:
             return resp
@@ -374,7 +383,11 @@ class S3Destination(Destination):
                 continue
             code = resp.error_code
             where = f"PUT s3://{request.bucket}/{obj.key}"
-            if resp.status is None or resp.status in RETRIABLE_STATUS or code in RETRIABLE_CODES:
+            self._check_credentials(resp, code)
+            if code == EXPIRED_TOKEN:  # refreshable: the next attempt signs with new ones
+                retry.extend(obj.records)
+                reasons.append(f"{where}: {code}: {resp.message}")
+            elif resp.status is None or resp.status in RETRIABLE_STATUS or code in RETRIABLE_CODES:
                 retry.extend(obj.records)
                 reasons.append(f"{where}: {code}: {resp.message}")
             else:
@@ -395,6 +408,19 @@ class S3Destination(Destination):
                 return Retry(reason)
             return RetryPartial(tuple(retry), reason, tuple(rejected))
         return DontRetry(tuple(rejected), reason)
+
+    def _check_credentials(self, resp: S3Response, code: str) -> None:
+        """Raise CredentialsError when S3 refused the credentials themselves (a retry, the
+        backup — signed with the same ones — and the commit would be no use)."""
+        if code not in CREDENTIAL_ERROR_CODES and code != EXPIRED_TOKEN:
+            return
+        credentials = self.client.credentials
+        if code == EXPIRED_TOKEN and credentials.refreshable:
+            return  # retried: the next attempt signs with refreshed ones
+        raise CredentialsError(
+            "S3", f"{self.client.endpoint} refused the credentials ({code}: {resp.message})"
+            f" writing to s3://{self.bucket}; offsets not committed",
+            setting=credentials.settings)
 
     # -- replay alignment and recovery ------------------------------------------------------
 
@@ -417,6 +443,9 @@ class S3Destination(Destination):
         head = await self.client.head_object(self.bucket, key)
         if head.status == 404:
             return NotWritten()
+        if head.status in (400, 403):  # a HEAD answer has no body: ask what was refused
+            listing = await self.client.check_credentials(self.bucket)
+            self._check_credentials(listing, listing.error_code)
         if not head.ok:
             raise RetriableDeliveryError(
                 f"HEAD s3://{self.bucket}/{key}: {head.error_code}: {head.message}",

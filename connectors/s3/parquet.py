@@ -1,8 +1,9 @@
 """Firehose's record format conversion, JSON → Apache Parquet, as a :class:`BodyEncoder`.
 
 One object is one Parquet file with one row group (by default) holding the object's records in
-order, with the schema derived from an Avro schema in ``schemas/``
-(:func:`connectors.s3.avro_arrow.schema_for`; every column nullable, like a Glue table).
+order, with the schema derived from an Avro schema — a file of the user's schema folder, a
+subject of the schema registry or a bundled example (:func:`connectors.s3.avro_arrow.schema_for`;
+every column nullable, like a Glue table).
 
 Deserialisation follows Firehose's OpenX JSON SerDe: each record is one JSON object; keys
 match column names case-insensitively by default (``CaseInsensitive``), optionally with dots
@@ -11,6 +12,12 @@ read as underscores (``ConvertDotsInJsonKeysToUnderscores``) and with ``ColumnTo
 coerced as :mod:`connectors.s3.json_columns` describes. A record that is not a JSON object or
 holds a value that cannot be coerced is not written: it comes back as a failure with
 error-output-type ``format-conversion-failed`` and the other records are converted.
+
+Avro records in the Confluent wire format (a Shardline extension: Firehose converts JSON only)
+are read too when the encoder has an ``avro`` codec of its table schema: with a schema
+registry, each record's writer schema (by id) is resolved to the table's, so a topic whose
+producers evolved their schema converts whole; a record whose id is unknown or whose schema
+cannot be read as the table's is a failure with its bytes, like a record that is not JSON.
 
 The hot path is columnar: records are parsed with orjson, their values dropped into per-column
 lists, and a column whose values are already of the right Python types goes to
@@ -36,6 +43,8 @@ import pyarrow.parquet as pq
 from connectors.core.records import Record, Rejected
 from connectors.s3.formats import FORMAT_CONVERSION_FAILED, EncodedBody
 from connectors.s3.json_columns import KeyRules, Mismatch, converter, fast_types
+from ground.errors import CodecError
+from schemas import AVRO_MAGIC, Codec
 
 __all__ = [
     "DEFAULT_PAGE_SIZE_BYTES",
@@ -80,6 +89,7 @@ class ParquetEncoder:
     """Converts one object's JSON records to a Parquet file of ``schema``.
 
     ``row_group_rows``: rows per row group; None (default) writes one row group per object.
+    ``avro``: the Avro codec of the table schema, to read Confluent-framed Avro records too.
     """
 
     schema: pa.Schema
@@ -90,6 +100,7 @@ class ParquetEncoder:
     writer_version: WriterVersion = WriterVersion.V1
     row_group_rows: int | None = None
     schema_name: str = ""  # for failure messages and the error envelope
+    avro: Codec | None = field(default=None, compare=False)
     _columns: tuple[_Column, ...] = field(init=False, repr=False, compare=False)
     _lookup: dict[str, int] = field(init=False, repr=False, compare=False)
 
@@ -119,13 +130,21 @@ class ParquetEncoder:
         errors: dict[int, str] = {}  # row → why it cannot be converted (first reason)
         values = [[None] * n for _ in self._columns]
         resolved: dict[str, int] = {}  # raw JSON key → column (-1: none), per call
-        lookup, normalise = self._lookup, self.keys.normalise
+        lookup, normalise, avro = self._lookup, self.keys.normalise, self.avro
         for row, record in enumerate(records):
-            try:
-                doc = orjson.loads(record.value)  # type: ignore[arg-type]
-            except orjson.JSONDecodeError as exc:
-                errors[row] = f"the record is not valid JSON: {exc}"
-                continue
+            value = record.value
+            if avro is not None and value and value[0] == AVRO_MAGIC:  # JSON never starts so
+                try:
+                    doc = avro.decode(bytes(value))
+                except CodecError as exc:
+                    errors[row] = f"the record is Avro that cannot be read: {exc.reason}"
+                    continue
+            else:
+                try:
+                    doc = orjson.loads(value)  # type: ignore[arg-type]
+                except orjson.JSONDecodeError as exc:
+                    errors[row] = f"the record is not valid JSON: {exc}"
+                    continue
             if not isinstance(doc, dict):
                 errors[row] = f"the record is a JSON {_json_kind(doc)}, not an object"
                 continue

@@ -29,10 +29,8 @@ from connectors.transform.stage import TransformStage, with_lambda_arn
 
 __all__ = [
     "ACTIVE_PARTITION_EXCEEDED",
-    "DEFAULT_MAX_ACTIVE_PARTITIONS",
-    "PARTITIONING_FAILED",
-    "PROCESSING_FAILED",
     "ActivePartitions",
+    "DEFAULT_MAX_ACTIVE_PARTITIONS",
     "DeaggregationConfig",
     "DeaggregationError",
     "Deaggregator",
@@ -41,6 +39,8 @@ __all__ = [
     "HookOutcome",
     "MetadataExtractionError",
     "MetadataExtractor",
+    "PARTITIONING_FAILED",
+    "PROCESSING_FAILED",
     "ProcessingConfig",
     "ProcessingHook",
     "SubRecordType",

@@ -6,7 +6,7 @@ changelog topic in the same transaction as the outputs and the input offsets, an
 back through ``restore`` when a partition is assigned. The topics it creates are
 ``LogAppendTime`` (:mod:`pipelines.runtime.topics`); an output's own time (a SQL result's
 ROWTIME) travels in the :data:`ROWTIME_HEADER` header. :func:`run` is the blocking loop;
-:class:`StreamService` hosts it in a Faust worker (:func:`run_worker`).
+``shardline.host`` hosts it in a Faust worker.
 """
 
 from ground.clock import Clock, wall_ms
@@ -30,32 +30,29 @@ from pipelines.runtime.records import (
     SourceRecord,
     rowtime_from_headers,
 )
-from pipelines.runtime.service import StreamService, run_worker
 
 __all__ = [
-    "LAST_STOPPED_POINT",
-    "NOW",
-    "ROWTIME_HEADER",
-    "STARTING_POSITIONS",
-    "TRIM_HORIZON",
     "ChangelogReader",
     "Clock",
     "IdleTracker",
     "InstanceSlot",
+    "LAST_STOPPED_POINT",
+    "NOW",
     "OutRecord",
     "PartitionProcessor",
     "ProcessorFactory",
+    "ROWTIME_HEADER",
     "RunStats",
     "RuntimeConfig",
+    "STARTING_POSITIONS",
     "SourceRecord",
     "StreamRuntime",
-    "StreamService",
+    "TRIM_HORIZON",
     "changelog_topic",
     "claim_instance",
     "latest_values",
     "rowtime_from_headers",
     "run",
-    "run_worker",
     "transactional_id",
     "wall_ms",
 ]

@@ -37,6 +37,8 @@ _LEADER_AWAY = frozenset({
     KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT,
     KafkaError._ALL_BROKERS_DOWN,
+    # the client's metadata lost the partition while the broker was away (a restart)
+    KafkaError._UNKNOWN_PARTITION,
 })  # fmt: skip
 
 

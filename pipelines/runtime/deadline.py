@@ -6,7 +6,10 @@ coordinator lookup that is never re-triggered, whatever timeout it was given (li
 issues #5456 and #5511, open in 2.16). The runtime cannot interrupt a call stuck in C, so it
 runs transactional calls on a helper thread and stops waiting after the deadline; the stuck
 thread and its producer are abandoned, and the runtime starts over with a new producer on
-the same ``transactional.id`` (which fences the old one and aborts its transaction).
+the same ``transactional.id`` (which fences the old one and aborts its transaction). The
+stuck thread keeps the old producer alive until the call returns, then it is freed; the
+runtime counts the calls still stuck and stops the worker when too many pile up
+(``transactions.MAX_STUCK_CALLS``), since only a new process frees them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ __all__ = ["StuckCall", "call_with_deadline"]
 
 
 class StuckCall(Exception):
-    """The call had not returned when its deadline passed; it may still be running."""
+    """The call had not returned when its deadline passed; it may still be running, on
+    ``thread`` (which holds what the call holds, e.g. its producer, until it returns)."""
+
+    def __init__(self, message: str, thread: threading.Thread) -> None:
+        super().__init__(message)
+        self.thread = thread
 
 
 def call_with_deadline(fn: Callable[[], Any], limit_s: float, what: str) -> Any:
@@ -43,7 +51,7 @@ def call_with_deadline(fn: Callable[[], Any], limit_s: float, what: str) -> Any:
     thread = threading.Thread(target=target, name=f"shardline-{what}", daemon=True)
     thread.start()
     if not done.wait(limit_s):
-        raise StuckCall(f"{what} did not return within {limit_s:g}s")
+        raise StuckCall(f"{what} did not return within {limit_s:g}s", thread)
     if error:
         raise error[0]
     return result[0]

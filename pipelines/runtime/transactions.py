@@ -11,13 +11,15 @@ abortable ones raise :class:`Abortable` (the caller aborts, rewinds and replays)
 ones, and a call still blocked ``STUCK_GRACE_S`` after its own timeout (``deadline``),
 raise :class:`~ground.errors.TransactionError`. A fatal error is recovered once with a new
 producer on the same ``transactional.id`` (:meth:`Transactions.reset`); a second one within
-``RESET_MIN_INTERVAL_S`` stops the worker.
+``RESET_MIN_INTERVAL_S`` stops the worker, and so do more than ``MAX_STUCK_CALLS`` abandoned
+producers whose stuck call is still blocked (each holds its client until the call returns).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +35,7 @@ from pipelines.runtime.stats import RunStats
 
 __all__ = [
     "ABORT_TIMEOUT_S",
+    "MAX_STUCK_CALLS",
     "RESET_MIN_INTERVAL_S",
     "STUCK_GRACE_S",
     "Abortable",
@@ -49,6 +52,10 @@ ABORT_TIMEOUT_S = 10.0
 STUCK_GRACE_S = 10.0
 #: a second fatal producer error sooner than this after a reset stops the worker
 RESET_MIN_INTERVAL_S = 30.0
+#: abandoned producers whose stuck call still has not returned: each holds its librdkafka
+#: handle (threads, buffers) until the call returns, which it may never do. Beyond this
+#: many the worker stops (a restart frees them all) instead of piling them up.
+MAX_STUCK_CALLS = 3
 _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 
 
@@ -90,6 +97,8 @@ class Transactions:
         self.started_ms = 0
         self.pending = 0
         self._last_reset_s: float | None = None  # monotonic time of the last producer reset
+        #: threads of abandoned calls still blocked (each keeps its producer alive)
+        self._stuck: list[threading.Thread] = []
         #: the output topics that delete records by their timestamps (``topics``)
         self.retention = RetentionWatch((), writer=f"worker {config.application_id}")
 
@@ -121,9 +130,23 @@ class Transactions:
         old, self.producer = self.producer, None
         with contextlib.suppress(Exception):
             old.purge(in_queue=True, in_flight=False, blocking=False)
-        del old
+        del old  # freed now, or (held by a stuck call's thread) once that call returns
+        self._check_stuck()
         self.producer = self._new_producer()
         self.stats.producer_resets += 1
+
+    def _abandoned(self, exc: StuckCall) -> None:
+        self._stuck.append(exc.thread)
+
+    def _check_stuck(self) -> None:
+        """Forget the stuck calls that returned (their producers are freed); stop the
+        worker when more than ``MAX_STUCK_CALLS`` are still blocked."""
+        self._stuck = [t for t in self._stuck if t.is_alive()]
+        self.stats.stuck_calls = len(self._stuck)
+        if len(self._stuck) > MAX_STUCK_CALLS:
+            raise TransactionError(
+                f"{len(self._stuck)} abandoned producers are still blocked in calls that never"
+                f" returned (librdkafka #5456/#5511); stopping so that a restart frees them")
 
     def reset(self, exc: TransactionError) -> None:
         """After a fatal producer error (e.g. fenced after a broker restart bumped the
@@ -156,6 +179,7 @@ class Transactions:
                 return call_with_deadline(fn, self.timeout_s + STUCK_GRACE_S, what)
             except StuckCall as exc:
                 # a librdkafka call that ignores its timeout: only a new producer gets out
+                self._abandoned(exc)
                 raise TransactionError(f"{exc}: replacing the producer") from exc
             except KafkaException as exc:
                 err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
@@ -206,6 +230,7 @@ class Transactions:
                 "abort_transaction",
             )  # fmt: skip
         except StuckCall as exc:
+            self._abandoned(exc)
             self.replace_producer(str(exc))
         except KafkaException as exc:
             err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None

@@ -32,6 +32,7 @@ from pipelines.sql.types import (
     Time,
     Timestamp,
     TypeKind,
+    interval_text,
     parse_timestamp,
 )
 
@@ -212,12 +213,18 @@ def _parse_interval(text: str) -> Interval:
     return Interval(-ms if sign == "-" else ms)
 
 
-def cast(value: Any, target: SqlType) -> Any:
-    """``CAST(value AS target)``; NULL stays NULL. Failure raises ``Type_Coercion_Error``."""
+def cast(value: Any, target: SqlType, source: SqlType | None = None) -> Any:
+    """``CAST(value AS target)``; NULL stays NULL. Failure raises ``Type_Coercion_Error``.
+
+    ``source`` is the operand's type when the compiler knows it: an INTERVAL with a qualifier
+    becomes text in its qualifier's form (``'+3 04:20'`` for DAY TO MINUTE,
+    sql-reference-abs.html)."""
     if value is None:
         return None
     kind = target.kind
     t = type(value)
+    if t is Interval and source is not None and source.qualifier and kind in _STRINGS:
+        return _to_string(interval_text(value, source.qualifier), target)
     if kind in _INT_RANGE:
         if t is bool:
             raise _fail(value, target)

@@ -1,5 +1,13 @@
-"""CHAR_TO_TIMESTAMP and TIMESTAMP_TO_CHAR with Java ``SimpleDateFormat`` patterns (private;
-use :mod:`pipelines.sql.functions`).
+"""CHAR_TO_TIMESTAMP, CHAR_TO_DATE, CHAR_TO_TIME and TIMESTAMP_TO_CHAR, DATE_TO_CHAR,
+TIME_TO_CHAR with Java ``SimpleDateFormat`` patterns (private; use
+:mod:`pipelines.sql.functions`).
+
+The DATE and TIME forms are the TIMESTAMP ones on the part of the value they keep
+(sql-reference-char-to-date.html, -char-to-time.html, -date-to-char.html, -time-to-char.html
+give only the signatures): CHAR_TO_DATE parses like CHAR_TO_TIMESTAMP and keeps the day,
+CHAR_TO_TIME keeps the time of day; DATE_TO_CHAR formats the date's midnight, TIME_TO_CHAR
+the time on 1970-01-01. Unlike TIMESTAMP_TO_CHAR, whose page documents the string ``'null'``
+for a NULL timestamp, they give NULL for NULL.
 
 Supported pattern letters: ``y`` (``yy`` = two digits, read as 1950–2049), ``M`` (``MM``
 number, ``MMM`` short name, ``MMMM`` full name), ``d``, ``D`` (day of year, format only),
@@ -25,7 +33,7 @@ from typing import Any
 from ground.errors import RowError
 from ground.java_pattern import PatternError, tokenize
 from pipelines.sql._scalar_numeric import INVALID_ARGUMENT
-from pipelines.sql.types import COERCION_ERROR, Timestamp
+from pipelines.sql.types import COERCION_ERROR, Date, Time, Timestamp
 
 _MONTHS = (
     "January February March April May June July August September October November December"
@@ -213,3 +221,38 @@ def char_to_timestamp(fmt: Any, text: Any) -> Any:
         raise RowError(COERCION_ERROR, f"{text!r} is not a valid {fmt!r} timestamp") from None
     ms = (moment - _EPOCH) // _dt.timedelta(milliseconds=1) + milli - offset_ms
     return Timestamp(ms)
+
+
+_MS_PER_DAY = 86_400_000
+
+
+def char_to_date(fmt: Any, text: Any) -> Any:
+    """``CHAR_TO_DATE(format, text)`` → :class:`Date` (the day of the parsed timestamp)."""
+    ts = char_to_timestamp(fmt, text)
+    return None if ts is None else Date(ts - ts % _MS_PER_DAY)
+
+
+def char_to_time(fmt: Any, text: Any) -> Any:
+    """``CHAR_TO_TIME(format, text)`` → :class:`Time` (the time of day of the parsed
+    timestamp; fields absent from the format are 0)."""
+    ts = char_to_timestamp(fmt, text)
+    return None if ts is None else Time(ts % _MS_PER_DAY)
+
+
+def date_to_char(fmt: Any, d: Any) -> Any:
+    """``DATE_TO_CHAR(format, date)``: the date's midnight formatted; NULL gives NULL."""
+    if fmt is None or d is None:
+        return None
+    if type(d) is not Date:
+        raise RowError(COERCION_ERROR, f"DATE_TO_CHAR needs a DATE, got {d!r}")
+    return timestamp_to_char(fmt, Timestamp(d))
+
+
+def time_to_char(fmt: Any, t: Any) -> Any:
+    """``TIME_TO_CHAR(format, time)``: the time formatted (date fields read 1970-01-01);
+    NULL gives NULL."""
+    if fmt is None or t is None:
+        return None
+    if type(t) is not Time:
+        raise RowError(COERCION_ERROR, f"TIME_TO_CHAR needs a TIME, got {t!r}")
+    return timestamp_to_char(fmt, Timestamp(int(t) % _MS_PER_DAY))

@@ -155,9 +155,11 @@ def like(s: Any, pattern: Any, escape: Any = None) -> bool | None:
 _SIMILAR_KEEP = set("|*+?{}()[]")
 
 
-@lru_cache(maxsize=1024)
-def _similar_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
+def _similar_body(pattern: str, escape: str | None, lazy: bool = False) -> str:
+    """A SIMILAR TO pattern as Python regex text; ``lazy`` makes every repetition
+    reluctant (the first part of ``SUBSTRING … SIMILAR`` matches as little as it can)."""
     out: list[str] = []
+    suffix = "?" if lazy else ""
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
@@ -167,17 +169,36 @@ def _similar_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
             out.append(re.escape(pattern[i + 1]))
             i += 2
             continue
+        if c == "[":  # a character class: ranges and a leading ^ stay, the rest is literal
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                raise RowError(INVALID_ARGUMENT, f"unclosed [ in {pattern!r}")
+            body = pattern[i + 1 : end]
+            kept = [
+                ch if ch == "-" or (ch == "^" and k == 0) else re.escape(ch)
+                for k, ch in enumerate(body)
+            ]
+            out.append("[" + "".join(kept) + "]")
+            i = end + 1
+            continue
         if c == "%":
-            out.append(".*")
+            out.append(".*" + suffix)
         elif c == "_":
             out.append(".")
+        elif c in "*+?" or c == "}":
+            out.append(c + suffix)
         elif c in _SIMILAR_KEEP or c in "-^" and out and out[-1].startswith("["):
             out.append(c)
         else:
             out.append(re.escape(c))
         i += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=1024)
+def _similar_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
     try:
-        return re.compile("".join(out), re.DOTALL)
+        return re.compile(_similar_body(pattern, escape), re.DOTALL)
     except re.error as exc:
         raise RowError(INVALID_ARGUMENT, f"bad SIMILAR TO pattern {pattern!r}: {exc}") from None
 
@@ -198,9 +219,15 @@ _NAMED_GROUP = re.compile(r"\(\?<([A-Za-z][A-Za-z0-9]*)>")
 
 
 @lru_cache(maxsize=512)
+def java_regex_pattern(pattern: str) -> re.Pattern[str]:
+    """A ``java.util.regex`` pattern compiled by Python's ``re`` (named groups ``(?<name>…)``
+    become ``(?P<name>…)``); raises ``re.error`` when it does not compile."""
+    return re.compile(_NAMED_GROUP.sub(r"(?P<\1>", pattern))
+
+
 def _java_regex(pattern: str) -> re.Pattern[str]:
     try:
-        return re.compile(_NAMED_GROUP.sub(r"(?P<\1>", pattern))
+        return java_regex_pattern(pattern)
     except re.error as exc:
         raise RowError(INVALID_ARGUMENT, f"bad regular expression {pattern!r}: {exc}") from None
 
@@ -293,3 +320,51 @@ def regex_replace(
         if count == nth:
             return head + tail[: m.start()] + expand(m) + tail[m.end() :]
     return text
+
+
+# ---------------------------------------------------------------- SUBSTRING by pattern
+
+
+def substring_regex(s: Any, pattern: Any) -> Any:
+    """``SUBSTRING(s FROM regex)``: the first match of the Java regular expression in ``s``,
+    NULL when there is none (sql-reference-substring.html: "Only the first match is
+    returned")."""
+    if s is None or pattern is None:
+        return None
+    text = _str(s, "SUBSTRING")
+    match = _java_regex(_str(pattern, "SUBSTRING")).search(text)
+    return None if match is None else match.group(0)
+
+
+@lru_cache(maxsize=256)
+def _similar_substring_regex(pattern: str, escape: str) -> re.Pattern[str]:
+    if len(escape) != 1:
+        raise RowError(INVALID_ARGUMENT, f"SUBSTRING escape must be one character: {escape!r}")
+    parts = pattern.split(escape + '"')
+    if len(parts) != 3:
+        raise RowError(
+            INVALID_ARGUMENT,
+            f'SUBSTRING … SIMILAR needs a pattern in three parts separated by {escape}", '
+            f"got {pattern!r}",
+        )
+    head, body, tail = parts
+    try:
+        return re.compile(
+            f"(?:{_similar_body(head, escape, lazy=True)})({_similar_body(body, escape)})"
+            f"(?:{_similar_body(tail, escape)})",
+            re.DOTALL,
+        )
+    except re.error as exc:
+        raise RowError(INVALID_ARGUMENT, f"bad SIMILAR pattern {pattern!r}: {exc}") from None
+
+
+def substring_similar(s: Any, pattern: Any, escape: Any) -> Any:
+    """``SUBSTRING(s SIMILAR pattern ESCAPE e)`` (SQL:2008, sql-reference-substring.html): the
+    pattern is three SIMILAR TO parts separated by ``e"``; when the whole pattern matches the
+    whole string, the part matched by the middle one (the first part matching as little as it
+    can), else NULL."""
+    if s is None or pattern is None or escape is None:
+        return None
+    regex = _similar_substring_regex(_str(pattern, "SUBSTRING"), _str(escape, "SUBSTRING"))
+    match = regex.fullmatch(_str(s, "SUBSTRING"))
+    return None if match is None else match.group(1)

@@ -1,5 +1,5 @@
-"""Datetime functions: FLOOR/CEIL … TO, STEP … BY, EXTRACT, TSDIFF (private; use
-:mod:`pipelines.sql.functions`).
+"""Datetime functions: FLOOR/CEIL … TO, STEP … BY, EXTRACT, TSDIFF, UNIX_TIMESTAMP,
+TO_TIMESTAMP (private; use :mod:`pipelines.sql.functions`).
 
 All arithmetic is on integer milliseconds, UTC, proleptic Gregorian calendar; negative values
 (before 1970) floor toward minus infinity like positive ones.
@@ -226,3 +226,23 @@ def tsdiff(ts1: Any, ts2: Any) -> int | None:
         if type(v) is not Timestamp and type(v) is not int:
             raise RowError(COERCION_ERROR, f"TSDIFF needs TIMESTAMP or BIGINT, got {v!r}")
     return int(ts1) - int(ts2)
+
+
+def unix_timestamp(ts: Any) -> int | None:
+    """``UNIX_TIMESTAMP(ts)``: milliseconds since 1970-01-01 00:00:00 UTC as BIGINT
+    (sql-reference-unix-timestamp.html)."""
+    if ts is None:
+        return None
+    if type(ts) is not Timestamp:
+        raise RowError(COERCION_ERROR, f"UNIX_TIMESTAMP needs a TIMESTAMP, got {ts!r}")
+    return int(ts)
+
+
+def to_timestamp(epoch_ms: Any) -> Timestamp | None:
+    """``TO_TIMESTAMP(unixEpoch)``: BIGINT milliseconds since the epoch → TIMESTAMP
+    (sql-reference-to-timestamp.html)."""
+    if epoch_ms is None:
+        return None
+    if type(epoch_ms) is not int:
+        raise RowError(COERCION_ERROR, f"TO_TIMESTAMP needs a BIGINT, got {epoch_ms!r}")
+    return Timestamp(epoch_ms)

@@ -22,6 +22,9 @@ Semantics (KDA SQL reference pages in brackets):
   VARIANCE and STDDEV are the sample forms. They return DOUBLE; the sample forms are NULL for
   fewer than two values.
 * COUNT_DISTINCT (``COUNT(DISTINCT x)``) and SUM_DISTINCT count distinct non-NULL values.
+* ANY and EVERY take BOOLEANs [sql-reference-any.html, sql-reference-every.html]: ANY is true
+  when some value is true, EVERY when every value is; NULLs are ignored, and with no non-NULL
+  value both are NULL, as SQL's SOME/EVERY. They count trues and falses, so rows can leave.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from ground.errors import RowError
 from pipelines.sql.state_codec import decode_value, encode_value
-from pipelines.sql.types import Interval, SqlType, TypeKind
+from pipelines.sql.types import COERCION_ERROR, Interval, SqlType, TypeKind
 
 __all__ = [
     "ADD_ONLY",
@@ -46,6 +50,8 @@ __all__ = [
     "AddOnlyMin",
     "AggregateSpec",
     "Avg",
+    "BoolAny",
+    "BoolEvery",
     "Count",
     "CountDistinct",
     "FirstValue",
@@ -541,6 +547,58 @@ class SumDistinct(CountDistinct):
         return Interval(total) if type(values[0]) is Interval else total
 
 
+# ---------------------------------------------------------------- ANY / EVERY
+
+
+class BoolAny:
+    """ANY(b): true if some non-NULL value is true, false if none is, NULL without values."""
+
+    __slots__ = ("true", "false")
+
+    def __init__(self) -> None:
+        self.true = 0
+        self.false = 0
+
+    def add(self, value: Any) -> None:
+        if value is True:
+            self.true += 1
+        elif value is False:
+            self.false += 1
+        elif value is not None:
+            raise RowError(COERCION_ERROR, f"ANY/EVERY needs a BOOLEAN, got {value!r}")
+
+    def remove(self, value: Any) -> None:
+        if value is True:
+            self.true -= 1
+        elif value is False:
+            self.false -= 1
+
+    def result(self) -> bool | None:
+        if not self.true and not self.false:
+            return None
+        return self.true > 0
+
+    def state(self) -> Any:
+        return [self.true, self.false]
+
+    @classmethod
+    def restore(cls, state: Any) -> Any:
+        acc = cls()
+        acc.true, acc.false = state
+        return acc
+
+
+class BoolEvery(BoolAny):
+    """EVERY(b): true if every non-NULL value is true, NULL without values."""
+
+    __slots__ = ()
+
+    def result(self) -> bool | None:
+        if not self.true and not self.false:
+            return None
+        return self.false == 0
+
+
 # ---------------------------------------------------------------- registry
 
 
@@ -555,10 +613,14 @@ class AggregateSpec:
     restore: Callable[[Any], Accumulator]
     invertible: bool
     returns: Callable[[SqlType | None], SqlType | None]
+    #: The accumulator is fed NULL values too (FIRST_VALUE/LAST_VALUE see every row);
+    #: operators skip NULLs for the others, which ignore them anyway.
+    sees_nulls: bool = False
 
 
 BIGINT = SqlType(TypeKind.BIGINT)
 DOUBLE = SqlType(TypeKind.DOUBLE)
+BOOLEAN = SqlType(TypeKind.BOOLEAN)
 
 
 def _same(t: SqlType | None) -> SqlType | None:
@@ -571,6 +633,10 @@ def _bigint(t: SqlType | None) -> SqlType | None:
 
 def _double(t: SqlType | None) -> SqlType | None:
     return DOUBLE
+
+
+def _boolean(t: SqlType | None) -> SqlType | None:
+    return BOOLEAN
 
 
 def _sum_type(t: SqlType | None) -> SqlType | None:
@@ -591,9 +657,12 @@ def _spec(
     returns: Callable[[SqlType | None], SqlType | None],
     **kwargs: Any,
 ) -> tuple[str, AggregateSpec]:
+    sees_nulls = issubclass(cls, FirstValue)
     if kwargs:
-        return name, AggregateSpec(name, lambda: cls(**kwargs), cls.restore, True, returns)
-    return name, AggregateSpec(name, cls, cls.restore, True, returns)
+        return name, AggregateSpec(
+            name, lambda: cls(**kwargs), cls.restore, True, returns, sees_nulls
+        )
+    return name, AggregateSpec(name, cls, cls.restore, True, returns, sees_nulls)
 
 
 AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
@@ -616,6 +685,8 @@ AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
             _spec("STDDEV", StddevSamp, _double),
             _spec("COUNT_DISTINCT", CountDistinct, _bigint),
             _spec("SUM_DISTINCT", SumDistinct, _sum_type),
+            _spec("ANY", BoolAny, _boolean),
+            _spec("EVERY", BoolEvery, _boolean),
         ]
     )
 )

@@ -113,6 +113,7 @@ __all__ = [
     "ReferenceDataSource",
     "RuntimeOptions",
     "StartingPosition",
+    "apply_overrides",
     "load_application",
 ]
 
@@ -512,11 +513,13 @@ def load_application(path: Path | str, **overrides: Any) -> ApplicationConfig:
     data = load_document(file)
     if not isinstance(data, dict):
         raise ConfigError(str(file), "expected a mapping at the top level")
-    data = _apply_overrides(data, overrides)
+    data = apply_overrides(data, overrides)
     return ApplicationConfig.from_mapping(data, file.parent)
 
 
-def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the ``application.yaml`` data ``data`` with ``overrides`` (see
+    :func:`load_application`) applied."""
     clean = {k: v for k, v in overrides.items() if v is not None}
     for key in clean:
         if key not in OVERRIDES:

@@ -23,10 +23,11 @@ from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import RuntimeConfig, changelog_topic
 from pipelines.runtime.config import DEFAULT_ASSIGNMENT_STRATEGY
-from pipelines.sql.appconfig import ApplicationConfig, Column, load_application
+from pipelines.sql.appconfig import ApplicationConfig, Column
 from pipelines.sql.decoders import build_decoder
 from pipelines.sql.encoders import build_encoder
 from pipelines.sql.engine import PartitionEngine
+from pipelines.sql.kda_import import load_application_file
 from pipelines.sql.plan import (
     ERROR_STREAM,
     ApplicationPlan,
@@ -38,6 +39,7 @@ from pipelines.sql.processors import Emission, Output, SqlPartitionProcessor, St
 from pipelines.sql.reference import load_reference_tables
 from pipelines.sql.shuffle import ExchangeWriter
 from pipelines.sql.stages import Stage, Topology, plan_stages
+from schemas import catalog_for
 
 #: an error row's fields besides DATA_ROW (names, message, topic, offsets...), generously
 ERROR_ROW_OVERHEAD_BYTES = 64 * 1024
@@ -55,6 +57,7 @@ __all__ = [
     "check_application",
     "internal_topics",
     "load_sql_application",
+    "sql_application",
 ]
 
 
@@ -115,8 +118,11 @@ def internal_topics(
 def check_application(
     path: Path | str, **overrides: Any
 ) -> tuple[ApplicationConfig, ApplicationPlan]:
-    """Validate config and SQL; nothing is contacted. Raises ConfigError or SqlError."""
-    config = load_application(path, **overrides)
+    """Validate config and SQL; nothing is contacted. Raises ConfigError or SqlError.
+
+    ``path`` is an application folder, its ``application.yaml``, or a
+    ``create-application --cli-input-json`` file (:mod:`pipelines.sql.kda_import`)."""
+    config = load_application_file(path, **overrides)
     return config, _plan(config, None)
 
 
@@ -137,7 +143,10 @@ class SqlApplication:
         self.plan = plan
         self.settings = settings
         self.topology = application_topology(config, plan)
-        self._decoders = {i.topic: (i, build_decoder(i.input_schema)) for i in config.inputs}
+        catalog = catalog_for(settings)  # the user's schemas and schema registry
+        self._decoders = {
+            i.topic: (i, build_decoder(i.input_schema, catalog)) for i in config.inputs
+        }
         outputs: dict[str, list[Output]] = {}
         for output in config.outputs:
             if output.name == ERROR_STREAM:
@@ -296,9 +305,18 @@ class SqlApplication:
         return self.emission.encode_error(row)
 
 
+def sql_application(
+    config: ApplicationConfig,
+    settings: Settings,
+    tables: dict[str, list[tuple[Any, ...]]] | None = None,
+) -> SqlApplication:
+    """The application of a loaded ``config``, its reference tables' rows given (offline)."""
+    return SqlApplication(config, _plan(config, tables), settings)
+
+
 def load_sql_application(path: Path | str, settings: Settings, **overrides: Any) -> SqlApplication:
     """Config + SQL + reference tables (read from S3/MinIO once, at start-up)."""
-    config = load_application(path, **overrides)
+    config = load_application_file(path, **overrides)
     tables: dict[str, list[tuple[Any, ...]]] = {}
     if config.reference_data_sources:
         tables = asyncio.run(load_reference_tables(config, settings))

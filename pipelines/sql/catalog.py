@@ -15,6 +15,8 @@ __all__ = ["StreamColumn", "StreamInfo", "TableInfo"]
 class StreamColumn:
     name: str
     sql_type: SqlType
+    #: ``NOT NULL`` in CREATE STREAM: a row with NULL here fails (to the error stream).
+    not_null: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,6 @@ from pipelines.sql.expr import (
     BOOLEAN,
     DOUBLE,
     INTEGER,
-    INTERVAL,
     VARCHAR,
     Expr,
     call,
@@ -34,11 +33,27 @@ from pipelines.sql.expr import (
     constant,
     numeric_result,
 )
-from pipelines.sql.nodes import datatype_to_sql, identifier_name, interval_ms, node_position
+from pipelines.sql.nodes import (
+    datatype_to_sql,
+    identifier_name,
+    interval_ms,
+    interval_type,
+    node_position,
+)
+from pipelines.sql.query_clock import clock_function
+from pipelines.sql.row_values import log_parser_call, row_field
 from pipelines.sql.scope import Scope
 from pipelines.sql.types import Fn, Row, SqlType, TypeKind
 
-__all__ = ["AGGREGATE_NODES", "Expr", "compile_expr"]
+__all__ = [
+    "AGGREGATE_FUNCTIONS",
+    "AGGREGATE_NODES",
+    "CLOCK_COLUMNS",
+    "Expr",
+    "WINDOW_ONLY_FUNCTIONS",
+    "aggregate_name",
+    "compile_expr",
+]
 
 #: sqlglot node classes that are aggregates in KDA (plus COUNT DISTINCT through Count).
 AGGREGATE_NODES: dict[type, str] = {
@@ -54,7 +69,24 @@ AGGREGATE_NODES: dict[type, str] = {
     exp.Stddev: "STDDEV_SAMP",
     exp.VariancePop: "VAR_POP",
     exp.Variance: "VAR_SAMP",
+    exp.Any: "ANY",
 }
+#: Aggregates sqlglot reads as plain calls (``Anonymous``), by name.
+AGGREGATE_FUNCTIONS = frozenset({"EVERY"})
+#: Functions that exist only over a sliding window (``EXP_AVG(x, interval) OVER w``).
+WINDOW_ONLY_FUNCTIONS = frozenset({"EXP_AVG"})
+#: Current-time functions sqlglot reads as column names.
+CLOCK_COLUMNS = frozenset({"CURRENT_ROW_TIMESTAMP", "LOCALTIMESTAMP", "LOCALTIME"})
+
+
+def aggregate_name(node: exp.Expression) -> str | None:
+    """The aggregate a node calls (``COUNT``, ``EVERY`` …), ``None`` when it is not one."""
+    name = AGGREGATE_NODES.get(type(node))
+    if name is not None:
+        return name
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() in AGGREGATE_FUNCTIONS:
+        return str(node.this).upper()
+    return None
 
 _BINARY: dict[type, Callable[..., Any]] = {
     exp.Add: fn.add,
@@ -110,7 +142,7 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
         if isinstance(node, math_node):
             arg = compile_expr(node.this, scope)
             return call(math_func, [arg], arg.sql_type if math_node is exp.Abs else DOUBLE)
-    if isinstance(node, tuple(AGGREGATE_NODES)):
+    if aggregate_name(node) is not None:
         line, column = node_position(node)
         raise SqlPlanError(
             f"aggregate {node.sql()} is only allowed in a GROUP BY query, a stagger window "
@@ -125,11 +157,41 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
 def _column(node: exp.Expression, scope: Scope) -> Expr:
     assert isinstance(node, exp.Column)
     name = identifier_name(node.this)
-    if name == "CURRENT_ROW_TIMESTAMP" and name not in scope.specials:
-        # The row's ROWTIME: the time it entered the application (deterministic on replay).
-        node = exp.Column(this=exp.Identifier(this="ROWTIME"), table=node.args.get("table"))
+    table = node.args.get("table")
+    if table is None and name in CLOCK_COLUMNS and not _visible(scope, name):
+        return clock_function(name)
+    db = node.args.get("db")
+    if db is not None:
+        # q.r.FIELD: field FIELD of the ROW column r of stream or subquery q
+        row_column = exp.Column(this=table, table=db)
+        return row_field(node, _resolved(row_column, scope), name)
+    if table is not None and not _is_qualifier(scope, identifier_name(table)):
+        # r.FIELD with r a ROW column (a log parser's result), not a stream alias
+        candidate = exp.Column(this=table)
+        if _visible(scope, identifier_name(table)):
+            return row_field(node, _resolved(candidate, scope), name)
+    return _resolved(node, scope)
+
+
+def _resolved(node: exp.Column, scope: Scope) -> Expr:
     column = scope.resolve(node)
     return Expr(operator.itemgetter(column.index), column.sql_type, column=column.index)
+
+
+def _visible(scope: Scope, name: str) -> bool:
+    return name in scope.specials or any(
+        c.name == name or c.name.upper() == name.upper() for c in scope.columns
+    )
+
+
+def _is_qualifier(scope: Scope, name: str) -> bool:
+    return any(c.qualifier == name or c.qualifier.upper() == name.upper() for c in scope.columns)
+
+
+def _dot(node: exp.Expression, scope: Scope) -> Expr:
+    """``expr.FIELD``: a field of a ROW-typed expression, ``REGEX_LOG_PARSE(…).COLUMN1``."""
+    assert isinstance(node, exp.Dot)
+    return row_field(node, compile_expr(node.this, scope), identifier_name(node.expression))
 
 
 def _literal(node: exp.Expression, scope: Scope) -> Expr:
@@ -163,7 +225,7 @@ def _boolean(node: exp.Expression, scope: Scope) -> Expr:
 
 def _interval(node: exp.Expression, scope: Scope) -> Expr:
     assert isinstance(node, exp.Interval)
-    return constant(interval_ms(node), INTERVAL)
+    return constant(interval_ms(node), interval_type(node))
 
 
 def _and(node: exp.Expression, scope: Scope) -> Expr:
@@ -341,7 +403,11 @@ def _case(node: exp.Expression, scope: Scope) -> Expr:
 def _cast(node: exp.Expression, scope: Scope) -> Expr:
     target = datatype_to_sql(node.args["to"])
     arg = compile_expr(node.this, scope)
-    return call(lambda value: fn.cast(value, target), [arg], target)
+    source = arg.sql_type
+    if source is not None and source.kind is TypeKind.ROW:
+        line, column = node_position(node)
+        raise SqlPlanError(f"cannot CAST a {source}; read its fields", line=line, column=column)
+    return call(lambda value: fn.cast(value, target, source), [arg], target)
 
 
 def _coalesce(node: exp.Expression, scope: Scope) -> Expr:
@@ -398,6 +464,17 @@ def _extract(node: exp.Expression, scope: Scope) -> Expr:
 
 def _substring(node: exp.Expression, scope: Scope) -> Expr:
     args = [compile_expr(node.this, scope), compile_expr(node.args["start"], scope)]
+    start_type = args[1].sql_type
+    if start_type is not None and start_type.is_string:
+        # SUBSTRING(s FROM 'regex'): the first match (sql-reference-substring.html)
+        if node.args.get("length") is not None:
+            line, column = node_position(node)
+            raise SqlUnsupportedError(
+                "SUBSTRING(… FROM <regex> FOR …) (use SUBSTRING(… SIMILAR … ESCAPE …))",
+                line=line,
+                column=column,
+            )
+        return call(fn.substring_regex, args, VARCHAR)
     if node.args.get("length") is not None:
         args.append(compile_expr(node.args["length"], scope))
     return call(fn.substring, args, VARCHAR)
@@ -463,6 +540,25 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
             )
         step_by = by_expr.constant
         return call(lambda v: fn.step(v, step_by), [value_expr], value_expr.sql_type)
+    if name == "SUBSTRING_SIMILAR":
+        args = [compile_expr(e, scope) for e in node.expressions]
+        return call(fn.substring_similar, args, VARCHAR)
+    parser = fn.LOG_PARSERS.get(name)
+    if parser is not None:
+        return _log_parser(node, scope, parser)
+    if name in AGGREGATE_FUNCTIONS:
+        raise SqlPlanError(
+            f"aggregate {node.sql()} is only allowed in a GROUP BY query, a stagger window "
+            "or with OVER",
+            line=line,
+            column=column,
+        )
+    if name in WINDOW_ONLY_FUNCTIONS:
+        raise SqlPlanError(
+            f"{name} is only allowed OVER a sliding window: {name}(…) OVER (RANGE INTERVAL …)",
+            line=line,
+            column=column,
+        )
     scalar = fn.SCALARS.get(name)
     if scalar is None:
         raise SqlUnsupportedError(f"function {name}", line=line, column=column)
@@ -478,8 +574,17 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
     return call(scalar.fn, args, scalar.returns([a.sql_type for a in args]))
 
 
-def _current_timestamp(node: exp.Expression, scope: Scope) -> Expr:
-    return _column(exp.Column(this=exp.Identifier(this="ROWTIME")), scope)
+def _log_parser(node: exp.Expression, scope: Scope, parser: fn.LogParser) -> Expr:
+    return log_parser_call(node, parser, [compile_expr(e, scope) for e in node.expressions])
+
+
+def _current_time(node: exp.Expression, scope: Scope) -> Expr:
+    names: dict[type, str] = {
+        exp.CurrentTimestamp: "CURRENT_TIMESTAMP",
+        exp.CurrentDate: "CURRENT_DATE",
+        exp.CurrentTime: "CURRENT_TIME",
+    }
+    return clock_function(names[type(node)])
 
 
 def _window_node(node: exp.Expression, scope: Scope) -> Expr:
@@ -520,6 +625,9 @@ _COMPILERS: dict[type, Callable[[exp.Expression, Scope], Expr]] = {
     exp.Pow: _pow,
     exp.Log: _log,
     exp.Anonymous: _anonymous,
-    exp.CurrentTimestamp: _current_timestamp,
+    exp.CurrentTimestamp: _current_time,
+    exp.CurrentDate: _current_time,
+    exp.CurrentTime: _current_time,
+    exp.Dot: _dot,
     exp.Window: _window_node,
 }

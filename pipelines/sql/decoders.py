@@ -43,11 +43,11 @@ from typing import Any, NamedTuple
 import fastavro
 import orjson
 
-from ground.errors import CodecError, RowError
+from ground.errors import CodecError, RowError, SchemaMismatchError, SchemaRegistryError
 from pipelines.sql.jsonpath import Getter, compile_path
 from pipelines.sql.record_schema import Column, InputSchema, RecordFormatType
 from pipelines.sql.types import COERCION_ERROR, Row, SqlType, Timestamp, TypeKind, coerce
-from schemas import codec_for, load_schema
+from schemas import AvroPlan, SchemaCatalog, codec_for
 
 __all__ = [
     "AvroDecoder",
@@ -114,7 +114,7 @@ class RowDecoder:
         """The rows of one record; :class:`RowError` if it cannot be decoded."""
         try:
             return self._decode(raw)
-        except RowError:
+        except (RowError, SchemaRegistryError):  # the registry's failure is no record's
             raise
         except Exception as exc:  # a defect of a library or of ours: still a row error
             raise _unexpected(exc) from exc
@@ -138,6 +138,8 @@ class RowDecoder:
             except RowError as exc:
                 errors.append((i, exc))
                 continue
+            except SchemaRegistryError:
+                raise
             except Exception as exc:
                 errors.append((i, _unexpected(exc)))
                 continue
@@ -154,14 +156,16 @@ def _unexpected(exc: BaseException) -> RowError:
     return RowError(MALFORMED_RECORD, f"cannot decode the record: {type(exc).__name__}: {exc}")
 
 
-def build_decoder(schema: InputSchema) -> RowDecoder:
-    """The decoder of ``schema`` (an input's ``InputSchema`` or a ``ReferenceSchema``)."""
+def build_decoder(schema: InputSchema, catalog: SchemaCatalog | None = None) -> RowDecoder:
+    """The decoder of ``schema`` (an input's ``InputSchema`` or a ``ReferenceSchema``);
+    ``catalog``: where an AVRO schema and the writers' ids come from (the process's default
+    catalog when None)."""
     kind = schema.record_format.record_format_type
     if kind is RecordFormatType.JSON:
         return JsonDecoder(schema)
     if kind is RecordFormatType.CSV:
         return CsvDecoder(schema)
-    return AvroDecoder(schema)
+    return AvroDecoder(schema, catalog)
 
 
 # -- value conversion -----------------------------------------------------------------------
@@ -398,42 +402,57 @@ def _json_kind(value: Any) -> str:
 
 
 class AvroDecoder(RowDecoder):
-    def __init__(self, schema: InputSchema) -> None:
+    """Confluent-framed Avro read as ``AvroSchema`` (the reader's schema). Each record's id
+    names its writer's schema: without a schema registry only the schema's fixed id is
+    read; with one, any id the registry knows, resolved to the reader's schema (a field
+    added with a default, a field removed...). An id nobody knows, or a writer schema that
+    cannot be resolved, is a ``Schema_Mismatch`` error row; a registry that does not answer
+    stops the batch (:class:`~ground.errors.SchemaRegistryError`)."""
+
+    def __init__(self, schema: InputSchema, catalog: SchemaCatalog | None = None) -> None:
         super().__init__(schema)
         name = schema.record_format.avro_schema
         if name is None:
             raise ValueError("an AVRO input schema needs AvroSchema")
-        self._codec = codec_for("avro", name)
-        self._schema_id = self._codec.schema_id
+        self._codec = codec_for("avro", name, catalog=catalog)
+        #: Confluent header (5 bytes) → (writer, reader) of the ids read so far: the fast
+        #: path's plans, filled by :meth:`_decode` as new ids come (the fixed id up front).
+        self._plans: dict[bytes, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+        fixed = self._codec.catalog.fixed_id(name)
+        if self._codec.catalog.registry is None and fixed is not None:
+            self._remember(self._codec.plan(fixed))
         self._objects = _ObjectRows(self.columns)
         self.multi_row = bool(self._objects.flat)
         if self._objects.key_pairs is not None:
             self.prefixed = self._compile_prefixed()
 
+    def _remember(self, plan: AvroPlan) -> None:
+        self._plans[b"\x00" + plan.schema_id.to_bytes(4, "big")] = (plan.writer, plan.reader)
+
     def _compile_prefixed(self) -> Callable[[Row, bytes], Row]:
         """``(prefix, raw) -> prefix + row`` of a record that gives exactly one row: the
-        Confluent header compared as bytes, one ``fastavro.schemaless_reader`` call, the
-        members converted inline into one tuple. Anything unusual (a bad header, an
-        exception, trailing bytes, not a record) goes through :meth:`decode_rows`, which
-        raises the right :class:`RowError` — so results and errors are those of
-        ``decode_rows``."""
+        Confluent header looked up in the known ids' plans, one ``fastavro.schemaless_reader``
+        call, the members converted inline into one tuple. Anything unusual (an id not seen
+        yet, a bad header, an exception, trailing bytes, not a record) goes through
+        :meth:`decode_rows`, which raises the right :class:`RowError` — so results and errors
+        are those of ``decode_rows``."""
         pairs = self._objects.key_pairs
         assert pairs is not None
         env: dict[str, Any] = {
-            "header": b"\x00" + self._schema_id.to_bytes(4, "big"),
-            "schema": load_schema(self._codec.schema_name),
+            "plans": self._plans,
             "read": fastavro.schemaless_reader,
             "BytesIO": io.BytesIO,
             "slow": self._slow_one,
         }
         lines = [
             "def prefixed(prefix, raw):",
-            "    if raw[:5] != header:",
+            "    plan = plans.get(raw[:5])",
+            "    if plan is None:",
             "        return prefix + slow(raw)",
             "    buf = BytesIO(raw)",
             "    buf.seek(5)",
             "    try:",
-            "        obj = read(buf, schema, None)",
+            "        obj = read(buf, plan[0], plan[1])",
             "    except Exception:",
             "        return prefix + slow(raw)",
             "    if buf.tell() != len(raw) or type(obj) is not dict:",
@@ -456,14 +475,14 @@ class AvroDecoder(RowDecoder):
     def _decode(self, raw: bytes) -> list[Row]:
         if raw is None or len(raw) < 5 or raw[0] != 0:
             raise RowError(MALFORMED_RECORD, "not Avro in the Confluent wire format")
-        sid = int.from_bytes(raw[1:5], "big")
-        if sid != self._schema_id:
-            raise RowError(
-                SCHEMA_MISMATCH,
-                f"Avro schema id {sid}, expected {self._schema_id} ({self._codec.schema_name})",
-            )
+        raw = bytes(raw)
         try:
-            record = self._codec.decode(bytes(raw))
+            plan = self._codec.plan(int.from_bytes(raw[1:5], "big"), raw)
+            if raw[:5] not in self._plans:
+                self._remember(plan)
+            record = self._codec.decode(raw)
+        except SchemaMismatchError as exc:
+            raise RowError(SCHEMA_MISMATCH, exc.reason) from None
         except CodecError as exc:
             raise RowError(MALFORMED_RECORD, exc.reason) from None
         return self._objects.rows(record)

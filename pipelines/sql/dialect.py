@@ -3,12 +3,19 @@
 sqlglot does the tokenizing and the expression grammar; this module adds what KDA (SQLstream)
 has and ANSI SQL lacks:
 
-- ``CREATE [OR REPLACE] STREAM name (col TYPE, …)`` → ``Create(kind='STREAM', this=Schema)``
+- ``CREATE [OR REPLACE] STREAM name (col TYPE [NOT NULL] [DESCRIPTION 'text'], …)
+  [DESCRIPTION 'text']`` → ``Create(kind='STREAM', this=Schema)``; ``NOT NULL`` is a
+  ``NotNullColumnConstraint`` of the ``ColumnDef``, a column's description a
+  ``CommentColumnConstraint``, the stream's is read and dropped; ``INTERVAL DAY(2) TO SECOND(3)``
+  column types drop their precisions
 - ``CREATE [OR REPLACE] PUMP name AS INSERT INTO stream [(cols)] SELECT STREAM …`` →
   ``Create(kind='PUMP', this=Table, expression=Insert)``
 - ``SELECT STREAM …`` → a ``Select`` with ``stream=True``
 - ``STEP(x BY INTERVAL 'n' unit)`` and ``STEP(int BY int)`` → ``Anonymous('STEP', [x, by])``
 - ``CURSOR(SELECT STREAM …)`` → ``Anonymous('CURSOR', [select])``
+- ``SUBSTRING(s SIMILAR pattern ESCAPE e)`` → ``Anonymous('SUBSTRING_SIMILAR', [s, pattern, e])``
+- ``NTH_VALUE(x, n) FROM FIRST | FROM LAST …`` → ``NthValue(from_first=True | False)``
+- ``CEILING(ts TO unit)`` like ``CEIL(ts TO unit)`` (sqlglot knows only the CEIL spelling)
 
 (sqlglot's expression classes are compiled; subclasses of them do not work, so the KDA forms
 are expressed with sqlglot's own node types.)
@@ -66,6 +73,8 @@ class _KdaParser(Parser):
         **Parser.FUNCTION_PARSERS,
         "STEP": lambda self: self._parse_step(),
         "CURSOR": lambda self: self._parse_cursor(),
+        "SUBSTRING": lambda self: self._parse_substring_kda(),
+        "CEILING": lambda self: self._parse_ceil_floor(exp.Ceil),
     }
 
     # -- statements ---------------------------------------------------------------------------
@@ -80,6 +89,7 @@ class _KdaParser(Parser):
             columns = self._parse_csv(self._parse_column_def_kda)
             self._match_r_paren()
             schema = exp.Schema(this=name, expressions=columns)
+            self._parse_description()  # the stream's DESCRIPTION: documentation only
             return self.expression(exp.Create(this=schema, kind="STREAM", replace=replace))
         if word == "PUMP":
             self._advance()
@@ -105,10 +115,72 @@ class _KdaParser(Parser):
         name = self._parse_id_var()
         if name is None:
             self.raise_error("expected a column name")
-        kind = self._parse_types()
+        kind = self._parse_interval_type() or self._parse_types()
         if kind is None:
             self.raise_error("expected a column type")
-        return self.expression(exp.ColumnDef(this=name, kind=kind))
+        column = exp.ColumnDef(this=name, kind=kind)
+        while True:
+            if self._match_pair(TokenType.NOT, TokenType.NULL):
+                column.append(
+                    "constraints", exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())
+                )
+            elif self._match(TokenType.NULL):
+                continue
+            else:
+                description = self._parse_description()
+                if description is None:
+                    break
+                column.append(
+                    "constraints",
+                    exp.ColumnConstraint(kind=exp.CommentColumnConstraint(this=description)),
+                )
+        return self.expression(column)
+
+    def _parse_description(self) -> exp.Expression | None:
+        if self._curr is None or self._curr.text.upper() != "DESCRIPTION":
+            return None
+        self._advance()
+        text = self._parse_string()
+        if text is None:
+            self.raise_error("DESCRIPTION takes a string literal")
+        return cast(exp.Expression, text)
+
+    _INTERVAL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "YEAR",
+        "MONTH",
+        "DAY",
+        "HOUR",
+        "MINUTE",
+        "SECOND",
+    )
+
+    def _parse_interval_field(self) -> str | None:
+        if self._curr is None or self._curr.text.upper() not in self._INTERVAL_FIELDS:
+            return None
+        field = self._curr.text.upper()
+        self._advance()
+        if self._match(TokenType.L_PAREN):  # a precision: DAY(2), SECOND(3), SECOND(2, 3)
+            while self._curr is not None and not self._match(TokenType.R_PAREN):
+                self._advance()
+        return field
+
+    def _parse_interval_type(self) -> exp.Expression | None:
+        """``INTERVAL <field>[(p)] [TO <field>[(p)]]`` as sqlglot's interval DataType."""
+        if self._curr is None or self._curr.token_type != TokenType.INTERVAL:
+            return None
+        index = self._index
+        self._advance()
+        first = self._parse_interval_field()
+        if first is None:
+            self._retreat(index)
+            return None
+        unit: exp.Expression = exp.Var(this=first)
+        if self._match_text_seq("TO"):
+            last = self._parse_interval_field()
+            if last is None:
+                self.raise_error("expected an interval field after TO")
+            unit = exp.IntervalSpan(this=exp.Var(this=first), expression=exp.Var(this=last))
+        return exp.DataType(this=exp.Interval(unit=unit))
 
     # -- functions ----------------------------------------------------------------------------
     def _parse_step(self) -> exp.Expression:
@@ -117,6 +189,33 @@ class _KdaParser(Parser):
             self.raise_error("STEP takes (<value> BY <interval or integer>)")
         by = self._parse_bitwise()
         return self.expression(exp.Anonymous(this="STEP", expressions=[this, by]))
+
+    def _parse_substring_kda(self) -> exp.Expression:
+        """``SUBSTRING(s SIMILAR pattern ESCAPE e)`` besides sqlglot's FROM/FOR and comma forms."""
+        index = self._index
+        source = self._parse_bitwise()
+        if self._curr is not None and self._curr.text.upper() == "SIMILAR":
+            self._advance()
+            pattern = self._parse_bitwise()
+            if not self._match(TokenType.ESCAPE):
+                self.raise_error("SUBSTRING … SIMILAR needs ESCAPE <character>")
+            escape = self._parse_bitwise()
+            return self.expression(
+                exp.Anonymous(this="SUBSTRING_SIMILAR", expressions=[source, pattern, escape])
+            )
+        self._retreat(index)
+        return self._parse_substring()
+
+    def _parse_window(self, this: Any, alias: bool = False) -> Any:
+        """``NTH_VALUE(x, n) FROM FIRST | FROM LAST`` before the null treatment and OVER."""
+        if isinstance(this, exp.NthValue) and self._match(TokenType.FROM):
+            if self._match_text_seq("FIRST"):
+                this.set("from_first", True)
+            elif self._match_text_seq("LAST"):
+                this.set("from_first", False)
+            else:
+                self.raise_error("NTH_VALUE takes FROM FIRST or FROM LAST")
+        return super()._parse_window(this, alias)
 
     def _parse_cursor(self) -> exp.Expression:
         query = self._parse_select()

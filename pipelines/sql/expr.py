@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.sql.types import Fn, Row, SqlType, TypeKind, parse_timestamp
+from pipelines.sql.types import (
+    INTERVAL_FIELDS,
+    Fn,
+    Row,
+    SqlType,
+    TypeKind,
+    interval_qualifier,
+    parse_timestamp,
+)
 
 __all__ = [
     "BIGINT",
@@ -100,7 +108,11 @@ def numeric_result(a: SqlType | None, b: SqlType | None) -> SqlType | None:
             TIMESTAMP if (a.kind is TypeKind.INTERVAL or b.kind is TypeKind.INTERVAL) else INTERVAL
         )
     if a.kind is TypeKind.INTERVAL and b.kind is TypeKind.INTERVAL:
-        return INTERVAL
+        return _wider_interval(a, b)
+    if a.kind is TypeKind.INTERVAL:
+        return a  # interval * number, interval / number
+    if b.kind is TypeKind.INTERVAL:
+        return b
     if a.kind in (TypeKind.DOUBLE, TypeKind.REAL) or b.kind in (TypeKind.DOUBLE, TypeKind.REAL):
         return DOUBLE
     if a.kind is TypeKind.DECIMAL or b.kind is TypeKind.DECIMAL:
@@ -108,6 +120,19 @@ def numeric_result(a: SqlType | None, b: SqlType | None) -> SqlType | None:
     if a.is_integer and b.is_integer:
         return BIGINT
     return a
+
+
+def _wider_interval(a: SqlType, b: SqlType) -> SqlType:
+    """Interval ± interval: the fields of both (``DAY`` and ``DAY TO HOUR`` → ``DAY TO HOUR``,
+    as sql-reference-date-timestamp-interval.html shows)."""
+    if not a.qualifier or not b.qualifier:
+        return INTERVAL
+    spans = [q.partition(" TO ") for q in (a.qualifier, b.qualifier)]
+    firsts = [first for first, _, _ in spans]
+    lasts = [last or first for first, _, last in spans]
+    first = min(firsts, key=INTERVAL_FIELDS.index)
+    last = max(lasts, key=INTERVAL_FIELDS.index)
+    return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
 
 
 def call(func: Callable[..., Any], args: Sequence[Expr], sql_type: SqlType | None) -> Expr:

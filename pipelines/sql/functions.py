@@ -8,14 +8,17 @@ three-valued ``AND``/``OR``, ``TIMESTAMP_TO_CHAR``). A row-level failure raises
 
 Special-syntax forms are called directly by the compiler: :func:`floor_to` (``FLOOR … TO``),
 :func:`ceil_to`, :func:`step` (``STEP … BY``), :func:`extract` (``EXTRACT … FROM``),
-:func:`substring` (``SUBSTRING … FROM … FOR``), :func:`position` (``POSITION … IN``),
+:func:`substring` (``SUBSTRING … FROM … FOR``), :func:`substring_regex` (``SUBSTRING … FROM
+'regex'``), :func:`substring_similar` (``SUBSTRING … SIMILAR … ESCAPE``), :func:`position`
+(``POSITION … IN``),
 :func:`trim` (``TRIM … FROM``), :func:`overlay` (``OVERLAY … PLACING``), :func:`cast`, the
 operators (:func:`add` … :func:`ge`, :func:`and_`, :func:`like` …). Plain calls
-``NAME(args…)`` go through :data:`SCALARS`.
+``NAME(args…)`` go through :data:`SCALARS`; the log-parsing functions, whose row type
+depends on constant arguments, through :data:`LOG_PARSERS`.
 
 Semantic choices, with the KDA reference page each follows, are in the docstrings of the
 functions and of the private modules ``_scalar_numeric`` (operator typing), ``_scalar_cast``,
-``_scalar_time`` and ``_scalar_format``.
+``_scalar_time``, ``_scalar_format`` and ``_scalar_logparse``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ from types import MappingProxyType
 from typing import Any
 
 from pipelines.sql._scalar_cast import cast, to_text
-from pipelines.sql._scalar_format import char_to_timestamp, timestamp_to_char
+from pipelines.sql._scalar_format import (
+    char_to_date,
+    char_to_time,
+    char_to_timestamp,
+    date_to_char,
+    time_to_char,
+    timestamp_to_char,
+)
+from pipelines.sql._scalar_logparse import LOG_PARSERS, LogParser, RowParser
 from pipelines.sql._scalar_numeric import (
     DIVIDE_BY_ZERO,
     INVALID_ARGUMENT,
@@ -72,6 +83,8 @@ from pipelines.sql._scalar_text import (
     regex_replace,
     similar_to,
     substring,
+    substring_regex,
+    substring_similar,
     trim,
     upper,
 )
@@ -82,7 +95,9 @@ from pipelines.sql._scalar_time import (
     extract,
     floor_to,
     step,
+    to_timestamp,
     tsdiff,
+    unix_timestamp,
 )
 from pipelines.sql.types import COERCION_ERROR, SqlType, TypeKind
 
@@ -92,6 +107,9 @@ __all__ = [
     "EXTRACT_UNITS",
     "FLOOR_UNITS",
     "INVALID_ARGUMENT",
+    "LOG_PARSERS",
+    "LogParser",
+    "RowParser",
     "SCALARS",
     "Scalar",
     "abs",
@@ -103,10 +121,13 @@ __all__ = [
     "ceil",
     "ceil_to",
     "char_length",
+    "char_to_date",
+    "char_to_time",
     "char_to_timestamp",
     "character_length",
     "coalesce",
     "concat",
+    "date_to_char",
     "div",
     "eq",
     "exp",
@@ -126,6 +147,7 @@ __all__ = [
     "lower",
     "lt",
     "mod",
+    "monotonic",
     "mul",
     "ne",
     "neg",
@@ -143,10 +165,15 @@ __all__ = [
     "step",
     "sub",
     "substring",
+    "substring_regex",
+    "substring_similar",
+    "time_to_char",
     "timestamp_to_char",
     "to_text",
+    "to_timestamp",
     "trim",
     "tsdiff",
+    "unix_timestamp",
     "upper",
 ]
 
@@ -154,6 +181,13 @@ character_length = char_length
 #: The brief's names; ``abs_``/``round_`` are the same functions without shadowing builtins.
 abs = abs_  # noqa: A001
 round = round_  # noqa: A001
+
+
+def monotonic(value: Any) -> Any:
+    """``MONOTONIC(expr)`` (sql-reference-monotonic.html) returns its argument; the planner
+    reads it as the declaration that ``expr`` never changes direction."""
+    return value
+
 
 ReturnRule = Callable[[Sequence[SqlType | None]], SqlType | None]
 
@@ -174,6 +208,8 @@ BIGINT = SqlType(TypeKind.BIGINT)
 DOUBLE = SqlType(TypeKind.DOUBLE)
 VARCHAR = SqlType(TypeKind.VARCHAR)
 TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
+DATE = SqlType(TypeKind.DATE)
+TIME = SqlType(TypeKind.TIME)
 _STRING_MAX = SqlType(TypeKind.VARCHAR, length=65535)
 
 
@@ -255,6 +291,13 @@ SCALARS: Mapping[str, Scalar] = MappingProxyType(
             _scalar("TSDIFF", tsdiff, 2, 2, _fixed(BIGINT)),
             _scalar("CHAR_TO_TIMESTAMP", char_to_timestamp, 2, 2, _fixed(TIMESTAMP)),
             _scalar("TIMESTAMP_TO_CHAR", timestamp_to_char, 2, 2, _fixed(VARCHAR)),
+            _scalar("CHAR_TO_DATE", char_to_date, 2, 2, _fixed(DATE)),
+            _scalar("CHAR_TO_TIME", char_to_time, 2, 2, _fixed(TIME)),
+            _scalar("DATE_TO_CHAR", date_to_char, 2, 2, _fixed(VARCHAR)),
+            _scalar("TIME_TO_CHAR", time_to_char, 2, 2, _fixed(VARCHAR)),
+            _scalar("UNIX_TIMESTAMP", unix_timestamp, 1, 1, _fixed(BIGINT)),
+            _scalar("TO_TIMESTAMP", to_timestamp, 1, 1, _fixed(TIMESTAMP)),
+            _scalar("MONOTONIC", monotonic, 1, 1, _first),
         ]
     )
 )

@@ -12,9 +12,23 @@ import re
 from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
-from pipelines.sql.types import Interval, SqlType, parse_type
+from pipelines.sql.types import (
+    INTERVAL_FIELDS,
+    Interval,
+    SqlType,
+    TypeKind,
+    UnsupportedTypeError,
+    interval_qualifier,
+    parse_type,
+)
 
-__all__ = ["datatype_to_sql", "identifier_name", "interval_ms", "node_position"]
+__all__ = [
+    "datatype_to_sql",
+    "identifier_name",
+    "interval_ms",
+    "interval_type",
+    "node_position",
+]
 
 
 def identifier_name(node: exp.Expression | str | None) -> str:
@@ -101,12 +115,31 @@ def interval_ms(node: exp.Interval) -> Interval:
     return Interval(sign * round(total))
 
 
+def interval_type(node: exp.Interval) -> SqlType:
+    """The type of an interval literal, with its qualifier (``INTERVAL '3 4' DAY TO HOUR`` →
+    ``INTERVAL DAY TO HOUR``)."""
+    unit = node.args.get("unit")
+    if isinstance(unit, exp.IntervalSpan):
+        first = str(unit.this.name).upper().rstrip("S")
+        last = str(unit.expression.name).upper().rstrip("S")
+    elif unit is not None:
+        first = last = str(unit.name).upper().rstrip("S")
+    else:
+        return SqlType(TypeKind.INTERVAL)
+    if first not in INTERVAL_FIELDS or last not in INTERVAL_FIELDS:
+        return SqlType(TypeKind.INTERVAL)
+    return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
+
+
 def datatype_to_sql(node: exp.DataType) -> SqlType:
     """A sqlglot ``DataType`` as a KDA :class:`SqlType` (``REAL`` parses as FLOAT in sqlglot)."""
     text = node.sql().upper()
     text = text.replace("FLOAT", "REAL").replace("TEXT", "VARCHAR")
     try:
         return parse_type(text)
+    except UnsupportedTypeError as exc:
+        line, column = node_position(node)
+        raise SqlUnsupportedError(str(exc), line=line, column=column) from None
     except ValueError as exc:
         line, column = node_position(node)
         raise SqlPlanError(str(exc), line=line, column=column) from None

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.clock import Clock, wall_ms
+from ground.errors import SqlError, SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
-from pipelines.sql.dialect import Statement, parse_statements
+from pipelines.sql.dialect import Statement, is_step, parse_statements
 from pipelines.sql.lineage import column_lineage
-from pipelines.sql.nodes import datatype_to_sql, identifier_name
+from pipelines.sql.nodes import datatype_to_sql, identifier_name, node_position
 from pipelines.sql.operators.cursor_plan import streams_through_a_function
 from pipelines.sql.operators.hotspots_plan import HotspotsPlanner
 from pipelines.sql.operators.project_plan import ProjectPlanner
@@ -32,6 +33,7 @@ from pipelines.sql.operators.stream_join_plan import StreamJoinPlanner
 from pipelines.sql.operators.topk_plan import ItemsTumblingPlanner
 from pipelines.sql.operators.tumbling_plan import TumblingPlanner
 from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, plan_error
+from pipelines.sql.query_clock import use_query_clock
 
 __all__ = [
     "ApplicationPlan",
@@ -97,9 +99,31 @@ def plan_application(
     tables: Mapping[str, TableInfo] | None = None,
     allowed_lateness_ms: int = 0,
     planners: Sequence[PumpPlanner] = PLANNERS,
+    clock: Clock = wall_ms,
 ) -> ApplicationPlan:
     """Plan ``code`` over the ``inputs`` streams and reference ``tables``; each pump goes to
-    the first of ``planners`` that matches it."""
+    the first of ``planners`` that matches it. The current-time functions read ``clock``
+    (see :mod:`pipelines.sql.query_clock`); the query starts now."""
+    with use_query_clock(clock):
+        return _plan_application(
+            code,
+            application=application,
+            inputs=inputs,
+            tables=tables,
+            allowed_lateness_ms=allowed_lateness_ms,
+            planners=planners,
+        )
+
+
+def _plan_application(
+    code: str,
+    *,
+    application: str,
+    inputs: Mapping[str, Sequence[StreamColumn]],
+    tables: Mapping[str, TableInfo] | None,
+    allowed_lateness_ms: int,
+    planners: Sequence[PumpPlanner],
+) -> ApplicationPlan:
     statements = parse_statements(code)
     streams: dict[str, StreamInfo] = {
         name: StreamInfo(name, tuple(columns), source=True) for name, columns in inputs.items()
@@ -113,10 +137,7 @@ def plan_application(
             name = identifier_name(schema.this)
             if name in streams and streams[name].source:
                 raise plan_error(SqlPlanError, f"{name} is an input stream", schema, statement)
-            columns = tuple(
-                StreamColumn(identifier_name(c.this), datatype_to_sql(c.args["kind"]))
-                for c in schema.expressions
-            )
+            columns = tuple(_stream_column(c) for c in schema.expressions)
             streams[name] = StreamInfo(name, columns, line=statement.line)
         elif isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "PUMP":
             query = _pump_query(plan, statement, allowed_lateness_ms=allowed_lateness_ms)
@@ -130,6 +151,58 @@ def plan_application(
             )
     plan.pumps = _topological(pumps, streams)
     return plan
+
+
+def _is_monotonic(node: object) -> bool:
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "MONOTONIC"
+
+
+def _without_monotonic(select: exp.Select, statement: Statement) -> exp.Select:
+    """``MONOTONIC(x)`` returns ``x`` and declares it monotonic (sql-reference-monotonic.html)
+    so that a streaming GROUP BY may use it. A tumbling window's STEP/FLOOR over time is
+    monotonic already: the declaration is dropped. ``GROUP BY MONOTONIC(x)`` over anything
+    else (groups that close when ``x`` changes) is refused."""
+    group = select.args.get("group")
+    for key in group.expressions if group is not None else []:
+        if _is_monotonic(key):
+            inner = key.expressions[0] if key.expressions else key
+            if not (is_step(inner) or (isinstance(inner, exp.Floor) and inner.args.get("to"))):
+                raise plan_error(
+                    SqlUnsupportedError,
+                    f"GROUP BY {key.sql()}: groups that close when a declared-monotonic value "
+                    "changes (group by STEP/FLOOR of a time instead)",
+                    key,
+                    statement,
+                )
+    if not any(_is_monotonic(n) for n in select.walk()):
+        return select
+
+    def strip(node: exp.Expression) -> exp.Expression:
+        if _is_monotonic(node) and len(node.expressions) == 1:
+            return node.expressions[0]
+        return node
+
+    stripped = select.transform(strip)
+    assert isinstance(stripped, exp.Select)
+    return stripped
+
+
+def _stream_column(node: exp.Expression) -> StreamColumn:
+    """``name type [NOT NULL] [DESCRIPTION '…']`` of CREATE STREAM (the description is
+    documentation only)."""
+    not_null = any(
+        isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
+        for c in node.args.get("constraints") or []
+    )
+    try:
+        sql_type = datatype_to_sql(node.args["kind"])
+    except SqlError as exc:
+        if exc.line:
+            raise
+        line, column = node_position(node)
+        message = exc.construct if isinstance(exc, SqlUnsupportedError) else exc.message
+        raise type(exc)(message, line=line, column=column) from None
+    return StreamColumn(identifier_name(node.this), sql_type, not_null)
 
 
 def plan_pump(query: PumpQuery, planners: Sequence[PumpPlanner] = PLANNERS) -> PlannedPump:
@@ -207,6 +280,7 @@ def _pump_query(
                 statement,
             )
 
+    select = _without_monotonic(select, statement)
     if target_columns_node is not None:
         wanted = [identifier_name(c) for c in target_columns_node]
         by_name = {c.name: c for c in target.columns}

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import RowError, SqlPlanError, SqlUnsupportedError
 from pipelines.sql import functions as fn
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compiler import Expr, compile_expr
@@ -39,7 +39,7 @@ from pipelines.sql.dialect import Statement
 from pipelines.sql.nodes import identifier_name, node_position
 from pipelines.sql.operators.base import Operator
 from pipelines.sql.scope import Scope
-from pipelines.sql.types import Fn, Row, SqlType, TypeKind
+from pipelines.sql.types import COERCION_ERROR, Fn, Row, SqlType, TypeKind
 
 __all__ = [
     "Grouping",
@@ -184,6 +184,14 @@ class PumpQuery:
     def outputs(self, items: Sequence[exp.Expression], scope: Scope) -> list[Fn]:
         """``items`` compiled in ``scope``, each converted to its target column's type."""
         compiled = [compile_expr(node, scope) for node in items]
+        for node, expr, column in zip(items, compiled, self.target.columns, strict=True):
+            if expr.sql_type is not None and expr.sql_type.kind is TypeKind.ROW:
+                raise self.error(
+                    SqlPlanError,
+                    f"{node.sql()} is a {expr.sql_type}, not a value for column {column.name}; "
+                    "select its fields (… .COLUMN1)",
+                    node,
+                )
         return [_converter(c, col) for c, col in zip(compiled, self.target.columns, strict=True)]
 
     def pump(
@@ -306,6 +314,17 @@ def _converter(compiled: Expr, column: StreamColumn) -> Fn:
     f = compiled.fn
     target = column.sql_type
     source = compiled.sql_type
+    if column.not_null:
+        name = column.name
+        cast = _converter(compiled, StreamColumn(name, target))
+
+        def not_null(row: Row) -> Any:
+            value = cast(row)
+            if value is None:
+                raise RowError(COERCION_ERROR, f"column {name} is NOT NULL")
+            return value
+
+        return not_null
     if (
         source is not None
         and _same_family(source, target)
@@ -315,7 +334,7 @@ def _converter(compiled: Expr, column: StreamColumn) -> Fn:
 
     def convert(row: Row) -> Any:
         value = f(row)
-        return None if value is None else fn.cast(value, target)
+        return None if value is None else fn.cast(value, target, source)
 
     return convert
 

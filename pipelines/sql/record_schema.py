@@ -12,7 +12,7 @@ from ground.config_reader import TypedReader, describe
 from ground.errors import ConfigError
 from pipelines.sql.jsonpath import JsonPath, compile_path
 from pipelines.sql.types import SqlType, parse_type
-from schemas import load_schema, schema_names
+from schemas import load_schema
 
 __all__ = [
     "DEFAULT_COLUMN_DELIMITER",
@@ -152,11 +152,10 @@ def _parse_format(r: TypedReader, *, reference: bool) -> RecordFormat:
     avro_schema: str | None = None
     if kind is RecordFormatType.AVRO:
         avro_schema = r.string("AvroSchema")
-        if avro_schema not in schema_names():
-            raise ConfigError(
-                r.name("AvroSchema"),
-                f"unknown schema {avro_schema!r}; known: {', '.join(schema_names())}",
-            )
+        try:  # a file of the schema folder, a registry subject, a bundled example
+            load_schema(avro_schema)
+        except ConfigError as exc:
+            raise ConfigError(r.name("AvroSchema"), exc.message) from None
     elif r.get("AvroSchema") is not None:
         raise ConfigError(r.name("AvroSchema"), f"only for AVRO, the format is {kind}")
     return RecordFormat(kind, row_path, row_delim, col_delim, skip, avro_schema)

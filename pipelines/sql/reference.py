@@ -44,9 +44,7 @@ _BOM = "\ufeff"
 
 
 def _s3_client(settings: Settings) -> S3Client:
-    return S3Client(
-        settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key
-    )
+    return S3Client.from_settings(settings)
 
 
 async def load_reference_table(

@@ -16,7 +16,13 @@ TIMESTAMP          :class:`Timestamp` — ``int`` milliseconds since the epoch, 
 DATE               :class:`Date` — ``int`` milliseconds of that day's midnight, UTC
 TIME               :class:`Time` — ``int`` milliseconds since midnight
 INTERVAL (day-time) :class:`Interval` — ``int`` milliseconds
+ROW(f1 t1, …)      ``tuple`` of the field values, in field order (``None`` for
+                   a NULL row); the field names and types live in the
+                   :class:`SqlType` (``fields``), not in the value
 =================  ==========================================================
+
+ROW values are what the log-parsing functions return (``REGEX_LOG_PARSE`` …): an expression
+reads a field as ``row_expr.FIELD``; a ROW is never a stream column.
 
 The temporal classes subclass ``int`` so that comparisons, hashing and ordering are free;
 arithmetic on them returns plain ``int``, so the expression compiler re-wraps results.
@@ -38,14 +44,18 @@ __all__ = [
     "COERCION_ERROR",
     "Date",
     "Fn",
+    "INTERVAL_FIELDS",
     "Interval",
     "Row",
     "SqlType",
     "Time",
     "Timestamp",
     "TypeKind",
+    "UnsupportedTypeError",
     "coerce",
     "format_value",
+    "interval_qualifier",
+    "interval_text",
     "parse_timestamp",
     "parse_type",
 ]
@@ -80,6 +90,7 @@ class TypeKind(StrEnum):
     TIME = "TIME"
     TIMESTAMP = "TIMESTAMP"
     INTERVAL = "INTERVAL"
+    ROW = "ROW"
 
 
 _INTEGERS = {TypeKind.TINYINT, TypeKind.SMALLINT, TypeKind.INTEGER, TypeKind.BIGINT}
@@ -98,12 +109,15 @@ _INT_RANGE = {
 @dataclass(frozen=True, slots=True)
 class SqlType:
     """A column or expression type. ``length`` for strings and binaries, ``precision`` and
-    ``scale`` for DECIMAL."""
+    ``scale`` for DECIMAL, ``fields`` (name, type) for ROW, ``qualifier`` for INTERVAL (its
+    fields, ``"DAY TO MINUTE"``; it decides the interval's text form, not its value)."""
 
     kind: TypeKind
     length: int | None = None
     precision: int | None = None
     scale: int | None = None
+    fields: tuple[tuple[str, SqlType], ...] | None = None
+    qualifier: str | None = None
 
     @property
     def is_integer(self) -> bool:
@@ -121,7 +135,23 @@ class SqlType:
     def is_temporal(self) -> bool:
         return self.kind in _TEMPORAL
 
+    def field(self, name: str) -> tuple[int, SqlType] | None:
+        """(position, type) of a ROW's field by name (exact, then case-insensitive)."""
+        fields = self.fields or ()
+        for i, (field_name, field_type) in enumerate(fields):
+            if field_name == name:
+                return i, field_type
+        for i, (field_name, field_type) in enumerate(fields):
+            if field_name.upper() == name.upper():
+                return i, field_type
+        return None
+
     def __str__(self) -> str:
+        if self.kind is TypeKind.ROW:
+            inner = ", ".join(f"{n} {t}" for n, t in self.fields or ())
+            return f"ROW({inner})"
+        if self.kind is TypeKind.INTERVAL and self.qualifier:
+            return f"INTERVAL {self.qualifier}"
         if self.kind is TypeKind.DECIMAL and self.precision is not None:
             if self.scale is not None:
                 return f"DECIMAL({self.precision},{self.scale})"
@@ -164,11 +194,78 @@ _TYPE_TEXT = re.compile(
 )
 
 
-def parse_type(text: str) -> SqlType:
-    """``'VARCHAR(4)'``, ``'REAL'``, ``'DECIMAL(10,2)'``, ``'DOUBLE PRECISION'`` → :class:`SqlType`.
+class UnsupportedTypeError(ValueError):
+    """A KDA type Shardline does not support yet (year-month intervals)."""
 
-    Raises ``ValueError`` naming the text when it is not a KDA type.
+
+#: Day-time interval fields, largest first (``INTERVAL DAY TO SECOND`` …).
+INTERVAL_FIELDS = ("DAY", "HOUR", "MINUTE", "SECOND")
+_INTERVAL_TEXT = re.compile(
+    r"^\s*INTERVAL\s+([A-Za-z]+)\s*(?:\(\s*\d+\s*(?:,\s*\d+\s*)?\))?"
+    r"(?:\s+TO\s+([A-Za-z]+)\s*(?:\(\s*\d+\s*\))?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _parse_interval_type(text: str) -> SqlType:
+    """``INTERVAL DAY TO SECOND``, ``INTERVAL HOUR``, ``INTERVAL MINUTE(2) TO SECOND(3)`` →
+    the day-time INTERVAL type (values are milliseconds whatever the fields)."""
+    match = _INTERVAL_TEXT.match(text)
+    if not match:
+        raise ValueError(f"not an interval type: {text!r}")
+    first = match.group(1).upper()
+    last = (match.group(2) or first).upper()
+    if first in ("YEAR", "MONTH") or last in ("YEAR", "MONTH"):
+        raise UnsupportedTypeError(f"year-month interval type {text.strip()!r}")
+    if first not in INTERVAL_FIELDS or last not in INTERVAL_FIELDS:
+        raise ValueError(f"unknown interval field in {text!r}")
+    if INTERVAL_FIELDS.index(last) < INTERVAL_FIELDS.index(first):
+        raise ValueError(f"interval {text!r} runs from a smaller to a larger field")
+    return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
+
+
+def interval_qualifier(first: str, last: str) -> str:
+    """``("DAY", "MINUTE")`` → ``"DAY TO MINUTE"``; ``("HOUR", "HOUR")`` → ``"HOUR"``."""
+    return first if first == last else f"{first} TO {last}"
+
+
+def interval_text(ms: int, qualifier: str | None) -> str:
+    """An interval as KDA writes it for its qualifier: a sign, the leading field unpadded, the
+    others two digits, seconds with milliseconds (``INTERVAL '-3 4:20' DAY TO MINUTE`` →
+    ``'-3 04:20'``, sql-reference-abs.html shows ``'+3 04:20'`` for its absolute value).
+    Without a qualifier: :meth:`Interval.text`."""
+    if not qualifier:
+        return Interval(ms).text()
+    first, _, last = qualifier.partition(" TO ")
+    last = last or first
+    fields = INTERVAL_FIELDS[INTERVAL_FIELDS.index(first) : INTERVAL_FIELDS.index(last) + 1]
+    rest = abs(ms)
+    sizes = {"DAY": _MS_PER_DAY, "HOUR": 3_600_000, "MINUTE": 60_000, "SECOND": 1000}
+    parts: list[str] = []
+    for i, field in enumerate(fields):
+        if field == "SECOND" and i == len(fields) - 1:
+            whole, millis = divmod(rest, 1000)
+            number = f"{whole}" if i == 0 else f"{whole:02d}"
+            parts.append(f"{number}.{millis:03d}")
+            rest = 0
+            continue
+        count, rest = divmod(rest, sizes[field])
+        parts.append(str(count) if i == 0 else f"{count:02d}")
+    text = parts[0]
+    for field, part in zip(fields[1:], parts[1:], strict=True):
+        text += (" " if field == "HOUR" else ":") + part
+    return ("-" if ms < 0 else "+") + text
+
+
+def parse_type(text: str) -> SqlType:
+    """``'VARCHAR(4)'``, ``'REAL'``, ``'DECIMAL(10,2)'``, ``'DOUBLE PRECISION'``,
+    ``'INTERVAL DAY TO SECOND'`` → :class:`SqlType`.
+
+    Raises ``ValueError`` naming the text when it is not a KDA type, and its subclass
+    :class:`UnsupportedTypeError` for a KDA type Shardline does not support.
     """
+    if re.match(r"^\s*INTERVAL\s+\S", text, re.IGNORECASE):
+        return _parse_interval_type(text)
     match = _TYPE_TEXT.match(text)
     if not match:
         raise ValueError(f"not a SQL type: {text!r}")

@@ -15,6 +15,7 @@ import click
 
 from ground.errors import ShardlineError
 from ground.settings import Settings
+from schemas import catalog_for, use_catalog
 
 __all__ = ["main"]
 
@@ -38,8 +39,13 @@ def main(ctx: click.Context, verbose: int) -> None:
     """Kinesis Streams, Analytics and Firehose, re-created on Kafka, Faust and connectors."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # botocore's debug log holds request headers and STS answers (temporary secret keys).
+    logging.getLogger("botocore").setLevel(max(level, logging.INFO))
     try:
         ctx.obj = Settings.from_env()
+        # Schemas named anywhere (AvroSchema, Parquet schema, --kind) are looked up in the
+        # user's folder and the schema registry of the settings, then the bundled ones.
+        use_catalog(catalog_for(ctx.obj))
     except ShardlineError as exc:
         click.echo(f"shardline: error: {exc}", err=True)
         sys.exit(2)

@@ -13,15 +13,15 @@ import click
 from connectors import (
     DeliveryConfig,
     LoggingMetrics,
-    MetricsServer,
-    PrometheusMetrics,
     build_worker,
     load_deliveries,
     preflight,
 )
-from connectors.core import DEFAULT_METRICS_HOST, FanoutMetrics, FlushReport, MetricsHook
-from ground.errors import ConfigError, ShardlineError
+from connectors.core import FanoutMetrics, FlushReport, MetricsHook
+from ground.errors import ConfigError
 from ground.settings import Settings
+from shardline.cli.options import parse_web_port, web_options
+from shardline.host import DeliveryService, HostApp, check_port, run_host
 
 __all__ = ["COMMANDS", "deliver"]
 
@@ -101,15 +101,11 @@ def _from_flags(opts: dict[str, Any]) -> list[DeliveryConfig]:
 @click.option("--ensure-bucket", is_flag=True, help="Create missing buckets.")
 @click.option("--until-idle", type=float, metavar="SECONDS",
               help="Exit once the topic was idle this long and everything is delivered.")
-@click.option("--metrics-port", type=int, default=0, show_default=True,
-              help="Serve Firehose-style delivery metrics for Prometheus at "
-                   "http://HOST:PORT/metrics (0: off).")
-@click.option("--metrics-host", default=DEFAULT_METRICS_HOST, show_default=True,
-              help="Address the metrics endpoint binds to.")
 @click.option("--shutdown-timeout", type=float, metavar="SECONDS",
               help="On SIGTERM/SIGINT, flush for at most this long; what is not delivered by "
                    "then stays uncommitted (default: each delivery's shutdown_timeout, 30 s).")
 @click.option("-q", "--quiet", is_flag=True, help="No per-flush lines.")
+@web_options
 @click.pass_obj
 def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
     """Deliver a topic to S3/MinIO and/or Elasticsearch until SIGINT/SIGTERM or idle.
@@ -120,66 +116,49 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
     environment. Offsets are committed only after the
     destination confirmed the write.
     """
-    if not 0 <= opts["metrics_port"] <= 65535:
-        raise ConfigError("--metrics-port", "give a TCP port, or 0 for no metrics endpoint")
+    port = parse_web_port(opts["web_port"], "--metrics-port")
     configs = load_deliveries(config) if config is not None else _from_flags(opts)
     for cfg in configs:
         preflight(cfg, settings)
-    metrics = _EchoMetrics(opts["quiet"])
-    hook: MetricsHook = metrics
-    server: MetricsServer | None = None
-    if opts["metrics_port"]:
-        prometheus = PrometheusMetrics()
-        hook = FanoutMetrics(metrics, prometheus)
-        server = MetricsServer(prometheus.registry, host=opts["metrics_host"],
-                               port=opts["metrics_port"])
-        try:
-            server.start_in_thread()
-        except OSError as exc:
-            raise ConfigError("--metrics-port", f"cannot serve metrics on {server.url}: {exc}"
-                              ) from None
-        click.echo(f"metrics at {server.url}", err=True)
+    if port is not None:  # before anything starts, as a one-line error
+        check_port(opts["web_host"], port, "--metrics-port")
     shutdown_ms: int | None = None
     if opts["shutdown_timeout"] is not None:
         if not 0 <= opts["shutdown_timeout"] <= 3600:
             raise ConfigError("--shutdown-timeout", "give 0 to 3600 seconds")
         shutdown_ms = int(opts["shutdown_timeout"] * 1000)
-    workers = [build_worker(cfg, settings, metrics=hook, shutdown_timeout_ms=shutdown_ms)
-               for cfg in configs]
+    host = HostApp(f"shardline-deliver-{configs[0].name}", settings, web_port=port,
+                   web_host=opts["web_host"])
+    metrics = _EchoMetrics(opts["quiet"])
+    hook: MetricsHook = metrics
+    if port is not None:
+        hook = FanoutMetrics(metrics, host.delivery_metrics)
     until_idle_ms = int(opts["until_idle"] * 1000) if opts["until_idle"] is not None else None
-    errors: list[BaseException] = []
+    services = [
+        host.add_delivery(
+            build_worker(cfg, settings, metrics=hook, shutdown_timeout_ms=shutdown_ms),
+            until_idle_ms=until_idle_ms,
+        )
+        for cfg in configs
+    ]
+    if port is not None:
+        click.echo(f"metrics at http://{opts['web_host']}:{port}/metrics "
+                   "(health at /health)", err=True)
 
-    def run(worker: Any) -> None:
-        try:
-            worker.run(until_idle_ms=until_idle_ms)
-        except BaseException as exc:  # reported below; stop the others
-            errors.append(exc)
-            for w in workers:
-                w.stop()
+    def on_signal(signum: signal.Signals) -> None:
+        again = " (a second ^C aborts)" if signum is signal.SIGINT else ""
+        click.echo(f"shardline: {signum.name}: stopped consuming; flushing and committing what "
+                   f"is delivered…{again}", err=True)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        click.echo(f"shardline: {signal.Signals(signum).name}: stopped consuming; flushing and "
-                   "committing what is delivered…", err=True)
-        for w in workers:
-            w.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second ^C aborts
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
     try:
-        threads = [threading.Thread(target=run, args=(w,), name=w.core.name) for w in workers]
-        for t in threads:
-            t.start()
-        while any(t.is_alive() for t in threads):
-            for t in threads:
-                t.join(timeout=0.2)
+        run_host(host, on_signal=on_signal, web_setting="--metrics-port")
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        if server is not None:
-            server.stop_thread()
-    elapsed = time.monotonic() - started
-    abandoned = sum(w.abandoned for w in workers)
+        _summary(services, metrics, time.monotonic() - started)
+
+
+def _summary(services: list[DeliveryService], metrics: _EchoMetrics, elapsed: float) -> None:
+    abandoned = sum(s.worker.abandoned for s in services)
     if abandoned:
         click.echo(f"shutdown timeout: {abandoned} record(s) not delivered in time were left "
                    "uncommitted (the next run re-reads them)", err=True)
@@ -188,11 +167,6 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
         f"flushes, {metrics.backed_up} backed up, {metrics.retries} retries, {elapsed:.1f}s",
         err=True,
     )
-    if errors:
-        err = errors[0]
-        if isinstance(err, ShardlineError):
-            raise err
-        raise ShardlineError(f"delivery worker failed: {type(err).__name__}: {err}") from err
 
 
 COMMANDS: list[click.Command] = [deliver]

@@ -67,6 +67,8 @@ DEFAULT_PARTITIONS = 4
               help="Seconds to wait for the broker.")
 @click.option("--delivery-timeout-ms", type=click.IntRange(min=1),
               default=DEFAULT_DELIVERY_TIMEOUT_MS, show_default=True)
+@click.option("--subject", help="With a schema registry: the subject of the Avro schema "
+              "(default: <topic>-value).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: when stderr is a terminal and --count is set).")
 @click.pass_obj
@@ -75,7 +77,8 @@ def produce_command(
     duration: float | None, seed: int, start_ms: int | None, fmt: str, partitions: int,
     key_field: str | None, disorder_ms: int, mean_step_ms: int, malformed: int,
     linger_ms: int, batch_size: int, compression: str, rate: float | None, timestamp: str,
-    connect_timeout: float, delivery_timeout_ms: int, progress: bool | None,
+    connect_timeout: float, delivery_timeout_ms: int, subject: str | None,
+    progress: bool | None,
 ) -> None:
     """Produce seeded records, partitioned like Kinesis (MD5 of the partition key).
 
@@ -95,6 +98,7 @@ def produce_command(
         partitions=partitions, linger_ms=linger_ms, batch_size=batch_size,
         compression=compression, rate_per_s=rate, timestamp=timestamp,
         connect_timeout_s=connect_timeout, delivery_timeout_ms=delivery_timeout_ms,
+        subject=subject,
     )
     show = progress if progress is not None else (sys.stderr.isatty() and count is not None)
     if show and count is not None:

@@ -1,4 +1,5 @@
-"""``shardline run PIPELINE_DIR``: run a KDA SQL application in a Faust worker."""
+"""``shardline run PIPELINE_DIR``: run a KDA SQL application in a Faust worker
+(``shardline.host``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import click
 
 from ground.settings import Settings
+from shardline.cli.options import parse_web_port, web_options
+from shardline.host import HostApp, run_host
 
 COMMANDS: list[click.Command] = []
 
@@ -28,6 +31,7 @@ COMMANDS: list[click.Command] = []
 @click.option(
     "--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn"
 )
+@web_options
 @click.pass_obj
 def run_command(
     settings: Settings,
@@ -35,16 +39,20 @@ def run_command(
     until_idle: float | None,
     instance_id: str | None,
     loglevel: str,
+    web_port: int,
+    web_host: str,
     **overrides: object,
 ) -> None:
     """Run the KDA SQL application in PIPELINE_DIR until stopped.
 
-    The folder holds application.yaml and app.sql; the application runs on the exactly-once
-    runtime in a Faust worker.
+    The folder holds application.yaml and app.sql (or PIPELINE_DIR is an
+    `aws kinesisanalytics create-application --cli-input-json` file); the application runs on
+    the exactly-once runtime in a Faust worker,
+    which serves /health and /metrics with --web-port.
     """
-    from pipelines.runtime import run_worker
     from pipelines.sql.application import load_sql_application
 
+    port = parse_web_port(web_port, "--web-port")
     app = load_sql_application(
         pipeline_dir,
         settings,
@@ -54,18 +62,20 @@ def run_command(
         allowed_lateness_ms=overrides.get("grace_ms"),
     )
     app.preflight()  # the inputs exist; their partition counts size the repartition topics
-    stats = run_worker(
-        app.runtime_config(instance_id=instance_id),
-        settings,
-        app.processor,
-        loglevel=loglevel,
+    host = HostApp(app.config.application_name, settings, web_port=port, web_host=web_host)
+    service = host.add_sql_application(
+        app,
+        instance_id=instance_id,
         until_idle_ms=None if until_idle is None else int(until_idle * 1000),
     )
-    if stats.past_retention:
+    if port is not None:
+        click.echo(f"health at http://{web_host}:{port}/health, metrics at /metrics", err=True)
+    run_host(host, loglevel=loglevel)
+    if service.stats.past_retention:
         click.echo(
-            f"warning: {stats.past_retention} results were written with a time older than"
-            " their output topic's retention.ms (a CreateTime topic): the broker deletes them"
-            " within minutes; see docs/backfill.md",
+            f"warning: {service.stats.past_retention} results were written with a time older"
+            " than their output topic's retention.ms (a CreateTime topic): the broker deletes"
+            " them within minutes; see docs/backfill.md",
             err=True,
         )
 

@@ -1,13 +1,15 @@
-"""``shardline sql check|explain|reset``: validate a KDA application, show its plan (stages
-and repartition topics included), forget its progress and state."""
+"""``shardline sql check|explain|import|test|reset``: validate a KDA application, show its
+plan (stages and repartition topics included), import one from KDA's JSON, run one offline
+over rows of a file, forget its progress and state."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO
 
 import click
 
-from ground.errors import SqlError
+from ground.errors import ShardlineError, SqlError
 from ground.settings import Settings
 
 COMMANDS: list[click.Command] = []
@@ -15,6 +17,8 @@ _CONFIG_NAMES = ("application.yaml", "application.yml", "application.json")
 
 
 def _config_for(path: Path) -> Path | None:
+    if path.is_file() and path.suffix in (".json", ".yaml", ".yml"):
+        return path  # application.yaml under another name, or create-application input
     folder = path if path.is_dir() else path.parent
     for name in _CONFIG_NAMES:
         if (folder / name).is_file():
@@ -22,16 +26,31 @@ def _config_for(path: Path) -> Path | None:
     return None
 
 
+def _code_label(path: Path, config: Path, exc: SqlError) -> str:
+    """Where a SQL error is: the .sql file given, the code file the config names, or the
+    inline ``ApplicationCode`` of a create-application file."""
+    if path.suffix == ".sql" or not exc.line:
+        return str(path if path.suffix == ".sql" else config)
+    from pipelines.sql.kda_import import load_application_file
+
+    try:
+        loaded = load_application_file(config)
+    except ShardlineError:
+        return str(config)
+    return str(loaded.code_path) if loaded.code_path else f"{config}[ApplicationCode]"
+
+
 @click.group("sql")
 def sql_group() -> None:
-    """KDA SQL applications: check, explain and reset."""
+    """KDA SQL applications: check, explain, import, test offline and reset."""
 
 
 @sql_group.command("check")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.pass_obj
 def check_command(settings: Settings, path: Path) -> None:
-    """Check an application (its folder, application.yaml or app.sql).
+    """Check an application (its folder, application.yaml, app.sql, or a
+    `aws kinesisanalytics create-application --cli-input-json` file).
 
     With the application's config next to the code, streams, columns and types are checked
     too; a bare .sql file is checked for syntax and supported constructs.
@@ -49,7 +68,7 @@ def check_command(settings: Settings, path: Path) -> None:
     try:
         checked, plan = check_application(config)
     except SqlError as exc:
-        code = path if path.suffix == ".sql" else config
+        code = _code_label(path, config, exc)
         click.echo(f"{code}:{exc.line}:{exc.column}: {exc.message}", err=True)
         raise SystemExit(1) from None
     repartitions = len(application_topology(checked, plan).repartitions)
@@ -115,6 +134,169 @@ def reset_command(settings: Settings, path: Path, yes: bool) -> None:
         f"deleted {'the consumer group and ' if had_group else ''}{len(deleted)} topics; the "
         "next worker starts from each input's StartingPosition"
     )
+
+
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, target = value.partition("=")
+        if not sep or not name or not target:
+            raise click.BadParameter(f"expected NAME=VALUE, got {value!r}", param_hint=option)
+        pairs[name] = target
+    return pairs
+
+
+@sql_group.command("import")
+@click.argument("description", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The application folder to write (app.sql and application.yaml).",
+)
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="NAME=TOPIC",
+    help="The Kafka topic of a Kinesis stream, Firehose delivery stream or Lambda function "
+    "(by name or ARN); repeatable. Unmapped ones keep their name as the topic.",
+)
+@click.option("--app-name", help="Override ApplicationName.")
+@click.option("--force", is_flag=True, help="Overwrite app.sql and application.yaml.")
+def import_command(
+    description: Path,
+    out_dir: Path,
+    topics: tuple[str, ...],
+    app_name: str | None,
+    force: bool,
+) -> None:
+    """Import a KDA application from DESCRIPTION: the JSON of
+    `aws kinesisanalytics describe-application`, or `create-application --cli-input-json`
+    input. Writes OUT/app.sql and OUT/application.yaml, then checks them.
+    """
+    import yaml
+
+    from ground.config_reader import load_document
+    from pipelines.sql.application import check_application
+    from pipelines.sql.kda_import import import_kda_description, kda_resources, to_mapping
+
+    data = load_document(description)
+    if not isinstance(data, dict):
+        raise click.UsageError(f"{description}: expected a JSON object")
+    topic_map = _pairs(topics, "--topic")
+    config = import_kda_description(
+        data, topic_map, application_name=app_name, topics_default_to_names=True
+    )
+    known = {key for pair in kda_resources(data) for key in pair}
+    unused = sorted(set(topic_map) - known)
+    if unused:
+        raise click.BadParameter(
+            f"{', '.join(unused)} not in {description}; it names {', '.join(sorted(known))}",
+            param_hint="--topic",
+        )
+    code_file, config_file = out_dir / "app.sql", out_dir / "application.yaml"
+    existing = [f for f in (code_file, config_file) if f.exists()]
+    if existing and not force:
+        raise click.UsageError(
+            f"{', '.join(map(str, existing))} already there: choose another --out or add --force"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    code_file.write_text(config.read_code())
+    config_file.write_text(
+        f"# Imported from {description.name} by `shardline sql import`.\n"
+        + yaml.safe_dump(to_mapping(config), sort_keys=False, allow_unicode=True)
+    )
+    for arn, name in kda_resources(data):
+        click.echo(f"  {arn} → topic {topic_map.get(arn, topic_map.get(name, name))}")
+    try:
+        _, plan = check_application(out_dir)
+    except SqlError as exc:
+        code = _code_label(out_dir, config_file, exc)
+        click.echo(f"{code}:{exc.line}:{exc.column}: {exc.message}", err=True)
+        click.echo(f"{out_dir}: written; `shardline sql check` fails (above)", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"{out_dir}: written and checked — {len(plan.pumps)} pumps")
+
+
+@sql_group.command("test")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--input",
+    "input_file",
+    required=True,
+    type=click.File("rb"),
+    help="Input rows, one JSON object per line, keyed by column name; an optional ROWTIME "
+    "member (epoch ms or 'YYYY-MM-DD HH:MM:SS.fff') is the row's arrival time. - for stdin.",
+)
+@click.option(
+    "--expect",
+    type=click.File("rb"),
+    help="Expected output (the lines this command prints): exit 1 with a diff on a difference.",
+)
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    metavar="TABLE=FILE",
+    help="A reference table's data (its S3 object, in its ReferenceSchema format); repeatable.",
+)
+@click.option(
+    "--stream",
+    "streams",
+    multiple=True,
+    metavar="NAME",
+    help="Also print this in-application stream (besides the Outputs); repeatable.",
+)
+@click.pass_obj
+def test_command(
+    settings: Settings,
+    path: Path,
+    input_file: IO[bytes],
+    expect: IO[bytes] | None,
+    references: tuple[str, ...],
+    streams: tuple[str, ...],
+) -> None:
+    """Run the application at PATH offline over the rows of --input, with no servers.
+
+    The rows go through the engine as in a worker; windows still open at the end of the
+    input are closed. Prints each output stream's rows and error_stream's as JSON lines
+    {"stream", "ROWTIME", "row"}, or compares them with --expect (rows of a stream with
+    the same ROWTIME in any order). See docs/sql.md, "Migrating from KDA".
+    """
+    from pipelines.sql.application import check_application
+    from pipelines.sql.offline import count_by_stream, diff_rows, parse_rows, run_offline
+
+    config_path = _config_for(path)
+    if config_path is None:
+        raise click.UsageError(f"no application.yaml next to {path}")
+    try:
+        config, _ = check_application(config_path)
+    except SqlError as exc:
+        code = _code_label(path, config_path, exc)
+        click.echo(f"{code}:{exc.line}:{exc.column}: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    tables = {
+        name: Path(file).read_bytes()
+        for name, file in _pairs(references, "--reference").items()
+    }
+    rows = run_offline(config, input_file, settings, references=tables, streams=streams)
+    if expect is None:
+        for row in rows:
+            click.echo(row.as_json().decode())
+        return
+    differences = diff_rows(rows, parse_rows(expect))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(count_by_stream(rows).items()))
+    if differences:
+        click.echo("--- expected\n+++ got", err=True)
+        for line in differences:
+            click.echo(line, err=True)
+        raise SystemExit(1)
+    click.echo(f"ok: output matches ({counts or 'no rows'})")
 
 
 COMMANDS.append(sql_group)

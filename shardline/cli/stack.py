@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -29,8 +29,9 @@ _STATE_STYLE = {
 
 def _stack(ctx: click.Context, *, secure: bool = False) -> Stack:
     settings: Settings = ctx.find_object(Settings) or Settings.from_env()
-    if secure:
-        settings = replace(settings, stack_secure=True)
+    if secure and not settings.stack_secure:  # as if SHARDLINE_STACK_SECURE=1 were set:
+        # read again, so what depends on it follows (the search URL turns https, ...)
+        settings = Settings.from_env({**os.environ, "SHARDLINE_STACK_SECURE": "1"})
     return Stack(settings, reporter=ConsoleReporter(_console(stderr=True)))
 
 
@@ -43,14 +44,17 @@ def _console(*, stderr: bool = False) -> Console:
 
 @click.group()
 def stack() -> None:
-    """Run Kafka, MinIO and Elasticsearch locally (data under SHARDLINE_HOME)."""
+    """Run Kafka, MinIO, Elasticsearch and a schema registry locally (data under
+    SHARDLINE_HOME)."""
 
 
 @stack.command()
 @click.argument("components", nargs=-1)
 @click.option("--secure", is_flag=True,
-              help="Kafka also listens for SASL_SSL clients (SCRAM-SHA-512 over TLS with a "
-                   "local CA) on SHARDLINE_KAFKA_SECURE_PORT; same as SHARDLINE_STACK_SECURE=1.")
+              help="Security on, same as SHARDLINE_STACK_SECURE=1 (export it for the clients "
+                   "too): Kafka also listens for SASL_SSL clients (SCRAM-SHA-512 over TLS with a "
+                   "local CA) on SHARDLINE_KAFKA_SECURE_PORT; Elasticsearch runs with x-pack "
+                   "security (HTTPS, a superuser, API keys).")
 @click.pass_context
 def up(ctx: click.Context, components: tuple[str, ...], secure: bool) -> None:
     """Provision and start COMPONENTS (default: all); waits until healthy."""
@@ -111,7 +115,9 @@ def _print_status(st: Stack, components: tuple[str, ...]) -> bool:
 @click.argument(
     "component",
     required=False,
-    type=click.Choice([*COMPONENTS, "elasticsearch", "opensearch", "s3"], case_sensitive=False),
+    type=click.Choice(
+        [*COMPONENTS, "elasticsearch", "opensearch", "s3", "apicurio"], case_sensitive=False
+    ),
 )
 @click.option("-n", "--lines", default=50, show_default=True, help="Lines to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")

@@ -27,6 +27,7 @@ from shardline.producer.producer import (
     ProduceConfig,
     ProduceReport,
     produce,
+    record_codec,
 )
 from shardline.producer.ratelimit import TokenBucket
 
@@ -53,5 +54,6 @@ __all__ = [
     "partition_for",
     "partition_for_hash_key",
     "produce",
+    "record_codec",
     "ticker_records",
 ]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ground.errors import ConfigError
-from schemas import FORMATS, codec_for
+from schemas import FORMATS, Codec, codec_for
 
 __all__ = [
     "CLICK_ACTIONS",
@@ -234,9 +234,9 @@ class DataSpec:
     def partition_key_field(self) -> str:
         return self.key_field or _DEFAULT_KEY_FIELD[self.kind]
 
-    def records(self, count: int | None = None) -> Iterator[Record]:
-        """The first ``count`` messages (endless if None); same spec ⇒ same bytes."""
-        return generate(self, count)
+    def records(self, count: int | None = None, *, codec: Codec | None = None) -> Iterator[Record]:
+        """The first ``count`` messages (endless if None); same spec and codec ⇒ same bytes."""
+        return generate(self, count, codec=codec)
 
 
 def malformed_positions(seed: int, horizon: int, k: int) -> list[int]:
@@ -246,8 +246,18 @@ def malformed_positions(seed: int, horizon: int, k: int) -> list[int]:
     return sorted(random.Random(f"shardline-malformed:{seed}").sample(range(horizon), k))
 
 
-def generate(spec: DataSpec, count: int | None = None) -> Iterator[Record]:
-    """Encoded messages of ``spec``: good records with malformed ones at seeded positions."""
+def generate(
+    spec: DataSpec, count: int | None = None, *, codec: Codec | None = None
+) -> Iterator[Record]:
+    """Encoded messages of ``spec``: good records with malformed ones at seeded positions.
+
+    ``codec`` encodes the good records (default: the ``spec.kind`` schema of the process's
+    catalog in ``spec.format``); the producer passes one that registers its schema under
+    the topic's subject.
+    """
+    if codec is not None and (codec.format, codec.schema_name) != (spec.format, spec.kind):
+        raise ConfigError("codec", f"a {codec.format} codec of {codec.schema_name!r} for "
+                                   f"{spec.format} records of {spec.kind!r}")
     if count is not None and count < 0:
         raise ConfigError("count", f"must be >= 0, got {count}")
     horizon = count if count is not None else MALFORMED_HORIZON
@@ -255,7 +265,7 @@ def generate(spec: DataSpec, count: int | None = None) -> Iterator[Record]:
         pos: MALFORMED_KINDS[spec.format][i % len(MALFORMED_KINDS[spec.format])]
         for i, pos in enumerate(malformed_positions(spec.seed, horizon, spec.malformed))
     }
-    codec = codec_for(spec.format, spec.kind)
+    codec = codec or codec_for(spec.format, spec.kind)
     key_field = spec.partition_key_field
     good = _GENERATORS[spec.kind](
         spec.seed, spec.start_ms, disorder_ms=spec.disorder_ms, mean_step_ms=spec.mean_step_ms
@@ -273,7 +283,7 @@ def generate(spec: DataSpec, count: int | None = None) -> Iterator[Record]:
         index += 1
 
 
-def _malformed(kind: str, schema_kind: str, template: dict[str, Any], codec: Any) -> bytes:
+def _malformed(kind: str, schema_kind: str, template: dict[str, Any], codec: Codec) -> bytes:
     victim = _VICTIM_FIELD[schema_kind]
     as_json = json.dumps(template, separators=(",", ":")).encode()
     if kind == "invalid-json":
@@ -286,7 +296,7 @@ def _malformed(kind: str, schema_kind: str, template: dict[str, Any], codec: Any
                           separators=(",", ":")).encode()
     if kind == "not-an-object":
         return json.dumps(list(template.values()), separators=(",", ":")).encode()
-    avro = codec_for("avro", schema_kind).encode(template)
+    avro = codec.encode(template)  # the avro kinds are only made for the avro format
     if kind == "unknown-schema-id":
         return avro[:1] + _UNKNOWN_SCHEMA_ID.to_bytes(4, "big") + avro[5:]
     if kind == "truncated-avro":

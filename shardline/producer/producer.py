@@ -24,6 +24,7 @@ from ground.kafka import ensure_topics, partition_count, wait_for_broker
 from ground.kafka_config import KafkaConfig
 from ground.retention import LOG_APPEND_TIME, RetentionWatch, describe_retention
 from ground.settings import Settings
+from schemas import Codec, catalog_for, codec_for
 from shardline.producer.generators import MALFORMED_HORIZON, DataSpec, Record
 from shardline.producer.partitioner import partition_for
 from shardline.producer.ratelimit import TokenBucket
@@ -36,6 +37,7 @@ __all__ = [
     "ProduceConfig",
     "ProduceReport",
     "produce",
+    "record_codec",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,8 @@ class ProduceConfig:
     (an existing topic keeps its count, and the MD5 ranges follow the real count).
     ``timestamp``: the Kafka record timestamp, "produce" (now, like Kinesis'
     ApproximateArrivalTimestamp) or "event" (the record's ``event_time_ms``).
+    ``subject``: with a schema registry, the subject Avro records' schema is registered
+    under (default ``<topic>-value``, Confluent's TopicNameStrategy).
     """
 
     topic: str
@@ -89,10 +93,13 @@ class ProduceConfig:
     timestamp: str = "produce"
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS
+    subject: str | None = None
 
     def __post_init__(self) -> None:
         if not self.topic:
             raise ConfigError("topic", "must not be empty")
+        if self.subject is not None and not self.subject.strip():
+            raise ConfigError("subject", "must not be empty")
         if self.count is None and self.duration_ms is None:
             raise ConfigError("count", "give a record count or a duration")
         if self.count is not None and self.count < 0:
@@ -139,6 +146,7 @@ class ProduceReport:
     topic: str
     partitions: int
     data: DataSpec
+    codec: Codec | None = None
     produced: int = 0
     delivered: int = 0
     failed: int = 0
@@ -160,7 +168,7 @@ class ProduceReport:
 
     def records(self) -> Iterator[Record]:
         """The ``produced`` messages of this run, regenerated from the seed."""
-        return self.data.records(self.produced)
+        return self.data.records(self.produced, codec=self.codec)
 
     def partition_of(self, record: Record) -> int:
         return partition_for(record.key, self.partitions)
@@ -204,6 +212,20 @@ def _producer_config(settings: Settings, config: ProduceConfig) -> dict[str, obj
     })
 
 
+def record_codec(settings: Settings, config: ProduceConfig) -> Codec:
+    """The codec of the run's records, from the schemas of ``settings``. With a schema
+    registry, an Avro schema is registered here, before anything is sent: a registry that
+    refuses it (incompatible with the subject's versions) stops the run at the start."""
+    subject = config.subject or f"{config.topic}-value"
+    data = config.data
+    codec = codec_for(data.format, data.kind, catalog=catalog_for(settings), subject=subject)
+    if data.format == "avro":
+        sid = codec.schema_id
+        if codec.catalog.registry is not None:
+            log.info("schema %s is id %d under subject %s", data.kind, sid, subject)
+    return codec
+
+
 def produce(
     settings: Settings,
     config: ProduceConfig,
@@ -223,6 +245,7 @@ def produce(
     would delete them within minutes. ``wall`` is the clock their age is taken on.
     """
     kafka = settings.kafka
+    codec = record_codec(settings, config)
     wait_for_broker(kafka, config.connect_timeout_s)
     if config.partitions is not None:
         ensure_topics(
@@ -241,6 +264,7 @@ def produce(
         topic=config.topic,
         partitions=n,
         data=config.data,
+        codec=codec,
         by_partition={p: PartitionStats() for p in range(n)},
     )
     use_event_time = config.timestamp == "event"
@@ -271,7 +295,7 @@ def produce(
     started = clock()
     deadline = started + config.duration_ms / 1000 if config.duration_ms is not None else None
     try:
-        for record in config.data.records(config.count):
+        for record in config.data.records(config.count, codec=codec):
             if deadline is not None and clock() >= deadline:
                 break
             if fatal:

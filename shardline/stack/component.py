@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
@@ -120,10 +121,15 @@ class Component(ABC):
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def http_status(url: str, timeout_s: float) -> int | None:
-    """HTTP status of a GET, or None when nothing answers."""
+def http_status(url: str, timeout_s: float, *, ca: Path | None = None) -> int | None:
+    """HTTP status of a GET, or None when nothing answers. ``ca``: for an ``https://`` URL,
+    the PEM file its certificate must be signed by (verification is always on)."""
+    opener = _OPENER
+    if ca is not None:
+        https = urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(ca)))
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), https)
     try:
-        with _OPENER.open(url, timeout=timeout_s) as resp:
+        with opener.open(url, timeout=timeout_s) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return exc.code

@@ -20,19 +20,27 @@ from pathlib import Path
 from ground.errors import ConfigError, PortInUseError, StackError
 from ground.settings import Settings
 from shardline.stack.component import Component, ComponentState, ComponentStatus
-from shardline.stack.kafka import KafkaComponent
+from shardline.stack.kafka_cluster import kafka_components
 from shardline.stack.minio import MinioComponent
 from shardline.stack.preflight import check_distinct, check_ports_free
 from shardline.stack.process import PidRecord, is_alive, spawn, stop, tail
 from shardline.stack.progress import LogReporter, Reporter
+from shardline.stack.registry import RegistryComponent
 from shardline.stack.search import SearchComponent
 
 __all__ = ["COMPONENTS", "Stack"]
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("kafka", "minio", "search")
-ALIASES = {"s3": "minio", "elasticsearch": "search", "opensearch": "search", "es": "search"}
+COMPONENTS = ("kafka", "minio", "search", "registry")
+ALIASES = {
+    "s3": "minio",
+    "elasticsearch": "search",
+    "opensearch": "search",
+    "es": "search",
+    "apicurio": "registry",
+    "schema-registry": "registry",
+}
 POLL_INTERVAL_S = 0.5
 
 
@@ -41,7 +49,7 @@ class Stack:
 
     ``env`` is the environment tools are looked up in (PATH, JAVA_HOME) and that servers
     inherit; it defaults to this process's environment, read once here. ``components``
-    replaces Kafka/MinIO/search (tests run the manager on tiny fake servers).
+    replaces Kafka/MinIO/search/registry (tests run the manager on tiny fake servers).
     """
 
     def __init__(
@@ -59,9 +67,10 @@ class Stack:
         self._clock = clock
         if components is None:
             components = (
-                KafkaComponent(settings, self.env),
+                *kafka_components(settings, self.env),
                 MinioComponent(settings, self.env),
                 SearchComponent(settings, self.env),
+                RegistryComponent(settings, self.env),
             )
         self.components: dict[str, Component] = {c.name: c for c in components}
 
@@ -70,6 +79,9 @@ class Stack:
     def select(self, names: Iterable[str] | None = None) -> list[Component]:
         """Components by name (or alias), in stack order; all of them for None / empty."""
         wanted = [ALIASES.get(n.lower(), n.lower()) for n in (names or ())]
+        if "kafka" in wanted and "kafka" not in self.components:  # a cluster: every node
+            wanted += [n for n in self.components if n.startswith("kafka-")]
+            wanted.remove("kafka")
         unknown = [n for n in wanted if n not in self.components]
         if unknown:
             raise ConfigError(

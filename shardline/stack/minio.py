@@ -1,17 +1,43 @@
-"""MinIO (the S3 stand-in), built from source with ``go install`` into the cache once."""
+"""MinIO (the S3 stand-in), built from source with ``go install`` into the cache once.
+
+It runs with a static KMS key (``MINIO_KMS_SECRET_KEY``, named :data:`KMS_KEY_NAME`, derived
+from the root secret so it stays the same across restarts), so objects can be written with
+SSE-S3 or SSE-KMS (``kms_key_arn: shardline-key``) as against AWS S3. Its STS answers
+``AssumeRole`` on the S3 port (temporary credentials, ``SHARDLINE_S3_ROLE_ARN``).
+
+With an ``https://`` endpoint (the secured stack's default, ``stack up --secure``) it serves
+TLS on that port, S3 and STS alike: a certificate for the loopback host signed by a CA made
+here (the same helper as the secured Elasticsearch's), kept in ``<home>/minio/tls/``
+(``ca.crt`` is what clients trust: ``SHARDLINE_S3_CA_BUNDLE`` defaults to it) and copied to
+MinIO's ``--certs-dir`` as ``public.crt`` / ``private.key``.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ground.settings import s3_stack_ca
 from shardline.stack.component import Component, Health, http_status
 from shardline.stack.preflight import PortClaim, require_tool
 from shardline.stack.process import Launch, run_checked
 from shardline.stack.progress import Reporter
+from shardline.stack.search_security import ensure_certificates
 from shardline.stack.versions import MINIO_MODULE, MINIO_VERSION
 
-__all__ = ["MinioComponent"]
+__all__ = ["KMS_KEY_NAME", "MinioComponent", "kms_secret_key"]
+
+KMS_KEY_NAME = "shardline-key"
+
+
+def kms_secret_key(root_secret: str) -> str:
+    """``MINIO_KMS_SECRET_KEY``: ``<name>:<base64 of 32 bytes>``, derived from the root
+    secret (a local stack's key; never a production one)."""
+    key = hashlib.sha256(b"shardline-minio-kms\0" + root_secret.encode()).digest()
+    return f"{KMS_KEY_NAME}:{base64.b64encode(key).decode()}"
 
 
 class MinioComponent(Component):
@@ -37,6 +63,20 @@ class MinioComponent(Component):
     @property
     def data(self) -> Path:
         return self.dir / "data"
+
+    @property
+    def tls(self) -> bool:
+        """Whether MinIO serves TLS: its endpoint is ``https://``."""
+        return urlsplit(self.settings.s3_endpoint).scheme == "https"
+
+    @property
+    def ca(self) -> Path:
+        """The CA certificate the TLS certificate is signed by (clients trust it)."""
+        return s3_stack_ca(self.home)
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.dir / "certs"
 
     def ports(self) -> list[PortClaim]:
         return [
@@ -67,6 +107,20 @@ class MinioComponent(Component):
             (gobin / "minio").replace(self.binary)
             gobin.rmdir()
         self.data.mkdir(parents=True, exist_ok=True)
+        if self.tls:
+            with reporter.step(self.name, "TLS certificate signed by the local CA"):
+                self._install_certificate()
+
+    def _install_certificate(self) -> None:
+        """The CA and the server certificate (made or kept), copied where MinIO reads them."""
+        tls = self.ca.parent
+        ensure_certificates(tls, [self.host])
+        self.certs_dir.mkdir(parents=True, exist_ok=True)
+        (self.certs_dir / "public.crt").write_bytes((tls / "node.crt").read_bytes())
+        key = self.certs_dir / "private.key"
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write((tls / "node.key").read_bytes())
 
     def launch(self) -> Launch:
         return Launch(
@@ -79,18 +133,21 @@ class MinioComponent(Component):
                 "--console-address",
                 f"{self.host}:{self.settings.s3_console_port}",
                 "--quiet",
+                *(("--certs-dir", str(self.certs_dir)) if self.tls else ()),
             ),
             env={
                 "MINIO_ROOT_USER": self.settings.s3_access_key.reveal(),
                 "MINIO_ROOT_PASSWORD": self.settings.s3_secret_key.reveal(),
                 "MINIO_SITE_REGION": self.settings.s3_region,
+                "MINIO_KMS_SECRET_KEY": kms_secret_key(self.settings.s3_secret_key.reveal()),
                 "MINIO_UPDATE": "off",
             },
             cwd=self.dir,
         )
 
     def probe(self, timeout_s: float = 2.0) -> Health:
-        code = http_status(f"{self.settings.s3_endpoint}/minio/health/live", timeout_s)
+        ca = self.ca if self.tls and self.ca.is_file() else None
+        code = http_status(f"{self.settings.s3_endpoint}/minio/health/live", timeout_s, ca=ca)
         if code is None:
             return Health(False, "no answer")
-        return Health(code == 200, f"live: HTTP {code}")
+        return Health(code == 200, f"live: HTTP {code}" + (" (TLS)" if self.tls else ""))

@@ -3,6 +3,10 @@
 These distributions bring no JDK (they use ours) and refuse to run as root, so when we are
 root the server runs as ``settings.search_user`` from a copy unpacked under the home folder
 (``/root`` is not traversable by that user).
+
+With ``settings.stack_secure`` (``SHARDLINE_STACK_SECURE``, ``stack up --secure``)
+Elasticsearch runs with security on: TLS on HTTP and transport, a superuser, API keys (see
+:mod:`shardline.stack.search_security`). The OpenSearch zip has no security plugin.
 """
 
 from __future__ import annotations
@@ -24,6 +28,15 @@ from shardline.stack.maven import copy_artifact
 from shardline.stack.preflight import Java, PortClaim, find_java, require_tool
 from shardline.stack.process import Launch
 from shardline.stack.progress import Reporter
+from shardline.stack.search_security import (
+    add_superuser,
+    admin_credentials,
+    build_analysis_plugin,
+    ensure_certificates,
+    install_certificates,
+    secure_config,
+    secure_get,
+)
 from shardline.stack.versions import (
     ELASTICSEARCH_VERSION,
     OPENSEARCH_VERSION,
@@ -75,9 +88,20 @@ ENGINES: dict[str, Engine] = {
 
 
 def search_config(
-    engine: Engine, *, host: str, http_port: int, transport_port: int, data: Path, logs: Path
+    engine: Engine,
+    *,
+    host: str,
+    http_port: int,
+    transport_port: int,
+    data: Path,
+    logs: Path,
+    secure: bool = False,
 ) -> str:
-    """The ``<engine>.yml`` of a single loopback node."""
+    """The ``<engine>.yml`` of a single loopback node (with security on when ``secure``)."""
+    extra = engine.extra_config
+    if secure:
+        extra = (*(kv for kv in extra if not kv[0].startswith("xpack.security.")),
+                 *secure_config())
     settings = [
         ("cluster.name", CLUSTER_NAME),
         ("node.name", f"{CLUSTER_NAME}-1"),
@@ -89,7 +113,7 @@ def search_config(
         ("path.logs", str(logs)),
         # A nearly full dev disk must not flip indices to read-only mid-test.
         ("cluster.routing.allocation.disk.threshold_enabled", "false"),
-        *engine.extra_config,
+        *extra,
     ]
     return "".join(f"{key}: {_yaml_scalar(value)}\n" for key, value in settings)
 
@@ -175,7 +199,15 @@ class SearchComponent(Component):
             ),
         ]
 
+    @property
+    def secure(self) -> bool:
+        return self.settings.stack_secure
+
     def preflight(self) -> None:
+        if self.secure and self.engine.name != "elasticsearch":
+            raise StackError(
+                f"the {self.engine.title} zip has no security plugin: the secured stack"
+                " (SHARDLINE_STACK_SECURE) runs Elasticsearch (SHARDLINE_SEARCH_ENGINE)")
         self._java = find_java(self.env)
         if not self.archive.is_file() and not self.dist.is_dir():
             require_tool("mvn", self.env, f"download {self.engine.title} from Maven Central")
@@ -211,14 +243,30 @@ class SearchComponent(Component):
                 transport_port=self.settings.search_transport_port,
                 data=self.data,
                 logs=self.logs,
+                secure=self.secure,
             )
         )
+        if self.secure:
+            self._secure(reporter)
         user = self.run_as
         if user is not None:
             ensure_user(user)
             check_reachable(runtime, user)
             for path in (self.dist, self.data, self.logs):
                 chown_tree(path, user)
+
+    def _secure(self, reporter: Reporter) -> None:
+        """Certificates, the analysis plugin and the superuser of a secured node."""
+        java = self._java or find_java(self.env)
+        tls = self.settings.search_stack_ca.parent
+        with reporter.step(self.name, "TLS certificates, analysis plugin, superuser"):
+            ensure_certificates(tls, [self.host])
+            install_certificates(tls, self.dist / "config")
+            build_analysis_plugin(self.dist, java.home, self.engine.version,
+                                  self.dir / "analysis-plugin.build.log")
+            username, password = admin_credentials(self.settings)
+            add_superuser(self.dist, {**self.env, "ES_JAVA_HOME": str(java.home)}, username,
+                          password, self.dir / "users.log")
 
     def launch(self) -> Launch:
         java = self._java or find_java(self.env)
@@ -237,7 +285,15 @@ class SearchComponent(Component):
         )
 
     def probe(self, timeout_s: float = 2.0) -> Health:
-        body = http_json(f"{self.settings.search_url}/_cluster/health", timeout_s)
+        url = f"{self.settings.search_url}/_cluster/health"
+        if self.secure:
+            username, password = admin_credentials(self.settings)
+            code, body = secure_get(url, ca=self.settings.search_stack_ca, username=username,
+                                    password=password, timeout_s=timeout_s)
+            if code is not None and code != 200:
+                return Health(False, f"HTTP {code} as {username!r}")
+        else:
+            body = http_json(url, timeout_s)
         if not isinstance(body, dict):
             return Health(False, "no answer")
         status = str(body.get("status", "?"))

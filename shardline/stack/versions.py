@@ -7,6 +7,7 @@ nothing else in the package names a version.
 from __future__ import annotations
 
 __all__ = [
+    "APICURIO_VERSION",
     "ELASTICSEARCH_VERSION",
     "KAFKA_SCALA_VERSION",
     "KAFKA_VERSION",
@@ -16,6 +17,7 @@ __all__ = [
     "MINIO_VERSION",
     "MIN_JAVA_MAJOR",
     "OPENSEARCH_VERSION",
+    "apicurio_artifact",
     "elasticsearch_artifact",
     "kafka_coordinates",
     "opensearch_artifact",
@@ -34,6 +36,10 @@ MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 ELASTICSEARCH_VERSION = "8.19.21"
 OPENSEARCH_VERSION = "2.19.6"
 MIN_JAVA_MAJOR = 17
+
+# Apicurio Registry 2.6 (Quarkus 3.15, in-memory storage): the last line that runs on Java 17
+# like the rest of the stack (3.x is built for Java 21). Its `all` zip is a runner jar and lib/.
+APICURIO_VERSION = "2.6.13.Final"
 
 # The plugin version Maven 3.8 picks by default; pinned so resolution does not drift.
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:2.8"
@@ -56,3 +62,7 @@ def elasticsearch_artifact() -> str:
 
 def opensearch_artifact() -> str:
     return f"org.opensearch.distribution.integ-test-zip:opensearch:{OPENSEARCH_VERSION}:zip"
+
+
+def apicurio_artifact() -> str:
+    return f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:zip:all"

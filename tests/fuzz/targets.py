@@ -226,7 +226,41 @@ def _sql_targets() -> list[Target]:
 
     sql_chars = " \n\t'\"()*,;.+-/<>=|%0123456789ABSELCTFROMWHEINUPxyz_"
     strategy = st.one_of(st.text(max_size=200), *(_mutate_text(c, sql_chars) for c in codes))
-    return [Target("sql", plan, strategy)]
+    # the function library: one pump per seed expression, mutated in its SQL and its patterns
+    function_codes = [_FUNCTION_PUMP.format(expr=e) for e in SQL_FUNCTION_SEEDS]
+    pattern_chars = sql_chars + "[]{}?@#&~<>\\^$ %hlutrsb"
+    functions = st.one_of(*(_mutate_text(c, pattern_chars) for c in function_codes))
+    return [Target("sql", plan, strategy), Target("sql_functions", plan, functions)]
+
+
+_FUNCTION_PUMP = (
+    'CREATE OR REPLACE STREAM "D" (v VARCHAR(64));\n'
+    'CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"\n'
+    'SELECT STREAM {expr} FROM "SOURCE_SQL_STREAM_001";\n'
+)
+#: Expressions over the ticker input that use the function library, seeds for mutation.
+SQL_FUNCTION_SEEDS = [
+    "UNIX_TIMESTAMP(event_time)",
+    "TO_TIMESTAMP(UNIX_TIMESTAMP(event_time) + 1000)",
+    "CHAR_TO_DATE('yyyy-MM-dd', '2024-02-29')",
+    "CHAR_TO_TIME('HH:mm:ss', '12:34:56')",
+    "DATE_TO_CHAR('dd/MM/yyyy', CURRENT_DATE)",
+    "TIME_TO_CHAR('HH:mm', LOCALTIME)",
+    "TIMESTAMP_TO_CHAR('yyyy-MM-dd HH:mm:ss', CURRENT_ROW_TIMESTAMP)",
+    "CAST(LOCALTIMESTAMP AS VARCHAR(30))",
+    "CAST(CURRENT_TIMESTAMP - ROWTIME AS VARCHAR(30))",
+    "SUBSTRING(sector FROM 'E[A-Z]+')",
+    "SUBSTRING(sector SIMILAR '%#\"NOLO#\"%' ESCAPE '#')",
+    "REGEX_LOG_PARSE(sector, '(\\w+)(E.*)').COLUMN2",
+    "FAST_REGEX_LOG_PARSER(sector, '([A-Z]+)\"OLO\"(.*)').COLUMN1",
+    "VARIABLE_COLUMN_LOG_PARSE(sector, 'A TYPE VARCHAR(4), B TYPE INTEGER', 'O', '\\', '\"').A",
+    "FIXED_COLUMN_LOG_PARSE(sector, 'A TYPE CHAR(2) START 0 FOR 2, B TYPE CHAR(9) START 2').B",
+    "SYS_LOG_PARSE('Oct 11 22:14:15 host message').COLUMN2",
+    "W3C_LOG_PARSE(sector, 'COMMON').COLUMN5",
+    "W3C_LOG_PARSE(sector, '%h %{Referer}i %t \"%r\"').COLUMN1",
+    "MONOTONIC(ticker_symbol)",
+    "CAST(INTERVAL '3 4:20' DAY TO MINUTE AS VARCHAR(12))",
+]
 
 
 def _prefix_targets() -> list[Target]:

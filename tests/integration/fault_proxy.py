@@ -16,9 +16,11 @@ bodies pass as they came, gzip included). Its :class:`Mode` is switched at run t
 - ``REFUSE``: close the connection without an answer (the client sees a disconnect);
 - ``HANG``: hold the request without an answer until the mode changes, then close it.
 
-``delay_put_s`` holds back the answer to each (forwarded) PUT that long. ``faulted`` counts the
+``delay_put_s`` holds back the answer to each (forwarded) PUT that long, ``delay_s`` (settable
+at run time) the answer to every forwarded request: a slow network. ``faulted`` counts the
 requests (or, for ``REJECT_ITEMS``, the bulk items) the proxy faulted, ``forwarded`` the
-requests it passed on, so a test can prove the fault happened.
+requests it passed on, so a test can prove the fault happened. An upstream that does not
+answer (stopped) is answered 502, as a load balancer would.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class FaultProxy:
     def __init__(self, upstream: str, *, fault_paths: str = "", delay_put_s: float = 0.0) -> None:
         self.upstream = upstream.rstrip("/")
         self.delay_put_s = delay_put_s
+        self.delay_s = 0.0
         self.port = 0
         self.faulted = 0
         self.forwarded = 0
@@ -112,9 +115,14 @@ class FaultProxy:
             return _disconnect(request)
         if mode is Mode.REJECT_ITEMS and request.path.endswith("/_bulk"):
             return await self._reject_items(request, body)
-        status, payload, headers = await self._forward(request, body)
+        try:
+            status, payload, headers = await self._forward(request, body)
+        except aiohttp.ClientConnectionError:  # the upstream is down: a gateway's answer
+            return _error_response(502)
         if request.method == "PUT" and self.delay_put_s:
             await asyncio.sleep(self.delay_put_s)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         return web.Response(status=status, body=payload, headers=headers)
 
     async def _forward(

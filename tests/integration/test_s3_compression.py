@@ -64,7 +64,7 @@ def test_each_format_lands_as_firehose_writes_it(
                for i, r in enumerate(ROWS)]
 
     async def deliver() -> None:
-        client = S3Client(s.s3_endpoint, s.s3_region, s.s3_access_key, s.s3_secret_key)
+        client = S3Client.from_settings(s)
         dest = S3Destination(client, bucket, prefix="out/", stream="it", compression=fmt)
         await dest.open()
         try:

@@ -38,8 +38,7 @@ def records(start: int, n: int, *, width: int = 40, partition: int = 0) -> list[
 def run(settings: Settings, bucket: str, go: Callable[[S3Destination], Awaitable[T]],
         **kwargs: Any) -> T:
     async def main() -> T:
-        client = S3Client(settings.s3_endpoint, settings.s3_region, settings.s3_access_key,
-                          settings.s3_secret_key)
+        client = S3Client.from_settings(settings)
         dest = S3Destination(client, bucket, prefix="out/", stream="it",
                              compression=kwargs.pop("compression", Compression.GZIP), **kwargs)
         await dest.open()

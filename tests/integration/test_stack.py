@@ -21,13 +21,14 @@ pytestmark = pytest.mark.integration
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def test_status_shows_all_three_healthy_with_ports(stack_settings: Settings) -> None:
+def test_status_shows_all_four_healthy_with_ports(stack_settings: Settings) -> None:
     statuses = {s.name: s for s in Stack(stack_settings).status()}
-    assert set(statuses) == {"kafka", "minio", "search"}
+    assert set(statuses) == {"kafka", "minio", "search", "registry"}
     expected_ports = {
         "kafka": [stack_settings.kafka_port, stack_settings.kafka_controller_port],
         "minio": [stack_settings.s3_port, stack_settings.s3_console_port],
         "search": [stack_settings.search_port, stack_settings.search_transport_port],
+        "registry": [stack_settings.schema_registry_port],
     }
     for name, status in statuses.items():
         assert status.healthy, (name, status.state, status.health)
@@ -74,6 +75,14 @@ def test_search_cluster_health(stack_settings: Settings) -> None:
     assert isinstance(body, dict)
     assert body["status"] in ("green", "yellow")
     assert body["number_of_nodes"] == 1
+
+
+def test_registry_serves_the_confluent_api_on_loopback(stack_settings: Settings) -> None:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    url = stack_settings.local_schema_registry_url
+    assert url.startswith("http://127.0.0.1:")
+    assert "AVRO" in SchemaRegistryClient({"url": url}).get_schema_types()
 
 
 def test_search_runs_unprivileged(stack_settings: Settings) -> None:

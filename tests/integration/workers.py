@@ -9,15 +9,19 @@ and timestamps (read_committed or not).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -30,6 +34,8 @@ __all__ = [
     "ROOT",
     "Consumed",
     "Worker",
+    "free_port",
+    "http_get",
     "progress",
     "read_all",
     "wait_for",
@@ -185,3 +191,21 @@ def wait_log(ws: Sequence[Worker], text: str, timeout_s: float, times: int = 1) 
             assert w.alive(), f"worker died:\n{w.tail()}"
         assert time.monotonic() < deadline, f"no {text!r} in every log"
         time.sleep(0.2)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a worker's web server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(url: str, timeout_s: float = 5) -> tuple[int, str, Any]:
+    """(status, content type, body: parsed JSON or text) of a GET; 4xx/5xx included."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            status, ctype, raw = resp.status, resp.headers["Content-Type"], resp.read()
+    except urllib.error.HTTPError as exc:
+        status, ctype, raw = exc.code, exc.headers["Content-Type"], exc.read()
+    text = raw.decode()
+    return status, ctype, json.loads(text) if ctype.startswith("application/json") else text

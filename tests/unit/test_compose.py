@@ -152,8 +152,8 @@ def test_compose_file_is_consistent(compose):
 
 def test_expected_services_and_images(compose):
     services = compose["services"]
-    assert set(services) >= {"kafka", "minio", "elasticsearch", "pipeline", "delivery-s3",
-                             "delivery-es", "producer"}
+    assert set(services) >= {"kafka", "minio", "elasticsearch", "registry", "pipeline",
+                             "delivery-s3", "delivery-es", "producer"}
     assert services["kafka"]["image"] == "apache/kafka:4.3.1"
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert re.fullmatch(r"minio/minio:RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ",
@@ -162,7 +162,9 @@ def test_expected_services_and_images(compose):
     assert es["image"] == "docker.elastic.co/elasticsearch/elasticsearch:8.19.21"
     assert es["environment"]["discovery.type"] == "single-node"
     assert es["environment"]["xpack.security.enabled"] == "false"
-    for name in ("kafka", "minio", "elasticsearch"):
+    # the image brings its JDK 21: Apicurio 3, where the local stack runs 2.6 on Java 17
+    assert re.fullmatch(r"apicurio/apicurio-registry:3\.\d+\.\d+", services["registry"]["image"])
+    for name in ("kafka", "minio", "elasticsearch", "registry"):
         assert "healthcheck" in services[name], name
 
 
@@ -176,6 +178,7 @@ def test_host_ports_match_settings_defaults(compose):
     assert defaults.kafka_secure_port in published["kafka"]
     assert {defaults.s3_port, defaults.s3_console_port} <= published["minio"]
     assert defaults.search_port in published["elasticsearch"]
+    assert defaults.schema_registry_port in published["registry"]
 
 
 def test_shardline_services_use_settings_and_registered_commands(compose):
@@ -187,9 +190,14 @@ def test_shardline_services_use_settings_and_registered_commands(compose):
         env = svc["environment"]
         # Inside the network the servers are reached by service name.
         settings = Settings.from_env({k: v for k, v in env.items() if "${" not in v})
+        deps = svc["depends_on"]
         assert settings.kafka_bootstrap.split(":")[0] in compose["services"], name
         assert settings.s3_endpoint.split("//")[1].split(":")[0] in compose["services"], name
         assert settings.search_url.split("//")[1].split(":")[0] in compose["services"], name
+        registry = settings.schema_registry_url
+        assert registry.split("//")[1].split(":")[0] in compose["services"], name
+        assert registry.endswith("/apis/ccompat/v7"), name
+        assert deps["registry"]["condition"] == "service_healthy", name
         cmd = svc["command"]
         argv = shlex.split(cmd) if isinstance(cmd, str) else cmd
         assert argv[0] == "shardline" and argv[1] in main.commands, (name, argv)
@@ -198,7 +206,6 @@ def test_shardline_services_use_settings_and_registered_commands(compose):
                 assert (ROOT / arg.removeprefix("/app/")).exists(), (name, arg)
             elif arg.startswith(("pipelines/", "connectors/")):
                 assert (ROOT / arg).exists(), (name, arg)
-        deps = svc["depends_on"]
         assert deps["kafka"]["condition"] == "service_healthy", name
 
 

@@ -16,7 +16,7 @@ from sqlglot import exp
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.aggregates import AGGREGATES
 from pipelines.sql.catalog import StreamInfo
-from pipelines.sql.compiler import AGGREGATE_NODES, compile_expr
+from pipelines.sql.compiler import WINDOW_ONLY_FUNCTIONS, aggregate_name, compile_expr
 from pipelines.sql.expr import TIMESTAMP, Expr
 from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.tumbling import AggCall
@@ -38,8 +38,11 @@ class Grouped:
 
 def agg_call(query: PumpQuery, node: exp.Expression, scope: Scope) -> AggCall:
     """One aggregate call (``COUNT(*)``, ``SUM(x)``, ``COUNT(DISTINCT x)`` …) over ``scope``."""
-    name = AGGREGATE_NODES[type(node)]
-    arg = node.this
+    name = aggregate_name(node)
+    assert name is not None
+    arg = node.expressions[0] if isinstance(node, exp.Anonymous) else node.this
+    if isinstance(node, exp.Anonymous) and len(node.expressions) != 1:
+        raise query.error(SqlPlanError, f"{name} takes one argument", node)
     if isinstance(node, exp.Count) and isinstance(arg, exp.Distinct):
         name = "COUNT_DISTINCT"
         arg = arg.expressions[0]
@@ -97,7 +100,14 @@ class _Rewriter:
         text = canonical(n) if not isinstance(n, exp.Literal | exp.Star) else None
         if text is not None and text in self._key_texts:
             return _placeholder(f"__K{self._key_texts.index(text)}")
-        if isinstance(n, tuple(AGGREGATE_NODES)):
+        if isinstance(n, exp.Anonymous) and str(n.this).upper() in WINDOW_ONLY_FUNCTIONS:
+            raise self._query.error(
+                SqlPlanError,
+                f"{str(n.this).upper()} is only allowed OVER a sliding window, not in a "
+                "GROUP BY or stagger window",
+                n,
+            )
+        if aggregate_name(n) is not None:
             if text not in self._agg_texts:
                 self._agg_texts.append(text or "")
                 self.aggs.append(agg_call(self._query, n, self._scope))

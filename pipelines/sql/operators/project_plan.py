@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ground.errors import SqlPlanError
-from pipelines.sql.compiler import AGGREGATE_NODES
+from pipelines.sql.compiler import aggregate_name
 from pipelines.sql.operators.project import ProjectOperator
 from pipelines.sql.planning import PlannedPump, PumpQuery
 from pipelines.sql.sources import resolve_source
@@ -27,8 +27,8 @@ class ProjectPlanner:
         aggregates = [
             n
             for n in query.select.expressions
-            for n in n.find_all(*AGGREGATE_NODES)
-            if not n.find_ancestor(exp.Window)
+            for n in n.walk()
+            if aggregate_name(n) is not None and not n.find_ancestor(exp.Window)
         ]
         if aggregates:
             raise query.error(

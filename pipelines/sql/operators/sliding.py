@@ -1,5 +1,6 @@
 """Sliding windows: ``AGG(x) OVER W`` with ``W AS (PARTITION BY … RANGE INTERVAL … PRECEDING)``
-or ``ROWS n PRECEDING``, and ``LAG(x, n) OVER W``. One output row per input row.
+or ``ROWS n PRECEDING``, and the window functions ``LAG``, ``NTH_VALUE``, ``EXP_AVG`` over
+``W``. One output row per input row.
 
 Per window definition and partition key the operator keeps the rows of the window (ROWTIME
 plus the aggregate arguments) and incremental accumulators: a row is added, rows that fell out
@@ -21,18 +22,21 @@ from ground.errors import RowError
 from pipelines.sql.aggregates import AggregateSpec
 from pipelines.sql.operators.base import Context, StatefulOperator
 from pipelines.sql.types import Fn, Row
+from pipelines.sql.window_functions import WindowFunction
 
 __all__ = ["SlidingOperator", "SlidingWindow", "WindowAgg"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class WindowAgg:
-    """An aggregate over a window; ``lag`` > 0 makes it ``LAG(arg, lag)`` instead."""
+    """An aggregate over a window (``spec``), or a function of the window's rows
+    (``function``: ``LAG``, ``NTH_VALUE``, ``EXP_AVG``, see
+    :mod:`pipelines.sql.window_functions`); ``arg`` computes its argument from a row
+    (``None``: ``COUNT(*)``)."""
 
     spec: AggregateSpec | None
     arg: Fn | None
-    lag: int = 0
+    function: WindowFunction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +96,12 @@ class SlidingOperator(StatefulOperator):
                     rowtime = int(row[0])
                     part.rows.append((rowtime, epoch, values))
                     part.chunks[epoch] = part.chunks.get(epoch, 0) + 1
-                    for acc, value in zip(part.accs, values, strict=True):
-                        if acc is not None and value is not None:
-                            acc.add(value)
+                    _feed(part.accs, window.aggs, values, add=True)
                     self._evict(w_index, window, key, part, rowtime)
                     self.store.mark((w_index, key, epoch))
                     for a_index, agg in enumerate(window.aggs):
-                        if agg.lag:
-                            position = len(part.rows) - 1 - agg.lag
-                            results.append(
-                                part.rows[position][2][a_index] if position >= 0 else None
-                            )
+                        if agg.function is not None:
+                            results.append(agg.function.evaluate(part.rows, a_index, row))
                         else:
                             results.append(part.accs[a_index].result())
                 extended = (*row, *results)
@@ -120,9 +119,7 @@ class SlidingOperator(StatefulOperator):
             or (window.rows is not None and len(rows) > window.rows + 1)
         ):
             _, epoch, values = rows.popleft()
-            for acc, value in zip(part.accs, values, strict=True):
-                if acc is not None and value is not None:
-                    acc.remove(value)
+            _feed(part.accs, window.aggs, values, add=False)
             left = part.chunks[epoch] - 1
             if left:
                 part.chunks[epoch] = left
@@ -165,8 +162,22 @@ class SlidingOperator(StatefulOperator):
                 part.rows = deque(ordered)
                 part.accs = self._new_accs(window)
                 for _, _, values in ordered:
-                    for acc, value in zip(part.accs, values, strict=True):
-                        if acc is not None and value is not None:
-                            acc.add(value)
+                    _feed(part.accs, window.aggs, values, add=True)
                 if ordered:
                     self._evict(w_index, window, key, part, max(r[0] for r in ordered))
+
+
+def _feed(
+    accs: list[Any], aggs: Sequence[WindowAgg], values: tuple[Any, ...], *, add: bool
+) -> None:
+    """Add (or remove) one row's values to the window's accumulators; NULLs only to those
+    that see them (FIRST_VALUE, LAST_VALUE)."""
+    for acc, value, agg in zip(accs, values, aggs, strict=True):
+        if acc is None:
+            continue
+        if value is None and not (agg.spec is not None and agg.spec.sees_nulls):
+            continue
+        if add:
+            acc.add(value)
+        else:
+            acc.remove(value)

@@ -1,18 +1,22 @@
-"""Planner of sliding windows: ``AGG(x) OVER W`` and ``LAG(x, n) OVER W``, with ``W`` inline
-or in a WINDOW clause (see :mod:`.sliding`)."""
+"""Planner of sliding windows: ``AGG(x) OVER W`` and the window functions ``LAG``,
+``NTH_VALUE`` and ``EXP_AVG`` over ``W``, with ``W`` inline or in a WINDOW clause (see
+:mod:`.sliding`)."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
-from pipelines.sql.compiler import AGGREGATE_NODES, compile_expr
+from pipelines.sql.aggregates import AGGREGATES
+from pipelines.sql.compiler import aggregate_name, compile_expr
 from pipelines.sql.nodes import identifier_name, interval_ms
 from pipelines.sql.operators.grouping_plan import agg_call
 from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, WindowAgg
 from pipelines.sql.planning import PlannedPump, PumpQuery, canonical, key_columns
 from pipelines.sql.scope import Scope, ScopeColumn
 from pipelines.sql.sources import resolve_source
+from pipelines.sql.types import Interval
+from pipelines.sql.window_functions import ExpAvg, Lag, NthValue
 
 __all__ = ["SlidingPlanner"]
 
@@ -129,22 +133,74 @@ def _window_key(definition: exp.Expression) -> str:
 
 
 def _window_agg(query: PumpQuery, func: exp.Expression, scope: Scope) -> WindowAgg:
+    ignore_nulls = isinstance(func, exp.IgnoreNulls)
+    if isinstance(func, exp.IgnoreNulls | exp.RespectNulls):
+        func = func.this
     if isinstance(func, exp.Lag):
-        offset_node = func.args.get("offset")
-        if offset_node is not None and not (
-            isinstance(offset_node, exp.Literal) and offset_node.is_int
-        ):
-            raise query.error(SqlPlanError, "LAG's offset must be an integer literal", func)
-        offset = int(offset_node.this) if offset_node is not None else 1
-        if func.args.get("default") is not None:
-            raise query.error(SqlUnsupportedError, "LAG with a default value", func)
-        return WindowAgg(None, compile_expr(func.this, scope).fn, max(1, offset))
-    if not isinstance(func, tuple(AGGREGATE_NODES)):
+        return _lag(query, func, scope, ignore_nulls)
+    if isinstance(func, exp.NthValue):
+        n = _positive_literal(query, func.args.get("offset"), "NTH_VALUE's n", func)
+        from_last = func.args.get("from_first") is False
+        arg = compile_expr(func.this, scope).fn
+        return WindowAgg(None, arg, NthValue(n, from_last, ignore_nulls))
+    if isinstance(func, exp.Anonymous) and str(func.this).upper() == "EXP_AVG":
+        return _exp_avg(query, func, scope)
+    name = aggregate_name(func)
+    if name is None:
         raise query.error(SqlUnsupportedError, f"{func.sql()} OVER a window", func)
+    if ignore_nulls:
+        if name not in ("FIRST_VALUE", "LAST_VALUE"):
+            raise query.error(SqlUnsupportedError, f"{name} … IGNORE NULLS", func)
+        compiled = compile_expr(func.this, scope)
+        spec = AGGREGATES[f"{name}_IGNORE_NULLS"]
+        return WindowAgg(spec, compiled.fn)
     call = agg_call(query, func, scope)
     if not call.spec.invertible:
         raise query.error(SqlUnsupportedError, f"{call.name} over a sliding window", func)
     return WindowAgg(call.spec, call.arg)
+
+
+def _positive_literal(
+    query: PumpQuery, node: exp.Expression | None, what: str, func: exp.Expression
+) -> int:
+    if node is None:
+        return 1
+    if not (isinstance(node, exp.Literal) and node.is_int) or int(node.this) < 1:
+        raise query.error(SqlPlanError, f"{what} must be a positive integer literal", func)
+    return int(node.this)
+
+
+def _lag(query: PumpQuery, func: exp.Lag, scope: Scope, ignore_nulls: bool) -> WindowAgg:
+    """``LAG(expr [, N [, default]]) [IGNORE NULLS | RESPECT NULLS]`` (sql-reference-lag.html)."""
+    offset_node = func.args.get("offset")
+    if offset_node is not None and not (
+        isinstance(offset_node, exp.Literal) and offset_node.is_int
+    ):
+        raise query.error(SqlPlanError, "LAG's offset must be an integer literal", func)
+    offset = max(1, int(offset_node.this)) if offset_node is not None else 1
+    default_node = func.args.get("default")
+    default = compile_expr(default_node, scope).fn if default_node is not None else None
+    arg = compile_expr(func.this, scope).fn
+    return WindowAgg(None, arg, Lag(offset, ignore_nulls, default))
+
+
+def _exp_avg(query: PumpQuery, func: exp.Anonymous, scope: Scope) -> WindowAgg:
+    """``EXP_AVG(expr, INTERVAL …)`` (sql-reference-exp-avg.html): the half-life interval is
+    a constant."""
+    if len(func.expressions) != 2:
+        raise query.error(SqlPlanError, "EXP_AVG takes (expression, <time interval>)", func)
+    value, half_life = func.expressions
+    interval = compile_expr(half_life, scope)
+    if (
+        not interval.is_constant
+        or type(interval.constant) is not Interval
+        or interval.constant <= 0
+    ):
+        raise query.error(
+            SqlPlanError, "EXP_AVG's second argument is a positive constant INTERVAL", func
+        )
+    arg = compile_expr(value, scope).fn
+    return WindowAgg(None, arg, ExpAvg(int(interval.constant)))
 
 
 def _sliding_window(

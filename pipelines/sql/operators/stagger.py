@@ -65,7 +65,7 @@ class StaggerOperator(StatefulOperator):
             for acc, value, agg in zip(entry[1], values, self._aggs, strict=True):
                 if agg.arg is None:
                     acc.add(True)
-                elif value is not None:
+                elif value is not None or agg.spec.sees_nulls:
                     acc.add(value)
             self.store.mark(key)
         return out

@@ -147,10 +147,10 @@ class TumblingOperator(StatefulOperator):
         accs = groups.get(key)
         if accs is None:
             accs = groups[key] = [spec.create() for spec in self._specs]
-        for acc, value, fn in zip(accs, values, self._args, strict=True):
+        for acc, value, fn, spec in zip(accs, values, self._args, self._specs, strict=True):
             if fn is None:
                 acc.add(True)
-            elif value is not None:
+            elif value is not None or spec.sees_nulls:
                 acc.add(value)
         self.store.mark(("g", start, key))
         if self._event_time:
@@ -395,7 +395,7 @@ def _compile_fast(
         if v is None:
             v = loaded[value] = f"v{len(loaded)}"
             add(f"        {v} = {value}")
-        add(f"        if {v} is not None:")
+        add(f"        if {v} is not None:" if not spec.sees_nulls else "        if True:")
         if kind is Count:
             add(f"            {a}.n += 1")
         elif kind is Sum or kind is Avg:

@@ -1,19 +1,35 @@
-"""S3Client's multipart and conditional calls: the requests it builds and how it reads the
-answers, against a scripted aiohttp server on 127.0.0.1 (no MinIO needed)."""
+"""S3Client's calls: the requests it builds (multipart, conditional, encrypted; path-style or
+virtual-hosted; signed with the credentials current at each request, their signatures checked
+independently by :mod:`tests.sigv4`) and how it reads the answers, against a scripted aiohttp
+server on 127.0.0.1 (no MinIO needed)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
+import aiohttp.abc
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from botocore.credentials import RefreshableCredentials
 
-from ground.s3 import MultipartUpload, S3Client, S3Response, complete_multipart_body
+from ground.aws_credentials import AwsCredentials
+from ground.s3 import (
+    SSE_S3,
+    MultipartUpload,
+    S3Client,
+    S3Response,
+    ServerSideEncryption,
+    complete_multipart_body,
+)
 from ground.settings import Secret
+from tests.sigv4 import verify_sigv4
 
 T = TypeVar("T")
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -26,6 +42,13 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""
+    raw_query: str = ""
+
+    def verify(self, secret: str = "secret") -> Any:
+        """Check the request's SigV4 signature independently; returns what it claims."""
+        return verify_sigv4(self.method, self.raw_path, self.raw_query, self.headers,
+                            self.body, secret)
 
 
 @dataclass
@@ -36,18 +59,36 @@ class Script:
     async def handle(self, request: web.Request) -> web.Response:
         self.seen.append(Seen(request.method, request.path, dict(request.query),
                               {k.lower(): v for k, v in request.headers.items()},
-                              await request.read()))
+                              await request.read(), request.rel_url.raw_path,
+                              request.rel_url.raw_query_string))
         return self.answers.pop(0) if self.answers else web.Response(status=200)
 
 
-def serve(script: Script, go: Callable[[S3Client], Awaitable[T]]) -> T:
+class Loopback(aiohttp.abc.AbstractResolver):
+    """Every host name is 127.0.0.1 (a virtual-hosted bucket's name reaches the server)."""
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        return [{"hostname": host, "host": "127.0.0.1", "port": port,
+                 "family": socket.AF_INET, "proto": 0, "flags": socket.AI_NUMERICHOST}]
+
+    async def close(self) -> None:
+        return None
+
+
+KEYS = AwsCredentials.static(Secret("AKIDEXAMPLE"), Secret("secret"))
+
+
+def serve(script: Script, go: Callable[[S3Client], Awaitable[T]], *,
+          host: str = "127.0.0.1", region: str = "us-east-1",
+          credentials: AwsCredentials = KEYS, addressing: str = "auto") -> T:
     async def main() -> T:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", script.handle)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
-        client = S3Client(f"http://127.0.0.1:{server.port}", "us-east-1", Secret("AKIDEXAMPLE"),
-                          Secret("secret"))
+        client = S3Client(f"http://{host}:{server.port}", region, credentials,
+                          addressing=addressing, resolver=Loopback())
         try:
             return await go(client)
         finally:
@@ -168,5 +209,118 @@ def test_head_reads_the_metadata_back() -> None:
 
 
 def test_client_repr_hides_credentials() -> None:
-    client = S3Client("http://h:1", "us-east-1", Secret("AKIA"), Secret("super-secret"))
+    client = S3Client("http://h:1", "us-east-1",
+                      AwsCredentials.static(Secret("AKIA"), Secret("super-secret")))
     assert "super-secret" not in repr(client) and "AKIA" not in repr(client)
+
+
+# -- signing, addressing, encryption -------------------------------------------------------
+
+def test_every_request_is_signed_as_sent() -> None:
+    script = Script()
+
+    async def go(c: S3Client) -> None:
+        await c.put_object("b", "dir/a key+1~.jsonl", b"body", metadata={"batch-end": "9"})
+        await c.request("GET", "b", query={"list-type": "2", "prefix": "dir/a b,c*"})
+
+    script.answers = [web.Response(status=200), xml(
+        f'<ListBucketResult xmlns="{NS}"><IsTruncated>false</IsTruncated></ListBucketResult>')]
+    serve(script, go)
+    put, listing = script.seen
+    assert put.verify().service == "s3" and listing.verify().access_key == "AKIDEXAMPLE"
+    assert put.path == "/b/dir/a key+1~.jsonl"
+    with pytest.raises(AssertionError, match="signature mismatch"):  # the check can fail
+        put.verify("another-secret")
+    tampered = replace(put, raw_path=put.raw_path.replace("key", "kex"))
+    with pytest.raises(AssertionError, match="signature mismatch"):
+        tampered.verify()
+
+
+def test_a_session_token_is_sent_and_signed() -> None:
+    script = Script()
+    creds = AwsCredentials.static(Secret("ASIATEMP"), Secret("temp-secret"), Secret("tok-123"))
+    serve(script, lambda c: c.head_bucket("b"), credentials=creds)
+    (head,) = script.seen
+    assert head.headers["x-amz-security-token"] == "tok-123"
+    auth = head.verify("temp-secret")
+    assert "x-amz-security-token" in auth.signed_headers and auth.access_key == "ASIATEMP"
+
+
+def test_aws_endpoints_are_virtual_hosted_and_minio_path_style() -> None:
+    aws = S3Client("https://s3.eu-west-1.amazonaws.com", "eu-west-1", KEYS)
+    assert aws.url("my-bucket", "a/b c") == "https://my-bucket.s3.eu-west-1.amazonaws.com/a/b%20c"
+    assert aws.url("dotted.bucket", "k") == "https://s3.eu-west-1.amazonaws.com/dotted.bucket/k"
+    minio = S3Client("http://127.0.0.1:19000", "us-east-1", KEYS)
+    assert minio.url("my-bucket", "k") == "http://127.0.0.1:19000/my-bucket/k"
+    forced = S3Client("http://minio.local:9000", "us-east-1", KEYS, addressing="virtual")
+    assert forced.url("b", "k") == "http://b.minio.local:9000/k"
+    path = S3Client("https://s3.eu-west-1.amazonaws.com", "eu-west-1", KEYS, addressing="path")
+    assert path.url("my-bucket", "") == "https://s3.eu-west-1.amazonaws.com/my-bucket"
+
+
+def test_a_virtual_hosted_request_names_the_bucket_in_its_signed_host() -> None:
+    script = Script()
+    serve(script, lambda c: c.put_object("my-bucket", "k/1.json", b"{}"),
+          host="s3.eu-west-1.amazonaws.com", region="eu-west-1")
+    (put,) = script.seen
+    assert put.path == "/k/1.json"
+    assert put.headers["host"].startswith("my-bucket.s3.eu-west-1.amazonaws.com:")
+    auth = put.verify()
+    assert (auth.region, auth.service) == ("eu-west-1", "s3")
+
+
+def test_a_bucket_outside_us_east_1_is_created_with_its_location() -> None:
+    script = Script()
+    serve(script, lambda c: c.create_bucket("my-bucket"), host="s3.eu-west-1.amazonaws.com",
+          region="eu-west-1")
+    assert b"<LocationConstraint>eu-west-1</LocationConstraint>" in script.seen[0].body
+    script = Script()
+    serve(script, lambda c: c.create_bucket("my-bucket"))
+    assert script.seen[0].body == b""
+
+
+def test_server_side_encryption_headers_are_sent_and_signed() -> None:
+    script = Script([web.Response(status=200), xml(
+        f'<InitiateMultipartUploadResult xmlns="{NS}"><UploadId>U</UploadId>'
+        "</InitiateMultipartUploadResult>"), web.Response(status=200)])
+    kms = ServerSideEncryption("aws:kms", "arn:aws:kms:eu-west-1:1:key/k")
+
+    async def go(c: S3Client) -> None:
+        await c.put_object("b", "k", b"x", sse=SSE_S3)
+        await c.create_multipart_upload("b", "k2", sse=kms)
+        await c.put_object("b", "k3", b"y")
+
+    serve(script, go)
+    put, create, plain = script.seen
+    assert put.headers["x-amz-server-side-encryption"] == "AES256"
+    assert create.headers["x-amz-server-side-encryption"] == "aws:kms"
+    assert create.headers["x-amz-server-side-encryption-aws-kms-key-id"] == kms.kms_key_id
+    assert "x-amz-server-side-encryption" in put.verify().signed_headers
+    assert "x-amz-server-side-encryption-aws-kms-key-id" in create.verify().signed_headers
+    assert "x-amz-server-side-encryption" not in plain.headers
+
+
+def test_refreshed_credentials_sign_the_next_request() -> None:
+    """Credentials due for a refresh are refreshed before the request is signed."""
+    issued: list[str] = []
+
+    def refresh() -> dict[str, str]:
+        issued.append(f"ASIA{len(issued)}")
+        soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+        return {"access_key": issued[-1], "secret_key": "s" + issued[-1], "token": "t",
+                "expiry_time": soon.isoformat()}
+
+    botocore_creds = RefreshableCredentials.create_from_metadata(
+        refresh(), refresh, "test", advisory_timeout=60, mandatory_timeout=10)
+    creds = AwsCredentials(botocore_creds, settings="test")
+    script = Script()
+
+    async def go(c: S3Client) -> None:
+        await c.head_bucket("b")
+        await c.head_bucket("b")
+
+    serve(script, go, credentials=creds)
+    first, second = script.seen
+    # 30 s left is within the 60 s window: each request refreshed before it was signed.
+    assert first.verify("sASIA1").access_key == "ASIA1"
+    assert second.verify("sASIA2").access_key == "ASIA2"

@@ -45,8 +45,10 @@ RECORDS = [("ticker", TICK), ("clickstream", CLICK), ("trade", TRADE)]
 def test_public_api_is_pinned_and_sorted():
     assert schemas.__all__ == sorted(schemas.__all__)
     assert schemas.__all__ == [
-        "AVRO_MAGIC", "Codec", "FORMATS", "Format", "codec_for", "decode_any",
-        "detect_format", "load_schema", "schema_id", "schema_name_for_id", "schema_names",
+        "AVRO_MAGIC", "AvroPlan", "Codec", "FORMATS", "Format", "RegistryConfig",
+        "SchemaCatalog", "SchemaFolder", "SchemaRegistry", "SchemaSources", "WriterSchema",
+        "catalog_for", "codec_for", "decode_any", "default_catalog", "detect_format",
+        "load_schema", "schema_id", "schema_name_for_id", "schema_names", "use_catalog",
     ]
 
 

@@ -168,3 +168,13 @@ def test_bad_sql_application_fails_at_start(
     code, lines = _cli("run", str(app))
     assert code == 2
     _one_error_line(lines, expected)
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (("run", str(SQL_APP), "--web-port", "70000"), "--web-port"),
+    (("deliver", "--topic", "t", "--s3-bucket", "b", "--metrics-port", "-1"), "--metrics-port"),
+])
+def test_a_bad_web_port_fails_at_start(args: tuple[str, ...], flag: str) -> None:
+    code, lines = _cli(*args)
+    assert code == 2
+    _one_error_line(lines, f"{flag}: give a TCP port, or 0 for no web server")

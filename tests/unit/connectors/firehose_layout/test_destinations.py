@@ -145,8 +145,8 @@ def test_firehose_defaults_are_firehose_s_not_shardline_s() -> None:
     ({"Prefix": "raw/!{partitionKeyFromQuery:customer}/", "ErrorOutputPrefix": "err/"},
      f"{S3}.Prefix: !{{partitionKeyFromQuery:customer}} needs dynamic partitioning"),
     ({"Prefix": "/raw"}, f"{S3}.Prefix: must not start with '/'"),
-    ({"EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": "arn:k"}}},
-     f"{S3}.EncryptionConfiguration.KMSEncryptionConfig: KMS encryption is not supported"),
+    ({"EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyArn": "arn:k"}}},
+     f"{S3}.EncryptionConfiguration.KMSEncryptionConfig.AWSKMSKeyARN: is required"),
     ({"FileExtension": ".json.gz"}, f"{S3}.FileExtension: Shardline names objects"),
     ({"CustomTimeZone": "Asia/Tokyo"}, f"{S3}.CustomTimeZone: prefix timestamps are UTC only"),
 ])

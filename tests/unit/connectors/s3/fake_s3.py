@@ -9,7 +9,9 @@ import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from ground.s3 import META_PREFIX, MultipartUpload, S3Response
+from ground.aws_credentials import AwsCredentials
+from ground.s3 import META_PREFIX, MultipartUpload, S3Response, ServerSideEncryption
+from ground.secret import Secret
 
 __all__ = ["FakeS3", "StoredObject"]
 
@@ -24,12 +26,14 @@ class StoredObject:
     body: bytes
     metadata: dict[str, str]
     etag: str
+    sse: ServerSideEncryption | None = None
 
 
 @dataclass
 class _Upload:
     key: str
     metadata: dict[str, str]
+    sse: ServerSideEncryption | None
     parts: dict[int, bytes] = field(default_factory=dict)
 
 
@@ -43,6 +47,9 @@ class FakeS3:
     # awaited before each UploadPart (a test parks an upload there to cancel it)
     before_part: Callable[[], Awaitable[None]] | None = None
     _ids: itertools.count[int] = field(default_factory=itertools.count)
+    endpoint: str = "http://fake-s3"
+    credentials: AwsCredentials = field(
+        default_factory=lambda: AwsCredentials.static(Secret("k"), Secret("secret-key")))
 
     def _scripted(self, op: str, key: str) -> S3Response | None:
         self.calls.append((op, key))
@@ -56,21 +63,26 @@ class FakeS3:
         return None
 
     def _store(self, key: str, body: bytes, metadata: Mapping[str, str], etag: str,
-               if_none_match: bool) -> S3Response:
+               if_none_match: bool, sse: ServerSideEncryption | None = None) -> S3Response:
         if if_none_match and key in self.objects:
             return S3Response(412, PRECONDITION_FAILED)
-        self.objects[key] = StoredObject(body, dict(metadata), etag)
+        self.objects[key] = StoredObject(body, dict(metadata), etag, sse)
         return S3Response(200, headers={"ETag": f'"{etag}"'})
 
     async def put_object(self, bucket: str, key: str, body: bytes, *, content_type: str = "",
                          encoding: str = "", metadata: Mapping[str, str] | None = None,
-                         if_none_match: bool = False) -> S3Response:
+                         if_none_match: bool = False,
+                         sse: ServerSideEncryption | None = None) -> S3Response:
         await asyncio.sleep(0)
         scripted = self._scripted("PutObject", key)
         if scripted is not None:
             return scripted
         return self._store(key, body, metadata or {}, hashlib.md5(body).hexdigest(),
-                           if_none_match)
+                           if_none_match, sse)
+
+    async def check_credentials(self, bucket: str) -> S3Response:
+        scripted = self._scripted("ListObjectsV2", "")
+        return scripted if scripted is not None else S3Response(200)
 
     async def head_object(self, bucket: str, key: str) -> S3Response:
         scripted = self._scripted("HeadObject", key)
@@ -85,13 +97,14 @@ class FakeS3:
 
     async def create_multipart_upload(self, bucket: str, key: str, *, content_type: str = "",
                                       encoding: str = "",
-                                      metadata: Mapping[str, str] | None = None
+                                      metadata: Mapping[str, str] | None = None,
+                                      sse: ServerSideEncryption | None = None,
                                       ) -> tuple[S3Response, str]:
         scripted = self._scripted("CreateMultipartUpload", key)
         if scripted is not None:
             return scripted, ""
         upload_id = f"up{next(self._ids)}"
-        self.uploads[upload_id] = _Upload(key, dict(metadata or {}))
+        self.uploads[upload_id] = _Upload(key, dict(metadata or {}), sse)
         return S3Response(200), upload_id
 
     async def upload_part(self, bucket: str, key: str, upload_id: str, number: int,
@@ -119,7 +132,8 @@ class FakeS3:
         parts = [upload.parts[n] for n in range(1, len(etags) + 1)]
         assert [f'"{hashlib.md5(p).hexdigest()}"' for p in parts] == etags
         body = b"".join(parts)
-        resp = self._store(key, body, upload.metadata, f"multipart-{len(parts)}", if_none_match)
+        resp = self._store(key, body, upload.metadata, f"multipart-{len(parts)}", if_none_match,
+                           upload.sse)
         if resp.ok:  # a failed complete leaves the upload in place, as S3 does
             del self.uploads[upload_id]
         return resp

@@ -175,7 +175,7 @@ class FakeClient:
         self.puts: list[tuple[str, bytes, str, str]] = []
 
     async def put_object(self, bucket, key, body, *, content_type="", encoding="",
-                         metadata=None, if_none_match=False):
+                         metadata=None, if_none_match=False, sse=None):
         self.puts.append((key, body, content_type, encoding))
         return S3Response(200)
 

@@ -216,3 +216,23 @@ def test_a_config_built_in_code_checks_its_prefixes_too() -> None:
     with pytest.raises(ConfigError) as info:
         DeliveryConfig.from_mapping(s3(source_backup={"bucket": "src", "prefix": "s/!{nope:x}/"}))
     assert info.value.field == "s3.source_backup.prefix"
+
+
+def test_conversion_takes_its_table_schema_from_a_registry_subject() -> None:
+    from schemas import use_catalog
+    from tests.unit.schemas.fake_registry import TICKER_V2, FakeClient, catalog_on
+
+    client = FakeClient()
+    client.add("ticks-value", TICKER_V2)
+    previous = use_catalog(catalog_on(client))  # what `shardline deliver` installs
+    try:
+        config = DeliveryConfig.from_mapping(
+            s3(data_format_conversion=conversion(schema="ticks-value")))
+        encoder = config.destination.data_format_conversion.encoder()  # type: ignore[union-attr]
+        assert encoder.schema.names[-1] == "exchange"
+        assert all(f.nullable for f in encoder.schema)
+        with pytest.raises(ConfigError, match=r"data_format_conversion.schema: unknown schema "
+                                              r"'nope'.*schema registry at http://registry"):
+            DeliveryConfig.from_mapping(s3(data_format_conversion=conversion(schema="nope")))
+    finally:
+        use_catalog(previous)

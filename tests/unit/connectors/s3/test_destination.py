@@ -32,6 +32,7 @@ from connectors.core import (
 from connectors.core.outcome import NoOutput, NotWritten, Outcome, Written
 from connectors.s3 import Compression, S3Client, S3Destination, S3Response
 from connectors.s3.prefix import compile_prefix
+from ground.aws_credentials import AwsCredentials
 from ground.errors import ConfigError, KeyCollisionError, RetriableDeliveryError
 from ground.settings import Secret
 from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
@@ -395,7 +396,8 @@ SLOW_DOWN_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def plain_dest(compression: Compression = Compression.GZIP) -> S3Destination:
-    client = S3Client("http://127.0.0.1:9", "us-east-1", Secret("k"), Secret("secret-key"))
+    client = S3Client("http://127.0.0.1:9", "us-east-1",
+                      AwsCredentials.static(Secret("k"), Secret("secret-key")))
     return S3Destination(client, "bucket", prefix="raw/", stream="ticks", compression=compression)
 
 
@@ -457,7 +459,8 @@ def test_connection_refused_is_a_response_not_an_exception() -> None:
 
 
 def test_destination_compiles_its_prefix_at_construction() -> None:
-    client = S3Client("http://127.0.0.1:9", "us-east-1", Secret("k"), Secret("secret-key"))
+    client = S3Client("http://127.0.0.1:9", "us-east-1",
+                      AwsCredentials.static(Secret("k"), Secret("secret-key")))
     with pytest.raises(ConfigError) as info:
         S3Destination(client, "bucket", prefix="raw/!{timestamp:yyyy", stream="ticks")
     assert info.value.field == "Prefix"
@@ -479,7 +482,7 @@ class CrashingS3(FakeS3):
 
     async def put_object(self, bucket: str, key: str, body: bytes, *, content_type: str = "",
                          encoding: str = "", metadata: Mapping[str, str] | None = None,
-                         if_none_match: bool = False) -> S3Response:
+                         if_none_match: bool = False, sse: object = None) -> S3Response:
         if self.budget is not None:
             if self.budget == 0:
                 raise Crash(key)

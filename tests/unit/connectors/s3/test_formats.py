@@ -53,7 +53,7 @@ class FakeClient:
         self.objects: dict[str, bytes] = {}
 
     async def put_object(self, bucket, key, body, *, content_type="", encoding="",
-                         metadata=None, if_none_match=False):
+                         metadata=None, if_none_match=False, sse=None):
         self.puts.append((key, body, content_type, encoding))
         status = self.script.pop(0) if self.script else 200
         if status == 200:

@@ -253,3 +253,38 @@ def test_fast_and_slow_paths_agree() -> None:
     enc = ParquetEncoder(TICKER)
     assert read(enc.encode(records(mixed)).body).to_pylist() == rows
     assert enc.encode(records(mixed)).body == enc.encode(records(good)).body
+
+
+def test_avro_records_of_every_registered_version_convert_and_unknown_ids_fail() -> None:
+    """With the table schema's Avro codec, Confluent-framed records convert too: each read with
+    its writer's schema (v1, or v2 with one more field) resolved to the table's; an unknown id
+    or an unreadable writer schema is a failure holding the record, JSON still converts."""
+    from schemas import codec_for
+    from tests.unit.schemas.fake_registry import (
+        TICKER_V1,
+        TICKER_V2,
+        FakeClient,
+        catalog_on,
+        framed,
+    )
+
+    client = FakeClient()
+    v1, v2 = client.add("t-value", TICKER_V1), client.add("t-value", TICKER_V2)
+    text_price = {**TICKER_V1, "fields": [
+        {"name": "price", "type": "string"} if f["name"] == "price" else f
+        for f in TICKER_V1["fields"]]}
+    bad = client.add("other", text_price)
+    rows = ticks(4)
+    values = [framed(v1, TICKER_V1, rows[0]), framed(v2, TICKER_V2, {**rows[1], "exchange": "X"}),
+              json.dumps(rows[2]).encode(), framed(9999, TICKER_V1, rows[3]),
+              framed(bad, text_price, {**rows[3], "price": "1.5"})]
+    encoder = ParquetEncoder(TICKER, schema_name="ticker",
+                             avro=codec_for("avro", "ticker", catalog=catalog_on(client)))
+    encoded = encoder.encode(records(values))
+    assert read(encoded.body).to_pylist() == rows[:3]
+    assert [f.record.value for f in encoded.failures] == values[3:]
+    assert all(f.error_code == MALFORMED_DATA for f in encoded.failures)
+    assert "unknown schema id 9999" in encoded.failures[0].error_message
+    assert "cannot be read as ticker" in encoded.failures[1].error_message
+    # without the codec (a bare encoder), Avro bytes are not JSON
+    assert len(ParquetEncoder(TICKER).encode(records(values[:1])).failures) == 1

@@ -36,6 +36,12 @@ def test_a_leader_away_is_asked_again() -> None:
     assert probe.calls == 4
 
 
+def test_a_partition_the_metadata_lost_in_a_broker_restart_is_asked_again() -> None:
+    probe = Probe([KafkaError._UNKNOWN_PARTITION, KafkaError._TRANSPORT])
+    assert reader(probe).end_offsets("t", [0]) == {0: 100}
+    assert probe.calls == 3
+
+
 def test_other_errors_and_the_timeout_still_raise() -> None:
     with pytest.raises(KafkaException):
         reader(Probe([KafkaError.TOPIC_AUTHORIZATION_FAILED])).end_offsets("t", [0])

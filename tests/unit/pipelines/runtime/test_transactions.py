@@ -145,3 +145,28 @@ def test_an_abort_stuck_past_its_timeout_replaces_the_producer(hanging: Any) -> 
     rt.ownership.abort_and_rewind("produce failed", exclude=set())
     assert calls[:3] == ["abort (stuck)", "purge", "new producer"]
     assert rt.transactions.producer is fresh and "seek 1@0" in calls
+
+
+def test_abandoned_producers_still_stuck_are_counted_and_too_many_stop_the_worker(
+    hanging: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each stuck call keeps its producer until it returns: counted, freed once it returns,
+    and more than MAX_STUCK_CALLS at once stop the worker (a restart frees them)."""
+    from pipelines.runtime import transactions
+
+    monkeypatch.setattr(transactions, "MAX_STUCK_CALLS", 1)
+    rt, calls, _fresh = hanging
+    rt._handle([_Msg(1, 0)], now_ms=10)
+    rt.ownership.abort_and_rewind("produce failed", exclude=set())
+    assert rt.stats.stuck_calls == 1 and rt.stats.producer_resets == 1
+    again = HangingProducer(calls)
+    rt.transactions.producer = again
+    rt._handle([_Msg(1, 0)], now_ms=20)
+    try:
+        with pytest.raises(TransactionError, match="2 abandoned producers are still blocked"):
+            rt.ownership.abort_and_rewind("produce failed", exclude=set())
+    finally:
+        again.release.set()  # the second stuck call returns: its producer is freed
+    rt.transactions._stuck[-1].join(5)
+    rt.transactions._check_stuck()
+    assert rt.stats.stuck_calls == 1  # the first producer's call is still blocked

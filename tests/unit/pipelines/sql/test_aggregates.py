@@ -190,6 +190,10 @@ def oracle_result(name: str, window: Sequence[Any]) -> Any:
         return len(set(values))
     if not values:
         return None
+    if name == "ANY":
+        return any(values)
+    if name == "EVERY":
+        return all(values)
     if name == "SUM":
         return math.fsum(values) if type(values[0]) is float else sum(values)
     if name == "SUM_DISTINCT":
@@ -227,7 +231,10 @@ def test_sliding_window_add_remove_matches_recomputation(name: str) -> None:
             old = window.popleft()
             acc.remove(old)
         else:
-            v = None if r.random() < 0.1 else round(r.uniform(90, 110), 2)
+            if name in ("ANY", "EVERY"):  # BOOLEAN aggregates; mostly one value, to flip
+                v = None if r.random() < 0.2 else r.random() < (0.9 if name == "EVERY" else 0.1)
+            else:
+                v = None if r.random() < 0.1 else round(r.uniform(90, 110), 2)
             window.append(v)
             acc.add(v)
         want = oracle_result(name, window)

@@ -292,6 +292,67 @@ def test_avro_failures() -> None:
     assert error_name(d, long) == COERCION_ERROR
 
 
+def test_avro_with_a_registry_resolves_every_writer_version(tmp_path) -> None:
+    """The reader's schema is the bundled ticker (v1); records written with v1 and with v2 (a
+    field added with a default) give the same rows, through the fused fast path and the
+    general one; the registry is asked once per id."""
+    from tests.unit.schemas.fake_registry import (
+        TICKER_V1,
+        TICKER_V2,
+        FakeClient,
+        catalog_on,
+        framed,
+    )
+
+    client = FakeClient()
+    v1, v2 = client.add("t-value", TICKER_V1), client.add("t-value", TICKER_V2)
+    d = build_decoder(TICKER_AVRO, catalog_on(client))
+    assert d.prefixed is not None
+    row = ("AMZN", "TECHNOLOGY", 100.25, Timestamp(1_700_000_000_000))
+    records = [framed(v1, TICKER_V1, TICK), framed(v2, TICKER_V2, {**TICK, "exchange": "X"})] * 3
+    assert [d.prefixed((), raw) for raw in records] == [row] * 6
+    batch = d.decode_many(records)
+    assert batch.rows == [row] * 6 and batch.errors == []
+    assert client.calls["get_schema"] == 2
+
+
+def test_avro_with_a_registry_unknown_or_unreadable_ids_are_schema_mismatches() -> None:
+    from tests.unit.schemas.fake_registry import TICKER_V1, FakeClient, catalog_on, framed
+
+    client = FakeClient()
+    text_price = {**TICKER_V1, "fields": [
+        {"name": "price", "type": "string"} if f["name"] == "price" else f
+        for f in TICKER_V1["fields"]]}
+    bad = client.add("other-value", text_price)
+    good = client.add("t-value", TICKER_V1)
+    d = build_decoder(TICKER_AVRO, catalog_on(client))
+    unknown = framed(4242, TICKER_V1, TICK)
+    unreadable = framed(bad, text_price, {**TICK, "price": "100.25"})
+    batch = d.decode_many([unknown, framed(good, TICKER_V1, TICK), unreadable])
+    assert [(i, e.name) for i, e in batch.errors] == [(0, SCHEMA_MISMATCH), (2, SCHEMA_MISMATCH)]
+    assert "unknown schema id 4242" in batch.errors[0][1].message
+    assert "cannot be read as ticker" in batch.errors[1][1].message
+    assert error_name(d, framed(good, TICKER_V1, TICK)[:-2]) == MALFORMED_RECORD
+    with pytest.raises(RowError, match="unknown schema id 4242"):
+        d.prefixed((), unknown)  # type: ignore[misc]
+
+
+def test_avro_registry_down_stops_the_batch_instead_of_making_error_rows() -> None:
+    from ground.errors import SchemaRegistryError
+    from tests.unit.schemas.fake_registry import TICKER_V1, FakeClient, catalog_on, framed
+
+    client = FakeClient()
+    sid = client.add("t-value", TICKER_V1)
+    d = build_decoder(TICKER_AVRO, catalog_on(client))
+    client.down = True
+    with pytest.raises(SchemaRegistryError):
+        d.decode_many([framed(sid, TICKER_V1, TICK)])
+    with pytest.raises(SchemaRegistryError):
+        d.prefixed((), framed(sid, TICKER_V1, TICK))  # type: ignore[misc]
+    client.down = False
+    assert d.decode_many([framed(sid, TICKER_V1, TICK)]).errors == []
+
+
 # -- never anything but RowError -------------------------------------------------------------
 
 JSON_VALUES = st.recursive(

@@ -25,3 +25,33 @@ def test_statements_carry_their_line_and_kda_shapes() -> None:
     assert first.tree.args["kind"] == "STREAM"
     select = second.tree.args["expression"].expression
     assert isinstance(select, exp.Select) and select.args["stream"] is True
+
+
+def test_kda_function_forms_parse() -> None:
+    from pipelines.sql.dialect import parse_expression
+
+    nth = parse_expression("NTH_VALUE(x, 2) FROM LAST IGNORE NULLS OVER w")
+    assert isinstance(nth, exp.Window) and isinstance(nth.this, exp.IgnoreNulls)
+    assert nth.this.this.args["from_first"] is False
+    assert parse_expression("NTH_VALUE(x, 2) FROM FIRST OVER w").this.args["from_first"] is True
+    similar = parse_expression("SUBSTRING(s SIMILAR 'a#\"b#\"c' ESCAPE '#')")
+    assert isinstance(similar, exp.Anonymous) and similar.name.upper() == "SUBSTRING_SIMILAR"
+    assert len(similar.expressions) == 3
+    assert isinstance(parse_expression("SUBSTRING(s FROM 2 FOR 3)"), exp.Substring)
+    ceiling = parse_expression("CEILING(ts TO HOUR)")
+    assert isinstance(ceiling, exp.Ceil) and ceiling.args["to"].name.upper() == "HOUR"
+
+
+def test_create_stream_column_options_parse() -> None:
+    (statement,) = parse_statements(
+        'CREATE OR REPLACE STREAM "OrderData" (\n'
+        '    "key_order" BIGINT NOT NULL,\n'
+        "    note VARCHAR(8) DESCRIPTION 'free text' NULL,\n"
+        "    wait INTERVAL MINUTE(2) TO SECOND(3)\n"
+        ") DESCRIPTION 'conditioned order data, ready for analysis';"
+    )
+    columns = statement.tree.this.expressions
+    kinds = [[type(c.args["kind"]).__name__ for c in col.args.get("constraints") or []]
+             for col in columns]  # fmt: skip
+    assert kinds == [["NotNullColumnConstraint"], ["CommentColumnConstraint"], []]
+    assert columns[2].args["kind"].sql() == "INTERVAL MINUTE TO SECOND"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -646,3 +647,67 @@ def test_public_names_are_pinned() -> None:
     assert sorted(F.__all__) == F.__all__
     for name in F.__all__:
         assert hasattr(F, name), name
+
+
+# ---------------------------------------------------------------- datetime conversions
+
+
+@given(st.integers(-2_000_000_000_000, 4_000_000_000_000))
+def test_unix_timestamp_and_to_timestamp_are_inverse(ms: int) -> None:
+    # sql-reference-unix-timestamp.html, sql-reference-to-timestamp.html: epoch milliseconds
+    assert F.unix_timestamp(Timestamp(ms)) == ms and type(F.unix_timestamp(Timestamp(ms))) is int
+    assert F.to_timestamp(ms) == Timestamp(ms) and type(F.to_timestamp(ms)) is Timestamp
+    moment = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms)
+    assert F.to_timestamp(ms).text() == moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def test_datetime_conversions_null_and_type_errors() -> None:
+    for fn in (F.unix_timestamp, F.to_timestamp):
+        assert fn(None) is None
+    assert errors(F.unix_timestamp, 5) == COERCION_ERROR
+    assert errors(F.to_timestamp, "5") == COERCION_ERROR
+    assert F.char_to_date("yyyy", None) is None and F.date_to_char(None, Date(0)) is None
+    assert F.time_to_char("HH", None) is None  # NULL, unlike TIMESTAMP_TO_CHAR's 'null'
+    assert errors(F.date_to_char, "yyyy", Timestamp(0)) == COERCION_ERROR
+    assert errors(F.time_to_char, "HH", Date(0)) == COERCION_ERROR
+
+
+@given(st.integers(-2_000_000_000_000, 4_000_000_000_000))
+def test_date_and_time_conversions_agree_with_datetime(ms: int) -> None:
+    moment = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms)
+    text = moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    day = F.char_to_date("yyyy-MM-dd HH:mm:ss.SSS", text)
+    assert type(day) is Date and day.text() == moment.strftime("%Y-%m-%d")
+    clock = F.char_to_time("yyyy-MM-dd HH:mm:ss.SSS", text)
+    assert type(clock) is Time and clock.text() == text[11:]
+    assert F.date_to_char("dd/MM/yyyy", day) == moment.strftime("%d/%m/%Y")
+    assert F.time_to_char("HH:mm:ss.SSS", clock) == text[11:]
+    assert F.time_to_char("yyyy-MM-dd", clock) == "1970-01-01"  # a TIME has no date
+
+
+# ---------------------------------------------------------------- SUBSTRING by pattern
+
+
+def test_substring_regex_is_the_first_match() -> None:
+    # sql-reference-substring.html: "Only the first match is returned"
+    r = rng()
+    letters = "TECHNOLOGY ab12"
+    texts = ["".join(r.choice(letters) for _ in range(r.randint(0, 20))) for _ in range(N)]
+    for text in texts:
+        for pattern in ("L[A-Z]*", "O[A-Z]", "[0-9]+", "FOO", "a|b"):
+            found = re.search(pattern, text)
+            assert F.substring_regex(text, pattern) == (found.group(0) if found else None)
+    assert F.substring_regex(None, "x") is None and F.substring_regex("x", None) is None
+    assert errors(F.substring_regex, "x", "(") == F.INVALID_ARGUMENT
+
+
+def test_substring_similar_matches_postgres_semantics() -> None:
+    # SQL:2008 SUBSTRING … SIMILAR … ESCAPE; PostgreSQL documents substring('Thomas' similar
+    # '%#"o_a#"_' escape '#') = 'oma'; the first part matches as little as it can.
+    assert F.substring_similar("Thomas", '%#"o_a#"_', "#") == "oma"
+    assert F.substring_similar("Thomas", '%#"o_b#"_', "#") is None
+    assert F.substring_similar("abcabc", '%#"b%#"', "#") == "bcabc"
+    assert F.substring_similar("abcabc", '#"%#"c', "#") == "abcab"
+    assert F.substring_similar(None, "a", "#") is None
+    assert errors(F.substring_similar, "abc", "abc", "#") == F.INVALID_ARGUMENT
+    assert errors(F.substring_similar, "abc", '#"a#"', "##") == F.INVALID_ARGUMENT

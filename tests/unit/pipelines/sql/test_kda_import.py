@@ -1,6 +1,8 @@
 """Migration from KDA: describe-application in, application.yaml data out and back."""
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -8,7 +10,13 @@ import yaml
 
 from ground.errors import ConfigError
 from pipelines.sql.appconfig import ApplicationConfig, OutputFormat, StartingPosition
-from pipelines.sql.kda_import import import_kda_description, to_mapping
+from pipelines.sql.kda_import import (
+    import_kda_description,
+    is_create_application_request,
+    kda_resources,
+    load_application_file,
+    to_mapping,
+)
 
 DESCRIPTION: dict[str, Any] = {
     "ApplicationDetail": {
@@ -152,3 +160,79 @@ def test_import_rejects_preprocessing_and_parallelism() -> None:
     with pytest.raises(ConfigError) as err:
         import_kda_description(data, TOPICS)
     assert err.value.field == "InputDescriptions[0].InputProcessingConfigurationDescription"
+
+
+def _create_request() -> dict[str, Any]:
+    detail = DESCRIPTION["ApplicationDetail"]
+    inp = detail["InputDescriptions"][0]
+    out, err = detail["OutputDescriptions"]
+    return {
+        "ApplicationName": "sample-app",
+        "Inputs": [
+            {
+                "NamePrefix": inp["NamePrefix"],
+                "KinesisStreamsInput": inp["KinesisStreamsInputDescription"],
+                "InputParallelism": {"Count": 1},
+                "InputSchema": inp["InputSchema"],
+            }
+        ],
+        "Outputs": [
+            {
+                "Name": out["Name"],
+                "KinesisFirehoseOutput": out["KinesisFirehoseOutputDescription"],
+                "DestinationSchema": out["DestinationSchema"],
+            },
+            {
+                "Name": err["Name"],
+                "LambdaOutput": {
+                    "ResourceARN": "arn:aws:lambda:us-east-1:123:function:on-errors:3",
+                    "RoleARN": "arn:aws:iam::123:role/r",
+                },
+                "DestinationSchema": {"RecordFormatType": "JSON"},
+            },
+        ],
+        "ApplicationCode": detail["ApplicationCode"],
+    }
+
+
+def test_create_application_input_is_read_like_a_description() -> None:
+    request = _create_request()
+    assert is_create_application_request(request)
+    assert not is_create_application_request(DESCRIPTION)
+    yaml_data = to_mapping(import_kda_description(DESCRIPTION, TOPICS))
+    assert not is_create_application_request(yaml_data)
+    topics = {
+        "arn:aws:kinesis:us-east-1:123:stream/kinesis-analytics-demo": "ticker",  # by ARN
+        "to-s3": "ticker-out",
+        "on-errors": "ticker-err",  # a Lambda function by name
+    }
+    config = import_kda_description(request, topics)
+    described = import_kda_description(DESCRIPTION, TOPICS)
+    assert config.outputs == described.outputs
+    assert config.error_output == described.error_output
+    assert [(i.topic, i.columns) for i in config.inputs] == [
+        (i.topic, i.columns) for i in described.inputs
+    ]
+    assert config.read_code() == described.read_code()
+    assert kda_resources(request)[-1] == (
+        "arn:aws:lambda:us-east-1:123:function:on-errors:3",
+        "on-errors",
+    )
+    with pytest.raises(ConfigError) as err:
+        import_kda_description(request, {"to-s3": "x", "on-errors": "y"})
+    assert err.value.field == "Inputs[0].KinesisStreamsInput.ResourceARN"
+    named = import_kda_description(request, {}, topics_default_to_names=True)
+    assert [i.topic for i in named.inputs] == ["kinesis-analytics-demo"]
+    assert named.error_output.topic == "on-errors"
+
+
+def test_a_create_application_file_loads_as_an_application(tmp_path: Path) -> None:
+    file = tmp_path / "create.json"
+    file.write_text(json.dumps(_create_request()))
+    config = load_application_file(file, error_topic="errs", application_name="renamed")
+    assert config.application_name == "renamed"
+    assert config.error_output.topic == "errs"
+    assert config.inputs[0].topic == "kinesis-analytics-demo"
+    assert config.read_code().startswith("CREATE OR REPLACE STREAM")
+    with pytest.raises(ConfigError):
+        load_application_file(tmp_path / "nowhere.yaml")

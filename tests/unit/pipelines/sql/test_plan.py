@@ -21,7 +21,6 @@ def _plan(body: str):
     return plan_application(HEADER + body, application="t", inputs=INPUTS)
 
 
-
 @pytest.mark.parametrize(
     ("body", "kind", "line", "column", "text"),
     [
@@ -233,3 +232,53 @@ def _query(body: str) -> PumpQuery:
     plan_application(HEADER + body, application="t", inputs=INPUTS, planners=(Capture(), *PLANNERS))
     (query,) = captured
     return query
+
+
+def test_create_stream_column_options() -> None:
+    # sql-reference-create-stream.html: NOT NULL columns, a DESCRIPTION; day-time interval types
+    from pipelines.sql.engine import run_rows
+    from pipelines.sql.types import SqlType, TypeKind
+
+    code = (
+        'CREATE OR REPLACE STREAM "D" (\n'
+        "    t VARCHAR(4) NOT NULL DESCRIPTION 'the ticker',\n"
+        "    pause INTERVAL DAY(2) TO SECOND(3),\n"
+        "    n BIGINT NULL) DESCRIPTION 'conditioned ticks';\n"
+        + PUMP
+        + "SELECT STREAM CASE WHEN change > 0 THEN ticker_symbol END, "
+        "INTERVAL '1 2:03:04.5' DAY TO SECOND, 1 FROM " + SRC + ";"
+    )
+    plan = plan_application(code, application="t", inputs=INPUTS)
+    columns = plan.streams["D"].columns
+    assert [(c.name, c.not_null) for c in columns] == [("T", True), ("PAUSE", False), ("N", False)]
+    assert columns[1].sql_type == SqlType(TypeKind.INTERVAL, qualifier="DAY TO SECOND")
+    records = [(1000, ("AMZN", "TECH", 1.0, 10.0, 0)), (2000, ("AMZN", "TECH", -1.0, 10.0, 0))]
+    streams, failures = run_rows(plan, records)
+    assert [r[1:] for r in streams["D"]] == [("AMZN", 93_784_500, 1)]
+    assert [f.name for f in failures] == ["Type_Coercion_Error"]  # NULL into the NOT NULL column
+    assert "NOT NULL" in failures[0].message
+
+
+def test_year_month_interval_columns_are_refused_with_their_place() -> None:
+    code = 'CREATE OR REPLACE STREAM "D" (t VARCHAR(4),\n  age INTERVAL YEAR TO MONTH);'
+    with pytest.raises(SqlUnsupportedError, match="year-month interval") as info:
+        plan_application(code, application="t", inputs=INPUTS)
+    assert info.value.line == 2
+
+
+def test_group_by_monotonic() -> None:
+    # sql-reference-monotonic.html: MONOTONIC(x) is x, declared monotonic. Over a STEP/FLOOR
+    # of time it is the tumbling window it wraps; over anything else (groups that close when
+    # the value changes) it is refused rather than computed as something else.
+    body = (
+        PUMP + "SELECT STREAM ticker_symbol, COUNT(*) FROM " + SRC + "\n"
+        "GROUP BY ticker_symbol, MONOTONIC(STEP(ROWTIME BY INTERVAL '1' MINUTE));"
+    )
+    (pump,) = _plan(body).pumps
+    assert pump.kind == "tumbling" and "60000 ms on ROWTIME" in pump.details[0]
+    with pytest.raises(SqlUnsupportedError, match="declared-monotonic") as info:
+        _plan(
+            PUMP + "SELECT STREAM ticker_symbol, COUNT(*) FROM " + SRC + "\n"
+            "GROUP BY MONOTONIC(ticker_symbol);"
+        )
+    assert info.value.line == 4

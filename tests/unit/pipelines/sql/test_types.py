@@ -189,3 +189,28 @@ def test_temporal_values_are_ints() -> None:
     a, b = Timestamp(5), Timestamp(7)
     assert a < b and a + 2 == b and hash(a) == hash(5)
     assert type(a + 2) is int  # arithmetic drops the class, as the module documents
+
+
+def test_interval_types_and_their_text() -> None:
+    # sql-reference-abs.html: CAST(ABS(INTERVAL '-3 4:20' DAY TO MINUTE) AS VARCHAR(8)) is
+    # '+3 04:20'; sql-reference-date-timestamp-interval.html writes '+4 04' DAY TO HOUR and
+    # '-2 04' DAY TO HOUR.
+    from pipelines.sql.types import UnsupportedTypeError, interval_text
+
+    assert parse_type("INTERVAL DAY TO MINUTE") == SqlType(
+        TypeKind.INTERVAL, qualifier="DAY TO MINUTE"
+    )
+    assert parse_type("interval minute(2) to second(3)").qualifier == "MINUTE TO SECOND"
+    assert str(parse_type("INTERVAL HOUR")) == "INTERVAL HOUR"
+    with pytest.raises(UnsupportedTypeError):
+        parse_type("INTERVAL YEAR TO MONTH")
+    for bad in ("INTERVAL SECOND TO DAY", "INTERVAL WEEK"):
+        with pytest.raises(ValueError):
+            parse_type(bad)
+    day, hour, minute = 86_400_000, 3_600_000, 60_000
+    assert interval_text(3 * day + 4 * hour + 20 * minute, "DAY TO MINUTE") == "+3 04:20"
+    assert interval_text(4 * day + 4 * hour, "DAY TO HOUR") == "+4 04"
+    assert interval_text(-(2 * day + 4 * hour), "DAY TO HOUR") == "-2 04"
+    assert interval_text(26 * hour + 3 * minute + 4500, "HOUR TO SECOND") == "+26:03:04.500"
+    assert interval_text(-5678, "SECOND") == "-5.678"
+    assert interval_text(-90_061_001, None) == Interval(-90_061_001).text()

@@ -19,6 +19,7 @@ def settings(tmp_path: Path) -> Settings:
             "SHARDLINE_S3_SECRET_KEY": "very-secret-value",
             "SHARDLINE_SEARCH_URL": "http://127.0.0.1:39200",
             "SHARDLINE_SEARCH_TRANSPORT_PORT": "39300",
+            "SHARDLINE_SCHEMA_REGISTRY_PORT": "39081",
             "SHARDLINE_HOME": str(tmp_path / "home"),
             "SHARDLINE_CACHE": str(tmp_path / "cache"),
         }

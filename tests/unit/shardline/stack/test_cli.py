@@ -81,3 +81,11 @@ def test_secure_listener_port_must_differ_from_the_plain_one(tmp_path: Path) -> 
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("shardline: error: ") and "39492" in last
     assert "SHARDLINE_KAFKA_SECURE_PORT" in last and "SHARDLINE_KAFKA_BOOTSTRAP" in last
+
+
+def test_up_secure_reaches_the_search_component(tmp_path: Path) -> None:
+    """--secure is SHARDLINE_STACK_SECURE=1 for the stack: the OpenSearch zip cannot do it."""
+    result = CliRunner().invoke(main, ["stack", "up", "--secure", "search"],
+                                env=env(tmp_path, SHARDLINE_SEARCH_ENGINE="opensearch"))
+    assert result.exit_code == 2
+    assert "no security plugin" in result.output.strip().splitlines()[-1]

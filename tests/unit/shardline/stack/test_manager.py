@@ -162,8 +162,9 @@ def test_unknown_component(fakes) -> None:
 
 def test_default_components_and_aliases(settings: Settings) -> None:
     stack = Stack(settings, env={})
-    assert list(stack.components) == ["kafka", "minio", "search"]
+    assert list(stack.components) == ["kafka", "minio", "search", "registry"]
     assert [c.name for c in stack.select(["elasticsearch", "s3"])] == ["minio", "search"]
+    assert [c.name for c in stack.select(["apicurio"])] == ["registry"]
     assert stack.log_path("kafka") == settings.home / "kafka" / "kafka.log"
 
 

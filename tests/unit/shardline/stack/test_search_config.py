@@ -125,3 +125,72 @@ def test_home_closed_to_the_server_user_falls_back_to_var_tmp(settings: Settings
     finally:
         (base / "locked").chmod(0o755)
         shutil.rmtree(base)
+
+
+# -- the secured node ----------------------------------------------------------------------------
+
+def test_the_secured_config_turns_security_and_tls_on(tmp_path: Path) -> None:
+    text = search_config(ENGINES["elasticsearch"], host="127.0.0.1", http_port=29200,
+                         transport_port=29300, data=tmp_path, logs=tmp_path, secure=True)
+    cfg = yaml.safe_load(text)
+    assert cfg["xpack.security.enabled"] is True
+    assert cfg["xpack.security.http.ssl.enabled"] is True
+    assert cfg["xpack.security.transport.ssl.enabled"] is True
+    assert cfg["xpack.security.http.ssl.certificate"] == "certs/node.crt"
+    assert text.count("xpack.security.enabled") == 1
+
+
+def test_opensearch_has_no_secured_mode(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    settings = replace(Settings.from_env({"SHARDLINE_HOME": str(tmp_path)}),
+                       search_engine="opensearch", stack_secure=True)
+    with pytest.raises(StackError, match="no security plugin"):
+        SearchComponent(settings, dict(os.environ)).preflight()
+
+
+def test_the_named_components_are_the_plugins_classes() -> None:
+    """named_components.json (written by the stack) names each Java class under the name its
+    @NamedComponent annotation gives, as the interface it implements."""
+    import re
+
+    from shardline.stack.search_security import NAMED_COMPONENTS, PLUGIN_SOURCES
+
+    found: dict[str, dict[str, str]] = {}
+    for source in PLUGIN_SOURCES.glob("*.java"):
+        text = source.read_text()
+        name = re.search(r'@NamedComponent\("([a-z_]+)"\)', text)
+        cls = re.search(r"public class (\w+) implements (\w+)", text)
+        package = re.search(r"^package ([\w.]+);", text, re.M)
+        assert name and cls and package, source.name
+        interface = f"org.elasticsearch.plugin.analysis.{cls.group(2)}"
+        found.setdefault(interface, {})[name.group(1)] = f"{package.group(1)}.{cls.group(1)}"
+    assert found == NAMED_COMPONENTS
+    # what the security index's "email" analyzer uses
+    assert {"pattern_capture", "lowercase", "unique"} <= set(
+        found["org.elasticsearch.plugin.analysis.TokenFilterFactory"])
+    assert "uax_url_email" in found["org.elasticsearch.plugin.analysis.TokenizerFactory"]
+
+
+def test_certificates_chain_to_the_ca_and_are_kept(tmp_path: Path) -> None:
+    import ssl
+
+    from cryptography import x509
+
+    from shardline.stack.search_security import ensure_certificates
+
+    ensure_certificates(tmp_path, ["127.0.0.1"])
+    ca, node = (tmp_path / "ca.crt").read_bytes(), (tmp_path / "node.crt").read_bytes()
+    assert stat.S_IMODE((tmp_path / "node.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "ca.key").stat().st_mode) == 0o600
+    cert = x509.load_pem_x509_certificate(node)
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "127.0.0.1" in [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    context.load_cert_chain(tmp_path / "node.crt", tmp_path / "node.key")  # a matching pair
+    ensure_certificates(tmp_path, ["127.0.0.1"])
+    assert (tmp_path / "node.crt").read_bytes() == node  # still good: kept
+    ensure_certificates(tmp_path, ["127.0.0.2"])
+    assert (tmp_path / "node.crt").read_bytes() != node  # another host: made again
+    assert (tmp_path / "ca.crt").read_bytes() == ca  # by the same CA

@@ -54,3 +54,34 @@ def test_tumbling_on_event_time_with_lateness_equals_duckdb(batch_size: int) -> 
     # each (window, ticker) exactly once, keyed deterministically
     keys = [r.key for r in rows]
     assert len(keys) == len(set(keys))
+
+
+BOOLEAN_AND_FIRST = """
+CREATE OR REPLACE STREAM "D" (
+    ticker_symbol VARCHAR(4), up BOOLEAN, all_up BOOLEAN, first_up REAL, last_up REAL, n BIGINT);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
+SELECT STREAM ROWTIME, ticker_symbol, ANY(change > 1.505), EVERY(change > -1.505),
+       FIRST_VALUE(CASE WHEN change > 0 THEN price END),
+       LAST_VALUE(CASE WHEN change > 0 THEN price END), COUNT(*)
+FROM "SOURCE_SQL_STREAM_001"
+GROUP BY ticker_symbol, MONOTONIC(FLOOR(ROWTIME TO MINUTE));
+"""
+
+
+@pytest.mark.parametrize("batch_size", [1, 400])
+def test_any_every_and_first_value_respect_nulls_equal_duckdb(batch_size: int) -> None:
+    # sql-reference-any.html, -every.html; FIRST_VALUE/LAST_VALUE RESPECT NULLS by default
+    # (sql-reference-first-value.html): a NULL first row is the result. MONOTONIC(x) declares
+    # x monotonic (sql-reference-monotonic.html) and is x.
+    streams, failures = run(BOOLEAN_AND_FIRST, RECORDS, batch_size=batch_size)
+    assert failures == []
+    con = input_table(RECORDS)
+    expected = con.execute(
+        "SELECT rowtime - rowtime % 60000 + 60000, ticker, bool_or(change > 1.505), "
+        "bool_and(change > -1.505), first(x ORDER BY seq), last(x ORDER BY seq), count(*) "
+        "FROM (SELECT *, CASE WHEN change > 0 THEN price END AS x FROM s) GROUP BY ALL"
+    ).fetchall()
+    got = streams["D"]
+    assert_rows_close(got, expected)
+    assert any(r[4] is None for r in got) and any(r[4] is not None for r in got)
+    assert {r[2] for r in got} == {True, False}

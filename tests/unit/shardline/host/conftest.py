@@ -1,0 +1,3 @@
+from tests.unit.shardline.host.fakes import fresh_loop, settings
+
+__all__ = ["fresh_loop", "settings"]
