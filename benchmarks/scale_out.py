@@ -238,7 +238,9 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
             if sum(max(o, 0) for o in committed_by_partition(watch, tps)) >= total:
                 break
             time.sleep(0.2)
-        time.sleep(3.0)  # idle timeout (1 s) + commit: the last windows come out
+        # idle timeout (1 s) + commit: the last windows come out (behind a repartition, one
+        # more commit and fetch: repartition.py waits longer)
+        time.sleep(getattr(args, "drain_s", 3.0))
         rss = [proc_hwm_mb(p.pid) for p in procs]
     finally:
         for p in procs:

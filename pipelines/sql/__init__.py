@@ -4,13 +4,15 @@ The public names: an application's configuration (:class:`ApplicationConfig`,
 :func:`load_application`, :func:`import_kda_description`), its SQL text parsed
 (:func:`parse_statements`) and planned (:func:`plan_application`), and the application the
 runtime hosts (:func:`check_application`, :func:`load_sql_application`,
-:class:`SqlApplication`, :class:`SqlPartitionProcessor`).
+:class:`SqlApplication`, its processors :class:`SqlPartitionProcessor` and
+:class:`StageProcessor`).
 """
 
 from pipelines.sql.appconfig import ApplicationConfig, load_application
 from pipelines.sql.application import (
     SqlApplication,
     SqlPartitionProcessor,
+    StageProcessor,
     check_application,
     load_sql_application,
 )
@@ -22,6 +24,7 @@ __all__ = [
     "ApplicationConfig",
     "SqlApplication",
     "SqlPartitionProcessor",
+    "StageProcessor",
     "check_application",
     "import_kda_description",
     "load_application",

@@ -22,6 +22,7 @@ from ground.kafka import partition_count
 from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import RuntimeConfig, changelog_topic
+from pipelines.runtime.config import DEFAULT_ASSIGNMENT_STRATEGY
 from pipelines.sql.appconfig import ApplicationConfig, Column
 from pipelines.sql.decoders import build_decoder
 from pipelines.sql.encoders import build_encoder
@@ -44,6 +45,8 @@ from schemas import catalog_for
 ERROR_ROW_OVERHEAD_BYTES = 64 * 1024
 #: the largest record a Kafka topic takes by default (the broker's message.max.bytes)
 KAFKA_DEFAULT_MESSAGE_BYTES = 1_048_588
+#: how the workers of an application with repartition topics share its partitions
+STAGE_BALANCED_ASSIGNMENT = "range"
 
 __all__ = [
     "SqlApplication",
@@ -232,6 +235,14 @@ class SqlApplication:
             output_topics=tuple(dict.fromkeys(topics)),
             repartition_topics=tuple(
                 (topic, wiring.partitions[topic]) for topic in self.repartition_topics
+            ),
+            # Workers must share each stage, not just the partitions: cooperative-sticky
+            # balances the count of partitions over all topics (a second worker can get every
+            # repartition partition and no input one); range splits each topic's partitions
+            # among the workers, as Kafka Streams balances each sub-topology's tasks.
+            assignment_strategy=(
+                STAGE_BALANCED_ASSIGNMENT if self.topology.repartitions
+                else DEFAULT_ASSIGNMENT_STRATEGY
             ),
             # an error row holds a rejected input in hex: twice its size, plus the row. A
             # Record_Too_Large row holds an input over the limit: as big as Kafka let it be

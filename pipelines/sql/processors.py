@@ -120,16 +120,20 @@ class _Processor:
             out.append(self._failure(failure))
 
     def _mark(self, floors: Mapping[str, int], idle: bool, out: list[OutRecord]) -> None:
-        """Each repartition this partition writes learns how far it has come."""
+        """Each repartition this partition writes learns how far it has come: one marker per
+        topic, with the lowest floor of the streams it writes there (a join's two sides)."""
+        by_topic: dict[str, list[ExchangeWriter]] = {}
         for writer in self._writers:
-            stream = writer.outbound.stream
-            rowtime = floors.get(stream, NO_FLOOR)
+            by_topic.setdefault(writer.topic, []).append(writer)
+        for writers in by_topic.values():
+            rowtime = min(floors.get(w.outbound.stream, NO_FLOOR) for w in writers)
             if rowtime >= NO_FLOOR:
                 continue
+            first = writers[0]
             frontier = rowtime
-            if writer.outbound.repartition.partials:
-                frontier = self._engine.frontier_of(stream)
-            writer.mark(rowtime, frontier, idle, out)
+            if first.outbound.repartition.partials:
+                frontier = self._engine.frontier_of(first.outbound.stream)
+            first.mark(rowtime, frontier, idle, out)
 
     def _settle(self, floors: Mapping[str, int], idle: bool, out: list[OutRecord]) -> None:
         if not self._writers:

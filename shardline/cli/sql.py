@@ -55,7 +55,7 @@ def check_command(settings: Settings, path: Path) -> None:
     With the application's config next to the code, streams, columns and types are checked
     too; a bare .sql file is checked for syntax and supported constructs.
     """
-    from pipelines.sql.application import check_application
+    from pipelines.sql.application import application_topology, check_application
     from pipelines.sql.dialect import parse_statements
 
     config = _config_for(path)
@@ -66,7 +66,7 @@ def check_command(settings: Settings, path: Path) -> None:
         click.echo(f"{path}: {len(statements)} statements parse (no application.yaml: not planned)")
         return
     try:
-        _, plan = check_application(config)
+        checked, plan = check_application(config)
     except SqlError as exc:
         code = _code_label(path, config, exc)
         # an error without a line is of the configuration (Outputs naming a stream the code
@@ -74,7 +74,11 @@ def check_command(settings: Settings, path: Path) -> None:
         where = f"{code}:{exc.line}:{exc.column}" if exc.line else code
         click.echo(f"{where}: {exc.message}", err=True)
         raise SystemExit(1) from None
-    click.echo(f"{config}: ok — {len(plan.pumps)} pumps, {len(plan.streams)} streams")
+    repartitions = len(application_topology(checked, plan).repartitions)
+    click.echo(
+        f"{config}: ok — {len(plan.pumps)} pumps, {len(plan.streams)} streams"
+        + (f", {repartitions} repartition topics (sql explain says why)" if repartitions else "")
+    )
 
 
 @sql_group.command("explain")

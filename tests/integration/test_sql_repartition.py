@@ -20,6 +20,7 @@ every partition.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from ground.kafka import list_topic_names
 from ground.settings import Settings
 from tests.integration.pace import Pace
 from tests.integration.sql_apps_support import (
@@ -217,6 +219,19 @@ def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
     app = deploy(TEMPLATE, tmp_path, topic_factory, data)
     w = app.worker("w1", tmp_path / "w1.log", workers)
     finish_and_check(stack_settings, app, [w])
+    # reset: the group, the changelogs and the repartition topics go; outputs stay
+    internal = [t for t in list_topic_names(stack_settings.kafka) if t.startswith(app.name)]
+    assert len(internal) == 2 * 8 + 1  # 8 repartition topics, their changelogs, the input's
+    done = subprocess.run(
+        [sys.executable, "-m", "shardline", "sql", "reset", "--yes", str(app.folder)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SHARDLINE_HOME": str(app.home)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"deleted the consumer group and {len(internal)} topics" in done.stdout
+    left = set(list_topic_names(stack_settings.kafka))
+    assert not [t for t in left if t.startswith(app.name)]
+    assert set(app.outputs.values()) <= left and app.errors in left
 
 
 @pytest.mark.faults

@@ -67,8 +67,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "settings",
     ],
     "pipelines": [
-        "ApplicationConfig", "SqlApplication", "SqlPartitionProcessor", "check_application",
-        "import_kda_description", "load_application", "load_sql_application",
+        "ApplicationConfig", "SqlApplication", "SqlPartitionProcessor", "StageProcessor",
+        "check_application", "import_kda_description", "load_application",
+        "load_sql_application",
     ],
     "pipelines.runtime": [
         "ChangelogReader", "Clock", "IdleTracker", "InstanceSlot", "LAST_STOPPED_POINT", "NOW",
@@ -78,9 +79,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "transactional_id", "wall_ms",
     ],
     "pipelines.sql": [
-        "ApplicationConfig", "SqlApplication", "SqlPartitionProcessor", "check_application",
-        "import_kda_description", "load_application", "load_sql_application", "parse_statements",
-        "plan_application",
+        "ApplicationConfig", "SqlApplication", "SqlPartitionProcessor", "StageProcessor",
+        "check_application", "import_kda_description", "load_application",
+        "load_sql_application", "parse_statements", "plan_application",
     ],
     "pipelines.sql.ml": [
         "DEFAULT_NUMBER_OF_TREES", "DEFAULT_SHINGLE_SIZE", "DEFAULT_SUB_SAMPLE_SIZE",
@@ -89,11 +90,12 @@ PUBLIC_API: dict[str, list[str]] = {
         "SUB_SAMPLE_SIZE_RANGE", "WINDOW_SIZE_RANGE", "explanation_json", "hotspots_json",
     ],
     "pipelines.sql.operators": [
-        "AggCall", "Context", "Cursor", "HotspotsOperator", "ItemsTumblingOperator", "KeyedRow",
-        "LATE_ROW", "Operator", "ProjectOperator", "RandomCutForestOperator", "ReferenceJoin",
-        "ResultQuery", "RowFailure", "SlidingOperator", "SlidingWindow", "StaggerOperator",
-        "StateStore", "StatefulOperator", "StreamJoinOperator", "TumblingLayout",
-        "TumblingOperator", "TwoInputOperator", "WindowAgg",
+        "AggCall", "Context", "Cursor", "HotspotsOperator", "ItemsFinal", "ItemsPartial",
+        "ItemsTumblingOperator", "KeyedRow", "LATE_ROW", "Operator", "ProjectOperator",
+        "RandomCutForestOperator", "ReferenceJoin", "ResultQuery", "RowFailure",
+        "SlidingOperator", "SlidingWindow", "StaggerOperator", "StateStore", "StatefulOperator",
+        "StreamJoinOperator", "TumblingFinal", "TumblingLayout", "TumblingOperator",
+        "TumblingPartial", "TwoInputOperator", "WindowAgg",
     ],
     "schemas": [
         "AVRO_MAGIC", "AvroPlan", "Codec", "FORMATS", "Format", "RegistryConfig", "SchemaCatalog",

@@ -25,12 +25,20 @@ from pipelines.sql.operators.stagger import StaggerOperator
 from pipelines.sql.operators.stream_join import StreamJoinOperator
 from pipelines.sql.operators.topk import ItemsTumblingOperator
 from pipelines.sql.operators.tumbling import AggCall, TumblingLayout, TumblingOperator
+from pipelines.sql.operators.two_phase import (
+    ItemsFinal,
+    ItemsPartial,
+    TumblingFinal,
+    TumblingPartial,
+)
 
 __all__ = [
     "AggCall",
     "Context",
     "Cursor",
     "HotspotsOperator",
+    "ItemsFinal",
+    "ItemsPartial",
     "ItemsTumblingOperator",
     "KeyedRow",
     "LATE_ROW",
@@ -46,8 +54,10 @@ __all__ = [
     "StateStore",
     "StatefulOperator",
     "StreamJoinOperator",
+    "TumblingFinal",
     "TumblingLayout",
     "TumblingOperator",
+    "TumblingPartial",
     "TwoInputOperator",
     "WindowAgg",
 ]

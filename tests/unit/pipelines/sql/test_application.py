@@ -194,3 +194,67 @@ def test_oversized_avro_record_goes_to_the_error_stream(tmp_path: Path) -> None:
     errors = [json.loads(o.value) for o in out if o.topic == app.error_topic]
     assert [(e["ERROR_NAME"], e["SOURCE_OFFSET"]) for e in errors] == [("Record_Too_Large", 1)]
     assert bytes.fromhex(errors[0]["DATA_ROW"]) == big
+
+
+# -- repartitioned applications ----------------------------------------------------------------
+
+SECTOR_APP = """\
+CREATE OR REPLACE STREAM "PER_SECTOR" (SECTOR VARCHAR(16), N BIGINT);
+CREATE OR REPLACE PUMP "SECTOR_PUMP" AS INSERT INTO "PER_SECTOR"
+SELECT STREAM sector, COUNT(*) FROM "SOURCE_SQL_STREAM_001"
+GROUP BY sector, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '10' SECOND);
+"""
+
+
+def _sector_app(tmp_path: Path, runtime: dict[str, object] | None = None) -> SqlApplication:
+    config = yaml.safe_load((EVENT_TIME_APP / "application.yaml").read_text())
+    (tmp_path / "app.sql").write_text(SECTOR_APP)
+    config["ApplicationCode"] = "app.sql"
+    config["Outputs"] = [{"Name": "PER_SECTOR", "Topic": "out",
+                          "DestinationSchema": {"RecordFormatType": "JSON"}}]  # fmt: skip
+    config["Runtime"] = {**config["Runtime"], **(runtime or {})}
+    (tmp_path / "application.yaml").write_text(yaml.safe_dump(config))
+    checked, plan = check_application(tmp_path)
+    return SqlApplication(checked, plan, Settings.from_env({}))
+
+
+def test_a_repartitioned_application_reads_and_writes_its_repartition_topic(
+    tmp_path: Path,
+) -> None:
+    from pipelines.sql.application import StageProcessor
+    from pipelines.sql.processors import SqlPartitionProcessor
+
+    app = _sector_app(tmp_path)
+    topic = "it-sql-tumbling-event-time-SECTOR_PUMP-repartition"
+    assert app.repartition_topics == [topic]
+    wiring = app.wire({"ticker": 3})  # by default as many partitions as the input
+    assert wiring.partitions == {"ticker": 3, topic: 3}
+    assert wiring.channels[topic] == {("ticker", 0): 0, ("ticker", 1): 1, ("ticker", 2): 2}
+    runtime = app.runtime_config()
+    assert runtime.repartition_topics == ((topic, 3),)
+    assert runtime.consumed_topics == ("ticker", topic)
+    # each topic's partitions split among the workers: every worker gets a share of each stage
+    assert runtime.assignment_strategy == "range"
+    source, stage = app.processor("ticker", 2), app.processor(topic, 0)
+    assert isinstance(source, SqlPartitionProcessor) and isinstance(stage, StageProcessor)
+    record = json.dumps({"ticker_symbol": "AAPL", "sector": "TECH", "change": 1.0,
+                         "price": 2.0, "event_time": BASE}).encode()  # fmt: skip
+    out = source.process([SourceRecord("ticker", 2, 0, BASE, None, record)])
+    # no result yet, only what crosses the repartition: a marker to every partition
+    assert {o.topic for o in out} == {topic} and sorted(o.partition for o in out) == [0, 1, 2]
+    out = source.process([SourceRecord("ticker", 2, 1, BASE + 20_000, None, record)])
+    partials = [o for o in out if o.key is not None]
+    assert len(partials) == 1 and partials[0].timestamp_ms == BASE + 20_000
+
+
+def test_repartition_topics_take_the_configured_partition_count(tmp_path: Path) -> None:
+    app = _sector_app(tmp_path, {"RepartitionPartitions": 7})
+    assert app.wire({"ticker": 3}).partitions[app.repartition_topics[0]] == 7
+    assert app.processor(app.repartition_topics[0], 6) is not None
+
+
+@pytest.mark.parametrize("value", [0, -1, "many", 10_001])
+def test_repartition_partitions_out_of_range_name_the_field(tmp_path: Path, value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_application(_limited_app(tmp_path, {"RepartitionPartitions": value}))
+    assert info.value.field == "Runtime.RepartitionPartitions"
