@@ -83,6 +83,11 @@ PUBLIC_API: dict[str, list[str]] = {
         "check_application", "import_kda_description", "load_application",
         "load_sql_application", "parse_statements", "plan_application",
     ],
+    "pipelines.sql.aggregates": [
+        "ADD_ONLY", "AGGREGATES", "Accumulator", "AddOnlyMax", "AddOnlyMin", "AggregateSpec", "Avg",
+        "BoolAny", "BoolEvery", "Count", "CountDistinct", "FirstValue", "LastValue", "Max", "Min",
+        "StddevPop", "StddevSamp", "Sum", "SumDistinct", "VarPop", "VarSamp",
+    ],
     "pipelines.sql.ml": [
         "DEFAULT_NUMBER_OF_TREES", "DEFAULT_SHINGLE_SIZE", "DEFAULT_SUB_SAMPLE_SIZE",
         "DEFAULT_TIME_DECAY", "Hotspot", "HotspotDetector", "HotspotParams",
