@@ -88,6 +88,10 @@ PUBLIC_API: dict[str, list[str]] = {
         "BoolAny", "BoolEvery", "Count", "CountDistinct", "FirstValue", "LastValue", "Max", "Min",
         "StddevPop", "StddevSamp", "Sum", "SumDistinct", "VarPop", "VarSamp",
     ],
+    "pipelines.sql.compiler": [
+        "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "CLOCK_COLUMNS", "Expr", "WINDOW_ONLY_FUNCTIONS",
+        "aggregate_name", "compile_expr",
+    ],
     "pipelines.sql.ml": [
         "DEFAULT_NUMBER_OF_TREES", "DEFAULT_SHINGLE_SIZE", "DEFAULT_SUB_SAMPLE_SIZE",
         "DEFAULT_TIME_DECAY", "Hotspot", "HotspotDetector", "HotspotParams",
