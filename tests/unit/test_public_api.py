@@ -92,6 +92,11 @@ PUBLIC_API: dict[str, list[str]] = {
         "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "CLOCK_COLUMNS", "Expr", "WINDOW_ONLY_FUNCTIONS",
         "aggregate_name", "compile_expr",
     ],
+    "pipelines.sql.decoders": [
+        "AvroDecoder", "CsvDecoder", "DecodedBatch", "JsonDecoder", "MALFORMED_RECORD",
+        "RECORD_TOO_LARGE", "RowDecoder", "SCHEMA_MISMATCH", "build_decoder", "text_converter",
+        "value_converter",
+    ],
     "pipelines.sql.ml": [
         "DEFAULT_NUMBER_OF_TREES", "DEFAULT_SHINGLE_SIZE", "DEFAULT_SUB_SAMPLE_SIZE",
         "DEFAULT_TIME_DECAY", "Hotspot", "HotspotDetector", "HotspotParams",
