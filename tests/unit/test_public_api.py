@@ -111,6 +111,11 @@ PUBLIC_API: dict[str, list[str]] = {
         "StreamJoinOperator", "TumblingFinal", "TumblingLayout", "TumblingOperator",
         "TumblingPartial", "TwoInputOperator", "WindowAgg",
     ],
+    "pipelines.sql.types": [
+        "COERCION_ERROR", "Date", "Fn", "INTERVAL_FIELDS", "Interval", "Row", "SqlType", "Time",
+        "Timestamp", "TypeKind", "UnsupportedTypeError", "coerce", "format_value",
+        "interval_qualifier", "interval_text", "parse_timestamp", "parse_type",
+    ],
     "schemas": [
         "AVRO_MAGIC", "AvroPlan", "Codec", "FORMATS", "Format", "RegistryConfig", "SchemaCatalog",
         "SchemaFolder", "SchemaRegistry", "SchemaSources", "WriterSchema", "catalog_for",
