@@ -1,5 +1,4 @@
-"""The aggregates by SQL name: how to create and restore each one, and its result type.
-"""
+"""The aggregates by SQL name: how to create and restore each one, and its result type."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from pipelines.sql.aggregates.positional import FirstValue, LastValue
 from pipelines.sql.aggregates.sums import Avg, Sum
 from pipelines.sql.aggregates.variance import StddevPop, StddevSamp, VarPop, VarSamp
 from pipelines.sql.types import SqlType, TypeKind
+from pipelines.sql.types.kinds import BIGINT, BOOLEAN, DOUBLE
 
 __all__ = ["ADD_ONLY", "AGGREGATES", "AggregateSpec"]
 
@@ -34,11 +34,6 @@ class AggregateSpec:
     #: The accumulator is fed NULL values too (FIRST_VALUE/LAST_VALUE see every row);
     #: operators skip NULLs for the others, which ignore them anyway.
     sees_nulls: bool = False
-
-
-BIGINT = SqlType(TypeKind.BIGINT)
-DOUBLE = SqlType(TypeKind.DOUBLE)
-BOOLEAN = SqlType(TypeKind.BOOLEAN)
 
 
 def _same(t: SqlType | None) -> SqlType | None:

@@ -12,22 +12,12 @@ import orjson
 
 from ground.errors import RowError
 from pipelines.sql.types import COERCION_ERROR, Row, SqlType, Timestamp, TypeKind, coerce
+from pipelines.sql.types.kinds import INTEGER_RANGES, STRING_KINDS
 
 __all__ = ["Converter", "member_lines", "member_rows", "text_converter", "value_converter"]
 
 
 Converter = Callable[[Any], Any]
-
-
-_STRINGS = (TypeKind.CHAR, TypeKind.VARCHAR)
-
-
-_INT_RANGE = {
-    TypeKind.TINYINT: (-(2**7), 2**7 - 1),
-    TypeKind.SMALLINT: (-(2**15), 2**15 - 1),
-    TypeKind.INTEGER: (-(2**31), 2**31 - 1),
-    TypeKind.BIGINT: (-(2**63), 2**63 - 1),
-}
 
 
 _EPOCH_UTC = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
@@ -36,7 +26,7 @@ _EPOCH_UTC = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 def value_converter(t: SqlType) -> Converter:
     """JSON/Avro value → value of ``t``, with fast paths for the common exact types."""
     kind = t.kind
-    is_string = kind in _STRINGS
+    is_string = kind in STRING_KINDS
     is_numeric = t.is_numeric
 
     def slow(v: Any) -> Any:
@@ -66,8 +56,8 @@ def value_converter(t: SqlType) -> Converter:
         return lambda v: v if type(v) is str and len(v) <= n else slow(v)
     if kind in (TypeKind.REAL, TypeKind.DOUBLE):
         return lambda v: v if type(v) is float else (float(v) if type(v) is int else slow(v))
-    if kind in _INT_RANGE:
-        low, high = _INT_RANGE[kind]
+    if kind in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[kind]
         return lambda v: v if type(v) is int and low <= v <= high else slow(v)
     if kind is TypeKind.TIMESTAMP:
         return lambda v: Timestamp(v) if type(v) is int else slow(v)
@@ -80,7 +70,7 @@ def text_converter(t: SqlType) -> Converter:
     """CSV field (text) → value of ``t``. Empty is NULL but for strings."""
     base = value_converter(t)
     kind = t.kind
-    if kind in _STRINGS:
+    if kind in STRING_KINDS:
         return base
     if kind is TypeKind.TIMESTAMP:
 
@@ -110,7 +100,7 @@ def member_lines(
         v = f"v{i}"
         lines.append(f"    {v} = get(k{i})")
         kind = t.kind
-        if kind in _STRINGS:
+        if kind in STRING_KINDS:
             check = f"type({v}) is not str"
             if t.length is not None:
                 check += f" or len({v}) > {int(t.length)}"
@@ -119,8 +109,8 @@ def member_lines(
         elif kind in (TypeKind.REAL, TypeKind.DOUBLE):
             lines.append(f"    if type({v}) is not float:")
             lines.append(f"        {v} = c{i}({v})")
-        elif kind in _INT_RANGE:
-            low, high = _INT_RANGE[kind]
+        elif kind in INTEGER_RANGES:
+            low, high = INTEGER_RANGES[kind]
             lines.append(f"    if type({v}) is not int or {v} < {low} or {v} > {high}:")
             lines.append(f"        {v} = c{i}({v})")
         elif kind is TypeKind.TIMESTAMP:

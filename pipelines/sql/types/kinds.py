@@ -11,16 +11,25 @@ from typing import Any
 
 __all__ = [
     "APPROX_KINDS",
+    "BIGINT",
     "BINARY_KINDS",
+    "BOOLEAN",
+    "DATE",
+    "DOUBLE",
     "Fn",
+    "INTEGER",
     "INTEGER_KINDS",
     "INTEGER_RANGES",
+    "INTERVAL",
     "INTERVAL_FIELDS",
     "Row",
     "STRING_KINDS",
     "SqlType",
     "TEMPORAL_KINDS",
+    "TIME",
+    "TIMESTAMP",
     "TypeKind",
+    "VARCHAR",
     "interval_qualifier",
 ]
 
@@ -136,6 +145,20 @@ class SqlType:
 
 
 #: Day-time interval fields, largest first (``INTERVAL DAY TO SECOND`` …).
+
+
+#: The types of a kind that takes no size, precision or fields.
+BIGINT = SqlType(TypeKind.BIGINT)
+BOOLEAN = SqlType(TypeKind.BOOLEAN)
+DATE = SqlType(TypeKind.DATE)
+DOUBLE = SqlType(TypeKind.DOUBLE)
+INTEGER = SqlType(TypeKind.INTEGER)
+INTERVAL = SqlType(TypeKind.INTERVAL)
+TIME = SqlType(TypeKind.TIME)
+TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
+VARCHAR = SqlType(TypeKind.VARCHAR)
+
+
 INTERVAL_FIELDS = ("DAY", "HOUR", "MINUTE", "SECOND")
 
 
