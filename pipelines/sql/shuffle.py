@@ -38,7 +38,7 @@ import orjson
 
 from ground.errors import RowError
 from pipelines.runtime import OutRecord
-from pipelines.sql.operators.base import LATE_ROW, Context, StatefulOperator
+from pipelines.sql.operators.base import LATE_ROW, NEVER, Context, StatefulOperator
 from pipelines.sql.stages import Outbound
 from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import Row, Timestamp
@@ -53,8 +53,6 @@ __all__ = [
     "shuffle_key",
 ]
 
-#: "no time yet": below every ROWTIME and frontier
-NEVER = -(2**62)
 ROW, PARTIAL, MARKER = "r", "p", "w"
 
 
