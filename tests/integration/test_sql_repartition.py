@@ -222,13 +222,13 @@ def topic_configs(kafka: Any, topic: str) -> tuple[int, dict[str, str]]:
 
 def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
     """Also: the worker makes its internal topics itself, the repartition topics with
-    ``Runtime.RepartitionPartitions`` (6, the input has 4) partitions."""
+    ``Runtime.RepartitionPartitions`` (3, the input has 4) partitions."""
     topic = topic_factory(PARTITIONS, prefix="it-ticker-rp")
     produce(stack_settings.kafka, topic,
             ticker_records(4_000, seed=21, start_ms=start_ms()), PARTITIONS)  # fmt: skip
     data = Dataset(topic, PARTITIONS, 4_000)
     app = deploy(TEMPLATE, tmp_path, topic_factory, data,
-                 runtime={"RepartitionPartitions": 6}, internal_topics=False)  # fmt: skip
+                 runtime={"RepartitionPartitions": 3}, internal_topics=False)  # fmt: skip
     try:
         w = app.worker("w1", tmp_path / "w1.log", workers)
         finish_and_check(stack_settings, app, [w])
@@ -238,10 +238,10 @@ def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
             partitions, configs = topic_configs(stack_settings.kafka, name)
             assert configs["message.timestamp.type"] == "LogAppendTime", name
             if name.endswith("-repartition"):
-                assert partitions == 6, name
+                assert partitions == 3, name
                 assert (configs["cleanup.policy"], configs["retention.ms"]) == ("delete", "-1")
             else:  # a changelog: as many partitions as the topic it is the state of
-                assert partitions == (PARTITIONS if topic in name else 6), name
+                assert partitions == (PARTITIONS if topic in name else 3), name
                 assert configs["cleanup.policy"] == "compact", name
         # reset: the group, the changelogs and the repartition topics go; outputs stay
         done = subprocess.run(
