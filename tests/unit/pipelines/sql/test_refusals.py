@@ -224,11 +224,6 @@ REFUSED_BY_STAGES = [
      '@CREATE OR REPLACE PUMP "R" AS INSERT INTO "DESTINATION_SQL_STREAM"\n'
      "SELECT STREAM a FROM D;\n",
      "pump R reads D, which pumps in different stages write"),
-    ("a self-join on other columns than the key",
-     _OUTPUT + HEADER.replace('CREATE OR REPLACE PUMP "P"', '@CREATE OR REPLACE PUMP "P"')
-     + f"SELECT STREAM s.sector, t.price FROM {SRC} AS s JOIN {SRC} {W} AS t\n"
-     "ON s.sector = t.sector;\n",
-     "joins SOURCE_SQL_STREAM_001 with itself on columns it is not partitioned by"),
 ]
 
 
