@@ -53,6 +53,7 @@ __all__ = [
     "WINDOW_ONLY_FUNCTIONS",
     "aggregate_name",
     "compile_expr",
+    "unknown_call",
 ]
 
 #: sqlglot node classes that are aggregates in KDA (plus COUNT DISTINCT through Count).
@@ -77,6 +78,33 @@ AGGREGATE_FUNCTIONS = frozenset({"EVERY"})
 WINDOW_ONLY_FUNCTIONS = frozenset({"EXP_AVG"})
 #: Current-time functions sqlglot reads as column names.
 CLOCK_COLUMNS = frozenset({"CURRENT_ROW_TIMESTAMP", "LOCALTIMESTAMP", "LOCALTIME"})
+
+
+#: The names of every call sqlglot reads as ``Anonymous`` that a query may make outside FROM.
+KNOWN_CALLS = frozenset(
+    {"STEP", "SUBSTRING_SIMILAR", *AGGREGATE_FUNCTIONS, *WINDOW_ONLY_FUNCTIONS, *fn.SCALARS,
+     *fn.LOG_PARSERS}
+)
+#: The clauses of a SELECT whose calls :func:`unknown_call` looks at (FROM has table
+#: functions, which their planners know).
+_CALL_CLAUSES = ("expressions", "where", "group", "having", "order", "windows", "stagger")
+
+
+def unknown_call(select: exp.Select) -> exp.Anonymous | None:
+    """The first call in ``select`` (outside FROM, and in its JOINs' ON) of a function KDA's
+    SQL Reference does not have; ``None`` when there is none."""
+    nodes: list[exp.Expression] = []
+    for clause in _CALL_CLAUSES:
+        value = select.args.get(clause)
+        nodes.extend(value if isinstance(value, list) else [value] if value is not None else [])
+    nodes.extend(j.args["on"] for j in select.args.get("joins") or [] if j.args.get("on"))
+    for node in nodes:
+        if not isinstance(node, exp.Expression):
+            continue
+        for call in node.find_all(exp.Anonymous):
+            if str(call.this).upper() not in KNOWN_CALLS:
+                return call
+    return None
 
 
 def aggregate_name(node: exp.Expression) -> str | None:
@@ -151,6 +179,9 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
             column=column,
         )
     line, column = node_position(node)
+    if isinstance(node, exp.Func) and not isinstance(node, exp.Exists):
+        # a function of another dialect sqlglot knows (CONCAT, GREATEST …)
+        raise SqlPlanError(f"unknown function {node.sql_names()[0]}", line=line, column=column)
     raise SqlUnsupportedError(f"{type(node).__name__} ({node.sql()})", line=line, column=column)
 
 
@@ -602,7 +633,7 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
         )
     scalar = fn.SCALARS.get(name)
     if scalar is None:
-        raise SqlUnsupportedError(f"function {name}", line=line, column=column)
+        raise SqlPlanError(f"unknown function {name}", line=line, column=column)
     args = [compile_expr(e, scope) for e in node.expressions]
     if len(args) < scalar.min_args or (scalar.max_args is not None and len(args) > scalar.max_args):
         raise SqlPlanError(

@@ -48,7 +48,7 @@ def test_items_errors() -> None:
         (SqlPlanError, _top("'TICKER_SYMBOL', price, 10"), "after the cursor are constants"),
         (SqlPlanError, "SELECT STREAM * FROM TABLE(TOP_K_ITEMS_TUMBLING('x', 3, 10))",
          "takes CURSOR(SELECT STREAM …) first"),
-        (SqlUnsupportedError, f"SELECT STREAM * FROM TABLE(NOPE({CURSOR}))", "table function NOPE"),
+        (SqlPlanError, f"SELECT STREAM * FROM TABLE(NOPE({CURSOR}))", "unknown table function NOPE"),
     ]
     for kind, query, text in cases:
         assert text in str(plan_error(kind, TOP, query)), query
