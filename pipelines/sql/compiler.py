@@ -101,9 +101,9 @@ def unknown_call(select: exp.Select) -> exp.Anonymous | None:
     for node in nodes:
         if not isinstance(node, exp.Expression):
             continue
-        for call in node.find_all(exp.Anonymous):
-            if str(call.this).upper() not in KNOWN_CALLS:
-                return call
+        for found in node.find_all(exp.Anonymous):
+            if str(found.this).upper() not in KNOWN_CALLS:
+                return found
     return None
 
 
