@@ -57,15 +57,6 @@ UNSUPPORTED = [
      f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY @1, STEP(ROWTIME BY INTERVAL "
      "'1' MINUTE)", "GROUP BY 1 (name the expression)"),
     # joins
-    ("RIGHT stream join",
-     f"SELECT STREAM u.a, u.b FROM {SRC} AS s @RIGHT JOIN U {W} AS u ON s.sector = u.a",
-     "RIGHT stream-to-stream JOIN"),
-    ("FULL stream join",
-     f"SELECT STREAM u.a, u.b FROM {SRC} AS s @FULL JOIN U {W} AS u ON s.sector = u.a",
-     "FULL stream-to-stream JOIN"),
-    ("LEFT JOIN with a left window",
-     f"SELECT STREAM u.a, u.b FROM {SRC} @OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS s "
-     "LEFT JOIN U AS u ON s.sector = u.a", "LEFT JOIN with a window on the left stream"),
     ("ROWS join window",
      f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U @OVER (ROWS 3 PRECEDING) AS u "
      "ON s.sector = u.a", "JOIN windows other than RANGE INTERVAL"),
