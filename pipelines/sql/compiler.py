@@ -54,6 +54,7 @@ __all__ = [
     "aggregate_name",
     "compile_expr",
     "unknown_call",
+    "unknown_call_message",
 ]
 
 #: sqlglot node classes that are aggregates in KDA (plus COUNT DISTINCT through Count).
@@ -88,6 +89,20 @@ KNOWN_CALLS = frozenset(
 #: The clauses of a SELECT whose calls :func:`unknown_call` looks at (FROM has table
 #: functions, which their planners know).
 _CALL_CLAUSES = ("expressions", "where", "group", "having", "order", "windows", "stagger")
+
+
+#: KDA's table functions: called in FROM TABLE(…) only.
+TABLE_FUNCTIONS = frozenset(
+    {"TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING", "RANDOM_CUT_FOREST",
+     "RANDOM_CUT_FOREST_WITH_EXPLANATION", "HOTSPOTS", "GROUP_RANK"}
+)
+
+
+def unknown_call_message(name: str) -> str:
+    """What is said of a call of ``name`` where a function of a row is expected."""
+    if name in TABLE_FUNCTIONS:
+        return f"{name} is a table function: FROM TABLE({name}(CURSOR(SELECT STREAM …), …))"
+    return f"unknown function {name}"
 
 
 def unknown_call(select: exp.Select) -> exp.Anonymous | None:
@@ -594,8 +609,11 @@ def _log(node: exp.Expression, scope: Scope) -> Expr:
     if isinstance(base, exp.Literal) and base.this == "10" and node.expression is not None:
         return call(fn.log10, [compile_expr(node.expression, scope)], DOUBLE)
     line, column = node_position(node)
-    raise SqlUnsupportedError(
-        "LOG with a base other than 10 (use LN or LOG10)", line=line, column=column
+    raise SqlPlanError(
+        "KDA for SQL does not support LOG with a base other than 10 (its numeric functions: "
+        "LN and LOG10)",
+        line=line,
+        column=column,
     )
 
 
@@ -633,7 +651,7 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
         )
     scalar = fn.SCALARS.get(name)
     if scalar is None:
-        raise SqlPlanError(f"unknown function {name}", line=line, column=column)
+        raise SqlPlanError(unknown_call_message(name), line=line, column=column)
     args = [compile_expr(e, scope) for e in node.expressions]
     if len(args) < scalar.min_args or (scalar.max_args is not None and len(args) > scalar.max_args):
         raise SqlPlanError(

@@ -48,8 +48,11 @@ from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, plan_err
 from pipelines.sql.query_shapes import (
     GROUP_RANK,
     ITEMS_FUNCTIONS,
+    NOT_KDA,
     PLANNED_CLAUSES,
     REFUSED_CLAUSES,
+    SELECT_SYNTAX_PAGE,
+    SET_OPERATORS_PAGE,
     distinct_leading,
     group_rank_call,
     is_rowtime_alias,
@@ -144,7 +147,8 @@ class Composer:
         elif isinstance(node, exp.Select):
             self._select(node, sink, pump)
         elif isinstance(node, exp.Except | exp.Intersect):
-            raise self.error(SqlUnsupportedError, f"{type(node).__name__.upper()} of streams", node)
+            raise self.error(SqlPlanError, _not_kda(
+                f"{type(node).__name__.upper()} of streams", SET_OPERATORS_PAGE), node)
         else:
             raise self.error(
                 SqlUnsupportedError, f"{type(node).__name__} as a pump query", node
@@ -170,10 +174,12 @@ class Composer:
     # -- UNION ALL ----------------------------------------------------------------------------
     def _union(self, node: exp.Union, sink: _Sink, pump: str) -> None:
         if node.args.get("distinct"):
-            raise self.error(SqlUnsupportedError, "UNION of streams (UNION ALL is)", node)
+            raise self.error(SqlPlanError, _not_kda("UNION of streams", SET_OPERATORS_PAGE), node)
         for clause in ("limit", "offset", "with_"):
             if node.args.get(clause):
-                raise self.error(SqlUnsupportedError, REFUSED_CLAUSES[clause], node)
+                raise self.error(
+                    SqlPlanError, _not_kda(REFUSED_CLAUSES[clause], SELECT_SYNTAX_PAGE), node
+                )
         order = node.args.get("order")
         if order is not None:
             bare = node.copy()
@@ -193,7 +199,9 @@ class Composer:
             part = stack.pop()
             if isinstance(part, exp.Union) and not part.args.get("order"):
                 if part.args.get("distinct"):
-                    raise self.error(SqlUnsupportedError, "UNION of streams (UNION ALL is)", part)
+                    raise self.error(
+                        SqlPlanError, _not_kda("UNION of streams", SET_OPERATORS_PAGE), part
+                    )
                 stack.extend([part.expression, part.this])
             else:
                 branches.append(part)
@@ -206,9 +214,9 @@ class Composer:
             if value is None or value is False or value == []:
                 continue
             if clause not in PLANNED_CLAUSES:
-                construct = REFUSED_CLAUSES.get(clause, f"{clause.upper()} in a query")
+                construct = REFUSED_CLAUSES.get(clause, clause.upper())
                 where = value if isinstance(value, exp.Expression) else select
-                raise self.error(SqlUnsupportedError, construct, where)
+                raise self.error(SqlPlanError, _not_kda(construct, SELECT_SYNTAX_PAGE), where)
         group = select.args.get("group")
         for key in group.expressions if group is not None else []:
             if isinstance(key, exp.Literal):
@@ -217,7 +225,7 @@ class Composer:
                 )
         distinct = select.args.get("distinct")
         if distinct is not None and distinct.args.get("on"):
-            raise self.error(SqlUnsupportedError, "DISTINCT ON", distinct)
+            raise self.error(SqlPlanError, _not_kda("DISTINCT ON", SELECT_SYNTAX_PAGE), distinct)
         if not select.args.get("stream") and not streams_through_a_function(select):
             raise self.error(SqlPlanError, "a pump query must be SELECT STREAM", select)
         select = without_monotonic(select.copy(), self.statement)
@@ -590,3 +598,9 @@ class Composer:
         rest = select.copy()
         rest.set("from_", exp.From(this=table_node(ranked.name)))
         self._plan(rest, sink, pump)
+
+
+def _not_kda(construct: str, page: str) -> str:
+    """The message for a construct KDA's dialect does not have, with where the reference
+    says so."""
+    return f"{NOT_KDA.format(construct)} ({page})"

@@ -22,7 +22,10 @@ __all__ = [
     "GROUP_RANK",
     "ITEMS_FUNCTIONS",
     "PLANNED_CLAUSES",
+    "NOT_KDA",
     "REFUSED_CLAUSES",
+    "SELECT_SYNTAX_PAGE",
+    "SET_OPERATORS_PAGE",
     "Refuse",
     "distinct_leading",
     "group_rank_call",
@@ -43,12 +46,18 @@ GROUP_RANK = "GROUP_RANK"
 #: Table functions over one column of the cursor's stream.
 ITEMS_FUNCTIONS = ("TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING")
 
-#: The clauses of a SELECT and what is said when one is not supported.
+#: What is said of a construct KDA's dialect does not have (SqlPlanError: KDA refuses it).
+NOT_KDA = "KDA for SQL does not support {}"
+#: The reference pages that say so.
+SET_OPERATORS_PAGE = "UNION ALL is the only set operator on streams: SQL Reference, Query"
+SELECT_SYNTAX_PAGE = "not in its SELECT syntax: SQL Reference, SELECT statement"
+
+#: The clauses of a SELECT that KDA's SELECT statement does not have, and their names.
 REFUSED_CLAUSES = {
-    "limit": "LIMIT in a streaming query",
-    "offset": "OFFSET in a streaming query",
-    "fetch": "FETCH in a streaming query",
-    "with_": "WITH in a pump",
+    "limit": "LIMIT",
+    "offset": "OFFSET",
+    "fetch": "FETCH",
+    "with_": "WITH",
     "qualify": "QUALIFY",
     "laterals": "LATERAL",
     "sample": "TABLESAMPLE",
