@@ -43,6 +43,7 @@ from pipelines.sql.operators.ordering_plan import (
     group_rank_pump,
     rowtime_pump,
     sort_pump,
+    tsort_pump,
 )
 from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, plan_error
 from pipelines.sql.query_shapes import (
@@ -61,6 +62,7 @@ from pipelines.sql.query_shapes import (
     table_function,
     table_node,
     trivial_cursor,
+    tsort_keys,
     without_monotonic,
 )
 from pipelines.sql.scope import Scope
@@ -235,7 +237,16 @@ class Composer:
         retime = rowtime_items(select)
         if len(retime) > 1:
             raise self.error(SqlPlanError, "two items AS ROWTIME", retime[1])
-        if retime and (distinct is not None or order is not None):
+        within = order.args.get("within") if order is not None else None
+        tsort = within is not None
+        if tsort and (not retime or distinct is not None):
+            raise self.error(
+                SqlPlanError,
+                "a T-sort (ORDER BY ts WITHIN …) needs ts in the SELECT list AS ROWTIME, "
+                "without DISTINCT (KDA)",
+                within,
+            )
+        if retime and (distinct is not None or (order is not None and not tsort)):
             raise self.error(
                 SqlUnsupportedError, "… AS ROWTIME with DISTINCT or ORDER BY", retime[0]
             )
@@ -248,13 +259,23 @@ class Composer:
         if retime:
             item = retime[0]
             core.set("expressions", [e for e in core.expressions if not is_rowtime_alias(e)])
-            if isinstance(item.this, exp.Column) and not item.this.args.get("table") and (
-                identifier_name(item.this.this) == "ROWTIME"
-            ):
+            if not tsort and isinstance(item.this, exp.Column) and not item.this.args.get(
+                "table"
+            ) and identifier_name(item.this.this) == "ROWTIME":
                 self._plan(core, sink, pump)  # ROWTIME AS ROWTIME: the row's own time
                 return
             if not core.expressions:
                 raise self.error(SqlPlanError, "a pump selects no columns", select)
+            if tsort:
+                within_ms, rest = tsort_keys(select, item.this, self.error)
+                hidden, width = self._computed(
+                    core, sink, [item.this, *(key.this for key in rest)]
+                )
+                last = tsort_pump(
+                    self.statement, pump, hidden, sink.name, width, item.this, within_ms, rest
+                )
+                self._finish(sink, hidden, width, last)
+                return
             hidden, width = self._computed(core, sink, [item.this])
             last = rowtime_pump(self.statement, pump, hidden, sink.name, width, item.this)
             self._finish(sink, hidden, width, last)

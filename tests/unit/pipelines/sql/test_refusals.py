@@ -37,8 +37,6 @@ UNSUPPORTED = [
     ("DISTINCT with OVER",
      f"SELECT STREAM DISTINCT sector, MAX(price) @OVER W FROM {SRC} "
      "WINDOW W AS (RANGE INTERVAL '1' MINUTE PRECEDING)", "DISTINCT with a window"),
-    ("ORDER BY WITHIN", f"SELECT STREAM sector, price FROM {SRC} ORDER BY ROWTIME "
-     "WITHIN @INTERVAL '1' MINUTE", "ORDER BY … WITHIN (a T-sort of the input)"),
     ("AS ROWTIME with ORDER BY",
      f"SELECT STREAM sector, price, @event_time AS ROWTIME FROM {SRC} ORDER BY ROWTIME",
      "… AS ROWTIME with DISTINCT or ORDER BY"),
@@ -136,6 +134,15 @@ REFUSED_BY_KDA = [
     ("a window on a stream without a JOIN",
      f"SELECT STREAM sector, price FROM {SRC} @OVER (RANGE INTERVAL '1' MINUTE PRECEDING)",
      "a window on a stream without a JOIN"),
+    ("a T-sort without its timestamp AS ROWTIME",
+     f"SELECT STREAM sector, price FROM {SRC} ORDER BY event_time WITHIN @INTERVAL '1' MINUTE",
+     "needs ts in the SELECT list AS ROWTIME"),
+    ("a T-sort on the result's ROWTIME",
+     f"SELECT STREAM event_time AS ROWTIME, sector FROM {SRC} ORDER BY @ROWTIME WITHIN "
+     "INTERVAL '1' MINUTE", "cannot use the result's ROWTIME"),
+    ("a descending T-sort",
+     f"SELECT STREAM event_time AS ROWTIME, sector FROM {SRC} ORDER BY @event_time DESC WITHIN "
+     "INTERVAL '1' MINUTE", "a T-sort sorts ascending"),
     ("a malformed number", f"SELECT STREAM sector, @1E FROM {SRC}", "1E is not a number"),
     # a name that is not KDA's: said so at its place, not read as something else
     ("an unknown function", f"SELECT STREAM sector, @NOPE(price) FROM {SRC}",
