@@ -22,6 +22,12 @@ from pipelines.sql.compiler.aggregate_names import (
 )
 from pipelines.sql.compiler.columns import CLOCK_COLUMNS
 from pipelines.sql.compiler.dispatch import compile_expr, register
+from pipelines.sql.compiler.unknown_calls import (
+    KNOWN_CALLS,
+    TABLE_FUNCTIONS,
+    unknown_call,
+    unknown_call_message,
+)
 from pipelines.sql.expr import Expr
 
 __all__ = [
@@ -29,9 +35,13 @@ __all__ = [
     "AGGREGATE_NODES",
     "CLOCK_COLUMNS",
     "Expr",
+    "KNOWN_CALLS",
+    "TABLE_FUNCTIONS",
     "WINDOW_ONLY_FUNCTIONS",
     "aggregate_name",
     "compile_expr",
+    "unknown_call",
+    "unknown_call_message",
 ]
 
 register(

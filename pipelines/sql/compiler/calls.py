@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql import functions as fn
 from pipelines.sql.compiler.aggregate_names import AGGREGATE_FUNCTIONS, WINDOW_ONLY_FUNCTIONS
 from pipelines.sql.compiler.dispatch import NodeCompiler, compile_expr
+from pipelines.sql.compiler.unknown_calls import unknown_call_message
 from pipelines.sql.dialect import is_step
 from pipelines.sql.expr import VARCHAR, Expr, call
 from pipelines.sql.nodes import datatype_to_sql, node_position
@@ -65,7 +66,7 @@ def _anonymous(node: exp.Expression, scope: Scope) -> Expr:
         )
     scalar = fn.SCALARS.get(name)
     if scalar is None:
-        raise SqlUnsupportedError(f"function {name}", line=line, column=column)
+        raise SqlPlanError(unknown_call_message(name), line=line, column=column)
     args = [compile_expr(e, scope) for e in node.expressions]
     if len(args) < scalar.min_args or (scalar.max_args is not None and len(args) > scalar.max_args):
         raise SqlPlanError(

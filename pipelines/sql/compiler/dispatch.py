@@ -103,4 +103,7 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
             column=column,
         )
     line, column = node_position(node)
+    if isinstance(node, exp.Func) and not isinstance(node, exp.Exists):
+        # a function of another dialect sqlglot knows (CONCAT, GREATEST …)
+        raise SqlPlanError(f"unknown function {node.sql_names()[0]}", line=line, column=column)
     raise SqlUnsupportedError(f"{type(node).__name__} ({node.sql()})", line=line, column=column)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ground.errors import SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql import functions as fn
 from pipelines.sql.compiler.dispatch import NodeCompiler, compile_expr
 from pipelines.sql.expr import BIGINT, DOUBLE, Expr, call
@@ -74,8 +74,11 @@ def _log(node: exp.Expression, scope: Scope) -> Expr:
     if isinstance(base, exp.Literal) and base.this == "10" and node.expression is not None:
         return call(fn.log10, [compile_expr(node.expression, scope)], DOUBLE)
     line, column = node_position(node)
-    raise SqlUnsupportedError(
-        "LOG with a base other than 10 (use LN or LOG10)", line=line, column=column
+    raise SqlPlanError(
+        "KDA for SQL does not support LOG with a base other than 10 (its numeric functions: "
+        "LN and LOG10)",
+        line=line,
+        column=column,
     )
 
 
