@@ -99,24 +99,39 @@ def _json_default(value: Any) -> Any:
     return formatted
 
 
+def _object_builder(
+    names: Sequence[str], formatted: dict[int, Callable[[Any], Any]]
+) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """``row -> {name: value}``, temporal values as text: one dict display, compiled once
+    (a third of the time of ``dict(zip(names, row))`` on a row of a few columns)."""
+    env: dict[str, Any] = {f"f{i}": f for i, f in formatted.items()}
+    items = ", ".join(
+        f"{name!r}: " + (f"f{i}(row[{i}])" if i in formatted else f"row[{i}]")
+        for i, name in enumerate(names)
+    )
+    exec(compile(f"def build(row):\n    return {{{items}}}\n", "<json row>", "exec"), env)
+    build: Callable[[Sequence[Any]], dict[str, Any]] = env["build"]
+    return build
+
+
 class JsonEncoder(RowEncoder):
     def __init__(self, columns: Sequence[Column], fmt: OutputFormat) -> None:
         super().__init__(columns, fmt)
         self._names = [c.name for c in self.columns]
-        self._formatted = [
-            (i, c.name, f)
-            for i, c in enumerate(self.columns)
-            if (f := _temporal_text(c.sql_type)) is not None
-        ]
+        self._object = _object_builder(
+            self._names,
+            {
+                i: f
+                for i, c in enumerate(self.columns)
+                if (f := _temporal_text(c.sql_type)) is not None
+            },
+        )
 
     def encode(self, row: Sequence[Any]) -> bytes:
         if len(row) != self._n:
             self._check(row)
-        obj = dict(zip(self._names, row, strict=False))
         try:
-            for i, name, f in self._formatted:
-                obj[name] = f(row[i])
-            return orjson.dumps(obj, default=_json_default)
+            return orjson.dumps(self._object(row), default=_json_default)
         except (orjson.JSONEncodeError, OverflowError, ValueError, TypeError) as exc:
             raise RowError(COERCION_ERROR, f"cannot write the row as JSON: {exc}") from None
 

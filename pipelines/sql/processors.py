@@ -35,6 +35,7 @@ from pipelines.sql.shuffle import (
     NEVER,
     PARTIAL,
     ROW,
+    ROWS,
     ChannelClock,
     ExchangeWriter,
     MergeBuffer,
@@ -317,7 +318,10 @@ class StageProcessor(_Processor):
         partials: list[Row] = []
         for record in batch:
             kind, channel, payload = decode_record(record.value or b"")
-            if kind == ROW:
+            if kind == ROWS:
+                side, rows = payload
+                buffer.add_many(channel, side, rows, clock.stage_rowtime, engine.ctx)
+            elif kind == ROW:
                 side, row = payload
                 buffer.add(channel, side, row, clock.stage_rowtime, engine.ctx)
             elif kind == PARTIAL:

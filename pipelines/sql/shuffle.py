@@ -4,7 +4,10 @@ Every record of a repartition topic comes from one upstream *channel* — one pa
 stage before it, numbered by :meth:`pipelines.sql.application.SqlApplication` — and is one of:
 
 * a **row** ``["r", channel, side, [values]]`` of an input stream of the pump behind the
-  repartition (``side`` 1 is a join's right stream), in the partition its keys hash to;
+  repartition (``side`` 1 is a join's right stream), in the partition its keys hash to — or
+  **rows** ``["R", channel, side, [[values], …]]``, consecutive rows of one batch with the
+  same key, in one record (a pump that sees every row — no key — gets a batch in one or a
+  few records, not one record per row; at most :data:`ROWS_RECORD_BYTES` bytes each);
 * a **partial aggregate** ``["p", channel, rowtime, window start, [group key], states]``
   (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to (the
   window start's when there is no group key);
@@ -55,7 +58,10 @@ __all__ = [
 
 #: "no time yet": below every ROWTIME and frontier
 NEVER = -(2**62)
-ROW, PARTIAL, MARKER = "r", "p", "w"
+ROW, ROWS, PARTIAL, MARKER = "r", "R", "p", "w"
+#: The most bytes of rows one record carries (more rows go in the next record; a single row
+#: goes alone however large), far below Kafka's 1 MB.
+ROWS_RECORD_BYTES = 256 * 1024
 
 
 def _norm(value: Any) -> Any:
@@ -76,16 +82,24 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 
 def decode_record(value: bytes) -> tuple[str, int, Any]:
-    """``(kind, channel, payload)`` of a repartition record: a row ``(side, row)``, a partial
-    ``(rowtime, start, key, states)`` or a marker ``(rowtime, frontier, idle)``."""
+    """``(kind, channel, payload)`` of a repartition record: a row ``(side, row)``, rows
+    ``(side, [(row, its encoded values), …])``, a partial ``(rowtime, start, key, states)``
+    or a marker ``(rowtime, frontier, idle)``."""
     data = orjson.loads(value)
     kind, channel = data[0], data[1]
+    if kind == ROWS:
+        return kind, channel, (data[2], [(_decoded(e), e) for e in data[3]])
     if kind == ROW:
         return kind, channel, (data[2], tuple(decode_value(v) for v in data[3]))
     if kind == PARTIAL:
         key = tuple(decode_value(v) for v in data[4])
         return kind, channel, (decode_value(data[2]), decode_value(data[3]), key, data[5])
     return kind, channel, (data[2], data[3], data[4])
+
+
+def _decoded(encoded: list[Any]) -> Row:
+    # decode_value of each value, called only for the tagged ones (lists)
+    return tuple([decode_value(v) if type(v) is list else v for v in encoded])
 
 
 class ExchangeWriter:
@@ -108,16 +122,42 @@ class ExchangeWriter:
 
     def _rows(self, rows: Sequence[Row], ctx: Context, out: list[OutRecord]) -> None:
         fns = self.outbound.grouping.fns
-        head = f'["r",{self.channel},{self.outbound.side},'.encode()
-        topic, partitions = self.topic, self.partitions
+        fixed = shuffle_key([]) if not fns else None  # no key: every row goes to one place
+        run_key: bytes | None = None
+        run: list[tuple[int, list[Any]]] = []
         for row in rows:
-            try:
-                key = shuffle_key([f(row) for f in fns])
-            except RowError as exc:
-                ctx.fail(self._pump, exc.name, exc.message, row)
-                continue
-            value = head + orjson.dumps([encode_value(v) for v in row]) + b"]"
-            out.append(OutRecord(topic, key, value, int(row[0]), partition_of(key, partitions)))
+            if fixed is None:
+                try:
+                    key = shuffle_key([f(row) for f in fns])
+                except RowError as exc:
+                    ctx.fail(self._pump, exc.name, exc.message, row)
+                    continue
+            else:
+                key = fixed
+            if key != run_key:
+                if run:
+                    self._flush(run_key or b"", run, out)
+                run_key, run = key, []
+            run.append((int(row[0]), [encode_value(v) for v in row]))
+        if run:
+            self._flush(run_key or b"", run, out)
+
+    def _flush(self, key: bytes, run: list[tuple[int, list[Any]]], out: list[OutRecord]) -> None:
+        """Consecutive rows with the same ``key``: one record (``r`` for one row, ``R`` for
+        several), or several of at most :data:`ROWS_RECORD_BYTES`."""
+        partition = partition_of(key, self.partitions)
+        if len(run) == 1:
+            rowtime, encoded = run[0]
+            value = orjson.dumps([ROW, self.channel, self.outbound.side, encoded])
+            out.append(OutRecord(self.topic, key, value, rowtime, partition))
+            return
+        value = orjson.dumps([ROWS, self.channel, self.outbound.side, [e for _, e in run]])
+        if len(value) > ROWS_RECORD_BYTES:
+            half = len(run) // 2
+            self._flush(key, run[:half], out)
+            self._flush(key, run[half:], out)
+            return
+        out.append(OutRecord(self.topic, key, value, run[0][0], partition))
 
     def _partials(self, rows: Sequence[Row], out: list[OutRecord]) -> None:
         window = self.outbound.grouping.window
@@ -235,38 +275,61 @@ class MergeBuffer(StatefulOperator):
         return len(self._heap)
 
     def add(self, channel: int, side: int, row: Row, stage_rowtime: int, ctx: Context) -> None:
-        rowtime = int(row[0])
-        if rowtime < stage_rowtime:
-            ctx.fail(
-                self._pump,
-                LATE_ROW,
-                f"row of upstream partition {channel} came in at ROWTIME "
-                f"{Timestamp(rowtime).text()}, after the stage's ROWTIME passed it (its "
-                "partition had been idle)",
-                row,
-            )
-            return
-        heapq.heappush(
-            self._heap,
-            (rowtime, channel, self._seq, side, row, [encode_value(v) for v in row], self._epoch),
-        )
-        self._seq += 1
-        self._chunks[self._epoch] = self._chunks.get(self._epoch, 0) + 1
-        self.store.mark(("b", self._epoch))
+        self.add_many(channel, side, [(row, [encode_value(v) for v in row])], stage_rowtime, ctx)
+
+    def add_many(
+        self,
+        channel: int,
+        side: int,
+        rows: Sequence[tuple[Row, list[Any]]],
+        stage_rowtime: int,
+        ctx: Context,
+    ) -> None:
+        """Rows of one record, each with its values in the state codec's form."""
+        heap, seq, epoch = self._heap, self._seq, self._epoch
+        push = heapq.heappush
+        added = 0
+        for row, encoded in rows:
+            rowtime = int(row[0])
+            if rowtime < stage_rowtime:
+                ctx.fail(
+                    self._pump,
+                    LATE_ROW,
+                    f"row of upstream partition {channel} came in at ROWTIME "
+                    f"{Timestamp(rowtime).text()}, after the stage's ROWTIME passed it (its "
+                    "partition had been idle)",
+                    row,
+                )
+                continue
+            push(heap, (rowtime, channel, seq, side, row, encoded, epoch))
+            seq += 1
+            added += 1
+        self._seq = seq
+        if added:
+            self._chunks[epoch] = self._chunks.get(epoch, 0) + added
+            self.store.mark(("b", epoch))
 
     def release(self, rowtime: int, everything: bool) -> dict[int, list[Row]]:
         """The rows below ``rowtime`` (all of them with ``everything``), per side, in order."""
         out: dict[int, list[Row]] = {}
         heap = self._heap
+        pop = heapq.heappop
+        left: dict[int, int] = {}  # rows that left, per epoch
         while heap and (everything or heap[0][0] < rowtime):
-            _, _, _, side, row, _, epoch = heapq.heappop(heap)
-            out.setdefault(side, []).append(row)
-            left = self._chunks[epoch] - 1
-            if left:
-                self._chunks[epoch] = left
+            _, _, _, side, row, _, epoch = pop(heap)
+            rows = out.get(side)
+            if rows is None:
+                rows = out[side] = []
+            rows.append(row)
+            left[epoch] = left.get(epoch, 0) + 1
+        chunks = self._chunks
+        for epoch, gone in left.items():
+            remaining = chunks[epoch] - gone
+            if remaining:
+                chunks[epoch] = remaining
                 self.store.mark(("b", epoch))
             else:
-                del self._chunks[epoch]
+                del chunks[epoch]
                 self.store.delete(("b", epoch))
         return out
 

@@ -66,6 +66,18 @@ class ResultQuery:
     where: Fn | None
     select: tuple[Fn, ...]
 
+    def emit_many(self, results: Sequence[Row], out: list[Row], ctx: Context) -> None:
+        """:meth:`emit` of each result row, in order."""
+        where, select = self.where, self.select
+        append = out.append
+        for result in results:
+            try:
+                if where is not None and where(result) is not True:
+                    continue
+                append((result[0], *[f(result) for f in select]))
+            except RowError as exc:
+                ctx.fail(self.pump, exc.name, exc.message, result)
+
     def emit(self, result: Row, out: list[Row], ctx: Context) -> None:
         try:
             if self.where is not None and self.where(result) is not True:
