@@ -56,10 +56,14 @@ def test_consecutive_rows_with_one_key_cross_in_one_record(monkeypatch) -> None:
     assert [(kind, channel, side) for kind, channel, (side, _) in decoded] == [
         ("R", 2, 0), ("R", 2, 0), ("r", 2, 0)
     ]  # fmt: skip
-    got = [row for _, _, (_, batch) in decoded[:2] for row, _ in batch] + [decoded[2][2][1]]
+    got = [row for _, _, (_, batch) in decoded[:2] for row in batch] + [decoded[2][2][1]]
     assert got == rows and [type(v) for r in got for v in r] == [type(v) for r in rows for v in r]
-    # each row of a batch comes with its values in the state codec's form
-    assert decoded[0][2][1][0][1] == [["$ts", 1_000], "TECH", 0.0, ["$i", 0]]
+    # column by column: JSON's own values as they are, TIMESTAMPs as milliseconds, the rest
+    # in the state codec's forms
+    assert json.loads(out[0].value)[3] == [
+        ["$ts", [1_000, 1_001, 1_002]], ["", ["TECH"] * 3], ["", [0.0, 1.0, 2.0]],
+        ["$", [["$i", 0], ["$i", 1], ["$i", 2]]],
+    ]  # fmt: skip
 
     unkeyed = ExchangeWriter(Outbound(ROWS, "S", 0, Grouping((), ())), 8, 0)
     out = []
@@ -67,17 +71,43 @@ def test_consecutive_rows_with_one_key_cross_in_one_record(monkeypatch) -> None:
     (record,) = out
     assert record.key == shuffle_key([]) and record.partition == partition_of(record.key, 8)
     kind, _, (_, batch) = decode_record(record.value)
-    assert kind == "R" and [row for row, _ in batch] == rows
+    assert kind == "R" and batch == rows
 
-    monkeypatch.setattr(shuffle, "ROWS_RECORD_BYTES", 200)  # ~50 bytes a row
+    monkeypatch.setattr(shuffle, "ROWS_RECORD_BYTES", 100)  # the six rows need ~190 bytes
     out = []
     unkeyed.write(rows, Context("app", 0, 0), out)
-    assert len(out) > 1 and all(len(r.value) <= 200 for r in out)
+    assert len(out) > 1 and all(len(r.value) <= 100 for r in out)
     again = []
     for r in out:
         kind, _, payload = decode_record(r.value)
-        again.extend([row for row, _ in payload[1]] if kind == "R" else [payload[1]])
+        again.extend(payload[1] if kind == "R" else [payload[1]])
     assert again == rows
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1, 2**63 - 1, -(2**63)],
+        [1, 2**63],  # beyond 64 bits
+        [1, None, True, "x"],
+        [0.5, -0.0, 1e300],
+        [1e308, 1e308],  # finite, but their sum is not
+        [0.5, math.nan],
+        [math.inf, -math.inf],
+        [Timestamp(5), None],
+        [Decimal("1.10"), b"\x01"],
+    ],
+)
+def test_a_column_of_a_rows_record_keeps_every_value_exactly(values: list) -> None:
+    rows = [(Timestamp(1_000), v) for v in values]
+    out: list = []
+    ExchangeWriter(Outbound(ROWS, "S", 0, Grouping((), ())), 1, 0).write(
+        rows, Context("a", 0, 0), out
+    )
+    (record,) = out
+    _, _, (_, got) = decode_record(record.value)
+    assert [repr(v) for r in got for v in r] == [repr(v) for r in rows for v in r]
+    assert [type(v) for r in got for v in r] == [type(v) for r in rows for v in r]
 
 
 def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_window_alone() -> None:
@@ -203,7 +233,7 @@ def test_rows_of_one_record_join_the_buffer_as_single_rows_do() -> None:
     rows = [(Timestamp(t), f"{t}") for t in (300, 100, 300, 50, 700)]
     for row in rows:
         single.add(1, 0, row, 80, ctx)
-    batched.add_many(1, 0, [(row, [["$ts", int(row[0])], row[1]]) for row in rows], 80, ctx)
+    batched.add_many(1, 0, rows, 80, ctx)
     assert [f.row for f in ctx.failures] == [(Timestamp(50), "50")] * 2  # late, both ways
     assert single.store.take(single.snapshot) == batched.store.take(batched.snapshot)
     assert single.release(500, False) == batched.release(500, False)
