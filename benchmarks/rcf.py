@@ -22,7 +22,10 @@ Rates, records/s:
 
 * ``forest`` — the model alone: ``score`` then ``update`` per record (the ceiling);
 * ``engine`` — the offline engine over pre-decoded rows (cursor, score, output rows, state);
-* ``processor`` — the worker's partition processor: JSON decode + engine + JSON encode.
+* ``processor`` — the worker's processors: JSON decode, the repartition (the forest sees every
+  row: the input's processor writes the rows to the repartition topic's records, which the
+  stage's processor reads), engine, JSON encode. Its output values are read after the
+  timing (no worker reads them). ``--case`` runs one case (repeat it for several).
 
 Each also in CPU time (``process_time``), which a busy shared machine disturbs less than the
 wall clock (the load average is printed with the numbers). The target is KDA's 20,000
