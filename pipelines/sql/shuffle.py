@@ -86,8 +86,8 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 def decode_record(value: bytes) -> tuple[str, int, Any]:
     """``(kind, channel, payload)`` of a repartition record: a row ``(side, row)``, rows
-    ``(side, [(row, its encoded values), …])``, a partial ``(rowtime, start, key, states)``
-    or a marker ``(rowtime, frontier, idle)``."""
+    ``(side, [row, …])``, a partial ``(rowtime, start, key, states)`` or a marker
+    ``(rowtime, frontier, idle)``."""
     data = orjson.loads(value)
     kind, channel = data[0], data[1]
     if kind == ROWS:
