@@ -44,7 +44,7 @@ import orjson
 
 from ground.errors import RowError
 from pipelines.runtime import OutRecord
-from pipelines.sql.operators.base import LATE_ROW, Context, StatefulOperator
+from pipelines.sql.operators.base import LATE_ROW, NEVER, Context, StatefulOperator
 from pipelines.sql.stages import Outbound
 from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import Row, Timestamp
@@ -59,8 +59,6 @@ __all__ = [
     "shuffle_key",
 ]
 
-#: "no time yet": below every ROWTIME and frontier
-NEVER = -(2**62)
 ROW, ROWS, PARTIAL, MARKER = "r", "R", "p", "w"
 #: The most bytes of rows one record carries (more rows go in the next record; a single row
 #: goes alone however large), far below Kafka's 1 MB.

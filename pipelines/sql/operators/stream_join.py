@@ -34,12 +34,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ground.errors import RowError
-from pipelines.sql.operators.base import LATE_ROW, Context, StatefulOperator, TwoInputOperator
+from pipelines.sql.operators.base import (
+    LATE_ROW,
+    NEVER,
+    Context,
+    StatefulOperator,
+    TwoInputOperator,
+)
 from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["StreamJoinOperator"]
 
-_NEVER = -(2**62)
 _END = 2**62
 
 
@@ -86,8 +91,8 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         self._left = _Side("l")
         self._right = _Side("r")
         #: every result with a ROWTIME before this was emitted
-        self._done = _NEVER
-        self._max_rowtime = _NEVER
+        self._done = NEVER
+        self._max_rowtime = NEVER
         self._epoch = 0
 
     # -- input --------------------------------------------------------------------------------

@@ -29,15 +29,13 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.sql.merging import merge_into
-from pipelines.sql.operators.base import LATE_ROW, Context
+from pipelines.sql.operators.base import LATE_ROW, NEVER, Context, show_time
 from pipelines.sql.operators.topk import ItemsTumblingOperator
 from pipelines.sql.operators.tumbling import TumblingOperator
 from pipelines.sql.sketches import CountDistinctItems, TopKItems
 from pipelines.sql.types import Row, Timestamp
 
 __all__ = ["ItemsFinal", "ItemsPartial", "TumblingFinal", "TumblingPartial"]
-
-_NEVER = -(2**62)
 
 
 class TumblingPartial(TumblingOperator):
@@ -83,8 +81,8 @@ class TumblingFinal(TumblingOperator):
                 ctx.fail(
                     self.pump,
                     LATE_ROW,
-                    f"partial aggregate of window starting {_show(start)} arrived after the "
-                    f"window closed at {_show(self._watermark)} (its partition had been idle)",
+                    f"partial aggregate of window starting {show_time(start)} arrived after the "
+                    f"window closed at {show_time(self._watermark)} (its partition had been idle)",
                     (row[0], *key, *results),
                 )
                 continue
@@ -128,7 +126,7 @@ class ItemsPartial(ItemsTumblingOperator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._frontier = _NEVER
+        self._frontier = NEVER
 
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
         out = super().process(rows, ctx)
@@ -168,7 +166,7 @@ class ItemsFinal(ItemsTumblingOperator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._frontier = _NEVER
+        self._frontier = NEVER
 
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
         klass: Any = TopKItems if self._k else CountDistinctItems
@@ -218,11 +216,3 @@ class ItemsFinal(ItemsTumblingOperator):
             self._frontier = int(value)
             return
         super().restore(key, value)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, Timestamp):
-        return value.text()
-    if value == _NEVER:
-        return "-inf"
-    return str(value)
