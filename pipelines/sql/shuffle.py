@@ -4,10 +4,11 @@ Every record of a repartition topic comes from one upstream *channel* — one pa
 stage before it, numbered by :meth:`pipelines.sql.application.SqlApplication` — and is one of:
 
 * a **row** ``["r", channel, side, [values]]`` of an input stream of the pump behind the
-  repartition (``side`` 1 is a join's right stream), in the partition its keys hash to;
+  repartition (``side`` 1 is a join's right stream), in the partition its keys (but a
+  tumbling window's time key) hash to;
 * a **partial aggregate** ``["p", channel, rowtime, window start, [group key], states]``
-  (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to (the
-  window start's when there is no group key);
+  (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to
+  (without one: the window start's on event time, one partition for all on ROWTIME);
 * a **marker** ``["w", channel, rowtime, frontier, idle]``, sent to *every* partition when it
   changed: the channel's ROWTIME floor (no row it sends later has a lower ROWTIME), its
   frontier (partials: every window that ends at or before it was sent), and whether the
@@ -24,7 +25,10 @@ it catches up; when every channel is idle, the stage is idle. Rows wait in a
 :class:`MergeBuffer` until the stage's ROWTIME passed them, and leave in ROWTIME order (ties:
 by channel, then arrival), so the operators behind a repartition see one stream with a
 monotonic ROWTIME, as in a single partition. A row that comes in below the stage's ROWTIME
-(its channel was idle meanwhile) is a ``Late_Row`` error.
+(its channel was idle meanwhile, and came back behind) takes the stage's ROWTIME: it enters
+the stage's stream when it arrives, as KDA stamps a row with the time it entered a stream.
+So a channel's idleness never makes a row late behind a repartition; an event-time window
+still judges it by its event time.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import orjson
 
 from ground.errors import RowError
 from pipelines.runtime import OutRecord
-from pipelines.sql.operators.base import LATE_ROW, Context, StatefulOperator
+from pipelines.sql.operators.base import Context, StatefulOperator
 from pipelines.sql.stages import Outbound
 from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import Row, Timestamp
@@ -107,7 +111,8 @@ class ExchangeWriter:
             self._rows(rows, ctx, out)
 
     def _rows(self, rows: Sequence[Row], ctx: Context, out: list[OutRecord]) -> None:
-        fns = self.outbound.grouping.fns
+        grouping = self.outbound.grouping
+        fns = [f for i, f in enumerate(grouping.fns) if i != grouping.window]
         head = f'["r",{self.channel},{self.outbound.side},'.encode()
         topic, partitions = self.topic, self.partitions
         for row in rows:
@@ -123,7 +128,7 @@ class ExchangeWriter:
         window = self.outbound.grouping.window
         for rowtime, start, key, states in rows:
             group = [v for i, v in enumerate(key) if i != window]
-            record_key = shuffle_key(group or [start])
+            record_key = shuffle_key(group or ([start] if self.outbound.event_time else []))
             value = orjson.dumps([
                 PARTIAL, self.channel, encode_value(rowtime), encode_value(start),
                 [encode_value(v) for v in key], states,
@@ -234,18 +239,14 @@ class MergeBuffer(StatefulOperator):
     def __len__(self) -> int:
         return len(self._heap)
 
-    def add(self, channel: int, side: int, row: Row, stage_rowtime: int, ctx: Context) -> None:
+    def add(self, channel: int, side: int, row: Row, stage_rowtime: int) -> None:
+        """A row of ``channel``. One below ``stage_rowtime`` (its channel had been idle, and
+        the stage's ROWTIME went on without it) enters the stage's stream now: it takes the
+        stage's ROWTIME, as a row entering a KDA in-application stream does."""
         rowtime = int(row[0])
         if rowtime < stage_rowtime:
-            ctx.fail(
-                self._pump,
-                LATE_ROW,
-                f"row of upstream partition {channel} came in at ROWTIME "
-                f"{Timestamp(rowtime).text()}, after the stage's ROWTIME passed it (its "
-                "partition had been idle)",
-                row,
-            )
-            return
+            rowtime = stage_rowtime
+            row = (Timestamp(rowtime), *row[1:])
         heapq.heappush(
             self._heap,
             (rowtime, channel, self._seq, side, row, [encode_value(v) for v in row], self._epoch),
