@@ -31,6 +31,7 @@ their rate is measured over what is left; ``--records 4000000`` gives them a lon
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import sys
@@ -111,17 +112,22 @@ def check(rows: list[dict[str, Any]], column: str, want: Groups) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--keys", type=int, default=1_000)
-    ap.add_argument("--partitions", type=int, default=12)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--records", type=int, default=1_000_000, help="input records (1,000,000)")
+    ap.add_argument("--keys", type=int, default=1_000, help="ticker symbols, the topic's key")
+    ap.add_argument("--partitions", type=int, default=12,
+                    help="of the input topic, and so of the repartition topic (12)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the four runs, interleaved; medians over them (3)")
     ap.add_argument("--batch", type=int, default=5_000, help="the apps' BatchMaxRecords")
-    ap.add_argument("--settle-s", type=float, default=1.0)
-    ap.add_argument("--stop-fraction", type=float, default=0.9)
-    ap.add_argument("--timeout-s", type=float, default=900.0)
+    ap.add_argument("--settle-s", type=float, default=1.0,
+                    help="the clock starts once every worker owns partitions, and no sooner than"
+                         " this after the last one started")
+    ap.add_argument("--stop-fraction", type=float, default=0.9,
+                    help="the clock stops once this share of the input is committed")
+    ap.add_argument("--timeout-s", type=float, default=900.0, help="of one run")
     ap.add_argument("--drain-s", type=float, default=8.0,
                     help="after the input is committed, how long the last windows may take")
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=7, help="of the data")
     ap.add_argument("--broker-pid", type=int, help="the Kafka broker's pid (for its CPU s)")
     ap.add_argument("--smoke", action="store_true", help="20,000 records, one round; checks only")
     args = ap.parse_args()
@@ -141,6 +147,8 @@ def main() -> None:
     start_ms = (time.time_ns() // 1_000_000 - 3_600_000) // WINDOW_MS * WINDOW_MS
     by_key: Groups = {}
     by_sector: Groups = {}
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"load average {load} on {os.cpu_count()} CPUs", flush=True)
     print(f"producing {args.records:,} JSON records into {topic} ...", flush=True)
     produce_s = produce_all(
         kafka, topic, args.partitions,

@@ -17,7 +17,10 @@ Repartition topics (Kafka Streams' settings) keep their records for ever (``rete
 -1) in segments of 50 MB or 10 minutes: the worker deletes what it has committed
 (:mod:`pipelines.runtime.purge`), so a stage that is down for days loses nothing and a
 running one keeps the topic small. Their partition count is the application's to choose; a
-topic that exists with another count is refused (its records were spread by that count).
+topic that exists with another count is refused (its records were spread by that count), and
+so is one that compacts (the rows of a group share a key: compaction would drop all but the
+last); one that deletes by age is warned about (what the stage behind has not read by then
+is lost).
 
 Topics made elsewhere are left as they are. :func:`prepare_topics` checks them and returns a
 :class:`~ground.retention.RetentionWatch` over those that delete by record time, which
@@ -123,7 +126,9 @@ def prepare_topics(
                     " this worker may write up to %d (an error row holds a rejected input"
                     " in hex; Runtime.MaxRecordBytes for a SQL application): raise the"
                     " topic's max.message.bytes", topic, accepts, size)  # fmt: skip
-    return _check_retention(config, kafka, list(changelogs.values()), clock)
+    return _check_retention(
+        config, kafka, list(changelogs.values()), [t for t, _ in config.repartition_topics], clock
+    )
 
 
 def ensure_topics_each(
@@ -135,11 +140,15 @@ def ensure_topics_each(
 
 
 def _check_retention(
-    config: RuntimeConfig, kafka: KafkaConfig, changelogs: list[str], clock: Clock
+    config: RuntimeConfig,
+    kafka: KafkaConfig,
+    changelogs: list[str],
+    repartitions: list[str],
+    clock: Clock,
 ) -> RetentionWatch:
     writer = f"worker {config.application_id}"
     try:
-        found = describe_retention(kafka, [*config.output_topics, *changelogs])
+        found = describe_retention(kafka, [*config.output_topics, *changelogs, *repartitions])
     except ShardlineError as exc:  # a check, not a reason to stop: say it was not made
         log.warning("%s: could not read the retention of its topics (%s); records older than"
                     " a topic's retention.ms will not be reported", writer, exc)
@@ -153,6 +162,21 @@ def _check_retention(
                 " deletes the latest state of every key not updated for that long; a"
                 " changelog needs cleanup.policy=compact alone",
                 topic, policy, r.retention_ms, age)  # fmt: skip
+    for topic in repartitions:
+        r = found[topic]
+        if "compact" in r.cleanup_policy:
+            raise ConfigError(
+                "repartition_topics",
+                f"repartition topic {topic!r} has cleanup.policy="
+                f"{','.join(sorted(r.cleanup_policy))}: compaction would keep one row per group"
+                " key; delete the topic (shardline sql reset) and let the worker make it",
+            )
+        if r.retention_ms is not None:
+            log.warning(
+                "repartition topic %s has retention.ms %d (%s): records the stage behind it has"
+                " not read for that long are lost; a repartition topic needs retention.ms -1"
+                " (the worker deletes what it has committed)",
+                topic, r.retention_ms, format_age(r.retention_ms))  # fmt: skip
     outputs = [found[t] for t in config.output_topics]
     for r in outputs:
         if r.deletes_by_record_time and r.retention_ms is not None:

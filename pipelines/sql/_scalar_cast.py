@@ -35,15 +35,9 @@ from pipelines.sql.types import (
     interval_text,
     parse_timestamp,
 )
+from pipelines.sql.types.kinds import INTEGER_RANGES, STRING_KINDS
+from pipelines.sql.types.values import MS_PER_DAY
 
-_MS_PER_DAY = 86_400_000
-_INT_RANGE = {
-    TypeKind.TINYINT: (-(2**7), 2**7 - 1),
-    TypeKind.SMALLINT: (-(2**15), 2**15 - 1),
-    TypeKind.INTEGER: (-(2**31), 2**31 - 1),
-    TypeKind.BIGINT: (-(2**63), 2**63 - 1),
-}
-_STRINGS = (TypeKind.CHAR, TypeKind.VARCHAR)
 _INTERVAL_TEXT = re.compile(
     r"^\s*([+-])?\s*(?:(\d+)\s+)?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,3}))?\s*$"
 )
@@ -123,7 +117,7 @@ def _to_integer(value: Any, target: SqlType) -> int:
         number = int(value)
     else:
         raise _fail(value, target)
-    low, high = _INT_RANGE[target.kind]
+    low, high = INTEGER_RANGES[target.kind]
     if not low <= number <= high:
         raise _fail(value, target, "out of range")
     return number
@@ -204,7 +198,7 @@ def _parse_interval(text: str) -> Interval:
     if int(minutes) > 59 or int(seconds) > 59:
         raise ValueError(text)
     ms = (
-        int(days or 0) * _MS_PER_DAY
+        int(days or 0) * MS_PER_DAY
         + int(hours) * 3_600_000
         + int(minutes) * 60_000
         + int(seconds) * 1000
@@ -223,9 +217,9 @@ def cast(value: Any, target: SqlType, source: SqlType | None = None) -> Any:
         return None
     kind = target.kind
     t = type(value)
-    if t is Interval and source is not None and source.qualifier and kind in _STRINGS:
+    if t is Interval and source is not None and source.qualifier and kind in STRING_KINDS:
         return _to_string(interval_text(value, source.qualifier), target)
-    if kind in _INT_RANGE:
+    if kind in INTEGER_RANGES:
         if t is bool:
             raise _fail(value, target)
         return _to_integer(value, target)
@@ -233,7 +227,7 @@ def cast(value: Any, target: SqlType, source: SqlType | None = None) -> Any:
         return _to_float(value, target)
     if kind is TypeKind.DECIMAL:
         return _to_decimal(value, target)
-    if kind in _STRINGS:
+    if kind in STRING_KINDS:
         return _to_string(value, target)
     try:
         if kind is TypeKind.BOOLEAN:
@@ -258,16 +252,16 @@ def cast(value: Any, target: SqlType, source: SqlType | None = None) -> Any:
             if t is Date:
                 return value
             if t is Timestamp:
-                return Date(value - value % _MS_PER_DAY)
+                return Date(value - value % MS_PER_DAY)
             if t is str:
                 ts = parse_timestamp(value)
-                return Date(ts - ts % _MS_PER_DAY)
+                return Date(ts - ts % MS_PER_DAY)
             raise _fail(value, target)
         if kind is TypeKind.TIME:
             if t is Time:
                 return value
             if t is Timestamp:
-                return Time(value % _MS_PER_DAY)
+                return Time(value % MS_PER_DAY)
             if t is str:
                 return _parse_time(value)
             raise _fail(value, target)

@@ -34,6 +34,7 @@ from ground.errors import RowError
 from ground.java_pattern import PatternError, tokenize
 from pipelines.sql._scalar_numeric import INVALID_ARGUMENT
 from pipelines.sql.types import COERCION_ERROR, Date, Time, Timestamp
+from pipelines.sql.types.values import MS_PER_DAY
 
 _MONTHS = (
     "January February March April May June July August September October November December"
@@ -223,20 +224,17 @@ def char_to_timestamp(fmt: Any, text: Any) -> Any:
     return Timestamp(ms)
 
 
-_MS_PER_DAY = 86_400_000
-
-
 def char_to_date(fmt: Any, text: Any) -> Any:
     """``CHAR_TO_DATE(format, text)`` → :class:`Date` (the day of the parsed timestamp)."""
     ts = char_to_timestamp(fmt, text)
-    return None if ts is None else Date(ts - ts % _MS_PER_DAY)
+    return None if ts is None else Date(ts - ts % MS_PER_DAY)
 
 
 def char_to_time(fmt: Any, text: Any) -> Any:
     """``CHAR_TO_TIME(format, text)`` → :class:`Time` (the time of day of the parsed
     timestamp; fields absent from the format are 0)."""
     ts = char_to_timestamp(fmt, text)
-    return None if ts is None else Time(ts % _MS_PER_DAY)
+    return None if ts is None else Time(ts % MS_PER_DAY)
 
 
 def date_to_char(fmt: Any, d: Any) -> Any:
@@ -255,4 +253,4 @@ def time_to_char(fmt: Any, t: Any) -> Any:
         return None
     if type(t) is not Time:
         raise RowError(COERCION_ERROR, f"TIME_TO_CHAR needs a TIME, got {t!r}")
-    return timestamp_to_char(fmt, Timestamp(int(t) % _MS_PER_DAY))
+    return timestamp_to_char(fmt, Timestamp(int(t) % MS_PER_DAY))

@@ -61,6 +61,8 @@ from pipelines.sql.types import (
     coerce,
     parse_type,
 )
+from pipelines.sql.types.kinds import BIGINT, TIMESTAMP
+from pipelines.sql.types.values import MS_PER_DAY
 
 __all__ = [
     "LOG_PARSERS",
@@ -68,10 +70,7 @@ __all__ = [
     "RowParser",
 ]
 
-_MS_PER_DAY = 86_400_000
 FIELD_TEXT = SqlType(TypeKind.VARCHAR, length=1024)
-_BIGINT = SqlType(TypeKind.BIGINT)
-_TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
 
 Parse = Callable[[str], "tuple[Any, ...] | None"]
 
@@ -237,9 +236,9 @@ def _converter(column: _Column) -> Callable[[str | None], Any]:
         elif fmt is not None:
             ts = char_to_timestamp(fmt, text)
             if kind is TypeKind.DATE:
-                value = Date(ts - ts % _MS_PER_DAY)
+                value = Date(ts - ts % MS_PER_DAY)
             elif kind is TypeKind.TIME:
-                value = Time(ts % _MS_PER_DAY)
+                value = Time(ts % MS_PER_DAY)
             else:
                 value = ts
         elif sql_type.is_string:
@@ -407,7 +406,7 @@ _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 
 
 def _build_syslog(args: Sequence[Any]) -> RowParser:
-    row_type = _row(["COLUMN1", "COLUMN2"], [_TIMESTAMP, FIELD_TEXT])
+    row_type = _row(["COLUMN1", "COLUMN2"], [TIMESTAMP, FIELD_TEXT])
 
     def parse(text: str) -> tuple[Any, ...] | None:
         match = _SYSLOG.fullmatch(text)
@@ -471,7 +470,7 @@ def _build_w3c(args: Sequence[Any]) -> RowParser:
         else:
             parts.append(r"(\S*)")
         is_bytes = letter == "b"
-        types.append(_BIGINT if is_bytes else FIELD_TEXT)
+        types.append(BIGINT if is_bytes else FIELD_TEXT)
         numeric.append(is_bytes)
     if "%" in fmt[position:]:
         raise SqlPlanError(f"bad W3C format {fmt!r}")
@@ -492,7 +491,7 @@ def _build_w3c(args: Sequence[Any]) -> RowParser:
         values: list[Any] = []
         for value, is_number in zip(match.groups(), numeric, strict=True):
             if is_number:
-                values.append(None if value in ("-", "") else coerce(value, _BIGINT))
+                values.append(None if value in ("-", "") else coerce(value, BIGINT))
             else:
                 values.append(value)
         return tuple(values)

@@ -23,11 +23,11 @@ from typing import Any
 
 from ground.errors import RowError
 from pipelines.sql.types import COERCION_ERROR, Date, Interval, Time, Timestamp
+from pipelines.sql.types.values import MS_PER_DAY
 
 DIVIDE_BY_ZERO = "Divide_By_Zero"
 INVALID_ARGUMENT = "Invalid_Argument"
 
-_MS_PER_DAY = 86_400_000
 _TEMPORAL = (Timestamp, Date, Time, Interval)
 
 
@@ -59,7 +59,7 @@ def _mix(a: Any, b: Any, op: str) -> tuple[Any, Any]:
 
 
 def _date_result(ms: int, interval: int) -> Any:
-    return Date(ms) if interval % _MS_PER_DAY == 0 else Timestamp(ms)
+    return Date(ms) if interval % MS_PER_DAY == 0 else Timestamp(ms)
 
 
 def add(a: Any, b: Any) -> Any:
@@ -82,7 +82,7 @@ def add(a: Any, b: Any) -> Any:
             if tb is Date:
                 return _date_result(a + b, a)
             if tb is Time:
-                return Time((a + b) % _MS_PER_DAY)
+                return Time((a + b) % MS_PER_DAY)
         raise _bad("+", a, b)
     if ta is bool or tb is bool:
         raise _bad("+", a, b)
@@ -108,7 +108,7 @@ def sub(a: Any, b: Any) -> Any:
             if ta is Date:
                 return _date_result(a - b, b)
             if ta is Time:
-                return Time((a - b) % _MS_PER_DAY)
+                return Time((a - b) % MS_PER_DAY)
         elif ta is tb and ta in (Timestamp, Date, Time):
             return Interval(a - b)
         elif {ta, tb} == {Timestamp, Date}:

@@ -14,11 +14,11 @@ from typing import Any
 from ground.errors import RowError
 from pipelines.sql._scalar_numeric import DIVIDE_BY_ZERO, INVALID_ARGUMENT
 from pipelines.sql.types import COERCION_ERROR, Date, Interval, Time, Timestamp
+from pipelines.sql.types.values import MS_PER_DAY
 
 MS_PER_SECOND = 1_000
 MS_PER_MINUTE = 60_000
 MS_PER_HOUR = 3_600_000
-MS_PER_DAY = 86_400_000
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 
 #: Units FLOOR/CEIL … TO accepts. KDA documents YEAR, MONTH, DAY, HOUR, MINUTE, SECOND

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ground.errors import SqlPlanError
-from ground.kafka import partition_count
+from ground.errors import ConfigError, SqlPlanError
+from ground.kafka import list_topic_names, partition_count
 from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
 from pipelines.runtime import RuntimeConfig, changelog_topic
@@ -251,11 +251,45 @@ class SqlApplication:
         )
 
     def preflight(self) -> None:
-        """Check the inputs before a worker starts, each failure one clear error: every
+        """Check the topics before a worker starts, each failure one clear error: every
         input topic must exist (a missing topic or an unreachable broker fails here, not
         inside the worker). Their partition counts fix the repartition topics' (:meth:`wire`).
+        An output or error topic made elsewhere must have a partition for every processor
+        that writes it (:meth:`written_partitions`); the worker makes the others.
         """
         self.wire({i.topic: self._input_partitions(i.topic) for i in self.config.inputs})
+        kafka = self.settings.kafka
+        existing = set(list_topic_names(kafka))
+        inputs = max(self.wiring.partitions[i.topic] for i in self.config.inputs)
+        for topic, need in self.written_partitions().items():
+            have = partition_count(kafka, topic) if topic in existing else need
+            if have < need:
+                field = "ErrorOutput" if topic == self.error_topic else "Outputs"
+                hint = " or lower Runtime.RepartitionPartitions" if need > inputs else ""
+                raise ConfigError(
+                    field,
+                    f"topic {topic!r} has {have} partitions, but {need} partitions of the "
+                    f"application's topics write it (each to the partition of its number): give "
+                    f"it {need} partitions (kafka-topics.sh --alter --partitions {need}){hint}",
+                )
+
+    def written_partitions(self) -> dict[str, int]:
+        """Per output and error topic, the most partitions of a topic whose processors write
+        it. A processor writes its results to the partition of its own number, so that a
+        result's key always lands in one partition; the topic must have that partition."""
+        wiring = self.wiring
+        need: dict[str, int] = {}
+        for stage in self.topology.stages:
+            reads = [stage.reads.topic] if stage.reads else [i.topic for i in self.config.inputs]
+            n = max(wiring.partitions[t] for t in reads)
+            topics = [self.error_topic]
+            if stage.reads is None:  # an input stream may be an output too
+                topics += [o.topic for i in self.config.inputs
+                           for o in self._outputs.get(i.stream_name, ())]  # fmt: skip
+            topics += [o.topic for step in stage.steps for o in self._outputs.get(step.target, ())]
+            for topic in topics:
+                need[topic] = max(need.get(topic, 0), n)
+        return need
 
     # -- processors -----------------------------------------------------------------------
     def processor(self, topic: str, partition: int) -> SqlPartitionProcessor | StageProcessor:

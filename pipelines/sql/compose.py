@@ -43,13 +43,17 @@ from pipelines.sql.operators.ordering_plan import (
     group_rank_pump,
     rowtime_pump,
     sort_pump,
+    tsort_pump,
 )
 from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, plan_error
 from pipelines.sql.query_shapes import (
     GROUP_RANK,
     ITEMS_FUNCTIONS,
+    NOT_KDA,
     PLANNED_CLAUSES,
     REFUSED_CLAUSES,
+    SELECT_SYNTAX_PAGE,
+    SET_OPERATORS_PAGE,
     distinct_leading,
     group_rank_call,
     is_rowtime_alias,
@@ -58,6 +62,7 @@ from pipelines.sql.query_shapes import (
     table_function,
     table_node,
     trivial_cursor,
+    tsort_keys,
     without_monotonic,
 )
 from pipelines.sql.scope import Scope
@@ -144,7 +149,8 @@ class Composer:
         elif isinstance(node, exp.Select):
             self._select(node, sink, pump)
         elif isinstance(node, exp.Except | exp.Intersect):
-            raise self.error(SqlUnsupportedError, f"{type(node).__name__.upper()} of streams", node)
+            raise self.error(SqlPlanError, _not_kda(
+                f"{type(node).__name__.upper()} of streams", SET_OPERATORS_PAGE), node)
         else:
             raise self.error(
                 SqlUnsupportedError, f"{type(node).__name__} as a pump query", node
@@ -170,10 +176,12 @@ class Composer:
     # -- UNION ALL ----------------------------------------------------------------------------
     def _union(self, node: exp.Union, sink: _Sink, pump: str) -> None:
         if node.args.get("distinct"):
-            raise self.error(SqlUnsupportedError, "UNION of streams (UNION ALL is)", node)
+            raise self.error(SqlPlanError, _not_kda("UNION of streams", SET_OPERATORS_PAGE), node)
         for clause in ("limit", "offset", "with_"):
             if node.args.get(clause):
-                raise self.error(SqlUnsupportedError, REFUSED_CLAUSES[clause], node)
+                raise self.error(
+                    SqlPlanError, _not_kda(REFUSED_CLAUSES[clause], SELECT_SYNTAX_PAGE), node
+                )
         order = node.args.get("order")
         if order is not None:
             bare = node.copy()
@@ -193,7 +201,9 @@ class Composer:
             part = stack.pop()
             if isinstance(part, exp.Union) and not part.args.get("order"):
                 if part.args.get("distinct"):
-                    raise self.error(SqlUnsupportedError, "UNION of streams (UNION ALL is)", part)
+                    raise self.error(
+                        SqlPlanError, _not_kda("UNION of streams", SET_OPERATORS_PAGE), part
+                    )
                 stack.extend([part.expression, part.this])
             else:
                 branches.append(part)
@@ -206,9 +216,9 @@ class Composer:
             if value is None or value is False or value == []:
                 continue
             if clause not in PLANNED_CLAUSES:
-                construct = REFUSED_CLAUSES.get(clause, f"{clause.upper()} in a query")
+                construct = REFUSED_CLAUSES.get(clause, clause.upper())
                 where = value if isinstance(value, exp.Expression) else select
-                raise self.error(SqlUnsupportedError, construct, where)
+                raise self.error(SqlPlanError, _not_kda(construct, SELECT_SYNTAX_PAGE), where)
         group = select.args.get("group")
         for key in group.expressions if group is not None else []:
             if isinstance(key, exp.Literal):
@@ -217,7 +227,7 @@ class Composer:
                 )
         distinct = select.args.get("distinct")
         if distinct is not None and distinct.args.get("on"):
-            raise self.error(SqlUnsupportedError, "DISTINCT ON", distinct)
+            raise self.error(SqlPlanError, _not_kda("DISTINCT ON", SELECT_SYNTAX_PAGE), distinct)
         if not select.args.get("stream") and not streams_through_a_function(select):
             raise self.error(SqlPlanError, "a pump query must be SELECT STREAM", select)
         select = without_monotonic(select.copy(), self.statement)
@@ -227,7 +237,16 @@ class Composer:
         retime = rowtime_items(select)
         if len(retime) > 1:
             raise self.error(SqlPlanError, "two items AS ROWTIME", retime[1])
-        if retime and (distinct is not None or order is not None):
+        within = order.args.get("within") if order is not None else None
+        tsort = within is not None
+        if tsort and (not retime or distinct is not None):
+            raise self.error(
+                SqlPlanError,
+                "a T-sort (ORDER BY ts WITHIN …) needs ts in the SELECT list AS ROWTIME, "
+                "without DISTINCT (KDA)",
+                within,
+            )
+        if retime and (distinct is not None or (order is not None and not tsort)):
             raise self.error(
                 SqlUnsupportedError, "… AS ROWTIME with DISTINCT or ORDER BY", retime[0]
             )
@@ -240,13 +259,23 @@ class Composer:
         if retime:
             item = retime[0]
             core.set("expressions", [e for e in core.expressions if not is_rowtime_alias(e)])
-            if isinstance(item.this, exp.Column) and not item.this.args.get("table") and (
-                identifier_name(item.this.this) == "ROWTIME"
-            ):
+            if not tsort and isinstance(item.this, exp.Column) and not item.this.args.get(
+                "table"
+            ) and identifier_name(item.this.this) == "ROWTIME":
                 self._plan(core, sink, pump)  # ROWTIME AS ROWTIME: the row's own time
                 return
             if not core.expressions:
                 raise self.error(SqlPlanError, "a pump selects no columns", select)
+            if tsort:
+                within_ms, rest = tsort_keys(select, item.this, self.error)
+                hidden, width = self._computed(
+                    core, sink, [item.this, *(key.this for key in rest)]
+                )
+                last = tsort_pump(
+                    self.statement, pump, hidden, sink.name, width, item.this, within_ms, rest
+                )
+                self._finish(sink, hidden, width, last)
+                return
             hidden, width = self._computed(core, sink, [item.this])
             last = rowtime_pump(self.statement, pump, hidden, sink.name, width, item.this)
             self._finish(sink, hidden, width, last)
@@ -590,3 +619,9 @@ class Composer:
         rest = select.copy()
         rest.set("from_", exp.From(this=table_node(ranked.name)))
         self._plan(rest, sink, pump)
+
+
+def _not_kda(construct: str, page: str) -> str:
+    """The message for a construct KDA's dialect does not have, with where the reference
+    says so."""
+    return f"{NOT_KDA.format(construct)} ({page})"

@@ -21,7 +21,7 @@ has and ANSI SQL lacks:
 are expressed with sqlglot's own node types.)
 - ``WINDOWED BY STAGGER (PARTITION BY … RANGE INTERVAL …)`` → ``stagger`` on the ``Select``
 - ``JOIN s OVER (RANGE INTERVAL … PRECEDING) AS t`` → ``over`` on the joined ``Table``
-- ``ORDER BY t WITHIN INTERVAL …`` (a T-sort) → ``within`` on the ``Order``
+- ``ORDER BY t WITHIN INTERVAL … [, keys]`` (a T-sort) → ``within`` on the ``Order``
 
 :func:`parse_statements` splits the code into statements and parses each one, so every
 statement (and every error) knows its line and column.
@@ -282,6 +282,9 @@ class _KdaParser(Parser):
         ):
             self._advance()
             order.set("within", self._parse_bitwise())
+            if self._match(TokenType.COMMA):  # ORDER BY t WITHIN INTERVAL …, more keys
+                more = self._parse_csv(self._parse_ordered)
+                order.set("expressions", [*order.expressions, *more])
         return order
 
     # -- FROM s WINDOWED BY …, JOIN s OVER (…) AS t ----------------------------------------

@@ -26,6 +26,7 @@ from typing import Any
 
 from pipelines.sql import state_codec as codec
 from pipelines.sql.operators.base import (
+    NEVER,
     Context,
     Operator,
     RowFailure,
@@ -41,8 +42,6 @@ __all__ = ["NO_FLOOR", "PartitionEngine", "run_rows"]
 _ENGINE = "__engine"
 #: the floor of a stream no row of this partition reaches
 NO_FLOOR = 2**62
-#: "no time": below every ROWTIME
-NO_TIME = -(2**62)
 
 
 def _rowtime(row: Row) -> int:
@@ -136,12 +135,12 @@ class PartitionEngine:
         counts in a later window instead of being late."""
         pending: dict[str, list[Row]] = defaultdict(list)
         ctx = self.ctx
-        ctx.closed_through = NO_TIME
+        ctx.closed_through = NEVER
         self._run(pending, idle=idle, advance=True)
         if ctx.closed_through > ctx.rowtime:
             ctx.rowtime = ctx.closed_through
             self._store.mark(("rowtime",))
-        ctx.closed_through = NO_TIME
+        ctx.closed_through = NEVER
         return pending
 
     def settle(self, floors: Mapping[str, int]) -> tuple[dict[str, list[Row]], dict[str, int]]:

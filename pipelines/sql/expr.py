@@ -17,6 +17,7 @@ from pipelines.sql.types import (
     interval_qualifier,
     parse_timestamp,
 )
+from pipelines.sql.types.kinds import BIGINT, BOOLEAN, DOUBLE, INTEGER, INTERVAL, TIMESTAMP, VARCHAR
 
 __all__ = [
     "BIGINT",
@@ -33,14 +34,6 @@ __all__ = [
     "constant",
     "numeric_result",
 ]
-
-BOOLEAN = SqlType(TypeKind.BOOLEAN)
-BIGINT = SqlType(TypeKind.BIGINT)
-INTEGER = SqlType(TypeKind.INTEGER)
-DOUBLE = SqlType(TypeKind.DOUBLE)
-VARCHAR = SqlType(TypeKind.VARCHAR)
-TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
-INTERVAL = SqlType(TypeKind.INTERVAL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,7 @@ from pipelines.sql._scalar_time import (
     unix_timestamp,
 )
 from pipelines.sql.types import COERCION_ERROR, SqlType, TypeKind
+from pipelines.sql.types.kinds import BIGINT, DATE, DOUBLE, TIME, TIMESTAMP, VARCHAR
 
 __all__ = [
     "COERCION_ERROR",
@@ -204,12 +205,6 @@ class Scalar:
     returns: ReturnRule
 
 
-BIGINT = SqlType(TypeKind.BIGINT)
-DOUBLE = SqlType(TypeKind.DOUBLE)
-VARCHAR = SqlType(TypeKind.VARCHAR)
-TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
-DATE = SqlType(TypeKind.DATE)
-TIME = SqlType(TypeKind.TIME)
 _STRING_MAX = SqlType(TypeKind.VARCHAR, length=65535)
 
 

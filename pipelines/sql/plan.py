@@ -20,6 +20,7 @@ from sqlglot import exp
 from ground.clock import Clock, wall_ms
 from ground.errors import SqlError, SqlPlanError, SqlUnsupportedError
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
+from pipelines.sql.compiler import unknown_call, unknown_call_message
 from pipelines.sql.compose import Composer
 from pipelines.sql.dialect import Statement, parse_statements
 from pipelines.sql.lineage import column_lineage
@@ -206,6 +207,9 @@ def _stream_column(node: exp.Expression) -> StreamColumn:
 
 def plan_pump(query: PumpQuery, planners: Sequence[PumpPlanner] = PLANNERS) -> PlannedPump:
     """The pump ``query`` planned by the first of ``planners`` that matches it."""
+    call = unknown_call(query.select)
+    if call is not None:  # before a planner reads it as something else (a column, a window)
+        raise query.error(SqlPlanError, unknown_call_message(str(call.this).upper()), call)
     for planner in planners:
         if planner.matches(query):
             pump = planner.plan(query)

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 from ground.clock import Clock, wall_ms
 from pipelines.sql.expr import Expr, constant
-from pipelines.sql.types import Date, SqlType, Time, Timestamp, TypeKind
+from pipelines.sql.types import Date, Time, Timestamp
+from pipelines.sql.types.kinds import DATE, TIME, TIMESTAMP
+from pipelines.sql.types.values import MS_PER_DAY
 
 __all__ = [
     "CLOCK_FUNCTIONS",
@@ -42,10 +44,6 @@ CLOCK_FUNCTIONS = frozenset(
         "LOCALTIME",
     }
 )
-_MS_PER_DAY = 86_400_000
-_TIME = SqlType(TypeKind.TIME)
-_DATE = SqlType(TypeKind.DATE)
-_TIMESTAMP = SqlType(TypeKind.TIMESTAMP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +81,12 @@ def clock_function(name: str) -> Expr:
     clock = current_query_clock()
     if name == "CURRENT_ROW_TIMESTAMP":
         now = clock.now_ms
-        return Expr(lambda row: Timestamp(now()), _TIMESTAMP)
+        return Expr(lambda row: Timestamp(now()), TIMESTAMP)
     start = clock.start_ms
     if name in ("CURRENT_TIMESTAMP", "LOCALTIMESTAMP"):
-        return constant(Timestamp(start), _TIMESTAMP)
+        return constant(Timestamp(start), TIMESTAMP)
     if name in ("CURRENT_TIME", "LOCALTIME"):
-        return constant(Time(start % _MS_PER_DAY), _TIME)
+        return constant(Time(start % MS_PER_DAY), TIME)
     if name == "CURRENT_DATE":
-        return constant(Date(start - start % _MS_PER_DAY), _DATE)
+        return constant(Date(start - start % MS_PER_DAY), DATE)
     raise ValueError(f"not a current-time function: {name}")

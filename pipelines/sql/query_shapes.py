@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.dialect import Statement, is_step
-from pipelines.sql.nodes import identifier_name
+from pipelines.sql.nodes import identifier_name, interval_ms
 from pipelines.sql.operators.ordering_plan import rowtime_based
 from pipelines.sql.planning import canonical, plan_error
 
@@ -22,7 +22,10 @@ __all__ = [
     "GROUP_RANK",
     "ITEMS_FUNCTIONS",
     "PLANNED_CLAUSES",
+    "NOT_KDA",
     "REFUSED_CLAUSES",
+    "SELECT_SYNTAX_PAGE",
+    "SET_OPERATORS_PAGE",
     "Refuse",
     "distinct_leading",
     "group_rank_call",
@@ -33,6 +36,7 @@ __all__ = [
     "table_function",
     "table_node",
     "trivial_cursor",
+    "tsort_keys",
     "without_monotonic",
 ]
 
@@ -43,12 +47,18 @@ GROUP_RANK = "GROUP_RANK"
 #: Table functions over one column of the cursor's stream.
 ITEMS_FUNCTIONS = ("TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING")
 
-#: The clauses of a SELECT and what is said when one is not supported.
+#: What is said of a construct KDA's dialect does not have (SqlPlanError: KDA refuses it).
+NOT_KDA = "KDA for SQL does not support {}"
+#: The reference pages that say so.
+SET_OPERATORS_PAGE = "UNION ALL is the only set operator on streams: SQL Reference, Query"
+SELECT_SYNTAX_PAGE = "not in its SELECT syntax: SQL Reference, SELECT statement"
+
+#: The clauses of a SELECT that KDA's SELECT statement does not have, and their names.
 REFUSED_CLAUSES = {
-    "limit": "LIMIT in a streaming query",
-    "offset": "OFFSET in a streaming query",
-    "fetch": "FETCH in a streaming query",
-    "with_": "WITH in a pump",
+    "limit": "LIMIT",
+    "offset": "OFFSET",
+    "fetch": "FETCH",
+    "with_": "WITH",
     "qualify": "QUALIFY",
     "laterals": "LATERAL",
     "sample": "TABLESAMPLE",
@@ -76,16 +86,63 @@ PLANNED_CLAUSES = {
 def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
     """ORDER BY's keys as expressions (an alias or ordinal is its SELECT item's); the
     leading one is a monotonic function of ROWTIME, ascending."""
+    keys = _resolved_keys(select, distinct, error)
+    lead = keys[0]
+    if not rowtime_based(lead.this) or lead.args.get("desc"):
+        raise error(
+            SqlPlanError,
+            "a streaming ORDER BY leads with a time-based monotonic expression, "
+            "ascending: ROWTIME, FLOOR(s.ROWTIME TO unit) or STEP(s.ROWTIME BY …) (KDA)",
+            select.args["order"].expressions[0],
+        )
+    return keys
+
+
+def tsort_keys(
+    select: exp.Select, retime: exp.Expression, error: Refuse
+) -> tuple[int, list[exp.Ordered]]:
+    """KDA's T-sort, ``ORDER BY ts WITHIN interval[, keys]``: the interval in ms and the
+    keys after ``ts``. ``ts`` is the item ``retime`` names AS ROWTIME, ascending, without
+    the (unqualified) ROWTIME of the result (KDA's restrictions)."""
+    order = select.args["order"]
+    within = order.args["within"]
+    if not isinstance(within, exp.Interval):
+        raise error(SqlPlanError, "ORDER BY … WITHIN takes an INTERVAL", within)
+    within_ms = int(interval_ms(within))
+    if within_ms < 0:
+        raise error(SqlPlanError, "ORDER BY … WITHIN a negative interval", within)
+    keys = _resolved_keys(select, False, error)
+    lead, first = keys[0], order.expressions[0]
+    if lead.args.get("desc"):
+        raise error(SqlPlanError, "a T-sort sorts ascending (KDA: not DESC)", first)
+    if any(
+        identifier_name(c.this) == "ROWTIME" and not c.args.get("table")
+        for c in lead.this.find_all(exp.Column)
+    ):
+        raise error(
+            SqlPlanError,
+            "a T-sort's expression cannot use the result's ROWTIME; qualify it (s.ROWTIME) "
+            "(KDA)",
+            first,
+        )
+    if canonical(lead.this) != canonical(retime):
+        raise error(
+            SqlPlanError,
+            f"a T-sort's expression must be in the SELECT list AS ROWTIME (KDA): "
+            f"{lead.this.sql()} AS ROWTIME",
+            first,
+        )
+    return within_ms, keys[1:]
+
+
+def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
     items = select.expressions
     aliases = {
-        identifier_name(i.args["alias"]): i.this for i in items if isinstance(i, exp.Alias)
+        identifier_name(i.args["alias"]): i.this
+        for i in items
+        if isinstance(i, exp.Alias) and identifier_name(i.args["alias"]) != "ROWTIME"
     }
     keys: list[exp.Ordered] = []
-    within = select.args["order"].args.get("within")
-    if within is not None:
-        raise error(
-            SqlUnsupportedError, "ORDER BY … WITHIN (a T-sort of the input)", within
-        )
     for ordered in select.args["order"].expressions:
         node = ordered.this
         if isinstance(node, exp.Literal) and node.is_int:
@@ -113,14 +170,6 @@ def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Or
                 desc=ordered.args.get("desc"),
                 nulls_first=ordered.args.get("nulls_first"),
             )
-        )
-    lead = keys[0]
-    if not rowtime_based(lead.this) or lead.args.get("desc"):
-        raise error(
-            SqlPlanError,
-            "a streaming ORDER BY leads with a time-based monotonic expression, "
-            "ascending: ROWTIME, FLOOR(s.ROWTIME TO unit) or STEP(s.ROWTIME BY …) (KDA)",
-            select.args["order"].expressions[0],
         )
     return keys
 

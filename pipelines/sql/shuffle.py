@@ -42,7 +42,7 @@ import orjson
 
 from ground.errors import RowError
 from pipelines.runtime import OutRecord
-from pipelines.sql.operators.base import Context, StatefulOperator
+from pipelines.sql.operators.base import NEVER, Context, StatefulOperator
 from pipelines.sql.stages import Outbound
 from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import Row, Timestamp
@@ -57,8 +57,6 @@ __all__ = [
     "shuffle_key",
 ]
 
-#: "no time yet": below every ROWTIME and frontier
-NEVER = -(2**62)
 ROW, PARTIAL, MARKER = "r", "p", "w"
 
 

@@ -63,6 +63,12 @@ def partials_stream(pump: str) -> str:
     return f"__partials:{pump}"
 
 
+def _self_join_stream(pump: str) -> str:
+    """The pseudo-stream of the right side of a self-join behind a repartition (no SQL name
+    can be this)."""
+    return f"__right:{pump}"
+
+
 @dataclass(frozen=True, slots=True)
 class Partitioning:
     """How the rows of a stream are spread over partitions: rows with equal ``columns``
@@ -365,12 +371,6 @@ def _repartition(
         plain = [c for i, c in enumerate(g.columns) if i != g.window]
         keyed_by = tuple(c for c in plain if c is not None) if None not in plain else ()
     else:
-        if pump.right_source is not None and pump.right_source == pump.source:
-            raise SqlUnsupportedError(
-                f"pump {pump.name} joins {pump.source} with itself on columns it is not "
-                "partitioned by",
-                line=pump.line,
-            )
         key = "; ".join(
             f"{s}: {', '.join(_key_text(g)) or '(one partition)'}"
             for s, g in zip(pump.sources, grouping, strict=True)
@@ -383,9 +383,14 @@ def _repartition(
         for side, (source, g) in enumerate(zip(pump.sources, grouping, strict=True)):
             (source_stage,) = stream_stages[source]
             stages[source_stage].outbound.append(Outbound(repartition, source, side, g))
-        stage = Stage(index, repartition, inbound=pump.sources)
+        # a self-join's two sides arrive apart: the right one under a name of its own
+        inbound = pump.sources
+        if pump.right_source is not None and pump.right_source == pump.source:
+            inbound = (pump.source, _self_join_stream(pump.name))
+        stage = Stage(index, repartition, inbound=inbound)
         stage.steps.append(
-            Step(pump.name, pump.source, pump.target, pump.build, pump.right_source)
+            Step(pump.name, inbound[0], pump.target, pump.build, inbound[-1] if
+                 pump.right_source is not None else None)
         )
         columns = grouping[0].columns
         keyed_by = tuple(c for c in columns if c is not None) if None not in columns else ()

@@ -219,11 +219,13 @@ def deploy(
     *,
     bucket: str | None = None,
     runtime: dict[str, int] | None = None,
+    internal_topics: bool = True,
 ) -> App:
     """Write ``template``'s configuration into ``tmp_path`` with a unique application name,
     the dataset's input topic, and new output and error topics (and changelog, and
     repartition topics with theirs, made as the worker makes them, for clean-up) of as
-    many partitions as the input."""
+    many partitions as the input. ``internal_topics=False`` leaves the changelogs and
+    repartition topics to the worker (the test deletes them: ``sql reset``)."""
     source = APPS / template
     config = yaml.safe_load((source / "application.yaml").read_text())
     name = f"it-sql-{template.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
@@ -237,11 +239,12 @@ def deploy(
     errors = topic_factory(dataset.partitions, prefix="it-err",
                            config={"max.message.bytes": str(4 * 1024 * 1024)})
     config["ErrorOutput"]["Topic"] = errors
-    topic_factory(
-        dataset.partitions,
-        name=f"{name}-{dataset.topic}-changelog",
-        config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
-    )
+    if internal_topics:
+        topic_factory(
+            dataset.partitions,
+            name=f"{name}-{dataset.topic}-changelog",
+            config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+        )
     if bucket is not None:
         for ref in config["ReferenceDataSources"]:
             ref["S3ReferenceDataSource"]["BucketARN"] = f"arn:aws:s3:::{bucket}"
@@ -251,7 +254,7 @@ def deploy(
     folder.mkdir()
     (folder / "application.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     checked, plan = check_application(folder)  # a bad deployment fails here, not in a log
-    for topic in application_topology(checked, plan).repartitions:
+    for topic in application_topology(checked, plan).repartitions if internal_topics else ():
         topic_factory(dataset.partitions, name=topic.topic,
                       config=repartition_topic_config(DEFAULT_MAX_MESSAGE_BYTES))  # fmt: skip
         topic_factory(dataset.partitions, name=f"{topic.topic}-changelog",

@@ -172,10 +172,10 @@ def test_tumbling_window_using_an_event_timestamp(
     assert_same_rows(got, expected, what="ROWTIME and event-time windows")
 
 
-def test_most_frequent_values_top_k(
-    stack_settings, tickers_one_partition, topic_factory, tmp_path, workers
-):
-    data = tickers_one_partition
+def test_most_frequent_values_top_k(stack_settings, tickers, topic_factory, tmp_path, workers):
+    """Over the whole stream of a topic of four partitions: each partition's counts cross a
+    repartition to the stage that ranks them."""
+    data = tickers
     app = deploy("guide_top_k", tmp_path, topic_factory, data)
     con = input_table(stack_settings.kafka, data.topic)
     expected = con.execute(

@@ -1,7 +1,8 @@
 """KDA's machine-learning functions on the real stack: the Developer Guide's anomaly-detection,
 anomaly-explanation and hotspots applications (``sql_apps/``, their SQL as published) in
-``shardline run`` workers, over the guide's generators (seeded), in one-partition topics (a
-model is per partition, as KDA's is per application). Checked:
+``shardline run`` workers, over the guide's generators (seeded), in one-partition topics (one
+model for the whole stream, as KDA's is per application; on more partitions the plan moves the
+rows to one partition of a repartition topic first). Checked:
 
 * one output row per input record, in order, with the record's columns;
 * the published algorithms' properties: every planted anomaly scores above the 99th

@@ -27,8 +27,9 @@ from typing import Any
 
 import duckdb
 import pytest
+from confluent_kafka.admin import ConfigResource
 
-from ground.kafka import list_topic_names
+from ground.kafka import admin_client, delete_topics_with_prefix, list_topic_names, partition_count
 from ground.settings import Settings
 from tests.integration.pace import Pace
 from tests.integration.sql_apps_support import (
@@ -211,27 +212,50 @@ def test_explain_shows_the_stages_and_the_renamed_key_needs_none() -> None:
     assert "one-partition" not in text and "needs a" not in text
 
 
+def topic_configs(kafka: Any, topic: str) -> tuple[int, dict[str, str]]:
+    """A topic's partition count and effective configs, as the broker has them."""
+    admin = admin_client(kafka)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = admin.describe_configs([resource])[resource].result(timeout=30)
+    return partition_count(kafka, topic), {k: v.value for k, v in configs.items()}
+
+
 def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
+    """Also: the worker makes its internal topics itself, the repartition topics with
+    ``Runtime.RepartitionPartitions`` (3, the input has 4) partitions."""
     topic = topic_factory(PARTITIONS, prefix="it-ticker-rp")
     produce(stack_settings.kafka, topic,
             ticker_records(4_000, seed=21, start_ms=start_ms()), PARTITIONS)  # fmt: skip
     data = Dataset(topic, PARTITIONS, 4_000)
-    app = deploy(TEMPLATE, tmp_path, topic_factory, data)
-    w = app.worker("w1", tmp_path / "w1.log", workers)
-    finish_and_check(stack_settings, app, [w])
-    # reset: the group, the changelogs and the repartition topics go; outputs stay
-    internal = [t for t in list_topic_names(stack_settings.kafka) if t.startswith(app.name)]
-    assert len(internal) == 2 * 8 + 1  # 8 repartition topics, their changelogs, the input's
-    done = subprocess.run(
-        [sys.executable, "-m", "shardline", "sql", "reset", "--yes", str(app.folder)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "SHARDLINE_HOME": str(app.home)},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"deleted the consumer group and {len(internal)} topics" in done.stdout
-    left = set(list_topic_names(stack_settings.kafka))
-    assert not [t for t in left if t.startswith(app.name)]
-    assert set(app.outputs.values()) <= left and app.errors in left
+    app = deploy(TEMPLATE, tmp_path, topic_factory, data,
+                 runtime={"RepartitionPartitions": 3}, internal_topics=False)  # fmt: skip
+    try:
+        w = app.worker("w1", tmp_path / "w1.log", workers)
+        finish_and_check(stack_settings, app, [w])
+        internal = [t for t in list_topic_names(stack_settings.kafka) if t.startswith(app.name)]
+        assert len(internal) == 2 * 8 + 1  # 8 repartition topics, their changelogs, the input's
+        for name in internal:
+            partitions, configs = topic_configs(stack_settings.kafka, name)
+            assert configs["message.timestamp.type"] == "LogAppendTime", name
+            if name.endswith("-repartition"):
+                assert partitions == 3, name
+                assert (configs["cleanup.policy"], configs["retention.ms"]) == ("delete", "-1")
+            else:  # a changelog: as many partitions as the topic it is the state of
+                assert partitions == (PARTITIONS if topic in name else 3), name
+                assert configs["cleanup.policy"] == "compact", name
+        # reset: the group, the changelogs and the repartition topics go; outputs stay
+        done = subprocess.run(
+            [sys.executable, "-m", "shardline", "sql", "reset", "--yes", str(app.folder)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "SHARDLINE_HOME": str(app.home)},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"deleted the consumer group and {len(internal)} topics" in done.stdout
+        left = set(list_topic_names(stack_settings.kafka))
+        assert not [t for t in left if t.startswith(app.name)]
+        assert set(app.outputs.values()) <= left and app.errors in left
+    finally:  # what a failure before the reset left
+        delete_topics_with_prefix(stack_settings.kafka, f"{app.name}-")
 
 
 @pytest.mark.faults

@@ -83,6 +83,21 @@ PUBLIC_API: dict[str, list[str]] = {
         "check_application", "import_kda_description", "load_application",
         "load_sql_application", "parse_statements", "plan_application",
     ],
+    "pipelines.sql.aggregates": [
+        "ADD_ONLY", "AGGREGATES", "Accumulator", "AddOnlyMax", "AddOnlyMin", "AggregateSpec", "Avg",
+        "BoolAny", "BoolEvery", "Count", "CountDistinct", "FirstValue", "LastValue", "Max", "Min",
+        "StddevPop", "StddevSamp", "Sum", "SumDistinct", "VarPop", "VarSamp",
+    ],
+    "pipelines.sql.compiler": [
+        "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "CLOCK_COLUMNS", "Expr", "KNOWN_CALLS",
+        "TABLE_FUNCTIONS", "WINDOW_ONLY_FUNCTIONS", "aggregate_name", "compile_expr",
+        "unknown_call", "unknown_call_message",
+    ],
+    "pipelines.sql.decoders": [
+        "AvroDecoder", "CsvDecoder", "DecodedBatch", "JsonDecoder", "MALFORMED_RECORD",
+        "RECORD_TOO_LARGE", "RowDecoder", "SCHEMA_MISMATCH", "build_decoder", "text_converter",
+        "value_converter",
+    ],
     "pipelines.sql.ml": [
         "DEFAULT_NUMBER_OF_TREES", "DEFAULT_SHINGLE_SIZE", "DEFAULT_SUB_SAMPLE_SIZE",
         "DEFAULT_TIME_DECAY", "Hotspot", "HotspotDetector", "HotspotParams",
@@ -96,6 +111,11 @@ PUBLIC_API: dict[str, list[str]] = {
         "SlidingOperator", "SlidingWindow", "StaggerOperator", "StateStore", "StatefulOperator",
         "StreamJoinOperator", "TumblingFinal", "TumblingLayout", "TumblingOperator",
         "TumblingPartial", "TwoInputOperator", "WindowAgg",
+    ],
+    "pipelines.sql.types": [
+        "COERCION_ERROR", "Date", "Fn", "INTERVAL_FIELDS", "Interval", "Row", "SqlType", "Time",
+        "Timestamp", "TypeKind", "UnsupportedTypeError", "coerce", "format_value",
+        "interval_qualifier", "interval_text", "parse_timestamp", "parse_type",
     ],
     "schemas": [
         "AVRO_MAGIC", "AvroPlan", "Codec", "FORMATS", "Format", "RegistryConfig", "SchemaCatalog",

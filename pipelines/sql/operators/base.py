@@ -17,21 +17,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.sql import state_codec as codec
-from pipelines.sql.types import Row
+from pipelines.sql.types import Row, Timestamp
 
 __all__ = [
     "Context",
     "KeyedRow",
     "LATE_ROW",
+    "NEVER",
     "Operator",
     "RowFailure",
     "StateStore",
     "StatefulOperator",
     "TwoInputOperator",
+    "show_time",
 ]
 
 #: ``ERROR_NAME`` of a row whose event-time window had already been closed.
 LATE_ROW = "Late_Row"
+#: "no time yet": below every ROWTIME, watermark and frontier
+NEVER = -(2**62)
+
+
+def show_time(value: Any) -> str:
+    """A time for a message: a TIMESTAMP's text, ``-inf`` for :data:`NEVER`."""
+    if isinstance(value, Timestamp):
+        return value.text()
+    if value == NEVER:
+        return "-inf"
+    return str(value)
 
 
 class KeyedRow(tuple[Any, ...]):
@@ -72,7 +85,7 @@ class Context:
     #: During an idle close: the latest ROWTIME up to which an operator closed ROWTIME
     #: windows (their ends). The partition's ROWTIME moves there afterwards, so a row that
     #: comes later is never late for a ROWTIME window (``PartitionEngine.advance``).
-    closed_through: int = -(2**62)
+    closed_through: int = NEVER
 
     def fail(self, pump: str, name: str, message: str, row: Row) -> None:
         self.failures.append(RowFailure(pump, name, message, row))

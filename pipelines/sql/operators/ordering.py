@@ -17,6 +17,9 @@ target, then what the pump computed for them (sort keys, a new ROWTIME) — and 
   most ``outputMax`` of them, each with its rank.
 - :class:`RowtimeOperator`: the ROWTIME of each row is the value the pump computed; a row
   that would go back in time (or has none) goes to the error stream.
+- :class:`TimeSortOperator` (KDA's T-sort, ``SELECT STREAM ts AS ROWTIME, … ORDER BY ts
+  WITHIN interval``): rows wait until a row ``interval`` later by ``ts`` has arrived, then
+  come out sorted by ``ts`` (and the other keys) with ``ts`` as their ROWTIME.
 
 A group is complete when a row of another group arrives, when the partition's ROWTIME moves
 past what the group can still get (``probe``: the leading expression at the partition's
@@ -40,6 +43,7 @@ __all__ = [
     "RowtimeOperator",
     "SortKey",
     "SortOperator",
+    "TimeSortOperator",
     "sort_rows",
 ]
 
@@ -51,6 +55,8 @@ SortKey = tuple[int, bool, bool]
 _NO_GROUP = object()
 #: "no bound": below every ROWTIME
 _NO_TIME = -(2**62)
+#: above every ROWTIME
+_NO_BOUND = 2**62
 
 
 def sort_rows(rows: list[Row], keys: Sequence[SortKey]) -> list[Row]:
@@ -349,3 +355,108 @@ class RowtimeOperator(StatefulOperator):
 
     def restore(self, key: Any, value: Any) -> None:
         self._last = value
+
+
+class TimeSortOperator(StatefulOperator):
+    """KDA's T-sort (``ORDER BY ts WITHIN interval``): rows ``(ROWTIME, *columns, ts,
+    *keys)`` are held until the largest ``ts`` seen is ``within_ms`` past theirs (a sliding
+    window of the input by its timestamp), then come out as ``(ts, *columns)`` sorted by
+    ``ts`` and then ``keys`` (positions in the row), in arrival order among equals. A row
+    whose ``ts`` is before one already out cannot be put in order: it goes to the error
+    stream as ``Out_Of_Order_Row``. A row whose ``ts`` is NULL is discarded (KDA). When the
+    partition goes idle every held row comes out.
+
+    State: the held rows in changelog chunks per commit epoch (``("g", epoch)``) and
+    ``("m",)`` → [largest ts seen, last ts out]."""
+
+    def __init__(
+        self, *, pump: str, width: int, within_ms: int, keys: Sequence[SortKey]
+    ) -> None:
+        super().__init__(pump)
+        self._width = width
+        self._within = within_ms
+        self._keys = ((1 + width, False, False), *keys)
+        self._rows: list[tuple[int, Row]] = []  # (epoch, row), arrival order
+        self._high: int | None = None
+        self._last: int | None = None
+        #: the smallest ts held (above every ts when none is)
+        self._low = _NO_BOUND
+        self._epoch = 0
+
+    def process(self, rows: list[Row], ctx: Context) -> list[Row]:
+        at = 1 + self._width
+        out: list[Row] = []
+        for row in rows:
+            ts = row[at]
+            if ts is None:
+                continue  # KDA: "the corresponding row is discarded"
+            if type(ts) is not Timestamp:
+                ctx.fail(self.pump, "Type_Coercion_Error",
+                         f"the T-sort's timestamp is {ts!r}, not a TIMESTAMP", row)
+                continue
+            if self._last is not None and ts < self._last:
+                ctx.fail(
+                    self.pump,
+                    OUT_OF_ORDER_ROW,
+                    f"ROWTIME {ts.text()} is before {Timestamp(self._last).text()}, the ROWTIME "
+                    "of a row the T-sort already emitted (ORDER BY … WITHIN is too short)",
+                    row,
+                )
+                continue
+            self._rows.append((self._epoch, row))
+            self.store.mark(("g", self._epoch))
+            if ts < self._low:
+                self._low = int(ts)
+            if self._high is None or ts > self._high:
+                self._high = int(ts)
+                self.store.mark(("m",))
+            # row by row, so what is late does not depend on how rows were batched
+            if self._low <= self._high - self._within:
+                out.extend(self._release(self._high - self._within))
+        return out
+
+    def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
+        return self._release(None) if idle and self._rows else []
+
+    def _release(self, upto: int | None) -> list[Row]:
+        """The held rows with a ts at most ``upto`` (all: ``None``), sorted."""
+        at = 1 + self._width
+        ready = [r for r in self._rows if upto is None or r[1][at] <= upto]
+        if not ready:
+            return []
+        keep = [r for r in self._rows if upto is not None and r[1][at] > upto]
+        for epoch in {e for e, _ in ready} - {e for e, _ in keep}:
+            self.store.delete(("g", epoch))
+        for epoch in {e for e, _ in ready} & {e for e, _ in keep}:
+            self.store.mark(("g", epoch))
+        self._rows = keep
+        self._low = min((int(r[1][at]) for r in keep), default=_NO_BOUND)
+        ordered = sort_rows([row for _, row in ready], self._keys)
+        self._last = int(ordered[-1][at])
+        self.store.mark(("m",))
+        return [(row[at], *row[1:at]) for row in ordered]
+
+    def rowtime_floor(self, floor: int) -> int:
+        # the ROWTIME out is the row's ts: only the last one out bounds the next
+        return self._last if self._last is not None else _NO_TIME
+
+    def snapshot(self, key: Any) -> Any:
+        if key[0] == "m":
+            return [self._high, self._last]
+        return [list(row) for epoch, row in self._rows if epoch == key[1]]
+
+    def restore(self, key: Any, value: Any) -> None:
+        if key[0] == "m":
+            self._high, self._last = value
+            return
+        epoch = int(key[1])
+        self._rows.extend((epoch, tuple(row)) for row in value)
+        self._epoch = max(self._epoch, epoch + 1)
+
+    def finish_restore(self) -> None:
+        self._rows.sort(key=lambda entry: entry[0])  # stable: a chunk keeps its order
+        at = 1 + self._width
+        self._low = min((int(row[at]) for _, row in self._rows), default=_NO_BOUND)
+
+    def end_epoch(self) -> None:
+        self._epoch += 1

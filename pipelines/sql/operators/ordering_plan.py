@@ -29,6 +29,7 @@ from pipelines.sql.operators.ordering import (
     RowtimeOperator,
     SortKey,
     SortOperator,
+    TimeSortOperator,
 )
 from pipelines.sql.planning import Grouping, PlannedPump, plan_error
 from pipelines.sql.scope import Scope
@@ -41,6 +42,7 @@ __all__ = [
     "rowtime_probe",
     "rowtime_pump",
     "sort_pump",
+    "tsort_pump",
 ]
 
 
@@ -103,6 +105,48 @@ def sort_pump(
         lambda: SortOperator(pump=pump, leading=leading, keys=rest, width=width, probe=probe),
         statement.line,
         key_columns=(),  # one stream, sorted whole: one partition
+        lineage=_identity(source, width),
+    )
+
+
+def tsort_pump(
+    statement: Statement,
+    pump: str,
+    source: StreamInfo,
+    target: str,
+    width: int,
+    node: exp.Expression,
+    within_ms: int,
+    keys: Sequence[exp.Ordered],
+) -> PlannedPump:
+    """KDA's T-sort: ``node AS ROWTIME … ORDER BY node WITHIN within_ms[, keys]``; the value
+    of ``node`` is the column after the ``width`` ones, then the keys'."""
+    sql_type = source.columns[width].sql_type
+    if sql_type.kind is not TypeKind.TIMESTAMP:
+        raise plan_error(
+            SqlPlanError, f"a T-sort's expression {node.sql()} is a {sql_type}, not a TIMESTAMP "
+            "(KDA)", node, statement,
+        )  # fmt: skip
+    positions: list[SortKey] = [
+        (2 + width + j, bool(key.args.get("desc")), bool(key.args.get("nulls_first")))
+        for j, key in enumerate(keys)
+    ]
+    details = [
+        f"T-sort: ROWTIME := {node.sql()}; a row waits until one {within_ms} ms later by it "
+        "has come, then out sorted"
+        + (f" (then by {', '.join(k.sql() for k in keys)})" if keys else "")
+        + "; one before a row already out is an Out_Of_Order_Row error",
+        "state: the rows in the window (changelog, chunked per commit)",
+    ]
+    return PlannedPump(
+        pump,
+        source.name,
+        target,
+        "t-sort",
+        details,
+        lambda: TimeSortOperator(pump=pump, width=width, within_ms=within_ms, keys=positions),
+        statement.line,
+        key_columns=(),  # a ROWTIME order of the whole stream: one partition
         lineage=_identity(source, width),
     )
 

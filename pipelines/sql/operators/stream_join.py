@@ -7,12 +7,14 @@ join when ``lower <= r - l <= upper`` — a right window ``RANGE x PRECEDING`` i
 ``FOLLOWING`` ``[-y, 0]``; windows on both sides join what either admits. As in KDA:
 
 - the ROWTIME of a result is the later of the two ROWTIMEs;
-- a LEFT JOIN's left row without a match comes out, with NULLs on the right, once no right
-  row can match it any more, with the ROWTIME ``l + upper`` (the later bound of the right
-  window);
+- a LEFT (or FULL) JOIN's left row without a match comes out, with NULLs on the right, once
+  no right row can match it any more, with the ROWTIME ``l + upper`` (the later bound of the
+  right window); a RIGHT (or FULL) JOIN's right row without a match likewise, with NULLs on
+  the left, at ``r - lower``;
+- a CROSS JOIN is a join without keys: every pair the windows admit;
 - results come out in ROWTIME order.
 
-When the partition goes idle every buffered row is joined and emitted (a LEFT JOIN's
+When the partition goes idle every buffered row is joined and emitted (an outer join's
 unmatched rows early), and the partition's ROWTIME moves past them
 (:meth:`~pipelines.sql.engine.PartitionEngine.advance`): a row that arrives afterwards
 takes a later ROWTIME. A row that still comes in with a ROWTIME not after those (state
@@ -36,12 +38,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ground.errors import RowError
-from pipelines.sql.operators.base import LATE_ROW, Context, StatefulOperator, TwoInputOperator
+from pipelines.sql.operators.base import (
+    LATE_ROW,
+    NEVER,
+    Context,
+    StatefulOperator,
+    TwoInputOperator,
+)
 from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["StreamJoinOperator"]
 
-_NEVER = -(2**62)
 _END = 2**62
 
 
@@ -68,7 +75,9 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         left_keys: Sequence[Fn],
         right_keys: Sequence[Fn],
         residual: Fn | None,
-        outer: bool,
+        left_outer: bool,
+        right_outer: bool,
+        left_width: int,
         right_width: int,
         select: Sequence[Fn],
         where: Fn | None,
@@ -81,15 +90,17 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         self._left_keys = tuple(left_keys)
         self._right_keys = tuple(right_keys)
         self._residual = residual
-        self._outer = outer
+        self._left_outer = left_outer
+        self._right_outer = right_outer
+        self._left_width = left_width
         self._right_width = right_width
         self._select = tuple(select)
         self._where = where
         self._left = _Side("l")
         self._right = _Side("r")
         #: every result with a ROWTIME before this was emitted
-        self._done = _NEVER
-        self._max_rowtime = _NEVER
+        self._done = NEVER
+        self._max_rowtime = NEVER
         self._epoch = 0
 
     # -- input --------------------------------------------------------------------------------
@@ -153,8 +164,8 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
             return
         lower, upper = self._lower, self._upper
         left_rows, right_rows = self._left.rows, self._right.rows
-        #: (result ROWTIME, left seq, right seq, left entry, right row or None)
-        results: list[tuple[int, int, int, list[Any], Row | None]] = []
+        #: (result ROWTIME, left seq, right seq, left row or None, right row or None)
+        results: list[tuple[int, int, int, Row | None, Row | None]] = []
         # pairs at the left row's time (the right row is at most as late) ...
         for entry in left_rows:
             t = entry[0]
@@ -174,18 +185,23 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
                             break
                         if entry[0] >= t - upper and entry[3] == r[3]:
                             self._pair(t, entry, r, ctx, results)
-        if self._outer:
+        if self._left_outer:
             for entry in left_rows:
                 t = entry[0] + upper
                 if done <= t < horizon and not entry[5]:
-                    results.append((t, entry[1], _END, entry, None))
+                    results.append((t, entry[1], _END, entry[4], None))
+        if self._right_outer:
+            for r in right_rows:
+                t = r[0] - lower
+                if done <= t < horizon and not r[5]:
+                    results.append((t, _END, r[1], None, r[4]))
         results.sort(key=lambda e: (e[0], e[1], e[2]))
-        for t, _, _, entry, right_row in results:
-            self._output(t, entry[4], right_row, ctx, out)
+        for t, _, _, left_row, right_row in results:
+            self._output(t, left_row, right_row, ctx, out)
         self._done = horizon
         self.store.mark(("m",))
         # drop the rows no later result can use: a left row once ``l + upper`` is done, a
-        # right row once no left row from ``done`` on reaches back to it
+        # right row once no left row from ``done`` on reaches back to it (``r - lower``)
         self._drop(self._left, lambda entry: entry[0] + upper < horizon)
         self._drop(self._right, lambda entry: entry[0] < horizon + lower)
 
@@ -195,10 +211,10 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         entry: list[Any],
         right: list[Any],
         ctx: Context,
-        results: list[tuple[int, int, int, list[Any], Row | None]],
+        results: list[tuple[int, int, int, Row | None, Row | None]],
     ) -> None:
-        """A pair whose keys match: a result when the rest of ON holds (then its left row
-        has met a right row); an ON that fails is a row error."""
+        """A pair whose keys match: a result when the rest of ON holds (then its rows have
+        met one of the other side); an ON that fails is a row error."""
         left_row, right_row = entry[4], right[4]
         if self._residual is not None:
             try:
@@ -207,23 +223,27 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
             except RowError as exc:
                 ctx.fail(self.pump, exc.name, exc.message, left_row)
                 return
-        results.append((t, entry[1], right[1], entry, right_row))
+        results.append((t, entry[1], right[1], left_row, right_row))
         if not entry[5]:
             entry[5] = True
             self.store.mark(("l", entry[2]))
+        if not right[5]:
+            right[5] = True
+            self.store.mark(("r", right[2]))
 
     def _output(
-        self, t: int, left_row: Row, right_row: Row | None, ctx: Context, out: list[Row]
+        self, t: int, left_row: Row | None, right_row: Row | None, ctx: Context, out: list[Row]
     ) -> None:
         rowtime = Timestamp(t)
+        left = left_row if left_row is not None else (None,) * self._left_width
         right = right_row if right_row is not None else (None,) * self._right_width
-        combined = (rowtime, *left_row, *right)
+        combined = (rowtime, *left, *right)
         try:
             if self._where is not None and self._where(combined) is not True:
                 return
             out.append((rowtime, *[f(combined) for f in self._select]))
         except RowError as exc:
-            ctx.fail(self.pump, exc.name, exc.message, left_row)
+            ctx.fail(self.pump, exc.name, exc.message, left if left_row is not None else right)
 
     def _drop(self, side: _Side, gone: Callable[[list[Any]], bool]) -> None:
         rows = side.rows

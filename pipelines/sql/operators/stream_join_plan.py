@@ -1,5 +1,6 @@
-"""Planner of stream-to-stream joins: ``FROM L [OVER (…)] [AS l] [LEFT] JOIN R [OVER (…)]
-[AS r] ON …`` (see :mod:`.stream_join`).
+"""Planner of stream-to-stream joins: ``FROM L [OVER (…)] [AS l] [INNER | LEFT | RIGHT |
+FULL] JOIN R [OVER (…)] [AS r] ON …`` and ``… CROSS JOIN R [OVER (…)]`` (see
+:mod:`.stream_join`): KDA's five join types.
 
 Each side's window is ``RANGE INTERVAL … PRECEDING``, ``… FOLLOWING``, ``CURRENT ROW`` or
 ``BETWEEN … PRECEDING AND CURRENT ROW`` / ``BETWEEN CURRENT ROW AND … FOLLOWING``: KDA's
@@ -45,7 +46,8 @@ class StreamJoinPlanner:
             raise query.error(SqlPlanError, f"unknown stream {right_name}", right_node)
         side = str(join.args.get("side") or "").upper()
         kind = str(join.args.get("kind") or "").upper()
-        if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
+        cross = kind == "CROSS"
+        if side not in ("", "LEFT", "RIGHT", "FULL") or kind not in ("", "INNER", "OUTER", "CROSS"):
             raise query.error(SqlUnsupportedError, f"{side or kind} stream-to-stream JOIN", join)
         left_over = _named_window(query, from_node.args.get("over"))
         right_over = _named_window(query, right_node.args.get("over"))
@@ -55,10 +57,6 @@ class StreamJoinPlanner:
                 "a stream-to-stream JOIN needs a window on one side: OVER (RANGE INTERVAL … "
                 "PRECEDING or FOLLOWING)",
                 right_node,
-            )
-        if side == "LEFT" and left_over is not None:
-            raise query.error(
-                SqlUnsupportedError, "LEFT JOIN with a window on the left stream", left_over
             )
         lower, upper = 0, 0
         if right_over is not None:
@@ -76,10 +74,14 @@ class StreamJoinPlanner:
         right.add_to(scope, right_alias, base=1 + left.width)
         query.layout[:] = [(scope, ((left, 1), (right, 1 + left.width)))]
         condition = join.args.get("on")
-        if condition is None:
+        if cross and condition is not None:
+            raise query.error(SqlPlanError, "a CROSS JOIN has no ON", condition)
+        if condition is None and not cross:
             raise query.error(SqlPlanError, "a stream-to-stream JOIN needs ON", join)
-        left_exprs, right_exprs, residual = split_join_keys(
-            condition, left.scope(left_alias), right.scope(right_alias)
+        left_exprs, right_exprs, residual = (
+            split_join_keys(condition, left.scope(left_alias), right.scope(right_alias))
+            if condition is not None
+            else ([], [], None)
         )
         left_keys = [k.fn for k in left_exprs]
         right_keys = [k.fn for k in right_exprs]
@@ -90,9 +92,10 @@ class StreamJoinPlanner:
         )
         outputs = query.outputs(items, scope)
         pump = query.name
-        right_width = right.width
+        left_width, right_width = left.width, right.width
         details = [
-            f"{'LEFT ' if side == 'LEFT' else ''}JOIN {right_name}: a {left_name} row at t "
+            f"{side + ' ' if side else 'CROSS ' if cross else ''}JOIN {right_name}: a "
+            f"{left_name} row at t "
             f"meets the {right_name} rows from t{lower:+d} ms to t{upper:+d} ms on "
             f"{len(left_keys)} key columns; a result (ROWTIME: the later row's) is emitted "
             "once the partition's ROWTIME has passed it",
@@ -109,7 +112,9 @@ class StreamJoinPlanner:
                 left_keys=left_keys,
                 right_keys=right_keys,
                 residual=residual_fn,
-                outer=side == "LEFT",
+                left_outer=side in ("LEFT", "FULL"),
+                right_outer=side in ("RIGHT", "FULL"),
+                left_width=left_width,
                 right_width=right_width,
                 select=outputs,
                 where=where,

@@ -45,7 +45,7 @@ class ItemsTumblingPlanner:
             call = call.expressions[0]
         name = str(call.this).upper()
         if name not in (TOP_K, COUNT_DISTINCT):
-            raise query.error(SqlUnsupportedError, f"table function {name}", call)
+            raise query.error(SqlPlanError, f"unknown table function {name}", call)
         args = list(call.expressions)
         if not args or not is_cursor(args[0]):
             raise query.error(SqlPlanError, f"{name} takes CURSOR(SELECT STREAM …) first", call)

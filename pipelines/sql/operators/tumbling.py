@@ -29,12 +29,17 @@ from pipelines.sql.aggregates import (
     Count,
     Sum,
 )
-from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, StatefulOperator
+from pipelines.sql.operators.base import (
+    LATE_ROW,
+    NEVER,
+    Context,
+    KeyedRow,
+    StatefulOperator,
+    show_time,
+)
 from pipelines.sql.types import Fn, Row, SqlType, Timestamp
 
 __all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators"]
-
-_NEVER = -(2**62)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +106,8 @@ class TumblingOperator(StatefulOperator):
         self._lateness = allowed_lateness_ms if event_time else 0
         #: window start → group key → accumulators
         self._windows: dict[Any, dict[tuple[Any, ...], list[Any]]] = {}
-        self._max_time: Any = _NEVER
-        self._watermark: Any = _NEVER
+        self._max_time: Any = NEVER
+        self._watermark: Any = NEVER
         self._next_close: Any = None
         self._fast = _compile_fast(self, layout) if fast and layout is not None else None
         #: window start → (its tagged form, its encoded bytes), for :meth:`encode_key`
@@ -137,7 +142,8 @@ class TumblingOperator(StatefulOperator):
             ctx.fail(
                 self.pump,
                 LATE_ROW,
-                f"window starting {_show(start)} closed at watermark {_show(self._watermark)}",
+                f"window starting {show_time(start)} closed at watermark "
+                f"{show_time(self._watermark)}",
                 row,
             )
             return
@@ -257,14 +263,6 @@ class TumblingOperator(StatefulOperator):
             self._next_close = end
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, Timestamp):
-        return value.text()
-    if value == _NEVER:
-        return "-inf"
-    return str(value)
-
-
 def _add_only(spec: AggregateSpec) -> AggregateSpec:
     if AGGREGATES.get(spec.name) is spec and spec.name in ADD_ONLY:
         return ADD_ONLY[spec.name]
@@ -306,7 +304,7 @@ def _compile_fast(
         "Timestamp": Timestamp,
         "RowError": RowError,
         "LATE_ROW": LATE_ROW,
-        "_show": _show,
+        "show_time": show_time,
     }
     body: list[str] = []
     add = body.append
@@ -366,8 +364,8 @@ def _compile_fast(
         add("            continue")
     add("        start = t - t % size")
     add("        if start + size <= watermark:")
-    add("            ctx.fail(pump, LATE_ROW, 'window starting ' + _show(Timestamp(start))")
-    add("                     + ' closed at watermark ' + _show(Timestamp(watermark)), row)")
+    add("            ctx.fail(pump, LATE_ROW, 'window starting ' + show_time(Timestamp(start))")
+    add("                     + ' closed at watermark ' + show_time(Timestamp(watermark)), row)")
     add("            continue")
     add("        if start != cur:")
     add("            start_ts = Timestamp(start)")

@@ -33,15 +33,13 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.sql.merging import merge_into
-from pipelines.sql.operators.base import LATE_ROW, Context
+from pipelines.sql.operators.base import LATE_ROW, NEVER, Context, show_time
 from pipelines.sql.operators.topk import ItemsTumblingOperator
 from pipelines.sql.operators.tumbling import TumblingOperator
 from pipelines.sql.sketches import CountDistinctItems, TopKItems
 from pipelines.sql.types import Row, Timestamp
 
 __all__ = ["ItemsFinal", "ItemsPartial", "TumblingFinal", "TumblingPartial"]
-
-_NEVER = -(2**62)
 
 
 class TumblingPartial(TumblingOperator):
@@ -92,8 +90,8 @@ class TumblingFinal(TumblingOperator):
                 ctx.fail(
                     self.pump,
                     LATE_ROW,
-                    f"partial aggregate of window starting {_show(start)} arrived after the "
-                    f"window closed at {_show(self._watermark)} (its partition had been idle)",
+                    f"partial aggregate of window starting {show_time(start)} arrived after the "
+                    f"window closed at {show_time(self._watermark)} (its partition had been idle)",
                     (row[0], *key, *results),
                 )
                 continue
@@ -137,7 +135,7 @@ class ItemsPartial(ItemsTumblingOperator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._frontier = _NEVER
+        self._frontier = NEVER
 
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
         out = super().process(rows, ctx)
@@ -178,7 +176,7 @@ class ItemsFinal(ItemsTumblingOperator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._frontier = _NEVER
+        self._frontier = NEVER
 
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
         klass: Any = TopKItems if self._k else CountDistinctItems
@@ -238,11 +236,3 @@ def _open_start(watermark: Any, size: int, like: Any) -> Any:
     """The start of the first window that ends after ``watermark`` (of ``like``'s type)."""
     start = int(watermark) - int(watermark) % size
     return Timestamp(start) if isinstance(like, Timestamp) else start
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, Timestamp):
-        return value.text()
-    if value == _NEVER:
-        return "-inf"
-    return str(value)

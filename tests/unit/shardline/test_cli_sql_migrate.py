@@ -15,7 +15,9 @@ import yaml
 from click.testing import CliRunner, Result
 
 from pipelines.sql.encoders import timestamp_text
+from pipelines.sql.offline import parse_rows
 from shardline.cli import main
+from tests.unit.pipelines.sql import repartitioned_offline
 from tests.unit.pipelines.sql.corpus import input_table, ticker_records
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -254,6 +256,29 @@ def test_sql_test_expect_passes_in_any_order_within_a_rowtime_and_diffs_otherwis
     assert sum(line.startswith("- ") for line in lines) == 1  # the wrong count
     assert sum(line.startswith("+ ") for line in lines) == 2  # the right one, the dropped one
     assert f"- {json.dumps(target['row'], separators=(',', ':'))}" in lines
+
+
+def test_sql_test_runs_a_repartitioned_application_as_duckdb_computes_it(
+    tmp_path: Path,
+) -> None:
+    """GROUP BY the sector of a topic keyed by ticker, a global top-k and a join on the
+    sector: ``sql check`` counts their repartition topics, ``sql test`` runs the stages behind
+    them and prints what DuckDB computes; its output is its own --expect."""
+    app = repartitioned_offline.write_app(tmp_path / "app")
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("\n".join(repartitioned_offline.input_lines()) + "\n")
+    checked = _cli("sql", "check", str(app))
+    assert checked.exit_code == 0, checked.output
+    assert "4 repartition topics" in checked.output
+    result = _cli("sql", "test", str(app), "--input", str(rows))
+    assert result.exit_code == 0, result.output
+    printed = parse_rows(result.output.splitlines())
+    repartitioned_offline.check(printed, repartitioned_offline.oracle())
+    expect = tmp_path / "expect.jsonl"
+    expect.write_text(result.output)
+    again = _cli("sql", "test", str(app), "--input", str(rows), "--expect", str(expect))
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("ok: output matches")
 
 
 def test_errors_in_inline_code_point_into_application_code(tmp_path: Path) -> None:

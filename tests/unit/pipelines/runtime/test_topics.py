@@ -90,6 +90,30 @@ def test_a_repartition_topic_with_another_partition_count_is_refused(monkeypatch
         prepare_topics(config, KAFKA)
 
 
+def test_a_repartition_topic_made_elsewhere_must_not_compact_and_should_not_expire(
+    monkeypatch, caplog
+) -> None:
+    config = RuntimeConfig("app", ("in",), repartition_topics=(("app-P-repartition", 3),))
+    compacted = Broker({"in": {}, "app-P-repartition": {"cleanup.policy": "compact,delete"}},
+                       partitions=3)  # fmt: skip
+    compacted.install(monkeypatch)
+    with pytest.raises(ConfigError, match="cleanup.policy=compact,delete: compaction would"):
+        prepare_topics(config, KAFKA)
+    expiring = Broker({"in": {}, "app-P-repartition": {"retention.ms": str(DAY_MS)}},
+                      partitions=3)  # fmt: skip
+    expiring.install(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="pipelines.runtime.topics"):
+        prepare_topics(config, KAFKA)
+    assert "repartition topic app-P-repartition has retention.ms 86400000 (1.0 days)" \
+        in caplog.text  # fmt: skip
+    caplog.clear()
+    made = Broker({"in": {}}, partitions=3)  # the worker's own: nothing to say
+    made.install(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="pipelines.runtime.topics"):
+        prepare_topics(config, KAFKA)
+    assert "repartition topic" not in caplog.text
+
+
 def test_outputs_that_take_big_records_say_so_too(monkeypatch) -> None:
     broker = Broker({"in": {}})
     broker.install(monkeypatch)

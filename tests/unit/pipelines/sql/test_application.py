@@ -253,6 +253,32 @@ def test_repartition_topics_take_the_configured_partition_count(tmp_path: Path) 
     assert app.processor(app.repartition_topics[0], 6) is not None
 
 
+def test_an_output_topic_needs_a_partition_for_each_processor_that_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.sql.application as application
+
+    app = _sector_app(tmp_path, {"RepartitionPartitions": 6})
+    counts = {"ticker": 4, "out": 4, app.error_topic: 6}
+    monkeypatch.setattr(application, "list_topic_names", lambda _kafka: list(counts))
+    monkeypatch.setattr(application, "partition_count", lambda _kafka, topic: counts[topic])
+    # the window's results come from the stage behind the repartition: its 6 partitions
+    assert app.wire({"ticker": 4}) and app.written_partitions() == {"out": 6, app.error_topic: 6}
+    with pytest.raises(ConfigError) as info:
+        app.preflight()
+    assert info.value.field == "Outputs"
+    assert "topic 'out' has 4 partitions, but 6 partitions" in str(info.value)
+    assert "or lower Runtime.RepartitionPartitions" in str(info.value)
+    counts["out"] = 8
+    app.preflight()
+    del counts["out"]  # the worker makes it, with as many partitions as it needs
+    app.preflight()
+    counts["out"], counts[app.error_topic] = 6, 3  # every stage writes error rows
+    with pytest.raises(ConfigError) as info:
+        app.preflight()
+    assert info.value.field == "ErrorOutput"
+
+
 @pytest.mark.parametrize("value", [0, -1, "many", 10_001])
 def test_repartition_partitions_out_of_range_name_the_field(tmp_path: Path, value: object) -> None:
     with pytest.raises(ConfigError) as info:

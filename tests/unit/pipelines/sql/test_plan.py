@@ -70,10 +70,10 @@ def _plan(body: str):
         ),
         (
             PUMP + "SELECT STREAM ticker_symbol, RANDOM_CUT_FOREST(price) FROM " + SRC + ";",
-            SqlUnsupportedError,
-            0,
-            0,
-            "RANDOM_CUT_FOREST",
+            SqlPlanError,
+            3,
+            30,
+            "RANDOM_CUT_FOREST is a table function: FROM TABLE(RANDOM_CUT_FOREST(CURSOR(",
         ),
         (
             "CREATE OR REPLACE PUMP P AS INSERT INTO NOWHERE\nSELECT STREAM ticker_symbol, 1 FROM "

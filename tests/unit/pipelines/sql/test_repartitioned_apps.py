@@ -416,3 +416,37 @@ def test_an_output_stream_read_behind_a_repartition_is_written_once(tmp_path: Pa
     got = [(v["TICKER"], ts_ms(v["TRADETIME"]), v["N"]) for v in values(c, "CALC")]
     assert_rows_close(got, want)
     assert len(values(c, "DEST")) == len(want)
+
+
+# -- a stream joined with itself on a column that is not the key ------------------------------
+SELF_JOIN = f"""
+CREATE OR REPLACE STREAM "PAIRS" (up_ticker VARCHAR(4), down_ticker VARCHAR(4),
+    sector VARCHAR(16), up_price REAL, down_price REAL);
+CREATE OR REPLACE PUMP "PAIR_PUMP" AS INSERT INTO "PAIRS"
+SELECT STREAM u.ticker_symbol, d.ticker_symbol, u.sector, u.price, d.price
+FROM {SRC} AS u JOIN {SRC} OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS d
+  ON u.sector = d.sector
+WHERE u.change > 1 AND d.change < -1;
+"""
+
+
+@pytest.mark.parametrize("seed, crash_chance", [(21, 0.0), (22, 0.4)])
+def test_a_self_join_on_a_column_that_is_not_the_key(
+    tmp_path: Path, seed: int, crash_chance: float
+) -> None:
+    app = make_app(tmp_path, SELF_JOIN, ["PAIRS"])
+    (repartition,) = app.topology.repartitions
+    assert not repartition.partials
+    data = records()
+    c = cluster(app, data, seed)
+    c.run(crash_chance=crash_chance)
+    want = input_table(data).execute(
+        """SELECT u.ticker, d.ticker, u.sector, u.price, d.price
+           FROM s u JOIN s d ON u.sector = d.sector
+             AND d.rowtime BETWEEN u.rowtime - 2000 AND u.rowtime
+           WHERE u.change > 1 AND d.change < -1"""
+    ).fetchall()
+    got = [(v["UP_TICKER"], v["DOWN_TICKER"], v["SECTOR"], v["UP_PRICE"], v["DOWN_PRICE"])
+           for v in values(c, "PAIRS")]  # fmt: skip
+    assert len(want) > 100
+    assert_rows_close(got, want)

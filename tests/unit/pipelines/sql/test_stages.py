@@ -97,8 +97,12 @@ def test_rows_are_repartitioned_for_joins_on_other_columns_both_sides_to_one_top
     )
     same_key = stages(code.format(col="ticker_symbol"))
     assert same_key.repartitions == []  # co-partitioned already
-    with pytest.raises(SqlUnsupportedError, match="joins SOURCE_SQL_STREAM_001 with itself"):
-        stages(code.format(col="sector"))
+    self_join = stages(code.format(col="sector"))  # behind a repartition, both sides apart
+    (behind,) = [s for s in self_join.stages if s.reads is not None]
+    left, right = behind.inbound
+    assert left == "SOURCE_SQL_STREAM_001" and right != left
+    assert (behind.steps[0].source, behind.steps[0].right_source) == (left, right)
+    assert [o.side for o in self_join.stages[0].outbound] == [0, 1]
     t = stages(
         'CREATE OR REPLACE STREAM "U" (t VARCHAR(4), s VARCHAR(16));\n'
         'CREATE OR REPLACE STREAM "D" (t VARCHAR(4), s VARCHAR(16));\n'

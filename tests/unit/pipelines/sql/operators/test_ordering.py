@@ -85,3 +85,52 @@ def test_sort_rows_puts_nulls_where_asked() -> None:
     assert sort_rows(rows, [(1, False, False)]) == [(2, 1), (0, 2), (3, 2), (1, None)]
     assert sort_rows(rows, [(1, True, False)]) == [(0, 2), (3, 2), (2, 1), (1, None)]
     assert sort_rows(rows, [(1, True, True)]) == [(1, None), (0, 2), (3, 2), (2, 1)]
+
+
+# -- KDA's T-sort: ORDER BY ts WITHIN interval --------------------------------------------
+TSORT = """
+CREATE OR REPLACE STREAM "BY_EVENT" (sector VARCHAR(16), ticker VARCHAR(4), event TIMESTAMP);
+CREATE OR REPLACE PUMP "TSORT_PUMP" AS INSERT INTO "BY_EVENT"
+SELECT STREAM s.event_time AS ROWTIME, sector, ticker_symbol, s.event_time
+FROM "SOURCE_SQL_STREAM_001" AS s
+ORDER BY s.event_time WITHIN INTERVAL '{within}' SECOND, sector DESC;
+"""
+
+
+@pytest.mark.parametrize("within", [1, 3600])
+@pytest.mark.parametrize("batch_size", [1, 211])
+def test_a_t_sort_reorders_by_the_timestamp_within_its_window(
+    duck, within: int, batch_size: int
+) -> None:
+    """``ORDER BY ts WITHIN INTERVAL …`` (KDA's T-sorting Stream Input): rows come out by
+    ``ts``, with ``ts`` as their ROWTIME; a row whose ``ts`` is before a row already out —
+    one earlier than the newest ``ts`` seen before it minus the window — is an
+    ``Out_Of_Order_Row`` error. The late rows, computed independently: a row is late when an
+    earlier row had a ``ts`` at most (largest earlier ``ts`` − window) and above its own."""
+    out, failures = run(TSORT.format(within=within), RECORDS, batch_size=batch_size)
+    rows = out["BY_EVENT"]
+    window_ms = within * 1000
+    late = duck.execute(
+        f"""WITH h AS (
+              SELECT seq, event_ms, max(event_ms) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED
+                     PRECEDING AND 1 PRECEDING) AS high FROM s)
+            SELECT h.seq FROM h WHERE h.event_ms < (
+              SELECT max(p.event_ms) FROM s p
+              WHERE p.seq < h.seq AND p.event_ms <= h.high - {window_ms})
+            ORDER BY h.seq"""
+    ).fetchall()
+    kept = duck.execute(
+        """SELECT event_ms, sector, ticker, event_ms FROM s
+            WHERE seq NOT IN (SELECT unnest(?::BIGINT[]))
+            ORDER BY event_ms, sector DESC, seq""",
+        [[seq for (seq,) in late]],
+    ).fetchall()
+    assert [f.name for f in failures] == ["Out_Of_Order_Row"] * len(late)
+    # every row out has its ts as ROWTIME, in ROWTIME order; the same rows as the oracle's
+    assert all(int(r[0]) == int(r[3]) for r in rows)
+    assert [int(r[0]) for r in rows] == sorted(int(r[0]) for r in rows)
+    assert sorted(_norm(rows)) == sorted(_norm(kept))
+    if within == 3600:
+        assert late == [] and _norm(rows) == _norm(kept)  # a window wide enough: all sorted
+    else:
+        assert len(late) > 10

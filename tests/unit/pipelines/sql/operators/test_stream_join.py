@@ -3,6 +3,8 @@ windows, windows on both sides, and the examples of KDA's JOIN clause."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pipelines.sql.catalog import StreamColumn
@@ -126,6 +128,86 @@ def test_windows_on_both_sides_join_what_either_admits() -> None:
     ).fetchall()
     assert row_counts(got) == row_counts(expected)
     assert len(got) > 200
+
+
+# -- RIGHT, FULL and CROSS joins, and an outer join with the window on the kept side -------
+_MATCH = "x.rowtime - b.rowtime BETWEEN {lo} AND {hi}"
+
+
+def _outer_expected(lo: int, hi: int, left: bool, right: bool) -> list[tuple[object, ...]]:
+    """Pairs with ``sell - buy`` in ``[lo, hi]`` ms (ROWTIME: the later row's); a buy without
+    one at ``buy + hi`` (``left``), a sell without one at ``sell - lo`` (``right``)."""
+    match = _MATCH.format(lo=lo, hi=hi)
+    parts = [
+        f"""SELECT greatest(b.rowtime, x.rowtime), b.rowtime, x.rowtime, b.ticker, b.price,
+                   x.price FROM buys b JOIN sells x ON b.ticker = x.ticker AND {match}"""
+    ]
+    if left:
+        parts.append(
+            f"""SELECT b.rowtime + {hi}, b.rowtime, NULL, b.ticker, b.price, NULL FROM buys b
+                WHERE NOT EXISTS (SELECT 1 FROM sells x WHERE b.ticker = x.ticker AND {match})"""
+        )
+    if right:
+        parts.append(
+            f"""SELECT x.rowtime - {lo}, NULL, x.rowtime, NULL, NULL, x.price FROM sells x
+                WHERE NOT EXISTS (SELECT 1 FROM buys b WHERE b.ticker = x.ticker AND {match})"""
+        )
+    con: Any = _buys_and_sells()
+    return con.execute(" UNION ALL ".join(parts)).fetchall()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("left", "kind", "right", "lo", "hi", "keeps"),
+    [
+        # a sell meets the buys of the 2 s before it; one with none comes out 2 s after it
+        ("OVER (RANGE INTERVAL '2' SECOND PRECEDING)", "RIGHT", "", 0, 2000, "r"),
+        # a buy meets the sells of the 2 s before it; a sell without one, at its own time
+        ("", "RIGHT", "OVER (RANGE INTERVAL '2' SECOND PRECEDING)", -2000, 0, "r"),
+        # LEFT with the window on the left: a buy without a sell 2 s after it, then
+        ("OVER (RANGE INTERVAL '2' SECOND PRECEDING)", "LEFT", "", 0, 2000, "l"),
+        ("", "FULL", "OVER (RANGE INTERVAL '2' SECOND PRECEDING)", -2000, 0, "lr"),
+        (
+            "OVER (RANGE INTERVAL '1' SECOND PRECEDING)",
+            "FULL OUTER",
+            "OVER (RANGE INTERVAL '3' SECOND FOLLOWING)",
+            0,
+            3000,
+            "lr",
+        ),
+    ],
+)
+@pytest.mark.parametrize("batch_size", [1, 257])
+def test_outer_joins_keep_the_rows_without_a_match(
+    left: str, kind: str, right: str, lo: int, hi: int, keeps: str, batch_size: int
+) -> None:
+    """KDA's RIGHT and FULL OUTER JOIN (and LEFT with the window on the left stream): a kept
+    row without a match comes out with NULLs on the other side once no row of the other side
+    can meet it any more, at the later bound of the window it could have met one in."""
+    got = _run_join(left, kind, right, batch_size)
+    expected = _outer_expected(lo, hi, "l" in keeps, "r" in keeps)
+    assert row_counts(got) == row_counts(expected)
+    assert sum(1 for r in got if r[0] is not None and r[1] is not None) > 100
+    assert sum(1 for r in got if r[1] is None) > 10 if "r" in keeps else True
+    assert sum(1 for r in got if r[1] is not None and r[2] is None) > 10 if "l" in keeps else True
+
+
+@pytest.mark.parametrize("batch_size", [1, 97])
+def test_a_cross_join_pairs_every_row_the_window_admits(batch_size: int) -> None:
+    """``b CROSS JOIN s OVER (RANGE INTERVAL '1' SECOND PRECEDING)``: every buy with every
+    sell of the second before it, whatever the ticker (KDA: the Cartesian product)."""
+    code = _BUYS_AND_SELLS.format(
+        left="", kind="CROSS", right="OVER (RANGE INTERVAL '1' SECOND PRECEDING)"
+    ).replace(" ON b.ticker = s.ticker;", " WHERE b.price > 150 AND s.price > 150;")
+    streams, failures = run(code, RECORDS, batch_size=batch_size)
+    assert failures == []
+    got = [r[1:] for r in streams["DESTINATION_SQL_STREAM"]]
+    expected = _buys_and_sells().execute(  # type: ignore[attr-defined]
+        """SELECT b.rowtime, b.rowtime, x.rowtime, b.ticker, b.price, x.price
+           FROM buys b, sells x WHERE x.rowtime BETWEEN b.rowtime - 1000 AND b.rowtime
+             AND b.price > 150 AND x.price > 150"""
+    ).fetchall()
+    assert row_counts(got) == row_counts(expected)
+    assert len(got) > 20
 
 
 ORDERS_AND_SHIPMENTS = [

@@ -35,10 +35,10 @@ def test_unsupported_names_the_construct() -> None:
     error = plan_error(
         SqlUnsupportedError,
         COLUMNS,
-        f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o RIGHT JOIN {SRC} {OVER} AS t "
-        "ON o.ticker_symbol = t.ticker_symbol",
+        f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o JOIN {SRC} OVER (ROWS 3 PRECEDING) "
+        "AS t ON o.ticker_symbol = t.ticker_symbol",
     )
-    assert error.construct == "RIGHT stream-to-stream JOIN"
+    assert error.construct == "JOIN windows other than RANGE INTERVAL"
 
 
 def test_join_errors() -> None:
@@ -47,6 +47,8 @@ def test_join_errors() -> None:
     cases = [
         (SqlPlanError, f"{base} AS t {on}", "needs a window on one side: OVER (RANGE INTERVAL"),
         (SqlPlanError, f"{base} {OVER} AS t", "a stream-to-stream JOIN needs ON"),
+        (SqlPlanError, f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o CROSS JOIN {SRC} "
+         f"{OVER} AS t {on}", "a CROSS JOIN has no ON"),
         (
             SqlUnsupportedError,
             f"{base} OVER (ROWS 3 PRECEDING) AS t {on}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql.engine import run_rows
 from pipelines.sql.operators.topk import ItemsTumblingOperator
 from pipelines.sql.types import Timestamp
@@ -48,7 +48,8 @@ def test_items_errors() -> None:
         (SqlPlanError, _top("'TICKER_SYMBOL', price, 10"), "after the cursor are constants"),
         (SqlPlanError, "SELECT STREAM * FROM TABLE(TOP_K_ITEMS_TUMBLING('x', 3, 10))",
          "takes CURSOR(SELECT STREAM …) first"),
-        (SqlUnsupportedError, f"SELECT STREAM * FROM TABLE(NOPE({CURSOR}))", "table function NOPE"),
+        (SqlPlanError, f"SELECT STREAM * FROM TABLE(NOPE({CURSOR}))",
+         "unknown table function NOPE"),
     ]
     for kind, query, text in cases:
         assert text in str(plan_error(kind, TOP, query)), query

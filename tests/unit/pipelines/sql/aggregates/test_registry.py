@@ -1,5 +1,6 @@
-"""Aggregates: tumbling results against DuckDB, sliding add/remove sequences against a
-recomputation from the window's multiset, snapshots through orjson."""
+"""Every aggregate by name: grouped results against DuckDB, sliding add/remove sequences
+against a recomputation from the window's multiset, snapshots through orjson, the specs.
+"""
 
 from __future__ import annotations
 
@@ -18,42 +19,13 @@ import pytest
 
 from pipelines.sql import aggregates as A
 from pipelines.sql.types import Date, Interval, SqlType, Timestamp, TypeKind, parse_type
-
-SEED = 7
-GROUPS = 40
-
-
-def run_groups(
-    duck: duckdb.DuckDBPyConnection, sql_type: str, rows: Sequence[tuple[int, Any]], expr: str
-) -> list[Any]:
-    """``expr`` over each group ``g`` of ``(g, x)`` rows, in arrival order ``i``."""
-    g = [r[0] for r in rows]
-    x = [r[1] for r in rows]
-    sql = (
-        f"SELECT g, {expr} FROM (SELECT unnest(range({len(rows)})) AS i, unnest(?::INT[]) AS g, "
-        f"unnest(?::{sql_type}[]) AS x) GROUP BY g ORDER BY g"
-    )
-    return [r[1] for r in duck.execute(sql, [g, x]).fetchall()]
-
-
-def run_ours(name: str, rows: Sequence[tuple[int, Any]]) -> list[Any]:
-    accs: dict[int, Any] = {}
-    for g, x in rows:
-        if g not in accs:
-            accs[g] = A.AGGREGATES[name].create()
-        accs[g].add(x)
-    return [accs[g].result() for g in sorted(accs)]
-
-
-def price_rows(r: random.Random, n: int = 3000, nulls: float = 0.1) -> list[tuple[int, Any]]:
-    """Realistic ticker prices: cents, around a per-group level."""
-    level = [r.uniform(5, 2000) for _ in range(GROUPS)]
-    rows = []
-    for _ in range(n):
-        g = r.randrange(GROUPS)
-        x = None if r.random() < nulls else round(level[g] * r.uniform(0.9, 1.1), 2)
-        rows.append((g, x))
-    return rows
+from tests.unit.pipelines.sql.aggregates.groups import (
+    GROUPS,
+    SEED,
+    price_rows,
+    run_groups,
+    run_ours,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,41 +74,12 @@ def test_integer_aggregates_match_duckdb(duck: duckdb.DuckDBPyConnection) -> Non
         got = run_ours(name, rows)
         assert got == run_groups(duck, "BIGINT", rows, sql), name
         assert all(type(v) is int for v in got)
-    # AVG keeps the integer type and truncates toward zero (see aggregates module doc);
+    # AVG keeps the integer type and truncates toward zero (see the sums module doc);
     # DuckDB returns DOUBLE, so compare with its exact sum / count.
     sums = run_groups(duck, "BIGINT", rows, "sum(x)::HUGEINT")
     counts = run_groups(duck, "BIGINT", rows, "count(x)")
     want = [int(Fraction(s, c)) for s, c in zip(sums, counts, strict=True)]
     assert run_ours("AVG", rows) == want
-
-
-def test_avg_of_integers_truncates_toward_zero() -> None:
-    acc = A.Avg()
-    for v in (1, 2):
-        acc.add(v)
-    assert acc.result() == 1
-    neg = A.Avg()
-    for v in (-1, -2):
-        neg.add(v)
-    assert neg.result() == -1
-    d = A.Avg()
-    for v in (Decimal("1"), Decimal("2")):
-        d.add(v)
-    assert d.result() == Decimal("1.5")
-
-
-def test_string_and_timestamp_min_max_match_duckdb(duck: duckdb.DuckDBPyConnection) -> None:
-    r = random.Random(SEED)
-    words = [
-        (r.randrange(GROUPS), "".join(r.choices("abcXYZ", k=r.randint(0, 5)))) for _ in range(2000)
-    ]
-    assert run_ours("MIN", words) == run_groups(duck, "VARCHAR", words, "min(x)")
-    assert run_ours("MAX", words) == run_groups(duck, "VARCHAR", words, "max(x)")
-    ts = [(r.randrange(GROUPS), r.randint(-(10**12), 4 * 10**12)) for _ in range(2000)]
-    tagged = [(g, Timestamp(t)) for g, t in ts]
-    assert run_ours("MAX", tagged) == run_groups(duck, "BIGINT", ts, "max(x)")
-    assert all(type(v) is Timestamp for v in run_ours("MAX", tagged))
-    assert all(type(v) is Timestamp for v in run_ours("MIN", tagged))
 
 
 def test_empty_results() -> None:
@@ -147,29 +90,6 @@ def test_empty_results() -> None:
         acc.add(None)
         if not name.startswith(("FIRST", "LAST")):
             assert acc.result() == want, name
-
-
-def test_sum_of_infinities_recovers_on_removal() -> None:
-    s = A.Sum()
-    for v in (1.5, math.inf, 2.0):
-        s.add(v)
-    assert s.result() == math.inf
-    s.add(-math.inf)
-    assert math.isnan(s.result())
-    s.remove(math.inf)
-    s.remove(-math.inf)
-    assert s.result() == 3.5
-
-
-def test_count_star_and_sum_of_intervals() -> None:
-    star = A.AGGREGATES["COUNT"].create()
-    for _ in range(3):
-        star.add(True)
-    assert star.result() == 3
-    s = A.Sum()
-    s.add(Interval(5))
-    s.add(Interval(7))
-    assert s.result() == Interval(12) and type(s.result()) is Interval
 
 
 # ---------------------------------------------------------------- sliding windows
@@ -262,20 +182,6 @@ def test_arbitrary_removal_matches_recomputation(name: str) -> None:
         if name == "AVG" and want is not None:
             want = int(Fraction(sum(bag), len(bag)))  # integer AVG truncates
         assert close(acc.result(), want, 20.0), (name, step)
-
-
-def test_min_max_heaps_stay_bounded() -> None:
-    for cls in (A.Min, A.Max):
-        acc = cls()
-        window: deque[int] = deque()
-        for i in range(20_000):  # decreasing then increasing: worst cases for a heap
-            v = -i if i < 10_000 else i
-            window.append(v)
-            acc.add(v)
-            if len(window) > 100:
-                acc.remove(window.popleft())
-            assert acc.result() == (min(window) if cls is A.Min else max(window))
-        assert len(acc.heap) <= 2 * len(acc.counts) + 32
 
 
 # ---------------------------------------------------------------- snapshots
