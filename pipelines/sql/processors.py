@@ -142,6 +142,13 @@ class _Processor:
         self._emit(streams, out)
         self._mark(known, idle, out)
 
+    def _fail_now(self, out: list[OutRecord]) -> None:
+        """Every row failure so far goes out with this call's records. Left for a later
+        call it would be lost: the runtime commits this call's input offsets and state with
+        its records, and a crash, an abort or a rebalance forgets what is only in memory."""
+        for failure in self._engine.take_failures():
+            out.append(self._failure(failure))
+
     def _failure(self, failure: RowFailure) -> OutRecord:
         data = orjson.dumps(tag(list(failure.row)))
         rowtime = failure.row[0] if failure.row and isinstance(failure.row[0], int) else None
@@ -249,6 +256,7 @@ class SqlPartitionProcessor(_Processor):
         if rows:
             self._emit(engine.push(self._stream, rows), out)
         self._settle({self._stream: engine.rowtime}, False, out)
+        self._fail_now(out)
         return out
 
     def _too_large(
@@ -261,6 +269,7 @@ class SqlPartitionProcessor(_Processor):
         out: list[OutRecord] = []
         self._emit(self._engine.advance(idle=True), out)
         self._settle({self._stream: self._engine.rowtime}, True, out)
+        self._fail_now(out)
         return out
 
 
@@ -302,10 +311,10 @@ class StageProcessor(_Processor):
             kind, channel, payload = decode_record(record.value or b"")
             if kind == ROWS:
                 side, rows = payload
-                buffer.add_many(channel, side, rows, clock.stage_rowtime, engine.ctx)
+                buffer.add_many(channel, side, rows, max(clock.stage_rowtime, engine.rowtime))
             elif kind == ROW:
                 side, row = payload
-                buffer.add(channel, side, row, clock.stage_rowtime, engine.ctx)
+                buffer.add(channel, side, row, max(clock.stage_rowtime, engine.rowtime))
             elif kind == PARTIAL:
                 partials.append(payload)
             elif kind == MARKER:
@@ -318,6 +327,7 @@ class StageProcessor(_Processor):
         if partials:
             self._emit(engine.push(self._inbound[0], partials), out)
         self._settle(self._floors(), clock.stage_idle, out)
+        self._fail_now(out)
         return out
 
     def _tick(self, out: list[OutRecord]) -> None:

@@ -4,15 +4,16 @@ Every record of a repartition topic comes from one upstream *channel* — one pa
 stage before it, numbered by :meth:`pipelines.sql.application.SqlApplication` — and is one of:
 
 * a **row** ``["r", channel, side, [values]]`` of an input stream of the pump behind the
-  repartition (``side`` 1 is a join's right stream), in the partition its keys hash to — or
-  **rows** ``["R", channel, side, [column, …]]``: consecutive rows of one batch with the same
-  key in one record, column by column (a pump that sees every row — no key — gets a batch in
-  one or a few records, not one record per row; at most :data:`ROWS_RECORD_BYTES` bytes
-  each). A column is ``["", [values]]`` when JSON keeps each value as it is, ``["$ts",
-  [milliseconds]]`` for TIMESTAMPs, ``["$", [values]]`` in the codec's forms otherwise;
+  repartition (``side`` 1 is a join's right stream), in the partition its keys (but a
+  window's time key) hash to — or **rows** ``["R", channel, side, [column, …]]``:
+  consecutive rows of one batch with the same key in one record, column by column (a pump
+  that sees every row — no key — gets a batch in one or a few records, not one record per
+  row; at most :data:`ROWS_RECORD_BYTES` bytes each). A column is ``["", [values]]`` when
+  JSON keeps each value as it is, ``["$ts", [milliseconds]]`` for TIMESTAMPs, ``["$",
+  [values]]`` in the codec's forms otherwise;
 * a **partial aggregate** ``["p", channel, rowtime, window start, [group key], states]``
-  (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to (the
-  window start's when there is no group key);
+  (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to
+  (without one: the window start's on event time, one partition for all on ROWTIME);
 * a **marker** ``["w", channel, rowtime, frontier, idle]``, sent to *every* partition when it
   changed: the channel's ROWTIME floor (no row it sends later has a lower ROWTIME), its
   frontier (partials: every window that ends at or before it was sent), and whether the
@@ -29,7 +30,10 @@ it catches up; when every channel is idle, the stage is idle. Rows wait in a
 :class:`MergeBuffer` until the stage's ROWTIME passed them, and leave in ROWTIME order (ties:
 by channel, then arrival), so the operators behind a repartition see one stream with a
 monotonic ROWTIME, as in a single partition. A row that comes in below the stage's ROWTIME
-(its channel was idle meanwhile) is a ``Late_Row`` error.
+(its channel was idle meanwhile, and came back behind) takes the stage's ROWTIME: it enters
+the stage's stream when it arrives, as KDA stamps a row with the time it entered a stream.
+So a channel's idleness never makes a row late behind a repartition; an event-time window
+still judges it by its event time.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import orjson
 
 from ground.errors import RowError
 from pipelines.runtime import OutRecord
-from pipelines.sql.operators.base import LATE_ROW, NEVER, Context, StatefulOperator
+from pipelines.sql.operators.base import NEVER, Context, StatefulOperator
 from pipelines.sql.stages import Outbound
 from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import Row, Timestamp
@@ -169,7 +173,10 @@ class ExchangeWriter:
             self._rows(rows, ctx, out)
 
     def _rows(self, rows: Sequence[Row], ctx: Context, out: list[OutRecord]) -> None:
-        fns = self.outbound.grouping.fns
+        grouping = self.outbound.grouping
+        # a ROWTIME window's start is not part of the key: a row whose ROWTIME moves (its
+        # partition came back after an idle close) stays in its group's partition
+        fns = [f for i, f in enumerate(grouping.fns) if i != grouping.window]
         fixed = shuffle_key([]) if not fns else None  # no key: every row goes to one place
         run_key: bytes | None = None
         run: list[Row] = []
@@ -211,7 +218,7 @@ class ExchangeWriter:
         window = self.outbound.grouping.window
         for rowtime, start, key, states in rows:
             group = [v for i, v in enumerate(key) if i != window]
-            record_key = shuffle_key(group or [start])
+            record_key = shuffle_key(group or ([start] if self.outbound.event_time else []))
             value = orjson.dumps([
                 PARTIAL, self.channel, encode_value(rowtime), encode_value(start),
                 [encode_value(v) for v in key], states,
@@ -322,34 +329,26 @@ class MergeBuffer(StatefulOperator):
     def __len__(self) -> int:
         return len(self._heap)
 
-    def add(self, channel: int, side: int, row: Row, stage_rowtime: int, ctx: Context) -> None:
-        self.add_many(channel, side, [row], stage_rowtime, ctx)
+    def add(self, channel: int, side: int, row: Row, stage_rowtime: int) -> None:
+        self.add_many(channel, side, [row], stage_rowtime)
 
-    def add_many(
-        self, channel: int, side: int, rows: Sequence[Row], stage_rowtime: int, ctx: Context
-    ) -> None:
-        """The rows of one record, in order."""
+    def add_many(self, channel: int, side: int, rows: Sequence[Row], stage_rowtime: int) -> None:
+        """The rows of one record of ``channel``, in order. One below ``stage_rowtime`` (its
+        channel had been idle, and the stage's ROWTIME went on without it) enters the
+        stage's stream now: it takes the stage's ROWTIME, as a row entering a KDA
+        in-application stream does."""
         heap, seq, epoch = self._heap, self._seq, self._epoch
         push = heapq.heappush
-        added = 0
         for row in rows:
             rowtime = int(row[0])
             if rowtime < stage_rowtime:
-                ctx.fail(
-                    self._pump,
-                    LATE_ROW,
-                    f"row of upstream partition {channel} came in at ROWTIME "
-                    f"{Timestamp(rowtime).text()}, after the stage's ROWTIME passed it (its "
-                    "partition had been idle)",
-                    row,
-                )
-                continue
+                rowtime = stage_rowtime
+                row = (Timestamp(rowtime), *row[1:])
             push(heap, (rowtime, channel, seq, side, row, epoch))
             seq += 1
-            added += 1
         self._seq = seq
-        if added:
-            self._chunks[epoch] = self._chunks.get(epoch, 0) + added
+        if rows:
+            self._chunks[epoch] = self._chunks.get(epoch, 0) + len(rows)
             self.store.mark(("b", epoch))
 
     def release(self, rowtime: int, everything: bool) -> dict[int, list[Row]]:

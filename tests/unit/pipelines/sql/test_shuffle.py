@@ -110,7 +110,7 @@ def test_a_column_of_a_rows_record_keeps_every_value_exactly(values: list) -> No
     assert [type(v) for r in got for v in r] == [type(v) for r in rows for v in r]
 
 
-def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_window_alone() -> None:
+def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_event_time_window() -> None:
     grouping = Grouping(("SECTOR", None), (lambda r: r, lambda r: r), window=1)
     writer = ExchangeWriter(Outbound(PARTIALS, "__partials:P", 0, grouping, 10_000), 4, 0)
     start = Timestamp(20_000)
@@ -122,13 +122,30 @@ def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_window_alo
     kind, channel, payload = decode_record(record.value)
     assert (kind, channel) == ("p", 0)
     assert payload == (Timestamp(30_000), start, ("TECH", start), [3, [1, 2.5, 0.0, False, None]])
-    global_writer = ExchangeWriter(
-        Outbound(PARTIALS, "__partials:P", 0, Grouping((None,), (lambda r: r,), window=0), 10_000),
-        4, 0,
-    )  # fmt: skip
-    out = []
-    global_writer.write([(Timestamp(30_000), start, (start,), [3])], Context("app", 0, 0), out)
-    assert out[0].key == shuffle_key([start])
+    # no group: each event-time window in a partition of its own; every ROWTIME window in
+    # one partition (the stage may move a late partial to a later window: it must be there)
+    for event_time, key in ((True, shuffle_key([start])), (False, shuffle_key([]))):
+        global_writer = ExchangeWriter(
+            Outbound(PARTIALS, "__partials:P", 0, Grouping((None,), (lambda r: r,), window=0),
+                     10_000, event_time),
+            4, 0,
+        )  # fmt: skip
+        out = []
+        global_writer.write([(Timestamp(30_000), start, (start,), [3])], Context("app", 0, 0),
+                            out)  # fmt: skip
+        assert out[0].key == key
+
+
+def test_rows_are_keyed_by_their_group_without_the_window() -> None:
+    grouping = Grouping(("SECTOR", None), (lambda r: r[1], lambda r: r[0] - r[0] % 10), window=1)
+    writer = ExchangeWriter(Outbound(ROWS, "S", 0, grouping), 8, 0)
+    out: list = []
+    rows = [(Timestamp(5), "TECH"), (Timestamp(25), "TECH")]
+    writer.write(rows, Context("app", 0, 0), out)
+    # two windows, one key: the rows cross together, in the group's partition
+    (record,) = out
+    assert record.key == shuffle_key(["TECH"])
+    assert decode_record(record.value)[2] == (0, rows)
 
 
 def test_join_keys_of_both_sides_hash_alike() -> None:
@@ -215,9 +232,9 @@ def test_the_clock_survives_a_restore_and_refuses_another_channel_count() -> Non
 
 
 def test_rows_leave_the_buffer_in_rowtime_order_once_the_stage_passed_them() -> None:
-    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
+    buffer = MergeBuffer("J")
     for channel, rowtime, side in [(1, 500, 0), (0, 300, 0), (1, 300, 1), (0, 300, 1), (0, 700, 0)]:
-        buffer.add(channel, side, (Timestamp(rowtime), f"{channel}@{rowtime}/{side}"), NEVER, ctx)
+        buffer.add(channel, side, (Timestamp(rowtime), f"{channel}@{rowtime}/{side}"), NEVER)
     assert buffer.release(300, False) == {}  # no row below 300
     released = buffer.release(600, False)
     # ROWTIME first, then channel, then arrival; each side keeps that order
@@ -225,31 +242,29 @@ def test_rows_leave_the_buffer_in_rowtime_order_once_the_stage_passed_them() -> 
     assert [r[1] for r in released[1]] == ["0@300/1", "1@300/1"]
     assert len(buffer) == 1
     assert buffer.release(600, True) == {0: [(Timestamp(700), "0@700/0")]}
-    assert ctx.failures == []
 
 
 def test_rows_of_one_record_join_the_buffer_as_single_rows_do() -> None:
-    single, batched, ctx = MergeBuffer("J"), MergeBuffer("J"), Context("app", 0, 0)
+    single, batched = MergeBuffer("J"), MergeBuffer("J")
     rows = [(Timestamp(t), f"{t}") for t in (300, 100, 300, 50, 700)]
     for row in rows:
-        single.add(1, 0, row, 80, ctx)
-    batched.add_many(1, 0, rows, 80, ctx)
-    assert [f.row for f in ctx.failures] == [(Timestamp(50), "50")] * 2  # late, both ways
+        single.add(1, 0, row, 80)
+    batched.add_many(1, 0, rows, 80)
     assert single.store.take(single.snapshot) == batched.store.take(batched.snapshot)
     assert single.release(500, False) == batched.release(500, False)
     assert single.release(0, True) == batched.release(0, True) == {0: [rows[4]]}
 
 
-def test_a_row_below_the_stage_rowtime_is_late() -> None:
-    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
-    buffer.add(0, 0, (Timestamp(100), "x"), 200, ctx)
-    (failure,) = ctx.failures
-    assert (failure.pump, failure.name, failure.row) == ("J", "Late_Row", (Timestamp(100), "x"))
-    assert len(buffer) == 0
+def test_a_row_below_the_stage_rowtime_takes_the_stage_rowtime() -> None:
+    buffer = MergeBuffer("J")
+    buffer.add(0, 0, (Timestamp(100), "x"), 200)  # its channel had been idle: not late
+    buffer.add(1, 0, (Timestamp(250), "y"), 200)
+    assert buffer.release(250, False) == {0: [(Timestamp(200), "x")]}
+    assert buffer.release(300, False) == {0: [(Timestamp(250), "y")]}
 
 
 def test_the_buffer_is_kept_in_chunks_and_restored_in_the_same_order() -> None:
-    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
+    buffer = MergeBuffer("J")
     changelog: dict[bytes, bytes] = {}
 
     def take() -> None:
@@ -260,11 +275,11 @@ def test_the_buffer_is_kept_in_chunks_and_restored_in_the_same_order() -> None:
                 changelog[key] = value
         buffer.end_epoch()
 
-    buffer.add(0, 0, (Timestamp(300), "a"), NEVER, ctx)
-    buffer.add(1, 0, (Timestamp(100), "b"), NEVER, ctx)
+    buffer.add(0, 0, (Timestamp(300), "a"), NEVER)
+    buffer.add(1, 0, (Timestamp(100), "b"), NEVER)
     take()
-    buffer.add(1, 1, (Timestamp(300), "c"), NEVER, ctx)
-    buffer.add(0, 0, (Timestamp(300), "d"), NEVER, ctx)
+    buffer.add(1, 1, (Timestamp(300), "c"), NEVER)
+    buffer.add(0, 0, (Timestamp(300), "d"), NEVER)
     take()
     buffer.release(200, False)  # b leaves: the first chunk is rewritten
     take()
@@ -274,7 +289,7 @@ def test_the_buffer_is_kept_in_chunks_and_restored_in_the_same_order() -> None:
         again.restore(loads(key)[1], json.loads(value))
     again.finish_restore()
     assert again.release(10**6, True) == buffer.release(10**6, True)
-    buffer.add(0, 0, (Timestamp(400), "e"), NEVER, ctx)
+    buffer.add(0, 0, (Timestamp(400), "e"), NEVER)
     take()
     assert buffer.release(10**6, True) == {0: [(Timestamp(400), "e")]}
     take()
