@@ -35,6 +35,8 @@
     │                                      it goes to the error stream, the pipeline goes on
     └── RuntimeFailure(RuntimeError)       the stream runtime stopped; nothing uncommitted kept
         ├── TransactionError               a Kafka transaction failed for good (fenced, fatal)
+        ├── StuckClientError               a Kafka client call never returned: a new process
+        │                                  frees it (``shardline run`` starts one)
         ├── ProcessorError                 a processor raised (a bug, not a row error)
         └── RestoreError                   state could not be read back from its changelog
 """
@@ -68,6 +70,7 @@ __all__ = [
     "SqlSyntaxError",
     "SqlUnsupportedError",
     "StackError",
+    "StuckClientError",
     "ToolMissingError",
     "TransactionError",
 ]
@@ -268,6 +271,14 @@ class RuntimeFailure(ShardlineError, RuntimeError):
 class TransactionError(RuntimeFailure):
     """A Kafka transaction failed in a way a retry or an abort cannot fix: the producer was
     fenced by another worker with the same ``transactional.id``, or hit a fatal error."""
+
+
+class StuckClientError(RuntimeFailure):
+    """A Kafka client call never returned, whatever its timeout (librdkafka #5456/#5511).
+
+    A thread blocked in C cannot be interrupted, and it keeps its client (threads, buffers)
+    alive: only a new process frees it. The worker stops; ``shardline run`` starts its
+    process again, which resumes from the last commit as after a kill."""
 
 
 class ProcessorError(RuntimeFailure):

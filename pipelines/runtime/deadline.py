@@ -4,12 +4,10 @@ librdkafka's ``send_offsets_to_transaction`` can block forever after the group c
 went away and came back (a single broker killed and restarted): the call waits for a
 coordinator lookup that is never re-triggered, whatever timeout it was given (librdkafka
 issues #5456 and #5511, open in 2.16). The runtime cannot interrupt a call stuck in C, so it
-runs transactional calls on a helper thread and stops waiting after the deadline; the stuck
-thread and its producer are abandoned, and the runtime starts over with a new producer on
-the same ``transactional.id`` (which fences the old one and aborts its transaction). The
-stuck thread keeps the old producer alive until the call returns, then it is freed; the
-runtime counts the calls still stuck and stops the worker when too many pile up
-(``transactions.MAX_STUCK_CALLS``), since only a new process frees them.
+runs transactional calls on a helper thread and stops waiting after the deadline; the worker
+stops with :class:`~ground.errors.StuckClientError`, and ``shardline run`` starts its process
+again: a thread stuck in C keeps its producer alive for as long as the call blocks, and only a
+new process frees it.
 """
 
 from __future__ import annotations

@@ -12,9 +12,12 @@ ones, and a call still blocked ``STUCK_GRACE_S`` after its own timeout (``deadli
 raise :class:`~ground.errors.TransactionError`. ``init_transactions`` that times out is
 retried on the same producer, never on a new one (:meth:`Transactions._init_transactions`).
 A fatal error is recovered once with a new producer on the same ``transactional.id``
-(:meth:`Transactions.reset`); a second one within ``RESET_MIN_INTERVAL_S`` stops the worker,
-and so do more than ``MAX_STUCK_CALLS`` abandoned producers whose stuck call is still blocked
-(each holds its client until the call returns).
+(:meth:`Transactions.reset`); a second one within ``RESET_MIN_INTERVAL_S`` stops the worker.
+A call still blocked ``STUCK_GRACE_S`` after its own timeout raises
+:class:`~ground.errors.StuckClientError` and stops the worker: its thread keeps the producer
+alive for as long as the call blocks, possibly forever, and only a new process frees it
+(``shardline run`` starts its process again; an abandoned producer per broker restart was a
+leak of about 10 MB each).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from ground.errors import TransactionError
+from ground.errors import StuckClientError, TransactionError
+from ground.faults import faults
 from ground.retention import RetentionWatch
 from ground.startup import Backoff, StartupWait
 from pipelines.runtime.config import RuntimeConfig
@@ -39,7 +43,6 @@ from pipelines.runtime.stats import RunStats
 
 __all__ = [
     "ABORT_TIMEOUT_S",
-    "MAX_STUCK_CALLS",
     "RESET_MIN_INTERVAL_S",
     "STUCK_GRACE_S",
     "Abortable",
@@ -56,10 +59,6 @@ ABORT_TIMEOUT_S = 10.0
 STUCK_GRACE_S = 10.0
 #: a second fatal producer error sooner than this after a reset stops the worker
 RESET_MIN_INTERVAL_S = 30.0
-#: abandoned producers whose stuck call still has not returned: each holds its librdkafka
-#: handle (threads, buffers) until the call returns, which it may never do. Beyond this
-#: many the worker stops (a restart frees them all) instead of piling them up.
-MAX_STUCK_CALLS = 3
 _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 
 
@@ -115,8 +114,6 @@ class Transactions:
         self.started_ms = 0
         self.pending = 0
         self._last_reset_s: float | None = None  # monotonic time of the last producer reset
-        #: threads of abandoned calls still blocked (each keeps its producer alive)
-        self._stuck: list[threading.Thread] = []
         #: the output topics that delete records by their timestamps (``topics``)
         self.retention = RetentionWatch((), writer=f"worker {config.application_id}")
 
@@ -159,8 +156,7 @@ class Transactions:
                 )  # fmt: skip
                 return
             except StuckCall as exc:  # a call that ignores its timeout: nothing to retry on
-                self._abandoned(exc)
-                raise TransactionError(f"{exc}: replacing the producer") from exc
+                raise self._stuck_client(exc) from exc
             except KafkaException as exc:
                 err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
                 if err is None or err.fatal() or not err.retriable():
@@ -188,23 +184,19 @@ class Transactions:
         old, self.producer = self.producer, None
         with contextlib.suppress(Exception):
             old.purge(in_queue=True, in_flight=False, blocking=False)
-        del old  # freed now, or (held by a stuck call's thread) once that call returns
-        self._check_stuck()
+        del old
         self.producer = self._new_producer()
         self.stats.producer_resets += 1
 
-    def _abandoned(self, exc: StuckCall) -> None:
-        self._stuck.append(exc.thread)
-
-    def _check_stuck(self) -> None:
-        """Forget the stuck calls that returned (their producers are freed); stop the
-        worker when more than ``MAX_STUCK_CALLS`` are still blocked."""
-        self._stuck = [t for t in self._stuck if t.is_alive()]
-        self.stats.stuck_calls = len(self._stuck)
-        if len(self._stuck) > MAX_STUCK_CALLS:
-            raise TransactionError(
-                f"{len(self._stuck)} abandoned producers are still blocked in calls that never"
-                f" returned (librdkafka #5456/#5511); stopping so that a restart frees them")
+    def _stuck_client(self, exc: StuckCall) -> StuckClientError:
+        """The error that stops the worker after ``exc``: its thread holds the producer."""
+        self.stats.stuck_calls += 1
+        self.producer, self.open = None, False  # nothing more is asked of it
+        return StuckClientError(
+            f"{exc} (librdkafka #5456/#5511): the process must start again to free its"
+            f" Kafka producer (transactional.id {self.transactional_id}); the next one"
+            " resumes from the last commit"
+        )
 
     def reset(self, exc: TransactionError) -> None:
         """After a fatal producer error (e.g. fenced after a broker restart bumped the
@@ -230,15 +222,15 @@ class Transactions:
     def call(self, fn: Callable[[], Any], what: str, *, abortable: bool = True) -> Any:
         """Run a transactional call: retry retriable errors until the operation timeout,
         raise :class:`Abortable` for abortable ones, TransactionError for fatal ones and
-        for a call still blocked ``STUCK_GRACE_S`` after its timeout (see ``deadline``)."""
+        StuckClientError for a call still blocked ``STUCK_GRACE_S`` after its timeout (see
+        ``deadline``)."""
         deadline = time.monotonic() + self.timeout_s
         while True:
             try:
                 return call_with_deadline(fn, self.timeout_s + STUCK_GRACE_S, what)
             except StuckCall as exc:
-                # a librdkafka call that ignores its timeout: only a new producer gets out
-                self._abandoned(exc)
-                raise TransactionError(f"{exc}: replacing the producer") from exc
+                # a librdkafka call that ignores its timeout: only a new process frees it
+                raise self._stuck_client(exc) from exc
             except KafkaException as exc:
                 err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
                 if err is None or err.fatal():
@@ -266,10 +258,12 @@ class Transactions:
             # on this thread: inside a rebalance callback the group metadata is not
             # served to another thread until the callback returns (a deadlock)
             group = consumer.consumer_group_metadata()
-            self.call(
-                lambda: producer.send_offsets_to_transaction(offsets, group, self.timeout_s),
-                "send_offsets_to_transaction",
+            send: Callable[[], Any] = functools.partial(
+                producer.send_offsets_to_transaction, offsets, group, self.timeout_s
             )
+            if faults.stuck_offsets_after and faults.stuck_offsets(self.stats.commits + 1):
+                send = threading.Event().wait  # the fault suite's stuck call: never returns
+            self.call(send, "send_offsets_to_transaction")
         self.call(lambda: producer.commit_transaction(self.timeout_s), "commit_transaction")
         self.open = False
         self.stats.commits += 1
@@ -288,8 +282,7 @@ class Transactions:
                 "abort_transaction",
             )  # fmt: skip
         except StuckCall as exc:
-            self._abandoned(exc)
-            self.replace_producer(str(exc))
+            raise self._stuck_client(exc) from exc
         except KafkaException as exc:
             err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
             if err is not None and err.code() in _FENCED:

@@ -3,16 +3,46 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
+from ground.errors import StuckClientError
 from ground.settings import Settings
 from ground.startup import wait_until_up
 from shardline.cli.options import parse_web_port, web_options
 from shardline.host import HostApp, run_host
 
 COMMANDS: list[click.Command] = []
+
+#: a worker whose process started again this recently for a stuck client stops instead (a
+#: client that gets stuck at once, every time, is not helped by starting again)
+RESTART_MIN_INTERVAL_MS = 60_000
+#: where a process started again finds when that was (milliseconds since the epoch)
+RESTARTED_AT_ENV = "SHARDLINE_RESTARTED_AT_MS"
+
+
+def start_again(exc: StuckClientError, *, now_ms: int | None = None) -> NoReturn:
+    """Replace this process with a new one on the same command line: the only way to free
+    a Kafka client whose call never returns (:class:`~ground.errors.StuckClientError`). The
+    new worker resumes from the last commit, as after a kill; its process id stays the same,
+    so a supervisor sees no exit. Raises ``exc`` when the last start-again was less than
+    ``RESTART_MIN_INTERVAL_MS`` ago."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    last = os.environ.get(RESTARTED_AT_ENV, "")
+    if last.isdigit() and now_ms - int(last) < RESTART_MIN_INTERVAL_MS:
+        raise exc
+    os.environ[RESTARTED_AT_ENV] = str(now_ms)
+    click.echo(f"shardline: {exc}; starting the worker's process again", err=True)
+    logging.shutdown()  # flush every handler: the new process image keeps the same files
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 @click.command("run")
@@ -73,7 +103,10 @@ def run_command(
     )
     if port is not None:
         click.echo(f"health at http://{web_host}:{port}/health, metrics at /metrics", err=True)
-    run_host(host, loglevel=loglevel)
+    try:
+        run_host(host, loglevel=loglevel)
+    except StuckClientError as exc:
+        start_again(exc)
     if service.stats.past_retention:
         click.echo(
             f"warning: {service.stats.past_retention} results were written with a time older"

@@ -362,7 +362,8 @@ def test_broker_killed_and_restarted_everyone_recovers(
 
         # the pipeline: every window once, equal to DuckDB over the input as it is in Kafka.
         # librdkafka's send_offsets_to_transaction can hang after the restart (#5456/#5511):
-        # the runtime abandons the stuck call with its producer and replays (``deadline``).
+        # the worker stops its loop and ``shardline run`` starts its process again, which
+        # replays from the last commit (``deadline``, ``StuckClientError``).
         wait_for(pk, app.name, data.topic, partitions, data.records, 150, [pipeline])
         finish_event_time_app(pk, app, producer, [pipeline])
         report(4, records=len(inputs), broker_down_s=round(down_s, 1),

@@ -466,6 +466,37 @@ def test_event_time_app_survives_kill9_and_restart(
     assert "restored" in second.tail(20_000)
 
 
+@pytest.mark.faults
+@pytest.mark.timeout(240)
+def test_a_stuck_commit_starts_the_worker_process_again(
+    stack_settings, topic_factory, tmp_path, workers
+):
+    """librdkafka's ``send_offsets_to_transaction`` that never returns (#5456), injected: the
+    worker stops its loop after the deadline and ``shardline run`` starts its process again
+    (same pid, its stuck producer freed); the new image resumes from the last commit and
+    every window comes out once, equal to DuckDB."""
+    kafka = stack_settings.kafka
+    topic = topic_factory(PARTITIONS, prefix="it-ticker-stuck")
+    data = Dataset(topic, PARTITIONS, 3_000)
+    app = deploy("tumbling_event_time", tmp_path, topic_factory, data, runtime=SLOW)
+    app.env = {**(app.env or {}), "SHARDLINE_FAULTS": "stuck_offsets_after=5"}
+    pace = Pace(400, hold_at=2_000)
+    producer = produce_in_background(
+        kafka, topic, ticker_records(data.records, seed=15, start_ms=start_ms()),
+        PARTITIONS, per_second=pace,
+    )  # fmt: skip
+    worker = app.worker("w1", tmp_path / "w1.log", workers)
+    pid = worker.proc.pid
+    wait_log([worker], "starting the worker's process again", 120)
+    pace.release()
+    finish_event_time_app(stack_settings, app, producer, [worker])
+    log = worker.log.read_text(errors="replace")
+    assert log.count("starting the worker's process again") == 1, log[-3000:]
+    # the same process, two images: the runtime started twice under one pid
+    started = [line for line in log.splitlines() if "init_transactions (transactional.id" in line]
+    assert len(started) == 2 and all(f"[{pid}]" in line for line in started), started
+
+
 # -- 10. two workers, one killed, a third joins ---------------------------------------------
 @pytest.mark.faults
 @pytest.mark.timeout(240)

@@ -124,49 +124,48 @@ def hanging(monkeypatch: pytest.MonkeyPatch) -> Any:
     stuck.release.set()
 
 
-def test_a_commit_stuck_past_its_timeout_replaces_the_producer_and_replays(hanging: Any) -> None:
-    from ground.errors import TransactionError
-
-    rt, calls, fresh = hanging
-    rt._handle([_Msg(0, 0), _Msg(0, 1)], now_ms=10)
-    with pytest.raises(TransactionError, match="send_offsets_to_transaction did not return"):
-        rt.ownership.commit()
-    assert rt.ownership.owned[("in", 0)].committed == 0  # nothing counted as committed
-    rt._recover(TransactionError("stuck"))
-    assert rt.transactions.producer is fresh and rt.stats.producer_resets == 1
-    assert calls.index("purge") < calls.index("new producer")
-    assert "seek 0@0" in calls and rt.ownership.owned[("in", 0)].position == 0
-    assert not rt.transactions.open
-
-
-def test_an_abort_stuck_past_its_timeout_replaces_the_producer(hanging: Any) -> None:
-    rt, calls, fresh = hanging
-    rt._handle([_Msg(1, 0)], now_ms=10)
-    rt.ownership.abort_and_rewind("produce failed", exclude=set())
-    assert calls[:3] == ["abort (stuck)", "purge", "new producer"]
-    assert rt.transactions.producer is fresh and "seek 1@0" in calls
-
-
-def test_abandoned_producers_still_stuck_are_counted_and_too_many_stop_the_worker(
-    hanging: Any, monkeypatch: pytest.MonkeyPatch
+def test_a_commit_stuck_past_its_timeout_stops_the_worker_with_nothing_committed(
+    hanging: Any,
 ) -> None:
-    """Each stuck call keeps its producer until it returns: counted, freed once it returns,
-    and more than MAX_STUCK_CALLS at once stop the worker (a restart frees them)."""
-    from pipelines.runtime import transactions
+    """A call that never returns keeps its producer alive on its thread: only a new
+    process frees it, so the worker stops (``shardline run`` starts its process again)
+    instead of piling abandoned producers up."""
+    from ground.errors import StuckClientError, TransactionError
 
-    monkeypatch.setattr(transactions, "MAX_STUCK_CALLS", 1)
+    rt, calls, _fresh = hanging
+    rt._handle([_Msg(0, 0), _Msg(0, 1)], now_ms=10)
+    with pytest.raises(StuckClientError, match="send_offsets_to_transaction did not return"):
+        rt.ownership.commit()
+    assert not issubclass(StuckClientError, TransactionError)  # no in-process recovery
+    assert rt.ownership.owned[("in", 0)].committed == 0  # nothing counted as committed
+    assert rt.transactions.producer is None and not rt.transactions.open
+    assert rt.stats.stuck_calls == 1 and rt.stats.producer_resets == 0
+    assert "new producer" not in calls
+
+
+def test_an_abort_stuck_past_its_timeout_stops_the_worker(hanging: Any) -> None:
+    from ground.errors import StuckClientError
+
     rt, calls, _fresh = hanging
     rt._handle([_Msg(1, 0)], now_ms=10)
-    rt.ownership.abort_and_rewind("produce failed", exclude=set())
-    assert rt.stats.stuck_calls == 1 and rt.stats.producer_resets == 1
-    again = HangingProducer(calls)
-    rt.transactions.producer = again
-    rt._handle([_Msg(1, 0)], now_ms=20)
-    try:
-        with pytest.raises(TransactionError, match="2 abandoned producers are still blocked"):
-            rt.ownership.abort_and_rewind("produce failed", exclude=set())
-    finally:
-        again.release.set()  # the second stuck call returns: its producer is freed
-    rt.transactions._stuck[-1].join(5)
-    rt.transactions._check_stuck()
-    assert rt.stats.stuck_calls == 1  # the first producer's call is still blocked
+    with pytest.raises(StuckClientError, match="abort_transaction did not return"):
+        rt.ownership.abort_and_rewind("produce failed", exclude=set())
+    assert calls[:1] == ["abort (stuck)"] and "new producer" not in calls
+    assert rt.stats.stuck_calls == 1
+
+
+def test_a_stuck_client_ends_the_loop_and_its_stop_asks_nothing_more_of_the_producer(
+    hanging: Any,
+) -> None:
+    """The failure path after a stuck call: ``abandon`` (abort what is open) and ``close``
+    (flush) must not call the stuck producer again, or the worker would hang on it."""
+    from ground.errors import StuckClientError
+
+    rt, calls, _fresh = hanging
+    rt._handle([_Msg(0, 0)], now_ms=10)
+    with pytest.raises(StuckClientError):
+        rt.ownership.commit()
+    before = list(calls)
+    rt.transactions.abandon("stuck")
+    rt.transactions.close()
+    assert calls == before
