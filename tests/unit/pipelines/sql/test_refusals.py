@@ -44,9 +44,9 @@ UNSUPPORTED = [
      f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY @1, STEP(ROWTIME BY INTERVAL "
      "'1' MINUTE)", "GROUP BY 1 (name the expression)"),
     # joins
-    ("ROWS join window",
-     f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U @OVER (ROWS 3 PRECEDING) AS u "
-     "ON s.sector = u.a", "JOIN windows other than RANGE INTERVAL"),
+    ("ROWS CURRENT ROW join window",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U @OVER (ROWS CURRENT ROW) AS u "
+     "ON s.sector = u.a", "JOIN window ROWS CURRENT ROW"),
     ("join window across the current row",
      f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U OVER (RANGE BETWEEN @INTERVAL '1' "
      "MINUTE PRECEDING AND INTERVAL '1' MINUTE FOLLOWING) AS u ON s.sector = u.a",
