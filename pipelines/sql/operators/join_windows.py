@@ -2,14 +2,15 @@
 ROWTIMEs of the rows each side holds, oldest first.
 
 A window on a side says which of its rows the *current row* of the other side meets (KDA:
-"the OVER clause defines a window of rows that are to be considered for joining at a given
-time"):
+"The OVER clause defines a window of rows that are to be considered for joining at a given
+time."):
 
 - ``RANGE`` (a time): a window ``RANGE x PRECEDING`` on the right meets the right rows at
   most ``x`` ms before the left row's ROWTIME (``r`` in ``[l - x, l]``), ``RANGE x
   FOLLOWING`` those at most ``x`` after it (``[l, l + x]``);
-- ``ROWS`` (a count; KDA: "a given count of rows before or after the row with the current
-  timestamp … OVER (ROWS 10 PRECEDING): only the latest 10 rows"): ``ROWS n PRECEDING`` on
+- ``ROWS`` (a count: KDA's JOIN clause defines a row-based window as a given count of rows
+  before or after the row with the current timestamp, ``OVER (ROWS 10 PRECEDING)`` holding
+  only the latest 10 rows): ``ROWS n PRECEDING`` on
   the right meets the latest ``n`` right rows with a ROWTIME up to the left row's, ``ROWS n
   FOLLOWING`` the first ``n`` from the left row's ROWTIME on. Rows of one ROWTIME count in
   the order they arrived. The count is over the whole stream, whatever their keys: the

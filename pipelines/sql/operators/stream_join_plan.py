@@ -50,6 +50,11 @@ class StreamJoinPlanner:
         side = str(join.args.get("side") or "").upper()
         kind = str(join.args.get("kind") or "").upper()
         cross = kind == "CROSS"
+        # KDA's JOIN clause has ON, USING and NATURAL as join conditions
+        if str(join.args.get("method") or "").upper() == "NATURAL":
+            raise query.error(SqlUnsupportedError, "NATURAL JOIN (write ON)", join)
+        if join.args.get("using"):
+            raise query.error(SqlUnsupportedError, "JOIN … USING (write ON)", join)
         if side not in ("", "LEFT", "RIGHT", "FULL") or kind not in ("", "INNER", "OUTER", "CROSS"):
             raise query.error(SqlUnsupportedError, f"{side or kind} stream-to-stream JOIN", join)
         left_over = _named_window(query, from_node.args.get("over"))
@@ -204,8 +209,8 @@ def join_window(query: PumpQuery, over: exp.Expression) -> JoinWindow:
             )
         preceding, following = first[0], last[1]
     if rows and not (preceding or following):
-        # KDA: "ROWS n PRECEDING: only the latest n rows"; which row ROWS CURRENT ROW would
-        # hold of the other stream the reference does not say
+        # KDA defines a ROWS join window by its count of rows (ROWS 10 PRECEDING: the latest 10);
+        # which row of the other stream ROWS CURRENT ROW would hold, the reference does not say
         raise query.error(SqlUnsupportedError, "JOIN window ROWS CURRENT ROW", over)
     return JoinWindow(rows, preceding, following)
 

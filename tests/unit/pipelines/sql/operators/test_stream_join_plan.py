@@ -71,8 +71,8 @@ def test_join_errors() -> None:
 
 
 def test_a_rows_window_runs_the_join_in_one_partition() -> None:
-    """KDA's row-based join window (``OVER (ROWS 10 PRECEDING)``: "only the latest 10
-    rows") counts the rows of the whole stream, whatever their keys: no key groups them."""
+    """KDA's row-based join window (``OVER (ROWS 10 PRECEDING)``: only the latest 10
+    rows) counts the rows of the whole stream, whatever their keys: no key groups them."""
     planned = pump(
         COLUMNS,
         f"SELECT STREAM o.ticker_symbol, t.price FROM {SRC} AS o JOIN {SRC} OVER "
