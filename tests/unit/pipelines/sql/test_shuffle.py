@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from pipelines.sql import shuffle
 from pipelines.sql.operators.base import Context
 from pipelines.sql.planning import Grouping
 from pipelines.sql.shuffle import (
@@ -39,6 +40,74 @@ def test_rows_cross_with_their_exact_values_keyed_by_the_grouping() -> None:
     kind, channel, (side, decoded) = decode_record(record.value)
     assert (kind, channel, side) == ("r", 3, 1)
     assert decoded == row and [type(v) for v in decoded] == [type(v) for v in row]
+
+
+def test_consecutive_rows_with_one_key_cross_in_one_record(monkeypatch) -> None:
+    rows = [(Timestamp(1_000 + i), "TECH" if i < 3 or i == 5 else "AUTO", float(i), Interval(i))
+            for i in range(6)]  # fmt: skip
+    keyed = ExchangeWriter(Outbound(ROWS, "S", 0, Grouping(("SECTOR",), (lambda r: r[1],))), 8, 2)
+    out: list = []
+    keyed.write(rows, Context("app", 0, 0), out)
+    # runs: TECH x3, AUTO x2, TECH: three records, in the order of the rows
+    assert [r.key for r in out] == [shuffle_key([k]) for k in ("TECH", "AUTO", "TECH")]
+    assert [r.partition for r in out] == [partition_of(r.key, 8) for r in out]
+    assert [r.timestamp_ms for r in out] == [1_000, 1_003, 1_005]
+    decoded = [decode_record(r.value) for r in out]
+    assert [(kind, channel, side) for kind, channel, (side, _) in decoded] == [
+        ("R", 2, 0), ("R", 2, 0), ("r", 2, 0)
+    ]  # fmt: skip
+    got = [row for _, _, (_, batch) in decoded[:2] for row in batch] + [decoded[2][2][1]]
+    assert got == rows and [type(v) for r in got for v in r] == [type(v) for r in rows for v in r]
+    # column by column: JSON's own values as they are, TIMESTAMPs as milliseconds, the rest
+    # in the state codec's forms
+    assert json.loads(out[0].value)[3] == [
+        ["$ts", [1_000, 1_001, 1_002]], ["", ["TECH"] * 3], ["", [0.0, 1.0, 2.0]],
+        ["$", [["$i", 0], ["$i", 1], ["$i", 2]]],
+    ]  # fmt: skip
+
+    unkeyed = ExchangeWriter(Outbound(ROWS, "S", 0, Grouping((), ())), 8, 0)
+    out = []
+    unkeyed.write(rows, Context("app", 0, 0), out)
+    (record,) = out
+    assert record.key == shuffle_key([]) and record.partition == partition_of(record.key, 8)
+    kind, _, (_, batch) = decode_record(record.value)
+    assert kind == "R" and batch == rows
+
+    monkeypatch.setattr(shuffle, "ROWS_RECORD_BYTES", 100)  # the six rows need ~190 bytes
+    out = []
+    unkeyed.write(rows, Context("app", 0, 0), out)
+    assert len(out) > 1 and all(len(r.value) <= 100 for r in out)
+    again = []
+    for r in out:
+        kind, _, payload = decode_record(r.value)
+        again.extend(payload[1] if kind == "R" else [payload[1]])
+    assert again == rows
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1, 2**63 - 1, -(2**63)],
+        [1, 2**63],  # beyond 64 bits
+        [1, None, True, "x"],
+        [0.5, -0.0, 1e300],
+        [1e308, 1e308],  # finite, but their sum is not
+        [0.5, math.nan],
+        [math.inf, -math.inf],
+        [Timestamp(5), None],
+        [Decimal("1.10"), b"\x01"],
+    ],
+)
+def test_a_column_of_a_rows_record_keeps_every_value_exactly(values: list) -> None:
+    rows = [(Timestamp(1_000), v) for v in values]
+    out: list = []
+    ExchangeWriter(Outbound(ROWS, "S", 0, Grouping((), ())), 1, 0).write(
+        rows, Context("a", 0, 0), out
+    )
+    (record,) = out
+    _, _, (_, got) = decode_record(record.value)
+    assert [repr(v) for r in got for v in r] == [repr(v) for r in rows for v in r]
+    assert [type(v) for r in got for v in r] == [type(v) for r in rows for v in r]
 
 
 def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_window_alone() -> None:
@@ -157,6 +226,18 @@ def test_rows_leave_the_buffer_in_rowtime_order_once_the_stage_passed_them() -> 
     assert len(buffer) == 1
     assert buffer.release(600, True) == {0: [(Timestamp(700), "0@700/0")]}
     assert ctx.failures == []
+
+
+def test_rows_of_one_record_join_the_buffer_as_single_rows_do() -> None:
+    single, batched, ctx = MergeBuffer("J"), MergeBuffer("J"), Context("app", 0, 0)
+    rows = [(Timestamp(t), f"{t}") for t in (300, 100, 300, 50, 700)]
+    for row in rows:
+        single.add(1, 0, row, 80, ctx)
+    batched.add_many(1, 0, rows, 80, ctx)
+    assert [f.row for f in ctx.failures] == [(Timestamp(50), "50")] * 2  # late, both ways
+    assert single.store.take(single.snapshot) == batched.store.take(batched.snapshot)
+    assert single.release(500, False) == batched.release(500, False)
+    assert single.release(0, True) == batched.release(0, True) == {0: [rows[4]]}
 
 
 def test_a_row_below_the_stage_rowtime_is_late() -> None:
