@@ -47,6 +47,7 @@ from pipelines.sql.operators.ordering_plan import (
 )
 from pipelines.sql.planning import PlannedPump, PumpPlanner, PumpQuery, plan_error
 from pipelines.sql.query_shapes import (
+    GROUP_BY_PAGE,
     GROUP_RANK,
     ITEMS_FUNCTIONS,
     NOT_KDA,
@@ -222,9 +223,7 @@ class Composer:
         group = select.args.get("group")
         for key in group.expressions if group is not None else []:
             if isinstance(key, exp.Literal):
-                raise self.error(
-                    SqlUnsupportedError, f"GROUP BY {key.sql()} (name the expression)", key
-                )
+                raise self.error(SqlPlanError, _not_kda("GROUP BY a position", GROUP_BY_PAGE), key)
         distinct = select.args.get("distinct")
         if distinct is not None and distinct.args.get("on"):
             raise self.error(SqlPlanError, _not_kda("DISTINCT ON", SELECT_SYNTAX_PAGE), distinct)

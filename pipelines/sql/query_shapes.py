@@ -19,6 +19,7 @@ from pipelines.sql.operators.ordering_plan import rowtime_based
 from pipelines.sql.planning import canonical, plan_error
 
 __all__ = [
+    "GROUP_BY_PAGE",
     "GROUP_RANK",
     "ITEMS_FUNCTIONS",
     "PLANNED_CLAUSES",
@@ -52,6 +53,10 @@ NOT_KDA = "KDA for SQL does not support {}"
 #: The reference pages that say so.
 SET_OPERATORS_PAGE = "UNION ALL is the only set operator on streams: SQL Reference, Query"
 SELECT_SYNTAX_PAGE = "not in its SELECT syntax: SQL Reference, SELECT statement"
+GROUP_BY_PAGE = (
+    "its GROUP BY takes column names or expressions, a number is a constant; positions are "
+    "ORDER BY's: SQL Reference, GROUP BY clause"
+)
 
 #: The clauses of a SELECT that KDA's SELECT statement does not have, and their names.
 REFUSED_CLAUSES = {

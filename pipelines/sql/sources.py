@@ -131,6 +131,8 @@ def _reference_join(
         raise query.error(SqlUnsupportedError, f"{side or kind} JOIN with a reference table", join)
     if join.args.get("using"):
         raise query.error(SqlUnsupportedError, "JOIN … USING (write ON)", join)
+    if str(join.args.get("method") or "").upper() == "NATURAL":
+        raise query.error(SqlUnsupportedError, "NATURAL JOIN (write ON)", join)
     alias = alias_of(table_node, name)
     row_scope = Scope(list(scope.columns), dict(scope.specials))
     table_scope = Scope()

@@ -1,21 +1,21 @@
 """Stream-to-stream join: ``FROM L [OVER (…)] JOIN R [OVER (…)] ON …`` (KDA's JOIN clause).
 
-A window on a side says which of its rows the current row of the other side meets. Together
-the windows make one interval: a left row at ``l`` and a right row at ``r`` (their ROWTIMEs)
-join when ``lower <= r - l <= upper`` — a right window ``RANGE x PRECEDING`` is ``[-x, 0]``,
-``RANGE x FOLLOWING`` ``[0, x]``; a left window ``RANGE y PRECEDING`` is ``[0, y]``,
-``FOLLOWING`` ``[-y, 0]``; windows on both sides join what either admits. As in KDA:
+A window on a side says which of its rows the current row of the other side meets: ``RANGE``
+a time before or after it, ``ROWS`` a count of rows (see :mod:`.join_windows`); windows on
+both sides join what either admits. As in KDA:
 
 - the ROWTIME of a result is the later of the two ROWTIMEs;
 - a LEFT (or FULL) JOIN's left row without a match comes out, with NULLs on the right, once
-  no right row can match it any more, with the ROWTIME ``l + upper`` (the later bound of the
-  right window); a RIGHT (or FULL) JOIN's right row without a match likewise, with NULLs on
-  the left, at ``r - lower``;
+  no right row can match it any more, with the ROWTIME of the later bound of the window it
+  could have met one in (``l + x`` for ``RANGE x FOLLOWING`` on the right, the ROWTIME of
+  the n-th right row from ``l`` on for ``ROWS n FOLLOWING``, ``l`` for a PRECEDING one); a
+  RIGHT (or FULL) JOIN's right row without a match likewise, with NULLs on the left;
 - a CROSS JOIN is a join without keys: every pair the windows admit;
 - results come out in ROWTIME order.
 
 When the partition goes idle every buffered row is joined and emitted (an outer join's
-unmatched rows early), and the partition's ROWTIME moves past them
+unmatched rows early: one whose ROWS window is still short of rows at the partition's
+ROWTIME), and the partition's ROWTIME moves past them
 (:meth:`~pipelines.sql.engine.PartitionEngine.advance`): a row that arrives afterwards
 takes a later ROWTIME. A row that still comes in with a ROWTIME not after those (state
 restored from an older layout) is late: it goes to the error stream as ``Late_Row``.
@@ -26,15 +26,15 @@ one clock. A result at time ``t`` is emitted once the partition's ROWTIME has pa
 arrive, so results do not depend on how rows were batched. Results of the same ROWTIME come
 in the order of their left rows, then of their right rows.
 
-State: the rows of each side that can still meet a row of the other (changelog chunks per
-commit epoch, as in sliding windows), whether each left row has met one, and the time up to
-which results were emitted.
+State: the rows of each side that can still meet a row of the other or that a ROWS window
+counts (changelog chunks per commit epoch, as in sliding windows), whether each has met
+one, and the time up to which results were emitted.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ground.errors import RowError
@@ -45,16 +45,25 @@ from pipelines.sql.operators.base import (
     StatefulOperator,
     TwoInputOperator,
 )
+from pipelines.sql.operators.join_windows import (
+    JoinWindow,
+    droppable,
+    kept_deadline,
+    window_pairs,
+)
 from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["StreamJoinOperator"]
 
 _END = 2**62
 
+#: (result ROWTIME, left seq, right seq, left row or None, right row or None)
+_Result = tuple[int, int, int, Row | None, Row | None]
+
 
 class _Side:
-    """The buffered rows of one side: ``[rowtime, seq, epoch, key, row, matched]``, oldest
-    first, and how many rows each commit epoch added."""
+    """The buffered rows of one side: ``[rowtime, seq, epoch, key, row, matched]``, in
+    ROWTIME order (then arrival), and how many rows each commit epoch added."""
 
     __slots__ = ("rows", "chunks", "seq", "tag")
 
@@ -64,14 +73,25 @@ class _Side:
         self.seq = 0
         self.tag = tag
 
+    def append(self, entry: list[Any]) -> None:
+        rows = self.rows
+        if not rows or rows[-1][0] <= entry[0]:
+            rows.append(entry)
+            return
+        # a row before the side's last one (not before what was emitted): in its place
+        at = len(rows)
+        while at and rows[at - 1][0] > entry[0]:
+            at -= 1
+        rows.insert(at, entry)
+
 
 class StreamJoinOperator(TwoInputOperator, StatefulOperator):
     def __init__(
         self,
         *,
         pump: str,
-        lower_ms: int,
-        upper_ms: int,
+        left_window: JoinWindow | None,
+        right_window: JoinWindow | None,
         left_keys: Sequence[Fn],
         right_keys: Sequence[Fn],
         residual: Fn | None,
@@ -83,10 +103,10 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         where: Fn | None,
     ) -> None:
         super().__init__(pump)
-        if not lower_ms <= 0 <= upper_ms:
-            raise ValueError("a join interval contains 0")
-        self._lower = lower_ms
-        self._upper = upper_ms
+        if left_window is None and right_window is None:
+            raise ValueError("a stream join has a window on one side at least")
+        self._left_window = left_window
+        self._right_window = right_window
         self._left_keys = tuple(left_keys)
         self._right_keys = tuple(right_keys)
         self._residual = residual
@@ -150,7 +170,7 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
             except RowError as exc:
                 ctx.fail(self.pump, exc.name, exc.message, row)
                 continue
-            side.rows.append([rowtime, side.seq, self._epoch, key, row, False])
+            side.append([rowtime, side.seq, self._epoch, key, row, False])
             side.seq += 1
             side.chunks[self._epoch] = side.chunks.get(self._epoch, 0) + 1
             self.store.mark((side.tag, self._epoch))
@@ -162,48 +182,85 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         done = self._done
         if horizon <= done:
             return
-        lower, upper = self._lower, self._upper
-        left_rows, right_rows = self._left.rows, self._right.rows
-        #: (result ROWTIME, left seq, right seq, left row or None, right row or None)
-        results: list[tuple[int, int, int, Row | None, Row | None]] = []
-        # pairs at the left row's time (the right row is at most as late) ...
-        for entry in left_rows:
-            t = entry[0]
-            if done <= t < horizon and None not in entry[3]:
-                for r in right_rows:
-                    if r[0] > t:
-                        break
-                    if r[0] >= t + lower and r[3] == entry[3]:
-                        self._pair(t, entry, r, ctx, results)
-        # ... and at the right row's time (the left row is earlier)
-        if upper > 0:
-            for r in right_rows:
-                t = r[0]
-                if done <= t < horizon and None not in r[3]:
-                    for entry in left_rows:
-                        if entry[0] >= t:
-                            break
-                        if entry[0] >= t - upper and entry[3] == r[3]:
-                            self._pair(t, entry, r, ctx, results)
+        left_rows, right_rows = list(self._left.rows), list(self._right.rows)
+        left_times = [entry[0] for entry in left_rows]
+        right_times = [entry[0] for entry in right_rows]
+        #: the pairs either window admits, once each: (result ROWTIME, left, right)
+        pairs: dict[tuple[int, int], int] = {}
+        if self._right_window is not None:
+            for t, li, ri in window_pairs(
+                self._right_window, right_times, left_times, done, horizon
+            ):
+                pairs[(li, ri)] = t
+        if self._left_window is not None:
+            for t, ri, li in window_pairs(
+                self._left_window, left_times, right_times, done, horizon
+            ):
+                pairs[(li, ri)] = t
+        results: list[_Result] = []
+        for (li, ri), t in pairs.items():
+            entry, other = left_rows[li], right_rows[ri]
+            if entry[3] == other[3] and None not in entry[3]:
+                self._pair(t, entry, other, ctx, results)
+        end = horizon >= _END
         if self._left_outer:
-            for entry in left_rows:
-                t = entry[0] + upper
-                if done <= t < horizon and not entry[5]:
-                    results.append((t, entry[1], _END, entry[4], None))
+            self._unmatched(
+                left_rows, left_times, right_times, self._left_window, self._right_window,
+                done, horizon, results, left=True,
+            )  # fmt: skip
         if self._right_outer:
-            for r in right_rows:
-                t = r[0] - lower
-                if done <= t < horizon and not r[5]:
-                    results.append((t, _END, r[1], None, r[4]))
+            self._unmatched(
+                right_rows, right_times, left_times, self._right_window, self._left_window,
+                done, horizon, results, left=False,
+            )  # fmt: skip
         results.sort(key=lambda e: (e[0], e[1], e[2]))
         for t, _, _, left_row, right_row in results:
             self._output(t, left_row, right_row, ctx, out)
         self._done = horizon
         self.store.mark(("m",))
-        # drop the rows no later result can use: a left row once ``l + upper`` is done, a
-        # right row once no left row from ``done`` on reaches back to it (``r - lower``)
-        self._drop(self._left, lambda entry: entry[0] + upper < horizon)
-        self._drop(self._right, lambda entry: entry[0] < horizon + lower)
+        # drop the rows no later result can use (all of them when the partition is idle)
+        self._drop(
+            self._left,
+            len(left_rows) if end else droppable(
+                left_times, right_times, self._left_window, self._right_window, horizon
+            ),
+        )  # fmt: skip
+        self._drop(
+            self._right,
+            len(right_rows) if end else droppable(
+                right_times, left_times, self._right_window, self._left_window, horizon
+            ),
+        )  # fmt: skip
+
+    def _unmatched(
+        self,
+        rows: list[list[Any]],
+        times: list[int],
+        other_times: list[int],
+        own: JoinWindow | None,
+        other: JoinWindow | None,
+        done: int,
+        horizon: int,
+        results: list[_Result],
+        *,
+        left: bool,
+    ) -> None:
+        """The kept rows without a match whose window closed in ``[done, horizon)``; when
+        the partition is idle, the rest too (at the partition's ROWTIME, when their ROWS
+        window is still short of rows)."""
+        for i, entry in enumerate(rows):
+            if entry[5]:
+                continue
+            t = kept_deadline(i, times, other_times, own, other)
+            if t is None:
+                if horizon < _END:
+                    continue
+                t = max(entry[0], self._max_rowtime)
+            if done <= t < horizon:
+                if left:
+                    results.append((t, entry[1], _END, entry[4], None))
+                else:
+                    results.append((t, _END, entry[1], None, entry[4]))
 
     def _pair(
         self,
@@ -211,7 +268,7 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         entry: list[Any],
         right: list[Any],
         ctx: Context,
-        results: list[tuple[int, int, int, Row | None, Row | None]],
+        results: list[_Result],
     ) -> None:
         """A pair whose keys match: a result when the rest of ON holds (then its rows have
         met one of the other side); an ON that fails is a row error."""
@@ -245,9 +302,9 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         except RowError as exc:
             ctx.fail(self.pump, exc.name, exc.message, left if left_row is not None else right)
 
-    def _drop(self, side: _Side, gone: Callable[[list[Any]], bool]) -> None:
+    def _drop(self, side: _Side, count: int) -> None:
         rows = side.rows
-        while rows and gone(rows[0]):
+        for _ in range(count):
             epoch = rows.popleft()[2]
             left = side.chunks[epoch] - 1
             if left:
@@ -289,4 +346,4 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
 
     def finish_restore(self) -> None:
         for side in (self._left, self._right):
-            side.rows = deque(sorted(side.rows, key=lambda entry: entry[1]))
+            side.rows = deque(sorted(side.rows, key=lambda entry: (entry[0], entry[1])))

@@ -3,8 +3,10 @@ FULL] JOIN R [OVER (…)] [AS r] ON …`` and ``… CROSS JOIN R [OVER (…)]`` 
 :mod:`.stream_join`): KDA's five join types.
 
 Each side's window is ``RANGE INTERVAL … PRECEDING``, ``… FOLLOWING``, ``CURRENT ROW`` or
-``BETWEEN … PRECEDING AND CURRENT ROW`` / ``BETWEEN CURRENT ROW AND … FOLLOWING``: KDA's
-windows that end (or start) with the current row. At least one side has one. The row the
+``BETWEEN … PRECEDING AND CURRENT ROW`` / ``BETWEEN CURRENT ROW AND … FOLLOWING``, or the
+same with ``ROWS n`` (a count of rows; see :mod:`.join_windows`): KDA's windows that end (or
+start) with the current row. At least one side has one. A ROWS window counts the rows of
+the whole stream, so a join with one runs its rows in one partition. The row the
 pump makes is ``(ROWTIME of the result, *left row, *right row)``: an unqualified ROWTIME is
 the result's, ``l.ROWTIME`` and ``r.ROWTIME`` those of the joined rows.
 """
@@ -18,6 +20,7 @@ from pipelines.sql.catalog import StreamInfo
 from pipelines.sql.compiler import compile_expr
 from pipelines.sql.expr import TIMESTAMP, Expr
 from pipelines.sql.nodes import identifier_name, interval_ms
+from pipelines.sql.operators.join_windows import JoinWindow
 from pipelines.sql.operators.stream_join import StreamJoinOperator
 from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery, split_join_keys
 from pipelines.sql.scope import Scope
@@ -47,6 +50,11 @@ class StreamJoinPlanner:
         side = str(join.args.get("side") or "").upper()
         kind = str(join.args.get("kind") or "").upper()
         cross = kind == "CROSS"
+        # KDA's JOIN clause has ON, USING and NATURAL as join conditions
+        if str(join.args.get("method") or "").upper() == "NATURAL":
+            raise query.error(SqlUnsupportedError, "NATURAL JOIN (write ON)", join)
+        if join.args.get("using"):
+            raise query.error(SqlUnsupportedError, "JOIN … USING (write ON)", join)
         if side not in ("", "LEFT", "RIGHT", "FULL") or kind not in ("", "INNER", "OUTER", "CROSS"):
             raise query.error(SqlUnsupportedError, f"{side or kind} stream-to-stream JOIN", join)
         left_over = _named_window(query, from_node.args.get("over"))
@@ -55,17 +63,11 @@ class StreamJoinPlanner:
             raise query.error(
                 SqlPlanError,
                 "a stream-to-stream JOIN needs a window on one side: OVER (RANGE INTERVAL … "
-                "PRECEDING or FOLLOWING)",
+                "or ROWS n, PRECEDING or FOLLOWING)",
                 right_node,
             )
-        lower, upper = 0, 0
-        if right_over is not None:
-            preceding, following = join_window(query, right_over)
-            lower, upper = -preceding, following
-        if left_over is not None:
-            # the left window holds the left rows a right row meets: l in [r - p, r + f]
-            preceding, following = join_window(query, left_over)
-            lower, upper = min(lower, -following), max(upper, preceding)
+        right_window = join_window(query, right_over) if right_over is not None else None
+        left_window = join_window(query, left_over) if left_over is not None else None
         left_alias = _join_alias(from_node, left_name)
         right_alias = _join_alias(right_node, right_name)
         scope = Scope()
@@ -93,22 +95,39 @@ class StreamJoinPlanner:
         outputs = query.outputs(items, scope)
         pump = query.name
         left_width, right_width = left.width, right.width
+        by_rows = any(w is not None and w.rows for w in (left_window, right_window))
+        joined = f"{side + ' ' if side else 'CROSS ' if cross else ''}JOIN {right_name}"
+        if by_rows:
+            windows = "; ".join(
+                f"{name}: {w.text()}"
+                for name, w in ((left_name, left_window), (right_name, right_window))
+                if w is not None
+            )
+            meets = (
+                f"a row of one side meets the rows of the other side's window ({windows}) "
+                f"on {len(left_keys)} key columns"
+            )
+        else:
+            lower, upper = _interval(left_window, right_window)
+            meets = (
+                f"a {left_name} row at t meets the {right_name} rows from t{lower:+d} ms to "
+                f"t{upper:+d} ms on {len(left_keys)} key columns"
+            )
         details = [
-            f"{side + ' ' if side else 'CROSS ' if cross else ''}JOIN {right_name}: a "
-            f"{left_name} row at t "
-            f"meets the {right_name} rows from t{lower:+d} ms to t{upper:+d} ms on "
-            f"{len(left_keys)} key columns; a result (ROWTIME: the later row's) is emitted "
-            "once the partition's ROWTIME has passed it",
+            f"{joined}: {meets}; a result (ROWTIME: the later row's) is emitted once the "
+            "partition's ROWTIME has passed it",
             "state: the rows of both sides in reach (changelog, chunked per commit)",
         ]
+        if by_rows:
+            details.append("a ROWS window counts every row of its stream: one partition")
         return query.pump(
             "stream join",
             left.name,
             details,
             lambda: StreamJoinOperator(
                 pump=pump,
-                lower_ms=lower,
-                upper_ms=upper,
+                left_window=left_window,
+                right_window=right_window,
                 left_keys=left_keys,
                 right_keys=right_keys,
                 residual=residual_fn,
@@ -120,9 +139,14 @@ class StreamJoinPlanner:
                 where=where,
             ),
             right_source=right.name,
+            # a ROWS window counts every row of its stream: the rows meet in one partition
             grouping=(
-                Grouping(_columns(left, left_exprs), tuple(left_keys)),
-                Grouping(_columns(right, right_exprs), tuple(right_keys)),
+                (Grouping((), ()), Grouping((), ()))
+                if by_rows
+                else (
+                    Grouping(_columns(left, left_exprs), tuple(left_keys)),
+                    Grouping(_columns(right, right_exprs), tuple(right_keys)),
+                )
             ),
         )
 
@@ -152,9 +176,10 @@ def _join_alias(table: exp.Table, name: str) -> str:
     return alias_of(table, name)
 
 
-def join_window(query: PumpQuery, over: exp.Expression) -> tuple[int, int]:
-    """``OVER (…)`` on a side of a JOIN as (ms PRECEDING, ms FOLLOWING) the current row of
-    the other side."""
+def join_window(query: PumpQuery, over: exp.Expression) -> JoinWindow:
+    """``OVER (…)`` on a side of a JOIN: ``RANGE`` an interval or ``ROWS`` a count,
+    ``PRECEDING`` or ``FOLLOWING`` the current row of the other side (KDA's windows start or
+    end with the current row)."""
     spec = over.args.get("spec")
     if over.args.get("partition_by"):
         raise query.error(SqlPlanError, "a JOIN window cannot be partitioned (KDA)", over)
@@ -164,34 +189,65 @@ def join_window(query: PumpQuery, over: exp.Expression) -> tuple[int, int]:
         for o in order.expressions
     ] != ["ROWTIME"]:
         raise query.error(SqlPlanError, "a JOIN window can only be ordered by ROWTIME", order)
-    if spec is None or str(spec.args.get("kind")).upper() != "RANGE":
-        raise query.error(SqlUnsupportedError, "JOIN windows other than RANGE INTERVAL", over)
+    kind = str(spec.args.get("kind")).upper() if spec is not None else ""
+    if spec is None or kind not in ("RANGE", "ROWS"):
+        raise query.error(SqlUnsupportedError, "JOIN windows other than RANGE or ROWS", over)
+    rows = kind == "ROWS"
     start, start_side = spec.args.get("start"), str(spec.args.get("start_side") or "").upper()
     end, end_side = spec.args.get("end"), str(spec.args.get("end_side") or "").upper()
-    first = _bound(query, spec, start, start_side)
+    first = _bound(query, spec, start, start_side, rows=rows)
     if end is None:
-        return first
-    last = _bound(query, spec, end, end_side)
-    # BETWEEN: the window must start or end with the current row and contain it
-    if first[1] or last[0] or (first[0] and last[1]):
-        raise query.error(
-            SqlUnsupportedError,
-            f"JOIN window {spec.sql()} (KDA: a window starts or ends with the current row)",
-            spec,
-        )
-    return first[0], last[1]
+        preceding, following = first
+    else:
+        last = _bound(query, spec, end, end_side, rows=rows)
+        # BETWEEN: the window must start or end with the current row and contain it
+        if first[1] or last[0] or (first[0] and last[1]):
+            raise query.error(
+                SqlUnsupportedError,
+                f"JOIN window {spec.sql()} (KDA: a window starts or ends with the current row)",
+                spec,
+            )
+        preceding, following = first[0], last[1]
+    if rows and not (preceding or following):
+        # KDA defines a ROWS join window by its count of rows (ROWS 10 PRECEDING: the latest 10);
+        # which row of the other stream ROWS CURRENT ROW would hold, the reference does not say
+        raise query.error(SqlUnsupportedError, "JOIN window ROWS CURRENT ROW", over)
+    return JoinWindow(rows, preceding, following)
 
 
-def _bound(query: PumpQuery, spec: exp.Expression, value: object, side: str) -> tuple[int, int]:
-    """One bound of a JOIN window as (ms PRECEDING, ms FOLLOWING)."""
+def _bound(
+    query: PumpQuery, spec: exp.Expression, value: object, side: str, *, rows: bool
+) -> tuple[int, int]:
+    """One bound of a JOIN window as (PRECEDING, FOLLOWING): ms for RANGE, rows for ROWS."""
     if isinstance(value, str) and value.upper() == "CURRENT ROW":
         return 0, 0
-    if not isinstance(value, exp.Interval) or side not in ("PRECEDING", "FOLLOWING"):
+    if side not in ("PRECEDING", "FOLLOWING"):
         raise query.error(SqlUnsupportedError, f"JOIN window {spec.sql()}", spec)
-    ms = int(interval_ms(value))
-    if ms < 0:
+    if rows:
+        if isinstance(value, exp.Neg) or (
+            isinstance(value, exp.Literal) and value.is_number and "-" in value.this
+        ):
+            raise query.error(SqlPlanError, "a JOIN window cannot be negative", spec)
+        if not (isinstance(value, exp.Literal) and value.is_int):
+            raise query.error(SqlUnsupportedError, f"JOIN window {spec.sql()}", spec)
+        amount = int(value.this)
+    else:
+        if not isinstance(value, exp.Interval):
+            raise query.error(SqlUnsupportedError, f"JOIN window {spec.sql()}", spec)
+        amount = int(interval_ms(value))
+    if amount < 0:
         raise query.error(SqlPlanError, "a JOIN window cannot be negative", spec)
-    return (ms, 0) if side == "PRECEDING" else (0, ms)
+    return (amount, 0) if side == "PRECEDING" else (0, amount)
+
+
+def _interval(left: JoinWindow | None, right: JoinWindow | None) -> tuple[int, int]:
+    """RANGE windows as the interval of ``right ROWTIME - left ROWTIME`` they join."""
+    lower, upper = 0, 0
+    if right is not None:
+        lower, upper = -right.preceding, right.following
+    if left is not None:
+        lower, upper = min(lower, -left.following), max(upper, left.preceding)
+    return lower, upper
 
 
 def _columns(stream: StreamInfo, keys: list[Expr]) -> tuple[str | None, ...]:

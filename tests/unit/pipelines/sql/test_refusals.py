@@ -40,13 +40,10 @@ UNSUPPORTED = [
     ("AS ROWTIME with ORDER BY",
      f"SELECT STREAM sector, price, @event_time AS ROWTIME FROM {SRC} ORDER BY ROWTIME",
      "… AS ROWTIME with DISTINCT or ORDER BY"),
-    ("GROUP BY position",
-     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY @1, STEP(ROWTIME BY INTERVAL "
-     "'1' MINUTE)", "GROUP BY 1 (name the expression)"),
     # joins
-    ("ROWS join window",
-     f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U @OVER (ROWS 3 PRECEDING) AS u "
-     "ON s.sector = u.a", "JOIN windows other than RANGE INTERVAL"),
+    ("ROWS CURRENT ROW join window",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U @OVER (ROWS CURRENT ROW) AS u "
+     "ON s.sector = u.a", "JOIN window ROWS CURRENT ROW"),
     ("join window across the current row",
      f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U OVER (RANGE BETWEEN @INTERVAL '1' "
      "MINUTE PRECEDING AND INTERVAL '1' MINUTE FOLLOWING) AS u ON s.sector = u.a",
@@ -60,6 +57,15 @@ UNSUPPORTED = [
     ("JOIN USING",
      f"SELECT STREAM sector, price FROM {SRC} @JOIN \"CompanyName\" USING (\"Ticker\")",
      "JOIN … USING (write ON)"),
+    ("NATURAL JOIN",
+     f"SELECT STREAM sector, price FROM {SRC} @NATURAL JOIN \"CompanyName\"",
+     "NATURAL JOIN (write ON)"),
+    ("stream JOIN USING",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s @JOIN U {W} AS u USING (a)",
+     "JOIN … USING (write ON)"),
+    ("NATURAL stream JOIN",
+     f"SELECT STREAM u.a, u.b FROM {SRC} AS s @NATURAL JOIN U {W} AS u",
+     "NATURAL JOIN (write ON)"),
     # sliding windows
     ("FOLLOWING aggregation window",
      f"SELECT STREAM sector, SUM(price) OVER (RANGE @INTERVAL '1' MINUTE FOLLOWING) FROM {SRC}",
@@ -117,6 +123,9 @@ REFUSED_BY_KDA = [
      "KDA for SQL does not support WITH"),
     ("DISTINCT ON", f"SELECT STREAM DISTINCT ON (@sector) sector, price FROM {SRC}",
      "KDA for SQL does not support DISTINCT ON"),
+    ("GROUP BY a position",
+     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY @1, STEP(ROWTIME BY INTERVAL "
+     "'1' MINUTE)", "KDA for SQL does not support GROUP BY a position"),
     ("LOG to a base", f"SELECT STREAM sector, @LOG(2, price) FROM {SRC}",
      "KDA for SQL does not support LOG with a base other than 10"),
     ("HAVING without GROUP BY", f"SELECT STREAM sector, price FROM {SRC} @HAVING price > 1",

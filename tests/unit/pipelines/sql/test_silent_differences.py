@@ -198,9 +198,9 @@ def test_a_top_k_cursor_is_read_as_its_select_list_says() -> None:
         # HAVING on a query without GROUP BY was dropped
         (f"SELECT STREAM k FROM {SRC} WHERE v > 1 HAVING v > 2;",
          SqlPlanError, "HAVING needs a GROUP BY", 3, 58),
-        # GROUP BY 1 grouped by the constant 1
+        # GROUP BY 1 grouped by the constant 1 (KDA: no positions in GROUP BY)
         (f"SELECT STREAM k FROM {SRC} GROUP BY 1, STEP(ROWTIME BY INTERVAL '1' MINUTE);",
-         SqlUnsupportedError, "GROUP BY 1", 3, 55),
+         SqlPlanError, "KDA for SQL does not support GROUP BY a position", 3, 55),
     ],
 )
 def test_dropped_clauses_are_refused(

@@ -283,3 +283,132 @@ def test_the_kda_join_examples(window: str, expected: list[tuple[object, ...]]) 
         (r[1], r[2], r[3], r[4]) for r in streams["OUTPUT_STREAM"]
     ]
     assert got == [(_at(a), b, _at(c), _at(d)) for a, b, c, d in expected]
+
+
+# -- ROWS windows: a count of rows of the other stream ------------------------------------
+#: a window as DuckDB decides it: (ROWS or RANGE, preceding, following), ms or rows
+_Window = tuple[str, int, int]
+
+
+def _over(window: _Window | None) -> str:
+    if window is None:
+        return ""
+    kind, p, f = window
+    amount = (lambda n: str(n)) if kind == "ROWS" else (lambda n: f"INTERVAL '{n // 1000}' SECOND")
+    if p and f:
+        raise ValueError("a join window starts or ends with the current row")
+    return f"OVER ({kind} {amount(p or f)} {'FOLLOWING' if f else 'PRECEDING'})"
+
+
+def _admits(window: _Window, cur: str, win: str, k: str) -> str:
+    """SQL: row ``win`` (row number ``k`` in its side) is in the window of row ``cur``.
+    ``cur`` has ``le`` and ``lt``, the rows of ``win``'s side up to / before its time."""
+    kind, p, f = window
+    if kind == "RANGE":
+        return f"{win}.rowtime - {cur}.rowtime BETWEEN {-p} AND {f}"
+    if p:  # the latest p rows up to the current row's time
+        return f"({win}.{k} > {cur}.le - {p} AND {win}.{k} <= {cur}.le)"
+    return f"({win}.{k} > {cur}.lt AND {win}.{k} <= {cur}.lt + {f})"  # the first f from it
+
+
+def _deadline(own: _Window | None, other: _Window | None, me: str, my: str, theirs: str,
+              k: str) -> str:
+    """SQL: when a kept row without a match comes out (NULL: its ROWS window is still short
+    of rows when the input ends; it comes out then, at the last ROWTIME)."""
+    parts = [f"{me}.rowtime"]
+    if other is not None:
+        kind, _, f = other
+        if kind == "RANGE":
+            parts.append(f"{me}.rowtime + {f}")
+        elif f:
+            parts.append(f"(SELECT rowtime FROM {theirs} WHERE n = {me}.lt + {f})")
+    if own is not None:
+        kind, p, _ = own
+        if kind == "RANGE":
+            parts.append(f"{me}.rowtime + {p}")
+        elif p:
+            parts.append(f"(SELECT rowtime FROM {my} WHERE n = {me}.{k} + {p})")
+    known = " AND ".join(f"{x} IS NOT NULL" for x in parts)
+    return (f"CASE WHEN {known} THEN greatest({', '.join(parts)}) "
+            f"ELSE greatest({me}.rowtime, (SELECT max(rowtime) FROM s)) END")  # fmt: skip
+
+
+def _rows_expected(
+    left: _Window | None, kind: str, right: _Window | None, on: str
+) -> list[tuple[object, ...]]:
+    con: Any = _buys_and_sells()
+    for side, other in (("buys", "sells"), ("sells", "buys")):
+        con.execute(
+            f"""CREATE TABLE {side}_n AS SELECT c.*, row_number() OVER (ORDER BY c.seq) AS n,
+                (SELECT count(*) FROM {other} o WHERE o.rowtime <= c.rowtime) AS le,
+                (SELECT count(*) FROM {other} o WHERE o.rowtime < c.rowtime) AS lt
+                FROM {side} c"""
+        )
+    admitted = [_admits(right, "b", "x", "n")] if right is not None else []
+    if left is not None:
+        admitted.append(_admits(left, "x", "b", "n"))
+    match = f"({' OR '.join(admitted)}) AND {on}"
+    parts = [
+        f"""SELECT greatest(b.rowtime, x.rowtime), b.rowtime, x.rowtime, b.ticker, b.price,
+                   x.price FROM buys_n b, sells_n x WHERE {match}"""
+    ]
+    if kind in ("LEFT", "FULL"):
+        parts.append(
+            f"""SELECT {_deadline(left, right, 'b', 'buys_n', 'sells_n', 'n')}, b.rowtime, NULL,
+                       b.ticker, b.price, NULL FROM buys_n b
+                WHERE NOT EXISTS (SELECT 1 FROM sells_n x WHERE {match})"""
+        )
+    if kind in ("RIGHT", "FULL"):
+        parts.append(
+            f"""SELECT {_deadline(right, left, 'x', 'sells_n', 'buys_n', 'n')}, NULL, x.rowtime,
+                       NULL, NULL, x.price FROM sells_n x
+                WHERE NOT EXISTS (SELECT 1 FROM buys_n b WHERE {match})"""
+        )
+    return con.execute(" UNION ALL ".join(parts)).fetchall()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("left", "kind", "right"),
+    [
+        # KDA's example: a buy meets the latest 20 sells (those of its ticker among them)
+        (None, "", ("ROWS", 20, 0)),
+        # a buy meets the next 20 sells; one without a match comes out at the 20th's time
+        (None, "LEFT", ("ROWS", 0, 20)),
+        # a sell meets the latest 15 buys, a buy the next 25 sells; both kept
+        (("ROWS", 15, 0), "FULL OUTER", ("ROWS", 0, 25)),
+        # a sell meets the next 10 buys, a buy the sells of the second before it
+        (("ROWS", 0, 10), "RIGHT", ("RANGE", 1000, 0)),
+        # LEFT with the ROWS window on the kept side: a buy out of the latest 30 buys
+        (("ROWS", 30, 0), "LEFT", None),
+    ],
+)
+@pytest.mark.parametrize("batch_size", [1, 311])
+def test_rows_windows_meet_a_count_of_rows_of_the_other_stream(
+    left: _Window | None, kind: str, right: _Window | None, batch_size: int
+) -> None:
+    """KDA's row-based join window: ``OVER (ROWS n PRECEDING)`` holds the latest ``n`` rows
+    of its stream up to the other side's current row, ``ROWS n FOLLOWING`` the first ``n``
+    from its time on, counted over the whole stream (not per key: ON chooses among them);
+    rows of one ROWTIME count in arrival order. A result has the later row's ROWTIME; a kept
+    row without a match comes out when its window closes."""
+    got = _run_join(_over(left), kind.split()[0] if kind else "", _over(right), batch_size)
+    expected = _rows_expected(left, kind.split()[0] if kind else "", right,
+                              "b.ticker = x.ticker")  # fmt: skip
+    assert row_counts(got) == row_counts(expected)
+    assert sum(1 for r in got if r[1] is not None and r[2] is not None) > 100
+    if kind:
+        assert sum(1 for r in got if r[1] is None or r[2] is None) > 10
+
+
+@pytest.mark.parametrize("batch_size", [1, 97])
+def test_a_cross_join_with_a_rows_window(batch_size: int) -> None:
+    """``b CROSS JOIN s OVER (ROWS 3 PRECEDING)``: every buy with the three latest sells."""
+    code = _BUYS_AND_SELLS.format(
+        left="", kind="CROSS", right="OVER (ROWS 3 PRECEDING)"
+    ).replace(" ON b.ticker = s.ticker;", " WHERE b.price > 120;")
+    streams, failures = run(code, RECORDS, batch_size=batch_size)
+    assert failures == []
+    got = [r[1:] for r in streams["DESTINATION_SQL_STREAM"]]
+    expected = _rows_expected(None, "", ("ROWS", 3, 0), "b.price > 120")
+    assert row_counts(got) == row_counts(expected)
+    assert len(got) > 300

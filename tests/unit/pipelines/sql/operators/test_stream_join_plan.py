@@ -35,10 +35,10 @@ def test_unsupported_names_the_construct() -> None:
     error = plan_error(
         SqlUnsupportedError,
         COLUMNS,
-        f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o JOIN {SRC} OVER (ROWS 3 PRECEDING) "
+        f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o JOIN {SRC} OVER (ROWS CURRENT ROW) "
         "AS t ON o.ticker_symbol = t.ticker_symbol",
     )
-    assert error.construct == "JOIN windows other than RANGE INTERVAL"
+    assert error.construct == "JOIN window ROWS CURRENT ROW"
 
 
 def test_join_errors() -> None:
@@ -51,8 +51,14 @@ def test_join_errors() -> None:
          f"{OVER} AS t {on}", "a CROSS JOIN has no ON"),
         (
             SqlUnsupportedError,
-            f"{base} OVER (ROWS 3 PRECEDING) AS t {on}",
-            "JOIN windows other than RANGE INTERVAL",
+            f"{base} OVER (ROWS UNBOUNDED PRECEDING) AS t {on}",
+            "JOIN window ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+        ),
+        (SqlPlanError, f"{base} OVER (ROWS -3 PRECEDING) AS t {on}", "cannot be negative"),
+        (
+            SqlUnsupportedError,
+            f"{base} OVER (ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS t {on}",
+            "(KDA: a window starts or ends with the current row)",
         ),
         (
             SqlPlanError,
@@ -62,3 +68,18 @@ def test_join_errors() -> None:
     ]
     for kind, query, text in cases:
         assert text in str(plan_error(kind, COLUMNS, query)), query
+
+
+def test_a_rows_window_runs_the_join_in_one_partition() -> None:
+    """KDA's row-based join window (``OVER (ROWS 10 PRECEDING)``: only the latest 10
+    rows) counts the rows of the whole stream, whatever their keys: no key groups them."""
+    planned = pump(
+        COLUMNS,
+        f"SELECT STREAM o.ticker_symbol, t.price FROM {SRC} AS o JOIN {SRC} OVER "
+        "(ROWS BETWEEN 10 PRECEDING AND CURRENT ROW) AS t ON o.ticker_symbol = t.ticker_symbol",
+    )
+    assert planned.kind == "stream join"
+    assert planned.grouping is not None
+    assert [g.columns for g in planned.grouping] == [(), ()]
+    assert "SOURCE_SQL_STREAM_001: ROWS: 10 rows before" in planned.details[0]
+    assert isinstance(planned.build(), StreamJoinOperator)
