@@ -5,7 +5,8 @@ It imports nothing of the project above it (``schemas``, ``pipelines``, ``connec
 
 - errors and secrets: :mod:`ground.errors` (the one exception tree), :mod:`ground.secret`;
 - settings and config files: :mod:`ground.settings`, :mod:`ground.config_reader`;
-- time: :mod:`ground.clock`;
+- time: :mod:`ground.clock`; waiting at start-up for a server that is down:
+  :mod:`ground.startup`;
 - Kafka: :mod:`ground.kafka_config` (every client's configuration), :mod:`ground.kafka`
   (admin helpers), :mod:`ground.kafka_check` (start-up checks), :mod:`ground.msk_iam`,
   :mod:`ground.java_properties`, :mod:`ground.retention`;
@@ -36,4 +37,5 @@ __all__ = [
     "search_auth",
     "secret",
     "settings",
+    "startup",
 ]

@@ -7,7 +7,10 @@
     ├── StackError(RuntimeError)           the local stack could not be provisioned or run
     │   ├── ToolMissingError               java / mvn / go not on PATH
     │   └── PortInUseError                 a port the stack needs is taken
+    ├── ServiceUnavailableError(ConnectionError)  a server was unreachable or answered 5xx:
+    │                                      transient, worth waiting for at start-up
     ├── BrokerUnavailableError(ConnectionError)   Kafka did not answer
+    │   └── KafkaUnreachableError(ServiceUnavailableError)  no broker answered at all
     ├── CredentialsError(PermissionError)  a server refused the credentials (or they could not
     │                                      be obtained); names the system and the settings
     ├── KafkaSecurityError(PermissionError)  Kafka refused the credentials, or its TLS
@@ -19,6 +22,8 @@
     │                                      credentials or a schema: no record's fault
     ├── ProduceError                       the producer could not deliver records
     ├── DeliveryError                      a destination refused or failed a write
+    │   ├── DestinationUnavailableError(ServiceUnavailableError)  S3 or the search
+    │   │                                  cluster was unreachable or answered 5xx
     │   ├── RetriableDeliveryError         worth another try (throttling, 5xx, timeouts)
     │   └── PermanentDeliveryError         will not succeed on retry (4xx, mapping errors)
     │       └── KeyCollisionError          an object key holds different content already
@@ -42,7 +47,9 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "DeliveryError",
+    "DestinationUnavailableError",
     "KafkaSecurityError",
+    "KafkaUnreachableError",
     "KeyCollisionError",
     "PermanentDeliveryError",
     "PortInUseError",
@@ -54,6 +61,7 @@ __all__ = [
     "RuntimeFailure",
     "SchemaMismatchError",
     "SchemaRegistryError",
+    "ServiceUnavailableError",
     "ShardlineError",
     "SqlError",
     "SqlPlanError",
@@ -90,8 +98,30 @@ class PortInUseError(StackError):
     """A port the local stack wants to bind is already taken."""
 
 
+class ServiceUnavailableError(ShardlineError, ConnectionError):
+    """A server could not be reached, or answered 5xx: a transient condition, which a worker
+    waits out at start-up (``ground.startup``). ``system`` and ``endpoint`` name the server,
+    ``reason`` says what happened; none holds a secret."""
+
+    def __init__(
+        self, message: str, *, system: str = "", endpoint: str = "", reason: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.system = system
+        self.endpoint = endpoint
+        self.reason = reason or message
+
+
 class BrokerUnavailableError(ShardlineError, ConnectionError):
     """The Kafka cluster did not answer within the timeout."""
+
+
+class KafkaUnreachableError(BrokerUnavailableError, ServiceUnavailableError):
+    """No Kafka broker answered at all (nothing refused the credentials or the certificate):
+    the cluster is down or restarting."""
+
+    def __init__(self, message: str, *, endpoint: str, reason: str = "") -> None:
+        super().__init__(message, system="Kafka", endpoint=endpoint, reason=reason)
 
 
 class CredentialsError(ShardlineError, PermissionError):
@@ -151,6 +181,17 @@ class DeliveryError(ShardlineError):
     def __init__(self, message: str, *, destination: str = "") -> None:
         super().__init__(f"{destination}: {message}" if destination else message)
         self.destination = destination
+
+
+class DestinationUnavailableError(DeliveryError, ServiceUnavailableError):
+    """A destination's server (S3, Elasticsearch / OpenSearch) could not be reached or
+    answered 5xx at start-up: transient."""
+
+    def __init__(self, message: str, *, system: str, endpoint: str, reason: str) -> None:
+        super().__init__(message, destination=system)
+        self.system = system
+        self.endpoint = endpoint
+        self.reason = reason
 
 
 class RetriableDeliveryError(DeliveryError):

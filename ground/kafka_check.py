@@ -10,8 +10,10 @@ and turns them into Shardline errors:
 * the broker's certificate is not trusted → :class:`~ground.errors.KafkaSecurityError`
   naming ``ssl.ca.location``'s setting, at once;
 * the broker does not offer the SASL mechanism → the same, naming ``sasl.mechanism``;
-* nothing answered in time → :class:`~ground.errors.BrokerUnavailableError` with
-  librdkafka's last reason and, when it points there, a hint at ``security.protocol``.
+* nothing answered in time → :class:`~ground.errors.KafkaUnreachableError` (transient: a
+  worker waits for it at start-up) with librdkafka's last reason; when that points at the
+  wrong protocol for the listener, a :class:`~ground.errors.BrokerUnavailableError` with a
+  hint at ``security.protocol`` (permanent).
 
 Messages pass through :meth:`KafkaConfig.redact`, so no secret's value can be shown.
 """
@@ -23,7 +25,7 @@ import re
 
 from confluent_kafka import KafkaError
 
-from ground.errors import BrokerUnavailableError, KafkaSecurityError
+from ground.errors import BrokerUnavailableError, KafkaSecurityError, KafkaUnreachableError
 from ground.kafka_config import BOOTSTRAP_VARIABLE, KafkaConfig
 
 __all__ = ["ConnectionProblems"]
@@ -42,7 +44,8 @@ _PROTOCOL_TEXT = ("requesting ApiVersion", "state APIVERSION_QUERY", "wrong vers
 _GENERIC_CODES = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT}
 _THREAD = re.compile(r"^\[thrd:[^\]]*\]:\s*")
 _BROKER = re.compile(r"^(?:[a-z_]+://)?[^\s/]+/(?:bootstrap|\d+):\s*")
-_AFTER = re.compile(r"\s*\(after \d+ms in state [A-Z_]+\)\s*$")
+_AFTER = re.compile(
+    r"\s*\(after \d+ms in state [A-Z_]+(?:, \d+ identical error\(s\) suppressed)?\)\s*$")
 _ADVICE = re.compile(r":\s*broker certificate could not be verified.*$")
 
 
@@ -121,17 +124,21 @@ class ConnectionProblems:
         )
 
     def unavailable(self, timeout_s: float) -> BrokerUnavailableError:
-        """The error for a cluster that did not answer within ``timeout_s``."""
+        """The error for a cluster that did not answer within ``timeout_s``: a
+        :class:`~ground.errors.KafkaUnreachableError` (transient: worth waiting for at
+        start-up), or, when librdkafka's reports point at the wrong protocol for the
+        listener, a plain BrokerUnavailableError (waiting cannot help)."""
         kafka = self.kafka
         last = next((e for e in reversed(self.reports) if _code(e) not in _GENERIC_CODES
                      and not isinstance(e, KafkaError)), None)
         last = last if last is not None else (self.reports[-1] if self.reports else None)
         message = f"no Kafka broker answered at {kafka.bootstrap} within {timeout_s:.0f}s"
+        reason = self._reason(last) if last is not None else f"no answer in {timeout_s:.0f}s"
         if last is not None:
-            message += f" ({self._reason(last)})"
+            message += f" ({reason})"
         if any(t in _text(e) for e in self.reports for t in _PROTOCOL_TEXT):
             message += (f"; is {kafka.origin('security.protocol')} (now "
                         f"{kafka.security_protocol}) the protocol of this listener?")
-        else:
-            message += f"; start one with `shardline stack up` or set {BOOTSTRAP_VARIABLE}"
-        return BrokerUnavailableError(message)
+            return BrokerUnavailableError(message)
+        message += f"; start one with `shardline stack up` or set {BOOTSTRAP_VARIABLE}"
+        return KafkaUnreachableError(message, endpoint=kafka.bootstrap, reason=reason)

@@ -15,6 +15,8 @@ engine's authentication and TLS are :class:`~ground.search_auth.SearchAuth`
 With ``SHARDLINE_STACK_SECURE`` the search URL defaults to ``https://`` and the client to the
 secured local stack's superuser and CA; so does the S3 endpoint (the secured stack's MinIO
 serves TLS), its client trusting ``SHARDLINE_S3_CA_BUNDLE`` (default: the stack's CA).
+``SHARDLINE_STARTUP_WAIT_MS`` is how long a worker waits at start-up for a server that is
+down (:class:`~ground.startup.StartupWait`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ground.errors import ConfigError
 from ground.kafka_config import KafkaConfig
 from ground.search_auth import SearchAuth
 from ground.secret import Secret, redact_url, split_userinfo
+from ground.startup import StartupWait
 
 __all__ = [
     "DEFAULTS",
@@ -188,6 +191,9 @@ class Settings:
     schema_registry_port: int = 19081
     kafka_secure_port: int = 19094
     stack_secure: bool = False
+    #: how long a worker waits at start-up for Kafka, S3 or the search cluster while it is
+    #: unreachable or answers 5xx (``SHARDLINE_STARTUP_WAIT_MS``)
+    startup_wait: StartupWait = StartupWait()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -255,6 +261,7 @@ class Settings:
             **_schema_settings(get),
             kafka_secure_port=_port("KAFKA_SECURE_PORT", get("KAFKA_SECURE_PORT")),
             stack_secure=secure,
+            startup_wait=StartupWait.from_env(src),
         )
 
     @property

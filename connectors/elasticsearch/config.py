@@ -34,7 +34,7 @@ from connectors.s3.compression import CompressionFormat
 from connectors.s3.config import read_bucket, read_compression, read_encryption, read_prefix
 from connectors.s3.destination import S3Destination
 from connectors.transform.config import ProcessingConfig, build_transform
-from ground.errors import ConfigError, DeliveryError
+from ground.errors import ConfigError, DeliveryError, DestinationUnavailableError
 from ground.s3 import ServerSideEncryption, s3_credentials
 from ground.search_auth import SearchAuthenticator
 from ground.settings import Settings
@@ -214,8 +214,10 @@ async def check_cluster(settings: Settings, index: str,
         raise DeliveryError(
             f"cannot verify the TLS certificate of {url}: {exc} (set SHARDLINE_SEARCH_CA_BUNDLE"
             " to the CA that signed it)", destination=system) from None
-    except OSError as exc:
-        raise DeliveryError(f"cannot reach {url}: {exc}", destination=system) from None
+    except OSError as exc:  # down or restarting: transient
+        raise DestinationUnavailableError(
+            f"cannot reach {url}: {exc}", system=system, endpoint=url, reason=str(exc)
+        ) from None
     finally:
         await es.close()
     if status == 401:
@@ -224,5 +226,10 @@ async def check_cluster(settings: Settings, index: str,
     if status == 403:
         log.info("%s: %s may not read the cluster health (%s); going on", system,
                  settings.search_auth.describe(), reason)
+    elif status >= 500:  # restarting, overloaded: transient
+        raise DestinationUnavailableError(
+            f"{url} answered HTTP {status} {reason}", system=system, endpoint=url,
+            reason=f"HTTP {status} {reason}",
+        )
     elif status >= 400:
         raise DeliveryError(f"{url} answered HTTP {status} {reason}", destination=system)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ground.aws_credentials import AwsCredentials
-from ground.errors import CredentialsError, DeliveryError
-from ground.s3 import CREDENTIAL_ERROR_CODES, S3Client
+from ground.errors import CredentialsError, DeliveryError, DestinationUnavailableError
+from ground.s3 import CREDENTIAL_ERROR_CODES, S3Client, S3Response
 from ground.settings import Settings
 
 __all__ = ["check_buckets", "s3_client"]
@@ -26,7 +26,8 @@ async def check_buckets(
 ) -> None:
     """Each ``(bucket, ensure, field)``: created when ``ensure``, else it must exist; a
     DeliveryError naming ``field`` when it is not usable, a CredentialsError naming the
-    credential settings when S3 refuses the credentials themselves."""
+    credential settings when S3 refuses the credentials themselves, and a
+    DestinationUnavailableError (transient) when S3 cannot be reached or answers 5xx."""
     if not buckets:
         return
     async with s3_client(settings, credentials) as s3:
@@ -36,6 +37,12 @@ async def check_buckets(
                 resp = await s3.check_credentials(bucket)
                 if resp.ok:  # listing is allowed where HEAD was not: go on
                     continue
+            if _unavailable(resp):  # down, restarting, overloaded: transient
+                why = resp.error or f"HTTP {resp.status} {resp.error_code}"
+                raise DestinationUnavailableError(
+                    f"{field} {bucket!r}: cannot reach {settings.s3_endpoint}: {why}",
+                    system="S3", endpoint=settings.s3_endpoint, reason=why,
+                )
             if not resp.ok:
                 code = resp.error_code
                 if code in CREDENTIAL_ERROR_CODES or code == "ExpiredToken":
@@ -50,3 +57,15 @@ async def check_buckets(
                     + ("" if ensure else " (set ensure_bucket: true to create it)"),
                     destination="s3",
                 )
+
+
+#: transport failures that waiting does not fix (the server's certificate is not trusted)
+_TLS_FAILURES = frozenset({"ClientConnectorCertificateError", "ClientConnectorSSLError",
+                           "ClientSSLError", "SSLError", "SSLCertVerificationError"})
+
+
+def _unavailable(resp: S3Response) -> bool:
+    """No answer (but a TLS failure), or a 5xx one: the server is down for now."""
+    if resp.status is None:
+        return resp.error_code not in _TLS_FAILURES
+    return resp.status >= 500

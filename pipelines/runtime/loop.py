@@ -36,6 +36,7 @@ from confluent_kafka.admin import AdminClient
 from ground.clock import Clock, wall_ms
 from ground.errors import RuntimeFailure, TransactionError
 from ground.settings import Settings
+from ground.startup import wait_until_up
 from pipelines.runtime.changelog import ChangelogReader
 from pipelines.runtime.clients import admin_config, consumer_config, producer_config
 from pipelines.runtime.config import RuntimeConfig
@@ -91,7 +92,9 @@ class StreamRuntime:
         self._owns_instance = instance is None
         self._idle = IdleTracker(config.idle_timeout_ms, config.idle_check_interval_ms)
         self._changelogs = config.changelog_topics()
-        self.transactions = Transactions(config, self.stats, self._make_producer)
+        self.transactions = Transactions(
+            config, self.stats, self._make_producer, init_wait=settings.startup_wait
+        )
         self.ownership = Ownership(
             config, factory, self.transactions, self._idle, self.stats, clock
         )
@@ -99,8 +102,12 @@ class StreamRuntime:
 
     # -- set-up --------------------------------------------------------------------------
     def _prepare_topics(self) -> None:
-        self.transactions.retention = prepare_topics(
-            self.config, self.settings.kafka, clock=self.clock
+        """Create and check the topics; while no broker answers (a broker restarting, a
+        worker started before its cluster), wait up to the start-up wait
+        (``ground.startup``). A missing source topic or a bad config fails at once."""
+        self.transactions.retention = wait_until_up(
+            lambda: prepare_topics(self.config, self.settings.kafka, clock=self.clock),
+            self.settings.startup_wait,
         )
 
     def _make_producer(self, txn_id: str) -> Any:

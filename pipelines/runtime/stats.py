@@ -24,6 +24,8 @@ class RunStats:
     idle_calls: int = 0
     duplicates_dropped: int = 0
     producer_resets: int = 0
+    #: ``init_transactions`` calls retried on the same producer after a timeout
+    init_retries: int = 0
     #: abandoned producers whose stuck call has not returned yet (``transactions``)
     stuck_calls: int = 0
     not_owned_dropped: int = 0

@@ -9,15 +9,18 @@ into a commit is :class:`~pipelines.runtime.ownership.Ownership`'s business.
 Failures come out in three kinds: retriable ones are retried until the operation timeout;
 abortable ones raise :class:`Abortable` (the caller aborts, rewinds and replays); fatal
 ones, and a call still blocked ``STUCK_GRACE_S`` after its own timeout (``deadline``),
-raise :class:`~ground.errors.TransactionError`. A fatal error is recovered once with a new
-producer on the same ``transactional.id`` (:meth:`Transactions.reset`); a second one within
-``RESET_MIN_INTERVAL_S`` stops the worker, and so do more than ``MAX_STUCK_CALLS`` abandoned
-producers whose stuck call is still blocked (each holds its client until the call returns).
+raise :class:`~ground.errors.TransactionError`. ``init_transactions`` that times out is
+retried on the same producer, never on a new one (:meth:`Transactions._init_transactions`).
+A fatal error is recovered once with a new producer on the same ``transactional.id``
+(:meth:`Transactions.reset`); a second one within ``RESET_MIN_INTERVAL_S`` stops the worker,
+and so do more than ``MAX_STUCK_CALLS`` abandoned producers whose stuck call is still blocked
+(each holds its client until the call returns).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -28,6 +31,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ground.errors import TransactionError
 from ground.retention import RetentionWatch
+from ground.startup import Backoff, StartupWait
 from pipelines.runtime.config import RuntimeConfig
 from pipelines.runtime.deadline import StuckCall, call_with_deadline
 from pipelines.runtime.records import OutRecord, rowtime_headers
@@ -85,12 +89,26 @@ class Transactions:
     """
 
     def __init__(
-        self, config: RuntimeConfig, stats: RunStats, make_producer: Callable[[str], Any]
+        self,
+        config: RuntimeConfig,
+        stats: RunStats,
+        make_producer: Callable[[str], Any],
+        *,
+        init_wait: StartupWait | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.application_id = config.application_id
         self.stats = stats
         self.make_producer = make_producer
         self.timeout_s = config.operation_timeout_ms / 1000
+        wait = init_wait or StartupWait()
+        #: how long ``init_transactions`` is retried on the same producer: the start-up wait,
+        #: and at least the transaction timeout
+        self.init_wait_s = max(config.transaction_timeout_ms, wait.wait_ms) / 1000
+        self._init_backoff = (wait.first_backoff_ms, wait.max_backoff_ms)
+        self._sleep = sleep
+        self._monotonic = monotonic
         self.producer: Any = None
         self.transactional_id = ""
         self.open = False
@@ -115,12 +133,52 @@ class Transactions:
         producer = self.make_producer(txn_id)
         log.info("worker %s: init_transactions (transactional.id %s)", self.application_id, txn_id)
         # Aborts whatever a predecessor with the same transactional.id left open.
-        self.call(
-            lambda: producer.init_transactions(self.timeout_s),
-            "init_transactions",
-            abortable=False,
-        )
+        self._init_transactions(producer)
         return producer
+
+    def _init_transactions(self, producer: Any) -> None:
+        """``init_transactions`` on ``producer``; a retriable failure (it timed out: the
+        coordinator is away, a broker restarting) is retried **on the same producer**, as
+        librdkafka asks, with capped exponential backoff for up to ``init_wait_s``.
+
+        A new producer instead would be fenced as soon as the timed-out call completes on
+        the broker (it bumps the epoch past the new producer's): a fatal ``_FENCED`` that
+        stops the worker. Fatal and other errors, and a call that never returns, raise
+        TransactionError at once."""
+        deadline = self._monotonic() + self.init_wait_s
+        backoff = Backoff(*self._init_backoff)
+        attempt = 0
+        while True:
+            attempt += 1
+            call_s = max(1.0, min(self.timeout_s, deadline - self._monotonic()))
+            try:
+                call_with_deadline(
+                    functools.partial(producer.init_transactions, call_s),
+                    call_s + STUCK_GRACE_S,
+                    "init_transactions",
+                )  # fmt: skip
+                return
+            except StuckCall as exc:  # a call that ignores its timeout: nothing to retry on
+                self._abandoned(exc)
+                raise TransactionError(f"{exc}: replacing the producer") from exc
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if err is None or err.fatal() or not err.retriable():
+                    raise TransactionError(f"init_transactions failed: {exc}") from exc
+                left_s = deadline - self._monotonic()
+                if left_s <= 0:
+                    raise TransactionError(
+                        f"init_transactions: {err} (attempt {attempt}); gave up after "
+                        f"{self.init_wait_s:g}s"
+                    ) from exc
+                pause_s = min(backoff.next_ms() / 1000, left_s)
+                log.warning(
+                    "worker %s: init_transactions (transactional.id %s): %s (attempt %d);"
+                    " retrying on the same producer in %.1fs, for up to %.0fs more",
+                    self.application_id, self.transactional_id, err, attempt, pause_s, left_s,
+                )  # fmt: skip
+                self.stats.init_retries += 1
+                self._sleep(pause_s)
 
     def replace_producer(self, reason: str) -> None:
         """The producer cannot abort (e.g. after a broker restart its transaction needs an

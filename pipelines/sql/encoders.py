@@ -43,8 +43,12 @@ class RowEncoder:
     def encode(self, row: Sequence[Any]) -> bytes:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def encode_many(self, rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    def encode_many(self, rows: Sequence[Sequence[Any]], skip: int = 0) -> list[bytes]:
+        """:meth:`encode` of each row's values from position ``skip`` on (1: a stream row,
+        whose ROWTIME is no column)."""
         encode = self.encode
+        if skip:
+            return [encode(row[skip:]) for row in rows]
         return [encode(row) for row in rows]
 
     def _check(self, row: Sequence[Any]) -> None:
@@ -99,26 +103,57 @@ def _json_default(value: Any) -> Any:
     return formatted
 
 
+def _object_builder(
+    names: Sequence[str], formatted: dict[int, Callable[[Any], Any]], skip: int = 0
+) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """``row -> {name: value}`` of the values from position ``skip`` on, temporal values as
+    text: one dict display, compiled once (a third of the time of ``dict(zip(names, row))``
+    on a row of a few columns)."""
+    env: dict[str, Any] = {f"f{i}": f for i, f in formatted.items()}
+    items = ", ".join(
+        f"{name!r}: " + (f"f{i}(row[{i + skip}])" if i in formatted else f"row[{i + skip}]")
+        for i, name in enumerate(names)
+    )
+    exec(compile(f"def build(row):\n    return {{{items}}}\n", "<json row>", "exec"), env)
+    build: Callable[[Sequence[Any]], dict[str, Any]] = env["build"]
+    return build
+
+
 class JsonEncoder(RowEncoder):
     def __init__(self, columns: Sequence[Column], fmt: OutputFormat) -> None:
         super().__init__(columns, fmt)
         self._names = [c.name for c in self.columns]
-        self._formatted = [
-            (i, c.name, f)
+        self._temporal = {
+            i: f
             for i, c in enumerate(self.columns)
             if (f := _temporal_text(c.sql_type)) is not None
-        ]
+        }
+        self._object = _object_builder(self._names, self._temporal)
+        self._skipping: dict[int, Callable[[Sequence[Any]], dict[str, Any]]] = {}
 
     def encode(self, row: Sequence[Any]) -> bytes:
         if len(row) != self._n:
             self._check(row)
-        obj = dict(zip(self._names, row, strict=False))
         try:
-            for i, name, f in self._formatted:
-                obj[name] = f(row[i])
-            return orjson.dumps(obj, default=_json_default)
+            return orjson.dumps(self._object(row), default=_json_default)
         except (orjson.JSONEncodeError, OverflowError, ValueError, TypeError) as exc:
             raise RowError(COERCION_ERROR, f"cannot write the row as JSON: {exc}") from None
+
+    def encode_many(self, rows: Sequence[Sequence[Any]], skip: int = 0) -> list[bytes]:
+        build = self._skipping.get(skip)
+        if build is None:
+            build = self._skipping[skip] = _object_builder(self._names, self._temporal, skip)
+        width, dumps = self._n + skip, orjson.dumps
+        out: list[bytes] = []
+        append = out.append
+        for row in rows:
+            if len(row) != width:
+                self._check(row[skip:])
+            try:
+                append(dumps(build(row), default=_json_default))
+            except (orjson.JSONEncodeError, OverflowError, ValueError, TypeError) as exc:
+                raise RowError(COERCION_ERROR, f"cannot write the row as JSON: {exc}") from None
+        return out
 
 
 class CsvEncoder(RowEncoder):

@@ -26,6 +26,7 @@ from typing import Any
 
 from pipelines.sql import state_codec as codec
 from pipelines.sql.operators.base import (
+    NEVER,
     Context,
     Operator,
     RowFailure,
@@ -127,8 +128,19 @@ class PartitionEngine:
         return pending
 
     def advance(self, *, idle: bool) -> dict[str, list[Row]]:
+        """Operators close what is due; with ``idle`` (the partition is caught up and quiet)
+        everything they hold. An idle close moves the partition's ROWTIME to the end of the
+        latest ROWTIME window it closed: time passed while the partition was quiet, and a
+        row that comes afterwards entered the stream after that close (KDA's ROWTIME), so it
+        counts in a later window instead of being late."""
         pending: dict[str, list[Row]] = defaultdict(list)
+        ctx = self.ctx
+        ctx.closed_through = NEVER
         self._run(pending, idle=idle, advance=True)
+        if ctx.closed_through > ctx.rowtime:
+            ctx.rowtime = ctx.closed_through
+            self._store.mark(("rowtime",))
+        ctx.closed_through = NEVER
         return pending
 
     def settle(self, floors: Mapping[str, int]) -> tuple[dict[str, list[Row]], dict[str, int]]:

@@ -165,9 +165,7 @@ class PumpQuery:
     #: Filled by planners whose rows are not the FROM stream's (a stream join): the scope
     #: the items were compiled in and, per input stream, where its row starts in that
     #: scope's rows.
-    layout: list[tuple[Scope, tuple[tuple[StreamInfo, int], ...]]] = field(
-        default_factory=list
-    )
+    layout: list[tuple[Scope, tuple[tuple[StreamInfo, int], ...]]] = field(default_factory=list)
 
     def error(self, kind: type, message: str, node: exp.Expression | None) -> Exception:
         return plan_error(kind, message, node, self.statement)
@@ -422,6 +420,17 @@ def _converter(compiled: Expr, column: StreamColumn) -> Fn:
         and not (target.is_string and target.length is not None)
     ):
         return f
+
+    if target.kind is TypeKind.VARCHAR and target.length is not None:
+        length = target.length
+
+        def fit(row: Row) -> Any:
+            value = f(row)
+            if type(value) is str and len(value) <= length:
+                return value  # what the CAST gives: the text unchanged
+            return None if value is None else fn.cast(value, target, source)
+
+        return fit
 
     def convert(row: Row) -> Any:
         value = f(row)

@@ -35,6 +35,7 @@ from pipelines.sql.shuffle import (
     NEVER,
     PARTIAL,
     ROW,
+    ROWS,
     ChannelClock,
     ExchangeWriter,
     MergeBuffer,
@@ -108,12 +109,11 @@ class _Processor:
             if not rows:
                 continue
             for output in self._outputs.get(stream, ()) if stream not in self._received else ():
-                encode = output.encoder.encode
-                for row in rows:
-                    key = row.key if isinstance(row, KeyedRow) else None
-                    out.append(
-                        OutRecord(output.topic, key, encode(row[1:]), int(row[0]), self._partition)
-                    )
+                topic, partition = output.topic, self._partition
+                append = out.append
+                for row, value in zip(rows, output.encoder.encode_many(rows, 1), strict=True):
+                    key = row.key if type(row) is KeyedRow else None
+                    append(OutRecord(topic, key, value, int(row[0]), partition))
             for writer in written.get(stream, ()):
                 writer.write(rows, self._engine.ctx, out)
         for failure in self._engine.take_failures():
@@ -141,6 +141,13 @@ class _Processor:
         streams, known = self._engine.settle(floors)
         self._emit(streams, out)
         self._mark(known, idle, out)
+
+    def _fail_now(self, out: list[OutRecord]) -> None:
+        """Every row failure so far goes out with this call's records. Left for a later
+        call it would be lost: the runtime commits this call's input offsets and state with
+        its records, and a crash, an abort or a rebalance forgets what is only in memory."""
+        for failure in self._engine.take_failures():
+            out.append(self._failure(failure))
 
     def _failure(self, failure: RowFailure) -> OutRecord:
         data = orjson.dumps(tag(list(failure.row)))
@@ -212,60 +219,44 @@ class SqlPartitionProcessor(_Processor):
         append = rows.append
         out: list[OutRecord] = []
         last_ms: int | None = None
-        rowtime = arrival = Timestamp(0)
+        # one row per record, decoded straight into the row tuple (AVRO), or the rows of
+        # each record (``decode_rows``)
         prefixed = self._decoder.prefixed
-        if prefixed is not None:  # one row per record, decoded straight into the row tuple
-            # ROWTIME is the running maximum of the timestamps (engine.next_rowtime), kept
-            # here and handed to the engine once: an ascending timestamp is then one
-            # Timestamp for both columns, not two and a method call per record
-            high = engine.rowtime
-            rowtime = Timestamp(high)
-            times = (rowtime, arrival)
-            for record in batch:
-                timestamp_ms = record.timestamp_ms
-                if timestamp_ms != last_ms:
-                    last_ms = timestamp_ms
-                    if timestamp_ms > high:
-                        high = timestamp_ms
-                        rowtime = Timestamp(timestamp_ms)
-                        times = (rowtime, rowtime)
-                    else:
-                        times = (rowtime, Timestamp(timestamp_ms))
-                raw = record.value or b""
-                if len(raw) > max_bytes:
-                    out.append(self._too_large(raw, max_bytes, rowtime, record))
-                    continue
-                try:
+        # ROWTIME is the running maximum of the timestamps (engine.next_rowtime), kept here
+        # and handed to the engine once: an ascending timestamp is then one Timestamp for
+        # both columns, not two and a method call per record
+        high = engine.rowtime
+        rowtime = Timestamp(high)
+        times = (rowtime, Timestamp(0))
+        for record in batch:
+            timestamp_ms = record.timestamp_ms
+            if timestamp_ms != last_ms:  # records of a batch often share their timestamp
+                last_ms = timestamp_ms
+                if timestamp_ms > high:
+                    high = timestamp_ms
+                    rowtime = Timestamp(timestamp_ms)
+                    times = (rowtime, rowtime)
+                else:
+                    times = (rowtime, Timestamp(timestamp_ms))
+            raw = record.value or b""
+            if len(raw) > max_bytes:
+                out.append(self._too_large(raw, max_bytes, rowtime, record))
+                continue
+            try:
+                if prefixed is not None:
                     append(prefixed(times, raw))
-                except RowError as exc:
-                    out.append(
-                        self._error(exc.name, exc.message, rowtime, raw, self._stream, record)
-                    )
-            engine.next_rowtime(high)
-        else:
-            for record in batch:
-                timestamp_ms = record.timestamp_ms
-                if timestamp_ms != last_ms:  # records of a batch often share their timestamp
-                    rowtime = engine.next_rowtime(timestamp_ms)
-                    arrival = Timestamp(timestamp_ms)
-                    last_ms = timestamp_ms
-                raw = record.value or b""
-                if len(raw) > max_bytes:
-                    out.append(self._too_large(raw, max_bytes, rowtime, record))
                     continue
-                try:
-                    decoded = decode_rows(raw)
-                except RowError as exc:
-                    out.append(
-                        self._error(exc.name, exc.message, rowtime, raw, self._stream, record)
-                    )
-                    continue
-                times = (rowtime, arrival)
-                for values in decoded:
-                    append(times + values)
+                decoded = decode_rows(raw)
+            except RowError as exc:
+                out.append(self._error(exc.name, exc.message, rowtime, raw, self._stream, record))
+                continue
+            for values in decoded:
+                append(times + values)
+        engine.next_rowtime(high)
         if rows:
             self._emit(engine.push(self._stream, rows), out)
         self._settle({self._stream: engine.rowtime}, False, out)
+        self._fail_now(out)
         return out
 
     def _too_large(
@@ -278,6 +269,7 @@ class SqlPartitionProcessor(_Processor):
         out: list[OutRecord] = []
         self._emit(self._engine.advance(idle=True), out)
         self._settle({self._stream: self._engine.rowtime}, True, out)
+        self._fail_now(out)
         return out
 
 
@@ -317,9 +309,12 @@ class StageProcessor(_Processor):
         partials: list[Row] = []
         for record in batch:
             kind, channel, payload = decode_record(record.value or b"")
-            if kind == ROW:
+            if kind == ROWS:
+                side, rows = payload
+                buffer.add_many(channel, side, rows, max(clock.stage_rowtime, engine.rowtime))
+            elif kind == ROW:
                 side, row = payload
-                buffer.add(channel, side, row, clock.stage_rowtime, engine.ctx)
+                buffer.add(channel, side, row, max(clock.stage_rowtime, engine.rowtime))
             elif kind == PARTIAL:
                 partials.append(payload)
             elif kind == MARKER:
@@ -332,6 +327,7 @@ class StageProcessor(_Processor):
         if partials:
             self._emit(engine.push(self._inbound[0], partials), out)
         self._settle(self._floors(), clock.stage_idle, out)
+        self._fail_now(out)
         return out
 
     def _tick(self, out: list[OutRecord]) -> None:

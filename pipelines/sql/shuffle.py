@@ -4,10 +4,16 @@ Every record of a repartition topic comes from one upstream *channel* — one pa
 stage before it, numbered by :meth:`pipelines.sql.application.SqlApplication` — and is one of:
 
 * a **row** ``["r", channel, side, [values]]`` of an input stream of the pump behind the
-  repartition (``side`` 1 is a join's right stream), in the partition its keys hash to;
+  repartition (``side`` 1 is a join's right stream), in the partition its keys (but a
+  window's time key) hash to — or **rows** ``["R", channel, side, [column, …]]``:
+  consecutive rows of one batch with the same key in one record, column by column (a pump
+  that sees every row — no key — gets a batch in one or a few records, not one record per
+  row; at most :data:`ROWS_RECORD_BYTES` bytes each). A column is ``["", [values]]`` when
+  JSON keeps each value as it is, ``["$ts", [milliseconds]]`` for TIMESTAMPs, ``["$",
+  [values]]`` in the codec's forms otherwise;
 * a **partial aggregate** ``["p", channel, rowtime, window start, [group key], states]``
-  (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to (the
-  window start's when there is no group key);
+  (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to
+  (without one: the window start's on event time, one partition for all on ROWTIME);
 * a **marker** ``["w", channel, rowtime, frontier, idle]``, sent to *every* partition when it
   changed: the channel's ROWTIME floor (no row it sends later has a lower ROWTIME), its
   frontier (partials: every window that ends at or before it was sent), and whether the
@@ -24,12 +30,16 @@ it catches up; when every channel is idle, the stage is idle. Rows wait in a
 :class:`MergeBuffer` until the stage's ROWTIME passed them, and leave in ROWTIME order (ties:
 by channel, then arrival), so the operators behind a repartition see one stream with a
 monotonic ROWTIME, as in a single partition. A row that comes in below the stage's ROWTIME
-(its channel was idle meanwhile) is a ``Late_Row`` error.
+(its channel was idle meanwhile, and came back behind) takes the stage's ROWTIME: it enters
+the stage's stream when it arrives, as KDA stamps a row with the time it entered a stream.
+So a channel's idleness never makes a row late behind a repartition; an event-time window
+still judges it by its event time.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -38,7 +48,7 @@ import orjson
 
 from ground.errors import RowError
 from pipelines.runtime import OutRecord
-from pipelines.sql.operators.base import LATE_ROW, NEVER, Context, StatefulOperator
+from pipelines.sql.operators.base import NEVER, Context, StatefulOperator
 from pipelines.sql.stages import Outbound
 from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import Row, Timestamp
@@ -53,7 +63,10 @@ __all__ = [
     "shuffle_key",
 ]
 
-ROW, PARTIAL, MARKER = "r", "p", "w"
+ROW, ROWS, PARTIAL, MARKER = "r", "R", "p", "w"
+#: The most bytes of rows one record carries (more rows go in the next record; a single row
+#: goes alone however large), far below Kafka's 1 MB.
+ROWS_RECORD_BYTES = 256 * 1024
 
 
 def _norm(value: Any) -> Any:
@@ -74,16 +87,71 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 
 def decode_record(value: bytes) -> tuple[str, int, Any]:
-    """``(kind, channel, payload)`` of a repartition record: a row ``(side, row)``, a partial
-    ``(rowtime, start, key, states)`` or a marker ``(rowtime, frontier, idle)``."""
+    """``(kind, channel, payload)`` of a repartition record: a row ``(side, row)``, rows
+    ``(side, [row, …])``, a partial ``(rowtime, start, key, states)`` or a marker
+    ``(rowtime, frontier, idle)``."""
     data = orjson.loads(value)
     kind, channel = data[0], data[1]
+    if kind == ROWS:
+        return kind, channel, (data[2], _rows_of(data[3]))
     if kind == ROW:
-        return kind, channel, (data[2], tuple(decode_value(v) for v in data[3]))
+        return kind, channel, (data[2], _decoded(data[3]))
     if kind == PARTIAL:
         key = tuple(decode_value(v) for v in data[4])
         return kind, channel, (decode_value(data[2]), decode_value(data[3]), key, data[5])
     return kind, channel, (data[2], data[3], data[4])
+
+
+_TS = "$ts"  # the state codec's tag of a TIMESTAMP
+_PLAIN = frozenset({str, bool, type(None)})  # values the state codec keeps as they are
+
+
+def _encoded(row: Row) -> list[Any]:
+    """``[encode_value(v) for v in row]``, without the call for the commonest values (text,
+    and the TIMESTAMPs every row starts with)."""
+    return [
+        v if type(v) in _PLAIN else [_TS, int(v)] if type(v) is Timestamp else encode_value(v)
+        for v in row
+    ]
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _column(values: Sequence[Any]) -> list[Any]:
+    """One column of an ``R`` record: the values as they are when JSON keeps every one of
+    them exactly (text, booleans, NULLs, 64-bit integers, finite floats), TIMESTAMPs as
+    milliseconds, else each in the state codec's form."""
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:
+        return ["", values]
+    if kinds == {Timestamp}:
+        return [_TS, list(map(int, values))]
+    if kinds == {int} and _INT64[0] <= min(values) and max(values) <= _INT64[1]:
+        return ["", values]
+    if kinds == {float} and math.isfinite(sum(values)):  # no NaN, no infinity (or overflow)
+        return ["", values]
+    return ["$", [encode_value(v) for v in values]]
+
+
+def _rows_of(columns: list[list[Any]]) -> list[Row]:
+    """The rows of an ``R`` record's columns."""
+    decoded = []
+    for tag, values in columns:
+        if tag == _TS:
+            values = list(map(Timestamp, values))
+        elif tag:
+            values = [decode_value(v) for v in values]
+        decoded.append(values)
+    return list(zip(*decoded, strict=True))
+
+
+def _decoded(encoded: list[Any]) -> Row:
+    """The row of :func:`_encoded`'s values: ``decode_value`` only for the tagged ones."""
+    return tuple([
+        v if type(v) is not list else Timestamp(v[1]) if v[0] == _TS else decode_value(v)
+        for v in encoded
+    ])  # fmt: skip
 
 
 class ExchangeWriter:
@@ -105,23 +173,52 @@ class ExchangeWriter:
             self._rows(rows, ctx, out)
 
     def _rows(self, rows: Sequence[Row], ctx: Context, out: list[OutRecord]) -> None:
-        fns = self.outbound.grouping.fns
-        head = f'["r",{self.channel},{self.outbound.side},'.encode()
-        topic, partitions = self.topic, self.partitions
+        grouping = self.outbound.grouping
+        # a ROWTIME window's start is not part of the key: a row whose ROWTIME moves (its
+        # partition came back after an idle close) stays in its group's partition
+        fns = [f for i, f in enumerate(grouping.fns) if i != grouping.window]
+        fixed = shuffle_key([]) if not fns else None  # no key: every row goes to one place
+        run_key: bytes | None = None
+        run: list[Row] = []
         for row in rows:
-            try:
-                key = shuffle_key([f(row) for f in fns])
-            except RowError as exc:
-                ctx.fail(self._pump, exc.name, exc.message, row)
-                continue
-            value = head + orjson.dumps([encode_value(v) for v in row]) + b"]"
-            out.append(OutRecord(topic, key, value, int(row[0]), partition_of(key, partitions)))
+            if fixed is None:
+                try:
+                    key = shuffle_key([f(row) for f in fns])
+                except RowError as exc:
+                    ctx.fail(self._pump, exc.name, exc.message, row)
+                    continue
+            else:
+                key = fixed
+            if key != run_key:
+                if run:
+                    self._flush(run_key or b"", run, out)
+                run_key, run = key, []
+            run.append(row)
+        if run:
+            self._flush(run_key or b"", run, out)
+
+    def _flush(self, key: bytes, run: list[Row], out: list[OutRecord]) -> None:
+        """Consecutive rows with the same ``key``: one record (``r`` for one row, ``R`` for
+        several), or several of at most :data:`ROWS_RECORD_BYTES`."""
+        partition = partition_of(key, self.partitions)
+        if len(run) == 1:
+            value = orjson.dumps([ROW, self.channel, self.outbound.side, _encoded(run[0])])
+            out.append(OutRecord(self.topic, key, value, int(run[0][0]), partition))
+            return
+        columns = [_column(c) for c in zip(*run, strict=True)]
+        value = orjson.dumps([ROWS, self.channel, self.outbound.side, columns])
+        if len(value) > ROWS_RECORD_BYTES:
+            half = len(run) // 2
+            self._flush(key, run[:half], out)
+            self._flush(key, run[half:], out)
+            return
+        out.append(OutRecord(self.topic, key, value, int(run[0][0]), partition))
 
     def _partials(self, rows: Sequence[Row], out: list[OutRecord]) -> None:
         window = self.outbound.grouping.window
         for rowtime, start, key, states in rows:
             group = [v for i, v in enumerate(key) if i != window]
-            record_key = shuffle_key(group or [start])
+            record_key = shuffle_key(group or ([start] if self.outbound.event_time else []))
             value = orjson.dumps([
                 PARTIAL, self.channel, encode_value(rowtime), encode_value(start),
                 [encode_value(v) for v in key], states,
@@ -223,8 +320,8 @@ class MergeBuffer(StatefulOperator):
     def __init__(self, pump: str) -> None:
         super().__init__("__buffer")
         self._pump = pump
-        # (rowtime, channel, seq, side, row, encoded values, epoch): a heap in release order
-        self._heap: list[tuple[int, int, int, int, Row, list[Any], int]] = []
+        # (rowtime, channel, seq, side, row, epoch): a heap in release order
+        self._heap: list[tuple[int, int, int, int, Row, int]] = []
         self._chunks: dict[int, int] = {}
         self._seq = 0
         self._epoch = 0
@@ -232,39 +329,49 @@ class MergeBuffer(StatefulOperator):
     def __len__(self) -> int:
         return len(self._heap)
 
-    def add(self, channel: int, side: int, row: Row, stage_rowtime: int, ctx: Context) -> None:
-        rowtime = int(row[0])
-        if rowtime < stage_rowtime:
-            ctx.fail(
-                self._pump,
-                LATE_ROW,
-                f"row of upstream partition {channel} came in at ROWTIME "
-                f"{Timestamp(rowtime).text()}, after the stage's ROWTIME passed it (its "
-                "partition had been idle)",
-                row,
-            )
-            return
-        heapq.heappush(
-            self._heap,
-            (rowtime, channel, self._seq, side, row, [encode_value(v) for v in row], self._epoch),
-        )
-        self._seq += 1
-        self._chunks[self._epoch] = self._chunks.get(self._epoch, 0) + 1
-        self.store.mark(("b", self._epoch))
+    def add(self, channel: int, side: int, row: Row, stage_rowtime: int) -> None:
+        self.add_many(channel, side, [row], stage_rowtime)
+
+    def add_many(self, channel: int, side: int, rows: Sequence[Row], stage_rowtime: int) -> None:
+        """The rows of one record of ``channel``, in order. One below ``stage_rowtime`` (its
+        channel had been idle, and the stage's ROWTIME went on without it) enters the
+        stage's stream now: it takes the stage's ROWTIME, as a row entering a KDA
+        in-application stream does."""
+        heap, seq, epoch = self._heap, self._seq, self._epoch
+        push = heapq.heappush
+        for row in rows:
+            rowtime = int(row[0])
+            if rowtime < stage_rowtime:
+                rowtime = stage_rowtime
+                row = (Timestamp(rowtime), *row[1:])
+            push(heap, (rowtime, channel, seq, side, row, epoch))
+            seq += 1
+        self._seq = seq
+        if rows:
+            self._chunks[epoch] = self._chunks.get(epoch, 0) + len(rows)
+            self.store.mark(("b", epoch))
 
     def release(self, rowtime: int, everything: bool) -> dict[int, list[Row]]:
         """The rows below ``rowtime`` (all of them with ``everything``), per side, in order."""
         out: dict[int, list[Row]] = {}
         heap = self._heap
+        pop = heapq.heappop
+        left: dict[int, int] = {}  # rows that left, per epoch
         while heap and (everything or heap[0][0] < rowtime):
-            _, _, _, side, row, _, epoch = heapq.heappop(heap)
-            out.setdefault(side, []).append(row)
-            left = self._chunks[epoch] - 1
-            if left:
-                self._chunks[epoch] = left
+            _, _, _, side, row, epoch = pop(heap)
+            rows = out.get(side)
+            if rows is None:
+                rows = out[side] = []
+            rows.append(row)
+            left[epoch] = left.get(epoch, 0) + 1
+        chunks = self._chunks
+        for epoch, gone in left.items():
+            remaining = chunks[epoch] - gone
+            if remaining:
+                chunks[epoch] = remaining
                 self.store.mark(("b", epoch))
             else:
-                del self._chunks[epoch]
+                del chunks[epoch]
                 self.store.delete(("b", epoch))
         return out
 
@@ -273,7 +380,7 @@ class MergeBuffer(StatefulOperator):
 
     def snapshot(self, key: Any) -> Any:
         epoch = key[1]
-        return [[e[1], e[2], e[3], e[5]] for e in self._heap if e[6] == epoch]
+        return [[e[1], e[2], e[3], _encoded(e[4])] for e in self._heap if e[5] == epoch]
 
     def end_epoch(self) -> None:
         self._epoch += 1
@@ -282,7 +389,7 @@ class MergeBuffer(StatefulOperator):
         epoch = int(key[1])
         for channel, seq, side, encoded in value:
             row = tuple(decode_value(v) for v in encoded)
-            self._heap.append((int(row[0]), channel, seq, side, row, list(encoded), epoch))
+            self._heap.append((int(row[0]), channel, seq, side, row, epoch))
             self._seq = max(self._seq, seq + 1)
         self._chunks[epoch] = self._chunks.get(epoch, 0) + len(value)
         self._epoch = max(self._epoch, epoch + 1)

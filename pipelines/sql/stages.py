@@ -107,8 +107,14 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """What a stage writes to a repartition topic: the rows of ``stream`` (side ``side`` of
-    the pump, keyed by ``grouping``), or the partial aggregates on ``stream`` (a
-    :func:`partials_stream`, keyed by the non-window keys, or the window start)."""
+    the pump, keyed by ``grouping`` without a tumbling window's time key), or the partial
+    aggregates on ``stream`` (a :func:`partials_stream`, keyed by the non-window keys; with
+    none, by the window start on event time and all in one partition on ROWTIME).
+
+    Neither key holds a ROWTIME window's start: the stage behind gives a row (or partial)
+    of an upstream partition that had been idle and came back behind the others the stage's
+    ROWTIME (:mod:`pipelines.sql.shuffle`), which can move it to another window, and every
+    window of a group must be in the partition its group is."""
 
     repartition: Repartition
     stream: str
@@ -345,7 +351,8 @@ def _repartition(
     if two_phase is not None:
         g = grouping[0]
         keys = [c for i, c in enumerate(_key_text(g)) if i != g.window]
-        key = ", ".join(keys) if keys else "window start"
+        key = ", ".join(keys) if keys else (
+            "window start" if two_phase.event_time else "(one partition)")
         repartition = Repartition(
             topic, pump.name, True, index,
             f"{reason}: each input partition aggregates its rows, stage {index} merges the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -20,6 +21,7 @@ from connectors import (
 from connectors.core import FanoutMetrics, FlushReport, MetricsHook
 from ground.errors import ConfigError
 from ground.settings import Settings
+from ground.startup import wait_until_up
 from shardline.cli.options import parse_web_port, web_options
 from shardline.host import DeliveryService, HostApp, check_port, run_host
 
@@ -114,12 +116,13 @@ def deliver(settings: Settings, config: Path | None, **opts: Any) -> None:
     Shardline's layout or in Firehose's (CreateDeliveryStream input, or describe-delivery-stream
     output; see docs/delivery.md); endpoints and credentials come from the SHARDLINE_*
     environment. Offsets are committed only after the
-    destination confirmed the write.
+    destination confirmed the write. While Kafka, S3 or the search cluster is unreachable
+    or answers 5xx at start-up, it waits for them (SHARDLINE_STARTUP_WAIT_MS, 120000).
     """
     port = parse_web_port(opts["web_port"], "--metrics-port")
     configs = load_deliveries(config) if config is not None else _from_flags(opts)
-    for cfg in configs:
-        preflight(cfg, settings)
+    for cfg in configs:  # a server down or answering 5xx is waited for; the rest fails now
+        wait_until_up(functools.partial(preflight, cfg, settings), settings.startup_wait)
     if port is not None:  # before anything starts, as a one-line error
         check_port(opts["web_host"], port, "--metrics-port")
     shutdown_ms: int | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ground.settings import Settings
+from ground.startup import wait_until_up
 from shardline.cli.options import parse_web_port, web_options
 from shardline.host import HostApp, run_host
 
@@ -61,7 +62,9 @@ def run_command(
         idle_timeout_ms=overrides.get("idle_timeout_ms"),
         allowed_lateness_ms=overrides.get("grace_ms"),
     )
-    app.preflight()  # the inputs exist; their partition counts size the repartition topics
+    # the inputs exist; their partition counts size the repartition topics. A broker that
+    # is down is waited for (SHARDLINE_STARTUP_WAIT_MS); a missing topic fails now.
+    wait_until_up(app.preflight, settings.startup_wait)
     host = HostApp(app.config.application_name, settings, web_port=port, web_host=web_host)
     service = host.add_sql_application(
         app,

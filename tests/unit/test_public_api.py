@@ -64,7 +64,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "ground": [
         "aws_credentials", "clock", "errors", "faults", "java_pattern", "java_properties", "kafka",
         "kafka_check", "kafka_config", "msk_iam", "retention", "s3", "search_auth", "secret",
-        "settings",
+        "settings", "startup",
     ],
     "pipelines": [
         "ApplicationConfig", "SqlApplication", "SqlPartitionProcessor", "StageProcessor",

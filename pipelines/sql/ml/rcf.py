@@ -150,6 +150,18 @@ class RandomCutForest:
         forest.update(point)
         return score, attribution
 
+    def observe_many(self, points: Sequence[Sequence[float]]) -> list[float]:
+        """:meth:`observe` of each point in turn (score, then update), without explanation:
+        the scores. The operator's batch path; the points were checked by its cursor (each
+        of ``dimensions`` finite floats)."""
+        score, update = self._forest.score, self._forest.update
+        scores: list[float] = []
+        append = scores.append
+        for point in points:
+            append(score(point))
+            update(point)
+        return scores
+
     def score(self, point: Sequence[float]) -> float:
         self._check(point)
         return float(self._forest.score(point))

@@ -82,9 +82,19 @@ class Context:
     #: Behind a repartition, per pump whose partial aggregates it merges: every upstream
     #: partition has closed (and sent) its windows that end at or before this time.
     frontiers: dict[str, int] = field(default_factory=dict)
+    #: During an idle close: the latest ROWTIME up to which an operator closed ROWTIME
+    #: windows (their ends). The partition's ROWTIME moves there afterwards, so a row that
+    #: comes later is never late for a ROWTIME window (``PartitionEngine.advance``).
+    closed_through: int = NEVER
 
     def fail(self, pump: str, name: str, message: str, row: Row) -> None:
         self.failures.append(RowFailure(pump, name, message, row))
+
+    def close_through(self, rowtime: int) -> None:
+        """An idle close emitted ROWTIME results up to ``rowtime``: rows that come later
+        must take a ROWTIME of at least that."""
+        if rowtime > self.closed_through:
+            self.closed_through = int(rowtime)
 
 
 class StateStore:
@@ -153,7 +163,9 @@ class Operator(ABC):
         """Rows of the input stream in, rows of the target stream out."""
 
     def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
-        """Close what is due; ``idle``: the partition is caught up and quiet, close all."""
+        """Close what is due; ``idle``: the partition is caught up and quiet, close all.
+        An operator whose windows are on ROWTIME reports how far an idle close went with
+        :meth:`Context.close_through`."""
         return []
 
     def settle(self, floor: int, ctx: Context) -> list[Row]:

@@ -11,7 +11,7 @@ result row ``(ROWTIME, *cursor columns, *function columns)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +32,17 @@ class Cursor:
     columns: tuple[Fn, ...]
     names: tuple[str, ...]
     numeric: tuple[int, ...]
+    #: ``row -> the columns' values`` in one call, when every column is a column of the
+    #: stream read as it is (``CURSOR(SELECT STREAM * …)``)
+    getter: Callable[[Row], tuple[Any, ...]] | None = None
 
     def values(self, row: Row) -> tuple[Any, ...] | None:
         """The cursor's columns for ``row``, or ``None`` when its ``WHERE`` drops the row."""
         if self.where is not None and self.where(row) is not True:
             return None
-        return tuple(f(row) for f in self.columns)
+        if self.getter is not None:
+            return self.getter(row)
+        return tuple([f(row) for f in self.columns])
 
     def point(self, values: Sequence[Any]) -> list[float]:
         """The numeric columns as floats; a NULL or non-finite value fails the row."""
@@ -65,6 +70,18 @@ class ResultQuery:
     pump: str
     where: Fn | None
     select: tuple[Fn, ...]
+
+    def emit_many(self, results: Sequence[Row], out: list[Row], ctx: Context) -> None:
+        """:meth:`emit` of each result row, in order."""
+        where, select = self.where, self.select
+        append = out.append
+        for result in results:
+            try:
+                if where is not None and where(result) is not True:
+                    continue
+                append((result[0], *[f(result) for f in select]))
+            except RowError as exc:
+                ctx.fail(self.pump, exc.name, exc.message, result)
 
     def emit(self, result: Row, out: list[Row], ctx: Context) -> None:
         try:

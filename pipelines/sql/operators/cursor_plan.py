@@ -11,7 +11,8 @@ INTEGER, BIGINT, REAL, DOUBLE) and ignores the rest, as KDA does; a DECIMAL colu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,7 @@ from pipelines.sql.operators.cursor import Cursor, ResultQuery
 from pipelines.sql.planning import PumpQuery
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import Source, resolve_source
-from pipelines.sql.types import TypeKind
+from pipelines.sql.types import Row, TypeKind
 
 __all__ = [
     "CursorCall",
@@ -145,11 +146,14 @@ def plan_cursor_call(query: PumpQuery) -> CursorCall:
         raise query.error(SqlUnsupportedError, f"a JOIN inside {name}'s CURSOR", args[0])
     scope = source.scope
     fns, columns = [], []
+    positions: list[int | None] = []  # of the columns that read a stream column as it is
     for position, item in enumerate(cursor_select.expressions):
         if isinstance(item, exp.Star):
             for column in source.stream.columns:
                 node = exp.Column(this=exp.Identifier(this=column.name, quoted=True))
-                fns.append(compile_expr(node, scope).fn)
+                star = compile_expr(node, scope)
+                fns.append(star.fn)
+                positions.append(star.column)
                 columns.append(column)
             continue
         inner = item.this if isinstance(item, exp.Alias) else item
@@ -169,6 +173,7 @@ def plan_cursor_call(query: PumpQuery) -> CursorCall:
                 inner,
             )
         fns.append(compiled.fn)
+        positions.append(compiled.column)
         columns.append(StreamColumn(column_name, compiled.sql_type))
     numeric = []
     for i, column in enumerate(columns):
@@ -197,8 +202,21 @@ def plan_cursor_call(query: PumpQuery) -> CursorCall:
         tuple(fns),
         tuple(c.name for c in columns),
         tuple(numeric),
+        _getter(positions),
     )
     return CursorCall(name, call, source, cursor, tuple(columns), tuple(arguments))
+
+
+def _getter(positions: Sequence[int | None]) -> Callable[[Row], tuple[Any, ...]] | None:
+    """The cursor's values in one ``itemgetter`` call, when each is a stream column."""
+    indexes = [p for p in positions if p is not None]
+    if len(indexes) != len(positions) or not indexes:
+        return None
+    if len(indexes) == 1:
+        (index,) = indexes
+        return lambda row: (row[index],)
+    getter: Callable[[Row], tuple[Any, ...]] = operator.itemgetter(*indexes)
+    return getter
 
 
 def streams_through_a_function(select: exp.Select) -> bool:

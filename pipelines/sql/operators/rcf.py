@@ -73,30 +73,67 @@ class RandomCutForestOperator(StatefulOperator):
         self._restoring: dict[tuple[Any, ...], Any] = {}
 
     def process(self, rows: list[Row], ctx: Context) -> list[Row]:
-        out: list[Row] = []
-        cursor, forest, query = self._cursor, self._forest, self._query
-        explain, directional, columns = self._explain, self._directional, self._columns
-        key = ("points", self._epoch)
+        # In three passes over the batch: the cursor's values and points, the forest (each
+        # point scored, then added, in order), the result rows. A row the cursor fails is
+        # reported in its place among the rows' own failures (pass three).
+        cursor = self._cursor
+        values_of, point_of = cursor.values, cursor.point
+        taken: list[tuple[Row, tuple[Any, ...]] | tuple[Row, RowError]] = []
+        points: list[list[float]] = []
+        failed = False
         for row in rows:
             try:
-                values = cursor.values(row)
+                values = values_of(row)
                 if values is None:
                     continue
-                point = cursor.point(values)
+                points.append(point_of(values))
             except RowError as exc:
-                ctx.fail(self.pump, exc.name, exc.message, row)
+                taken.append((row, exc))
+                failed = True
                 continue
-            score, attribution = forest.observe(point, explain=explain)
-            if attribution is not None:
+            taken.append((row, values))
+        if not points:
+            for row, failure in taken:
+                assert isinstance(failure, RowError)
+                ctx.fail(self.pump, failure.name, failure.message, row)
+            return []
+        forest = self._forest
+        if self._explain:
+            columns, directional = self._columns, self._directional
+            extras: list[tuple[Any, ...]] = []
+            for point in points:
+                score, attribution = forest.observe(point, explain=True)
+                assert attribution is not None
                 text = explanation_json(columns, attribution, with_directionality=directional)
-                result: Row = (row[0], *values, score, text)
-            else:
-                result = (row[0], *values, score)
-            self._count += 1
-            self._since += 1
-            self._chunk.append(point)
-            self.store.mark(key)
-            query.emit(result, out, ctx)
+                extras.append((score, text))
+        else:
+            extras = [(score,) for score in forest.observe_many(points)]
+        self._count += len(points)
+        self._since += len(points)
+        self._chunk.extend(points)
+        self.store.mark(("points", self._epoch))
+        out: list[Row] = []
+        emit = self._query.emit_many
+        if failed:  # the failures in their places among the results' (from the outer query)
+            extra = iter(extras)
+            results: list[Row] = []
+            for row, got in taken:
+                if isinstance(got, RowError):
+                    emit(results, out, ctx)
+                    results = []
+                    ctx.fail(self.pump, got.name, got.message, row)
+                else:
+                    results.append((row[0], *got, *next(extra)))
+            emit(results, out, ctx)
+        else:
+            emit(
+                [
+                    (row[0], *values, *extra)  # type: ignore[misc]
+                    for (row, values), extra in zip(taken, extras, strict=True)
+                ],
+                out,
+                ctx,
+            )
         if self._since >= self._checkpoint_every:
             self._checkpoint()
         return out

@@ -78,6 +78,7 @@ class StaggerOperator(StatefulOperator):
         if idle and self._open:
             last = max(entry[0] for entry in self._open.values())
             self._close(last + self._range, out, ctx)
+            ctx.close_through(last + self._range)
         return out
 
     def rowtime_floor(self, floor: int) -> int:

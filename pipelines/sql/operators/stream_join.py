@@ -15,8 +15,10 @@ join when ``lower <= r - l <= upper`` — a right window ``RANGE x PRECEDING`` i
 - results come out in ROWTIME order.
 
 When the partition goes idle every buffered row is joined and emitted (an outer join's
-unmatched rows early); a row that arrives afterwards with a ROWTIME not after those is
-late: it goes to the error stream as ``Late_Row``.
+unmatched rows early), and the partition's ROWTIME moves past them
+(:meth:`~pipelines.sql.engine.PartitionEngine.advance`): a row that arrives afterwards
+takes a later ROWTIME. A row that still comes in with a ROWTIME not after those (state
+restored from an older layout) is late: it goes to the error stream as ``Late_Row``.
 
 Both sides are in-application streams of the same input partition, so their ROWTIMEs share
 one clock. A result at time ``t`` is emitted once the partition's ROWTIME has passed ``t``
@@ -114,8 +116,10 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
         out: list[Row] = []
         if idle and (self._left.rows or self._right.rows):
             self._release(_END, ctx, out)
-            # everything buffered is out: a row with a ROWTIME up to now is late from here
+            # everything buffered is out: the partition's ROWTIME moves past it, so a row
+            # that comes later is not late
             self._done = self._max_rowtime + 1
+            ctx.close_through(self._done)
         return out
 
     def settle(self, floor: int, ctx: Context) -> list[Row]:

@@ -72,7 +72,9 @@ class ItemsTumblingOperator(StatefulOperator):
     def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
         out: list[Row] = []
         if idle and self._windows:
-            self._close(max(self._windows) + self._size, out, ctx)
+            end = max(self._windows) + self._size
+            self._close(end, out, ctx)
+            ctx.close_through(end)
         return out
 
     def rowtime_floor(self, floor: int) -> int:

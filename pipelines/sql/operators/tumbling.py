@@ -173,6 +173,8 @@ class TumblingOperator(StatefulOperator):
         if idle and self._windows:
             last_end = max(self._windows) + self._size
             self._advance_to(last_end, ctx.rowtime, ctx, out)
+            if not self._event_time:
+                ctx.close_through(last_end)
         return out
 
     def rowtime_floor(self, floor: int) -> int:

@@ -20,8 +20,12 @@ partition — so the work that grows with the records scales with the partitions
 * :class:`ItemsPartial` and :class:`ItemsFinal` do the same for ``TOP_K_ITEMS_TUMBLING`` and
   ``COUNT_DISTINCT_ITEMS_TUMBLING`` with the sketches' ``merge``.
 
-A partial that reaches the final after its window closed (possible only when its partition
-had been idle, so the others' frontier moved on without it) is a ``Late_Row`` error there.
+A partial can reach the final after its window closed only when its partition had been idle
+(the others' frontier moved on without it) and came back behind them. On ROWTIME its rows
+entered the stage's stream when they arrived: the partial is merged into the first window
+still open, as its rows would have been in KDA (where ROWTIME is the time a row entered the
+stream), so a ROWTIME window never loses rows to idleness. On an event-time column it is a
+``Late_Row`` error there, carrying the group and the partial's aggregates.
 """
 
 from __future__ import annotations
@@ -76,6 +80,11 @@ class TumblingFinal(TumblingOperator):
         specs = self._specs
         for row in rows:
             _rowtime, start, key, states = row
+            if start + size <= self._watermark and not self._event_time:
+                # its partition had been idle and came back behind the others: its rows
+                # entered the stage's stream now, in the first window still open
+                start = _open_start(self._watermark, size, start)
+                key = (*key[: self._window_key], start, *key[self._window_key + 1 :])
             if start + size <= self._watermark:
                 results = [s.restore(v).result() for s, v in zip(specs, states, strict=True)]
                 ctx.fail(
@@ -140,6 +149,7 @@ class ItemsPartial(ItemsTumblingOperator):
             end = max(self._windows) + self._size
             self._close(end, out, ctx)
             self._frontier = max(self._frontier, end)
+            ctx.close_through(end)
         return out
 
     def settle(self, floor: int, ctx: Context) -> list[Row]:
@@ -173,6 +183,10 @@ class ItemsFinal(ItemsTumblingOperator):
         for row in rows:
             end, start, _key, state = row
             start = int(start)
+            if start + self._size <= self._frontier:
+                # its partition had been idle and came back behind the others (see
+                # TumblingFinal): the first window still open
+                start = int(_open_start(self._frontier, self._size, start))
             if start + self._size <= self._frontier:
                 ctx.fail(
                     self.pump,
@@ -216,3 +230,9 @@ class ItemsFinal(ItemsTumblingOperator):
             self._frontier = int(value)
             return
         super().restore(key, value)
+
+
+def _open_start(watermark: Any, size: int, like: Any) -> Any:
+    """The start of the first window that ends after ``watermark`` (of ``like``'s type)."""
+    start = int(watermark) - int(watermark) % size
+    return Timestamp(start) if isinstance(like, Timestamp) else start

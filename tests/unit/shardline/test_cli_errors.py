@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,28 @@ def test_bad_setting_names_the_variable() -> None:
 
 
 def test_unreachable_broker_fails_with_one_line() -> None:
-    proc = _shardline("run", str(PIPELINE), env={"SHARDLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    """Without a start-up wait: at once. (A broker that is down is waited for, the start-up
+    wait long: ``SHARDLINE_STARTUP_WAIT_MS``, below.)"""
+    proc = _shardline("run", str(PIPELINE), env={"SHARDLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+                                                 "SHARDLINE_STARTUP_WAIT_MS": "0"})
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "no Kafka broker answered at 127.0.0.1:1" in lines[0]
+
+
+def test_an_unreachable_broker_is_waited_for_with_one_line_per_attempt() -> None:
+    started = time.monotonic()
+    proc = _shardline("run", str(PIPELINE), env={"SHARDLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+                                                 "SHARDLINE_STARTUP_WAIT_MS": "15000"})
+    assert time.monotonic() - started >= 15
+    assert proc.returncode == 2
+    *waits, last = proc.stderr.strip().splitlines()
+    assert "no Kafka broker answered at 127.0.0.1:1" in last
+    assert waits and all("WARNING ground.startup: waiting for Kafka at 127.0.0.1:1 (attempt "
+                         in line for line in waits), proc.stderr
+    assert [int(line.split("(attempt ")[1].split(":")[0]) for line in waits] == list(
+        range(1, len(waits) + 1))
 
 
 def test_bad_firehose_layout_delivery_names_the_firehose_field(tmp_path: Path) -> None:

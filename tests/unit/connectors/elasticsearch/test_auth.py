@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from connectors.core import Batch, DontRetry
 from connectors.elasticsearch.config import check_cluster
 from connectors.elasticsearch.destination import BulkResponse, ElasticsearchDestination
-from ground.errors import CredentialsError, DeliveryError
+from ground.errors import CredentialsError, DeliveryError, DestinationUnavailableError
 from ground.search_auth import SearchAuth
 from ground.secret import Secret
 from ground.settings import Settings
@@ -183,3 +183,20 @@ def test_the_start_up_check_points_at_the_ca_bundle(tls: Path) -> None:
         run(FakeSearch(), tls, lambda url: check_cluster(settings_for(url, SearchAuth()), "t"))
     assert "SHARDLINE_SEARCH_CA_BUNDLE" in str(info.value)
     assert str(info.value).startswith("Elasticsearch: cannot verify the TLS certificate")
+
+
+def test_the_start_up_check_calls_a_cluster_answering_5xx_or_down_unavailable() -> None:
+    """Transient (a worker waits for it at start-up); 4xx other than the credentials' are
+    not."""
+    fake = FakeSearch([web.json_response({"error": {"type": "master_not_discovered_exception",
+                                                    "reason": "starting"}}, status=503)])
+    with pytest.raises(DestinationUnavailableError) as info:
+        run(fake, None, lambda url: check_cluster(settings_for(url, SearchAuth()), "t"))
+    assert info.value.system == "Elasticsearch" and "HTTP 503" in info.value.reason
+    with pytest.raises(DestinationUnavailableError) as down:
+        asyncio.run(check_cluster(settings_for("http://127.0.0.1:9", SearchAuth()), "t"))
+    assert down.value.endpoint == "http://127.0.0.1:9"
+    fake = FakeSearch([web.json_response({"error": {"type": "x", "reason": "y"}}, status=400)])
+    with pytest.raises(DeliveryError) as refused:
+        run(fake, None, lambda url: check_cluster(settings_for(url, SearchAuth()), "t"))
+    assert not isinstance(refused.value, DestinationUnavailableError)

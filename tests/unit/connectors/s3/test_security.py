@@ -18,7 +18,13 @@ from connectors.firehose_layout import delivery_from_firehose
 from connectors.s3 import Compression, S3Client, S3Config, S3Destination, S3Response
 from connectors.s3.buckets import check_buckets
 from ground.aws_credentials import AwsCredentials
-from ground.errors import ConfigError, CredentialsError, DeliveryError, RetriableDeliveryError
+from ground.errors import (
+    ConfigError,
+    CredentialsError,
+    DeliveryError,
+    DestinationUnavailableError,
+    RetriableDeliveryError,
+)
 from ground.s3 import SSE_S3, ServerSideEncryption
 from ground.secret import Secret
 from ground.settings import Settings
@@ -254,3 +260,27 @@ def test_the_check_tells_a_bucket_the_credentials_may_not_use(
         check(monkeypatch, CheckS3(403, refusal("AccessDenied")))
     assert not isinstance(info.value, CredentialsError)
     assert "s3.bucket 'ticks'" in str(info.value) and "may not use it" in str(info.value)
+
+
+@pytest.mark.parametrize(("answer", "transient"), [
+    (S3Response(502), True),
+    (refusal("SlowDown", 503), True),
+    (S3Response(None, error="ClientConnectorError: Cannot connect to host minio:9000"), True),
+    (S3Response(None, error="ClientConnectorCertificateError: certificate verify failed"),
+     False),
+    (refusal("NoSuchBucket", 404), False),
+])  # fmt: skip
+def test_the_check_calls_s3_down_or_answering_5xx_unavailable(
+        monkeypatch: pytest.MonkeyPatch, answer: S3Response, transient: bool) -> None:
+    fake = CheckS3(0, S3Response(200))
+    fake.head_bucket = lambda bucket: _answer(answer)  # type: ignore[method-assign]
+    with pytest.raises(DeliveryError) as info:
+        check(monkeypatch, fake)
+    assert isinstance(info.value, DestinationUnavailableError) is transient
+    assert "s3.bucket 'ticks'" in str(info.value)
+    if transient:
+        assert (info.value.system, info.value.endpoint) == ("S3", "http://127.0.0.1:19000")
+
+
+async def _answer(response: S3Response) -> S3Response:
+    return response

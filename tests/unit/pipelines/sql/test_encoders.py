@@ -53,6 +53,19 @@ def test_json_round_trip() -> None:
     assert [decoder.decode(r) for r in encoder.encode_many(rows)] == rows
 
 
+@pytest.mark.parametrize("fmt", ["JSON", "CSV"])
+def test_encoding_stream_rows_skips_their_rowtime(fmt: str) -> None:
+    encoder = build_encoder(OUT, fmt)
+    rows = [ROW, (None,) * 7, ("", -1, 0, -2.5, False, Timestamp(0), Decimal("0.00"))]
+    stream_rows = [(Timestamp(9), *r) for r in rows]
+    assert encoder.encode_many(stream_rows, 1) == [encoder.encode(r) for r in rows]
+    with pytest.raises(ValueError, match="a row of 6 values for 7 columns"):
+        encoder.encode_many([stream_rows[0][:-1]], 1)
+    if fmt == "JSON":
+        with pytest.raises(RowError, match="cannot write the row"):
+            encoder.encode_many([(Timestamp(9), *ROW[:-1], object())], 1)
+
+
 def test_csv_encoding_is_one_line_without_delimiter() -> None:
     encoder = build_encoder(OUT, "CSV")
     line = encoder.encode(ROW)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from pipelines.sql import shuffle
 from pipelines.sql.operators.base import Context
 from pipelines.sql.planning import Grouping
 from pipelines.sql.shuffle import (
@@ -41,7 +42,75 @@ def test_rows_cross_with_their_exact_values_keyed_by_the_grouping() -> None:
     assert decoded == row and [type(v) for v in decoded] == [type(v) for v in row]
 
 
-def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_window_alone() -> None:
+def test_consecutive_rows_with_one_key_cross_in_one_record(monkeypatch) -> None:
+    rows = [(Timestamp(1_000 + i), "TECH" if i < 3 or i == 5 else "AUTO", float(i), Interval(i))
+            for i in range(6)]  # fmt: skip
+    keyed = ExchangeWriter(Outbound(ROWS, "S", 0, Grouping(("SECTOR",), (lambda r: r[1],))), 8, 2)
+    out: list = []
+    keyed.write(rows, Context("app", 0, 0), out)
+    # runs: TECH x3, AUTO x2, TECH: three records, in the order of the rows
+    assert [r.key for r in out] == [shuffle_key([k]) for k in ("TECH", "AUTO", "TECH")]
+    assert [r.partition for r in out] == [partition_of(r.key, 8) for r in out]
+    assert [r.timestamp_ms for r in out] == [1_000, 1_003, 1_005]
+    decoded = [decode_record(r.value) for r in out]
+    assert [(kind, channel, side) for kind, channel, (side, _) in decoded] == [
+        ("R", 2, 0), ("R", 2, 0), ("r", 2, 0)
+    ]  # fmt: skip
+    got = [row for _, _, (_, batch) in decoded[:2] for row in batch] + [decoded[2][2][1]]
+    assert got == rows and [type(v) for r in got for v in r] == [type(v) for r in rows for v in r]
+    # column by column: JSON's own values as they are, TIMESTAMPs as milliseconds, the rest
+    # in the state codec's forms
+    assert json.loads(out[0].value)[3] == [
+        ["$ts", [1_000, 1_001, 1_002]], ["", ["TECH"] * 3], ["", [0.0, 1.0, 2.0]],
+        ["$", [["$i", 0], ["$i", 1], ["$i", 2]]],
+    ]  # fmt: skip
+
+    unkeyed = ExchangeWriter(Outbound(ROWS, "S", 0, Grouping((), ())), 8, 0)
+    out = []
+    unkeyed.write(rows, Context("app", 0, 0), out)
+    (record,) = out
+    assert record.key == shuffle_key([]) and record.partition == partition_of(record.key, 8)
+    kind, _, (_, batch) = decode_record(record.value)
+    assert kind == "R" and batch == rows
+
+    monkeypatch.setattr(shuffle, "ROWS_RECORD_BYTES", 100)  # the six rows need ~190 bytes
+    out = []
+    unkeyed.write(rows, Context("app", 0, 0), out)
+    assert len(out) > 1 and all(len(r.value) <= 100 for r in out)
+    again = []
+    for r in out:
+        kind, _, payload = decode_record(r.value)
+        again.extend(payload[1] if kind == "R" else [payload[1]])
+    assert again == rows
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1, 2**63 - 1, -(2**63)],
+        [1, 2**63],  # beyond 64 bits
+        [1, None, True, "x"],
+        [0.5, -0.0, 1e300],
+        [1e308, 1e308],  # finite, but their sum is not
+        [0.5, math.nan],
+        [math.inf, -math.inf],
+        [Timestamp(5), None],
+        [Decimal("1.10"), b"\x01"],
+    ],
+)
+def test_a_column_of_a_rows_record_keeps_every_value_exactly(values: list) -> None:
+    rows = [(Timestamp(1_000), v) for v in values]
+    out: list = []
+    ExchangeWriter(Outbound(ROWS, "S", 0, Grouping((), ())), 1, 0).write(
+        rows, Context("a", 0, 0), out
+    )
+    (record,) = out
+    _, _, (_, got) = decode_record(record.value)
+    assert [repr(v) for r in got for v in r] == [repr(v) for r in rows for v in r]
+    assert [type(v) for r in got for v in r] == [type(v) for r in rows for v in r]
+
+
+def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_event_time_window() -> None:
     grouping = Grouping(("SECTOR", None), (lambda r: r, lambda r: r), window=1)
     writer = ExchangeWriter(Outbound(PARTIALS, "__partials:P", 0, grouping, 10_000), 4, 0)
     start = Timestamp(20_000)
@@ -53,13 +122,30 @@ def test_partials_are_keyed_by_the_group_without_the_window_or_by_the_window_alo
     kind, channel, payload = decode_record(record.value)
     assert (kind, channel) == ("p", 0)
     assert payload == (Timestamp(30_000), start, ("TECH", start), [3, [1, 2.5, 0.0, False, None]])
-    global_writer = ExchangeWriter(
-        Outbound(PARTIALS, "__partials:P", 0, Grouping((None,), (lambda r: r,), window=0), 10_000),
-        4, 0,
-    )  # fmt: skip
-    out = []
-    global_writer.write([(Timestamp(30_000), start, (start,), [3])], Context("app", 0, 0), out)
-    assert out[0].key == shuffle_key([start])
+    # no group: each event-time window in a partition of its own; every ROWTIME window in
+    # one partition (the stage may move a late partial to a later window: it must be there)
+    for event_time, key in ((True, shuffle_key([start])), (False, shuffle_key([]))):
+        global_writer = ExchangeWriter(
+            Outbound(PARTIALS, "__partials:P", 0, Grouping((None,), (lambda r: r,), window=0),
+                     10_000, event_time),
+            4, 0,
+        )  # fmt: skip
+        out = []
+        global_writer.write([(Timestamp(30_000), start, (start,), [3])], Context("app", 0, 0),
+                            out)  # fmt: skip
+        assert out[0].key == key
+
+
+def test_rows_are_keyed_by_their_group_without_the_window() -> None:
+    grouping = Grouping(("SECTOR", None), (lambda r: r[1], lambda r: r[0] - r[0] % 10), window=1)
+    writer = ExchangeWriter(Outbound(ROWS, "S", 0, grouping), 8, 0)
+    out: list = []
+    rows = [(Timestamp(5), "TECH"), (Timestamp(25), "TECH")]
+    writer.write(rows, Context("app", 0, 0), out)
+    # two windows, one key: the rows cross together, in the group's partition
+    (record,) = out
+    assert record.key == shuffle_key(["TECH"])
+    assert decode_record(record.value)[2] == (0, rows)
 
 
 def test_join_keys_of_both_sides_hash_alike() -> None:
@@ -146,9 +232,9 @@ def test_the_clock_survives_a_restore_and_refuses_another_channel_count() -> Non
 
 
 def test_rows_leave_the_buffer_in_rowtime_order_once_the_stage_passed_them() -> None:
-    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
+    buffer = MergeBuffer("J")
     for channel, rowtime, side in [(1, 500, 0), (0, 300, 0), (1, 300, 1), (0, 300, 1), (0, 700, 0)]:
-        buffer.add(channel, side, (Timestamp(rowtime), f"{channel}@{rowtime}/{side}"), NEVER, ctx)
+        buffer.add(channel, side, (Timestamp(rowtime), f"{channel}@{rowtime}/{side}"), NEVER)
     assert buffer.release(300, False) == {}  # no row below 300
     released = buffer.release(600, False)
     # ROWTIME first, then channel, then arrival; each side keeps that order
@@ -156,19 +242,29 @@ def test_rows_leave_the_buffer_in_rowtime_order_once_the_stage_passed_them() -> 
     assert [r[1] for r in released[1]] == ["0@300/1", "1@300/1"]
     assert len(buffer) == 1
     assert buffer.release(600, True) == {0: [(Timestamp(700), "0@700/0")]}
-    assert ctx.failures == []
 
 
-def test_a_row_below_the_stage_rowtime_is_late() -> None:
-    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
-    buffer.add(0, 0, (Timestamp(100), "x"), 200, ctx)
-    (failure,) = ctx.failures
-    assert (failure.pump, failure.name, failure.row) == ("J", "Late_Row", (Timestamp(100), "x"))
-    assert len(buffer) == 0
+def test_rows_of_one_record_join_the_buffer_as_single_rows_do() -> None:
+    single, batched = MergeBuffer("J"), MergeBuffer("J")
+    rows = [(Timestamp(t), f"{t}") for t in (300, 100, 300, 50, 700)]
+    for row in rows:
+        single.add(1, 0, row, 80)
+    batched.add_many(1, 0, rows, 80)
+    assert single.store.take(single.snapshot) == batched.store.take(batched.snapshot)
+    assert single.release(500, False) == batched.release(500, False)
+    assert single.release(0, True) == batched.release(0, True) == {0: [rows[4]]}
+
+
+def test_a_row_below_the_stage_rowtime_takes_the_stage_rowtime() -> None:
+    buffer = MergeBuffer("J")
+    buffer.add(0, 0, (Timestamp(100), "x"), 200)  # its channel had been idle: not late
+    buffer.add(1, 0, (Timestamp(250), "y"), 200)
+    assert buffer.release(250, False) == {0: [(Timestamp(200), "x")]}
+    assert buffer.release(300, False) == {0: [(Timestamp(250), "y")]}
 
 
 def test_the_buffer_is_kept_in_chunks_and_restored_in_the_same_order() -> None:
-    buffer, ctx = MergeBuffer("J"), Context("app", 0, 0)
+    buffer = MergeBuffer("J")
     changelog: dict[bytes, bytes] = {}
 
     def take() -> None:
@@ -179,11 +275,11 @@ def test_the_buffer_is_kept_in_chunks_and_restored_in_the_same_order() -> None:
                 changelog[key] = value
         buffer.end_epoch()
 
-    buffer.add(0, 0, (Timestamp(300), "a"), NEVER, ctx)
-    buffer.add(1, 0, (Timestamp(100), "b"), NEVER, ctx)
+    buffer.add(0, 0, (Timestamp(300), "a"), NEVER)
+    buffer.add(1, 0, (Timestamp(100), "b"), NEVER)
     take()
-    buffer.add(1, 1, (Timestamp(300), "c"), NEVER, ctx)
-    buffer.add(0, 0, (Timestamp(300), "d"), NEVER, ctx)
+    buffer.add(1, 1, (Timestamp(300), "c"), NEVER)
+    buffer.add(0, 0, (Timestamp(300), "d"), NEVER)
     take()
     buffer.release(200, False)  # b leaves: the first chunk is rewritten
     take()
@@ -193,7 +289,7 @@ def test_the_buffer_is_kept_in_chunks_and_restored_in_the_same_order() -> None:
         again.restore(loads(key)[1], json.loads(value))
     again.finish_restore()
     assert again.release(10**6, True) == buffer.release(10**6, True)
-    buffer.add(0, 0, (Timestamp(400), "e"), NEVER, ctx)
+    buffer.add(0, 0, (Timestamp(400), "e"), NEVER)
     take()
     assert buffer.release(10**6, True) == {0: [(Timestamp(400), "e")]}
     take()

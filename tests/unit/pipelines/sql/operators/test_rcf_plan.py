@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import pytest
 
@@ -188,3 +189,22 @@ def test_restore_anywhere_gives_the_same_rows(code: str, columns, records) -> No
     for _ in range(2):
         crashes = set(rng.sample(range(len(records) // 61), 5))
         assert drive_engine(plan, records, batch=61, crashes=crashes) == expected
+
+
+def test_a_cursor_of_stream_columns_reads_them_in_one_call() -> None:
+    def cursor_of(select: str, outer: str = '"heartRate", "rateType"') -> Any:
+        code = ANOMALY.replace("SELECT STREAM * FROM", f"SELECT STREAM {select} FROM").replace(
+            'SELECT STREAM "heartRate", "rateType"', f"SELECT STREAM {outer}"
+        )
+        return guide_plan(code, HEART).pumps[0].build()._cursor  # type: ignore[attr-defined]
+
+    row = (Timestamp(5), Timestamp(4), 71, "NORMAL")
+    star = cursor_of("*")
+    assert star.getter is not None
+    assert star.values(row) == tuple(f(row) for f in star.columns) == (71, "NORMAL")
+    swapped = cursor_of('"rateType", "heartRate"')
+    assert swapped.getter is not None and swapped.values(row) == ("NORMAL", 71)
+    single = cursor_of('"heartRate"', outer="\"heartRate\", 'X'")
+    assert single.getter is not None and single.values(row) == (71,)
+    computed = cursor_of('"heartRate" * 2 AS "heartRate", "rateType"')
+    assert computed.getter is None and computed.values(row) == (142, "NORMAL")

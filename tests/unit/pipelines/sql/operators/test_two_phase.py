@@ -64,11 +64,38 @@ def test_the_final_merges_and_closes_at_the_stage_frontier_and_refuses_late_part
     got = sorted(tuple(r) for r in final.advance(ctx))
     assert got == [(Timestamp(10_000), "OIL", 1, 1.0), (Timestamp(10_000), "TECH", 2, 7.0)]
     assert final.rowtime_floor(50_000) == 10_000  # the next results end after the frontier
-    # a partial of a closed window (its partition had been idle) is an error, not a result
+    # a partial of a closed window (its partition had been idle, and came back behind the
+    # others): on ROWTIME its rows entered the stage's stream now, in the first open window
     final.process(parts[:1], ctx)
+    assert ctx.failures == []
+    ctx.frontiers["P"] = 20_000
+    ((result, key),) = [(tuple(r), r.key) for r in final.advance(ctx)]
+    assert result == (Timestamp(20_000), "TECH", 1, 2.0)
+    assert key == b'app/D/10000/["TECH"]'
+
+
+SECTOR_EVENT_TIME = (
+    "s VARCHAR(16), n BIGINT, total DOUBLE",
+    f"SELECT STREAM sector, COUNT(*), SUM(price) FROM {SRC} "
+    "GROUP BY sector, STEP(event_time BY INTERVAL '10' SECOND)",
+)
+
+
+def test_a_late_partial_of_an_event_time_window_is_an_error_with_its_aggregates() -> None:
+    partial_a, final = phases(SECTOR_EVENT_TIME)
+    partial_b, _ = phases(SECTOR_EVENT_TIME)
+    ctx = Context("app", 0, 0)
+    assert partial_a.process([row(1_000, "A", "TECH", 2.0)], ctx) == []
+    late = partial_a.advance(ctx, idle=True)
+    parts = partial_b.process([row(2_000, "B", "TECH", 5.0), row(12_000, "C", "OIL", 1.0)], ctx)
+    parts += partial_b.advance(ctx, idle=True)
+    final.process(parts, ctx)
+    ctx.frontiers["P"] = 20_000
+    assert len(final.advance(ctx)) == 2
+    final.process(late, ctx)  # partition A's, after the window closed
     (failure,) = ctx.failures
     assert failure.name == "Late_Row" and "idle" in failure.message
-    assert failure.row == (Timestamp(10_000), "TECH", Timestamp(0), 1, 2.0)
+    assert failure.row[1:] == ("TECH", Timestamp(0), 1, 2.0)
 
 
 def test_top_k_sketches_merge_across_partitions() -> None:
