@@ -5,6 +5,15 @@ mapped onto the test data in ``application.yaml``); each runs in a ``shardline r
 over fresh topics and its committed output is compared with DuckDB's computation over the
 records actually in the input topic, following KDA's rules (see ``test_sql_apps``). The
 machine-learning examples (RANDOM_CUT_FOREST, HOTSPOTS) are in ``test_sql_ml``.
+
+Every input is a topic of four partitions keyed by ticker, as a Kinesis producer keys it (two
+shared inputs: the trades, and the guide's orders and trades). A stateful pump grouped by the
+key runs where its input is; any other — a global top-k, a sliding window by a time column,
+a count per ticker of a stream that declares no key, the stream-to-stream joins on the order
+id — runs behind a repartition, so the oracle takes ROWTIME per input partition and, where
+order matters, the order the stage behind a repartition takes rows in (ROWTIME, then input
+partition). ``tests/unit/pipelines/sql/test_guide_stages.py`` pins which stages and
+repartition topics ``sql explain`` shows for each.
 """
 
 from __future__ import annotations
@@ -20,10 +29,11 @@ import duckdb
 import pytest
 
 from tests.integration.fixtures_sinks import s3_client
-from tests.integration.test_sql_apps import (
+from tests.integration.sql_apps_support import (
     PARTITIONS,
     RECORDS,
     Dataset,
+    assert_keys_unique,
     by_partition,
     deploy,
     error_rows,
@@ -48,14 +58,6 @@ def tickers(stack_settings, module_topic_factory) -> Dataset:
     produce(stack_settings.kafka, topic, ticker_records(RECORDS, seed=31, start_ms=start_ms()),
             PARTITIONS)
     return Dataset(topic, PARTITIONS, RECORDS)
-
-
-@pytest.fixture(scope="module")
-def tickers_one_partition(stack_settings, module_topic_factory) -> Dataset:
-    """2,000 trades in one partition (what KDA computes over the whole stream)."""
-    topic = module_topic_factory(1, prefix="it-guide-ticker1")
-    produce(stack_settings.kafka, topic, ticker_records(2_000, seed=32, start_ms=start_ms()), 1)
-    return Dataset(topic, 1, 2_000)
 
 
 # -- alerts -----------------------------------------------------------------------------------
@@ -219,40 +221,51 @@ def test_stagger_window(stack_settings, tickers, topic_factory, tmp_path, worker
     assert_same_rows(got, expected, what="stagger windows")
 
 
-def test_aggregating_partial_results(
-    stack_settings, tickers_one_partition, topic_factory, tmp_path, workers
-):
-    """A tumbling count per ticker, ROWTIME minute and arrival-time minute; then, per trade
-    minute, the sum of the partial counts so far (a sliding window over the first pump's
-    rows, which come out together when their minute closes)."""
-    data = tickers_one_partition
-    app = deploy("guide_partial_results", tmp_path, topic_factory, data)
-    con = input_table(stack_settings.kafka, data.topic)
+def test_aggregating_partial_results(stack_settings, tickers, topic_factory, tmp_path, workers):
+    """A tumbling count per ticker, ROWTIME minute and arrival-time minute (by the key: where
+    the input is); then, per trade minute, the sum of the partial counts so far: a sliding
+    window ``PARTITION BY "TRADETIME"``, behind a repartition of the first pump's rows by
+    TRADETIME. Its stage takes them in ROWTIME order (a minute's rows all have its end as
+    ROWTIME), ties by input partition, then in the order each partition wrote them (the
+    order its groups began)."""
+    app = deploy("guide_partial_results", tmp_path, topic_factory, tickers)
+    con = input_table(stack_settings.kafka, tickers.topic)
     con.execute(
         """CREATE TABLE partial AS
-           SELECT ticker, rowtime - rowtime % 60000 AS tradetime, count(*)::DOUBLE AS n,
+           SELECT part, ticker, rowtime - rowtime % 60000 AS tradetime, count(*)::DOUBLE AS n,
                   min(off) AS first
-           FROM s GROUP BY ticker, rowtime - rowtime % 60000, ts - ts % 60000"""
+           FROM s GROUP BY part, ticker, rowtime - rowtime % 60000, ts - ts % 60000"""
     )
     partial = con.execute("SELECT ticker, tradetime, n FROM partial").fetchall()
     sums = con.execute(
-        """SELECT ticker, tradetime, sum(n) OVER (PARTITION BY tradetime ORDER BY first
-                  ROWS UNBOUNDED PRECEDING) FROM partial ORDER BY tradetime, first"""
+        """SELECT ticker, tradetime, sum(n) OVER (PARTITION BY tradetime ORDER BY part, first
+                  ROWS UNBOUNDED PRECEDING) FROM partial ORDER BY tradetime, part, first"""
     ).fetchall()
     calc, dest = app.outputs["CALC_COUNT_SQL_STREAM"], app.outputs["DESTINATION_SQL_STREAM"]
     run_app(stack_settings, app, workers, {calc: len(partial), dest: len(sums)})
-    got_partial = [
-        (v["TICKER"], ts_ms(v["TRADETIME"]), v["TICKERCOUNT"])
-        for _, v in output(stack_settings, calc)
-    ]
-    assert_same_rows(got_partial, partial, what="partial counts")
-    got_sums = [
-        (v["TICKER"], ts_ms(v["TRADETIME"]), v["TICKERCOUNT"])
-        for _, v in output(stack_settings, dest)
-    ]
-    assert_same_sequence(got_sums, sums, what="sums of the partial counts")
-    # the arrival-time minute splits some tickers' counts: partial results to add up
+    got_partial = output(stack_settings, calc)
+    assert_keys_unique(got_partial)
+    assert_same_rows(
+        [(v["TICKER"], ts_ms(v["TRADETIME"]), v["TICKERCOUNT"]) for _, v in got_partial],
+        partial, what="partial counts",
+    )  # fmt: skip
+    # each trade minute's running sums: in one partition of the output, in the stage's order
+    got_sums: dict[int, list[tuple[Any, ...]]] = {}
+    where: dict[int, set[int]] = {}
+    for r, v in sorted(output(stack_settings, dest), key=lambda rv: (rv[0].partition,
+                                                                      rv[0].offset)):
+        minute = ts_ms(v["TRADETIME"])
+        got_sums.setdefault(minute, []).append((v["TICKER"], minute, v["TICKERCOUNT"]))
+        where.setdefault(minute, set()).add(r.partition)
+    assert all(len(parts) == 1 for parts in where.values()), where
+    assert sorted(got_sums) == sorted({m for _, m, _ in sums})
+    for minute, rows in got_sums.items():
+        assert_same_sequence(rows, [r for r in sums if r[1] == minute],
+                             what=f"sums of the partial counts of minute {minute}")  # fmt: skip
+    # the arrival-time minute splits some tickers' counts: partial results to add up; the
+    # minutes' rows come from several input partitions
     assert len(partial) > len({(t, m) for t, m, _ in partial})
+    assert len(con.execute("SELECT DISTINCT part FROM partial").fetchall()) == PARTITIONS
 
 
 # -- joins ------------------------------------------------------------------------------------
@@ -289,60 +302,80 @@ def test_adding_reference_data(
 
 
 def order_and_trade_records(n: int, *, seed: int) -> list[tuple[str, bytes, int]]:
-    """The guide's order and trade records: each order (``Oid``) is followed by zero to two
-    trades (``Toid``) within 90 s; a third of the trades arrive before their order (an order
-    re-sent), so that joins on the minute before an order meet them."""
+    """The guide's order and trade records, keyed by ticker (as a producer of trades would
+    key them): each order (``Oid``) is followed by zero to two trades (``Toid``) within 90 s;
+    a third of the trades arrive before their order (an order re-sent), so that joins on the
+    minute before an order meet them."""
     rng = random.Random(seed)
     clock = start_ms()
-    events: list[tuple[int, dict[str, Any]]] = []
-    symbols = ["AAAA", "BBBB", "CCCC", "DDDD"]
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    symbols = ["AAAA", "BBBB", "CCCC", "DDDD"]  # one to each of 4 partitions
     for oid in range(1, n + 1):
         clock += rng.randrange(200, 900)
         ticker = rng.choice(symbols)
         order = {"RecordType": "Order", "Oprice": rng.randrange(1000, 9999),
                  "Otype": rng.choice(["Buy", "Sell"]), "Oid": oid, "Oticker": ticker}
-        events.append((clock, order))
+        events.append((clock, ticker, order))
         for tid in range(rng.choice([0, 1, 1, 2])):
             delay = rng.randrange(1_000, 90_000)
             at = clock + delay if rng.random() > 0.33 else clock - rng.randrange(1_000, 50_000)
-            events.append((at, {"RecordType": "Trade", "Tid": oid * 10 + tid, "Toid": oid,
-                                "Tprice": rng.randrange(1000, 9999), "Tticker": ticker}))
+            events.append((at, ticker, {"RecordType": "Trade", "Tid": oid * 10 + tid,
+                                        "Toid": oid, "Tprice": rng.randrange(1000, 9999),
+                                        "Tticker": ticker}))
     events.sort(key=lambda e: e[0])
-    return [("k", json.dumps(v).encode(), ts) for ts, v in events]
+    return [(key, json.dumps(v).encode(), ts) for ts, key, v in events]
 
 
-def _orders_and_trades(stack_settings, topic_factory) -> tuple[Dataset, duckdb.DuckDBPyConnection]:
-    topic = topic_factory(1, prefix="it-orders")
+@pytest.fixture(scope="module")
+def orders_and_trades(
+    stack_settings, module_topic_factory
+) -> tuple[Dataset, list[tuple[Any, ...]]]:
+    """400 orders and their trades in 4 partitions, keyed by ticker; and their rows as they
+    sit in Kafka (partition, offset, timestamp, then the columns)."""
+    topic = module_topic_factory(PARTITIONS, prefix="it-guide-orders")
     records = order_and_trade_records(400, seed=21)
-    produce(stack_settings.kafka, topic, records, 1)
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE src (off BIGINT, ts BIGINT, kind VARCHAR, oid INTEGER, oprice INTEGER, "
-        "otype VARCHAR, oticker VARCHAR, tid INTEGER, toid INTEGER, tprice INTEGER, "
-        "tticker VARCHAR)"
-    )
+    produce(stack_settings.kafka, topic, records, PARTITIONS)
     rows = []
     for r in read_all(stack_settings.kafka, topic, committed_only=False):
         v = json.loads(r.value or b"")
-        rows.append((r.offset, r.timestamp_ms, v["RecordType"], v.get("Oid"), v.get("Oprice"),
-                     v.get("Otype"), v.get("Oticker"), v.get("Tid"), v.get("Toid"),
-                     v.get("Tprice"), v.get("Tticker")))
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        rows.append((r.partition, r.offset, r.timestamp_ms, v["RecordType"], v.get("Oid"),
+                     v.get("Oprice"), v.get("Otype"), v.get("Oticker"), v.get("Tid"),
+                     v.get("Toid"), v.get("Tprice"), v.get("Tticker")))
+    return Dataset(topic, PARTITIONS, len(records)), rows
+
+
+def orders_table(rows: list[tuple[Any, ...]]) -> duckdb.DuckDBPyConnection:
+    """DuckDB table ``s``: the orders and trades, with ROWTIME per partition."""
+    con = duckdb.connect()
     con.execute(
-        "CREATE TABLE s AS SELECT *, max(ts) OVER (ORDER BY off ROWS UNBOUNDED PRECEDING) "
-        "AS rowtime FROM src"
+        "CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, kind VARCHAR, oid INTEGER, "
+        "oprice INTEGER, otype VARCHAR, oticker VARCHAR, tid INTEGER, toid INTEGER, "
+        "tprice INTEGER, tticker VARCHAR)"
     )
-    return Dataset(topic, 1, len(records)), con
+    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute(
+        "CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
+        "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src"
+    )
+    return con
 
 
-def test_transforming_multiple_data_types(stack_settings, topic_factory, tmp_path, workers):
-    data, con = _orders_and_trades(stack_settings, topic_factory)
+def test_transforming_multiple_data_types(
+    stack_settings, orders_and_trades, topic_factory, tmp_path, workers
+):
+    """Two filter pumps split the record types where they are; the trades per ticker and
+    minute span the partitions (the input declares no key): each partition counts its
+    trades, a repartition by ticker carries the partial counts to the stage that adds them."""
+    data, rows = orders_and_trades
+    con = orders_table(rows)
     app = deploy("guide_two_record_types", tmp_path, topic_factory, data)
     orders = con.execute(
-        "SELECT oid, otype, oticker, oprice::DOUBLE, kind FROM s WHERE kind = 'Order' ORDER BY off"
+        """SELECT part, oid, otype, oticker, oprice::DOUBLE, kind FROM s WHERE kind = 'Order'
+           ORDER BY part, off"""
     ).fetchall()
     trades = con.execute(
-        "SELECT tid, toid, tprice::DOUBLE, tticker, kind FROM s WHERE kind = 'Trade' ORDER BY off"
+        """SELECT part, tid, toid, tprice::DOUBLE, tticker, kind FROM s WHERE kind = 'Trade'
+           ORDER BY part, off"""
     ).fetchall()
     counts = con.execute(
         """SELECT tticker, count(*) FROM s WHERE kind = 'Trade'
@@ -352,22 +385,31 @@ def test_transforming_multiple_data_types(stack_settings, topic_factory, tmp_pat
     run_app(stack_settings, app, workers, {
         out["Order_Stream"]: len(orders), out["Trade_Stream"]: len(trades),
         out["DESTINATION_SQL_STREAM"]: len(counts)})
-    assert_same_sequence(
-        [(v["ORDER_ID"], v["ORDER_TYPE"], v["TICKER"], v["ORDER_PRICE"], v["RECORD_TYPE"])
-         for _, v in output(stack_settings, out["Order_Stream"])], orders, what="Order_Stream")
-    assert_same_sequence(
-        [(v["TRADE_ID"], v["ORDER_ID"], v["TRADE_PRICE"], v["TICKER"], v["RECORD_TYPE"])
-         for _, v in output(stack_settings, out["Trade_Stream"])], trades, what="Trade_Stream")
-    assert_same_rows(
-        [(v["TICKER"], v["TRADE_COUNT"])
-         for _, v in output(stack_settings, out["DESTINATION_SQL_STREAM"])],
-        counts, what="trades per ticker and minute")
+    got_orders = by_partition(output(stack_settings, out["Order_Stream"]))
+    got_trades = by_partition(output(stack_settings, out["Trade_Stream"]))
+    for p in range(data.partitions):
+        assert_same_sequence(
+            [(v["ORDER_ID"], v["ORDER_TYPE"], v["TICKER"], v["ORDER_PRICE"], v["RECORD_TYPE"])
+             for v in got_orders.get(p, [])],
+            [r[1:] for r in orders if r[0] == p], what=f"Order_Stream partition {p}")
+        assert_same_sequence(
+            [(v["TRADE_ID"], v["ORDER_ID"], v["TRADE_PRICE"], v["TICKER"], v["RECORD_TYPE"])
+             for v in got_trades.get(p, [])],
+            [r[1:] for r in trades if r[0] == p], what=f"Trade_Stream partition {p}")
+    windows = output(stack_settings, out["DESTINATION_SQL_STREAM"])
+    assert_keys_unique(windows)
+    assert_same_rows([(v["TICKER"], v["TRADE_COUNT"]) for _, v in windows], counts,
+                     what="trades per ticker and minute")  # fmt: skip
+    assert {r[0] for r in orders} == set(range(data.partitions))
 
 
-def test_stream_joins(stack_settings, topic_factory, tmp_path, workers):
+def test_stream_joins(stack_settings, orders_and_trades, topic_factory, tmp_path, workers):
     """Orders joined with the trades of the minute before them (the window on the trades),
-    written inline and with a named window: the same rows, each at its order's ROWTIME."""
-    data, con = _orders_and_trades(stack_settings, topic_factory)
+    written inline and with a named window: the same rows, each at its order's ROWTIME. The
+    join is on the order id, the input is keyed by ticker: both sides cross a repartition by
+    the order id, each join in its own stage."""
+    data, rows = orders_and_trades
+    con = orders_table(rows)
     app = deploy("guide_stream_join", tmp_path, topic_factory, data)
     expected = con.execute(
         """SELECT o.rowtime, o.oid, o.oticker, o.oprice, t.tprice
@@ -383,7 +425,8 @@ def test_stream_joins(stack_settings, topic_factory, tmp_path, workers):
                 v["TRADEAMOUNT"]) for _, v in records]
         assert_same_rows(got, expected, what=stream)
         assert all(r.timestamp_ms == ts_ms(v["RESULTTIME"]) for r, v in records)
-    assert len(expected) > 30
+    assert len(expected) > 60
+    assert len({r[2] for r in expected}) == data.partitions
 
 
 # -- strings ----------------------------------------------------------------------------------
