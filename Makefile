@@ -17,11 +17,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/shardline demo
 
+# Unit tests on both cores (offline, independent), then the integration tests and the soak
+# one at a time (they share the local stack and time its servers).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest --durations=25
+	$(BIN)/python -m pytest -n 2 tests/unit tests/soak/test_schedule.py
+	$(BIN)/python -m pytest --durations=25 tests/integration tests/soak/test_soak.py
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -n 2 tests/unit
 
 faults: $(STAMP)
 	SHARDLINE_FAULTS_REPORT=faults-report.jsonl $(BIN)/python -m pytest -m faults -s tests/integration
