@@ -17,11 +17,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/shardline demo
 
-# Unit tests on both cores (offline, independent), then the integration tests and the soak
-# one at a time (they share the local stack and time its servers).
+# Unit tests on both cores (offline, independent); then the integration tests one at a time
+# (they share the local stack), and beside them the 5-minute soak, which runs on servers of
+# its own (its output follows theirs). The stack is started first, so both sessions reuse it.
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 tests/unit tests/soak/test_schedule.py
-	$(BIN)/python -m pytest --durations=25 tests/integration tests/soak/test_soak.py
+	$(BIN)/shardline stack up
+	@status=0; \
+	$(BIN)/python -m pytest -p no:cacheprovider tests/soak/test_soak.py > .soak-ci.log 2>&1 & \
+	soak=$$!; \
+	$(BIN)/python -m pytest --durations=25 tests/integration || status=$$?; \
+	wait $$soak || status=$$?; \
+	echo "=== the CI soak (tests/soak/test_soak.py) ==="; cat .soak-ci.log; \
+	exit $$status
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests/unit
