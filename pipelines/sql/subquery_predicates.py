@@ -51,6 +51,15 @@ ErrorAt = Callable[[type, str, "exp.Expression | None"], Exception]
 
 #: The clauses a predicate's subquery may have.
 _SUBQUERY_CLAUSES = {"expressions", "from_", "where", "distinct", "comments"}
+#: How the SQL text names the clauses a predicate's subquery may not have yet.
+_CLAUSE_NAMES = {
+    "joins": "JOIN",
+    "group": "GROUP BY",
+    "having": "HAVING",
+    "windows": "WINDOW",
+    "stagger": "WINDOWED BY STAGGER",
+    "order": "ORDER BY",
+}
 
 
 def bind_subquery_predicates(
@@ -90,6 +99,8 @@ def _bind(
     for clause, value in query.args.items():
         if value is None or value is False or value == [] or clause in _SUBQUERY_CLAUSES:
             continue
+        if isinstance(value, list):
+            value = value[0]
         where = value if isinstance(value, exp.Expression) else query
         if clause == "stream":
             raise error(
@@ -103,7 +114,8 @@ def _bind(
             raise error(
                 SqlPlanError, f"{NOT_KDA.format(construct)} ({SELECT_SYNTAX_PAGE})", where
             )
-        raise error(SqlUnsupportedError, f"{clause.upper()} in an {kind} subquery", where)
+        construct = _CLAUSE_NAMES.get(clause, clause.upper())
+        raise error(SqlUnsupportedError, f"{construct} in an {kind} subquery", where)
     from_ = query.args.get("from_")
     relation = from_.this if from_ is not None else None
     if not isinstance(relation, exp.Table) or isinstance(relation.this, exp.Anonymous):
@@ -128,9 +140,9 @@ def _bind(
     inner = query.copy()
     _qualify_inner_columns(inner, table, alias)
     items = _items(inner, table, alias) if kind == "IN" else []
-    where = inner.args.get("where")
+    condition = inner.args.get("where")
     plan = _TableSubquery(
-        kind, table, qualifiers, tuple(items), where.this if where is not None else None
+        kind, table, qualifiers, tuple(items), condition.this if condition is not None else None
     )
     if kind == "IN":
         tested = node.this
@@ -283,8 +295,7 @@ def _value_fns(tested: list[Expr], items: Sequence[Expr]) -> list[Fn]:
     fns: list[Fn] = []
     for value, item in zip(tested, items, strict=True):
         if value.is_constant:
-            fixed = coerce_literal(value.constant, item.sql_type)
-            fns.append(lambda _row, v=fixed: v)
+            fns.append(constant(coerce_literal(value.constant, item.sql_type), None).fn)
         else:
             fns.append(value.fn)
     return fns
