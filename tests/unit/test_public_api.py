@@ -89,9 +89,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "StddevPop", "StddevSamp", "Sum", "SumDistinct", "VarPop", "VarSamp",
     ],
     "pipelines.sql.compiler": [
-        "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "CLOCK_COLUMNS", "Expr", "KNOWN_CALLS",
-        "TABLE_FUNCTIONS", "WINDOW_ONLY_FUNCTIONS", "aggregate_name", "compile_expr",
-        "unknown_call", "unknown_call_message",
+        "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "BoundSubquery", "CLOCK_COLUMNS", "Expr",
+        "KNOWN_CALLS", "SubqueryPlan", "TABLE_FUNCTIONS", "WINDOW_ONLY_FUNCTIONS",
+        "aggregate_name", "compile_expr", "unknown_call", "unknown_call_message",
     ],
     "pipelines.sql.decoders": [
         "AvroDecoder", "CsvDecoder", "DecodedBatch", "JsonDecoder", "MALFORMED_RECORD",
