@@ -90,9 +90,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "VarPop", "VarSamp",
     ],
     "pipelines.sql.compiler": [
-        "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "CLOCK_COLUMNS", "Expr", "KNOWN_CALLS",
-        "TABLE_FUNCTIONS", "WINDOW_ONLY_FUNCTIONS", "aggregate_name", "compile_expr",
-        "unknown_call", "unknown_call_message",
+        "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "BoundSubquery", "CLOCK_COLUMNS", "Expr",
+        "KNOWN_CALLS", "SubqueryPlan", "TABLE_FUNCTIONS", "WINDOW_ONLY_FUNCTIONS",
+        "aggregate_name", "compile_expr", "unknown_call", "unknown_call_message",
     ],
     "pipelines.sql.decoders": [
         "AvroDecoder", "CsvDecoder", "DecodedBatch", "JsonDecoder", "MALFORMED_RECORD",
