@@ -401,7 +401,7 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
         "SELECT part, ticker, price, change, price / change FROM s WHERE change <> 0 "
         "ORDER BY part, off"
     ).fetchall()
-    zero = con.execute("SELECT part, ticker, price FROM s WHERE change = 0").fetchall()
+    zero = con.execute("SELECT part, off, ticker, price FROM s WHERE change = 0").fetchall()
     assert len(bad) == 6 and len(zero) >= 3
     out_topic = app.outputs["DESTINATION_SQL_STREAM"]
     run_app(
@@ -433,7 +433,8 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
         row = json.loads(bytes.fromhex(e["DATA_ROW"]))
         assert e["PUMP_NAME"] == "STREAM_PUMP" and "zero" in e["MESSAGE"]
         assert row[4] == 0
-        got_zero.append((e["SOURCE_PARTITION"], row[2], row[5]))
+        # the pump reads the input stream: its error row names the record it came from
+        got_zero.append((e["SOURCE_PARTITION"], e["SOURCE_OFFSET"], row[2], row[5]))
     assert_same_rows(got_zero, zero, what="Divide_By_Zero errors")
 
 
