@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 PUMP = "STREAM_PUMP"
 PARTITIONS = 4
-DEVICES = 8  # record keys: every partition gets some
+DEVICES = 16  # record keys: every partition of four gets some
 
 
 def stream_order(bootstrap: KafkaConfig, topic: str) -> list[Consumed]:
