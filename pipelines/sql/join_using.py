@@ -9,13 +9,14 @@ ON r1.c1 = r2.c1 AND r1.c2 = r2.c2", and that "A cross join never has an ON or U
 condition". NATURAL is USING with every column name the two sides share. The reference says
 nothing more; the rest is the SQL standard's (SQL:2011, 7.7 *joined table*):
 
-- a join column appears once in the join's result: ``c`` unqualified, and in ``*``, is the
-  left side's ``c`` for an INNER or LEFT join, the right side's for a RIGHT join and
-  ``COALESCE(left.c, right.c)`` for a FULL join;
-- ``SELECT *`` is the join columns (in USING's order; for NATURAL, in the left side's order),
-  then the left side's other columns, then the right side's; ``t.*`` is every column of
-  ``t``, its join columns too, and a qualified ``t.c`` is ``t``'s own value (NULL on the side
-  an outer join fills), as PostgreSQL and DuckDB read it;
+- a join column appears once in the join's result, as ``COALESCE(left.c, right.c)``:
+  ``c`` unqualified, and in ``*``. (That is the left side's ``c`` for an INNER or LEFT join
+  and the right side's for a RIGHT join, which is what is computed for those.)
+- ``SELECT *`` is the join columns, in the order they have on the left side ("taken in order
+  of their ordinal positions" in the left table, whatever USING's order), then the left
+  side's other columns, then the right side's; ``t.*`` is every column of ``t``, its join
+  columns too, and a qualified ``t.c`` is ``t``'s own value (NULL on the side an outer join
+  fills), as PostgreSQL and DuckDB read it;
 - ROWTIME is no column a NATURAL join matches (KDA, *SELECT clause*: a stream's ROWTIME
   "does not count as a column"), nor can USING name it; neither can a source stream's
   ``APPROXIMATE_ARRIVAL_TIME``;
@@ -156,6 +157,10 @@ def _rewrite_join(
                     join,
                 )
         pairs.append((on_left[0], on_right[0]))
+    # the join columns come first in the left side's order (SQL:2011 7.7: "taken in order
+    # of their ordinal positions in RT1"), whatever USING's order
+    position = {id(c): i for i, c in enumerate(left)}
+    pairs.sort(key=lambda pair: position[id(pair[0])])
     conditions: list[exp.Expression] = [
         exp.EQ(this=a.value.copy(), expression=b.value.copy()) for a, b in pairs
     ]
