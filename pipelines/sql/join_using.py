@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 from sqlglot import exp
 
@@ -165,8 +166,8 @@ def _rewrite_join(
         exp.EQ(this=a.value.copy(), expression=b.value.copy()) for a, b in pairs
     ]
     condition: exp.Expression = (
-        exp.and_(*conditions) if len(conditions) > 1
-        else conditions[0] if conditions
+        reduce(lambda a, b: exp.And(this=a, expression=b), conditions)
+        if conditions
         else exp.Boolean(this=True)
     )
     join.set("using", None)
@@ -201,8 +202,8 @@ def _write_out(select: exp.Select, exposed: list[_Exposed]) -> None:
             items.append(item)
     select.set("expressions", items)
     counts: dict[str, int] = {}
-    for column in exposed:
-        counts[column.name] = counts.get(column.name, 0) + 1
+    for entry in exposed:
+        counts[entry.name] = counts.get(entry.name, 0) + 1
     # a name another relation also has stays ambiguous (the planner says so)
     merged = {c.name: c.value for c in exposed if c.merged and counts[c.name] == 1}
     if not merged:
