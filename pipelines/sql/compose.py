@@ -9,9 +9,11 @@ language is composed of those here:
   that the query reads (``t.a``; a row-typed column's fields, ``t.r.COLUMN1``);
 - ``UNION ALL``: one pump per branch into the same stream (the engine merges their rows in
   ROWTIME order);
-- JOINs: a window (GROUP BY, OVER, STAGGER, a table function) over a join reads the join from
-  a hidden stream; several stream-to-stream joins are made one after the other, each into a
-  hidden stream whose columns keep their qualifiers (``o.orderid``, ``o.ROWTIME``);
+- JOINs: ``USING (…)`` and ``NATURAL`` are written as ``ON`` first
+  (:mod:`pipelines.sql.join_using`); a window (GROUP BY, OVER, STAGGER, a table function)
+  over a join reads the join from a hidden stream; several stream-to-stream joins are made
+  one after the other, each into a hidden stream whose columns keep their qualifiers
+  (``o.orderid``, ``o.ROWTIME``);
 - ``SELECT DISTINCT``, ``ORDER BY`` and ``expr AS ROWTIME``: a pump computes the rows (with
   their sort keys, or their new ROWTIME) into a hidden stream, and a pump of
   :mod:`pipelines.sql.operators.ordering` distincts, sorts or re-times them;
@@ -37,6 +39,7 @@ from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compiler import compile_expr
 from pipelines.sql.dialect import Statement, is_cursor
 from pipelines.sql.expr import TIMESTAMP, VARCHAR
+from pipelines.sql.join_using import rewrite_join_conditions
 from pipelines.sql.lineage import column_lineage
 from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.cursor_plan import function_name, streams_through_a_function
@@ -502,6 +505,8 @@ class Composer:
                 if over is not None:
                     table.set("over", over)
                 join.set("this", table)
+        # USING and NATURAL as ON, with the join columns written out (see join_using)
+        rewrite_join_conditions(select, self._relation_columns, self.error)
         windowed = (
             select.args.get("group") is not None
             or select.args.get("stagger") is not None
