@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.dialect import Statement, is_step
-from pipelines.sql.nodes import identifier_name, interval_ms
+from pipelines.sql.nodes import identifier_name, interval_ms, is_star
 from pipelines.sql.operators.ordering_plan import rowtime_based
 from pipelines.sql.planning import canonical, plan_error
 
@@ -207,12 +207,6 @@ def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:
 
 def table_node(name: str) -> exp.Table:
     return exp.Table(this=exp.Identifier(this=name, quoted=True))
-
-
-def is_star(item: exp.Expression) -> bool:
-    return isinstance(item, exp.Star) or (
-        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
-    )
 
 
 def is_rowtime_alias(item: exp.Expression) -> bool:

@@ -216,13 +216,6 @@ class GroupRankOperator(_Gathering):
     def group_of(self, row: Row) -> Any:
         return row[0]
 
-    def process(self, rows: list[Row], ctx: Context) -> list[Row]:
-        out: list[Row] = []
-        for row in rows:
-            self.add(row, ctx, out)
-        self._close_before(ctx.rowtime, ctx, out)
-        return out
-
     def _close_before(self, rowtime: int, ctx: Context, out: list[Row]) -> None:
         # rows yet to come have a ROWTIME at least ``rowtime``: a group before is whole
         if self._group is not _NO_GROUP and self._group < rowtime:
