@@ -109,8 +109,9 @@ def internal_topics(
     names = [changelog_topic(app, t) for t in (*(i.topic for i in config.inputs), *repartitions)]
     names.extend(repartitions)
     for topic in existing:
-        if topic.startswith(f"{app}-") and topic.endswith(("-repartition",
-                                                           "-repartition-changelog")):
+        if topic.startswith(f"{app}-") and topic.endswith(
+            ("-repartition", "-repartition-changelog")
+        ):
             names.append(topic)  # fmt: skip
     return sorted(set(names))
 
@@ -241,7 +242,8 @@ class SqlApplication:
             # repartition partition and no input one); range splits each topic's partitions
             # among the workers, as Kafka Streams balances each sub-topology's tasks.
             assignment_strategy=(
-                STAGE_BALANCED_ASSIGNMENT if self.topology.repartitions
+                STAGE_BALANCED_ASSIGNMENT
+                if self.topology.repartitions
                 else DEFAULT_ASSIGNMENT_STRATEGY
             ),
             # an error row holds a rejected input in hex: twice its size, plus the row. A
@@ -312,9 +314,7 @@ class SqlApplication:
         assert stage.reads is not None
         channels = len(self.wiring.channels[stage.reads.topic])
         writers = self._writers(stage, topic, partition, None)
-        return StageProcessor(
-            self.emission, self.plan, stage, writers, channels, topic, partition
-        )
+        return StageProcessor(self.emission, self.plan, stage, writers, channels, topic, partition)
 
     def _writers(
         self, stage: Stage, topic: str, partition: int, reach: set[str] | None

@@ -85,9 +85,7 @@ _UNIT_MS = {
     "DAYS": 86_400_000,
 }
 _NUMBER = r"(\d+(?:\.\d+)?)"
-_SPAN = re.compile(
-    rf"^\s*(-)?\s*{_NUMBER}(?:[ :]{_NUMBER})?(?::{_NUMBER})?(?::{_NUMBER})?\s*$"
-)
+_SPAN = re.compile(rf"^\s*(-)?\s*{_NUMBER}(?:[ :]{_NUMBER})?(?::{_NUMBER})?(?::{_NUMBER})?\s*$")
 _SPAN_ORDER = ["DAY", "HOUR", "MINUTE", "SECOND"]
 
 

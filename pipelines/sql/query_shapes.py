@@ -82,10 +82,19 @@ REFUSED_CLAUSES = {
     "operation_modifiers": "query modifiers",
 }
 PLANNED_CLAUSES = {
-    "expressions", "from_", "joins", "where", "group", "having", "windows", "stagger",
-    "distinct", "order", "stream", "comments",
+    "expressions",
+    "from_",
+    "joins",
+    "where",
+    "group",
+    "having",
+    "windows",
+    "stagger",
+    "distinct",
+    "order",
+    "stream",
+    "comments",
 }
-
 
 
 def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
@@ -126,8 +135,7 @@ def tsort_keys(
     ):
         raise error(
             SqlPlanError,
-            "a T-sort's expression cannot use the result's ROWTIME; qualify it (s.ROWTIME) "
-            "(KDA)",
+            "a T-sort's expression cannot use the result's ROWTIME; qualify it (s.ROWTIME) (KDA)",
             first,
         )
     if canonical(lead.this) != canonical(retime):
@@ -163,8 +171,7 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
         ):
             node = aliases[identifier_name(node.this)]
         if distinct and not any(
-            canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i)
-            for i in items
+            canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i) for i in items
         ):
             raise error(
                 SqlPlanError, "with DISTINCT, ORDER BY sorts by items of the SELECT list", node
@@ -178,21 +185,18 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
         )
     return keys
 
+
 def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:
     for clause, what in (("group", "GROUP BY"), ("stagger", "WINDOWED BY STAGGER")):
         if select.args.get(clause):
-            raise error(
-                SqlUnsupportedError, f"DISTINCT with {what}", select.args[clause]
-            )
+            raise error(SqlUnsupportedError, f"DISTINCT with {what}", select.args[clause])
     windows = [w for i in select.expressions for w in i.find_all(exp.Window)]
     if windows or select.args.get("windows"):
         raise error(
             SqlUnsupportedError, "DISTINCT with a window", windows[0] if windows else select
         )
     if table_function(select):
-        raise error(
-            SqlUnsupportedError, "DISTINCT over a table function", select.args["from_"]
-        )
+        raise error(SqlUnsupportedError, "DISTINCT over a table function", select.args["from_"])
     for item in select.expressions:
         node = item.this if isinstance(item, exp.Alias) else item
         if rowtime_based(node):
@@ -253,7 +257,8 @@ def trivial_cursor(query: exp.Expression, *, star: bool) -> bool:
     if any(i.find(exp.Window) is not None for i in query.expressions):
         return False
     return not any(
-        value for clause, value in query.args.items()
+        value
+        for clause, value in query.args.items()
         if clause not in ("expressions", "from_", "where", "stream", "comments")
     )
 
