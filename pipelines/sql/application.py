@@ -270,7 +270,10 @@ class SqlApplication:
         kafka = self.settings.kafka
         existing = set(list_topic_names(kafka))
         check_plan(
-            kafka, self.config.application_name, self.fingerprint, plan_description(self.topology),
+            kafka,
+            self.config.application_name,
+            self.fingerprint,
+            plan_description(self.topology),
             reset_command=f"shardline sql reset {self.source or '<the application folder>'}",
         )
         inputs = max(self.wiring.partitions[i.topic] for i in self.config.inputs)
