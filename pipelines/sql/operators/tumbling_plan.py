@@ -17,7 +17,7 @@ from pipelines.sql.operators.two_phase import TumblingFinal, TumblingPartial
 from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery, TwoPhase
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import resolve_source
-from pipelines.sql.types import Fn, Interval
+from pipelines.sql.types import Fn, Interval, MonthInterval
 
 __all__ = ["FLOOR_UNITS", "TumblingPlanner"]
 
@@ -115,12 +115,31 @@ def _window_of(query: PumpQuery, key: exp.Expression, scope: Scope) -> tuple[Fn,
     if is_step(key):
         time_node, by = key.expressions
         by_expr = compile_expr(by, scope)
+        if by_expr.is_constant and type(by_expr.constant) is MonthInterval:
+            raise query.error(
+                SqlUnsupportedError,
+                "STEP(… BY a year-month interval) as a window (calendar-month windows)",
+                key,
+            )
         size = int(by_expr.constant) if by_expr.is_constant else 0
     elif isinstance(key, exp.Floor) and key.args.get("to") is not None:
         time_node = key.this
         unit = str(key.args["to"].name).upper()
+        if unit in ("MONTH", "YEAR"):
+            raise query.error(
+                SqlUnsupportedError,
+                f"FLOOR(… TO {unit}) as a window (calendar-month windows)",
+                key,
+            )
         if unit not in FLOOR_UNITS:
-            raise query.error(SqlUnsupportedError, f"FLOOR(… TO {unit}) as a window", key)
+            raise query.error(
+                SqlPlanError,
+                f"KDA for SQL does not support {unit} as a window's unit: its time units are "
+                "YEAR, MONTH, DAY, HOUR, MINUTE and SECOND (SQL Reference, Data Types, "
+                'sql-reference-data-types.html: "Supported units are YEAR, MONTH, DAY, HOUR, '
+                'MINUTE, and SECOND"); FLOOR … TO WEEK or QUARTER is a scalar extension',
+                key,
+            )
         size = FLOOR_UNITS[unit]
     else:
         return None
