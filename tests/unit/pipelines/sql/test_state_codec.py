@@ -13,7 +13,7 @@ import pytest
 from pipelines.sql import state_codec as codec
 from pipelines.sql.aggregates import AGGREGATES
 from pipelines.sql.sketches import CountDistinctItems, TopKItems
-from pipelines.sql.types import Date, Interval, Time, Timestamp
+from pipelines.sql.types import Date, Interval, MonthInterval, Time, Timestamp
 
 VALUES: list[Any] = [
     None,
@@ -34,6 +34,7 @@ VALUES: list[Any] = [
     Date(86_400_000),
     Time(3_600_000),
     Interval(-5),
+    MonthInterval(-40),
 ]
 
 

@@ -222,3 +222,19 @@ def test_rowtime_in_an_insert_column_list_is_the_rows_time(insert: str, select: 
 def test_rowtime_in_an_insert_column_list_needs_matching_items() -> None:
     with pytest.raises(SqlPlanError, match="ROWTIME in an INSERT column list"):
         _plan("*", insert="(ROWTIME, v)")
+
+
+def test_a_year_month_value_in_window_state_keeps_its_class() -> None:
+    """MAX of a year-month interval in a tumbling window, and the state codec's form of one
+    (what the changelog and a repartition carry): a month count, never milliseconds."""
+    from pipelines.sql import state_codec as codec
+
+    plan = _plan(
+        "CAST(MAX(N * INTERVAL '1' MONTH) AS VARCHAR(9)) FROM \"IN\" "
+        "GROUP BY FLOOR(ROWTIME TO MINUTE) --",
+    )
+    rows = [(RECORD_MS + i * 1000, ("x", Timestamp(0), n)) for i, n in enumerate([3, 14, 5])]
+    rows.append((RECORD_MS + 120_000, ("x", Timestamp(0), 1)))
+    streams, failures = run_rows(plan, rows, source="IN")
+    assert not failures and [r[1] for r in streams["OUT"]] == ["+14", "+1"]
+    assert codec.loads(codec.dumps((MonthInterval(14),))) == (MonthInterval(14),)

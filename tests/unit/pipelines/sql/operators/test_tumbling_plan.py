@@ -75,10 +75,16 @@ def test_tumbling_errors() -> None:
             "GROUP BY on a stream needs a window",
         ),
         (
-            SqlUnsupportedError,
+            SqlPlanError,
             f"SELECT STREAM ticker_symbol, FLOOR(event_time TO WEEK), COUNT(*) FROM {SRC} "
             "GROUP BY ticker_symbol, FLOOR(event_time TO WEEK)",
-            "FLOOR(… TO WEEK) as a window",
+            "KDA for SQL does not support WEEK as a window's unit",
+        ),
+        (
+            SqlUnsupportedError,
+            f"SELECT STREAM ticker_symbol, FLOOR(event_time TO MONTH), COUNT(*) FROM {SRC} "
+            "GROUP BY ticker_symbol, FLOOR(event_time TO MONTH)",
+            "FLOOR(… TO MONTH) as a window",
         ),
         (
             SqlPlanError,
