@@ -267,11 +267,20 @@ def _comparable(a: Any, b: Any, op: str) -> None:
         raise _cmp_error(op, a, b)
 
 
+def _months_apart(a: Any, b: Any, op: str) -> None:
+    """A year-month interval compares only with another: as ``int``s Python would compare a
+    month count with milliseconds or a plain number."""
+    ta, tb = type(a), type(b)
+    if ta is not tb and (ta is MonthInterval or tb is MonthInterval):
+        raise _cmp_error(op, a, b)
+
+
 def eq(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
     if type(a) is bool or type(b) is bool:
         _comparable(a, b, "=")
+    _months_apart(a, b, "=")
     return bool(a == b)
 
 
@@ -280,12 +289,14 @@ def ne(a: Any, b: Any) -> bool | None:
         return None
     if type(a) is bool or type(b) is bool:
         _comparable(a, b, "<>")
+    _months_apart(a, b, "<>")
     return bool(a != b)
 
 
 def lt(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    _months_apart(a, b, "<")
     try:
         return bool(a < b)
     except TypeError:
@@ -295,6 +306,7 @@ def lt(a: Any, b: Any) -> bool | None:
 def le(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    _months_apart(a, b, "<=")
     try:
         return bool(a <= b)
     except TypeError:
@@ -304,6 +316,7 @@ def le(a: Any, b: Any) -> bool | None:
 def gt(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    _months_apart(a, b, ">")
     try:
         return bool(a > b)
     except TypeError:
@@ -313,6 +326,7 @@ def gt(a: Any, b: Any) -> bool | None:
 def ge(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    _months_apart(a, b, ">=")
     try:
         return bool(a >= b)
     except TypeError:

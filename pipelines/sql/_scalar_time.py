@@ -161,7 +161,10 @@ def _step_months(value: int, by: int) -> int:
     index = (d.year - 1970) * 12 + d.month - 1
     index -= index % by
     year, month0 = divmod(index, 12)
-    return _days(_dt.date(1970 + year, month0 + 1, 1)) * MS_PER_DAY
+    try:
+        return _days(_dt.date(1970 + year, month0 + 1, 1)) * MS_PER_DAY
+    except ValueError:
+        raise RowError(INVALID_ARGUMENT, "date outside years 1..9999") from None
 
 
 def _seconds(ms: int) -> Decimal:

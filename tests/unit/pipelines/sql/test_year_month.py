@@ -238,3 +238,17 @@ def test_a_year_month_value_in_window_state_keeps_its_class() -> None:
     streams, failures = run_rows(plan, rows, source="IN")
     assert not failures and [r[1] for r in streams["OUT"]] == ["+14", "+1"]
     assert codec.loads(codec.dumps((MonthInterval(14),))) == (MonthInterval(14),)
+
+
+def test_comparisons_never_mix_months_with_other_numbers() -> None:
+    from ground.errors import RowError
+    from pipelines.sql import functions as fn
+    from pipelines.sql.types import Interval
+
+    month, ms = MonthInterval(1), Interval(1)
+    assert fn.lt(month, MonthInterval(2)) is True
+    assert fn.eq(MonthInterval(12), MonthInterval(12)) is True
+    for op in (fn.eq, fn.ne, fn.lt, fn.le, fn.gt, fn.ge):
+        for a, b in ((month, ms), (ms, month), (month, 1)):
+            with pytest.raises(RowError):
+                op(a, b)
