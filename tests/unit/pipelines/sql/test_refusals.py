@@ -86,12 +86,6 @@ UNSUPPORTED = [
      f"SELECT STREAM sector, SUM(price) OVER (RANGE @INTERVAL '1' MONTH PRECEDING) FROM {SRC}",
      "a year-month interval"),
     # grouping
-    ("FLOOR TO MONTH window",
-     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY sector, FLOOR(@ROWTIME TO MONTH)",
-     "FLOOR(… TO MONTH) as a window"),
-    ("STEP BY months window",
-     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY sector, "
-     "STEP(@ROWTIME BY INTERVAL '3' MONTH)", "STEP(… BY a year-month interval) as a window"),
     ("SUM of a year-month interval",
      f"SELECT STREAM sector, @SUM(INTERVAL '1' MONTH) FROM {SRC} "
      "GROUP BY sector, STEP(ROWTIME BY INTERVAL '1' MINUTE)", "SUM of a year-month interval"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql.engine import run_rows
 from pipelines.sql.operators.tumbling import TumblingOperator
 from pipelines.sql.types import Timestamp
@@ -79,12 +79,6 @@ def test_tumbling_errors() -> None:
             f"SELECT STREAM ticker_symbol, FLOOR(event_time TO WEEK), COUNT(*) FROM {SRC} "
             "GROUP BY ticker_symbol, FLOOR(event_time TO WEEK)",
             "KDA for SQL does not support WEEK as a window's unit",
-        ),
-        (
-            SqlUnsupportedError,
-            f"SELECT STREAM ticker_symbol, FLOOR(event_time TO MONTH), COUNT(*) FROM {SRC} "
-            "GROUP BY ticker_symbol, FLOOR(event_time TO MONTH)",
-            "FLOOR(… TO MONTH) as a window",
         ),
         (
             SqlPlanError,
