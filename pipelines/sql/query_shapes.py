@@ -179,16 +179,10 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
     return keys
 
 def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:
-    for clause, what in (("group", "GROUP BY"), ("stagger", "WINDOWED BY STAGGER")):
-        if select.args.get(clause):
-            raise error(
-                SqlUnsupportedError, f"DISTINCT with {what}", select.args[clause]
-            )
-    windows = [w for i in select.expressions for w in i.find_all(exp.Window)]
-    if windows or select.args.get("windows"):
-        raise error(
-            SqlUnsupportedError, "DISTINCT with a window", windows[0] if windows else select
-        )
+    """SELECT DISTINCT's time-based monotonic item (KDA: "as long as there is a non-constant
+    monotonic expression in the SELECT clause"). Over a GROUP BY, a stagger window or OVER,
+    it is an item of the result: ROWTIME (a window's end or close), a key such as
+    ``STEP(s.ROWTIME BY …)``."""
     if table_function(select):
         raise error(
             SqlUnsupportedError, "DISTINCT over a table function", select.args["from_"]

@@ -10,6 +10,7 @@ from typing import Any
 from pipelines.sql.aggregates.base import Accumulator
 from pipelines.sql.aggregates.boolean import BoolAny, BoolEvery
 from pipelines.sql.aggregates.counts import Count, CountDistinct, SumDistinct
+from pipelines.sql.aggregates.distinct import OverDistinct
 from pipelines.sql.aggregates.extremes import AddOnlyMax, AddOnlyMin, Max, Min
 from pipelines.sql.aggregates.positional import FirstValue, LastValue
 from pipelines.sql.aggregates.sums import Avg, Sum
@@ -17,7 +18,10 @@ from pipelines.sql.aggregates.variance import StddevPop, StddevSamp, VarPop, Var
 from pipelines.sql.types import SqlType, TypeKind
 from pipelines.sql.types.kinds import BIGINT, BOOLEAN, DOUBLE
 
-__all__ = ["ADD_ONLY", "AGGREGATES", "AggregateSpec"]
+__all__ = ["ADD_ONLY", "AGGREGATES", "DISTINCT_SUFFIX", "AggregateSpec"]
+
+#: ``AGG(DISTINCT x)`` is the aggregate named ``AGG`` + this (``AVG_DISTINCT``).
+DISTINCT_SUFFIX = "_DISTINCT"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,19 @@ def _spec(
     return name, AggregateSpec(name, cls, cls.restore, True, returns, sees_nulls)
 
 
+def _over_distinct(
+    name: str, of: type, returns: Callable[[SqlType | None], SqlType | None]
+) -> tuple[str, AggregateSpec]:
+    """``NAME(DISTINCT x)``: ``of`` over the distinct values (:class:`OverDistinct`)."""
+    return name + DISTINCT_SUFFIX, AggregateSpec(
+        name + DISTINCT_SUFFIX,
+        lambda: OverDistinct(of),
+        lambda state: OverDistinct.restore_of(of, state),
+        True,
+        returns,
+    )
+
+
 AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
     dict(
         [
@@ -98,6 +115,13 @@ AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
             _spec("STDDEV", StddevSamp, _double),
             _spec("COUNT_DISTINCT", CountDistinct, _bigint),
             _spec("SUM_DISTINCT", SumDistinct, _sum_type),
+            _over_distinct("AVG", Avg, _same),
+            _over_distinct("VAR_POP", VarPop, _double),
+            _over_distinct("VAR_SAMP", VarSamp, _double),
+            _over_distinct("VARIANCE", VarSamp, _double),
+            _over_distinct("STDDEV_POP", StddevPop, _double),
+            _over_distinct("STDDEV_SAMP", StddevSamp, _double),
+            _over_distinct("STDDEV", StddevSamp, _double),
             _spec("ANY", BoolAny, _boolean),
             _spec("EVERY", BoolEvery, _boolean),
         ]
