@@ -142,4 +142,3 @@ def merge_into(a: Any, b: Any) -> None:
     if merge is None or type(b) is not type(a):
         raise TypeError(f"cannot merge {type(b).__name__} into {type(a).__name__}")
     merge(a, b)
-

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from pipelines.sql.offline import OfflineRow
+from tests.duckdb_oracles import sector_oracle
 from tests.rows import assert_same_rows
 from tests.unit.pipelines.sql.corpus import input_table, ticker_records
 
@@ -138,42 +139,16 @@ def input_lines() -> list[str]:
 
 def oracle() -> dict[str, list[tuple[Any, ...]]]:
     con = input_table(RECORDS)
-    con.execute(
-        f"""CREATE TABLE judged AS SELECT *, event_ms - event_ms % 10000 AS ws,
-              max(event_ms) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING
-                                  AND 1 PRECEDING) - {LATENESS_MS} AS wm
-            FROM s"""
-    )
+    want = sector_oracle(con, lateness_ms=LATENESS_MS, per_partition=False)
+    want["TOP_TICKERS"] = [(ws, ticker, c) for ws, _rank, ticker, c in want["TOP_TICKERS"]]
     q = con.execute
-    return {
-        "SECTOR_ROWTIME": q(
-            "SELECT sector, rowtime - rowtime % 10000, count(*), sum(price), max(change), "
-            "count(DISTINCT ticker) FROM s GROUP BY ALL").fetchall(),
-        "SECTOR_DISTINCT": q(
-            "SELECT sector, rowtime - rowtime % 10000, avg(DISTINCT round(price)), "
-            "stddev_samp(DISTINCT round(price)) FROM s GROUP BY ALL").fetchall(),
-        "WINDOW_KINDS": q(
-            "SELECT DISTINCT ws, busy FROM (SELECT rowtime - rowtime % 10000 AS ws, "
-            "count(*) > 40 AS busy FROM s GROUP BY sector, ws)").fetchall(),
-        "SECTOR_EVENT_TIME": q(
-            "SELECT sector, ws, count(*), sum(price) FROM judged "
-            "WHERE wm IS NULL OR ws + 10000 > wm GROUP BY ALL").fetchall(),
-        "late": q(
-            "SELECT rowtime, ticker, price, event_ms FROM judged WHERE ws + 10000 <= wm"
-        ).fetchall(),
-        "TOP_TICKERS": q(
-            """SELECT ws, ticker, c FROM (
-                 SELECT ws, ticker, c,
-                        row_number() OVER (PARTITION BY ws ORDER BY c DESC, ticker) AS n
-                 FROM (SELECT rowtime - rowtime % 30000 AS ws, ticker, count(*) AS c
-                       FROM s GROUP BY ALL))
-               WHERE n <= 3""").fetchall(),
-        "SECTOR_SWINGS": q(
-            """SELECT u.ticker, d.ticker, u.sector, u.price, d.price
-               FROM s u JOIN s d ON u.sector = d.sector
-                 AND d.rowtime BETWEEN u.rowtime - 1000 AND u.rowtime
-               WHERE u.change > 1 AND d.change < -1""").fetchall(),
-    }  # fmt: skip
+    want["SECTOR_DISTINCT"] = q(
+        "SELECT sector, rowtime - rowtime % 10000, avg(DISTINCT round(price)), "
+        "stddev_samp(DISTINCT round(price)) FROM s GROUP BY ALL").fetchall()  # fmt: skip
+    want["WINDOW_KINDS"] = q(
+        "SELECT DISTINCT ws, busy FROM (SELECT rowtime - rowtime % 10000 AS ws, "
+        "count(*) > 40 AS busy FROM s GROUP BY sector, ws)").fetchall()  # fmt: skip
+    return want
 
 
 def check(out: list[OfflineRow], want: dict[str, list[tuple[Any, ...]]]) -> None:

@@ -42,24 +42,6 @@ UNSUPPORTED = [
      f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN U OVER (RANGE BETWEEN @INTERVAL '1' "
      "MINUTE PRECEDING AND INTERVAL '1' MINUTE FOLLOWING) AS u ON s.sector = u.a",
      "(KDA: a window starts or ends with the current row)"),
-    ("RIGHT JOIN reference table",
-     f"SELECT STREAM c.\"Company\", price FROM {SRC} @RIGHT JOIN \"CompanyName\" AS c "
-     "ON ticker_symbol = c.\"Ticker\"", "RIGHT JOIN with a reference table"),
-    ("CROSS JOIN reference table",
-     f"SELECT STREAM c.\"Company\", price FROM {SRC} @CROSS JOIN \"CompanyName\" AS c",
-     "CROSS JOIN with a reference table"),
-    ("JOIN USING",
-     f"SELECT STREAM sector, price FROM {SRC} @JOIN \"CompanyName\" USING (\"Ticker\")",
-     "JOIN … USING (write ON)"),
-    ("NATURAL JOIN",
-     f"SELECT STREAM sector, price FROM {SRC} @NATURAL JOIN \"CompanyName\"",
-     "NATURAL JOIN (write ON)"),
-    ("stream JOIN USING",
-     f"SELECT STREAM u.a, u.b FROM {SRC} AS s @JOIN U {W} AS u USING (a)",
-     "JOIN … USING (write ON)"),
-    ("NATURAL stream JOIN",
-     f"SELECT STREAM u.a, u.b FROM {SRC} AS s @NATURAL JOIN U {W} AS u",
-     "NATURAL JOIN (write ON)"),
     # sliding windows
     ("FOLLOWING aggregation window",
      f"SELECT STREAM sector, SUM(price) OVER (RANGE @INTERVAL '1' MINUTE FOLLOWING) FROM {SRC}",
@@ -164,6 +146,26 @@ REFUSED_BY_KDA = [
      f"SELECT STREAM sector, @COUNT(DISTINCT price, change) FROM {SRC} "
      "GROUP BY sector, STEP(ROWTIME BY INTERVAL '1' MINUTE)",
      "KDA for SQL does not support COUNT(DISTINCT …) of several expressions"),
+    # the JOIN clause: a reference table is joined row by row of the stream; a cross join
+    # has no condition; USING names columns both sides have (ROWTIME is none)
+    ("RIGHT JOIN reference table",
+     f"SELECT STREAM c.\"Company\", price FROM {SRC} @RIGHT JOIN \"CompanyName\" AS c "
+     "ON ticker_symbol = c.\"Ticker\"", "RIGHT JOIN with a reference table: KDA joins"),
+    ("FULL JOIN reference table",
+     f"SELECT STREAM c.\"Company\", price FROM {SRC} @FULL OUTER JOIN \"CompanyName\" AS c "
+     "ON ticker_symbol = c.\"Ticker\"", "FULL JOIN with a reference table: KDA joins"),
+    ("CROSS JOIN … USING",
+     f"SELECT STREAM c.\"Company\", price FROM {SRC} @CROSS JOIN \"CompanyName\" AS c "
+     "USING (\"Ticker\")", "A cross join never has an ON or USING condition"),
+    ("NATURAL CROSS JOIN",
+     f"SELECT STREAM u.a, u.b FROM U AS s @NATURAL CROSS JOIN U {W} AS u",
+     "A cross join never has an ON or USING condition"),
+    ("USING a column one side lacks",
+     f"SELECT STREAM sector, price FROM {SRC} @JOIN \"CompanyName\" USING (sector)",
+     "JOIN … USING: column SECTOR is not on its right side"),
+    ("USING (ROWTIME)",
+     f"SELECT STREAM u.a, u.b FROM U AS s @JOIN U {W} AS u USING (ROWTIME)",
+     "ROWTIME is no column a join matches"),
     ("a stream join without a window",
      f"SELECT STREAM u.a, u.b FROM {SRC} AS s JOIN @U AS u ON s.sector = u.a",
      "needs a window on one side"),
