@@ -28,11 +28,14 @@ from pipelines.sql.types import (
     COERCION_ERROR,
     Date,
     Interval,
+    MonthInterval,
     SqlType,
     Time,
     Timestamp,
     TypeKind,
     interval_text,
+    is_year_month,
+    month_interval_text,
     parse_timestamp,
 )
 from pipelines.sql.types.kinds import INTEGER_RANGES, STRING_KINDS
@@ -207,6 +210,38 @@ def _parse_interval(text: str) -> Interval:
     return Interval(-ms if sign == "-" else ms)
 
 
+_YEAR_MONTH_TEXT = re.compile(r"^\s*([+-])?\s*(\d+)(?:-(\d{1,2}))?\s*$")
+
+
+def _year_month(value: Any, target: SqlType, source: SqlType | None) -> Any:
+    """CAST from or to a year-month interval: text in the qualifier's form (``'+4-04'`` for
+    YEAR TO MONTH) and back; nothing else converts (a month has no fixed length)."""
+    t = type(value)
+    if t is MonthInterval:
+        if target.kind in STRING_KINDS:
+            qualifier = (
+                source.qualifier if source is not None and is_year_month(source) else None
+            ) or "YEAR TO MONTH"
+            return _to_string(month_interval_text(value, qualifier), target)
+        if is_year_month(target):
+            return value
+        raise _fail(value, target)
+    if t is str:
+        m = _YEAR_MONTH_TEXT.match(value)
+        if m:
+            sign = -1 if m.group(1) == "-" else 1
+            number = int(m.group(2))
+            if m.group(3) is not None:
+                months = int(m.group(3))
+                if target.qualifier == "YEAR TO MONTH" and months < 12:
+                    return MonthInterval(sign * (number * 12 + months))
+            elif target.qualifier == "MONTH":
+                return MonthInterval(sign * number)
+            else:
+                return MonthInterval(sign * number * 12)
+    raise _fail(value, target)
+
+
 def cast(value: Any, target: SqlType, source: SqlType | None = None) -> Any:
     """``CAST(value AS target)``; NULL stays NULL. Failure raises ``Type_Coercion_Error``.
 
@@ -219,6 +254,8 @@ def cast(value: Any, target: SqlType, source: SqlType | None = None) -> Any:
     t = type(value)
     if t is Interval and source is not None and source.qualifier and kind in STRING_KINDS:
         return _to_string(interval_text(value, source.qualifier), target)
+    if t is MonthInterval or (kind is TypeKind.INTERVAL and is_year_month(target)):
+        return _year_month(value, target, source)
     if kind in INTEGER_RANGES:
         if t is bool:
             raise _fail(value, target)

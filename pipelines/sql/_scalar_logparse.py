@@ -193,7 +193,7 @@ def _parse_columns(text: str, *, positions: bool) -> list[_Column]:
         try:
             sql_type = parse_type(type_text)
         except UnsupportedTypeError as exc:
-            raise SqlUnsupportedError(str(exc)) from None
+            raise SqlPlanError(str(exc)) from None
         except ValueError as exc:
             raise SqlPlanError(f"column {name}: {exc}") from None
         column = _Column(name, sql_type)

@@ -12,6 +12,10 @@ Type rules for the binary operators (NULL in either operand gives NULL):
   INTERVAL ± INTERVAL → INTERVAL, INTERVAL × or ÷ number → INTERVAL, TIME ± INTERVAL → TIME
   (wrapping at midnight), DATE − DATE → INTERVAL. DATE ± INTERVAL → DATE when the interval is a
   whole number of days, otherwise TIMESTAMP (a DATE cannot carry a time of day).
+* Year-month intervals (:class:`MonthInterval`, months): ± each other, × or ÷ a number, and
+  TIMESTAMP or DATE ± a year-month interval, which moves the calendar month and keeps the
+  day, or the month's last day when the new month is shorter (``add_months``). They never mix
+  with day-time intervals or TIME.
 * BOOLEAN is not a number: ``TRUE + 1`` is a ``Type_Coercion_Error``.
 """
 
@@ -22,13 +26,21 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidO
 from typing import Any
 
 from ground.errors import RowError
-from pipelines.sql.types import COERCION_ERROR, Date, Interval, Time, Timestamp
+from pipelines.sql.types import (
+    COERCION_ERROR,
+    Date,
+    Interval,
+    MonthInterval,
+    Time,
+    Timestamp,
+    add_months,
+)
 from pipelines.sql.types.values import MS_PER_DAY
 
 DIVIDE_BY_ZERO = "Divide_By_Zero"
 INVALID_ARGUMENT = "Invalid_Argument"
 
-_TEMPORAL = (Timestamp, Date, Time, Interval)
+_TEMPORAL = (Timestamp, Date, Time, Interval, MonthInterval)
 
 
 def _bad(op: str, a: Any, b: Any = None) -> RowError:
@@ -62,6 +74,28 @@ def _date_result(ms: int, interval: int) -> Any:
     return Date(ms) if interval % MS_PER_DAY == 0 else Timestamp(ms)
 
 
+def _shift_months(moment: Any, months: int, op: str, other: Any) -> Any:
+    t = type(moment)
+    if t is not Timestamp and t is not Date:
+        raise _bad(op, moment, other)
+    try:
+        return t(add_months(moment, months))
+    except ValueError as exc:
+        raise RowError(INVALID_ARGUMENT, str(exc)) from None
+
+
+def _month_arithmetic(a: Any, b: Any, sign: int, op: str) -> Any:
+    """``a ± b`` where one side is a year-month interval."""
+    ta, tb = type(a), type(b)
+    if ta is MonthInterval and tb is MonthInterval:
+        return MonthInterval(a + sign * b)
+    if tb is MonthInterval:
+        return _shift_months(a, sign * b, op, b)
+    if sign > 0:  # interval + datetime
+        return _shift_months(b, a, op, a)
+    raise _bad(op, a, b)
+
+
 def add(a: Any, b: Any) -> Any:
     """``a + b``."""
     if a is None or b is None:
@@ -71,7 +105,9 @@ def add(a: Any, b: Any) -> Any:
         return a + b
     if ta is float and tb is float:
         return a + b
-    if ta in (Timestamp, Date, Time, Interval) or tb in (Timestamp, Date, Time, Interval):
+    if ta in _TEMPORAL or tb in _TEMPORAL:
+        if ta is MonthInterval or tb is MonthInterval:
+            return _month_arithmetic(a, b, 1, "+")
         if tb is Interval and ta is not Interval:
             a, b, ta, tb = b, a, tb, ta  # put the interval first
         if ta is Interval:
@@ -99,7 +135,9 @@ def sub(a: Any, b: Any) -> Any:
         return a - b
     if ta is float and tb is float:
         return a - b
-    if ta in (Timestamp, Date, Time, Interval) or tb in (Timestamp, Date, Time, Interval):
+    if ta in _TEMPORAL or tb in _TEMPORAL:
+        if ta is MonthInterval or tb is MonthInterval:
+            return _month_arithmetic(a, b, -1, "-")
         if tb is Interval:
             if ta is Interval:
                 return Interval(a - b)
@@ -138,11 +176,11 @@ def mul(a: Any, b: Any) -> Any:
         return a * b
     if ta is float and tb is float:
         return a * b
-    if ta is Interval or tb is Interval:
-        if tb is Interval and ta is not Interval:
+    if ta is Interval or tb is Interval or ta is MonthInterval or tb is MonthInterval:
+        if tb is Interval or tb is MonthInterval:
             a, b, ta, tb = b, a, tb, ta
         if _plain_number(b):
-            return Interval(a * b if tb is int else _round_half_away(Decimal(int(a)) * Decimal(b)))
+            return ta(a * b if tb is int else _round_half_away(Decimal(int(a)) * Decimal(b)))
         raise _bad("*", a, b)
     if ta is bool or tb is bool or ta in _TEMPORAL or tb in _TEMPORAL:
         raise _bad("*", a, b)
@@ -161,19 +199,19 @@ def div(a: Any, b: Any) -> Any:
         return None
     ta, tb = type(a), type(b)
     if tb is bool or ta is bool or tb in _TEMPORAL:
-        if ta is Interval and tb is Interval:
+        if ta is tb and (ta is Interval or ta is MonthInterval):
             if b == 0:
                 raise RowError(DIVIDE_BY_ZERO, "division by a zero interval")
             return _int_div(a, b)
         raise _bad("/", a, b)
-    if ta is Interval:
+    if ta is Interval or ta is MonthInterval:
         if not _plain_number(b):
             raise _bad("/", a, b)
         if b == 0:
             raise RowError(DIVIDE_BY_ZERO, "division of an interval by zero")
         if tb is int:
-            return Interval(_int_div(a, b))
-        return Interval(int(Decimal(int(a)) / Decimal(b)))
+            return ta(_int_div(a, b))
+        return ta(int(Decimal(int(a)) / Decimal(b)))
     if ta in _TEMPORAL:
         raise _bad("/", a, b)
     x, y = _mix(a, b, "/")
@@ -212,8 +250,8 @@ def neg(a: Any) -> Any:
     t = type(a)
     if t is int or t is float or t is Decimal:
         return -a
-    if t is Interval:
-        return Interval(-a)
+    if t is Interval or t is MonthInterval:
+        return t(-a)
     raise _bad("unary -", a)
 
 
@@ -229,11 +267,20 @@ def _comparable(a: Any, b: Any, op: str) -> None:
         raise _cmp_error(op, a, b)
 
 
+def _months_apart(a: Any, b: Any, op: str) -> None:
+    """A year-month interval compares only with another: as ``int``s Python would compare a
+    month count with milliseconds or a plain number."""
+    ta, tb = type(a), type(b)
+    if ta is not tb and (ta is MonthInterval or tb is MonthInterval):
+        raise _cmp_error(op, a, b)
+
+
 def eq(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
     if type(a) is bool or type(b) is bool:
         _comparable(a, b, "=")
+    _months_apart(a, b, "=")
     return bool(a == b)
 
 
@@ -242,12 +289,14 @@ def ne(a: Any, b: Any) -> bool | None:
         return None
     if type(a) is bool or type(b) is bool:
         _comparable(a, b, "<>")
+    _months_apart(a, b, "<>")
     return bool(a != b)
 
 
 def lt(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    _months_apart(a, b, "<")
     try:
         return bool(a < b)
     except TypeError:
@@ -257,6 +306,7 @@ def lt(a: Any, b: Any) -> bool | None:
 def le(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    _months_apart(a, b, "<=")
     try:
         return bool(a <= b)
     except TypeError:
@@ -266,6 +316,7 @@ def le(a: Any, b: Any) -> bool | None:
 def gt(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    _months_apart(a, b, ">")
     try:
         return bool(a > b)
     except TypeError:
@@ -275,6 +326,7 @@ def gt(a: Any, b: Any) -> bool | None:
 def ge(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    _months_apart(a, b, ">=")
     try:
         return bool(a >= b)
     except TypeError:
@@ -351,8 +403,8 @@ def _number(a: Any, name: str) -> None:
 def abs_(a: Any) -> Any:
     if a is None:
         return None
-    if type(a) is Interval:
-        return Interval(abs(int(a)))
+    if type(a) is Interval or type(a) is MonthInterval:
+        return type(a)(abs(int(a)))
     _number(a, "ABS")
     return abs(a)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ground.errors import RowError
 from pipelines.sql._scalar_numeric import DIVIDE_BY_ZERO, INVALID_ARGUMENT
-from pipelines.sql.types import COERCION_ERROR, Date, Interval, Time, Timestamp
+from pipelines.sql.types import COERCION_ERROR, Date, Interval, MonthInterval, Time, Timestamp
 from pipelines.sql.types.values import MS_PER_DAY
 
 MS_PER_SECOND = 1_000
@@ -134,6 +134,8 @@ def step(value: Any, by: Any) -> Any:
     if value is None or by is None:
         return None
     t, tb = type(value), type(by)
+    if tb is MonthInterval and (t is Timestamp or t is Date):
+        return t(_step_months(value, by))
     if t is Timestamp or t is Date or t is Time or t is Interval:
         if tb is not Interval:
             raise RowError(COERCION_ERROR, f"STEP of a datetime needs an INTERVAL, got {by!r}")
@@ -148,6 +150,23 @@ def step(value: Any, by: Any) -> Any:
     raise RowError(COERCION_ERROR, f"cannot STEP {value!r} BY {by!r}")
 
 
+def _step_months(value: int, by: int) -> int:
+    """STEP of a TIMESTAMP or DATE by a year-month interval: KDA's formula
+    ``((t - TIMESTAMP '1970-01-01') / by) * by + TIMESTAMP '1970-01-01'`` with the difference
+    in whole months — the first instant of the latest month ``by`` months apart from January
+    1970 at or before ``t``."""
+    if by <= 0:
+        raise RowError(INVALID_ARGUMENT, f"STEP interval must be positive, got {by!r}")
+    d = _civil(value // MS_PER_DAY)
+    index = (d.year - 1970) * 12 + d.month - 1
+    index -= index % by
+    year, month0 = divmod(index, 12)
+    try:
+        return _days(_dt.date(1970 + year, month0 + 1, 1)) * MS_PER_DAY
+    except ValueError:
+        raise RowError(INVALID_ARGUMENT, "date outside years 1..9999") from None
+
+
 def _seconds(ms: int) -> Decimal:
     return Decimal(ms).scaleb(-3)
 
@@ -159,13 +178,21 @@ def extract(unit: str, value: Any) -> Any:
     with three decimals (KDA: "For SECOND it returns DECIMAL(5,3) and includes milliseconds",
     sql-reference-extract.html). MILLISECOND is seconds×1000 + milliseconds, DOW counts from
     Sunday = 0, WEEK is the ISO week — as in DuckDB and PostgreSQL. From an INTERVAL, DAY, HOUR,
-    MINUTE, SECOND and MILLISECOND are its fields, each carrying the interval's sign.
+    MINUTE, SECOND and MILLISECOND are its fields, each carrying the interval's sign; from a
+    year-month INTERVAL, YEAR and MONTH likewise.
     """
     if value is None:
         return None
     u = _unit(unit, EXTRACT_UNITS, "EXTRACT")
     t = type(value)
     ms = int(value)
+    if t is MonthInterval:
+        sign = -1 if ms < 0 else 1
+        if u == "YEAR":
+            return sign * (abs(ms) // 12)
+        if u == "MONTH":
+            return sign * (abs(ms) % 12)
+        raise RowError(INVALID_ARGUMENT, f"cannot EXTRACT {u} from a year-month INTERVAL")
     if t is Interval:
         sign = -1 if ms < 0 else 1
         a = abs(ms)

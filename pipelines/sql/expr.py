@@ -10,11 +10,13 @@ from typing import Any
 
 from pipelines.sql.types import (
     INTERVAL_FIELDS,
+    YEAR_MONTH_FIELDS,
     Fn,
     Row,
     SqlType,
     TypeKind,
     interval_qualifier,
+    is_year_month,
     parse_timestamp,
 )
 from pipelines.sql.types.kinds import BIGINT, BOOLEAN, DOUBLE, INTEGER, INTERVAL, TIMESTAMP, VARCHAR
@@ -96,6 +98,10 @@ def compare(op: Callable[[Any, Any], bool], left: Expr, right: Expr) -> Expr:
 def numeric_result(a: SqlType | None, b: SqlType | None) -> SqlType | None:
     if a is None or b is None:
         return a or b
+    if is_year_month(a) and b.kind in (TypeKind.TIMESTAMP, TypeKind.DATE):
+        return b  # a calendar shift keeps the datetime's type
+    if is_year_month(b) and a.kind in (TypeKind.TIMESTAMP, TypeKind.DATE):
+        return a
     if a.kind is TypeKind.TIMESTAMP or b.kind is TypeKind.TIMESTAMP:
         return (
             TIMESTAMP if (a.kind is TypeKind.INTERVAL or b.kind is TypeKind.INTERVAL) else INTERVAL
@@ -117,14 +123,18 @@ def numeric_result(a: SqlType | None, b: SqlType | None) -> SqlType | None:
 
 def _wider_interval(a: SqlType, b: SqlType) -> SqlType:
     """Interval ± interval: the fields of both (``DAY`` and ``DAY TO HOUR`` → ``DAY TO HOUR``,
-    as sql-reference-date-timestamp-interval.html shows)."""
+    ``YEAR`` and ``YEAR TO MONTH`` → ``YEAR TO MONTH``, as
+    sql-reference-date-timestamp-interval.html shows)."""
     if not a.qualifier or not b.qualifier:
         return INTERVAL
+    fields = YEAR_MONTH_FIELDS if is_year_month(a) else INTERVAL_FIELDS
+    if is_year_month(b) != (fields is YEAR_MONTH_FIELDS):
+        return INTERVAL  # a mix the compiler refuses
     spans = [q.partition(" TO ") for q in (a.qualifier, b.qualifier)]
     firsts = [first for first, _, _ in spans]
     lasts = [last or first for first, _, last in spans]
-    first = min(firsts, key=INTERVAL_FIELDS.index)
-    last = max(lasts, key=INTERVAL_FIELDS.index)
+    first = min(firsts, key=fields.index)
+    last = max(lasts, key=fields.index)
     return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
 
 

@@ -1,8 +1,9 @@
 """sqlglot nodes read the KDA way: identifier names, source positions, intervals, data types.
 
 Every part of the front end names things with :func:`identifier_name` (KDA's rule: unquoted
-is upper case) and reports errors at :func:`node_position`; :func:`interval_ms` and
-:func:`datatype_to_sql` turn literal nodes into the values of :mod:`pipelines.sql.types`.
+is upper case) and reports errors at :func:`node_position`; :func:`interval_value`,
+:func:`interval_ms` (day-time only: window lengths) and :func:`datatype_to_sql` turn literal
+nodes into the values of :mod:`pipelines.sql.types`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from sqlglot import exp
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.types import (
     INTERVAL_FIELDS,
+    YEAR_MONTH_FIELDS,
     Interval,
+    MonthInterval,
     SqlType,
     TypeKind,
     UnsupportedTypeError,
@@ -27,6 +30,7 @@ __all__ = [
     "identifier_name",
     "interval_ms",
     "interval_type",
+    "interval_value",
     "is_star",
     "node_position",
 ]
@@ -101,9 +105,12 @@ def interval_ms(node: exp.Interval) -> Interval:
         first = last = str(unit.name).upper().rstrip("S")
     else:
         raise SqlPlanError(f"interval {text!r} needs a unit", line=line, column=column)
-    if first in ("YEAR", "MONTH") or last in ("YEAR", "MONTH"):
+    if first in YEAR_MONTH_FIELDS or last in YEAR_MONTH_FIELDS:
         raise SqlUnsupportedError(
-            "year-month intervals (only day-time intervals)", line=line, column=column
+            f"a year-month interval ({node.sql()}) as a window or sort length: a month has "
+            "no fixed length",
+            line=line,
+            column=column,
         )
     if first not in _SPAN_ORDER or last not in _SPAN_ORDER:
         if first == "MILLISECOND" and last == "MILLISECOND":
@@ -128,6 +135,61 @@ def interval_ms(node: exp.Interval) -> Interval:
     return Interval(sign * round(total))
 
 
+_YEAR_MONTH = re.compile(r"^\s*([+-])?\s*(\d+)(?:-(\d+))?\s*$")
+
+
+def _fields(node: exp.Interval) -> tuple[str, str] | None:
+    unit = node.args.get("unit")
+    if isinstance(unit, exp.IntervalSpan):
+        return (
+            str(unit.this.name).upper().rstrip("S"),
+            str(unit.expression.name).upper().rstrip("S"),
+        )
+    if unit is not None:
+        first = str(unit.name).upper().rstrip("S")
+        return first, first
+    return None
+
+
+def interval_value(node: exp.Interval) -> Interval | MonthInterval:
+    """An interval literal's value: :class:`MonthInterval` months for a year-month one
+    (``INTERVAL '3-4' YEAR TO MONTH`` → 40, ``INTERVAL '-2' YEAR`` → -24), otherwise
+    :func:`interval_ms`."""
+    fields = _fields(node)
+    if fields is None or (
+        fields[0] not in YEAR_MONTH_FIELDS and fields[1] not in YEAR_MONTH_FIELDS
+    ):
+        return interval_ms(node)
+    first, last = fields
+    text = node.this.name if isinstance(node.this, exp.Literal) else node.this.sql()
+    line, column = node_position(node)
+    if (first, last) not in (("YEAR", "YEAR"), ("MONTH", "MONTH"), ("YEAR", "MONTH")):
+        raise SqlPlanError(
+            f"{node.sql()}: a year-month interval is YEAR, MONTH or YEAR TO MONTH",
+            line=line,
+            column=column,
+        )
+    match = _YEAR_MONTH.match(text)
+    if not match or (match.group(3) is not None and first == last):
+        raise SqlPlanError(
+            f"bad interval literal {text!r} for {interval_qualifier(first, last)}",
+            line=line,
+            column=column,
+        )
+    sign = -1 if match.group(1) == "-" else 1
+    number = int(match.group(2))
+    if match.group(3) is not None:
+        months = int(match.group(3))
+        if months > 11:
+            raise SqlPlanError(
+                f"interval {text!r}: the months of YEAR TO MONTH run from 0 to 11",
+                line=line,
+                column=column,
+            )
+        return MonthInterval(sign * (number * 12 + months))
+    return MonthInterval(sign * (number if first == "MONTH" else number * 12))
+
+
 def interval_type(node: exp.Interval) -> SqlType:
     """The type of an interval literal, with its qualifier (``INTERVAL '3 4' DAY TO HOUR`` →
     ``INTERVAL DAY TO HOUR``)."""
@@ -139,20 +201,24 @@ def interval_type(node: exp.Interval) -> SqlType:
         first = last = str(unit.name).upper().rstrip("S")
     else:
         return SqlType(TypeKind.INTERVAL)
+    if first in YEAR_MONTH_FIELDS and last in YEAR_MONTH_FIELDS:
+        return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
     if first not in INTERVAL_FIELDS or last not in INTERVAL_FIELDS:
         return SqlType(TypeKind.INTERVAL)
     return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
 
 
-def datatype_to_sql(node: exp.DataType) -> SqlType:
-    """A sqlglot ``DataType`` as a KDA :class:`SqlType` (``REAL`` parses as FLOAT in sqlglot)."""
+def datatype_to_sql(node: exp.DataType, *, year_month: bool = False) -> SqlType:
+    """A sqlglot ``DataType`` as a KDA :class:`SqlType` (``REAL`` parses as FLOAT in sqlglot).
+    A year-month interval type is a plan error unless ``year_month`` (a CAST's target): KDA
+    has no column of that type."""
     text = node.sql().upper()
     text = text.replace("FLOAT", "REAL").replace("TEXT", "VARCHAR")
     try:
-        return parse_type(text)
+        return parse_type(text, year_month=year_month)
     except UnsupportedTypeError as exc:
         line, column = node_position(node)
-        raise SqlUnsupportedError(str(exc), line=line, column=column) from None
+        raise SqlPlanError(str(exc), line=line, column=column) from None
     except ValueError as exc:
         line, column = node_position(node)
         raise SqlPlanError(str(exc), line=line, column=column) from None

@@ -246,6 +246,40 @@ def _topological(pumps: list[PlannedPump], streams: Mapping[str, StreamInfo]) ->
     return ordered
 
 
+def _promote_rowtime(
+    insert: exp.Insert, columns: list[exp.Expression], statement: Statement
+) -> list[exp.Expression]:
+    """``INSERT INTO s (ROWTIME, a, …) SELECT STREAM ts, x, …``: the item at ROWTIME's place
+    becomes the row's ROWTIME, as ``ts AS ROWTIME`` does — the SQLstream engine under KDA sets
+    a row's time "by promoting a column from your source to rowtime" (its INSERT page), KDA's
+    *ROWTIME* page uses ROWTIME "as a column alias, to override the timestamp on the current
+    row". The other columns keep their places."""
+    names = [identifier_name(c) for c in columns]
+    if "ROWTIME" not in names:
+        return columns
+    at = names.index("ROWTIME")
+    query = insert.expression
+    items = query.expressions if isinstance(query, exp.Select) else []
+    if (
+        names.count("ROWTIME") > 1
+        or len(items) != len(columns)
+        or any(isinstance(item, exp.Star) for item in items)
+    ):
+        raise plan_error(
+            SqlPlanError,
+            "ROWTIME in an INSERT column list needs a SELECT list of the same length, "
+            "without *, and ROWTIME once",
+            columns[at],
+            statement,
+        )
+    item = items[at]
+    value = item.this if isinstance(item, exp.Alias) else item
+    promoted = list(items)
+    promoted[at] = exp.Alias(this=value, alias=exp.to_identifier("ROWTIME"))
+    query.set("expressions", promoted)
+    return columns[:at] + columns[at + 1 :]
+
+
 def _plan_pump_statement(
     plan: ApplicationPlan,
     statement: Statement,
@@ -280,16 +314,10 @@ def _plan_pump_statement(
             statement,
         )
     if target_columns_node is not None:
+        target_columns_node = _promote_rowtime(insert, target_columns_node, statement)
         wanted = [identifier_name(c) for c in target_columns_node]
         by_name = {c.name: c for c in target.columns}
         for node, column in zip(target_columns_node, wanted, strict=True):
-            if column == "ROWTIME":
-                raise plan_error(
-                    SqlUnsupportedError,
-                    "ROWTIME in an INSERT column list (select … AS ROWTIME)",
-                    node,
-                    statement,
-                )
             if column not in by_name:
                 raise plan_error(
                     SqlPlanError, f"{target_name} has no column {column}", node, statement

@@ -12,6 +12,7 @@ tag          value                             payload
 ``$d``       :class:`Date`                     milliseconds
 ``$t``       :class:`Time`                     milliseconds
 ``$i``       :class:`Interval`                 milliseconds
+``$ym``      :class:`MonthInterval`            months
 ``$dec``     ``Decimal``                       its text
 ``$b``       ``bytes``                         hex
 ``$int``     ``int`` beyond 64 bits            its text
@@ -35,11 +36,17 @@ from typing import Any
 
 import orjson
 
-from pipelines.sql.types import Date, Interval, Time, Timestamp
+from pipelines.sql.types import Date, Interval, MonthInterval, Time, Timestamp
 
 __all__ = ["decode_value", "dumps", "encode_value", "loads", "tag", "untag"]
 
-_TEMPORAL: dict[type, str] = {Timestamp: "$ts", Date: "$d", Time: "$t", Interval: "$i"}
+_TEMPORAL: dict[type, str] = {
+    Timestamp: "$ts",
+    Date: "$d",
+    Time: "$t",
+    Interval: "$i",
+    MonthInterval: "$ym",
+}
 _CLASSES: dict[str, type] = {v: k for k, v in _TEMPORAL.items()}
 _DECIMAL = "$dec"
 _BYTES = "$b"

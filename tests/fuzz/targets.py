@@ -260,6 +260,9 @@ SQL_FUNCTION_SEEDS = [
     "W3C_LOG_PARSE(sector, '%h %{Referer}i %t \"%r\"').COLUMN1",
     "MONOTONIC(ticker_symbol)",
     "CAST(INTERVAL '3 4:20' DAY TO MINUTE AS VARCHAR(12))",
+    "CAST(event_time - INTERVAL '1-2' YEAR TO MONTH * price AS VARCHAR(30))",
+    "CAST(STEP(event_time BY INTERVAL '3' MONTH) AS VARCHAR(30))",
+    "CAST(EXTRACT(MONTH FROM INTERVAL '-3-4' YEAR TO MONTH) AS VARCHAR(4))",
 ]
 
 

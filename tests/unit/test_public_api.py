@@ -114,9 +114,10 @@ PUBLIC_API: dict[str, list[str]] = {
         "TumblingPartial", "TwoInputOperator", "WindowAgg",
     ],
     "pipelines.sql.types": [
-        "COERCION_ERROR", "Date", "Fn", "INTERVAL_FIELDS", "Interval", "Row", "SqlType", "Time",
-        "Timestamp", "TypeKind", "UnsupportedTypeError", "coerce", "format_value",
-        "interval_qualifier", "interval_text", "parse_timestamp", "parse_type",
+        "COERCION_ERROR", "Date", "Fn", "INTERVAL_FIELDS", "Interval", "MonthInterval", "Row",
+        "SqlType", "Time", "Timestamp", "TypeKind", "UnsupportedTypeError", "YEAR_MONTH_FIELDS",
+        "add_months", "coerce", "format_value", "interval_qualifier", "interval_text",
+        "is_year_month", "month_interval_text", "parse_timestamp", "parse_type",
     ],
     "schemas": [
         "AVRO_MAGIC", "AvroPlan", "Codec", "FORMATS", "Format", "RegistryConfig", "SchemaCatalog",

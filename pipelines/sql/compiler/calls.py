@@ -23,7 +23,7 @@ __all__ = ["NODES"]
 
 
 def _cast(node: exp.Expression, scope: Scope) -> Expr:
-    target = datatype_to_sql(node.args["to"])
+    target = datatype_to_sql(node.args["to"], year_month=True)
     arg = compile_expr(node.this, scope)
     source = arg.sql_type
     if source is not None and source.kind is TypeKind.ROW:

@@ -20,6 +20,7 @@ from pipelines.sql.compiler.aggregate_names import aggregate_name
 from pipelines.sql.expr import BIGINT, DOUBLE, VARCHAR, Expr, call, compare, numeric_result
 from pipelines.sql.nodes import node_position
 from pipelines.sql.scope import Scope
+from pipelines.sql.types import TypeKind, is_year_month
 
 __all__ = ["NodeCompiler", "compile_expr", "register"]
 
@@ -69,6 +70,45 @@ def register(*tables: Mapping[type, NodeCompiler]) -> None:
         _COMPILERS.update(table)
 
 
+_NUMBER_KINDS = frozenset(
+    {
+        TypeKind.TINYINT, TypeKind.SMALLINT, TypeKind.INTEGER, TypeKind.BIGINT,
+        TypeKind.DECIMAL, TypeKind.REAL, TypeKind.DOUBLE,
+    }
+)  # fmt: skip
+
+
+def _check_year_month(node: exp.Expression, left: Expr, right: Expr, *, compares: bool) -> None:
+    """A year-month interval meets only its own kind (±, comparisons), a TIMESTAMP or DATE
+    (±) or a number (× and ÷): a month has no fixed length, so a day-time interval or a TIME
+    never mixes with it, and a comparison with anything else would compare month counts."""
+    a, b = left.sql_type, right.sql_type
+    if not (is_year_month(a) or is_year_month(b)) or a is None or b is None:
+        return
+    if is_year_month(a) and is_year_month(b):
+        if compares or isinstance(node, exp.Add | exp.Sub | exp.Div):
+            return
+    elif not compares:
+        other = b if is_year_month(a) else a
+        if isinstance(node, exp.Add | exp.Sub) and other.kind in (
+            TypeKind.TIMESTAMP,
+            TypeKind.DATE,
+        ):
+            if isinstance(node, exp.Add) or is_year_month(b):
+                return
+        if isinstance(node, exp.Mul) and other.kind in _NUMBER_KINDS:
+            return
+        if isinstance(node, exp.Div) and is_year_month(a) and b.kind in _NUMBER_KINDS:
+            return
+    line, column = node_position(node)
+    raise SqlPlanError(
+        f"{node.sql()}: cannot apply {type(node).__name__.upper()} to {a} and {b} (a year-month "
+        "interval meets year-month intervals, TIMESTAMP or DATE, or a number for * and /)",
+        line=line,
+        column=column,
+    )
+
+
 def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
     """Compile ``node`` against ``scope``. Raises SqlPlanError/SqlUnsupportedError with the
     node's position when it cannot be compiled."""
@@ -79,12 +119,14 @@ def compile_expr(node: exp.Expression, scope: Scope) -> Expr:
         if isinstance(node, klass):
             left = compile_expr(node.this, scope)
             right = compile_expr(node.expression, scope)
+            _check_year_month(node, left, right, compares=False)
             return call(op, [left, right], numeric_result(left.sql_type, right.sql_type))
     for klass, cmp in _COMPARE.items():
         if isinstance(node, klass):
-            return compare(
-                cmp, compile_expr(node.this, scope), compile_expr(node.expression, scope)
-            )
+            left = compile_expr(node.this, scope)
+            right = compile_expr(node.expression, scope)
+            _check_year_month(node, left, right, compares=True)
+            return compare(cmp, left, right)
     for text_node, text_func in _UNARY_STRING.items():
         if isinstance(node, text_node):
             arg = compile_expr(node.this, scope)

@@ -10,7 +10,7 @@ from sqlglot import exp
 from ground.errors import SqlPlanError
 from pipelines.sql.compiler.dispatch import NodeCompiler, compile_expr
 from pipelines.sql.expr import BIGINT, BOOLEAN, DOUBLE, INTEGER, VARCHAR, Expr, constant
-from pipelines.sql.nodes import interval_ms, interval_type, node_position
+from pipelines.sql.nodes import interval_type, interval_value, node_position
 from pipelines.sql.scope import Scope
 from pipelines.sql.types import SqlType, TypeKind
 
@@ -47,7 +47,7 @@ def _boolean(node: exp.Expression, scope: Scope) -> Expr:
 
 def _interval(node: exp.Expression, scope: Scope) -> Expr:
     assert isinstance(node, exp.Interval)
-    return constant(interval_ms(node), interval_type(node))
+    return constant(interval_value(node), interval_type(node))
 
 
 #: The node kinds this module compiles.

@@ -22,7 +22,7 @@ from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.tumbling import AggCall
 from pipelines.sql.planning import PumpQuery, canonical
 from pipelines.sql.scope import Scope, ScopeColumn
-from pipelines.sql.types import Fn
+from pipelines.sql.types import Fn, is_year_month
 
 __all__ = ["Grouped", "agg_call", "plan_grouped"]
 
@@ -34,6 +34,12 @@ class Grouped:
     outputs: list[Fn]
     aggs: list[AggCall]
     having: Fn | None
+
+
+#: The aggregates a year-month interval may go through (they only compare or count values).
+_ORDER_ONLY = frozenset(
+    {"COUNT", "COUNT_DISTINCT", "MIN", "MAX", "FIRST_VALUE", "LAST_VALUE"}
+)
 
 
 def agg_call(query: PumpQuery, node: exp.Expression, scope: Scope) -> AggCall:
@@ -53,6 +59,8 @@ def agg_call(query: PumpQuery, node: exp.Expression, scope: Scope) -> AggCall:
     if spec is None:
         raise query.error(SqlUnsupportedError, f"aggregate {name}", node)
     compiled = compile_expr(arg, scope)
+    if is_year_month(compiled.sql_type) and name not in _ORDER_ONLY:
+        raise query.error(SqlUnsupportedError, f"{name} of a year-month interval", node)
     return AggCall(
         f"{name}({arg.sql()})",
         spec,

@@ -150,7 +150,14 @@ def _window_agg(query: PumpQuery, func: exp.Expression, scope: Scope) -> WindowA
         return _exp_avg(query, func, scope)
     name = aggregate_name(func)
     if name is None:
-        raise query.error(SqlUnsupportedError, f"{func.sql()} OVER a window", func)
+        raise query.error(
+            SqlPlanError,
+            f"KDA for SQL does not support {func.sql()} OVER a window: OVER takes an aggregate "
+            "or analytic function (SQL Reference, WINDOW Clause, sql-reference-window-clause"
+            '.html: the window "specifies the rows over which analytic functions are '
+            'computed"); apply the scalar function to the aggregate instead',
+            func,
+        )
     if ignore_nulls:
         if name not in ("FIRST_VALUE", "LAST_VALUE"):
             raise query.error(SqlUnsupportedError, f"{name} … IGNORE NULLS", func)

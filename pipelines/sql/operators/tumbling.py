@@ -37,7 +37,7 @@ from pipelines.sql.operators.base import (
     StatefulOperator,
     show_time,
 )
-from pipelines.sql.types import Fn, Row, SqlType, Timestamp
+from pipelines.sql.types import Fn, Row, SqlType, Timestamp, add_months
 
 __all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators"]
 
@@ -88,6 +88,7 @@ class TumblingOperator(StatefulOperator):
         allowed_lateness_ms: int,
         layout: TumblingLayout | None = None,
         fast: bool = True,
+        months: int = 0,
     ) -> None:
         super().__init__(pump)
         self._key_prefix = f"{application}/{stream}/"
@@ -95,6 +96,12 @@ class TumblingOperator(StatefulOperator):
         self._window_key = window_key
         self._time = time_fn
         self._size = size
+        #: calendar windows of ``months`` months (FLOOR … TO MONTH or YEAR, STEP … BY a
+        #: year-month interval): a window ends ``months`` calendar months after its start
+        self._months = months
+        self._end: Callable[[Any], Any] = (
+            (lambda start: start + size) if not months else _calendar_end(months)
+        )
         self._event_time = event_time
         self._aggs = tuple(aggs)
         # A tumbling window only grows: MIN/MAX keep one value instead of a removable set.
@@ -109,7 +116,9 @@ class TumblingOperator(StatefulOperator):
         self._max_time: Any = NEVER
         self._watermark: Any = NEVER
         self._next_close: Any = None
-        self._fast = _compile_fast(self, layout) if fast and layout is not None else None
+        self._fast = (
+            _compile_fast(self, layout) if fast and layout is not None and not months else None
+        )
         #: window start → (its tagged form, its encoded bytes), for :meth:`encode_key`
         self._tagged_starts: dict[Any, tuple[Any, bytes]] = {}
 
@@ -137,8 +146,8 @@ class TumblingOperator(StatefulOperator):
         except RowError as exc:
             ctx.fail(self.pump, exc.name, exc.message, row)
             return
-        size = self._size
-        if start + size <= self._watermark:
+        end = self._end(start)
+        if end <= self._watermark:
             ctx.fail(
                 self.pump,
                 LATE_ROW,
@@ -150,8 +159,8 @@ class TumblingOperator(StatefulOperator):
         groups = self._windows.get(start)
         if groups is None:
             groups = self._windows[start] = {}
-            if self._next_close is None or start + size < self._next_close:
-                self._next_close = start + size
+            if self._next_close is None or end < self._next_close:
+                self._next_close = end
         accs = groups.get(key)
         if accs is None:
             accs = groups[key] = [spec.create() for spec in self._specs]
@@ -171,7 +180,7 @@ class TumblingOperator(StatefulOperator):
     def advance(self, ctx: Context, *, idle: bool = False) -> list[Row]:
         out: list[Row] = []
         if idle and self._windows:
-            last_end = max(self._windows) + self._size
+            last_end = self._end(max(self._windows))
             self._advance_to(last_end, ctx.rowtime, ctx, out)
             if not self._event_time:
                 ctx.close_through(last_end)
@@ -182,7 +191,7 @@ class TumblingOperator(StatefulOperator):
         # ROWTIME of the row (or of the idle partition) that closes it
         if self._event_time or not self._windows:
             return floor
-        return min(floor, int(min(self._windows)) + self._size)
+        return min(floor, int(self._end(min(self._windows))))
 
     # -- closing ------------------------------------------------------------------------------
     def _advance_to(self, watermark: Any, rowtime: int, ctx: Context, out: list[Row]) -> None:
@@ -195,10 +204,10 @@ class TumblingOperator(StatefulOperator):
         self._close_due(watermark, rowtime, ctx, out)
 
     def _close_due(self, watermark: Any, rowtime: int, ctx: Context, out: list[Row]) -> None:
-        size = self._size
-        for start in sorted(s for s in self._windows if s + size <= watermark):
+        end = self._end
+        for start in sorted(s for s in self._windows if end(s) <= watermark):
             self._emit(start, self._windows.pop(start), rowtime, ctx, out)
-        self._next_close = min(self._windows) + size if self._windows else None
+        self._next_close = end(min(self._windows)) if self._windows else None
 
     def _emit(
         self,
@@ -208,7 +217,7 @@ class TumblingOperator(StatefulOperator):
         ctx: Context,
         out: list[Row],
     ) -> None:
-        end = start + self._size
+        end = self._end(start)
         out_rowtime = Timestamp(rowtime if self._event_time else end)
         for key, accs in groups.items():
             self.store.delete(("g", start, key))
@@ -258,9 +267,18 @@ class TumblingOperator(StatefulOperator):
         _, start, group = key
         accs = [spec.restore(s) for spec, s in zip(self._specs, value, strict=True)]
         self._windows.setdefault(start, {})[tuple(group)] = accs
-        end = start + self._size
+        end = self._end(start)
         if self._next_close is None or end < self._next_close:
             self._next_close = end
+
+
+def _calendar_end(months: int) -> Callable[[Any], Any]:
+    """The end of a calendar window that starts at ``start`` (the first instant of a month)."""
+
+    def end(start: Any) -> Any:
+        return type(start)(add_months(int(start), months))
+
+    return end
 
 
 def _add_only(spec: AggregateSpec) -> AggregateSpec:

@@ -17,9 +17,9 @@ from pipelines.sql.operators.two_phase import TumblingFinal, TumblingPartial
 from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery, TwoPhase
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import resolve_source
-from pipelines.sql.types import Fn, Interval
+from pipelines.sql.types import Fn, Interval, MonthInterval
 
-__all__ = ["FLOOR_UNITS", "TumblingPlanner"]
+__all__ = ["CALENDAR_UNITS", "FLOOR_UNITS", "TumblingPlanner"]
 
 #: ``FLOOR(t TO unit)``: the window size of each unit, in milliseconds.
 FLOOR_UNITS = {
@@ -29,6 +29,10 @@ FLOOR_UNITS = {
     "HOUR": 3_600_000,
     "DAY": 86_400_000,
 }
+
+
+#: ``FLOOR(t TO unit)`` of a calendar unit: the window's length in months.
+CALENDAR_UNITS = {"MONTH": 1, "YEAR": 12}
 
 
 class TumblingPlanner:
@@ -43,7 +47,7 @@ class TumblingPlanner:
             raise query.error(SqlUnsupportedError, "GROUP BY over a reference-table join", select)
         scope = source.scope
         group_nodes = list(select.args["group"].expressions)
-        windows: list[tuple[int, tuple[Fn, int, bool]]] = []
+        windows: list[tuple[int, tuple[Fn, int, bool, int]]] = []
         for i, k in enumerate(group_nodes):
             found = _window_of(query, k, scope)
             if found is not None:
@@ -57,16 +61,17 @@ class TumblingPlanner:
             )
         # A ROWTIME window wins over event-time keys (KDA's recommended ROWTIME + event time).
         rowtime_windows = [(i, w) for i, w in windows if not w[2]]
-        window_index, (time_fn, size, event_time) = (rowtime_windows or windows)[0]
+        window_index, (time_fn, size, event_time, months) = (rowtime_windows or windows)[0]
         keys = [compile_expr(k, scope) for k in group_nodes]
-        layout = _layout(group_nodes[window_index], window_index, keys, scope)
+        layout = None if months else _layout(group_nodes[window_index], window_index, keys, scope)
         grouped = plan_grouped(query, source.stream, scope, group_nodes, keys, having=True)
         pump, app, target = query.name, query.application, query.target.name
         lateness = query.allowed_lateness_ms
         key_fns = [k.fn for k in keys]
         aggs = grouped.aggs
+        length = f"{months} calendar month{'s' if months > 1 else ''}" if months else f"{size} ms"
         details = [
-            f"tumbling window {size} ms on {'event time' if event_time else 'ROWTIME'}"
+            f"tumbling window {length} on {'event time' if event_time else 'ROWTIME'}"
             + (f", allowed lateness {lateness} ms" if event_time else ""),
             f"group by {', '.join(n.sql() for n in group_nodes)}",
             f"aggregates {', '.join(a.name for a in aggs) or '-'}",
@@ -90,10 +95,13 @@ class TumblingPlanner:
                 where=where,
                 allowed_lateness_ms=lateness,
                 layout=layout if kind is not TumblingFinal else None,
+                months=months,
             )
 
         two_phase = None
-        if all(mergeable(a.spec) for a in aggs):
+        # calendar windows are not split in two phases: their partials would need the
+        # calendar too (TwoPhase steps fixed sizes); the rows are repartitioned instead
+        if not months and all(mergeable(a.spec) for a in aggs):
             two_phase = TwoPhase(
                 lambda: build(TumblingPartial), lambda: build(TumblingFinal), size, event_time
             )
@@ -111,25 +119,43 @@ class TumblingPlanner:
         )
 
 
-def _window_of(query: PumpQuery, key: exp.Expression, scope: Scope) -> tuple[Fn, int, bool] | None:
-    """(time expression, size, event_time?) when ``key`` is STEP/FLOOR over a time."""
+def _window_of(
+    query: PumpQuery, key: exp.Expression, scope: Scope
+) -> tuple[Fn, int, bool, int] | None:
+    """(time expression, size in ms, event_time?, calendar months) when ``key`` is STEP/FLOOR
+    over a time; a calendar window (FLOOR … TO MONTH or YEAR, STEP … BY a year-month interval)
+    has its length in months and size 0."""
+    months = 0
     if is_step(key):
         time_node, by = key.expressions
         by_expr = compile_expr(by, scope)
-        size = int(by_expr.constant) if by_expr.is_constant else 0
+        if by_expr.is_constant and type(by_expr.constant) is MonthInterval:
+            months = int(by_expr.constant)
+            if months <= 0:
+                raise query.error(SqlPlanError, "a window needs a positive size", key)
+        size = int(by_expr.constant) if by_expr.is_constant and not months else 0
     elif isinstance(key, exp.Floor) and key.args.get("to") is not None:
         time_node = key.this
         unit = str(key.args["to"].name).upper()
-        if unit not in FLOOR_UNITS:
-            raise query.error(SqlUnsupportedError, f"FLOOR(… TO {unit}) as a window", key)
-        size = FLOOR_UNITS[unit]
+        if unit in CALENDAR_UNITS:
+            months = CALENDAR_UNITS[unit]
+        elif unit not in FLOOR_UNITS:
+            raise query.error(
+                SqlPlanError,
+                f"KDA for SQL does not support {unit} as a window's unit: its time units are "
+                "YEAR, MONTH, DAY, HOUR, MINUTE and SECOND (SQL Reference, Data Types, "
+                'sql-reference-data-types.html: "Supported units are YEAR, MONTH, DAY, HOUR, '
+                'MINUTE, and SECOND"); FLOOR … TO WEEK or QUARTER is a scalar extension',
+                key,
+            )
+        size = FLOOR_UNITS.get(unit, 0)
     else:
         return None
-    if size <= 0:
+    if size <= 0 and not months:
         raise query.error(SqlPlanError, "a window needs a positive size", key)
     time = compile_expr(time_node, scope)
     rowtime = isinstance(time_node, exp.Column) and identifier_name(time_node.this) == "ROWTIME"
-    return time.fn, size, not rowtime
+    return time.fn, size, not rowtime, months
 
 
 def _layout(

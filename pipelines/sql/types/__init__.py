@@ -16,6 +16,8 @@ TIMESTAMP          :class:`Timestamp` — ``int`` milliseconds since the epoch, 
 DATE               :class:`Date` — ``int`` milliseconds of that day's midnight, UTC
 TIME               :class:`Time` — ``int`` milliseconds since midnight
 INTERVAL (day-time) :class:`Interval` — ``int`` milliseconds
+INTERVAL (year-    :class:`MonthInterval` — ``int`` months (expressions only: KDA has
+month)             no year-month column type)
 ROW(f1 t1, …)      ``tuple`` of the field values, in field order (``None`` for
                    a NULL row); the field names and types live in the
                    :class:`SqlType` (``fields``), not in the value
@@ -36,19 +38,24 @@ from __future__ import annotations
 from pipelines.sql.types.coercion import COERCION_ERROR, coerce, format_value
 from pipelines.sql.types.kinds import (
     INTERVAL_FIELDS,
+    YEAR_MONTH_FIELDS,
     Fn,
     Row,
     SqlType,
     TypeKind,
     interval_qualifier,
+    is_year_month,
 )
 from pipelines.sql.types.parsing import UnsupportedTypeError, parse_type
 from pipelines.sql.types.values import (
     Date,
     Interval,
+    MonthInterval,
     Time,
     Timestamp,
+    add_months,
     interval_text,
+    month_interval_text,
     parse_timestamp,
 )
 
@@ -58,16 +65,21 @@ __all__ = [
     "Fn",
     "INTERVAL_FIELDS",
     "Interval",
+    "MonthInterval",
     "Row",
     "SqlType",
     "Time",
     "Timestamp",
     "TypeKind",
     "UnsupportedTypeError",
+    "YEAR_MONTH_FIELDS",
+    "add_months",
     "coerce",
     "format_value",
     "interval_qualifier",
     "interval_text",
+    "is_year_month",
+    "month_interval_text",
     "parse_timestamp",
     "parse_type",
 ]

@@ -30,7 +30,9 @@ __all__ = [
     "TIMESTAMP",
     "TypeKind",
     "VARCHAR",
+    "YEAR_MONTH_FIELDS",
     "interval_qualifier",
+    "is_year_month",
 ]
 
 
@@ -160,6 +162,18 @@ VARCHAR = SqlType(TypeKind.VARCHAR)
 
 
 INTERVAL_FIELDS = ("DAY", "HOUR", "MINUTE", "SECOND")
+#: Year-month interval fields, largest first (``INTERVAL YEAR TO MONTH`` …).
+YEAR_MONTH_FIELDS = ("YEAR", "MONTH")
+
+
+def is_year_month(sql_type: SqlType | None) -> bool:
+    """A year-month INTERVAL type (``INTERVAL YEAR``, ``MONTH``, ``YEAR TO MONTH``)."""
+    return (
+        sql_type is not None
+        and sql_type.kind is TypeKind.INTERVAL
+        and sql_type.qualifier is not None
+        and sql_type.qualifier.partition(" TO ")[0] in YEAR_MONTH_FIELDS
+    )
 
 
 def interval_qualifier(first: str, last: str) -> str:

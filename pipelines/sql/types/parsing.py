@@ -10,6 +10,7 @@ from pipelines.sql.types.kinds import (
     BINARY_KINDS,
     INTERVAL_FIELDS,
     STRING_KINDS,
+    YEAR_MONTH_FIELDS,
     SqlType,
     TypeKind,
     interval_qualifier,
@@ -54,7 +55,7 @@ _TYPE_TEXT = re.compile(
 
 
 class UnsupportedTypeError(ValueError):
-    """A KDA type Shardline does not support yet (year-month intervals)."""
+    """A year-month interval as a column's type, which KDA does not have."""
 
 
 _INTERVAL_TEXT = re.compile(
@@ -64,16 +65,28 @@ _INTERVAL_TEXT = re.compile(
 )
 
 
-def _parse_interval_type(text: str) -> SqlType:
+_YEAR_MONTH_SPANS = (("YEAR", "YEAR"), ("YEAR", "MONTH"), ("MONTH", "MONTH"))
+
+
+def _parse_interval_type(text: str, year_month: bool) -> SqlType:
     """``INTERVAL DAY TO SECOND``, ``INTERVAL HOUR``, ``INTERVAL MINUTE(2) TO SECOND(3)`` →
-    the day-time INTERVAL type (values are milliseconds whatever the fields)."""
+    the day-time INTERVAL type (values are milliseconds whatever the fields); with
+    ``year_month``, ``INTERVAL YEAR [TO MONTH]`` and ``INTERVAL MONTH`` too (values are months).
+    """
     match = _INTERVAL_TEXT.match(text)
     if not match:
         raise ValueError(f"not an interval type: {text!r}")
     first = match.group(1).upper()
     last = (match.group(2) or first).upper()
-    if first in ("YEAR", "MONTH") or last in ("YEAR", "MONTH"):
-        raise UnsupportedTypeError(f"year-month interval type {text.strip()!r}")
+    if first in YEAR_MONTH_FIELDS or last in YEAR_MONTH_FIELDS:
+        if year_month and (first, last) in _YEAR_MONTH_SPANS:
+            return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
+        raise UnsupportedTypeError(
+            f"KDA for SQL does not support the year-month interval type {text.strip()!r} "
+            "for a column (SQL Reference, Data Types, sql-reference-data-types.html: "
+            '"Day-time intervals supported, year-month intervals not supported"; they are '
+            "values of expressions only)"
+        )
     if first not in INTERVAL_FIELDS or last not in INTERVAL_FIELDS:
         raise ValueError(f"unknown interval field in {text!r}")
     if INTERVAL_FIELDS.index(last) < INTERVAL_FIELDS.index(first):
@@ -81,15 +94,17 @@ def _parse_interval_type(text: str) -> SqlType:
     return SqlType(TypeKind.INTERVAL, qualifier=interval_qualifier(first, last))
 
 
-def parse_type(text: str) -> SqlType:
+def parse_type(text: str, *, year_month: bool = False) -> SqlType:
     """``'VARCHAR(4)'``, ``'REAL'``, ``'DECIMAL(10,2)'``, ``'DOUBLE PRECISION'``,
     ``'INTERVAL DAY TO SECOND'`` → :class:`SqlType`.
 
     Raises ``ValueError`` naming the text when it is not a KDA type, and its subclass
-    :class:`UnsupportedTypeError` for a KDA type Shardline does not support.
+    :class:`UnsupportedTypeError` for a year-month interval type, which KDA has in
+    expressions but not as a column's type (SQL Reference, *Data Types*: "Day-time intervals
+    supported, year-month intervals not supported"); ``year_month`` accepts them (a CAST).
     """
     if re.match(r"^\s*INTERVAL\s+\S", text, re.IGNORECASE):
-        return _parse_interval_type(text)
+        return _parse_interval_type(text, year_month)
     match = _TYPE_TEXT.match(text)
     if not match:
         raise ValueError(f"not a SQL type: {text!r}")

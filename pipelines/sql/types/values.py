@@ -4,6 +4,7 @@ forms, and timestamp text → :class:`Timestamp`.
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import re
 
@@ -13,9 +14,12 @@ __all__ = [
     "Date",
     "Interval",
     "MS_PER_DAY",
+    "MonthInterval",
     "Time",
     "Timestamp",
+    "add_months",
     "interval_text",
+    "month_interval_text",
     "parse_timestamp",
 ]
 
@@ -88,7 +92,52 @@ class Interval(int):
         return f"{sign}{days} {hour:02d}:{minute:02d}:{second:02d}.{millis:03d}"
 
 
+class MonthInterval(int):
+    """A year-month INTERVAL: integer months (``INTERVAL '3-4' YEAR TO MONTH`` is 40).
+
+    Not a day-time :class:`Interval`: a month has no fixed length, so the two never mix; the
+    operators check the class, never just ``int``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"INTERVAL {int(self)} MONTH"
+
+    def text(self) -> str:
+        """``[-]Y-MM``."""
+        return month_interval_text(int(self), "YEAR TO MONTH").lstrip("+")
+
+
 _EPOCH = _dt.datetime(1970, 1, 1)
+
+
+def add_months(ms: int, months: int) -> int:
+    """``ms`` (a TIMESTAMP or DATE) moved by ``months`` calendar months, its time of day kept.
+    A day the new month does not have becomes that month's last day (2024-01-31 + 1 month →
+    2024-02-29), as Calcite's ``addMonths`` does; raises ``ValueError`` outside years 1..9999.
+    """
+    moment = _EPOCH + _dt.timedelta(milliseconds=ms)
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month0 = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError(f"date outside years 1..9999 ({year})")
+    last_day = calendar.monthrange(year, month0 + 1)[1]
+    moved = moment.replace(year=year, month=month0 + 1, day=min(moment.day, last_day))
+    return (moved - _EPOCH) // _dt.timedelta(milliseconds=1)
+
+
+def month_interval_text(months: int, qualifier: str | None) -> str:
+    """A year-month interval as KDA writes it for its qualifier: a sign, the leading field
+    unpadded, MONTH after YEAR two digits (``INTERVAL '+4-04' YEAR TO MONTH``,
+    sql-reference-date-timestamp-interval.html). ``YEAR`` alone drops the months left over."""
+    sign = "-" if months < 0 else "+"
+    rest = abs(months)
+    if qualifier == "MONTH":
+        return f"{sign}{rest}"
+    years, month = divmod(rest, 12)
+    if qualifier == "YEAR":
+        return f"{sign}{years}"
+    return f"{sign}{years}-{month:02d}"
 
 
 _TS_TEXT = re.compile(

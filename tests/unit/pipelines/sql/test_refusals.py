@@ -58,13 +58,16 @@ UNSUPPORTED = [
     ("RANGE of a number",
      f"SELECT STREAM sector, SUM(price) OVER (RANGE @5 PRECEDING) FROM {SRC}",
      "RANGE without an INTERVAL"),
-    ("a scalar function OVER a window",
-     f"SELECT STREAM sector, @ABS(price) OVER W FROM {SRC} WINDOW W AS "
-     "(RANGE INTERVAL '1' MINUTE PRECEDING)", "ABS(price) OVER a window"),
+    ("a year-month sliding window",
+     f"SELECT STREAM sector, SUM(price) OVER (RANGE @INTERVAL '1' MONTH PRECEDING) FROM {SRC}",
+     "a year-month interval"),
     # grouping
-    ("FLOOR TO WEEK window",
-     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY sector, FLOOR(@ROWTIME TO WEEK)",
-     "FLOOR(… TO WEEK) as a window"),
+    ("SUM of a year-month interval",
+     f"SELECT STREAM sector, @SUM(INTERVAL '1' MONTH) FROM {SRC} "
+     "GROUP BY sector, STEP(ROWTIME BY INTERVAL '1' MINUTE)", "SUM of a year-month interval"),
+    ("GROUP BY MONOTONIC of a column",
+     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY @MONOTONIC(sector)",
+     "MONOTONIC(sector)"),
     # expressions
     # IN (subquery) and EXISTS read a reference table (Streaming SQL Operators' IN example)
     ("IN a subquery over a stream",
@@ -88,11 +91,7 @@ UNSUPPORTED = [
     ("a set operation as an IN subquery",
      f"SELECT STREAM sector, price FROM {SRC} WHERE ticker_symbol IN (SELECT \"Ticker\" "
      'FROM "CompanyName" @UNION ALL SELECT "Company" FROM "CompanyName")', "IN (Union subquery)"),
-    ("year-month interval",
-     f"SELECT STREAM sector, price FROM {SRC} WHERE event_time > ROWTIME - @INTERVAL '1' "
-     "MONTH", "year-month intervals"),
-    # table functions, statements
-    ("ROWTIME in an INSERT column list", None, "ROWTIME in an INSERT column list"),
+    # statements
     ("replacing a stream in use", None, "replacing stream U, which pump UP uses"),
 ]
 
@@ -209,15 +208,30 @@ REFUSED_BY_KDA = [
     ("an unknown table function",
      f"SELECT STREAM * FROM TABLE(@NOPE(CURSOR(SELECT STREAM * FROM {SRC})))",
      "unknown table function NOPE"),
+    # a scalar function has no window (SQL Reference, WINDOW Clause)
+    ("a scalar function OVER a window",
+     f"SELECT STREAM sector, @ABS(price) OVER W FROM {SRC} WINDOW W AS "
+     "(RANGE INTERVAL '1' MINUTE PRECEDING)",
+     "KDA for SQL does not support ABS(price) OVER a window"),
+    # WEEK and QUARTER are not KDA time units (SQL Reference, Data Types)
+    ("FLOOR TO WEEK window",
+     f"SELECT STREAM sector, MAX(price) FROM {SRC} GROUP BY sector, FLOOR(@ROWTIME TO WEEK)",
+     "KDA for SQL does not support WEEK as a window's unit"),
+    # year-month intervals: values of expressions, never a column's type (Data Types)
+    ("a year-month interval column", None,
+     "KDA for SQL does not support the year-month interval type"),
+    ("a year-month interval with a day-time one",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE event_time > ROWTIME - "
+     "(@INTERVAL '1' MONTH + INTERVAL '1' DAY)", "cannot apply ADD to"),
     ("a subquery renaming ROWTIME",
      f"SELECT STREAM a, b FROM (SELECT STREAM sector, price FROM {SRC}) AS @t(ROWTIME, b)",
      "ROWTIME is not a column a subquery can name"),
 ]
 
 _SPECIAL = {
-    "ROWTIME in an INSERT column list": (
-        HEADER.replace('INSERT INTO "D"', 'INSERT INTO "D" (@ROWTIME, a)')
-        + f"SELECT STREAM ROWTIME, sector FROM {SRC};\n"
+    "a year-month interval column": (
+        HEADER.replace('"D" (a VARCHAR(16), b DOUBLE)', '"D" (a VARCHAR(16), @b INTERVAL MONTH)')
+        + f"SELECT STREAM sector, price FROM {SRC};\n"
     ),
     "replacing a stream in use": HEADER.replace(
         'CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"\n',

@@ -15,7 +15,7 @@ from pipelines.sql import state_codec as codec
 from pipelines.sql.aggregates import AGGREGATES
 from pipelines.sql.merging import merge_into
 from pipelines.sql.sketches import CountDistinctItems, TopKItems
-from pipelines.sql.types import Date, Interval, Time, Timestamp
+from pipelines.sql.types import Date, Interval, MonthInterval, Time, Timestamp
 
 VALUES: list[Any] = [
     None,
@@ -36,6 +36,7 @@ VALUES: list[Any] = [
     Date(86_400_000),
     Time(3_600_000),
     Interval(-5),
+    MonthInterval(-40),
 ]
 
 

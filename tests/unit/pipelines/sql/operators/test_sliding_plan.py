@@ -55,9 +55,9 @@ def test_sliding_errors() -> None:
         (SqlUnsupportedError,
          f"SELECT STREAM ticker_symbol, SUM(price) IGNORE NULLS OVER W, 1 FROM {SRC} {W}",
          "SUM … IGNORE NULLS"),
-        (SqlUnsupportedError,
+        (SqlPlanError,
          f"SELECT STREAM ticker_symbol, UPPER(sector) OVER W, 1 FROM {SRC} {W}",
-         "OVER a window"),
+         "KDA for SQL does not support UPPER(sector) OVER a window"),
         (SqlUnsupportedError,
          f"SELECT STREAM ticker_symbol, AVG(price) OVER (ORDER BY price "
          f"RANGE INTERVAL '1' SECOND PRECEDING), 1 FROM {SRC}",

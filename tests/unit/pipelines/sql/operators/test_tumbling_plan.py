@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql.engine import run_rows
 from pipelines.sql.operators.tumbling import TumblingOperator
 from pipelines.sql.types import Timestamp
@@ -75,10 +75,10 @@ def test_tumbling_errors() -> None:
             "GROUP BY on a stream needs a window",
         ),
         (
-            SqlUnsupportedError,
+            SqlPlanError,
             f"SELECT STREAM ticker_symbol, FLOOR(event_time TO WEEK), COUNT(*) FROM {SRC} "
             "GROUP BY ticker_symbol, FLOOR(event_time TO WEEK)",
-            "FLOOR(… TO WEEK) as a window",
+            "KDA for SQL does not support WEEK as a window's unit",
         ),
         (
             SqlPlanError,

@@ -90,8 +90,10 @@ def test_interval_types_and_their_text() -> None:
     )
     assert parse_type("interval minute(2) to second(3)").qualifier == "MINUTE TO SECOND"
     assert str(parse_type("INTERVAL HOUR")) == "INTERVAL HOUR"
-    with pytest.raises(UnsupportedTypeError):
+    with pytest.raises(UnsupportedTypeError, match="year-month intervals not supported"):
         parse_type("INTERVAL YEAR TO MONTH")
+    assert parse_type("INTERVAL YEAR TO MONTH", year_month=True).qualifier == "YEAR TO MONTH"
+    assert parse_type("INTERVAL MONTH", year_month=True).qualifier == "MONTH"
     for bad in ("INTERVAL SECOND TO DAY", "INTERVAL WEEK"):
         with pytest.raises(ValueError):
             parse_type(bad)
