@@ -30,7 +30,6 @@ forest:
 	@missing=""; for flag in $(FOREST_CPU); do \
 		grep -qw $$flag /proc/cpuinfo 2>/dev/null || missing="$$missing $$flag"; \
 	done; \
-	rm -f $(VENV)/.krcf-x86-64-v3; \
 	if ! command -v cargo >/dev/null 2>&1; then \
 		echo "krcf: the PyPI wheel (no cargo to compile it for this CPU)"; \
 	elif [ -n "$$missing" ]; then \
@@ -38,6 +37,7 @@ forest:
 	else \
 		version=$$($(BIN)/python -c "from importlib.metadata import version; print(version('krcf'))"); \
 		echo "krcf $$version: compiling it for x86-64-v3 (minutes the first time, then cached)"; \
+		rm -f $(VENV)/.krcf-x86-64-v3; \
 		if RUSTFLAGS="-C target-cpu=x86-64-v3" $(BIN)/python -m pip install --quiet --no-deps \
 				--force-reinstall --no-binary krcf "krcf==$$version"; then \
 			touch $(VENV)/.krcf-x86-64-v3; \

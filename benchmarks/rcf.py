@@ -95,11 +95,14 @@ def generate(n: int, seed: int) -> list[tuple[int, str]]:
 
 def forest_build() -> str:
     """Which ``krcf`` is installed: ``make forest`` leaves a mark in the environment when it
-    compiled it for x86-64-v3."""
-    from importlib.metadata import version
+    compiled it for x86-64-v3 (a wheel from PyPI is tagged ``manylinux``, one built here not)."""
+    from importlib.metadata import distribution
 
-    build = "x86-64-v3" if (Path(sys.prefix) / ".krcf-x86-64-v3").exists() else "PyPI wheel"
-    return f"krcf {version('krcf')}, {build}"
+    dist = distribution("krcf")
+    built_here = "manylinux" not in (dist.read_text("WHEEL") or "")
+    marked = (Path(sys.prefix) / ".krcf-x86-64-v3").exists()
+    build = "x86-64-v3" if built_here and marked else "PyPI wheel" if not built_here else "local"
+    return f"krcf {dist.version}, {build}"
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
