@@ -30,6 +30,7 @@ from pipelines.runtime.records import (
     SourceRecord,
     rowtime_from_headers,
 )
+from pipelines.runtime.stable_offsets import StableOffsetProbe, StableOffsets
 
 __all__ = [
     "ChangelogReader",
@@ -46,6 +47,8 @@ __all__ = [
     "RuntimeConfig",
     "STARTING_POSITIONS",
     "SourceRecord",
+    "StableOffsetProbe",
+    "StableOffsets",
     "StreamRuntime",
     "TRIM_HORIZON",
     "changelog_topic",

@@ -21,7 +21,7 @@ from ground.errors import ConfigError, SqlPlanError
 from ground.kafka import list_topic_names, partition_count
 from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
-from pipelines.runtime import RuntimeConfig, changelog_topic
+from pipelines.runtime import RuntimeConfig, StableOffsetProbe, StableOffsets, changelog_topic
 from pipelines.runtime.config import DEFAULT_ASSIGNMENT_STRATEGY
 from pipelines.sql.appconfig import ApplicationConfig, Column
 from pipelines.sql.decoders import build_decoder
@@ -169,6 +169,10 @@ class SqlApplication:
             config.event_time.allowed_lateness_ms,
         )
         self._wiring: Wiring | None = None
+        #: What the stages behind a repartition ask before their time passes an idle
+        #: upstream partition (:mod:`.shuffle`): the broker's last stable offsets; None
+        #: (offline) never holds a stage for an idle partition.
+        self.stable_offsets: StableOffsetProbe | None = StableOffsets(settings.kafka)
         self._stage_of_topic = {r.topic: self.topology.stage_of(r.topic)
                                 for r in self.topology.repartitions}  # fmt: skip
 
@@ -313,8 +317,9 @@ class SqlApplication:
         channels = len(self.wiring.channels[stage.reads.topic])
         writers = self._writers(stage, topic, partition, None)
         return StageProcessor(
-            self.emission, self.plan, stage, writers, channels, topic, partition
-        )
+            self.emission, self.plan, stage, writers, channels, topic, partition,
+            self.stable_offsets,
+        )  # fmt: skip
 
     def _writers(
         self, stage: Stage, topic: str, partition: int, reach: set[str] | None
