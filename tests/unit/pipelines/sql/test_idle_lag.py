@@ -218,7 +218,7 @@ def _late_without_shuffle(data: list[tuple[int, int, dict[str, Any]]]) -> int:
     ).fetchone()[0]
 
 
-@pytest.mark.parametrize("name", ["sector_two_phase", "global_two_phase"])
+@pytest.mark.parametrize("name", ["sector_two_phase"])
 def test_a_backlog_after_a_quiet_night_is_not_late_behind_the_repartition(
     tmp_path: Path, name: str
 ) -> None:
