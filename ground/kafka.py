@@ -34,6 +34,7 @@ __all__ = [
     "delete_topics",
     "delete_topics_with_prefix",
     "ensure_topics",
+    "group_members",
     "list_topic_names",
     "partition_count",
     "topic_max_message_bytes",
@@ -221,6 +222,22 @@ def delete_topics(kafka: KafkaConfig, topics: Iterable[str], timeout_s: float = 
                 f"could not delete topic {topic!r}: {kafka.redact(str(exc))}"
             ) from exc
     return doomed
+
+
+def group_members(kafka: KafkaConfig, group: str, timeout_s: float = 30.0) -> list[str]:
+    """The members of a consumer group, each as ``client id (host)``: empty when the group
+    has none or does not exist. BrokerUnavailableError when it cannot be described."""
+    admin = admin_client(kafka)
+    fut = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group]
+    try:
+        description = fut.result(timeout=timeout_s)
+    except KafkaException as exc:
+        if getattr(exc.args[0], "name", lambda: "")() == "GROUP_ID_NOT_FOUND":
+            return []
+        raise BrokerUnavailableError(
+            f"could not describe consumer group {group!r}: {kafka.redact(str(exc))}"
+        ) from exc
+    return [f"{m.client_id} ({m.host.lstrip('/')})" for m in description.members]
 
 
 def delete_consumer_group(kafka: KafkaConfig, group: str, timeout_s: float = 30.0) -> bool:

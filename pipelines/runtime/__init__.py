@@ -22,6 +22,7 @@ from pipelines.runtime.config import (
 from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
 from pipelines.runtime.loop import RunStats, StreamRuntime, run
+from pipelines.runtime.plan_record import check_plan, plan_topic
 from pipelines.runtime.records import (
     ROWTIME_HEADER,
     OutRecord,
@@ -52,8 +53,10 @@ __all__ = [
     "StreamRuntime",
     "TRIM_HORIZON",
     "changelog_topic",
+    "check_plan",
     "claim_instance",
     "latest_values",
+    "plan_topic",
     "rowtime_from_headers",
     "run",
     "transactional_id",

@@ -21,12 +21,20 @@ from ground.errors import ConfigError, SqlPlanError
 from ground.kafka import list_topic_names, partition_count
 from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
-from pipelines.runtime import RuntimeConfig, StableOffsetProbe, StableOffsets, changelog_topic
+from pipelines.runtime import (
+    RuntimeConfig,
+    StableOffsetProbe,
+    StableOffsets,
+    changelog_topic,
+    check_plan,
+    plan_topic,
+)
 from pipelines.runtime.config import DEFAULT_ASSIGNMENT_STRATEGY
 from pipelines.sql.appconfig import ApplicationConfig, Column
 from pipelines.sql.decoders import build_decoder
 from pipelines.sql.encoders import build_encoder
 from pipelines.sql.engine import PartitionEngine
+from pipelines.sql.fingerprint import plan_description, plan_fingerprint
 from pipelines.sql.kda_import import load_application_file
 from pipelines.sql.plan import (
     ERROR_STREAM,
@@ -102,12 +110,14 @@ def internal_topics(
     config: ApplicationConfig, plan: ApplicationPlan, existing: Sequence[str] = ()
 ) -> list[str]:
     """The topics an application's workers create for themselves: the changelogs of its
-    inputs, its repartition topics and their changelogs — and, among ``existing`` topic
+    inputs, its repartition topics and their changelogs, the record of its plan
+    (:mod:`pipelines.runtime.plan_record`) — and, among ``existing`` topic
     names, repartition topics (and changelogs) of pumps the code no longer has."""
     app = config.application_name
     repartitions = [r.topic for r in application_topology(config, plan).repartitions]
     names = [changelog_topic(app, t) for t in (*(i.topic for i in config.inputs), *repartitions)]
     names.extend(repartitions)
+    names.append(plan_topic(app))
     for topic in existing:
         if topic.startswith(f"{app}-") and topic.endswith(("-repartition",
                                                            "-repartition-changelog")):
@@ -169,6 +179,8 @@ class SqlApplication:
             config.event_time.allowed_lateness_ms,
         )
         self._wiring: Wiring | None = None
+        #: the folder or file it was loaded from (``shardline sql reset`` takes it)
+        self.source: Path | None = None
         #: What the stages behind a repartition ask before their time passes an idle
         #: upstream partition (:mod:`.shuffle`): the broker's last stable offsets; None
         #: (offline) never holds a stage for an idle partition.
@@ -259,11 +271,17 @@ class SqlApplication:
         input topic must exist (a missing topic or an unreachable broker fails here, not
         inside the worker). Their partition counts fix the repartition topics' (:meth:`wire`).
         An output or error topic made elsewhere must have a partition for every processor
-        that writes it (:meth:`written_partitions`); the worker makes the others.
+        that writes it (:meth:`written_partitions`); the worker makes the others. The
+        application's internal topics must have been made by this plan (:attr:`fingerprint`,
+        :mod:`pipelines.runtime.plan_record`): else a reset is named.
         """
         self.wire({i.topic: self._input_partitions(i.topic) for i in self.config.inputs})
         kafka = self.settings.kafka
         existing = set(list_topic_names(kafka))
+        check_plan(
+            kafka, self.config.application_name, self.fingerprint, plan_description(self.topology),
+            reset_command=f"shardline sql reset {self.source or '<the application folder>'}",
+        )
         inputs = max(self.wiring.partitions[i.topic] for i in self.config.inputs)
         for topic, need in self.written_partitions().items():
             have = partition_count(kafka, topic) if topic in existing else need
@@ -276,6 +294,11 @@ class SqlApplication:
                     f"application's topics write it (each to the partition of its number): give "
                     f"it {need} partitions (kafka-topics.sh --alter --partitions {need}){hint}",
                 )
+
+    @property
+    def fingerprint(self) -> str:
+        """What its internal topics hold, in 16 hex digits (:mod:`pipelines.sql.fingerprint`)."""
+        return plan_fingerprint(self.topology, self.plan)
 
     def written_partitions(self) -> dict[str, int]:
         """Per output and error topic, the most partitions of a topic whose processors write
@@ -359,4 +382,6 @@ def load_sql_application(path: Path | str, settings: Settings, **overrides: Any)
     tables: dict[str, list[tuple[Any, ...]]] = {}
     if config.reference_data_sources:
         tables = asyncio.run(load_reference_tables(config, settings))
-    return SqlApplication(config, _plan(config, tables), settings)
+    application = SqlApplication(config, _plan(config, tables), settings)
+    application.source = Path(path)
+    return application

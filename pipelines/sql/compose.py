@@ -16,7 +16,9 @@ language is composed of those here:
   their sort keys, or their new ROWTIME) into a hidden stream, and a pump of
   :mod:`pipelines.sql.operators.ordering` distincts, sorts or re-times them;
 - ``TABLE(group_rank(CURSOR(…), …))``, and a ``CURSOR`` whose query is more than
-  ``SELECT STREAM * FROM s [WHERE …]``: the cursor's query fills a hidden stream.
+  ``SELECT STREAM * FROM s [WHERE …]``: the cursor's query fills a hidden stream;
+- ``IN (subquery)`` and ``EXISTS`` over a reference table are bound to their plans
+  (:mod:`pipelines.sql.subquery_predicates`) before the query is planned.
 
 Every clause of a SELECT is either planned or refused here, naming it and its place: a
 query is never run with a clause left out. Hidden streams and their pumps are named after
@@ -68,6 +70,7 @@ from pipelines.sql.query_shapes import (
 )
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import alias_of
+from pipelines.sql.subquery_predicates import bind_subquery_predicates
 
 __all__ = ["Composer"]
 
@@ -230,6 +233,7 @@ class Composer:
         if not select.args.get("stream") and not streams_through_a_function(select):
             raise self.error(SqlPlanError, "a pump query must be SELECT STREAM", select)
         select = without_monotonic(select.copy(), self.statement)
+        bind_subquery_predicates(select, self.streams, self.tables, self.error)
         self._from(select)
         self._joins(select)
         order = select.args.get("order")

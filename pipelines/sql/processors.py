@@ -12,6 +12,14 @@
 
 Both only compute: the runtime puts everything they return, and their state changes, in the
 transaction that commits their input offsets (:mod:`pipelines.runtime`).
+
+An error row's ``SOURCE_OFFSET`` is the offset of the input record it came from when that is
+one record: a record that does not decode, and a row of the input stream that a pump fails
+on in the batch the record came in (a type error, a ``Late_Row``). Other failing rows have
+no one input record and carry -1: a row an earlier pump made (an in-application stream's row
+is not traced back to its input), a window's result, a row a pump held across batches (a
+join's or a sort's buffer), and every row behind a repartition (the stage reads the rows of
+many input records, purged once read; its error rows name the repartition topic).
 """
 
 from __future__ import annotations
@@ -91,6 +99,8 @@ class _Processor:
         self._outputs = emission.outputs
         #: streams whose rows come from another stage, which wrote them to their outputs
         self._received: frozenset[str] = frozenset()
+        #: during a call: the input offset of each row of the input stream (see the module)
+        self._origins: _Origins | None = None
         # the stream each writer reads
         self._written: dict[str, list[ExchangeWriter]] = {}
         for w in self._writers:
@@ -179,7 +189,7 @@ class _Processor:
             failure.pump,
             self._topic,
             self._partition,
-            -1,
+            -1 if self._origins is None else self._origins.offset_of(failure.row),
         )
         return OutRecord(
             self._emission.error_topic,
@@ -237,6 +247,8 @@ class SqlPartitionProcessor(_Processor):
         append = rows.append
         out: list[OutRecord] = []
         last_ms: int | None = None
+        # the records that gave other than one row (for the offsets of error rows)
+        uneven: list[tuple[SourceRecord, int]] = []
         # one row per record, decoded straight into the row tuple (AVRO), or the rows of
         # each record (``decode_rows``)
         prefixed = self._decoder.prefixed
@@ -259,6 +271,7 @@ class SqlPartitionProcessor(_Processor):
             raw = record.value or b""
             if len(raw) > max_bytes:
                 out.append(self._too_large(raw, max_bytes, rowtime, record))
+                uneven.append((record, 0))
                 continue
             try:
                 if prefixed is not None:
@@ -267,14 +280,21 @@ class SqlPartitionProcessor(_Processor):
                 decoded = decode_rows(raw)
             except RowError as exc:
                 out.append(self._error(exc.name, exc.message, rowtime, raw, self._stream, record))
+                uneven.append((record, 0))
                 continue
+            if len(decoded) != 1:
+                uneven.append((record, len(decoded)))
             for values in decoded:
                 append(times + values)
         engine.next_rowtime(high)
-        if rows:
-            self._emit(engine.push(self._stream, rows), out)
-        self._settle({self._stream: engine.rowtime}, False, out)
-        self._fail_now(out)
+        self._origins = _Origins(batch, rows, uneven)
+        try:
+            if rows:
+                self._emit(engine.push(self._stream, rows), out)
+            self._settle({self._stream: engine.rowtime}, False, out)
+            self._fail_now(out)
+        finally:
+            self._origins = None
         return out
 
     def _too_large(
@@ -293,6 +313,37 @@ class SqlPartitionProcessor(_Processor):
         self._settle({self._stream: self._engine.rowtime}, True, out, self._read_to(end_offset))
         self._fail_now(out)
         return out
+
+
+class _Origins:
+    """The input record of each row of a batch, found only when a row fails: ``rows`` are
+    the batch's rows in record order, one per record but for the ``uneven`` records (a
+    record that failed to decode gave none, a JSON array several)."""
+
+    __slots__ = ("_batch", "_offsets", "_rows", "_uneven")
+
+    def __init__(
+        self,
+        batch: Sequence[SourceRecord],
+        rows: Sequence[Row],
+        uneven: Sequence[tuple[SourceRecord, int]],
+    ) -> None:
+        self._batch, self._rows, self._uneven = batch, rows, uneven
+        self._offsets: dict[int, int] | None = None
+
+    def offset_of(self, row: Row) -> int:
+        """The offset of the record ``row`` was decoded from; -1 when it is not a row of the
+        batch (made by a pump, or held from an earlier batch). The rows are alive while the
+        batch is processed, so an ``id`` names one of them."""
+        if self._offsets is None:
+            counts = {id(record): n for record, n in self._uneven}
+            offsets: dict[int, int] = {}
+            rows = iter(self._rows)
+            for record in self._batch:
+                for _ in range(counts.get(id(record), 1)):
+                    offsets[id(next(rows))] = record.offset
+            self._offsets = offsets
+        return self._offsets.get(id(row), -1)
 
 
 class StageProcessor(_Processor):

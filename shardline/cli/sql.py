@@ -108,12 +108,20 @@ def explain_command(settings: Settings, path: Path) -> None:
 @sql_group.command("reset")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Go on although the consumer group has members: wait up to the application's "
+    "session timeout for them to leave (workers killed with -9 stay members until then).",
+)
 @click.pass_obj
-def reset_command(settings: Settings, path: Path, yes: bool) -> None:
+def reset_command(settings: Settings, path: Path, yes: bool, force: bool) -> None:
     """Forget an application's progress and state, to run it again from its inputs.
 
-    Deletes its consumer group (the committed offsets), the changelog topics of its state and
-    its repartition topics. Output and error topics are left alone. Stop its workers first.
+    Deletes its consumer group (the committed offsets), the changelog topics of its state,
+    its repartition topics and the record of its plan. Output and error topics are left
+    alone. Its workers must be stopped: while the consumer group has members nothing is
+    deleted (--force waits for them to leave).
     """
     from ground.kafka import delete_consumer_group, delete_topics, list_topic_names
     from pipelines.sql.application import check_application, internal_topics
@@ -123,9 +131,26 @@ def reset_command(settings: Settings, path: Path, yes: bool) -> None:
         raise click.UsageError(f"no application.yaml next to {path}")
     config, plan = check_application(config_path)
     kafka = settings.kafka
+    group = config.application_name
+    session_ms = config.runtime.session_timeout_ms
+    members = _wait_for_empty_group(settings, group, session_ms + RESET_GRACE_MS if force else 0)
+    if members:
+        listed = ", ".join(members[:5]) + (" …" if len(members) > 5 else "")
+        raise click.ClickException(
+            f"consumer group {group} has {len(members)} active member"
+            f"{'s' if len(members) > 1 else ''} ({listed}): the application's workers are "
+            "running. Stop each of them first (Ctrl-C, or kill -TERM the process of each "
+            f"`shardline run` of it: it leaves the group as it stops; one killed with -9 "
+            f"stays a member for up to Runtime.SessionTimeoutMs, {session_ms} ms), then run "
+            "the reset again"
+            + (
+                "; --force waited that long and they are still there: they are alive"
+                if force
+                else "; --force waits for members that are gone but not yet timed out"
+            )
+        )
     existing = list_topic_names(kafka)
     doomed = [t for t in internal_topics(config, plan, existing) if t in existing]
-    group = config.application_name
     click.echo(f"application {group}: consumer group {group}")
     for topic in doomed:
         click.echo(f"  topic {topic}")
@@ -139,6 +164,26 @@ def reset_command(settings: Settings, path: Path, yes: bool) -> None:
     )
 
 
+#: ``sql reset --force`` waits this much beyond the session timeout for members to leave
+RESET_GRACE_MS = 5_000
+_RESET_POLL_S = 1.0
+
+
+def _wait_for_empty_group(settings: Settings, group: str, wait_ms: int) -> list[str]:
+    """The group's members once it has none, or after ``wait_ms``."""
+    import time
+
+    from ground.kafka import group_members
+
+    deadline = time.monotonic() + wait_ms / 1000
+    members = group_members(settings.kafka, group)
+    if members and wait_ms > 0:
+        click.echo(f"consumer group {group} has {len(members)} members: waiting up to "
+                   f"{wait_ms} ms for them to leave", err=True)  # fmt: skip
+    while members and time.monotonic() < deadline:
+        time.sleep(_RESET_POLL_S)
+        members = group_members(settings.kafka, group)
+    return members
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:

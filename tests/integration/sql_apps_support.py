@@ -22,6 +22,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from pipelines.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
+from pipelines.runtime.plan_record import PLAN_TOPIC_CONFIG, plan_topic
 from pipelines.runtime.topics import CHANGELOG_TOPIC_CONFIG, repartition_topic_config
 from pipelines.sql.application import application_topology, check_application
 from shardline.producer import TICKER_SYMBOLS, partition_for
@@ -223,7 +224,8 @@ def deploy(
 ) -> App:
     """Write ``template``'s configuration into ``tmp_path`` with a unique application name,
     the dataset's input topic, and new output and error topics (and changelog, and
-    repartition topics with theirs, made as the worker makes them, for clean-up) of as
+    repartition topics with theirs, and the plan record, made as the worker makes them, for
+    clean-up) of as
     many partitions as the input. ``internal_topics=False`` leaves the changelogs and
     repartition topics to the worker (the test deletes them: ``sql reset``)."""
     source = APPS / template
@@ -245,6 +247,7 @@ def deploy(
             name=f"{name}-{dataset.topic}-changelog",
             config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
         )
+        topic_factory(1, name=plan_topic(name), config=PLAN_TOPIC_CONFIG)
     if bucket is not None:
         for ref in config["ReferenceDataSources"]:
             ref["S3ReferenceDataSource"]["BucketARN"] = f"arn:aws:s3:::{bucket}"

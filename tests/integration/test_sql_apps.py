@@ -8,7 +8,9 @@ the records that are actually in the input topic — their partitions, offsets a
 timestamps — following KDA's rules, not the engine's code:
 
 * ROWTIME is the running maximum of the Kafka timestamps of a partition, in offset order;
-  state is per input partition (GROUP BY keys line up with the partition key, the ticker).
+  state is per input partition (GROUP BY keys line up with the partition key, the ticker),
+  but for TOP_K_ITEMS_TUMBLING and COUNT_DISTINCT_ITEMS_TUMBLING, which count over every
+  partition (the planner repartitions them).
 * An event-time window is closed for a row once its end is at or before the largest event
   time seen before the row (in its partition) minus the allowed lateness: such a row is a
   ``Late_Row`` in the error stream.
@@ -69,15 +71,6 @@ def tickers(stack_settings: Settings, module_topic_factory) -> Dataset:
     records = ticker_records(RECORDS, seed=11, start_ms=start_ms())
     produce(stack_settings.kafka, topic, records, PARTITIONS)
     return Dataset(topic, PARTITIONS, RECORDS)
-
-
-@pytest.fixture(scope="module")
-def tickers_one_partition(stack_settings: Settings, module_topic_factory) -> Dataset:
-    """2,000 trades in a single partition (for per-partition TOP_K / COUNT_DISTINCT)."""
-    topic = module_topic_factory(1, prefix="it-ticker1")
-    records = ticker_records(2_000, seed=12, start_ms=start_ms())
-    produce(stack_settings.kafka, topic, records, 1)
-    return Dataset(topic, 1, 2_000)
 
 
 # -- 1. tumbling window on ROWTIME -----------------------------------------------------------
@@ -316,10 +309,10 @@ def test_reference_data_left_join(
 
 
 # -- 7. TOP_K_ITEMS_TUMBLING and COUNT_DISTINCT_ITEMS_TUMBLING ----------------------------------
-def test_top_k_and_count_distinct(
-    stack_settings, tickers_one_partition, topic_factory, tmp_path, workers
-):
-    data = tickers_one_partition
+def test_top_k_and_count_distinct(stack_settings, tickers, topic_factory, tmp_path, workers):
+    """Over the whole stream of four partitions keyed by ticker: each partition counts, the
+    stage behind the repartition merges (the oracle counts over all partitions at once)."""
+    data = tickers
     app = deploy("top_k", tmp_path, topic_factory, data)
     con = input_table(stack_settings.kafka, data.topic)
     top = con.execute(
@@ -401,7 +394,7 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
         "SELECT part, ticker, price, change, price / change FROM s WHERE change <> 0 "
         "ORDER BY part, off"
     ).fetchall()
-    zero = con.execute("SELECT part, ticker, price FROM s WHERE change = 0").fetchall()
+    zero = con.execute("SELECT part, off, ticker, price FROM s WHERE change = 0").fetchall()
     assert len(bad) == 6 and len(zero) >= 3
     out_topic = app.outputs["DESTINATION_SQL_STREAM"]
     run_app(
@@ -433,7 +426,8 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
         row = json.loads(bytes.fromhex(e["DATA_ROW"]))
         assert e["PUMP_NAME"] == "STREAM_PUMP" and "zero" in e["MESSAGE"]
         assert row[4] == 0
-        got_zero.append((e["SOURCE_PARTITION"], row[2], row[5]))
+        # the pump reads the input stream: its error row names the record it came from
+        got_zero.append((e["SOURCE_PARTITION"], e["SOURCE_OFFSET"], row[2], row[5]))
     assert_same_rows(got_zero, zero, what="Divide_By_Zero errors")
 
 

@@ -1,17 +1,20 @@
 """KDA's machine-learning functions on the real stack: the Developer Guide's anomaly-detection,
 anomaly-explanation and hotspots applications (``sql_apps/``, their SQL as published) in
-``shardline run`` workers, over the guide's generators (seeded), in one-partition topics (one
-model for the whole stream, as KDA's is per application; on more partitions the plan moves the
-rows to one partition of a repartition topic first). Checked:
+``shardline run`` workers, over the guide's generators (seeded), on topics of four partitions
+(the records keyed by device, spread over all four). One model for the whole stream, as KDA's
+is per application: the plan moves the rows to one partition of a repartition topic, where
+the stage behind takes them in ROWTIME order (ties: by input partition, then offset).
+Checked:
 
-* one output row per input record, in order, with the record's columns;
+* one output row per input record, in that order, with the record's columns;
 * the published algorithms' properties: every planted anomaly scores above the 99th
   percentile of the other records (once the forest has learnt); the planted dense square is
   the densest hotspot;
 * the scores and explanations are exactly those of the forest alone
   (``pipelines.sql.ml.RandomCutForest`` with the application's seed) over the records as they
-  are in the topic — also when the worker was killed with SIGKILL mid-stream and a new one
-  restored the forest from the changelog; the hotspots are those of a brute-force DBSCAN.
+  are in the topic, in that order (computed here from each partition's Kafka timestamps) —
+  also when the worker was killed with SIGKILL mid-stream and a new one restored the forest
+  from the changelog; the hotspots are those of a brute-force DBSCAN.
 """
 
 from __future__ import annotations
@@ -36,12 +39,36 @@ from tests.integration.test_sql_apps import (
     run_app,
     start_ms,
 )
-from tests.integration.workers import read_all, wait_for
+from tests.integration.workers import Consumed, read_all, wait_for
 from tests.unit.pipelines.sql.ml.test_hotspots import dbscan
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 PUMP = "STREAM_PUMP"
+PARTITIONS = 4
+DEVICES = 16  # record keys: every partition of four gets some
+
+
+def stream_order(bootstrap: KafkaConfig, topic: str) -> list[Consumed]:
+    """The topic's records in the order one stream has them: ROWTIME (the running maximum
+    of a partition's Kafka timestamps, in offset order), then partition, then offset."""
+    records = sorted(read_all(bootstrap, topic, committed_only=False),
+                     key=lambda r: (r.partition, r.offset))  # fmt: skip
+    high: dict[int, int] = {}
+    keyed = []
+    for r in records:
+        high[r.partition] = max(high.get(r.partition, r.timestamp_ms), r.timestamp_ms)
+        keyed.append(((high[r.partition], r.partition, r.offset), r))
+    assert len({r.partition for r in records}) == PARTITIONS  # spread over every partition
+    return [r for _, r in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def rows_in_order(settings, topic: str) -> list[dict]:
+    """The output rows, in the order written: one partition (the stage behind the
+    repartition of one partition writes them)."""
+    records = output(settings, topic)
+    assert len({r.partition for r, _ in records}) <= 1
+    return [v for _, v in sorted(records, key=lambda pair: pair[0].offset)]
 
 
 def heart_rates(n: int, *, seed: int, start: int) -> list[tuple[str, bytes, int]]:
@@ -53,7 +80,7 @@ def heart_rates(n: int, *, seed: int, start: int) -> list[tuple[str, bytes, int]
             value = {"heartRate": rng.randint(150, 200), "rateType": "HIGH"}
         else:
             value = {"heartRate": rng.randint(60, 100), "rateType": "NORMAL"}
-        out.append(("partitionkey", json.dumps(value).encode(), start + 20 * i))
+        out.append((f"device-{i % DEVICES}", json.dumps(value).encode(), start + 20 * i))
     return out
 
 
@@ -63,7 +90,7 @@ def expected_scores(
     """The forest alone over the topic's records in offset order, seeded as the worker's."""
     forest = RandomCutForest(RcfParams(1, seed=forest_seed(application, PUMP)))
     out = []
-    for record in sorted(read_all(bootstrap, topic, committed_only=False), key=lambda r: r.offset):
+    for record in stream_order(bootstrap, topic):
         value = json.loads(record.value or b"")
         point = [float(value["heartRate"])]
         out.append((value["heartRate"], value["rateType"], forest.score(point)))
@@ -72,8 +99,8 @@ def expected_scores(
 
 
 def check(settings, app, expected: list[tuple[int, str, float]]) -> None:
-    records = output(settings, app.outputs["TEMP_STREAM"])
-    got = [(v["heartRate"], v["rateType"], v["ANOMALY_SCORE"]) for _, v in records]
+    rows = rows_in_order(settings, app.outputs["TEMP_STREAM"])
+    got = [(v["heartRate"], v["rateType"], v["ANOMALY_SCORE"]) for v in rows]
     assert len(got) == len(expected)
     assert got == expected  # exactly the forest's scores, each record once, in order
     learned = got[1000:]
@@ -85,10 +112,11 @@ def check(settings, app, expected: list[tuple[int, str, float]]) -> None:
 
 
 def test_guide_anomaly_detection(stack_settings, topic_factory, tmp_path, workers):
-    topic = topic_factory(1, prefix="it-heart")
+    topic = topic_factory(PARTITIONS, prefix="it-heart")
     records = heart_rates(4_000, seed=21, start=start_ms())
-    produce(stack_settings.kafka, topic, records, 1)
-    app = deploy("anomaly_detection", tmp_path, topic_factory, Dataset(topic, 1, len(records)))
+    produce(stack_settings.kafka, topic, records, PARTITIONS)
+    data = Dataset(topic, PARTITIONS, len(records))
+    app = deploy("anomaly_detection", tmp_path, topic_factory, data)
     out_topic = app.outputs["TEMP_STREAM"]
     run_app(stack_settings, app, workers, {out_topic: len(records)})
     check(stack_settings, app, expected_scores(stack_settings.kafka, topic, app.name))
@@ -97,17 +125,17 @@ def test_guide_anomaly_detection(stack_settings, topic_factory, tmp_path, worker
 @pytest.mark.faults
 def test_same_scores_after_kill9_and_restart(stack_settings, topic_factory, tmp_path, workers):
     bootstrap = stack_settings.kafka
-    topic = topic_factory(1, prefix="it-heart-restart")
+    topic = topic_factory(PARTITIONS, prefix="it-heart-restart")
     records = heart_rates(4_000, seed=22, start=start_ms())
-    data = Dataset(topic, 1, len(records))
+    data = Dataset(topic, PARTITIONS, len(records))
     app = deploy(
         "anomaly_detection", tmp_path, topic_factory, data,
         runtime={"CommitIntervalMs": 100, "BatchMaxRecords": 50},
     )  # fmt: skip
     pace = Pace(500, hold_at=2_500)  # the rest waits until the second worker runs
-    producer = produce_in_background(bootstrap, topic, records, 1, per_second=pace)
+    producer = produce_in_background(bootstrap, topic, records, PARTITIONS, per_second=pace)
     first = app.worker("w1", tmp_path / "w1.log", workers)
-    wait_for(stack_settings, app.name, topic, 1, 1_200, 60, [first])
+    wait_for(stack_settings, app.name, topic, PARTITIONS, 1_200, 60, [first])
     first.kill9()  # mid-stream: the forest has state, and the input keeps coming
     assert producer.is_alive(), "the input was complete before the kill"
     second = app.worker("w1", tmp_path / "w2.log", workers)
@@ -131,22 +159,23 @@ def blood_pressures(n: int, *, seed: int, start: int) -> list[tuple[str, bytes, 
         else:
             value = (rng.randint(90, 120), rng.randint(60, 80), "NORMAL")
         body = dict(zip(("Systolic", "Diastolic", "BloodPressureLevel"), value, strict=True))
-        out.append(("partitionkey", json.dumps(body).encode(), start + 20 * i))
+        out.append((f"device-{i % DEVICES}", json.dumps(body).encode(), start + 20 * i))
     return out
 
 
 def test_guide_anomaly_explanation(stack_settings, topic_factory, tmp_path, workers):
     bootstrap = stack_settings.kafka
-    topic = topic_factory(1, prefix="it-pressure")
+    topic = topic_factory(PARTITIONS, prefix="it-pressure")
     records = blood_pressures(4_000, seed=23, start=start_ms())
-    produce(bootstrap, topic, records, 1)
-    app = deploy("anomaly_explanation", tmp_path, topic_factory, Dataset(topic, 1, len(records)))
+    produce(bootstrap, topic, records, PARTITIONS)
+    data = Dataset(topic, PARTITIONS, len(records))
+    app = deploy("anomaly_explanation", tmp_path, topic_factory, data)
     out_topic = app.outputs["TEMP_STREAM"]
     run_app(stack_settings, app, workers, {out_topic: len(records)})
 
     forest = RandomCutForest(RcfParams(2, seed=forest_seed(app.name, PUMP)))
     expected = []
-    for record in sorted(read_all(bootstrap, topic, committed_only=False), key=lambda r: r.offset):
+    for record in stream_order(bootstrap, topic):
         v = json.loads(record.value or b"")
         point = [float(v["Systolic"]), float(v["Diastolic"])]
         score, attribution = forest.observe(point, explain=True)
@@ -156,7 +185,7 @@ def test_guide_anomaly_explanation(stack_settings, topic_factory, tmp_path, work
     got = [
         (v["Systolic"], v["Diastolic"], v["BloodPressureLevel"], v["ANOMALY_SCORE"],
          v["ANOMALY_EXPLANATION"])
-        for _, v in output(stack_settings, out_topic)
+        for v in rows_in_order(stack_settings, out_topic)
     ]  # fmt: skip
     assert got == expected
     learned = got[1000:]
@@ -179,24 +208,22 @@ def hot_points(n: int, *, seed: int, start: int) -> list[tuple[str, bytes, int]]
             value = {"x": hx + rng.random(), "y": hy + rng.random(), "is_hot": "Y"}
         else:
             value = {"x": rng.random() * 10, "y": rng.random() * 10, "is_hot": "N"}
-        out.append(("partition_key", json.dumps(value).encode(), start + 20 * i))
+        out.append((f"device-{i % DEVICES}", json.dumps(value).encode(), start + 20 * i))
     return out
 
 
 def test_guide_hotspots(stack_settings, topic_factory, tmp_path, workers):
     bootstrap = stack_settings.kafka
-    topic = topic_factory(1, prefix="it-points")
+    topic = topic_factory(PARTITIONS, prefix="it-points")
     records = hot_points(3_000, seed=24, start=start_ms())
-    produce(bootstrap, topic, records, 1)
-    app = deploy("hotspots", tmp_path, topic_factory, Dataset(topic, 1, len(records)))
+    produce(bootstrap, topic, records, PARTITIONS)
+    data = Dataset(topic, PARTITIONS, len(records))
+    app = deploy("hotspots", tmp_path, topic_factory, data)
     out_topic = app.outputs["DESTINATION_SQL_STREAM"]
     run_app(stack_settings, app, workers, {out_topic: len(records)})
 
-    inputs = [
-        json.loads(r.value or b"")
-        for r in sorted(read_all(bootstrap, topic, committed_only=False), key=lambda r: r.offset)
-    ]
-    rows = [v for _, v in output(stack_settings, out_topic)]
+    inputs = [json.loads(r.value or b"") for r in stream_order(bootstrap, topic)]
+    rows = rows_in_order(stack_settings, out_topic)
     assert [(v["x"], v["y"], v["is_hot"]) for v in rows] == [
         (v["x"], v["y"], v["is_hot"]) for v in inputs
     ]

@@ -233,11 +233,14 @@ def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
         w = app.worker("w1", tmp_path / "w1.log", workers)
         finish_and_check(stack_settings, app, [w])
         internal = [t for t in list_topic_names(stack_settings.kafka) if t.startswith(app.name)]
-        assert len(internal) == 2 * 8 + 1  # 8 repartition topics, their changelogs, the input's
+        # 8 repartition topics, their changelogs, the input's, the record of the plan
+        assert len(internal) == 2 * 8 + 2
         for name in internal:
             partitions, configs = topic_configs(stack_settings.kafka, name)
             assert configs["message.timestamp.type"] == "LogAppendTime", name
-            if name.endswith("-repartition"):
+            if name == f"{app.name}-plan":
+                assert (partitions, configs["cleanup.policy"]) == (1, "compact")
+            elif name.endswith("-repartition"):
                 assert partitions == 3, name
                 assert (configs["cleanup.policy"], configs["retention.ms"]) == ("delete", "-1")
             else:  # a changelog: as many partitions as the topic it is the state of

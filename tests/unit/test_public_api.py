@@ -75,7 +75,8 @@ PUBLIC_API: dict[str, list[str]] = {
         "ChangelogReader", "Clock", "IdleTracker", "InstanceSlot", "LAST_STOPPED_POINT", "NOW",
         "OutRecord", "PartitionProcessor", "ProcessorFactory", "ROWTIME_HEADER", "RunStats",
         "RuntimeConfig", "STARTING_POSITIONS", "SourceRecord", "StableOffsetProbe", "StableOffsets",
-        "StreamRuntime", "TRIM_HORIZON", "changelog_topic", "claim_instance", "latest_values",
+        "StreamRuntime", "TRIM_HORIZON", "changelog_topic", "check_plan", "claim_instance",
+        "latest_values", "plan_topic",
         "rowtime_from_headers", "run", "transactional_id", "wall_ms",
     ],
     "pipelines.sql": [
@@ -89,9 +90,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "StddevPop", "StddevSamp", "Sum", "SumDistinct", "VarPop", "VarSamp",
     ],
     "pipelines.sql.compiler": [
-        "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "CLOCK_COLUMNS", "Expr", "KNOWN_CALLS",
-        "TABLE_FUNCTIONS", "WINDOW_ONLY_FUNCTIONS", "aggregate_name", "compile_expr",
-        "unknown_call", "unknown_call_message",
+        "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "BoundSubquery", "CLOCK_COLUMNS", "Expr",
+        "KNOWN_CALLS", "SubqueryPlan", "TABLE_FUNCTIONS", "WINDOW_ONLY_FUNCTIONS",
+        "aggregate_name", "compile_expr", "unknown_call", "unknown_call_message",
     ],
     "pipelines.sql.decoders": [
         "AvroDecoder", "CsvDecoder", "DecodedBatch", "JsonDecoder", "MALFORMED_RECORD",

@@ -8,12 +8,21 @@ are SQL's; a value that cannot be computed (divide by zero, a bad cast) raises
 
 :mod:`.dispatch` looks a node's kind up; one module per family of node kinds compiles them
 (:mod:`.columns`, :mod:`.literals`, :mod:`.logic`, :mod:`.conditionals`, :mod:`.text`,
-:mod:`.numeric`, :mod:`.calls`), and this ``__init__`` registers them all.
+:mod:`.numeric`, :mod:`.calls`, :mod:`.subqueries`), and this ``__init__`` registers them all.
 """
 
 from __future__ import annotations
 
-from pipelines.sql.compiler import calls, columns, conditionals, literals, logic, numeric, text
+from pipelines.sql.compiler import (
+    calls,
+    columns,
+    conditionals,
+    literals,
+    logic,
+    numeric,
+    subqueries,
+    text,
+)
 from pipelines.sql.compiler.aggregate_names import (
     AGGREGATE_FUNCTIONS,
     AGGREGATE_NODES,
@@ -22,6 +31,7 @@ from pipelines.sql.compiler.aggregate_names import (
 )
 from pipelines.sql.compiler.columns import CLOCK_COLUMNS
 from pipelines.sql.compiler.dispatch import compile_expr, register
+from pipelines.sql.compiler.subqueries import BoundSubquery, SubqueryPlan
 from pipelines.sql.compiler.unknown_calls import (
     KNOWN_CALLS,
     TABLE_FUNCTIONS,
@@ -33,9 +43,11 @@ from pipelines.sql.expr import Expr
 __all__ = [
     "AGGREGATE_FUNCTIONS",
     "AGGREGATE_NODES",
+    "BoundSubquery",
     "CLOCK_COLUMNS",
     "Expr",
     "KNOWN_CALLS",
+    "SubqueryPlan",
     "TABLE_FUNCTIONS",
     "WINDOW_ONLY_FUNCTIONS",
     "aggregate_name",
@@ -52,4 +64,5 @@ register(
     text.NODES,
     numeric.NODES,
     calls.NODES,
+    subqueries.NODES,
 )

@@ -93,11 +93,28 @@ UNSUPPORTED = [
      f"SELECT STREAM sector, @SUM(DISTINCT price) FROM {SRC} "
      "GROUP BY sector, STEP(ROWTIME BY INTERVAL '1' MINUTE)", "SUM(DISTINCT …)"),
     # expressions
-    ("IN a subquery",
-     f"SELECT STREAM sector, price FROM {SRC} WHERE @sector IN (SELECT STREAM a FROM U)",
-     "IN (subquery)"),
-    ("EXISTS", f"SELECT STREAM sector, price FROM {SRC} WHERE EXISTS (SELECT STREAM @a FROM U)",
-     "Exists"),
+    # IN (subquery) and EXISTS read a reference table (Streaming SQL Operators' IN example)
+    ("IN a subquery over a stream",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE sector IN (SELECT a FROM @U)",
+     "IN (subquery over stream U)"),
+    ("EXISTS over a stream",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE EXISTS (SELECT a FROM @U WHERE a = sector)",
+     "EXISTS (subquery over stream U)"),
+    ("SELECT STREAM in an IN subquery",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE ticker_symbol IN (SELECT STREAM "
+     '@"Ticker" FROM "CompanyName")', "SELECT STREAM in an IN subquery"),
+    ("GROUP BY in an IN subquery",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE ticker_symbol IN (SELECT MAX(\"Ticker\") "
+     'FROM "CompanyName" @GROUP BY "Company")', "GROUP BY in an IN subquery"),
+    ("JOIN in an EXISTS subquery",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE EXISTS (SELECT 1 FROM \"CompanyName\" AS c "
+     '@JOIN "CompanyName" AS d ON c."Ticker" = d."Ticker")', "JOIN in an EXISTS subquery"),
+    ("ORDER BY in an IN subquery",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE ticker_symbol IN (SELECT \"Ticker\" "
+     'FROM "CompanyName" @ORDER BY "Company")', "ORDER BY in an IN subquery"),
+    ("a set operation as an IN subquery",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE ticker_symbol IN (SELECT \"Ticker\" "
+     'FROM "CompanyName" @UNION ALL SELECT "Company" FROM "CompanyName")', "IN (Union subquery)"),
     ("year-month interval",
      f"SELECT STREAM sector, price FROM {SRC} WHERE event_time > ROWTIME - @INTERVAL '1' "
      "MONTH", "year-month intervals"),
@@ -117,6 +134,9 @@ REFUSED_BY_KDA = [
     ("INTERSECT",
      f"SELECT STREAM sector, price FROM {SRC} @INTERSECT SELECT STREAM a, b FROM U",
      "KDA for SQL does not support INTERSECT of streams"),
+    ("LIMIT in an IN subquery",
+     f"SELECT STREAM sector, price FROM {SRC} WHERE ticker_symbol IN (SELECT \"Ticker\" "
+     'FROM "CompanyName" @LIMIT 2)', "KDA for SQL does not support LIMIT"),
     ("LIMIT", f"SELECT STREAM sector, price FROM {SRC} @LIMIT 3",
      "KDA for SQL does not support LIMIT (not in its SELECT syntax"),
     ("WITH", f"@WITH w AS (SELECT STREAM * FROM {SRC}) SELECT STREAM sector, price FROM w",
