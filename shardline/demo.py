@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from ground.clock import wall_ms
 from ground.errors import ShardlineError
 from ground.settings import Settings
 from pipelines.sql.application import check_application
@@ -223,7 +224,7 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console | None = N
 
     t0 = time.monotonic()
     span_ms = config.records * config.mean_step_ms
-    start_ms = (time.time_ns() // 1_000_000 - span_ms) // 1000 * 1000
+    start_ms = (wall_ms() - span_ms) // 1000 * 1000
     console.print(f"[bold]2/5[/bold] producing {config.records:,} ticker records to {input_topic}")
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("producing", total=config.records)

@@ -118,15 +118,9 @@ class _FastRegex:
         c = self.peek()
         if c == "":
             raise self.error("unexpected end")
-        if c == "\\":
-            if self.i + 1 >= len(self.text):
-                raise self.error("pattern ends with a backslash")
-            self.i += 2
-            return self.text[self.i - 1]
         if c in "?*+{}()|[]":
             raise self.error(f"unexpected {c!r}")
-        self.i += 1
-        return c
+        return self._one_char()
 
     def char_class(self) -> str:
         self.i += 1  # [
@@ -137,10 +131,10 @@ class _FastRegex:
         while self.peek() != "]":
             if self.peek() == "":
                 raise self.error("unterminated character class")
-            low = self._class_char()
+            low = self._one_char()
             if self.peek() == "-" and self.i + 1 < len(self.text) and self.text[self.i + 1] != "]":
                 self.i += 1
-                high = self._class_char()
+                high = self._one_char()
                 if high < low:
                     raise self.error(f"bad range {low}-{high}")
                 parts.append(f"{_class_escape(low)}-{_class_escape(high)}")
@@ -151,7 +145,8 @@ class _FastRegex:
             raise self.error("empty character class")
         return f"[{'^' if negate else ''}{''.join(parts)}]"
 
-    def _class_char(self) -> str:
+    def _one_char(self) -> str:
+        """The next character, or the one a backslash escapes."""
         c = self.peek()
         if c == "\\":
             if self.i + 1 >= len(self.text):

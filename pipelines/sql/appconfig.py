@@ -302,8 +302,15 @@ def _topic(r: TypedReader, key: str, default: str | None = None) -> str:
 
 
 _APP_KEYS = (
-    "ApplicationName", "ApplicationDescription", "ApplicationCode", "Inputs",
-    "ReferenceDataSources", "Outputs", "ErrorOutput", "EventTime", "Runtime",
+    "ApplicationName",
+    "ApplicationDescription",
+    "ApplicationCode",
+    "Inputs",
+    "ReferenceDataSources",
+    "Outputs",
+    "ErrorOutput",
+    "EventTime",
+    "Runtime",
 )
 
 

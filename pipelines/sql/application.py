@@ -119,8 +119,9 @@ def internal_topics(
     names.extend(repartitions)
     names.append(plan_topic(app))
     for topic in existing:
-        if topic.startswith(f"{app}-") and topic.endswith(("-repartition",
-                                                           "-repartition-changelog")):
+        if topic.startswith(f"{app}-") and topic.endswith(
+            ("-repartition", "-repartition-changelog")
+        ):
             names.append(topic)  # fmt: skip
     return sorted(set(names))
 
@@ -257,7 +258,8 @@ class SqlApplication:
             # repartition partition and no input one); range splits each topic's partitions
             # among the workers, as Kafka Streams balances each sub-topology's tasks.
             assignment_strategy=(
-                STAGE_BALANCED_ASSIGNMENT if self.topology.repartitions
+                STAGE_BALANCED_ASSIGNMENT
+                if self.topology.repartitions
                 else DEFAULT_ASSIGNMENT_STRATEGY
             ),
             # an error row holds a rejected input in hex: twice its size, plus the row. A
@@ -279,7 +281,10 @@ class SqlApplication:
         kafka = self.settings.kafka
         existing = set(list_topic_names(kafka))
         check_plan(
-            kafka, self.config.application_name, self.fingerprint, plan_description(self.topology),
+            kafka,
+            self.config.application_name,
+            self.fingerprint,
+            plan_description(self.topology),
             reset_command=f"shardline sql reset {self.source or '<the application folder>'}",
         )
         inputs = max(self.wiring.partitions[i.topic] for i in self.config.inputs)

@@ -9,9 +9,11 @@ language is composed of those here:
   that the query reads (``t.a``; a row-typed column's fields, ``t.r.COLUMN1``);
 - ``UNION ALL``: one pump per branch into the same stream (the engine merges their rows in
   ROWTIME order);
-- JOINs: a window (GROUP BY, OVER, STAGGER, a table function) over a join reads the join from
-  a hidden stream; several stream-to-stream joins are made one after the other, each into a
-  hidden stream whose columns keep their qualifiers (``o.orderid``, ``o.ROWTIME``);
+- JOINs: ``USING (…)`` and ``NATURAL`` are written as ``ON`` first
+  (:mod:`pipelines.sql.join_using`); a window (GROUP BY, OVER, STAGGER, a table function)
+  over a join reads the join from a hidden stream; several stream-to-stream joins are made
+  one after the other, each into a hidden stream whose columns keep their qualifiers
+  (``o.orderid``, ``o.ROWTIME``);
 - ``SELECT DISTINCT``, ``ORDER BY`` and ``expr AS ROWTIME``: a pump computes the rows (with
   their sort keys, or their new ROWTIME) into a hidden stream, and a pump of
   :mod:`pipelines.sql.operators.ordering` distincts, sorts or re-times them;
@@ -37,6 +39,7 @@ from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compiler import compile_expr
 from pipelines.sql.dialect import Statement, is_cursor
 from pipelines.sql.expr import TIMESTAMP, VARCHAR
+from pipelines.sql.join_using import rewrite_join_conditions
 from pipelines.sql.lineage import column_lineage
 from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.cursor_plan import function_name, streams_through_a_function
@@ -153,12 +156,13 @@ class Composer:
         elif isinstance(node, exp.Select):
             self._select(node, sink, pump)
         elif isinstance(node, exp.Except | exp.Intersect):
-            raise self.error(SqlPlanError, _not_kda(
-                f"{type(node).__name__.upper()} of streams", SET_OPERATORS_PAGE), node)
-        else:
             raise self.error(
-                SqlUnsupportedError, f"{type(node).__name__} as a pump query", node
+                SqlPlanError,
+                _not_kda(f"{type(node).__name__.upper()} of streams", SET_OPERATORS_PAGE),
+                node,
             )
+        else:
+            raise self.error(SqlUnsupportedError, f"{type(node).__name__} as a pump query", node)
 
     def _hidden(
         self,
@@ -170,9 +174,7 @@ class Composer:
     ) -> StreamInfo:
         """A hidden stream that ``node``'s rows fill (its pumps are planned)."""
         name = self._fresh()
-        sink = _Sink(
-            name, qualifiers=(alias,) if alias else (), names=names, names_node=names_node
-        )
+        sink = _Sink(name, qualifiers=(alias,) if alias else (), names=names, names_node=names_node)
         self._into(node, sink, name)
         assert sink.stream is not None
         return sink.stream
@@ -262,18 +264,19 @@ class Composer:
         if retime:
             item = retime[0]
             core.set("expressions", [e for e in core.expressions if not is_rowtime_alias(e)])
-            if not tsort and isinstance(item.this, exp.Column) and not item.this.args.get(
-                "table"
-            ) and identifier_name(item.this.this) == "ROWTIME":
+            if (
+                not tsort
+                and isinstance(item.this, exp.Column)
+                and not item.this.args.get("table")
+                and identifier_name(item.this.this) == "ROWTIME"
+            ):
                 self._plan(core, sink, pump)  # ROWTIME AS ROWTIME: the row's own time
                 return
             if not core.expressions:
                 raise self.error(SqlPlanError, "a pump selects no columns", select)
             if tsort:
                 within_ms, rest = tsort_keys(select, item.this, self.error)
-                hidden, width = self._computed(
-                    core, sink, [item.this, *(key.this for key in rest)]
-                )
+                hidden, width = self._computed(core, sink, [item.this, *(key.this for key in rest)])
                 last = tsort_pump(
                     self.statement, pump, hidden, sink.name, width, item.this, within_ms, rest
                 )
@@ -298,13 +301,21 @@ class Composer:
                 kept = hidden.columns[: width + len(keys)]
                 after = self._stream(self._fresh(), kept)
                 self.pumps.append(
-                    distinct_pump(self.statement, self._fresh(), hidden, after.name,
-                                  width + len(keys), leading)
+                    distinct_pump(
+                        self.statement,
+                        self._fresh(),
+                        hidden,
+                        after.name,
+                        width + len(keys),
+                        leading,
+                    )
                 )
                 source = after
             else:
                 self._finish(
-                    sink, hidden, width,
+                    sink,
+                    hidden,
+                    width,
                     distinct_pump(self.statement, pump, hidden, sink.name, width, leading),
                 )
                 return
@@ -469,8 +480,13 @@ class Composer:
                     hidden = self._hidden(query)
                     cursor.set(
                         "expressions",
-                        [exp.Select(expressions=[exp.Star()],
-                                    from_=exp.From(this=table_node(hidden.name)), stream=True)],
+                        [
+                            exp.Select(
+                                expressions=[exp.Star()],
+                                from_=exp.From(this=table_node(hidden.name)),
+                                stream=True,
+                            )
+                        ],
                     )
         elif not isinstance(node, exp.Table):
             raise self.error(SqlUnsupportedError, f"FROM {node.sql()}", node)
@@ -502,6 +518,8 @@ class Composer:
                 if over is not None:
                     table.set("over", over)
                 join.set("this", table)
+        # USING and NATURAL as ON, with the join columns written out (see join_using)
+        rewrite_join_conditions(select, self._relation_columns, self.error)
         windowed = (
             select.args.get("group") is not None
             or select.args.get("stagger") is not None
@@ -603,7 +621,8 @@ class Composer:
         cursor_query = args[0].expressions[0] if args and is_cursor(args[0]) else None
         source_name = (
             identifier_name(cursor_query.args["from_"].this.this)
-            if isinstance(cursor_query, exp.Select) else ""
+            if isinstance(cursor_query, exp.Select)
+            else ""
         )
         source = self.streams.get(source_name)
         if source is None:

@@ -358,4 +358,3 @@ def to_mapping(c: ApplicationConfig) -> dict[str, Any]:
         "SessionTimeoutMs": c.runtime.session_timeout_ms,
     }
     return out
-

@@ -11,7 +11,8 @@ of all the rows of both, as :meth:`result` sees it:
   DECIMAL); MIN and MAX keep the smaller / larger value.
 * VAR_* and STDDEV_* combine Welford's states with Chan, Golub and LeVeque's pairwise
   formula (count, mean and sum of squared deviations).
-* COUNT(DISTINCT) and SUM(DISTINCT) add their per-value counts.
+* COUNT(DISTINCT), SUM(DISTINCT) and the other aggregates of DISTINCT values (AVG, VAR_*,
+  STDDEV_*) add their per-value counts: the merged set is the union, exactly.
 
 FIRST_VALUE and LAST_VALUE take rows in arrival order, which rows of different partitions do
 not have: they have no merge, and :func:`mergeable` says so (the planner refuses them in a
@@ -33,6 +34,7 @@ from pipelines.sql.aggregates import (
     CountDistinct,
     Max,
     Min,
+    OverDistinct,
     StddevPop,
     StddevSamp,
     Sum,
@@ -106,6 +108,11 @@ def _distinct(a: CountDistinct, b: CountDistinct) -> None:
         counts[value] = counts.get(value, 0) + n
 
 
+def _over_distinct(a: OverDistinct, b: OverDistinct) -> None:
+    _distinct(a, b)
+    a.changed()
+
+
 _MERGES: dict[type, Callable[[Any, Any], None]] = {
     Count: _count,
     Sum: _sum,
@@ -120,6 +127,7 @@ _MERGES: dict[type, Callable[[Any, Any], None]] = {
     StddevSamp: _welford,
     CountDistinct: _distinct,
     SumDistinct: _distinct,
+    OverDistinct: _over_distinct,
 }
 
 
@@ -134,4 +142,3 @@ def merge_into(a: Any, b: Any) -> None:
     if merge is None or type(b) is not type(a):
         raise TypeError(f"cannot merge {type(b).__name__} into {type(a).__name__}")
     merge(a, b)
-

@@ -27,6 +27,7 @@ __all__ = [
     "identifier_name",
     "interval_ms",
     "interval_type",
+    "is_star",
     "node_position",
 ]
 
@@ -42,6 +43,13 @@ def identifier_name(node: exp.Expression | str | None) -> str:
     if isinstance(node, exp.Table | exp.Column):
         return identifier_name(node.this)
     return str(node.name).upper()
+
+
+def is_star(item: exp.Expression) -> bool:
+    """``*`` or ``alias.*``."""
+    return isinstance(item, exp.Star) or (
+        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+    )
 
 
 def node_position(node: exp.Expression | None) -> tuple[int, int]:
@@ -77,9 +85,7 @@ _UNIT_MS = {
     "DAYS": 86_400_000,
 }
 _NUMBER = r"(\d+(?:\.\d+)?)"
-_SPAN = re.compile(
-    rf"^\s*(-)?\s*{_NUMBER}(?:[ :]{_NUMBER})?(?::{_NUMBER})?(?::{_NUMBER})?\s*$"
-)
+_SPAN = re.compile(rf"^\s*(-)?\s*{_NUMBER}(?:[ :]{_NUMBER})?(?::{_NUMBER})?(?::{_NUMBER})?\s*$")
 _SPAN_ORDER = ["DAY", "HOUR", "MINUTE", "SECOND"]
 
 

@@ -171,9 +171,16 @@ def run_offline(
         for record in emitted:
             if record.topic in internal:
                 offsets[record.topic] = offsets.get(record.topic, -1) + 1
-                pending.setdefault(record.topic, []).append(SourceRecord(
-                    record.topic, 0, offsets[record.topic], record.timestamp_ms or 0,
-                    record.key, record.value))
+                pending.setdefault(record.topic, []).append(
+                    SourceRecord(
+                        record.topic,
+                        0,
+                        offsets[record.topic],
+                        record.timestamp_ms or 0,
+                        record.key,
+                        record.value,
+                    )
+                )
             else:
                 done.append(record)
         for inner, batch in pending.items():

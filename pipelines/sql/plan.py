@@ -141,12 +141,18 @@ def _plan_application(
             if name in streams and streams[name].source:
                 raise plan_error(SqlPlanError, f"{name} is an input stream", schema, statement)
             if name in streams and not streams[name].hidden:
-                used = [p.name for ps in groups.values() for p in ps
-                        if name in p.sources or p.target == name]
+                used = [
+                    p.name
+                    for ps in groups.values()
+                    for p in ps
+                    if name in p.sources or p.target == name
+                ]
                 if not replace:
                     raise plan_error(
-                        SqlPlanError, f"stream {name} exists (CREATE OR REPLACE STREAM)",
-                        schema, statement,
+                        SqlPlanError,
+                        f"stream {name} exists (CREATE OR REPLACE STREAM)",
+                        schema,
+                        statement,
                     )
                 if used:
                     raise plan_error(
@@ -169,7 +175,9 @@ def _plan_application(
             name = identifier_name(tree.this)
             if name in groups and not replace:
                 raise plan_error(
-                    SqlPlanError, f"pump {name} exists (CREATE OR REPLACE PUMP)", tree.this,
+                    SqlPlanError,
+                    f"pump {name} exists (CREATE OR REPLACE PUMP)",
+                    tree.this,
                     statement,
                 )
             groups[name] = _plan_pump_statement(
@@ -287,9 +295,7 @@ def _plan_pump_statement(
                     SqlPlanError, f"{target_name} has no column {column}", node, statement
                 )
             if wanted.count(column) > 1:
-                raise plan_error(
-                    SqlPlanError, f"column {column} is listed twice", node, statement
-                )
+                raise plan_error(SqlPlanError, f"column {column} is listed twice", node, statement)
         target_cols = [by_name[w] for w in wanted]
         # a column the INSERT does not list is NULL
         order = [wanted.index(c.name) if c.name in wanted else -1 for c in target.columns]

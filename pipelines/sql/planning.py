@@ -38,7 +38,7 @@ from pipelines.sql import functions as fn
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
 from pipelines.sql.compiler import Expr, compile_expr
 from pipelines.sql.dialect import Statement
-from pipelines.sql.nodes import identifier_name, node_position
+from pipelines.sql.nodes import identifier_name, is_star, node_position
 from pipelines.sql.operators.base import Operator
 from pipelines.sql.scope import Scope
 from pipelines.sql.types import COERCION_ERROR, Fn, Row, SqlType, TypeKind
@@ -193,7 +193,7 @@ class PumpQuery:
         items: list[exp.Expression] = []
         names: list[str] = []
         for item in self.select.expressions:
-            if _is_star(item):
+            if is_star(item):
                 expanded = self._expand_star(item, relations)
                 items.extend(expanded)
                 names.extend(identifier_name(c.this) for c in expanded)
@@ -331,13 +331,6 @@ def item_name(item: exp.Expression, position: int) -> str:
     if isinstance(item, exp.Column) and not isinstance(item.this, exp.Star):
         return identifier_name(item.this)
     return f"EXPR${position}"
-
-
-def _is_star(item: exp.Expression) -> bool:
-    """``*`` or ``alias.*``."""
-    return isinstance(item, exp.Star) or (
-        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
-    )
 
 
 def canonical(node: exp.Expression) -> str:

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.dialect import Statement, is_step
-from pipelines.sql.nodes import identifier_name, interval_ms
+from pipelines.sql.nodes import identifier_name, interval_ms, is_star
 from pipelines.sql.operators.ordering_plan import rowtime_based
 from pipelines.sql.planning import canonical, plan_error
 
@@ -82,10 +82,19 @@ REFUSED_CLAUSES = {
     "operation_modifiers": "query modifiers",
 }
 PLANNED_CLAUSES = {
-    "expressions", "from_", "joins", "where", "group", "having", "windows", "stagger",
-    "distinct", "order", "stream", "comments",
+    "expressions",
+    "from_",
+    "joins",
+    "where",
+    "group",
+    "having",
+    "windows",
+    "stagger",
+    "distinct",
+    "order",
+    "stream",
+    "comments",
 }
-
 
 
 def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
@@ -126,8 +135,7 @@ def tsort_keys(
     ):
         raise error(
             SqlPlanError,
-            "a T-sort's expression cannot use the result's ROWTIME; qualify it (s.ROWTIME) "
-            "(KDA)",
+            "a T-sort's expression cannot use the result's ROWTIME; qualify it (s.ROWTIME) (KDA)",
             first,
         )
     if canonical(lead.this) != canonical(retime):
@@ -163,8 +171,7 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
         ):
             node = aliases[identifier_name(node.this)]
         if distinct and not any(
-            canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i)
-            for i in items
+            canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i) for i in items
         ):
             raise error(
                 SqlPlanError, "with DISTINCT, ORDER BY sorts by items of the SELECT list", node
@@ -178,21 +185,14 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
         )
     return keys
 
+
 def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:
-    for clause, what in (("group", "GROUP BY"), ("stagger", "WINDOWED BY STAGGER")):
-        if select.args.get(clause):
-            raise error(
-                SqlUnsupportedError, f"DISTINCT with {what}", select.args[clause]
-            )
-    windows = [w for i in select.expressions for w in i.find_all(exp.Window)]
-    if windows or select.args.get("windows"):
-        raise error(
-            SqlUnsupportedError, "DISTINCT with a window", windows[0] if windows else select
-        )
+    """SELECT DISTINCT's time-based monotonic item (KDA: "as long as there is a non-constant
+    monotonic expression in the SELECT clause"). Over a GROUP BY, a stagger window or OVER,
+    it is an item of the result: ROWTIME (a window's end or close), a key such as
+    ``STEP(s.ROWTIME BY …)``."""
     if table_function(select):
-        raise error(
-            SqlUnsupportedError, "DISTINCT over a table function", select.args["from_"]
-        )
+        raise error(SqlUnsupportedError, "DISTINCT over a table function", select.args["from_"])
     for item in select.expressions:
         node = item.this if isinstance(item, exp.Alias) else item
         if rowtime_based(node):
@@ -207,12 +207,6 @@ def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:
 
 def table_node(name: str) -> exp.Table:
     return exp.Table(this=exp.Identifier(this=name, quoted=True))
-
-
-def is_star(item: exp.Expression) -> bool:
-    return isinstance(item, exp.Star) or (
-        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
-    )
 
 
 def is_rowtime_alias(item: exp.Expression) -> bool:
@@ -259,7 +253,8 @@ def trivial_cursor(query: exp.Expression, *, star: bool) -> bool:
     if any(i.find(exp.Window) is not None for i in query.expressions):
         return False
     return not any(
-        value for clause, value in query.args.items()
+        value
+        for clause, value in query.args.items()
         if clause not in ("expressions", "from_", "where", "stream", "comments")
     )
 

@@ -99,9 +99,7 @@ def parse_schema(r: TypedReader, *, reference: bool) -> InputSchema:
     if encoding.upper().replace("_", "-") not in ("UTF-8", "UTF8"):
         raise ConfigError(r.name("RecordEncoding"), f"only UTF-8 is supported, got {encoding!r}")
     fmt = _parse_format(r.section("RecordFormat", required=True), reference=reference)
-    columns = tuple(
-        _parse_column(c, fmt) for c in r.items("RecordColumns", required=True)
-    )
+    columns = tuple(_parse_column(c, fmt) for c in r.items("RecordColumns", required=True))
     if not columns:
         raise ConfigError(r.name("RecordColumns"), "at least one column is required")
     seen: set[str] = set()
@@ -229,6 +227,5 @@ def _check_flattening(r: TypedReader, columns: tuple[Column, ...]) -> None:
         second = sorted(arrays.values())[1]
         raise ConfigError(
             f"{r.name('RecordColumns')}[{second}].Mapping",
-            "only one array can be flattened per schema (as in KDA): "
-            + ", ".join(sorted(arrays)),
+            "only one array can be flattened per schema (as in KDA): " + ", ".join(sorted(arrays)),
         )

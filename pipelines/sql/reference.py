@@ -72,8 +72,10 @@ async def load_reference_tables(
         return {}
     async with _s3_client(settings) as client:
         tables = await asyncio.gather(
-            *(load_reference_table(s, settings, max_bytes=max_bytes, client=client)
-              for s in sources)
+            *(
+                load_reference_table(s, settings, max_bytes=max_bytes, client=client)
+                for s in sources
+            )
         )
     return {s.table_name: rows for s, rows in zip(sources, tables, strict=True)}
 

@@ -1,7 +1,8 @@
 """FROM: the stream a pump reads, its alias and scope, and the reference table it may join.
 
 :func:`resolve_source` is the FROM of every one-stream pump: ``FROM stream [AS alias]
-[[LEFT] JOIN table [AS t] ON …]…``. Reference-table joins are planned here, once for all
+[[LEFT] JOIN table [AS t] ON … | CROSS JOIN table [AS t]]…`` (``USING`` and ``NATURAL``
+were written as ``ON`` before). Reference-table joins are planned here, once for all
 kinds of pump (those that cannot take one refuse it afterwards), each as a hash index of the
 table's rows on the equi-join keys, applied one after the other. :func:`stream_join` tells
 a stream-to-stream JOIN apart (a stream on the right, or an ``OVER`` window): its pump is
@@ -27,6 +28,14 @@ from pipelines.sql.scope import Scope
 from pipelines.sql.types import Row
 
 __all__ = ["Source", "alias_of", "from_table", "resolve_source", "single_join", "stream_join"]
+
+#: Why a RIGHT or FULL join with a reference table is refused.
+_KEPT_TABLE_ROWS = (
+    "{} JOIN with a reference table: KDA joins a stream with a reference table row by row "
+    "of the stream (SQL Reference, JOIN clause, sql-reference-join-clause.html: stream-to-"
+    "table joins), so a table row no stream row matches has no ROWTIME to come out at; "
+    "only JOIN, LEFT JOIN and CROSS JOIN with a reference table are computed"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +136,16 @@ def _reference_join(
         raise query.error(SqlPlanError, f"unknown stream or reference table {name}", table_node)
     side = str(join.args.get("side") or "").upper()
     kind = str(join.args.get("kind") or "").upper()
-    if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
+    if side in ("RIGHT", "FULL"):
+        raise query.error(SqlPlanError, _KEPT_TABLE_ROWS.format(side), join)
+    if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER", "CROSS"):
         raise query.error(SqlUnsupportedError, f"{side or kind} JOIN with a reference table", join)
+    # USING and NATURAL were written as ON before (pipelines.sql.join_using)
     if join.args.get("using"):
-        raise query.error(SqlUnsupportedError, "JOIN … USING (write ON)", join)
+        raise query.error(SqlUnsupportedError, "JOIN … USING here (write ON)", join)
     if str(join.args.get("method") or "").upper() == "NATURAL":
-        raise query.error(SqlUnsupportedError, "NATURAL JOIN (write ON)", join)
+        raise query.error(SqlUnsupportedError, "NATURAL JOIN here (write ON)", join)
+    cross = kind == "CROSS"
     alias = alias_of(table_node, name)
     row_scope = Scope(list(scope.columns), dict(scope.specials))
     table_scope = Scope()
@@ -141,9 +154,15 @@ def _reference_join(
             scope.add(column.name, base + i, column.sql_type, qualifier)
             table_scope.add(column.name, i, column.sql_type, qualifier)
     condition = join.args.get("on")
-    if condition is None:
+    if cross and condition is not None:
+        raise query.error(SqlPlanError, "a CROSS JOIN has no ON", condition)
+    if condition is None and not cross:
         raise query.error(SqlPlanError, "JOIN with a reference table needs ON", join)
-    row_keys, table_keys, residual = split_join_condition(condition, row_scope, table_scope)
+    row_keys, table_keys, residual = (
+        split_join_condition(condition, row_scope, table_scope)
+        if condition is not None
+        else ([], [], None)
+    )
     index: dict[tuple[Any, ...], list[Row]] = {}
     for row in table.rows:
         key = tuple(f(row) for f in table_keys)

@@ -279,8 +279,11 @@ def _misalignment(
     left, right = partitioning.get(pump.source), partitioning.get(pump.right_source)
     if len(in_stages) > 1:
         return f"{pump.source} and {pump.right_source} are in different stages"
-    if len(grouping) == 2 and left is not None and right is not None and _co_partitioned(
-        left, right, grouping[0], grouping[1]
+    if (
+        len(grouping) == 2
+        and left is not None
+        and right is not None
+        and _co_partitioned(left, right, grouping[0], grouping[1])
     ):
         return None
     return (
@@ -351,8 +354,11 @@ def _repartition(
     if two_phase is not None:
         g = grouping[0]
         keys = [c for i, c in enumerate(_key_text(g)) if i != g.window]
-        key = ", ".join(keys) if keys else (
-            "window start" if two_phase.event_time else "(one partition)")
+        key = (
+            ", ".join(keys)
+            if keys
+            else ("window start" if two_phase.event_time else "(one partition)")
+        )
         repartition = Repartition(
             topic, pump.name, True, index,
             f"{reason}: each input partition aggregates its rows, stage {index} merges the "
@@ -389,8 +395,13 @@ def _repartition(
             inbound = (pump.source, _self_join_stream(pump.name))
         stage = Stage(index, repartition, inbound=inbound)
         stage.steps.append(
-            Step(pump.name, inbound[0], pump.target, pump.build, inbound[-1] if
-                 pump.right_source is not None else None)
+            Step(
+                pump.name,
+                inbound[0],
+                pump.target,
+                pump.build,
+                inbound[-1] if pump.right_source is not None else None,
+            )
         )
         columns = grouping[0].columns
         keyed_by = tuple(c for c in columns if c is not None) if None not in columns else ()

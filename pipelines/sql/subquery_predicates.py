@@ -111,16 +111,15 @@ def _bind(
             )
         if clause not in PLANNED_CLAUSES:
             construct = REFUSED_CLAUSES.get(clause, clause.upper())
-            raise error(
-                SqlPlanError, f"{NOT_KDA.format(construct)} ({SELECT_SYNTAX_PAGE})", where
-            )
+            raise error(SqlPlanError, f"{NOT_KDA.format(construct)} ({SELECT_SYNTAX_PAGE})", where)
         construct = _CLAUSE_NAMES.get(clause, clause.upper())
         raise error(SqlUnsupportedError, f"{construct} in an {kind} subquery", where)
     from_ = query.args.get("from_")
     relation = from_.this if from_ is not None else None
     if not isinstance(relation, exp.Table) or isinstance(relation.this, exp.Anonymous):
-        raise error(SqlUnsupportedError, f"{kind} subquery FROM a subquery or function",
-                    relation or query)
+        raise error(
+            SqlUnsupportedError, f"{kind} subquery FROM a subquery or function", relation or query
+        )
     name = identifier_name(relation.this)
     if name in streams:
         raise error(

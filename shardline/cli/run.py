@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
+from ground.clock import wall_ms
 from ground.errors import StuckClientError
 from ground.settings import Settings
 from ground.startup import wait_until_up
@@ -33,7 +33,7 @@ def start_again(exc: StuckClientError, *, now_ms: int | None = None) -> NoReturn
     new worker resumes from the last commit, as after a kill; its process id stays the same,
     so a supervisor sees no exit. Raises ``exc`` when the last start-again was less than
     ``RESTART_MIN_INTERVAL_MS`` ago."""
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = wall_ms() if now_ms is None else now_ms
     last = os.environ.get(RESTARTED_AT_ENV, "")
     if last.isdigit() and now_ms - int(last) < RESTART_MIN_INTERVAL_MS:
         raise exc

@@ -26,6 +26,14 @@ def _config_for(path: Path) -> Path | None:
     return None
 
 
+def _required_config(path: Path) -> Path:
+    """The application config of ``path`` (:func:`_config_for`); a usage error without one."""
+    config_path = _config_for(path)
+    if config_path is None:
+        raise click.UsageError(f"no application.yaml next to {path}")
+    return config_path
+
+
 def _code_label(path: Path, config: Path, exc: SqlError) -> str:
     """Where a SQL error is: the .sql file given, the code file the config names, or the
     inline ``ApplicationCode`` of a create-application file."""
@@ -88,9 +96,7 @@ def explain_command(settings: Settings, path: Path) -> None:
     """Print the plan: sources, pumps, windows, state, stages, repartition topics and outputs."""
     from pipelines.sql.application import application_topology, check_application
 
-    config_path = _config_for(path)
-    if config_path is None:
-        raise click.UsageError(f"no application.yaml next to {path}")
+    config_path = _required_config(path)
     config, plan = check_application(config_path)
     click.echo(plan.explain())
     for line in application_topology(config, plan).explain():
@@ -126,9 +132,7 @@ def reset_command(settings: Settings, path: Path, yes: bool, force: bool) -> Non
     from ground.kafka import delete_consumer_group, delete_topics, list_topic_names
     from pipelines.sql.application import check_application, internal_topics
 
-    config_path = _config_for(path)
-    if config_path is None:
-        raise click.UsageError(f"no application.yaml next to {path}")
+    config_path = _required_config(path)
     config, plan = check_application(config_path)
     kafka = settings.kafka
     group = config.application_name
@@ -319,9 +323,7 @@ def test_command(
     from pipelines.sql.application import check_application
     from pipelines.sql.offline import count_by_stream, diff_rows, parse_rows, run_offline
 
-    config_path = _config_for(path)
-    if config_path is None:
-        raise click.UsageError(f"no application.yaml next to {path}")
+    config_path = _required_config(path)
     try:
         config, _ = check_application(config_path)
     except SqlError as exc:

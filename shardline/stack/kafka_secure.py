@@ -18,20 +18,29 @@ when it is missing, names another host, or expires within :data:`RENEW_BEFORE_DA
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ground.java_properties import parse_properties
 from ground.kafka_config import KafkaConfig
 from ground.secret import Secret
+from shardline.stack.certificates import (
+    PrivateKey,
+    certificate_pem,
+    general_name,
+    is_current,
+    issue_certificate,
+    load_ca,
+    private_key_pem,
+    self_signed_ca,
+    subject_alt_names,
+    write_private,
+)
 
 __all__ = [
     "SCRAM_MECHANISM",
@@ -89,81 +98,27 @@ class SecureFiles:
         )
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` readable by its owner only (created 0600, never wider)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    partial.replace(path)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-
-
-def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
 
 
 def make_ca(common_name: str = "Shardline local CA") -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """A self-signed CA (key, certificate)."""
     key = _key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
+    return key, self_signed_ca(key, common_name=common_name, days=CA_DAYS,
+                               digital_signature=False)  # fmt: skip
 
 
 def _san(host: str) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    try:
-        names.append(x509.IPAddress(ipaddress.ip_address(host)))
-    except ValueError:
-        names.append(x509.DNSName(host))
-    if host != "127.0.0.1":
-        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-    return names
+    return subject_alt_names([host, "127.0.0.1"])
 
 
-def _broker_cert(host: str, ca_key: rsa.RSAPrivateKey, ca: x509.Certificate
-                 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def _broker_cert(host: str, ca_key: PrivateKey, ca: x509.Certificate
+                 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:  # fmt: skip
     key = _key()
-    now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-        .issuer_name(ca.subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=BROKER_DAYS))
-        .add_extension(x509.SubjectAlternativeName(_san(host)), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    cert = issue_certificate(key, common_name=host, names=_san(host),
+                             usages=[ExtendedKeyUsageOID.SERVER_AUTH], days=BROKER_DAYS,
+                             ca_key=ca_key, ca=ca)  # fmt: skip
     return key, cert
 
 
@@ -172,13 +127,9 @@ def _broker_current(path: Path, host: str, ca: x509.Certificate) -> bool:
         return False
     try:
         cert = x509.load_pem_x509_certificates(path.read_bytes())[0]
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (ValueError, x509.ExtensionNotFound):
+    except ValueError:
         return False
-    hosts = {str(v) for v in sans.get_values_for_type(x509.IPAddress)}
-    hosts |= set(sans.get_values_for_type(x509.DNSName))
-    renew_at = cert.not_valid_after_utc - dt.timedelta(days=RENEW_BEFORE_DAYS)
-    return host in hosts and cert.issuer == ca.subject and _now() < renew_at
+    return is_current(cert, ca, [general_name(host)], dt.timedelta(days=RENEW_BEFORE_DAYS))
 
 
 def _password(path: Path) -> Secret | None:
@@ -196,23 +147,20 @@ def ensure_secure_files(folder: Path, host: str, secure_port: int) -> SecureFile
     files = SecureFiles(folder, _password(folder / "client.properties")
                         or Secret(secrets.token_urlsafe(24)))
     folder.mkdir(parents=True, exist_ok=True)
+    ca_key: PrivateKey
     if files.ca.exists() and files.ca_key.exists():
-        ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
-        loaded = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
-        assert isinstance(loaded, rsa.RSAPrivateKey), files.ca_key
-        ca_key = loaded
+        ca_key, ca = load_ca(files.ca, files.ca_key)
     else:
         ca_key, ca = make_ca()
-        _write_private(files.ca_key, _pem_key(ca_key))
-        files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        write_private(files.ca_key, private_key_pem(ca_key))
+        files.ca.write_bytes(certificate_pem(ca))
         files.broker.unlink(missing_ok=True)
     if not _broker_current(files.broker, host, ca):
         key, cert = _broker_cert(host, ca_key, ca)
-        chain = cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
-            serialization.Encoding.PEM)
-        _write_private(files.broker, _pem_key(key) + chain)
-    _write_private(files.client_properties,
-                   client_properties(files, f"{host}:{secure_port}").encode())
+        write_private(files.broker, private_key_pem(key) + certificate_pem(cert)
+                      + certificate_pem(ca))  # fmt: skip
+    write_private(files.client_properties,
+                  client_properties(files, f"{host}:{secure_port}").encode())
     return files
 
 

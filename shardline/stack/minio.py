@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ground.settings import s3_stack_ca
+from shardline.stack.certificates import write_private
 from shardline.stack.component import Component, Health, http_status
 from shardline.stack.preflight import PortClaim, require_tool
 from shardline.stack.process import Launch, run_checked
@@ -117,10 +117,7 @@ class MinioComponent(Component):
         ensure_certificates(tls, [self.host])
         self.certs_dir.mkdir(parents=True, exist_ok=True)
         (self.certs_dir / "public.crt").write_bytes((tls / "node.crt").read_bytes())
-        key = self.certs_dir / "private.key"
-        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write((tls / "node.key").read_bytes())
+        write_private(self.certs_dir / "private.key", (tls / "node.key").read_bytes())
 
     def launch(self) -> Launch:
         return Launch(

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import ipaddress
 import json
-import os
 import ssl
 import subprocess
 import tempfile
@@ -36,14 +34,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ground.errors import StackError, ToolMissingError
 from ground.search_auth import SearchAuth
 from ground.secret import Secret
 from ground.settings import SECURE_SEARCH_PASSWORD, SECURE_SEARCH_USERNAME, Settings
+from shardline.stack.certificates import (
+    PrivateKey,
+    certificate_pem,
+    is_current,
+    issue_certificate,
+    load_ca,
+    private_key_pem,
+    self_signed_ca,
+    subject_alt_names,
+    write_private,
+)
 
 __all__ = [
     "PLUGIN_NAME",
@@ -105,90 +113,40 @@ def admin_credentials(settings: Settings) -> tuple[str, Secret]:
 # -- certificates ----------------------------------------------------------------------------
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def _names(hosts: Sequence[str]) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return list(dict.fromkeys(names))
-
-
 def _node_is_current(node_crt: Path, ca: x509.Certificate, hosts: Sequence[str]) -> bool:
     try:
         cert = x509.load_pem_x509_certificate(node_crt.read_bytes())
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (OSError, ValueError, x509.ExtensionNotFound):
+    except (OSError, ValueError):
         return False
-    now = datetime.datetime.now(datetime.UTC)
-    return (cert.issuer == ca.subject and cert.not_valid_after_utc - now > RENEW_BEFORE
-            and all(name in list(sans) for name in _names(hosts)))
+    return is_current(cert, ca, subject_alt_names(hosts), RENEW_BEFORE)
 
 
 def ensure_certificates(tls_dir: Path, hosts: Sequence[str]) -> None:
     """A CA (``ca.crt``/``ca.key``, made once) and a node certificate for ``hosts``
     (``node.crt``/``node.key``) in ``tls_dir``; keys are readable by their owner only."""
-    now = datetime.datetime.now(datetime.UTC)
     ca_crt, ca_key_path = tls_dir / "ca.crt", tls_dir / "ca.key"
+    ca_key: PrivateKey
     if ca_crt.is_file() and ca_key_path.is_file():
-        ca = x509.load_pem_x509_certificate(ca_crt.read_bytes())
-        loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
-        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
-        ca_key = loaded
+        ca_key, ca = load_ca(ca_crt, ca_key_path)
     else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Shardline local CA")])
-        ca = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write_private(ca_key_path, _pem_key(ca_key))
-        ca_crt.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        ca = self_signed_ca(ca_key, common_name="Shardline local CA", days=CA_DAYS,
+                            digital_signature=True)  # fmt: skip
+        write_private(ca_key_path, private_key_pem(ca_key))
+        ca_crt.write_bytes(certificate_pem(ca))
         ca_crt.chmod(0o644)
         (tls_dir / "node.crt").unlink(missing_ok=True)  # signed by a CA that is gone
     if _node_is_current(tls_dir / "node.crt", ca, hosts):
         return
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "shardline-search")]))
-        .issuer_name(ca.subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=NODE_DAYS))
-        .add_extension(x509.SubjectAlternativeName(_names(hosts)), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(  # transport TLS: each node is both sides
-            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    _write_private(tls_dir / "node.key", _pem_key(key))
-    (tls_dir / "node.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    cert = issue_certificate(
+        key, common_name="shardline-search", names=subject_alt_names(hosts),
+        # transport TLS: each node is both sides
+        usages=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        days=NODE_DAYS, ca_key=ca_key, ca=ca,
+    )  # fmt: skip
+    write_private(tls_dir / "node.key", private_key_pem(key))
+    (tls_dir / "node.crt").write_bytes(certificate_pem(cert))
 
 
 def install_certificates(tls_dir: Path, config_dir: Path) -> None:
@@ -197,7 +155,7 @@ def install_certificates(tls_dir: Path, config_dir: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for name in ("ca.crt", "node.crt"):
         (target / name).write_bytes((tls_dir / name).read_bytes())
-    _write_private(target / "node.key", (tls_dir / "node.key").read_bytes())
+    write_private(target / "node.key", (tls_dir / "node.key").read_bytes())
 
 
 # -- the analysis plugin ------------------------------------------------------------------

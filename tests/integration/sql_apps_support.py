@@ -26,6 +26,7 @@ from pipelines.runtime.plan_record import PLAN_TOPIC_CONFIG, plan_topic
 from pipelines.runtime.topics import CHANGELOG_TOPIC_CONFIG, repartition_topic_config
 from pipelines.sql.application import application_topology, check_application
 from shardline.producer import TICKER_SYMBOLS, partition_for
+from tests.duckdb_oracles import judge_lateness, ticker_table
 from tests.integration.pace import Pace
 from tests.integration.workers import Consumed, Worker, read_all, wait_for
 from tests.timestamps import MINUTE_MS, recent_ms
@@ -144,11 +145,6 @@ class Dataset:
 # -- the oracle's input table ---------------------------------------------------------------
 def input_table(kafka: KafkaConfig, topic: str) -> duckdb.DuckDBPyConnection:
     """DuckDB table ``s``: the input as it is in Kafka, with ROWTIME per partition."""
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
-        "sector VARCHAR, change DOUBLE, price DOUBLE, event_ms BIGINT)"
-    )
     rows = []
     for r in read_all(kafka, topic, committed_only=False):
         v = json.loads(r.value or b"")
@@ -156,12 +152,7 @@ def input_table(kafka: KafkaConfig, topic: str) -> duckdb.DuckDBPyConnection:
             (r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["sector"],
              v["change"], v["price"], v["event_time"])
         )  # fmt: skip
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    con.execute(
-        "CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
-        "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src"
-    )
-    return con
+    return ticker_table(rows, per_partition=True)
 
 
 def event_time_oracle(
@@ -170,13 +161,7 @@ def event_time_oracle(
     """(window rows, late rows) of ``tumbling_event_time``: a row is late when its window
     ended at or before the largest event time before it in its partition minus the
     lateness."""
-    con.execute(
-        f"""CREATE OR REPLACE TABLE judged AS
-            SELECT *, event_ms - event_ms % {window_ms} AS ws,
-                   max(event_ms) OVER (PARTITION BY part ORDER BY off ROWS BETWEEN
-                       UNBOUNDED PRECEDING AND 1 PRECEDING) - {lateness_ms} AS wm
-            FROM s"""
-    )
+    judge_lateness(con, window_ms=window_ms, lateness_ms=lateness_ms, per_partition=True)
     windows = con.execute(
         f"""SELECT ticker, ws, count(*), sum(price), max(change) FROM judged
             WHERE wm IS NULL OR ws + {window_ms} > wm GROUP BY ALL"""

@@ -31,6 +31,7 @@ from confluent_kafka.admin import ConfigResource
 
 from ground.kafka import admin_client, delete_topics_with_prefix, list_topic_names, partition_count
 from ground.settings import Settings
+from tests.duckdb_oracles import sector_oracle
 from tests.integration.pace import Pace
 from tests.integration.sql_apps_support import (
     LATENESS_MS,
@@ -60,24 +61,9 @@ SLOW = {"CommitIntervalMs": 100, "BatchMaxRecords": 50}
 
 def oracle(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
     """Every output of the corpus, and its late rows, from the input table ``s``."""
-    con.execute(
-        f"""CREATE OR REPLACE TABLE judged AS
-            SELECT *, event_ms - event_ms % 10000 AS ws,
-                   max(event_ms) OVER (PARTITION BY part ORDER BY off ROWS BETWEEN
-                       UNBOUNDED PRECEDING AND 1 PRECEDING) - {LATENESS_MS} AS wm
-            FROM s"""
-    )
     q = con.execute
     return {
-        "SECTOR_ROWTIME": q(
-            "SELECT sector, rowtime - rowtime % 10000, count(*), sum(price), max(change), "
-            "count(DISTINCT ticker) FROM s GROUP BY ALL").fetchall(),
-        "SECTOR_EVENT_TIME": q(
-            "SELECT sector, ws, count(*), sum(price) FROM judged "
-            "WHERE wm IS NULL OR ws + 10000 > wm GROUP BY ALL").fetchall(),
-        "late": q(
-            "SELECT part, rowtime, ticker, price, event_ms FROM judged "
-            "WHERE ws + 10000 <= wm").fetchall(),
+        **sector_oracle(con, lateness_ms=LATENESS_MS, per_partition=True),
         "RISING_PER_SECTOR": q(
             "SELECT sector, rowtime - rowtime % 10000, count(*), max(price) FROM s "
             "WHERE change > 0 GROUP BY ALL").fetchall(),
@@ -87,24 +73,12 @@ def oracle(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
         "TRADES_PER_WINDOW": q(
             "SELECT rowtime - rowtime % 10000, count(*), avg(price) FROM s GROUP BY ALL"
         ).fetchall(),
-        "TOP_TICKERS": q(
-            """SELECT ws, rank, ticker, c FROM (
-                 SELECT ws, ticker, c,
-                        row_number() OVER (PARTITION BY ws ORDER BY c DESC, ticker) - 1 AS rank
-                 FROM (SELECT rowtime - rowtime % 30000 AS ws, ticker, count(*) AS c
-                       FROM s GROUP BY ALL))
-               WHERE rank < 3""").fetchall(),
         "DISTINCT_SECTORS": q(
             "SELECT rowtime - rowtime % 30000, count(DISTINCT sector) FROM s "
             "WHERE price > 100 GROUP BY ALL").fetchall(),
         "TECH_TICKERS": q(
             "SELECT rowtime - rowtime % 30000, count(DISTINCT ticker) FROM s "
             "WHERE sector = 'TECHNOLOGY' GROUP BY ALL").fetchall(),
-        "SECTOR_SWINGS": q(
-            """SELECT u.ticker, d.ticker, u.sector, u.price, d.price
-               FROM s u JOIN s d ON u.sector = d.sector
-                 AND d.rowtime BETWEEN u.rowtime - 1000 AND u.rowtime
-               WHERE u.change > 1 AND d.change < -1""").fetchall(),
     }  # fmt: skip
 
 

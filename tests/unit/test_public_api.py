@@ -86,8 +86,9 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "pipelines.sql.aggregates": [
         "ADD_ONLY", "AGGREGATES", "Accumulator", "AddOnlyMax", "AddOnlyMin", "AggregateSpec", "Avg",
-        "BoolAny", "BoolEvery", "Count", "CountDistinct", "FirstValue", "LastValue", "Max", "Min",
-        "StddevPop", "StddevSamp", "Sum", "SumDistinct", "VarPop", "VarSamp",
+        "BoolAny", "BoolEvery", "Count", "CountDistinct", "DISTINCT_SUFFIX", "FirstValue",
+        "LastValue", "Max", "Min", "OverDistinct", "StddevPop", "StddevSamp", "Sum", "SumDistinct",
+        "VarPop", "VarSamp",
     ],
     "pipelines.sql.compiler": [
         "AGGREGATE_FUNCTIONS", "AGGREGATE_NODES", "BoundSubquery", "CLOCK_COLUMNS", "Expr",

@@ -10,6 +10,7 @@ from typing import Any
 from pipelines.sql.aggregates.base import Accumulator
 from pipelines.sql.aggregates.boolean import BoolAny, BoolEvery
 from pipelines.sql.aggregates.counts import Count, CountDistinct, SumDistinct
+from pipelines.sql.aggregates.distinct import OverDistinct
 from pipelines.sql.aggregates.extremes import AddOnlyMax, AddOnlyMin, Max, Min
 from pipelines.sql.aggregates.positional import FirstValue, LastValue
 from pipelines.sql.aggregates.sums import Avg, Sum
@@ -17,7 +18,13 @@ from pipelines.sql.aggregates.variance import StddevPop, StddevSamp, VarPop, Var
 from pipelines.sql.types import SqlType, TypeKind
 from pipelines.sql.types.kinds import BIGINT, BOOLEAN, DOUBLE
 
-__all__ = ["ADD_ONLY", "AGGREGATES", "AggregateSpec"]
+__all__ = ["ADD_ONLY", "AGGREGATES", "DISTINCT_SUFFIX", "AggregateSpec"]
+
+#: ``AGG(DISTINCT x)`` is the aggregate named ``AGG`` + this (``AVG_DISTINCT``).
+DISTINCT_SUFFIX = "_DISTINCT"
+
+#: an aggregate's result type from its argument's (``None``: unknown)
+ResultRule = Callable[[SqlType | None], SqlType | None]
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class AggregateSpec:
     create: Callable[[], Accumulator]
     restore: Callable[[Any], Accumulator]
     invertible: bool
-    returns: Callable[[SqlType | None], SqlType | None]
+    returns: ResultRule
     #: The accumulator is fed NULL values too (FIRST_VALUE/LAST_VALUE see every row);
     #: operators skip NULLs for the others, which ignore them anyway.
     sees_nulls: bool = False
@@ -40,16 +47,16 @@ def _same(t: SqlType | None) -> SqlType | None:
     return t
 
 
-def _bigint(t: SqlType | None) -> SqlType | None:
-    return BIGINT
+def _always(result: SqlType) -> ResultRule:
+    """The rule of an aggregate whose result type is ``result`` whatever its argument's."""
+
+    def rule(t: SqlType | None) -> SqlType | None:
+        return result
+
+    return rule
 
 
-def _double(t: SqlType | None) -> SqlType | None:
-    return DOUBLE
-
-
-def _boolean(t: SqlType | None) -> SqlType | None:
-    return BOOLEAN
+_bigint, _double, _boolean = _always(BIGINT), _always(DOUBLE), _always(BOOLEAN)
 
 
 def _sum_type(t: SqlType | None) -> SqlType | None:
@@ -65,17 +72,22 @@ def _sum_type(t: SqlType | None) -> SqlType | None:
 
 
 def _spec(
-    name: str,
-    cls: Any,
-    returns: Callable[[SqlType | None], SqlType | None],
-    **kwargs: Any,
+    name: str, cls: Any, returns: ResultRule, *, invertible: bool = True, **kwargs: Any
 ) -> tuple[str, AggregateSpec]:
     sees_nulls = issubclass(cls, FirstValue)
-    if kwargs:
-        return name, AggregateSpec(
-            name, lambda: cls(**kwargs), cls.restore, True, returns, sees_nulls
-        )
-    return name, AggregateSpec(name, cls, cls.restore, True, returns, sees_nulls)
+    create = (lambda: cls(**kwargs)) if kwargs else cls
+    return name, AggregateSpec(name, create, cls.restore, invertible, returns, sees_nulls)
+
+
+def _over_distinct(name: str, of: type, returns: ResultRule) -> tuple[str, AggregateSpec]:
+    """``NAME(DISTINCT x)``: ``of`` over the distinct values (:class:`OverDistinct`)."""
+    return name + DISTINCT_SUFFIX, AggregateSpec(
+        name + DISTINCT_SUFFIX,
+        lambda: OverDistinct(of),
+        lambda state: OverDistinct.restore_of(of, state),
+        True,
+        returns,
+    )
 
 
 AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
@@ -98,6 +110,13 @@ AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
             _spec("STDDEV", StddevSamp, _double),
             _spec("COUNT_DISTINCT", CountDistinct, _bigint),
             _spec("SUM_DISTINCT", SumDistinct, _sum_type),
+            _over_distinct("AVG", Avg, _same),
+            _over_distinct("VAR_POP", VarPop, _double),
+            _over_distinct("VAR_SAMP", VarSamp, _double),
+            _over_distinct("VARIANCE", VarSamp, _double),
+            _over_distinct("STDDEV_POP", StddevPop, _double),
+            _over_distinct("STDDEV_SAMP", StddevSamp, _double),
+            _over_distinct("STDDEV", StddevSamp, _double),
             _spec("ANY", BoolAny, _boolean),
             _spec("EVERY", BoolEvery, _boolean),
         ]
@@ -107,8 +126,10 @@ AGGREGATES: Mapping[str, AggregateSpec] = MappingProxyType(
 #: Cheaper accumulators for windows that never remove values (tumbling): same results and
 #: snapshot forms as the :data:`AGGREGATES` entry of the same name.
 ADD_ONLY: Mapping[str, AggregateSpec] = MappingProxyType(
-    {
-        "MIN": AggregateSpec("MIN", AddOnlyMin, AddOnlyMin.restore, False, _same),
-        "MAX": AggregateSpec("MAX", AddOnlyMax, AddOnlyMax.restore, False, _same),
-    }
+    dict(
+        [
+            _spec("MIN", AddOnlyMin, _same, invertible=False),
+            _spec("MAX", AddOnlyMax, _same, invertible=False),
+        ]
+    )
 )

@@ -12,45 +12,38 @@ from pipelines.sql.compiler.dispatch import NodeCompiler, compile_expr
 from pipelines.sql.expr import BOOLEAN, Expr, coerce_literal, compare
 from pipelines.sql.nodes import node_position
 from pipelines.sql.scope import Scope
-from pipelines.sql.types import Row
+from pipelines.sql.types import Fn, Row
 
 __all__ = ["NODES"]
 
 
-def _and(node: exp.Expression, scope: Scope) -> Expr:
-    lf = compile_expr(node.this, scope).fn
-    rf = compile_expr(node.expression, scope).fn
+def _connective(lf: Fn, rf: Fn, decisive: bool) -> Expr:
+    """SQL AND (``decisive`` False) or OR (True) of two compiled booleans: the decisive value
+    wins over NULL; ``rf`` is not evaluated when ``lf`` already decides."""
+    other = not decisive
 
-    def and_(row: Row) -> Any:
+    def connective(row: Row) -> Any:
         a = lf(row)
-        if a is False:
-            return False
+        if a is decisive:
+            return decisive
         b = rf(row)
-        if b is False:
-            return False
+        if b is decisive:
+            return decisive
         if a is None or b is None:
             return None
-        return True
+        return other
 
-    return Expr(and_, BOOLEAN)
+    return Expr(connective, BOOLEAN)
+
+
+def _and(node: exp.Expression, scope: Scope) -> Expr:
+    left, right = compile_expr(node.this, scope), compile_expr(node.expression, scope)
+    return _connective(left.fn, right.fn, False)
 
 
 def _or(node: exp.Expression, scope: Scope) -> Expr:
-    lf = compile_expr(node.this, scope).fn
-    rf = compile_expr(node.expression, scope).fn
-
-    def or_(row: Row) -> Any:
-        a = lf(row)
-        if a is True:
-            return True
-        b = rf(row)
-        if b is True:
-            return True
-        if a is None or b is None:
-            return None
-        return False
-
-    return Expr(or_, BOOLEAN)
+    left, right = compile_expr(node.this, scope), compile_expr(node.expression, scope)
+    return _connective(left.fn, right.fn, True)
 
 
 def _not(node: exp.Expression, scope: Scope) -> Expr:
@@ -86,19 +79,7 @@ def _between(node: exp.Expression, scope: Scope) -> Expr:
     high = compile_expr(node.args["high"], scope)
     ge = compare(operator.ge, value, low).fn
     le = compare(operator.le, value, high).fn
-
-    def between(row: Row) -> Any:
-        a = ge(row)
-        if a is False:
-            return False
-        b = le(row)
-        if b is False:
-            return False
-        if a is None or b is None:
-            return None
-        return True
-
-    return Expr(between, BOOLEAN)
+    return _connective(ge, le, False)
 
 
 def _in(node: exp.Expression, scope: Scope) -> Expr:

@@ -40,9 +40,7 @@ class BoundSubquery(exp.Expression, exp.Func):
     _sql_names = ["SUBQUERY_PREDICATE"]
 
     @classmethod
-    def bind(
-        cls, this: exp.Expression | None, text: str, plan: SubqueryPlan
-    ) -> BoundSubquery:
+    def bind(cls, this: exp.Expression | None, text: str, plan: SubqueryPlan) -> BoundSubquery:
         node = cls(this=this, expression=exp.Literal.string(text))
         node.args[PLAN] = plan
         return node

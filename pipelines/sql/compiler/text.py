@@ -4,6 +4,9 @@ POSITION, TRIM, OVERLAY.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlglot import exp
 
 from ground.errors import SqlUnsupportedError
@@ -16,20 +19,17 @@ from pipelines.sql.scope import Scope
 __all__ = ["NODES"]
 
 
-def _like(node: exp.Expression, scope: Scope) -> Expr:
-    args = [compile_expr(node.this, scope), compile_expr(node.expression, scope)]
-    escape = node.args.get("escape")
-    if escape is not None:
-        args.append(compile_expr(escape, scope))
-    return call(fn.like, args, BOOLEAN)
+def _pattern_match(match: Callable[..., Any]) -> NodeCompiler:
+    """``… LIKE p`` or ``… SIMILAR TO p``, with the escape character sqlglot may attach."""
 
+    def compile_match(node: exp.Expression, scope: Scope) -> Expr:
+        args = [compile_expr(node.this, scope), compile_expr(node.expression, scope)]
+        escape = node.args.get("escape")
+        if escape is not None:
+            args.append(compile_expr(escape, scope))
+        return call(match, args, BOOLEAN)
 
-def _similar_to(node: exp.Expression, scope: Scope) -> Expr:
-    args = [compile_expr(node.this, scope), compile_expr(node.expression, scope)]
-    escape = node.args.get("escape")
-    if escape is not None:
-        args.append(compile_expr(escape, scope))
-    return call(fn.similar_to, args, BOOLEAN)
+    return compile_match
 
 
 def _escape(node: exp.Expression, scope: Scope) -> Expr:
@@ -96,8 +96,8 @@ def _overlay(node: exp.Expression, scope: Scope) -> Expr:
 
 #: The node kinds this module compiles.
 NODES: dict[type, NodeCompiler] = {
-    exp.Like: _like,
-    exp.SimilarTo: _similar_to,
+    exp.Like: _pattern_match(fn.like),
+    exp.SimilarTo: _pattern_match(fn.similar_to),
     exp.Escape: _escape,
     exp.DPipe: _dpipe,
     exp.Substring: _substring,

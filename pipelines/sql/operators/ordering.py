@@ -216,13 +216,6 @@ class GroupRankOperator(_Gathering):
     def group_of(self, row: Row) -> Any:
         return row[0]
 
-    def process(self, rows: list[Row], ctx: Context) -> list[Row]:
-        out: list[Row] = []
-        for row in rows:
-            self.add(row, ctx, out)
-        self._close_before(ctx.rowtime, ctx, out)
-        return out
-
     def _close_before(self, rowtime: int, ctx: Context, out: list[Row]) -> None:
         # rows yet to come have a ROWTIME at least ``rowtime``: a group before is whole
         if self._group is not _NO_GROUP and self._group < rowtime:
@@ -295,8 +288,7 @@ class DistinctOperator(StatefulOperator):
 
     def snapshot(self, key: Any) -> Any:
         if key[0] == "m":
-            return [None if self._group is _NO_GROUP else self._group,
-                    self._group is _NO_GROUP]
+            return [None if self._group is _NO_GROUP else self._group, self._group is _NO_GROUP]
         return [list(c) for c, epoch in self._seen.items() if epoch == key[1]]
 
     def restore(self, key: Any, value: Any) -> None:
@@ -327,8 +319,12 @@ class RowtimeOperator(StatefulOperator):
         for row in rows:
             rowtime = row[end]
             if type(rowtime) is not Timestamp:
-                ctx.fail(self.pump, "Null_Rowtime" if rowtime is None else "Type_Coercion_Error",
-                         f"the value AS ROWTIME is {rowtime!r}, not a TIMESTAMP", row)
+                ctx.fail(
+                    self.pump,
+                    "Null_Rowtime" if rowtime is None else "Type_Coercion_Error",
+                    f"the value AS ROWTIME is {rowtime!r}, not a TIMESTAMP",
+                    row,
+                )
                 continue
             if self._last is not None and rowtime < self._last:
                 ctx.fail(
@@ -369,9 +365,7 @@ class TimeSortOperator(StatefulOperator):
     State: the held rows in changelog chunks per commit epoch (``("g", epoch)``) and
     ``("m",)`` → [largest ts seen, last ts out]."""
 
-    def __init__(
-        self, *, pump: str, width: int, within_ms: int, keys: Sequence[SortKey]
-    ) -> None:
+    def __init__(self, *, pump: str, width: int, within_ms: int, keys: Sequence[SortKey]) -> None:
         super().__init__(pump)
         self._width = width
         self._within = within_ms
@@ -391,8 +385,12 @@ class TimeSortOperator(StatefulOperator):
             if ts is None:
                 continue  # KDA: "the corresponding row is discarded"
             if type(ts) is not Timestamp:
-                ctx.fail(self.pump, "Type_Coercion_Error",
-                         f"the T-sort's timestamp is {ts!r}, not a TIMESTAMP", row)
+                ctx.fail(
+                    self.pump,
+                    "Type_Coercion_Error",
+                    f"the T-sort's timestamp is {ts!r}, not a TIMESTAMP",
+                    row,
+                )
                 continue
             if self._last is not None and ts < self._last:
                 ctx.fail(

@@ -181,19 +181,24 @@ def distinct_pump(
 
 
 def rowtime_pump(
-    statement: Statement, pump: str, source: StreamInfo, target: str, width: int,
+    statement: Statement,
+    pump: str,
+    source: StreamInfo,
+    target: str,
+    width: int,
     node: exp.Expression,
 ) -> PlannedPump:
     """``node AS ROWTIME``: its value, the column after the ``width`` ones, is the ROWTIME."""
     sql_type = source.columns[width].sql_type
     if sql_type.kind is not TypeKind.TIMESTAMP:
         raise plan_error(
-            SqlPlanError, f"{node.sql()} AS ROWTIME is a {sql_type}, not a TIMESTAMP", node,
+            SqlPlanError,
+            f"{node.sql()} AS ROWTIME is a {sql_type}, not a TIMESTAMP",
+            node,
             statement,
         )
     details = [
-        f"ROWTIME := {node.sql()}; a row that would go back in time is an Out_Of_Order_Row "
-        "error",
+        f"ROWTIME := {node.sql()}; a row that would go back in time is an Out_Of_Order_Row error",
         "state: the last ROWTIME written (changelog)",
     ]
     return PlannedPump(

@@ -13,7 +13,6 @@ from pipelines.sql.types import Fn, Row
 __all__ = ["JoinChain", "ProjectOperator", "ReferenceJoin"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class ReferenceJoin:
     """Stream ⋈ reference table: hash lookup on the equi-join keys, then a residual ON test.

@@ -23,7 +23,6 @@ from pipelines.sql.types import Fn, Row, Timestamp
 __all__ = ["StaggerOperator"]
 
 
-
 class StaggerOperator(StatefulOperator):
     def __init__(
         self,

@@ -71,8 +71,7 @@ class StaggerPlanner:
             grouping=(
                 Grouping(
                     tuple(
-                        identifier_name(n) if isinstance(n, exp.Column) else None
-                        for n in key_nodes
+                        identifier_name(n) if isinstance(n, exp.Column) else None for n in key_nodes
                     ),
                     tuple(key_fns),
                 ),

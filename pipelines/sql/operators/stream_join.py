@@ -322,9 +322,7 @@ class StreamJoinOperator(TwoInputOperator, StatefulOperator):
             return [self._done, self._max_rowtime, self._left.seq, self._right.seq]
         side = self._side(key[0])
         epoch = key[1]
-        return [
-            [entry[1], list(entry[4]), entry[5]] for entry in side.rows if entry[2] == epoch
-        ]
+        return [[entry[1], list(entry[4]), entry[5]] for entry in side.rows if entry[2] == epoch]
 
     def end_epoch(self) -> None:
         self._epoch += 1

@@ -89,9 +89,7 @@ class StreamJoinPlanner:
         right_keys = [k.fn for k in right_exprs]
         residual_fn = compile_expr(residual, scope).fn if residual is not None else None
         where = query.where(scope)
-        items = query.items(
-            left, left_alias, [(right_alias, [c for _, c in right.star_columns])]
-        )
+        items = query.items(left, left_alias, [(right_alias, [c for _, c in right.star_columns])])
         outputs = query.outputs(items, scope)
         pump = query.name
         left_width, right_width = left.width, right.width

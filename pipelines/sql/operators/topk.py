@@ -19,7 +19,6 @@ from pipelines.sql.types import Fn, Row, Timestamp
 __all__ = ["ItemsTumblingOperator"]
 
 
-
 class ItemsTumblingOperator(StatefulOperator):
     def __init__(
         self,

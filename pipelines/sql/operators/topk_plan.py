@@ -104,6 +104,7 @@ class ItemsTumblingPlanner:
             + (f", K={k}" if k else ""),
             "state: one sketch per open window per partition (changelog)",
         ]
+
         def build(kind: type[ItemsTumblingOperator] = ItemsTumblingOperator) -> Any:
             return kind(
                 pump=pump,
@@ -123,7 +124,5 @@ class ItemsTumblingPlanner:
             details,
             build,
             grouping=(Grouping((), ()),),
-            two_phase=TwoPhase(
-                lambda: build(ItemsPartial), lambda: build(ItemsFinal), size, False
-            ),
+            two_phase=TwoPhase(lambda: build(ItemsPartial), lambda: build(ItemsFinal), size, False),
         )

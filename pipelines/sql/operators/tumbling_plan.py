@@ -73,6 +73,7 @@ class TumblingPlanner:
             "state: open windows per partition (changelog); one result per window and group, "
             "emitted when the window closes, keyed (application, stream, window start, group)",
         ]
+
         def build(kind: type[TumblingOperator] = TumblingOperator) -> TumblingOperator:
             return kind(
                 pump=pump,

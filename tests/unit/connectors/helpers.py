@@ -1,5 +1,5 @@
 """Test seams: an in-memory destination speaking the tiny contract, its config (a destination
-no registry knows in advance), a manual clock."""
+no registry knows in advance)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,6 @@ from ground.settings import Settings
 def rec(offset: int, value: bytes | None = b'{"a":1}', *, partition: int = 0, topic: str = "t",
         key: bytes | None = None, ts: int = 1_700_000_000_000) -> Record:
     return Record(topic, partition, offset, key, value, ts)
-
-
-@dataclass
-class ManualClock:
-    now: int = 0
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @dataclass

@@ -18,23 +18,11 @@ from ground.errors import (
 )
 from ground.settings import Settings
 from ground.startup import DEFAULT_STARTUP_WAIT_MS, Backoff, StartupWait, wait_until_up
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.pauses: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.pauses.append(seconds)
-        self.now += seconds
+from tests.unit.fakes import SleepingClock
 
 
 def down(
-    times: int, error: Exception, clock: Clock, takes_s: float = 2.0
+    times: int, error: Exception, clock: SleepingClock, takes_s: float = 2.0
 ) -> tuple[Callable[[], str], list[int]]:
     """A check that fails ``times`` times (each taking ``takes_s``), then answers."""
     calls: list[int] = []
@@ -56,7 +44,7 @@ S3_DOWN = DestinationUnavailableError(
 
 
 def test_a_server_that_comes_back_is_waited_for(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = SleepingClock(100.0)
     check, calls = down(5, S3_DOWN, clock)
     with caplog.at_level(logging.WARNING, logger="ground.startup"):
         assert wait_until_up(check, StartupWait(60_000, 500, 3_000), sleep=clock.sleep,
@@ -71,7 +59,7 @@ def test_a_server_that_comes_back_is_waited_for(caplog: pytest.LogCaptureFixture
 
 
 def test_it_gives_up_after_the_wait_with_the_last_error() -> None:
-    clock = Clock()
+    clock = SleepingClock(100.0)
     error = KafkaUnreachableError("no Kafka broker answered at b:1 within 10s", endpoint="b:1")
     check, calls = down(10**6, error, clock, takes_s=10.0)
     start = clock.now
@@ -87,7 +75,7 @@ def test_it_gives_up_after_the_wait_with_the_last_error() -> None:
     ValueError("a bug"),
 ])  # fmt: skip
 def test_a_permanent_error_fails_at_once(error: Exception) -> None:
-    clock = Clock()
+    clock = SleepingClock(100.0)
     check, calls = down(1, error, clock)
     with pytest.raises(type(error)):
         wait_until_up(check, StartupWait(), sleep=clock.sleep, clock=clock)
@@ -95,7 +83,7 @@ def test_a_permanent_error_fails_at_once(error: Exception) -> None:
 
 
 def test_no_wait_fails_at_the_first_error() -> None:
-    clock = Clock()
+    clock = SleepingClock(100.0)
     check, calls = down(1, S3_DOWN, clock)
     with pytest.raises(DestinationUnavailableError):
         wait_until_up(check, StartupWait(0), sleep=clock.sleep, clock=clock)

@@ -11,17 +11,10 @@ from ground.errors import CodecError, SchemaRegistryError
 from ground.settings import Secret, Settings
 from schemas import RegistryConfig, SchemaRegistry
 from schemas._registry import UNKNOWN_ID_TTL_MS
+from tests.unit.fakes import ManualClock
 from tests.unit.schemas.fake_registry import TICKER_V1, FakeClient
 
 CONFIG = RegistryConfig("http://registry.invalid:8081", user="svc", password=Secret("s3cr3t-pw"))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.ms = 1_000
-
-    def __call__(self) -> int:
-        return self.ms
 
 
 @pytest.fixture
@@ -30,12 +23,12 @@ def client() -> FakeClient:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(1_000)
 
 
 @pytest.fixture
-def registry(client: FakeClient, clock: Clock) -> SchemaRegistry:
+def registry(client: FakeClient, clock: ManualClock) -> SchemaRegistry:
     return SchemaRegistry(CONFIG, client=client, clock_ms=clock)
 
 
@@ -65,16 +58,16 @@ def test_a_schema_by_id_is_asked_once(registry: SchemaRegistry, client: FakeClie
 
 
 def test_an_unknown_id_is_a_record_error_remembered_for_a_while(
-    registry: SchemaRegistry, client: FakeClient, clock: Clock
+    registry: SchemaRegistry, client: FakeClient, clock: ManualClock
 ) -> None:
     with pytest.raises(CodecError, match="unknown schema id 100: not in the schema registry"):
         registry.by_id(100)
     client.add("ticker-value", TICKER_V1)  # now 100 exists
-    clock.ms += UNKNOWN_ID_TTL_MS - 1
+    clock.now += UNKNOWN_ID_TTL_MS - 1
     with pytest.raises(CodecError, match="unknown schema id 100"):
         registry.by_id(100)
     assert client.calls["get_schema"] == 1
-    clock.ms += 1
+    clock.now += 1
     assert registry.by_id(100).id == 100
     assert client.calls["get_schema"] == 2
 

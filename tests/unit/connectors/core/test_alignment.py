@@ -20,7 +20,8 @@ from connectors.core import (
 )
 from connectors.core.outcome import NoOutput, NotWritten, Outcome, Probe, Written
 from ground.errors import KeyCollisionError
-from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
+from tests.unit.connectors.helpers import MemoryDestination, no_sleep, rec
+from tests.unit.fakes import ManualClock
 
 RETRY = RetryOptions(duration_ms=10_000, max_attempts=3)
 

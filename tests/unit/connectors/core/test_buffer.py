@@ -1,5 +1,6 @@
 from connectors.core import BufferingHints, DeliveryCore, RetryOptions
-from tests.unit.connectors.helpers import ManualClock, MemoryDestination, rec
+from tests.unit.connectors.helpers import MemoryDestination, rec
+from tests.unit.fakes import ManualClock
 
 
 def core(hints: BufferingHints, clock: ManualClock) -> DeliveryCore:

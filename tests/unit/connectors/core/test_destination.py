@@ -17,7 +17,8 @@ from connectors.core import (
     Successful,
 )
 from connectors.core.records import Batch, TopicPartition
-from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
+from tests.unit.connectors.helpers import MemoryDestination, no_sleep, rec
+from tests.unit.fakes import ManualClock
 
 
 def test_the_three_calls_are_required() -> None:

@@ -22,7 +22,8 @@ from connectors.core import (
 from connectors.core.records import Batch
 from ground.errors import PermanentDeliveryError
 from tests.unit.connectors.core.test_worker import FakeConsumer, msgs
-from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
+from tests.unit.connectors.helpers import MemoryDestination, no_sleep, rec
+from tests.unit.fakes import ManualClock
 
 HINTS = BufferingHints(size_bytes=10**6, max_records=4, interval_ms=1_000)
 RETRY = RetryOptions(duration_ms=10_000, max_attempts=3)

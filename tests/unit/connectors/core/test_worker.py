@@ -25,7 +25,8 @@ from connectors.core.metrics import FlushReport, LoggingMetrics
 from connectors.core.partition import RECORD_OVERHEAD_BYTES
 from connectors.core.worker import fetch_config
 from ground.errors import DeliveryError, PermanentDeliveryError
-from tests.unit.connectors.helpers import ManualClock, MemoryDestination, no_sleep, rec
+from tests.unit.connectors.helpers import MemoryDestination, no_sleep, rec
+from tests.unit.fakes import ManualClock
 
 
 @dataclass

@@ -35,8 +35,9 @@ from connectors.s3.prefix import compile_prefix
 from ground.aws_credentials import AwsCredentials
 from ground.errors import ConfigError, KeyCollisionError, RetriableDeliveryError
 from ground.settings import Secret
-from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
+from tests.unit.connectors.helpers import no_sleep, rec
 from tests.unit.connectors.s3.fake_s3 import FakeS3, StoredObject
+from tests.unit.fakes import ManualClock
 
 MIB = 1024 * 1024
 SLOW_DOWN = b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"

@@ -39,7 +39,8 @@ from connectors.s3 import (
 )
 from connectors.s3.formats import BodyEncoder
 from ground.errors import KeyCollisionError
-from tests.unit.connectors.helpers import ManualClock, no_sleep, rec
+from tests.unit.connectors.helpers import no_sleep, rec
+from tests.unit.fakes import ManualClock
 
 SLOW_DOWN = b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"
 

@@ -17,6 +17,7 @@ from ground.settings import Settings
 from pipelines.runtime import OutRecord, RuntimeConfig, SourceRecord, StreamRuntime
 from pipelines.runtime.ownership import OwnedPartition
 from tests.demo_counter import IDLE_KEY, CounterProcessor
+from tests.unit.fakes import ManualClock
 from tests.unit.pipelines.runtime.fakes import (
     FakeConsumer,
     FakeProducer,
@@ -27,14 +28,6 @@ from tests.unit.pipelines.runtime.fakes import (
 )
 
 SRC, OUT, CHANGELOG = "in", "out", "app-in-changelog"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000
-
-    def __call__(self) -> int:
-        return self.now
 
 
 class Spy(CounterProcessor):
@@ -51,7 +44,7 @@ class Spy(CounterProcessor):
 def make(calls: list | None = None, **overrides):
     calls = [] if calls is None else calls
     config = RuntimeConfig("app", (SRC,), output_topics=(OUT,), **overrides)
-    clock = Clock()
+    clock = ManualClock(1_000_000)
     rt = StreamRuntime(
         config, Settings.from_env({}), lambda _t, p: Spy(p, calls),
         stop=threading.Event(), clock=clock,

@@ -19,30 +19,20 @@ from ground.settings import Settings
 from ground.startup import StartupWait
 from pipelines.runtime import RunStats, RuntimeConfig, StreamRuntime
 from pipelines.runtime.transactions import Transactions
+from tests.unit.fakes import SleepingClock
 from tests.unit.pipelines.runtime.fakes import LogReader, SeekingConsumer, StubMsg
 from tests.unit.pipelines.runtime.harness import stub_runtime
 
 CONFIG = RuntimeConfig("app", ("in",), transaction_timeout_ms=30_000, operation_timeout_ms=10_000)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.pauses: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.pauses.append(seconds)
-        self.now += seconds
-
-
 class SlowCoordinatorProducer:
     """``init_transactions`` times out ``timeouts`` times (each taking its whole timeout on
     the clock), then succeeds; or fails with ``error`` once."""
 
-    def __init__(self, clock: FakeClock, timeouts: int, error: KafkaError | None = None) -> None:
+    def __init__(
+        self, clock: SleepingClock, timeouts: int, error: KafkaError | None = None
+    ) -> None:
         self.clock = clock
         self.timeouts = timeouts
         self.error = error
@@ -64,7 +54,7 @@ class SlowCoordinatorProducer:
 
 
 def transactions(
-    clock: FakeClock, producers: list[SlowCoordinatorProducer], wait: StartupWait
+    clock: SleepingClock, producers: list[SlowCoordinatorProducer], wait: StartupWait
 ) -> tuple[Transactions, list[str]]:
     made: list[str] = []
     queue = list(producers)
@@ -79,7 +69,7 @@ def transactions(
 
 
 def test_a_timed_out_init_is_retried_on_the_same_producer_with_backoff() -> None:
-    clock = FakeClock()
+    clock = SleepingClock()
     producer = SlowCoordinatorProducer(clock, timeouts=4)
     txn, made = transactions(clock, [producer], StartupWait(120_000, 500, 2_000))
     txn.start("app-host-0")
@@ -91,7 +81,7 @@ def test_a_timed_out_init_is_retried_on_the_same_producer_with_backoff() -> None
 
 
 def test_it_gives_up_after_the_wait_and_makes_no_second_producer() -> None:
-    clock = FakeClock()
+    clock = SleepingClock()
     producer = SlowCoordinatorProducer(clock, timeouts=10**6)
     txn, made = transactions(clock, [producer], StartupWait(60_000, 1_000, 10_000))
     start = clock.now
@@ -103,7 +93,7 @@ def test_it_gives_up_after_the_wait_and_makes_no_second_producer() -> None:
 
 
 def test_it_waits_at_least_the_transaction_timeout() -> None:
-    clock = FakeClock()
+    clock = SleepingClock()
     producer = SlowCoordinatorProducer(clock, timeouts=10**6)
     txn, _ = transactions(clock, [producer], StartupWait(0, 1_000, 10_000))
     start = clock.now
@@ -117,7 +107,7 @@ def test_it_waits_at_least_the_transaction_timeout() -> None:
     KafkaError(KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "not allowed"),
 ])  # fmt: skip
 def test_a_fatal_or_permanent_init_failure_is_not_retried(error: KafkaError) -> None:
-    clock = FakeClock()
+    clock = SleepingClock()
     producer = SlowCoordinatorProducer(clock, timeouts=0, error=error)
     txn, _ = transactions(clock, [producer], StartupWait())
     with pytest.raises(TransactionError, match="init_transactions failed"):
@@ -131,7 +121,7 @@ def test_a_replacement_whose_init_times_out_is_not_replaced_again() -> None:
     that same producer until the broker answers, and the worker goes on with it (a third
     producer would be fenced by the second's timed-out call completing)."""
     rt = stub_runtime()
-    clock = FakeClock()
+    clock = SleepingClock()
     replacement = SlowCoordinatorProducer(clock, timeouts=3)
     replacement.begin_transaction = lambda: None  # type: ignore[attr-defined]
     made: list[str] = []

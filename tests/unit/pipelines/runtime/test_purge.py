@@ -8,6 +8,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 
 from pipelines.runtime.purge import RepartitionPurge
+from tests.unit.fakes import ManualClock
 
 REP = "app-P-repartition"
 
@@ -27,15 +28,8 @@ class Admin:
         return out
 
 
-class Clock:
-    now = 0
-
-    def __call__(self) -> int:
-        return self.now
-
-
 def test_committed_records_of_repartition_topics_are_deleted_once_per_round() -> None:
-    admin, clock = Admin(), Clock()
+    admin, clock = Admin(), ManualClock()
     purge = RepartitionPurge(admin, [REP], interval_ms=1_000, clock=clock)
     owned = [(REP, 0, 10), (REP, 1, 0), ("input", 0, 99)]
     purge.maybe(owned)
@@ -59,7 +53,7 @@ def test_committed_records_of_repartition_topics_are_deleted_once_per_round() ->
 
 
 def test_without_repartition_topics_nothing_is_asked() -> None:
-    admin, clock = Admin(), Clock()
+    admin, clock = Admin(), ManualClock()
     purge = RepartitionPurge(admin, [], interval_ms=1, clock=clock)
     clock.now = 10
     purge.maybe([("input", 0, 5)])

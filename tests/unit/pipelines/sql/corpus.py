@@ -22,6 +22,7 @@ from pipelines.sql.catalog import StreamColumn
 from pipelines.sql.engine import run_rows
 from pipelines.sql.plan import plan_application
 from pipelines.sql.types import Timestamp, parse_type
+from tests.duckdb_oracles import ticker_table
 
 __all__ = [
     "CHAIN_AND_JOIN",
@@ -78,22 +79,10 @@ def ticker_records(
 
 
 def input_table(records: list[tuple[int, tuple[Any, ...]]]) -> duckdb.DuckDBPyConnection:
-    """DuckDB with the records as table ``s``: ``seq``, ``ts``, the columns and ROWTIME."""
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE src (seq BIGINT, ts BIGINT, ticker VARCHAR, sector VARCHAR, "
-        "change DOUBLE, price DOUBLE, event_ms BIGINT)"
-    )
-    con.executemany(
-        "INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(i, ts, *v[:4], int(v[4])) for i, (ts, v) in enumerate(records)],
-    )
-    # ROWTIME: the running maximum of the Kafka timestamps in arrival order.
-    con.execute(
-        "CREATE TABLE s AS SELECT *, max(ts) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) "
-        "AS rowtime FROM src"
-    )
-    return con
+    """DuckDB with the records as table ``s``: ``seq``, ``ts``, the columns and ROWTIME (the
+    running maximum of the Kafka timestamps in arrival order)."""
+    rows = [(i, ts, *v[:4], int(v[4])) for i, (ts, v) in enumerate(records)]
+    return ticker_table(rows, per_partition=False)
 
 
 def norm(value: Any) -> Any:

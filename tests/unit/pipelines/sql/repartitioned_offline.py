@@ -1,7 +1,8 @@
 """An application the planner repartitions, its input rows and DuckDB's results: what
 ``shardline sql test`` is checked with (``test_offline_repartitioned.py`` and the CLI's test).
 
-The input is keyed by ticker (``PartitionKey``); the pumps group by the sector, aggregate the
+The input is keyed by ticker (``PartitionKey``); the pumps group by the sector (with
+aggregates of DISTINCT values, and a SELECT DISTINCT over the groups' rows), aggregate the
 whole stream (a global TOP_K_ITEMS_TUMBLING) and join on the sector, so each runs behind a
 repartition topic. Offline, the rows a stage writes to a repartition topic go on to the stage
 that reads it (one partition of each), and the windows still open at the end close stage by
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 from pipelines.sql.offline import OfflineRow
+from tests.duckdb_oracles import sector_oracle
 from tests.rows import assert_same_rows
 from tests.unit.pipelines.sql.corpus import input_table, ticker_records
 
@@ -40,6 +42,18 @@ CREATE OR REPLACE STREAM "SECTOR_ROWTIME" (SECTOR VARCHAR(16), WINDOW_START TIME
 CREATE OR REPLACE PUMP "SECTOR_ROWTIME_PUMP" AS INSERT INTO "SECTOR_ROWTIME"
 SELECT STREAM sector, STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND),
        COUNT(*), SUM(price), MAX(change), COUNT(DISTINCT ticker_symbol)
+FROM {SRC} GROUP BY sector, STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND);
+
+CREATE OR REPLACE STREAM "SECTOR_DISTINCT" (SECTOR VARCHAR(16), WINDOW_START TIMESTAMP,
+    MEAN_PRICE DOUBLE, SPREAD DOUBLE);
+CREATE OR REPLACE PUMP "SECTOR_DISTINCT_PUMP" AS INSERT INTO "SECTOR_DISTINCT"
+SELECT STREAM sector, STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND),
+       AVG(DISTINCT ROUND(price)), STDDEV_SAMP(DISTINCT ROUND(price))
+FROM {SRC} GROUP BY sector, STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND);
+
+CREATE OR REPLACE STREAM "WINDOW_KINDS" (WINDOW_START TIMESTAMP, BUSY BOOLEAN);
+CREATE OR REPLACE PUMP "WINDOW_KINDS_PUMP" AS INSERT INTO "WINDOW_KINDS"
+SELECT STREAM DISTINCT STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND), COUNT(*) > 40
 FROM {SRC} GROUP BY sector, STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND);
 
 CREATE OR REPLACE STREAM "SECTOR_EVENT_TIME" (SECTOR VARCHAR(16), WINDOW_START TIMESTAMP,
@@ -66,7 +80,10 @@ SELECT STREAM u.ticker, d.ticker, u.sector, u.price, d.price
 FROM "UPS" AS u JOIN "DOWNS" OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS d
   ON u.sector = d.sector;
 """
-OUTPUTS = ("SECTOR_ROWTIME", "SECTOR_EVENT_TIME", "TOP_TICKERS", "SECTOR_SWINGS")
+OUTPUTS = (
+    "SECTOR_ROWTIME", "SECTOR_DISTINCT", "WINDOW_KINDS", "SECTOR_EVENT_TIME", "TOP_TICKERS",
+    "SECTOR_SWINGS",
+)
 COLUMNS = [  # JSON in Kafka; offline, the rows are keyed by the columns' names
     {"Name": "TICKER_SYMBOL", "Mapping": "$.ticker_symbol", "SqlType": "VARCHAR(4)"},
     {"Name": "SECTOR", "Mapping": "$.sector", "SqlType": "VARCHAR(16)"},
@@ -78,6 +95,9 @@ RECORDS = ticker_records(2_500, seed=29)
 #: the pumps behind a repartition, and whether partial aggregates (or rows) cross it
 REPARTITIONED = {
     ("SECTOR_ROWTIME_PUMP", True),
+    ("SECTOR_DISTINCT_PUMP", True),
+    ("WINDOW_KINDS_PUMP$1", True),  # the grouped rows, by sector …
+    ("WINDOW_KINDS_PUMP", False),  # … then made distinct by their columns
     ("SECTOR_EVENT_TIME_PUMP", True),
     ("TOP_PUMP", True),
     ("SWING_PUMP", False),
@@ -119,36 +139,16 @@ def input_lines() -> list[str]:
 
 def oracle() -> dict[str, list[tuple[Any, ...]]]:
     con = input_table(RECORDS)
-    con.execute(
-        f"""CREATE TABLE judged AS SELECT *, event_ms - event_ms % 10000 AS ws,
-              max(event_ms) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING
-                                  AND 1 PRECEDING) - {LATENESS_MS} AS wm
-            FROM s"""
-    )
+    want = sector_oracle(con, lateness_ms=LATENESS_MS, per_partition=False)
+    want["TOP_TICKERS"] = [(ws, ticker, c) for ws, _rank, ticker, c in want["TOP_TICKERS"]]
     q = con.execute
-    return {
-        "SECTOR_ROWTIME": q(
-            "SELECT sector, rowtime - rowtime % 10000, count(*), sum(price), max(change), "
-            "count(DISTINCT ticker) FROM s GROUP BY ALL").fetchall(),
-        "SECTOR_EVENT_TIME": q(
-            "SELECT sector, ws, count(*), sum(price) FROM judged "
-            "WHERE wm IS NULL OR ws + 10000 > wm GROUP BY ALL").fetchall(),
-        "late": q(
-            "SELECT rowtime, ticker, price, event_ms FROM judged WHERE ws + 10000 <= wm"
-        ).fetchall(),
-        "TOP_TICKERS": q(
-            """SELECT ws, ticker, c FROM (
-                 SELECT ws, ticker, c,
-                        row_number() OVER (PARTITION BY ws ORDER BY c DESC, ticker) AS n
-                 FROM (SELECT rowtime - rowtime % 30000 AS ws, ticker, count(*) AS c
-                       FROM s GROUP BY ALL))
-               WHERE n <= 3""").fetchall(),
-        "SECTOR_SWINGS": q(
-            """SELECT u.ticker, d.ticker, u.sector, u.price, d.price
-               FROM s u JOIN s d ON u.sector = d.sector
-                 AND d.rowtime BETWEEN u.rowtime - 1000 AND u.rowtime
-               WHERE u.change > 1 AND d.change < -1""").fetchall(),
-    }  # fmt: skip
+    want["SECTOR_DISTINCT"] = q(
+        "SELECT sector, rowtime - rowtime % 10000, avg(DISTINCT round(price)), "
+        "stddev_samp(DISTINCT round(price)) FROM s GROUP BY ALL").fetchall()  # fmt: skip
+    want["WINDOW_KINDS"] = q(
+        "SELECT DISTINCT ws, busy FROM (SELECT rowtime - rowtime % 10000 AS ws, "
+        "count(*) > 40 AS busy FROM s GROUP BY sector, ws)").fetchall()  # fmt: skip
+    return want
 
 
 def check(out: list[OfflineRow], want: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -163,6 +163,17 @@ def check(out: list[OfflineRow], want: dict[str, list[tuple[Any, ...]]]) -> None
         [(v["SECTOR"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["TOTAL_PRICE"], v["MAX_CHANGE"],
           v["TICKERS"]) for v in (r.row for r in got)],
         want["SECTOR_ROWTIME"], what="GROUP BY sector on ROWTIME",
+    )  # fmt: skip
+    assert_same_rows(
+        [(v["SECTOR"], ts_ms(v["WINDOW_START"]), v["MEAN_PRICE"], v["SPREAD"])
+         for v in (r.row for r in rows("SECTOR_DISTINCT"))],
+        want["SECTOR_DISTINCT"], what="AVG and STDDEV_SAMP of DISTINCT values per sector",
+    )  # fmt: skip
+    kinds = rows("WINDOW_KINDS")
+    assert all(ts_ms(r.rowtime) == ts_ms(r.row["WINDOW_START"]) + 10_000 for r in kinds)
+    assert_same_rows(
+        [(ts_ms(r.row["WINDOW_START"]), r.row["BUSY"]) for r in kinds],
+        want["WINDOW_KINDS"], what="SELECT DISTINCT over the sectors' windows",
     )  # fmt: skip
     assert_same_rows(
         [(v["SECTOR"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["TOTAL_PRICE"])
@@ -194,3 +205,4 @@ def check(out: list[OfflineRow], want: dict[str, list[tuple[Any, ...]]]) -> None
     # the data exercises what it should
     assert len(want["late"]) > 5 and len(want["SECTOR_SWINGS"]) > 50
     assert len(want["TOP_TICKERS"]) >= 3 * 5 and len(want["SECTOR_ROWTIME"]) > 5 * 15
+    assert len(want["WINDOW_KINDS"]) < len(want["SECTOR_ROWTIME"]) / 2

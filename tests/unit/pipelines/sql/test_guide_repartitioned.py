@@ -16,6 +16,7 @@ import pytest
 
 from ground.settings import Settings
 from pipelines.sql.application import SqlApplication, check_application
+from tests.duckdb_oracles import rowtime_table
 from tests.unit.pipelines.sql.local_cluster import LocalCluster
 from tests.unit.pipelines.sql.test_repartitioned_apps import (
     PARTITIONS,
@@ -106,19 +107,15 @@ def orders_and_trades(n: int, seed: int) -> list[tuple[int, int, dict[str, Any]]
 
 
 def orders_table(data: list[tuple[int, int, dict[str, Any]]]) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, kind VARCHAR, "
-                "oid INTEGER, oprice INTEGER, oticker VARCHAR, toid INTEGER, tprice INTEGER)")
     offsets: dict[int, int] = {}
     rows = []
     for part, ts, v in data:
         off = offsets[part] = offsets.get(part, -1) + 1
         rows.append((part, off, ts, v["RecordType"], v.get("Oid"), v.get("Oprice"),
                      v.get("Oticker"), v.get("Toid"), v.get("Tprice")))
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
-                "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")
-    return con  # fmt: skip
+    columns = ("kind VARCHAR", "oid INTEGER", "oprice INTEGER", "oticker VARCHAR",
+               "toid INTEGER", "tprice INTEGER")  # fmt: skip
+    return rowtime_table(columns, rows, per_partition=True)
 
 
 @pytest.mark.parametrize("seed, crash_chance", [(4, 0.0), (5, 0.4)])

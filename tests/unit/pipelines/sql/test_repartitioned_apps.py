@@ -26,6 +26,7 @@ from ground.settings import Settings
 from pipelines.sql.application import SqlApplication, check_application
 from pipelines.sql.engine import run_rows
 from pipelines.sql.types import Timestamp
+from tests.duckdb_oracles import judge_lateness, ticker_table
 from tests.unit.pipelines.sql.corpus import norm, ticker_records
 from tests.unit.pipelines.sql.local_cluster import LocalCluster
 
@@ -82,19 +83,13 @@ def cluster(app: SqlApplication, data: list[tuple[int, int, dict[str, Any]]], se
 
 
 def input_table(data: list[tuple[int, int, dict[str, Any]]]) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
-                "sector VARCHAR, change DOUBLE, price DOUBLE, event_ms BIGINT)")  # fmt: skip
     offsets: dict[int, int] = {}
     rows = []
     for part, ts, v in data:
         off = offsets[part] = offsets.get(part, -1) + 1
         rows.append((part, off, ts, v["ticker"], v["sector"], v["change"], v["price"],
                      v["event_ms"]))  # fmt: skip
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
-                "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")  # fmt: skip
-    return con
+    return ticker_table(rows, per_partition=True)
 
 
 def assert_rows_close(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]]) -> None:
@@ -177,13 +172,7 @@ def test_group_by_sector_on_event_time_late_rows_as_without_repartition(
     c = cluster(app, data, seed)
     c.run(crash_chance=crash_chance)
     con = input_table(data)
-    con.execute(
-        f"""CREATE TABLE judged AS
-            SELECT *, event_ms - event_ms % 10000 AS ws,
-                   max(event_ms) OVER (PARTITION BY part ORDER BY off ROWS BETWEEN
-                       UNBOUNDED PRECEDING AND 1 PRECEDING) - {LATENESS_MS} AS wm
-            FROM s"""
-    )
+    judge_lateness(con, window_ms=10_000, lateness_ms=LATENESS_MS, per_partition=True)
     want = con.execute(
         "SELECT sector, ws, count(*), sum(price) FROM judged "
         "WHERE wm IS NULL OR ws + 10000 > wm GROUP BY ALL"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql.catalog import StreamColumn, TableInfo
 from pipelines.sql.engine import run_rows
 from pipelines.sql.plan import plan_application
@@ -74,8 +74,8 @@ def test_a_left_join_keeps_unmatched_rows_with_nulls() -> None:
         ),
         (
             f"SELECT STREAM 'a', 'b' FROM {SRC} RIGHT JOIN COMPANY ON 1 = 1;",
-            SqlUnsupportedError,
-            "RIGHT JOIN with a reference table",
+            SqlPlanError,  # KDA joins a reference table row by row of the stream
+            "RIGHT JOIN with a reference table: KDA joins a stream with a reference table row",
         ),
         (
             f"SELECT STREAM 'a', 'b' FROM {SRC} JOIN COMPANY;",

@@ -6,32 +6,20 @@ import pytest
 
 from ground.errors import ConfigError
 from shardline.producer import TokenBucket
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.unit.fakes import SleepingClock
 
 
 def test_rate_is_respected_after_the_burst():
-    clock = FakeClock()
+    clock = SleepingClock()
     bucket = TokenBucket(10, burst=1, clock=clock, sleep=clock.sleep)
     for _ in range(11):
         bucket.acquire()
     assert clock.now - 1000.0 == pytest.approx(1.0)
-    assert len(clock.sleeps) == 10
+    assert len(clock.pauses) == 10
 
 
 def test_burst_is_free_then_waits():
-    clock = FakeClock()
+    clock = SleepingClock()
     bucket = TokenBucket(100, burst=5, clock=clock, sleep=clock.sleep)
     assert [bucket.try_acquire() for _ in range(5)] == [0.0] * 5
     assert bucket.try_acquire() == pytest.approx(0.01)
@@ -40,7 +28,7 @@ def test_burst_is_free_then_waits():
 
 
 def test_idle_time_refills_only_up_to_burst():
-    clock = FakeClock()
+    clock = SleepingClock()
     bucket = TokenBucket(1000, burst=3, clock=clock, sleep=clock.sleep)
     clock.now += 60
     waited = sum(bucket.acquire() for _ in range(6))
@@ -48,7 +36,7 @@ def test_idle_time_refills_only_up_to_burst():
 
 
 def test_long_run_average():
-    clock = FakeClock()
+    clock = SleepingClock()
     bucket = TokenBucket(250, clock=clock, sleep=clock.sleep)
     for _ in range(5025):
         bucket.acquire()

@@ -44,6 +44,13 @@ from tests.unit.pipelines.sql.aggregates.groups import (
         ("STDDEV", "stddev(x)"),
         ("COUNT_DISTINCT", "count(DISTINCT x)"),
         ("SUM_DISTINCT", "sum(DISTINCT x)"),
+        ("AVG_DISTINCT", "avg(DISTINCT x)"),
+        ("VAR_POP_DISTINCT", "var_pop(DISTINCT x)"),
+        ("VAR_SAMP_DISTINCT", "var_samp(DISTINCT x)"),
+        ("VARIANCE_DISTINCT", "variance(DISTINCT x)"),
+        ("STDDEV_POP_DISTINCT", "stddev_pop(DISTINCT x)"),
+        ("STDDEV_SAMP_DISTINCT", "stddev_samp(DISTINCT x)"),
+        ("STDDEV_DISTINCT", "stddev(DISTINCT x)"),
         ("FIRST_VALUE", "first(x ORDER BY i)"),
         ("LAST_VALUE", "last(x ORDER BY i)"),
         ("FIRST_VALUE_IGNORE_NULLS", "first(x ORDER BY i) FILTER (WHERE x IS NOT NULL)"),
@@ -108,6 +115,8 @@ def oracle_result(name: str, window: Sequence[Any]) -> Any:
         return pool[-1] if pool else None
     if name == "COUNT_DISTINCT":
         return len(set(values))
+    if name.endswith("_DISTINCT") and name != "SUM_DISTINCT":  # AVG, VAR_*, STDDEV_*
+        return oracle_result(name.removesuffix("_DISTINCT"), sorted(set(values)))
     if not values:
         return None
     if name == "ANY":
@@ -163,7 +172,10 @@ def test_sliding_window_add_remove_matches_recomputation(name: str) -> None:
             acc = A.AGGREGATES[name].restore(orjson.loads(orjson.dumps(acc.state())))
 
 
-@pytest.mark.parametrize("name", ["MIN", "MAX", "COUNT", "SUM", "COUNT_DISTINCT", "VAR_POP", "AVG"])
+@pytest.mark.parametrize(
+    "name",
+    ["MIN", "MAX", "COUNT", "SUM", "COUNT_DISTINCT", "VAR_POP", "AVG", "VAR_POP_DISTINCT"],
+)
 def test_arbitrary_removal_matches_recomputation(name: str) -> None:
     """Remove any value present (not only the oldest): MIN/MAX must not assume monotonic
     expiry. Small integers force many duplicates."""
@@ -175,7 +187,7 @@ def test_arbitrary_removal_matches_recomputation(name: str) -> None:
             v = bag.pop(r.randrange(len(bag)))
             acc.remove(v)
         else:
-            v = r.randint(-20, 20) if name != "VAR_POP" else float(r.randint(-20, 20))
+            v = r.randint(-20, 20) if name[:3] != "VAR" else float(r.randint(-20, 20))
             bag.append(v)
             acc.add(v)
         want = oracle_result(name, bag)

@@ -8,26 +8,16 @@ import pytest
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.types import Date, Time, Timestamp
+from tests.unit.fakes import TickingClock
 from tests.unit.pipelines.sql.compiler.pumps import CLF, run
 
 # ---------------------------------------------------------------- the clock
 
 
-class Ticking:
-    """A clock that moves 1 ms each time it is read."""
-
-    def __init__(self, start: int) -> None:
-        self.now = start
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
-
-
 def test_current_row_timestamp_is_the_processing_time_not_rowtime() -> None:
     # sql-reference-current-row-timestamp.html: "a new timestamp for each row … when that row
     # was output"; before, Shardline returned the row's ROWTIME.
-    clock = Ticking(2_000_000_000_000)
+    clock = TickingClock(2_000_000_000_000)
     out, failures = run(
         "a TIMESTAMP, b TIMESTAMP",
         "CURRENT_ROW_TIMESTAMP, CURRENT_TIMESTAMP",

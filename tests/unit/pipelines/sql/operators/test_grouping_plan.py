@@ -3,7 +3,7 @@ each distinct aggregate once, and columns that are neither refused."""
 
 from __future__ import annotations
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql.engine import run_rows
 from pipelines.sql.types import Timestamp
 from tests.unit.pipelines.sql.operators.plan_cases import SRC, plan, plan_error, pump
@@ -34,10 +34,10 @@ def test_grouping_errors() -> None:
         (SqlPlanError,
          f"SELECT STREAM sector, 1, 2, 3.0 FROM {SRC} GROUP BY ticker_symbol, {STEP}",
          "column SECTOR must appear in GROUP BY or inside an aggregate"),
-        (SqlUnsupportedError,
-         f"SELECT STREAM ticker_symbol, SUM(DISTINCT price), 1, 2.0 FROM {SRC} "
+        (SqlPlanError,
+         f"SELECT STREAM ticker_symbol, MIN(DISTINCT price), 1, 2.0 FROM {SRC} "
          f"GROUP BY ticker_symbol, {STEP}",
-         "SUM(DISTINCT …)"),
+         "KDA for SQL does not support MIN(DISTINCT …)"),
         (SqlPlanError,
          f"SELECT STREAM ticker_symbol, COUNT(*), 1, 2.0 FROM {SRC} "
          f"GROUP BY ticker_symbol, {STEP} HAVING price > 1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.duckdb_oracles import judge_lateness
 from tests.unit.pipelines.sql.corpus import (
     TUMBLING_EVENT_TIME,
     TUMBLING_ROWTIME,
@@ -38,11 +39,7 @@ def test_tumbling_on_event_time_with_lateness_equals_duckdb(batch_size: int) -> 
     con = input_table(RECORDS)
     # A row is late when its window ended at or before the watermark its predecessors built:
     # max(event time so far) - allowed lateness.
-    con.execute(
-        f"""CREATE TABLE judged AS SELECT *, event_ms - event_ms % 60000 AS ws,
-            max(event_ms) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-              - {lateness} AS wm FROM s"""
-    )
+    judge_lateness(con, window_ms=60_000, lateness_ms=lateness, per_partition=False)
     expected = con.execute(
         "SELECT ticker, ws, count(*), sum(price), stddev_pop(price) FROM judged "
         "WHERE wm IS NULL OR ws + 60000 > wm GROUP BY ALL"
