@@ -91,7 +91,9 @@ class _Counting:
     def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
         pass
 
-    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+    def on_idle(
+        self, now_ms: int, idle_ms: int, end_offset: int | None = None
+    ) -> list[OutRecord]:
         return []
 
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:

@@ -68,7 +68,9 @@ class CounterProcessor:
             time.sleep(self.delay_ms / 1000)
         return out
 
-    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+    def on_idle(
+        self, now_ms: int, idle_ms: int, end_offset: int | None = None
+    ) -> list[OutRecord]:
         value = f"{self.partition},idle,{idle_ms}".encode()
         return [OutRecord(self.output_topic, IDLE_KEY, value, None, self.partition)]
 

@@ -31,6 +31,7 @@ from pipelines.runtime.records import (
     SourceRecord,
     rowtime_from_headers,
 )
+from pipelines.runtime.stable_offsets import StableOffsetProbe, StableOffsets
 
 __all__ = [
     "ChangelogReader",
@@ -47,6 +48,8 @@ __all__ = [
     "RuntimeConfig",
     "STARTING_POSITIONS",
     "SourceRecord",
+    "StableOffsetProbe",
+    "StableOffsets",
     "StreamRuntime",
     "TRIM_HORIZON",
     "changelog_topic",

@@ -16,6 +16,8 @@ class _Partition:
     last_record_ms: int
     caught_up: bool = False
     last_call_ms: int | None = None
+    #: the offset the consumer reached at the end of the log (past control records)
+    end_offset: int | None = None
 
 
 class IdleTracker:
@@ -47,10 +49,14 @@ class IdleTracker:
             p.caught_up = False
             p.last_call_ms = None
 
-    def reached_end(self, tp: tuple[str, int]) -> None:
+    def reached_end(self, tp: tuple[str, int], offset: int | None = None) -> None:
+        """The consumer reached the end of the log, at ``offset`` (the next offset it will
+        read: for read_committed, the last stable offset then)."""
         p = self._parts.get(tp)
         if p is not None:
             p.caught_up = True
+            if offset is not None:
+                p.end_offset = offset
 
     def rewound(self, tp: tuple[str, int]) -> None:
         """The partition was sought back: it is behind again until the next end event."""
@@ -69,6 +75,11 @@ class IdleTracker:
     def caught_up(self, tp: tuple[str, int]) -> bool:
         p = self._parts.get(tp)
         return p is not None and p.caught_up
+
+    def end_offset(self, tp: tuple[str, int]) -> int | None:
+        """Where the consumer last reached the end of ``tp`` (None: not yet)."""
+        p = self._parts.get(tp)
+        return None if p is None else p.end_offset
 
     def all_quiet(self, now_ms: int, quiet_ms: int) -> bool:
         """Every partition is caught up, had ``on_idle`` since its last record and got

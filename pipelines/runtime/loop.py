@@ -207,7 +207,7 @@ class StreamRuntime:
             tp = (m.topic(), m.partition())
             o = self.ownership.owned.get(tp)
             if o is not None and m.offset() >= o.position:
-                self._idle.reached_end(tp)
+                self._idle.reached_end(tp, m.offset())
             return
         if err.fatal():
             raise RuntimeFailure(
@@ -225,7 +225,7 @@ class StreamRuntime:
                 continue
             self.stats.idle_calls += 1
             try:
-                outs = o.processor.on_idle(now_ms, idle_ms)
+                outs = o.processor.on_idle(now_ms, idle_ms, self._idle.end_offset(tp))
                 changes = o.processor.take_changes()
                 o.untaken = 0
             except Exception as exc:

@@ -72,9 +72,13 @@ class PartitionProcessor(Protocol):
         """Records of this one partition, in offset order; the outputs they cause."""
         ...
 
-    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+    def on_idle(
+        self, now_ms: int, idle_ms: int, end_offset: int | None = None
+    ) -> list[OutRecord]:
         """The partition is caught up and got no record for ``idle_ms`` (≥ the idle timeout).
-        Called at most once per idle check interval while that lasts."""
+        Called at most once per idle check interval while that lasts. ``end_offset`` is
+        where the consumer reached the end of the partition (the next offset it would read,
+        past transaction markers), when the runtime knows it."""
         ...
 
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:

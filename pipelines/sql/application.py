@@ -21,7 +21,14 @@ from ground.errors import ConfigError, SqlPlanError
 from ground.kafka import list_topic_names, partition_count
 from ground.settings import Settings
 from pipelines.error_rows import ERROR_STREAM_COLUMNS, ErrorRow
-from pipelines.runtime import RuntimeConfig, changelog_topic, check_plan, plan_topic
+from pipelines.runtime import (
+    RuntimeConfig,
+    StableOffsetProbe,
+    StableOffsets,
+    changelog_topic,
+    check_plan,
+    plan_topic,
+)
 from pipelines.runtime.config import DEFAULT_ASSIGNMENT_STRATEGY
 from pipelines.sql.appconfig import ApplicationConfig, Column
 from pipelines.sql.decoders import build_decoder
@@ -175,6 +182,10 @@ class SqlApplication:
         self._wiring: Wiring | None = None
         #: the folder or file it was loaded from (``shardline sql reset`` takes it)
         self.source: Path | None = None
+        #: What the stages behind a repartition ask before their time passes an idle
+        #: upstream partition (:mod:`.shuffle`): the broker's last stable offsets; None
+        #: (offline) never holds a stage for an idle partition.
+        self.stable_offsets: StableOffsetProbe | None = StableOffsets(settings.kafka)
         self._stage_of_topic = {r.topic: self.topology.stage_of(r.topic)
                                 for r in self.topology.repartitions}  # fmt: skip
 
@@ -333,7 +344,10 @@ class SqlApplication:
         assert stage.reads is not None
         channels = len(self.wiring.channels[stage.reads.topic])
         writers = self._writers(stage, topic, partition, None)
-        return StageProcessor(self.emission, self.plan, stage, writers, channels, topic, partition)
+        return StageProcessor(
+            self.emission, self.plan, stage, writers, channels, topic, partition,
+            self.stable_offsets,
+        )  # fmt: skip
 
     def _writers(
         self, stage: Stage, topic: str, partition: int, reach: set[str] | None

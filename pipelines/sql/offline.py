@@ -151,6 +151,7 @@ def run_offline(
         error_output=ErrorOutput(_ERROR_TOPIC, OutputFormat.JSON),
     )
     app = sql_application(offline, settings, tables)
+    app.stable_offsets = None  # no broker: an idle channel holds nothing
     topic = config.inputs[0].topic
     app.wire({topic: 1})  # one partition of the input, and of every repartition topic
     internal = set(app.repartition_topics)

@@ -32,7 +32,7 @@ import orjson
 
 from ground.errors import RowError
 from pipelines.error_rows import ErrorRow
-from pipelines.runtime import OutRecord, SourceRecord
+from pipelines.runtime import OutRecord, SourceRecord, StableOffsetProbe
 from pipelines.sql.decoders import RECORD_TOO_LARGE
 from pipelines.sql.encoders import RowEncoder
 from pipelines.sql.engine import NO_FLOOR, PartitionEngine
@@ -47,6 +47,7 @@ from pipelines.sql.shuffle import (
     ChannelClock,
     ExchangeWriter,
     MergeBuffer,
+    Positions,
     decode_record,
 )
 from pipelines.sql.stages import Stage
@@ -129,9 +130,16 @@ class _Processor:
         for failure in self._engine.take_failures():
             out.append(self._failure(failure))
 
-    def _mark(self, floors: Mapping[str, int], idle: bool, out: list[OutRecord]) -> None:
+    def _mark(
+        self,
+        floors: Mapping[str, int],
+        idle: bool,
+        out: list[OutRecord],
+        positions: Positions | None = None,
+    ) -> None:
         """Each repartition this partition writes learns how far it has come: one marker per
-        topic, with the lowest floor of the streams it writes there (a join's two sides)."""
+        topic, with the lowest floor of the streams it writes there (a join's two sides),
+        and, idle, how far it read its input (``positions``)."""
         by_topic: dict[str, list[ExchangeWriter]] = {}
         for writer in self._writers:
             by_topic.setdefault(writer.topic, []).append(writer)
@@ -143,14 +151,24 @@ class _Processor:
             frontier = rowtime
             if first.outbound.repartition.partials:
                 frontier = self._engine.frontier_of(first.outbound.stream)
-            first.mark(rowtime, frontier, idle, out)
+            first.mark(rowtime, frontier, idle, out, positions)
 
-    def _settle(self, floors: Mapping[str, int], idle: bool, out: list[OutRecord]) -> None:
+    def _settle(
+        self,
+        floors: Mapping[str, int],
+        idle: bool,
+        out: list[OutRecord],
+        positions: Positions | None = None,
+    ) -> None:
         if not self._writers:
             return
         streams, known = self._engine.settle(floors)
         self._emit(streams, out)
-        self._mark(known, idle, out)
+        self._mark(known, idle, out, positions)
+
+    def _read_to(self, offset: int | None) -> Positions | None:
+        """This partition's input position ``offset`` as a marker's positions."""
+        return None if offset is None else ((self._topic, self._partition, offset),)
 
     def _fail_now(self, out: list[OutRecord]) -> None:
         """Every row failure so far goes out with this call's records. Left for a later
@@ -285,10 +303,14 @@ class SqlPartitionProcessor(_Processor):
         return self._error(RECORD_TOO_LARGE, f"{len(raw)} bytes, over Runtime.MaxRecordBytes "
                            f"({max_bytes})", rowtime, raw, self._stream, record)  # fmt: skip
 
-    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+    def on_idle(
+        self, now_ms: int, idle_ms: int, end_offset: int | None = None
+    ) -> list[OutRecord]:
         out: list[OutRecord] = []
         self._emit(self._engine.advance(idle=True), out)
-        self._settle({self._stream: self._engine.rowtime}, True, out)
+        # the stages behind learn where this partition's input ended: a record committed
+        # there later makes it hold them again (shuffle's ChannelClock)
+        self._settle({self._stream: self._engine.rowtime}, True, out, self._read_to(end_offset))
         self._fail_now(out)
         return out
 
@@ -336,9 +358,10 @@ class StageProcessor(_Processor):
         channels: int,
         topic: str,
         partition: int,
+        probe: StableOffsetProbe | None = None,
     ) -> None:
         assert stage.reads is not None
-        self._clock = ChannelClock(channels)
+        self._clock = ChannelClock(channels, probe)
         self._buffer = MergeBuffer(stage.reads.pump)
         engine = PartitionEngine(
             plan,
@@ -358,6 +381,7 @@ class StageProcessor(_Processor):
         out: list[OutRecord] = []
         clock, buffer, engine = self._clock, self._buffer, self._engine
         partials: list[Row] = []
+        clock.begin_batch()
         for record in batch:
             kind, channel, payload = decode_record(record.value or b"")
             if kind == ROWS:
@@ -372,12 +396,15 @@ class StageProcessor(_Processor):
                 if partials:
                     self._emit(engine.push(self._inbound[0], partials), out)
                     partials = []
-                rowtime, frontier, idle = payload
-                if clock.update(channel, rowtime, frontier, idle):
+                rowtime, frontier, idle, positions = payload
+                if clock.update(channel, rowtime, frontier, idle, positions):
                     self._tick(out)
         if partials:
             self._emit(engine.push(self._inbound[0], partials), out)
-        self._settle(self._floors(), clock.stage_idle, out)
+        # idle, the stages behind learn how far this partition read: past its last record's
+        # transaction marker at least (its consumer's end, once it is idle: on_idle)
+        where = self._read_to(batch[-1].offset + 2) if batch else None
+        self._settle(self._floors(), clock.stage_idle, out, where)
         self._fail_now(out)
         return out
 
@@ -399,8 +426,16 @@ class StageProcessor(_Processor):
     def _floors(self) -> dict[str, int]:
         return {stream: self._clock.stage_rowtime for stream in self._inbound}
 
-    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
-        return []  # the stage's time comes from its upstream partitions' markers
+    def on_idle(
+        self, now_ms: int, idle_ms: int, end_offset: int | None = None
+    ) -> list[OutRecord]:
+        # the stage's time comes from its upstream partitions' markers; idle, the stages
+        # behind learn where this partition's consumer reached its end
+        out: list[OutRecord] = []
+        if self._clock.stage_idle and end_offset is not None:
+            self._settle(self._floors(), True, out, self._read_to(end_offset))
+            self._fail_now(out)
+        return out
 
     def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
         super().restore(entries)

@@ -14,10 +14,12 @@ stage before it, numbered by :meth:`pipelines.sql.application.SqlApplication` �
 * a **partial aggregate** ``["p", channel, rowtime, window start, [group key], states]``
   (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to
   (without one: the window start's on event time, one partition for all on ROWTIME);
-* a **marker** ``["w", channel, rowtime, frontier, idle]``, sent to *every* partition when it
-  changed: the channel's ROWTIME floor (no row it sends later has a lower ROWTIME), its
-  frontier (partials: every window that ends at or before it was sent), and whether the
-  channel is idle.
+* a **marker** ``["w", channel, rowtime, frontier, idle, positions]``, sent to *every*
+  partition when it changed: the channel's ROWTIME floor (no row it sends later has a lower
+  ROWTIME), its frontier (partials: every window that ends at or before it was sent),
+  whether the channel is idle and, with ``idle``, how far it has read its input:
+  ``[[topic, partition, next offset], …]`` (``null`` when not idle or not known). Markers
+  of the previous release have no ``positions``: their idle channels are not probed.
 
 Values use the state codec's exact forms; a record's ROWTIME is also in its
 ``shardline.rowtime`` header. A channel writes its rows and partials before the marker that
@@ -26,7 +28,21 @@ covers them, in one partition in order, in the same transaction as its input off
 The stage behind keeps, per channel, the latest marker (:class:`ChannelClock`). Its ROWTIME
 and frontier are the minimum over the active channels (Flink's watermark valve): an idle
 channel does not hold the others back, and one that comes back behind them is left out until
-it catches up; when every channel is idle, the stage is idle. Rows wait in a
+it catches up; when every channel is idle, the stage is idle.
+
+An idle channel stops holding the stage only while its input is really caught up (Kafka
+Streams' KIP-695: an empty partition with known lag is waited for). Before the stage's time
+passes an idle channel's last ROWTIME or frontier (or the stage turns idle), it asks the
+broker for the last stable offsets of the input partitions in those channels' markers, in
+one request (a :data:`~pipelines.runtime.StableOffsetProbe`, injected). A channel whose
+input has committed records beyond its marker's position counts as active again, at its
+last time (or the stage's, if that is later), until its next marker: a backlog that
+arrives on every partition at once (a replay after a quiet night) is not made late by the
+workers that fetch it first. Without a probe, or for a partition the broker does not
+answer for, an idle channel holds nothing, as before. A channel reading a repartition
+topic (a stage ``k > 0`` writing to a further one) gives that topic's partition: while it
+processes records, the offset after its last record's transaction marker (the lowest its
+end can be), and when idle, where its consumer reached the end. Rows wait in a
 :class:`MergeBuffer` until the stage's ROWTIME passed them, and leave in ROWTIME order (ties:
 by channel, then arrival), so the operators behind a repartition see one stream with a
 monotonic ROWTIME, as in a single partition. A row that comes in below the stage's ROWTIME
@@ -47,7 +63,7 @@ from typing import Any
 import orjson
 
 from ground.errors import RowError
-from pipelines.runtime import OutRecord
+from pipelines.runtime import OutRecord, StableOffsetProbe
 from pipelines.sql.operators.base import NEVER, Context, StatefulOperator
 from pipelines.sql.stages import Outbound
 from pipelines.sql.state_codec import decode_value, encode_value
@@ -58,6 +74,7 @@ __all__ = [
     "ChannelClock",
     "ExchangeWriter",
     "MergeBuffer",
+    "Positions",
     "decode_record",
     "partition_of",
     "shuffle_key",
@@ -86,10 +103,15 @@ def partition_of(key: bytes, partitions: int) -> int:
     return zlib.crc32(key) % partitions
 
 
+#: ``((topic, partition, next offset), …)``: how far a channel has read its input
+Positions = tuple[tuple[str, int, int], ...]
+
+
 def decode_record(value: bytes) -> tuple[str, int, Any]:
     """``(kind, channel, payload)`` of a repartition record: a row ``(side, row)``, rows
     ``(side, [row, …])``, a partial ``(rowtime, start, key, states)`` or a marker
-    ``(rowtime, frontier, idle)``."""
+    ``(rowtime, frontier, idle, positions)`` (``positions`` None: not idle, not known, or a
+    marker of the previous release)."""
     data = orjson.loads(value)
     kind, channel = data[0], data[1]
     if kind == ROWS:
@@ -99,7 +121,9 @@ def decode_record(value: bytes) -> tuple[str, int, Any]:
     if kind == PARTIAL:
         key = tuple(decode_value(v) for v in data[4])
         return kind, channel, (decode_value(data[2]), decode_value(data[3]), key, data[5])
-    return kind, channel, (data[2], data[3], data[4])
+    raw = data[5] if len(data) > 5 else None
+    positions = tuple((t, p, o) for t, p, o in raw) if raw is not None else None
+    return kind, channel, (data[2], data[3], data[4], positions)
 
 
 _TS = "$ts"  # the state codec's tag of a TIMESTAMP
@@ -230,18 +254,27 @@ class ExchangeWriter:
                 )
             )  # fmt: skip
 
-    def mark(self, rowtime: int, frontier: int, idle: bool, out: list[OutRecord]) -> None:
+    def mark(
+        self,
+        rowtime: int,
+        frontier: int,
+        idle: bool,
+        out: list[OutRecord],
+        positions: Positions | None = None,
+    ) -> None:
         """Tell every partition this channel's ROWTIME floor and frontier, when they moved
-        (partials: when the frontier passed a window boundary, or idleness changed)."""
+        (partials: when the frontier passed a window boundary), or idleness changed, or,
+        idle, how far it read its input (``positions``)."""
         size = self.outbound.size_ms
+        where = positions if idle else None
         if self.outbound.repartition.partials:
-            token: tuple[Any, ...] = (frontier // size if frontier > NEVER else None, idle)
+            token: tuple[Any, ...] = (frontier // size if frontier > NEVER else None, idle, where)
         else:
-            token = (rowtime, idle)
+            token = (rowtime, idle, where)
         if token == self._last:
             return
         self._last = token
-        value = orjson.dumps([MARKER, self.channel, int(rowtime), int(frontier), idle])
+        value = orjson.dumps([MARKER, self.channel, int(rowtime), int(frontier), idle, where])
         stamp = int(rowtime) if rowtime > 0 else None
         for p in range(self.partitions):
             out.append(OutRecord(self.topic, None, value, stamp, p))
@@ -252,37 +285,116 @@ class ChannelClock(StatefulOperator):
 
     ``stage_rowtime`` and ``stage_frontier`` only grow. They are the minimum over the active
     channels that are not behind them (a channel never heard of counts as active, at
-    ``NEVER``); when every channel is idle, the maximum over all, and ``stage_idle`` is set."""
+    ``NEVER``); when every channel is idle, the maximum over all, and ``stage_idle`` is set.
 
-    def __init__(self, channels: int) -> None:
+    With a ``probe``, an idle channel whose input has committed records beyond the position
+    in its marker is *held*: active at its last time (or the stage's, if later) until its
+    next marker. The probe is asked only when the stage's time would pass an idle channel,
+    for all of them at once, and at most once between two :meth:`begin_batch` calls."""
+
+    def __init__(self, channels: int, probe: StableOffsetProbe | None = None) -> None:
         super().__init__("__clock")
         self._rowtimes = [NEVER] * channels
         self._frontiers = [NEVER] * channels
         self._idle = [False] * channels
+        self._positions: list[Positions | None] = [None] * channels
+        self._held = [False] * channels
+        self._probe = probe
+        self._stable: dict[tuple[str, int], int] | None = None  # this batch's probe answer
         self.stage_rowtime = NEVER
         self.stage_frontier = NEVER
         self.stage_idle = False
+        #: probes asked (one request each)
+        self.probes = 0
 
-    def update(self, channel: int, rowtime: int, frontier: int, idle: bool) -> bool:
+    def begin_batch(self) -> None:
+        """A new batch of records: the next probe asks the broker again."""
+        self._stable = None
+
+    def update(
+        self,
+        channel: int,
+        rowtime: int,
+        frontier: int,
+        idle: bool,
+        positions: Positions | None = None,
+    ) -> bool:
         """A marker of ``channel``; True when the stage's time (or idleness) changed."""
         if not 0 <= channel < len(self._rowtimes):
             raise ValueError(f"marker of channel {channel}, of {len(self._rowtimes)}")
         self._rowtimes[channel] = max(self._rowtimes[channel], rowtime)
         self._frontiers[channel] = max(self._frontiers[channel], frontier)
         self._idle[channel] = idle
+        self._positions[channel] = positions if idle else None
+        self._held[channel] = False
         self.store.mark(("c",))
         return self._combine()
 
-    def _combine(self) -> bool:
-        active = [i for i, idle in enumerate(self._idle) if not idle]
+    def held(self) -> list[int]:
+        """The idle channels held for their input's lag."""
+        return [i for i, held in enumerate(self._held) if held]
+
+    def _candidate(self) -> tuple[int, int, bool]:
+        current_rowtime, current_frontier = self.stage_rowtime, self.stage_frontier
+        active = [i for i, idle in enumerate(self._idle) if not idle or self._held[i]]
         if active:
+            # a held channel behind the stage holds it where it is
+            rowtimes = [max(self._rowtimes[i], current_rowtime) if self._held[i]
+                        else self._rowtimes[i] for i in active]  # fmt: skip
+            frontiers = [max(self._frontiers[i], current_frontier) if self._held[i]
+                         else self._frontiers[i] for i in active]  # fmt: skip
             idle = False
-            rowtime = _valve([self._rowtimes[i] for i in active], self.stage_rowtime)
-            frontier = _valve([self._frontiers[i] for i in active], self.stage_frontier)
+            rowtime = _valve(rowtimes, current_rowtime)
+            frontier = _valve(frontiers, current_frontier)
         else:
             idle = True
             rowtime, frontier = max(self._rowtimes), max(self._frontiers)
-        rowtime, frontier = max(rowtime, self.stage_rowtime), max(frontier, self.stage_frontier)
+        return max(rowtime, current_rowtime), max(frontier, current_frontier), idle
+
+    def _passed(self, rowtime: int, frontier: int, idle: bool) -> list[int]:
+        """The idle channels (not held, with positions) the stage's time would pass."""
+        later_rowtime = rowtime > self.stage_rowtime
+        later_frontier = frontier > self.stage_frontier
+        turns_idle = idle and not self.stage_idle
+        if not (later_rowtime or later_frontier or turns_idle):
+            return []
+        return [
+            i
+            for i, idle_i in enumerate(self._idle)
+            if idle_i and not self._held[i] and self._positions[i] is not None and (
+                turns_idle
+                or (later_rowtime and self._rowtimes[i] < rowtime)
+                or (later_frontier and self._frontiers[i] < frontier)
+            )
+        ]  # fmt: skip
+
+    def _hold_lagging(self, channels: list[int]) -> bool:
+        """Hold those of ``channels`` whose input has committed records beyond their
+        marker's position; True if any."""
+        assert self._probe is not None
+        wanted = {(t, p) for i in channels for t, p, _ in self._positions[i] or ()}
+        if self._stable is None or not wanted <= self._stable.keys():
+            # every idle channel's partitions: one request serves the rest of the batch
+            everything = {(t, p) for i, idle in enumerate(self._idle) if idle
+                          for t, p, _ in self._positions[i] or ()}  # fmt: skip
+            self.probes += 1
+            self._stable = {**(self._stable or {}), **self._probe(everything | wanted)}
+            # a partition the broker did not answer for: known as not lagging
+            for tp in wanted - self._stable.keys():
+                self._stable[tp] = -1
+        stable = self._stable
+        held = False
+        for i in channels:
+            if any(stable[(t, p)] > offset for t, p, offset in self._positions[i] or ()):
+                self._held[i] = held = True
+        return held
+
+    def _combine(self) -> bool:
+        rowtime, frontier, idle = self._candidate()
+        if self._probe is not None:
+            passed = self._passed(rowtime, frontier, idle)
+            if passed and self._hold_lagging(passed):
+                rowtime, frontier, idle = self._candidate()
         before = (self.stage_rowtime, self.stage_frontier, self.stage_idle)
         self.stage_rowtime, self.stage_frontier, self.stage_idle = rowtime, frontier, idle
         return (rowtime, frontier, idle) != before
@@ -291,11 +403,14 @@ class ChannelClock(StatefulOperator):
         return []
 
     def snapshot(self, key: Any) -> Any:
+        positions = [None if p is None else [list(x) for x in p] for p in self._positions]
         return [self._rowtimes, self._frontiers, self._idle,
-                self.stage_rowtime, self.stage_frontier, self.stage_idle]  # fmt: skip
+                self.stage_rowtime, self.stage_frontier, self.stage_idle, positions]  # fmt: skip
 
     def restore(self, key: Any, value: Any) -> None:
-        rowtimes, frontiers, idle, self.stage_rowtime, self.stage_frontier, self.stage_idle = value
+        rowtimes, frontiers, idle, self.stage_rowtime, self.stage_frontier, self.stage_idle = value[
+            :6
+        ]
         n = len(self._rowtimes)
         if len(rowtimes) != n:
             raise ValueError(
@@ -303,6 +418,11 @@ class ChannelClock(StatefulOperator):
                 "reset the application (shardline sql reset) after changing partition counts"
             )
         self._rowtimes, self._frontiers, self._idle = list(rowtimes), list(frontiers), list(idle)
+        # the previous release kept no positions: its idle channels are not probed
+        positions = value[6] if len(value) > 6 else [None] * n
+        self._positions = [
+            None if p is None else tuple((t, q, o) for t, q, o in p) for p in positions
+        ]
 
 
 def _valve(values: list[int], current: int) -> int:

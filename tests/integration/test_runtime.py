@@ -220,9 +220,11 @@ class _RecordingCounter(CounterProcessor):
         super().__init__(partition, output)
         self.calls = calls
 
-    def on_idle(self, now_ms: int, idle_ms: int) -> list[OutRecord]:
+    def on_idle(
+        self, now_ms: int, idle_ms: int, end_offset: int | None = None
+    ) -> list[OutRecord]:
         self.calls.append((self.partition, now_ms, idle_ms))
-        return super().on_idle(now_ms, idle_ms)
+        return super().on_idle(now_ms, idle_ms, end_offset)
 
 
 def _run_in_thread(

@@ -74,8 +74,9 @@ PUBLIC_API: dict[str, list[str]] = {
     "pipelines.runtime": [
         "ChangelogReader", "Clock", "IdleTracker", "InstanceSlot", "LAST_STOPPED_POINT", "NOW",
         "OutRecord", "PartitionProcessor", "ProcessorFactory", "ROWTIME_HEADER", "RunStats",
-        "RuntimeConfig", "STARTING_POSITIONS", "SourceRecord", "StreamRuntime", "TRIM_HORIZON",
-        "changelog_topic", "check_plan", "claim_instance", "latest_values", "plan_topic",
+        "RuntimeConfig", "STARTING_POSITIONS", "SourceRecord", "StableOffsetProbe", "StableOffsets",
+        "StreamRuntime", "TRIM_HORIZON", "changelog_topic", "check_plan", "claim_instance",
+        "latest_values", "plan_topic",
         "rowtime_from_headers", "run", "transactional_id", "wall_ms",
     ],
     "pipelines.sql": [

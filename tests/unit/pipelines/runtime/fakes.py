@@ -201,7 +201,7 @@ class StubProcessor:
     def process(self, batch: Any) -> list[Any]:
         return []
 
-    def on_idle(self, now_ms: int, idle_ms: int) -> list[Any]:
+    def on_idle(self, now_ms: int, idle_ms: int, end_offset: int | None = None) -> list[Any]:
         return []
 
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:
