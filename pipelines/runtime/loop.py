@@ -25,6 +25,7 @@ produce), idle calls, recovery and shutdown. The client settings are in
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -44,7 +45,12 @@ from pipelines.runtime.idle import IdleTracker
 from pipelines.runtime.instance import InstanceSlot, claim_instance, transactional_id
 from pipelines.runtime.ownership import TP, Ownership
 from pipelines.runtime.purge import RepartitionPurge
-from pipelines.runtime.records import ProcessorFactory, SourceRecord
+from pipelines.runtime.records import (
+    OutRecord,
+    PartitionProcessor,
+    ProcessorFactory,
+    SourceRecord,
+)
 from pipelines.runtime.stats import RunStats
 from pipelines.runtime.topics import prepare_topics
 from pipelines.runtime.transactions import Abortable, Transactions
@@ -225,7 +231,7 @@ class StreamRuntime:
                 continue
             self.stats.idle_calls += 1
             try:
-                outs = o.processor.on_idle(now_ms, idle_ms, self._idle.end_offset(tp))
+                outs = _on_idle(o.processor, now_ms, idle_ms, self._idle.end_offset(tp))
                 changes = o.processor.take_changes()
                 o.untaken = 0
             except Exception as exc:
@@ -389,3 +395,29 @@ def tune_gc() -> None:
     gen0, gen1, gen2 = gc.get_threshold()
     if gen0 and gen0 < GC_GEN0_THRESHOLD:
         gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+#: Per processor class: does its ``on_idle`` take ``end_offset`` (added in 2026-12)?
+_TAKES_END_OFFSET: dict[type, bool] = {}
+
+
+def _on_idle(
+    processor: PartitionProcessor, now_ms: int, idle_ms: int, end_offset: int | None
+) -> list[OutRecord]:
+    """``processor.on_idle``, with ``end_offset`` where it takes one: a processor written
+    for the two-argument protocol keeps working (it just cannot use where the partition
+    ended)."""
+    kind = type(processor)
+    takes = _TAKES_END_OFFSET.get(kind)
+    if takes is None:
+        try:
+            params = list(inspect.signature(processor.on_idle).parameters.values())
+        except (TypeError, ValueError):  # no signature to read: the current protocol
+            params = []
+        takes = not params or len(params) >= 3 or any(
+            p.kind is p.VAR_POSITIONAL for p in params
+        )
+        _TAKES_END_OFFSET[kind] = takes
+    if takes:
+        return processor.on_idle(now_ms, idle_ms, end_offset)
+    return processor.on_idle(now_ms, idle_ms)
