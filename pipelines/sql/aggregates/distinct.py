@@ -32,23 +32,16 @@ class OverDistinct(CountDistinct):
         self._cached: tuple[Any] | None = None
 
     def add(self, value: Any) -> None:
-        if value is not None:
-            counts = self.counts
-            n = counts.get(value, 0)
-            counts[value] = n + 1
-            if n == 0:
-                self._cached = None
+        # the result changes only when the set does: a value not there yet
+        if value is not None and value not in self.counts:
+            self._cached = None
+        super().add(value)
 
     def remove(self, value: Any) -> None:
-        if value is None:
-            return
-        counts = self.counts
-        n = counts[value]
-        if n > 1:
-            counts[value] = n - 1
-        else:
-            del counts[value]
+        # ... or the last row of a value leaving
+        if value is not None and self.counts.get(value) == 1:
             self._cached = None
+        super().remove(value)
 
     def changed(self) -> None:
         """The counts were changed from outside (a merge): forget the result."""
