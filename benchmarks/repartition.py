@@ -67,7 +67,7 @@ from sql_tumbling import (  # noqa: E402
     SECTORS,
     WINDOW_MS,
     iter_records,
-    partition_of,
+    produce_into,
     read_results,
     write_app,
 )
@@ -114,17 +114,7 @@ def produce_held(
     t0 = time.monotonic()
     producer.init_transactions(60)
     producer.begin_transaction()
-    produce = producer.produce
-    for symbol, ts, value in data:
-        while True:
-            try:
-                produce(topic, value, symbol.encode(), partition_of(symbol, partitions),
-                        timestamp=ts)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(120) != 0:
-        raise SystemExit("produce: records left undelivered")
+    produce_into(producer, topic, partitions, data, 120)
     seconds = time.monotonic() - t0
 
     def release() -> None:

@@ -177,6 +177,15 @@ def produce_all(
         })
     )
     t0 = time.monotonic()
+    produce_into(producer, topic, partitions, data, 60)
+    return time.monotonic() - t0
+
+
+def produce_into(
+    producer: Producer, topic: str, partitions: int, data: Iterable[tuple[str, int, bytes]],
+    flush_s: float,
+) -> None:
+    """Every record of ``data`` into ``topic``, keyed and partitioned by symbol, flushed."""
     produce = producer.produce
     for symbol, ts, value in data:
         while True:
@@ -187,9 +196,8 @@ def produce_all(
                 break
             except BufferError:
                 producer.poll(0.05)
-    if producer.flush(60) != 0:
+    if producer.flush(flush_s) != 0:
         raise SystemExit("produce: records left undelivered")
-    return time.monotonic() - t0
 
 
 def expected_results(data: list[tuple[str, int, bytes]]) -> dict[tuple[str, int], int]:
