@@ -189,13 +189,14 @@ class PartitionEngine:
                     rows.sort(key=_rowtime)
 
     def frontier_of(self, stream: str) -> int:
-        """The frontier of the two-phase operator that writes ``stream`` (its partials)."""
+        """The frontier of the operator that writes ``stream``: a two-phase window's partial
+        phase (its partials), or a late gate (the rows it passed)."""
         for step in self._steps:
             if step.target == stream:
                 frontier = step.op.frontier()
                 if frontier is not None:
                     return frontier
-        raise KeyError(f"no partial aggregation writes {stream}")
+        raise KeyError(f"no partial aggregation or late gate writes {stream}")
 
     def take_failures(self) -> list[RowFailure]:
         failures = self.ctx.failures

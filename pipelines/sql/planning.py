@@ -45,6 +45,7 @@ from pipelines.sql.types import COERCION_ERROR, Fn, Row, SqlType, TypeKind
 
 __all__ = [
     "Grouping",
+    "LateGate",
     "PlannedPump",
     "PumpPlanner",
     "PumpQuery",
@@ -87,6 +88,17 @@ class TwoPhase:
     event_time: bool
 
 
+@dataclass(frozen=True, slots=True)
+class LateGate:
+    """How an event-time window whose rows cross a repartition decides late rows as without
+    it: ``gate()`` builds the operator that judges them in each input partition, before the
+    repartition, ``window()`` the window behind it, which closes on the stage frontier (see
+    :mod:`pipelines.sql.operators.late_gate`)."""
+
+    gate: Callable[[], Operator]
+    window: Callable[[], Operator]
+
+
 @dataclass(slots=True)
 class PlannedPump:
     name: str
@@ -106,6 +118,8 @@ class PlannedPump:
     grouping: tuple[Grouping, ...] | None = None
     #: Windowed aggregations that can run in two phases around a repartition.
     two_phase: TwoPhase | None = None
+    #: Event-time windows whose rows cross a repartition (not in two phases).
+    late_gate: LateGate | None = None
     #: Per input stream: which of its columns each target column is, unchanged (filled in by
     #: the dispatcher; see :mod:`pipelines.sql.lineage`).
     lineage: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -278,6 +292,7 @@ class PumpQuery:
         right_source: str | None = None,
         grouping: tuple[Grouping, ...] | None = None,
         two_phase: TwoPhase | None = None,
+        late_gate: LateGate | None = None,
     ) -> PlannedPump:
         """The planned form of this pump. A stateful pump gives ``key_columns`` (the plain
         columns it groups by) or, better, its ``grouping`` of each input stream."""
@@ -297,6 +312,7 @@ class PumpQuery:
             right_source,
             grouping,
             two_phase,
+            late_gate,
         )
 
     def grouping_of(self, stream: str, columns: Sequence[str]) -> Grouping:

@@ -39,6 +39,7 @@ from pipelines.sql.engine import NO_FLOOR, PartitionEngine
 from pipelines.sql.operators.base import KeyedRow, RowFailure
 from pipelines.sql.plan import ApplicationPlan
 from pipelines.sql.shuffle import (
+    FRONTIER_SIDE,
     MARKER,
     NEVER,
     PARTIAL,
@@ -149,7 +150,7 @@ class _Processor:
                 continue
             first = writers[0]
             frontier = rowtime
-            if first.outbound.repartition.partials:
+            if first.outbound.repartition.partials or first.outbound.repartition.gated:
                 frontier = self._engine.frontier_of(first.outbound.stream)
             first.mark(rowtime, frontier, idle, out, positions)
 
@@ -376,6 +377,9 @@ class StageProcessor(_Processor):
         self._inbound = stage.inbound
         self._received = frozenset(stage.inbound)
         self._partials = stage.reads.partials
+        #: rows that passed late gates: the markers' frontiers wait behind their rows
+        self._gated = stage.reads.gated
+        self._channels = channels
 
     def process(self, batch: Sequence[SourceRecord]) -> list[OutRecord]:
         out: list[OutRecord] = []
@@ -397,7 +401,12 @@ class StageProcessor(_Processor):
                     self._emit(engine.push(self._inbound[0], partials), out)
                     partials = []
                 rowtime, frontier, idle, positions = payload
-                if clock.update(channel, rowtime, frontier, idle, positions):
+                if self._gated:
+                    stage_rowtime = max(clock.stage_rowtime, engine.rowtime)
+                    buffer.add_frontier(channel, rowtime, frontier, stage_rowtime)
+                    clock.update(channel, rowtime, frontier, idle, positions, frontier_later=True)
+                    self._tick(out)  # its frontier may leave at once
+                elif clock.update(channel, rowtime, frontier, idle, positions):
                     self._tick(out)
         if partials:
             self._emit(engine.push(self._inbound[0], partials), out)
@@ -413,14 +422,18 @@ class StageProcessor(_Processor):
         clock, engine = self._clock, self._engine
         if clock.stage_rowtime > NEVER:
             engine.set_rowtime(clock.stage_rowtime)
-        if self._partials:
-            engine.ctx.frontiers[self._pump] = clock.stage_frontier
         released = self._buffer.release(clock.stage_rowtime, clock.stage_idle)
+        frontiers = released.pop(FRONTIER_SIDE, None)
         if released:
             self._emit(
                 engine.push_many({self._inbound[side]: rows for side, rows in released.items()}),
                 out,
             )
+        # the frontiers that left with them: every row their channels sent before is in
+        for _, channel, frontier in frontiers or ():
+            clock.reached(channel, frontier)
+        if self._partials or self._gated:
+            engine.ctx.frontiers[self._pump] = clock.stage_frontier
         self._emit(engine.advance(idle=clock.stage_idle), out)
 
     def _floors(self) -> dict[str, int]:
@@ -439,5 +452,7 @@ class StageProcessor(_Processor):
 
     def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
         super().restore(entries)
-        if self._partials:
+        if self._gated:
+            self._clock.set_waiting(self._buffer.waiting_frontiers(self._channels))
+        if self._partials or self._gated:
             self._engine.ctx.frontiers[self._pump] = self._clock.stage_frontier

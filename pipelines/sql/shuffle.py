@@ -16,7 +16,9 @@ stage before it, numbered by :meth:`pipelines.sql.application.SqlApplication` â€
   (without one: the window start's on event time, one partition for all on ROWTIME);
 * a **marker** ``["w", channel, rowtime, frontier, idle, positions]``, sent to *every*
   partition when it changed: the channel's ROWTIME floor (no row it sends later has a lower
-  ROWTIME), its frontier (partials: every window that ends at or before it was sent),
+  ROWTIME), its frontier (partials: every window that ends at or before it was sent; rows
+  that passed a late gate: the gate's watermark, no row it sends later is for a window
+  that ends at or before it),
   whether the channel is idle and, with ``idle``, how far it has read its input:
   ``[[topic, partition, next offset], â€¦]`` (``null`` when not idle or not known). Markers
   of the previous release have no ``positions``: their idle channels are not probed.
@@ -48,8 +50,15 @@ by channel, then arrival), so the operators behind a repartition see one stream 
 monotonic ROWTIME, as in a single partition. A row that comes in below the stage's ROWTIME
 (its channel was idle meanwhile, and came back behind) takes the stage's ROWTIME: it enters
 the stage's stream when it arrives, as KDA stamps a row with the time it entered a stream.
-So a channel's idleness never makes a row late behind a repartition; an event-time window
-still judges it by its event time.
+So a channel's idleness never makes a row late behind a repartition.
+
+Rows of an event-time tumbling window were judged late in front of the repartition, per
+input partition (:mod:`pipelines.sql.operators.late_gate`), and the window behind closes on
+the stage frontier. A marker's frontier must then not overtake the rows its channel sent
+before it, which may still wait in the buffer for the stage's ROWTIME: it waits there too,
+as an entry of its own (:meth:`MergeBuffer.add_frontier`), and takes effect in the clock
+when it leaves (:meth:`ChannelClock.reached`); an idle channel whose frontier still waits
+keeps holding the stage's frontier.
 """
 
 from __future__ import annotations
@@ -70,6 +79,7 @@ from pipelines.sql.state_codec import decode_value, encode_value
 from pipelines.sql.types import Row, Timestamp
 
 __all__ = [
+    "FRONTIER_SIDE",
     "NEVER",
     "ChannelClock",
     "ExchangeWriter",
@@ -269,6 +279,8 @@ class ExchangeWriter:
         where = positions if idle else None
         if self.outbound.repartition.partials:
             token: tuple[Any, ...] = (frontier // size if frontier > NEVER else None, idle, where)
+        elif self.outbound.repartition.gated:
+            token = (rowtime, frontier, idle, where)
         else:
             token = (rowtime, idle, where)
         if token == self._last:
@@ -296,6 +308,8 @@ class ChannelClock(StatefulOperator):
         super().__init__("__clock")
         self._rowtimes = [NEVER] * channels
         self._frontiers = [NEVER] * channels
+        #: per channel, the frontiers of its markers still waiting behind its rows (gated)
+        self._waiting = [0] * channels
         self._idle = [False] * channels
         self._positions: list[Positions | None] = [None] * channels
         self._held = [False] * channels
@@ -318,17 +332,39 @@ class ChannelClock(StatefulOperator):
         frontier: int,
         idle: bool,
         positions: Positions | None = None,
+        *,
+        frontier_later: bool = False,
     ) -> bool:
-        """A marker of ``channel``; True when the stage's time (or idleness) changed."""
+        """A marker of ``channel``; True when the stage's time (or idleness) changed.
+
+        ``frontier_later``: its frontier takes effect only once the rows ``channel`` sent
+        before it were handed over (:meth:`reached`; rows that passed a late gate). Until
+        then the channel's last frontier that took effect holds the stage's, idle or not."""
         if not 0 <= channel < len(self._rowtimes):
             raise ValueError(f"marker of channel {channel}, of {len(self._rowtimes)}")
         self._rowtimes[channel] = max(self._rowtimes[channel], rowtime)
-        self._frontiers[channel] = max(self._frontiers[channel], frontier)
+        if frontier_later:
+            self._waiting[channel] += 1
+        else:
+            self._frontiers[channel] = max(self._frontiers[channel], frontier)
         self._idle[channel] = idle
         self._positions[channel] = positions if idle else None
         self._held[channel] = False
         self.store.mark(("c",))
         return self._combine()
+
+    def reached(self, channel: int, frontier: int) -> bool:
+        """A frontier :meth:`update` deferred takes effect: the rows ``channel`` sent before
+        it were handed over. True when the stage's time changed."""
+        self._waiting[channel] = max(0, self._waiting[channel] - 1)
+        self._frontiers[channel] = max(self._frontiers[channel], frontier)
+        self.store.mark(("c",))
+        return self._combine()
+
+    def set_waiting(self, counts: Sequence[int]) -> None:
+        """After a restore: the deferred frontiers of each channel still waiting (the merge
+        buffer keeps them)."""
+        self._waiting = list(counts)
 
     def held(self) -> list[int]:
         """The idle channels held for their input's lag."""
@@ -337,18 +373,24 @@ class ChannelClock(StatefulOperator):
     def _candidate(self) -> tuple[int, int, bool]:
         current_rowtime, current_frontier = self.stage_rowtime, self.stage_frontier
         active = [i for i, idle in enumerate(self._idle) if not idle or self._held[i]]
+        # an idle channel whose frontier waits behind its rows still holds the frontier
+        holding = active + [i for i, n in enumerate(self._waiting) if n and self._idle[i]
+                            and not self._held[i]]  # fmt: skip
         if active:
             # a held channel behind the stage holds it where it is
             rowtimes = [max(self._rowtimes[i], current_rowtime) if self._held[i]
                         else self._rowtimes[i] for i in active]  # fmt: skip
-            frontiers = [max(self._frontiers[i], current_frontier) if self._held[i]
-                         else self._frontiers[i] for i in active]  # fmt: skip
             idle = False
             rowtime = _valve(rowtimes, current_rowtime)
-            frontier = _valve(frontiers, current_frontier)
         else:
             idle = True
-            rowtime, frontier = max(self._rowtimes), max(self._frontiers)
+            rowtime = max(self._rowtimes)
+        if holding:
+            frontiers = [max(self._frontiers[i], current_frontier) if self._held[i]
+                         else self._frontiers[i] for i in holding]  # fmt: skip
+            frontier = _valve(frontiers, current_frontier)
+        else:
+            frontier = max(self._frontiers)
         return max(rowtime, current_rowtime), max(frontier, current_frontier), idle
 
     def _passed(self, rowtime: int, frontier: int, idle: bool) -> list[int]:
@@ -431,8 +473,17 @@ def _valve(values: list[int], current: int) -> int:
     return min(aligned) if aligned else current
 
 
+#: The side of a :class:`MergeBuffer` entry that is a channel's frontier, not a row.
+FRONTIER_SIDE = -1
+
+
 class MergeBuffer(StatefulOperator):
     """Rows of the repartition topic waiting for the stage's ROWTIME to pass them.
+
+    It also keeps the frontiers of channels whose rows passed a late gate
+    (:meth:`add_frontier`): a marker's frontier leaves after the rows its channel sent
+    before it, in the same order, as a row ``(ROWTIME, channel, frontier)`` of side
+    :data:`FRONTIER_SIDE`.
 
     Kept in the changelog in chunks: the rows that arrived during one commit epoch are one
     entry, rewritten when some of them left and deleted when all did."""
@@ -470,6 +521,21 @@ class MergeBuffer(StatefulOperator):
         if rows:
             self._chunks[epoch] = self._chunks.get(epoch, 0) + len(rows)
             self.store.mark(("b", epoch))
+
+    def add_frontier(self, channel: int, rowtime: int, frontier: int, stage_rowtime: int) -> None:
+        """The frontier of a marker of ``channel`` at ``rowtime``: it leaves once the rows
+        the channel sent before it did (their ROWTIME is at most the marker's, their place
+        in the heap before it), at the latest with the first row it sends after it."""
+        at = max(int(rowtime), stage_rowtime)
+        self.add_many(channel, FRONTIER_SIDE, [(Timestamp(at), channel, int(frontier))], at)
+
+    def waiting_frontiers(self, channels: int) -> list[int]:
+        """Per channel, how many of its frontiers are waiting (after a restore)."""
+        counts = [0] * channels
+        for entry in self._heap:
+            if entry[3] == FRONTIER_SIDE:
+                counts[entry[1]] += 1
+        return counts
 
     def release(self, rowtime: int, everything: bool) -> dict[int, list[Row]]:
         """The rows below ``rowtime`` (all of them with ``everything``), per side, in order."""

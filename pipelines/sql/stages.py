@@ -20,7 +20,11 @@ Two kinds cross a repartition:
 * **rows**, for the other stateful pumps (stream-to-stream joins, stagger and sliding
   windows, windows with FIRST_VALUE/LAST_VALUE): the stage behind orders them by ROWTIME
   before its operators see them (:mod:`pipelines.sql.shuffle`). A join's two inputs go to the
-  same repartition topic, each keyed by its side of the equi-join keys: co-partitioned.
+  same repartition topic, each keyed by its side of the equi-join keys: co-partitioned. The
+  rows of an event-time tumbling window first pass a *gate* in the stage of its input, which
+  decides late rows per input partition, as without the repartition
+  (:mod:`pipelines.sql.operators.late_gate`); the window behind closes on the frontier the
+  gates send.
 
 Stage 0 reads the input topics; stage ``k`` reads the repartition topic of the pump that
 opened it. One worker runs every stage, one processor per partition of each topic it owns
@@ -45,6 +49,7 @@ __all__ = [
     "Stage",
     "Step",
     "Topology",
+    "gated_stream",
     "partials_stream",
     "plan_stages",
     "repartition_topic",
@@ -61,6 +66,12 @@ def repartition_topic(application: str, pump: str) -> str:
 def partials_stream(pump: str) -> str:
     """The pseudo-stream of a pump's partial aggregates (no SQL name can be this)."""
     return f"__partials:{pump}"
+
+
+def gated_stream(pump: str) -> str:
+    """The pseudo-stream of the rows of a pump's input that its late gate passed (no SQL
+    name can be this)."""
+    return f"__gated:{pump}"
 
 
 def _self_join_stream(pump: str) -> str:
@@ -89,6 +100,8 @@ class Repartition:
     #: why it exists, and what its records are keyed by (for ``sql explain``)
     reason: str
     key: str
+    #: rows that passed a late gate (with its frontier in the markers) cross it
+    gated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +113,15 @@ class Step:
     target: str
     build: Callable[[], Operator]
     right_source: str | None = None
-    #: "" (the pump itself), "partial" or "final"
+    #: "" (the pump itself), "partial" or "final" (two phases), "gate" (its late gate)
     role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """What a stage writes to a repartition topic: the rows of ``stream`` (side ``side`` of
-    the pump, keyed by ``grouping`` without a tumbling window's time key), or the partial
+    the pump, keyed by ``grouping`` without a tumbling window's time key; a
+    :func:`gated_stream` for an event-time window), or the partial
     aggregates on ``stream`` (a :func:`partials_stream`, keyed by the non-window keys; with
     none, by the window start on event time and all in one partition on ROWTIME).
 
@@ -120,7 +134,8 @@ class Outbound:
     stream: str
     side: int
     grouping: Grouping
-    #: partials only: the window's size, and its time (event time or ROWTIME)
+    #: partials: the window's size, and its time (event time or ROWTIME); gated rows:
+    #: event time
     size_ms: int = 0
     event_time: bool = False
 
@@ -195,6 +210,8 @@ class Topology:
                 target = step.target
                 if step.role == "partial":
                     target = f"partial aggregates → {self._topic_of(step.pump)}"
+                if step.role == "gate":
+                    target = f"rows that are not late → {self._topic_of(step.pump)}"
                 sources = step.source + (f" ⋈ {step.right_source}" if step.right_source else "")
                 if step.role == "final":
                     sources = "partial aggregates"
@@ -202,7 +219,7 @@ class Topology:
                 tail = f" ({note})" if note.startswith("no repartition") else ""
                 lines.append(f"    pump {step.pump}{role}: {sources} → {target}{tail}")
             for out in stage.outbound:
-                if not out.repartition.partials:
+                if not out.repartition.partials and not out.repartition.gated:
                     lines.append(f"    rows of {out.stream} → {out.repartition.topic}")
         return lines
 
@@ -381,14 +398,29 @@ def _repartition(
             f"{s}: {', '.join(_key_text(g)) or '(one partition)'}"
             for s, g in zip(pump.sources, grouping, strict=True)
         )
+        gate = pump.late_gate if pump.right_source is None else None
+        late = (
+            "; late rows are decided in front of it, per input partition"
+            if gate is not None
+            else ""
+        )
         repartition = Repartition(
             topic, pump.name, False, index,
             f"{reason}: rows are repartitioned by its keys and taken in ROWTIME order by "
-            f"stage {index}", key,
+            f"stage {index}{late}", key, gated=gate is not None,
         )  # fmt: skip
         for side, (source, g) in enumerate(zip(pump.sources, grouping, strict=True)):
             (source_stage,) = stream_stages[source]
-            stages[source_stage].outbound.append(Outbound(repartition, source, side, g))
+            if gate is None:
+                stages[source_stage].outbound.append(Outbound(repartition, source, side, g))
+                continue
+            gated = gated_stream(pump.name)
+            stages[source_stage].steps.append(
+                Step(pump.name, source, gated, gate.gate, role="gate")
+            )
+            stages[source_stage].outbound.append(
+                Outbound(repartition, gated, side, g, event_time=True)
+            )
         # a self-join's two sides arrive apart: the right one under a name of its own
         inbound = pump.sources
         if pump.right_source is not None and pump.right_source == pump.source:
@@ -399,7 +431,7 @@ def _repartition(
                 pump.name,
                 inbound[0],
                 pump.target,
-                pump.build,
+                pump.build if gate is None else gate.window,
                 inbound[-1] if pump.right_source is not None else None,
             )
         )

@@ -111,8 +111,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "ItemsTumblingOperator", "KeyedRow", "LATE_ROW", "Operator", "ProjectOperator",
         "RandomCutForestOperator", "ReferenceJoin", "ResultQuery", "RowFailure",
         "SlidingOperator", "SlidingWindow", "StaggerOperator", "StateStore", "StatefulOperator",
-        "StreamJoinOperator", "TumblingFinal", "TumblingLayout", "TumblingOperator",
-        "TumblingPartial", "TwoInputOperator", "WindowAgg",
+        "StreamJoinOperator", "TumblingBehind", "TumblingFinal", "TumblingGate",
+        "TumblingLayout", "TumblingOperator", "TumblingPartial", "TwoInputOperator",
+        "WindowAgg",
     ],
     "pipelines.sql.types": [
         "COERCION_ERROR", "Date", "Fn", "INTERVAL_FIELDS", "Interval", "MonthInterval", "Row",

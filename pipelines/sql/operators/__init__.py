@@ -18,6 +18,7 @@ from pipelines.sql.operators.base import (
 )
 from pipelines.sql.operators.cursor import Cursor, ResultQuery
 from pipelines.sql.operators.hotspots import HotspotsOperator
+from pipelines.sql.operators.late_gate import TumblingBehind, TumblingGate
 from pipelines.sql.operators.project import ProjectOperator, ReferenceJoin
 from pipelines.sql.operators.rcf import RandomCutForestOperator
 from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, WindowAgg
@@ -54,7 +55,9 @@ __all__ = [
     "StateStore",
     "StatefulOperator",
     "StreamJoinOperator",
+    "TumblingBehind",
     "TumblingFinal",
+    "TumblingGate",
     "TumblingLayout",
     "TumblingOperator",
     "TumblingPartial",

@@ -80,7 +80,8 @@ class Context:
     #: ROWTIME, the minimum over the upstream partitions (:mod:`pipelines.sql.shuffle`).
     rowtime: int = 0
     #: Behind a repartition, per pump whose partial aggregates it merges: every upstream
-    #: partition has closed (and sent) its windows that end at or before this time.
+    #: partition has closed (and sent) its windows that end at or before this time; per
+    #: pump whose rows passed late gates: no row for such a window is still to come.
     frontiers: dict[str, int] = field(default_factory=dict)
     #: During an idle close: the latest ROWTIME up to which an operator closed ROWTIME
     #: windows (their ends). The partition's ROWTIME moves there afterwards, so a row that
@@ -175,7 +176,9 @@ class Operator(ABC):
 
     def frontier(self) -> int | None:
         """Phase one of a two-phase window (:mod:`.two_phase`): every window that ends at or
-        before this time was closed and emitted. ``None`` for every other operator."""
+        before this time was closed and emitted; a late gate (:mod:`.late_gate`): every row
+        it passes from now on is for a window that ends after it. ``None`` for every other
+        operator."""
         return None
 
     def rowtime_floor(self, floor: int) -> int:

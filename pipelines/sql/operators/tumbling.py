@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -70,6 +70,10 @@ def group_accumulators(aggs: Sequence[AggCall]) -> list[Any]:
 
 
 class TumblingOperator(StatefulOperator):
+    #: Its rows move its watermark (False: the stage frontier does, behind a repartition:
+    #: :class:`~pipelines.sql.operators.late_gate.TumblingBehind`).
+    rows_close: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -170,6 +174,8 @@ class TumblingOperator(StatefulOperator):
             elif value is not None or spec.sees_nulls:
                 acc.add(value)
         self.store.mark(("g", start, key))
+        if not self.rows_close:
+            return
         if self._event_time:
             if t > self._max_time:
                 self._max_time = t
@@ -428,21 +434,22 @@ def _compile_fast(
         else:
             add(f"            {a}.add({v})")
     add("        dirty[('g', start_ts, key)] = True")
-    if op._event_time:
-        add("        if t > max_time:")
-        add("            max_time = t")
-        add(f"            w = t - {op._lateness!r}")
-    else:
-        add("        if True:")
-        add("            w = t")
-    add("            if w > watermark:")
-    add("                watermark = w")
-    add("                dirty[('m',)] = True")
-    add("                if next_close is not None and w >= next_close:")
-    add("                    op._watermark, op._max_time = watermark, max_time")
-    add("                    op._close_due(w, row[0], ctx, out)")
-    add("                    next_close = op._next_close")
-    add("                    cur = None")
+    if op.rows_close:  # else the stage frontier closes its windows (advance)
+        if op._event_time:
+            add("        if t > max_time:")
+            add("            max_time = t")
+            add(f"            w = t - {op._lateness!r}")
+        else:
+            add("        if True:")
+            add("            w = t")
+        add("            if w > watermark:")
+        add("                watermark = w")
+        add("                dirty[('m',)] = True")
+        add("                if next_close is not None and w >= next_close:")
+        add("                    op._watermark, op._max_time = watermark, max_time")
+        add("                    op._close_due(w, row[0], ctx, out)")
+        add("                    next_close = op._next_close")
+        add("                    cur = None")
     add("    op._watermark, op._max_time, op._next_close = watermark, max_time, next_close")
     add("    return out")
     source = "\n".join(body) + "\n"

@@ -12,9 +12,10 @@ from pipelines.sql.expr import Expr
 from pipelines.sql.merging import mergeable
 from pipelines.sql.nodes import identifier_name
 from pipelines.sql.operators.grouping_plan import plan_grouped
+from pipelines.sql.operators.late_gate import TumblingBehind, TumblingGate
 from pipelines.sql.operators.tumbling import TumblingLayout, TumblingOperator
 from pipelines.sql.operators.two_phase import TumblingFinal, TumblingPartial
-from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery, TwoPhase
+from pipelines.sql.planning import Grouping, LateGate, PlannedPump, PumpQuery, TwoPhase
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import resolve_source
 from pipelines.sql.types import Fn, Interval, MonthInterval
@@ -94,7 +95,8 @@ class TumblingPlanner:
                 having=grouped.having,
                 where=where,
                 allowed_lateness_ms=lateness,
-                layout=layout if kind is not TumblingFinal else None,
+                # the fast path reads rows: not partials (final), nor a gate (its own loop)
+                layout=layout if kind in (TumblingOperator, TumblingBehind) else None,
                 months=months,
             )
 
@@ -105,6 +107,10 @@ class TumblingPlanner:
             two_phase = TwoPhase(
                 lambda: build(TumblingPartial), lambda: build(TumblingFinal), size, event_time
             )
+        late_gate = None
+        if event_time and two_phase is None:
+            # if its rows cross a repartition: late as without it (judged in front of it)
+            late_gate = LateGate(lambda: build(TumblingGate), lambda: build(TumblingBehind))
         columns = tuple(
             None if i == window_index or not isinstance(n, exp.Column) else identifier_name(n)
             for i, n in enumerate(group_nodes)
@@ -116,6 +122,7 @@ class TumblingPlanner:
             build,
             grouping=(Grouping(columns, tuple(key_fns), window_index),),
             two_phase=two_phase,
+            late_gate=late_gate,
         )
 
 

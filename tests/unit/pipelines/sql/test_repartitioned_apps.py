@@ -193,41 +193,71 @@ def test_group_by_sector_on_event_time_late_rows_as_without_repartition(
 
 
 SECTOR_FIRST_VALUE = f"""
-CREATE OR REPLACE STREAM "PER_SECTOR" (sector VARCHAR(16), n BIGINT, first_price REAL);
+CREATE OR REPLACE STREAM "PER_SECTOR" (sector VARCHAR(16), window_start TIMESTAMP, n BIGINT,
+    first_price REAL, last_change REAL);
 CREATE OR REPLACE PUMP "SECTOR_PUMP" AS INSERT INTO "PER_SECTOR"
-SELECT STREAM sector, COUNT(*), FIRST_VALUE(price) FROM {SRC}
-GROUP BY sector, STEP(event_time BY INTERVAL '10' SECOND);
+SELECT STREAM sector, STEP(event_time BY INTERVAL '10' SECOND), COUNT(*), FIRST_VALUE(price),
+       LAST_VALUE(change)
+FROM {SRC} GROUP BY sector, STEP(event_time BY INTERVAL '10' SECOND);
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rows that cross a repartition are judged late against the stage's merged "
-    "stream, not their own input partition (docs/sql.md, Limits of this release)",
-)
+@pytest.mark.parametrize("seed, crash_chance", [(1, 0.0), (2, 0.4)])
 def test_rows_crossing_to_an_event_time_window_late_as_without_repartition(
-    tmp_path: Path,
+    tmp_path: Path, seed: int, crash_chance: float
 ) -> None:
-    # FIRST_VALUE does not merge: the rows cross, and the window behind judges lateness by
-    # the largest event time of its partition of the repartition topic (ROWTIME order)
+    # FIRST_VALUE does not merge: the rows cross. Each input partition decides its late rows
+    # before the repartition, by its own watermark, as the window would without it
     app = make_app(tmp_path, SECTOR_FIRST_VALUE, ["PER_SECTOR"])
-    assert [r.partials for r in app.topology.repartitions] == [False]
+    assert [(r.partials, r.gated) for r in app.topology.repartitions] == [(False, True)]
     data = records(seed=7)
-    c = cluster(app, data, 1)
-    c.run()
-    late = input_table(data).execute(
-        f"""SELECT ticker, event_ms FROM (
-              SELECT *, event_ms - event_ms % 10000 AS ws,
-                     max(event_ms) OVER (PARTITION BY part ORDER BY off ROWS BETWEEN
-                         UNBOUNDED PRECEDING AND 1 PRECEDING) - {LATENESS_MS} AS wm
-              FROM s) WHERE ws + 10000 <= wm"""
+    c = cluster(app, data, seed)
+    c.run(crash_chance=crash_chance)
+    assert crash_chance == 0 or c.crashes > 0
+    con = input_table(data)
+    judge_lateness(con, window_ms=10_000, lateness_ms=LATENESS_MS, per_partition=True)
+    late = con.execute(
+        "SELECT part, ticker, event_ms FROM judged WHERE ws + 10000 <= wm"
     ).fetchall()
     got_late = []
     for e in errors(c):
+        assert e["ERROR_NAME"] == "Late_Row" and e["PUMP_NAME"] == "SECTOR_PUMP"
         row = json.loads(bytes.fromhex(e["DATA_ROW"]))
-        got_late.append((row[2], row[-1][1]))
+        got_late.append((e["SOURCE_PARTITION"], row[2], row[-1][1]))
     assert len(late) > 10
     assert sorted(got_late) == sorted(late)
+    # the window behind sees every row that is not late, merged by ROWTIME (ties: by
+    # partition, then offset): first and last of each window in that order
+    want = con.execute(
+        "SELECT sector, ws, count(*), first(price ORDER BY rowtime, part, off), "
+        "last(change ORDER BY rowtime, part, off) FROM judged "
+        "WHERE wm IS NULL OR ws + 10000 > wm GROUP BY ALL"
+    ).fetchall()
+    got = [(v["SECTOR"], ts_ms(v["WINDOW_START"]), v["N"], v["FIRST_PRICE"], v["LAST_CHANGE"])
+           for v in values(c, "PER_SECTOR")]  # fmt: skip
+    assert len(want) > 50
+    assert_rows_close(got, want)
+
+
+def test_a_partitions_frontier_waits_for_the_rows_it_sent_before_it(tmp_path: Path) -> None:
+    """Partition 0 is ahead in ROWTIME, behind in event time: its first row waits in the
+    stage's buffer for partition 1's ROWTIME while both watermarks pass its window. The
+    window must not close before that row is handed over (it is not late in its partition)."""
+    app = make_app(tmp_path, SECTOR_FIRST_VALUE, ["PER_SECTOR"])
+
+    def value(ticker: str, price: float, event_ms: int) -> bytes:
+        return json.dumps({"ticker": ticker, "sector": "S", "change": 0.5, "price": price,
+                           "event_ms": event_ms}).encode()  # fmt: skip
+
+    for seed in range(4):
+        c = LocalCluster(app, {"in": 2}, seed=seed)
+        c.produce("in", 0, [(20_000, value("A", 1.0, 1_500)), (20_000, value("A", 2.0, 30_000))])
+        c.produce("in", 1, [(5_000, value("B", 3.0, 50_000)), (15_000, value("B", 4.0, 50_500))])
+        c.run(max_batch=1)
+        assert errors(c) == []
+        got = sorted((ts_ms(v["WINDOW_START"]), v["N"], v["FIRST_PRICE"])
+                     for v in values(c, "PER_SECTOR"))  # fmt: skip
+        assert got == [(0, 1, 1.0), (30_000, 1, 2.0), (50_000, 2, 3.0)]
 
 
 # -- global aggregations ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pipelines.sql import shuffle
 from pipelines.sql.operators.base import Context
 from pipelines.sql.planning import Grouping
 from pipelines.sql.shuffle import (
+    FRONTIER_SIDE,
     NEVER,
     ChannelClock,
     ExchangeWriter,
@@ -27,6 +28,7 @@ from pipelines.sql.types import Interval, Timestamp
 
 ROWS = Repartition("app-J-repartition", "J", False, 1, "why", "SECTOR")
 PARTIALS = Repartition("app-P-repartition", "P", True, 1, "why", "SECTOR")
+GATED = Repartition("app-G-repartition", "G", False, 1, "why", "SECTOR", gated=True)
 
 
 def test_rows_cross_with_their_exact_values_keyed_by_the_grouping() -> None:
@@ -294,3 +296,66 @@ def test_the_buffer_is_kept_in_chunks_and_restored_in_the_same_order() -> None:
     assert buffer.release(10**6, True) == {0: [(Timestamp(400), "e")]}
     take()
     assert changelog == {}  # every chunk left: deleted
+
+
+def test_gated_rows_send_a_marker_when_their_frontier_moved() -> None:
+    outbound = Outbound(GATED, "__gated:G", 0, Grouping((), ()), event_time=True)
+    writer = ExchangeWriter(outbound, 2, 1)
+    out: list = []
+    writer.mark(1_000, 500, False, out)
+    writer.mark(1_000, 500, False, out)  # nothing moved
+    writer.mark(1_000, 700, False, out)  # the gate's watermark moved, ROWTIME did not
+    assert [decode_record(o.value)[2][:2] for o in out[::2]] == [(1_000, 500), (1_000, 700)]
+
+
+def test_a_deferred_frontier_takes_effect_when_it_leaves_the_buffer_behind_its_rows() -> None:
+    clock, buffer = ChannelClock(2), MergeBuffer("G")
+    # channel 0 is ahead in ROWTIME (its row waits), channel 1 ahead in event time
+    buffer.add(0, 0, (Timestamp(2_000), "early event"), NEVER)
+    buffer.add_frontier(0, 2_000, 9_000, NEVER)
+    clock.update(0, 2_000, 9_000, False, frontier_later=True)
+    buffer.add_frontier(1, 1_000, 20_000, NEVER)
+    clock.update(1, 1_000, 20_000, False, frontier_later=True)
+    assert (clock.stage_rowtime, clock.stage_frontier) == (1_000, NEVER)
+    assert buffer.release(clock.stage_rowtime, False) == {}
+    buffer.add_frontier(1, 2_500, 21_000, NEVER)
+    clock.update(1, 2_500, 21_000, False, frontier_later=True)
+    buffer.add_frontier(0, 3_000, 9_500, NEVER)
+    clock.update(0, 3_000, 9_500, False, frontier_later=True)
+    assert clock.stage_rowtime == 2_500
+    released = buffer.release(clock.stage_rowtime, False)  # ROWTIME 2000 passed
+    # channel 0's frontier leaves after its row; channel 1's first frontier before
+    assert released == {0: [(Timestamp(2_000), "early event")],
+                        FRONTIER_SIDE: [(Timestamp(1_000), 1, 20_000),
+                                        (Timestamp(2_000), 0, 9_000)]}  # fmt: skip
+    for _, channel, frontier in released[FRONTIER_SIDE]:
+        clock.reached(channel, frontier)
+    assert clock.stage_frontier == 9_000
+
+
+def test_an_idle_channel_holds_the_frontier_until_its_waiting_frontier_left() -> None:
+    clock, buffer = ChannelClock(2), MergeBuffer("G")
+    clock.update(0, 1_000, 5_000, False)
+    clock.update(1, 1_000, 8_000, False)
+    assert clock.stage_frontier == 5_000
+    buffer.add(0, 0, (Timestamp(3_000), "row"), clock.stage_rowtime)
+    buffer.add_frontier(0, 3_000, 9_000, clock.stage_rowtime)
+    clock.update(0, 3_000, 9_000, True, frontier_later=True)  # idle, its row still waiting
+    clock.update(1, 2_000, 30_000, False)
+    assert (clock.stage_rowtime, clock.stage_frontier) == (2_000, 5_000)
+    assert buffer.waiting_frontiers(2) == [1, 0]
+    # restored: the buffer tells the clock what waits
+    again = ChannelClock(2)
+    for key, value in clock.store.take(clock.snapshot):
+        assert value is not None
+        again.restore(loads(key)[1], loads(value))
+    again.set_waiting(buffer.waiting_frontiers(2))
+    clock.update(1, 4_000, 31_000, False)
+    again.update(1, 4_000, 31_000, False)
+    for c in (clock, again):
+        assert (c.stage_rowtime, c.stage_frontier) == (4_000, 5_000)
+    released = buffer.release(4_000, False)
+    assert released[0] == [(Timestamp(3_000), "row")]
+    ((_, channel, frontier),) = released[FRONTIER_SIDE]
+    assert clock.reached(channel, frontier)
+    assert clock.stage_frontier == 31_000  # channel 0 is idle, and holds nothing any more
