@@ -17,10 +17,16 @@ default) partial aggregates cross the repartition and the upstream markers move 
 boundaries; with ``--crossing rows`` (a ``FIRST_VALUE``) the rows cross and the markers move
 with every batch: the stage's time moves, and the probe is asked, far more often. After
 ``--warmup`` seconds the counters are taken, and again ``--seconds`` later. It prints the
-probe's calls, their wall time (``StableOffsets.seconds``) and CPU time (this thread's),
-per call and per batch of the stage, next to the worker's batches, records and CPU time
-over the same span, and the load average (a loaded machine makes wall times noisy; CPU
-times less so).
+probe's calls (by the stage partitions' clocks), its requests to the broker, their wall and
+CPU time (``StableOffsets.seconds``, ``cpu_seconds``: the worker thread's), per request and
+as a share of the worker's, next to the worker's batches, records and CPU time over the same
+span, and the load average (a loaded machine makes wall times noisy; CPU times less so).
+
+Each run is made in both probe modes: *per poll* (the runtime tells the probe of each poll,
+``on_poll``: the stage partitions' calls of one poll share one request, as ``shardline run``
+does) and *per batch* (no ``on_poll``: a request for each batch of a stage partition that
+needs one, as before). ``--pairs N`` makes N runs of each, interleaved, and prints the
+medians.
 """
 
 from __future__ import annotations
@@ -34,7 +40,6 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -89,23 +94,6 @@ Runtime: {{CommitIntervalMs: 200, BatchMaxRecords: 500}}
 """
 
 
-class TimedProbe:
-    """The application's probe, each call's wall and CPU (this thread) time kept."""
-
-    def __init__(self, probe: StableOffsets) -> None:
-        self.probe = probe
-        self.wall_s: list[float] = []
-        self.cpu_s: list[float] = []
-
-    def __call__(self, partitions: Collection[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        wall, cpu = time.perf_counter(), time.thread_time()
-        try:
-            return self.probe(partitions)
-        finally:
-            self.cpu_s.append(time.thread_time() - cpu)
-            self.wall_s.append(time.perf_counter() - wall)
-
-
 class CountingStage:
     """A stage processor whose ``process`` calls (batches of the stage) are counted."""
 
@@ -147,17 +135,8 @@ def produce(settings: Settings, topic: str, busy: int, rate: int, stop: threadin
     producer.flush(30)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--idle", type=int, default=3, help="partitions that never get data")
-    parser.add_argument("--rate", type=int, default=2_000, help="records/s")
-    parser.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
-    parser.add_argument("--seconds", type=float, default=60.0, help="seconds measured")
-    parser.add_argument("--crossing", choices=sorted(APP_SQL), default="partials")
-    args = parser.parse_args()
-
-    settings = Settings.from_env()
+def measure(args: argparse.Namespace, settings: Settings, per_poll: bool) -> dict[str, float]:
+    """One run on a fresh topic and application; the counters over the measured span."""
     name = f"bench-idle-probe-{uuid.uuid4().hex[:6]}"
     topic = f"{name}-input"
     ensure_topics(settings.kafka, [topic], args.partitions)
@@ -166,21 +145,26 @@ def main() -> None:
     (folder / "app.sql").write_text(APP_SQL[args.crossing])
     (folder / "application.yaml").write_text(APP_YAML.format(name=name, topic=topic))
     app = load_sql_application(folder, settings)
-    assert isinstance(app.stable_offsets, StableOffsets)
-    timed = app.stable_offsets = TimedProbe(app.stable_offsets)
+    probe = app.stable_offsets
+    assert isinstance(probe, StableOffsets)
     internal = set(app.repartition_topics)
+    CountingStage.batches = 0
 
     def processor(t: str, partition: int) -> Any:
         inner = app.processor(t, partition)
         return CountingStage(inner) if t in internal else inner
 
     stop, done = threading.Event(), threading.Event()
-    runtime = StreamRuntime(app.runtime_config(), settings, processor, stop=done)
-    marks: list[tuple[float, float, int, int, int]] = []
+    runtime = StreamRuntime(
+        app.runtime_config(), settings, processor, stop=done,
+        on_poll=app.new_poll if per_poll else None,
+    )  # fmt: skip
+    marks: list[tuple[float, float, int, int, float, float, int, int]] = []
 
-    def mark() -> None:  # wall s, process CPU s, probe calls, stage batches, records
-        marks.append((time.monotonic(), time.process_time(), len(timed.wall_s),
-                      CountingStage.batches, runtime.stats.records))  # fmt: skip
+    def mark() -> None:  # wall, process CPU, probe calls, requests, wall and CPU in them, …
+        marks.append((time.monotonic(), time.process_time(), probe.calls, probe.requests,
+                      probe.seconds, probe.cpu_seconds, CountingStage.batches,
+                      runtime.stats.records))  # fmt: skip
 
     def timer() -> None:
         if not done.wait(args.warmup):
@@ -204,34 +188,54 @@ def main() -> None:
         delete_topics_with_prefix(settings.kafka, name)
     if len(marks) < 2:
         raise SystemExit("the run ended before the measurement")
-    (t0, cpu0, c0, b0, r0), (t1, cpu1, c1, b1, r1) = marks
-    wall, cpu = timed.wall_s[c0:c1], timed.cpu_s[c0:c1]
-    span, batches, calls = t1 - t0, b1 - b0, c1 - c0
+    first, last = marks
+    span, cpu, calls, requests, wall_s, cpu_s, batches, records = (
+        b - a for a, b in zip(first, last, strict=True)
+    )
+    return {"span": span, "cpu": cpu, "calls": calls, "requests": requests, "wall_s": wall_s,
+            "cpu_s": cpu_s, "batches": batches, "records": records}  # fmt: skip
+
+
+def report(mode: str, m: dict[str, float]) -> None:
+    requests, batches = max(1, m["requests"]), max(1, m["batches"])
     print(
-        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+        f"  {mode:9} {m['records'] / m['span']:7,.0f} records/s, {m['batches']:5.0f} stage "
+        f"batches, worker CPU {m['cpu']:6.2f} s | probe: {m['calls']:5.0f} calls, "
+        f"{m['requests']:5.0f} requests ({m['requests'] / batches:.2f} per stage batch), "
+        f"{m['wall_s'] * 1000 / requests:5.2f} ms wall and {m['cpu_s'] * 1000 / requests:.2f} ms "
+        f"CPU per request; share of the worker: wall {m['wall_s'] / m['span']:5.1%}, "
+        f"CPU {m['cpu_s'] / max(1e-9, m['cpu']):5.1%}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--idle", type=int, default=3, help="partitions that never get data")
+    parser.add_argument("--rate", type=int, default=2_000, help="records/s")
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds measured")
+    parser.add_argument("--crossing", choices=sorted(APP_SQL), default="partials")
+    parser.add_argument(
+        "--pairs", type=int, default=1,
+        help="runs of each probe mode, interleaved (per poll, per batch; then the other order)",
+    )  # fmt: skip
+    args = parser.parse_args()
+
+    settings = Settings.from_env()
+    runs: dict[str, list[dict[str, float]]] = {"per poll": [], "per batch": []}
+    for i in range(args.pairs):
+        order = ["per poll", "per batch"] if i % 2 == 0 else ["per batch", "per poll"]
+        for mode in order:
+            runs[mode].append(measure(args, settings, per_poll=mode == "per poll"))
+            print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+            report(mode, runs[mode][-1])
+    print(
         f"{args.partitions} partitions, {args.idle} never get data, {args.rate} records/s, "
-        f"{args.crossing} cross the repartition"
+        f"{args.crossing} cross the repartition; {args.pairs} interleaved pairs, medians:"
     )
-    print(
-        f"worker: {r1 - r0} records (input and repartition) in {span:.1f} s "
-        f"({(r1 - r0) / span:,.0f}/s), "
-        f"{batches} stage batches, CPU {cpu1 - cpu0:.2f} s"
-    )
-    if not calls:
-        print("probe: no calls")
-        return
-    print(
-        f"probe: {calls} calls ({calls / max(1, batches):.2f} per stage batch), "
-        f"wall {sum(wall) * 1000 / calls:.2f} ms per call (median "
-        f"{statistics.median(wall) * 1000:.2f}, max {max(wall) * 1000:.1f}), "
-        f"CPU {sum(cpu) * 1000 / calls:.2f} ms per call"
-    )
-    print(
-        f"probe per stage batch: wall {sum(wall) * 1000 / max(1, batches):.2f} ms, "
-        f"CPU {sum(cpu) * 1000 / max(1, batches):.2f} ms; share of the worker: wall "
-        f"{sum(wall) / span:.1%}, CPU {sum(cpu) / max(1e-9, cpu1 - cpu0):.1%}; "
-        f"StableOffsets: {timed.probe.calls} calls, {timed.probe.seconds:.2f} s in all"
-    )
+    for mode, results in runs.items():
+        report(mode, {k: statistics.median(r[k] for r in results) for k in results[0]})
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import inspect
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer
@@ -84,8 +85,13 @@ class StreamRuntime:
         clock: Clock = wall_ms,
         instance: InstanceSlot | None = None,
         until_idle_ms: int | None = None,
+        on_poll: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        #: Called after each poll of the consumer, before its records are processed: what
+        #: the processors share for one poll (a SQL application's probe of last stable
+        #: offsets) starts afresh.
+        self.on_poll = on_poll
         #: Stop by itself once every owned partition is caught up, flushed by ``on_idle``
         #: and quiet this long (batch-style runs: the demo, tests).
         self.until_idle_ms = until_idle_ms
@@ -286,6 +292,8 @@ class StreamRuntime:
         finally:
             ownership.consuming = False
         stalled = time.monotonic() - started > STALL_S
+        if self.on_poll is not None:
+            self.on_poll()
         ownership.raise_callback_error()
         if ownership.rewound:
             msgs = ownership.drop_stale(msgs)
@@ -362,13 +370,14 @@ def run(
     clock: Clock = wall_ms,
     instance: InstanceSlot | None = None,
     until_idle_ms: int | None = None,
+    on_poll: Callable[[], None] | None = None,
 ) -> RunStats:
     """Run one worker until ``stop`` is set (or, with ``until_idle_ms``, until its input is
     drained and quiet); commit, leave the group and return the stats.
     Raises a :class:`~ground.errors.RuntimeFailure` when it cannot go on."""
     runtime = StreamRuntime(
         config, settings, factory, stop=stop, clock=clock, instance=instance,
-        until_idle_ms=until_idle_ms,
+        until_idle_ms=until_idle_ms, on_poll=on_poll,
     )  # fmt: skip
     return runtime.run()
 

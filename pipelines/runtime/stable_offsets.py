@@ -5,6 +5,14 @@ while that partition's input is caught up (:mod:`pipelines.sql.shuffle`). It ask
 :data:`StableOffsetProbe`: the last stable offset (what a read_committed consumer can read
 up to) of a few partitions, in one request. :class:`StableOffsets` is the Kafka one; tests
 inject a fake.
+
+One :class:`StableOffsets` serves every stage partition of a worker. Told of each poll of
+the runtime (:meth:`StableOffsets.new_poll`, the runtime's ``on_poll``), it asks the broker
+at most about once per poll: the first call of a poll asks for the partitions it is given
+and for every partition asked for in this poll or the one before (the other stage
+partitions' idle channels), and the calls after it in the same poll are answered from that
+(a partition the broker did not answer for stays unknown). Never told of a poll, it asks at
+every call.
 """
 
 from __future__ import annotations
@@ -34,9 +42,11 @@ DEFAULT_PROBE_TIMEOUT_MS = 5_000
 
 class StableOffsets:
     """The last stable offsets of partitions, one ``ListOffsets`` request (per broker) for
-    all of them, ``read_committed``. The admin client is made at the first call.
+    all of them, ``read_committed``, shared by the calls of one poll (see the module). The
+    admin client is made at the first request.
 
-    ``calls`` and ``seconds`` count the probes and the time spent in them."""
+    ``calls`` counts the calls, ``requests`` the requests to the broker, ``seconds`` and
+    ``cpu_seconds`` the wall and CPU (this thread's) time spent in requests."""
 
     def __init__(
         self,
@@ -49,19 +59,53 @@ class StableOffsets:
         self._admin = admin
         self.timeout_ms = timeout_ms
         self.calls = 0
+        self.requests = 0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
+        #: polls are signalled: answers are shared within one
+        self._per_poll = False
+        self._answers: dict[tuple[str, int], int] = {}
+        #: the partitions asked of the broker in this poll (answered or not)
+        self._known: set[tuple[str, int]] = set()
+        #: the partitions callers wanted in this poll, and in the one before
+        self._wanted: set[tuple[str, int]] = set()
+        self._wanted_before: set[tuple[str, int]] = set()
+
+    def new_poll(self) -> None:
+        """The runtime polled again: what the broker said before is not asked again in
+        this poll's calls until one needs a partition it has not heard of."""
+        self._per_poll = True
+        self._answers = {}
+        self._known = set()
+        self._wanted_before, self._wanted = self._wanted, set()
 
     def __call__(self, partitions: Collection[tuple[str, int]]) -> dict[tuple[str, int], int]:
         if not partitions:
             return {}
+        self.calls += 1
+        if not self._per_poll:
+            return self._request(set(partitions))
+        wanted = set(partitions)
+        self._wanted |= wanted
+        if not wanted <= self._known:
+            # every partition wanted in this poll and the one before: the other stage
+            # partitions will ask for them too
+            ask = (wanted | self._wanted | self._wanted_before) - self._known
+            self._answers.update(self._request(ask))
+            self._known |= ask
+        answers = self._answers
+        return {tp: answers[tp] for tp in wanted if tp in answers}
+
+    def _request(self, partitions: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
         if self._admin is None:
             self._admin = AdminClient(admin_config(self._kafka))
-        started = time.perf_counter()
-        self.calls += 1
+        started, cpu = time.perf_counter(), time.thread_time()
+        self.requests += 1
         try:
             return self._ask(partitions, time.monotonic() + self.timeout_ms / 1000)
         finally:
             self.seconds += time.perf_counter() - started
+            self.cpu_seconds += time.thread_time() - cpu
 
     def _ask(
         self, partitions: Collection[tuple[str, int]], deadline: float

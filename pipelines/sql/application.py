@@ -189,6 +189,12 @@ class SqlApplication:
         self._stage_of_topic = {r.topic: self.topology.stage_of(r.topic)
                                 for r in self.topology.repartitions}  # fmt: skip
 
+    def new_poll(self) -> None:
+        """The runtime polled again (its ``on_poll``): the stage partitions' probes of this
+        poll share one request (:class:`~pipelines.runtime.StableOffsets`)."""
+        if isinstance(self.stable_offsets, StableOffsets):
+            self.stable_offsets.new_poll()
+
     # -- topics ---------------------------------------------------------------------------
     @property
     def repartition_topics(self) -> list[str]:

@@ -8,7 +8,7 @@ Not imported by ``shardline.host`` itself: importing ``pipelines`` loads the SQL
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ground.clock import Clock, wall_ms
@@ -63,6 +63,7 @@ class SqlService(LoopService):
         clock: Clock = wall_ms,
         until_idle_ms: int | None = None,
         outputs: Mapping[str, SqlOutput] | None = None,
+        on_poll: Callable[[], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -77,7 +78,7 @@ class SqlService(LoopService):
         self.stop_event = threading.Event()
         self.runtime = StreamRuntime(
             config, settings, factory, stop=self.stop_event, clock=clock,
-            until_idle_ms=until_idle_ms,
+            until_idle_ms=until_idle_ms, on_poll=on_poll,
         )  # fmt: skip
 
     @classmethod
@@ -100,7 +101,7 @@ class SqlService(LoopService):
         outputs[ERROR_STREAM] = SqlOutput(error.topic, str(error.record_format_type))
         return cls(
             app.runtime_config(instance_id=instance_id), app.settings, app.processor,
-            clock=clock, until_idle_ms=until_idle_ms, outputs=outputs,
+            clock=clock, until_idle_ms=until_idle_ms, outputs=outputs, on_poll=app.new_poll,
         )  # fmt: skip
 
     @property

@@ -163,3 +163,15 @@ def test_consume_waits_no_longer_than_until_the_commit_is_due() -> None:
     assert len(producer.committed) == 1 and not rt.transactions.open
     rt._iteration(consumer, 0.1, start + 10_000)  # nothing open: the whole wait again
     assert timeouts == [0.1, pytest.approx(0.05), 0.0, 0.1]
+
+
+def test_on_poll_is_called_after_each_poll_before_its_records_are_processed() -> None:
+    rt, _producer, consumer, _clock, calls = make()
+    rt.on_poll = lambda: calls.append(("poll",))
+    assign(rt, consumer, 0, 1)
+    consumer.script = [inputs(4), [], [msg(SRC, 1, 2, b"k0", b"9")]]
+    for _ in range(3):
+        rt._iteration(consumer, 0.1, 10**12)
+    assert [c[:2] for c in calls if c[0] != "new"] == [
+        ("poll",), ("process", 0), ("process", 1), ("poll",), ("poll",), ("process", 1),
+    ]
