@@ -5,10 +5,12 @@ in tumbling windows on ROWTIME and on event time; a filter pump into an in-appli
 stream, then a per-sector window, beside a per-symbol window on the renamed key (no
 repartition, as ``sql explain`` says); a global COUNT(*) per window; a global
 TOP_K_ITEMS_TUMBLING; COUNT_DISTINCT_ITEMS_TUMBLING of sectors, and of one sector's tickers;
-a stream-to-stream join on the sector. Its input is a topic of four partitions keyed by
-ticker. It runs three ways — one worker; one worker killed with SIGKILL mid-stream and
-restarted; two workers, one killed while a third joins — and every output is compared row
-for row with DuckDB over the input as it sits in Kafka, each window result exactly once.
+a stream-to-stream join on the sector; a per-sector FIRST_VALUE on event time, whose rows
+cross (late rows decided in front of the repartition). Its input is a topic of four
+partitions keyed by ticker. It runs three ways — one worker; one worker killed with SIGKILL
+mid-stream and restarted; two workers, one killed while a third joins — and every output is
+compared row for row with DuckDB over the input as it sits in Kafka, each window result
+exactly once.
 
 The oracle's rules (not the engine's code): ROWTIME is the running maximum of a partition's
 Kafka timestamps in offset order; an event-time row is late when its window ended at or
@@ -79,12 +81,16 @@ def oracle(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
         "TECH_TICKERS": q(
             "SELECT rowtime - rowtime % 30000, count(DISTINCT ticker) FROM s "
             "WHERE sector = 'TECHNOLOGY' GROUP BY ALL").fetchall(),
+        # the rows behind the repartition are in ROWTIME order (ties: partition, offset)
+        "SECTOR_FIRST": q(
+            "SELECT sector, ws, count(*), first(price ORDER BY rowtime, part, off) "
+            "FROM judged WHERE wm IS NULL OR ws + 10000 > wm GROUP BY ALL").fetchall(),
     }  # fmt: skip
 
 
 def expected_counts(app: App, want: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
     counts = {app.outputs[name]: len(rows) for name, rows in want.items() if name != "late"}
-    counts[app.errors] = len(want["late"])
+    counts[app.errors] = 2 * len(want["late"])  # the same rows late in two pumps
     return counts
 
 
@@ -116,14 +122,21 @@ def check(settings: Settings, app: App, want: dict[str, list[tuple[Any, ...]]]) 
          for _, v in rows("SECTOR_EVENT_TIME")],
         want["SECTOR_EVENT_TIME"], what="GROUP BY sector on event time",
     )  # fmt: skip
-    late = []
+    late: dict[str, list[tuple[Any, ...]]] = {"SECTOR_EVENT_TIME_PUMP": [],
+                                              "SECTOR_FIRST_PUMP": []}  # fmt: skip
     for _, e in output(settings, app.errors):
-        assert (e["ERROR_NAME"], e["PUMP_NAME"]) == ("Late_Row", "SECTOR_EVENT_TIME_PUMP"), e
+        assert e["ERROR_NAME"] == "Late_Row" and e["PUMP_NAME"] in late, e
         (_, rowtime), _arrival, ticker, _sector, _change, price, (_, event_ms) = json.loads(
             bytes.fromhex(e["DATA_ROW"])
         )
-        late.append((e["SOURCE_PARTITION"], rowtime, ticker, price, event_ms))
-    assert_same_rows(late, want["late"], what="Late_Row errors")
+        late[e["PUMP_NAME"]].append((e["SOURCE_PARTITION"], rowtime, ticker, price, event_ms))
+    for pump, rows_late in late.items():
+        assert_same_rows(rows_late, want["late"], what=f"Late_Row errors of {pump}")
+    assert_same_rows(
+        [(v["SECTOR"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["FIRST_PRICE"])
+         for _, v in rows("SECTOR_FIRST")],
+        want["SECTOR_FIRST"], what="FIRST_VALUE per sector on event time (rows cross)",
+    )  # fmt: skip
     assert_same_rows(
         [(v["SECT"], ts_ms(v["WINDOW_START"]), v["TRADES"], v["MAX_PRICE"])
          for _, v in rows("RISING_PER_SECTOR")],
@@ -207,8 +220,8 @@ def test_one_worker(stack_settings, topic_factory, tmp_path, workers) -> None:
         w = app.worker("w1", tmp_path / "w1.log", workers)
         finish_and_check(stack_settings, app, [w])
         internal = [t for t in list_topic_names(stack_settings.kafka) if t.startswith(app.name)]
-        # 8 repartition topics, their changelogs, the input's, the record of the plan
-        assert len(internal) == 2 * 8 + 2
+        # 9 repartition topics, their changelogs, the input's, the record of the plan
+        assert len(internal) == 2 * 9 + 2
         for name in internal:
             partitions, configs = topic_configs(stack_settings.kafka, name)
             assert configs["message.timestamp.type"] == "LogAppendTime", name

@@ -99,3 +99,16 @@ CREATE OR REPLACE PUMP "SWING_PUMP" AS INSERT INTO "SECTOR_SWINGS"
 SELECT STREAM u.ticker, d.ticker, u.sector, u.price, d.price
 FROM "UPS" AS u JOIN "DOWNS" OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS d
   ON u.sector = d.sector;
+
+-- 8. rows that cross into an event-time window (FIRST_VALUE does not merge): each input
+-- partition decides its late rows before the repartition, as 2. does (the same rows)
+CREATE OR REPLACE STREAM "SECTOR_FIRST" (
+    SECTOR       VARCHAR(16),
+    WINDOW_START TIMESTAMP,
+    TRADES       BIGINT,
+    FIRST_PRICE  REAL);
+
+CREATE OR REPLACE PUMP "SECTOR_FIRST_PUMP" AS INSERT INTO "SECTOR_FIRST"
+SELECT STREAM sector, STEP(event_time BY INTERVAL '10' SECOND), COUNT(*), FIRST_VALUE(price)
+FROM "SOURCE_SQL_STREAM_001"
+GROUP BY sector, STEP(event_time BY INTERVAL '10' SECOND);
