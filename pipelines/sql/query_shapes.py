@@ -108,7 +108,7 @@ def order_keys(
     leading one is a monotonic function of ROWTIME, ascending. ORDER BY sorts the result:
     with an item ``retime AS ROWTIME`` an unqualified ROWTIME in a key is the result's, that
     value (:func:`result_rowtime`)."""
-    keys = _resolved_keys(select, distinct, error, retime)
+    keys, written = _resolved_keys(select, distinct, error, retime)
     lead = keys[0]
     if not rowtime_based(lead.this) or lead.args.get("desc"):
         raise error(
@@ -117,8 +117,9 @@ def order_keys(
             "ascending: ROWTIME, FLOOR(s.ROWTIME TO unit) or STEP(s.ROWTIME BY …) (KDA)",
             select.args["order"].expressions[0],
         )
-    for key in keys:
-        key.set("this", result_rowtime(key.this, retime))
+    for key, direct in zip(keys, written, strict=True):
+        if direct:  # an alias or ordinal is its item's value, computed as the item is
+            key.set("this", result_rowtime(key.this, retime))
     return keys
 
 
@@ -156,7 +157,7 @@ def tsort_keys(
     within_ms = int(interval_ms(within))
     if within_ms < 0:
         raise error(SqlPlanError, "ORDER BY … WITHIN a negative interval", within)
-    keys = _resolved_keys(select, False, error)
+    keys, _ = _resolved_keys(select, False, error)
     lead, first = keys[0], order.expressions[0]
     if lead.args.get("desc"):
         raise error(SqlPlanError, "a T-sort sorts ascending (KDA: not DESC)", first)
@@ -181,7 +182,9 @@ def tsort_keys(
 
 def _resolved_keys(
     select: exp.Select, distinct: bool, error: Refuse, retime: exp.Expression | None = None
-) -> list[exp.Ordered]:
+) -> tuple[list[exp.Ordered], list[bool]]:
+    """The keys, each an expression; and for each whether ORDER BY wrote it (not an alias or
+    ordinal of an item): its unqualified ROWTIME is the result's (:func:`result_rowtime`)."""
     items = select.expressions
     aliases = {
         identifier_name(i.args["alias"]): i.this
@@ -189,8 +192,10 @@ def _resolved_keys(
         if isinstance(i, exp.Alias) and identifier_name(i.args["alias"]) != "ROWTIME"
     }
     keys: list[exp.Ordered] = []
+    written: list[bool] = []
     for ordered in select.args["order"].expressions:
         node = ordered.this
+        direct = True
         if isinstance(node, exp.Literal) and node.is_int:
             position = int(node.this)
             if not 1 <= position <= len(items) or is_star(items[position - 1]):
@@ -200,13 +205,15 @@ def _resolved_keys(
                 node = exp.column("ROWTIME")
             else:
                 node = item.this if isinstance(item, exp.Alias) else item
+                direct = False
         elif (
             isinstance(node, exp.Column)
             and not node.args.get("table")
             and identifier_name(node.this) in aliases
         ):
             node = aliases[identifier_name(node.this)]
-        value = canonical(result_rowtime(node, retime))
+            direct = False
+        value = canonical(result_rowtime(node, retime) if direct else node)
         if distinct and not any(
             value == canonical(i.this if isinstance(i, exp.Alias) else i) for i in items
         ):
@@ -220,7 +227,8 @@ def _resolved_keys(
                 nulls_first=ordered.args.get("nulls_first"),
             )
         )
-    return keys
+        written.append(direct)
+    return keys, written
 
 
 def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:

@@ -139,7 +139,8 @@ def test_a_t_sort_reorders_by_the_timestamp_within_its_window(
 # -- expr AS ROWTIME with ORDER BY and DISTINCT -------------------------------------------
 #: The SELECT list makes the rows with their new ROWTIME (one going back in time is an
 #: Out_Of_Order_Row error), then DISTINCT and ORDER BY take the re-timed rows; ORDER BY's
-#: unqualified ROWTIME (or the ordinal of the item AS ROWTIME) is the result's, the new one.
+#: unqualified ROWTIME (or the ordinal of the item AS ROWTIME) is the result's, the new one;
+#: an alias is its item's value (a bare ROWTIME item is a value of the row being made).
 RETIMED = """
 CREATE OR REPLACE STREAM "SORTED_BY_INPUT" (ticker VARCHAR(4), price REAL);
 CREATE OR REPLACE PUMP "SORT_INPUT" AS INSERT INTO "SORTED_BY_INPUT"
@@ -160,6 +161,11 @@ CREATE OR REPLACE STREAM "SORTED_KINDS" (sector VARCHAR(16));
 CREATE OR REPLACE PUMP "DISTINCT_SORT" AS INSERT INTO "SORTED_KINDS"
 SELECT STREAM DISTINCT FLOOR(event_time TO SECOND) AS ROWTIME, sector
 FROM "SOURCE_SQL_STREAM_001" ORDER BY 1, sector DESC;
+
+CREATE OR REPLACE STREAM "BY_ALIAS" (sec TIMESTAMP, ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "SORT_ALIAS" AS INSERT INTO "BY_ALIAS"
+SELECT STREAM FLOOR(ROWTIME TO SECOND) AS sec, ticker_symbol, price, event_time AS ROWTIME
+FROM "SOURCE_SQL_STREAM_001" ORDER BY sec, price;
 """
 
 #: ``s`` with each row's new ROWTIME (``t``) and whether it is kept: not before the new
@@ -189,6 +195,11 @@ def retimed_oracle():
             """SELECT max(t) OVER (PARTITION BY rowtime - rowtime % 1000), ticker, price
                FROM by_event WHERE kept
                ORDER BY rowtime - rowtime % 1000, price DESC, seq""").fetchall(),
+        "BY_ALIAS": q(
+            """SELECT max(t) OVER (PARTITION BY rowtime - rowtime % 1000),
+                      rowtime - rowtime % 1000, ticker, price
+               FROM by_event WHERE kept ORDER BY rowtime - rowtime % 1000, price, seq"""
+        ).fetchall(),
         "SORTED_BY_NEW": q(
             "SELECT t, ticker, price FROM by_second WHERE kept ORDER BY t, price, seq"
         ).fetchall(),
@@ -208,7 +219,7 @@ def test_as_rowtime_with_order_by_and_distinct(retimed_oracle, batch_size: int) 
     one, and one DISTINCT compares), against DuckDB; rows whose new ROWTIME goes back are
     Out_Of_Order_Row errors of the pump that re-times them, whatever the batches."""
     out, failures = run(RETIMED, RECORDS, batch_size=batch_size)
-    for name in ("SORTED_BY_INPUT", "SORTED_BY_NEW", "KINDS", "SORTED_KINDS"):
+    for name in ("SORTED_BY_INPUT", "SORTED_BY_NEW", "KINDS", "SORTED_KINDS", "BY_ALIAS"):
         assert _norm(out[name]) == _norm(retimed_oracle[name]), name
         times = [int(row[0]) for row in out[name]]
         assert times == sorted(times), name  # the new ROWTIMEs never go back
@@ -219,6 +230,7 @@ def test_as_rowtime_with_order_by_and_distinct(retimed_oracle, batch_size: int) 
         by_pump[pump] = by_pump.get(pump, 0) + 1
     assert by_pump == {
         "SORT_INPUT": retimed_oracle["dropped_by_event"],
+        "SORT_ALIAS": retimed_oracle["dropped_by_event"],
         "SORT_NEW": retimed_oracle["dropped_by_second"],
         "DISTINCT_NEW": retimed_oracle["dropped_by_second"],
         "DISTINCT_SORT": retimed_oracle["dropped_by_second"],
