@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from pipelines.sql.plan import ApplicationPlan
-from pipelines.sql.stages import Topology
+from pipelines.sql.stages import Repartition, Topology
 
 __all__ = ["PLAN_FORMAT", "plan_description", "plan_fingerprint"]
 
@@ -42,9 +42,14 @@ def plan_fingerprint(topology: Topology, plan: ApplicationPlan) -> str:
 def plan_description(topology: Topology) -> list[str]:
     """One line per repartition, for the message of a worker whose plan differs."""
     return [
-        f"{r.topic} ({'partial aggregates' if r.partials else 'rows'}, keyed by {r.key})"
-        for r in topology.repartitions
+        f"{r.topic} ({_crossing(r)}, keyed by {r.key})" for r in topology.repartitions
     ]
+
+
+def _crossing(r: Repartition) -> str:
+    if r.partials:
+        return "partial aggregates"
+    return "rows judged late in front of it" if r.gated else "rows"
 
 
 def _facts(topology: Topology, plan: ApplicationPlan) -> dict[str, Any]:

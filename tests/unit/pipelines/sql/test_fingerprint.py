@@ -88,3 +88,14 @@ def test_the_description_names_each_repartition_and_its_key(tmp_path: Path) -> N
     assert line == ("it-sql-tumbling-event-time-P-repartition (partial aggregates, keyed by "
                     "SECTOR)")  # fmt: skip
     assert PLAN_FORMAT == 1
+
+
+def test_rows_judged_late_in_front_of_the_repartition_say_so(tmp_path: Path) -> None:
+    first_value = PER_SECTOR.replace("N INTEGER", "P REAL").replace(
+        "COUNT(*)", "FIRST_VALUE(price)").replace(
+        '"SOURCE_SQL_STREAM_001".ROWTIME BY', "event_time BY")  # fmt: skip
+    _fingerprint(tmp_path, first_value)
+    checked, plan = check_application(tmp_path / "app0")
+    (line,) = plan_description(application_topology(checked, plan))
+    assert line == ("it-sql-tumbling-event-time-P-repartition (rows judged late in front of "
+                    "it, keyed by SOURCE_SQL_STREAM_001: SECTOR, window start)")  # fmt: skip
