@@ -36,16 +36,15 @@ from typing import Any
 from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
-from pipelines.sql.aggregates import AGGREGATES, DISTINCT_SUFFIX, AggregateSpec
 from pipelines.sql.catalog import StreamColumn, StreamInfo, TableInfo
-from pipelines.sql.compiler import WINDOW_ONLY_FUNCTIONS, aggregate_name, compile_expr
+from pipelines.sql.compiler import aggregate_name, compile_expr
 from pipelines.sql.expr import Expr
 from pipelines.sql.join_using import rewrite_join_conditions
 from pipelines.sql.nodes import identifier_name
-from pipelines.sql.planning import canonical
 from pipelines.sql.query_shapes import NOT_KDA, PLANNED_CLAUSES, REFUSED_CLAUSES, SELECT_SYNTAX_PAGE
 from pipelines.sql.scope import Scope, ScopeColumn
 from pipelines.sql.sources import alias_of
+from pipelines.sql.subquery_grouping import grouped_rows
 from pipelines.sql.types import Row, SqlType
 
 __all__ = ["Relation", "STREAM_SUBQUERY_PAGE", "relation_of", "stream_subquery_error"]
@@ -84,10 +83,6 @@ _CLAUSES = {
     "distinct",
     "comments",
 }
-#: The aggregates whose page in the SQL Reference has DISTINCT (and COUNT).
-_DISTINCT_AGGREGATES = frozenset(
-    {"COUNT", "SUM", "AVG", "VAR_POP", "VAR_SAMP", "STDDEV_POP", "STDDEV_SAMP"}
-)
 
 #: A relation's rows for the row of the outer query (``()`` when it is not correlated).
 RowsOf = Callable[[Row], list[tuple[Any, ...]]]
@@ -237,8 +232,17 @@ class _Builder:
         if having is not None and group is None:
             raise self.error(SqlPlanError, "HAVING needs a GROUP BY", having)
         if group is not None or aggregated:
-            output, names, types = self._grouped(select, items, scope, width, joined, where_fn)
-            return Relation(names, types, output)
+            output, types = grouped_rows(
+                select,
+                [_bare(i) for i in items],
+                scope,
+                width,
+                joined,
+                where_fn,
+                self._compile,
+                self.error,
+            )
+            return Relation(_names(select, items), types, output)
         compiled = [self._compile(_bare(i), scope, width) for i in items]
         fns = [c.fn for c in compiled]
 
@@ -378,125 +382,6 @@ class _Builder:
 
         return joined
 
-    # -- GROUP BY --------------------------------------------------------------------------
-    def _grouped(
-        self,
-        select: exp.Select,
-        items: list[exp.Expression],
-        scope: Scope,
-        width: int,
-        joined: RowsOf,
-        where_fn: Callable[[Row], Any] | None,
-    ) -> tuple[RowsOf, tuple[str, ...], tuple[SqlType | None, ...]]:
-        group = select.args.get("group")
-        key_nodes = list(group.expressions) if group is not None else []
-        for key in key_nodes:
-            if isinstance(key, exp.Literal):
-                raise self.error(SqlPlanError, NOT_KDA.format("GROUP BY a position"), key)
-        keys = [self._compile(k, scope, width) for k in key_nodes]
-        key_texts = [canonical(k) for k in key_nodes]
-        aggs: list[tuple[AggregateSpec, Callable[[Row], Any] | None]] = []
-        agg_texts: list[str] = []
-        agg_types: list[SqlType | None] = []
-
-        def visit(n: exp.Expression) -> exp.Expression:
-            text = canonical(n) if not isinstance(n, exp.Literal | exp.Star) else None
-            if text is not None and text in key_texts:
-                return _placeholder(f"__SQ_K{key_texts.index(text)}")
-            if isinstance(n, exp.Anonymous) and str(n.this).upper() in WINDOW_ONLY_FUNCTIONS:
-                raise self.error(
-                    SqlPlanError, f"{str(n.this).upper()} is only allowed OVER a sliding window", n
-                )
-            if aggregate_name(n) is not None:
-                if text not in agg_texts:
-                    spec, fn, sql_type = self._aggregate(n, scope, width)
-                    agg_texts.append(text or "")
-                    aggs.append((spec, fn))
-                    agg_types.append(sql_type)
-                return _placeholder(f"__SQ_A{agg_texts.index(text or '')}")
-            return n
-
-        having = select.args.get("having")
-        rewritten = [_bare(i).transform(visit) for i in items]
-        having_node = having.this.transform(visit) if having is not None else None
-        for node in [*rewritten, *([having_node] if having_node is not None else [])]:
-            for column in node.find_all(exp.Column):
-                if identifier_name(column.this).startswith("__SQ_"):
-                    continue
-                try:
-                    scope.resolve(column)
-                except SqlPlanError:
-                    continue  # the outer row's: one value for the whole subquery
-                raise self.error(
-                    SqlPlanError,
-                    f"column {identifier_name(column.this)} must appear in GROUP BY or inside "
-                    "an aggregate",
-                    column,
-                )
-        group_scope = Scope()
-        for i, key in enumerate(keys):
-            group_scope.specials[f"__SQ_K{i}"] = ScopeColumn(f"__SQ_K{i}", i, key.sql_type)
-        for j, sql_type in enumerate(agg_types):
-            name = f"__SQ_A{j}"
-            group_scope.specials[name] = ScopeColumn(name, len(keys) + j, sql_type)
-        group_width = len(keys) + len(aggs)
-        outputs = [self._compile(n, group_scope, group_width) for n in rewritten]
-        having_fn = self._compile(having_node, group_scope, group_width).fn if having_node else None
-        key_fns = [k.fn for k in keys]
-        out_fns = [o.fn for o in outputs]
-        grouped_by = group is not None
-
-        def rows(outer: Row) -> list[tuple[Any, ...]]:
-            groups: dict[tuple[Any, ...], list[Any]] = {}
-            for row in joined(outer):
-                full = row + outer
-                if where_fn is not None and where_fn(full) is not True:
-                    continue
-                key = tuple(f(full) for f in key_fns)
-                accs = groups.get(key)
-                if accs is None:
-                    accs = groups[key] = [spec.create() for spec, _ in aggs]
-                for acc, (spec, arg) in zip(accs, aggs, strict=True):
-                    value = True if arg is None else arg(full)
-                    if value is not None or spec.sees_nulls:
-                        acc.add(value)
-            if not groups and not grouped_by:
-                groups[()] = [spec.create() for spec, _ in aggs]
-            out = []
-            for key, accs in groups.items():
-                group_row = key + tuple(a.result() for a in accs) + outer
-                if having_fn is None or having_fn(group_row) is True:
-                    out.append(tuple(f(group_row) for f in out_fns))
-            return out
-
-        return rows, _names(select, items), tuple(o.sql_type for o in outputs)
-
-    def _aggregate(
-        self, node: exp.Expression, scope: Scope, width: int
-    ) -> tuple[AggregateSpec, Callable[[Row], Any] | None, SqlType | None]:
-        name = aggregate_name(node)
-        assert name is not None
-        arg = node.expressions[0] if isinstance(node, exp.Anonymous) else node.this
-        if isinstance(node, exp.Anonymous) and len(node.expressions) != 1:
-            raise self.error(SqlPlanError, f"{name} takes one argument", node)
-        if isinstance(node, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
-            count = AGGREGATES["COUNT"]
-            return count, None, count.returns(None)
-        if isinstance(arg, exp.Distinct):
-            if name not in _DISTINCT_AGGREGATES or len(arg.expressions) != 1:
-                raise self.error(
-                    SqlPlanError,
-                    f"KDA for SQL does not support {name}(DISTINCT …) here (SQL Reference, {name})",
-                    node,
-                )
-            arg = arg.expressions[0]
-            name += DISTINCT_SUFFIX
-        spec = AGGREGATES.get(name)
-        if spec is None:
-            raise self.error(SqlUnsupportedError, f"aggregate {name}", node)
-        compiled = self._compile(arg, scope, width)
-        return spec, compiled.fn, spec.returns(compiled.sql_type)
-
     # -- expressions -----------------------------------------------------------------------
     def _compile(self, node: exp.Expression, inner: Scope, width: int) -> Expr:
         """``node`` over the row ``inner row + outer row`` (``width``: the inner row's)."""
@@ -583,7 +468,3 @@ def _names(select: exp.Select, items: Sequence[exp.Expression]) -> tuple[str, ..
 
 def _bare(item: exp.Expression) -> exp.Expression:
     return item.this if isinstance(item, exp.Alias) else item
-
-
-def _placeholder(name: str) -> exp.Column:
-    return exp.Column(this=exp.Identifier(this=name, quoted=True))

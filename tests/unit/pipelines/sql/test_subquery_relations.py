@@ -143,6 +143,11 @@ def test_a_relational_subquery_as_a_value_is_true_false_or_null(predicate: str) 
             "sector IN (SELECT sector, MAX(max_price) FROM t GROUP BY ticker)",
             "column SECTOR must appear in GROUP BY",
         ),
+        # a key of one relation is not the same-named column of another
+        (
+            "sector IN (SELECT c.sector FROM t JOIN c ON t.ticker = c.label GROUP BY t.sector)",
+            "column SECTOR must appear in GROUP BY",
+        ),
         ("sector IN (SELECT sector FROM t HAVING COUNT(*) > 1)", "HAVING needs a GROUP BY"),
         (
             "sector IN (SELECT sector FROM t UNION SELECT sector, label FROM c)",
