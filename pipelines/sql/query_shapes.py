@@ -34,6 +34,7 @@ __all__ = [
     "is_rowtime_alias",
     "is_star",
     "order_keys",
+    "result_rowtime",
     "rowtime_items",
     "table_function",
     "table_node",
@@ -98,10 +99,17 @@ PLANNED_CLAUSES = {
 }
 
 
-def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
+def order_keys(
+    select: exp.Select,
+    distinct: bool,
+    error: Refuse,
+    retime: exp.Expression | None = None,
+) -> list[exp.Ordered]:
     """ORDER BY's keys as expressions (an alias or ordinal is its SELECT item's); the
-    leading one is a monotonic function of ROWTIME, ascending."""
-    keys = _resolved_keys(select, distinct, error)
+    leading one is a monotonic function of ROWTIME, ascending. ORDER BY sorts the result:
+    with an item ``retime AS ROWTIME`` an unqualified ROWTIME in a key is the result's, that
+    value (:func:`result_rowtime`)."""
+    keys, written = _resolved_keys(select, distinct, error, retime)
     lead = keys[0]
     if not rowtime_based(lead.this) or lead.args.get("desc"):
         raise error(
@@ -110,7 +118,31 @@ def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Or
             "ascending: ROWTIME, FLOOR(s.ROWTIME TO unit) or STEP(s.ROWTIME BY …) (KDA)",
             select.args["order"].expressions[0],
         )
+    for key, direct in zip(keys, written, strict=True):
+        if direct:  # an alias or ordinal is its item's value, computed as the item is
+            key.set("this", result_rowtime(key.this, retime))
     return keys
+
+
+def result_rowtime(node: exp.Expression, retime: exp.Expression | None) -> exp.Expression:
+    """``node`` of a clause that reads the query's result (ORDER BY) with its unqualified
+    ROWTIME as the result's: ``retime``, the value the SELECT list names AS ROWTIME (KDA's
+    *ROWTIME*: unqualified, "the timestamp of the row that is just about to be generated";
+    as an alias, it overrides "the timestamp on the current row"). A qualified ``s.ROWTIME``
+    stays the input's."""
+    if retime is None:
+        return node
+
+    def swap(n: exp.Expression) -> exp.Expression:
+        if (
+            isinstance(n, exp.Column)
+            and not n.args.get("table")
+            and identifier_name(n.this) == "ROWTIME"
+        ):
+            return retime.copy()
+        return n
+
+    return node.copy().transform(swap)
 
 
 def tsort_keys(
@@ -126,7 +158,7 @@ def tsort_keys(
     within_ms = int(interval_ms(within))
     if within_ms < 0:
         raise error(SqlPlanError, "ORDER BY … WITHIN a negative interval", within)
-    keys = _resolved_keys(select, False, error)
+    keys, _ = _resolved_keys(select, False, error)
     lead, first = keys[0], order.expressions[0]
     if lead.args.get("desc"):
         raise error(SqlPlanError, "a T-sort sorts ascending (KDA: not DESC)", first)
@@ -149,7 +181,11 @@ def tsort_keys(
     return within_ms, keys[1:]
 
 
-def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
+def _resolved_keys(
+    select: exp.Select, distinct: bool, error: Refuse, retime: exp.Expression | None = None
+) -> tuple[list[exp.Ordered], list[bool]]:
+    """The keys, each an expression; and for each whether ORDER BY wrote it (not an alias or
+    ordinal of an item): its unqualified ROWTIME is the result's (:func:`result_rowtime`)."""
     items = select.expressions
     aliases = {
         identifier_name(i.args["alias"]): i.this
@@ -157,22 +193,30 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
         if isinstance(i, exp.Alias) and identifier_name(i.args["alias"]) != "ROWTIME"
     }
     keys: list[exp.Ordered] = []
+    written: list[bool] = []
     for ordered in select.args["order"].expressions:
         node = ordered.this
+        direct = True
         if isinstance(node, exp.Literal) and node.is_int:
             position = int(node.this)
             if not 1 <= position <= len(items) or is_star(items[position - 1]):
                 raise error(SqlPlanError, f"ORDER BY {position}: no such item", node)
             item = items[position - 1]
-            node = item.this if isinstance(item, exp.Alias) else item
+            if retime is not None and is_rowtime_alias(item):  # the result's ROWTIME
+                node = exp.column("ROWTIME")
+            else:
+                node = item.this if isinstance(item, exp.Alias) else item
+                direct = False
         elif (
             isinstance(node, exp.Column)
             and not node.args.get("table")
             and identifier_name(node.this) in aliases
         ):
             node = aliases[identifier_name(node.this)]
+            direct = False
+        value = canonical(result_rowtime(node, retime) if direct else node)
         if distinct and not any(
-            canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i) for i in items
+            value == canonical(i.this if isinstance(i, exp.Alias) else i) for i in items
         ):
             raise error(
                 SqlPlanError, "with DISTINCT, ORDER BY sorts by items of the SELECT list", node
@@ -184,7 +228,8 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
                 nulls_first=ordered.args.get("nulls_first"),
             )
         )
-    return keys
+        written.append(direct)
+    return keys, written
 
 
 def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:
