@@ -11,12 +11,12 @@ from pipelines.sql.aggregates import AGGREGATES
 from pipelines.sql.compiler import aggregate_name, compile_expr
 from pipelines.sql.expr import DOUBLE
 from pipelines.sql.nodes import identifier_name, interval_ms, node_position
-from pipelines.sql.operators.grouping_plan import agg_call
+from pipelines.sql.operators.grouping_plan import agg_call, year_month_aggregate
 from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, WindowAgg
 from pipelines.sql.planning import PlannedPump, PumpQuery, canonical, key_columns
 from pipelines.sql.scope import Scope, ScopeColumn
 from pipelines.sql.sources import resolve_source
-from pipelines.sql.types import Interval
+from pipelines.sql.types import Interval, is_year_month
 from pipelines.sql.window_functions import ExpAvg, Lag, NthValue
 
 __all__ = ["SlidingPlanner"]
@@ -209,8 +209,10 @@ def _exp_avg(query: PumpQuery, func: exp.Anonymous, scope: Scope) -> WindowAgg:
         raise query.error(
             SqlPlanError, "EXP_AVG's second argument is a positive constant INTERVAL", func
         )
-    arg = compile_expr(value, scope).fn
-    return WindowAgg(None, arg, ExpAvg(int(interval.constant)), DOUBLE)
+    arg = compile_expr(value, scope)
+    if is_year_month(arg.sql_type):
+        raise query.error(SqlPlanError, year_month_aggregate("EXP_AVG"), func)
+    return WindowAgg(None, arg.fn, ExpAvg(int(interval.constant)), DOUBLE)
 
 
 def _sliding_window(
