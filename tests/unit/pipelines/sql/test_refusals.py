@@ -30,8 +30,15 @@ W = "OVER (RANGE INTERVAL '1' MINUTE PRECEDING)"
 #: marks the place the error names (removed from the code)
 AT = "@"
 
-UNSUPPORTED = [
-    # sliding windows
+UNSUPPORTED: list[tuple[str, str | None, str]] = [
+    # none: every construct KDA had runs (REFUSED_BY_KDA below lists what KDA did not have)
+]
+
+#: Constructs KDA refuses too (SqlPlanError), with the place.
+REFUSED_BY_KDA = [
+    # sliding windows: the WINDOW clause's syntax (RANGE INTERVAL … PRECEDING | ROWS n
+    # PRECEDING, no ORDER BY); Allowed and Disallowed Window Specifications (no offset or
+    # infinite windows)
     ("FOLLOWING aggregation window",
      f"SELECT STREAM sector, SUM(price) OVER (RANGE @INTERVAL '1' MINUTE FOLLOWING) FROM {SRC}",
      "KDA aggregates over windows that end with the current row"),
@@ -40,17 +47,13 @@ UNSUPPORTED = [
      f"FROM {SRC}", "KDA aggregates over windows that end with the current row"),
     ("unbounded aggregation window",
      f"SELECT STREAM sector, SUM(price) @OVER (ROWS UNBOUNDED PRECEDING) FROM {SRC}",
-     "(unbounded)"),
+     "You cannot define an infinite window"),
     ("sliding window ordered by a column",
      f"SELECT STREAM sector, SUM(price) OVER (@ORDER BY price RANGE INTERVAL '1' MINUTE "
-     f"PRECEDING) FROM {SRC}", "sliding windows ordered by anything but ROWTIME"),
+     f"PRECEDING) FROM {SRC}", "KDA for SQL does not support a sliding window ordered by"),
     ("RANGE of a number",
      f"SELECT STREAM sector, SUM(price) OVER (RANGE @5 PRECEDING) FROM {SRC}",
-     "RANGE without an INTERVAL"),
-]
-
-#: Constructs KDA refuses too (SqlPlanError), with the place.
-REFUSED_BY_KDA = [
+     "KDA for SQL does not support RANGE 5 without an INTERVAL"),
     # not part of KDA's dialect (SQL Reference: Query — "UNION ALL is the only set operator
     # that can be applied to streams"; SELECT statement — its syntax has no LIMIT, WITH …)
     ("UNION", f"SELECT STREAM sector, price FROM {SRC} @UNION SELECT STREAM a, b FROM U",
