@@ -27,6 +27,7 @@ from pipelines.sql.dialect import Statement, parse_statements
 from pipelines.sql.lineage import column_lineage
 from pipelines.sql.nodes import datatype_to_sql, identifier_name, node_position
 from pipelines.sql.operators.hotspots_plan import HotspotsPlanner
+from pipelines.sql.operators.monotonic_plan import MonotonicGroupPlanner
 from pipelines.sql.operators.project_plan import ProjectPlanner
 from pipelines.sql.operators.rcf_plan import RandomCutForestPlanner
 from pipelines.sql.operators.sliding_plan import SlidingPlanner
@@ -53,14 +54,15 @@ ERROR_STREAM = "error_stream"
 
 #: The planners, in the order they are asked: a table function in FROM (the machine-learning
 #: ones by name first: the items-tumbling planner takes any other), then a JOIN of two
-#: streams, then the window kinds (WINDOWED BY STAGGER, GROUP BY, OVER), and last the
-#: stateless pump, which takes every other query.
+#: streams, then the window kinds (WINDOWED BY STAGGER, GROUP BY MONOTONIC(x), GROUP BY,
+#: OVER), and last the stateless pump, which takes every other query.
 PLANNERS: tuple[PumpPlanner, ...] = (
     RandomCutForestPlanner(),
     HotspotsPlanner(),
     ItemsTumblingPlanner(),
     StreamJoinPlanner(),
     StaggerPlanner(),
+    MonotonicGroupPlanner(),
     TumblingPlanner(),
     SlidingPlanner(),
     ProjectPlanner(),

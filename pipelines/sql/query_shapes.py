@@ -15,6 +15,7 @@ from sqlglot import exp
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.dialect import Statement, is_step
 from pipelines.sql.nodes import identifier_name, interval_ms, is_star
+from pipelines.sql.operators.monotonic_plan import is_monotonic
 from pipelines.sql.operators.ordering_plan import rowtime_based
 from pipelines.sql.planning import canonical, plan_error
 
@@ -304,29 +305,31 @@ def trivial_cursor(query: exp.Expression, *, star: bool) -> bool:
     )
 
 
-def is_monotonic(node: object) -> bool:
-    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "MONOTONIC"
+def _time_window(node: exp.Expression) -> bool:
+    """STEP or FLOOR … TO of a time: a tumbling window (:mod:`.operators.tumbling_plan`)."""
+    return is_step(node) or (isinstance(node, exp.Floor) and node.args.get("to") is not None)
 
 
 def without_monotonic(select: exp.Select, statement: Statement) -> exp.Select:
     """``MONOTONIC(x)`` returns ``x`` and declares it monotonic (sql-reference-monotonic.html)
     so that a streaming GROUP BY may use it. A tumbling window's STEP/FLOOR over time is
-    monotonic already: the declaration is dropped. ``GROUP BY MONOTONIC(x)`` over anything
-    else (groups that close when ``x`` changes) is refused."""
-    group = select.args.get("group")
-    for key in group.expressions if group is not None else []:
-        if is_monotonic(key):
-            inner = key.expressions[0] if key.expressions else key
-            if not (is_step(inner) or (isinstance(inner, exp.Floor) and inner.args.get("to"))):
-                raise plan_error(
-                    SqlUnsupportedError,
-                    f"GROUP BY {key.sql()}: groups that close when a declared-monotonic value "
-                    "changes (group by STEP/FLOOR of a time instead)",
-                    key,
-                    statement,
-                )
+    monotonic already, and a GROUP BY with one closes its groups with the window: every
+    declaration is dropped. Without one, the first ``GROUP BY MONOTONIC(x)`` stays as the
+    key whose groups close when ``x`` moves on (:mod:`.operators.monotonic_plan`); every
+    other ``MONOTONIC(…)`` is dropped."""
     if not any(is_monotonic(n) for n in select.walk()):
         return select
+    group = select.args.get("group")
+    keys = list(group.expressions) if group is not None else []
+    windowed = any(
+        _time_window(k) or (is_monotonic(k) and k.expressions and _time_window(k.expressions[0]))
+        for k in keys
+    )
+    declared = None if windowed else next((i for i, k in enumerate(keys) if is_monotonic(k)), None)
+    kept = keys[declared] if declared is not None else None
+    for key in keys:
+        if is_monotonic(key) and len(key.expressions) != 1:
+            raise plan_error(SqlPlanError, "MONOTONIC takes one argument", key, statement)
 
     def strip(node: exp.Expression) -> exp.Expression:
         if is_monotonic(node) and len(node.expressions) == 1:
@@ -335,4 +338,9 @@ def without_monotonic(select: exp.Select, statement: Statement) -> exp.Select:
 
     stripped = select.transform(strip)
     assert isinstance(stripped, exp.Select)
+    if kept is not None and declared is not None:
+        inner = kept.expressions[0].transform(strip)
+        marker = kept.copy()
+        marker.set("expressions", [inner])
+        stripped.args["group"].expressions[declared].replace(marker)
     return stripped
