@@ -5,8 +5,10 @@ delivery worker waits that long between a confirmed write and the commit of its 
 a test can kill it there) or ``part_delay_ms=3000`` (an S3 multipart upload waits before each
 part, so a test can kill it mid-upload) or ``stuck_offsets_after=3`` (a SQL worker's third
 commit calls a ``send_offsets_to_transaction`` that never returns, as librdkafka #5456 makes
-it; once: the fault leaves the environment, so a process started again runs clean). Read
-once, at import; unknown names are an error.
+it; once: the fault leaves the environment, so a process started again runs clean) or
+``lost_commit_reply_after=3`` (a SQL worker's third ``commit_transaction`` commits, then
+fails with a retriable timeout, as when its reply is lost to a broker restart: the worker
+cannot know the outcome). Read once, at import; unknown names are an error.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ground.errors import ConfigError
 __all__ = ["ENV", "Faults", "faults"]
 
 ENV = "SHARDLINE_FAULTS"
-_NAMES = ("commit_delay_ms", "part_delay_ms", "stuck_offsets_after")
+_NAMES = ("commit_delay_ms", "part_delay_ms", "stuck_offsets_after", "lost_commit_reply_after")
 
 
 class Faults:
@@ -30,6 +32,7 @@ class Faults:
         self.commit_delay_ms = values.get("commit_delay_ms", 0)
         self.part_delay_ms = values.get("part_delay_ms", 0)
         self.stuck_offsets_after = values.get("stuck_offsets_after", 0)
+        self.lost_commit_reply_after = values.get("lost_commit_reply_after", 0)
 
     @classmethod
     def parse(cls, text: str) -> Faults:
@@ -53,6 +56,13 @@ class Faults:
         rest = [p for p in os.environ.get(ENV, "").split(",")
                 if p.strip() and not p.strip().startswith("stuck_offsets_after=")]  # fmt: skip
         os.environ[ENV] = ",".join(rest)
+        return True
+
+    def lost_commit_reply(self, commit: int) -> bool:
+        """Whether commit number ``commit`` (from 1) loses its reply; once."""
+        if not self.lost_commit_reply_after or commit != self.lost_commit_reply_after:
+            return False
+        self.lost_commit_reply_after = 0
         return True
 
 

@@ -151,6 +151,9 @@ class Ownership:
         with ``every`` (a failure in the middle of a batch, when records of untouched
         partitions may have been consumed but not processed), every owned partition."""
         self.transactions.abort(reason)
+        if self.transactions.in_doubt:
+            self._learn_committed()
+            every = True
         rewind = [
             o
             for tp, o in self.owned.items()
@@ -171,6 +174,26 @@ class Ownership:
         fresh = self.build_processors([(o.topic, o.partition) for o in rewind])
         for o in rewind:
             o.processor = fresh[(o.topic, o.partition)]
+
+    def _learn_committed(self) -> None:
+        """The last commit's outcome was not known (``Transactions.in_doubt``); a new
+        producer has since fenced it, so the broker's committed offsets now say whether it
+        committed. Rewind to those, not to the offsets remembered here: after a commit that
+        landed, replaying from before it would write its results twice."""
+        owned = list(self.owned.values())
+        starts = self.start_offsets([TopicPartition(o.topic, o.partition) for o in owned])
+        for o in owned:
+            offset, confirmed = starts[(o.topic, o.partition)]
+            if not confirmed:  # never committed: the start resolved when it was assigned
+                continue
+            if offset != o.committed:
+                log.warning(
+                    "%s[%d]: the transaction in doubt committed: resuming at %d, not %d",
+                    o.topic, o.partition, offset, o.committed,
+                )  # fmt: skip
+            o.committed, o.confirmed = offset, True
+        self.transactions.in_doubt = False
+        self.stats.in_doubt_resolved += 1
 
     def seek(self, o: OwnedPartition, offset: int) -> None:
         try:

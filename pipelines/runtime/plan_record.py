@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from ground.errors import BrokerUnavailableError, ConfigError
+from ground.errors import BrokerUnavailableError, ConfigError, KafkaUnreachableError
 from ground.kafka import ensure_topics
 from ground.kafka_config import KafkaConfig
 from pipelines.runtime.topics import TIMESTAMP_CONFIG
@@ -38,6 +38,23 @@ log = logging.getLogger(__name__)
 
 PLAN_TOPIC_CONFIG = {"cleanup.policy": "compact", **TIMESTAMP_CONFIG}
 _TIMEOUT_S = 30.0
+#: errors of a cluster that is starting or electing leaders: waited out at start-up
+_LEADER_AWAY = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
+})  # fmt: skip
+
+
+def _unreadable(kafka: KafkaConfig, topic: str, error: Any) -> BrokerUnavailableError:
+    """The error for ``topic`` not read: transient (:class:`KafkaUnreachableError`, which the
+    start-up wait waits out) when the cluster is restarting or electing a leader."""
+    message = f"could not read {topic!r}: {kafka.redact(str(error))}"
+    transient = isinstance(error, KafkaError) and (
+        error.retriable() or error.code() in _LEADER_AWAY
+    )
+    if transient:
+        return KafkaUnreachableError(message, endpoint=kafka.bootstrap, reason=error.str())
+    return BrokerUnavailableError(message)
 
 
 def plan_topic(application_id: str) -> str:
@@ -102,15 +119,16 @@ def read_plans(kafka: KafkaConfig, topic: str) -> list[tuple[str, list[str]]]:
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     return out
-                raise BrokerUnavailableError(f"could not read {topic!r}: {error}")
+                raise _unreadable(kafka, topic, error)
             out.append(_decode(msg.key(), msg.value()))
             if (msg.offset() or 0) >= high - 1:
                 return out
-        raise BrokerUnavailableError(f"could not read {topic!r} in {_TIMEOUT_S:.0f}s")
+        raise KafkaUnreachableError(
+            f"could not read {topic!r} in {_TIMEOUT_S:.0f}s", endpoint=kafka.bootstrap,
+            reason=f"no answer in {_TIMEOUT_S:.0f}s",
+        )  # fmt: skip
     except KafkaException as exc:
-        raise BrokerUnavailableError(
-            f"could not read {topic!r}: {kafka.redact(str(exc))}"
-        ) from exc
+        raise _unreadable(kafka, topic, exc.args[0] if exc.args else exc) from exc
     finally:
         consumer.close()
 
@@ -128,5 +146,8 @@ def _decode(key: bytes | None, value: bytes | None) -> tuple[str, list[str]]:
 def _write(kafka: KafkaConfig, topic: str, fingerprint: str, description: list[str]) -> None:
     producer = Producer(kafka.client_config({"enable.idempotence": True}))
     producer.produce(topic, orjson.dumps({"plan": description}), fingerprint.encode(), 0)
-    if producer.flush(_TIMEOUT_S) > 0:
-        raise BrokerUnavailableError(f"could not write the plan record to {topic!r}")
+    if producer.flush(_TIMEOUT_S) > 0:  # a cluster restarting: waited out at start-up
+        raise KafkaUnreachableError(
+            f"could not write the plan record to {topic!r}", endpoint=kafka.bootstrap,
+            reason=f"not delivered in {_TIMEOUT_S:.0f}s",
+        )  # fmt: skip

@@ -26,6 +26,11 @@ class RunStats:
     producer_resets: int = 0
     #: ``init_transactions`` calls retried on the same producer after a timeout
     init_retries: int = 0
+    #: ``commit_transaction`` calls retried on the same producer (the outcome was not known)
+    commit_retries: int = 0
+    #: transactions whose commit outcome was learnt from the broker after a new producer
+    #: fenced them (``transactions``: in doubt)
+    in_doubt_resolved: int = 0
     #: abandoned producers whose stuck call has not returned yet (``transactions``)
     stuck_calls: int = 0
     not_owned_dropped: int = 0

@@ -114,6 +114,8 @@ class Transactions:
         self.started_ms = 0
         self.pending = 0
         self._last_reset_s: float | None = None  # monotonic time of the last producer reset
+        #: commit_transaction was called and did not succeed: the broker may have committed
+        self.in_doubt = False
         #: the output topics that delete records by their timestamps (``topics``)
         self.retention = RetentionWatch((), writer=f"worker {config.application_id}")
 
@@ -264,9 +266,60 @@ class Transactions:
             if faults.stuck_offsets_after and faults.stuck_offsets(self.stats.commits + 1):
                 send = threading.Event().wait  # the fault suite's stuck call: never returns
             self.call(send, "send_offsets_to_transaction")
-        self.call(lambda: producer.commit_transaction(self.timeout_s), "commit_transaction")
+        self._commit_transaction(producer)
         self.open = False
         self.stats.commits += 1
+
+    def _commit_transaction(self, producer: Any) -> None:
+        """``commit_transaction`` until its outcome is known.
+
+        Once asked to commit, the coordinator may commit although the call failed (it timed
+        out while a broker restarted): the transaction is *in doubt* (``in_doubt``). An abort
+        then does not undo it, and a replay from the last commit would write its results
+        twice. So, as librdkafka asks, a retriable failure is retried **on the same
+        producer** for up to ``init_wait_s``; only an error that requires an abort raises
+        :class:`Abortable` (the coordinator did not commit). Anything else raises
+        TransactionError with ``in_doubt`` still set: the producer is replaced (its
+        successor's ``init_transactions`` completes or aborts the transaction on the
+        broker) and the caller resumes from the offsets the broker committed
+        (:meth:`~pipelines.runtime.ownership.Ownership.abort_and_rewind`)."""
+        self.in_doubt = True
+        deadline = self._monotonic() + self.init_wait_s
+        backoff = Backoff(*self._init_backoff)
+        while True:
+            try:
+                call_with_deadline(
+                    lambda: producer.commit_transaction(self.timeout_s),
+                    self.timeout_s + STUCK_GRACE_S, "commit_transaction",
+                )  # fmt: skip
+                if faults.lost_commit_reply_after and faults.lost_commit_reply(
+                    self.stats.commits + 1
+                ):  # the fault suite's lost reply: committed, but the caller cannot know
+                    raise KafkaException(
+                        KafkaError(KafkaError._TIMED_OUT, "injected: reply lost", retriable=True)
+                    )
+                break
+            except StuckCall as exc:  # the next process resumes from what the broker says
+                raise self._stuck_client(exc) from exc
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if err is not None and not err.fatal() and err.txn_requires_abort():
+                    self.in_doubt = False
+                    raise Abortable(f"commit_transaction: {err}") from exc
+                left_s = deadline - self._monotonic()
+                if err is None or err.fatal() or not err.retriable() or left_s <= 0:
+                    raise TransactionError(
+                        f"commit_transaction: {exc}; whether the transaction committed is"
+                        " known once a new producer has fenced it"
+                    ) from exc
+                pause_s = min(backoff.next_ms() / 1000, left_s)
+                log.warning(
+                    "worker %s: commit_transaction: %s; retrying on the same producer in"
+                    " %.1fs, for up to %.0fs more", self.application_id, err, pause_s, left_s,
+                )  # fmt: skip
+                self.stats.commit_retries += 1
+                self._sleep(pause_s)
+        self.in_doubt = False
 
     def abort(self, reason: str) -> None:
         if not self.open:

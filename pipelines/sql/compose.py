@@ -251,10 +251,6 @@ class Composer:
                 "without DISTINCT (KDA)",
                 within,
             )
-        if retime and (distinct is not None or (order is not None and not tsort)):
-            raise self.error(
-                SqlUnsupportedError, "… AS ROWTIME with DISTINCT or ORDER BY", retime[0]
-            )
         if distinct is None and order is None and not retime:
             self._plan(select, sink, pump)
             return
@@ -265,7 +261,8 @@ class Composer:
             item = retime[0]
             core.set("expressions", [e for e in core.expressions if not is_rowtime_alias(e)])
             if (
-                not tsort
+                distinct is None
+                and order is None
                 and isinstance(item.this, exp.Column)
                 and not item.this.args.get("table")
                 and identifier_name(item.this.this) == "ROWTIME"
@@ -282,9 +279,12 @@ class Composer:
                 )
                 self._finish(sink, hidden, width, last)
                 return
-            hidden, width = self._computed(core, sink, [item.this])
-            last = rowtime_pump(self.statement, pump, hidden, sink.name, width, item.this)
-            self._finish(sink, hidden, width, last)
+            if distinct is None and order is None:
+                hidden, width = self._computed(core, sink, [item.this])
+                last = rowtime_pump(self.statement, pump, hidden, sink.name, width, item.this)
+                self._finish(sink, hidden, width, last)
+                return
+            self._retimed(select, core, item.this, distinct is not None, sink, pump)
             return
         keys = order_keys(select, distinct is not None, self.error) if order is not None else []
         extras: list[exp.Expression] = [key.this for key in keys]
@@ -320,6 +320,46 @@ class Composer:
                 )
                 return
         last = sort_pump(self.statement, pump, source, sink.name, width, keys)
+        self._finish(sink, source, width, last)
+
+    def _retimed(
+        self,
+        select: exp.Select,
+        core: exp.Select,
+        rowtime: exp.Expression,
+        distinct: bool,
+        sink: _Sink,
+        pump: str,
+    ) -> None:
+        """``rowtime AS ROWTIME`` with DISTINCT and/or a streaming ORDER BY, in SQL's order:
+        the SELECT list makes the rows, each with its new ROWTIME — one that would go back
+        in time is an ``Out_Of_Order_Row`` error, as for any ``AS ROWTIME`` (KDA drops rows
+        out of time order) — and DISTINCT, then ORDER BY, take the re-timed rows as they
+        take any stream's. The item AS ROWTIME is one DISTINCT compares, and the monotonic
+        one: the rows of one ROWTIME are distinct. ORDER BY's unqualified ROWTIME is the
+        result's, the new one; ``s.ROWTIME`` the input's, still ascending as the re-timed
+        rows keep their order. Sorted rows come out with the ROWTIME of their group's last
+        row, as ORDER BY's always do."""
+        keys = order_keys(select, distinct, self.error, rowtime) if select.args.get("order") else []
+        extra = len(keys)
+        computed, width = self._computed(core, sink, [*(key.this for key in keys), rowtime])
+        name = self._fresh()
+        retimed = self._stream(name, computed.columns[: width + extra])
+        self.pumps.append(
+            rowtime_pump(self.statement, name, computed, name, width + extra, rowtime)
+        )
+        source = retimed
+        if distinct:
+            if not keys:
+                last = distinct_pump(self.statement, pump, retimed, sink.name, width, None)
+                self._finish(sink, retimed, width, last)
+                return
+            name = self._fresh()
+            source = self._stream(name, retimed.columns[: width + extra])
+            self.pumps.append(
+                distinct_pump(self.statement, name, retimed, name, width + extra, None)
+            )
+        last = sort_pump(self.statement, pump, source, sink.name, width, keys, retimed=True)
         self._finish(sink, source, width, last)
 
     def _finish(self, sink: _Sink, hidden: StreamInfo, width: int, last: PlannedPump) -> None:

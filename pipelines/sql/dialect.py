@@ -429,6 +429,8 @@ def _parse_chunk(code: str, chunk: list[Token]) -> Statement:
     except ParseError as exc:
         _raise_parse_error(exc, first)
         raise  # pragma: no cover - _raise_parse_error always raises
+    except TokenError as exc:  # the parser tokenizes some parts again (e.g. a JSON path)
+        raise SqlSyntaxError(str(exc), line=first.line, column=first.col) from None
     tree = cast(exp.Expression | None, trees[0] if trees else None)
     if tree is None or isinstance(tree, exp.Command):
         raise SqlSyntaxError(
@@ -461,6 +463,8 @@ def parse_expression(text: str) -> exp.Expression:
     except ParseError as exc:
         _raise_parse_error(exc, tokens[0])
         raise  # pragma: no cover
+    except TokenError as exc:
+        raise SqlSyntaxError(str(exc), line=tokens[0].line, column=tokens[0].col) from None
     if tree is None:
         raise SqlSyntaxError("empty expression")
     _unmark(tree)

@@ -12,7 +12,7 @@ import re
 
 from sqlglot import exp
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql.types import (
     INTERVAL_FIELDS,
     YEAR_MONTH_FIELDS,
@@ -26,6 +26,7 @@ from pipelines.sql.types import (
 )
 
 __all__ = [
+    "YEAR_MONTH_LENGTH",
     "datatype_to_sql",
     "identifier_name",
     "interval_ms",
@@ -88,6 +89,15 @@ _UNIT_MS = {
     "DAY": 86_400_000,
     "DAYS": 86_400_000,
 }
+#: A year-month interval as a window's or a sort's length is not KDA's (the message, with
+#: the pages that say so); ``{}`` is the interval.
+YEAR_MONTH_LENGTH = (
+    "KDA for SQL does not support a year-month interval ({}) as a window's or a sort's "
+    "length: its windows are day-time intervals (SQL Reference, WINDOW Clause, "
+    "sql-reference-window-clause.html: \"RANGE INTERVAL 'interval' {{SECOND | MINUTE | HOUR}} "
+    'PRECEDING"; Data Types, sql-reference-data-types.html: "Day-time intervals supported, '
+    'year-month intervals not supported")'
+)
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _SPAN = re.compile(rf"^\s*(-)?\s*{_NUMBER}(?:[ :]{_NUMBER})?(?::{_NUMBER})?(?::{_NUMBER})?\s*$")
 _SPAN_ORDER = ["DAY", "HOUR", "MINUTE", "SECOND"]
@@ -106,12 +116,7 @@ def interval_ms(node: exp.Interval) -> Interval:
     else:
         raise SqlPlanError(f"interval {text!r} needs a unit", line=line, column=column)
     if first in YEAR_MONTH_FIELDS or last in YEAR_MONTH_FIELDS:
-        raise SqlUnsupportedError(
-            f"a year-month interval ({node.sql()}) as a window or sort length: a month has "
-            "no fixed length",
-            line=line,
-            column=column,
-        )
+        raise SqlPlanError(YEAR_MONTH_LENGTH.format(node.sql()), line=line, column=column)
     if first not in _SPAN_ORDER or last not in _SPAN_ORDER:
         if first == "MILLISECOND" and last == "MILLISECOND":
             return Interval(int(float(text)))

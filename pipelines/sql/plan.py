@@ -12,6 +12,7 @@ query: one planner per kind of pump, each beside its operator in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from pipelines.sql.dialect import Statement, parse_statements
 from pipelines.sql.lineage import column_lineage
 from pipelines.sql.nodes import datatype_to_sql, identifier_name, node_position
 from pipelines.sql.operators.hotspots_plan import HotspotsPlanner
+from pipelines.sql.operators.monotonic_plan import MonotonicGroupPlanner
 from pipelines.sql.operators.project_plan import ProjectPlanner
 from pipelines.sql.operators.rcf_plan import RandomCutForestPlanner
 from pipelines.sql.operators.sliding_plan import SlidingPlanner
@@ -52,14 +54,15 @@ ERROR_STREAM = "error_stream"
 
 #: The planners, in the order they are asked: a table function in FROM (the machine-learning
 #: ones by name first: the items-tumbling planner takes any other), then a JOIN of two
-#: streams, then the window kinds (WINDOWED BY STAGGER, GROUP BY, OVER), and last the
-#: stateless pump, which takes every other query.
+#: streams, then the window kinds (WINDOWED BY STAGGER, GROUP BY MONOTONIC(x), GROUP BY,
+#: OVER), and last the stateless pump, which takes every other query.
 PLANNERS: tuple[PumpPlanner, ...] = (
     RandomCutForestPlanner(),
     HotspotsPlanner(),
     ItemsTumblingPlanner(),
     StreamJoinPlanner(),
     StaggerPlanner(),
+    MonotonicGroupPlanner(),
     TumblingPlanner(),
     SlidingPlanner(),
     ProjectPlanner(),
@@ -130,8 +133,21 @@ def _plan_application(
         name: StreamInfo(name, tuple(columns), source=True) for name, columns in inputs.items()
     }
     plan = ApplicationPlan(application, streams, [], dict(tables or {}))
-    #: the pumps of each CREATE PUMP (a later CREATE OR REPLACE PUMP replaces them)
+    #: the pumps of each CREATE PUMP (a later CREATE OR REPLACE PUMP replaces them), and the
+    #: statement each was planned from (a pristine copy, to plan it again)
     groups: dict[str, list[PlannedPump]] = {}
+    sources: dict[str, Statement] = {}
+    #: pumps that read or write a stream replaced after them: planned again at the end, over
+    #: the streams as the application leaves them — with the stream and line that replaced it
+    rebound: dict[str, tuple[str, int]] = {}
+
+    def plan_pump_group(name: str, statement: Statement) -> None:
+        _drop_group(groups.pop(name, []), streams)
+        sources[name] = _pristine(statement)
+        groups[name] = _plan_pump_statement(
+            plan, statement, allowed_lateness_ms=allowed_lateness_ms, planners=planners
+        )
+
     for statement in statements:
         tree = statement.tree
         replace = bool(tree.args.get("replace")) if isinstance(tree, exp.Create) else False
@@ -141,12 +157,6 @@ def _plan_application(
             if name in streams and streams[name].source:
                 raise plan_error(SqlPlanError, f"{name} is an input stream", schema, statement)
             if name in streams and not streams[name].hidden:
-                used = [
-                    p.name
-                    for ps in groups.values()
-                    for p in ps
-                    if name in p.sources or p.target == name
-                ]
                 if not replace:
                     raise plan_error(
                         SqlPlanError,
@@ -154,13 +164,12 @@ def _plan_application(
                         schema,
                         statement,
                     )
-                if used:
-                    raise plan_error(
-                        SqlUnsupportedError,
-                        f"replacing stream {name}, which pump {used[0]} uses",
-                        schema,
-                        statement,
-                    )
+                # KDA's CREATE STREAM: OR REPLACE re-creates it, "enabling a definition
+                # change for an existing object": the pumps that use it are bound to the
+                # new definition (planned again once every statement has been read)
+                for pump, group in groups.items():
+                    if any(name in p.sources or p.target == name for p in group):
+                        rebound.setdefault(pump, (name, statement.line))
             columns = tuple(_stream_column(c) for c in schema.expressions)
             for column, node in zip(columns, schema.expressions, strict=True):
                 if column.name == "ROWTIME":
@@ -180,9 +189,8 @@ def _plan_application(
                     tree.this,
                     statement,
                 )
-            groups[name] = _plan_pump_statement(
-                plan, statement, allowed_lateness_ms=allowed_lateness_ms, planners=planners
-            )
+            rebound.pop(name, None)  # the later definition replaces the one bound anew
+            plan_pump_group(name, statement)
         else:
             raise plan_error(
                 SqlUnsupportedError,
@@ -190,9 +198,35 @@ def _plan_application(
                 None,
                 statement,
             )
+    for name in sorted(rebound, key=lambda pump: sources[pump].line):
+        stream, line = rebound[name]
+        try:
+            plan_pump_group(name, sources[name])
+        except SqlUnsupportedError:
+            raise
+        except SqlError as exc:
+            raise type(exc)(
+                f"pump {name}, bound to stream {stream} as line {line} re-creates it: "
+                f"{exc.message}",
+                line=exc.line,
+                column=exc.column,
+            ) from None
     pumps = [pump for group in groups.values() for pump in group]
     plan.pumps = _topological(pumps, streams)
     return plan
+
+
+def _pristine(statement: Statement) -> Statement:
+    """``statement`` with a copy of its tree (planning may rewrite the tree it reads)."""
+    return dataclasses.replace(statement, tree=statement.tree.copy())
+
+
+def _drop_group(group: Sequence[PlannedPump], streams: dict[str, StreamInfo]) -> None:
+    """Forget the hidden streams the pumps of ``group`` (one CREATE PUMP) wrote."""
+    for pump in group:
+        stream = streams.get(pump.target)
+        if stream is not None and stream.hidden:
+            del streams[pump.target]
 
 
 def _stream_column(node: exp.Expression) -> StreamColumn:

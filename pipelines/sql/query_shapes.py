@@ -15,6 +15,7 @@ from sqlglot import exp
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.dialect import Statement, is_step
 from pipelines.sql.nodes import identifier_name, interval_ms, is_star
+from pipelines.sql.operators.monotonic_plan import is_monotonic
 from pipelines.sql.operators.ordering_plan import rowtime_based
 from pipelines.sql.planning import canonical, plan_error
 
@@ -33,6 +34,7 @@ __all__ = [
     "is_rowtime_alias",
     "is_star",
     "order_keys",
+    "result_rowtime",
     "rowtime_items",
     "table_function",
     "table_node",
@@ -97,10 +99,17 @@ PLANNED_CLAUSES = {
 }
 
 
-def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
+def order_keys(
+    select: exp.Select,
+    distinct: bool,
+    error: Refuse,
+    retime: exp.Expression | None = None,
+) -> list[exp.Ordered]:
     """ORDER BY's keys as expressions (an alias or ordinal is its SELECT item's); the
-    leading one is a monotonic function of ROWTIME, ascending."""
-    keys = _resolved_keys(select, distinct, error)
+    leading one is a monotonic function of ROWTIME, ascending. ORDER BY sorts the result:
+    with an item ``retime AS ROWTIME`` an unqualified ROWTIME in a key is the result's, that
+    value (:func:`result_rowtime`)."""
+    keys, written = _resolved_keys(select, distinct, error, retime)
     lead = keys[0]
     if not rowtime_based(lead.this) or lead.args.get("desc"):
         raise error(
@@ -109,7 +118,31 @@ def order_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Or
             "ascending: ROWTIME, FLOOR(s.ROWTIME TO unit) or STEP(s.ROWTIME BY …) (KDA)",
             select.args["order"].expressions[0],
         )
+    for key, direct in zip(keys, written, strict=True):
+        if direct:  # an alias or ordinal is its item's value, computed as the item is
+            key.set("this", result_rowtime(key.this, retime))
     return keys
+
+
+def result_rowtime(node: exp.Expression, retime: exp.Expression | None) -> exp.Expression:
+    """``node`` of a clause that reads the query's result (ORDER BY) with its unqualified
+    ROWTIME as the result's: ``retime``, the value the SELECT list names AS ROWTIME (KDA's
+    *ROWTIME*: unqualified, "the timestamp of the row that is just about to be generated";
+    as an alias, it overrides "the timestamp on the current row"). A qualified ``s.ROWTIME``
+    stays the input's."""
+    if retime is None:
+        return node
+
+    def swap(n: exp.Expression) -> exp.Expression:
+        if (
+            isinstance(n, exp.Column)
+            and not n.args.get("table")
+            and identifier_name(n.this) == "ROWTIME"
+        ):
+            return retime.copy()
+        return n
+
+    return node.copy().transform(swap)
 
 
 def tsort_keys(
@@ -125,7 +158,7 @@ def tsort_keys(
     within_ms = int(interval_ms(within))
     if within_ms < 0:
         raise error(SqlPlanError, "ORDER BY … WITHIN a negative interval", within)
-    keys = _resolved_keys(select, False, error)
+    keys, _ = _resolved_keys(select, False, error)
     lead, first = keys[0], order.expressions[0]
     if lead.args.get("desc"):
         raise error(SqlPlanError, "a T-sort sorts ascending (KDA: not DESC)", first)
@@ -148,7 +181,11 @@ def tsort_keys(
     return within_ms, keys[1:]
 
 
-def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[exp.Ordered]:
+def _resolved_keys(
+    select: exp.Select, distinct: bool, error: Refuse, retime: exp.Expression | None = None
+) -> tuple[list[exp.Ordered], list[bool]]:
+    """The keys, each an expression; and for each whether ORDER BY wrote it (not an alias or
+    ordinal of an item): its unqualified ROWTIME is the result's (:func:`result_rowtime`)."""
     items = select.expressions
     aliases = {
         identifier_name(i.args["alias"]): i.this
@@ -156,22 +193,30 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
         if isinstance(i, exp.Alias) and identifier_name(i.args["alias"]) != "ROWTIME"
     }
     keys: list[exp.Ordered] = []
+    written: list[bool] = []
     for ordered in select.args["order"].expressions:
         node = ordered.this
+        direct = True
         if isinstance(node, exp.Literal) and node.is_int:
             position = int(node.this)
             if not 1 <= position <= len(items) or is_star(items[position - 1]):
                 raise error(SqlPlanError, f"ORDER BY {position}: no such item", node)
             item = items[position - 1]
-            node = item.this if isinstance(item, exp.Alias) else item
+            if retime is not None and is_rowtime_alias(item):  # the result's ROWTIME
+                node = exp.column("ROWTIME")
+            else:
+                node = item.this if isinstance(item, exp.Alias) else item
+                direct = False
         elif (
             isinstance(node, exp.Column)
             and not node.args.get("table")
             and identifier_name(node.this) in aliases
         ):
             node = aliases[identifier_name(node.this)]
+            direct = False
+        value = canonical(result_rowtime(node, retime) if direct else node)
         if distinct and not any(
-            canonical(node) == canonical(i.this if isinstance(i, exp.Alias) else i) for i in items
+            value == canonical(i.this if isinstance(i, exp.Alias) else i) for i in items
         ):
             raise error(
                 SqlPlanError, "with DISTINCT, ORDER BY sorts by items of the SELECT list", node
@@ -183,7 +228,8 @@ def _resolved_keys(select: exp.Select, distinct: bool, error: Refuse) -> list[ex
                 nulls_first=ordered.args.get("nulls_first"),
             )
         )
-    return keys
+        written.append(direct)
+    return keys, written
 
 
 def distinct_leading(select: exp.Select, error: Refuse) -> exp.Expression:
@@ -259,29 +305,31 @@ def trivial_cursor(query: exp.Expression, *, star: bool) -> bool:
     )
 
 
-def is_monotonic(node: object) -> bool:
-    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "MONOTONIC"
+def _time_window(node: exp.Expression) -> bool:
+    """STEP or FLOOR … TO of a time: a tumbling window (:mod:`.operators.tumbling_plan`)."""
+    return is_step(node) or (isinstance(node, exp.Floor) and node.args.get("to") is not None)
 
 
 def without_monotonic(select: exp.Select, statement: Statement) -> exp.Select:
     """``MONOTONIC(x)`` returns ``x`` and declares it monotonic (sql-reference-monotonic.html)
     so that a streaming GROUP BY may use it. A tumbling window's STEP/FLOOR over time is
-    monotonic already: the declaration is dropped. ``GROUP BY MONOTONIC(x)`` over anything
-    else (groups that close when ``x`` changes) is refused."""
-    group = select.args.get("group")
-    for key in group.expressions if group is not None else []:
-        if is_monotonic(key):
-            inner = key.expressions[0] if key.expressions else key
-            if not (is_step(inner) or (isinstance(inner, exp.Floor) and inner.args.get("to"))):
-                raise plan_error(
-                    SqlUnsupportedError,
-                    f"GROUP BY {key.sql()}: groups that close when a declared-monotonic value "
-                    "changes (group by STEP/FLOOR of a time instead)",
-                    key,
-                    statement,
-                )
+    monotonic already, and a GROUP BY with one closes its groups with the window: every
+    declaration is dropped. Without one, the first ``GROUP BY MONOTONIC(x)`` stays as the
+    key whose groups close when ``x`` moves on (:mod:`.operators.monotonic_plan`); every
+    other ``MONOTONIC(…)`` is dropped."""
     if not any(is_monotonic(n) for n in select.walk()):
         return select
+    group = select.args.get("group")
+    keys = list(group.expressions) if group is not None else []
+    windowed = any(
+        _time_window(k) or (is_monotonic(k) and k.expressions and _time_window(k.expressions[0]))
+        for k in keys
+    )
+    declared = None if windowed else next((i for i, k in enumerate(keys) if is_monotonic(k)), None)
+    kept = keys[declared] if declared is not None else None
+    for key in keys:
+        if is_monotonic(key) and len(key.expressions) != 1:
+            raise plan_error(SqlPlanError, "MONOTONIC takes one argument", key, statement)
 
     def strip(node: exp.Expression) -> exp.Expression:
         if is_monotonic(node) and len(node.expressions) == 1:
@@ -290,4 +338,9 @@ def without_monotonic(select: exp.Select, statement: Statement) -> exp.Select:
 
     stripped = select.transform(strip)
     assert isinstance(stripped, exp.Select)
+    if kept is not None and declared is not None:
+        inner = kept.expressions[0].transform(strip)
+        marker = kept.copy()
+        marker.set("expressions", [inner])
+        stripped.args["group"].expressions[declared].replace(marker)
     return stripped

@@ -21,8 +21,12 @@ evaluated once, when the pump is planned (a hash set, a linear scan only for row
 NULLs); a correlated one is a hash lookup on its equi-join conditions — split as a reference
 join's ON is (:func:`~pipelines.sql.planning.split_join_keys`) — then a test of the rest.
 
-What is not supported yet is refused with its place: a subquery over a stream, ``SELECT
-STREAM``, a JOIN, GROUP BY, HAVING, a window or ORDER BY in the subquery, a set operation.
+Any other subquery over reference tables — with JOINs, GROUP BY and HAVING, aggregates,
+ORDER BY, subqueries in its FROM, a set operation — is evaluated as a relation by
+:mod:`pipelines.sql.subquery_relations`. What KDA cannot evaluate is refused in its words: a
+subquery over a stream (a stream's whole history is no relation; KDA's windows go in
+analytic functions and stream joins), ``SELECT STREAM`` in the subquery (a stream, not a
+relation), a window over a reference table.
 """
 
 from __future__ import annotations
@@ -33,16 +37,16 @@ from typing import Any
 
 from sqlglot import exp
 
-from ground.errors import SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlPlanError
 from pipelines.sql.catalog import StreamInfo, TableInfo
-from pipelines.sql.compiler import BoundSubquery, compile_expr
+from pipelines.sql.compiler import BoundSubquery, SubqueryPlan, aggregate_name, compile_expr
 from pipelines.sql.expr import BOOLEAN, Expr, coerce_literal, constant
 from pipelines.sql.nodes import identifier_name, node_position
 from pipelines.sql.planning import split_join_keys
-from pipelines.sql.query_shapes import NOT_KDA, PLANNED_CLAUSES, REFUSED_CLAUSES, SELECT_SYNTAX_PAGE
 from pipelines.sql.scope import Scope, ScopeColumn
 from pipelines.sql.sources import alias_of
-from pipelines.sql.types import Fn, Row
+from pipelines.sql.subquery_relations import relation_of
+from pipelines.sql.types import Fn, Row, SqlType
 
 __all__ = ["bind_subquery_predicates", "in_rows"]
 
@@ -51,15 +55,6 @@ ErrorAt = Callable[[type, str, "exp.Expression | None"], Exception]
 
 #: The clauses a predicate's subquery may have.
 _SUBQUERY_CLAUSES = {"expressions", "from_", "where", "distinct", "comments"}
-#: How the SQL text names the clauses a predicate's subquery may not have yet.
-_CLAUSE_NAMES = {
-    "joins": "JOIN",
-    "group": "GROUP BY",
-    "having": "HAVING",
-    "windows": "WINDOW",
-    "stagger": "WINDOWED BY STAGGER",
-    "order": "ORDER BY",
-}
 
 
 def bind_subquery_predicates(
@@ -94,66 +89,51 @@ def _bind(
     query = node.this if kind == "EXISTS" else node.args["query"]
     while isinstance(query, exp.Subquery | exp.Paren) and query.this is not None:
         query = query.this
-    if not isinstance(query, exp.Select):
-        raise error(SqlUnsupportedError, f"{kind} ({type(query).__name__} subquery)", query)
-    for clause, value in query.args.items():
-        if value is None or value is False or value == [] or clause in _SUBQUERY_CLAUSES:
-            continue
-        if isinstance(value, list):
-            value = value[0]
-        where = value if isinstance(value, exp.Expression) else query
-        if clause == "stream":
-            raise error(
-                SqlUnsupportedError,
-                f"SELECT STREAM in an {kind} subquery (it reads a reference table: SELECT "
-                "without STREAM, as the SQL Reference's IN example)",
-                query,
-            )
-        if clause not in PLANNED_CLAUSES:
-            construct = REFUSED_CLAUSES.get(clause, clause.upper())
-            raise error(SqlPlanError, f"{NOT_KDA.format(construct)} ({SELECT_SYNTAX_PAGE})", where)
-        construct = _CLAUSE_NAMES.get(clause, clause.upper())
-        raise error(SqlUnsupportedError, f"{construct} in an {kind} subquery", where)
-    from_ = query.args.get("from_")
+    if isinstance(query, exp.Select) and _one_table(query, tables):
+        plan: SubqueryPlan = _table_plan(kind, query, tables)
+    else:
+        plan = _RelationalSubquery(kind, query.copy(), streams, tables, error)
+    if kind == "IN":
+        tested = node.this
+        return BoundSubquery.bind(tested.copy(), node.sql(), plan)
+    return BoundSubquery.bind(None, node.sql(), plan)
+
+
+def _one_table(select: exp.Select, tables: Mapping[str, TableInfo]) -> bool:
+    """``SELECT [DISTINCT] items FROM table [AS t] [WHERE …]`` without an aggregate: a hash
+    lookup (see the module docs); anything else is evaluated as a relation."""
+    for clause, value in select.args.items():
+        if not (value is None or value is False or value == [] or clause in _SUBQUERY_CLAUSES):
+            return False
+    from_ = select.args.get("from_")
     relation = from_.this if from_ is not None else None
     if not isinstance(relation, exp.Table) or isinstance(relation.this, exp.Anonymous):
-        raise error(
-            SqlUnsupportedError, f"{kind} subquery FROM a subquery or function", relation or query
-        )
+        return False
+    alias = relation.args.get("alias")
+    if relation.args.get("over") is not None or (alias is not None and alias.args.get("columns")):
+        return False
+    if identifier_name(relation.this) not in tables:
+        return False
+    return not any(
+        aggregate_name(n) is not None or isinstance(n, exp.Window)
+        for item in select.expressions
+        for n in item.walk()
+    )
+
+
+def _table_plan(kind: str, query: exp.Select, tables: Mapping[str, TableInfo]) -> _TableSubquery:
+    relation = query.args["from_"].this
     name = identifier_name(relation.this)
-    if name in streams:
-        raise error(
-            SqlUnsupportedError,
-            f"{kind} (subquery over stream {name}): a subquery of IN or EXISTS reads a "
-            "reference table",
-            relation,
-        )
-    table = tables.get(name)
-    if table is None:
-        raise error(SqlPlanError, f"unknown stream or reference table {name}", relation)
-    alias_node = relation.args.get("alias")
-    if alias_node is not None and alias_node.args.get("columns"):
-        raise error(SqlUnsupportedError, f"{kind} subquery FROM table AS t(columns)", alias_node)
+    table = tables[name]
     alias = alias_of(relation, name)
     qualifiers = (alias, name) if alias != name else (alias,)
     inner = query.copy()
     _qualify_inner_columns(inner, table, alias)
     items = _items(inner, table, alias) if kind == "IN" else []
     condition = inner.args.get("where")
-    plan = _TableSubquery(
+    return _TableSubquery(
         kind, table, qualifiers, tuple(items), condition.this if condition is not None else None
     )
-    if kind == "IN":
-        tested = node.this
-        count = len(tested.expressions) if isinstance(tested, exp.Tuple) else 1
-        if count != len(items):
-            raise error(
-                SqlPlanError,
-                f"IN tests {count} value(s) against a subquery of {len(items)} column(s)",
-                node,
-            )
-        return BoundSubquery.bind(tested.copy(), node.sql(), plan)
-    return BoundSubquery.bind(None, node.sql(), plan)
 
 
 def _qualify_inner_columns(select: exp.Select, table: TableInfo, alias: str) -> None:
@@ -205,7 +185,7 @@ class _TableSubquery:
         for i, column in enumerate(self.table.columns):
             for qualifier in self.qualifiers:
                 inner.add(column.name, i, column.sql_type, qualifier)
-        tested = self._tested(node, scope)
+        tested = _tested(self.kind, node, scope, len(self.items))
         try:  # uncorrelated: it reads the table's columns only
             where = compile_expr(self.where, inner).fn if self.where is not None else None
             items = [compile_expr(i, inner) for i in self.items]
@@ -220,13 +200,6 @@ class _TableSubquery:
             return constant(bool(rows), BOOLEAN)
         assert tested is not None
         return _membership(tested, items, rows)
-
-    def _tested(self, node: BoundSubquery, scope: Scope) -> list[Expr] | None:
-        if self.kind == "EXISTS":
-            return None
-        this = node.this
-        values = this.expressions if isinstance(this, exp.Tuple) else [this]
-        return [compile_expr(v, scope) for v in values]
 
     def _correlated(self, inner: Scope, outer: Scope, tested: list[Expr] | None) -> Expr:
         """Per row: the table rows its equi-join keys find, then the rest of WHERE, on the
@@ -275,6 +248,70 @@ class _TableSubquery:
             return in_rows(value, (tuple(f(c) for f in items) for c in matches(row)))
 
         return Expr(in_correlated, BOOLEAN)
+
+
+@dataclass(frozen=True, eq=False)
+class _RelationalSubquery:
+    """The plan of one predicate over a relation of reference tables (see
+    :mod:`pipelines.sql.subquery_relations`): evaluated once when it names nothing of the
+    outer row, else for each row."""
+
+    kind: str
+    query: exp.Expression
+    streams: Mapping[str, StreamInfo]
+    tables: Mapping[str, TableInfo]
+    error: ErrorAt
+
+    def compile(self, node: BoundSubquery, scope: Scope) -> Expr:
+        try:
+            relation = relation_of(
+                self.kind, self.query, self.streams, self.tables, None, self.error
+            )
+        except SqlPlanError:
+            return self._correlated(node, scope)
+        tested = _tested(self.kind, node, scope, len(relation.names))
+        rows = relation.rows(())
+        if tested is None:
+            return constant(bool(rows), BOOLEAN)
+        return _membership(tested, _typed(relation.types), rows)
+
+    def _correlated(self, node: BoundSubquery, scope: Scope) -> Expr:
+        relation = relation_of(self.kind, self.query, self.streams, self.tables, scope, self.error)
+        tested = _tested(self.kind, node, scope, len(relation.names))
+        rows_of = relation.rows
+        if tested is None:
+
+            def exists(row: Row) -> bool:
+                return bool(rows_of(row))
+
+            return Expr(exists, BOOLEAN)
+        values = _value_fns(tested, _typed(relation.types))
+
+        def in_correlated(row: Row) -> Any:
+            return in_rows(tuple(f(row) for f in values), rows_of(row))
+
+        return Expr(in_correlated, BOOLEAN)
+
+
+def _typed(types: Sequence[SqlType | None]) -> list[Expr]:
+    """Stand-ins for a relation's columns, by type (what :func:`_value_fns` reads)."""
+    return [Expr(lambda _row: None, t) for t in types]
+
+
+def _tested(kind: str, node: BoundSubquery, scope: Scope, columns: int) -> list[Expr] | None:
+    """The values IN tests, compiled in the outer row's scope (``None`` for EXISTS)."""
+    if kind == "EXISTS":
+        return None
+    this = node.this
+    values = this.expressions if isinstance(this, exp.Tuple) else [this]
+    if len(values) != columns:
+        line, column = node_position(node)
+        raise SqlPlanError(
+            f"IN tests {len(values)} value(s) against a subquery of {columns} column(s)",
+            line=line,
+            column=column,
+        )
+    return [compile_expr(v, scope) for v in values]
 
 
 def _index(rows: Sequence[Row], keys: Sequence[Fn]) -> dict[tuple[Any, ...], list[Row]]:

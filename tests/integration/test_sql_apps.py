@@ -492,6 +492,33 @@ def test_a_stuck_commit_starts_the_worker_process_again(
     assert len(started) == 2 and all(f"[{pid}]" in line for line in started), started
 
 
+@pytest.mark.faults
+@pytest.mark.timeout(240)
+def test_a_commit_whose_reply_is_lost_is_not_replayed(
+    stack_settings, topic_factory, tmp_path, workers
+):
+    """A commit that landed although the worker was told it failed (its reply lost to a
+    broker restart), injected: the worker must not replay from the commit before, which
+    wrote every window of that transaction twice. It learns the outcome from the broker once
+    a new producer has fenced the transaction, and every window comes out once, = DuckDB."""
+    kafka = stack_settings.kafka
+    topic = topic_factory(PARTITIONS, prefix="it-ticker-lost-reply")
+    data = Dataset(topic, PARTITIONS, 3_000)
+    app = deploy("tumbling_event_time", tmp_path, topic_factory, data, runtime=SLOW)
+    app.env = {**(app.env or {}), "SHARDLINE_FAULTS": "lost_commit_reply_after=40"}
+    pace = Pace(400, hold_at=2_000)
+    producer = produce_in_background(
+        kafka, topic, ticker_records(data.records, seed=16, start_ms=start_ms()),
+        PARTITIONS, per_second=pace,
+    )  # fmt: skip
+    worker = app.worker("w1", tmp_path / "w1.log", workers)
+    wait_log([worker], "the transaction in doubt committed", 120)
+    pace.release()
+    finish_event_time_app(stack_settings, app, producer, [worker])
+    log = worker.log.read_text(errors="replace")
+    assert "replacing the transactional producer" in log, log[-3000:]
+
+
 # -- 10. two workers, one killed, a third joins ---------------------------------------------
 @pytest.mark.faults
 @pytest.mark.timeout(240)

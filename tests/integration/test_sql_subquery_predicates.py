@@ -88,3 +88,44 @@ def test_in_and_exists_over_a_reference_table(
     assert dropped is not None and dropped[0] > 0
     assert {r[1] for r in expected} - limited
     assert len(expected) < tickers.records
+
+
+def test_in_and_exists_over_grouped_joined_and_combined_reference_data(
+    stack_settings, tickers, topic_factory, bucket_factory, tmp_path, workers
+):
+    bucket = bucket_factory("it-refdata")
+    body = io.StringIO()
+    csv.writer(body, lineterminator="\n").writerows([("Ticker", "Sector", "Limit"), *LIMITS])
+    client = s3_client(stack_settings)
+    client.put_object(Bucket=bucket, Key="limits.csv", Body=body.getvalue().encode())
+    client.close()
+    app = deploy("reference_subquery_relational", tmp_path, topic_factory, tickers, bucket=bucket)
+    con = input_table(stack_settings.kafka, tickers.topic)
+    con.execute("CREATE TABLE limits (ticker VARCHAR, sector VARCHAR, lim DOUBLE)")
+    con.executemany("INSERT INTO limits VALUES (?, ?, ?)", LIMITS)
+    expected = con.execute(
+        """SELECT part, ticker, sector, price,
+                  EXISTS (SELECT l.sector FROM limits AS l WHERE l.sector = s.sector
+                          GROUP BY l.sector HAVING MAX(l.lim) > s.price)
+           FROM s
+           WHERE sector IN (SELECT sector FROM limits GROUP BY sector HAVING COUNT(*) >= 1
+                            UNION SELECT 'HEALTHCARE' FROM limits)
+             AND ticker NOT IN (SELECT a.ticker FROM limits AS a JOIN limits AS b
+                                ON a.sector = b.sector AND a.ticker <> b.ticker)
+           ORDER BY part, off"""
+    ).fetchall()
+    out_topic = app.outputs["DESTINATION_SQL_STREAM"]
+    run_app(stack_settings, app, workers, {out_topic: len(expected)})
+
+    got = by_partition(output(stack_settings, out_topic))
+    for p in range(tickers.partitions):
+        rows = [
+            (v["TICKER_SYMBOL"], v["SECTOR"], v["PRICE"], v["Below"]) for v in got.get(p, [])
+        ]
+        assert_same_sequence(rows, [r[1:] for r in expected if r[0] == p], what=f"partition {p}")
+    # every branch: both flags, HEALTHCARE kept by the UNION, AUTOMOBILE and the tickers
+    # sharing a listed sector (AMZN, MSFT) left out
+    assert {r[4] for r in expected} == {True, False}
+    assert "HEALTHCARE" in {r[2] for r in expected}
+    assert not {"AMZN", "MSFT", "TSLA"} & {r[1] for r in expected}
+    assert len(expected) < tickers.records

@@ -108,8 +108,8 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "pipelines.sql.operators": [
         "AggCall", "Context", "Cursor", "HotspotsOperator", "ItemsFinal", "ItemsPartial",
-        "ItemsTumblingOperator", "KeyedRow", "LATE_ROW", "Operator", "ProjectOperator",
-        "RandomCutForestOperator", "ReferenceJoin", "ResultQuery", "RowFailure",
+        "ItemsTumblingOperator", "KeyedRow", "LATE_ROW", "MonotonicGroupOperator", "Operator",
+        "ProjectOperator", "RandomCutForestOperator", "ReferenceJoin", "ResultQuery", "RowFailure",
         "SlidingOperator", "SlidingWindow", "StaggerOperator", "StateStore", "StatefulOperator",
         "StreamJoinOperator", "TumblingFinal", "TumblingLayout", "TumblingOperator",
         "TumblingPartial", "TwoInputOperator", "WindowAgg",

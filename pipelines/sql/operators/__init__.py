@@ -18,6 +18,7 @@ from pipelines.sql.operators.base import (
 )
 from pipelines.sql.operators.cursor import Cursor, ResultQuery
 from pipelines.sql.operators.hotspots import HotspotsOperator
+from pipelines.sql.operators.monotonic import MonotonicGroupOperator
 from pipelines.sql.operators.project import ProjectOperator, ReferenceJoin
 from pipelines.sql.operators.rcf import RandomCutForestOperator
 from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, WindowAgg
@@ -42,6 +43,7 @@ __all__ = [
     "ItemsTumblingOperator",
     "KeyedRow",
     "LATE_ROW",
+    "MonotonicGroupOperator",
     "Operator",
     "ProjectOperator",
     "RandomCutForestOperator",

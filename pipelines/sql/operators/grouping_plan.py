@@ -24,7 +24,7 @@ from pipelines.sql.planning import PumpQuery, canonical
 from pipelines.sql.scope import Scope, ScopeColumn
 from pipelines.sql.types import Fn, is_year_month
 
-__all__ = ["Grouped", "agg_call", "plan_grouped"]
+__all__ = ["Grouped", "agg_call", "plan_grouped", "year_month_aggregate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +37,25 @@ class Grouped:
 
 
 #: The aggregates a year-month interval may go through (they only compare or count values).
-_ORDER_ONLY = frozenset(
-    {"COUNT", "COUNT_DISTINCT", "MIN", "MAX", "FIRST_VALUE", "LAST_VALUE"}
-)
+_ORDER_ONLY = frozenset({"COUNT", "COUNT_DISTINCT", "MIN", "MAX", "FIRST_VALUE", "LAST_VALUE"})
+
+
+def year_month_aggregate(name: str) -> str:
+    """The message for ``name`` (an aggregate that adds its values) of a year-month interval,
+    which KDA's pages do not take."""
+    page = name.removesuffix(DISTINCT_SUFFIX)
+    syntax = (
+        f"its syntax takes a number-expression (SQL Reference, {page})"
+        if page != "EXP_AVG"
+        else 'it "returns an exponentially-weighted average" (SQL Reference, EXP_AVG) and '
+        "an average takes a number-expression (SQL Reference, AVG)"
+    )
+    return (
+        f"KDA for SQL does not support {page} of a year-month interval: {syntax}, and "
+        "year-month intervals are values "
+        'of date arithmetic only (Data Types, sql-reference-data-types.html: "Day-time '
+        'intervals supported, year-month intervals not supported")'
+    )
 
 
 def agg_call(query: PumpQuery, node: exp.Expression, scope: Scope) -> AggCall:
@@ -60,7 +76,7 @@ def agg_call(query: PumpQuery, node: exp.Expression, scope: Scope) -> AggCall:
         raise query.error(SqlUnsupportedError, f"aggregate {name}", node)
     compiled = compile_expr(arg, scope)
     if is_year_month(compiled.sql_type) and name not in _ORDER_ONLY:
-        raise query.error(SqlUnsupportedError, f"{name} of a year-month interval", node)
+        raise query.error(SqlPlanError, year_month_aggregate(name), node)
     return AggCall(
         f"{name}({arg.sql()})",
         spec,

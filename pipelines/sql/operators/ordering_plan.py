@@ -83,13 +83,18 @@ def sort_pump(
     target: str,
     width: int,
     keys: Sequence[exp.Ordered],
+    *,
+    retimed: bool = False,
 ) -> PlannedPump:
-    """ORDER BY ``keys``, computed after the ``width`` columns of ``source``'s rows."""
+    """ORDER BY ``keys``, computed after the ``width`` columns of ``source``'s rows.
+    ``retimed``: the rows have a ROWTIME of their own (``expr AS ROWTIME``), not the
+    partition's, so the partition's ROWTIME does not tell when a group is whole: it closes
+    when a row of the next group comes or the partition goes idle."""
     positions: list[SortKey] = [
         (1 + width + j, bool(key.args.get("desc")), bool(key.args.get("nulls_first")))
         for j, key in enumerate(keys)
     ]
-    probe = rowtime_probe(keys[0].this)
+    probe = None if retimed else rowtime_probe(keys[0].this)
     leading, rest = positions[0][0], positions[1:]
     details = [
         f"ORDER BY {', '.join(k.sql() for k in keys)}: rows gathered while "
@@ -157,14 +162,18 @@ def distinct_pump(
     source: StreamInfo,
     target: str,
     width: int,
-    leading: exp.Expression,
+    leading: exp.Expression | None,
 ) -> PlannedPump:
     """SELECT DISTINCT over the first ``width`` columns; the monotonic item is the last
-    column of ``source``."""
-    position = len(source.columns)  # (ROWTIME, *columns): the last column
-    probe = rowtime_probe(leading)
+    column of ``source`` — or, ``leading`` None, the rows' ROWTIME: an item ``expr AS
+    ROWTIME`` the rows took as theirs, one of the items DISTINCT compares."""
+    if leading is None:
+        position, probe, what = 0, None, "ROWTIME (the value AS ROWTIME)"
+    else:
+        position = len(source.columns)  # (ROWTIME, *columns): the last column
+        probe, what = rowtime_probe(leading), leading.sql()
     details = [
-        f"DISTINCT: a row is dropped when an equal one came with the same {leading.sql()}",
+        f"DISTINCT: a row is dropped when an equal one came with the same {what}",
         "state: the distinct rows of the current value (changelog, chunked per commit)",
     ]
     return PlannedPump(

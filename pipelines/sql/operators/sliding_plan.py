@@ -11,12 +11,12 @@ from pipelines.sql.aggregates import AGGREGATES
 from pipelines.sql.compiler import aggregate_name, compile_expr
 from pipelines.sql.expr import DOUBLE
 from pipelines.sql.nodes import identifier_name, interval_ms, node_position
-from pipelines.sql.operators.grouping_plan import agg_call
+from pipelines.sql.operators.grouping_plan import agg_call, year_month_aggregate
 from pipelines.sql.operators.sliding import SlidingOperator, SlidingWindow, WindowAgg
 from pipelines.sql.planning import PlannedPump, PumpQuery, canonical, key_columns
 from pipelines.sql.scope import Scope, ScopeColumn
 from pipelines.sql.sources import resolve_source
-from pipelines.sql.types import Interval
+from pipelines.sql.types import Interval, is_year_month
 from pipelines.sql.window_functions import ExpAvg, Lag, NthValue
 
 __all__ = ["SlidingPlanner"]
@@ -129,6 +129,24 @@ class _Windows:
         return exp.Column(this=exp.Identifier(this=self._placeholders[call_text], quoted=True))
 
 
+
+#: the SQL Reference's words on sliding windows, for the errors of windows KDA does not have
+_WINDOW_SYNTAX = (
+    "SQL Reference, WINDOW Clause, sql-reference-window-clause.html: "
+    "\"PARTITION BY partition_name RANGE INTERVAL 'interval' {SECOND | MINUTE | HOUR}"
+    " PRECEDING | ROWS number PRECEDING\""
+)
+_OFFSET_WINDOWS = (
+    "SQL Reference, Allowed and Disallowed Window Specifications, sql-reference-allowed-"
+    "disallowed-window.html: \"Offset windows are windows that do not end with CURRENT ROW."
+    " These are not supported\""
+)
+_INFINITE_WINDOWS = (
+    "SQL Reference, Allowed and Disallowed Window Specifications, sql-reference-allowed-"
+    "disallowed-window.html: \"You cannot define an infinite window\""
+)
+
+
 def _window_key(definition: exp.Expression) -> str:
     parts = [canonical(p) for p in definition.args.get("partition_by") or []]
     spec = definition.args.get("spec")
@@ -209,8 +227,10 @@ def _exp_avg(query: PumpQuery, func: exp.Anonymous, scope: Scope) -> WindowAgg:
         raise query.error(
             SqlPlanError, "EXP_AVG's second argument is a positive constant INTERVAL", func
         )
-    arg = compile_expr(value, scope).fn
-    return WindowAgg(None, arg, ExpAvg(int(interval.constant)), DOUBLE)
+    arg = compile_expr(value, scope)
+    if is_year_month(arg.sql_type):
+        raise query.error(SqlPlanError, year_month_aggregate("EXP_AVG"), func)
+    return WindowAgg(None, arg.fn, ExpAvg(int(interval.constant)), DOUBLE)
 
 
 def _sliding_window(
@@ -227,7 +247,10 @@ def _sliding_window(
         ]
         if ordered != ["ROWTIME"]:
             raise query.error(
-                SqlUnsupportedError, "sliding windows ordered by anything but ROWTIME", order
+                SqlPlanError,
+                f"KDA for SQL does not support a sliding window ordered by {order.sql()}: its"
+                f" windows follow ROWTIME ({_WINDOW_SYNTAX}, which has no ORDER BY)",
+                order,
             )
     if spec is None:
         raise query.error(
@@ -240,27 +263,30 @@ def _sliding_window(
         spec.meta.update(definition.meta)
     kind = str(spec.args.get("kind")).upper()
     if kind not in ("RANGE", "ROWS"):
-        raise query.error(SqlUnsupportedError, f"{kind} windows", spec)
+        raise query.error(
+            SqlPlanError, f"KDA for SQL does not support {kind} windows ({_WINDOW_SYNTAX})", spec
+        )
     start = spec.args.get("start")
     start_side = str(spec.args.get("start_side") or "").upper()
     end = spec.args.get("end")
     # KDA aggregates over windows that end with the current row: … PRECEDING, CURRENT ROW,
     # BETWEEN … PRECEDING AND CURRENT ROW (sql-reference-allowed-disallowed-window)
-    if end is not None and not (isinstance(end, str) and end.upper() == "CURRENT ROW"):
-        raise query.error(
-            SqlUnsupportedError,
-            f"window {spec.sql()}: KDA aggregates over windows that end with the current row",
-            spec,
-        )
     current = isinstance(start, str) and start.upper() == "CURRENT ROW"
-    if not current and start_side != "PRECEDING":
+    if (end is not None and not (isinstance(end, str) and end.upper() == "CURRENT ROW")) or (
+        not current and start_side != "PRECEDING"
+    ):
         raise query.error(
-            SqlUnsupportedError,
-            f"window {spec.sql()}: KDA aggregates over windows that end with the current row",
+            SqlPlanError,
+            f"KDA for SQL does not support the window {spec.sql()}: KDA aggregates over windows"
+            f" that end with the current row ({_OFFSET_WINDOWS})",
             spec,
         )
     if isinstance(start, str) and start.upper() == "UNBOUNDED":
-        raise query.error(SqlUnsupportedError, f"window {spec.sql()} (unbounded)", spec)
+        raise query.error(
+            SqlPlanError,
+            f"KDA for SQL does not support the window {spec.sql()} ({_INFINITE_WINDOWS})",
+            spec,
+        )
     if kind == "RANGE":
         if current:
             return SlidingWindow(tuple(partition), 0, None, tuple(aggs))
@@ -269,7 +295,12 @@ def _sliding_window(
             if range_ms < 0:
                 raise query.error(SqlPlanError, "a window cannot be negative", spec)
             return SlidingWindow(tuple(partition), range_ms, None, tuple(aggs))
-        raise query.error(SqlUnsupportedError, "RANGE without an INTERVAL", spec)
+        raise query.error(
+            SqlPlanError,
+            f"KDA for SQL does not support RANGE {start.sql() if start is not None else ''}"
+            f" without an INTERVAL ({_WINDOW_SYNTAX})",
+            spec,
+        )
     if current:
         return SlidingWindow(tuple(partition), None, 0, tuple(aggs))
     count = int(start.this) if isinstance(start, exp.Literal) and start.is_int else None

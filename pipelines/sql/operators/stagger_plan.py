@@ -7,11 +7,12 @@ from sqlglot import exp
 
 from ground.errors import SqlPlanError, SqlUnsupportedError
 from pipelines.sql.compiler import compile_expr
-from pipelines.sql.nodes import identifier_name
+from pipelines.sql.nodes import YEAR_MONTH_LENGTH, identifier_name
 from pipelines.sql.operators.grouping_plan import plan_grouped
 from pipelines.sql.operators.stagger import StaggerOperator
 from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery
 from pipelines.sql.sources import resolve_source
+from pipelines.sql.types import MonthInterval, is_year_month
 
 __all__ = ["StaggerPlanner"]
 
@@ -36,6 +37,10 @@ class StaggerPlanner:
                 SqlPlanError, "WINDOWED BY STAGGER replaces GROUP BY; use one", select
             )
         length = compile_expr(length_node, scope)
+        if is_year_month(length.sql_type) or type(length.constant) is MonthInterval:
+            raise query.error(
+                SqlPlanError, YEAR_MONTH_LENGTH.format(length_node.sql()), length_node
+            )
         if not length.is_constant or not length.constant or int(length.constant) <= 0:
             raise query.error(
                 SqlPlanError, "STAGGER needs RANGE INTERVAL with a positive length", length_node

@@ -23,10 +23,32 @@ from pipelines.sql.nodes import identifier_name, interval_ms
 from pipelines.sql.operators.join_windows import JoinWindow
 from pipelines.sql.operators.stream_join import StreamJoinOperator
 from pipelines.sql.planning import Grouping, PlannedPump, PumpQuery, split_join_keys
+from pipelines.sql.query_shapes import NOT_KDA
 from pipelines.sql.scope import Scope
 from pipelines.sql.sources import alias_of, from_table, single_join, stream_join
 
 __all__ = ["StreamJoinPlanner", "join_window"]
+
+#: A join window that spans the current row, and where KDA's reference says it has none.
+SPANNING = "a JOIN window that spans the current row (BETWEEN … PRECEDING AND … FOLLOWING)"
+SPANNING_PAGE = (
+    'SQL Reference, Allowed and Disallowed Window Specifications: "Offset windows are '
+    'windows that do not end with CURRENT ROW. These are not supported" (the window '
+    '"spans CURRENT ROW rather than starting or ending there")'
+)
+OFFSET_PAGE = (
+    'SQL Reference, Allowed and Disallowed Window Specifications: "Offset windows are '
+    'windows that do not end with CURRENT ROW. These are not supported", nor negative ones'
+)
+#: ROWS CURRENT ROW on a join, and the page that defines a ROWS join window by a count.
+ROWS_CURRENT = "ROWS CURRENT ROW (a count of no rows) as a JOIN window"
+ROWS_PAGE = (
+    'SQL Reference, JOIN clause: a row-based window is "a given count of rows before or '
+    'after the row with the current timestamp", and CURRENT ROW is the synonym of 0 '
+    "PRECEDING (Allowed and Disallowed Window Specifications), a count of no rows; write "
+    "RANGE CURRENT ROW for the rows of the current row's ROWTIME, ROWS 1 PRECEDING for the "
+    "latest row"
+)
 
 
 class StreamJoinPlanner:
@@ -198,18 +220,15 @@ def join_window(query: PumpQuery, over: exp.Expression) -> JoinWindow:
         preceding, following = first
     else:
         last = _bound(query, spec, end, end_side, rows=rows)
-        # BETWEEN: the window must start or end with the current row and contain it
-        if first[1] or last[0] or (first[0] and last[1]):
-            raise query.error(
-                SqlUnsupportedError,
-                f"JOIN window {spec.sql()} (KDA: a window starts or ends with the current row)",
-                spec,
-            )
+        # BETWEEN: KDA's windows start or end with the current row
+        if first[0] and last[1]:
+            raise query.error(SqlPlanError, NOT_KDA.format(f"{SPANNING} ({SPANNING_PAGE})"), spec)
+        if first[1] or last[0]:
+            construct = f"the JOIN window {spec.sql()}, which does not end with the current row"
+            raise query.error(SqlPlanError, NOT_KDA.format(f"{construct} ({OFFSET_PAGE})"), spec)
         preceding, following = first[0], last[1]
     if rows and not (preceding or following):
-        # KDA defines a ROWS join window by its count of rows (ROWS 10 PRECEDING: the latest 10);
-        # which row of the other stream ROWS CURRENT ROW would hold, the reference does not say
-        raise query.error(SqlUnsupportedError, "JOIN window ROWS CURRENT ROW", over)
+        raise query.error(SqlPlanError, NOT_KDA.format(f"{ROWS_CURRENT} ({ROWS_PAGE})"), over)
     return JoinWindow(rows, preceding, following)
 
 

@@ -28,3 +28,8 @@ def test_the_stuck_call_fires_once_and_leaves_the_environment(
 
     assert os.environ[ENV] == "commit_delay_ms=10"
     assert Faults.parse(os.environ[ENV]).stuck_offsets_after == 0
+
+
+def test_the_lost_commit_reply_fires_once() -> None:
+    f = Faults.parse("lost_commit_reply_after=3")
+    assert [f.lost_commit_reply(n) for n in (1, 2, 3, 3, 4)] == [False, False, True, False, False]

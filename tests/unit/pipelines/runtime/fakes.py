@@ -22,6 +22,11 @@ class FakeProducer:
         self.committed: list[tuple[list[Produced], list[tuple[str, int, int]]]] = []
         self.aborted: list[list[Produced]] = []
         self.fail_next_commit: KafkaError | None = None
+        #: errors commit_transaction raises, one per call, AFTER the commit landed on the
+        #: broker (a timeout while a broker restarts): the outcome is unknown to the caller
+        self.landed_commit_errors: list[KafkaError] = []
+        self.committing = False  # a commit landed; librdkafka has not reported it yet
+        self.inits = 0
         self.fail_next_produce: BaseException | type[BaseException] | None = None
         self.polls = 0
         self.headers: list[tuple[str, list[tuple[str, bytes]] | None]] = []  # every produce
@@ -46,14 +51,42 @@ class FakeProducer:
         self.offsets = [(tp.topic, tp.partition, tp.offset) for tp in offsets]
 
     def commit_transaction(self, timeout=None) -> None:
-        assert self.open is not None
+        if self.committing:  # a retry of a commit that landed: it reports success at last
+            if self.landed_commit_errors:
+                raise KafkaException(self.landed_commit_errors.pop(0))
+            self.committing = False
+            return
+        if self.open is None:  # as librdkafka: no transaction to commit
+            raise KafkaException(
+                KafkaError(KafkaError._STATE, "Operation not valid in state Ready")
+            )
         if self.fail_next_commit is not None:
             err, self.fail_next_commit = self.fail_next_commit, None
             raise KafkaException(err)
         self.committed.append((self.open, self.offsets))
         self.open = None
+        if self.landed_commit_errors:
+            self.committing = True
+            raise KafkaException(self.landed_commit_errors.pop(0))
+
+    def init_transactions(self, timeout=None) -> None:
+        """A new producer on the same transactional.id: the coordinator completes a commit
+        that landed and aborts a transaction left open."""
+        self.inits += 1
+        self.committing = False
+        self.landed_commit_errors = []
+        if self.open is not None:
+            self.aborted.append(self.open)
+            self.open = None
+
+    def purge(self, in_queue=True, in_flight=True, blocking=True) -> None:
+        pass
 
     def abort_transaction(self, timeout=None) -> None:
+        if self.committing:  # as librdkafka: a commit under way cannot be aborted
+            raise KafkaException(
+                KafkaError(KafkaError._STATE, "Operation not valid in state CommittingTransaction")
+            )
         assert self.open is not None
         self.aborted.append(self.open)
         self.open = None

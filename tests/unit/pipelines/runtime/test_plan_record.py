@@ -39,8 +39,9 @@ def test_the_first_worker_records_its_plan_and_the_same_plan_starts_again(monkey
     topic = Topic(monkeypatch)
     check_plan(KAFKA, "app", "aaaa", ["app-P-repartition (rows, keyed by X)"], reset_command=RESET)
     assert topic.records == [("aaaa", ["app-P-repartition (rows, keyed by X)"])]
-    assert topic.created == [("app-plan", 1, {"cleanup.policy": "compact",
-                                               "message.timestamp.type": "LogAppendTime"})]
+    assert topic.created == [
+        ("app-plan", 1, {"cleanup.policy": "compact", "message.timestamp.type": "LogAppendTime"})
+    ]
     for _ in range(2):  # restarts: nothing written, nothing refused
         check_plan(KAFKA, "app", "aaaa", ["app-P-repartition (rows, keyed by X)"],
                    reset_command=RESET)  # fmt: skip
@@ -74,3 +75,53 @@ def test_a_record_is_read_back_whatever_its_value() -> None:
     assert module._decode(b"aaaa", b'{"plan": ["x"]}') == ("aaaa", ["x"])
     assert module._decode(b"aaaa", b"garbage") == ("aaaa", ["(unreadable)"])
     assert module._decode(None, None) == ("", [])
+
+
+class _LeaderAwayConsumer:
+    """A consumer of a cluster electing leaders: every watermark query fails with ``code``."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def get_watermark_offsets(self, _tp: Any, timeout: float = 0) -> tuple[int, int]:
+        from confluent_kafka import KafkaError, KafkaException
+
+        raise KafkaException(KafkaError(self.code, "Broker: Not leader for partition"))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("code", "transient"),
+    [("NOT_LEADER_FOR_PARTITION", True), ("LEADER_NOT_AVAILABLE", True),
+     ("TOPIC_AUTHORIZATION_FAILED", False)],
+)  # fmt: skip
+def test_a_cluster_electing_leaders_is_waited_out_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, code: str, transient: bool
+) -> None:
+    """A worker started again while its broker restarts read the plan topic before the
+    partition had a leader, and stopped; the start-up wait waits out such errors."""
+    from confluent_kafka import KafkaError
+
+    from ground.errors import BrokerUnavailableError, ServiceUnavailableError
+    from ground.startup import StartupWait, wait_until_up
+
+    monkeypatch.setattr(
+        module, "Consumer", lambda _c: _LeaderAwayConsumer(getattr(KafkaError, code))
+    )
+    with pytest.raises(BrokerUnavailableError) as info:
+        module.read_plans(KAFKA, "app-plan")
+    assert isinstance(info.value, ServiceUnavailableError) is transient
+    assert "app-plan" in str(info.value)
+    calls: list[int] = []
+
+    def read() -> list:
+        calls.append(1)
+        if len(calls) < 3:
+            return module.read_plans(KAFKA, "app-plan")
+        return []
+
+    if transient:
+        assert wait_until_up(read, StartupWait(wait_ms=60_000), sleep=lambda _s: None) == []
+        assert len(calls) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlglot import exp
 
 from pipelines.sql.dialect import parse_statements
@@ -55,3 +56,26 @@ def test_create_stream_column_options_parse() -> None:
              for col in columns]  # fmt: skip
     assert kinds == [["NotNullColumnConstraint"], ["CommentColumnConstraint"], []]
     assert columns[2].args["kind"].sql() == "INTERVAL MINUTE TO SECOND"
+
+
+def test_a_token_error_inside_the_parser_is_a_syntax_error_at_the_statement(monkeypatch) -> None:
+    """sqlglot's parser tokenizes some parts again (the fuzzer found a TokenError escaping
+    from a mutated application); it is a syntax error with the statement's place."""
+    from sqlglot.errors import TokenError
+
+    from ground.errors import SqlSyntaxError
+    from pipelines.sql import dialect
+
+    class Exploding:
+        def parse(self, *_args):
+            raise TokenError("Error tokenizing 'x'")
+
+        def parse_into(self, *_args):
+            raise TokenError("Error tokenizing 'x'")
+
+    monkeypatch.setattr(dialect._DIALECT, "parser", lambda **_kw: Exploding())
+    with pytest.raises(SqlSyntaxError, match="Error tokenizing") as info:
+        dialect.parse_statements("SELECT 1;\n  SELECT STREAM a FROM s")
+    assert (info.value.line, info.value.column) == (1, 6)
+    with pytest.raises(SqlSyntaxError, match="Error tokenizing"):
+        dialect.parse_expression("a + 1")

@@ -174,6 +174,7 @@ def test_planners_are_asked_in_order_and_the_stateless_one_last() -> None:
         "ItemsTumblingPlanner",
         "StreamJoinPlanner",
         "StaggerPlanner",
+        "MonotonicGroupPlanner",
         "TumblingPlanner",
         "SlidingPlanner",
         "ProjectPlanner",
@@ -269,17 +270,16 @@ def test_year_month_interval_columns_are_refused_with_their_place() -> None:
 
 def test_group_by_monotonic() -> None:
     # sql-reference-monotonic.html: MONOTONIC(x) is x, declared monotonic. Over a STEP/FLOOR
-    # of time it is the tumbling window it wraps; over anything else (groups that close when
-    # the value changes) it is refused rather than computed as something else.
+    # of time it is the tumbling window it wraps; over anything else its groups close when
+    # the value moves on (operators/test_monotonic.py)
     body = (
         PUMP + "SELECT STREAM ticker_symbol, COUNT(*) FROM " + SRC + "\n"
         "GROUP BY ticker_symbol, MONOTONIC(STEP(ROWTIME BY INTERVAL '1' MINUTE));"
     )
     (pump,) = _plan(body).pumps
     assert pump.kind == "tumbling" and "60000 ms on ROWTIME" in pump.details[0]
-    with pytest.raises(SqlUnsupportedError, match="declared-monotonic") as info:
-        _plan(
-            PUMP + "SELECT STREAM ticker_symbol, COUNT(*) FROM " + SRC + "\n"
-            "GROUP BY MONOTONIC(ticker_symbol);"
-        )
-    assert info.value.line == 4
+    (pump,) = _plan(
+        PUMP + "SELECT STREAM ticker_symbol, COUNT(*) FROM " + SRC + "\n"
+        "GROUP BY MONOTONIC(ticker_symbol);"
+    ).pumps
+    assert pump.kind == "monotonic" and "MONOTONIC(ticker_symbol)" in pump.details[0]

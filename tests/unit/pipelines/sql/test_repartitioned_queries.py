@@ -133,3 +133,40 @@ def test_as_rowtime_orders_the_whole_stream(
     assert got == want
     names = [e["ERROR_NAME"] for e in errors(c)]
     assert names == ["Out_Of_Order_Row"] * len(late) and len(late) > 100
+
+
+RETIMED_DISTINCT = f"""
+CREATE OR REPLACE STREAM "KINDS" (sector VARCHAR(16));
+CREATE OR REPLACE PUMP "KINDS_PUMP" AS INSERT INTO "KINDS"
+SELECT STREAM DISTINCT FLOOR(event_time TO SECOND) AS ROWTIME, sector FROM {SRC}
+ORDER BY ROWTIME, sector DESC;
+"""
+
+
+@pytest.mark.parametrize("seed, crash_chance", [(27, 0.0), (28, 0.4)])
+def test_as_rowtime_with_distinct_and_order_by_over_partitions(
+    tmp_path: Path, seed: int, crash_chance: float
+) -> None:
+    """``expr AS ROWTIME`` with DISTINCT and ORDER BY: the rows re-timed in one partition
+    (those going back are Out_Of_Order_Row), made distinct where equal rows meet (by their
+    columns), then sorted in one partition by the new ROWTIME and the sector."""
+    app = make_app(tmp_path, RETIMED_DISTINCT, ["KINDS"])
+    data = records(2_000)
+    c = cluster(app, data, seed)
+    c.run(crash_chance=crash_chance)
+    merged = input_table(data).execute(
+        "SELECT sector, event_ms - event_ms % 1000 FROM s ORDER BY rowtime, part, off"
+    ).fetchall()
+    kinds: dict[tuple[int, str], None] = {}
+    late, last = 0, None
+    for sector, second in merged:
+        if last is not None and second < last:
+            late += 1
+            continue
+        last = second
+        kinds.setdefault((second, sector), None)
+    want = sorted(sorted(kinds, key=lambda k: k[1], reverse=True), key=lambda k: k[0])
+    got = [(o.timestamp_ms, json.loads(o.value)["SECTOR"]) for o in c.rows("out-kinds")]
+    assert got == want and len(want) > 100
+    names = [e["ERROR_NAME"] for e in errors(c)]
+    assert names == ["Out_Of_Order_Row"] * late and late > 100

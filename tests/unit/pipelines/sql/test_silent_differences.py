@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ground.errors import SqlError, SqlPlanError, SqlUnsupportedError
+from ground.errors import SqlError, SqlPlanError
 from pipelines.sql.catalog import StreamColumn
 from pipelines.sql.engine import run_rows
 from pipelines.sql.plan import plan_application
@@ -96,7 +96,7 @@ def test_a_following_aggregation_window_is_refused() -> None:
         f"SELECT STREAM k, COUNT(*) OVER W FROM {SRC}\n"
         "WINDOW W AS (PARTITION BY k RANGE INTERVAL '1' MINUTE FOLLOWING);"
     )
-    _refused(SqlUnsupportedError, code, "end with the current row", 4, 35)  # INTERVAL
+    _refused(SqlPlanError, code, "end with the current row", 4, 35)  # INTERVAL
 
 
 def test_having_on_a_stagger_window_filters_its_results() -> None:

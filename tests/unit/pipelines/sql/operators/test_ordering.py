@@ -134,3 +134,109 @@ def test_a_t_sort_reorders_by_the_timestamp_within_its_window(
         assert late == [] and _norm(rows) == _norm(kept)  # a window wide enough: all sorted
     else:
         assert len(late) > 10
+
+
+# -- expr AS ROWTIME with ORDER BY and DISTINCT -------------------------------------------
+#: The SELECT list makes the rows with their new ROWTIME (one going back in time is an
+#: Out_Of_Order_Row error), then DISTINCT and ORDER BY take the re-timed rows; ORDER BY's
+#: unqualified ROWTIME (or the ordinal of the item AS ROWTIME) is the result's, the new one;
+#: an alias is its item's value (a bare ROWTIME item is a value of the row being made).
+RETIMED = """
+CREATE OR REPLACE STREAM "SORTED_BY_INPUT" (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "SORT_INPUT" AS INSERT INTO "SORTED_BY_INPUT"
+SELECT STREAM ticker_symbol, price, event_time AS ROWTIME FROM "SOURCE_SQL_STREAM_001" AS s
+ORDER BY FLOOR(s.ROWTIME TO SECOND), price DESC;
+
+CREATE OR REPLACE STREAM "SORTED_BY_NEW" (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "SORT_NEW" AS INSERT INTO "SORTED_BY_NEW"
+SELECT STREAM ticker_symbol, price, FLOOR(event_time TO SECOND) AS ROWTIME
+FROM "SOURCE_SQL_STREAM_001" ORDER BY ROWTIME, price;
+
+CREATE OR REPLACE STREAM "KINDS" (sector VARCHAR(16));
+CREATE OR REPLACE PUMP "DISTINCT_NEW" AS INSERT INTO "KINDS"
+SELECT STREAM DISTINCT FLOOR(event_time TO SECOND) AS ROWTIME, sector
+FROM "SOURCE_SQL_STREAM_001";
+
+CREATE OR REPLACE STREAM "SORTED_KINDS" (sector VARCHAR(16));
+CREATE OR REPLACE PUMP "DISTINCT_SORT" AS INSERT INTO "SORTED_KINDS"
+SELECT STREAM DISTINCT FLOOR(event_time TO SECOND) AS ROWTIME, sector
+FROM "SOURCE_SQL_STREAM_001" ORDER BY 1, sector DESC;
+
+CREATE OR REPLACE STREAM "BY_ALIAS" (sec TIMESTAMP, ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "SORT_ALIAS" AS INSERT INTO "BY_ALIAS"
+SELECT STREAM FLOOR(ROWTIME TO SECOND) AS sec, ticker_symbol, price, event_time AS ROWTIME
+FROM "SOURCE_SQL_STREAM_001" ORDER BY sec, price;
+"""
+
+#: ``s`` with each row's new ROWTIME (``t``) and whether it is kept: not before the new
+#: ROWTIME of a row before it (a row that went back was dropped, so the largest before it).
+_KEPT = """
+CREATE OR REPLACE TABLE {name} AS
+SELECT *, {t} AS t,
+       {t} >= coalesce(max({t}) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING
+                                      AND 1 PRECEDING), {t}) AS kept
+FROM s
+"""
+
+
+@pytest.fixture(scope="module")
+def retimed_oracle():
+    con = input_table(RECORDS)
+    con.execute(_KEPT.format(name="by_event", t="event_ms"))
+    con.execute(_KEPT.format(name="by_second", t="event_ms - event_ms % 1000"))
+    firsts = """SELECT seq, t, sector FROM (
+                  SELECT *, row_number() OVER (PARTITION BY t, sector ORDER BY seq) AS n
+                  FROM by_second WHERE kept) WHERE n = 1"""
+    q = con.execute
+    return {
+        # the rows of each second of the input's ROWTIME by price, with the new ROWTIME of
+        # the group's last row
+        "SORTED_BY_INPUT": q(
+            """SELECT max(t) OVER (PARTITION BY rowtime - rowtime % 1000), ticker, price
+               FROM by_event WHERE kept
+               ORDER BY rowtime - rowtime % 1000, price DESC, seq""").fetchall(),
+        "BY_ALIAS": q(
+            """SELECT max(t) OVER (PARTITION BY rowtime - rowtime % 1000),
+                      rowtime - rowtime % 1000, ticker, price
+               FROM by_event WHERE kept ORDER BY rowtime - rowtime % 1000, price, seq"""
+        ).fetchall(),
+        "SORTED_BY_NEW": q(
+            "SELECT t, ticker, price FROM by_second WHERE kept ORDER BY t, price, seq"
+        ).fetchall(),
+        "KINDS": q(f"SELECT t, sector FROM ({firsts}) ORDER BY seq").fetchall(),
+        "SORTED_KINDS": q(
+            f"SELECT t, sector FROM ({firsts}) ORDER BY t, sector DESC"
+        ).fetchall(),
+        "dropped_by_event": q("SELECT count(*) FROM by_event WHERE NOT kept").fetchone()[0],
+        "dropped_by_second": q("SELECT count(*) FROM by_second WHERE NOT kept").fetchone()[0],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("batch_size", [1, 97, 3000])
+def test_as_rowtime_with_order_by_and_distinct(retimed_oracle, batch_size: int) -> None:
+    """``expr AS ROWTIME`` with a streaming ORDER BY (led by the input's ROWTIME, or by the
+    result's, the new one) and with SELECT DISTINCT (the item AS ROWTIME is the monotonic
+    one, and one DISTINCT compares), against DuckDB; rows whose new ROWTIME goes back are
+    Out_Of_Order_Row errors of the pump that re-times them, whatever the batches."""
+    out, failures = run(RETIMED, RECORDS, batch_size=batch_size)
+    for name in ("SORTED_BY_INPUT", "SORTED_BY_NEW", "KINDS", "SORTED_KINDS", "BY_ALIAS"):
+        assert _norm(out[name]) == _norm(retimed_oracle[name]), name
+        times = [int(row[0]) for row in out[name]]
+        assert times == sorted(times), name  # the new ROWTIMEs never go back
+    by_pump: dict[str, int] = {}
+    for failure in failures:
+        assert failure.name == "Out_Of_Order_Row"
+        pump = failure.pump.split("$")[0]
+        by_pump[pump] = by_pump.get(pump, 0) + 1
+    assert by_pump == {
+        "SORT_INPUT": retimed_oracle["dropped_by_event"],
+        "SORT_ALIAS": retimed_oracle["dropped_by_event"],
+        "SORT_NEW": retimed_oracle["dropped_by_second"],
+        "DISTINCT_NEW": retimed_oracle["dropped_by_second"],
+        "DISTINCT_SORT": retimed_oracle["dropped_by_second"],
+    }
+    assert retimed_oracle["dropped_by_second"] > 100
+    # DISTINCT dropped rows; the sort reordered them
+    kept = len(RECORDS) - retimed_oracle["dropped_by_second"]
+    assert len(retimed_oracle["KINDS"]) < 0.8 * kept
+    assert retimed_oracle["KINDS"] != retimed_oracle["SORTED_KINDS"]

@@ -58,16 +58,16 @@ def test_sliding_errors() -> None:
         (SqlPlanError,
          f"SELECT STREAM ticker_symbol, UPPER(sector) OVER W, 1 FROM {SRC} {W}",
          "KDA for SQL does not support UPPER(sector) OVER a window"),
-        (SqlUnsupportedError,
+        (SqlPlanError,
          f"SELECT STREAM ticker_symbol, AVG(price) OVER (ORDER BY price "
          f"RANGE INTERVAL '1' SECOND PRECEDING), 1 FROM {SRC}",
-         "sliding windows ordered by anything but ROWTIME"),
+         "KDA for SQL does not support a sliding window ordered by ORDER BY price"),
         (SqlPlanError,
          f"SELECT STREAM ticker_symbol, AVG(price) OVER (PARTITION BY sector), 1 FROM {SRC}",
          "a sliding window needs RANGE … PRECEDING or ROWS … PRECEDING"),
-        (SqlUnsupportedError,
+        (SqlPlanError,
          f"SELECT STREAM ticker_symbol, AVG(price) OVER (RANGE 5 PRECEDING), 1 FROM {SRC}",
-         "RANGE without an INTERVAL"),
+         "KDA for SQL does not support RANGE 5 without an INTERVAL"),
     ]
     for kind, query, text in cases:
         assert text in str(plan_error(kind, COLUMNS, query)), query

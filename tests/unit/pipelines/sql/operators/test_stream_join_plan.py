@@ -31,14 +31,37 @@ def test_a_join_reads_both_streams_and_keys_on_the_equalities() -> None:
     assert isinstance(planned.build(), StreamJoinOperator)
 
 
-def test_unsupported_names_the_construct() -> None:
+def test_a_year_month_join_window_is_refused_as_not_kda() -> None:
     error = plan_error(
-        SqlUnsupportedError,
+        SqlPlanError,
         COLUMNS,
-        f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o JOIN {SRC} OVER (ROWS CURRENT ROW) "
-        "AS t ON o.ticker_symbol = t.ticker_symbol",
+        f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o JOIN {SRC} OVER (RANGE INTERVAL '1' "
+        "MONTH PRECEDING) AS t ON o.ticker_symbol = t.ticker_symbol",
     )
-    assert error.construct == "JOIN window ROWS CURRENT ROW"
+    assert error.message.startswith("KDA for SQL does not support a year-month interval")
+
+
+def test_windows_kda_does_not_have_are_refused_with_its_reason() -> None:
+    """KDA's windows start or end with the current row (Allowed and Disallowed Window
+    Specifications), and its JOIN clause defines a ROWS window by a count of rows."""
+    base = f"SELECT STREAM o.ticker_symbol, 1 FROM {SRC} AS o JOIN {SRC}"
+    on = "AS t ON o.ticker_symbol = t.ticker_symbol"
+    cases = [
+        ("ROWS CURRENT ROW", "ROWS CURRENT ROW (a count of no rows) as a JOIN window"),
+        ("ROWS 0 PRECEDING", "ROWS CURRENT ROW (a count of no rows) as a JOIN window"),
+        ("ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING", "a JOIN window that spans the current row"),
+        (
+            "RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND INTERVAL '1' SECOND FOLLOWING",
+            "a JOIN window that spans the current row",
+        ),
+        ("ROWS BETWEEN 5 PRECEDING AND 2 PRECEDING", "which does not end with the current row"),
+        ("ROWS BETWEEN 2 FOLLOWING AND 5 FOLLOWING", "which does not end with the current row"),
+    ]
+    for window, text in cases:
+        message = plan_error(SqlPlanError, COLUMNS, f"{base} OVER ({window}) {on}").message
+        assert message.startswith("KDA for SQL does not support"), window
+        assert text in message, window
+        assert "Allowed and Disallowed Window Specifications" in message, window
 
 
 def test_join_errors() -> None:
@@ -55,11 +78,6 @@ def test_join_errors() -> None:
             "JOIN window ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
         ),
         (SqlPlanError, f"{base} OVER (ROWS -3 PRECEDING) AS t {on}", "cannot be negative"),
-        (
-            SqlUnsupportedError,
-            f"{base} OVER (ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS t {on}",
-            "(KDA: a window starts or ends with the current row)",
-        ),
         (
             SqlPlanError,
             f"SELECT STREAM 1, 2 FROM NOWHERE JOIN {SRC} {OVER} AS t ON 1 = 1",
