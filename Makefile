@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.shardline-installed
 FOREST := $(VENV)/.shardline-forest
 
-.PHONY: demo test unit faults soak fuzz lint forest stack-down clean
+.PHONY: demo test unit faults compare soak fuzz lint forest stack-down clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ unit: $(STAMP)
 faults: $(STAMP)
 	SHARDLINE_FAULTS_REPORT=faults-report.jsonl $(BIN)/python -m pytest -m faults -s tests/integration
 	$(BIN)/python -m tests.integration.fault_report faults-report.jsonl
+
+# Shardline beside its peers (Quix Streams, a plain Faust agent): benchmarks/compare.py's
+# --smoke run on workloads 1-3, every system's results checked. A comparison, not a test of
+# Shardline's behaviour, so `make test` (and CI) leaves it out.
+compare: $(STAMP)
+	$(BIN)/python -m pytest tests/compare
 
 # The chaos soak (docs/faults.md): SOAK_MINUTES (5), SOAK_SEED (1), SOAK_BROKERS (1 or 3).
 soak: $(STAMP)

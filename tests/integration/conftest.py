@@ -12,6 +12,7 @@ from tests.integration.fixtures_search import (
     pytest_sessionfinish,
     search_settings,
 )
+from tests.integration.fixtures_secure_kafka import secure_kafka
 from tests.integration.fixtures_secure_search import secure_search
 from tests.integration.fixtures_sinks import bucket_factory, index_factory
 from tests.integration.fixtures_stack import stack_settings
@@ -26,6 +27,7 @@ __all__ = [
     "pytest_collection_finish",
     "pytest_sessionfinish",
     "search_settings",
+    "secure_kafka",
     "secure_search",
     "stack_settings",
     "topic_factory",

@@ -60,6 +60,7 @@ from pipelines.runtime import ROWTIME_HEADER, RuntimeConfig, changelog_topic, ru
 from pipelines.sql.application import check_application
 from shardline.producer import DataSpec, ProduceConfig, partition_for, produce
 from tests.demo_counter import IDLE_KEY, CounterProcessor
+from tests.duckdb_oracles import insert_rows
 from tests.integration.fixtures_sinks import es_request, read_objects
 from tests.integration.workers import ROOT, Worker
 from tests.rows import assert_same_rows
@@ -233,7 +234,7 @@ def expected_windows(kafka: KafkaConfig, topic: str) -> tuple[list[tuple[Any, ..
     try:
         con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
                     "price DOUBLE)")  # fmt: skip
-        con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?)", rows)
+        insert_rows(con, "src", rows)
         windows = con.execute(
             """SELECT ticker, rowtime - rowtime % $w AS ws, count(*), min(price), max(price),
                       avg(price)

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from confluent_kafka.admin import AdminClient
 
 from ground.settings import Settings
+from tests.duckdb_oracles import insert_rows
 from tests.integration.fixtures_sinks import s3_client
 from tests.integration.workers import read_all
 
@@ -121,7 +122,7 @@ def _poison_oracle_run_and_check(settings, app, workers, topic, records, poison,
         v = decode(value)
         rows.append((r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["price"], True))
     assert len(reasons) == len(poison) and len(rows) == len(records)
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "src", rows)
     con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
                 "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")
     expected = con.execute(

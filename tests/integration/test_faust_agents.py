@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from pipelines.sql.application import check_application
+from tests.duckdb_oracles import insert_rows
 from tests.integration.fixtures_sinks import es_request
 from tests.integration.test_sql_apps import (
     LATENESS_MS,
@@ -73,7 +74,7 @@ def oracle_windows(kafka: KafkaConfig, topic: str) -> list[tuple[Any, ...]]:
         v = json.loads(r.value or b"")
         rows.append((r.partition, r.offset, r.timestamp_ms, v["ticker_symbol"], v["change"],
                      v["price"], v["event_time_ms"]))
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "src", rows)
     con.execute("CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
                 "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src")
     windows, _late = event_time_oracle(con, window_ms=WINDOW_MS, lateness_ms=LATENESS_MS)

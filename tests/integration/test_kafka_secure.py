@@ -1,6 +1,7 @@
 """Kafka over SCRAM-SHA-512 and TLS: a private Kafka of the local stack started secured
 (``stack up --secure``: a SASL_SSL listener, a local CA, a SCRAM user), on ports of its own
-under a temporary home; the shared stack's MinIO and Elasticsearch.
+under a temporary home (``secure_kafka``, started once per session); the shared stack's MinIO
+and Elasticsearch.
 
 * The demo end to end — the producer, the ticker-analytics KDA SQL application, delivery to
   MinIO and Elasticsearch — with every Kafka client configured only by
@@ -15,12 +16,10 @@ under a temporary home; the shared stack's MinIO and Elasticsearch.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,56 +32,15 @@ from ground.kafka_config import KafkaConfig
 from ground.settings import Settings
 from shardline import demo
 from shardline.demo import DemoConfig, deploy_application, run_demo
-from shardline.stack import Stack
-from shardline.stack.kafka import KafkaComponent
-from shardline.stack.kafka_secure import SecureFiles, make_ca
+from shardline.stack.kafka_secure import make_ca
 from shardline.verify import read_topic
-from tests.integration.fixtures_private import _port_pair
+from tests.integration.fixtures_secure_kafka import SecureKafka
 from tests.integration.offsets import committed_and_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 WRONG_PASSWORD = f"wrong-{uuid.uuid4().hex}"
-
-
-@dataclass(frozen=True)
-class SecureKafka:
-    settings: Settings  # the shared stack's settings, Kafka through the secured listener
-    files: SecureFiles
-    log: Path  # the broker's log
-
-    @property
-    def env(self) -> dict[str, str]:
-        """What a user sets: the secured listener and the stack's client file."""
-        return {"SHARDLINE_KAFKA_BOOTSTRAP": self.settings.kafka.bootstrap,
-                "SHARDLINE_KAFKA_CONFIG_FILE": str(self.files.client_properties)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def secure_kafka(
-    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SecureKafka]:
-    port = _port_pair("SECURE_KAFKA_PORT")
-    home = tmp_path_factory.mktemp("secure-kafka")
-    base = replace(stack_settings, home=home, kafka=KafkaConfig(f"127.0.0.1:{port}"),
-                   kafka_controller_port=port + 1, kafka_secure_port=_free_port(),
-                   stack_secure=True)
-    component = KafkaComponent(base, dict(os.environ))
-    stack = Stack(base, components=(component,))
-    try:
-        stack.up()  # stopped below by the pid its pid file records
-        files = component.secure_files()
-        secured = replace(stack_settings, kafka=files.client(component.secure_bootstrap))
-        yield SecureKafka(secured, files, component.log_path)
-    finally:
-        stack.down()
 
 
 def shardline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

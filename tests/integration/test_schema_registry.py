@@ -29,6 +29,7 @@ from ground.errors import SchemaRegistryError
 from ground.settings import Settings
 from schemas import RegistryConfig, SchemaRegistry
 from shardline.producer import DataSpec, ProduceConfig, produce
+from tests.duckdb_oracles import insert_rows
 from tests.integration.test_sql_apps import (
     Dataset,
     assert_keys_unique,
@@ -161,7 +162,7 @@ def test_schema_evolution_mid_stream(registry_settings, topic_factory, tmp_path,
     con = duckdb.connect()
     con.execute("CREATE TABLE src (part INTEGER, off BIGINT, ts BIGINT, ticker VARCHAR, "
                 "price DOUBLE)")
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "src", rows)
     expected = con.execute(
         "WITH s AS (SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off ROWS UNBOUNDED "
         "PRECEDING) AS rowtime FROM src) "

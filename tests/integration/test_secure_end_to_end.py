@@ -1,7 +1,8 @@
 """The demo end to end with every connection secured, as a team's own clusters would be.
 
-Three private servers of the local stack, started once for this module on ports of their
-own (the shared stack is never touched):
+Three private servers of the local stack on ports of their own (the shared stack is never
+touched): the MinIO started for this module, the Kafka and the Elasticsearch once per session
+(``secure_kafka``, ``secure_search``):
 
 * Kafka with its SASL_SSL listener (SCRAM-SHA-512 over TLS, ``stack up --secure``); every
   Kafka client is configured by ``SHARDLINE_KAFKA_BOOTSTRAP`` + the stack's
@@ -43,12 +44,10 @@ from shardline.stack.component import http_status
 from shardline.stack.minio import MinioComponent
 from shardline.stack.search_security import create_api_key
 from tests.integration.fixtures_private import PrivateServer, _port_pair
+from tests.integration.fixtures_secure_kafka import SecureKafka
 from tests.integration.offsets import committed_and_end
-from tests.integration.test_kafka_secure import SecureKafka, secure_kafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-__all__ = ["secure_kafka"]  # the module's secured Kafka (a fixture of the Kafka test module)
 
 ROLE = "arn:aws:iam::000000000000:role/shardline-e2e"
 RECORDS, PARTITIONS, MALFORMED = 2_000, 3, 3

@@ -34,6 +34,7 @@ import duckdb
 import pytest
 
 from ground.settings import Settings
+from tests.duckdb_oracles import insert_rows
 from tests.integration.fixtures_sinks import s3_client
 from tests.integration.pace import Pace
 from tests.integration.sql_apps_support import (
@@ -389,7 +390,7 @@ def test_error_stream(stack_settings, topic_factory, tmp_path, workers):
             bad.append((r.partition, r.offset, "Type_Coercion_Error"))
             continue
         good.append((r.partition, r.offset, v["ticker_symbol"], v["change"], v["price"]))
-    con.executemany("INSERT INTO s VALUES (?, ?, ?, ?, ?)", good)
+    insert_rows(con, "s", good)
     expected = con.execute(
         "SELECT part, ticker, price, change, price / change FROM s WHERE change <> 0 "
         "ORDER BY part, off"

@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from tests.duckdb_oracles import insert_rows
 from tests.integration.fixtures_sinks import s3_client
 from tests.integration.sql_apps_support import (
     PARTITIONS,
@@ -352,7 +353,7 @@ def orders_table(rows: list[tuple[Any, ...]]) -> duckdb.DuckDBPyConnection:
         "oprice INTEGER, otype VARCHAR, oticker VARCHAR, tid INTEGER, toid INTEGER, "
         "tprice INTEGER, tticker VARCHAR)"
     )
-    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "src", rows)
     con.execute(
         "CREATE TABLE s AS SELECT *, max(ts) OVER (PARTITION BY part ORDER BY off "
         "ROWS UNBOUNDED PRECEDING) AS rowtime FROM src"
@@ -454,7 +455,7 @@ def test_string_examples(stack_settings, topic_factory, tmp_path, workers, examp
     app = deploy(example, tmp_path, topic_factory, data)
     con = duckdb.connect()
     con.execute("CREATE TABLE s (ts BIGINT, referrer VARCHAR)")
-    con.executemany("INSERT INTO s VALUES (?, ?)", stored)
+    insert_rows(con, "s", stored)
     expression = (
         "substring(referrer, 12, position('.com' IN referrer) - position('www.' IN referrer) - 4)"
         if example == "guide_substring"
