@@ -95,8 +95,9 @@ class TumblingPlanner:
                 having=grouped.having,
                 where=where,
                 allowed_lateness_ms=lateness,
-                # the fast path reads rows: not partials (final), nor a gate (its own loop)
-                layout=layout if kind in (TumblingOperator, TumblingBehind) else None,
+                # the fast path reads rows (the partial phase too): not partials (the final
+                # phase), nor a gate (its own loop)
+                layout=layout if kind not in (TumblingFinal, TumblingGate) else None,
                 months=months,
             )
 
