@@ -23,13 +23,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-from datasketch import HyperLogLogPlusPlus
 
 from pipelines.sql.state_codec import decode_value, encode_value
+
+if TYPE_CHECKING:
+    from datasketch import HyperLogLogPlusPlus
 
 __all__ = [
     "COUNT_DISTINCT_COLUMNS",
@@ -69,6 +71,14 @@ def _hash64(data: bytes) -> int:
     return int(struct.unpack("<Q", hashlib.sha1(data).digest()[:8])[0])
 
 
+
+def _hll_class() -> type[HyperLogLogPlusPlus]:
+    """``datasketch``'s HyperLogLog++, imported when a count first outgrows its exact set:
+    the import (scipy with it) costs about half a second of every SQL worker's start."""
+    from datasketch import HyperLogLogPlusPlus
+
+    return HyperLogLogPlusPlus
+
 class CountDistinctItems:
     """Distinct count of a window's items: exact to 10,000 distinct, then HyperLogLog++."""
 
@@ -91,7 +101,7 @@ class CountDistinctItems:
         self._hll.update(_item_bytes(item))
 
     def _to_sketch(self) -> None:
-        hll = HyperLogLogPlusPlus(p=HLL_PRECISION, hashfunc=_hash64)
+        hll = _hll_class()(p=HLL_PRECISION, hashfunc=_hash64)
         assert self._exact is not None
         for item in self._exact:
             hll.update(_item_bytes(item))
@@ -135,7 +145,7 @@ class CountDistinctItems:
             acc._exact = {decode_value(v) for v in state["exact"]}
             return acc
         registers = np.frombuffer(base64.b64decode(state["registers"]), dtype=np.int8).copy()
-        acc._hll = HyperLogLogPlusPlus(p=state["p"], reg=registers, hashfunc=_hash64)
+        acc._hll = _hll_class()(p=state["p"], reg=registers, hashfunc=_hash64)
         acc._exact = None
         return acc
 
