@@ -170,12 +170,16 @@ def test_guide_anomaly_explanation(stack_settings, topic_factory, tmp_path, work
     produce(bootstrap, topic, records, PARTITIONS)
     data = Dataset(topic, PARTITIONS, len(records))
     app = deploy("anomaly_explanation", tmp_path, topic_factory, data)
-    out_topic = app.outputs["TEMP_STREAM"]
-    run_app(stack_settings, app, workers, {out_topic: len(records)})
+    out_topic, sorted_topic = app.outputs["TEMP_STREAM"], app.outputs["DESTINATION_SQL_STREAM"]
+    run_app(stack_settings, app, workers, {out_topic: len(records), sorted_topic: len(records)})
 
     forest = RandomCutForest(RcfParams(2, seed=forest_seed(app.name, PUMP)))
     expected = []
+    seconds = []  # FLOOR(ROWTIME TO SECOND) of each row: its partition's running maximum
+    high: dict[int, int] = {}
     for record in stream_order(bootstrap, topic):
+        high[record.partition] = max(high.get(record.partition, 0), record.timestamp_ms)
+        seconds.append(high[record.partition] // 1000)
         v = json.loads(record.value or b"")
         point = [float(v["Systolic"]), float(v["Diastolic"])]
         score, attribution = forest.observe(point, explain=True)
@@ -188,6 +192,17 @@ def test_guide_anomaly_explanation(stack_settings, topic_factory, tmp_path, work
         for v in rows_in_order(stack_settings, out_topic)
     ]  # fmt: skip
     assert got == expected
+    # OUTPUT_PUMP: ORDER BY FLOOR(ROWTIME TO SECOND), ANOMALY_SCORE DESC — the same rows, each
+    # second's in descending score (rows of one second with equal scores in any order)
+    ordered = [
+        (v["Systolic"], v["Diastolic"], v["BloodPressureLevel"], v["ANOMALY_SCORE"],
+         v["ANOMALY_EXPLANATION"])
+        for v in rows_in_order(stack_settings, sorted_topic)
+    ]  # fmt: skip
+    want = [row for _, row in sorted(zip(seconds, expected, strict=True),
+                                     key=lambda pair: (pair[0], -pair[1][3]))]  # fmt: skip
+    assert [r[3] for r in ordered] == [r[3] for r in want]
+    assert sorted(ordered, key=repr) == sorted(want, key=repr)
     learned = got[1000:]
     abnormal = [r[3] for r in learned if r[2] != "NORMAL"]
     normal = sorted(r[3] for r in learned if r[2] == "NORMAL")
