@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     ClusterMetadata,
@@ -29,7 +29,9 @@ from ground.kafka_config import QUIET_LOGGER, KafkaConfig, error_text
 from ground.secret import Secret
 
 __all__ = [
+    "LEADER_AWAY",
     "admin_client",
+    "broker_away",
     "delete_consumer_group",
     "delete_topics",
     "delete_topics_with_prefix",
@@ -45,6 +47,20 @@ __all__ = [
 DEFAULT_TIMEOUT_S = 10.0
 #: a new topic's replication factor: the broker's ``default.replication.factor``
 REPLICATION_DEFAULT = -1
+#: Answers of a broker that is restarting or whose partitions are still loading.
+LEADER_AWAY = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._ALL_BROKERS_DOWN,
+    # the client's metadata lost the partition while the broker was away (a restart)
+    KafkaError._UNKNOWN_PARTITION,
+})  # fmt: skip
+
+
+def broker_away(err: object) -> TypeGuard[KafkaError]:
+    """Whether ``err`` (a call's :class:`KafkaError`) is retriable or says the broker is
+    restarting or electing a leader (:data:`LEADER_AWAY`): worth trying again."""
+    return isinstance(err, KafkaError) and (err.retriable() or err.code() in LEADER_AWAY)
 
 
 def admin_client(kafka: KafkaConfig, *, problems: ConnectionProblems | None = None

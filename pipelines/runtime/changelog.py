@@ -25,22 +25,13 @@ from confluent_kafka import (
 )
 
 from ground.errors import RestoreError
+from ground.kafka import broker_away
 from ground.kafka_config import KafkaConfig
 from pipelines.runtime.clients import changelog_configs
 
 __all__ = ["ChangelogReader", "latest_values"]
 
 log = logging.getLogger(__name__)
-
-#: Answers of a broker that is restarting or whose partitions are still loading.
-_LEADER_AWAY = frozenset({
-    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT,
-    KafkaError._ALL_BROKERS_DOWN,
-    # the client's metadata lost the partition while the broker was away (a restart)
-    KafkaError._UNKNOWN_PARTITION,
-})  # fmt: skip
-
 
 def latest_values(
     entries: Iterable[tuple[bytes | None, bytes | None]],
@@ -84,9 +75,7 @@ class ChangelogReader:
                     break
                 except KafkaException as exc:
                     err = exc.args[0] if exc.args else None
-                    if not (isinstance(err, KafkaError)
-                            and (err.retriable() or err.code() in _LEADER_AWAY)
-                            and time.monotonic() < deadline):
+                    if not (broker_away(err) and time.monotonic() < deadline):
                         raise
                     log.warning("%s[%d]: end offset: %s; retrying", topic, p, err.str())
                     time.sleep(0.2)

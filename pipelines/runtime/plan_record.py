@@ -28,7 +28,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from ground.errors import BrokerUnavailableError, ConfigError, KafkaUnreachableError
-from ground.kafka import ensure_topics
+from ground.kafka import broker_away, ensure_topics
 from ground.kafka_config import KafkaConfig
 from pipelines.runtime.topics import TIMESTAMP_CONFIG
 
@@ -38,21 +38,15 @@ log = logging.getLogger(__name__)
 
 PLAN_TOPIC_CONFIG = {"cleanup.policy": "compact", **TIMESTAMP_CONFIG}
 _TIMEOUT_S = 30.0
-#: errors of a cluster that is starting or electing leaders: waited out at start-up
-_LEADER_AWAY = frozenset({
-    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
-})  # fmt: skip
 
 
 def _unreadable(kafka: KafkaConfig, topic: str, error: Any) -> BrokerUnavailableError:
     """The error for ``topic`` not read: transient (:class:`KafkaUnreachableError`, which the
     start-up wait waits out) when the cluster is restarting or electing a leader."""
     message = f"could not read {topic!r}: {kafka.redact(str(error))}"
-    transient = isinstance(error, KafkaError) and (
-        error.retriable() or error.code() in _LEADER_AWAY
-    )
-    if transient:
+    # a topic just made can be unknown to a broker still loading its metadata
+    unknown = isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    if broker_away(error) or unknown:
         return KafkaUnreachableError(message, endpoint=kafka.bootstrap, reason=error.str())
     return BrokerUnavailableError(message)
 
