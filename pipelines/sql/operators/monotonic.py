@@ -28,7 +28,7 @@ import orjson
 from ground.errors import RowError
 from pipelines.sql import state_codec as codec
 from pipelines.sql.operators.base import LATE_ROW, Context, KeyedRow, StatefulOperator
-from pipelines.sql.operators.tumbling import AggCall
+from pipelines.sql.operators.tumbling import AggCall, group_result
 from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["NULL_MONOTONIC_VALUE", "MonotonicGroupOperator"]
@@ -121,12 +121,8 @@ class MonotonicGroupOperator(StatefulOperator):
         for key, accs in self._groups.items():
             self.store.delete(("g", key))
             agg_row = (rowtime, *key, *[acc.result() for acc in accs])
-            try:
-                if self._having is not None and self._having(agg_row) is not True:
-                    continue
-                values = [f(agg_row) for f in self._select]
-            except RowError as exc:
-                ctx.fail(self.pump, exc.name, exc.message, agg_row)
+            values = group_result(agg_row, self._having, self._select, ctx, self.pump)
+            if values is None:
                 continue
             value = key[self._mono]
             group = [v for i, v in enumerate(key) if i != self._mono]

@@ -17,7 +17,7 @@ import orjson
 from ground.errors import RowError
 from pipelines.sql import state_codec as codec
 from pipelines.sql.operators.base import Context, KeyedRow, StatefulOperator
-from pipelines.sql.operators.tumbling import AggCall
+from pipelines.sql.operators.tumbling import AggCall, group_result
 from pipelines.sql.types import Fn, Row, Timestamp
 
 __all__ = ["StaggerOperator"]
@@ -95,12 +95,8 @@ class StaggerOperator(StatefulOperator):
             self.store.delete(key)
             end = Timestamp(t0 + self._range)
             agg_row = (end, *key, *[acc.result() for acc in accs])
-            try:
-                if self._having is not None and self._having(agg_row) is not True:
-                    continue
-                values = [f(agg_row) for f in self._select]
-            except RowError as exc:
-                ctx.fail(self.pump, exc.name, exc.message, agg_row)
+            values = group_result(agg_row, self._having, self._select, ctx, self.pump)
+            if values is None:
                 continue
             record_key = (
                 self._key_prefix + str(t0) + "/" + orjson.dumps(codec.tag(list(key))).decode()

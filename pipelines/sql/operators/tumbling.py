@@ -39,7 +39,7 @@ from pipelines.sql.operators.base import (
 )
 from pipelines.sql.types import Fn, Row, SqlType, Timestamp, add_months
 
-__all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators"]
+__all__ = ["AggCall", "TumblingLayout", "TumblingOperator", "group_accumulators", "group_result"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,20 @@ class TumblingLayout:
 
 def group_accumulators(aggs: Sequence[AggCall]) -> list[Any]:
     return [a.spec.create() for a in aggs]
+
+
+def group_result(
+    agg_row: Row, having: Fn | None, select: Sequence[Fn], ctx: Context, pump: str
+) -> list[Any] | None:
+    """The SELECT values of a closed group's ``agg_row`` (its ROWTIME, keys, aggregates);
+    ``None`` when HAVING drops it, or when a value fails (then a row of the error stream)."""
+    try:
+        if having is not None and having(agg_row) is not True:
+            return None
+        return [f(agg_row) for f in select]
+    except RowError as exc:
+        ctx.fail(pump, exc.name, exc.message, agg_row)
+        return None
 
 
 class TumblingOperator(StatefulOperator):
@@ -228,12 +242,8 @@ class TumblingOperator(StatefulOperator):
         for key, accs in groups.items():
             self.store.delete(("g", start, key))
             agg_row = (out_rowtime, *key, *[acc.result() for acc in accs])
-            try:
-                if self._having is not None and self._having(agg_row) is not True:
-                    continue
-                values = [f(agg_row) for f in self._select]
-            except RowError as exc:
-                ctx.fail(self.pump, exc.name, exc.message, agg_row)
+            values = group_result(agg_row, self._having, self._select, ctx, self.pump)
+            if values is None:
                 continue
             group = [v for i, v in enumerate(key) if i != self._window_key]
             record_key = (
