@@ -461,6 +461,29 @@ def test_event_time_app_survives_kill9_and_restart(
     assert "restored" in second.tail(20_000)
 
 
+def _one_worker_through_a_fault(
+    stack_settings, topic_factory, tmp_path, workers, fault: str, *, prefix: str, seed: int,
+    until: str,
+) -> tuple[Any, str]:
+    """The event-time application on one worker with ``SHARDLINE_FAULTS=fault``: the last
+    third of the input held back until the worker logged ``until``; then every window must
+    come out once, equal to DuckDB. Returns the worker and its log."""
+    topic = topic_factory(PARTITIONS, prefix=prefix)
+    data = Dataset(topic, PARTITIONS, 3_000)
+    app = deploy("tumbling_event_time", tmp_path, topic_factory, data, runtime=SLOW)
+    app.env = {**(app.env or {}), "SHARDLINE_FAULTS": fault}
+    pace = Pace(400, hold_at=2_000)
+    producer = produce_in_background(
+        stack_settings.kafka, topic, ticker_records(data.records, seed=seed, start_ms=start_ms()),
+        PARTITIONS, per_second=pace,
+    )  # fmt: skip
+    worker = app.worker("w1", tmp_path / "w1.log", workers)
+    wait_log([worker], until, 120)
+    pace.release()
+    finish_event_time_app(stack_settings, app, producer, [worker])
+    return worker, worker.log.read_text(errors="replace")
+
+
 @pytest.mark.faults
 @pytest.mark.timeout(240)
 def test_a_stuck_commit_starts_the_worker_process_again(
@@ -470,22 +493,11 @@ def test_a_stuck_commit_starts_the_worker_process_again(
     worker stops its loop after the deadline and ``shardline run`` starts its process again
     (same pid, its stuck producer freed); the new image resumes from the last commit and
     every window comes out once, equal to DuckDB."""
-    kafka = stack_settings.kafka
-    topic = topic_factory(PARTITIONS, prefix="it-ticker-stuck")
-    data = Dataset(topic, PARTITIONS, 3_000)
-    app = deploy("tumbling_event_time", tmp_path, topic_factory, data, runtime=SLOW)
-    app.env = {**(app.env or {}), "SHARDLINE_FAULTS": "stuck_offsets_after=5"}
-    pace = Pace(400, hold_at=2_000)
-    producer = produce_in_background(
-        kafka, topic, ticker_records(data.records, seed=15, start_ms=start_ms()),
-        PARTITIONS, per_second=pace,
+    worker, log = _one_worker_through_a_fault(
+        stack_settings, topic_factory, tmp_path, workers, "stuck_offsets_after=5",
+        prefix="it-ticker-stuck", seed=15, until="starting the worker's process again",
     )  # fmt: skip
-    worker = app.worker("w1", tmp_path / "w1.log", workers)
-    pid = worker.proc.pid
-    wait_log([worker], "starting the worker's process again", 120)
-    pace.release()
-    finish_event_time_app(stack_settings, app, producer, [worker])
-    log = worker.log.read_text(errors="replace")
+    pid = worker.proc.pid  # the same pid: the process started again with exec
     assert log.count("starting the worker's process again") == 1, log[-3000:]
     # the same process, two images: the runtime started twice under one pid
     started = [line for line in log.splitlines() if "init_transactions (transactional.id" in line]
@@ -501,21 +513,10 @@ def test_a_commit_whose_reply_is_lost_is_not_replayed(
     broker restart), injected: the worker must not replay from the commit before, which
     wrote every window of that transaction twice. It learns the outcome from the broker once
     a new producer has fenced the transaction, and every window comes out once, = DuckDB."""
-    kafka = stack_settings.kafka
-    topic = topic_factory(PARTITIONS, prefix="it-ticker-lost-reply")
-    data = Dataset(topic, PARTITIONS, 3_000)
-    app = deploy("tumbling_event_time", tmp_path, topic_factory, data, runtime=SLOW)
-    app.env = {**(app.env or {}), "SHARDLINE_FAULTS": "lost_commit_reply_after=40"}
-    pace = Pace(400, hold_at=2_000)
-    producer = produce_in_background(
-        kafka, topic, ticker_records(data.records, seed=16, start_ms=start_ms()),
-        PARTITIONS, per_second=pace,
+    _, log = _one_worker_through_a_fault(
+        stack_settings, topic_factory, tmp_path, workers, "lost_commit_reply_after=40",
+        prefix="it-ticker-lost-reply", seed=16, until="the transaction in doubt committed",
     )  # fmt: skip
-    worker = app.worker("w1", tmp_path / "w1.log", workers)
-    wait_log([worker], "the transaction in doubt committed", 120)
-    pace.release()
-    finish_event_time_app(stack_settings, app, producer, [worker])
-    log = worker.log.read_text(errors="replace")
     assert "replacing the transactional producer" in log, log[-3000:]
 
 
