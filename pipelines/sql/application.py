@@ -342,6 +342,7 @@ class SqlApplication:
                 partition=partition,
                 allowed_lateness_ms=self.config.event_time.allowed_lateness_ms,
                 steps=stage.steps,
+                quiet_after_ms=self.config.event_time.idle_timeout_ms,
             )
             writers = self._writers(stage, topic, partition, reach)
             return SqlPartitionProcessor(
@@ -352,7 +353,7 @@ class SqlApplication:
         writers = self._writers(stage, topic, partition, None)
         return StageProcessor(
             self.emission, self.plan, stage, writers, channels, topic, partition,
-            self.stable_offsets,
+            self.stable_offsets, self.config.event_time.idle_timeout_ms,
         )  # fmt: skip
 
     def _writers(

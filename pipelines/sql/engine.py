@@ -12,7 +12,10 @@ An engine runs a whole plan, or one stage of it (:mod:`pipelines.sql.stages`: it
 with ``components`` — the stage's clock and buffer — whose state goes to the changelog too).
 :meth:`PartitionEngine.settle` tells each operator how far its input's ROWTIME has surely
 come (its *floor*) and returns the floor of every stream, which a stage reports across a
-repartition.
+repartition. For the event-time window in front of a repartition (a partial aggregation or a
+late gate), the engine also tells when its rows stopped coming (:meth:`PartitionEngine.quiet`:
+its input's floor moved ``quiet_after_ms`` past the ROWTIME of the last row that reached it)
+and closes what it holds as an idle partition would (:meth:`PartitionEngine.close_quiet`).
 
 :func:`run_rows` runs a whole input through a fresh engine — the offline form that tests and
 ``shardline sql`` tooling use.
@@ -75,8 +78,12 @@ class PartitionEngine:
         allowed_lateness_ms: int = 0,
         steps: Sequence[Step] | None = None,
         components: Sequence[Operator] = (),
+        quiet_after_ms: int | None = None,
     ) -> None:
         self.plan = plan
+        #: the application's idle timeout: how long (in ROWTIME) the operator in front of a
+        #: repartition may see no row before it counts as quiet (None: never)
+        self.quiet_after_ms = quiet_after_ms
         self.ctx = Context(plan.application, partition, allowed_lateness_ms)
         if steps is None:
             steps = [Step(p.name, p.source, p.target, p.build, p.right_source) for p in plan.pumps]
@@ -92,6 +99,11 @@ class PartitionEngine:
             if len(indexes) > 1:
                 self._merge_after[indexes[-1]].append(stream)
         self._store = StateStore(_ENGINE)
+        #: the steps whose arrivals are watched (:meth:`quiet`), by index: their target
+        self._watched: dict[int, str] = {}
+        #: per watched stream: the ROWTIME of the last row that reached its operator (or,
+        #: before the first, of the first floor it was asked about)
+        self._reached: dict[str, int] = {}
 
     @property
     def operators(self) -> list[Operator]:
@@ -160,11 +172,18 @@ class PartitionEngine:
         idle: bool,
         advance: bool,
         floors: dict[str, int] | None = None,
+        after: int = -1,
     ) -> None:
+        """Rows of ``pending`` through the steps (those after step ``after``)."""
         ctx = self.ctx
         merge_after = self._merge_after
+        watched = self._watched
         for index, step in enumerate(self._steps):
+            if index <= after:
+                continue
             rows = pending.get(step.source)
+            if rows and index in watched:
+                self._arrived(step.target, int(rows[-1][0]))
             if step.pair is not None:
                 right = pending.get(step.right_source or "")
                 out = step.pair.process_pair(rows or [], right or [], ctx) if rows or right else []
@@ -188,6 +207,46 @@ class PartitionEngine:
                 if rows:
                     rows.sort(key=_rowtime)
 
+    # -- quiet inputs of a repartition -------------------------------------------------------
+    def _step_writing(self, stream: str) -> int:
+        for index, step in enumerate(self._steps):
+            if step.target == stream:
+                return index
+        raise KeyError(f"no pump writes {stream}")
+
+    def _arrived(self, stream: str, rowtime: int) -> None:
+        if rowtime > self._reached.get(stream, NEVER):
+            self._reached[stream] = rowtime
+            self._store.mark(("reached", stream))
+
+    def watch(self, stream: str) -> None:
+        """Keep the ROWTIME of the last row that reaches the operator writing ``stream``."""
+        self._watched[self._step_writing(stream)] = stream
+
+    def quiet(self, stream: str, floor: int) -> bool:
+        """Whether the operator writing ``stream`` (a watched one, in front of a repartition)
+        is *quiet*: no row reached it while its input's ROWTIME ``floor`` moved on by
+        ``quiet_after_ms`` (counted from the first floor asked about when no row ever did)."""
+        if self.quiet_after_ms is None or floor >= NO_FLOOR:
+            return False
+        if stream not in self._reached:
+            self._arrived(stream, floor)
+        return floor - self._reached[stream] >= self.quiet_after_ms
+
+    def close_quiet(self, stream: str) -> dict[str, list[Row]]:
+        """The quiet operator writing ``stream`` closes what it holds, as an idle partition
+        does (:meth:`Operator.advance` with ``idle``); returns what that gives, per stream."""
+        index = self._step_writing(stream)
+        step = self._steps[index]
+        ctx = self.ctx
+        out = step.op.advance(ctx, idle=True)
+        ctx.closed_through = NEVER  # event-time windows only: ROWTIME does not move
+        pending: dict[str, list[Row]] = defaultdict(list)
+        if out:
+            pending[step.target].extend(out)
+            self._run(pending, idle=False, advance=False, after=index)
+        return pending
+
     def frontier_of(self, stream: str) -> int:
         """The frontier of the operator that writes ``stream``: a two-phase window's partial
         phase (its partials), or a late gate (the rows it passed)."""
@@ -208,19 +267,27 @@ class PartitionEngine:
         return [*self._components, *(step.op for step in self._steps)]
 
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:
-        changes = self._store.take(lambda key: self.ctx.rowtime)
+        changes = self._store.take(self._snapshot)
         for op in self._stateful():
             if op.store is not None:
                 changes.extend(op.store.take(op.snapshot, op.encode_key))
             op.end_epoch()
         return changes
 
+    def _snapshot(self, key: Any) -> Any:
+        if key[0] == "reached":
+            return self._reached[key[1]]
+        return self.ctx.rowtime
+
     def restore(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
         stores = [(op.store, op) for op in self._stateful() if op.store is not None]
         for key_bytes, value_bytes in entries:
             mine, key = self._store.decode_key(key_bytes)
             if mine:
-                self.ctx.rowtime = int(codec.loads(value_bytes))
+                if key[0] == "reached":
+                    self._reached[key[1]] = int(codec.loads(value_bytes))
+                else:
+                    self.ctx.rowtime = int(codec.loads(value_bytes))
                 continue
             for store, op in stores:
                 assert store is not None

@@ -106,6 +106,10 @@ class _Processor:
         self._written: dict[str, list[ExchangeWriter]] = {}
         for w in self._writers:
             self._written.setdefault(w.outbound.stream, []).append(w)
+        #: the streams whose rows may stop reaching their repartition (:meth:`_quiet`)
+        self._watched = [w.outbound.stream for w in self._writers if _may_quiet(w)]
+        for stream in self._watched:
+            engine.watch(stream)
 
     # -- the runtime's calls ------------------------------------------------------------------
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:
@@ -137,10 +141,12 @@ class _Processor:
         idle: bool,
         out: list[OutRecord],
         positions: Positions | None = None,
+        quiet: frozenset[str] = frozenset(),
     ) -> None:
         """Each repartition this partition writes learns how far it has come: one marker per
         topic, with the lowest floor of the streams it writes there (a join's two sides),
-        and, idle, how far it read its input (``positions``)."""
+        and, idle, how far it read its input (``positions``); ``quiet`` are the streams
+        whose rows stopped reaching their repartition (:meth:`_quiet`)."""
         by_topic: dict[str, list[ExchangeWriter]] = {}
         for writer in self._writers:
             by_topic.setdefault(writer.topic, []).append(writer)
@@ -152,7 +158,8 @@ class _Processor:
             frontier = rowtime
             if first.outbound.repartition.partials or first.outbound.repartition.gated:
                 frontier = self._engine.frontier_of(first.outbound.stream)
-            first.mark(rowtime, frontier, idle, out, positions)
+            silent = all(w.outbound.stream in quiet for w in writers)
+            first.mark(rowtime, frontier, idle, out, positions, silent)
 
     def _settle(
         self,
@@ -165,7 +172,22 @@ class _Processor:
             return
         streams, known = self._engine.settle(floors)
         self._emit(streams, out)
-        self._mark(known, idle, out, positions)
+        quiet = self._quiet(known, out)
+        self._mark(known, idle, out, positions, quiet)
+
+    def _quiet(self, floors: Mapping[str, int], out: list[OutRecord]) -> frozenset[str]:
+        """The streams written to a repartition whose rows stopped reaching it: an
+        event-time window in front of it (partial aggregates, a late gate) saw no row while
+        its input's ROWTIME moved on by the idle timeout (or since its first record). It
+        closes what it holds, as an idle partition does, and its channel stops holding the
+        stage behind until a row reaches it again (:mod:`pipelines.sql.shuffle`)."""
+        engine = self._engine
+        quiet = []
+        for stream in self._watched:
+            if engine.quiet(stream, floors.get(stream, NO_FLOOR)):
+                self._emit(engine.close_quiet(stream), out)
+                quiet.append(stream)
+        return frozenset(quiet)
 
     def _read_to(self, offset: int | None) -> Positions | None:
         """This partition's input position ``offset`` as a marker's positions."""
@@ -221,6 +243,14 @@ class _Processor:
             int(rowtime),
             self._partition,
         )
+
+
+def _may_quiet(writer: ExchangeWriter) -> bool:
+    """Whether the channel of ``writer`` can hold the stage behind while its input flows: an
+    event-time frontier moves only with the rows that reach it (a ROWTIME floor moves with
+    the input, and partial aggregates on ROWTIME close on it)."""
+    outbound = writer.outbound
+    return outbound.event_time and (outbound.repartition.partials or outbound.repartition.gated)
 
 
 class SqlPartitionProcessor(_Processor):
@@ -360,6 +390,7 @@ class StageProcessor(_Processor):
         topic: str,
         partition: int,
         probe: StableOffsetProbe | None = None,
+        quiet_after_ms: int | None = None,
     ) -> None:
         assert stage.reads is not None
         self._clock = ChannelClock(channels, probe)
@@ -370,6 +401,7 @@ class StageProcessor(_Processor):
             allowed_lateness_ms=emission.allowed_lateness_ms,
             steps=stage.steps,
             components=(self._clock, self._buffer),
+            quiet_after_ms=quiet_after_ms,
         )
         super().__init__(emission, engine, writers, topic, partition)
         self._stage = stage
@@ -400,13 +432,14 @@ class StageProcessor(_Processor):
                 if partials:
                     self._emit(engine.push(self._inbound[0], partials), out)
                     partials = []
-                rowtime, frontier, idle, positions = payload
+                rowtime, frontier, idle, positions, quiet = payload
                 if self._gated:
                     stage_rowtime = max(clock.stage_rowtime, engine.rowtime)
                     buffer.add_frontier(channel, rowtime, frontier, stage_rowtime)
-                    clock.update(channel, rowtime, frontier, idle, positions, frontier_later=True)
+                    clock.update(channel, rowtime, frontier, idle, positions,
+                                 frontier_later=True, quiet=quiet)  # fmt: skip
                     self._tick(out)  # its frontier may leave at once
-                elif clock.update(channel, rowtime, frontier, idle, positions):
+                elif clock.update(channel, rowtime, frontier, idle, positions, quiet=quiet):
                     self._tick(out)
         if partials:
             self._emit(engine.push(self._inbound[0], partials), out)

@@ -120,8 +120,8 @@ Positions = tuple[tuple[str, int, int], ...]
 def decode_record(value: bytes) -> tuple[str, int, Any]:
     """``(kind, channel, payload)`` of a repartition record: a row ``(side, row)``, rows
     ``(side, [row, …])``, a partial ``(rowtime, start, key, states)`` or a marker
-    ``(rowtime, frontier, idle, positions)`` (``positions`` None: not idle, not known, or a
-    marker of the previous release)."""
+    ``(rowtime, frontier, idle, positions, quiet)`` (``positions`` None: not idle, not known,
+    or a marker of an earlier release; ``quiet`` False in a marker of an earlier release)."""
     data = orjson.loads(value)
     kind, channel = data[0], data[1]
     if kind == ROWS:
@@ -133,7 +133,8 @@ def decode_record(value: bytes) -> tuple[str, int, Any]:
         return kind, channel, (decode_value(data[2]), decode_value(data[3]), key, data[5])
     raw = data[5] if len(data) > 5 else None
     positions = tuple((t, p, o) for t, p, o in raw) if raw is not None else None
-    return kind, channel, (data[2], data[3], data[4], positions)
+    quiet = bool(data[6]) if len(data) > 6 else False
+    return kind, channel, (data[2], data[3], data[4], positions, quiet)
 
 
 _TS = "$ts"  # the state codec's tag of a TIMESTAMP
@@ -271,22 +272,27 @@ class ExchangeWriter:
         idle: bool,
         out: list[OutRecord],
         positions: Positions | None = None,
+        quiet: bool = False,
     ) -> None:
         """Tell every partition this channel's ROWTIME floor and frontier, when they moved
-        (partials: when the frontier passed a window boundary), or idleness changed, or,
-        idle, how far it read its input (``positions``)."""
+        (partials: when the frontier passed a window boundary), or idleness or quietness
+        changed, or, idle, how far it read its input (``positions``)."""
         size = self.outbound.size_ms
         where = positions if idle else None
         if self.outbound.repartition.partials:
-            token: tuple[Any, ...] = (frontier // size if frontier > NEVER else None, idle, where)
+            token: tuple[Any, ...] = (
+                frontier // size if frontier > NEVER else None, idle, where, quiet
+            )
         elif self.outbound.repartition.gated:
-            token = (rowtime, frontier, idle, where)
+            token = (rowtime, frontier, idle, where, quiet)
         else:
-            token = (rowtime, idle, where)
+            token = (rowtime, idle, where, quiet)
         if token == self._last:
             return
         self._last = token
-        value = orjson.dumps([MARKER, self.channel, int(rowtime), int(frontier), idle, where])
+        value = orjson.dumps(
+            [MARKER, self.channel, int(rowtime), int(frontier), idle, where, quiet]
+        )
         stamp = int(rowtime) if rowtime > 0 else None
         for p in range(self.partitions):
             out.append(OutRecord(self.topic, None, value, stamp, p))
@@ -297,7 +303,8 @@ class ChannelClock(StatefulOperator):
 
     ``stage_rowtime`` and ``stage_frontier`` only grow. They are the minimum over the active
     channels that are not behind them (a channel never heard of counts as active, at
-    ``NEVER``); when every channel is idle, the maximum over all, and ``stage_idle`` is set.
+    ``NEVER``; an idle or a quiet one does not); when no channel is active, the maximum over
+    all, and when every channel is idle, ``stage_idle`` is set.
 
     With a ``probe``, an idle channel whose input has committed records beyond the position
     in its marker is *held*: active at its last time (or the stage's, if later) until its
@@ -311,6 +318,9 @@ class ChannelClock(StatefulOperator):
         #: per channel, the frontiers of its markers still waiting behind its rows (gated)
         self._waiting = [0] * channels
         self._idle = [False] * channels
+        #: no row of the channel reached the repartition for the idle timeout (its input
+        #: flows on): left out of the stage's time like an idle channel, never probed
+        self._quiet = [False] * channels
         self._positions: list[Positions | None] = [None] * channels
         self._held = [False] * channels
         self._probe = probe
@@ -334,8 +344,12 @@ class ChannelClock(StatefulOperator):
         positions: Positions | None = None,
         *,
         frontier_later: bool = False,
+        quiet: bool = False,
     ) -> bool:
         """A marker of ``channel``; True when the stage's time (or idleness) changed.
+
+        ``quiet``: the channel's input flows, but none of its rows reached the repartition
+        for the idle timeout: it stops holding the stage until a marker says otherwise.
 
         ``frontier_later``: its frontier takes effect only once the rows ``channel`` sent
         before it were handed over (:meth:`reached`; rows that passed a late gate). Until
@@ -348,6 +362,7 @@ class ChannelClock(StatefulOperator):
         else:
             self._frontiers[channel] = max(self._frontiers[channel], frontier)
         self._idle[channel] = idle
+        self._quiet[channel] = quiet and not idle
         self._positions[channel] = positions if idle else None
         self._held[channel] = False
         self.store.mark(("c",))
@@ -372,9 +387,11 @@ class ChannelClock(StatefulOperator):
 
     def _candidate(self) -> tuple[int, int, bool]:
         current_rowtime, current_frontier = self.stage_rowtime, self.stage_frontier
-        active = [i for i, idle in enumerate(self._idle) if not idle or self._held[i]]
-        # an idle channel whose frontier waits behind its rows still holds the frontier
-        holding = active + [i for i, n in enumerate(self._waiting) if n and self._idle[i]
+        away = [idle or quiet for idle, quiet in zip(self._idle, self._quiet, strict=True)]
+        active = [i for i, a in enumerate(away) if not a or self._held[i]]
+        # an idle (or quiet) channel whose frontier waits behind its rows still holds the
+        # frontier
+        holding = active + [i for i, n in enumerate(self._waiting) if n and away[i]
                             and not self._held[i]]  # fmt: skip
         if active:
             # a held channel behind the stage holds it where it is
@@ -383,7 +400,8 @@ class ChannelClock(StatefulOperator):
             idle = False
             rowtime = _valve(rowtimes, current_rowtime)
         else:
-            idle = True
+            # quiet channels' inputs still flow: the stage is not idle
+            idle = not any(self._quiet)
             rowtime = max(self._rowtimes)
         if holding:
             frontiers = [max(self._frontiers[i], current_frontier) if self._held[i]
@@ -447,7 +465,8 @@ class ChannelClock(StatefulOperator):
     def snapshot(self, key: Any) -> Any:
         positions = [None if p is None else [list(x) for x in p] for p in self._positions]
         return [self._rowtimes, self._frontiers, self._idle,
-                self.stage_rowtime, self.stage_frontier, self.stage_idle, positions]  # fmt: skip
+                self.stage_rowtime, self.stage_frontier, self.stage_idle, positions,
+                self._quiet]  # fmt: skip
 
     def restore(self, key: Any, value: Any) -> None:
         rowtimes, frontiers, idle, self.stage_rowtime, self.stage_frontier, self.stage_idle = value[
@@ -465,6 +484,8 @@ class ChannelClock(StatefulOperator):
         self._positions = [
             None if p is None else tuple((t, q, o) for t, q, o in p) for p in positions
         ]
+        # nor quiet channels
+        self._quiet = list(value[7]) if len(value) > 7 else [False] * n
 
 
 def _valve(values: list[int], current: int) -> int:

@@ -60,18 +60,18 @@ def test_an_idle_marker_carries_the_input_position_and_moves_when_it_does() -> N
     writer = ExchangeWriter(Outbound(ROWS, "S", 0, Grouping((), ())), 2, 1)
     out: list = []
     writer.mark(1_000, 1_000, True, out, _at("in", 3, 40))
-    assert decode_record(out[0].value) == ("w", 1, (1_000, 1_000, True, (("in", 3, 40),)))
+    assert decode_record(out[0].value) == ("w", 1, (1_000, 1_000, True, (("in", 3, 40),), False))
     writer.mark(1_000, 1_000, True, out, _at("in", 3, 40))  # nothing moved
     assert len(out) == 2
     writer.mark(1_000, 1_000, True, out, _at("in", 3, 42))  # aborted records were skipped
     assert len(out) == 4
     writer.mark(1_000, 1_000, False, out, _at("in", 3, 42))  # active: no position
-    assert decode_record(out[-1].value)[2] == (1_000, 1_000, False, None)
+    assert decode_record(out[-1].value)[2] == (1_000, 1_000, False, None, False)
 
 
 def test_a_marker_of_the_previous_release_still_decodes() -> None:
     old = orjson.dumps([MARKER, 4, 1_000, 900, True])
-    assert decode_record(old) == ("w", 4, (1_000, 900, True, None))
+    assert decode_record(old) == ("w", 4, (1_000, 900, True, None, False))
 
 
 # -- the clock ----------------------------------------------------------------------------------

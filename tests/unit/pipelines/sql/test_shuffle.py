@@ -161,7 +161,7 @@ def test_markers_go_to_every_partition_when_they_moved() -> None:
     rows.mark(1_000, 1_000, False, out)
     rows.mark(1_000, 1_000, False, out)  # nothing moved
     assert sorted(o.partition for o in out) == [0, 1, 2]
-    assert decode_record(out[0].value) == ("w", 2, (1_000, 1_000, False, None))
+    assert decode_record(out[0].value) == ("w", 2, (1_000, 1_000, False, None, False))
     rows.mark(1_000, 1_000, True, out)  # idle now
     assert len(out) == 6
     partials = ExchangeWriter(Outbound(PARTIALS, "__partials:P", 0, Grouping((), ()), 10_000), 2, 0)
