@@ -21,6 +21,7 @@ import yaml
 
 from ground.settings import Settings
 from pipelines.sql.application import SqlApplication, check_application
+from tests.duckdb_oracles import judge_lateness
 from tests.unit.pipelines.sql.test_repartitioned_apps import (
     COLUMNS,
     LATENESS_MS,
@@ -35,7 +36,6 @@ from tests.unit.pipelines.sql.test_repartitioned_apps import (
     ts_ms,
     values,
 )
-from tests.duckdb_oracles import judge_lateness
 
 QUIET_PARTITION = 3
 IDLE_TIMEOUT_MS = 5_000
