@@ -14,14 +14,15 @@ stage before it, numbered by :meth:`pipelines.sql.application.SqlApplication` �
 * a **partial aggregate** ``["p", channel, rowtime, window start, [group key], states]``
   (:mod:`pipelines.sql.operators.two_phase`), in the partition its group key hashes to
   (without one: the window start's on event time, one partition for all on ROWTIME);
-* a **marker** ``["w", channel, rowtime, frontier, idle, positions]``, sent to *every*
+* a **marker** ``["w", channel, rowtime, frontier, idle, positions, quiet]``, sent to *every*
   partition when it changed: the channel's ROWTIME floor (no row it sends later has a lower
   ROWTIME), its frontier (partials: every window that ends at or before it was sent; rows
   that passed a late gate: the gate's watermark, no row it sends later is for a window
   that ends at or before it),
   whether the channel is idle and, with ``idle``, how far it has read its input:
-  ``[[topic, partition, next offset], …]`` (``null`` when not idle or not known). Markers
-  of the previous release have no ``positions``: their idle channels are not probed.
+  ``[[topic, partition, next offset], …]`` (``null`` when not idle or not known), and
+  whether the channel is *quiet* (below). Markers of earlier releases have no ``positions``
+  (their idle channels are not probed) and no ``quiet`` (they are not quiet).
 
 Values use the state codec's exact forms; a record's ROWTIME is also in its
 ``shardline.rowtime`` header. A channel writes its rows and partials before the marker that
@@ -31,6 +32,22 @@ The stage behind keeps, per channel, the latest marker (:class:`ChannelClock`). 
 and frontier are the minimum over the active channels (Flink's watermark valve): an idle
 channel does not hold the others back, and one that comes back behind them is left out until
 it catches up; when every channel is idle, the stage is idle.
+
+A channel in front of an event-time window (partials, or rows through a late gate) is
+*quiet* when its input flows but none of its rows reach the repartition: its frontier moves
+only with those rows, so it would hold the stage for ever. Idleness is then judged on what
+reaches the repartition, as an input partition's is on its input: once the channel's ROWTIME
+floor has moved on by the application's idle timeout since the last row that reached the
+operator in front of the repartition (since its first floor, if none did:
+:meth:`pipelines.sql.engine.PartitionEngine.quiet`), that operator closes what it holds as an
+idle partition does (its partials go before the marker; a later row for a window it closed is
+late there), and its markers say ``quiet`` until a row reaches it again. The stage leaves a
+quiet channel out of its ROWTIME and frontier like an idle one (a frontier still waiting
+behind its rows holds, as for an idle one); it comes back as an idle channel does. Quiet is
+not idle: the stage turns idle only when every channel is (with only idle and quiet channels
+left, its time is the maximum over all), and a quiet channel is never probed. ROWTIME
+partials and rows without a gate have no such channel: their frontier (or floor) moves with
+the input. The marker changes only when the channel turns quiet or comes back.
 
 An idle channel stops holding the stage only while its input is really caught up (Kafka
 Streams' KIP-695: an empty partition with known lag is waited for). Before the stage's time
