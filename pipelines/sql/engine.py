@@ -15,7 +15,7 @@ come (its *floor*) and returns the floor of every stream, which a stage reports 
 repartition. For the event-time window in front of a repartition (a partial aggregation or a
 late gate), the engine also tells when its rows stopped coming (:meth:`PartitionEngine.quiet`:
 its input's floor moved ``quiet_after_ms`` past the ROWTIME of the last row that reached it)
-and closes what it holds as an idle partition would (:meth:`PartitionEngine.close_quiet`).
+and has it send what it holds, without closing it (:meth:`PartitionEngine.flush_quiet`).
 
 :func:`run_rows` runs a whole input through a fresh engine — the offline form that tests and
 ``shardline sql`` tooling use.
@@ -233,14 +233,12 @@ class PartitionEngine:
             self._arrived(stream, floor)
         return floor - self._reached[stream] >= self.quiet_after_ms
 
-    def close_quiet(self, stream: str) -> dict[str, list[Row]]:
-        """The quiet operator writing ``stream`` closes what it holds, as an idle partition
-        does (:meth:`Operator.advance` with ``idle``); returns what that gives, per stream."""
+    def flush_quiet(self, stream: str) -> dict[str, list[Row]]:
+        """The quiet operator writing ``stream`` sends what it holds without closing it
+        (:meth:`Operator.flush`); returns what that gives, per stream."""
         index = self._step_writing(stream)
         step = self._steps[index]
-        ctx = self.ctx
-        out = step.op.advance(ctx, idle=True)
-        ctx.closed_through = NEVER  # event-time windows only: ROWTIME does not move
+        out = step.op.flush(self.ctx)
         pending: dict[str, list[Row]] = defaultdict(list)
         if out:
             pending[step.target].extend(out)

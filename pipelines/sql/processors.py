@@ -179,13 +179,14 @@ class _Processor:
         """The streams written to a repartition whose rows stopped reaching it: an
         event-time window in front of it (partial aggregates, a late gate) saw no row while
         its input's ROWTIME moved on by the idle timeout (or since its first record). It
-        closes what it holds, as an idle partition does, and its channel stops holding the
-        stage behind until a row reaches it again (:mod:`pipelines.sql.shuffle`)."""
+        sends what it holds without closing it (the partials of its open windows), and its
+        channel stops holding the stage behind until a row reaches it again
+        (:mod:`pipelines.sql.shuffle`)."""
         engine = self._engine
         quiet = []
         for stream in self._watched:
             if engine.quiet(stream, floors.get(stream, NO_FLOOR)):
-                self._emit(engine.close_quiet(stream), out)
+                self._emit(engine.flush_quiet(stream), out)
                 quiet.append(stream)
         return frozenset(quiet)
 

@@ -39,11 +39,13 @@ only with those rows, so it would hold the stage for ever. Idleness is then judg
 reaches the repartition, as an input partition's is on its input: once the channel's ROWTIME
 floor has moved on by the application's idle timeout since the last row that reached the
 operator in front of the repartition (since its first floor, if none did:
-:meth:`pipelines.sql.engine.PartitionEngine.quiet`), that operator closes what it holds as an
-idle partition does (its partials go before the marker; a later row for a window it closed is
-late there), and its markers say ``quiet`` until a row reaches it again. The stage leaves a
-quiet channel out of its ROWTIME and frontier like an idle one (a frontier still waiting
-behind its rows holds, as for an idle one); it comes back as an idle channel does. Quiet is
+:meth:`pipelines.sql.engine.PartitionEngine.quiet`), a partial phase sends the partials of its
+open windows without closing them (they go before the marker; its watermark, and so its late
+rows, stay as they were), and its markers say ``quiet`` until a row reaches it again. The
+stage leaves a quiet channel out of its ROWTIME and frontier like an idle one (a frontier
+still waiting behind its rows holds, as for an idle one); it comes back as an idle channel
+does: what it sends for a window the stage closed meanwhile is late there (a row of a window
+still open is merged, a further partial of a window with the one sent before). Quiet is
 not idle: the stage turns idle only when every channel is (with only idle and quiet channels
 left, its time is the maximum over all), and a quiet channel is never probed. ROWTIME
 partials and rows without a gate have no such channel: their frontier (or floor) moves with

@@ -174,6 +174,13 @@ class Operator(ABC):
         (operators whose progress is reported across a repartition)."""
         return []
 
+    def flush(self, ctx: Context) -> list[Row]:
+        """The channel in front of a repartition that this operator writes is quiet (no row
+        reached it for the idle timeout, :mod:`pipelines.sql.shuffle`): send what it holds
+        for the stage behind without closing it (phase one of a two-phase window: the
+        partials of its open windows). Nothing for every other operator."""
+        return []
+
     def frontier(self) -> int | None:
         """Phase one of a two-phase window (:mod:`.two_phase`): every window that ends at or
         before this time was closed and emitted; a late gate (:mod:`.late_gate`): every row

@@ -12,7 +12,9 @@ partition — so the work that grows with the records scales with the partitions
   instead of result rows. Its windows close, and its rows are late, exactly as without a
   repartition (the same watermark per input partition), so ``Late_Row`` errors are decided
   where they always were. Its :meth:`~TumblingPartial.frontier` says up to where it has
-  closed (and sent) its windows.
+  closed (and sent) its windows. When no row reaches it for the idle timeout (its channel is
+  quiet), it sends the partials of its open windows without closing them
+  (:meth:`~TumblingPartial.flush`).
 * :class:`TumblingFinal` merges the snapshots (:func:`pipelines.sql.merging.merge_into`) and
   closes a window once the *stage frontier* — the minimum of the upstream partitions'
   frontiers, ``Context.frontiers`` (:mod:`pipelines.sql.shuffle`) — reaches its end; its
@@ -61,6 +63,17 @@ class TumblingPartial(TumblingOperator):
     def frontier(self) -> int:
         """Every window that ends at or before this time is closed and was emitted."""
         return int(self._watermark)
+
+    def flush(self, ctx: Context) -> list[Row]:
+        """The partials of the open windows, which stay open (their watermark, and so the
+        late rows, as before): a row that comes later makes a new partial of its window,
+        which the final merges with this one (or, if the window closed there meanwhile,
+        reports as late)."""
+        out: list[Row] = []
+        for start in sorted(self._windows):
+            self._emit(start, self._windows.pop(start), ctx.rowtime, ctx, out)
+        self._next_close = None
+        return out
 
     def settle(self, floor: int, ctx: Context) -> list[Row]:
         """A ROWTIME window is complete once its stream's ROWTIME passed its end — also when
