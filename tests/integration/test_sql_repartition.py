@@ -17,6 +17,11 @@ Kafka timestamps in offset order; an event-time row is late when its window ende
 before the largest event time before it *in its partition* minus the allowed lateness
 (decided as without a repartition); a result aggregates the rows that are not late, over
 every partition.
+
+A second application (``sql_apps/repartition_filtered``): a filter pump that passes the rows
+of some input partitions only, then per-sector windows on event time (partial aggregates, and
+FIRST_VALUE, whose rows cross): their results come out while records still arrive on every
+partition, as a partition none of whose rows reach the windows is quiet.
 """
 
 from __future__ import annotations
@@ -25,21 +30,25 @@ import json
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 import duckdb
 import pytest
+import yaml
 from confluent_kafka.admin import ConfigResource
 
 from ground.kafka import admin_client, delete_topics_with_prefix, list_topic_names, partition_count
 from ground.settings import Settings
-from tests.duckdb_oracles import sector_oracle
+from tests.duckdb_oracles import judge_lateness, sector_oracle
 from tests.integration.pace import Pace
 from tests.integration.sql_apps_support import (
     LATENESS_MS,
+    SECTORS,
     App,
     Dataset,
     assert_keys_unique,
+    committed_count,
     deploy,
     finish,
     input_table,
@@ -48,6 +57,7 @@ from tests.integration.sql_apps_support import (
     produce,
     produce_in_background,
     start_ms,
+    ticker_partitions,
     ticker_records,
     ts_ms,
 )
@@ -297,3 +307,101 @@ def test_two_workers_one_killed_then_a_third_joins(
     assert producer.is_alive(), "the input was complete before the third worker joined"
     pace.release()
     finish_and_check(stack_settings, app, [b, c], producer)
+
+
+# -- a filter that passes the rows of some partitions only ------------------------------------
+FILTERED = "repartition_filtered"
+KEPT_SECTORS = ("TECHNOLOGY", "FINANCIAL", "HEALTHCARE")  # the filter pump's WHERE
+#: ROWTIME moves ~9 s a second here: a partition that passes rows passes one far more often
+#: (a quiet spell of one would leave it out of the stage's time, and a row of a window the
+#: others closed meanwhile would be late, which the oracle does not model), and the windows
+#: still open at the end close within ``finish``'s wait
+QUIET_AFTER_MS = 6_000
+
+
+def filtered_oracle(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    """The filtered application's outputs from the input table ``s``: the rows that pass the
+    filter, late rows judged per input partition among them."""
+    kept = ", ".join(f"'{s}'" for s in KEPT_SECTORS)
+    con.execute(f"DELETE FROM s WHERE sector NOT IN ({kept})")  # ROWTIME was the input's
+    judge_lateness(con, window_ms=10_000, lateness_ms=LATENESS_MS, per_partition=True)
+    q = con.execute
+    on_time = "FROM judged WHERE wm IS NULL OR ws + 10000 > wm GROUP BY ALL"
+    return {
+        "KEPT_PER_SECTOR": q(f"SELECT sector, ws, count(*), sum(price) {on_time}").fetchall(),
+        "KEPT_FIRST": q(
+            f"SELECT sector, ws, count(*), first(price ORDER BY rowtime, part, off) {on_time}"
+        ).fetchall(),
+        "late": q("SELECT part, ticker, event_ms FROM judged WHERE ws + 10000 <= wm").fetchall(),
+    }  # fmt: skip
+
+
+def filtered_results(settings: Settings, app: App, stream: str) -> list[tuple[Any, ...]]:
+    got = output(settings, app.outputs[stream])
+    assert_keys_unique(got)
+    value = "TOTAL_PRICE" if stream == "KEPT_PER_SECTOR" else "FIRST_PRICE"
+    return [(v["SECTOR"], ts_ms(v["WINDOW_START"]), v["TRADES"], v[value]) for _, v in got]
+
+
+def test_windows_behind_a_filter_come_out_while_every_partition_flows(
+    stack_settings, topic_factory, tmp_path, workers
+) -> None:
+    """A filter pump lets the rows of some input partitions through only (their tickers'
+    sectors); records keep arriving on every partition. The per-sector windows behind the
+    repartition come out while the input still flows — no partition is idle — because a
+    partition none of whose rows reach them is quiet (``docs/sql.md``), and equal DuckDB's."""
+    owners = ticker_partitions(PARTITIONS)
+    passing = {owners[t] for t, sector in SECTORS.items() if sector in KEPT_SECTORS}
+    assert set(range(PARTITIONS)) - passing, "some partition must have no row that passes"
+    topic = topic_factory(PARTITIONS, prefix="it-ticker-rp-quiet")
+    data = Dataset(topic, PARTITIONS, 1_800)
+    app = deploy(FILTERED, tmp_path, topic_factory, data)
+    config_file = app.folder / "application.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    config["EventTime"]["IdleTimeoutMs"] = QUIET_AFTER_MS
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    w = app.worker("w1", tmp_path / "w1.log", workers)
+    wait_log([w], "assigned ", 60)
+    producer = produce_in_background(
+        stack_settings.kafka, topic, ticker_records(data.records, seed=24, start_ms=start_ms()),
+        PARTITIONS, per_second=150,
+    )  # fmt: skip
+    # window results appear while records still arrive on every partition (~37 a second each,
+    # the idle timeout is 3 s)
+    early: dict[str, int] = {}
+    while producer.is_alive():
+        early = {s: committed_count(stack_settings.kafka, app.outputs[s]) for s in
+                 ("KEPT_PER_SECTOR", "KEPT_FIRST")}  # fmt: skip
+        if min(early.values()) >= 6:
+            break
+        assert w.alive(), w.tail()
+        time.sleep(0.3)
+    assert producer.is_alive() and min(early.values()) >= 6, (
+        f"window results before the input ended: {early}"
+    )
+    seen = {s: filtered_results(stack_settings, app, s) for s in early}
+    join_producer(producer)
+    con = input_table(stack_settings.kafka, topic)
+    by_part = con.execute(
+        f"SELECT part, count(*) FILTER (WHERE sector IN {KEPT_SECTORS}) FROM s GROUP BY part"
+    ).fetchall()
+    assert all(n > 0 for p, n in by_part if p in passing)
+    assert [n for p, n in by_part if p not in passing] == [0] * (PARTITIONS - len(passing))
+    want = filtered_oracle(con)
+    counts = {app.outputs[s]: len(want[s]) for s in ("KEPT_PER_SECTOR", "KEPT_FIRST")}
+    counts[app.errors] = 2 * len(want["late"])  # the same rows late in both pumps
+    finish(stack_settings, app, counts, [w], timeout_s=60)
+    for stream, rows in seen.items():
+        # what came out early is final: the same rows at the end, and DuckDB's
+        assert set(rows) <= set(filtered_results(stack_settings, app, stream))
+        assert_same_rows(rows, [r for r in want[stream] if (r[0], r[1]) in
+                                {(g[0], g[1]) for g in rows}], what=f"early {stream}")  # fmt: skip
+        assert_same_rows(filtered_results(stack_settings, app, stream), want[stream],
+                         what=f"{stream} behind the filter")  # fmt: skip
+    late: dict[str, list[tuple[Any, ...]]] = {"KEPT_SECTOR_PUMP": [], "KEPT_FIRST_PUMP": []}
+    for _, e in output(stack_settings, app.errors):
+        assert e["ERROR_NAME"] == "Late_Row" and e["PUMP_NAME"] in late, e
+        row = json.loads(bytes.fromhex(e["DATA_ROW"]))  # a row of KEPT
+        late[e["PUMP_NAME"]].append((e["SOURCE_PARTITION"], row[1], row[-1][1]))
+    for pump, rows_late in late.items():
+        assert_same_rows(rows_late, want["late"], what=f"Late_Row errors of {pump}")
