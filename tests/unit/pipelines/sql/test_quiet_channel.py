@@ -65,8 +65,8 @@ FROM "KEPT" GROUP BY sector, STEP("KEPT".event_time BY INTERVAL '10' SECOND);
 OUTPUTS = ("PER_SECTOR", "FIRST_SECTOR")
 
 
-def _app(folder: Path) -> SqlApplication:
-    (folder / "app.sql").write_text(CODE)
+def _app(folder: Path, code: str = CODE) -> SqlApplication:
+    (folder / "app.sql").write_text(code)
     (folder / "application.yaml").write_text(yaml.safe_dump({
         "ApplicationName": "quiet",
         "ApplicationCode": "app.sql",
@@ -185,3 +185,30 @@ def test_a_partition_whose_rows_are_all_filtered_out_does_not_hold_the_windows(
     for stream in OUTPUTS:
         assert_rows_close(got[stream], want[stream])
     assert _late(c) == want_late
+
+
+def test_a_partition_that_passes_rows_now_and_then_loses_none(tmp_path: Path) -> None:
+    """The quiet partition's filter lets a row through now and then, with gaps longer than
+    the idle timeout: it turns quiet (its partials go, its windows stay open) and comes back,
+    many times. Every row that passed the filter is in a result or in a ``Late_Row`` error
+    (the row's own, or inside a partial aggregate's), each window result once."""
+    code = CODE.replace(f"WHERE {_NOT_QUIET}", f"WHERE ({_NOT_QUIET}) OR change > 1.7")
+    app = _app(tmp_path, code)
+    data = records(seed=11)
+    passed = [d for d in data if d[2]["ticker"] not in FILTERED or d[2]["change"] > 1.7]
+    gaps = sorted(b[1] - a[1] for a, b in zip(
+        [d for d in passed if d[0] == QUIET_PARTITION],
+        [d for d in passed if d[0] == QUIET_PARTITION][1:], strict=False))  # fmt: skip
+    assert sum(g > IDLE_TIMEOUT_MS for g in gaps) > 5  # it turns quiet, and back, often
+    c = cluster(app, data, 11)
+    c.run(crash_chance=0.2, max_batch=20)
+    late: dict[str, int] = {"SECTOR_PUMP": 0, "FIRST_PUMP": 0}
+    for e in errors(c):
+        assert e["ERROR_NAME"] == "Late_Row", e
+        row = json.loads(bytes.fromhex(e["DATA_ROW"]))
+        # a partial aggregate that came after its window closed carries its count
+        partial = e["MESSAGE"].startswith("partial aggregate")
+        late[e["PUMP_NAME"]] += row[3] if partial else 1
+    got = _got(c)
+    assert sum(r[2] for r in got["PER_SECTOR"]) + late["SECTOR_PUMP"] == len(passed)
+    assert sum(r[2] for r in got["FIRST_SECTOR"]) + late["FIRST_PUMP"] == len(passed)

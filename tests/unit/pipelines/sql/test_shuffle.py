@@ -359,3 +359,56 @@ def test_an_idle_channel_holds_the_frontier_until_its_waiting_frontier_left() ->
     ((_, channel, frontier),) = released[FRONTIER_SIDE]
     assert clock.reached(channel, frontier)
     assert clock.stage_frontier == 31_000  # channel 0 is idle, and holds nothing any more
+
+
+# -- quiet channels -----------------------------------------------------------------------------
+def test_a_quiet_channel_stops_holding_the_stage_and_comes_back_like_an_idle_one() -> None:
+    clock = ChannelClock(3)
+    clock.update(0, 100, 90, False)
+    clock.update(1, 200, 150, False)
+    clock.update(2, 150, NEVER, False)  # no row of channel 2 reaches the repartition
+    assert (clock.stage_rowtime, clock.stage_frontier) == (100, NEVER)
+    clock.update(2, 900, NEVER, False, quiet=True)
+    assert (clock.stage_rowtime, clock.stage_frontier, clock.stage_idle) == (100, 90, False)
+    clock.update(0, 1_000, 800, False)
+    assert (clock.stage_rowtime, clock.stage_frontier) == (200, 150)
+    # quiet is not idle: with the others idle, the stage's time moves on, but it is not idle
+    clock.update(0, 1_000, 800, True)
+    clock.update(1, 1_100, 900, True)
+    assert (clock.stage_rowtime, clock.stage_frontier, clock.stage_idle) == (1_100, 900, False)
+    clock.update(0, 1_200, 1_000, False)
+    clock.update(1, 1_300, 1_100, False)
+    # back with a row, behind the others: left out until it catches up
+    clock.update(2, 1_250, 500, False)
+    assert (clock.stage_rowtime, clock.stage_frontier) == (1_200, 1_000)
+    clock.update(2, 1_400, 1_050, False)  # caught up: it holds the frontier again
+    clock.update(0, 1_500, 1_200, False)
+    assert clock.stage_frontier == 1_050
+
+
+def test_quietness_is_in_the_marker_and_survives_a_restore() -> None:
+    writer = ExchangeWriter(Outbound(PARTIALS, "__partials:P", 0, Grouping((), ()), 10_000,
+                                     event_time=True), 2, 1)  # fmt: skip
+    out: list = []
+    writer.mark(1_000, NEVER, False, out)
+    writer.mark(5_000, NEVER, False, out)  # partials: only a window boundary moves it
+    assert len(out) == 2
+    writer.mark(9_000, NEVER, False, out, quiet=True)
+    assert len(out) == 4 and decode_record(out[-1].value)[2][4] is True
+    writer.mark(12_000, NEVER, False, out, quiet=True)
+    assert len(out) == 4
+    # a marker of the release before has no quiet field: not quiet
+    assert decode_record(json.dumps(["w", 1, 9_000, 0, False, None]).encode())[2][4] is False
+    clock = ChannelClock(2)
+    clock.update(0, 100, 50, False)
+    clock.update(1, 9_000, NEVER, False, quiet=True)
+    again = ChannelClock(2)
+    for key, value in clock.store.take(clock.snapshot):
+        again.restore(loads(key)[1], loads(value or b""))
+    again.update(0, 200, 150, False)
+    assert (again.stage_rowtime, again.stage_frontier) == (200, 150)
+    # the state of the release before has no quiet channels: it still restores
+    before = ChannelClock(2)
+    before.restore(("c",), clock.snapshot(("c",))[:7])
+    before.update(1, 9_500, 200, False)
+    assert (before.stage_rowtime, before.stage_frontier) == (100, 50)
