@@ -37,7 +37,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ground.errors import SqlUnsupportedError
 from pipelines.sql.operators.base import Operator
 from pipelines.sql.plan import ApplicationPlan, PlannedPump
 from pipelines.sql.planning import Grouping
@@ -216,7 +215,7 @@ class Topology:
                 if step.role == "final":
                     sources = "partial aggregates"
                 note = self.notes.get(step.pump, "") if not step.role else ""
-                tail = f" ({note})" if note.startswith("no repartition") else ""
+                tail = f" ({note})" if note.startswith(("no repartition", "runs in")) else ""
                 lines.append(f"    pump {step.pump}{role}: {sources} → {target}{tail}")
             for out in stage.outbound:
                 if not out.repartition.partials and not out.repartition.gated:
@@ -247,15 +246,23 @@ def plan_stages(plan: ApplicationPlan, partition_keys: Mapping[str, Sequence[str
     for pump in plan.pumps:
         in_stages: set[int] = set()
         for s in pump.sources:
-            found = stream_stages.get(s, set())
-            if len(found) > 1:
-                raise SqlUnsupportedError(
-                    f"pump {pump.name} reads {s}, which pumps in different stages write "
-                    f"(stages {sorted(found)}, on both sides of a repartition)",
-                    line=pump.line,
+            in_stages |= stream_stages.get(s, set())
+        spread = [s for s in pump.sources if len(stream_stages.get(s, ())) > 1]
+        reason = _misalignment(pump, partitioning, in_stages, spread, stream_stages)
+        if reason is None and len(in_stages) > 1:
+            # a stateless pump of a stream written in several stages runs in each of them:
+            # it sees each row once, where it was written; no repartition
+            for index in sorted(in_stages):
+                stages[index].steps.append(
+                    Step(pump.name, pump.source, pump.target, pump.build, pump.right_source)
                 )
-            in_stages |= found
-        reason = _misalignment(pump, partitioning, in_stages)
+            notes[pump.name] = (
+                f"runs in stages {_stage_list(in_stages)}, each of which writes "
+                f"{pump.source}: it keeps no state, so it needs no repartition"
+            )
+            stream_stages.setdefault(pump.target, set()).update(in_stages)
+            partitioning[pump.target] = None
+            continue
         if reason is None:
             (index,) = in_stages or {0}
             stages[index].steps.append(
@@ -277,11 +284,23 @@ def plan_stages(plan: ApplicationPlan, partition_keys: Mapping[str, Sequence[str
 
 
 def _misalignment(
-    pump: PlannedPump, partitioning: Mapping[str, Partitioning | None], in_stages: set[int]
+    pump: PlannedPump,
+    partitioning: Mapping[str, Partitioning | None],
+    in_stages: set[int],
+    spread: Sequence[str] = (),
+    stream_stages: Mapping[str, set[int]] | None = None,
 ) -> str | None:
-    """Why ``pump`` cannot run where its input is, or None when it can."""
+    """Why ``pump`` cannot run where its input is, or None when it can. ``spread``: its
+    input streams that pumps in several stages write (on both sides of a repartition)."""
     if not pump.stateful:
         return None
+    if spread:
+        where = stream_stages or {}
+        shown = "; ".join(f"{s} in stages {_stage_list(where.get(s, set()))}" for s in spread)
+        return (
+            f"{pump.name} reads a stream that pumps on both sides of a repartition write "
+            f"({shown}): the rows of every stage that writes it come together"
+        )
     grouping = pump.grouping or ()
     if pump.right_source is None:
         part = partitioning.get(pump.source)
@@ -307,6 +326,10 @@ def _misalignment(
         f"the join of {pump.source} ({_partitioned_text(left)}) and {pump.right_source} "
         f"({_partitioned_text(right)}) is not on the columns both are partitioned by"
     )
+
+
+def _stage_list(indexes: set[int]) -> str:
+    return ", ".join(str(i) for i in sorted(indexes))
 
 
 def _co_partitioned(left: Partitioning, right: Partitioning, lg: Grouping, rg: Grouping) -> bool:
@@ -381,14 +404,15 @@ def _repartition(
             f"{reason}: each input partition aggregates its rows, stage {index} merges the "
             "partial aggregates of every partition", key,
         )  # fmt: skip
-        (source_stage,) = stream_stages[pump.source]
         pseudo = partials_stream(pump.name)
-        stages[source_stage].steps.append(
-            Step(pump.name, pump.source, pseudo, two_phase.partial, role="partial")
-        )
-        stages[source_stage].outbound.append(
-            Outbound(repartition, pseudo, 0, g, two_phase.size_ms, two_phase.event_time)
-        )
+        # every stage that writes the input aggregates its rows (one channel per partition)
+        for source_stage in sorted(stream_stages[pump.source]):
+            stages[source_stage].steps.append(
+                Step(pump.name, pump.source, pseudo, two_phase.partial, role="partial")
+            )
+            stages[source_stage].outbound.append(
+                Outbound(repartition, pseudo, 0, g, two_phase.size_ms, two_phase.event_time)
+            )
         stage = Stage(index, repartition, inbound=(pseudo,))
         stage.steps.append(Step(pump.name, pseudo, pump.target, two_phase.final, role="final"))
         plain = [c for i, c in enumerate(g.columns) if i != g.window]
@@ -410,17 +434,18 @@ def _repartition(
             f"stage {index}{late}", key, gated=gate is not None,
         )  # fmt: skip
         for side, (source, g) in enumerate(zip(pump.sources, grouping, strict=True)):
-            (source_stage,) = stream_stages[source]
-            if gate is None:
-                stages[source_stage].outbound.append(Outbound(repartition, source, side, g))
-                continue
-            gated = gated_stream(pump.name)
-            stages[source_stage].steps.append(
-                Step(pump.name, source, gated, gate.gate, role="gate")
-            )
-            stages[source_stage].outbound.append(
-                Outbound(repartition, gated, side, g, event_time=True)
-            )
+            # every stage that writes the input sends its rows (one channel per partition)
+            for source_stage in sorted(stream_stages[source]):
+                if gate is None:
+                    stages[source_stage].outbound.append(Outbound(repartition, source, side, g))
+                    continue
+                gated = gated_stream(pump.name)
+                stages[source_stage].steps.append(
+                    Step(pump.name, source, gated, gate.gate, role="gate")
+                )
+                stages[source_stage].outbound.append(
+                    Outbound(repartition, gated, side, g, event_time=True)
+                )
         # a self-join's two sides arrive apart: the right one under a name of its own
         inbound = pump.sources
         if pump.right_source is not None and pump.right_source == pump.source:
