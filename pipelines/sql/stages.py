@@ -101,6 +101,9 @@ class Repartition:
     key: str
     #: rows that passed a late gate (with its frontier in the markers) cross it
     gated: bool = False
+    #: the pump's input streams that pumps in several stages write: each of those stages
+    #: writes to it (their partitions are its channels, numbered stage by stage)
+    gathered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +276,7 @@ def plan_stages(plan: ApplicationPlan, partition_keys: Mapping[str, Sequence[str
                 notes[pump.name] = _aligned_note(pump, partitioning)
         else:
             index, target_part = _repartition(
-                plan, pump, reason, stages, repartitions, stream_stages
+                plan, pump, reason, stages, repartitions, stream_stages, tuple(spread)
             )
             notes[pump.name] = f"repartitioned ({repartitions[-1].topic})"
         stream_stages.setdefault(pump.target, set()).add(index)
@@ -384,9 +387,11 @@ def _repartition(
     stages: list[Stage],
     repartitions: list[Repartition],
     stream_stages: Mapping[str, set[int]],
+    gathered: tuple[str, ...] = (),
 ) -> tuple[int, Partitioning | None]:
     """Open a stage behind a repartition for ``pump``; returns its index and how the
-    pump's target stream is partitioned."""
+    pump's target stream is partitioned. Every stage that writes one of its input streams
+    writes to the repartition (``gathered``: the streams several stages write)."""
     index = len(stages)
     topic = repartition_topic(plan.application, pump.name)
     grouping = pump.grouping or tuple(Grouping((), ()) for _ in pump.sources)
@@ -402,7 +407,7 @@ def _repartition(
         repartition = Repartition(
             topic, pump.name, True, index,
             f"{reason}: each input partition aggregates its rows, stage {index} merges the "
-            "partial aggregates of every partition", key,
+            "partial aggregates of every partition", key, gathered=gathered,
         )  # fmt: skip
         pseudo = partials_stream(pump.name)
         # every stage that writes the input aggregates its rows (one channel per partition)
@@ -431,7 +436,7 @@ def _repartition(
         repartition = Repartition(
             topic, pump.name, False, index,
             f"{reason}: rows are repartitioned by its keys and taken in ROWTIME order by "
-            f"stage {index}{late}", key, gated=gate is not None,
+            f"stage {index}{late}", key, gated=gate is not None, gathered=gathered,
         )  # fmt: skip
         for side, (source, g) in enumerate(zip(pump.sources, grouping, strict=True)):
             # every stage that writes the input sends its rows (one channel per partition)

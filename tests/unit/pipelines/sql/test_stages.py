@@ -3,8 +3,6 @@ planner follows through renames and projections (key lineage)."""
 
 from __future__ import annotations
 
-import pytest
-
 from pipelines.sql.plan import plan_application
 from pipelines.sql.stages import Topology, partials_stream, plan_stages, repartition_topic
 from tests.unit.pipelines.sql.corpus import TICKER_COLUMNS
