@@ -26,6 +26,14 @@ Two kinds cross a repartition:
   (:mod:`pipelines.sql.operators.late_gate`); the window behind closes on the frontier the
   gates send.
 
+A stream several pumps write may be written in several stages (a filter's rows in stage 0, a
+window's results behind a repartition; a ``UNION ALL`` whose branches need different
+repartitions). A stateful pump that reads it gets a repartition that every stage writing it
+feeds (:attr:`Repartition.gathered`; each of their partitions is one upstream channel, with
+its own markers, so the stage behind merges them by ROWTIME as for any repartition). A
+stateless pump that reads it runs in each of those stages, on the rows written there, and
+its target is written in all of them.
+
 Stage 0 reads the input topics; stage ``k`` reads the repartition topic of the pump that
 opened it. One worker runs every stage, one processor per partition of each topic it owns
 (:mod:`pipelines.sql.application`), all in the same transactions.
