@@ -204,3 +204,22 @@ def test_topic_names_and_explain() -> None:
            "SECTOR)\n    why: PB groups by SECTOR, window start, but SOURCE_SQL_STREAM_001 is " \
            "partitioned by TICKER_SYMBOL" in text  # fmt: skip
     assert "pump PB (final): partial aggregates → B" in text
+
+
+def test_a_late_gate_in_each_stage_that_writes_the_stream() -> None:
+    t = stages(
+        'CREATE OR REPLACE STREAM "M" (s VARCHAR(16), et TIMESTAMP, n BIGINT);\n'
+        'CREATE OR REPLACE STREAM "F" (s VARCHAR(16), ws TIMESTAMP, first_n BIGINT);\n'
+        f"CREATE OR REPLACE PUMP P1 AS INSERT INTO M SELECT STREAM sector, "
+        f"STEP({SRC}.ROWTIME BY INTERVAL '1' MINUTE), COUNT(*)\n"
+        f"FROM {SRC} GROUP BY sector, {WINDOW};\n"
+        f"CREATE OR REPLACE PUMP P2 AS INSERT INTO M SELECT STREAM sector, event_time, 1 "
+        f"FROM {SRC};\n"
+        "CREATE OR REPLACE PUMP P3 AS INSERT INTO F SELECT STREAM s, STEP(et BY INTERVAL "
+        "'1' MINUTE), FIRST_VALUE(n) FROM M GROUP BY s, STEP(et BY INTERVAL '1' MINUTE);"
+    )
+    (r,) = [r for r in t.repartitions if r.pump == "P3"]
+    assert r.gated and r.gathered == ("M",)
+    gates = [(s.index, st.source) for s in t.stages for st in s.steps if st.role == "gate"]
+    assert gates == [(0, "M"), (1, "M")]
+    assert sorted(stage.index for stage, _ in t.writers(r)) == [0, 1]
