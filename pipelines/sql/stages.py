@@ -10,6 +10,14 @@ stateful pump gets a **repartition**: an internal topic ``<application>-<pump>-r
 keyed by its grouping, written in the stage of its input and read by a new stage, which the
 pump and the pumps after it (as long as they need no other repartition) run in.
 
+A stream can also be in **one partition**: every row of it in one partition of one stage. So
+is what a pump writes behind a repartition whose records all have one key (rows of a pump
+that needs the whole stream — an ORDER BY, a model over the stream, a global window on rows
+— or the partial aggregates of a global ROWTIME window, merged in one partition), and what
+the pumps of that stage write from it. A stateful pump reading such a stream, whatever its
+keys (or none), runs where it is: another shuffle would move every row to one partition
+again.
+
 Two kinds cross a repartition:
 
 * **partial aggregates**, for tumbling windows whose aggregates merge and for
@@ -90,10 +98,15 @@ def _self_join_stream(pump: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Partitioning:
     """How the rows of a stream are spread over partitions: rows with equal ``columns``
-    (in the order of the key that spread them) are in one partition of ``origin``."""
+    (in the order of the key that spread them) are in one partition of ``origin``. No
+    ``columns``: every row is in one partition of ``origin`` (:attr:`single`)."""
 
     origin: str
     columns: tuple[str, ...]
+
+    @property
+    def single(self) -> bool:
+        return not self.columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +213,10 @@ class Topology:
         lines: list[str] = []
         for stream, part in self.partitioning.items():
             if part is not None and not stream.startswith("__"):
-                lines.append(f"  stream {stream} is partitioned by {', '.join(part.columns)} "
-                             f"({part.origin})")  # fmt: skip
+                how = "in one partition" if part.single else "partitioned by " + ", ".join(
+                    part.columns
+                )
+                lines.append(f"  stream {stream} is {how} ({part.origin})")
         lines.append(
             f"  {len(self.stages)} stage{'s' if len(self.stages) > 1 else ''}, all run by every "
             "worker (one consumer group, one transaction per commit):"
@@ -316,8 +331,8 @@ def _misalignment(
     if pump.right_source is None:
         part = partitioning.get(pump.source)
         keys = grouping[0].plain if grouping else ()
-        if part is not None and part.columns and set(part.columns) <= set(keys):
-            return None
+        if part is not None and set(part.columns) <= set(keys):
+            return None  # one partition (no columns) holds every group
         shown = ", ".join(_key_text(grouping[0])) if grouping and grouping[0].columns else ""
         return (
             f"{pump.name} groups by {shown or 'nothing (one group per window)'}, but "
@@ -344,8 +359,10 @@ def _stage_list(indexes: set[int]) -> str:
 
 
 def _co_partitioned(left: Partitioning, right: Partitioning, lg: Grouping, rg: Grouping) -> bool:
-    if left.origin != right.origin or not left.columns or len(left.columns) != len(right.columns):
+    if left.origin != right.origin or len(left.columns) != len(right.columns):
         return False
+    if left.single:
+        return True  # both sides in the one partition of the same topic
     pairs = set(zip(lg.columns, rg.columns, strict=True))
     return all((a, b) in pairs for a, b in zip(left.columns, right.columns, strict=True))
 
@@ -353,6 +370,8 @@ def _co_partitioned(left: Partitioning, right: Partitioning, lg: Grouping, rg: G
 def _partitioned_text(part: Partitioning | None) -> str:
     if part is None:
         return "not partitioned by any of its columns"
+    if part.single:
+        return "in one partition"
     return f"partitioned by {', '.join(part.columns)}"
 
 
@@ -366,15 +385,20 @@ def _key_text(grouping: Grouping) -> list[str]:
 def _aligned_note(pump: PlannedPump, partitioning: Mapping[str, Partitioning | None]) -> str:
     part = partitioning.get(pump.source)
     assert part is not None
+    if part.single:
+        return f"no repartition: {pump.source} is in one partition already, of {part.origin}"
     return f"no repartition: its keys include {', '.join(part.columns)}, {part.origin}"
 
 
 def _carried(
     pump: PlannedPump, partitioning: Mapping[str, Partitioning | None]
 ) -> Partitioning | None:
-    """The partitioning of ``pump``'s input that its target keeps (through renames)."""
+    """The partitioning of ``pump``'s input that its target keeps (through renames; one
+    partition whatever the pump computes: it runs where its input is)."""
     for source in pump.sources:
         part = partitioning.get(source)
+        if part is not None and part.single:
+            return part
         mapped = _mapped(pump, source, part.columns) if part is not None else None
         if part is not None and mapped is not None:
             return Partitioning(part.origin, mapped)
@@ -406,7 +430,7 @@ def _repartition(
     two_phase = pump.two_phase if pump.right_source is None else None
     if two_phase is not None:
         g = grouping[0]
-        keys = [c for i, c in enumerate(_key_text(g)) if i != g.window]
+        keys = _record_key_text(g)
         key = (
             ", ".join(keys)
             if keys
@@ -428,11 +452,12 @@ def _repartition(
             )
         stage = Stage(index, repartition, inbound=(pseudo,))
         stage.steps.append(Step(pump.name, pseudo, pump.target, two_phase.final, role="final"))
-        plain = [c for i, c in enumerate(g.columns) if i != g.window]
-        keyed_by = tuple(c for c in plain if c is not None) if None not in plain else ()
+        # no group key: every partial in one partition on ROWTIME, by window start on
+        # event time
+        keyed_by = _record_key(g) if keys or not two_phase.event_time else None
     else:
         key = "; ".join(
-            f"{s}: {', '.join(_key_text(g)) or '(one partition)'}"
+            f"{s}: {', '.join(_record_key_text(g)) or '(one partition)'}"
             for s, g in zip(pump.sources, grouping, strict=True)
         )
         gate = pump.late_gate if pump.right_source is None else None
@@ -473,9 +498,24 @@ def _repartition(
                 inbound[-1] if pump.right_source is not None else None,
             )
         )
-        columns = grouping[0].columns
-        keyed_by = tuple(c for c in columns if c is not None) if None not in columns else ()
+        keyed_by = _record_key(grouping[0])
     stages.append(stage)
     repartitions.append(repartition)
+    origin = f"repartition topic {topic}"
+    if keyed_by == ():
+        return index, Partitioning(origin, ())  # every record has one key: one partition
     mapped = _mapped(pump, pump.source, keyed_by) if keyed_by else None
-    return index, (Partitioning(f"repartition topic {topic}", mapped) if mapped else None)
+    return index, (Partitioning(origin, mapped) if mapped else None)
+
+
+def _record_key(grouping: Grouping) -> tuple[str, ...] | None:
+    """The columns a repartition's records are keyed by (a tumbling window's time key is
+    not one of them: :mod:`pipelines.sql.shuffle`); ``None`` when one is computed."""
+    columns = [c for i, c in enumerate(grouping.columns) if i != grouping.window]
+    return None if None in columns else tuple(c for c in columns if c is not None)
+
+
+def _record_key_text(grouping: Grouping) -> list[str]:
+    """:func:`_record_key` for ``sql explain``, computed keys named as such."""
+    columns = grouping.columns
+    return [c or "an expression" for i, c in enumerate(columns) if i != grouping.window]
