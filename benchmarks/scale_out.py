@@ -60,6 +60,7 @@ from sql_tumbling import (  # noqa: E402
     iter_records,
     proc_cpu_s,
     proc_hwm_mb,
+    proc_threads_cpu_s,
     produce_all,
     read_results,
     write_app,
@@ -212,6 +213,8 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
     timed_from_start = False
     t_all = None
     broker0 = broker1 = 0.0
+    threads0: dict[str, tuple[float, float]] = {}
+    threads1: dict[str, tuple[float, float]] = {}
     machine0 = machine1 = (0.0, 0.0)
     try:
         deadline = time.monotonic() + args.timeout_s
@@ -227,22 +230,26 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
                 if ready and group_settled(admin, group, n):
                     t0, c0, cpu0 = now, 0, [proc_cpu_s(p.pid) for p in procs]
                     broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
+                    threads0 = proc_threads_cpu_s(args.broker) if args.broker else {}
                     machine0 = machine_cpu_s()
                     release()
             elif (t0 is None and all(o >= 0 for o in offsets) and now - last_start >= args.settle_s
                     and group_settled(admin, group, n)):
                 t0, c0, cpu0 = now, committed, [proc_cpu_s(p.pid) for p in procs]
                 broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
+                threads0 = proc_threads_cpu_s(args.broker) if args.broker else {}
                 machine0 = machine_cpu_s()
             done = committed >= total * args.stop_fraction or committed >= total
             if done and (t0 is not None or release is None):
                 if t0 is None or committed - c0 <= 0:  # a smoke-sized input: all done at once
                     t0, c0, cpu0 = last_start, 0, [0.0] * n
                     broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
+                    threads0 = proc_threads_cpu_s(args.broker) if args.broker else {}
                     machine0 = machine_cpu_s()
                     timed_from_start = True
                 t1, c1, cpu1 = now, committed, [proc_cpu_s(p.pid) for p in procs]
                 broker1 = proc_cpu_s(args.broker) if args.broker else 0.0
+                threads1 = proc_threads_cpu_s(args.broker) if args.broker else {}
                 machine1 = machine_cpu_s()
                 break
             if now > deadline:
@@ -278,6 +285,11 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
         # the whole input, from the clock's start to its last record committed (0.2 s steps)
         "all_s": (t_all - t0) if t_all is not None and t0 is not None else None,
         "broker_cpu_s": broker1 - broker0 if args.broker else None,
+        # the broker's threads by name: (user, system) CPU s over the span
+        "broker_threads": {
+            name: (u - threads0.get(name, (0.0, 0.0))[0], k - threads0.get(name, (0.0, 0.0))[1])
+            for name, (u, k) in threads1.items()
+        },
         # busy CPU s of the whole machine and its cores' capacity over the span
         "machine_busy_s": machine1[0] - machine0[0],
         "machine_all_s": machine1[1] - machine0[1],

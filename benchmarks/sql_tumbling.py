@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -440,6 +441,23 @@ def proc_cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def proc_threads_cpu_s(pid: int) -> dict[str, tuple[float, float]]:
+    """User and system CPU s of a process's threads, summed by thread name (digits folded:
+    ``data-plane-kafka-request-handler-3`` counts as ``data-plane-kafka-request-handler-N``)."""
+    by_name: dict[str, tuple[float, float]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            with open(task / "stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = re.sub(r"\d+", "N", head.split("(", 1)[1])
+        fields = tail.split()
+        user, system = by_name.get(name, (0.0, 0.0))
+        by_name[name] = (user + int(fields[11]) / CLK_TCK, system + int(fields[12]) / CLK_TCK)
+    return by_name
 
 
 def proc_hwm_mb(pid: int) -> float:

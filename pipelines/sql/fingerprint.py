@@ -4,7 +4,9 @@
 It covers what decides how a repartition topic's records are written and read, and the
 state of the stages behind one: for each repartition, its topic, the stage that reads it,
 whether rows or partial aggregates cross it, and what keys them (the grouping's columns,
-the window left out, and the window's size and time for partials); for each stage behind
+the window left out, and the window's size and time for partials, and the key in the words
+of format 1 — not ``sql explain``'s, which may change without changing the plan); for each
+stage behind
 one, its pumps (with their phase, streams, kind and what ``sql explain`` says of them); and
 :data:`PLAN_FORMAT`, the version of what crosses a repartition and how it is partitioned.
 Stage 0's stateless pumps, the outputs and the partition counts are left out (a partition
@@ -22,8 +24,9 @@ from typing import Any
 
 import orjson
 
-from pipelines.sql.plan import ApplicationPlan
-from pipelines.sql.stages import Repartition, Topology
+from pipelines.sql.plan import ApplicationPlan, PlannedPump
+from pipelines.sql.planning import Grouping
+from pipelines.sql.stages import Outbound, Repartition, Stage, Topology
 
 __all__ = ["PLAN_FORMAT", "plan_description", "plan_fingerprint"]
 
@@ -52,6 +55,38 @@ def _crossing(r: Repartition) -> str:
     return "rows judged late in front of it" if r.gated else "rows"
 
 
+def _key_fact(
+    r: Repartition, writers: list[tuple[Stage, Outbound]], pump: PlannedPump | None
+) -> str:
+    """The key of ``r`` as format 1 words it: for rows, per input stream of the pump its
+    grouping's columns with a tumbling window's time key named ``window start`` (a name
+    only: the window is not part of the record key); for partial aggregates, the non-window
+    keys, else ``window start`` (event time) or ``(one partition)``."""
+    if r.partials:
+        (_, out), *_ = writers
+        keys = [_column_text(c) for i, c in enumerate(out.grouping.columns)
+                if i != out.grouping.window]  # fmt: skip
+        if keys:
+            return ", ".join(keys)
+        return "window start" if out.event_time else "(one partition)"
+    assert pump is not None
+    grouping = pump.grouping or tuple(Grouping((), ()) for _ in pump.sources)
+    return "; ".join(
+        f"{source}: {_grouping_text(g) or '(one partition)'}"
+        for source, g in zip(pump.sources, grouping, strict=True)
+    )
+
+
+def _grouping_text(g: Grouping) -> str:
+    return ", ".join(
+        "window start" if i == g.window else _column_text(c) for i, c in enumerate(g.columns)
+    )
+
+
+def _column_text(column: str | None) -> str:
+    return column or "an expression"
+
+
 def _facts(topology: Topology, plan: ApplicationPlan) -> dict[str, Any]:
     pumps = {p.name: p for p in plan.pumps}
     repartitions = []
@@ -70,7 +105,7 @@ def _facts(topology: Topology, plan: ApplicationPlan) -> dict[str, Any]:
         ]
         repartitions.append({
             "topic": r.topic, "pump": r.pump, "partials": r.partials, "stage": r.stage,
-            "key": r.key, "outbound": outbound,
+            "key": _key_fact(r, topology.writers(r), pumps.get(r.pump)), "outbound": outbound,
         })  # fmt: skip
     stages = []
     for stage in topology.stages:

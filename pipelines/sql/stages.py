@@ -10,6 +10,14 @@ stateful pump gets a **repartition**: an internal topic ``<application>-<pump>-r
 keyed by its grouping, written in the stage of its input and read by a new stage, which the
 pump and the pumps after it (as long as they need no other repartition) run in.
 
+A stream can also be in **one partition**: every row of it in one partition of one stage. So
+is what a pump writes behind a repartition whose records all have one key (rows of a pump
+that needs the whole stream — an ORDER BY, a model over the stream, a global window on rows
+— or the partial aggregates of a global ROWTIME window, merged in one partition), and what
+the pumps of that stage write from it. A stateful pump reading such a stream, whatever its
+keys (or none), runs where it is: another shuffle would move every row to one partition
+again.
+
 Two kinds cross a repartition:
 
 * **partial aggregates**, for tumbling windows whose aggregates merge and for
@@ -26,6 +34,14 @@ Two kinds cross a repartition:
   (:mod:`pipelines.sql.operators.late_gate`); the window behind closes on the frontier the
   gates send.
 
+A stream several pumps write may be written in several stages (a filter's rows in stage 0, a
+window's results behind a repartition; a ``UNION ALL`` whose branches need different
+repartitions). A stateful pump that reads it gets a repartition that every stage writing it
+feeds (:attr:`Repartition.gathered`; each of their partitions is one upstream channel, with
+its own markers, so the stage behind merges them by ROWTIME as for any repartition). A
+stateless pump that reads it runs in each of those stages, on the rows written there, and
+its target is written in all of them.
+
 Stage 0 reads the input topics; stage ``k`` reads the repartition topic of the pump that
 opened it. One worker runs every stage, one processor per partition of each topic it owns
 (:mod:`pipelines.sql.application`), all in the same transactions.
@@ -37,7 +53,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ground.errors import SqlUnsupportedError
 from pipelines.sql.operators.base import Operator
 from pipelines.sql.plan import ApplicationPlan, PlannedPump
 from pipelines.sql.planning import Grouping
@@ -83,10 +98,15 @@ def _self_join_stream(pump: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Partitioning:
     """How the rows of a stream are spread over partitions: rows with equal ``columns``
-    (in the order of the key that spread them) are in one partition of ``origin``."""
+    (in the order of the key that spread them) are in one partition of ``origin``. No
+    ``columns``: every row is in one partition of ``origin`` (:attr:`single`)."""
 
     origin: str
     columns: tuple[str, ...]
+
+    @property
+    def single(self) -> bool:
+        return not self.columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +122,9 @@ class Repartition:
     key: str
     #: rows that passed a late gate (with its frontier in the markers) cross it
     gated: bool = False
+    #: the pump's input streams that pumps in several stages write: each of those stages
+    #: writes to it (their partitions are its channels, numbered stage by stage)
+    gathered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +213,10 @@ class Topology:
         lines: list[str] = []
         for stream, part in self.partitioning.items():
             if part is not None and not stream.startswith("__"):
-                lines.append(f"  stream {stream} is partitioned by {', '.join(part.columns)} "
-                             f"({part.origin})")  # fmt: skip
+                how = "in one partition" if part.single else "partitioned by " + ", ".join(
+                    part.columns
+                )
+                lines.append(f"  stream {stream} is {how} ({part.origin})")
         lines.append(
             f"  {len(self.stages)} stage{'s' if len(self.stages) > 1 else ''}, all run by every "
             "worker (one consumer group, one transaction per commit):"
@@ -216,7 +241,7 @@ class Topology:
                 if step.role == "final":
                     sources = "partial aggregates"
                 note = self.notes.get(step.pump, "") if not step.role else ""
-                tail = f" ({note})" if note.startswith("no repartition") else ""
+                tail = f" ({note})" if note.startswith(("no repartition", "runs in")) else ""
                 lines.append(f"    pump {step.pump}{role}: {sources} → {target}{tail}")
             for out in stage.outbound:
                 if not out.repartition.partials and not out.repartition.gated:
@@ -247,15 +272,23 @@ def plan_stages(plan: ApplicationPlan, partition_keys: Mapping[str, Sequence[str
     for pump in plan.pumps:
         in_stages: set[int] = set()
         for s in pump.sources:
-            found = stream_stages.get(s, set())
-            if len(found) > 1:
-                raise SqlUnsupportedError(
-                    f"pump {pump.name} reads {s}, which pumps in different stages write "
-                    f"(stages {sorted(found)}, on both sides of a repartition)",
-                    line=pump.line,
+            in_stages |= stream_stages.get(s, set())
+        spread = [s for s in pump.sources if len(stream_stages.get(s, ())) > 1]
+        reason = _misalignment(pump, partitioning, in_stages, spread, stream_stages)
+        if reason is None and len(in_stages) > 1:
+            # a stateless pump of a stream written in several stages runs in each of them:
+            # it sees each row once, where it was written; no repartition
+            for index in sorted(in_stages):
+                stages[index].steps.append(
+                    Step(pump.name, pump.source, pump.target, pump.build, pump.right_source)
                 )
-            in_stages |= found
-        reason = _misalignment(pump, partitioning, in_stages)
+            notes[pump.name] = (
+                f"runs in stages {_stage_list(in_stages)}, each of which writes "
+                f"{pump.source}: it keeps no state, so it needs no repartition"
+            )
+            stream_stages.setdefault(pump.target, set()).update(in_stages)
+            partitioning[pump.target] = None
+            continue
         if reason is None:
             (index,) = in_stages or {0}
             stages[index].steps.append(
@@ -266,7 +299,7 @@ def plan_stages(plan: ApplicationPlan, partition_keys: Mapping[str, Sequence[str
                 notes[pump.name] = _aligned_note(pump, partitioning)
         else:
             index, target_part = _repartition(
-                plan, pump, reason, stages, repartitions, stream_stages
+                plan, pump, reason, stages, repartitions, stream_stages, tuple(spread)
             )
             notes[pump.name] = f"repartitioned ({repartitions[-1].topic})"
         stream_stages.setdefault(pump.target, set()).add(index)
@@ -277,17 +310,29 @@ def plan_stages(plan: ApplicationPlan, partition_keys: Mapping[str, Sequence[str
 
 
 def _misalignment(
-    pump: PlannedPump, partitioning: Mapping[str, Partitioning | None], in_stages: set[int]
+    pump: PlannedPump,
+    partitioning: Mapping[str, Partitioning | None],
+    in_stages: set[int],
+    spread: Sequence[str] = (),
+    stream_stages: Mapping[str, set[int]] | None = None,
 ) -> str | None:
-    """Why ``pump`` cannot run where its input is, or None when it can."""
+    """Why ``pump`` cannot run where its input is, or None when it can. ``spread``: its
+    input streams that pumps in several stages write (on both sides of a repartition)."""
     if not pump.stateful:
         return None
+    if spread:
+        where = stream_stages or {}
+        shown = "; ".join(f"{s} in stages {_stage_list(where.get(s, set()))}" for s in spread)
+        return (
+            f"{pump.name} reads a stream that pumps on both sides of a repartition write "
+            f"({shown}): the rows of every stage that writes it come together"
+        )
     grouping = pump.grouping or ()
     if pump.right_source is None:
         part = partitioning.get(pump.source)
         keys = grouping[0].plain if grouping else ()
-        if part is not None and part.columns and set(part.columns) <= set(keys):
-            return None
+        if part is not None and set(part.columns) <= set(keys):
+            return None  # one partition (no columns) holds every group
         shown = ", ".join(_key_text(grouping[0])) if grouping and grouping[0].columns else ""
         return (
             f"{pump.name} groups by {shown or 'nothing (one group per window)'}, but "
@@ -309,9 +354,15 @@ def _misalignment(
     )
 
 
+def _stage_list(indexes: set[int]) -> str:
+    return ", ".join(str(i) for i in sorted(indexes))
+
+
 def _co_partitioned(left: Partitioning, right: Partitioning, lg: Grouping, rg: Grouping) -> bool:
-    if left.origin != right.origin or not left.columns or len(left.columns) != len(right.columns):
+    if left.origin != right.origin or len(left.columns) != len(right.columns):
         return False
+    if left.single:
+        return True  # both sides in the one partition of the same topic
     pairs = set(zip(lg.columns, rg.columns, strict=True))
     return all((a, b) in pairs for a, b in zip(left.columns, right.columns, strict=True))
 
@@ -319,6 +370,8 @@ def _co_partitioned(left: Partitioning, right: Partitioning, lg: Grouping, rg: G
 def _partitioned_text(part: Partitioning | None) -> str:
     if part is None:
         return "not partitioned by any of its columns"
+    if part.single:
+        return "in one partition"
     return f"partitioned by {', '.join(part.columns)}"
 
 
@@ -332,15 +385,20 @@ def _key_text(grouping: Grouping) -> list[str]:
 def _aligned_note(pump: PlannedPump, partitioning: Mapping[str, Partitioning | None]) -> str:
     part = partitioning.get(pump.source)
     assert part is not None
+    if part.single:
+        return f"no repartition: {pump.source} is in one partition already, of {part.origin}"
     return f"no repartition: its keys include {', '.join(part.columns)}, {part.origin}"
 
 
 def _carried(
     pump: PlannedPump, partitioning: Mapping[str, Partitioning | None]
 ) -> Partitioning | None:
-    """The partitioning of ``pump``'s input that its target keeps (through renames)."""
+    """The partitioning of ``pump``'s input that its target keeps (through renames; one
+    partition whatever the pump computes: it runs where its input is)."""
     for source in pump.sources:
         part = partitioning.get(source)
+        if part is not None and part.single:
+            return part
         mapped = _mapped(pump, source, part.columns) if part is not None else None
         if part is not None and mapped is not None:
             return Partitioning(part.origin, mapped)
@@ -361,16 +419,18 @@ def _repartition(
     stages: list[Stage],
     repartitions: list[Repartition],
     stream_stages: Mapping[str, set[int]],
+    gathered: tuple[str, ...] = (),
 ) -> tuple[int, Partitioning | None]:
     """Open a stage behind a repartition for ``pump``; returns its index and how the
-    pump's target stream is partitioned."""
+    pump's target stream is partitioned. Every stage that writes one of its input streams
+    writes to the repartition (``gathered``: the streams several stages write)."""
     index = len(stages)
     topic = repartition_topic(plan.application, pump.name)
     grouping = pump.grouping or tuple(Grouping((), ()) for _ in pump.sources)
     two_phase = pump.two_phase if pump.right_source is None else None
     if two_phase is not None:
         g = grouping[0]
-        keys = [c for i, c in enumerate(_key_text(g)) if i != g.window]
+        keys = _record_key_text(g)
         key = (
             ", ".join(keys)
             if keys
@@ -379,23 +439,25 @@ def _repartition(
         repartition = Repartition(
             topic, pump.name, True, index,
             f"{reason}: each input partition aggregates its rows, stage {index} merges the "
-            "partial aggregates of every partition", key,
+            "partial aggregates of every partition", key, gathered=gathered,
         )  # fmt: skip
-        (source_stage,) = stream_stages[pump.source]
         pseudo = partials_stream(pump.name)
-        stages[source_stage].steps.append(
-            Step(pump.name, pump.source, pseudo, two_phase.partial, role="partial")
-        )
-        stages[source_stage].outbound.append(
-            Outbound(repartition, pseudo, 0, g, two_phase.size_ms, two_phase.event_time)
-        )
+        # every stage that writes the input aggregates its rows (one channel per partition)
+        for source_stage in sorted(stream_stages[pump.source]):
+            stages[source_stage].steps.append(
+                Step(pump.name, pump.source, pseudo, two_phase.partial, role="partial")
+            )
+            stages[source_stage].outbound.append(
+                Outbound(repartition, pseudo, 0, g, two_phase.size_ms, two_phase.event_time)
+            )
         stage = Stage(index, repartition, inbound=(pseudo,))
         stage.steps.append(Step(pump.name, pseudo, pump.target, two_phase.final, role="final"))
-        plain = [c for i, c in enumerate(g.columns) if i != g.window]
-        keyed_by = tuple(c for c in plain if c is not None) if None not in plain else ()
+        # no group key: every partial in one partition on ROWTIME, by window start on
+        # event time
+        keyed_by = _record_key(g) if keys or not two_phase.event_time else None
     else:
         key = "; ".join(
-            f"{s}: {', '.join(_key_text(g)) or '(one partition)'}"
+            f"{s}: {', '.join(_record_key_text(g)) or '(one partition)'}"
             for s, g in zip(pump.sources, grouping, strict=True)
         )
         gate = pump.late_gate if pump.right_source is None else None
@@ -407,20 +469,21 @@ def _repartition(
         repartition = Repartition(
             topic, pump.name, False, index,
             f"{reason}: rows are repartitioned by its keys and taken in ROWTIME order by "
-            f"stage {index}{late}", key, gated=gate is not None,
+            f"stage {index}{late}", key, gated=gate is not None, gathered=gathered,
         )  # fmt: skip
         for side, (source, g) in enumerate(zip(pump.sources, grouping, strict=True)):
-            (source_stage,) = stream_stages[source]
-            if gate is None:
-                stages[source_stage].outbound.append(Outbound(repartition, source, side, g))
-                continue
-            gated = gated_stream(pump.name)
-            stages[source_stage].steps.append(
-                Step(pump.name, source, gated, gate.gate, role="gate")
-            )
-            stages[source_stage].outbound.append(
-                Outbound(repartition, gated, side, g, event_time=True)
-            )
+            # every stage that writes the input sends its rows (one channel per partition)
+            for source_stage in sorted(stream_stages[source]):
+                if gate is None:
+                    stages[source_stage].outbound.append(Outbound(repartition, source, side, g))
+                    continue
+                gated = gated_stream(pump.name)
+                stages[source_stage].steps.append(
+                    Step(pump.name, source, gated, gate.gate, role="gate")
+                )
+                stages[source_stage].outbound.append(
+                    Outbound(repartition, gated, side, g, event_time=True)
+                )
         # a self-join's two sides arrive apart: the right one under a name of its own
         inbound = pump.sources
         if pump.right_source is not None and pump.right_source == pump.source:
@@ -435,9 +498,24 @@ def _repartition(
                 inbound[-1] if pump.right_source is not None else None,
             )
         )
-        columns = grouping[0].columns
-        keyed_by = tuple(c for c in columns if c is not None) if None not in columns else ()
+        keyed_by = _record_key(grouping[0])
     stages.append(stage)
     repartitions.append(repartition)
+    origin = f"repartition topic {topic}"
+    if keyed_by == ():
+        return index, Partitioning(origin, ())  # every record has one key: one partition
     mapped = _mapped(pump, pump.source, keyed_by) if keyed_by else None
-    return index, (Partitioning(f"repartition topic {topic}", mapped) if mapped else None)
+    return index, (Partitioning(origin, mapped) if mapped else None)
+
+
+def _record_key(grouping: Grouping) -> tuple[str, ...] | None:
+    """The columns a repartition's records are keyed by (a tumbling window's time key is
+    not one of them: :mod:`pipelines.sql.shuffle`); ``None`` when one is computed."""
+    columns = [c for i, c in enumerate(grouping.columns) if i != grouping.window]
+    return None if None in columns else tuple(c for c in columns if c is not None)
+
+
+def _record_key_text(grouping: Grouping) -> list[str]:
+    """:func:`_record_key` for ``sql explain``, computed keys named as such."""
+    columns = grouping.columns
+    return [c or "an expression" for i, c in enumerate(columns) if i != grouping.window]

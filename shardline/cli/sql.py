@@ -82,10 +82,20 @@ def check_command(settings: Settings, path: Path) -> None:
         where = f"{code}:{exc.line}:{exc.column}" if exc.line else code
         click.echo(f"{where}: {exc.message}", err=True)
         raise SystemExit(1) from None
-    repartitions = len(application_topology(checked, plan).repartitions)
+    topology = application_topology(checked, plan)
+    repartitions = len(topology.repartitions)
+    # streams pumps on both sides of a repartition write, which another pump reads
+    gathered = sorted({s for r in topology.repartitions for s in r.gathered})
+    together = (
+        f"; {', '.join(gathered)} written in several stages, brought together for the pumps "
+        "that read them"
+        if gathered
+        else ""
+    )
     click.echo(
         f"{config}: ok — {len(plan.pumps)} pumps, {len(plan.streams)} streams"
         + (f", {repartitions} repartition topics (sql explain says why)" if repartitions else "")
+        + together
     )
 
 

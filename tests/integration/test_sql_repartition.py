@@ -366,8 +366,8 @@ def test_windows_behind_a_filter_come_out_while_every_partition_flows(
         stack_settings.kafka, topic, ticker_records(data.records, seed=24, start_ms=start_ms()),
         PARTITIONS, per_second=150,
     )  # fmt: skip
-    # window results appear while records still arrive on every partition (~37 a second each,
-    # the idle timeout is 3 s)
+    # window results appear while records still arrive on every partition (~37 a second each;
+    # the idle timeout is 6 s)
     early: dict[str, int] = {}
     while producer.is_alive():
         early = {s: committed_count(stack_settings.kafka, app.outputs[s]) for s in
@@ -405,3 +405,62 @@ def test_windows_behind_a_filter_come_out_while_every_partition_flows(
         late[e["PUMP_NAME"]].append((e["SOURCE_PARTITION"], row[1], row[-1][1]))
     for pump, rows_late in late.items():
         assert_same_rows(rows_late, want["late"], what=f"Late_Row errors of {pump}")
+
+
+# -- a stream written on both sides of a repartition, read by a window and a filter ----------
+BOTH_SIDES = "repartition_both_sides"
+
+
+def both_sides_oracle(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    """ACTIVITY holds the rising trades at their ROWTIME and each sector's sum per 10 s at
+    its window's end; PER_LABEL counts and sums it per 20 s of ROWTIME; BIG filters it."""
+    con.execute(
+        "CREATE TABLE activity AS "
+        "SELECT ticker AS label, price::DOUBLE AS amount, rowtime FROM s WHERE change > 1 "
+        "UNION ALL SELECT sector, sum(price), rowtime - rowtime % 10000 + 10000 FROM s "
+        "GROUP BY sector, rowtime - rowtime % 10000"
+    )
+    return {
+        "PER_LABEL": con.execute(
+            "SELECT label, rowtime - rowtime % 20000, count(*), sum(amount) FROM activity "
+            "GROUP BY ALL").fetchall(),
+        "BIG": con.execute("SELECT label, amount FROM activity WHERE amount > 150").fetchall(),
+    }  # fmt: skip
+
+
+def test_a_stream_written_on_both_sides_of_a_repartition(
+    stack_settings, topic_factory, tmp_path, workers
+) -> None:
+    """Raw rising trades (stage 0) and per-sector sums (behind a repartition) in one stream:
+    a window over it gets both stages' rows through one repartition topic, in ROWTIME order;
+    a filter over it runs in both stages."""
+    topic = topic_factory(PARTITIONS, prefix="it-ticker-rp-both")
+    produce(stack_settings.kafka, topic,
+            ticker_records(2_500, seed=24, start_ms=start_ms()), PARTITIONS)  # fmt: skip
+    app = deploy(BOTH_SIDES, tmp_path, topic_factory, Dataset(topic, PARTITIONS, 2_500))
+    explained = subprocess.run(
+        [sys.executable, "-m", "shardline", "sql", "explain", str(app.folder)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert "pump BIG_PUMP: ACTIVITY → BIG (runs in stages 0, 1" in explained
+    assert "why: LABEL_PUMP reads a stream that pumps on both sides of a repartition write " \
+        "(ACTIVITY in stages 0, 1)" in explained  # fmt: skip
+    want = both_sides_oracle(input_table(stack_settings.kafka, topic))
+    w = app.worker("w1", tmp_path / "w1.log", workers)
+    finish(stack_settings, app,
+           {app.outputs[name]: len(rows) for name, rows in want.items()}, [w])  # fmt: skip
+    got = output(stack_settings, app.outputs["PER_LABEL"])
+    assert_keys_unique(got)
+    for r, v in got:  # ROWTIME: the window's end, across both shuffles
+        assert r.timestamp_ms == ts_ms(v["WINDOW_START"]) + 20_000
+    assert_same_rows(
+        [(v["LABEL"], ts_ms(v["WINDOW_START"]), v["N"], v["TOTAL"]) for _, v in got],
+        want["PER_LABEL"], what="a window over rows written on both sides of a repartition",
+    )  # fmt: skip
+    assert_same_rows(
+        [(v["LABEL"], v["AMOUNT"]) for _, v in output(stack_settings, app.outputs["BIG"])],
+        want["BIG"], what="a filter over rows written on both sides of a repartition",
+    )  # fmt: skip
+    assert output(stack_settings, app.errors) == []
+    labels = {row[0] for row in want["PER_LABEL"]}
+    assert len(labels) > 10 and len(want["BIG"]) > 20  # tickers and sectors both there

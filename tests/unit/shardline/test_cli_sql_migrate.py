@@ -19,6 +19,7 @@ from pipelines.sql.offline import parse_rows
 from shardline.cli import main
 from tests.duckdb_oracles import judge_lateness
 from tests.unit.pipelines.sql import repartitioned_offline
+from tests.unit.pipelines.sql import test_repartitioned_both_sides as both_sides
 from tests.unit.pipelines.sql.corpus import input_table, ticker_records
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -276,6 +277,20 @@ def test_sql_test_runs_a_repartitioned_application_as_duckdb_computes_it(
     again = _cli("sql", "test", str(app), "--input", str(rows), "--expect", str(expect))
     assert again.exit_code == 0, again.output
     assert again.output.startswith("ok: output matches")
+
+
+def test_sql_check_names_a_stream_written_on_both_sides_of_a_repartition(
+    tmp_path: Path,
+) -> None:
+    """A stream filtered rows (stage 0) and per-sector sums (behind a repartition) go into,
+    read by a window: once refused, now ``sql check`` says it is brought together."""
+    both_sides.make_app(tmp_path, both_sides.MIXED, ["PER_LABEL", "BIG"])
+    checked = _cli("sql", "check", str(tmp_path))
+    assert checked.exit_code == 0, checked.output
+    assert "2 repartition topics (sql explain says why); ACTIVITY written in several " \
+        "stages, brought together for the pumps that read them" in checked.output  # fmt: skip
+    explained = _cli("sql", "explain", str(tmp_path))
+    assert "pump BIG_PUMP: ACTIVITY → BIG (runs in stages 0, 1" in explained.output
 
 
 def test_errors_in_inline_code_point_into_application_code(tmp_path: Path) -> None:

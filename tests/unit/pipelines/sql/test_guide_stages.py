@@ -100,14 +100,15 @@ EXPECTED: dict[str, Expected] = {
         (("STREAM_PUMP", False, 1, ONE_PARTITION),), {"STREAM_PUMP": 1},
         ("rows of SOURCE_SQL_STREAM_001 → it-sql-anomaly-detection-STREAM_PUMP-repartition",),
     ),
-    # and its OUTPUT_PUMP sorts the scored rows in ROWTIME order: a second one-partition
-    # repartition (TEMP_STREAM is in one partition already: one shuffle too many)
+    # and its OUTPUT_PUMP sorts the scored rows in ROWTIME order where they are: TEMP_STREAM
+    # is in one partition already (the model's), so no second shuffle
     "anomaly_explanation": Expected(
-        (("STREAM_PUMP", False, 1, ONE_PARTITION),
-         ("OUTPUT_PUMP", False, 2, "OUTPUT_PUMP$1: (one partition)")),
-        {"STREAM_PUMP": 1, "OUTPUT_PUMP$1": 1, "OUTPUT_PUMP": 2},
+        (("STREAM_PUMP", False, 1, ONE_PARTITION),),
+        {"STREAM_PUMP": 1, "OUTPUT_PUMP$1": 1, "OUTPUT_PUMP": 1},
         ("rows of SOURCE_SQL_STREAM_001 → it-sql-anomaly-explanation-STREAM_PUMP-repartition",
-         "rows of OUTPUT_PUMP$1 → it-sql-anomaly-explanation-OUTPUT_PUMP-repartition"),
+         "pump OUTPUT_PUMP: OUTPUT_PUMP$1 → DESTINATION_SQL_STREAM (no repartition: "
+         "OUTPUT_PUMP$1 is in one partition already, of repartition topic "
+         "it-sql-anomaly-explanation-STREAM_PUMP-repartition)"),
     ),
     "hotspots": Expected(
         (("STREAM_PUMP", False, 1, ONE_PARTITION),), {"STREAM_PUMP": 1},

@@ -3,9 +3,6 @@ planner follows through renames and projections (key lineage)."""
 
 from __future__ import annotations
 
-import pytest
-
-from ground.errors import SqlUnsupportedError
 from pipelines.sql.plan import plan_application
 from pipelines.sql.stages import Topology, partials_stream, plan_stages, repartition_topic
 from tests.unit.pipelines.sql.corpus import TICKER_COLUMNS
@@ -143,18 +140,53 @@ def test_first_value_windows_take_rows_not_partials() -> None:
     assert not r.partials
 
 
-def test_a_stream_written_on_both_sides_of_a_repartition_cannot_be_read() -> None:
+def test_a_stream_written_on_both_sides_of_a_repartition_is_brought_together() -> None:
     code = (
         'CREATE OR REPLACE STREAM "M" (s VARCHAR(16), n BIGINT);\n'
         'CREATE OR REPLACE STREAM "OUT" (s VARCHAR(16), n BIGINT);\n'
+        'CREATE OR REPLACE STREAM "SLIDE" (s VARCHAR(16), n BIGINT);\n'
         f"CREATE OR REPLACE PUMP P1 AS INSERT INTO M SELECT STREAM sector, COUNT(*)\n"
         f"FROM {SRC} GROUP BY sector, {WINDOW};\n"
         f"CREATE OR REPLACE PUMP P2 AS INSERT INTO M SELECT STREAM sector, 1 FROM {SRC};\n"
     )
     written_only = stages(code)  # an output stream: each stage writes its rows
     assert len(written_only.stages) == 2
-    with pytest.raises(SqlUnsupportedError, match="pumps in different stages write"):
-        stages(code + "CREATE OR REPLACE PUMP P3 AS INSERT INTO OUT SELECT STREAM s, n FROM M;")
+    t = stages(
+        code + "CREATE OR REPLACE PUMP P3 AS INSERT INTO OUT SELECT STREAM s, n FROM M;\n"
+        "CREATE OR REPLACE PUMP P4 AS INSERT INTO SLIDE SELECT STREAM s, COUNT(*) OVER "
+        "(PARTITION BY s RANGE INTERVAL '1' MINUTE PRECEDING) FROM OUT;"
+    )
+    # the stateless P3 runs in both stages that write M; its target is written in both too
+    assert [(s.index, [st.pump for st in s.steps]) for s in t.stages] == [
+        (0, ["P1", "P2", "P3"]), (1, ["P1", "P3"]), (2, ["P4"])
+    ]  # fmt: skip
+    assert [st.role for st in t.stages[0].steps] == ["partial", "", ""]
+    assert t.partitioning["OUT"] is None
+    # the sliding window gets the rows of OUT from both stages, through one topic
+    (r,) = [r for r in t.repartitions if r.pump == "P4"]
+    assert not r.partials and r.stage == 2
+    writers = [(stage.index, out.stream, out.side) for stage, out in t.writers(r)]
+    assert writers == [(0, "OUT", 0), (1, "OUT", 0)]
+    assert t.stages[2].inbound == ("OUT",)
+    assert r.reason.startswith(
+        "P4 reads a stream that pumps on both sides of a repartition write (OUT in stages 0, 1)"
+    )
+    assert t.notes["P3"].startswith("runs in stages 0, 1, each of which writes M")
+
+
+def test_a_join_of_a_stream_written_on_both_sides_of_a_repartition() -> None:
+    t = stages(
+        'CREATE OR REPLACE STREAM "M" (s VARCHAR(16), n BIGINT);\n'
+        'CREATE OR REPLACE STREAM "J" (s VARCHAR(16), n BIGINT, m BIGINT);\n'
+        f"CREATE OR REPLACE PUMP P1 AS INSERT INTO M SELECT STREAM sector, COUNT(*)\n"
+        f"FROM {SRC} GROUP BY sector, {WINDOW};\n"
+        f"CREATE OR REPLACE PUMP P2 AS INSERT INTO M SELECT STREAM sector, 1 FROM {SRC};\n"
+        "CREATE OR REPLACE PUMP P3 AS INSERT INTO J SELECT STREAM a.s, a.n, b.n FROM M AS a "
+        "JOIN M OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS b ON a.s = b.s;"
+    )
+    (r,) = [r for r in t.repartitions if r.pump == "P3"]
+    writers = sorted((stage.index, out.side) for stage, out in t.writers(r))
+    assert writers == [(0, 0), (0, 1), (1, 0), (1, 1)]  # each side from each stage
 
 
 def test_topic_names_and_explain() -> None:
@@ -172,3 +204,22 @@ def test_topic_names_and_explain() -> None:
            "SECTOR)\n    why: PB groups by SECTOR, window start, but SOURCE_SQL_STREAM_001 is " \
            "partitioned by TICKER_SYMBOL" in text  # fmt: skip
     assert "pump PB (final): partial aggregates → B" in text
+
+
+def test_a_late_gate_in_each_stage_that_writes_the_stream() -> None:
+    t = stages(
+        'CREATE OR REPLACE STREAM "M" (s VARCHAR(16), et TIMESTAMP, n BIGINT);\n'
+        'CREATE OR REPLACE STREAM "F" (s VARCHAR(16), ws TIMESTAMP, first_n BIGINT);\n'
+        f"CREATE OR REPLACE PUMP P1 AS INSERT INTO M SELECT STREAM sector, "
+        f"STEP({SRC}.ROWTIME BY INTERVAL '1' MINUTE), COUNT(*)\n"
+        f"FROM {SRC} GROUP BY sector, {WINDOW};\n"
+        f"CREATE OR REPLACE PUMP P2 AS INSERT INTO M SELECT STREAM sector, event_time, 1 "
+        f"FROM {SRC};\n"
+        "CREATE OR REPLACE PUMP P3 AS INSERT INTO F SELECT STREAM s, STEP(et BY INTERVAL "
+        "'1' MINUTE), FIRST_VALUE(n) FROM M GROUP BY s, STEP(et BY INTERVAL '1' MINUTE);"
+    )
+    (r,) = [r for r in t.repartitions if r.pump == "P3"]
+    assert r.gated and r.gathered == ("M",)
+    gates = [(s.index, st.source) for s in t.stages for st in s.steps if st.role == "gate"]
+    assert gates == [(0, "M"), (1, "M")]
+    assert sorted(stage.index for stage, _ in t.writers(r)) == [0, 1]
