@@ -122,6 +122,7 @@ CORPUS_FINGERPRINTS = {
     "tests/integration/sql_apps/join_using": "cff0b6eeb2cece0a",
     "tests/integration/sql_apps/monotonic_runs": "c91b1d64213b4535",
     "tests/integration/sql_apps/repartition": "a6ae473b024cfc26",
+    "tests/integration/sql_apps/repartition_both_sides": "c19bf596068941e6",
     "tests/integration/sql_apps/repartition_filtered": "784e568c8c268806",
     "tests/integration/sql_apps/repartition_idle_lag": "d13485d330926c6c",
     "tests/integration/sql_apps/retime_ordering": "90bae4c4ea4b5787",
