@@ -20,6 +20,7 @@ import pyarrow as pa
 
 __all__ = [
     "TICKER_COLUMNS",
+    "both_sides_oracle",
     "insert_rows",
     "judge_lateness",
     "rowtime_table",
@@ -145,3 +146,23 @@ def sector_oracle(
                  AND d.rowtime BETWEEN u.rowtime - 1000 AND u.rowtime
                WHERE u.change > 1 AND d.change < -1""").fetchall(),
     }  # fmt: skip
+
+
+def both_sides_oracle(con: duckdb.DuckDBPyConnection) -> dict[str, Rows]:
+    """The application that writes one stream on both sides of a repartition
+    (``tests/integration/sql_apps/repartition_both_sides``): ACTIVITY holds the rising trades
+    at their ROWTIME and each sector's sum per 10 s of ROWTIME at its window's end; PER_LABEL
+    counts and sums ACTIVITY per 20 s of ROWTIME; BIG is its amounts over 150."""
+    con.execute(
+        "CREATE TABLE activity AS "
+        "SELECT ticker AS label, price::DOUBLE AS amount, rowtime FROM s WHERE change > 1 "
+        "UNION ALL SELECT sector, sum(price), rowtime - rowtime % 10000 + 10000 FROM s "
+        "GROUP BY sector, rowtime - rowtime % 10000"
+    )
+    return {
+        "PER_LABEL": con.execute(
+            "SELECT label, rowtime - rowtime % 20000, count(*), sum(amount) FROM activity "
+            "GROUP BY ALL"
+        ).fetchall(),
+        "BIG": con.execute("SELECT label, amount FROM activity WHERE amount > 150").fetchall(),
+    }

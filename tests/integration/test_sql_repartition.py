@@ -40,7 +40,7 @@ from confluent_kafka.admin import ConfigResource
 
 from ground.kafka import admin_client, delete_topics_with_prefix, list_topic_names, partition_count
 from ground.settings import Settings
-from tests.duckdb_oracles import judge_lateness, sector_oracle
+from tests.duckdb_oracles import both_sides_oracle, judge_lateness, sector_oracle
 from tests.integration.pace import Pace
 from tests.integration.sql_apps_support import (
     LATENESS_MS,
@@ -411,21 +411,6 @@ def test_windows_behind_a_filter_come_out_while_every_partition_flows(
 BOTH_SIDES = "repartition_both_sides"
 
 
-def both_sides_oracle(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
-    """ACTIVITY holds the rising trades at their ROWTIME and each sector's sum per 10 s at
-    its window's end; PER_LABEL counts and sums it per 20 s of ROWTIME; BIG filters it."""
-    con.execute(
-        "CREATE TABLE activity AS "
-        "SELECT ticker AS label, price::DOUBLE AS amount, rowtime FROM s WHERE change > 1 "
-        "UNION ALL SELECT sector, sum(price), rowtime - rowtime % 10000 + 10000 FROM s "
-        "GROUP BY sector, rowtime - rowtime % 10000"
-    )
-    return {
-        "PER_LABEL": con.execute(
-            "SELECT label, rowtime - rowtime % 20000, count(*), sum(amount) FROM activity "
-            "GROUP BY ALL").fetchall(),
-        "BIG": con.execute("SELECT label, amount FROM activity WHERE amount > 150").fetchall(),
-    }  # fmt: skip
 
 
 def test_a_stream_written_on_both_sides_of_a_repartition(

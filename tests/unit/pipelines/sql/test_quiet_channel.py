@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from ground.settings import Settings
-from pipelines.sql.application import SqlApplication, check_application
+from pipelines.sql.application import SqlApplication
 from tests.duckdb_oracles import judge_lateness
 from tests.unit.pipelines.sql.test_repartitioned_apps import (
-    COLUMNS,
     LATENESS_MS,
     PARTITIONS,
     SRC,
@@ -31,6 +28,7 @@ from tests.unit.pipelines.sql.test_repartitioned_apps import (
     cluster,
     errors,
     input_table,
+    make_app,
     partition_of,
     records,
     ts_ms,
@@ -66,21 +64,7 @@ OUTPUTS = ("PER_SECTOR", "FIRST_SECTOR")
 
 
 def _app(folder: Path, code: str = CODE) -> SqlApplication:
-    (folder / "app.sql").write_text(code)
-    (folder / "application.yaml").write_text(yaml.safe_dump({
-        "ApplicationName": "quiet",
-        "ApplicationCode": "app.sql",
-        "Inputs": [{"NamePrefix": "SOURCE_SQL_STREAM", "Topic": "in",
-                    "PartitionKey": ["TICKER_SYMBOL"],
-                    "InputSchema": {"RecordFormat": {"RecordFormatType": "JSON"},
-                                    "RecordColumns": COLUMNS}}],
-        "Outputs": [{"Name": o, "Topic": f"out-{o.lower()}",
-                     "DestinationSchema": {"RecordFormatType": "JSON"}} for o in OUTPUTS],
-        "ErrorOutput": {"Topic": "errors", "RecordFormatType": "JSON"},
-        "EventTime": {"AllowedLatenessMs": LATENESS_MS, "IdleTimeoutMs": IDLE_TIMEOUT_MS},
-    }))  # fmt: skip
-    config, plan = check_application(folder)
-    return SqlApplication(config, plan, Settings.from_env({}))
+    return make_app(folder, code, OUTPUTS, event_time={"IdleTimeoutMs": IDLE_TIMEOUT_MS})
 
 
 Data = list[tuple[int, int, dict[str, Any]]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,15 @@ SRC = '"SOURCE_SQL_STREAM_001"'
 
 
 def make_app(
-    tmp_path: Path, code: str, outputs: Sequence[str], *, key: Sequence[str] = ("TICKER_SYMBOL",)
+    tmp_path: Path,
+    code: str,
+    outputs: Sequence[str],
+    *,
+    key: Sequence[str] = ("TICKER_SYMBOL",),
+    event_time: Mapping[str, int] | None = None,
 ) -> SqlApplication:
+    """The application of ``code`` over the JSON ticker input keyed by ``key``; ``event_time``
+    adds to its ``EventTime`` settings (the allowed lateness is :data:`LATENESS_MS`)."""
     (tmp_path / "app.sql").write_text(code)
     (tmp_path / "application.yaml").write_text(yaml.safe_dump({
         "ApplicationName": "rp",
@@ -55,7 +62,7 @@ def make_app(
         "Outputs": [{"Name": o, "Topic": f"out-{o.lower()}",
                      "DestinationSchema": {"RecordFormatType": "JSON"}} for o in outputs],
         "ErrorOutput": {"Topic": "errors", "RecordFormatType": "JSON"},
-        "EventTime": {"AllowedLatenessMs": LATENESS_MS},
+        "EventTime": {"AllowedLatenessMs": LATENESS_MS, **(event_time or {})},
     }))  # fmt: skip
     config, plan = check_application(tmp_path)
     return SqlApplication(config, plan, Settings.from_env({}))

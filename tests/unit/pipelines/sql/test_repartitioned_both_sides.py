@@ -19,6 +19,7 @@ import pytest
 from ground.settings import Settings
 from pipelines.sql.application import SqlApplication
 from pipelines.sql.offline import run_offline
+from tests.duckdb_oracles import both_sides_oracle
 from tests.unit.pipelines.sql.test_repartitioned_apps import (
     SRC,
     assert_rows_close,
@@ -64,20 +65,7 @@ def union_oracle(data: Data) -> dict[str, list[tuple[Any, ...]]]:
 def mixed_oracle(data: Data) -> dict[str, list[tuple[Any, ...]]]:
     """ACTIVITY: the filtered rows at their ROWTIME and the sectors' sums at their window's
     end; PER_LABEL: its rows per 20 s of ROWTIME; BIG: its large amounts."""
-    con = input_table(data)
-    con.execute(
-        "CREATE TABLE activity AS "
-        "SELECT ticker AS label, price::DOUBLE AS amount, rowtime FROM s WHERE change > 1 "
-        "UNION ALL SELECT sector, sum(price), rowtime - rowtime % 10000 + 10000 FROM s "
-        "GROUP BY sector, rowtime - rowtime % 10000"
-    )
-    return {
-        "PER_LABEL": con.execute(
-            "SELECT label, rowtime - rowtime % 20000, count(*), sum(amount) FROM activity "
-            "GROUP BY ALL"
-        ).fetchall(),
-        "BIG": con.execute("SELECT label, amount FROM activity WHERE amount > 150").fetchall(),
-    }
+    return both_sides_oracle(input_table(data))
 
 
 # -- (1) a UNION ALL whose branches need different repartitions, read by a window ------------
