@@ -26,7 +26,7 @@ import orjson
 
 from pipelines.sql.plan import ApplicationPlan, PlannedPump
 from pipelines.sql.planning import Grouping
-from pipelines.sql.stages import Outbound, Repartition, Stage, Topology
+from pipelines.sql.stages import Repartition, Topology
 
 __all__ = ["PLAN_FORMAT", "plan_description", "plan_fingerprint"]
 
@@ -55,20 +55,13 @@ def _crossing(r: Repartition) -> str:
     return "rows judged late in front of it" if r.gated else "rows"
 
 
-def _key_fact(
-    r: Repartition, writers: list[tuple[Stage, Outbound]], pump: PlannedPump | None
-) -> str:
-    """The key of ``r`` as format 1 words it: for rows, per input stream of the pump its
-    grouping's columns with a tumbling window's time key named ``window start`` (a name
-    only: the window is not part of the record key); for partial aggregates, the non-window
-    keys, else ``window start`` (event time) or ``(one partition)``."""
+def _key_fact(r: Repartition, pump: PlannedPump | None) -> str:
+    """The key of ``r`` as format 1 words it. Partial aggregates: as ``sql explain`` words
+    it (:attr:`Repartition.key`). Rows: per input stream of the pump its grouping's columns,
+    with a tumbling window's time key named ``window start`` — a name only, the window is
+    not part of the record key, and ``sql explain`` no longer shows it."""
     if r.partials:
-        (_, out), *_ = writers
-        keys = [_column_text(c) for i, c in enumerate(out.grouping.columns)
-                if i != out.grouping.window]  # fmt: skip
-        if keys:
-            return ", ".join(keys)
-        return "window start" if out.event_time else "(one partition)"
+        return r.key
     assert pump is not None
     grouping = pump.grouping or tuple(Grouping((), ()) for _ in pump.sources)
     return "; ".join(
@@ -79,12 +72,9 @@ def _key_fact(
 
 def _grouping_text(g: Grouping) -> str:
     return ", ".join(
-        "window start" if i == g.window else _column_text(c) for i, c in enumerate(g.columns)
+        "window start" if i == g.window else (c or "an expression")
+        for i, c in enumerate(g.columns)
     )
-
-
-def _column_text(column: str | None) -> str:
-    return column or "an expression"
 
 
 def _facts(topology: Topology, plan: ApplicationPlan) -> dict[str, Any]:
@@ -105,7 +95,7 @@ def _facts(topology: Topology, plan: ApplicationPlan) -> dict[str, Any]:
         ]
         repartitions.append({
             "topic": r.topic, "pump": r.pump, "partials": r.partials, "stage": r.stage,
-            "key": _key_fact(r, topology.writers(r), pumps.get(r.pump)), "outbound": outbound,
+            "key": _key_fact(r, pumps.get(r.pump)), "outbound": outbound,
         })  # fmt: skip
     stages = []
     for stage in topology.stages:
