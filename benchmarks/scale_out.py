@@ -216,6 +216,12 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
     threads0: dict[str, tuple[float, float]] = {}
     threads1: dict[str, tuple[float, float]] = {}
     machine0 = machine1 = (0.0, 0.0)
+
+    def counters() -> tuple[float, dict[str, tuple[float, float]], tuple[float, float]]:
+        """The broker's CPU s, its threads' and the machine's busy and total CPU s, now."""
+        if not args.broker:
+            return 0.0, {}, machine_cpu_s()
+        return proc_cpu_s(args.broker), proc_threads_cpu_s(args.broker), machine_cpu_s()
     try:
         deadline = time.monotonic() + args.timeout_s
         while True:
@@ -229,28 +235,20 @@ def run_workers(n: int, args: argparse.Namespace, topic: str, app_dir: Path, gro
                 ready = t0 is None and now - last_start >= args.settle_s
                 if ready and group_settled(admin, group, n):
                     t0, c0, cpu0 = now, 0, [proc_cpu_s(p.pid) for p in procs]
-                    broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
-                    threads0 = proc_threads_cpu_s(args.broker) if args.broker else {}
-                    machine0 = machine_cpu_s()
+                    broker0, threads0, machine0 = counters()
                     release()
             elif (t0 is None and all(o >= 0 for o in offsets) and now - last_start >= args.settle_s
                     and group_settled(admin, group, n)):
                 t0, c0, cpu0 = now, committed, [proc_cpu_s(p.pid) for p in procs]
-                broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
-                threads0 = proc_threads_cpu_s(args.broker) if args.broker else {}
-                machine0 = machine_cpu_s()
+                broker0, threads0, machine0 = counters()
             done = committed >= total * args.stop_fraction or committed >= total
             if done and (t0 is not None or release is None):
                 if t0 is None or committed - c0 <= 0:  # a smoke-sized input: all done at once
                     t0, c0, cpu0 = last_start, 0, [0.0] * n
-                    broker0 = proc_cpu_s(args.broker) if args.broker else 0.0
-                    threads0 = proc_threads_cpu_s(args.broker) if args.broker else {}
-                    machine0 = machine_cpu_s()
+                    broker0, threads0, machine0 = counters()
                     timed_from_start = True
                 t1, c1, cpu1 = now, committed, [proc_cpu_s(p.pid) for p in procs]
-                broker1 = proc_cpu_s(args.broker) if args.broker else 0.0
-                threads1 = proc_threads_cpu_s(args.broker) if args.broker else {}
-                machine1 = machine_cpu_s()
+                broker1, threads1, machine1 = counters()
                 break
             if now > deadline:
                 raise SystemExit(f"{n} worker(s): {committed:,} of {total:,} after "
