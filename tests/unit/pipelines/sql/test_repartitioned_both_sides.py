@@ -115,22 +115,12 @@ def test_union_of_branches_behind_different_repartitions_read_by_a_window(
 
 
 # -- (2) raw filtered rows (stage 0) and per-sector aggregates (stage 1) in one stream ------
-MIXED = f"""
-CREATE OR REPLACE STREAM "ACTIVITY" (label VARCHAR(16), amount DOUBLE);
-CREATE OR REPLACE PUMP "RAW_PUMP" AS INSERT INTO "ACTIVITY"
-SELECT STREAM ticker_symbol, price FROM {SRC} WHERE change > 1;
-CREATE OR REPLACE PUMP "SECTOR_PUMP" AS INSERT INTO "ACTIVITY"
-SELECT STREAM sector, SUM(price) FROM {SRC}
-GROUP BY sector, STEP({SRC}.ROWTIME BY INTERVAL '10' SECOND);
-CREATE OR REPLACE STREAM "PER_LABEL" (label VARCHAR(16), ws TIMESTAMP, n BIGINT,
-    total DOUBLE);
-CREATE OR REPLACE PUMP "LABEL_PUMP" AS INSERT INTO "PER_LABEL"
-SELECT STREAM label, STEP("ACTIVITY".ROWTIME BY INTERVAL '20' SECOND), COUNT(*), SUM(amount)
-FROM "ACTIVITY" GROUP BY label, STEP("ACTIVITY".ROWTIME BY INTERVAL '20' SECOND);
-CREATE OR REPLACE STREAM "BIG" (label VARCHAR(16), amount DOUBLE);
-CREATE OR REPLACE PUMP "BIG_PUMP" AS INSERT INTO "BIG"
-SELECT STREAM label, amount FROM "ACTIVITY" WHERE amount > 150;
-"""
+#: the on-stack test's application (``tests/integration/test_sql_repartition.py``): raw
+#: filtered rows (stage 0) and per-sector sums (behind a repartition) in one stream ACTIVITY,
+#: read by a per-label window and by a filter
+MIXED = (
+    Path(__file__).parents[3] / "integration" / "sql_apps" / "repartition_both_sides" / "app.sql"
+).read_text()
 
 
 @pytest.mark.parametrize("seed, crash_chance", [(33, 0.0), (34, 0.4)])
@@ -149,7 +139,9 @@ def test_filtered_rows_and_sector_aggregates_in_one_stream_read_by_other_pumps(
     c.run(crash_chance=crash_chance)
     assert crash_chance == 0 or c.crashes > 0
     want = mixed_oracle(data)
-    got = [(v["LABEL"], ts_ms(v["WS"]), v["N"], v["TOTAL"]) for v in values(c, "PER_LABEL")]
+    got = [
+        (v["LABEL"], ts_ms(v["WINDOW_START"]), v["N"], v["TOTAL"]) for v in values(c, "PER_LABEL")
+    ]
     assert len(want["PER_LABEL"]) > 100
     # tickers' rows (stage 0) and sectors' (stage 1) both there
     assert len({w[0] for w in want["PER_LABEL"]}) > len({v["sector"] for _, _, v in data})
@@ -187,7 +179,7 @@ def test_offline_runs_of_both_applications_equal_duckdb(
             "ROLLUP": lambda v: (v["LABEL"], ts_ms(v["WS"]), v["WINDOWS"], v["N"], v["HIGH"]),
         }),
         (MIXED, mixed_oracle(data), {
-            "PER_LABEL": lambda v: (v["LABEL"], ts_ms(v["WS"]), v["N"], v["TOTAL"]),
+            "PER_LABEL": lambda v: (v["LABEL"], ts_ms(v["WINDOW_START"]), v["N"], v["TOTAL"]),
             "BIG": lambda v: (v["LABEL"], v["AMOUNT"]),
         }),
     ]  # fmt: skip
